@@ -1,0 +1,6 @@
+//! minisip4fb: a headless IP phone for the AVM FRITZ!Box.
+//!
+//! Layers (see DESIGN.md): [`sip`] is the wire format, [`agent`] the
+//! sans-IO phone, [`net`] the tokio driver and the public [`Phone`] API.
+
+pub mod sip;

@@ -1,0 +1,346 @@
+//! SIP messages (RFC 3261 §7): requests, responses, their headers, and the
+//! writer. Content-Length is not stored: the writer derives it from the body.
+
+use std::fmt;
+
+use super::ParseError;
+use super::header::{CSeq, NameAddr, Via, parse_delta_seconds};
+use super::uri::Uri;
+
+/// A request method (RFC 3261 §7.1); methods are case-sensitive.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Method {
+    Invite,
+    Ack,
+    Bye,
+    Cancel,
+    Options,
+    Register,
+    Prack,
+    Update,
+    Info,
+    Message,
+    Notify,
+    Subscribe,
+    Refer,
+    Publish,
+    Other(String),
+}
+
+impl Method {
+    pub fn from_token(s: &str) -> Method {
+        match s {
+            "INVITE" => Method::Invite,
+            "ACK" => Method::Ack,
+            "BYE" => Method::Bye,
+            "CANCEL" => Method::Cancel,
+            "OPTIONS" => Method::Options,
+            "REGISTER" => Method::Register,
+            "PRACK" => Method::Prack,
+            "UPDATE" => Method::Update,
+            "INFO" => Method::Info,
+            "MESSAGE" => Method::Message,
+            "NOTIFY" => Method::Notify,
+            "SUBSCRIBE" => Method::Subscribe,
+            "REFER" => Method::Refer,
+            "PUBLISH" => Method::Publish,
+            other => Method::Other(other.to_owned()),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        match self {
+            Method::Invite => "INVITE",
+            Method::Ack => "ACK",
+            Method::Bye => "BYE",
+            Method::Cancel => "CANCEL",
+            Method::Options => "OPTIONS",
+            Method::Register => "REGISTER",
+            Method::Prack => "PRACK",
+            Method::Update => "UPDATE",
+            Method::Info => "INFO",
+            Method::Message => "MESSAGE",
+            Method::Notify => "NOTIFY",
+            Method::Subscribe => "SUBSCRIBE",
+            Method::Refer => "REFER",
+            Method::Publish => "PUBLISH",
+            Method::Other(s) => s,
+        }
+    }
+}
+
+impl fmt::Display for Method {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One header line; `name` is the canonical long form for known headers
+/// (compact forms are expanded by the parser, RFC 3261 §7.3.3).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Header {
+    pub name: String,
+    pub value: String,
+}
+
+/// The headers of a message, in order. Lookups are case-insensitive.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Headers(pub Vec<Header>);
+
+impl Headers {
+    pub fn new() -> Headers {
+        Headers(Vec::new())
+    }
+
+    pub fn push(&mut self, name: impl Into<String>, value: impl Into<String>) {
+        self.0.push(Header {
+            name: name.into(),
+            value: value.into(),
+        });
+    }
+
+    /// The first value of `name`.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|h| h.name.eq_ignore_ascii_case(name))
+            .map(|h| h.value.as_str())
+    }
+
+    pub fn get_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.0
+            .iter()
+            .filter(move |h| h.name.eq_ignore_ascii_case(name))
+            .map(|h| h.value.as_str())
+    }
+
+    pub fn remove(&mut self, name: &str) {
+        self.0.retain(|h| !h.name.eq_ignore_ascii_case(name));
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Header> {
+        self.0.iter()
+    }
+
+    pub fn call_id(&self) -> Option<&str> {
+        self.get("Call-ID")
+    }
+
+    pub fn cseq(&self) -> Result<CSeq, ParseError> {
+        CSeq::parse(self.get("CSeq").ok_or(ParseError::Missing("CSeq"))?)
+    }
+
+    pub fn from(&self) -> Result<NameAddr, ParseError> {
+        NameAddr::parse(self.get("From").ok_or(ParseError::Missing("From"))?)
+    }
+
+    pub fn to(&self) -> Result<NameAddr, ParseError> {
+        NameAddr::parse(self.get("To").ok_or(ParseError::Missing("To"))?)
+    }
+
+    /// All Via values, top first, across lines and commas.
+    pub fn vias(&self) -> Result<Vec<Via>, ParseError> {
+        let mut out = Vec::new();
+        for v in self.get_all("Via") {
+            out.extend(Via::parse_list(v)?);
+        }
+        Ok(out)
+    }
+
+    pub fn top_via(&self) -> Result<Via, ParseError> {
+        self.vias()?
+            .into_iter()
+            .next()
+            .ok_or(ParseError::Missing("Via"))
+    }
+
+    /// All values of a name-addr list header (Contact, Route, Record-Route).
+    pub fn name_addrs(&self, name: &str) -> Result<Vec<NameAddr>, ParseError> {
+        let mut out = Vec::new();
+        for v in self.get_all(name) {
+            if v.trim() == "*" {
+                continue;
+            }
+            for e in super::header::split_list(v)? {
+                out.push(NameAddr::parse(e)?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The `Expires` header (delta-seconds).
+    pub fn expires(&self) -> Option<u32> {
+        self.get("Expires").and_then(parse_delta_seconds)
+    }
+}
+
+/// A SIP request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    pub method: Method,
+    pub uri: Uri,
+    pub headers: Headers,
+    pub body: Vec<u8>,
+}
+
+/// A SIP response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Response {
+    pub status: u16,
+    pub reason: String,
+    pub headers: Headers,
+    pub body: Vec<u8>,
+}
+
+/// A request or a response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Message {
+    Request(Request),
+    Response(Response),
+}
+
+impl Message {
+    pub fn headers(&self) -> &Headers {
+        match self {
+            Message::Request(r) => &r.headers,
+            Message::Response(r) => &r.headers,
+        }
+    }
+
+    pub fn body(&self) -> &[u8] {
+        match self {
+            Message::Request(r) => &r.body,
+            Message::Response(r) => &r.body,
+        }
+    }
+
+    /// Serialises the message for the wire.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        match self {
+            Message::Request(r) => r.to_bytes(),
+            Message::Response(r) => r.to_bytes(),
+        }
+    }
+}
+
+impl Request {
+    pub fn new(method: Method, uri: Uri) -> Request {
+        Request {
+            method,
+            uri,
+            headers: Headers::new(),
+            body: Vec::new(),
+        }
+    }
+
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let start = format!("{} {} SIP/2.0", self.method, self.uri);
+        write_message(&start, &self.headers, &self.body)
+    }
+}
+
+impl Response {
+    pub fn new(status: u16, reason: impl Into<String>) -> Response {
+        Response {
+            status,
+            reason: reason.into(),
+            headers: Headers::new(),
+            body: Vec::new(),
+        }
+    }
+
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let start = format!("SIP/2.0 {} {}", self.status, self.reason);
+        write_message(&start, &self.headers, &self.body)
+    }
+}
+
+fn write_message(start: &str, headers: &Headers, body: &[u8]) -> Vec<u8> {
+    let len: usize = headers
+        .0
+        .iter()
+        .map(|h| h.name.len() + h.value.len() + 4)
+        .sum();
+    let mut out = Vec::with_capacity(start.len() + len + body.len() + 32);
+    out.extend_from_slice(start.as_bytes());
+    out.extend_from_slice(b"\r\n");
+    for h in &headers.0 {
+        out.extend_from_slice(h.name.as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(h.value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    // RFC 3261 §18.3/§20.14: always send Content-Length, 0 when no body.
+    out.extend_from_slice(format!("Content-Length: {}\r\n\r\n", body.len()).as_bytes());
+    out.extend_from_slice(body);
+    out
+}
+
+/// The reason phrase RFC 3261 §21 gives a status code.
+pub fn reason_phrase(code: u16) -> &'static str {
+    match code {
+        100 => "Trying",
+        180 => "Ringing",
+        183 => "Session Progress",
+        200 => "OK",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        407 => "Proxy Authentication Required",
+        408 => "Request Timeout",
+        415 => "Unsupported Media Type",
+        420 => "Bad Extension",
+        423 => "Interval Too Brief",
+        480 => "Temporarily Unavailable",
+        481 => "Call/Transaction Does Not Exist",
+        486 => "Busy Here",
+        487 => "Request Terminated",
+        488 => "Not Acceptable Here",
+        500 => "Server Internal Error",
+        503 => "Service Unavailable",
+        505 => "Version Not Supported",
+        603 => "Decline",
+        _ => "Unknown",
+    }
+}
+
+/// Formats raw message bytes for a log line with credentials removed. This
+/// is the one place where messages are turned into log text, so secrets
+/// (Authorization, Proxy-Authorization) can never reach a log.
+pub fn redacted(data: &[u8]) -> String {
+    let text = String::from_utf8_lossy(data);
+    let mut out = String::with_capacity(text.len());
+    let mut in_secret = false;
+    for line in text.split_inclusive('\n') {
+        // A folded continuation line belongs to the header above it.
+        if line.starts_with([' ', '\t']) && in_secret {
+            continue;
+        }
+        let name = line.split(':').next().unwrap_or("").trim();
+        in_secret = name.eq_ignore_ascii_case("Authorization")
+            || name.eq_ignore_ascii_case("Proxy-Authorization");
+        if in_secret {
+            out.push_str(name);
+            out.push_str(": <redacted>\r\n");
+        } else {
+            out.push_str(line);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_credentials() {
+        let msg = b"REGISTER sip:fritz.box SIP/2.0\r\nauthorization: Digest username=\"620\",\r\n response=\"abc\"\r\nCall-ID: x\r\n\r\n";
+        let r = redacted(msg);
+        assert!(!r.contains("response"), "{r}");
+        assert!(r.contains("authorization: <redacted>"));
+        assert!(r.contains("Call-ID: x"));
+    }
+}

@@ -1,0 +1,37 @@
+//! The wire: SIP message types, parser, writer, URIs, header values,
+//! digest authentication and SDP. Pure functions over bytes: no I/O, no clock.
+
+pub mod digest;
+pub mod header;
+pub mod message;
+pub mod parse;
+pub mod sdp;
+pub mod uri;
+
+pub use header::{CSeq, NameAddr, Param, Via};
+pub use message::{Header, Headers, Message, Method, Request, Response, reason_phrase, redacted};
+pub use parse::parse;
+pub use uri::{Host, SipUri, Uri};
+
+/// Why bytes are not a SIP message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParseError {
+    #[error("message is larger than 64 KiB")]
+    TooLarge,
+    #[error("no empty line ends the header section")]
+    Incomplete,
+    #[error("header section is not UTF-8")]
+    Encoding,
+    #[error("bad start line: {0}")]
+    StartLine(&'static str),
+    #[error("bad header: {0}")]
+    Header(&'static str),
+    #[error("bad URI: {0}")]
+    Uri(&'static str),
+    #[error("missing {0} header")]
+    Missing(&'static str),
+    #[error("Content-Length is larger than the body")]
+    BodyTooShort,
+    #[error("CSeq method differs from the request method")]
+    MethodMismatch,
+}

@@ -1,0 +1,383 @@
+//! SIP URIs (RFC 3261 §19.1, §25.1): `sip:user:password@host:port;params?headers`.
+//!
+//! The user part and parameters are kept exactly as sent (still %-escaped) so
+//! that a message round-trips byte for byte; [`SipUri::user_unescaped`] gives
+//! the decoded form for the application.
+
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use super::ParseError;
+use super::header::{Param, is_token_char, parse_params, write_params};
+
+/// Any URI that may appear in a SIP message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Uri {
+    /// `sip:` or `sips:`: parsed into parts.
+    Sip(SipUri),
+    /// Any other scheme (`tel:`, `isbn:`, `http:` …), kept opaque
+    /// (RFC 4475 §3.3.2 and §3.3.4: such URIs must still parse).
+    Absolute(String),
+}
+
+impl Uri {
+    pub fn as_sip(&self) -> Option<&SipUri> {
+        match self {
+            Uri::Sip(u) => Some(u),
+            Uri::Absolute(_) => None,
+        }
+    }
+}
+
+impl fmt::Display for Uri {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Uri::Sip(u) => u.fmt(f),
+            Uri::Absolute(s) => f.write_str(s),
+        }
+    }
+}
+
+/// The host part of a SIP URI or Via.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Host {
+    Name(String),
+    Ip(IpAddr),
+}
+
+impl Host {
+    pub fn ip(&self) -> Option<IpAddr> {
+        match self {
+            Host::Ip(ip) => Some(*ip),
+            Host::Name(_) => None,
+        }
+    }
+
+    /// RFC 3261 §25.1 `host = hostname / IPv4address / IPv6reference`.
+    pub fn parse(s: &str) -> Result<Host, ParseError> {
+        if let Some(inner) = s.strip_prefix('[') {
+            let inner = inner
+                .strip_suffix(']')
+                .ok_or(ParseError::Uri("unterminated IPv6 reference"))?;
+            return inner
+                .parse::<Ipv6Addr>()
+                .map(|a| Host::Ip(IpAddr::V6(a)))
+                .map_err(|_| ParseError::Uri("bad IPv6 address"));
+        }
+        if s.is_empty() {
+            return Err(ParseError::Uri("empty host"));
+        }
+        if s.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+            return s
+                .parse::<Ipv4Addr>()
+                .map(|a| Host::Ip(IpAddr::V4(a)))
+                .map_err(|_| ParseError::Uri("bad IPv4 address"));
+        }
+        if !s
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+        {
+            return Err(ParseError::Uri("bad character in host name"));
+        }
+        Ok(Host::Name(s.to_owned()))
+    }
+}
+
+impl From<IpAddr> for Host {
+    fn from(ip: IpAddr) -> Self {
+        Host::Ip(ip)
+    }
+}
+
+impl fmt::Display for Host {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Host::Name(n) => f.write_str(n),
+            Host::Ip(IpAddr::V4(a)) => a.fmt(f),
+            Host::Ip(IpAddr::V6(a)) => write!(f, "[{a}]"),
+        }
+    }
+}
+
+/// A `sip:`/`sips:` URI.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SipUri {
+    pub secure: bool,
+    /// User part, still %-escaped.
+    pub user: Option<String>,
+    pub password: Option<String>,
+    pub host: Host,
+    pub port: Option<u16>,
+    pub params: Vec<Param>,
+    /// `?h=v&…` without the `?`, kept raw.
+    pub headers: Option<String>,
+}
+
+impl SipUri {
+    /// A plain `sip:host[:port]` URI.
+    pub fn new(host: Host, port: Option<u16>) -> SipUri {
+        SipUri {
+            secure: false,
+            user: None,
+            password: None,
+            host,
+            port,
+            params: Vec::new(),
+            headers: None,
+        }
+    }
+
+    pub fn with_user(mut self, user: impl Into<String>) -> SipUri {
+        self.user = Some(user.into());
+        self
+    }
+
+    /// The user part with %-escapes decoded (RFC 3261 §19.1.2).
+    pub fn user_unescaped(&self) -> Option<String> {
+        self.user.as_deref().map(unescape)
+    }
+
+    pub fn param(&self, name: &str) -> Option<Option<&str>> {
+        super::header::find_param(&self.params, name)
+    }
+
+    pub fn parse(s: &str) -> Result<SipUri, ParseError> {
+        let (secure, rest) = if let Some(r) = strip_prefix_ci(s, "sips:") {
+            (true, r)
+        } else if let Some(r) = strip_prefix_ci(s, "sip:") {
+            (false, r)
+        } else {
+            return Err(ParseError::Uri("not a sip: URI"));
+        };
+        // '@' can only occur in the userinfo: params and headers exclude it.
+        let (userinfo, rest) = match rest.find('@') {
+            Some(i) => (Some(&rest[..i]), &rest[i + 1..]),
+            None => (None, rest),
+        };
+        let (user, password) = match userinfo {
+            None => (None, None),
+            Some(ui) => {
+                let (u, p) = match ui.find(':') {
+                    Some(i) => (&ui[..i], Some(&ui[i + 1..])),
+                    None => (ui, None),
+                };
+                if u.is_empty() || !u.bytes().all(is_user_char) {
+                    return Err(ParseError::Uri("bad character in user part"));
+                }
+                if let Some(p) = p
+                    && !p.bytes().all(is_password_char)
+                {
+                    return Err(ParseError::Uri("bad character in password"));
+                }
+                (Some(u.to_owned()), p.map(str::to_owned))
+            }
+        };
+        let (rest, headers) = match rest.find('?') {
+            Some(i) => (&rest[..i], Some(&rest[i + 1..])),
+            None => (rest, None),
+        };
+        if let Some(h) = headers
+            && (h.is_empty() || !h.bytes().all(is_header_char))
+        {
+            return Err(ParseError::Uri("bad URI headers"));
+        }
+        let (hostport, params) = match rest.find(';') {
+            Some(i) => (&rest[..i], &rest[i..]),
+            None => (rest, ""),
+        };
+        let (host, port) = split_hostport(hostport)?;
+        let params = if params.is_empty() {
+            Vec::new()
+        } else {
+            if params.bytes().any(|b| b == b' ' || b == b'\t') {
+                return Err(ParseError::Uri("whitespace in URI"));
+            }
+            parse_params(params, is_param_char)?
+        };
+        Ok(SipUri {
+            secure,
+            user,
+            password,
+            host,
+            port,
+            params,
+            headers: headers.map(str::to_owned),
+        })
+    }
+}
+
+impl fmt::Display for SipUri {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.secure { "sips:" } else { "sip:" })?;
+        if let Some(u) = &self.user {
+            f.write_str(u)?;
+            if let Some(p) = &self.password {
+                write!(f, ":{p}")?;
+            }
+            f.write_str("@")?;
+        }
+        write!(f, "{}", self.host)?;
+        if let Some(p) = self.port {
+            write!(f, ":{p}")?;
+        }
+        write_params(f, &self.params)?;
+        if let Some(h) = &self.headers {
+            write!(f, "?{h}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Parses any URI: sip/sips into parts, other schemes kept opaque.
+pub(crate) fn parse_uri(s: &str) -> Result<Uri, ParseError> {
+    if strip_prefix_ci(s, "sip:").is_some() || strip_prefix_ci(s, "sips:").is_some() {
+        return SipUri::parse(s).map(Uri::Sip);
+    }
+    // RFC 3986 scheme ":" then anything without whitespace or angle brackets.
+    let colon = s.find(':').ok_or(ParseError::Uri("URI without scheme"))?;
+    let scheme = &s[..colon];
+    let scheme_ok = scheme
+        .bytes()
+        .next()
+        .is_some_and(|b| b.is_ascii_alphabetic())
+        && scheme
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b));
+    let rest_ok = colon + 1 < s.len()
+        && s.bytes()
+            .all(|b| b > b' ' && b < 0x7f && !b"<>\"".contains(&b));
+    if !scheme_ok || !rest_ok {
+        return Err(ParseError::Uri("malformed absolute URI"));
+    }
+    Ok(Uri::Absolute(s.to_owned()))
+}
+
+fn split_hostport(s: &str) -> Result<(Host, Option<u16>), ParseError> {
+    let (host, port) = if s.starts_with('[') {
+        match s.find(']') {
+            Some(i) if i + 1 == s.len() => (s, None),
+            Some(i) if s.as_bytes()[i + 1] == b':' => (&s[..=i], Some(&s[i + 2..])),
+            _ => return Err(ParseError::Uri("bad IPv6 reference")),
+        }
+    } else {
+        match s.rfind(':') {
+            Some(i) => (&s[..i], Some(&s[i + 1..])),
+            None => (s, None),
+        }
+    };
+    let port = match port {
+        None => None,
+        Some(p) => Some(parse_port(p)?),
+    };
+    Ok((Host::parse(host)?, port))
+}
+
+pub(crate) fn parse_port(p: &str) -> Result<u16, ParseError> {
+    if p.is_empty() || p.len() > 5 || !p.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(ParseError::Uri("bad port"));
+    }
+    p.parse().map_err(|_| ParseError::Uri("port out of range"))
+}
+
+fn strip_prefix_ci<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
+    if s.len() >= prefix.len()
+        && s.as_bytes()[..prefix.len()].eq_ignore_ascii_case(prefix.as_bytes())
+    {
+        Some(&s[prefix.len()..])
+    } else {
+        None
+    }
+}
+
+/// Decodes %XX escapes; an invalid escape is kept literally (RFC 4475 §3.1.1.5).
+pub fn unescape(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%'
+            && i + 2 < b.len()
+            && let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2]))
+        {
+            out.push(h << 4 | l);
+            i += 3;
+            continue;
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn hex(b: u8) -> Option<u8> {
+    (b as char).to_digit(16).map(|d| d as u8)
+}
+
+fn is_unreserved(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"-_.!~*'()".contains(&b)
+}
+
+// RFC 3261 §25.1: user = 1*( unreserved / escaped / user-unreserved )
+fn is_user_char(b: u8) -> bool {
+    is_unreserved(b) || b == b'%' || b"&=+$,;?/".contains(&b)
+}
+
+fn is_password_char(b: u8) -> bool {
+    is_unreserved(b) || b == b'%' || b"&=+$,".contains(&b)
+}
+
+// paramchar = param-unreserved / unreserved / escaped
+fn is_param_char(b: u8) -> bool {
+    is_unreserved(b) || b == b'%' || b"[]/:&+$".contains(&b)
+}
+
+// hnv-unreserved / unreserved / escaped, plus the '=' and '&' separators
+fn is_header_char(b: u8) -> bool {
+    is_unreserved(b) || b == b'%' || b"[]/?:+$=&".contains(&b)
+}
+
+#[allow(dead_code)]
+fn is_token(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(is_token_char)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_fritzbox_uris() {
+        let u = SipUri::parse("sip:040855992611@fritz.box").unwrap();
+        assert_eq!(u.user.as_deref(), Some("040855992611"));
+        assert_eq!(u.host, Host::Name("fritz.box".into()));
+        let u = SipUri::parse("sip:**622@192.168.178.1:5060;transport=udp").unwrap();
+        assert_eq!(u.user.as_deref(), Some("**622"));
+        assert_eq!(u.port, Some(5060));
+        assert_eq!(u.param("transport"), Some(Some("udp")));
+        let u = SipUri::parse("sip:620@[fd00::1]:5062").unwrap();
+        assert_eq!(u.host, Host::Ip("fd00::1".parse().unwrap()));
+        assert_eq!(u.to_string(), "sip:620@[fd00::1]:5062");
+    }
+
+    #[test]
+    fn rejects_bad_uris() {
+        for bad in [
+            "sip:",
+            "sip:user@",
+            "sip:user@host:99999",
+            "sip:us er@host",
+            "sip:host;",
+            "sip:[::1",
+            "sip:user@ho_st",
+        ] {
+            assert!(SipUri::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn unescapes() {
+        assert_eq!(unescape("sip%3Auser%40host"), "sip:user@host");
+        assert_eq!(unescape("%Z%45"), "%ZE");
+        assert_eq!(unescape("50%"), "50%");
+    }
+}
