@@ -3,4 +3,5 @@
 //! Layers (see DESIGN.md): [`sip`] is the wire format, [`agent`] the
 //! sans-IO phone, [`net`] the tokio driver and the public [`Phone`] API.
 
+pub mod agent;
 pub mod sip;

@@ -1,0 +1,122 @@
+//! Who is calling, as the FRITZ!Box tells it (FRITZBOX.md: From carries the
+//! number in national format, internal callers are `**6xx`, CLIR has no
+//! user part or `anonymous`; P-Called-Party-ID names the dialled number).
+
+use crate::sip::{NameAddr, Request, Uri};
+
+/// The caller of an incoming call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallerId {
+    /// The number as sent (user part, unescaped); `None` when anonymous.
+    pub number: Option<String>,
+    /// The display name, when the Box sent one (e.g. from its phonebook).
+    pub display_name: Option<String>,
+    /// Caller withheld the number (CLIR).
+    pub anonymous: bool,
+    /// Which of the household's numbers was dialled: P-Called-Party-ID,
+    /// else the To user part.
+    pub called: Option<String>,
+    /// The raw From header value.
+    pub raw_from: String,
+}
+
+impl CallerId {
+    pub fn from_request(req: &Request) -> CallerId {
+        let raw_from = req.headers.get("From").unwrap_or_default().to_owned();
+        let from = NameAddr::parse(&raw_from).ok();
+        let user_of = |na: &NameAddr| match &na.uri {
+            Uri::Sip(u) => u.user_unescaped(),
+            // tel:+4930… (RFC 3966) carries the number itself.
+            Uri::Absolute(s) => s
+                .strip_prefix("tel:")
+                .map(|n| n.split(';').next().unwrap_or(n).to_owned()),
+        };
+        let number = from.as_ref().and_then(user_of);
+        let display_name = from.as_ref().and_then(NameAddr::display_name);
+        let host_anonymous = from
+            .as_ref()
+            .and_then(|f| f.uri.as_sip())
+            .is_some_and(|u| u.host.to_string().eq_ignore_ascii_case("anonymous.invalid"));
+        let anonymous = host_anonymous
+            || match number.as_deref() {
+                None | Some("") => true,
+                Some(n) => n.eq_ignore_ascii_case("anonymous") || n.eq_ignore_ascii_case("unknown"),
+            };
+        let called = req
+            .headers
+            .get("P-Called-Party-ID")
+            .and_then(|v| NameAddr::parse(v).ok())
+            .or_else(|| req.headers.to().ok())
+            .as_ref()
+            .and_then(user_of);
+        CallerId {
+            number: if anonymous { None } else { number },
+            display_name,
+            anonymous,
+            called,
+            raw_from,
+        }
+    }
+
+    /// An internal call from another phone of the same Box (`**610`, `**622`,
+    /// the `**9` ring-all broadcast): never to be screened.
+    pub fn is_internal(&self) -> bool {
+        self.number.as_deref().is_some_and(|n| n.starts_with("**"))
+    }
+}
+
+impl std::fmt::Display for CallerId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (&self.number, &self.display_name) {
+            (None, _) => f.write_str("anonymous"),
+            (Some(n), Some(d)) => write!(f, "{n} ({d})"),
+            (Some(n), None) => f.write_str(n),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sip::{Message, parse};
+
+    fn caller(from: &str, extra: &str) -> CallerId {
+        let msg = format!(
+            "INVITE sip:620@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1;branch=z9hG4bK1\r\nFrom: {from}\r\n\
+             To: <sip:620@127.0.0.1>\r\nCall-ID: a\r\nCSeq: 1 INVITE\r\n{extra}\r\n"
+        );
+        let Ok(Message::Request(r)) = parse(msg.as_bytes()) else {
+            panic!("{msg}")
+        };
+        CallerId::from_request(&r)
+    }
+
+    #[test]
+    fn fritzbox_caller_forms() {
+        let c = caller(
+            "<sip:040855992611@fritz.box>;tag=1",
+            "P-Called-Party-ID: <sip:0301111111@fritz.box>\r\n",
+        );
+        assert_eq!(c.number.as_deref(), Some("040855992611"));
+        assert_eq!(c.called.as_deref(), Some("0301111111"));
+        assert!(!c.anonymous && !c.is_internal());
+        let c = caller("\"Haui Mobil\" <sip:**622@fritz.box>;tag=1", "");
+        assert!(c.is_internal());
+        assert_eq!(c.display_name.as_deref(), Some("Haui Mobil"));
+        assert_eq!(c.called.as_deref(), Some("620"));
+        for anon in [
+            "<sip:fritz.box>;tag=1",
+            "\"Anonymous\" <sip:anonymous@fritz.box>;tag=1",
+            "<sip:anonymous@anonymous.invalid>;tag=1",
+        ] {
+            let c = caller(anon, "");
+            assert!(c.anonymous && c.number.is_none(), "{anon}");
+        }
+        assert_eq!(
+            caller("<tel:+4930123;phone-context=x>;tag=1", "")
+                .number
+                .as_deref(),
+            Some("+4930123")
+        );
+    }
+}

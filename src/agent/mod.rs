@@ -1,0 +1,582 @@
+//! The phone's brain, sans-IO (DESIGN.md): fed datagrams, commands and
+//! time; returns datagrams to send, events, and the next deadline. It
+//! never touches a socket or reads the clock, so every timer is testable
+//! with a fake clock and a lossy fake network.
+//!
+//! The run-loop contract, stated once:
+//! 1. wait for a datagram, the deadline of the last [`Output::Timeout`], or a
+//!    command from the application;
+//! 2. feed exactly one input: [`Agent::handle_input`] or a command method
+//!    ([`Agent::register`], [`Agent::answer`], …);
+//! 3. drain [`Agent::poll_output`] until it returns [`Output::Timeout`].
+
+mod build;
+mod call;
+mod caller;
+mod register;
+pub mod transaction;
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+
+use crate::sip::{self, Host, Message, Method, Request, Response, SipUri};
+
+pub use call::EndReason;
+pub use caller::CallerId;
+pub use register::RegistrationError;
+
+use call::Call;
+use register::Registration;
+use transaction::TIMEOUT;
+
+/// What the phone needs to know about its account and itself.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where the registrar listens (the FRITZ!Box's SIP port).
+    pub registrar: SocketAddr,
+    /// The registrar's host as it appears in URIs: `fritz.box` or its IP.
+    pub domain: Host,
+    /// Port to name in URIs, if not the default 5060.
+    pub domain_port: Option<u16>,
+    pub user: String,
+    pub password: String,
+    /// The address the Box reaches us at: our Contact and Via sent-by.
+    pub contact: SocketAddr,
+    /// The registration lifetime we ask for; the Box decides.
+    pub expires: u32,
+    /// `+sip.instance` (RFC 5626), stable for the phone's life.
+    pub instance: String,
+    /// Sources other than the registrar's IP whose requests we accept.
+    pub trusted: Vec<IpAddr>,
+    pub user_agent: String,
+    /// The RTP port named in our SDP answer (no media is sent).
+    pub rtp_port: u16,
+    /// Seed for tags, branches and jitter; tests fix it.
+    pub seed: u64,
+}
+
+impl Config {
+    pub fn new(registrar: SocketAddr, user: &str, password: &str, contact: SocketAddr) -> Config {
+        let instance = stable_uuid(&format!("{user}@{registrar}/{contact}"));
+        Config {
+            registrar,
+            domain: Host::Ip(registrar.ip()),
+            domain_port: (registrar.port() != 5060).then_some(registrar.port()),
+            user: user.to_owned(),
+            password: password.to_owned(),
+            contact,
+            expires: 300,
+            instance,
+            trusted: Vec::new(),
+            user_agent: concat!("minisip4fb/", env!("CARGO_PKG_VERSION")).to_owned(),
+            rtp_port: 7078,
+            seed: rand::random(),
+        }
+    }
+
+    /// `sip:fritz.box` — the REGISTER Request-URI has no user part
+    /// (FRITZ!OS 8.25 drops REGISTERs that have one; FRITZBOX.md).
+    pub fn registrar_uri(&self) -> SipUri {
+        SipUri::new(self.domain.clone(), self.domain_port)
+    }
+
+    /// Our address of record, `sip:620@fritz.box`.
+    pub fn aor(&self) -> SipUri {
+        self.registrar_uri().with_user(self.user.clone())
+    }
+
+    pub fn contact_uri(&self) -> SipUri {
+        SipUri::new(Host::Ip(self.contact.ip()), Some(self.contact.port()))
+            .with_user(self.user.clone())
+    }
+
+    fn via(&self, branch: &str) -> String {
+        format!(
+            "SIP/2.0/UDP {};branch={branch};rport",
+            SipUriHostPort(self.contact)
+        )
+    }
+}
+
+struct SipUriHostPort(SocketAddr);
+
+impl std::fmt::Display for SipUriHostPort {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", Host::Ip(self.0.ip()), self.0.port())
+    }
+}
+
+/// A name-based UUID (RFC 4122 §4.3 layout, MD5) so the instance id stays
+/// the same across restarts of the same phone.
+fn stable_uuid(seed: &str) -> String {
+    use md5::{Digest, Md5};
+    let mut b: [u8; 16] = Md5::digest(seed.as_bytes()).into();
+    b[6] = (b[6] & 0x0f) | 0x30;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!(
+        "urn:uuid:{}-{}-{}-{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..]
+    )
+}
+
+/// Our handle for one incoming call (not the SIP Call-ID).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CallId(pub u64);
+
+impl std::fmt::Display for CallId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "call#{}", self.0)
+    }
+}
+
+/// One input to the agent.
+#[derive(Debug)]
+pub enum Input<'a> {
+    Receive {
+        now: Instant,
+        from: SocketAddr,
+        data: &'a [u8],
+    },
+    Timeout(Instant),
+}
+
+/// What the agent wants done.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Output {
+    Transmit {
+        to: SocketAddr,
+        data: Vec<u8>,
+    },
+    Event(Event),
+    /// Nothing more to do until this instant (or the next input).
+    Timeout(Instant),
+}
+
+/// What happened, for the application.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// The Box accepted our binding for `expires` (its grant, not our wish).
+    Registered {
+        expires: Duration,
+    },
+    /// A registration attempt failed; `retry_in` is `None` when the agent
+    /// gave up (wrong credentials on the first attempt).
+    RegistrationFailed {
+        reason: RegistrationError,
+        retry_in: Option<Duration>,
+    },
+    Unregistered,
+    IncomingCall {
+        call: CallId,
+        caller: CallerId,
+    },
+    /// Our 200 OK was acknowledged: the call is up.
+    CallAnswered {
+        call: CallId,
+    },
+    CallEnded {
+        call: CallId,
+        reason: EndReason,
+    },
+}
+
+/// A command that does not fit the call's state.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CommandError {
+    #[error("{0} is not known (ended long ago?)")]
+    UnknownCall(CallId),
+    #[error("{0} can no longer be {1}")]
+    WrongState(CallId, &'static str),
+    #[error("status {0} is not a final failure response (400-699)")]
+    BadStatus(u16),
+}
+
+/// Shared context the state machines write to.
+pub(crate) struct Ctx {
+    pub cfg: Config,
+    pub rng: SmallRng,
+    pub out: VecDeque<Output>,
+}
+
+impl Ctx {
+    pub fn token(&mut self) -> String {
+        format!("{:016X}", self.rng.random::<u64>())
+    }
+
+    pub fn branch(&mut self) -> String {
+        format!("{}{}", sip::header::BRANCH_COOKIE, self.token())
+    }
+
+    pub fn send(&mut self, to: SocketAddr, data: Vec<u8>) {
+        tracing::trace!(target: "minisip4fb::wire", "send to {to}:\n{}", sip::redacted(&data));
+        self.out.push_back(Output::Transmit { to, data });
+    }
+
+    pub fn emit(&mut self, e: Event) {
+        self.out.push_back(Output::Event(e));
+    }
+}
+
+/// The phone: one account, any number of simultaneous incoming calls.
+pub struct Agent {
+    ctx: Ctx,
+    reg: Registration,
+    calls: HashMap<CallId, Call>,
+    next_call: u64,
+    /// Responses to non-INVITE requests, resent on retransmission (RFC
+    /// 3261 §17.2.2, timer J): (branch, method) → (response, expiry, dest).
+    answered: HashMap<(String, String), (Vec<u8>, Instant, SocketAddr)>,
+    /// Sources and causes already logged, so a flood logs once.
+    logged: HashSet<String>,
+    now: Instant,
+}
+
+impl Agent {
+    pub fn new(cfg: Config, now: Instant) -> Agent {
+        let mut ctx = Ctx {
+            rng: SmallRng::seed_from_u64(cfg.seed),
+            cfg,
+            out: VecDeque::new(),
+        };
+        let reg = Registration::new(&mut ctx);
+        Agent {
+            ctx,
+            reg,
+            calls: HashMap::new(),
+            next_call: 1,
+            answered: HashMap::new(),
+            logged: HashSet::new(),
+            now,
+        }
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.ctx.cfg
+    }
+
+    /// Whether the Box currently holds our binding.
+    pub fn is_registered(&self) -> bool {
+        self.reg.is_bound(self.now)
+    }
+
+    /// Starts registering (and keeps the registration alive from then on).
+    pub fn register(&mut self, now: Instant) {
+        self.now = now;
+        self.reg.start(&mut self.ctx, now);
+    }
+
+    /// Removes our binding (`Expires: 0`); [`Event::Unregistered`] follows.
+    pub fn unregister(&mut self, now: Instant) {
+        self.now = now;
+        self.reg.unregister(&mut self.ctx, now);
+    }
+
+    /// Sends 180 Ringing.
+    pub fn ring(&mut self, now: Instant, call: CallId) -> Result<(), CommandError> {
+        self.now = now;
+        let c = self
+            .calls
+            .get_mut(&call)
+            .ok_or(CommandError::UnknownCall(call))?;
+        c.ring(&mut self.ctx, now)
+    }
+
+    /// Sends 200 OK with an SDP answer; [`Event::CallAnswered`] follows the ACK.
+    pub fn answer(&mut self, now: Instant, call: CallId) -> Result<(), CommandError> {
+        self.now = now;
+        let c = self
+            .calls
+            .get_mut(&call)
+            .ok_or(CommandError::UnknownCall(call))?;
+        c.answer(&mut self.ctx, now)
+    }
+
+    /// Declines with `status` (486, 480, 603 …). With `delay`, rings first
+    /// and declines later: a fast 486 makes the Box drop the FRITZ!Fon app
+    /// from the ring group (FRITZBOX.md), ~3 s avoids that.
+    pub fn reject(
+        &mut self,
+        now: Instant,
+        call: CallId,
+        status: u16,
+        delay: Option<Duration>,
+    ) -> Result<(), CommandError> {
+        if !(400..700).contains(&status) {
+            return Err(CommandError::BadStatus(status));
+        }
+        self.now = now;
+        let c = self
+            .calls
+            .get_mut(&call)
+            .ok_or(CommandError::UnknownCall(call))?;
+        c.reject(&mut self.ctx, now, status, delay)
+    }
+
+    /// Ends the call: BYE once it is answered (after the ACK, RFC 3261
+    /// §15), 486 while it is still ringing.
+    pub fn hang_up(&mut self, now: Instant, call: CallId) -> Result<(), CommandError> {
+        self.now = now;
+        let c = self
+            .calls
+            .get_mut(&call)
+            .ok_or(CommandError::UnknownCall(call))?;
+        c.hang_up(&mut self.ctx, now)
+    }
+
+    pub fn handle_input(&mut self, input: Input<'_>) {
+        match input {
+            Input::Timeout(now) => self.on_timeout(now),
+            Input::Receive { now, from, data } => {
+                self.now = now;
+                self.on_datagram(now, from, data);
+            }
+        }
+    }
+
+    pub fn poll_output(&mut self) -> Output {
+        if let Some(o) = self.ctx.out.pop_front() {
+            return o;
+        }
+        Output::Timeout(self.next_deadline())
+    }
+
+    fn next_deadline(&self) -> Instant {
+        let mut d = self
+            .reg
+            .deadline()
+            .unwrap_or(self.now + Duration::from_secs(3600));
+        for c in self.calls.values() {
+            if let Some(t) = c.deadline() {
+                d = d.min(t);
+            }
+        }
+        d
+    }
+
+    fn on_timeout(&mut self, now: Instant) {
+        self.now = now;
+        self.reg.on_timeout(&mut self.ctx, now);
+        for c in self.calls.values_mut() {
+            c.on_timeout(&mut self.ctx, now);
+        }
+        self.calls.retain(|_, c| !c.is_gone(now));
+        self.answered.retain(|_, (_, until, _)| *until > now);
+    }
+
+    fn log_once(&mut self, key: String, msg: impl FnOnce() -> String) {
+        if self.logged.len() < 1024 && self.logged.insert(key) {
+            tracing::warn!("{}", msg());
+        }
+    }
+
+    fn on_datagram(&mut self, now: Instant, from: SocketAddr, data: &[u8]) {
+        // Keep-alive CRLFs (RFC 5626 §3.5.1) carry nothing.
+        if data.iter().all(|b| b.is_ascii_whitespace()) {
+            return;
+        }
+        let trusted =
+            from.ip() == self.ctx.cfg.registrar.ip() || self.ctx.cfg.trusted.contains(&from.ip());
+        if !trusted {
+            // Never answer strangers: SIP scanners probe every open port.
+            self.log_once(format!("untrusted {}", from.ip()), || {
+                format!("ignoring SIP traffic from {from}: not the FRITZ!Box (add it to the trusted sources if it should be)")
+            });
+            return;
+        }
+        tracing::trace!(target: "minisip4fb::wire", "recv from {from}:\n{}", sip::redacted(data));
+        match sip::parse(data) {
+            Ok(Message::Response(r)) => self.on_response(now, r),
+            Ok(Message::Request(r)) => self.on_request(now, from, r),
+            Err(e) => {
+                let ua = self.ctx.cfg.user_agent.clone();
+                match build::bad_request(data, &e.to_string(), &ua) {
+                    Some(resp) => {
+                        tracing::warn!("malformed request from {from} ({e}): answered 400");
+                        self.ctx.send(from, resp);
+                    }
+                    None => self.log_once(format!("malformed {from} {e}"), || {
+                        format!("dropping malformed message from {from}: {e}")
+                    }),
+                }
+            }
+        }
+    }
+
+    fn on_response(&mut self, now: Instant, r: Response) {
+        let Ok(via) = r.headers.top_via() else { return };
+        let Some(branch) = via.branch() else { return };
+        if self.reg.on_response(&mut self.ctx, now, branch, &r) {
+            return;
+        }
+        for c in self.calls.values_mut() {
+            if c.on_response(&mut self.ctx, now, branch, &r) {
+                return;
+            }
+        }
+        tracing::debug!("stray response {} {} (branch {branch})", r.status, r.reason);
+    }
+
+    fn respond(&mut self, from: SocketAddr, req: &Request, status: u16, extra: &[(&str, &str)]) {
+        let tag = self.ctx.token();
+        self.respond_tagged(from, req, status, &tag, extra);
+    }
+
+    /// Answers a non-INVITE request and remembers the answer for its
+    /// retransmissions.
+    fn respond_tagged(
+        &mut self,
+        from: SocketAddr,
+        req: &Request,
+        status: u16,
+        tag: &str,
+        extra: &[(&str, &str)],
+    ) {
+        let mut resp = build::response(req, status, Some(tag), &self.ctx.cfg.user_agent);
+        for (n, v) in extra {
+            resp.headers.push(*n, *v);
+        }
+        let data = resp.to_bytes();
+        // Remember it so a retransmitted request gets the same answer.
+        if let Ok(via) = req.headers.top_via()
+            && let Some(b) = via.branch()
+            && req.method != Method::Invite
+        {
+            self.answered.insert(
+                (b.to_owned(), req.method.to_string()),
+                (data.clone(), self.now + TIMEOUT, from),
+            );
+        }
+        self.ctx.send(from, data);
+    }
+
+    fn on_request(&mut self, now: Instant, from: SocketAddr, req: Request) {
+        // RFC 3261 §8.1.1: without these no response can be formed or matched.
+        let missing = ["Via", "From", "To", "Call-ID", "CSeq"]
+            .into_iter()
+            .find(|h| req.headers.get(h).is_none());
+        if let Some(h) = missing {
+            if req.method != Method::Ack && req.headers.get("Via").is_some() {
+                let mut resp = build::response(&req, 400, None, &self.ctx.cfg.user_agent);
+                resp.reason = format!("Missing {h}");
+                self.ctx.send(from, resp.to_bytes());
+            }
+            return;
+        }
+        let branch = req
+            .headers
+            .top_via()
+            .ok()
+            .and_then(|v| v.branch().map(str::to_owned))
+            .unwrap_or_default();
+        if req.method != Method::Ack
+            && req.method != Method::Invite
+            && let Some((data, _, to)) =
+                self.answered.get(&(branch.clone(), req.method.to_string()))
+        {
+            let (data, to) = (data.clone(), *to);
+            self.ctx.send(to, data);
+            return;
+        }
+        let call_id = req.headers.call_id().unwrap_or_default().to_owned();
+        let to_tag = req
+            .headers
+            .to()
+            .ok()
+            .and_then(|t| t.tag().map(str::to_owned));
+        let from_tag = req
+            .headers
+            .from()
+            .ok()
+            .and_then(|f| f.tag().map(str::to_owned));
+        let dialog = self
+            .calls
+            .values_mut()
+            .find(|c| c.matches_dialog(&call_id, to_tag.as_deref(), from_tag.as_deref()));
+        match (&req.method, dialog) {
+            (Method::Invite, Some(c)) if to_tag.is_none() || c.is_same_invite(&branch, &req) => {
+                c.on_invite_retransmission(&mut self.ctx);
+            }
+            (Method::Invite, Some(c)) => {
+                // A re-INVITE (session refresh, RFC 4028): keep the session as it is.
+                let (status, body) = c.reinvite_answer();
+                let mut resp = build::response(&req, status, None, &self.ctx.cfg.user_agent);
+                resp.headers
+                    .push("Contact", format!("<{}>", self.ctx.cfg.contact_uri()));
+                if !body.is_empty() {
+                    resp.headers.push("Content-Type", "application/sdp");
+                    resp.body = body;
+                }
+                self.ctx.send(from, resp.to_bytes());
+            }
+            (Method::Invite, None) if to_tag.is_some() => self.respond(from, &req, 481, &[]),
+            (Method::Invite, None) => self.on_new_invite(from, req),
+            (Method::Ack, Some(c)) => c.on_ack(&mut self.ctx, now),
+            (Method::Ack, None) => {}
+            (Method::Cancel, _) => {
+                // RFC 3261 §9.2: CANCEL matches the INVITE by its branch, not by dialog.
+                match self
+                    .calls
+                    .values_mut()
+                    .find(|c| c.is_same_invite(&branch, &req))
+                {
+                    Some(c) => {
+                        let tag = c.local_tag.clone();
+                        c.on_cancel(&mut self.ctx, now);
+                        self.respond_tagged(from, &req, 200, &tag, &[]);
+                    }
+                    None => self.respond(from, &req, 481, &[]),
+                }
+            }
+            (Method::Bye, Some(c)) => {
+                c.on_bye(&mut self.ctx, now);
+                self.respond(from, &req, 200, &[]);
+            }
+            (Method::Options, d) if to_tag.is_none() || d.is_some() => {
+                self.respond(
+                    from,
+                    &req,
+                    200,
+                    &[("Allow", build::ALLOW), ("Accept", "application/sdp")],
+                );
+            }
+            (Method::Update | Method::Info | Method::Notify, Some(_)) => {
+                self.respond(from, &req, 200, &[])
+            }
+            // RFC 3261 §12.2.2: a request in a dialog we do not know.
+            (_, None) if to_tag.is_some() => self.respond(from, &req, 481, &[]),
+            // RFC 3261 §8.2.1: a method we do not support.
+            _ => self.respond(from, &req, 405, &[("Allow", build::ALLOW)]),
+        }
+    }
+
+    fn on_new_invite(&mut self, from: SocketAddr, req: Request) {
+        // RFC 3261 §8.2.2.3: refuse extensions we do not support.
+        if let Some(req_ext) = req.headers.get("Require") {
+            let req_ext = req_ext.to_owned();
+            self.respond(from, &req, 420, &[("Unsupported", &req_ext)]);
+            return;
+        }
+        let caller = CallerId::from_request(&req);
+        let id = CallId(self.next_call);
+        self.next_call += 1;
+        match Call::new(&mut self.ctx, id, from, req) {
+            Ok(call) => {
+                self.calls.insert(id, call);
+                self.ctx.emit(Event::IncomingCall { call: id, caller });
+            }
+            Err(e) => tracing::warn!("INVITE from {from} not usable: {e}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

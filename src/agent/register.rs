@@ -1,0 +1,389 @@
+//! Registration at the FRITZ!Box (RFC 3261 §10): challenge, granted
+//! expiry, refresh, re-registration with backoff forever, unregister.
+
+use std::time::{Duration, Instant};
+
+use rand::Rng;
+
+use super::build::ALLOW;
+use super::transaction::{ClientTx, Fire, Retransmit};
+use super::{Ctx, Event};
+use crate::sip::digest::{self, Challenge};
+use crate::sip::{Method, Request, Response, Uri};
+
+/// Why a registration attempt failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RegistrationError {
+    #[error("the FRITZ!Box rejected user {user}: wrong user name or password ({status})")]
+    Forbidden { user: String, status: u16 },
+    #[error("the FRITZ!Box does not know user {user} (404): check the IP phone's user name")]
+    NotFound { user: String },
+    #[error(
+        "the FRITZ!Box did not accept our credentials for user {user} (repeated 401): check the password"
+    )]
+    BadCredentials { user: String },
+    #[error("no answer from the registrar at {0} (is the address right, is the Box up?)")]
+    Timeout(std::net::SocketAddr),
+    #[error("the registrar answered {status} {reason}")]
+    Rejected { status: u16, reason: String },
+    #[error("the registrar's challenge is unusable: {0}")]
+    BadChallenge(String),
+}
+
+impl RegistrationError {
+    /// Wrong account data: retrying the same request cannot help.
+    pub fn is_permanent(&self) -> bool {
+        matches!(
+            self,
+            RegistrationError::Forbidden { .. }
+                | RegistrationError::NotFound { .. }
+                | RegistrationError::BadCredentials { .. }
+        )
+    }
+}
+
+#[derive(Debug)]
+enum State {
+    Idle,
+    /// A REGISTER is in flight.
+    Trying {
+        tx: ClientTx,
+        unregister: bool,
+    },
+    /// Bound; refresh at `refresh_at`.
+    Registered {
+        refresh_at: Instant,
+    },
+    /// Waiting to try again.
+    Backoff {
+        retry_at: Instant,
+    },
+    /// Gave up (permanent error before ever registering).
+    Failed,
+    Unregistered,
+}
+
+/// The registration state machine. One Call-ID and From-tag for the phone's
+/// life (FRITZBOX.md: a new Call-ID per REGISTER piles up bindings).
+pub(crate) struct Registration {
+    call_id: String,
+    from_tag: String,
+    cseq: u32,
+    state: State,
+    /// The binding is valid until then (survives a failing refresh).
+    bound_until: Option<Instant>,
+    ever_registered: bool,
+    failures: u32,
+    /// The requested lifetime; raised by a 423 (RFC 3261 §10.2.8).
+    expires: u32,
+    /// The nonce our last request answered, and its count.
+    answered_nonce: Option<String>,
+    challenge: Option<Challenge>,
+    nc: u32,
+}
+
+impl Registration {
+    pub fn new(ctx: &mut Ctx) -> Registration {
+        let call_id = format!(
+            "{}@{}",
+            ctx.token().to_lowercase(),
+            crate::sip::Host::Ip(ctx.cfg.contact.ip())
+        );
+        Registration {
+            call_id,
+            from_tag: ctx.token(),
+            cseq: 0,
+            state: State::Idle,
+            bound_until: None,
+            ever_registered: false,
+            failures: 0,
+            expires: ctx.cfg.expires,
+            answered_nonce: None,
+            challenge: None,
+            nc: 0,
+        }
+    }
+
+    pub fn is_bound(&self, now: Instant) -> bool {
+        self.bound_until.is_some_and(|t| t > now)
+    }
+
+    pub fn deadline(&self) -> Option<Instant> {
+        let d = match &self.state {
+            State::Trying { tx, .. } => Some(tx.timer.deadline()),
+            State::Registered { refresh_at } => Some(*refresh_at),
+            State::Backoff { retry_at } => Some(*retry_at),
+            State::Idle | State::Failed | State::Unregistered => None,
+        };
+        // Also wake when the binding lapses, to report it.
+        match (d, self.bound_until) {
+            (Some(d), Some(b)) => Some(d.min(b)),
+            (d, b) => d.or(b),
+        }
+    }
+
+    pub fn start(&mut self, ctx: &mut Ctx, now: Instant) {
+        self.failures = 0;
+        self.send(ctx, now, false);
+    }
+
+    pub fn unregister(&mut self, ctx: &mut Ctx, now: Instant) {
+        match self.state {
+            State::Unregistered | State::Failed | State::Idle if !self.is_bound(now) => {
+                self.state = State::Unregistered;
+                ctx.emit(Event::Unregistered);
+            }
+            _ => self.send(ctx, now, true),
+        }
+    }
+
+    /// Sends a REGISTER as a new transaction: new branch, CSeq+1, same
+    /// Call-ID and From-tag (RFC 3261 §10.2.4, FRITZBOX.md).
+    fn send(&mut self, ctx: &mut Ctx, now: Instant, unregister: bool) {
+        self.cseq += 1;
+        let branch = ctx.branch();
+        let cfg = &ctx.cfg;
+        let ruri = cfg.registrar_uri();
+        let mut req = Request::new(Method::Register, Uri::Sip(ruri.clone()));
+        let h = &mut req.headers;
+        h.push("Via", cfg.via(&branch));
+        h.push("Max-Forwards", "70");
+        h.push("From", format!("<{}>;tag={}", cfg.aor(), self.from_tag));
+        h.push("To", format!("<{}>", cfg.aor()));
+        h.push("Call-ID", self.call_id.clone());
+        h.push("CSeq", format!("{} REGISTER", self.cseq));
+        h.push(
+            "Contact",
+            format!(
+                "<{}>;+sip.instance=\"<{}>\"",
+                cfg.contact_uri(),
+                cfg.instance
+            ),
+        );
+        h.push(
+            "Expires",
+            if unregister { 0 } else { self.expires }.to_string(),
+        );
+        h.push("Allow", ALLOW);
+        h.push("User-Agent", cfg.user_agent.clone());
+        if let Some(ch) = &self.challenge {
+            self.nc += 1;
+            let cnonce = format!("{:08x}", ctx.rng.random::<u32>());
+            let cfg = &ctx.cfg;
+            let auth = digest::authorization(
+                ch,
+                &cfg.user,
+                &cfg.password,
+                "REGISTER",
+                &ruri.to_string(),
+                self.nc,
+                &cnonce,
+            );
+            req.headers.push("Authorization", auth);
+            self.answered_nonce = Some(ch.nonce.clone());
+        } else {
+            self.answered_nonce = None;
+        }
+        let data = req.to_bytes();
+        let dest = ctx.cfg.registrar;
+        ctx.send(dest, data.clone());
+        self.state = State::Trying {
+            tx: ClientTx {
+                branch,
+                cseq: self.cseq,
+                dest,
+                timer: Retransmit::new(now, data),
+            },
+            unregister,
+        };
+    }
+
+    pub fn on_timeout(&mut self, ctx: &mut Ctx, now: Instant) {
+        if let Some(b) = self.bound_until
+            && b <= now
+        {
+            self.bound_until = None;
+            tracing::warn!("registration expired without a successful refresh");
+        }
+        match &mut self.state {
+            State::Trying { tx, unregister } => match tx.timer.poll(now) {
+                Fire::Resend => {
+                    let (dest, data) = (tx.dest, tx.timer.data.clone());
+                    ctx.send(dest, data);
+                }
+                Fire::GaveUp if *unregister => {
+                    self.state = State::Unregistered;
+                    self.bound_until = None;
+                    ctx.emit(Event::Unregistered);
+                }
+                Fire::GaveUp => {
+                    let err = RegistrationError::Timeout(ctx.cfg.registrar);
+                    self.fail(ctx, now, err);
+                }
+                Fire::Nothing => {}
+            },
+            State::Registered { refresh_at } if *refresh_at <= now => self.send(ctx, now, false),
+            State::Backoff { retry_at } if *retry_at <= now => self.send(ctx, now, false),
+            _ => {}
+        }
+    }
+
+    /// Handles a response if it belongs to our REGISTER transaction.
+    pub fn on_response(&mut self, ctx: &mut Ctx, now: Instant, branch: &str, r: &Response) -> bool {
+        let State::Trying { tx, unregister } = &mut self.state else {
+            return false;
+        };
+        if tx.branch != branch || r.headers.cseq().map(|c| c.method) != Ok(Method::Register) {
+            return false;
+        }
+        let unregister = *unregister;
+        match r.status {
+            100..=199 => tx.timer.provisional(now),
+            200..=299 if unregister => {
+                self.state = State::Unregistered;
+                self.bound_until = None;
+                ctx.emit(Event::Unregistered);
+            }
+            200..=299 => self.registered(ctx, now, r),
+            401 | 407 => self.challenged(ctx, now, r, unregister),
+            423 => {
+                // RFC 3261 §10.2.8: ask again with at least Min-Expires.
+                match r
+                    .headers
+                    .get("Min-Expires")
+                    .and_then(crate::sip::header::parse_delta_seconds)
+                {
+                    Some(min) if min > self.expires => {
+                        self.expires = min;
+                        self.send(ctx, now, unregister);
+                    }
+                    _ => self.fail(ctx, now, rejected(r)),
+                }
+            }
+            403 => {
+                let user = ctx.cfg.user.clone();
+                self.fail(ctx, now, RegistrationError::Forbidden { user, status: 403 })
+            }
+            404 => {
+                let user = ctx.cfg.user.clone();
+                self.fail(ctx, now, RegistrationError::NotFound { user })
+            }
+            _ if unregister => {
+                self.state = State::Unregistered;
+                self.bound_until = None;
+                ctx.emit(Event::Unregistered);
+            }
+            _ => self.fail(ctx, now, rejected(r)),
+        }
+        true
+    }
+
+    fn challenged(&mut self, ctx: &mut Ctx, now: Instant, r: &Response, unregister: bool) {
+        let header = if r.status == 401 {
+            "WWW-Authenticate"
+        } else {
+            "Proxy-Authenticate"
+        };
+        let ch = match r.headers.get(header).map(Challenge::parse) {
+            Some(Ok(ch)) => ch,
+            Some(Err(e)) => {
+                return self.fail(ctx, now, RegistrationError::BadChallenge(e.to_string()));
+            }
+            None => {
+                return self.fail(
+                    ctx,
+                    now,
+                    RegistrationError::BadChallenge(format!("{} without {header}", r.status)),
+                );
+            }
+        };
+        // The same nonce refused again, and not for staleness: the
+        // password is wrong (RFC 2617 §3.2.1 stale flag).
+        if self.answered_nonce.as_deref() == Some(ch.nonce.as_str()) && !ch.stale {
+            let user = ctx.cfg.user.clone();
+            return self.fail(ctx, now, RegistrationError::BadCredentials { user });
+        }
+        if self.challenge.as_ref().is_none_or(|c| c.nonce != ch.nonce) {
+            self.nc = 0;
+        }
+        self.challenge = Some(ch);
+        self.send(ctx, now, unregister);
+    }
+
+    fn registered(&mut self, ctx: &mut Ctx, now: Instant, r: &Response) {
+        // The granted lifetime: our Contact's expires param, else Expires,
+        // else what we asked for (RFC 3261 §10.2.4).
+        let ours = ctx.cfg.contact_uri();
+        let from_contact = r.headers.name_addrs("Contact").ok().and_then(|cs| {
+            let ours_match = |c: &&crate::sip::NameAddr| {
+                c.uri.as_sip().is_some_and(|u| {
+                    u.host == ours.host && u.port.unwrap_or(5060) == ours.port.unwrap_or(5060)
+                })
+            };
+            let c = cs.iter().find(ours_match).or(cs.first())?;
+            c.param("expires")
+                .flatten()
+                .and_then(crate::sip::header::parse_delta_seconds)
+        });
+        let granted = from_contact.or(r.headers.expires()).unwrap_or(self.expires);
+        if granted == 0 {
+            return self.fail(
+                ctx,
+                now,
+                RegistrationError::Rejected {
+                    status: r.status,
+                    reason: "binding granted for 0 s".into(),
+                },
+            );
+        }
+        let lifetime = Duration::from_secs(u64::from(granted));
+        // Refresh at ~70 % of the grant (FRITZBOX.md: 50–75 %).
+        let refresh = (lifetime * 7 / 10).max(Duration::from_millis(500));
+        let was_bound = self.is_bound(now);
+        self.bound_until = Some(now + lifetime);
+        self.state = State::Registered {
+            refresh_at: now + refresh,
+        };
+        self.failures = 0;
+        self.ever_registered = true;
+        if was_bound {
+            tracing::debug!("registration refreshed for {granted} s");
+        }
+        ctx.emit(Event::Registered { expires: lifetime });
+    }
+
+    /// Records a failure; retries with exponential backoff (1 s doubling,
+    /// capped at 30 s, ±20 % jitter) unless the account data is wrong and
+    /// we never got in. After a first success every failure is transient:
+    /// the Box may be rebooting (FRITZBOX.md).
+    fn fail(&mut self, ctx: &mut Ctx, now: Instant, err: RegistrationError) {
+        self.challenge = None;
+        self.answered_nonce = None;
+        if err.is_permanent() && !self.ever_registered {
+            self.state = State::Failed;
+            ctx.emit(Event::RegistrationFailed {
+                reason: err,
+                retry_in: None,
+            });
+            return;
+        }
+        let base = Duration::from_secs(1u64 << self.failures.min(5)).min(Duration::from_secs(30));
+        self.failures += 1;
+        let jitter = ctx.rng.random_range(0.8..1.2);
+        let delay = base.mul_f64(jitter);
+        self.state = State::Backoff {
+            retry_at: now + delay,
+        };
+        ctx.emit(Event::RegistrationFailed {
+            reason: err,
+            retry_in: Some(delay),
+        });
+    }
+}
+
+fn rejected(r: &Response) -> RegistrationError {
+    RegistrationError::Rejected {
+        status: r.status,
+        reason: r.reason.clone(),
+    }
+}

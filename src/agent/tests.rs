@@ -1,0 +1,842 @@
+//! Agent simulations: a fake clock and a scripted FRITZ!Box on a fake
+//! network that can drop, duplicate and reorder packets.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+
+use super::*;
+use crate::sip::{Message, Method, Request, Response, digest, parse};
+
+const BOX: &str = "127.0.0.1:5060";
+const PHONE: &str = "127.0.0.2:5062";
+const PASSWORD: &str = "geheim123";
+
+fn addr(s: &str) -> SocketAddr {
+    s.parse().unwrap()
+}
+
+struct Sim {
+    agent: Agent,
+    now: Instant,
+    deadline: Instant,
+    sent: Vec<(SocketAddr, Message)>,
+    events: Vec<Event>,
+}
+
+impl Sim {
+    fn new() -> Sim {
+        let mut cfg = Config::new(addr(BOX), "620", PASSWORD, addr(PHONE));
+        cfg.seed = 7;
+        let now = Instant::now();
+        Sim {
+            agent: Agent::new(cfg, now),
+            now,
+            deadline: now,
+            sent: vec![],
+            events: vec![],
+        }
+    }
+
+    fn drain(&mut self) {
+        loop {
+            match self.agent.poll_output() {
+                Output::Transmit { to, data } => {
+                    let m = parse(&data).unwrap_or_else(|e| {
+                        panic!(
+                            "phone sent unparsable message ({e}):\n{}",
+                            String::from_utf8_lossy(&data)
+                        )
+                    });
+                    self.sent.push((to, m));
+                }
+                Output::Event(e) => self.events.push(e),
+                Output::Timeout(t) => {
+                    self.deadline = t;
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Lets time pass, firing every deadline on the way.
+    fn advance(&mut self, d: Duration) {
+        let end = self.now + d;
+        while self.deadline <= end {
+            self.now = self.now.max(self.deadline);
+            self.agent.handle_input(Input::Timeout(self.now));
+            self.drain();
+        }
+        self.now = end;
+    }
+
+    fn deliver(&mut self, data: &[u8]) {
+        self.deliver_from(BOX, data)
+    }
+
+    fn deliver_from(&mut self, from: &str, data: &[u8]) {
+        self.agent.handle_input(Input::Receive {
+            now: self.now,
+            from: addr(from),
+            data,
+        });
+        self.drain();
+    }
+
+    fn take_sent(&mut self) -> Vec<(SocketAddr, Message)> {
+        std::mem::take(&mut self.sent)
+    }
+
+    fn take_events(&mut self) -> Vec<Event> {
+        std::mem::take(&mut self.events)
+    }
+
+    fn requests(&mut self) -> Vec<Request> {
+        self.take_sent()
+            .into_iter()
+            .filter_map(|(_, m)| match m {
+                Message::Request(r) => Some(r),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn responses(&mut self) -> Vec<Response> {
+        self.take_sent()
+            .into_iter()
+            .filter_map(|(_, m)| match m {
+                Message::Response(r) => Some(r),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Registers through a 401 challenge, granting `expires` seconds.
+    fn register(&mut self, expires: u32) {
+        self.agent.register(self.now);
+        self.drain();
+        let reqs = self.requests();
+        self.deliver(&challenge(&reqs[0], "78B29326485EAE52", false));
+        let reqs = self.requests();
+        assert_eq!(reqs.len(), 1);
+        self.deliver(&ok_register(&reqs[0], expires));
+        assert!(self.take_events().contains(&Event::Registered {
+            expires: Duration::from_secs(expires.into())
+        }));
+    }
+}
+
+/// The response the Box would send to `req`, echoing its headers.
+fn reply(req: &Request, status: u16, extra: &str) -> Vec<u8> {
+    let h = &req.headers;
+    let vias: String = h
+        .get_all("Via")
+        .map(|v| format!("Via: {v};received=127.0.0.2\r\n"))
+        .collect();
+    let to = h.get("To").unwrap();
+    let to = if to.contains("tag=") {
+        to.to_owned()
+    } else {
+        format!("{to};tag=5A6B7C8D9E0F1A2B")
+    };
+    format!(
+        "SIP/2.0 {status} {}\r\n{vias}From: {}\r\nTo: {to}\r\nCall-ID: {}\r\nCSeq: {}\r\nUser-Agent: FRITZ!OS\r\n{extra}Content-Length: 0\r\n\r\n",
+        crate::sip::reason_phrase(status),
+        h.get("From").unwrap(),
+        h.get("Call-ID").unwrap(),
+        h.get("CSeq").unwrap(),
+    )
+    .into_bytes()
+}
+
+fn challenge(req: &Request, nonce: &str, stale: bool) -> Vec<u8> {
+    let stale = if stale { ", stale=true" } else { "" };
+    reply(
+        req,
+        401,
+        &format!("WWW-Authenticate: Digest realm=\"fritz.box\", nonce=\"{nonce}\"{stale}\r\n"),
+    )
+}
+
+fn ok_register(req: &Request, expires: u32) -> Vec<u8> {
+    let contact = req.headers.get("Contact").unwrap();
+    reply(
+        req,
+        200,
+        &format!("Contact: {contact};expires={expires}\r\n"),
+    )
+}
+
+fn invite(call_id: &str, branch: &str, from: &str) -> Vec<u8> {
+    let sdp = "v=0\r\no=user 1 1 IN IP4 127.0.0.1\r\ns=call\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 7078 RTP/AVP 9 8 0 120 121 101\r\n\
+a=rtpmap:9 G722/8000\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\n";
+    format!(
+        "INVITE sip:620@127.0.0.2:5062 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5060;branch={branch}\r\n\
+From: {from};tag=3E2B0C1D9A8F7E6D\r\nTo: <sip:620@127.0.0.2:5062>\r\nCall-ID: {call_id}\r\nCSeq: 7 INVITE\r\n\
+Contact: <sip:0123456789abcdef0123456789abcdef@127.0.0.1>\r\nMax-Forwards: 70\r\n\
+P-Called-Party-ID: <sip:0301111111@fritz.box>\r\nSupported: 100rel,replaces,timer\r\nSession-Expires: 600;refresher=uac\r\n\
+User-Agent: AVM FRITZ!Box 7590 154.07.57\r\nContent-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}",
+        sdp.len()
+    )
+    .into_bytes()
+}
+
+/// ACK or CANCEL for our INVITE (RFC 3261 §17.1.1.3, §9.1).
+fn box_request(method: &str, call_id: &str, branch: &str, to: &str, cseq: &str) -> Vec<u8> {
+    format!(
+        "{method} sip:620@127.0.0.2:5062 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5060;branch={branch}\r\n\
+From: <sip:040855992611@fritz.box>;tag=3E2B0C1D9A8F7E6D\r\nTo: {to}\r\nCall-ID: {call_id}\r\nCSeq: {cseq}\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+    )
+    .into_bytes()
+}
+
+fn incoming(sim: &mut Sim, call_id: &str, branch: &str) -> CallId {
+    sim.deliver(&invite(call_id, branch, "<sip:040855992611@fritz.box>"));
+    sim.take_events()
+        .into_iter()
+        .find_map(|e| match e {
+            Event::IncomingCall { call, .. } => Some(call),
+            _ => None,
+        })
+        .expect("IncomingCall")
+}
+
+#[test]
+fn registers_through_the_fritzbox_challenge() {
+    let mut sim = Sim::new();
+    sim.agent.register(sim.now);
+    sim.drain();
+    let first = sim.requests().remove(0);
+    assert_eq!(first.method, Method::Register);
+    assert_eq!(
+        first.uri.to_string(),
+        "sip:127.0.0.1",
+        "no user part in the Request-URI"
+    );
+    assert!(first.headers.get("Authorization").is_none());
+    assert!(
+        first
+            .headers
+            .get("Contact")
+            .unwrap()
+            .contains("+sip.instance=\"<urn:uuid:")
+    );
+    sim.deliver(&challenge(&first, "78B29326485EAE52", false));
+    let second = sim.requests().remove(0);
+    assert_ne!(
+        first.headers.top_via().unwrap().branch(),
+        second.headers.top_via().unwrap().branch()
+    );
+    assert_eq!(
+        second.headers.cseq().unwrap().seq,
+        first.headers.cseq().unwrap().seq + 1
+    );
+    assert_eq!(first.headers.call_id(), second.headers.call_id());
+    assert_eq!(
+        first.headers.from().unwrap().tag(),
+        second.headers.from().unwrap().tag()
+    );
+    let auth = second.headers.get("Authorization").unwrap();
+    assert_eq!(
+        digest::verify(auth, PASSWORD, "REGISTER").unwrap(),
+        ("620".into(), true)
+    );
+    assert!(auth.contains("uri=\"sip:127.0.0.1\""));
+
+    // The Box grants 60 s although we asked for 300: refresh at ~42 s.
+    sim.deliver(&ok_register(&second, 60));
+    assert_eq!(
+        sim.take_events(),
+        vec![Event::Registered {
+            expires: Duration::from_secs(60)
+        }]
+    );
+    assert!(sim.agent.is_registered());
+    sim.advance(Duration::from_secs(41));
+    assert!(sim.requests().is_empty());
+    sim.advance(Duration::from_secs(2));
+    let refresh = sim.requests().remove(0);
+    assert_eq!(
+        refresh.headers.call_id(),
+        first.headers.call_id(),
+        "one Call-ID for the phone's life"
+    );
+    // Challenged again on refresh, with a new nonce.
+    sim.deliver(&challenge(&refresh, "1111222233334444", false));
+    let refresh2 = sim.requests().remove(0);
+    assert!(
+        refresh2
+            .headers
+            .get("Authorization")
+            .unwrap()
+            .contains("1111222233334444")
+    );
+    sim.deliver(&reply(&refresh2, 200, "Expires: 120\r\n"));
+    assert_eq!(
+        sim.take_events(),
+        vec![Event::Registered {
+            expires: Duration::from_secs(120)
+        }]
+    );
+
+    // Unregister: Expires 0, challenged too.
+    sim.agent.unregister(sim.now);
+    sim.drain();
+    let un = sim.requests().remove(0);
+    assert_eq!(un.headers.expires(), Some(0));
+    sim.deliver(&challenge(&un, "5555666677778888", false));
+    let un2 = sim.requests().remove(0);
+    assert_eq!(un2.headers.expires(), Some(0));
+    sim.deliver(&reply(&un2, 200, ""));
+    assert_eq!(sim.take_events(), vec![Event::Unregistered]);
+    assert!(!sim.agent.is_registered());
+}
+
+#[test]
+fn wrong_password_on_first_registration_stops() {
+    let mut sim = Sim::new();
+    sim.agent.register(sim.now);
+    sim.drain();
+    let r = sim.requests().remove(0);
+    sim.deliver(&challenge(&r, "AAAA", false));
+    let r = sim.requests().remove(0);
+    sim.deliver(&reply(&r, 403, ""));
+    let ev = sim.take_events();
+    assert!(
+        matches!(
+            &ev[..],
+            [Event::RegistrationFailed {
+                reason: RegistrationError::Forbidden { .. },
+                retry_in: None
+            }]
+        ),
+        "{ev:?}"
+    );
+    sim.advance(Duration::from_secs(600));
+    assert!(sim.take_sent().is_empty(), "must not hammer the Box");
+}
+
+#[test]
+fn same_nonce_rejected_twice_is_a_bad_password_but_stale_is_not() {
+    let mut sim = Sim::new();
+    sim.agent.register(sim.now);
+    sim.drain();
+    let r = sim.requests().remove(0);
+    sim.deliver(&challenge(&r, "AAAA", false));
+    let r = sim.requests().remove(0);
+    sim.deliver(&challenge(&r, "AAAA", true));
+    let r = sim.requests().remove(0);
+    assert!(
+        r.headers.get("Authorization").is_some(),
+        "stale=true: retry with the same password"
+    );
+    sim.deliver(&challenge(&r, "AAAA", false));
+    let ev = sim.take_events();
+    assert!(
+        matches!(
+            &ev[..],
+            [Event::RegistrationFailed {
+                reason: RegistrationError::BadCredentials { .. },
+                retry_in: None
+            }]
+        ),
+        "{ev:?}"
+    );
+}
+
+#[test]
+fn registration_comes_back_after_ten_silent_minutes() {
+    let mut sim = Sim::new();
+    sim.register(60);
+    sim.take_sent();
+    // The Box reboots and says nothing for 10 minutes.
+    sim.advance(Duration::from_secs(600));
+    let sent = sim.requests();
+    let failures: Vec<Duration> = sim
+        .take_events()
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::RegistrationFailed {
+                reason: RegistrationError::Timeout(_),
+                retry_in: Some(d),
+            } => Some(d),
+            _ => None,
+        })
+        .collect();
+    assert!(failures.len() >= 10, "kept retrying: {failures:?}");
+    assert!(
+        failures.iter().all(|d| *d <= Duration::from_secs(36)),
+        "backoff capped: {failures:?}"
+    );
+    assert!(
+        failures.last().unwrap() >= &Duration::from_secs(24),
+        "backoff grew: {failures:?}"
+    );
+    // Timer E: each attempt retransmits (1 + 10 sends in 32 s).
+    assert!(sent.len() >= failures.len() * 10);
+    assert!(!sim.agent.is_registered());
+    assert!(
+        sent.iter()
+            .all(|r| r.headers.call_id() == sent[0].headers.call_id())
+    );
+    // The Box is back: the next attempt gets through.
+    let r = loop {
+        sim.advance(Duration::from_millis(100));
+        if let Some(r) = sim.requests().pop() {
+            break r;
+        }
+    };
+    sim.deliver(&challenge(&r, "BBBB", false));
+    let r = sim.requests().remove(0);
+    sim.deliver(&ok_register(&r, 300));
+    assert!(sim.take_events().contains(&Event::Registered {
+        expires: Duration::from_secs(300)
+    }));
+    assert!(sim.agent.is_registered());
+}
+
+#[test]
+fn invite_gets_trying_at_once_and_retransmissions_the_same_answer() {
+    let mut sim = Sim::new();
+    sim.register(300);
+    sim.deliver(&invite(
+        "c1@127.0.0.1",
+        "z9hG4bKinv1",
+        "\"Haui Mobil\" <sip:**622@fritz.box>",
+    ));
+    let ev = sim.take_events();
+    let Event::IncomingCall { call, caller } = &ev[0] else {
+        panic!("{ev:?}")
+    };
+    assert_eq!(caller.number.as_deref(), Some("**622"));
+    assert_eq!(caller.called.as_deref(), Some("0301111111"));
+    assert!(caller.is_internal());
+    let r = sim.responses();
+    assert_eq!(r[0].status, 100);
+    sim.deliver(&invite(
+        "c1@127.0.0.1",
+        "z9hG4bKinv1",
+        "\"Haui Mobil\" <sip:**622@fritz.box>",
+    ));
+    assert!(sim.take_events().is_empty(), "no second decision");
+    assert_eq!(sim.responses()[0].status, 100);
+    sim.agent.ring(sim.now, *call).unwrap();
+    sim.drain();
+    let ringing = sim.responses().remove(0);
+    assert_eq!(ringing.status, 180);
+    assert!(ringing.headers.to().unwrap().tag().is_some());
+    sim.deliver(&invite(
+        "c1@127.0.0.1",
+        "z9hG4bKinv1",
+        "\"Haui Mobil\" <sip:**622@fritz.box>",
+    ));
+    assert_eq!(sim.responses(), vec![ringing]);
+}
+
+#[test]
+fn answer_then_hang_up_waits_for_the_ack() {
+    let mut sim = Sim::new();
+    sim.register(300);
+    let call = incoming(&mut sim, "c2@127.0.0.1", "z9hG4bKinv2");
+    sim.take_sent();
+    sim.agent.answer(sim.now, call).unwrap();
+    sim.agent.hang_up(sim.now, call).unwrap();
+    sim.drain();
+    let ok = sim.responses().remove(0);
+    assert_eq!(ok.status, 200);
+    let body = String::from_utf8(ok.body.clone()).unwrap();
+    assert!(body.contains("m=audio 7078 RTP/AVP 8\r\n"), "{body}");
+    assert!(sim.requests().is_empty(), "no BYE before the ACK");
+    // Timer G: the 200 is retransmitted while the ACK is missing.
+    sim.advance(Duration::from_millis(600));
+    assert_eq!(sim.responses().len(), 1);
+    let to = ok.headers.get("To").unwrap().to_owned();
+    sim.deliver(&box_request(
+        "ACK",
+        "c2@127.0.0.1",
+        "z9hG4bKack2",
+        &to,
+        "7 ACK",
+    ));
+    let bye = sim.requests().remove(0);
+    assert_eq!(bye.method, Method::Bye);
+    assert_eq!(
+        bye.uri.to_string(),
+        "sip:0123456789abcdef0123456789abcdef@127.0.0.1",
+        "BYE goes to the INVITE's Contact"
+    );
+    assert_eq!(
+        bye.headers.from().unwrap().tag(),
+        ok.headers.to().unwrap().tag(),
+        "From/To swapped"
+    );
+    assert_eq!(bye.headers.to().unwrap().tag(), Some("3E2B0C1D9A8F7E6D"));
+    assert_eq!(bye.headers.cseq().unwrap().seq, 8);
+    assert_eq!(sim.take_events(), vec![Event::CallAnswered { call }]);
+    // BYE retransmitted until the Box answers.
+    sim.advance(Duration::from_millis(600));
+    assert_eq!(sim.requests().len(), 1);
+    sim.deliver(&reply(&bye, 200, ""));
+    assert_eq!(
+        sim.take_events(),
+        vec![Event::CallEnded {
+            call,
+            reason: EndReason::HungUp
+        }]
+    );
+    sim.advance(Duration::from_secs(10));
+    assert!(sim.requests().is_empty());
+}
+
+#[test]
+fn missing_ack_gives_up_after_64_t1_and_sends_bye() {
+    let mut sim = Sim::new();
+    sim.register(300);
+    let call = incoming(&mut sim, "c3@127.0.0.1", "z9hG4bKinv3");
+    sim.take_sent();
+    sim.agent.answer(sim.now, call).unwrap();
+    sim.drain();
+    sim.take_sent();
+    sim.advance(Duration::from_millis(31_900));
+    let resent = sim.responses();
+    assert!(
+        resent.len() >= 9 && resent.iter().all(|r| r.status == 200),
+        "{}",
+        resent.len()
+    );
+    sim.advance(Duration::from_millis(200));
+    let bye = sim.requests().remove(0);
+    assert_eq!(bye.method, Method::Bye);
+    // The Box wants credentials for our BYE.
+    sim.deliver(&challenge(&bye, "CCCC", false));
+    let bye2 = sim.requests().remove(0);
+    assert_eq!(
+        bye2.headers.cseq().unwrap().seq,
+        bye.headers.cseq().unwrap().seq + 1
+    );
+    assert!(
+        digest::verify(bye2.headers.get("Authorization").unwrap(), PASSWORD, "BYE")
+            .unwrap()
+            .1
+    );
+    sim.deliver(&reply(&bye2, 200, ""));
+    assert_eq!(
+        sim.take_events().last(),
+        Some(&Event::CallEnded {
+            call,
+            reason: EndReason::HungUp
+        })
+    );
+}
+
+#[test]
+fn unanswered_bye_is_retransmitted_then_given_up() {
+    let mut sim = Sim::new();
+    sim.register(300);
+    let call = incoming(&mut sim, "c4@127.0.0.1", "z9hG4bKinv4");
+    sim.agent.answer(sim.now, call).unwrap();
+    sim.drain();
+    let ok = sim.responses().pop().unwrap();
+    sim.deliver(&box_request(
+        "ACK",
+        "c4@127.0.0.1",
+        "z9hG4bKack4",
+        ok.headers.get("To").unwrap(),
+        "7 ACK",
+    ));
+    sim.agent.hang_up(sim.now, call).unwrap();
+    sim.drain();
+    sim.take_events();
+    sim.advance(Duration::from_secs(40));
+    let byes = sim.requests();
+    assert_eq!(byes.len(), 11, "timer E: 1 + 10 retransmissions in 64·T1");
+    assert!(byes.iter().all(|b| b.method == Method::Bye
+        && b.headers.top_via().unwrap().branch() == byes[0].headers.top_via().unwrap().branch()));
+    assert_eq!(
+        sim.take_events(),
+        vec![Event::CallEnded {
+            call,
+            reason: EndReason::ByeFailed(None)
+        }]
+    );
+}
+
+#[test]
+fn cancel_gets_200_and_487_and_the_ack_is_absorbed() {
+    let mut sim = Sim::new();
+    sim.register(300);
+    let call = incoming(&mut sim, "c5@127.0.0.1", "z9hG4bKinv5");
+    sim.agent.ring(sim.now, call).unwrap();
+    sim.drain();
+    sim.take_sent();
+    sim.deliver(&box_request(
+        "CANCEL",
+        "c5@127.0.0.1",
+        "z9hG4bKinv5",
+        "<sip:620@127.0.0.2:5062>",
+        "7 CANCEL",
+    ));
+    let r = sim.responses();
+    assert_eq!(
+        r.iter().map(|r| r.status).collect::<Vec<_>>(),
+        vec![487, 200]
+    );
+    assert_eq!(r[1].headers.cseq().unwrap().method, Method::Cancel);
+    assert_eq!(
+        sim.take_events(),
+        vec![Event::CallEnded {
+            call,
+            reason: EndReason::Cancelled
+        }]
+    );
+    assert_eq!(
+        sim.agent.answer(sim.now, call),
+        Err(CommandError::WrongState(call, "answered"))
+    );
+    sim.deliver(&box_request(
+        "ACK",
+        "c5@127.0.0.1",
+        "z9hG4bKinv5",
+        r[0].headers.get("To").unwrap(),
+        "7 ACK",
+    ));
+    assert!(sim.take_sent().is_empty());
+    sim.advance(Duration::from_secs(40));
+    assert!(
+        sim.take_sent().is_empty(),
+        "no 487 retransmission after the ACK"
+    );
+    assert!(sim.take_events().is_empty());
+}
+
+#[test]
+fn cancel_racing_our_200_does_not_end_the_call() {
+    let mut sim = Sim::new();
+    sim.register(300);
+    let call = incoming(&mut sim, "c6@127.0.0.1", "z9hG4bKinv6");
+    sim.agent.answer(sim.now, call).unwrap();
+    sim.drain();
+    let ok = sim.responses().pop().unwrap();
+    sim.deliver(&box_request(
+        "CANCEL",
+        "c6@127.0.0.1",
+        "z9hG4bKinv6",
+        "<sip:620@127.0.0.2:5062>",
+        "7 CANCEL",
+    ));
+    let r = sim.responses();
+    assert_eq!(
+        r.iter().map(|r| r.status).collect::<Vec<_>>(),
+        vec![200],
+        "200 to CANCEL, no 487 after a 2xx"
+    );
+    sim.deliver(&box_request(
+        "ACK",
+        "c6@127.0.0.1",
+        "z9hG4bKack6",
+        ok.headers.get("To").unwrap(),
+        "7 ACK",
+    ));
+    assert_eq!(sim.take_events(), vec![Event::CallAnswered { call }]);
+    // The Box hangs up.
+    let bye = box_request(
+        "BYE",
+        "c6@127.0.0.1",
+        "z9hG4bKbye6",
+        ok.headers.get("To").unwrap(),
+        "8 BYE",
+    );
+    sim.deliver(&bye);
+    assert_eq!(sim.responses()[0].status, 200);
+    assert_eq!(
+        sim.take_events(),
+        vec![Event::CallEnded {
+            call,
+            reason: EndReason::RemoteHungUp
+        }]
+    );
+    sim.deliver(&bye);
+    assert_eq!(
+        sim.responses()[0].status,
+        200,
+        "retransmitted BYE answered again"
+    );
+    assert!(sim.take_events().is_empty());
+}
+
+#[test]
+fn delayed_reject_rings_first() {
+    let mut sim = Sim::new();
+    sim.register(300);
+    let call = incoming(&mut sim, "c7@127.0.0.1", "z9hG4bKinv7");
+    sim.take_sent();
+    sim.agent
+        .reject(sim.now, call, 486, Some(Duration::from_secs(3)))
+        .unwrap();
+    sim.drain();
+    assert_eq!(sim.responses()[0].status, 180);
+    sim.advance(Duration::from_millis(2900));
+    assert!(sim.take_sent().is_empty());
+    sim.advance(Duration::from_millis(200));
+    let r = sim.responses();
+    assert_eq!(r[0].status, 486);
+    sim.deliver(&box_request(
+        "ACK",
+        "c7@127.0.0.1",
+        "z9hG4bKinv7",
+        r[0].headers.get("To").unwrap(),
+        "7 ACK",
+    ));
+    assert_eq!(
+        sim.take_events(),
+        vec![Event::CallEnded {
+            call,
+            reason: EndReason::Rejected(486)
+        }]
+    );
+    assert_eq!(
+        sim.agent.reject(sim.now, call, 200, None),
+        Err(CommandError::BadStatus(200))
+    );
+}
+
+#[test]
+fn strangers_are_ignored_and_odd_requests_answered() {
+    let mut sim = Sim::new();
+    sim.register(300);
+    sim.deliver_from(
+        "127.0.0.9:5060",
+        &invite("x@1", "z9hG4bKevil", "<sip:0900123@fritz.box>"),
+    );
+    assert!(
+        sim.take_sent().is_empty() && sim.take_events().is_empty(),
+        "never answered with a call"
+    );
+    // Any port of the registrar's IP is fine.
+    sim.deliver_from(
+        "127.0.0.1:40000",
+        &box_request(
+            "OPTIONS",
+            "o1",
+            "z9hG4bKopt",
+            "<sip:620@127.0.0.2>",
+            "1 OPTIONS",
+        ),
+    );
+    let r = sim.responses().remove(0);
+    assert_eq!(r.status, 200);
+    assert!(r.headers.get("Allow").unwrap().contains("INVITE"));
+    sim.deliver(&box_request(
+        "MESSAGE",
+        "m1",
+        "z9hG4bKmsg",
+        "<sip:620@127.0.0.2>",
+        "1 MESSAGE",
+    ));
+    assert_eq!(sim.responses()[0].status, 405);
+    sim.deliver(&box_request(
+        "BYE",
+        "nope",
+        "z9hG4bKbye",
+        "<sip:620@127.0.0.2>;tag=1",
+        "1 BYE",
+    ));
+    assert_eq!(sim.responses()[0].status, 481);
+    sim.deliver(b"INVITE sip:620@127.0.0.2 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1;branch=z9hG4bKbad\r\nFrom: <sip:1@x>;tag=1\r\nTo: <sip:620@x>\r\nCall-ID: bad\r\nCSeq: 1 INVITE\r\nMax-Forwards: 300\r\n\r\n");
+    let r = sim.responses().remove(0);
+    assert_eq!(r.status, 400);
+    assert!(r.reason.contains("Max-Forwards"), "{}", r.reason);
+    sim.deliver(b"\x00\x01garbage");
+    assert!(sim.take_sent().is_empty());
+    assert!(sim.take_events().is_empty());
+}
+
+/// The Box as a lossy peer: retransmits its INVITE until a provisional
+/// response, ACKs every 200 to the INVITE, answers every BYE.
+#[test]
+fn blocked_call_is_terminated_at_20_percent_loss() {
+    for seed in 0..60u64 {
+        let mut rng = SmallRng::seed_from_u64(seed);
+        let mut sim = Sim::new();
+        sim.register(300);
+        let inv = invite(
+            "lossy@127.0.0.1",
+            "z9hG4bKlossy",
+            "<sip:09005551234@fritz.box>",
+        );
+        let mut to_phone: Vec<(Instant, Vec<u8>)> = vec![(sim.now, inv.clone())];
+        let (mut provisional, mut box_got_bye, mut call) = (false, false, None);
+        let mut next_invite = sim.now + transaction::T1;
+        let end = sim.now + Duration::from_secs(60);
+        while sim.now < end {
+            // Deliver what is due, in random order (reordering), with loss and duplicates.
+            let (due, later): (Vec<_>, Vec<_>) =
+                to_phone.drain(..).partition(|(t, _)| *t <= sim.now);
+            to_phone = later;
+            let mut due: Vec<_> = due.into_iter().map(|(_, d)| d).collect();
+            if due.len() > 1 && rng.random_bool(0.5) {
+                due.reverse();
+            }
+            for d in due {
+                if rng.random_bool(0.2) {
+                    continue;
+                }
+                let copies = if rng.random_bool(0.1) { 2 } else { 1 };
+                for _ in 0..copies {
+                    sim.deliver(&d);
+                }
+            }
+            for e in sim.take_events() {
+                if let Event::IncomingCall { call: c, .. } = e {
+                    assert!(call.is_none(), "seed {seed}: one decision per call");
+                    call = Some(c);
+                    sim.agent.answer(sim.now, c).unwrap();
+                    sim.agent.hang_up(sim.now, c).unwrap();
+                    sim.drain();
+                }
+                if let Event::CallEnded { reason, .. } = e {
+                    assert_eq!(reason, EndReason::HungUp, "seed {seed}");
+                }
+            }
+            for (_, m) in sim.take_sent() {
+                if rng.random_bool(0.2) {
+                    continue;
+                }
+                let delay = Duration::from_millis(rng.random_range(1..80));
+                match m {
+                    Message::Response(r) if r.status < 200 => provisional = true,
+                    Message::Response(r)
+                        if r.status == 200
+                            && r.headers.cseq().unwrap().method == Method::Invite =>
+                    {
+                        provisional = true;
+                        let ack = box_request(
+                            "ACK",
+                            "lossy@127.0.0.1",
+                            "z9hG4bKlossyack",
+                            r.headers.get("To").unwrap(),
+                            "7 ACK",
+                        );
+                        to_phone.push((sim.now + delay, ack));
+                    }
+                    Message::Request(r) if r.method == Method::Bye => {
+                        box_got_bye = true;
+                        to_phone.push((sim.now + delay, reply(&r, 200, "")));
+                    }
+                    _ => {}
+                }
+            }
+            if !provisional && sim.now >= next_invite {
+                to_phone.push((sim.now, inv.clone()));
+                next_invite = sim.now + transaction::T1;
+            }
+            sim.advance(Duration::from_millis(10));
+        }
+        assert!(
+            call.is_some() && box_got_bye,
+            "seed {seed}: call terminated"
+        );
+    }
+}
