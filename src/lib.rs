@@ -5,3 +5,7 @@
 
 pub mod agent;
 pub mod sip;
+pub mod cli;
+pub mod net;
+
+pub use net::{IncomingCall, Phone, PhoneConfig, Reject};

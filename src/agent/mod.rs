@@ -529,9 +529,11 @@ impl Agent {
                     .find(|c| c.is_same_invite(&branch, &req))
                 {
                     Some(c) => {
-                        let tag = c.local_tag.clone();
-                        c.on_cancel(&mut self.ctx, now);
+                        let (id, tag) = (c.id, c.local_tag.clone());
                         self.respond_tagged(from, &req, 200, &tag, &[]);
+                        if let Some(c) = self.calls.get_mut(&id) {
+                            c.on_cancel(&mut self.ctx, now);
+                        }
                     }
                     None => self.respond(from, &req, 481, &[]),
                 }

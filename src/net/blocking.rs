@@ -1,0 +1,67 @@
+//! A blocking facade over [`super::Phone`] for small scripts that do not
+//! want async Rust: it runs its own single-threaded tokio runtime.
+//!
+//! ```no_run
+//! use minisip4fb::net::{PhoneConfig, blocking::Phone};
+//! let mut phone = Phone::connect(PhoneConfig::new("fritz.box", "620", "secret-password"))?;
+//! while let Some(call) = phone.next_call() {
+//!     println!("{} is calling", call.caller());
+//!     if call.caller().number.as_deref() == Some("01701234567") {
+//!         // e.g. switch a relay here
+//!     }
+//!     phone.ring(&call)?;
+//! }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use tokio::runtime::Runtime;
+
+use super::{CallError, IncomingCall, PhoneConfig, PhoneError, Reject};
+use crate::agent::EndReason;
+
+pub struct Phone {
+    rt: Runtime,
+    inner: super::Phone,
+}
+
+impl Phone {
+    pub fn connect(config: PhoneConfig) -> Result<Phone, PhoneError> {
+        // One worker thread keeps retransmissions and refreshes running
+        // while the script is busy between calls.
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .map_err(|source| PhoneError::Bind { addr: config.bind, source })?;
+        let inner = rt.block_on(super::Phone::connect(config))?;
+        Ok(Phone { rt, inner })
+    }
+
+    pub fn next_call(&mut self) -> Option<IncomingCall> {
+        self.rt.block_on(self.inner.next_call())
+    }
+
+    pub fn ring(&self, call: &IncomingCall) -> Result<(), CallError> {
+        self.rt.block_on(call.ring())
+    }
+
+    pub fn answer(&self, call: &IncomingCall) -> Result<(), CallError> {
+        self.rt.block_on(call.answer())
+    }
+
+    pub fn hang_up(&self, call: &IncomingCall) -> Result<EndReason, CallError> {
+        self.rt.block_on(call.hang_up())
+    }
+
+    pub fn terminate(&self, call: &IncomingCall) -> Result<EndReason, CallError> {
+        self.rt.block_on(call.terminate())
+    }
+
+    pub fn reject(&self, call: &IncomingCall, how: Reject) -> Result<(), CallError> {
+        self.rt.block_on(call.reject(how))
+    }
+
+    pub fn shutdown(self) -> Result<(), PhoneError> {
+        self.rt.block_on(self.inner.shutdown())
+    }
+}

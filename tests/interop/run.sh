@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# Interop against sipp (Debian package sip-tester), a real, independent SIP
+# implementation, over loopback only. sipp plays the FRITZ!Box: a registrar
+# with a digest challenge and short expiry, and a caller. The phone is the
+# release binary, run exactly as a user runs it.
+#
+# Usage: tests/interop/run.sh   (builds the release binary if needed)
+# Prints the measured INVITE->200 and INVITE->BYE times of the blocked call.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+bin=${MINISIP4FB_BIN:-$root/target/release/minisip4fb}
+command -v sipp >/dev/null || { echo "sipp is missing: apt-get install -y sip-tester" >&2; exit 2; }
+[ -x "$bin" ] || (cd "$root" && cargo build --release --quiet)
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+box=127.0.0.1:15060 phone=127.0.0.1:15070
+fail() {
+    echo "FAIL: $*" >&2
+    for f in "$work"/*.log; do echo "--- $(basename "$f")" >&2; tail -n 40 "$f" >&2; done
+    exit 1
+}
+cd "$work"
+
+# 1. Registrar (runs the whole time; ends after the unregistration).
+sipp -sf "$here/registrar.xml" -i 127.0.0.1 -p 15060 -m 1 -timeout 60 -timeout_error \
+    -nostdin -trace_err -error_file registrar_err.log >registrar.log 2>&1 &
+reg_pid=$!; pids+=("$reg_pid")
+
+# 2. The phone, as a user runs it.
+MINISIP4FB_PASSWORD=geheim123 "$bin" run --fritzbox "$box" --user 620 --bind "$phone" \
+    --block '0900*' --block anonymous >phone.log 2>&1 &
+phone_pid=$!; pids+=("$phone_pid")
+for _ in $(seq 50); do grep -q "registered at the FRITZ!Box" phone.log && break; sleep 0.1; done
+grep -q "registered at the FRITZ!Box" phone.log || fail "the phone did not register"
+echo "ok: registered through the 401 challenge"
+
+# 3. A blocked caller: answered and hung up at once.
+sipp -sf "$here/blocked_call.xml" -i 127.0.0.1 -p 15080 -m 1 -timeout 20 -timeout_error -nostdin \
+    -trace_rtt -rtt_freq 1 -trace_err -error_file blocked_err.log "$phone" >blocked.log 2>&1 \
+    || fail "blocked call scenario"
+echo "ok: blocked call answered (PCMA) and hung up with BYE"
+
+# 4. An allowed caller: rings until the caller cancels.
+sipp -sf "$here/allowed_call.xml" -i 127.0.0.1 -p 15081 -m 1 -timeout 20 -timeout_error -nostdin \
+    -trace_err -error_file allowed_err.log "$phone" >allowed.log 2>&1 \
+    || fail "allowed call scenario"
+echo "ok: allowed call rang, CANCEL answered 200 + 487"
+
+# 5. SIGTERM: the phone unregisters (Expires: 0, challenged) and exits 0;
+#    the registrar scenario, which also checked the challenged refresh after
+#    the 2 s grant, completes.
+sleep 1.5
+kill -TERM "$phone_pid"
+wait "$phone_pid" || fail "the phone exited non-zero on SIGTERM"
+wait "$reg_pid" || fail "registrar scenario (refresh or unregister missing)"
+echo "ok: refreshed after the 2 s grant, unregistered on SIGTERM, exit 0"
+grep -q "blocked by 0900\*" phone.log || fail "no log line for the blocked call"
+
+# 6. Wrong password on the first registration: one clear line, non-zero exit.
+sipp -sf "$here/registrar.xml" -i 127.0.0.1 -p 15061 -m 1 -timeout 15 -nostdin >badauth_registrar.log 2>&1 &
+pids+=("$!")
+set +e
+MINISIP4FB_PASSWORD=wrong timeout 15 "$bin" run --fritzbox 127.0.0.1:15061 --user 620 --bind 127.0.0.1:15071 \
+    >badauth.log 2>&1
+code=$?
+set -e
+[ "$code" -ne 0 ] && [ "$code" -ne 124 ] || fail "wrong password: exit code $code"
+grep -q "wrong user name or password" badauth.log || fail "wrong password: no clear error"
+echo "ok: wrong password -> $(grep -m1 'wrong user' badauth.log | sed 's/.*minisip4fb: //') (exit $code)"
+
+rtt=$(ls ./*_rtt.csv 2>/dev/null | head -n 1)
+if [ -n "$rtt" ]; then
+    echo "blocked call timings (sipp; its clock has 1 ms resolution, so 0 means < 1 ms):"
+    awk -F';' 'NR > 1 { printf "  %s: %s ms\n", ($3 == "1" ? "INVITE -> 200 OK" : "ACK -> BYE      "), $2 }' "$rtt"
+fi
+echo "interop: 5 passed, 0 failed"
