@@ -1,1 +1,85 @@
-fn main() {}
+//! Parsing a FRITZ!Box INVITE and writing the 200 OK the phone answers it
+//! with: the work on the hot path of an incoming spam call.
+//! Run: cargo bench --bench parse
+
+use std::hint::black_box;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use minisip4fb::sip::{self, Message, Response};
+
+const INVITE: &[u8] = b"INVITE sip:620@192.168.178.20:5062 SIP/2.0\r\n\
+Via: SIP/2.0/UDP 192.168.178.1:5060;branch=z9hG4bK1D2F3A4B5C6D7E8F\r\n\
+From: <sip:040855992611@fritz.box>;tag=3E2B0C1D9A8F7E6D\r\n\
+To: <sip:620@192.168.178.20:5062>\r\n\
+Call-ID: 8A7B6C5D4E3F2A1B@192.168.178.1\r\n\
+CSeq: 42 INVITE\r\n\
+Contact: <sip:0123456789abcdef0123456789abcdef@192.168.178.1>\r\n\
+Max-Forwards: 70\r\n\
+P-Called-Party-ID: <sip:0301111111@fritz.box>\r\n\
+Supported: 100rel,replaces,timer\r\n\
+Session-Expires: 600;refresher=uac\r\n\
+Min-SE: 90\r\n\
+Expires: 120\r\n\
+Allow-Events: telephone-event,refer\r\n\
+Allow: INVITE, ACK, OPTIONS, CANCEL, BYE, UPDATE, PRACK, INFO, SUBSCRIBE, NOTIFY, REFER, MESSAGE, PUBLISH\r\n\
+User-Agent: AVM FRITZ!Box 7590 154.07.57 (Jun 19 2024)\r\n\
+Content-Type: application/sdp\r\n\
+Content-Length: 246\r\n\r\n\
+v=0\r\no=user 3525 3525 IN IP4 192.168.178.1\r\ns=call\r\nc=IN IP4 192.168.178.1\r\nt=0 0\r\n\
+m=audio 7078 RTP/AVP 9 8 0 120 121 101\r\na=rtpmap:9 G722/8000\r\na=rtpmap:8 PCMA/8000\r\n\
+a=rtpmap:0 PCMU/8000\r\na=rtpmap:120 PCMA/16000\r\na=rtpmap:121 PCMU/16000\r\na=rtpmap:101 telephone-event/8000\r\n";
+
+fn bench(c: &mut Criterion) {
+    assert!(sip::parse(INVITE).is_ok());
+    c.bench_function("parse FRITZ!Box INVITE", |b| {
+        b.iter(|| sip::parse(black_box(INVITE)))
+    });
+    let Ok(Message::Request(invite)) = sip::parse(INVITE) else {
+        unreachable!()
+    };
+    c.bench_function("write 200 OK with SDP", |b| {
+        b.iter(|| {
+            let mut r = Response::new(200, "OK");
+            for v in invite.headers.get_all("Via") {
+                r.headers.push("Via", v);
+            }
+            r.headers
+                .push("From", invite.headers.get("From").unwrap_or_default());
+            r.headers.push(
+                "To",
+                format!(
+                    "{};tag=1A2B3C4D5E6F7A8B",
+                    invite.headers.get("To").unwrap_or_default()
+                ),
+            );
+            r.headers
+                .push("Call-ID", invite.headers.get("Call-ID").unwrap_or_default());
+            r.headers
+                .push("CSeq", invite.headers.get("CSeq").unwrap_or_default());
+            r.headers.push("Contact", "<sip:620@192.168.178.20:5062>");
+            r.headers.push("Content-Type", "application/sdp");
+            r.body = sip::sdp::answer(
+                "192.168.178.20".parse().unwrap(),
+                7078,
+                1,
+                &[sip::sdp::PCMA],
+            );
+            black_box(r.to_bytes())
+        })
+    });
+    c.bench_function("parse + choose codec + write 200 OK", |b| {
+        b.iter(|| {
+            let Ok(Message::Request(inv)) = sip::parse(black_box(INVITE)) else {
+                unreachable!()
+            };
+            let codec = sip::sdp::choose_codec(&inv.body).unwrap();
+            let mut r = Response::new(200, "OK");
+            r.headers = inv.headers.clone();
+            r.body = sip::sdp::answer("192.168.178.20".parse().unwrap(), 7078, 1, &[codec]);
+            black_box(r.to_bytes())
+        })
+    });
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

@@ -4,8 +4,8 @@
 //! sans-IO phone, [`net`] the tokio driver and the public [`Phone`] API.
 
 pub mod agent;
-pub mod sip;
 pub mod cli;
 pub mod net;
+pub mod sip;
 
 pub use net::{IncomingCall, Phone, PhoneConfig, Reject};

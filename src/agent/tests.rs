@@ -584,7 +584,10 @@ fn cancel_gets_200_and_487_and_the_ack_is_absorbed() {
         vec![200, 487]
     );
     assert_eq!(r[0].headers.cseq().unwrap().method, Method::Cancel);
-    assert_eq!(r[0].headers.to().unwrap().tag(), r[1].headers.to().unwrap().tag());
+    assert_eq!(
+        r[0].headers.to().unwrap().tag(),
+        r[1].headers.to().unwrap().tag()
+    );
     assert_eq!(
         sim.take_events(),
         vec![Event::CallEnded {

@@ -5,7 +5,11 @@ pub mod run;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser, Debug)]
-#[command(name = "minisip4fb", version, about = "A headless IP phone for the FRITZ!Box that hangs up on unwanted callers")]
+#[command(
+    name = "minisip4fb",
+    version,
+    about = "A headless IP phone for the FRITZ!Box that hangs up on unwanted callers"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -20,7 +24,11 @@ pub enum Command {
 /// Sets up logging: RUST_LOG wins, else info (debug with --verbose).
 pub fn init_logging(verbose: bool) {
     use tracing_subscriber::EnvFilter;
-    let default = if verbose { "minisip4fb=debug" } else { "minisip4fb=info" };
+    let default = if verbose {
+        "minisip4fb=debug"
+    } else {
+        "minisip4fb=info"
+    };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     use std::io::IsTerminal;
     tracing_subscriber::fmt()

@@ -55,13 +55,21 @@ impl Pattern {
             Some(b) => (b, true),
             None => (s, false),
         };
-        let ok = !body.is_empty() && body.chars().enumerate().all(|(i, c)| c.is_ascii_digit() || (i == 0 && c == '+'));
+        let ok = !body.is_empty()
+            && body
+                .chars()
+                .enumerate()
+                .all(|(i, c)| c.is_ascii_digit() || (i == 0 && c == '+'));
         if !ok {
             return Err(format!(
                 "bad block pattern {s:?}: use digits (optionally starting with +), a prefix ending in * (0900*), or anonymous"
             ));
         }
-        Ok(if prefix { Pattern::Prefix(body.to_owned()) } else { Pattern::Exact(body.to_owned()) })
+        Ok(if prefix {
+            Pattern::Prefix(body.to_owned())
+        } else {
+            Pattern::Exact(body.to_owned())
+        })
     }
 
     pub fn matches(&self, number: Option<&str>) -> bool {
@@ -90,12 +98,15 @@ pub fn blocking_pattern<'a>(patterns: &'a [Pattern], call: &IncomingCall) -> Opt
     if caller.is_internal() {
         return None;
     }
-    patterns.iter().find(|p| p.matches(caller.number.as_deref()))
+    patterns
+        .iter()
+        .find(|p| p.matches(caller.number.as_deref()))
 }
 
 pub fn read_password(file: Option<&PathBuf>) -> Result<String, String> {
     if let Some(f) = file {
-        let s = std::fs::read_to_string(f).map_err(|e| format!("cannot read password file {}: {e}", f.display()))?;
+        let s = std::fs::read_to_string(f)
+            .map_err(|e| format!("cannot read password file {}: {e}", f.display()))?;
         let p = s.lines().next().unwrap_or("").trim_end().to_owned();
         if p.is_empty() {
             return Err(format!("password file {} is empty", f.display()));
@@ -110,7 +121,8 @@ pub fn read_password(file: Option<&PathBuf>) -> Result<String, String> {
 
 /// Runs the phone until SIGINT/SIGTERM. Returns the process exit code.
 pub async fn run(args: RunArgs) -> i32 {
-    let patterns: Result<Vec<Pattern>, String> = args.block.iter().map(|p| Pattern::parse(p)).collect();
+    let patterns: Result<Vec<Pattern>, String> =
+        args.block.iter().map(|p| Pattern::parse(p)).collect();
     let (patterns, password) = match (patterns, read_password(args.password_file.as_ref())) {
         (Ok(p), Ok(pw)) => (p, pw),
         (Err(e), _) | (_, Err(e)) => {
@@ -135,7 +147,15 @@ pub async fn run(args: RunArgs) -> i32 {
         args.fritzbox,
         phone.contact(),
         phone.registrar(),
-        if patterns.is_empty() { "nothing".to_owned() } else { patterns.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(", ") }
+        if patterns.is_empty() {
+            "nothing".to_owned()
+        } else {
+            patterns
+                .iter()
+                .map(|p| p.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
     );
     let mut events = phone.events();
     let log_task = tokio::spawn(async move {
@@ -144,11 +164,20 @@ pub async fn run(args: RunArgs) -> i32 {
             match e {
                 Event::Registered { expires } if !was_registered => {
                     was_registered = true;
-                    tracing::info!("registered at the FRITZ!Box (binding granted for {} s)", expires.as_secs());
+                    tracing::info!(
+                        "registered at the FRITZ!Box (binding granted for {} s)",
+                        expires.as_secs()
+                    );
                 }
-                Event::RegistrationFailed { reason, retry_in: Some(d) } => {
+                Event::RegistrationFailed {
+                    reason,
+                    retry_in: Some(d),
+                } => {
                     was_registered = false;
-                    tracing::warn!("registration failed: {reason}; retrying in {:.1} s", d.as_secs_f64());
+                    tracing::warn!(
+                        "registration failed: {reason}; retrying in {:.1} s",
+                        d.as_secs_f64()
+                    );
                 }
                 _ => {}
             }
@@ -183,7 +212,10 @@ pub async fn run(args: RunArgs) -> i32 {
 /// the first attempt); transient failures are retried by the phone.
 async fn failed_for_good(mut reg: tokio::sync::watch::Receiver<Registration>) {
     loop {
-        if matches!(&*reg.borrow_and_update(), Registration::Failed { retry_in: None, .. }) {
+        if matches!(
+            &*reg.borrow_and_update(),
+            Registration::Failed { retry_in: None, .. }
+        ) {
             return;
         }
         if reg.changed().await.is_err() {
@@ -212,7 +244,9 @@ async fn screen(patterns: &[Pattern], call: IncomingCall) {
             let _ = call.ring().await;
             let started = Instant::now();
             let outcome = match call.ended().await {
-                EndReason::Cancelled => "rang, then the caller hung up or another phone answered".to_owned(),
+                EndReason::Cancelled => {
+                    "rang, then the caller hung up or another phone answered".to_owned()
+                }
                 r => format!("ended: {r:?}"),
             };
             tracing::info!(
@@ -227,7 +261,10 @@ async fn shutdown_signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+        let (Ok(mut term), Ok(mut int)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) else {
             return std::future::pending().await;
         };
         tokio::select! {
@@ -247,9 +284,17 @@ mod tests {
 
     #[test]
     fn patterns() {
-        assert!(Pattern::parse("0900*").unwrap().matches(Some("09005551234")));
+        assert!(
+            Pattern::parse("0900*")
+                .unwrap()
+                .matches(Some("09005551234"))
+        );
         assert!(!Pattern::parse("0900*").unwrap().matches(Some("0301234")));
-        assert!(Pattern::parse("+4930123").unwrap().matches(Some("+4930123")));
+        assert!(
+            Pattern::parse("+4930123")
+                .unwrap()
+                .matches(Some("+4930123"))
+        );
         assert!(Pattern::parse("anonymous").unwrap().matches(None));
         assert!(!Pattern::parse("0*").unwrap().matches(None));
         assert!(Pattern::parse("09x*").is_err());

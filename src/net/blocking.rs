@@ -32,7 +32,10 @@ impl Phone {
             .worker_threads(1)
             .enable_all()
             .build()
-            .map_err(|source| PhoneError::Bind { addr: config.bind, source })?;
+            .map_err(|source| PhoneError::Bind {
+                addr: config.bind,
+                source,
+            })?;
         let inner = rt.block_on(super::Phone::connect(config))?;
         Ok(Phone { rt, inner })
     }

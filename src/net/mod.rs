@@ -26,7 +26,10 @@ use std::time::{Duration, Instant};
 use tokio::net::UdpSocket;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
-use crate::agent::{Agent, CallId, CallerId, CommandError, Config, EndReason, Event, Input, Output, RegistrationError};
+use crate::agent::{
+    Agent, CallId, CallerId, CommandError, Config, EndReason, Event, Input, Output,
+    RegistrationError,
+};
 use crate::sip::Host;
 
 /// How to reach the FRITZ!Box and who we are there.
@@ -64,11 +67,20 @@ pub enum PhoneError {
     #[error("bad FRITZ!Box address {0:?}: expected HOST[:PORT]")]
     BadAddress(String),
     #[error("cannot resolve {host}: {source} (is the name right? try the Box's IP address)")]
-    Resolve { host: String, source: std::io::Error },
+    Resolve {
+        host: String,
+        source: std::io::Error,
+    },
     #[error("cannot bind {addr}: {source} (is another phone or minisip4fb using that port?)")]
-    Bind { addr: SocketAddr, source: std::io::Error },
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error("no route to the FRITZ!Box at {addr}: {source}")]
-    NoRoute { addr: SocketAddr, source: std::io::Error },
+    NoRoute {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error(transparent)]
     Registration(#[from] RegistrationError),
     #[error("the phone's driver has stopped")]
@@ -117,8 +129,13 @@ impl Reject {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Registration {
     Connecting,
-    Registered { expires: Duration },
-    Failed { reason: RegistrationError, retry_in: Option<Duration> },
+    Registered {
+        expires: Duration,
+    },
+    Failed {
+        reason: RegistrationError,
+        retry_in: Option<Duration>,
+    },
     Unregistered,
 }
 
@@ -168,15 +185,25 @@ impl Phone {
         let (host, port) = split_host_port(&config.fritzbox)?;
         let registrar = tokio::net::lookup_host((host.as_str(), port))
             .await
-            .map_err(|source| PhoneError::Resolve { host: host.clone(), source })?
+            .map_err(|source| PhoneError::Resolve {
+                host: host.clone(),
+                source,
+            })?
             .find(|a| a.is_ipv4() == config.bind.is_ipv4() || config.bind.ip().is_unspecified())
             .ok_or_else(|| PhoneError::Resolve {
                 host: host.clone(),
-                source: std::io::Error::new(std::io::ErrorKind::NotFound, "no address of a usable family"),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    "no address of a usable family",
+                ),
             })?;
         let bind = config.bind;
-        let socket = UdpSocket::bind(bind).await.map_err(|source| PhoneError::Bind { addr: bind, source })?;
-        let local = socket.local_addr().map_err(|source| PhoneError::Bind { addr: bind, source })?;
+        let socket = UdpSocket::bind(bind)
+            .await
+            .map_err(|source| PhoneError::Bind { addr: bind, source })?;
+        let local = socket
+            .local_addr()
+            .map_err(|source| PhoneError::Bind { addr: bind, source })?;
         let contact = if local.ip().is_unspecified() {
             SocketAddr::new(route_to(registrar)?, local.port())
         } else {
@@ -208,7 +235,15 @@ impl Phone {
             statuses: HashMap::new(),
         };
         let task = tokio::spawn(driver.run(cmd_rx));
-        Phone { commands, calls, events, registration, contact, registrar, task }
+        Phone {
+            commands,
+            calls,
+            events,
+            registration,
+            contact,
+            registrar,
+            task,
+        }
     }
 
     /// Waits until the Box holds our binding, or registration has failed
@@ -218,7 +253,10 @@ impl Phone {
         loop {
             match &*rx.borrow_and_update() {
                 Registration::Registered { expires } => return Ok(*expires),
-                Registration::Failed { reason, retry_in: None } => return Err(reason.clone().into()),
+                Registration::Failed {
+                    reason,
+                    retry_in: None,
+                } => return Err(reason.clone().into()),
                 _ => {}
             }
             rx.changed().await.map_err(|_| PhoneError::Stopped)?;
@@ -265,7 +303,10 @@ impl Phone {
                     }
                 }
             };
-            if tokio::time::timeout(Duration::from_secs(5), done).await.is_err() {
+            if tokio::time::timeout(Duration::from_secs(5), done)
+                .await
+                .is_err()
+            {
                 tracing::warn!("the FRITZ!Box did not confirm the unregistration within 5 s");
             }
         }
@@ -303,8 +344,12 @@ impl IncomingCall {
 
     async fn command(&self, c: Command) -> Result<(), CallError> {
         let (tx, rx) = oneshot::channel();
-        self.commands.send((c, tx)).map_err(|_| CallError::Stopped)?;
-        rx.await.map_err(|_| CallError::Stopped)?.map_err(CallError::from)
+        self.commands
+            .send((c, tx))
+            .map_err(|_| CallError::Stopped)?;
+        rx.await
+            .map_err(|_| CallError::Stopped)?
+            .map_err(CallError::from)
     }
 
     /// Sends 180 Ringing: the call keeps ringing on the other phones.
@@ -343,13 +388,15 @@ impl IncomingCall {
 
     /// Declines at once. Other phones keep ringing.
     pub async fn reject(&self, how: Reject) -> Result<(), CallError> {
-        self.command(Command::Reject(self.id, how.status(), None)).await
+        self.command(Command::Reject(self.id, how.status(), None))
+            .await
     }
 
     /// Rings for `delay`, then declines (FRITZBOX.md: a fast 486 drops the
     /// FRITZ!Fon app from the ring group; ~3 s avoids that).
     pub async fn reject_after(&self, how: Reject, delay: Duration) -> Result<(), CallError> {
-        self.command(Command::Reject(self.id, how.status(), Some(delay))).await
+        self.command(Command::Reject(self.id, how.status(), Some(delay)))
+            .await
     }
 
     /// Waits until the call is over, however it ends.
@@ -432,10 +479,14 @@ impl Driver {
     fn dispatch(&mut self, e: Event) {
         match &e {
             Event::Registered { expires } => {
-                self.registration.send_replace(Registration::Registered { expires: *expires });
+                self.registration
+                    .send_replace(Registration::Registered { expires: *expires });
             }
             Event::RegistrationFailed { reason, retry_in } => {
-                self.registration.send_replace(Registration::Failed { reason: reason.clone(), retry_in: *retry_in });
+                self.registration.send_replace(Registration::Failed {
+                    reason: reason.clone(),
+                    retry_in: *retry_in,
+                });
             }
             Event::Unregistered => {
                 self.registration.send_replace(Registration::Unregistered);
@@ -494,10 +545,20 @@ pub fn split_host_port(s: &str) -> Result<(String, u16), PhoneError> {
 /// The local address the OS would use towards `dest`. A connected UDP
 /// socket sends nothing; it only asks the routing table.
 fn route_to(dest: SocketAddr) -> Result<IpAddr, PhoneError> {
-    let any: SocketAddr = if dest.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" }.parse().expect("literal");
-    let s = std::net::UdpSocket::bind(any).map_err(|source| PhoneError::NoRoute { addr: dest, source })?;
-    s.connect(dest).map_err(|source| PhoneError::NoRoute { addr: dest, source })?;
-    Ok(s.local_addr().map_err(|source| PhoneError::NoRoute { addr: dest, source })?.ip())
+    let any: SocketAddr = if dest.is_ipv4() {
+        "0.0.0.0:0"
+    } else {
+        "[::]:0"
+    }
+    .parse()
+    .expect("literal");
+    let s = std::net::UdpSocket::bind(any)
+        .map_err(|source| PhoneError::NoRoute { addr: dest, source })?;
+    s.connect(dest)
+        .map_err(|source| PhoneError::NoRoute { addr: dest, source })?;
+    Ok(s.local_addr()
+        .map_err(|source| PhoneError::NoRoute { addr: dest, source })?
+        .ip())
 }
 
 #[cfg(test)]
@@ -506,16 +567,28 @@ mod tests {
 
     #[test]
     fn host_port_forms() {
-        assert_eq!(split_host_port("fritz.box").unwrap(), ("fritz.box".into(), 5060));
-        assert_eq!(split_host_port("127.0.0.1:15060").unwrap(), ("127.0.0.1".into(), 15060));
+        assert_eq!(
+            split_host_port("fritz.box").unwrap(),
+            ("fritz.box".into(), 5060)
+        );
+        assert_eq!(
+            split_host_port("127.0.0.1:15060").unwrap(),
+            ("127.0.0.1".into(), 15060)
+        );
         assert_eq!(split_host_port("[::1]:5070").unwrap(), ("::1".into(), 5070));
-        assert_eq!(split_host_port("fd00::1").unwrap(), ("fd00::1".into(), 5060));
+        assert_eq!(
+            split_host_port("fd00::1").unwrap(),
+            ("fd00::1".into(), 5060)
+        );
         assert!(split_host_port("host:port").is_err());
         assert!(split_host_port("").is_err());
     }
 
     #[test]
     fn contact_of_an_unspecified_bind_is_the_routed_address() {
-        assert_eq!(route_to("127.0.0.1:5060".parse().unwrap()).unwrap(), "127.0.0.1".parse::<IpAddr>().unwrap());
+        assert_eq!(
+            route_to("127.0.0.1:5060".parse().unwrap()).unwrap(),
+            "127.0.0.1".parse::<IpAddr>().unwrap()
+        );
     }
 }
