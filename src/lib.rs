@@ -9,3 +9,4 @@ pub mod net;
 pub mod sip;
 
 pub use net::{IncomingCall, Phone, PhoneConfig, Reject};
+pub mod emulator;

@@ -1,5 +1,5 @@
 use clap::Parser;
-use minisip4fb::cli::{Cli, Command, init_logging};
+use minisip4fb::cli::{Cli, Command, init_logging, init_logging_level};
 
 fn main() {
     let cli = Cli::parse();
@@ -18,6 +18,19 @@ fn main() {
         Command::Run(args) => {
             init_logging(args.verbose);
             rt.block_on(minisip4fb::cli::run::run(args))
+        }
+        Command::Demo(args) => {
+            // The phone's own log would interleave with the story; -v shows it.
+            init_logging_level(if args.verbose {
+                "minisip4fb=trace"
+            } else {
+                "minisip4fb=error"
+            });
+            rt.block_on(minisip4fb::cli::demo::demo(args))
+        }
+        Command::Emulate(args) => {
+            init_logging(false);
+            rt.block_on(minisip4fb::cli::emulate::emulate(args))
         }
     };
     std::process::exit(code);

@@ -1,5 +1,7 @@
 //! The `minisip4fb` command line.
 
+pub mod demo;
+pub mod emulate;
 pub mod run;
 
 use clap::{Parser, Subcommand};
@@ -19,18 +21,26 @@ pub struct Cli {
 pub enum Command {
     /// Register at the FRITZ!Box and screen incoming calls.
     Run(run::RunArgs),
+    /// Try it out: an emulated FRITZ!Box rings the real phone on loopback.
+    Demo(demo::DemoArgs),
+    /// Run only the emulated FRITZ!Box, to test a phone against it.
+    Emulate(emulate::EmulateArgs),
 }
 
-/// Sets up logging: RUST_LOG wins, else info (debug with --verbose).
+/// Sets up logging: RUST_LOG wins, else info (every SIP message with --verbose).
 pub fn init_logging(verbose: bool) {
-    use tracing_subscriber::EnvFilter;
-    let default = if verbose {
-        "minisip4fb=debug"
+    init_logging_level(if verbose {
+        "minisip4fb=trace"
     } else {
         "minisip4fb=info"
-    };
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    });
+}
+
+/// Sets up logging with `default` as the filter unless RUST_LOG is set.
+pub fn init_logging_level(default: &str) {
     use std::io::IsTerminal;
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)

@@ -134,7 +134,7 @@ pub async fn run(args: RunArgs) -> i32 {
     config.bind = args.bind;
     config.expires = args.expires;
     config.trusted = args.trusted.clone();
-    let mut phone = match Phone::start(config).await {
+    let phone = match Phone::start(config).await {
         Ok(p) => p,
         Err(e) => {
             eprintln!("minisip4fb: {e}");
@@ -157,6 +157,27 @@ pub async fn run(args: RunArgs) -> i32 {
                 .join(", ")
         }
     );
+    serve(phone, patterns, None, shutdown_signal()).await
+}
+
+/// What the phone decided about one call, and what became of it.
+#[derive(Debug, Clone)]
+pub struct Decision {
+    pub caller: crate::agent::CallerId,
+    /// The pattern that blocked it, `None` when allowed.
+    pub blocked_by: Option<String>,
+    pub outcome: String,
+}
+
+/// Screens calls until `shutdown` resolves (then unregisters; returns 0)
+/// or registration fails for good (returns 1). The one code path of
+/// `run` and `demo`; each decision also goes to `decisions` if given.
+pub async fn serve(
+    mut phone: Phone,
+    patterns: Vec<Pattern>,
+    decisions: Option<tokio::sync::mpsc::UnboundedSender<Decision>>,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> i32 {
     let mut events = phone.events();
     let log_task = tokio::spawn(async move {
         let mut was_registered = false;
@@ -185,16 +206,23 @@ pub async fn run(args: RunArgs) -> i32 {
     });
     let failed = failed_for_good(phone.registration_updates());
     tokio::pin!(failed);
+    tokio::pin!(shutdown);
     let code = loop {
         tokio::select! {
             call = phone.next_call() => match call {
                 Some(call) => {
                     let patterns = patterns.clone();
-                    tokio::spawn(async move { screen(&patterns, call).await });
+                    let decisions = decisions.clone();
+                    tokio::spawn(async move {
+                        let d = screen(&patterns, call).await;
+                        if let Some(tx) = decisions {
+                            let _ = tx.send(d);
+                        }
+                    });
                 }
                 None => break 1,
             },
-            _ = shutdown_signal() => break 0,
+            _ = &mut shutdown => break 0,
             _ = &mut failed => break 1,
         }
     };
@@ -224,12 +252,12 @@ async fn failed_for_good(mut reg: tokio::sync::watch::Receiver<Registration>) {
     }
 }
 
-async fn screen(patterns: &[Pattern], call: IncomingCall) {
+async fn screen(patterns: &[Pattern], call: IncomingCall) -> Decision {
     let caller = call.caller().clone();
     let called = caller.called.clone().unwrap_or_else(|| "?".into());
-    match blocking_pattern(patterns, &call) {
+    let blocked_by = blocking_pattern(patterns, &call).map(|p| p.to_string());
+    let outcome = match &blocked_by {
         Some(p) => {
-            let p = p.to_string();
             let outcome = match call.terminate().await {
                 Ok(EndReason::HungUp) => {
                     let ms = call.received_at().elapsed().as_secs_f64() * 1000.0;
@@ -239,6 +267,7 @@ async fn screen(patterns: &[Pattern], call: IncomingCall) {
                 Err(e) => format!("could not terminate: {e}"),
             };
             tracing::info!("call from {caller} to {called}: blocked by {p}; {outcome}");
+            outcome
         }
         None => {
             let _ = call.ring().await;
@@ -253,7 +282,13 @@ async fn screen(patterns: &[Pattern], call: IncomingCall) {
                 "call from {caller} to {called}: allowed; {outcome} after {:.1} s",
                 started.elapsed().as_secs_f64()
             );
+            outcome
         }
+    };
+    Decision {
+        caller,
+        blocked_by,
+        outcome,
     }
 }
 

@@ -227,6 +227,12 @@ fn parse_request_line(line: &str) -> Result<(Method, Uri), ParseError> {
     Ok((Method::from_token(m), uri))
 }
 
+/// Parses a URI as the target of a request; a malformed one becomes an
+/// opaque URI so that a peer's bad Contact still yields a sendable request.
+pub fn parse_request_uri(s: &str) -> Uri {
+    parse_uri(s).unwrap_or_else(|_| Uri::Absolute(s.to_owned()))
+}
+
 /// Syntax checks for the headers whose shape the layers above rely on.
 fn validate(h: &Header) -> Result<(), ParseError> {
     match h.name.as_str() {

@@ -1,0 +1,262 @@
+//! `minisip4fb emulate`: an emulated FRITZ!Box on its own, printing what it
+//! sees, to try a phone configuration (ours or another SIP phone's)
+//! without touching the real Box.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use clap::Args;
+
+use crate::emulator::{CallSpec, Caller, Emulator, EmulatorConfig};
+
+#[derive(Args, Debug, Clone)]
+pub struct EmulateArgs {
+    /// Where the emulated registrar listens.
+    #[arg(long, default_value = "127.0.0.1:5060")]
+    pub bind: SocketAddr,
+    /// The IP phone's user name.
+    #[arg(long, default_value = "620")]
+    pub user: String,
+    /// The IP phone's password.
+    #[arg(long, default_value = "geheim123")]
+    pub password: String,
+    /// Registration lifetime the Box grants, in seconds.
+    #[arg(long, default_value_t = 300)]
+    pub expires: u32,
+    /// Challenge with qop=auth instead of the FRITZ!Box's plain digest.
+    #[arg(long)]
+    pub qop: bool,
+    /// Ring the phone from NUMBER, SECONDS after it registered (anonymous, **622, 0049…, 0301234567).
+    #[arg(long = "call", value_name = "NUMBER[@SECONDS]")]
+    pub calls: Vec<String>,
+    /// A script of timed actions; see `minisip4fb emulate --help`.
+    #[arg(
+        long,
+        value_name = "FILE",
+        long_help = "A script: one action a line, SECONDS after the first registration:\n  2 call 09005551234 [ring=SECONDS] [hangup=SECONDS]\n  5 reboot 10      (forget bindings, silent for 10 s)\n  9 loss 20        (drop 20 % of packets)\n  9 delay 200      (delay every answer by 200 ms)\n 30 exit\n'#' starts a comment."
+    )]
+    pub script: Option<PathBuf>,
+    /// How long a call rings before the caller gives up, in seconds.
+    #[arg(long, default_value_t = 20.0)]
+    pub ring: f64,
+    /// Send OPTIONS keepalives this often, in seconds.
+    #[arg(long)]
+    pub options: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Action {
+    Call(CallSpec),
+    Reboot(Duration),
+    Loss(f64),
+    Delay(Duration),
+    Exit,
+}
+
+fn caller_of(number: &str) -> Caller {
+    if number.eq_ignore_ascii_case("anonymous") {
+        Caller::Anonymous
+    } else if number.starts_with("**") {
+        Caller::Internal {
+            number: number.to_owned(),
+            name: format!("Telefon {}", &number[2..]),
+        }
+    } else if number.starts_with("00") || number.starts_with('+') {
+        Caller::International(number.to_owned())
+    } else {
+        Caller::National(number.to_owned())
+    }
+}
+
+fn secs(s: &str, what: &str) -> Result<Duration, String> {
+    s.parse::<f64>()
+        .ok()
+        .filter(|v| v.is_finite() && *v >= 0.0 && *v < 1e7)
+        .map(Duration::from_secs_f64)
+        .ok_or_else(|| format!("{what}: {s:?} is not a number of seconds"))
+}
+
+fn parse_script(text: &str, ring: Duration) -> Result<Vec<(Duration, Action)>, String> {
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.split('#').next().unwrap_or("").trim();
+        if line.is_empty() {
+            continue;
+        }
+        let at = |e: String| format!("line {}: {e}", i + 1);
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let t = secs(words[0], "time").map_err(at)?;
+        let action = match (words.get(1).copied(), words.get(2).copied()) {
+            (Some("call"), Some(n)) => {
+                let mut spec = CallSpec::new(caller_of(n)).cancel_after(ring);
+                for opt in &words[3..] {
+                    match opt.split_once('=') {
+                        Some(("ring", v)) => spec.cancel_after = secs(v, "ring").map_err(at)?,
+                        Some(("hangup", v)) => {
+                            spec.hang_up_after = Some(secs(v, "hangup").map_err(at)?)
+                        }
+                        _ => {
+                            return Err(at(format!(
+                                "unknown call option {opt:?} (ring=S, hangup=S)"
+                            )));
+                        }
+                    }
+                }
+                Action::Call(spec)
+            }
+            (Some("reboot"), Some(s)) => Action::Reboot(secs(s, "reboot").map_err(at)?),
+            (Some("loss"), Some(p)) => match p.parse::<f64>() {
+                Ok(v) if (0.0..=100.0).contains(&v) => Action::Loss(v / 100.0),
+                _ => return Err(at(format!("loss: {p:?} is not a percentage"))),
+            },
+            (Some("delay"), Some(ms)) => Action::Delay(secs(ms, "delay").map_err(at)? / 1000),
+            (Some("exit"), None) => Action::Exit,
+            _ => {
+                return Err(at(format!(
+                    "unknown action {line:?} (call, reboot, loss, delay, exit)"
+                )));
+            }
+        };
+        out.push((t, action));
+    }
+    Ok(out)
+}
+
+pub async fn emulate(args: EmulateArgs) -> i32 {
+    let ring = Duration::from_secs_f64(args.ring.clamp(0.0, 3600.0));
+    let mut actions = Vec::new();
+    for c in &args.calls {
+        let (number, at) = c.split_once('@').unwrap_or((c, "0"));
+        match secs(at, "--call") {
+            Ok(t) => actions.push((
+                t,
+                Action::Call(CallSpec::new(caller_of(number)).cancel_after(ring)),
+            )),
+            Err(e) => {
+                eprintln!("minisip4fb emulate: {e}");
+                return 2;
+            }
+        }
+    }
+    if let Some(path) = &args.script {
+        let parsed = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))
+            .and_then(|t| parse_script(&t, ring).map_err(|e| format!("{}: {e}", path.display())));
+        match parsed {
+            Ok(a) => actions.extend(a),
+            Err(e) => {
+                eprintln!("minisip4fb emulate: {e}");
+                return 2;
+            }
+        }
+    }
+    actions.sort_by_key(|(t, _)| *t);
+    let cfg = EmulatorConfig {
+        bind: args.bind,
+        accounts: vec![(args.user.clone(), args.password.clone())],
+        expires: args.expires,
+        qop: args.qop,
+        options_interval: args
+            .options
+            .map(|s| Duration::from_secs_f64(s.clamp(0.1, 3600.0))),
+        ..EmulatorConfig::default()
+    };
+    let emulator = match Emulator::start(cfg).await {
+        Ok(e) => std::sync::Arc::new(e),
+        Err(e) => {
+            eprintln!("minisip4fb emulate: cannot listen on {}: {e}", args.bind);
+            return 1;
+        }
+    };
+    let started = Instant::now();
+    println!(
+        "emulated FRITZ!Box listening on {} (UDP); IP phone user {:?}, password {:?}, grants {} s",
+        emulator.addr(),
+        args.user,
+        args.password,
+        args.expires
+    );
+    let mut reports = emulator.reports();
+    tokio::spawn(async move {
+        while let Ok(r) = reports.recv().await {
+            println!("[{:8.3}s] {r}", started.elapsed().as_secs_f64());
+        }
+    });
+    let script = {
+        let emulator = emulator.clone();
+        async move {
+            if actions.is_empty() {
+                return std::future::pending().await;
+            }
+            if emulator
+                .wait_for_binding(Duration::from_secs(3600))
+                .await
+                .is_none()
+            {
+                return;
+            }
+            let t0 = tokio::time::Instant::now();
+            for (at, action) in actions {
+                tokio::time::sleep_until(t0 + at).await;
+                match action {
+                    Action::Call(spec) => {
+                        let e = emulator.clone();
+                        tokio::spawn(async move { e.call(spec).await });
+                    }
+                    Action::Reboot(d) => emulator.reboot(d),
+                    Action::Loss(f) => emulator.set_loss(f),
+                    Action::Delay(d) => emulator.set_delay(d),
+                    Action::Exit => return,
+                }
+            }
+            std::future::pending::<()>().await
+        }
+    };
+    tokio::select! {
+        _ = script => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let violations = emulator.violations().await;
+    println!(
+        "[{:8.3}s] stopping; {} protocol violation(s) seen",
+        started.elapsed().as_secs_f64(),
+        violations.len()
+    );
+    0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn script_parses_and_errors_name_the_line() {
+        let s = parse_script(
+            "# demo\n1 call 0900123 ring=2\n2.5 reboot 3\n3 loss 20\n4 delay 200\n9 exit\n",
+            Duration::from_secs(20),
+        )
+        .unwrap();
+        assert_eq!(s.len(), 5);
+        assert_eq!(
+            s[1],
+            (
+                Duration::from_millis(2500),
+                Action::Reboot(Duration::from_secs(3))
+            )
+        );
+        assert_eq!(s[3].1, Action::Delay(Duration::from_millis(200)));
+        let e = parse_script("1 call 0900\n2 dance\n", Duration::from_secs(1)).unwrap_err();
+        assert!(e.starts_with("line 2:"), "{e}");
+        assert!(parse_script("x call 1\n", Duration::from_secs(1)).is_err());
+        assert_eq!(
+            caller_of("**622"),
+            Caller::Internal {
+                number: "**622".into(),
+                name: "Telefon 622".into()
+            }
+        );
+        assert_eq!(caller_of("anonymous"), Caller::Anonymous);
+    }
+}

@@ -1,0 +1,698 @@
+//! The caller half of the emulated Box: rings a registered phone the way
+//! the FRITZ!Box does (FRITZBOX.md, "INVITE to the phone"), as the UAC of
+//! RFC 3261 §17.1.1, and reports what the phone did with the call.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use tokio::sync::oneshot;
+
+use super::{Fritzbox, Report, T1, TIMEOUT, next_interval};
+use crate::sip::{self, Method, Request, Response};
+
+/// Who calls, in the forms the Box sends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Caller {
+    /// National format with leading 0, no display name: `040855992611`.
+    National(String),
+    /// International with `00`: `00441234567890`.
+    International(String),
+    /// A number from the Box's phonebook: it adds the display name.
+    Named { number: String, name: String },
+    /// Another phone of the same Box: `"Haui Mobil" <sip:**622@fritz.box>`.
+    Internal { number: String, name: String },
+    /// Number withheld (CLIR): no user part.
+    Anonymous,
+}
+
+impl Caller {
+    fn from_header(&self, tag: &str) -> String {
+        match self {
+            Caller::National(n) | Caller::International(n) => {
+                format!("<sip:{n}@fritz.box>;tag={tag}")
+            }
+            Caller::Named { number, name } | Caller::Internal { number, name } => {
+                format!(
+                    "{} <sip:{number}@fritz.box>;tag={tag}",
+                    sip::header::quote(name)
+                )
+            }
+            Caller::Anonymous => format!("<sip:fritz.box>;tag={tag}"),
+        }
+    }
+}
+
+impl fmt::Display for Caller {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Caller::National(n) | Caller::International(n) => f.write_str(n),
+            Caller::Named { number, name } | Caller::Internal { number, name } => {
+                write!(f, "{number} ({name})")
+            }
+            Caller::Anonymous => f.write_str("anonymous"),
+        }
+    }
+}
+
+/// A call the emulated Box places.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallSpec {
+    pub caller: Caller,
+    /// The household's number that was dialled (P-Called-Party-ID).
+    pub called: String,
+    /// The caller gives up (CANCEL) after this long unless answered.
+    pub cancel_after: Duration,
+    /// If the phone answers, the caller hangs up (BYE) after this long.
+    pub hang_up_after: Option<Duration>,
+}
+
+impl CallSpec {
+    pub fn new(caller: Caller) -> CallSpec {
+        CallSpec {
+            caller,
+            called: "0301111111".into(),
+            cancel_after: Duration::from_secs(20),
+            hang_up_after: None,
+        }
+    }
+
+    pub fn cancel_after(mut self, d: Duration) -> CallSpec {
+        self.cancel_after = d;
+        self
+    }
+}
+
+/// How the call ended, seen from the Box.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallOutcome {
+    /// The phone answered and hung up: every other phone stopped ringing.
+    TerminatedByPhone,
+    /// The phone let it ring until the caller gave up.
+    RangUntilCancelled,
+    /// The phone declined with this status; other phones kept ringing.
+    RejectedByPhone(u16),
+    /// The phone answered and the caller hung up later.
+    AnsweredHungUpByCaller,
+    /// The phone never responded.
+    NoAnswer,
+    /// No phone was registered to call.
+    NoBinding,
+}
+
+/// What the Box measured of one call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallReport {
+    pub outcome: CallOutcome,
+    /// INVITE → first provisional response.
+    pub first_response: Option<Duration>,
+    /// Whether the phone sent 180 Ringing.
+    pub ringing: bool,
+    /// INVITE → 200 OK.
+    pub answered_after: Option<Duration>,
+    /// INVITE → the phone's BYE.
+    pub bye_after: Option<Duration>,
+    /// How often the INVITE had to be sent again.
+    pub invite_retransmissions: u32,
+}
+
+impl CallReport {
+    pub fn new(outcome: CallOutcome) -> CallReport {
+        CallReport {
+            outcome,
+            first_response: None,
+            ringing: false,
+            answered_after: None,
+            bye_after: None,
+            invite_retransmissions: 0,
+        }
+    }
+}
+
+fn ms(d: Option<Duration>) -> String {
+    d.map_or("?".into(), |d| {
+        format!("{:.1} ms", d.as_secs_f64() * 1000.0)
+    })
+}
+
+impl fmt::Display for CallReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.outcome {
+            CallOutcome::TerminatedByPhone => write!(
+                f,
+                "answered after {} and hung up after {}; other phones stopped ringing",
+                ms(self.answered_after),
+                ms(self.bye_after)
+            ),
+            CallOutcome::RangUntilCancelled => write!(
+                f,
+                "{}until the caller hung up",
+                if self.ringing {
+                    "kept ringing "
+                } else {
+                    "left alone (no 180) "
+                }
+            ),
+            CallOutcome::RejectedByPhone(s) => {
+                write!(f, "declined with {s}; other phones kept ringing")
+            }
+            CallOutcome::AnsweredHungUpByCaller => write!(
+                f,
+                "answered after {}; the caller hung up",
+                ms(self.answered_after)
+            ),
+            CallOutcome::NoAnswer => f.write_str("the phone never answered the INVITE"),
+            CallOutcome::NoBinding => f.write_str("no phone registered"),
+        }
+    }
+}
+
+#[derive(Debug)]
+enum Phase {
+    /// INVITE sent, retransmitted (timer A) until a provisional response.
+    Calling { next: Instant, interval: Duration },
+    /// A provisional response came; waiting for a final one.
+    Proceeding,
+    /// CANCEL sent (timer E) and waiting for the 487.
+    Cancelling {
+        next: Instant,
+        interval: Duration,
+        data: Vec<u8>,
+    },
+    /// 200 received and ACKed.
+    Answered,
+    /// Our BYE sent.
+    HangingUp {
+        next: Instant,
+        interval: Duration,
+        data: Vec<u8>,
+    },
+    /// Over; absorbs retransmissions until then.
+    Done { until: Instant },
+}
+
+pub(super) struct OutCall {
+    id: u64,
+    spec: CallSpec,
+    reply: Option<oneshot::Sender<CallReport>>,
+    call_id: String,
+    from_tag: String,
+    branch: String,
+    cseq: u32,
+    uri: String,
+    dest: SocketAddr,
+    invite: Vec<u8>,
+    our_contact: String,
+    started: Instant,
+    timer_b: Instant,
+    cancel_at: Instant,
+    hang_up_at: Option<Instant>,
+    phase: Phase,
+    to_header: Option<String>,
+    phone_target: Option<SocketAddr>,
+    ack: Option<Vec<u8>>,
+    report: CallReport,
+}
+
+#[derive(Default)]
+pub(super) struct Calls {
+    calls: HashMap<String, OutCall>,
+    next_id: u64,
+}
+
+impl Calls {
+    pub fn deadline(&self) -> Option<Instant> {
+        self.calls
+            .values()
+            .filter_map(|c| {
+                let phase = match &c.phase {
+                    Phase::Calling { next, .. } => Some((*next).min(c.timer_b)),
+                    Phase::Cancelling { next, .. } | Phase::HangingUp { next, .. } => {
+                        Some((*next).min(c.timer_b))
+                    }
+                    Phase::Done { until } => Some(*until),
+                    Phase::Proceeding | Phase::Answered => None,
+                };
+                let own = match c.phase {
+                    Phase::Calling { .. } | Phase::Proceeding => Some(c.cancel_at),
+                    Phase::Answered => c.hang_up_at,
+                    _ => None,
+                };
+                match (phase, own) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                }
+            })
+            .min()
+    }
+}
+
+impl Fritzbox {
+    pub(super) fn place_call(
+        &mut self,
+        now: Instant,
+        spec: CallSpec,
+        reply: oneshot::Sender<CallReport>,
+    ) {
+        let Some(binding) = self
+            .bindings
+            .values()
+            .filter(|b| b.expires_at > now)
+            .min_by_key(|b| b.user.clone())
+            .cloned()
+        else {
+            let _ = reply.send(CallReport::new(CallOutcome::NoBinding));
+            return;
+        };
+        self.calls.next_id += 1;
+        let id = self.calls.next_id;
+        let (from_tag, branch) = (self.hex16(), format!("z9hG4bK{}", self.hex16()));
+        let call_id = format!("{}@{}", self.hex16(), self.addr.ip());
+        let cseq = self.rng_u32() % 1000 + 1;
+        let our_contact = format!(
+            "sip:{}{}@{}",
+            self.hex16().to_lowercase(),
+            self.hex16().to_lowercase(),
+            self.host_port()
+        );
+        let sdp = format!(
+            "v=0\r\no=user 3525 3525 IN IP4 {ip}\r\ns=call\r\nc=IN IP4 {ip}\r\nt=0 0\r\nm=audio 7078 RTP/AVP 9 8 0 120 121 101\r\n\
+a=rtpmap:9 G722/8000\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:120 PCMA/16000\r\n\
+a=rtpmap:121 PCMU/16000\r\na=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-15\r\na=sendrecv\r\n",
+            ip = self.addr.ip()
+        );
+        let mut req = Request::new(
+            Method::Invite,
+            sip::parse::parse_request_uri(&binding.contact_uri),
+        );
+        let h = &mut req.headers;
+        h.push(
+            "Via",
+            format!("SIP/2.0/UDP {};branch={branch}", self.host_port()),
+        );
+        h.push("From", spec.caller.from_header(&from_tag));
+        h.push("To", format!("<{}>", binding.contact_uri));
+        h.push("Call-ID", call_id.clone());
+        h.push("CSeq", format!("{cseq} INVITE"));
+        h.push("Contact", format!("<{our_contact}>"));
+        h.push("Max-Forwards", "70");
+        h.push(
+            "P-Called-Party-ID",
+            format!("<sip:{}@fritz.box>", spec.called),
+        );
+        h.push("Supported", "100rel,replaces,timer");
+        h.push("Session-Expires", "600;refresher=uac");
+        h.push("Min-SE", "90");
+        h.push("Allow-Events", "telephone-event,refer");
+        h.push("Allow", "INVITE, ACK, OPTIONS, CANCEL, BYE, UPDATE, PRACK, INFO, SUBSCRIBE, NOTIFY, REFER, MESSAGE, PUBLISH");
+        h.push(
+            "User-Agent",
+            "AVM FRITZ!Box 7590 154.07.57 (emulated by minisip4fb)",
+        );
+        h.push("Content-Type", "application/sdp");
+        req.body = sdp.into_bytes();
+        let invite = req.to_bytes();
+        self.send(binding.contact, invite.clone());
+        self.report(Report::CallPlaced {
+            call: id,
+            caller: spec.caller.to_string(),
+            to: binding.contact,
+        });
+        let call = OutCall {
+            id,
+            reply: Some(reply),
+            call_id: call_id.clone(),
+            from_tag,
+            branch,
+            cseq,
+            uri: binding.contact_uri.clone(),
+            dest: binding.contact,
+            invite,
+            our_contact,
+            started: now,
+            timer_b: now + TIMEOUT,
+            cancel_at: now + spec.cancel_after,
+            hang_up_at: None,
+            phase: Phase::Calling {
+                next: now + T1,
+                interval: T1,
+            },
+            to_header: None,
+            phone_target: None,
+            ack: None,
+            report: CallReport::new(CallOutcome::NoAnswer),
+            spec,
+        };
+        self.calls.calls.insert(call_id, call);
+    }
+
+    fn rng_u32(&mut self) -> u32 {
+        use rand::Rng;
+        self.rng.random()
+    }
+
+    pub(super) fn host_port(&self) -> String {
+        format!("{}:{}", sip::Host::Ip(self.addr.ip()), self.addr.port())
+    }
+
+    /// A request inside the call's dialog, From/To as the caller side.
+    fn in_dialog(&self, c: &OutCall, method: Method, cseq: u32, branch: &str, to: &str) -> Vec<u8> {
+        let mut r = Request::new(method.clone(), sip::parse::parse_request_uri(&c.uri));
+        let h = &mut r.headers;
+        h.push(
+            "Via",
+            format!("SIP/2.0/UDP {};branch={branch}", self.host_port()),
+        );
+        h.push("From", c.spec.caller.from_header(&c.from_tag));
+        h.push("To", to);
+        h.push("Call-ID", c.call_id.clone());
+        h.push("CSeq", format!("{cseq} {method}"));
+        h.push("Max-Forwards", "70");
+        h.push(
+            "User-Agent",
+            "AVM FRITZ!Box 7590 154.07.57 (emulated by minisip4fb)",
+        );
+        r.to_bytes()
+    }
+
+    pub(super) fn on_response(&mut self, now: Instant, _from: SocketAddr, r: Response) {
+        let (Some(call_id), Ok(cseq)) = (r.headers.call_id().map(str::to_owned), r.headers.cseq())
+        else {
+            return;
+        };
+        if cseq.method == Method::Options {
+            if self.options_pending.remove(&call_id).is_some() {
+                self.report(Report::Options {
+                    answered: r.status < 300,
+                });
+            }
+            return;
+        }
+        let Some(mut c) = self.calls.calls.remove(&call_id) else {
+            return;
+        };
+        let via_ok = r
+            .headers
+            .top_via()
+            .ok()
+            .and_then(|v| v.branch().map(str::to_owned));
+        match cseq.method {
+            Method::Invite if via_ok.as_deref() == Some(c.branch.as_str()) => {
+                self.on_invite_response(now, &mut c, &r)
+            }
+            Method::Bye if r.status >= 200 => {
+                if matches!(c.phase, Phase::HangingUp { .. }) {
+                    c.report.outcome = CallOutcome::AnsweredHungUpByCaller;
+                    self.finish(now, &mut c);
+                }
+            }
+            Method::Cancel if r.status >= 200 => {
+                if let Phase::Cancelling { next, .. } = &mut c.phase {
+                    // 200 to CANCEL: stop resending it, wait for the 487.
+                    *next = c.timer_b;
+                }
+            }
+            _ => {}
+        }
+        self.calls.calls.insert(call_id, c);
+    }
+
+    fn on_invite_response(&mut self, now: Instant, c: &mut OutCall, r: &Response) {
+        let elapsed = now.duration_since(c.started);
+        let to = r.headers.get("To").unwrap_or_default().to_owned();
+        let to_tagged = r
+            .headers
+            .to()
+            .ok()
+            .and_then(|t| t.tag().map(str::to_owned))
+            .is_some();
+        if r.status > 100 && !to_tagged {
+            self.violation(format!(
+                "{} {} without a To tag (RFC 3261 §8.2.6.2)",
+                r.status, r.reason
+            ));
+        }
+        if r.headers.cseq().map(|s| s.seq) != Ok(c.cseq) {
+            self.violation(format!(
+                "{} to our INVITE with a different CSeq (RFC 3261 §8.2.6.2)",
+                r.status
+            ));
+        }
+        if c.report.first_response.is_none() {
+            c.report.first_response = Some(elapsed);
+        }
+        match r.status {
+            100..=199 => {
+                if r.status == 180 {
+                    c.report.ringing = true;
+                }
+                if let Phase::Calling { .. } = c.phase {
+                    c.phase = Phase::Proceeding;
+                }
+            }
+            200..=299 => {
+                // RFC 3261 §13.2.2.4: ACK every 2xx, also retransmitted ones.
+                if c.ack.is_none() {
+                    c.report.answered_after = Some(elapsed);
+                    c.to_header = Some(to.clone());
+                    c.phone_target = r
+                        .headers
+                        .name_addrs("Contact")
+                        .ok()
+                        .and_then(|cs| cs.into_iter().next())
+                        .and_then(|na| {
+                            na.uri.as_sip().and_then(|u| {
+                                u.host
+                                    .ip()
+                                    .map(|ip| SocketAddr::new(ip, u.port.unwrap_or(5060)))
+                            })
+                        });
+                    let branch = format!("z9hG4bK{}", self.hex16());
+                    c.ack = Some(self.in_dialog(c, Method::Ack, c.cseq, &branch, &to));
+                    let was_cancelling = matches!(c.phase, Phase::Cancelling { .. });
+                    c.phase = Phase::Answered;
+                    c.report.outcome = CallOutcome::AnsweredHungUpByCaller;
+                    c.hang_up_at = match (was_cancelling, c.spec.hang_up_after) {
+                        // The 200 crossed our CANCEL: the caller is gone, hang up (RFC 3261 §9.1).
+                        (true, _) => Some(now),
+                        (false, d) => d.map(|d| now + d),
+                    };
+                }
+                let dest = c.phone_target.unwrap_or(c.dest);
+                if let Some(ack) = c.ack.clone() {
+                    self.send(dest, ack);
+                }
+            }
+            status => {
+                // RFC 3261 §17.1.1.3: ACK a failure response in the same transaction.
+                let ack = self.in_dialog(c, Method::Ack, c.cseq, &c.branch.clone(), &to);
+                self.send(c.dest, ack);
+                if matches!(c.phase, Phase::Done { .. }) {
+                    return;
+                }
+                c.report.outcome = if status == 487 && matches!(c.phase, Phase::Cancelling { .. }) {
+                    CallOutcome::RangUntilCancelled
+                } else {
+                    CallOutcome::RejectedByPhone(status)
+                };
+                self.finish(now, c);
+            }
+        }
+    }
+
+    /// A BYE (or other request) from the phone inside one of our calls.
+    pub(super) fn on_request(&mut self, now: Instant, from: SocketAddr, req: Request) {
+        let call_id = req.headers.call_id().unwrap_or_default().to_owned();
+        match req.method {
+            Method::Bye => {
+                let Some(mut c) = self.calls.calls.remove(&call_id) else {
+                    self.send(from, self.reply(&req, 481, None, &[]).to_bytes());
+                    return;
+                };
+                let from_tag = req
+                    .headers
+                    .from()
+                    .ok()
+                    .and_then(|f| f.tag().map(str::to_owned));
+                let to_tag = req
+                    .headers
+                    .to()
+                    .ok()
+                    .and_then(|t| t.tag().map(str::to_owned));
+                let phone_tag = c
+                    .to_header
+                    .as_deref()
+                    .and_then(|t| sip::NameAddr::parse(t).ok())
+                    .and_then(|t| t.tag().map(str::to_owned));
+                if from_tag != phone_tag || to_tag.as_deref() != Some(c.from_tag.as_str()) {
+                    self.violation(
+                        "BYE without the dialog's tags swapped (RFC 3261 §12.2.1.1)".into(),
+                    );
+                }
+                if req.uri.to_string() != c.our_contact {
+                    self.violation(format!(
+                        "BYE to {} instead of our Contact {} (RFC 3261 §12.2.1.1)",
+                        req.uri, c.our_contact
+                    ));
+                }
+                if req
+                    .headers
+                    .cseq()
+                    .is_ok_and(|s| s.seq <= c.cseq && c.to_header.is_some())
+                {
+                    // The phone's CSeq space is its own; equal or lower is legal but unusual.
+                }
+                self.send(from, self.reply(&req, 200, None, &[]).to_bytes());
+                if !matches!(c.phase, Phase::Done { .. }) {
+                    c.report.bye_after = Some(now.duration_since(c.started));
+                    c.report.outcome = CallOutcome::TerminatedByPhone;
+                    self.finish(now, &mut c);
+                }
+                self.calls.calls.insert(call_id, c);
+            }
+            Method::Ack => {}
+            Method::Options => {
+                let r = self.reply(
+                    &req,
+                    200,
+                    None,
+                    &[("Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS")],
+                );
+                self.send(from, r.to_bytes());
+            }
+            _ => self.send(from, self.reply(&req, 405, None, &[]).to_bytes()),
+        }
+    }
+
+    fn finish(&mut self, now: Instant, c: &mut OutCall) {
+        c.phase = Phase::Done {
+            until: now + TIMEOUT,
+        };
+        if let Some(tx) = c.reply.take() {
+            self.report(Report::CallEnded {
+                call: c.id,
+                report: c.report.clone(),
+            });
+            let _ = tx.send(c.report.clone());
+        }
+    }
+
+    pub(super) fn calls_timeout(&mut self, now: Instant) {
+        let ids: Vec<String> = self.calls.calls.keys().cloned().collect();
+        for id in ids {
+            let Some(mut c) = self.calls.calls.remove(&id) else {
+                continue;
+            };
+            self.call_timeout(now, &mut c);
+            if !matches!(c.phase, Phase::Done { until } if until <= now) {
+                self.calls.calls.insert(id, c);
+            }
+        }
+    }
+
+    fn call_timeout(&mut self, now: Instant, c: &mut OutCall) {
+        match &mut c.phase {
+            Phase::Calling { .. } | Phase::Proceeding if now >= c.cancel_at => {
+                let cancel = self.in_dialog(
+                    c,
+                    Method::Cancel,
+                    c.cseq,
+                    &c.branch.clone(),
+                    &format!("<{}>", c.uri),
+                );
+                self.send(c.dest, cancel.clone());
+                c.timer_b = now + TIMEOUT;
+                c.phase = Phase::Cancelling {
+                    next: now + T1,
+                    interval: T1,
+                    data: cancel,
+                };
+            }
+            Phase::Calling { .. } if now >= c.timer_b => self.finish(now, c),
+            Phase::Calling { next, interval } if now >= *next => {
+                // Timer A (RFC 3261 §17.1.1.2): resend until a provisional response.
+                *interval *= 2;
+                *next = now + *interval;
+                c.report.invite_retransmissions += 1;
+                self.send(c.dest, c.invite.clone());
+            }
+            Phase::Cancelling { .. } | Phase::HangingUp { .. } if now >= c.timer_b => {
+                c.report.outcome = CallOutcome::NoAnswer;
+                self.finish(now, c);
+            }
+            Phase::Cancelling {
+                next,
+                interval,
+                data,
+            }
+            | Phase::HangingUp {
+                next,
+                interval,
+                data,
+            } if now >= *next => {
+                *interval = next_interval(*interval);
+                *next = now + *interval;
+                let data = data.clone();
+                let dest = c.phone_target.unwrap_or(c.dest);
+                self.send(dest, data);
+            }
+            Phase::Answered if c.hang_up_at.is_some_and(|t| t <= now) => {
+                let branch = format!("z9hG4bK{}", self.hex16());
+                let to = c.to_header.clone().unwrap_or_default();
+                let bye = self.in_dialog(c, Method::Bye, c.cseq + 1, &branch, &to);
+                let dest = c.phone_target.unwrap_or(c.dest);
+                self.send(dest, bye.clone());
+                c.timer_b = now + TIMEOUT;
+                c.hang_up_at = None;
+                c.phase = Phase::HangingUp {
+                    next: now + T1,
+                    interval: T1,
+                    data: bye,
+                };
+            }
+            _ => {}
+        }
+    }
+
+    /// OPTIONS keepalives to every registered phone (FRITZBOX.md: the Box
+    /// drops phones that do not answer them).
+    pub(super) fn send_options(&mut self, now: Instant) {
+        for (call_id, sent) in std::mem::take(&mut self.options_pending) {
+            if now.duration_since(sent) >= TIMEOUT {
+                self.report(Report::Options { answered: false });
+            } else {
+                self.options_pending.insert(call_id, sent);
+            }
+        }
+        let targets: Vec<_> = self
+            .bindings
+            .values()
+            .map(|b| (b.contact, b.contact_uri.clone()))
+            .collect();
+        for (dest, uri) in targets {
+            let call_id = format!("{}@{}", self.hex16(), self.addr.ip());
+            let mut r = Request::new(Method::Options, sip::parse::parse_request_uri(&uri));
+            let branch = format!("z9hG4bK{}", self.hex16());
+            let tag = self.hex16();
+            let h = &mut r.headers;
+            h.push(
+                "Via",
+                format!("SIP/2.0/UDP {};branch={branch}", self.host_port()),
+            );
+            h.push("From", format!("<sip:fritz.box>;tag={tag}"));
+            h.push("To", format!("<{uri}>"));
+            h.push("Call-ID", call_id.clone());
+            h.push("CSeq", "1 OPTIONS");
+            h.push("Max-Forwards", "70");
+            self.options_pending.insert(call_id, now);
+            self.send(dest, r.to_bytes());
+        }
+    }
+}
+
+impl std::fmt::Debug for OutCall {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "call {} {:?}", self.id, self.phase)
+    }
+}

@@ -1,0 +1,501 @@
+//! A FRITZ!Box stand-in for demos and tests (FRITZBOX.md): a strict
+//! registrar with the Box's digest challenge and its own expiry, a caller
+//! that rings the registered phone as the Box does, and faults on demand
+//! (reboot, packet loss, slow responses).
+//!
+//! Built on [`crate::sip`] only, never on the agent, so that a bug in the
+//! phone is not mirrored by the same bug in its peer. Every message the
+//! phone sends is checked against RFC 3261 basics; violations are reported.
+
+mod caller;
+mod registrar;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+use tokio::net::UdpSocket;
+use tokio::sync::{broadcast, mpsc, oneshot};
+
+pub use caller::{CallOutcome, CallReport, CallSpec, Caller};
+
+use crate::sip::{self, Message};
+
+/// RFC 3261 timer values the emulator uses for its own retransmissions.
+const T1: Duration = Duration::from_millis(500);
+const T2: Duration = Duration::from_secs(4);
+const TIMEOUT: Duration = Duration::from_secs(32);
+
+/// How the emulated Box behaves.
+#[derive(Debug, Clone)]
+pub struct EmulatorConfig {
+    /// Where its SIP registrar listens (loopback by default).
+    pub bind: SocketAddr,
+    /// IP-phone accounts: user name and password.
+    pub accounts: Vec<(String, String)>,
+    /// The lifetime it grants, whatever the phone asks (the Box decides).
+    pub expires: u32,
+    /// Challenge with qop=auth (RFC 7616) instead of the Box's plain form.
+    pub qop: bool,
+    /// Nonces older than this are refused with `stale=true`.
+    pub nonce_lifetime: Option<Duration>,
+    /// Send OPTIONS keepalives to registered phones this often.
+    pub options_interval: Option<Duration>,
+    /// Seed for nonces, tags and packet loss.
+    pub seed: u64,
+}
+
+impl Default for EmulatorConfig {
+    fn default() -> Self {
+        EmulatorConfig {
+            bind: SocketAddr::from(([127, 0, 0, 1], 5060)),
+            accounts: vec![("620".into(), "geheim123".into())],
+            expires: 300,
+            qop: false,
+            nonce_lifetime: None,
+            options_interval: None,
+            seed: rand::random(),
+        }
+    }
+}
+
+/// Something the emulated Box saw or did, for a readable trace.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Report {
+    Challenged {
+        user: String,
+        stale: bool,
+    },
+    Registered {
+        user: String,
+        contact: String,
+        expires: u32,
+        bindings: usize,
+        refresh: bool,
+    },
+    Unregistered {
+        user: String,
+        bindings: usize,
+    },
+    /// Wrong password or unknown user: 403.
+    Forbidden {
+        user: String,
+        why: String,
+    },
+    /// A REGISTER dropped without answer, as FRITZ!OS 8.25 does.
+    Dropped {
+        why: String,
+    },
+    /// The phone broke an RFC 3261 rule.
+    Violation(String),
+    CallPlaced {
+        call: u64,
+        caller: String,
+        to: SocketAddr,
+    },
+    CallEnded {
+        call: u64,
+        report: CallReport,
+    },
+    Options {
+        answered: bool,
+    },
+    Rebooted {
+        silent: Duration,
+    },
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Report::Challenged { user, stale } => {
+                write!(
+                    f,
+                    "REGISTER from {user}: 401 challenge{}",
+                    if *stale { " (stale nonce)" } else { "" }
+                )
+            }
+            Report::Registered {
+                user,
+                contact,
+                expires,
+                bindings,
+                refresh,
+            } => write!(
+                f,
+                "{} {user} at {contact} for {expires} s ({bindings} binding{})",
+                if *refresh { "refreshed" } else { "registered" },
+                if *bindings == 1 { "" } else { "s" }
+            ),
+            Report::Unregistered { user, bindings } => {
+                write!(f, "unregistered {user} ({bindings} bindings left)")
+            }
+            Report::Forbidden { user, why } => {
+                write!(f, "REGISTER from {user}: 403 Forbidden ({why})")
+            }
+            Report::Dropped { why } => write!(f, "dropped a REGISTER: {why}"),
+            Report::Violation(v) => write!(f, "VIOLATION: {v}"),
+            Report::CallPlaced { call, caller, to } => {
+                write!(f, "call {call}: ringing {to} from {caller}")
+            }
+            Report::CallEnded { call, report } => write!(f, "call {call}: {report}"),
+            Report::Options { answered } => {
+                write!(
+                    f,
+                    "OPTIONS keepalive {}",
+                    if *answered {
+                        "answered"
+                    } else {
+                        "NOT answered"
+                    }
+                )
+            }
+            Report::Rebooted { silent } => write!(
+                f,
+                "rebooting: silent for {:.1} s, all bindings gone",
+                silent.as_secs_f64()
+            ),
+        }
+    }
+}
+
+/// A registered phone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Binding {
+    pub user: String,
+    /// Where the Box sends INVITEs: the phone's Contact.
+    pub contact: SocketAddr,
+    pub contact_uri: String,
+    pub call_id: String,
+    pub instance: Option<String>,
+    pub expires_at: Instant,
+    pub last_cseq: u32,
+}
+
+enum Command {
+    Call(CallSpec, oneshot::Sender<CallReport>),
+    Reboot(Duration),
+    Loss(f64),
+    Delay(Duration),
+    Bindings(oneshot::Sender<Vec<Binding>>),
+    Violations(oneshot::Sender<Vec<String>>),
+}
+
+/// A running emulated FRITZ!Box.
+pub struct Emulator {
+    addr: SocketAddr,
+    commands: mpsc::UnboundedSender<Command>,
+    reports: broadcast::Sender<Report>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Emulator {
+    pub async fn start(cfg: EmulatorConfig) -> std::io::Result<Emulator> {
+        let socket = UdpSocket::bind(cfg.bind).await?;
+        let addr = socket.local_addr()?;
+        let (commands, rx) = mpsc::unbounded_channel();
+        let (reports, _) = broadcast::channel(1024);
+        let core = Fritzbox::new(cfg, addr, reports.clone());
+        let task = tokio::spawn(drive(core, socket, rx));
+        Ok(Emulator {
+            addr,
+            commands,
+            reports,
+            task,
+        })
+    }
+
+    /// The registrar's address: give it to the phone as `--fritzbox`.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// A trace of what the Box sees.
+    pub fn reports(&self) -> broadcast::Receiver<Report> {
+        self.reports.subscribe()
+    }
+
+    /// Rings the registered phone and waits until the call is over.
+    pub async fn call(&self, spec: CallSpec) -> CallReport {
+        let (tx, rx) = oneshot::channel();
+        let _ = self.commands.send(Command::Call(spec, tx));
+        rx.await
+            .unwrap_or_else(|_| CallReport::new(CallOutcome::NoBinding))
+    }
+
+    /// Forgets every binding and nonce and ignores all traffic for `silent`.
+    pub fn reboot(&self, silent: Duration) {
+        let _ = self.commands.send(Command::Reboot(silent));
+    }
+
+    /// Drops this fraction (0.0–1.0) of datagrams in each direction.
+    pub fn set_loss(&self, fraction: f64) {
+        let _ = self.commands.send(Command::Loss(fraction));
+    }
+
+    /// Delays every datagram the Box sends.
+    pub fn set_delay(&self, delay: Duration) {
+        let _ = self.commands.send(Command::Delay(delay));
+    }
+
+    pub async fn bindings(&self) -> Vec<Binding> {
+        let (tx, rx) = oneshot::channel();
+        let _ = self.commands.send(Command::Bindings(tx));
+        rx.await.unwrap_or_default()
+    }
+
+    /// RFC 3261 rules the phone broke so far.
+    pub async fn violations(&self) -> Vec<String> {
+        let (tx, rx) = oneshot::channel();
+        let _ = self.commands.send(Command::Violations(tx));
+        rx.await.unwrap_or_default()
+    }
+
+    /// Waits until some phone is registered, at most `timeout`.
+    pub async fn wait_for_binding(&self, timeout: Duration) -> Option<Binding> {
+        let end = tokio::time::Instant::now() + timeout;
+        loop {
+            if let Some(b) = self.bindings().await.into_iter().next() {
+                return Some(b);
+            }
+            if tokio::time::Instant::now() >= end {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// The emulated Box's state: registrar and caller. Fed datagrams and
+/// time, it queues datagrams to send (the same sans-IO shape as the agent).
+pub(crate) struct Fritzbox {
+    cfg: EmulatorConfig,
+    addr: SocketAddr,
+    rng: SmallRng,
+    reports: broadcast::Sender<Report>,
+    out: Vec<(SocketAddr, Vec<u8>)>,
+    bindings: HashMap<String, Binding>,
+    /// Nonces we issued and when.
+    nonces: HashMap<String, Instant>,
+    /// Branches seen per Call-ID with their CSeq, to catch reuse.
+    branches: HashMap<String, u32>,
+    violations: Vec<String>,
+    calls: caller::Calls,
+    silent_until: Option<Instant>,
+    next_options: Option<Instant>,
+    options_pending: HashMap<String, Instant>,
+    /// Source of the datagram being handled, for Via received/rport.
+    last_source: Option<SocketAddr>,
+}
+
+impl Fritzbox {
+    fn new(cfg: EmulatorConfig, addr: SocketAddr, reports: broadcast::Sender<Report>) -> Fritzbox {
+        let next_options = cfg.options_interval.map(|i| Instant::now() + i);
+        Fritzbox {
+            rng: SmallRng::seed_from_u64(cfg.seed),
+            cfg,
+            addr,
+            reports,
+            out: Vec::new(),
+            bindings: HashMap::new(),
+            nonces: HashMap::new(),
+            branches: HashMap::new(),
+            violations: Vec::new(),
+            calls: caller::Calls::default(),
+            silent_until: None,
+            next_options,
+            options_pending: HashMap::new(),
+            last_source: None,
+        }
+    }
+
+    fn report(&self, r: Report) {
+        let _ = self.reports.send(r);
+    }
+
+    fn violation(&mut self, what: String) {
+        if !self.violations.contains(&what) {
+            self.report(Report::Violation(what.clone()));
+            self.violations.push(what);
+        }
+    }
+
+    /// 16 upper-case hex digits, like the Box's nonces and tags.
+    fn hex16(&mut self) -> String {
+        format!("{:016X}", self.rng.random::<u64>())
+    }
+
+    fn send(&mut self, to: SocketAddr, data: Vec<u8>) {
+        self.out.push((to, data));
+    }
+
+    fn is_silent(&self, now: Instant) -> bool {
+        self.silent_until.is_some_and(|t| now < t)
+    }
+
+    fn reboot(&mut self, now: Instant, silent: Duration) {
+        self.bindings.clear();
+        self.nonces.clear();
+        self.branches.clear();
+        self.silent_until = Some(now + silent);
+        self.report(Report::Rebooted { silent });
+    }
+
+    fn on_datagram(&mut self, now: Instant, from: SocketAddr, data: &[u8]) {
+        if self.is_silent(now) || data.iter().all(|b| b.is_ascii_whitespace()) {
+            return;
+        }
+        self.last_source = Some(from);
+        let msg = match sip::parse(data) {
+            Ok(m) => m,
+            Err(e) => {
+                let first =
+                    String::from_utf8_lossy(data.split(|b| *b == b'\r').next().unwrap_or_default())
+                        .into_owned();
+                self.violation(format!("unparsable message from {from} ({e}): {first}"));
+                return;
+            }
+        };
+        self.check_basics(data, &msg);
+        match msg {
+            Message::Request(r) if r.method == sip::Method::Register => {
+                self.on_register(now, from, r)
+            }
+            Message::Request(r) => self.on_request(now, from, r),
+            Message::Response(r) => self.on_response(now, from, r),
+        }
+    }
+
+    /// RFC 3261 basics every message from the phone must meet.
+    fn check_basics(&mut self, data: &[u8], msg: &Message) {
+        let h = msg.headers();
+        let first = String::from_utf8_lossy(data.split(|b| *b == b'\r').next().unwrap_or_default())
+            .into_owned();
+        let head_end = data
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .unwrap_or(data.len());
+        let head = String::from_utf8_lossy(&data[..head_end]).to_ascii_lowercase();
+        if !head.contains("\ncontent-length:") && !head.contains("\nl:") {
+            self.violation(format!("no Content-Length (RFC 3261 §18.3): {first}"));
+        }
+        for name in ["Via", "From", "To", "Call-ID", "CSeq"] {
+            if h.get(name).is_none() {
+                self.violation(format!("missing {name} (RFC 3261 §8.1.1): {first}"));
+            }
+        }
+        if let Message::Request(r) = msg {
+            match h.top_via().ok().and_then(|v| v.branch().map(str::to_owned)) {
+                Some(b) if b.starts_with(sip::header::BRANCH_COOKIE) => {}
+                _ => self.violation(format!(
+                    "Via branch without the z9hG4bK cookie (RFC 3261 §8.1.1.7): {first}"
+                )),
+            }
+            if r.method != sip::Method::Ack
+                && h.from()
+                    .ok()
+                    .and_then(|f| f.tag().map(str::to_owned))
+                    .is_none()
+            {
+                self.violation(format!("From without tag (RFC 3261 §8.1.1.3): {first}"));
+            }
+            if h.get("Max-Forwards").is_none() {
+                self.violation(format!("no Max-Forwards (RFC 3261 §8.1.1.6): {first}"));
+            }
+        }
+    }
+
+    fn deadline(&self) -> Option<Instant> {
+        let mut d = self.calls.deadline();
+        if let Some(t) = self.next_options {
+            d = Some(d.map_or(t, |d| d.min(t)));
+        }
+        d
+    }
+
+    fn on_timeout(&mut self, now: Instant) {
+        self.bindings.retain(|_, b| b.expires_at > now);
+        self.calls_timeout(now);
+        if let Some(t) = self.next_options
+            && t <= now
+        {
+            self.next_options = self.cfg.options_interval.map(|i| now + i);
+            self.send_options(now);
+        }
+    }
+}
+
+/// Runs the emulated Box on its socket: loss and delay are applied here.
+async fn drive(
+    mut core: Fritzbox,
+    socket: UdpSocket,
+    mut commands: mpsc::UnboundedReceiver<Command>,
+) {
+    let mut loss = 0.0f64;
+    let mut delay = Duration::ZERO;
+    let mut delayed: Vec<(Instant, SocketAddr, Vec<u8>)> = Vec::new();
+    let mut rng = SmallRng::seed_from_u64(core.cfg.seed ^ 0x5eed);
+    let mut buf = vec![0u8; 65_535];
+    loop {
+        let now = Instant::now();
+        for (to, data) in std::mem::take(&mut core.out) {
+            if loss > 0.0 && rng.random_bool(loss.min(1.0)) {
+                continue;
+            }
+            if delay.is_zero() {
+                let _ = socket.send_to(&data, to).await;
+            } else {
+                delayed.push((now + delay, to, data));
+            }
+        }
+        let mut i = 0;
+        while i < delayed.len() {
+            if delayed[i].0 <= now {
+                let (_, to, data) = delayed.swap_remove(i);
+                let _ = socket.send_to(&data, to).await;
+            } else {
+                i += 1;
+            }
+        }
+        let mut deadline = core.deadline().unwrap_or(now + Duration::from_secs(3600));
+        if let Some(t) = delayed.iter().map(|d| d.0).min() {
+            deadline = deadline.min(t);
+        }
+        tokio::select! {
+            r = socket.recv_from(&mut buf) => {
+                if let Ok((n, from)) = r
+                    && !(loss > 0.0 && rng.random_bool(loss.min(1.0)))
+                {
+                    core.on_datagram(Instant::now(), from, &buf[..n]);
+                }
+            }
+            _ = tokio::time::sleep_until(deadline.into()) => core.on_timeout(Instant::now()),
+            c = commands.recv() => match c {
+                None => return,
+                Some(Command::Call(spec, reply)) => core.place_call(Instant::now(), spec, reply),
+                Some(Command::Reboot(silent)) => core.reboot(Instant::now(), silent),
+                Some(Command::Loss(f)) => loss = f,
+                Some(Command::Delay(d)) => delay = d,
+                Some(Command::Bindings(reply)) => {
+                    let now = Instant::now();
+                    let _ = reply.send(core.bindings.values().filter(|b| b.expires_at > now).cloned().collect());
+                }
+                Some(Command::Violations(reply)) => { let _ = reply.send(core.violations.clone()); }
+            },
+        }
+    }
+}
+
+/// The ring-back of a retransmission schedule: T1 doubling, capped at T2.
+fn next_interval(i: Duration) -> Duration {
+    (i * 2).min(T2)
+}
