@@ -57,10 +57,10 @@ enum Action {
 fn caller_of(number: &str) -> Caller {
     if number.eq_ignore_ascii_case("anonymous") {
         Caller::Anonymous
-    } else if number.starts_with("**") {
+    } else if let Some(ext) = number.strip_prefix("**") {
         Caller::Internal {
             number: number.to_owned(),
-            name: format!("Telefon {}", &number[2..]),
+            name: format!("Telefon {ext}"),
         }
     } else if number.starts_with("00") || number.starts_with('+') {
         Caller::International(number.to_owned())

@@ -148,7 +148,7 @@ impl Fritzbox {
         let instance = contact
             .param("+sip.instance")
             .flatten()
-            .map(|s| sip::header::unquote(s));
+            .map(sip::header::unquote);
         let key = instance.clone().unwrap_or_else(|| call_id.clone());
         let contact_uri = contact.uri.to_string();
         let contact_addr = match contact.uri.as_sip() {
