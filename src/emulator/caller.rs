@@ -28,7 +28,7 @@ pub enum Caller {
 }
 
 impl Caller {
-    fn from_field(&self, tag: &str) -> String {
+    fn header_value(&self, tag: &str) -> String {
         match self {
             Caller::National(n) | Caller::International(n) => {
                 format!("<sip:{n}@fritz.box>;tag={tag}")
@@ -291,7 +291,7 @@ a=rtpmap:121 PCMU/16000\r\na=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-15\
             "Via",
             format!("SIP/2.0/UDP {};branch={branch}", self.host_port()),
         );
-        h.push("From", spec.caller.from_field(&from_tag));
+        h.push("From", spec.caller.header_value(&from_tag));
         h.push("To", format!("<{}>", binding.contact_uri));
         h.push("Call-ID", call_id.clone());
         h.push("CSeq", format!("{cseq} INVITE"));
@@ -364,7 +364,7 @@ a=rtpmap:121 PCMU/16000\r\na=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-15\
             "Via",
             format!("SIP/2.0/UDP {};branch={branch}", self.host_port()),
         );
-        h.push("From", c.spec.caller.from_field(&c.from_tag));
+        h.push("From", c.spec.caller.header_value(&c.from_tag));
         h.push("To", to);
         h.push("Call-ID", c.call_id.clone());
         h.push("CSeq", format!("{cseq} {method}"));
