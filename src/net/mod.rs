@@ -210,9 +210,12 @@ impl Phone {
             local
         };
         let mut cfg = Config::new(registrar, &config.user, &config.password, contact);
-        cfg.domain = Host::parse(host.trim_start_matches('[').trim_end_matches(']'))
-            .or_else(|_| Host::parse(&host))
-            .map_err(|_| PhoneError::BadAddress(config.fritzbox.clone()))?;
+        cfg.domain = match host.parse::<IpAddr>() {
+            Ok(ip) => Host::Ip(ip),
+            Err(_) => {
+                Host::parse(&host).map_err(|_| PhoneError::BadAddress(config.fritzbox.clone()))?
+            }
+        };
         cfg.domain_port = (port != 5060).then_some(port);
         cfg.expires = config.expires;
         cfg.trusted = config.trusted.clone();

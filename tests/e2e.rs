@@ -1,0 +1,244 @@
+//! End-to-end: the release-shaped `minisip4fb run` binary against the
+//! emulated FRITZ!Box, over loopback. Every run is bounded in time.
+
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use minisip4fb::emulator::{CallOutcome, CallSpec, Caller, Emulator, EmulatorConfig};
+
+const PASSWORD: &str = "geheim123";
+
+/// The phone binary as a child process, killed (by its PID) when dropped.
+struct PhoneProcess(Child);
+
+impl PhoneProcess {
+    fn start(box_addr: SocketAddr, bind: &str, password: &str, extra: &[&str]) -> PhoneProcess {
+        let child = Command::new(env!("CARGO_BIN_EXE_minisip4fb"))
+            .args([
+                "run",
+                "--fritzbox",
+                &box_addr.to_string(),
+                "--user",
+                "620",
+                "--bind",
+                bind,
+            ])
+            .args(["--block", "0900*", "--block", "anonymous"])
+            .args(extra)
+            .env("MINISIP4FB_PASSWORD", password)
+            .env("RUST_LOG", "minisip4fb=debug")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start the phone");
+        PhoneProcess(child)
+    }
+
+    /// Sends SIGTERM and waits (at most 10 s) for the exit code.
+    fn terminate(&mut self) -> Option<i32> {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.0.id().to_string()])
+            .status();
+        for _ in 0..100 {
+            if let Ok(Some(status)) = self.0.try_wait() {
+                return status.code();
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        None
+    }
+
+    fn stderr(mut self) -> String {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+        let mut s = String::new();
+        if let Some(mut e) = self.0.stderr.take() {
+            let _ = std::io::Read::read_to_string(&mut e, &mut s);
+        }
+        s
+    }
+}
+
+impl Drop for PhoneProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+async fn emulator(expires: u32) -> Emulator {
+    Emulator::start(EmulatorConfig {
+        bind: "127.0.0.1:0".parse().unwrap(),
+        accounts: vec![("620".into(), PASSWORD.into())],
+        expires,
+        seed: 42,
+        ..EmulatorConfig::default()
+    })
+    .await
+    .expect("emulator on loopback")
+}
+
+fn blocked() -> CallSpec {
+    CallSpec::new(Caller::National("09005551234".into())).cancel_after(Duration::from_secs(10))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_demo_scenario_ends_as_it_should() {
+    let emu = emulator(300).await;
+    let mut phone = PhoneProcess::start(emu.addr(), "127.0.0.1:0", PASSWORD, &[]);
+    let binding = emu
+        .wait_for_binding(Duration::from_secs(10))
+        .await
+        .expect("phone registers");
+    assert_eq!(binding.user, "620");
+
+    let ms = Duration::from_millis;
+    let cases = [
+        (
+            CallSpec::new(Caller::Named {
+                number: "0301234567".into(),
+                name: "Oma".into(),
+            })
+            .cancel_after(ms(800)),
+            CallOutcome::RangUntilCancelled,
+        ),
+        (blocked(), CallOutcome::TerminatedByPhone),
+        (
+            CallSpec::new(Caller::Anonymous),
+            CallOutcome::TerminatedByPhone,
+        ),
+        (
+            CallSpec::new(Caller::Internal {
+                number: "**9".into(),
+                name: "Rundruf".into(),
+            })
+            .cancel_after(ms(600)),
+            CallOutcome::RangUntilCancelled,
+        ),
+        (
+            CallSpec::new(Caller::International("00900123".into())).cancel_after(ms(300)),
+            CallOutcome::RangUntilCancelled,
+        ),
+    ];
+    for (spec, expected) in cases {
+        let caller = spec.caller.clone();
+        let report = emu.call(spec).await;
+        assert_eq!(report.outcome, expected, "{caller}: {report}");
+        if expected == CallOutcome::RangUntilCancelled {
+            assert!(report.ringing, "{caller}: 180 sent");
+        } else {
+            assert!(
+                report.bye_after.unwrap() < Duration::from_secs(1),
+                "{caller}: {report}"
+            );
+        }
+    }
+    assert_eq!(emu.violations().await, Vec::<String>::new());
+    assert_eq!(emu.bindings().await.len(), 1, "no piled-up bindings");
+    assert_eq!(phone.terminate(), Some(0), "SIGTERM exits 0");
+    tokio::time::sleep(ms(100)).await;
+    assert!(emu.bindings().await.is_empty(), "unregistered on SIGTERM");
+    let log = phone.stderr();
+    assert!(log.contains("blocked by 0900*"), "{log}");
+    assert!(!log.contains(PASSWORD), "password never logged");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registration_comes_back_after_a_box_reboot() {
+    let emu = emulator(2).await;
+    let _phone = PhoneProcess::start(emu.addr(), "127.0.0.1:0", PASSWORD, &[]);
+    emu.wait_for_binding(Duration::from_secs(10))
+        .await
+        .expect("phone registers");
+    emu.reboot(Duration::from_secs(3));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(
+        emu.bindings().await.is_empty(),
+        "the reboot forgot the binding"
+    );
+    let back = emu.wait_for_binding(Duration::from_secs(20)).await;
+    assert!(back.is_some(), "re-registered by itself");
+    assert_eq!(
+        emu.call(blocked()).await.outcome,
+        CallOutcome::TerminatedByPhone
+    );
+    assert_eq!(emu.violations().await, Vec::<String>::new());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blocked_calls_are_terminated_at_20_percent_loss() {
+    let emu = emulator(300).await;
+    let _phone = PhoneProcess::start(emu.addr(), "127.0.0.1:0", PASSWORD, &[]);
+    emu.wait_for_binding(Duration::from_secs(10))
+        .await
+        .expect("phone registers");
+    emu.set_loss(0.2);
+    for i in 0..5 {
+        let report = emu.call(blocked()).await;
+        assert_eq!(
+            report.outcome,
+            CallOutcome::TerminatedByPhone,
+            "call {i}: {report}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_box_is_fine() {
+    let emu = emulator(300).await;
+    emu.set_delay(Duration::from_millis(300));
+    let _phone = PhoneProcess::start(emu.addr(), "127.0.0.1:0", PASSWORD, &[]);
+    emu.wait_for_binding(Duration::from_secs(10))
+        .await
+        .expect("phone registers despite slow answers");
+    assert_eq!(
+        emu.call(blocked()).await.outcome,
+        CallOutcome::TerminatedByPhone
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_password_is_one_clear_line_and_a_non_zero_exit() {
+    let emu = emulator(300).await;
+    let mut phone = PhoneProcess::start(emu.addr(), "127.0.0.1:0", "wrong", &[]);
+    let mut code = None;
+    for _ in 0..100 {
+        if let Ok(Some(s)) = phone.0.try_wait() {
+            code = s.code();
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(code, Some(1));
+    let log = phone.stderr();
+    assert!(
+        log.contains("the FRITZ!Box rejected user 620: wrong user name or password (403)"),
+        "{log}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn works_over_ipv6() {
+    let Ok(emu) = Emulator::start(EmulatorConfig {
+        bind: "[::1]:0".parse().unwrap(),
+        accounts: vec![("620".into(), PASSWORD.into())],
+        ..EmulatorConfig::default()
+    })
+    .await
+    else {
+        eprintln!("no IPv6 loopback here; skipping");
+        return;
+    };
+    let _phone = PhoneProcess::start(emu.addr(), "[::1]:0", PASSWORD, &[]);
+    let b = emu
+        .wait_for_binding(Duration::from_secs(10))
+        .await
+        .expect("registers over IPv6");
+    assert!(b.contact_uri.contains("[::1]"), "{}", b.contact_uri);
+    assert_eq!(
+        emu.call(blocked()).await.outcome,
+        CallOutcome::TerminatedByPhone
+    );
+    assert_eq!(emu.violations().await, Vec::<String>::new());
+}
