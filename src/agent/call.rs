@@ -29,7 +29,13 @@ pub enum EndReason {
     NoAck,
     /// Our BYE got no 2xx: the status, or `None` when unanswered.
     ByeFailed(Option<u16>),
+    /// Nobody decided before the INVITE's Expires ran out (487 sent).
+    Expired,
 }
+
+/// The longest a call may stay undecided, whatever its Expires says, so a
+/// lost CANCEL cannot keep a call in memory for ever.
+const MAX_RINGING: Duration = Duration::from_secs(600);
 
 #[derive(Debug)]
 enum State {
@@ -73,6 +79,8 @@ pub(crate) struct Call {
     local_cseq: u32,
     last_response: Vec<u8>,
     ringing_sent: bool,
+    /// RFC 3261 §13.3.1: without a final response by then, answer 487.
+    ring_deadline: Instant,
     pending: Pending,
     state: State,
     answer_sdp: Vec<u8>,
@@ -85,6 +93,7 @@ impl Call {
     /// its INVITE until it sees a provisional response (FRITZBOX.md).
     pub fn new(
         ctx: &mut Ctx,
+        now: Instant,
         id: CallId,
         source: SocketAddr,
         invite: Request,
@@ -114,6 +123,10 @@ impl Call {
             local_cseq: cseq.seq,
             last_response: trying,
             ringing_sent: false,
+            ring_deadline: now
+                + invite.headers.expires().map_or(MAX_RINGING, |s| {
+                    Duration::from_secs(s.into()).min(MAX_RINGING)
+                }),
             pending: Pending::None,
             state: State::Proceeding,
             answer_sdp: Vec::new(),
@@ -150,7 +163,8 @@ impl Call {
             }
             State::Terminating { tx, .. } => Some(tx.timer.deadline()),
             State::Ended { until } => Some(*until),
-            State::Proceeding | State::Confirmed => None,
+            State::Proceeding => Some(self.ring_deadline),
+            State::Confirmed => None,
         };
         match self.pending {
             Pending::RejectAt(t, _) => Some(state.map_or(t, |s| s.min(t))),
@@ -474,6 +488,14 @@ impl Call {
             && at <= now
         {
             self.send_final_failure(ctx, now, status);
+        }
+        if matches!(self.state, State::Proceeding) && now >= self.ring_deadline {
+            tracing::warn!(
+                "{}: nobody decided before the INVITE expired; answering 487",
+                self.id
+            );
+            self.send_final_failure(ctx, now, 487);
+            self.report_end(ctx, EndReason::Expired);
         }
         match &mut self.state {
             State::Answered { retransmit } => match retransmit.poll(now) {

@@ -48,6 +48,9 @@ pub struct Config {
     pub contact: SocketAddr,
     /// The registration lifetime we ask for; the Box decides.
     pub expires: u32,
+    /// Refresh at least this often, even when the grant is longer: after a
+    /// Box reboot the binding is gone and only a REGISTER brings it back.
+    pub max_refresh: Duration,
     /// `+sip.instance` (RFC 5626), stable for the phone's life.
     pub instance: String,
     /// Sources other than the registrar's IP whose requests we accept.
@@ -70,6 +73,7 @@ impl Config {
             password: password.to_owned(),
             contact,
             expires: 300,
+            max_refresh: Duration::from_secs(60),
             instance,
             trusted: Vec::new(),
             user_agent: concat!("minisip4fb/", env!("CARGO_PKG_VERSION")).to_owned(),
@@ -518,7 +522,7 @@ impl Agent {
                 self.ctx.send(from, resp.to_bytes());
             }
             (Method::Invite, None) if to_tag.is_some() => self.respond(from, &req, 481, &[]),
-            (Method::Invite, None) => self.on_new_invite(from, req),
+            (Method::Invite, None) => self.on_new_invite(now, from, req),
             (Method::Ack, Some(c)) => c.on_ack(&mut self.ctx, now),
             (Method::Ack, None) => {}
             (Method::Cancel, _) => {
@@ -560,7 +564,7 @@ impl Agent {
         }
     }
 
-    fn on_new_invite(&mut self, from: SocketAddr, req: Request) {
+    fn on_new_invite(&mut self, now: Instant, from: SocketAddr, req: Request) {
         // RFC 3261 §8.2.2.3: refuse extensions we do not support.
         if let Some(req_ext) = req.headers.get("Require") {
             let req_ext = req_ext.to_owned();
@@ -570,7 +574,7 @@ impl Agent {
         let caller = CallerId::from_request(&req);
         let id = CallId(self.next_call);
         self.next_call += 1;
-        match Call::new(&mut self.ctx, id, from, req) {
+        match Call::new(&mut self.ctx, now, id, from, req) {
             Ok(call) => {
                 self.calls.insert(id, call);
                 self.ctx.emit(Event::IncomingCall { call: id, caller });

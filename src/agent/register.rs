@@ -337,8 +337,11 @@ impl Registration {
             );
         }
         let lifetime = Duration::from_secs(u64::from(granted));
-        // Refresh at ~70 % of the grant (FRITZBOX.md: 50–75 %).
-        let refresh = (lifetime * 7 / 10).max(Duration::from_millis(500));
+        // Refresh at ~70 % of the grant (FRITZBOX.md: 50–75 %), and at least
+        // every `max_refresh` so a rebooted Box gets our binding back soon.
+        let refresh = (lifetime * 7 / 10)
+            .min(ctx.cfg.max_refresh)
+            .max(Duration::from_millis(500));
         let was_bound = self.is_bound(now);
         self.bound_until = Some(now + lifetime);
         self.state = State::Registered {

@@ -245,7 +245,7 @@ fn registers_through_the_fritzbox_challenge() {
     );
     assert!(auth.contains("uri=\"sip:127.0.0.1\""));
 
-    // The Box grants 60 s although we asked for 300: refresh at ~42 s.
+    // The Box grants 60 s although we asked for 300: refresh at 70 %, ~42 s.
     sim.deliver(&ok_register(&second, 60));
     assert_eq!(
         sim.take_events(),
@@ -843,4 +843,54 @@ fn blocked_call_is_terminated_at_20_percent_loss() {
             "seed {seed}: call terminated"
         );
     }
+}
+
+#[test]
+fn long_grants_are_still_refreshed_every_minute() {
+    let mut sim = Sim::new();
+    sim.register(300);
+    sim.take_sent();
+    sim.advance(Duration::from_secs(59));
+    assert!(sim.requests().is_empty());
+    sim.advance(Duration::from_secs(2));
+    assert_eq!(sim.requests()[0].method, Method::Register);
+}
+
+#[test]
+fn an_undecided_call_expires_with_487() {
+    let mut sim = Sim::new();
+    sim.register(300);
+    let msg = String::from_utf8(invite(
+        "exp@127.0.0.1",
+        "z9hG4bKexp",
+        "<sip:0401@fritz.box>",
+    ))
+    .unwrap();
+    sim.deliver(
+        msg.replace(
+            "Max-Forwards: 70\r\n",
+            "Max-Forwards: 70\r\nExpires: 120\r\n",
+        )
+        .as_bytes(),
+    );
+    let Some(Event::IncomingCall { call, .. }) = sim.take_events().pop() else {
+        panic!()
+    };
+    sim.take_sent();
+    sim.advance(Duration::from_secs(119));
+    assert!(sim.responses().is_empty());
+    sim.advance(Duration::from_secs(2));
+    assert!(sim.responses().iter().any(|r| r.status == 487));
+    let ended: Vec<Event> = sim
+        .take_events()
+        .into_iter()
+        .filter(|e| matches!(e, Event::CallEnded { .. }))
+        .collect();
+    assert_eq!(
+        ended,
+        vec![Event::CallEnded {
+            call,
+            reason: EndReason::Expired
+        }]
+    );
 }
