@@ -6,6 +6,7 @@
 pub mod agent;
 pub mod cli;
 pub mod net;
+pub mod screen;
 pub mod sip;
 
 pub use net::{IncomingCall, Phone, PhoneConfig, Reject};

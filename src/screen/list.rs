@@ -1,0 +1,499 @@
+//! Number sets: exact numbers and wildcard patterns, from rules and from
+//! list files (plain text, CSV, vCard, the FRITZ!Box phonebook XML export).
+//!
+//! Entries are stored as E.164 digits in hash sets, so a lookup costs a
+//! handful of hash probes however long the list is; prefixes and suffixes
+//! are kept per length (at most 15, the E.164 maximum).
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use super::number::{Home, digits, e164_key, internationalise, to_e164};
+
+/// A set of numbers and patterns.
+#[derive(Debug, Default, Clone)]
+pub struct NumberSet {
+    exact: HashSet<u64>,
+    names: HashMap<u64, Box<str>>,
+    /// (length, value) of E.164 digit prefixes: `0900*` → (5, 49900).
+    prefixes: HashSet<(u8, u64)>,
+    prefix_lens: Vec<u8>,
+    suffixes: HashSet<(u8, u64)>,
+    suffix_lens: Vec<u8>,
+}
+
+/// Why an entry matched.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hit {
+    /// The entry: `+49301234567`, `+49900*`, `*1234`.
+    pub entry: String,
+    pub name: Option<String>,
+}
+
+/// A list line that could not be used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineError {
+    pub file: PathBuf,
+    pub line: usize,
+    pub message: String,
+}
+
+impl std::fmt::Display for LineError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}: {}", self.file.display(), self.line, self.message)
+    }
+}
+
+fn digits_key(d: &str) -> Option<(u8, u64)> {
+    (!d.is_empty() && d.len() <= 15 && d.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| (d.len() as u8, d.parse().unwrap_or(0)))
+}
+
+impl NumberSet {
+    pub fn len(&self) -> usize {
+        self.exact.len() + self.prefixes.len() + self.suffixes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Adds a number (`030 1234567`, `+44…`, `00…`) or a pattern:
+    /// `0900*` (prefix) or `*1234` (suffix).
+    pub fn insert(&mut self, entry: &str, name: Option<&str>, home: &Home) -> Result<(), String> {
+        let entry = entry.trim();
+        if let Some(suffix) = entry.strip_prefix('*') {
+            let d = digits(suffix);
+            let key = digits_key(&d)
+                .ok_or_else(|| format!("bad suffix pattern {entry:?}: expected *DIGITS"))?;
+            self.suffixes.insert(key);
+            add_len(&mut self.suffix_lens, key.0);
+            return Ok(());
+        }
+        if let Some(prefix) = entry.strip_suffix('*') {
+            let intl = internationalise(prefix, home)
+                .ok_or_else(|| format!("bad prefix pattern {entry:?}"))?;
+            let key = digits_key(&intl[1..])
+                .ok_or_else(|| format!("bad prefix pattern {entry:?}: expected DIGITS*"))?;
+            self.prefixes.insert(key);
+            add_len(&mut self.prefix_lens, key.0);
+            return Ok(());
+        }
+        if entry.contains('*') {
+            return Err(format!(
+                "bad pattern {entry:?}: '*' may only start or end it (0900*, *1234)"
+            ));
+        }
+        if digits(entry).trim_start_matches('+').is_empty() {
+            return Err(format!("{entry:?} is not a phone number"));
+        }
+        // A number the metadata rejects is still listed by its dialled form.
+        let e164 = to_e164(entry, home)
+            .or_else(|| internationalise(entry, home))
+            .ok_or_else(|| format!("{entry:?} is not a phone number"))?;
+        let key =
+            e164_key(&e164).ok_or_else(|| format!("{entry:?} is too long for a phone number"))?;
+        self.exact.insert(key);
+        if let Some(n) = name.map(str::trim).filter(|n| !n.is_empty()) {
+            self.names.insert(key, n.into());
+        }
+        Ok(())
+    }
+
+    /// Looks up a number in E.164 form.
+    pub fn lookup(&self, e164: &str) -> Option<Hit> {
+        let d = e164.strip_prefix('+')?;
+        if let Some(key) = e164_key(e164)
+            && self.exact.contains(&key)
+        {
+            return Some(Hit {
+                entry: e164.to_owned(),
+                name: self.names.get(&key).map(|n| n.to_string()),
+            });
+        }
+        for &len in &self.prefix_lens {
+            if let Some(p) = d.get(..len as usize)
+                && let Some(k) = digits_key(p)
+                && self.prefixes.contains(&k)
+            {
+                return Some(Hit {
+                    entry: format!("+{p}*"),
+                    name: None,
+                });
+            }
+        }
+        for &len in &self.suffix_lens {
+            if d.len() >= len as usize
+                && let Some(k) = digits_key(&d[d.len() - len as usize..])
+                && self.suffixes.contains(&k)
+            {
+                return Some(Hit {
+                    entry: format!("*{}", &d[d.len() - len as usize..]),
+                    name: None,
+                });
+            }
+        }
+        None
+    }
+}
+
+fn add_len(lens: &mut Vec<u8>, len: u8) {
+    if !lens.contains(&len) {
+        lens.push(len);
+        lens.sort_unstable();
+    }
+}
+
+/// The format of a list file, by its extension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Text,
+    Csv,
+    VCard,
+    FritzXml,
+}
+
+impl Format {
+    pub fn of(path: &Path) -> Format {
+        match path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            Some("csv") => Format::Csv,
+            Some("vcf" | "vcard") => Format::VCard,
+            Some("xml") => Format::FritzXml,
+            _ => Format::Text,
+        }
+    }
+}
+
+/// Loads a list file. Broken lines are returned as errors and skipped;
+/// the rest still loads. Only an unreadable file is an `Err`.
+pub fn load(path: &Path, home: &Home) -> Result<(NumberSet, Vec<LineError>), String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read list {}: {e}", path.display()))?;
+    Ok(parse(&text, Format::of(path), path, home))
+}
+
+/// Parses list text in `format`; `path` names the file in errors.
+pub fn parse(text: &str, format: Format, path: &Path, home: &Home) -> (NumberSet, Vec<LineError>) {
+    let mut set = NumberSet::default();
+    let mut errors = Vec::new();
+    let entries = match format {
+        Format::Text => text_entries(text),
+        Format::Csv => csv_entries(text),
+        Format::VCard => vcard_entries(text),
+        Format::FritzXml => fritz_xml_entries(text),
+    };
+    for e in entries {
+        match e {
+            Ok((line, number, name)) => {
+                if let Err(message) = set.insert(&number, name.as_deref(), home) {
+                    errors.push(LineError {
+                        file: path.to_owned(),
+                        line,
+                        message,
+                    });
+                }
+            }
+            Err((line, message)) => errors.push(LineError {
+                file: path.to_owned(),
+                line,
+                message,
+            }),
+        }
+    }
+    (set, errors)
+}
+
+type Entry = Result<(usize, String, Option<String>), (usize, String)>;
+
+/// One number or pattern a line, `#` comments, an optional name after it:
+/// `030 1234567  Oma`, `0900*  # premium`, `+44 20 7946 0000, London office`.
+fn text_entries(text: &str) -> Vec<Entry> {
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.split('#').next().unwrap_or("").trim();
+        if line.is_empty() {
+            continue;
+        }
+        let end = line
+            .find(|c: char| !(c.is_ascii_digit() || " +*-/().".contains(c)))
+            .unwrap_or(line.len());
+        let (number, rest) = line.split_at(end);
+        let name = rest.trim_start_matches([',', ';', '\t', ' ']).trim();
+        if !number.chars().any(|c| c.is_ascii_digit()) {
+            out.push(Err((i + 1, format!("no phone number in {line:?}"))));
+            continue;
+        }
+        out.push(Ok((
+            i + 1,
+            number.trim().to_owned(),
+            (!name.is_empty()).then(|| name.to_owned()),
+        )));
+    }
+    out
+}
+
+/// CSV with `,` or `;`: the first column that holds a number, and the
+/// first other non-empty column as the name. A header line is skipped.
+fn csv_entries(text: &str) -> Vec<Entry> {
+    let first = text.lines().next().unwrap_or("");
+    let delimiter = if first.matches(';').count() > first.matches(',').count() {
+        b';'
+    } else {
+        b','
+    };
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .delimiter(delimiter)
+        .from_reader(text.as_bytes());
+    let mut out = Vec::new();
+    for (i, rec) in rdr.records().enumerate() {
+        let line = i + 1;
+        let rec = match rec {
+            Ok(r) => r,
+            Err(e) => {
+                out.push(Err((line, format!("unreadable CSV: {e}"))));
+                continue;
+            }
+        };
+        let is_number = |f: &str| {
+            !f.trim().is_empty()
+                && f.trim()
+                    .chars()
+                    .all(|c| c.is_ascii_digit() || " +*-/().".contains(c))
+        };
+        match rec.iter().position(is_number) {
+            Some(col) => {
+                let name = rec
+                    .iter()
+                    .enumerate()
+                    .find(|(j, f)| *j != col && !f.trim().is_empty())
+                    .map(|(_, f)| f.trim().to_owned());
+                out.push(Ok((line, rec[col].to_owned(), name)));
+            }
+            None if line == 1 => {} // a header
+            None if rec.iter().all(|f| f.trim().is_empty()) => {}
+            None => out.push(Err((
+                line,
+                format!(
+                    "no phone number in {:?}",
+                    rec.iter().collect::<Vec<_>>().join(",")
+                ),
+            ))),
+        }
+    }
+    out
+}
+
+/// vCard (RFC 6350): every TEL of a card, named by its FN.
+fn vcard_entries(text: &str) -> Vec<Entry> {
+    // Unfold continuation lines (RFC 6350 §3.2), remembering line numbers.
+    let mut lines: Vec<(usize, String)> = Vec::new();
+    for (i, l) in text.lines().enumerate() {
+        if (l.starts_with(' ') || l.starts_with('\t')) && !lines.is_empty() {
+            if let Some(last) = lines.last_mut() {
+                last.1.push_str(&l[1..]);
+            }
+        } else {
+            lines.push((i + 1, l.to_owned()));
+        }
+    }
+    let mut out = Vec::new();
+    let mut name: Option<String> = None;
+    let mut tels: Vec<(usize, String)> = Vec::new();
+    for (n, l) in lines {
+        let Some((key, value)) = l.split_once(':') else {
+            continue;
+        };
+        let prop = key.split(';').next().unwrap_or("").to_ascii_uppercase();
+        match prop.as_str() {
+            "BEGIN" => {
+                name = None;
+                tels.clear();
+            }
+            "FN" => name = Some(value.trim().to_owned()),
+            "TEL" => tels.push((n, value.trim().trim_start_matches("tel:").to_owned())),
+            "END" => {
+                for (n, t) in tels.drain(..) {
+                    out.push(Ok((n, t, name.clone())));
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// The FRITZ!Box phonebook export: `<contact><person><realName>…` and
+/// `<telephony><number …>…</number>` (FRITZBOX.md, TR-064 section).
+fn fritz_xml_entries(text: &str) -> Vec<Entry> {
+    use quick_xml::Reader;
+    use quick_xml::events::Event;
+    let mut reader = Reader::from_str(text);
+    let mut out = Vec::new();
+    let mut path: Vec<String> = Vec::new();
+    let mut text_buf = String::new();
+    let mut name: Option<String> = None;
+    let mut numbers: Vec<(usize, String)> = Vec::new();
+    let line_of = |pos: u64| text[..(pos as usize).min(text.len())].matches('\n').count() + 1;
+    loop {
+        let pos = reader.buffer_position();
+        match reader.read_event() {
+            Ok(Event::Start(e)) => {
+                let tag = String::from_utf8_lossy(e.local_name().as_ref()).into_owned();
+                if tag == "contact" {
+                    name = None;
+                    numbers.clear();
+                }
+                text_buf.clear();
+                path.push(tag);
+            }
+            // Text arrives in pieces around entity references (`&amp;`).
+            Ok(Event::Text(t)) => text_buf.push_str(&t.decode().unwrap_or_default()),
+            Ok(Event::GeneralRef(r)) => match r.decode().unwrap_or_default().as_ref() {
+                "amp" => text_buf.push('&'),
+                "lt" => text_buf.push('<'),
+                "gt" => text_buf.push('>'),
+                "quot" => text_buf.push('"'),
+                "apos" => text_buf.push('\''),
+                _ => {
+                    if let Ok(Some(c)) = r.resolve_char_ref() {
+                        text_buf.push(c);
+                    }
+                }
+            },
+            Ok(Event::End(_)) => {
+                let value = text_buf.trim().to_owned();
+                text_buf.clear();
+                match path.pop().as_deref() {
+                    Some("realName") => name = Some(value),
+                    Some("number") if !value.is_empty() => numbers.push((line_of(pos), value)),
+                    Some("contact") => {
+                        for (l, n) in numbers.drain(..) {
+                            out.push(Ok((l, n, name.clone())));
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            Ok(Event::Eof) => break,
+            Err(e) => {
+                out.push(Err((
+                    line_of(reader.error_position()),
+                    format!("XML error: {e}"),
+                )));
+                break;
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn home() -> Home {
+        Home::new("DE", Some("030")).unwrap()
+    }
+
+    #[test]
+    fn exact_prefix_and_suffix() {
+        let h = home();
+        let mut s = NumberSet::default();
+        s.insert("030 1234567", Some("Oma"), &h).unwrap();
+        s.insert("0900*", None, &h).unwrap();
+        s.insert("+44*", None, &h).unwrap();
+        s.insert("*0012", None, &h).unwrap();
+        assert_eq!(
+            s.lookup("+49301234567"),
+            Some(Hit {
+                entry: "+49301234567".into(),
+                name: Some("Oma".into())
+            })
+        );
+        assert_eq!(s.lookup("+499005551234").unwrap().entry, "+49900*");
+        assert_eq!(s.lookup("+442079460000").unwrap().entry, "+44*");
+        assert_eq!(s.lookup("+4940550012").unwrap().entry, "*0012");
+        assert_eq!(s.lookup("+494055012"), None, "*0012 is not *12");
+        assert_eq!(s.lookup("+49301234568"), None);
+        assert!(s.insert("09*00", None, &h).is_err());
+        assert!(s.insert("Oma", None, &h).is_err());
+    }
+
+    #[test]
+    fn text_list_with_broken_lines() {
+        let text = "# family\n030 1234567  Oma\n+44 20 7946 0000, London office\n\nnot a number\n0900*   # premium\n0171-2345678\n";
+        let (s, errors) = parse(text, Format::Text, Path::new("allow.txt"), &home());
+        assert_eq!(s.len(), 4);
+        assert_eq!(errors.len(), 1);
+        assert_eq!(
+            errors[0].to_string(),
+            "allow.txt:5: no phone number in \"not a number\""
+        );
+        assert_eq!(
+            s.lookup("+442079460000").unwrap().name.as_deref(),
+            Some("London office")
+        );
+        assert!(s.lookup("+491712345678").is_some());
+    }
+
+    #[test]
+    fn csv_list() {
+        let text = "Name;Nummer\n\"Bell; Alexander\";030 1234567\nOma;0301111111\nbroken;abc\n";
+        let (s, errors) = parse(text, Format::Csv, Path::new("x.csv"), &home());
+        assert_eq!(s.len(), 2);
+        assert_eq!(
+            s.lookup("+49301234567").unwrap().name.as_deref(),
+            Some("Bell; Alexander")
+        );
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].line, 4);
+    }
+
+    #[test]
+    fn vcard_list() {
+        let text = "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Oma Erna\r\nTEL;TYPE=HOME:030 12345\r\n 67\r\nTEL;TYPE=CELL:+49 171 2345678\r\nEND:VCARD\r\nBEGIN:VCARD\r\nFN:Nobody\r\nTEL:???\r\nEND:VCARD\r\n";
+        let (s, errors) = parse(text, Format::VCard, Path::new("c.vcf"), &home());
+        assert_eq!(
+            s.lookup("+49301234567").unwrap().name.as_deref(),
+            Some("Oma Erna")
+        );
+        assert!(s.lookup("+491712345678").is_some());
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].line, 10);
+    }
+
+    #[test]
+    fn fritzbox_phonebook_export() {
+        let text = r#"<?xml version="1.0" encoding="utf-8"?>
+<phonebooks>
+<phonebook name="Telefonbuch">
+<contact><category>0</category><person><realName>Oma &amp; Opa</realName></person>
+<telephony nid="2"><number type="home" prio="1" id="0">030 1234567</number><number type="mobile" id="1">0171 2345678</number></telephony>
+<uniqueid>1</uniqueid></contact>
+<contact><person><realName>Spam</realName></person><telephony><number type="home">0900 5551234</number></telephony></contact>
+</phonebook>
+</phonebooks>"#;
+        let (s, errors) = parse(text, Format::FritzXml, Path::new("pb.xml"), &home());
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(s.len(), 3);
+        assert_eq!(
+            s.lookup("+491712345678").unwrap().name.as_deref(),
+            Some("Oma & Opa")
+        );
+        let (_, errors) = parse(
+            "<phonebooks><contact></phonebook>",
+            Format::FritzXml,
+            Path::new("bad.xml"),
+            &home(),
+        );
+        assert_eq!(errors.len(), 1);
+    }
+}

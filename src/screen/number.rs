@@ -1,0 +1,378 @@
+//! Caller numbers: E.164 normalisation with libphonenumber's metadata (the
+//! `phonenumber` crate), given the household's country and area code, and
+//! the facts rules look at (country, validity, type, foreign).
+
+use std::fmt;
+use std::str::FromStr;
+
+use phonenumber::country::Id;
+use phonenumber::metadata::DATABASE;
+use phonenumber::{Mode, PhoneNumber, Type};
+
+/// Where the household is: numbers without country (and area) code are
+/// read as being from here.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Home {
+    pub country: Id,
+    /// The country calling code, e.g. 49.
+    pub calling_code: u16,
+    /// The area code without the trunk prefix, e.g. "30" for Berlin.
+    pub area_code: Option<String>,
+}
+
+impl Home {
+    /// `country` is an ISO 3166 code (`DE`); `area_code` may keep its 0 (`030`).
+    pub fn new(country: &str, area_code: Option<&str>) -> Result<Home, String> {
+        let id = Id::from_str(&country.to_ascii_uppercase()).map_err(|_| {
+            format!("unknown country {country:?}: use an ISO 3166 code like \"DE\" or \"AT\"")
+        })?;
+        let calling_code = DATABASE
+            .by_id(id.as_ref())
+            .map(|m| m.country_code())
+            .ok_or_else(|| format!("no numbering data for country {country:?}"))?;
+        let area_code = area_code
+            .map(|a| digits(a).trim_start_matches('0').to_owned())
+            .filter(|a| !a.is_empty());
+        Ok(Home {
+            country: id,
+            calling_code,
+            area_code,
+        })
+    }
+}
+
+/// The kind of number, as libphonenumber's metadata classifies it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kind {
+    Mobile,
+    FixedLine,
+    /// Fixed line or mobile: the numbering plan cannot tell (e.g. US).
+    FixedOrMobile,
+    Premium,
+    TollFree,
+    SharedCost,
+    Voip,
+    Personal,
+    /// Pager, UAN, voicemail, short codes …
+    Other,
+    Unknown,
+}
+
+impl Kind {
+    pub const NAMES: &[&str] = &[
+        "mobile",
+        "fixed",
+        "premium",
+        "toll-free",
+        "shared-cost",
+        "voip",
+        "personal",
+        "other",
+        "unknown",
+    ];
+
+    pub fn parse(s: &str) -> Option<Kind> {
+        Some(match s {
+            "mobile" => Kind::Mobile,
+            "fixed" => Kind::FixedLine,
+            "premium" => Kind::Premium,
+            "toll-free" => Kind::TollFree,
+            "shared-cost" => Kind::SharedCost,
+            "voip" => Kind::Voip,
+            "personal" => Kind::Personal,
+            "other" => Kind::Other,
+            "unknown" => Kind::Unknown,
+            _ => return None,
+        })
+    }
+
+    /// Whether a rule naming `self` matches a number of kind `other`.
+    pub fn covers(self, other: Kind) -> bool {
+        self == other
+            || (other == Kind::FixedOrMobile && matches!(self, Kind::Mobile | Kind::FixedLine))
+    }
+
+    fn from_type(t: Type) -> Kind {
+        match t {
+            Type::Mobile => Kind::Mobile,
+            Type::FixedLine => Kind::FixedLine,
+            Type::FixedLineOrMobile => Kind::FixedOrMobile,
+            Type::PremiumRate => Kind::Premium,
+            Type::TollFree => Kind::TollFree,
+            Type::SharedCost => Kind::SharedCost,
+            Type::Voip => Kind::Voip,
+            Type::PersonalNumber => Kind::Personal,
+            Type::Unknown => Kind::Unknown,
+            _ => Kind::Other,
+        }
+    }
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Kind::Mobile => "mobile",
+            Kind::FixedLine => "fixed",
+            Kind::FixedOrMobile => "fixed or mobile",
+            Kind::Premium => "premium",
+            Kind::TollFree => "toll-free",
+            Kind::SharedCost => "shared-cost",
+            Kind::Voip => "voip",
+            Kind::Personal => "personal",
+            Kind::Other => "other",
+            Kind::Unknown => "unknown",
+        })
+    }
+}
+
+/// Who is calling, classified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Class {
+    /// Number withheld (CLIR).
+    Anonymous,
+    /// Another phone of the same Box (`**622`, `**9`) or a short extension:
+    /// never screened.
+    Internal(String),
+    External(Number),
+}
+
+/// An external caller's number with its derived facts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Number {
+    /// As the Box sent it.
+    pub raw: String,
+    /// `+49301234567`, when the digits make a number at all.
+    pub e164: Option<String>,
+    /// ISO 3166 country, when known (`DE`).
+    pub country: Option<String>,
+    pub valid: bool,
+    pub possible: bool,
+    pub kind: Kind,
+    /// From another country than the household's.
+    pub foreign: bool,
+}
+
+/// Only the digits (and a leading +) of a number as people write it:
+/// `030 / 123-45 67` → `030123456 7`.
+pub fn digits(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for (i, c) in s.trim().chars().enumerate() {
+        if c.is_ascii_digit() || (c == '+' && i == 0) {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Puts a number into the international form `+CC…` by the dialling
+/// rules, before any metadata: `00` → `+` (done here, not by the crate,
+/// which misreads foreign numbers parsed against a home region — its
+/// issues #29/#30), trunk `0` → home country code, no prefix at all → a
+/// local number in the home area.
+pub fn internationalise(number: &str, home: &Home) -> Option<String> {
+    let d = digits(number);
+    if let Some(rest) = d.strip_prefix('+') {
+        return (!rest.is_empty()).then(|| d.clone());
+    }
+    if let Some(rest) = d.strip_prefix("00") {
+        return (!rest.is_empty()).then(|| format!("+{rest}"));
+    }
+    if let Some(rest) = d.strip_prefix('0') {
+        return (!rest.is_empty()).then(|| format!("+{}{rest}", home.calling_code));
+    }
+    if d.is_empty() {
+        return None;
+    }
+    Some(match &home.area_code {
+        Some(area) => format!("+{}{area}{d}", home.calling_code),
+        None => format!("+{}{d}", home.calling_code),
+    })
+}
+
+fn parse_intl(intl: &str) -> Option<PhoneNumber> {
+    phonenumber::parse(None, intl).ok()
+}
+
+/// Normalises a number to E.164. A number without any prefix is a local
+/// number in the home area, unless it starts with the area code: then it is
+/// a national number that lost its trunk 0 (`301234567` in Berlin is
+/// `+49301234567`); the other reading is the fallback when the first is
+/// not a valid number.
+pub fn to_e164(number: &str, home: &Home) -> Option<String> {
+    parse(number, home).map(|(e164, _)| e164)
+}
+
+fn parse(number: &str, home: &Home) -> Option<(String, PhoneNumber)> {
+    let d = digits(number);
+    let mut candidates = vec![internationalise(number, home)?];
+    if !d.starts_with('+')
+        && !d.starts_with('0')
+        && let Some(area) = &home.area_code
+    {
+        // Digits that begin with the area code most likely lost their
+        // trunk 0 (`301234567`); others are local (`1234567`).
+        let national = format!("+{}{d}", home.calling_code);
+        if d.starts_with(area.as_str()) {
+            candidates.insert(0, national);
+        } else {
+            candidates.push(national);
+        }
+    }
+    let parsed: Vec<(String, Option<PhoneNumber>)> = candidates
+        .into_iter()
+        .map(|c| {
+            let p = parse_intl(&c);
+            (c, p)
+        })
+        .collect();
+    // Prefer a valid reading, then any the metadata could parse.
+    let best = parsed
+        .iter()
+        .find(|(_, p)| p.as_ref().is_some_and(PhoneNumber::is_valid))
+        .or_else(|| parsed.iter().find(|(_, p)| p.is_some()))?;
+    let pn = best.1.clone()?;
+    Some((pn.format().mode(Mode::E164).to_string(), pn))
+}
+
+/// Classifies the number the Box sent in From (`None`: withheld).
+pub fn classify(number: Option<&str>, home: &Home) -> Class {
+    let Some(raw) = number.map(str::trim).filter(|n| !n.is_empty()) else {
+        return Class::Anonymous;
+    };
+    let d = digits(raw);
+    if raw.starts_with("**")
+        || (!d.starts_with('0') && !d.starts_with('+') && !d.is_empty() && d.len() <= 3)
+    {
+        return Class::Internal(raw.to_owned());
+    }
+    let Some((e164, pn)) = parse(raw, home) else {
+        return Class::External(Number {
+            raw: raw.to_owned(),
+            e164: internationalise(raw, home),
+            country: None,
+            valid: false,
+            possible: false,
+            kind: Kind::Unknown,
+            foreign: false,
+        });
+    };
+    let country = pn.country().id().map(|id| format!("{id:?}"));
+    let valid = pn.is_valid();
+    Class::External(Number {
+        raw: raw.to_owned(),
+        e164: Some(e164),
+        foreign: pn.code().value() != home.calling_code,
+        country,
+        possible: valid || phonenumber::is_viable(raw),
+        valid,
+        kind: Kind::from_type(pn.number_type(&DATABASE)),
+    })
+}
+
+/// E.164 digits (without '+') as an integer: the key of the big lists.
+/// At most 15 digits (ITU-T E.164), so it always fits.
+pub fn e164_key(e164: &str) -> Option<u64> {
+    let d = e164.strip_prefix('+')?;
+    if d.is_empty() || d.len() > 15 || !d.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    d.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn berlin() -> Home {
+        Home::new("DE", Some("030")).unwrap()
+    }
+
+    #[test]
+    fn german_forms() {
+        let h = berlin();
+        // The issue's example: all forms of one Berlin number.
+        for form in [
+            "030 1234567",
+            "+49301234567",
+            "0049301234567",
+            "301234567",
+            "1234567",
+            "030/123 45 67",
+            "+49 (30) 123-4567",
+        ] {
+            assert_eq!(to_e164(form, &h).as_deref(), Some("+49301234567"), "{form}");
+        }
+        let table = [
+            ("040855992611", "+4940855992611"),
+            ("01701234567", "+491701234567"),
+            ("0171 2345678", "+491712345678"),
+            ("09005551234", "+499005551234"),
+            ("0800 3301000", "+498003301000"),
+            ("01805 123456", "+491805123456"),
+            ("089 12345678", "+498912345678"),
+        ];
+        for (form, e164) in table {
+            assert_eq!(to_e164(form, &h).as_deref(), Some(e164), "{form}");
+        }
+    }
+
+    #[test]
+    fn international_forms() {
+        let h = berlin();
+        let table = [
+            ("0044 20 7946 0000", "+442079460000"),
+            ("+44 20 7946 0000", "+442079460000"),
+            ("001 212 555 0123", "+12125550123"),
+            ("0043 1 5344 0", "+43153440"),
+            ("00234 803 123 4567", "+2348031234567"),
+            ("0033 1 42 68 53 00", "+33142685300"),
+            ("0041 44 668 18 00", "+41446681800"),
+        ];
+        for (form, e164) in table {
+            assert_eq!(to_e164(form, &h).as_deref(), Some(e164), "{form}");
+        }
+        // Austrian household: a Vienna local number and a German one.
+        let vienna = Home::new("AT", Some("01")).unwrap();
+        assert_eq!(to_e164("5344 0", &vienna).as_deref(), Some("+43153440"));
+        assert_eq!(
+            to_e164("0049 30 1234567", &vienna).as_deref(),
+            Some("+49301234567")
+        );
+    }
+
+    #[test]
+    fn facts_and_classes() {
+        let h = berlin();
+        let Class::External(n) = classify(Some("09005551234"), &h) else {
+            panic!()
+        };
+        assert_eq!(
+            (n.kind, n.foreign, n.country.as_deref()),
+            (Kind::Premium, false, Some("DE"))
+        );
+        let Class::External(n) = classify(Some("01701234567"), &h) else {
+            panic!()
+        };
+        assert_eq!(n.kind, Kind::Mobile);
+        assert!(n.valid);
+        let Class::External(n) = classify(Some("08003301000"), &h) else {
+            panic!()
+        };
+        assert_eq!(n.kind, Kind::TollFree);
+        let Class::External(n) = classify(Some("00442079460000"), &h) else {
+            panic!()
+        };
+        assert!(n.foreign && n.valid);
+        assert_eq!(n.country.as_deref(), Some("GB"));
+        let Class::External(n) = classify(Some("0002"), &h) else {
+            panic!()
+        };
+        assert!(!n.valid);
+        assert_eq!(classify(None, &h), Class::Anonymous);
+        assert_eq!(classify(Some("**622"), &h), Class::Internal("**622".into()));
+        assert_eq!(classify(Some("21"), &h), Class::Internal("21".into()));
+        assert!(Home::new("XX", None).is_err());
+        assert_eq!(e164_key("+49301234567"), Some(49301234567));
+        assert_eq!(e164_key("+1234567890123456"), None);
+    }
+}
