@@ -5,6 +5,7 @@
 
 pub mod agent;
 pub mod cli;
+pub mod config;
 pub mod net;
 pub mod screen;
 pub mod sip;

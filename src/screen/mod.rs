@@ -1,2 +1,3 @@
 pub mod list;
 pub mod number;
+pub mod rules;

@@ -1,0 +1,310 @@
+//! The daemon's configuration file (TOML). Every key has a default; a bad
+//! file gets an error naming the line, the key and what is allowed.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// What to do with a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Action {
+    /// Do nothing: the other phones ring.
+    Ring,
+    /// Answer and hang up at once: the other phones stop ringing.
+    Terminate,
+    /// Ring ~3 s, then 486 Busy (FRITZBOX.md: a fast 486 drops the FRITZ!Fon app).
+    Decline,
+    /// Stay silent (no 180); the call rings on the other phones.
+    IgnoreSilently,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Ring => "ring",
+            Action::Terminate => "terminate",
+            Action::Decline => "decline",
+            Action::IgnoreSilently => "ignore-silently",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub fritzbox: Fritzbox,
+    pub numbers: Numbers,
+    pub screen: Screen,
+    #[serde(rename = "rule")]
+    pub rules: Vec<Rule>,
+    pub calllog: CallLog,
+    #[serde(rename = "hook")]
+    pub hooks: Vec<Hook>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            fritzbox: Fritzbox::default(),
+            numbers: Numbers::default(),
+            screen: Screen::default(),
+            rules: Vec::new(),
+            calllog: CallLog::default(),
+            hooks: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Fritzbox {
+    /// HOST[:PORT] of the Box's SIP registrar.
+    pub host: String,
+    pub user: Option<String>,
+    /// The password in the file itself (then keep the file private).
+    pub password: Option<String>,
+    pub password_file: Option<PathBuf>,
+    pub bind: SocketAddr,
+    pub expires: u32,
+    pub trusted: Vec<IpAddr>,
+}
+
+impl Default for Fritzbox {
+    fn default() -> Self {
+        Fritzbox {
+            host: "fritz.box".into(),
+            user: None,
+            password: None,
+            password_file: None,
+            bind: SocketAddr::from(([0, 0, 0, 0], 5062)),
+            expires: 300,
+            trusted: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Numbers {
+    /// ISO 3166 country of the household.
+    pub country: String,
+    /// The local area code (`030`), for numbers dialled without it.
+    pub area_code: Option<String>,
+}
+
+impl Default for Numbers {
+    fn default() -> Self {
+        Numbers {
+            country: "DE".into(),
+            area_code: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Screen {
+    /// The action when no rule matches.
+    pub default: Action,
+    /// Trial mode: decide and log, but always let the call ring.
+    pub log_only: bool,
+    /// How long `decline` rings before 486.
+    pub decline_delay: String,
+}
+
+impl Default for Screen {
+    fn default() -> Self {
+        Screen {
+            default: Action::Ring,
+            log_only: false,
+            decline_delay: "3s".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Rule {
+    pub name: Option<String>,
+    /// Numbers and patterns: `030 1234567`, `0900*`, `+44*`, `*1234`.
+    pub numbers: Vec<String>,
+    /// List files (text, .csv, .vcf, FRITZ!Box .xml).
+    pub lists: Vec<PathBuf>,
+    pub anonymous: bool,
+    pub foreign: bool,
+    pub invalid: bool,
+    /// Number types: premium, mobile, fixed, toll-free, shared-cost, voip …
+    pub types: Vec<String>,
+    /// ISO countries: `["NG", "SN"]`.
+    pub country: Vec<String>,
+    pub repeated: Option<Repeated>,
+    /// Local time window, `22:00-07:00`.
+    pub hours: Option<String>,
+    /// `["sat", "sun"]`.
+    pub weekdays: Vec<String>,
+    /// Only when one of these household numbers was dialled.
+    pub to: Vec<String>,
+    pub action: Option<Action>,
+    /// Decide and log, but let it ring.
+    pub log_only: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Repeated {
+    pub calls: u32,
+    pub within: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CallLog {
+    /// SQLite file; relative paths are relative to the config file.
+    pub db: PathBuf,
+    /// Keep records this many days (0 = for ever).
+    pub retention_days: u32,
+}
+
+impl Default for CallLog {
+    fn default() -> Self {
+        CallLog {
+            db: PathBuf::from("calls.db"),
+            retention_days: 365,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Hook {
+    /// call, terminated, registration_lost, registration_restored.
+    pub events: Vec<String>,
+    /// Program and arguments; event data comes as MINISIP4FB_* variables.
+    pub command: Vec<String>,
+    /// POST the event as JSON to this http:// URL.
+    pub url: Option<String>,
+    pub timeout: Option<String>,
+}
+
+/// Parses `500ms`, `3s`, `10m`, `2h`, `7d`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let split = s
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let v: f64 = num
+        .parse()
+        .map_err(|_| format!("bad duration {s:?}: use e.g. 500ms, 3s, 10m, 2h, 7d"))?;
+    let secs = match unit.trim() {
+        "ms" => v / 1000.0,
+        "s" | "" => v,
+        "m" | "min" => v * 60.0,
+        "h" => v * 3600.0,
+        "d" => v * 86400.0,
+        _ => return Err(format!("bad duration {s:?}: unit must be ms, s, m, h or d")),
+    };
+    if !secs.is_finite() || secs < 0.0 || secs > 1e9 {
+        return Err(format!("bad duration {s:?}"));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+/// Reads and parses a config file.
+pub fn load(path: &Path) -> Result<Config, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read config {}: {e}", path.display()))?;
+    parse(&text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Parses config text; errors name the line, the section and the key.
+pub fn parse(text: &str) -> Result<Config, String> {
+    toml::from_str::<Config>(text).map_err(|e| explain(text, &e))
+}
+
+fn explain(text: &str, e: &toml::de::Error) -> String {
+    let msg = e.message();
+    let Some(span) = e.span() else {
+        return msg.to_owned();
+    };
+    let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
+    let section = section_at(text, line);
+    // serde: "unknown field `acton`, expected one of `name`, `numbers`, …"
+    if let Some(rest) = msg.strip_prefix("unknown field `")
+        && let Some((key, allowed)) = rest.split_once('`')
+    {
+        let allowed: Vec<&str> = allowed.split('`').skip(1).step_by(2).collect();
+        let best = allowed
+            .iter()
+            .map(|a| (strsim::jaro_winkler(key, a), *a))
+            .filter(|(score, _)| *score > 0.8)
+            .max_by(|a, b| a.0.total_cmp(&b.0));
+        let hint = match best {
+            Some((_, a)) => format!(", did you mean \"{a}\"?"),
+            None => String::new(),
+        };
+        return format!(
+            "line {line}: unknown key \"{key}\" in {section}{hint} (allowed: {})",
+            allowed.join(", ")
+        );
+    }
+    format!("line {line}, in {section}: {msg}")
+}
+
+/// `[[rule]] 3`, `[fritzbox]` or `the top level` for a 1-based line.
+fn section_at(text: &str, line: usize) -> String {
+    let mut current = "the top level".to_owned();
+    let mut counts: std::collections::HashMap<String, usize> = Default::default();
+    for l in text.lines().take(line) {
+        let l = l.trim();
+        if let Some(name) = l.strip_prefix("[[").and_then(|r| r.split("]]").next()) {
+            let n = counts.entry(name.trim().to_owned()).or_default();
+            *n += 1;
+            current = format!("[[{}]] {n}", name.trim());
+        } else if let Some(name) = l.strip_prefix('[').and_then(|r| r.split(']').next()) {
+            current = format!("[{}]", name.trim());
+        }
+    }
+    current
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_file_means_defaults() {
+        let c = parse("").unwrap();
+        assert_eq!(c.fritzbox.host, "fritz.box");
+        assert_eq!(c.screen.default, Action::Ring);
+        assert_eq!(c.calllog.retention_days, 365);
+    }
+
+    #[test]
+    fn typo_names_line_section_and_suggestion() {
+        let text = "[fritzbox]\nuser = \"620\"\n\n[[rule]]\naction = \"ring\"\n\n[[rule]]\nnumbers = [\"0900*\"]\n\n[[rule]]\ntypes = [\"premium\"]\nacton = \"terminate\"\n";
+        let e = parse(text).unwrap_err();
+        assert!(
+            e.starts_with("line 12: unknown key \"acton\" in [[rule]] 3, did you mean \"action\"?"),
+            "{e}"
+        );
+        let e = parse("[screen]\ndefault = \"explode\"\n").unwrap_err();
+        assert!(
+            e.contains("line 2") && e.contains("[screen]") && e.contains("terminate"),
+            "{e}"
+        );
+        let e = parse("[fritzbox]\nbind = \"nonsense\"\n").unwrap_err();
+        assert!(e.contains("line 2"), "{e}");
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("3s").unwrap(), Duration::from_secs(3));
+        assert_eq!(parse_duration("10m").unwrap(), Duration::from_secs(600));
+        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
+        assert!(parse_duration("3 weeks").is_err());
+    }
+}

@@ -1,0 +1,644 @@
+//! The screening rules: ordered, first match wins, then the default. Every
+//! decision carries its reason (`rule 3 "premium numbers": +49900… is premium`).
+
+use std::collections::{HashMap, VecDeque};
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use chrono::{Datelike, NaiveDateTime, NaiveTime, Weekday};
+
+use super::list::{self, LineError, NumberSet};
+use super::number::{self, Class, Home, Kind};
+use crate::config::{self, Action};
+
+/// One compiled `[[rule]]`.
+#[derive(Debug)]
+struct Rule {
+    index: usize,
+    name: String,
+    numbers: NumberSet,
+    lists: Vec<(String, NumberSet)>,
+    anonymous: bool,
+    foreign: bool,
+    invalid: bool,
+    kinds: Vec<Kind>,
+    countries: Vec<String>,
+    repeated: Option<(u32, Duration)>,
+    hours: Option<(NaiveTime, NaiveTime)>,
+    weekdays: Vec<Weekday>,
+    to: Vec<String>,
+    action: Action,
+    log_only: bool,
+}
+
+/// All rules, ready to decide.
+#[derive(Debug)]
+pub struct Rules {
+    home: Home,
+    rules: Vec<Rule>,
+    default: Action,
+    log_only: bool,
+    pub decline_delay: Duration,
+    /// Every list file read, for reloading when one changes.
+    pub files: Vec<PathBuf>,
+}
+
+/// What to do with one call, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    /// What the rules say.
+    pub action: Action,
+    /// What is done: `ring` in log-only mode, else `action`.
+    pub effective: Action,
+    pub reason: String,
+    /// `3 "premium numbers"`, or `None` for the default and internal calls.
+    pub rule: Option<String>,
+    pub e164: Option<String>,
+    /// A name from a list or phonebook entry that matched.
+    pub name: Option<String>,
+    pub class: Class,
+}
+
+/// Recent calls per number, for `repeated` rules.
+#[derive(Debug, Default)]
+pub struct History {
+    calls: HashMap<String, VecDeque<Instant>>,
+}
+
+/// How long call times are kept for `repeated` rules.
+const HISTORY_SPAN: Duration = Duration::from_secs(7 * 86400);
+
+impl History {
+    /// Notes a call from `e164` at `now`.
+    pub fn record(&mut self, e164: &str, now: Instant) {
+        let q = self.calls.entry(e164.to_owned()).or_default();
+        q.push_back(now);
+        while q.len() > 64
+            || q.front()
+                .is_some_and(|t| now.duration_since(*t) > HISTORY_SPAN)
+        {
+            q.pop_front();
+        }
+        if self.calls.len() > 100_000 {
+            self.calls.retain(|_, q| {
+                q.back()
+                    .is_some_and(|t| now.duration_since(*t) < Duration::from_secs(86400))
+            });
+        }
+    }
+
+    /// Calls from `e164` within `window` before `now`, this one included.
+    pub fn count(&self, e164: &str, window: Duration, now: Instant) -> u32 {
+        self.calls.get(e164).map_or(0, |q| {
+            q.iter()
+                .filter(|t| now.duration_since(**t) <= window)
+                .count() as u32
+        })
+    }
+}
+
+fn parse_hours(s: &str) -> Result<(NaiveTime, NaiveTime), String> {
+    let (a, b) = s
+        .split_once('-')
+        .ok_or_else(|| format!("hours {s:?}: expected HH:MM-HH:MM, e.g. \"22:00-07:00\""))?;
+    let t = |x: &str| {
+        NaiveTime::parse_from_str(x.trim(), "%H:%M")
+            .map_err(|_| format!("hours {s:?}: {x:?} is not HH:MM"))
+    };
+    Ok((t(a)?, t(b)?))
+}
+
+fn parse_weekday(s: &str) -> Result<Weekday, String> {
+    s.parse::<Weekday>()
+        .map_err(|_| format!("weekday {s:?}: use mon, tue, wed, thu, fri, sat, sun"))
+}
+
+impl Rules {
+    /// Compiles the config's rules; list files are read relative to `base`.
+    /// Broken list lines come back as warnings; a broken rule is an error.
+    pub fn compile(cfg: &config::Config, base: &Path) -> Result<(Rules, Vec<LineError>), String> {
+        let home = Home::new(&cfg.numbers.country, cfg.numbers.area_code.as_deref())
+            .map_err(|e| format!("[numbers]: {e}"))?;
+        let mut warnings = Vec::new();
+        let mut files = Vec::new();
+        let mut rules = Vec::new();
+        for (i, r) in cfg.rules.iter().enumerate() {
+            let index = i + 1;
+            let name = r.name.clone().unwrap_or_else(|| format!("rule {index}"));
+            let at = |e: String| format!("[[rule]] {index} \"{name}\": {e}");
+            let mut numbers = NumberSet::default();
+            for n in &r.numbers {
+                numbers
+                    .insert(n, None, &home)
+                    .map_err(|e| at(format!("numbers: {e}")))?;
+            }
+            let mut lists = Vec::new();
+            for l in &r.lists {
+                let path = if l.is_absolute() {
+                    l.clone()
+                } else {
+                    base.join(l)
+                };
+                let (set, errs) =
+                    list::load(&path, &home).map_err(|e| at(format!("lists: {e}")))?;
+                warnings.extend(errs);
+                files.push(path.clone());
+                lists.push((l.display().to_string(), set));
+            }
+            let kinds = r
+                .types
+                .iter()
+                .map(|t| {
+                    Kind::parse(t).ok_or_else(|| {
+                        at(format!(
+                            "types: unknown type {t:?}, allowed: {}",
+                            Kind::NAMES.join(", ")
+                        ))
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let countries = r
+                .country
+                .iter()
+                .map(|c| {
+                    Home::new(c, None)
+                        .map(|_| c.to_ascii_uppercase())
+                        .map_err(|e| at(format!("country: {e}")))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let repeated = match &r.repeated {
+                Some(rep) if rep.calls == 0 => {
+                    return Err(at("repeated: calls must be at least 1".into()));
+                }
+                Some(rep) => Some((
+                    rep.calls,
+                    config::parse_duration(&rep.within)
+                        .map_err(|e| at(format!("repeated.within: {e}")))?,
+                )),
+                None => None,
+            };
+            let hours = r
+                .hours
+                .as_deref()
+                .map(parse_hours)
+                .transpose()
+                .map_err(at)?;
+            let weekdays = r
+                .weekdays
+                .iter()
+                .map(|w| parse_weekday(w))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(at)?;
+            let to =
+                r.to.iter()
+                    .map(|t| {
+                        number::to_e164(t, &home)
+                            .or_else(|| number::internationalise(t, &home))
+                            .ok_or_else(|| at(format!("to: {t:?} is not a phone number")))
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+            let action = r.action.ok_or_else(|| at("no action: add action = \"ring\", \"terminate\", \"decline\" or \"ignore-silently\"".into()))?;
+            rules.push(Rule {
+                index,
+                name,
+                numbers,
+                lists,
+                anonymous: r.anonymous,
+                foreign: r.foreign,
+                invalid: r.invalid,
+                kinds,
+                countries,
+                repeated,
+                hours,
+                weekdays,
+                to,
+                action,
+                log_only: r.log_only,
+            });
+        }
+        let decline_delay = config::parse_duration(&cfg.screen.decline_delay)
+            .map_err(|e| format!("[screen] decline_delay: {e}"))?;
+        Ok((
+            Rules {
+                home,
+                rules,
+                default: cfg.screen.default,
+                log_only: cfg.screen.log_only,
+                decline_delay,
+                files,
+            },
+            warnings,
+        ))
+    }
+
+    pub fn home(&self) -> &Home {
+        &self.home
+    }
+
+    pub fn len(&self) -> usize {
+        self.rules.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rules.is_empty()
+    }
+
+    /// Decides about a call. `history` must already hold this call;
+    /// `local` is the household's wall-clock time.
+    pub fn decide(
+        &self,
+        number: Option<&str>,
+        called: Option<&str>,
+        history: &History,
+        now: Instant,
+        local: NaiveDateTime,
+    ) -> Decision {
+        let class = number::classify(number, &self.home);
+        let e164 = match &class {
+            Class::External(n) => n.e164.clone(),
+            _ => None,
+        };
+        if let Class::Internal(n) = &class {
+            return Decision {
+                action: Action::Ring,
+                effective: Action::Ring,
+                reason: format!("internal call from {n}: never screened"),
+                rule: None,
+                e164: None,
+                name: None,
+                class,
+            };
+        }
+        let called = called.and_then(|c| {
+            number::to_e164(c, &self.home).or_else(|| number::internationalise(c, &self.home))
+        });
+        for rule in &self.rules {
+            if let Some((why, name)) = rule.matches(&class, called.as_deref(), history, now, local)
+            {
+                let log_only = self.log_only || rule.log_only;
+                let mut reason = format!("rule {} \"{}\": {why}", rule.index, rule.name);
+                if log_only && rule.action != Action::Ring {
+                    let _ = write!(reason, " (log-only: would {})", rule.action.as_str());
+                }
+                return Decision {
+                    action: rule.action,
+                    effective: if log_only { Action::Ring } else { rule.action },
+                    reason,
+                    rule: Some(format!("{} \"{}\"", rule.index, rule.name)),
+                    e164,
+                    name,
+                    class,
+                };
+            }
+        }
+        let who = match &class {
+            Class::Anonymous => "anonymous".to_owned(),
+            Class::External(n) => n.e164.clone().unwrap_or_else(|| n.raw.clone()),
+            Class::Internal(n) => n.clone(),
+        };
+        Decision {
+            action: self.default,
+            effective: if self.log_only {
+                Action::Ring
+            } else {
+                self.default
+            },
+            reason: format!("default ({}): no rule matched {who}", self.default.as_str()),
+            rule: None,
+            e164,
+            name: None,
+            class,
+        }
+    }
+}
+
+impl Rule {
+    fn has_who(&self) -> bool {
+        !self.numbers.is_empty()
+            || !self.lists.is_empty()
+            || self.anonymous
+            || self.foreign
+            || self.invalid
+            || !self.kinds.is_empty()
+            || !self.countries.is_empty()
+            || self.repeated.is_some()
+    }
+
+    /// Who-criteria are alternatives (any may match); `hours`, `weekdays`
+    /// and `to` are conditions that must all hold. A rule without
+    /// who-criteria applies to every caller.
+    fn matches(
+        &self,
+        class: &Class,
+        called: Option<&str>,
+        history: &History,
+        now: Instant,
+        local: NaiveDateTime,
+    ) -> Option<(String, Option<String>)> {
+        if let Some((from, to)) = self.hours {
+            let t = local.time();
+            let inside = if from <= to {
+                t >= from && t < to
+            } else {
+                t >= from || t < to
+            };
+            if !inside {
+                return None;
+            }
+        }
+        if !self.weekdays.is_empty() && !self.weekdays.contains(&local.weekday()) {
+            return None;
+        }
+        if !self.to.is_empty() && !called.is_some_and(|c| self.to.iter().any(|t| t == c)) {
+            return None;
+        }
+        let window = || {
+            let mut w = String::new();
+            if let Some((a, b)) = self.hours {
+                let _ = write!(w, " between {}-{}", a.format("%H:%M"), b.format("%H:%M"));
+            }
+            if let Some(c) = called.filter(|_| !self.to.is_empty()) {
+                let _ = write!(w, " to {c}");
+            }
+            w
+        };
+        if !self.has_who() {
+            let who = match class {
+                Class::External(n) => n.e164.clone().unwrap_or_else(|| n.raw.clone()),
+                _ => "anonymous".into(),
+            };
+            return Some((format!("{who}, any caller{}", window()), None));
+        }
+        match class {
+            Class::Anonymous if self.anonymous => {
+                Some((format!("anonymous caller{}", window()), None))
+            }
+            Class::Anonymous | Class::Internal(_) => None,
+            Class::External(n) => {
+                let shown = n.e164.clone().unwrap_or_else(|| n.raw.clone());
+                if let Some(e) = &n.e164 {
+                    if let Some(hit) = self.numbers.lookup(e) {
+                        let how = if hit.entry == *e {
+                            "listed".to_owned()
+                        } else {
+                            format!("matches {}", hit.entry)
+                        };
+                        return Some((format!("{shown} {how}{}", window()), hit.name));
+                    }
+                    for (file, set) in &self.lists {
+                        if let Some(hit) = set.lookup(e) {
+                            let named = hit
+                                .name
+                                .as_ref()
+                                .map(|n| format!(" ({n})"))
+                                .unwrap_or_default();
+                            return Some((
+                                format!("{shown} in {file}{named}{}", window()),
+                                hit.name,
+                            ));
+                        }
+                    }
+                }
+                if self.foreign && n.foreign {
+                    let c = n.country.as_deref().unwrap_or("abroad");
+                    return Some((format!("{shown} is foreign ({c}){}", window()), None));
+                }
+                if self.invalid && !n.valid {
+                    return Some((format!("{shown} is not a valid number{}", window()), None));
+                }
+                if let Some(k) = self.kinds.iter().find(|k| k.covers(n.kind)) {
+                    return Some((format!("{shown} is {k}{}", window()), None));
+                }
+                if let Some(c) = n.country.as_ref().filter(|c| self.countries.contains(c)) {
+                    return Some((format!("{shown} is from {c}{}", window()), None));
+                }
+                if let (Some((calls, within)), Some(e)) = (self.repeated, &n.e164) {
+                    let count = history.count(e, within, now);
+                    if count >= calls {
+                        return Some((
+                            format!(
+                                "{shown} called {count} times within {}{}",
+                                humanize(within),
+                                window()
+                            ),
+                            None,
+                        ));
+                    }
+                }
+                None
+            }
+        }
+    }
+}
+
+fn humanize(d: Duration) -> String {
+    let s = d.as_secs();
+    match s {
+        s if s % 86400 == 0 && s > 0 => format!("{}d", s / 86400),
+        s if s % 3600 == 0 && s > 0 => format!("{}h", s / 3600),
+        s if s % 60 == 0 && s > 0 => format!("{}m", s / 60),
+        s => format!("{s}s"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rules(toml: &str) -> Rules {
+        let cfg = config::parse(toml).unwrap();
+        Rules::compile(&cfg, Path::new(".")).unwrap().0
+    }
+
+    fn at(h: u32, m: u32) -> NaiveDateTime {
+        // 2026-11-27 is a Friday.
+        chrono::NaiveDate::from_ymd_opt(2026, 11, 27)
+            .unwrap()
+            .and_hms_opt(h, m, 0)
+            .unwrap()
+    }
+
+    fn decide(r: &Rules, n: Option<&str>) -> Decision {
+        r.decide(n, None, &History::default(), Instant::now(), at(12, 0))
+    }
+
+    const CONFIG: &str = r#"
+[numbers]
+country = "DE"
+area_code = "030"
+[[rule]]
+name = "family"
+numbers = ["030 1234567", "0171 2345678"]
+action = "ring"
+[[rule]]
+name = "anonymous"
+anonymous = true
+action = "terminate"
+[[rule]]
+name = "premium numbers"
+types = ["premium"]
+action = "terminate"
+[[rule]]
+name = "blocked"
+numbers = ["0900*", "*666", "+44 20 7946 0000"]
+action = "terminate"
+[[rule]]
+name = "abroad"
+foreign = true
+action = "decline"
+[[rule]]
+name = "invalid"
+invalid = true
+action = "ignore-silently"
+"#;
+
+    #[test]
+    fn first_match_wins_with_reasons() {
+        let r = rules(CONFIG);
+        let d = decide(&r, Some("0301234567"));
+        assert_eq!(
+            (d.action, d.reason.as_str()),
+            (Action::Ring, "rule 1 \"family\": +49301234567 listed")
+        );
+        let d = decide(&r, None);
+        assert_eq!(
+            (d.action, d.reason.as_str()),
+            (Action::Terminate, "rule 2 \"anonymous\": anonymous caller")
+        );
+        let d = decide(&r, Some("09005551234"));
+        assert_eq!(
+            d.reason, "rule 3 \"premium numbers\": +499005551234 is premium",
+            "premium before the 0900* pattern"
+        );
+        let d = decide(&r, Some("040555666"));
+        assert_eq!(d.reason, "rule 4 \"blocked\": +4940555666 matches *666");
+        let d = decide(&r, Some("00442079460000"));
+        assert_eq!(
+            d.reason, "rule 4 \"blocked\": +442079460000 listed",
+            "blocked before abroad"
+        );
+        let d = decide(&r, Some("0033142685300"));
+        assert_eq!(
+            (d.action, d.reason.as_str()),
+            (
+                Action::Decline,
+                "rule 5 \"abroad\": +33142685300 is foreign (FR)"
+            )
+        );
+        let d = decide(&r, Some("0002"));
+        assert_eq!(d.action, Action::IgnoreSilently);
+        let d = decide(&r, Some("040855992611"));
+        assert_eq!((d.action, d.rule.as_deref()), (Action::Ring, None));
+        assert!(d.reason.starts_with("default (ring)"), "{}", d.reason);
+        let d = decide(&r, Some("**622"));
+        assert_eq!(d.reason, "internal call from **622: never screened");
+    }
+
+    #[test]
+    fn countries_types_and_log_only() {
+        let r = rules(
+            "[screen]\nlog_only = true\n[[rule]]\ncountry = [\"NG\", \"SN\"]\naction = \"terminate\"\n[[rule]]\ntypes = [\"mobile\"]\naction = \"decline\"\n",
+        );
+        let d = decide(&r, Some("002348031234567"));
+        assert_eq!((d.action, d.effective), (Action::Terminate, Action::Ring));
+        assert!(
+            d.reason.ends_with("is from NG (log-only: would terminate)"),
+            "{}",
+            d.reason
+        );
+        assert_eq!(decide(&r, Some("01701234567")).action, Action::Decline);
+    }
+
+    #[test]
+    fn time_windows_weekdays_and_called_number() {
+        let r = rules(
+            "[numbers]\narea_code = \"030\"\n[[rule]]\nname = \"night\"\nhours = \"22:00-07:00\"\naction = \"decline\"\n[[rule]]\nweekdays = [\"sat\", \"sun\"]\naction = \"ignore-silently\"\n[[rule]]\nto = [\"030 1111111\"]\nnumbers = [\"0170*\"]\naction = \"terminate\"\n",
+        );
+        let h = History::default();
+        let now = Instant::now();
+        assert_eq!(
+            r.decide(Some("040123"), None, &h, now, at(23, 30)).action,
+            Action::Decline
+        );
+        assert_eq!(
+            r.decide(Some("040123"), None, &h, now, at(6, 59)).action,
+            Action::Decline
+        );
+        assert_eq!(
+            r.decide(Some("040123"), None, &h, now, at(7, 0)).action,
+            Action::Ring
+        );
+        let saturday = chrono::NaiveDate::from_ymd_opt(2026, 11, 28)
+            .unwrap()
+            .and_hms_opt(12, 0, 0)
+            .unwrap();
+        assert_eq!(
+            r.decide(Some("040123"), None, &h, now, saturday).action,
+            Action::IgnoreSilently
+        );
+        assert_eq!(
+            r.decide(Some("01701234567"), Some("0301111111"), &h, now, at(12, 0))
+                .action,
+            Action::Terminate
+        );
+        assert_eq!(
+            r.decide(Some("01701234567"), Some("0302222222"), &h, now, at(12, 0))
+                .action,
+            Action::Ring
+        );
+    }
+
+    #[test]
+    fn repeated_callers_with_a_fake_clock() {
+        let r =
+            rules("[[rule]]\nrepeated = { calls = 3, within = \"10m\" }\naction = \"terminate\"\n");
+        let mut h = History::default();
+        let t0 = Instant::now();
+        let n = "+49401234567";
+        let call = |h: &mut History, t: Instant| {
+            h.record(n, t);
+            r.decide(Some("0401234567"), None, h, t, at(12, 0)).action
+        };
+        assert_eq!(call(&mut h, t0), Action::Ring);
+        assert_eq!(call(&mut h, t0 + Duration::from_secs(60)), Action::Ring);
+        assert_eq!(
+            call(&mut h, t0 + Duration::from_secs(120)),
+            Action::Terminate
+        );
+        // Twenty minutes later the window holds only this call.
+        assert_eq!(call(&mut h, t0 + Duration::from_secs(1400)), Action::Ring);
+    }
+
+    #[test]
+    fn bad_rules_are_named() {
+        let cfg =
+            config::parse("[[rule]]\nname = \"x\"\ntypes = [\"premum\"]\naction = \"ring\"\n")
+                .unwrap();
+        let e = Rules::compile(&cfg, Path::new(".")).unwrap_err();
+        assert!(
+            e.starts_with("[[rule]] 1 \"x\": types: unknown type \"premum\""),
+            "{e}"
+        );
+        let cfg = config::parse("[[rule]]\nnumbers = [\"1\"]\n").unwrap();
+        assert!(
+            Rules::compile(&cfg, Path::new("."))
+                .unwrap_err()
+                .contains("no action")
+        );
+        let cfg = config::parse("[[rule]]\nhours = \"late\"\naction = \"ring\"\n").unwrap();
+        assert!(
+            Rules::compile(&cfg, Path::new("."))
+                .unwrap_err()
+                .contains("HH:MM")
+        );
+        let cfg =
+            config::parse("[[rule]]\nlists = [\"/nonexistent/list.txt\"]\naction = \"ring\"\n")
+                .unwrap();
+        assert!(
+            Rules::compile(&cfg, Path::new("."))
+                .unwrap_err()
+                .contains("cannot read list")
+        );
+    }
+}
