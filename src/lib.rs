@@ -4,6 +4,7 @@
 //! sans-IO phone, [`net`] the tokio driver and the public [`Phone`] API.
 
 pub mod agent;
+pub mod calllog;
 pub mod cli;
 pub mod config;
 pub mod net;
