@@ -32,7 +32,7 @@ impl Action {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     pub fritzbox: Fritzbox,
@@ -43,19 +43,6 @@ pub struct Config {
     pub calllog: CallLog,
     #[serde(rename = "hook")]
     pub hooks: Vec<Hook>,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            fritzbox: Fritzbox::default(),
-            numbers: Numbers::default(),
-            screen: Screen::default(),
-            rules: Vec::new(),
-            calllog: CallLog::default(),
-            hooks: Vec::new(),
-        }
-    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -207,7 +194,7 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         "d" => v * 86400.0,
         _ => return Err(format!("bad duration {s:?}: unit must be ms, s, m, h or d")),
     };
-    if !secs.is_finite() || secs < 0.0 || secs > 1e9 {
+    if !secs.is_finite() || !(0.0..=1e9).contains(&secs) {
         return Err(format!("bad duration {s:?}"));
     }
     Ok(Duration::from_secs_f64(secs))

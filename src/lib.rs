@@ -7,6 +7,7 @@ pub mod agent;
 pub mod calllog;
 pub mod cli;
 pub mod config;
+pub mod daemon;
 pub mod net;
 pub mod screen;
 pub mod sip;

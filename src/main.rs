@@ -1,5 +1,5 @@
 use clap::Parser;
-use minisip4fb::cli::{Cli, Command, init_logging, init_logging_level};
+use minisip4fb::cli::{Cli, Command, init_logging, init_logging_level, init_logging_with};
 
 fn main() {
     let cli = Cli::parse();
@@ -16,9 +16,23 @@ fn main() {
     };
     let code = match cli.command {
         Command::Run(args) => {
-            init_logging(args.verbose);
+            let level = if args.verbose {
+                "minisip4fb=trace"
+            } else {
+                "minisip4fb=info"
+            };
+            init_logging_with(
+                level,
+                args.log_format == minisip4fb::cli::run::LogFormat::Json,
+            );
             rt.block_on(minisip4fb::cli::run::run(args))
         }
+        Command::Check(args) => {
+            init_logging_level("minisip4fb=warn");
+            rt.block_on(minisip4fb::cli::check::check(args))
+        }
+        Command::Calls(args) => minisip4fb::cli::calls::calls(args),
+        Command::Stats(args) => minisip4fb::cli::calls::stats(args),
         Command::Demo(args) => {
             // The phone's own log would interleave with the story; -v shows it.
             init_logging_level(if args.verbose {

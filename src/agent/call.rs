@@ -20,9 +20,11 @@ pub enum EndReason {
     HungUp,
     /// The Box (the caller) sent BYE.
     RemoteHungUp,
-    /// The caller gave up before we answered (CANCEL), or another phone
-    /// took the call.
+    /// The caller gave up before we answered (CANCEL).
     Cancelled,
+    /// Another phone took the call: CANCEL with `Reason: SIP;cause=200`
+    /// (RFC 3326).
+    AnsweredElsewhere,
     /// We declined with this status.
     Rejected(u16),
     /// Our 200 OK was never acknowledged (RFC 3261 §13.3.1.4); BYE sent.
@@ -348,11 +350,16 @@ impl Call {
     }
 
     /// CANCEL matched our INVITE; the caller (Agent) already answered 200.
-    pub fn on_cancel(&mut self, ctx: &mut Ctx, now: Instant) {
+    pub fn on_cancel(&mut self, ctx: &mut Ctx, now: Instant, answered_elsewhere: bool) {
         if matches!(self.state, State::Proceeding) {
             // RFC 3261 §9.2: the INVITE gets 487 Request Terminated.
             self.send_final_failure(ctx, now, 487);
-            self.report_end(ctx, EndReason::Cancelled);
+            let reason = if answered_elsewhere {
+                EndReason::AnsweredElsewhere
+            } else {
+                EndReason::Cancelled
+            };
+            self.report_end(ctx, reason);
         }
     }
 

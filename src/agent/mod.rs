@@ -535,8 +535,13 @@ impl Agent {
                     Some(c) => {
                         let (id, tag) = (c.id, c.local_tag.clone());
                         self.respond_tagged(from, &req, 200, &tag, &[]);
+                        // RFC 3326: "Reason: SIP;cause=200" — another phone answered.
+                        let elsewhere = req
+                            .headers
+                            .get("Reason")
+                            .is_some_and(|r| r.replace(' ', "").contains("cause=200"));
                         if let Some(c) = self.calls.get_mut(&id) {
-                            c.on_cancel(&mut self.ctx, now);
+                            c.on_cancel(&mut self.ctx, now, elsewhere);
                         }
                     }
                     None => self.respond(from, &req, 481, &[]),

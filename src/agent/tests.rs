@@ -894,3 +894,30 @@ fn an_undecided_call_expires_with_487() {
         }]
     );
 }
+
+#[test]
+fn cancel_with_reason_200_means_answered_elsewhere() {
+    let mut sim = Sim::new();
+    sim.register(300);
+    let call = incoming(&mut sim, "c9@127.0.0.1", "z9hG4bKinv9");
+    let cancel = String::from_utf8(box_request(
+        "CANCEL",
+        "c9@127.0.0.1",
+        "z9hG4bKinv9",
+        "<sip:620@127.0.0.2:5062>",
+        "7 CANCEL",
+    ))
+    .unwrap();
+    let cancel = cancel.replace(
+        "Max-Forwards: 70\r\n",
+        "Max-Forwards: 70\r\nReason: SIP;cause=200;text=\"Call completed elsewhere\"\r\n",
+    );
+    sim.deliver(cancel.as_bytes());
+    assert_eq!(
+        sim.take_events(),
+        vec![Event::CallEnded {
+            call,
+            reason: EndReason::AnsweredElsewhere
+        }]
+    );
+}

@@ -70,6 +70,9 @@ pub struct NewCall {
     pub decision_ms: f64,
 }
 
+/// One day of the call log: (day, calls, terminated, declined, rang).
+pub type DayCounts = (String, i64, i64, i64, i64);
+
 /// Which calls to list.
 #[derive(Debug, Clone, Default)]
 pub struct Filter {
@@ -214,7 +217,7 @@ impl CallLog {
     }
 
     /// Calls per day: (day, calls, terminated, declined, rang).
-    pub fn per_day(&self, since: Option<&str>) -> Result<Vec<(String, i64, i64, i64, i64)>, Error> {
+    pub fn per_day(&self, since: Option<&str>) -> Result<Vec<DayCounts>, Error> {
         self.with(|db| {
             let mut stmt = db.prepare(
                 "SELECT substr(time, 1, 10) AS day, count(*),

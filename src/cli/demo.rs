@@ -8,11 +8,38 @@ use std::time::Duration;
 use clap::Args;
 use tokio::sync::mpsc;
 
-use super::run::{Decision, Pattern, serve};
+use crate::daemon::{CallInfo, Parts, RuleSource, serve};
 use crate::emulator::{
     CallOutcome, CallReport, CallSpec, Caller, Emulator, EmulatorConfig, Report,
 };
 use crate::net::{Phone, PhoneConfig};
+
+/// The demo household's rules: the same file format as `run --config`.
+const DEMO_CONFIG: &str = r#"
+[numbers]
+country = "DE"
+area_code = "030"
+
+[[rule]]
+name = "family"
+numbers = ["030 1234567"]
+action = "ring"
+
+[[rule]]
+name = "premium numbers"
+types = ["premium"]
+action = "terminate"
+
+[[rule]]
+name = "mass calling"
+numbers = ["0137*"]
+action = "terminate"
+
+[[rule]]
+name = "withheld numbers"
+anonymous = true
+action = "terminate"
+"#;
 
 #[derive(Args, Debug, Clone)]
 pub struct DemoArgs {
@@ -98,10 +125,18 @@ pub async fn demo(args: DemoArgs) -> i32 {
     let mut reports = emulator.reports();
     let mut config = PhoneConfig::new(&emulator.addr().to_string(), user, &password);
     config.bind = "127.0.0.1:0".parse().expect("literal");
-    let patterns: Vec<Pattern> = ["0900*", "0137*", "anonymous"]
-        .iter()
-        .map(|p| Pattern::parse(p).expect("valid"))
-        .collect();
+    let source = RuleSource {
+        config: crate::config::parse(DEMO_CONFIG).expect("the demo config parses"),
+        path: None,
+        blocks: Vec::new(),
+    };
+    let rules = match source.compile() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("minisip4fb demo: {e}");
+            return 1;
+        }
+    };
     let phone = match Phone::start(config).await {
         Ok(p) => p,
         Err(e) => {
@@ -115,16 +150,18 @@ pub async fn demo(args: DemoArgs) -> i32 {
         phone.contact()
     );
     println!(
-        "  block list: {}",
-        patterns
-            .iter()
-            .map(|p| p.to_string())
-            .collect::<Vec<_>>()
-            .join(", ")
+        "  rules: family (030 1234567) rings; premium numbers, 0137* and withheld numbers are terminated"
     );
-    let (dec_tx, mut decisions) = mpsc::unbounded_channel::<Decision>();
+    let (dec_tx, mut decisions) = mpsc::unbounded_channel::<CallInfo>();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let phone_task = tokio::spawn(serve(phone, patterns, Some(dec_tx), async {
+    let parts = Parts {
+        source,
+        rules,
+        calllog: None,
+        events_json: false,
+        calls: Some(dec_tx),
+    };
+    let phone_task = tokio::spawn(serve(phone, parts, async {
         let _ = stop_rx.await;
     }));
 
@@ -242,19 +279,12 @@ fn print_scene(
     n: usize,
     scene: &Scene,
     report: &CallReport,
-    decision: Option<&Decision>,
+    decision: Option<&CallInfo>,
     ok: bool,
 ) {
     println!("  {n}. {}, {}", scene.spec.caller, scene.title);
     let phone = match decision {
-        Some(Decision {
-            blocked_by: Some(p),
-            ..
-        }) => format!("blocked ({p}): answer and hang up"),
-        Some(Decision { caller, .. }) if caller.is_internal() => {
-            "internal call: never screened, let it ring".into()
-        }
-        Some(_) => "allowed: let it ring".into(),
+        Some(d) => format!("{}: {}", d.decision, d.reason),
         None => "(no decision reported)".into(),
     };
     println!("     phone: {phone}");

@@ -1,5 +1,7 @@
 //! The `minisip4fb` command line.
 
+pub mod calls;
+pub mod check;
 pub mod demo;
 pub mod emulate;
 pub mod run;
@@ -25,6 +27,12 @@ pub enum Command {
     Demo(demo::DemoArgs),
     /// Run only the emulated FRITZ!Box, to test a phone against it.
     Emulate(emulate::EmulateArgs),
+    /// Validate the config and lists, register once, unregister.
+    Check(run::RunArgs),
+    /// List recorded calls.
+    Calls(calls::CallsArgs),
+    /// Calls per day and per rule.
+    Stats(calls::DbArgs),
 }
 
 /// Sets up logging: RUST_LOG wins, else info (every SIP message with --verbose).
@@ -38,13 +46,21 @@ pub fn init_logging(verbose: bool) {
 
 /// Sets up logging with `default` as the filter unless RUST_LOG is set.
 pub fn init_logging_level(default: &str) {
+    init_logging_with(default, false);
+}
+
+/// Logging to stderr, as text (journald-friendly) or one JSON object a line.
+pub fn init_logging_with(default: &str, json: bool) {
     use std::io::IsTerminal;
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
-    tracing_subscriber::fmt()
+    let fmt = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(std::io::stderr);
+    if json {
+        fmt.json().init();
+    } else {
+        fmt.with_ansi(std::io::stderr().is_terminal()).init();
+    }
 }

@@ -1,109 +1,126 @@
-//! `minisip4fb run`: register and screen calls by block patterns.
+//! `minisip4fb run`: the screening daemon. Settings come from the config
+//! file; the flags override it.
 
 use std::net::{IpAddr, SocketAddr};
-use std::path::PathBuf;
-use std::time::Instant;
+use std::path::{Path, PathBuf};
 
-use clap::Args;
+use clap::{Args, ValueEnum};
 
-use crate::agent::{EndReason, Event};
-use crate::net::{IncomingCall, Phone, PhoneConfig, Registration};
+use crate::calllog::CallLog;
+use crate::config::{self, Config};
+use crate::daemon::{self, Parts, RuleSource};
+use crate::net::{Phone, PhoneConfig};
 
-#[derive(Args, Debug, Clone)]
+#[derive(Args, Debug, Clone, Default)]
 pub struct RunArgs {
-    /// The FRITZ!Box's SIP address, HOST[:PORT] (e.g. fritz.box or 192.168.178.1).
+    /// The config file (see minisip4fb.example.toml).
+    #[arg(long, short, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// The FRITZ!Box's SIP address, HOST[:PORT] (default fritz.box).
     #[arg(long, value_name = "HOST[:PORT]")]
-    pub fritzbox: String,
+    pub fritzbox: Option<String>,
     /// The IP phone's user name as set up in the FRITZ!Box.
     #[arg(long, value_name = "NAME")]
-    pub user: String,
-    /// Local address to listen on (0.0.0.0:5062 = all interfaces).
-    #[arg(long, value_name = "IP:PORT", default_value = "0.0.0.0:5062")]
-    pub bind: SocketAddr,
-    /// Terminate calls from these numbers: exact (030123), prefix (0900*) or `anonymous`.
+    pub user: Option<String>,
+    /// Local address to listen on (default 0.0.0.0:5062 = all interfaces).
+    #[arg(long, value_name = "IP:PORT")]
+    pub bind: Option<SocketAddr>,
+    /// Terminate calls from these numbers: exact (030123), prefix (0900*), suffix (*1234) or `anonymous`.
     #[arg(long, value_name = "PATTERN")]
     pub block: Vec<String>,
-    /// Read the password from this file (else env MINISIP4FB_PASSWORD).
+    /// The call log (SQLite); default: [calllog] db of the config file, none without one.
+    #[arg(long, value_name = "FILE")]
+    pub db: Option<PathBuf>,
+    /// Read the password from this file (else env MINISIP4FB_PASSWORD, else the config file).
     #[arg(long, value_name = "FILE")]
     pub password_file: Option<PathBuf>,
     /// Also accept SIP requests from this IP (the Box's own IP always is).
     #[arg(long, value_name = "IP")]
     pub trusted: Vec<IpAddr>,
     /// Registration lifetime to ask for, in seconds (the Box decides).
-    #[arg(long, default_value_t = 300)]
-    pub expires: u32,
+    #[arg(long)]
+    pub expires: Option<u32>,
+    /// Print every event as one JSON object per line on stdout.
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub events: Option<EventsFormat>,
+    /// Log format on stderr.
+    #[arg(long, value_enum, default_value = "text")]
+    pub log_format: LogFormat,
     /// Log every SIP message (credentials redacted).
     #[arg(long, short)]
     pub verbose: bool,
 }
 
-/// One `--block` pattern.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Pattern {
-    Exact(String),
-    Prefix(String),
-    Anonymous,
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventsFormat {
+    Json,
 }
 
-impl Pattern {
-    pub fn parse(s: &str) -> Result<Pattern, String> {
-        let s = s.trim();
-        if s.eq_ignore_ascii_case("anonymous") {
-            return Ok(Pattern::Anonymous);
-        }
-        let (body, prefix) = match s.strip_suffix('*') {
-            Some(b) => (b, true),
-            None => (s, false),
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+/// Everything `run` and `check` need, resolved from file and flags.
+pub struct Settings {
+    pub source: RuleSource,
+    pub phone: PhoneConfig,
+    pub db: Option<PathBuf>,
+}
+
+impl Settings {
+    pub fn resolve(args: &RunArgs) -> Result<Settings, String> {
+        let config = match &args.config {
+            Some(p) => config::load(p)?,
+            None => Config::default(),
         };
-        let ok = !body.is_empty()
-            && body
-                .chars()
-                .enumerate()
-                .all(|(i, c)| c.is_ascii_digit() || (i == 0 && c == '+'));
-        if !ok {
-            return Err(format!(
-                "bad block pattern {s:?}: use digits (optionally starting with +), a prefix ending in * (0900*), or anonymous"
-            ));
-        }
-        Ok(if prefix {
-            Pattern::Prefix(body.to_owned())
-        } else {
-            Pattern::Exact(body.to_owned())
-        })
-    }
-
-    pub fn matches(&self, number: Option<&str>) -> bool {
-        match (self, number) {
-            (Pattern::Anonymous, n) => n.is_none(),
-            (Pattern::Exact(p), Some(n)) => p == n,
-            (Pattern::Prefix(p), Some(n)) => n.starts_with(p.as_str()),
-            (_, None) => false,
-        }
+        let base = args
+            .config
+            .as_deref()
+            .and_then(Path::parent)
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
+        let f = &config.fritzbox;
+        let host = args.fritzbox.clone().unwrap_or_else(|| f.host.clone());
+        let user =
+            args.user.clone().or_else(|| f.user.clone()).ok_or(
+                "no user name: pass --user NAME or set user in [fritzbox] of the config file",
+            )?;
+        let password_file = args
+            .password_file
+            .clone()
+            .or_else(|| f.password_file.as_ref().map(|p| base.join(p)));
+        let password = read_password(
+            password_file.as_deref(),
+            f.password.as_deref(),
+            args.config.as_deref(),
+        )?;
+        let mut phone = PhoneConfig::new(&host, &user, &password);
+        phone.bind = args.bind.unwrap_or(f.bind);
+        phone.expires = args.expires.unwrap_or(f.expires);
+        phone.trusted = f.trusted.iter().chain(&args.trusted).copied().collect();
+        let db = match (&args.db, &args.config) {
+            (Some(db), _) => Some(db.clone()),
+            (None, Some(_)) => Some(base.join(&config.calllog.db)),
+            (None, None) => None,
+        };
+        let source = RuleSource {
+            config,
+            path: args.config.clone(),
+            blocks: args.block.clone(),
+        };
+        Ok(Settings { source, phone, db })
     }
 }
 
-impl std::fmt::Display for Pattern {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Pattern::Anonymous => f.write_str("anonymous"),
-            Pattern::Exact(p) => f.write_str(p),
-            Pattern::Prefix(p) => write!(f, "{p}*"),
-        }
-    }
-}
-
-/// The first pattern that blocks this caller; internal calls never match.
-pub fn blocking_pattern<'a>(patterns: &'a [Pattern], call: &IncomingCall) -> Option<&'a Pattern> {
-    let caller = call.caller();
-    if caller.is_internal() {
-        return None;
-    }
-    patterns
-        .iter()
-        .find(|p| p.matches(caller.number.as_deref()))
-}
-
-pub fn read_password(file: Option<&PathBuf>) -> Result<String, String> {
+/// The password: a file, the environment, or the config file itself.
+pub fn read_password(
+    file: Option<&Path>,
+    in_config: Option<&str>,
+    config_path: Option<&Path>,
+) -> Result<String, String> {
     if let Some(f) = file {
         let s = std::fs::read_to_string(f)
             .map_err(|e| format!("cannot read password file {}: {e}", f.display()))?;
@@ -113,28 +130,55 @@ pub fn read_password(file: Option<&PathBuf>) -> Result<String, String> {
         }
         return Ok(p);
     }
-    match std::env::var("MINISIP4FB_PASSWORD") {
-        Ok(p) if !p.is_empty() => Ok(p),
-        _ => Err("no password: set MINISIP4FB_PASSWORD or pass --password-file FILE".into()),
+    if let Ok(p) = std::env::var("MINISIP4FB_PASSWORD")
+        && !p.is_empty()
+    {
+        return Ok(p);
     }
+    if let Some(p) = in_config {
+        #[cfg(unix)]
+        if let Some(path) = config_path {
+            use std::os::unix::fs::PermissionsExt;
+            if std::fs::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o044 != 0) {
+                tracing::warn!(
+                    "{} holds the password and is readable by others: chmod 600 it, or use password_file",
+                    path.display()
+                );
+            }
+        }
+        let _ = config_path;
+        return Ok(p.to_owned());
+    }
+    Err("no password: set MINISIP4FB_PASSWORD, pass --password-file FILE, or set password_file in [fritzbox]".into())
 }
 
-/// Runs the phone until SIGINT/SIGTERM. Returns the process exit code.
+/// Runs the daemon until SIGINT/SIGTERM. Returns the process exit code.
 pub async fn run(args: RunArgs) -> i32 {
-    let patterns: Result<Vec<Pattern>, String> =
-        args.block.iter().map(|p| Pattern::parse(p)).collect();
-    let (patterns, password) = match (patterns, read_password(args.password_file.as_ref())) {
-        (Ok(p), Ok(pw)) => (p, pw),
-        (Err(e), _) | (_, Err(e)) => {
+    let settings = match Settings::resolve(&args) {
+        Ok(s) => s,
+        Err(e) => {
             eprintln!("minisip4fb: {e}");
             return 2;
         }
     };
-    let mut config = PhoneConfig::new(&args.fritzbox, &args.user, &password);
-    config.bind = args.bind;
-    config.expires = args.expires;
-    config.trusted = args.trusted.clone();
-    let phone = match Phone::start(config).await {
+    let rules = match settings.source.compile() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("minisip4fb: {e}");
+            return 2;
+        }
+    };
+    let calllog = match &settings.db {
+        Some(db) => match CallLog::open(db) {
+            Ok(l) => Some(l),
+            Err(e) => {
+                eprintln!("minisip4fb: {e}");
+                return 2;
+            }
+        },
+        None => None,
+    };
+    let phone = match Phone::start(settings.phone.clone()).await {
         Ok(p) => p,
         Err(e) => {
             eprintln!("minisip4fb: {e}");
@@ -142,154 +186,26 @@ pub async fn run(args: RunArgs) -> i32 {
         }
     };
     tracing::info!(
-        "phone {}@{} listening on {}, registering at {}; blocking: {}",
-        args.user,
-        args.fritzbox,
+        "phone {}@{} listening on {}, registering at {}; {} rule(s){}",
+        settings.phone.user,
+        settings.phone.fritzbox,
         phone.contact(),
         phone.registrar(),
-        if patterns.is_empty() {
-            "nothing".to_owned()
-        } else {
-            patterns
-                .iter()
-                .map(|p| p.to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        }
+        rules.len(),
+        settings
+            .db
+            .as_ref()
+            .map(|d| format!(", call log {}", d.display()))
+            .unwrap_or_default()
     );
-    serve(phone, patterns, None, shutdown_signal()).await
-}
-
-/// What the phone decided about one call, and what became of it.
-#[derive(Debug, Clone)]
-pub struct Decision {
-    pub caller: crate::agent::CallerId,
-    /// The pattern that blocked it, `None` when allowed.
-    pub blocked_by: Option<String>,
-    pub outcome: String,
-}
-
-/// Screens calls until `shutdown` resolves (then unregisters; returns 0)
-/// or registration fails for good (returns 1). The one code path of
-/// `run` and `demo`; each decision also goes to `decisions` if given.
-pub async fn serve(
-    mut phone: Phone,
-    patterns: Vec<Pattern>,
-    decisions: Option<tokio::sync::mpsc::UnboundedSender<Decision>>,
-    shutdown: impl std::future::Future<Output = ()>,
-) -> i32 {
-    let mut events = phone.events();
-    let log_task = tokio::spawn(async move {
-        let mut was_registered = false;
-        while let Ok(e) = events.recv().await {
-            match e {
-                Event::Registered { expires } if !was_registered => {
-                    was_registered = true;
-                    tracing::info!(
-                        "registered at the FRITZ!Box (binding granted for {} s)",
-                        expires.as_secs()
-                    );
-                }
-                Event::RegistrationFailed {
-                    reason,
-                    retry_in: Some(d),
-                } => {
-                    was_registered = false;
-                    tracing::warn!(
-                        "registration failed: {reason}; retrying in {:.1} s",
-                        d.as_secs_f64()
-                    );
-                }
-                _ => {}
-            }
-        }
-    });
-    let failed = failed_for_good(phone.registration_updates());
-    tokio::pin!(failed);
-    tokio::pin!(shutdown);
-    let code = loop {
-        tokio::select! {
-            call = phone.next_call() => match call {
-                Some(call) => {
-                    let patterns = patterns.clone();
-                    let decisions = decisions.clone();
-                    tokio::spawn(async move {
-                        let d = screen(&patterns, call).await;
-                        if let Some(tx) = decisions {
-                            let _ = tx.send(d);
-                        }
-                    });
-                }
-                None => break 1,
-            },
-            _ = &mut shutdown => break 0,
-            _ = &mut failed => break 1,
-        }
+    let parts = Parts {
+        source: settings.source,
+        rules,
+        calllog,
+        events_json: args.events.is_some(),
+        calls: None,
     };
-    log_task.abort();
-    if code == 0 {
-        tracing::info!("shutting down: unregistering");
-        let _ = phone.shutdown().await;
-    } else if let Registration::Failed { reason, .. } = phone.registration() {
-        eprintln!("minisip4fb: {reason}");
-    }
-    code
-}
-
-/// Resolves only when registration failed for good (wrong credentials on
-/// the first attempt); transient failures are retried by the phone.
-async fn failed_for_good(mut reg: tokio::sync::watch::Receiver<Registration>) {
-    loop {
-        if matches!(
-            &*reg.borrow_and_update(),
-            Registration::Failed { retry_in: None, .. }
-        ) {
-            return;
-        }
-        if reg.changed().await.is_err() {
-            return;
-        }
-    }
-}
-
-async fn screen(patterns: &[Pattern], call: IncomingCall) -> Decision {
-    let caller = call.caller().clone();
-    let called = caller.called.clone().unwrap_or_else(|| "?".into());
-    let blocked_by = blocking_pattern(patterns, &call).map(|p| p.to_string());
-    let outcome = match &blocked_by {
-        Some(p) => {
-            let outcome = match call.terminate().await {
-                Ok(EndReason::HungUp) => {
-                    let ms = call.received_at().elapsed().as_secs_f64() * 1000.0;
-                    format!("terminated (answered and hung up, {ms:.1} ms after the INVITE)")
-                }
-                Ok(r) => format!("ended: {r:?}"),
-                Err(e) => format!("could not terminate: {e}"),
-            };
-            tracing::info!("call from {caller} to {called}: blocked by {p}; {outcome}");
-            outcome
-        }
-        None => {
-            let _ = call.ring().await;
-            let started = Instant::now();
-            let outcome = match call.ended().await {
-                EndReason::Cancelled => {
-                    "rang, then the caller hung up or another phone answered".to_owned()
-                }
-                r => format!("ended: {r:?}"),
-            };
-            tracing::info!(
-                "call from {caller} to {called}: allowed; {outcome} after {:.1} s",
-                started.elapsed().as_secs_f64()
-            );
-            outcome
-        }
-    };
-    Decision {
-        caller,
-        blocked_by,
-        outcome,
-    }
+    daemon::serve(phone, parts, shutdown_signal()).await
 }
 
 async fn shutdown_signal() {
@@ -318,21 +234,39 @@ mod tests {
     use super::*;
 
     #[test]
-    fn patterns() {
-        assert!(
-            Pattern::parse("0900*")
-                .unwrap()
-                .matches(Some("09005551234"))
+    fn flags_override_the_file() {
+        let dir = std::env::temp_dir().join(format!("minisip4fb-settings-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let cfg = dir.join("c.toml");
+        std::fs::write(&cfg, "[fritzbox]\nhost = \"192.0.2.1\"\nuser = \"620\"\npassword_file = \"pw\"\n[calllog]\ndb = \"log/calls.db\"\n").unwrap();
+        std::fs::write(dir.join("pw"), "s3cret\n").unwrap();
+        let args = RunArgs {
+            config: Some(cfg.clone()),
+            ..RunArgs::default()
+        };
+        let s = Settings::resolve(&args).unwrap();
+        assert_eq!(
+            (
+                s.phone.fritzbox.as_str(),
+                s.phone.user.as_str(),
+                s.phone.password.as_str()
+            ),
+            ("192.0.2.1", "620", "s3cret")
         );
-        assert!(!Pattern::parse("0900*").unwrap().matches(Some("0301234")));
-        assert!(
-            Pattern::parse("+4930123")
-                .unwrap()
-                .matches(Some("+4930123"))
+        assert_eq!(s.db, Some(dir.join("log/calls.db")));
+        let args = RunArgs {
+            config: Some(cfg),
+            user: Some("621".into()),
+            fritzbox: Some("127.0.0.1:5070".into()),
+            db: Some("x.db".into()),
+            ..RunArgs::default()
+        };
+        let s = Settings::resolve(&args).unwrap();
+        assert_eq!(
+            (s.phone.fritzbox.as_str(), s.phone.user.as_str()),
+            ("127.0.0.1:5070", "621")
         );
-        assert!(Pattern::parse("anonymous").unwrap().matches(None));
-        assert!(!Pattern::parse("0*").unwrap().matches(None));
-        assert!(Pattern::parse("09x*").is_err());
-        assert!(Pattern::parse("*").is_err());
+        assert_eq!(s.db, Some(PathBuf::from("x.db")));
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -66,6 +66,9 @@ pub struct CallSpec {
     pub cancel_after: Duration,
     /// If the phone answers, the caller hangs up (BYE) after this long.
     pub hang_up_after: Option<Duration>,
+    /// Another phone "answers" at `cancel_after`: the CANCEL carries
+    /// `Reason: SIP;cause=200` (RFC 3326; whether the Box sends it is unknown).
+    pub answered_elsewhere: bool,
 }
 
 impl CallSpec {
@@ -75,6 +78,7 @@ impl CallSpec {
             called: "0301111111".into(),
             cancel_after: Duration::from_secs(20),
             hang_up_after: None,
+            answered_elsewhere: false,
         }
     }
 
@@ -594,13 +598,19 @@ a=rtpmap:121 PCMU/16000\r\na=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-15\
     fn call_timeout(&mut self, now: Instant, c: &mut OutCall) {
         match &mut c.phase {
             Phase::Calling { .. } | Phase::Proceeding if now >= c.cancel_at => {
-                let cancel = self.in_dialog(
+                let mut cancel = self.in_dialog(
                     c,
                     Method::Cancel,
                     c.cseq,
                     &c.branch.clone(),
                     &format!("<{}>", c.uri),
                 );
+                if c.spec.answered_elsewhere {
+                    cancel = add_header(
+                        &cancel,
+                        "Reason: SIP;cause=200;text=\"Call completed elsewhere\"",
+                    );
+                }
                 self.send(c.dest, cancel.clone());
                 c.timer_b = now + TIMEOUT;
                 c.phase = Phase::Cancelling {
@@ -689,6 +699,19 @@ a=rtpmap:121 PCMU/16000\r\na=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-15\
             self.send(dest, r.to_bytes());
         }
     }
+}
+
+/// Inserts a header line before the end of the header section.
+fn add_header(msg: &[u8], line: &str) -> Vec<u8> {
+    let end = msg
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map_or(msg.len(), |p| p + 2);
+    let mut out = msg[..end].to_vec();
+    out.extend_from_slice(line.as_bytes());
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(&msg[end..]);
+    out
 }
 
 impl std::fmt::Debug for OutCall {

@@ -7,7 +7,7 @@ use std::str::FromStr;
 
 use phonenumber::country::Id;
 use phonenumber::metadata::DATABASE;
-use phonenumber::{Mode, PhoneNumber, Type};
+use phonenumber::{PhoneNumber, Type};
 
 /// Where the household is: numbers without country (and area) code are
 /// read as being from here.
@@ -18,6 +18,10 @@ pub struct Home {
     pub calling_code: u16,
     /// The area code without the trunk prefix, e.g. "30" for Berlin.
     pub area_code: Option<String>,
+    /// The national (trunk) prefix, "0" in Germany; none in Italy.
+    pub trunk: Option<String>,
+    /// The international call prefix: "00" in most of the world.
+    pub intl: String,
 }
 
 impl Home {
@@ -26,17 +30,30 @@ impl Home {
         let id = Id::from_str(&country.to_ascii_uppercase()).map_err(|_| {
             format!("unknown country {country:?}: use an ISO 3166 code like \"DE\" or \"AT\"")
         })?;
-        let calling_code = DATABASE
+        let meta = DATABASE
             .by_id(id.as_ref())
-            .map(|m| m.country_code())
             .ok_or_else(|| format!("no numbering data for country {country:?}"))?;
+        let trunk = meta.national_prefix().map(str::to_owned);
         let area_code = area_code
-            .map(|a| digits(a).trim_start_matches('0').to_owned())
+            .map(|a| {
+                let d = digits(a);
+                match &trunk {
+                    Some(t) => d.strip_prefix(t.as_str()).unwrap_or(&d).to_owned(),
+                    None => d,
+                }
+            })
             .filter(|a| !a.is_empty());
+        let intl = meta
+            .preferred_international_prefix()
+            .filter(|p| p.bytes().all(|b| b.is_ascii_digit()))
+            .unwrap_or("00")
+            .to_owned();
         Ok(Home {
             country: id,
-            calling_code,
+            calling_code: meta.country_code(),
             area_code,
+            trunk,
+            intl,
         })
     }
 }
@@ -153,10 +170,12 @@ pub struct Number {
 }
 
 /// Only the digits (and a leading +) of a number as people write it:
-/// `030 / 123-45 67` → `030123456 7`.
+/// `+49 (0)30 / 123-45 67` → `+49301234567` (the `(0)` some write after
+/// the country code is not dialled).
 pub fn digits(s: &str) -> String {
+    let s = s.trim().replace("(0)", "");
     let mut out = String::with_capacity(s.len());
-    for (i, c) in s.trim().chars().enumerate() {
+    for (i, c) in s.chars().enumerate() {
         if c.is_ascii_digit() || (c == '+' && i == 0) {
             out.push(c);
         }
@@ -164,53 +183,55 @@ pub fn digits(s: &str) -> String {
     out
 }
 
+/// Whether the digits say where they belong: `+`, the international
+/// prefix or the trunk prefix. Only numbers without any are ambiguous.
+fn has_prefix(d: &str, home: &Home) -> bool {
+    d.starts_with('+')
+        || d.starts_with(home.intl.as_str())
+        || home.trunk.as_deref().is_some_and(|t| d.starts_with(t))
+}
+
 /// Puts a number into the international form `+CC…` by the dialling
-/// rules, before any metadata: `00` → `+` (done here, not by the crate,
-/// which misreads foreign numbers parsed against a home region — its
-/// issues #29/#30), trunk `0` → home country code, no prefix at all → a
-/// local number in the home area.
+/// rules, before any metadata: the international prefix `00` → `+` (done
+/// here, not by the crate, which misreads foreign numbers parsed against a
+/// home region — its issues #29/#30), the trunk prefix `0` → the home
+/// country code, no prefix at all → a local number in the home area.
 pub fn internationalise(number: &str, home: &Home) -> Option<String> {
     let d = digits(number);
-    if let Some(rest) = d.strip_prefix('+') {
-        return (!rest.is_empty()).then(|| d.clone());
-    }
-    if let Some(rest) = d.strip_prefix("00") {
-        return (!rest.is_empty()).then(|| format!("+{rest}"));
-    }
-    if let Some(rest) = d.strip_prefix('0') {
-        return (!rest.is_empty()).then(|| format!("+{}{rest}", home.calling_code));
-    }
-    if d.is_empty() {
-        return None;
-    }
-    Some(match &home.area_code {
-        Some(area) => format!("+{}{area}{d}", home.calling_code),
-        None => format!("+{}{d}", home.calling_code),
-    })
+    let intl = if let Some(rest) = d.strip_prefix('+') {
+        rest.to_owned()
+    } else if let Some(rest) = d.strip_prefix(home.intl.as_str()) {
+        rest.to_owned()
+    } else if let Some(rest) = home.trunk.as_deref().and_then(|t| d.strip_prefix(t)) {
+        format!("{}{rest}", home.calling_code)
+    } else {
+        match &home.area_code {
+            Some(area) => format!("{}{area}{d}", home.calling_code),
+            None => format!("{}{d}", home.calling_code),
+        }
+    };
+    let cc_only = intl.len() <= home.calling_code.to_string().len() && !d.starts_with('+');
+    (!intl.is_empty() && !cc_only && !d.is_empty()).then(|| format!("+{intl}"))
 }
 
 fn parse_intl(intl: &str) -> Option<PhoneNumber> {
     phonenumber::parse(None, intl).ok()
 }
 
-/// Normalises a number to E.164. A number without any prefix is a local
-/// number in the home area, unless it starts with the area code: then it is
-/// a national number that lost its trunk 0 (`301234567` in Berlin is
-/// `+49301234567`); the other reading is the fallback when the first is
-/// not a valid number.
+/// Normalises a number to E.164. With a prefix (`+`, `00`, trunk `0`)
+/// that is pure dialling arithmetic, no metadata needed — which is what
+/// lets a million-entry list load in about a second. A number without any
+/// prefix is a local number in the home area, unless it starts with the
+/// area code: then it is a national number that lost its trunk 0
+/// (`301234567` in Berlin is `+49301234567`); the metadata picks the other
+/// reading when the first is not a valid number.
 pub fn to_e164(number: &str, home: &Home) -> Option<String> {
-    parse(number, home).map(|(e164, _)| e164)
-}
-
-fn parse(number: &str, home: &Home) -> Option<(String, PhoneNumber)> {
     let d = digits(number);
+    if has_prefix(&d, home) {
+        return internationalise(number, home);
+    }
     let mut candidates = vec![internationalise(number, home)?];
-    if !d.starts_with('+')
-        && !d.starts_with('0')
-        && let Some(area) = &home.area_code
-    {
-        // Digits that begin with the area code most likely lost their
-        // trunk 0 (`301234567`); others are local (`1234567`).
+    if let Some(area) = &home.area_code {
         let national = format!("+{}{d}", home.calling_code);
         if d.starts_with(area.as_str()) {
             candidates.insert(0, national);
@@ -218,20 +239,10 @@ fn parse(number: &str, home: &Home) -> Option<(String, PhoneNumber)> {
             candidates.push(national);
         }
     }
-    let parsed: Vec<(String, Option<PhoneNumber>)> = candidates
-        .into_iter()
-        .map(|c| {
-            let p = parse_intl(&c);
-            (c, p)
-        })
-        .collect();
-    // Prefer a valid reading, then any the metadata could parse.
-    let best = parsed
+    let valid = candidates
         .iter()
-        .find(|(_, p)| p.as_ref().is_some_and(PhoneNumber::is_valid))
-        .or_else(|| parsed.iter().find(|(_, p)| p.is_some()))?;
-    let pn = best.1.clone()?;
-    Some((pn.format().mode(Mode::E164).to_string(), pn))
+        .find(|c| parse_intl(c).as_ref().is_some_and(PhoneNumber::is_valid));
+    Some(valid.unwrap_or(&candidates[0]).clone())
 }
 
 /// Classifies the number the Box sent in From (`None`: withheld).
@@ -245,10 +256,11 @@ pub fn classify(number: Option<&str>, home: &Home) -> Class {
     {
         return Class::Internal(raw.to_owned());
     }
-    let Some((e164, pn)) = parse(raw, home) else {
+    let e164 = to_e164(raw, home);
+    let Some(pn) = e164.as_deref().and_then(parse_intl) else {
         return Class::External(Number {
             raw: raw.to_owned(),
-            e164: internationalise(raw, home),
+            e164,
             country: None,
             valid: false,
             possible: false,
@@ -260,7 +272,7 @@ pub fn classify(number: Option<&str>, home: &Home) -> Class {
     let valid = pn.is_valid();
     Class::External(Number {
         raw: raw.to_owned(),
-        e164: Some(e164),
+        e164,
         foreign: pn.code().value() != home.calling_code,
         country,
         possible: valid || phonenumber::is_viable(raw),
@@ -326,6 +338,7 @@ mod tests {
             ("0043 1 5344 0", "+43153440"),
             ("00234 803 123 4567", "+2348031234567"),
             ("0033 1 42 68 53 00", "+33142685300"),
+            ("+44 (0)20 7946 0000", "+442079460000"),
             ("0041 44 668 18 00", "+41446681800"),
         ];
         for (form, e164) in table {
@@ -336,6 +349,13 @@ mod tests {
         assert_eq!(to_e164("5344 0", &vienna).as_deref(), Some("+43153440"));
         assert_eq!(
             to_e164("0049 30 1234567", &vienna).as_deref(),
+            Some("+49301234567")
+        );
+        // Italy keeps its leading 0 after the country code (no trunk prefix).
+        let rome = Home::new("IT", Some("06")).unwrap();
+        assert_eq!(to_e164("06 6982", &rome).as_deref(), Some("+39066982"));
+        assert_eq!(
+            to_e164("0049 30 1234567", &rome).as_deref(),
             Some("+49301234567")
         );
     }

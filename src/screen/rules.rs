@@ -217,6 +217,9 @@ impl Rules {
                 log_only: r.log_only,
             });
         }
+        // libphonenumber compiles its patterns on first use: pay that now,
+        // not on the first call.
+        let _ = number::classify(Some(&format!("+{}301234567", home.calling_code)), &home);
         let decline_delay = config::parse_duration(&cfg.screen.decline_delay)
             .map_err(|e| format!("[screen] decline_delay: {e}"))?;
         Ok((
@@ -640,5 +643,20 @@ action = "ignore-silently"
                 .unwrap_err()
                 .contains("cannot read list")
         );
+    }
+}
+
+#[cfg(test)]
+mod example_config {
+    use std::path::Path;
+
+    /// The documented example must always be a valid config.
+    #[test]
+    fn example_config_compiles_with_its_lists() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let cfg = crate::config::load(&root.join("minisip4fb.example.toml")).unwrap();
+        let (rules, warnings) = super::Rules::compile(&cfg, &root.join("contrib/example")).unwrap();
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(rules.len(), 6);
     }
 }

@@ -1,0 +1,119 @@
+//! The decision path of a call: classifying the number, deciding against
+//! the rules (with a 1,000,000-entry list), recording it in the call log.
+//! Run: cargo bench --bench screen
+
+use std::hint::black_box;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use minisip4fb::calllog::{CallLog, NewCall};
+use minisip4fb::config;
+use minisip4fb::screen::number::{Home, classify};
+use minisip4fb::screen::rules::{History, Rules};
+
+/// Writes a list of `n` German mobile numbers (generated, not committed).
+fn big_list(n: usize) -> std::path::PathBuf {
+    let path = std::env::temp_dir().join(format!("minisip4fb-bench-list-{n}.txt"));
+    if !path.exists() {
+        let mut s = String::with_capacity(n * 16);
+        for i in 0..n {
+            s.push_str(&format!("0170{:07}\n", i * 7 % 10_000_000));
+        }
+        std::fs::write(&path, s).unwrap();
+    }
+    path
+}
+
+fn config_with_20_rules(list: &Path) -> config::Config {
+    let mut toml = String::from("[numbers]\ncountry = \"DE\"\narea_code = \"030\"\n");
+    for i in 0..18 {
+        toml.push_str(&format!("[[rule]]\nname = \"r{i}\"\nnumbers = [\"0{:03}5*\", \"*9{i:02}9\"]\naction = \"terminate\"\n", 100 + i));
+    }
+    toml.push_str(&format!(
+        "[[rule]]\nname = \"big list\"\nlists = [\"{}\"]\naction = \"terminate\"\n",
+        list.display()
+    ));
+    toml.push_str("[[rule]]\nname = \"premium\"\ntypes = [\"premium\"]\naction = \"terminate\"\n");
+    config::parse(&toml).unwrap()
+}
+
+fn bench(c: &mut Criterion) {
+    let home = Home::new("DE", Some("030")).unwrap();
+    let list = big_list(1_000_000);
+    let t = Instant::now();
+    let cfg = config_with_20_rules(&list);
+    let (rules, warnings) = Rules::compile(&cfg, Path::new("/")).unwrap();
+    eprintln!(
+        "compiled 20 rules with a 1,000,000-entry list in {:.2} s",
+        t.elapsed().as_secs_f64()
+    );
+    assert!(warnings.is_empty());
+    let history = History::default();
+    let local = chrono::Local::now().naive_local();
+
+    c.bench_function("classify 09005551234 (libphonenumber)", |b| {
+        b.iter(|| classify(black_box(Some("09005551234")), &home))
+    });
+    c.bench_function("decide: hit in the 1M list (rule 19)", |b| {
+        b.iter(|| {
+            rules.decide(
+                black_box(Some("01700000007")),
+                None,
+                &history,
+                Instant::now(),
+                local,
+            )
+        })
+    });
+    c.bench_function("decide: no rule matches (all 20 checked)", |b| {
+        b.iter(|| {
+            rules.decide(
+                black_box(Some("040855992611")),
+                None,
+                &history,
+                Instant::now(),
+                local,
+            )
+        })
+    });
+    c.bench_function("decide: anonymous", |b| {
+        b.iter(|| rules.decide(black_box(None), None, &history, Instant::now(), local))
+    });
+    let set = {
+        let (s, _) = minisip4fb::screen::list::load(&list, &home).unwrap();
+        s
+    };
+    c.bench_function("lookup in the 1M list", |b| {
+        b.iter(|| set.lookup(black_box("+491700000007")))
+    });
+
+    let dir = std::env::temp_dir().join(format!("minisip4fb-bench-db-{}", std::process::id()));
+    let log = CallLog::open(&dir.join("calls.db")).unwrap();
+    let call = NewCall {
+        caller: Some("09005551234".into()),
+        class: "external".into(),
+        decision: "terminate".into(),
+        action: "terminate".into(),
+        reason: "bench".into(),
+        ..NewCall::default()
+    };
+    c.bench_function("call log: insert a decided call", |b| {
+        b.iter(|| log.insert(black_box(&call)).unwrap())
+    });
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn load_1m(c: &mut Criterion) {
+    let home = Home::new("DE", Some("030")).unwrap();
+    let list = big_list(1_000_000);
+    let mut g = c.benchmark_group("list");
+    g.sample_size(10).measurement_time(Duration::from_secs(20));
+    g.bench_function("load a 1,000,000-entry text list", |b| {
+        b.iter(|| minisip4fb::screen::list::load(&list, &home).unwrap())
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench, load_1m);
+criterion_main!(benches);

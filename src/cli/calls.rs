@@ -1,0 +1,220 @@
+//! `minisip4fb calls` and `minisip4fb stats`: read the call log.
+
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+
+use crate::calllog::{CallLog, Filter, Record};
+use crate::config;
+
+#[derive(Args, Debug, Clone)]
+pub struct DbArgs {
+    /// Find the call log through this config file.
+    #[arg(long, short, value_name = "FILE", conflicts_with = "db")]
+    pub config: Option<PathBuf>,
+    /// The call log itself.
+    #[arg(long, value_name = "FILE")]
+    pub db: Option<PathBuf>,
+    /// Only calls of the last DURATION (e.g. 7d, 12h).
+    #[arg(long, value_name = "DURATION")]
+    pub since: Option<String>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct CallsArgs {
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// Only calls that were not left to ring.
+    #[arg(long)]
+    pub blocked: bool,
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: Format,
+    /// Same as --format json.
+    #[arg(long, conflicts_with_all = ["format", "csv"])]
+    pub json: bool,
+    /// Same as --format csv.
+    #[arg(long, conflicts_with = "format")]
+    pub csv: bool,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Table,
+    Json,
+    Csv,
+}
+
+fn open(a: &DbArgs) -> Result<(CallLog, Option<String>), String> {
+    let path = match (&a.db, &a.config) {
+        (Some(db), _) => db.clone(),
+        (None, Some(c)) => {
+            let cfg = config::load(c)?;
+            c.parent()
+                .unwrap_or(std::path::Path::new(""))
+                .join(cfg.calllog.db)
+        }
+        (None, None) => return Err("which call log? pass --config FILE or --db FILE".into()),
+    };
+    if !path.exists() {
+        return Err(format!(
+            "no call log at {} yet (it is created by `minisip4fb run`)",
+            path.display()
+        ));
+    }
+    let since = match &a.since {
+        Some(s) => {
+            let d = config::parse_duration(s)?;
+            let t =
+                chrono::Utc::now() - chrono::Duration::from_std(d).map_err(|e| e.to_string())?;
+            Some(t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+        }
+        None => None,
+    };
+    Ok((CallLog::open(&path).map_err(|e| e.to_string())?, since))
+}
+
+fn local_time(rfc3339: &str) -> String {
+    chrono::DateTime::parse_from_rfc3339(rfc3339)
+        .map(|t| {
+            t.with_timezone(&chrono::Local)
+                .format("%Y-%m-%d %H:%M:%S")
+                .to_string()
+        })
+        .unwrap_or_else(|_| rfc3339.to_owned())
+}
+
+pub fn calls(a: CallsArgs) -> i32 {
+    let (log, since) = match open(&a.db) {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("minisip4fb: {e}");
+            return 2;
+        }
+    };
+    let records = match log.list(&Filter {
+        since,
+        blocked: a.blocked,
+    }) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("minisip4fb: {e}");
+            return 1;
+        }
+    };
+    let format = if a.json {
+        Format::Json
+    } else if a.csv {
+        Format::Csv
+    } else {
+        a.format
+    };
+    match format {
+        Format::Json => match serde_json::to_string_pretty(&records) {
+            Ok(s) => println!("{s}"),
+            Err(e) => {
+                eprintln!("minisip4fb: {e}");
+                return 1;
+            }
+        },
+        Format::Csv => {
+            let mut w = csv::Writer::from_writer(std::io::stdout());
+            let _ = w.write_record([
+                "time",
+                "caller",
+                "caller_e164",
+                "name",
+                "called",
+                "decision",
+                "action",
+                "rule",
+                "reason",
+                "outcome",
+                "decision_ms",
+                "bye_ms",
+            ]);
+            for r in &records {
+                let o = |s: &Option<String>| s.clone().unwrap_or_default();
+                let f = |v: Option<f64>| v.map(|v| format!("{v:.3}")).unwrap_or_default();
+                let _ = w.write_record([
+                    r.time.clone(),
+                    o(&r.caller),
+                    o(&r.caller_e164),
+                    o(&r.name),
+                    o(&r.called),
+                    r.decision.clone(),
+                    r.action.clone(),
+                    o(&r.rule),
+                    r.reason.clone(),
+                    o(&r.outcome),
+                    f(r.decision_ms),
+                    f(r.bye_ms),
+                ]);
+            }
+            let _ = w.flush();
+        }
+        Format::Table => print_table(&records),
+    }
+    0
+}
+
+fn print_table(records: &[Record]) {
+    if records.is_empty() {
+        println!("no calls");
+        return;
+    }
+    println!(
+        "{:<19}  {:<22}  {:<15}  {:<20}  reason",
+        "time", "caller", "decision", "outcome"
+    );
+    for r in records {
+        let caller = match (&r.caller, &r.name) {
+            (None, _) => "anonymous".to_owned(),
+            (Some(c), Some(n)) => format!("{c} ({n})"),
+            (Some(c), None) => c.clone(),
+        };
+        let caller: String = caller.chars().take(22).collect();
+        println!(
+            "{:<19}  {:<22}  {:<15}  {:<20}  {}",
+            local_time(&r.time),
+            caller,
+            r.decision,
+            r.outcome.as_deref().unwrap_or("(in progress)"),
+            r.reason
+        );
+    }
+}
+
+pub fn stats(a: DbArgs) -> i32 {
+    let (log, since) = match open(&a) {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("minisip4fb: {e}");
+            return 2;
+        }
+    };
+    let (days, rules) = match (
+        log.per_day(since.as_deref()),
+        log.per_rule(since.as_deref()),
+    ) {
+        (Ok(d), Ok(r)) => (d, r),
+        (Err(e), _) | (_, Err(e)) => {
+            eprintln!("minisip4fb: {e}");
+            return 1;
+        }
+    };
+    println!(
+        "{:<10}  {:>6}  {:>10}  {:>8}  {:>6}",
+        "day (UTC)", "calls", "terminated", "declined", "rang"
+    );
+    for (day, calls, term, decl, rang) in &days {
+        println!("{day:<10}  {calls:>6}  {term:>10}  {decl:>8}  {rang:>6}");
+    }
+    println!("\n{:>6}  {:<16}  rule", "calls", "action");
+    for (rule, action, n) in &rules {
+        println!(
+            "{n:>6}  {action:<16}  {}",
+            rule.as_deref().unwrap_or("(default or internal)")
+        );
+    }
+    0
+}

@@ -1,0 +1,77 @@
+//! `minisip4fb check`: validate the config and lists, register once at the
+//! Box, say what it granted and where it will call us, unregister.
+
+use std::time::Duration;
+
+use super::run::{RunArgs, Settings};
+use crate::net::Phone;
+
+pub async fn check(args: RunArgs) -> i32 {
+    let settings = match Settings::resolve(&args) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("config: {e}");
+            return 2;
+        }
+    };
+    match settings.source.compile() {
+        Ok(rules) => println!("config: ok, {} rule(s)", rules.len()),
+        Err(e) => {
+            eprintln!("config: {e}");
+            return 2;
+        }
+    }
+    if let Some(db) = &settings.db {
+        match crate::calllog::CallLog::open(db) {
+            Ok(_) => println!("call log: {} ok", db.display()),
+            Err(e) => {
+                eprintln!("call log: {e}");
+                return 2;
+            }
+        }
+    }
+    let phone = match Phone::start(settings.phone.clone()).await {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("phone: {e}");
+            return 1;
+        }
+    };
+    println!(
+        "registering {} at {} ({}) from {} …",
+        settings.phone.user,
+        settings.phone.fritzbox,
+        phone.registrar(),
+        phone.contact()
+    );
+    match tokio::time::timeout(Duration::from_secs(15), phone.wait_registered()).await {
+        Ok(Ok(expires)) => {
+            println!(
+                "registered: the Box granted {} s and will call sip:{}@{}",
+                expires.as_secs(),
+                settings.phone.user,
+                phone.contact()
+            );
+            let _ = phone.shutdown().await;
+            println!("unregistered again: all good");
+            0
+        }
+        Ok(Err(e)) => {
+            eprintln!("registration: {e}");
+            1
+        }
+        Err(_) => {
+            let last = match phone.registration() {
+                crate::net::Registration::Failed { reason, .. } => format!(": {reason}"),
+                _ => String::new(),
+            };
+            eprintln!(
+                "registration: no success within 15 s{last}. Is {} the FRITZ!Box, is the IP phone set up there, and does no firewall block UDP {}?",
+                settings.phone.fritzbox,
+                phone.registrar().port()
+            );
+            let _ = phone.shutdown().await;
+            1
+        }
+    }
+}
