@@ -140,7 +140,10 @@ async fn every_demo_scenario_ends_as_it_should() {
     tokio::time::sleep(ms(100)).await;
     assert!(emu.bindings().await.is_empty(), "unregistered on SIGTERM");
     let log = phone.stderr();
-    assert!(log.contains("blocked by 0900*"), "{log}");
+    assert!(
+        log.contains("terminate (rule 1 \"--block\": +499005551234 matches +49900*)"),
+        "{log}"
+    );
     assert!(!log.contains(PASSWORD), "password never logged");
 }
 

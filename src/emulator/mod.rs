@@ -172,6 +172,8 @@ pub struct Binding {
     pub call_id: String,
     pub instance: Option<String>,
     pub expires_at: Instant,
+    /// When it was last registered or refreshed.
+    pub registered_at: Instant,
     pub last_cseq: u32,
 }
 

@@ -163,18 +163,23 @@ impl Fritzbox {
             },
             None => from,
         };
+        // A phone that restarts begins a new Call-ID at CSeq 1, which is
+        // fine; a new Call-ID in the middle of its life piles up bindings
+        // on the Box (FRITZBOX.md), and so does a second binding for the
+        // same contact.
         if let Some(old) = self.bindings.get(&key) {
-            if old.call_id != call_id {
+            if old.call_id != call_id && cseq > 1 {
                 self.violation(format!("new Call-ID {call_id} for an existing binding: bindings pile up (RFC 3261 §10.2.4)"));
-            } else if cseq <= old.last_cseq {
+            } else if old.call_id == call_id && cseq <= old.last_cseq {
                 self.violation(format!(
                     "CSeq {cseq} did not increase within Call-ID {call_id} (RFC 3261 §10.2.4)"
                 ));
             }
-        } else if self
-            .bindings
-            .values()
-            .any(|b| b.contact == contact_addr && b.call_id != call_id && b.user == user)
+        } else if cseq > 1
+            && self
+                .bindings
+                .values()
+                .any(|b| b.contact == contact_addr && b.call_id != call_id && b.user == user)
         {
             self.violation(format!(
                 "a second binding for {contact_uri} under a new Call-ID: bindings pile up"
@@ -202,6 +207,7 @@ impl Fritzbox {
                 call_id,
                 instance,
                 expires_at: now + Duration::from_secs(granted.into()),
+                registered_at: now,
                 last_cseq: cseq,
             },
         );

@@ -64,7 +64,7 @@ kill -TERM "$phone_pid"
 wait "$phone_pid" || fail "the phone exited non-zero on SIGTERM"
 wait "$reg_pid" || fail "registrar scenario (refresh or unregister missing)"
 echo "ok: refreshed after the 2 s grant, unregistered on SIGTERM, exit 0"
-grep -q "blocked by 0900\*" phone.log || fail "no log line for the blocked call"
+grep -q "rule 1 \"--block\": +499005551234 matches +49900\*" phone.log || fail "no log line for the blocked call"
 
 # 6. Wrong password on the first registration: one clear line, non-zero exit.
 sipp -sf "$here/registrar.xml" -i 127.0.0.1 -p 15061 -m 1 -timeout 15 -nostdin >badauth_registrar.log 2>&1 &

@@ -1,0 +1,379 @@
+//! The screening daemon end to end: `minisip4fb run --config` against the
+//! emulated FRITZ!Box, the call log read back with `minisip4fb calls
+//! --json`, a reload while calls come in, and `kill -9` mid-call.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use minisip4fb::emulator::{CallOutcome, CallSpec, Caller, Emulator, EmulatorConfig};
+
+const BIN: &str = env!("CARGO_BIN_EXE_minisip4fb");
+
+struct Daemon(Child);
+
+impl Daemon {
+    fn start(config: &Path, box_addr: std::net::SocketAddr) -> Daemon {
+        let child = Command::new(BIN)
+            .args(["run", "--config"])
+            .arg(config)
+            .args(["--fritzbox", &box_addr.to_string(), "--bind", "127.0.0.1:0"])
+            .env_remove("MINISIP4FB_PASSWORD")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start the daemon");
+        Daemon(child)
+    }
+
+    fn kill9(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-KILL", &self.0.id().to_string()])
+            .status();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn setup(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("minisip4fb-daemon-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("password"), "geheim123\n").unwrap();
+    std::fs::write(dir.join("allow.txt"), "# family\n030 1234567  Oma\n").unwrap();
+    std::fs::write(
+        dir.join("block.txt"),
+        "0800 1111111\n*666\nbroken line here\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("config.toml"),
+        r#"
+[fritzbox]
+user = "620"
+password_file = "password"
+
+[numbers]
+country = "DE"
+area_code = "030"
+
+[screen]
+decline_delay = "300ms"
+
+[[rule]]
+name = "family"
+lists = ["allow.txt"]
+action = "ring"
+
+[[rule]]
+name = "withheld"
+anonymous = true
+action = "terminate"
+
+[[rule]]
+name = "premium numbers"
+types = ["premium"]
+action = "terminate"
+
+[[rule]]
+name = "block list"
+lists = ["block.txt"]
+action = "terminate"
+
+[[rule]]
+name = "abroad"
+foreign = true
+action = "decline"
+
+[[rule]]
+name = "trial"
+numbers = ["0171*"]
+action = "terminate"
+log_only = true
+"#,
+    )
+    .unwrap();
+    dir
+}
+
+async fn emulator() -> Emulator {
+    Emulator::start(EmulatorConfig {
+        bind: "127.0.0.1:0".parse().unwrap(),
+        accounts: vec![("620".into(), "geheim123".into())],
+        seed: 9,
+        ..EmulatorConfig::default()
+    })
+    .await
+    .unwrap()
+}
+
+fn calls_json(dir: &Path) -> Vec<serde_json::Value> {
+    let out = Command::new(BIN)
+        .args(["calls", "--json", "--config"])
+        .arg(dir.join("config.toml"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("calls --json is one JSON array")
+}
+
+fn spec(c: Caller, ring_ms: u64) -> CallSpec {
+    CallSpec::new(c).cancel_after(Duration::from_millis(ring_ms))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_call_ends_as_configured_and_is_logged_with_its_reason() {
+    let dir = setup("rules");
+    let emu = emulator().await;
+    let _d = Daemon::start(&dir.join("config.toml"), emu.addr());
+    emu.wait_for_binding(Duration::from_secs(10))
+        .await
+        .expect("registers");
+    let cases = [
+        (
+            spec(
+                Caller::Named {
+                    number: "0301234567".into(),
+                    name: "Oma".into(),
+                },
+                400,
+            ),
+            CallOutcome::RangUntilCancelled,
+        ),
+        (
+            spec(Caller::Anonymous, 5000),
+            CallOutcome::TerminatedByPhone,
+        ),
+        (
+            spec(Caller::National("09005551234".into()), 5000),
+            CallOutcome::TerminatedByPhone,
+        ),
+        (
+            spec(Caller::National("040555666".into()), 5000),
+            CallOutcome::TerminatedByPhone,
+        ),
+        (
+            spec(Caller::International("0033142685300".into()), 5000),
+            CallOutcome::RejectedByPhone(486),
+        ),
+        (
+            spec(Caller::National("01711234567".into()), 400),
+            CallOutcome::RangUntilCancelled,
+        ),
+        (
+            spec(Caller::National("040855992611".into()), 300),
+            CallOutcome::RangUntilCancelled,
+        ),
+    ];
+    for (spec, expected) in cases {
+        let who = spec.caller.to_string();
+        let r = emu.call(spec).await;
+        assert_eq!(r.outcome, expected, "{who}: {r}");
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let calls = calls_json(&dir);
+    let get = |i: usize, k: &str| calls[i][k].as_str().unwrap_or("").to_owned();
+    assert_eq!(calls.len(), 7);
+    assert_eq!(
+        get(0, "reason"),
+        "rule 1 \"family\": +49301234567 in allow.txt (Oma)"
+    );
+    assert_eq!(
+        (get(0, "decision"), get(0, "outcome")),
+        ("ring".into(), "cancelled-by-caller".into())
+    );
+    assert_eq!(get(1, "reason"), "rule 2 \"withheld\": anonymous caller");
+    assert_eq!(get(1, "outcome"), "terminated");
+    assert_eq!(
+        get(2, "reason"),
+        "rule 3 \"premium numbers\": +499005551234 is premium"
+    );
+    assert_eq!(get(2, "caller"), "09005551234");
+    assert_eq!(get(2, "caller_e164"), "+499005551234");
+    assert_eq!(
+        get(3, "reason"),
+        "rule 4 \"block list\": +4940555666 in block.txt"
+    );
+    assert_eq!(
+        get(4, "reason"),
+        "rule 5 \"abroad\": +33142685300 is foreign (FR)"
+    );
+    assert_eq!(
+        (get(4, "decision"), get(4, "outcome")),
+        ("decline".into(), "declined".into())
+    );
+    assert_eq!(
+        get(5, "reason"),
+        "rule 6 \"trial\": +491711234567 matches +49171* (log-only: would terminate)"
+    );
+    assert_eq!(
+        (get(5, "decision"), get(5, "action")),
+        ("ring".into(), "terminate".into())
+    );
+    assert!(get(6, "reason").starts_with("default (ring)"));
+    for c in &calls {
+        for k in [
+            "time",
+            "caller",
+            "caller_e164",
+            "called",
+            "decision",
+            "reason",
+            "outcome",
+        ] {
+            assert!(c.get(k).is_some(), "field {k} in {c}");
+        }
+    }
+    assert_eq!(emu.violations().await, Vec::<String>::new());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn list_reload_while_calls_come_in() {
+    let dir = setup("reload");
+    let emu = std::sync::Arc::new(emulator().await);
+    let _d = Daemon::start(&dir.join("config.toml"), emu.addr());
+    emu.wait_for_binding(Duration::from_secs(10))
+        .await
+        .expect("registers");
+    let newcomer = || spec(Caller::National("040987654321".into()), 300);
+    assert_eq!(
+        emu.call(newcomer()).await.outcome,
+        CallOutcome::RangUntilCancelled
+    );
+    // Calls keep coming while the block list changes on disk.
+    let traffic = {
+        let emu = emu.clone();
+        tokio::spawn(async move {
+            let mut outcomes = Vec::new();
+            for _ in 0..8 {
+                outcomes.push(
+                    emu.call(spec(Caller::National("09005551234".into()), 3000))
+                        .await
+                        .outcome,
+                );
+                tokio::time::sleep(Duration::from_millis(300)).await;
+            }
+            outcomes
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    std::fs::write(dir.join("block.txt"), "0800 1111111\n*666\n040 987654321\n").unwrap();
+    for o in traffic.await.unwrap() {
+        assert_eq!(
+            o,
+            CallOutcome::TerminatedByPhone,
+            "no call dropped during the reload"
+        );
+    }
+    // The reload is picked up within a few seconds (mtime polled every 2 s).
+    let mut blocked = false;
+    for _ in 0..10 {
+        if emu.call(newcomer()).await.outcome == CallOutcome::TerminatedByPhone {
+            blocked = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert!(blocked, "the new block list entry took effect");
+    // A broken config keeps the old rules running.
+    std::fs::write(dir.join("config.toml"), "[[rule]]\nacton = \"terminate\"\n").unwrap();
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(
+        emu.call(newcomer()).await.outcome,
+        CallOutcome::TerminatedByPhone
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_during_a_call_keeps_earlier_records() {
+    let dir = setup("kill9");
+    let emu = std::sync::Arc::new(emulator().await);
+    let mut d = Daemon::start(&dir.join("config.toml"), emu.addr());
+    emu.wait_for_binding(Duration::from_secs(10))
+        .await
+        .expect("registers");
+    for _ in 0..3 {
+        assert_eq!(
+            emu.call(spec(Caller::National("09005551234".into()), 3000))
+                .await
+                .outcome,
+            CallOutcome::TerminatedByPhone
+        );
+    }
+    // A call that rings for a while; the daemon dies while it rings.
+    let ringing = {
+        let emu = emu.clone();
+        tokio::spawn(async move {
+            emu.call(spec(Caller::National("040855992611".into()), 3000))
+                .await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    d.kill9();
+    ringing.abort(); // its CANCEL would go unanswered for 32 s
+    let calls = calls_json(&dir);
+    assert_eq!(
+        calls.len(),
+        4,
+        "the ringing call was recorded before anything was done about it"
+    );
+    assert!(calls[..3].iter().all(|c| c["outcome"] == "terminated"));
+    assert!(calls[3]["outcome"].is_null(), "killed before it ended");
+    // Restart: the database opens fine and keeps logging.
+    let before = emu.bindings().await.len();
+    let _d2 = Daemon::start(&dir.join("config.toml"), emu.addr());
+    for _ in 0..100 {
+        if emu.bindings().await.len() > before {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        emu.bindings().await.len(),
+        before + 1,
+        "the restarted phone registered (the dead one's binding lingers until it expires)"
+    );
+    assert_eq!(
+        emu.call(spec(Caller::Anonymous, 3000)).await.outcome,
+        CallOutcome::TerminatedByPhone
+    );
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let calls = calls_json(&dir);
+    assert_eq!(calls.len(), 5);
+    let db = rusqlite::Connection::open(dir.join("calls.db")).unwrap();
+    let ok: String = db
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(ok, "ok");
+}
+
+#[test]
+fn bad_config_names_line_key_and_suggestion() {
+    let dir = setup("badconfig");
+    std::fs::write(
+        dir.join("bad.toml"),
+        "[fritzbox]\nuser = \"620\"\n\n[[rule]]\nanonymous = true\nacton = \"terminate\"\n",
+    )
+    .unwrap();
+    let out = Command::new(BIN)
+        .args(["check", "--config"])
+        .arg(dir.join("bad.toml"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("line 6: unknown key \"acton\" in [[rule]] 1, did you mean \"action\"?"),
+        "{err}"
+    );
+}
