@@ -248,4 +248,52 @@ mod tests {
         );
         assert!(t.elapsed() < Duration::from_secs(2));
     }
+
+    #[tokio::test]
+    async fn url_hook_posts_the_event_as_json() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        let server = tokio::spawn(async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let mut buf = vec![0; 8192];
+            let mut got = Vec::new();
+            while !String::from_utf8_lossy(&got).contains("}") {
+                let n = s.read(&mut buf).await.unwrap();
+                if n == 0 {
+                    break;
+                }
+                got.extend_from_slice(&buf[..n]);
+            }
+            s.write_all(b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n")
+                .await
+                .unwrap();
+            String::from_utf8(got).unwrap()
+        });
+        let hook = Hook {
+            events: vec!["registration_lost".into()],
+            target: Target::Url(url),
+            timeout: Duration::from_secs(5),
+        };
+        fire(
+            &hook,
+            &DaemonEvent::RegistrationLost {
+                time: "t".into(),
+                reason: "no answer".into(),
+            },
+        )
+        .await
+        .unwrap();
+        let req = server.await.unwrap();
+        assert!(req.starts_with("POST /hook HTTP/1.1"), "{req}");
+        assert!(
+            req.to_ascii_lowercase()
+                .contains("content-type: application/json"),
+            "{req}"
+        );
+        assert!(
+            req.contains(r#"{"event":"registration_lost","time":"t","reason":"no answer"}"#),
+            "{req}"
+        );
+    }
 }
