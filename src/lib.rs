@@ -14,3 +14,4 @@ pub mod sip;
 
 pub use net::{IncomingCall, Phone, PhoneConfig, Reject};
 pub mod emulator;
+pub mod fritzbox;

@@ -382,7 +382,12 @@ async fn check(dir: &Path, emu: &Emulator) -> std::process::Output {
     tokio::process::Command::new(BIN)
         .args(["check", "--config"])
         .arg(dir.join("config.toml"))
-        .args(["--fritzbox", &emu.addr().to_string(), "--bind", "127.0.0.1:0"])
+        .args([
+            "--fritzbox",
+            &emu.addr().to_string(),
+            "--bind",
+            "127.0.0.1:0",
+        ])
         .env_remove("MINISIP4FB_PASSWORD")
         .output()
         .await
@@ -395,9 +400,17 @@ async fn check_registers_once_and_unregisters() {
     let emu = emulator().await;
     let out = check(&dir, &emu).await;
     let text = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(text.contains("config: ok, 6 rule(s)"), "{text}");
-    assert!(text.contains("registered: the Box granted 300 s and will call sip:620@127.0.0.1:"), "{text}");
+    assert!(
+        text.contains("registered: the Box granted 300 s and will call sip:620@127.0.0.1:"),
+        "{text}"
+    );
     assert!(emu.bindings().await.is_empty(), "unregistered again");
     // Wrong password: says so, exit 1.
     std::fs::write(dir.join("password"), "wrong\n").unwrap();

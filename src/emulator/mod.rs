@@ -9,10 +9,12 @@
 
 mod caller;
 mod registrar;
+pub mod tr064;
 
 use std::collections::HashMap;
 use std::fmt;
 use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rand::rngs::SmallRng;
@@ -46,6 +48,8 @@ pub struct EmulatorConfig {
     pub options_interval: Option<Duration>,
     /// Seed for nonces, tags and packet loss.
     pub seed: u64,
+    /// Also serve TR-064 (HTTP) like the Box's port 49000.
+    pub tr064: Option<tr064::Tr064Config>,
 }
 
 impl Default for EmulatorConfig {
@@ -58,6 +62,7 @@ impl Default for EmulatorConfig {
             nonce_lifetime: None,
             options_interval: None,
             seed: rand::random(),
+            tr064: None,
         }
     }
 }
@@ -189,6 +194,11 @@ enum Command {
 /// A running emulated FRITZ!Box.
 pub struct Emulator {
     addr: SocketAddr,
+    tr064: Option<(
+        String,
+        Arc<Mutex<tr064::State>>,
+        tokio::task::JoinHandle<()>,
+    )>,
     commands: mpsc::UnboundedSender<Command>,
     reports: broadcast::Sender<Report>,
     task: tokio::task::JoinHandle<()>,
@@ -200,10 +210,22 @@ impl Emulator {
         let addr = socket.local_addr()?;
         let (commands, rx) = mpsc::unbounded_channel();
         let (reports, _) = broadcast::channel(1024);
-        let core = Fritzbox::new(cfg, addr, reports.clone());
+        let accounts = Arc::new(Mutex::new(cfg.accounts.clone()));
+        let tr064 = match &cfg.tr064 {
+            Some(t) => {
+                let listener = tokio::net::TcpListener::bind(t.bind).await?;
+                let url = format!("http://{}", listener.local_addr()?);
+                let state = Arc::new(Mutex::new(tr064::State::new(t.clone(), accounts.clone())));
+                let task = tokio::spawn(tr064::serve(listener, state.clone()));
+                Some((url, state, task))
+            }
+            None => None,
+        };
+        let core = Fritzbox::new(cfg, addr, accounts, reports.clone());
         let task = tokio::spawn(drive(core, socket, rx));
         Ok(Emulator {
             addr,
+            tr064,
             commands,
             reports,
             task,
@@ -213,6 +235,28 @@ impl Emulator {
     /// The registrar's address: give it to the phone as `--fritzbox`.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The TR-064 base URL (`http://127.0.0.1:PORT`), if it serves TR-064.
+    pub fn tr064_url(&self) -> Option<&str> {
+        self.tr064.as_ref().map(|(u, _, _)| u.as_str())
+    }
+
+    /// The numbers on the Box's call-barring list, duplicates included.
+    pub fn barred_numbers(&self) -> Vec<String> {
+        self.tr064_state(|s| s.barring.iter().map(|(_, _, n)| n.clone()).collect())
+    }
+
+    /// The IP-phone accounts set up over TR-064.
+    pub fn ip_phones(&self) -> Vec<tr064::IpPhone> {
+        self.tr064_state(|s| s.phones.clone())
+    }
+
+    fn tr064_state<T: Default>(&self, f: impl FnOnce(&tr064::State) -> T) -> T {
+        match &self.tr064 {
+            Some((_, st, _)) => f(&st.lock().unwrap_or_else(|p| p.into_inner())),
+            None => T::default(),
+        }
     }
 
     /// A trace of what the Box sees.
@@ -274,6 +318,9 @@ impl Emulator {
 impl Drop for Emulator {
     fn drop(&mut self) {
         self.task.abort();
+        if let Some((_, _, t)) = &self.tr064 {
+            t.abort();
+        }
     }
 }
 
@@ -281,6 +328,8 @@ impl Drop for Emulator {
 /// time, it queues datagrams to send (the same sans-IO shape as the agent).
 pub(crate) struct Fritzbox {
     cfg: EmulatorConfig,
+    /// IP-phone accounts, shared with the TR-064 side.
+    accounts: Arc<Mutex<Vec<(String, String)>>>,
     addr: SocketAddr,
     rng: SmallRng,
     reports: broadcast::Sender<Report>,
@@ -300,10 +349,16 @@ pub(crate) struct Fritzbox {
 }
 
 impl Fritzbox {
-    fn new(cfg: EmulatorConfig, addr: SocketAddr, reports: broadcast::Sender<Report>) -> Fritzbox {
+    fn new(
+        cfg: EmulatorConfig,
+        addr: SocketAddr,
+        accounts: Arc<Mutex<Vec<(String, String)>>>,
+        reports: broadcast::Sender<Report>,
+    ) -> Fritzbox {
         let next_options = cfg.options_interval.map(|i| Instant::now() + i);
         Fritzbox {
             rng: SmallRng::seed_from_u64(cfg.seed),
+            accounts,
             cfg,
             addr,
             reports,

@@ -46,13 +46,14 @@ impl Fritzbox {
             .as_sip()
             .and_then(|u| u.user_unescaped())
             .unwrap_or_default();
-        let Some(password) = self
-            .cfg
+        let password = self
             .accounts
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
             .iter()
             .find(|(u, _)| *u == user)
-            .map(|(_, p)| p.clone())
-        else {
+            .map(|(_, p)| p.clone());
+        let Some(password) = password else {
             self.report(Report::Forbidden {
                 user: user.clone(),
                 why: "no such IP phone".into(),

@@ -1,0 +1,448 @@
+//! The emulated Box's TR-064 endpoint (FRITZBOX.md, TR-064 section): the
+//! device description, the X_VoIP and X_AVM-DE_OnTel actions with the
+//! Box's argument names and error codes, HTTP digest auth, and the
+//! phonebook and call-barring files at the URLs it hands out.
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+use crate::fritzbox::soap;
+use crate::sip::digest;
+
+/// How the TR-064 side of the emulated Box is set up.
+#[derive(Debug, Clone)]
+pub struct Tr064Config {
+    pub bind: SocketAddr,
+    pub admin_user: String,
+    pub admin_password: String,
+    /// The admin user has the right "Telefonie" (else every action is 606).
+    pub telefonie_right: bool,
+    /// Phonebooks: name and (name, number) contacts.
+    pub phonebooks: Vec<(String, Vec<(String, String)>)>,
+}
+
+impl Default for Tr064Config {
+    fn default() -> Self {
+        Tr064Config {
+            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            admin_user: "admin".into(),
+            admin_password: "fritz-admin-pw".into(),
+            telefonie_right: true,
+            phonebooks: vec![(
+                "Telefonbuch".into(),
+                vec![("Oma".into(), "030 1234567".into())],
+            )],
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IpPhone {
+    pub username: String,
+    pub password: String,
+    pub name: String,
+    pub incoming: String,
+    pub internal: String,
+}
+
+/// Shared state: the IP-phone accounts are the registrar's too.
+pub(crate) struct State {
+    pub cfg: Tr064Config,
+    pub accounts: Arc<Mutex<Vec<(String, String)>>>,
+    pub phones: Vec<IpPhone>,
+    /// Barred numbers: (uid, name, number).
+    pub barring: Vec<(u32, String, String)>,
+    next_uid: u32,
+    nonces: HashSet<String>,
+    failures: u32,
+    base: String,
+}
+
+impl State {
+    pub fn new(cfg: Tr064Config, accounts: Arc<Mutex<Vec<(String, String)>>>) -> State {
+        State {
+            cfg,
+            accounts,
+            phones: Vec::new(),
+            barring: Vec::new(),
+            next_uid: 1,
+            nonces: HashSet::new(),
+            failures: 0,
+            base: String::new(),
+        }
+    }
+}
+
+pub(crate) async fn serve(listener: TcpListener, state: Arc<Mutex<State>>) {
+    if let Ok(a) = listener.local_addr() {
+        state.lock().unwrap_or_else(|p| p.into_inner()).base = format!("http://{a}");
+    }
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let state = state.clone();
+        tokio::spawn(async move {
+            let _ = connection(stream, state).await;
+        });
+    }
+}
+
+/// One HTTP/1.1 request per connection (we answer `Connection: close`).
+async fn connection(mut s: TcpStream, state: Arc<Mutex<State>>) -> std::io::Result<()> {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let head_end = loop {
+        let n = s.read(&mut chunk).await?;
+        if n == 0 {
+            return Ok(());
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        if let Some(p) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break p;
+        }
+        if buf.len() > 64 * 1024 {
+            return Ok(());
+        }
+    };
+    let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
+    let mut lines = head.split("\r\n");
+    let mut start = lines.next().unwrap_or("").split(' ');
+    let (method, target) = (
+        start.next().unwrap_or("").to_owned(),
+        start.next().unwrap_or("").to_owned(),
+    );
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    let header = |k: &str| headers.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    let len: usize = header("content-length")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+        .min(1 << 20);
+    let mut body = buf[head_end + 4..].to_vec();
+    while body.len() < len {
+        let n = s.read(&mut chunk).await?;
+        if n == 0 {
+            break;
+        }
+        body.extend_from_slice(&chunk[..n]);
+    }
+    let body = String::from_utf8_lossy(&body).into_owned();
+    let (status, extra, content) = {
+        let mut st = state.lock().unwrap_or_else(|p| p.into_inner());
+        handle(
+            &mut st,
+            &method,
+            &target,
+            header("authorization").as_deref(),
+            header("soapaction").as_deref(),
+            &body,
+        )
+    };
+    let reason = match status {
+        200 => "OK",
+        401 => "Unauthorized",
+        404 => "Not Found",
+        500 => "Internal Server Error",
+        503 => "Service Unavailable",
+        _ => "Error",
+    };
+    let mut resp = format!(
+        "HTTP/1.1 {status} {reason}\r\nContent-Type: text/xml; charset=\"utf-8\"\r\nContent-Length: {}\r\nConnection: close\r\n",
+        content.len()
+    );
+    for (k, v) in extra {
+        resp.push_str(&format!("{k}: {v}\r\n"));
+    }
+    resp.push_str("\r\n");
+    resp.push_str(&content);
+    s.write_all(resp.as_bytes()).await?;
+    s.shutdown().await
+}
+
+type Reply = (u16, Vec<(&'static str, String)>, String);
+
+fn fault(code: u32, description: &str) -> Reply {
+    (
+        500,
+        vec![],
+        format!(
+            "<?xml version=\"1.0\"?>\n<s:Envelope xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\" s:encodingStyle=\"http://schemas.xmlsoap.org/soap/encoding/\">\
+<s:Body><s:Fault><faultcode>s:Client</faultcode><faultstring>UPnPError</faultstring><detail><UPnPError xmlns=\"urn:dslforum-org:control-1-0\">\
+<errorCode>{code}</errorCode><errorDescription>{description}</errorDescription></UPnPError></detail></s:Fault></s:Body></s:Envelope>"
+        ),
+    )
+}
+
+fn ok(service: &str, action: &str, out: &[(&str, String)]) -> Reply {
+    let mut x = format!(
+        "<?xml version=\"1.0\"?>\n<s:Envelope xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\" s:encodingStyle=\"http://schemas.xmlsoap.org/soap/encoding/\">\
+<s:Body><u:{action}Response xmlns:u=\"{service}\">"
+    );
+    for (k, v) in out {
+        x.push_str(&format!(
+            "<{k}>{}</{k}>",
+            quick_xml::escape::escape(v.as_str())
+        ));
+    }
+    x.push_str(&format!("</u:{action}Response></s:Body></s:Envelope>"));
+    (200, vec![], x)
+}
+
+fn desc() -> String {
+    let svc = |t: &str, url: &str| {
+        format!(
+            "<service><serviceType>{t}</serviceType><controlURL>{url}</controlURL><SCPDURL>/scpd.xml</SCPDURL></service>"
+        )
+    };
+    format!(
+        "<?xml version=\"1.0\"?>\n<root xmlns=\"urn:dslforum-org:device-1-0\"><device><deviceType>urn:dslforum-org:device:InternetGatewayDevice:1</deviceType>\
+<friendlyName>FRITZ!Box 7590 (emulated)</friendlyName><serviceList>{}{}{}</serviceList></device></root>",
+        svc(
+            "urn:dslforum-org:service:DeviceInfo:1",
+            "/upnp/control/deviceinfo"
+        ),
+        svc(crate::fritzbox::VOIP, "/upnp/control/x_voip"),
+        svc(crate::fritzbox::ONTEL, "/upnp/control/x_contact")
+    )
+}
+
+fn valid_chars(s: &str) -> bool {
+    s.bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"-._".contains(&b))
+}
+
+fn phonebook_xml(name: &str, contacts: &[(u32, String, String)]) -> String {
+    let mut x = format!(
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<phonebooks><phonebook name=\"{}\">",
+        quick_xml::escape::escape(name)
+    );
+    for (uid, n, number) in contacts {
+        x.push_str(&format!(
+            "<contact><category>0</category><person><realName>{}</realName></person><telephony nid=\"1\"><number type=\"home\" prio=\"1\" id=\"0\">{}</number></telephony><uniqueid>{uid}</uniqueid></contact>",
+            quick_xml::escape::escape(n.as_str()),
+            quick_xml::escape::escape(number.as_str())
+        ));
+    }
+    x.push_str("</phonebook></phonebooks>");
+    x
+}
+
+fn handle(
+    st: &mut State,
+    method: &str,
+    target: &str,
+    auth: Option<&str>,
+    soapaction: Option<&str>,
+    body: &str,
+) -> Reply {
+    match (method, target) {
+        ("GET", "/tr64desc.xml") => return (200, vec![], desc()),
+        ("GET", t) if t.starts_with("/phonebook?id=") => {
+            let id: usize = t["/phonebook?id=".len()..].parse().unwrap_or(usize::MAX);
+            return match st.cfg.phonebooks.get(id) {
+                Some((name, contacts)) => {
+                    let c: Vec<_> = contacts
+                        .iter()
+                        .enumerate()
+                        .map(|(i, (n, num))| (i as u32, n.clone(), num.clone()))
+                        .collect();
+                    (200, vec![], phonebook_xml(name, &c))
+                }
+                None => (404, vec![], String::new()),
+            };
+        }
+        ("GET", "/callbarring") => return (200, vec![], phonebook_xml("Rufsperren", &st.barring)),
+        ("POST", _) => {}
+        _ => return (404, vec![], String::new()),
+    }
+    if st.failures >= 10 {
+        return (503, vec![], String::new());
+    }
+    // HTTP digest (RFC 2617) like the Box: qop=auth, MD5.
+    let authorized = auth.is_some_and(|a| {
+        let fields = digest::parse_auth(a).unwrap_or_default();
+        let nonce_known = fields.iter().any(|(k, v)| k == "nonce" && st.nonces.contains(v));
+        nonce_known && matches!(digest::verify(a, &st.cfg.admin_password, "POST"), Ok((u, true)) if u == st.cfg.admin_user)
+    });
+    if !authorized {
+        if auth.is_some() {
+            st.failures += 1;
+        }
+        let nonce = format!("{:016X}", rand::random::<u64>());
+        st.nonces.insert(nonce.clone());
+        return (
+            401,
+            vec![(
+                "WWW-Authenticate",
+                format!(
+                    "Digest realm=\"F!Box SOAP-Auth\", nonce=\"{nonce}\", algorithm=MD5, qop=\"auth\""
+                ),
+            )],
+            String::new(),
+        );
+    }
+    st.failures = 0;
+    let Some((service, action)) = soapaction
+        .map(|s| s.trim_matches('"'))
+        .and_then(|s| s.split_once('#'))
+    else {
+        return fault(401, "Invalid Action");
+    };
+    let (service, action) = (service.to_owned(), action.to_owned());
+    let args = match soap::parse_request(body, &action) {
+        Ok(a) => a,
+        Err(e) => return fault(402, &format!("Invalid Args: {e}")),
+    };
+    let arg = |k: &str| args.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    if !st.cfg.telefonie_right && service != "urn:dslforum-org:service:DeviceInfo:1" {
+        return fault(606, "Action not authorized");
+    }
+    match (service.as_str(), action.as_str()) {
+        (crate::fritzbox::VOIP, "X_AVM-DE_GetNumberOfClients") => ok(
+            &service,
+            &action,
+            &[("NewX_AVM-DE_NumberOfClients", st.phones.len().to_string())],
+        ),
+        (crate::fritzbox::VOIP, "X_AVM-DE_GetClient3") => {
+            let i: usize = arg("NewX_AVM-DE_ClientIndex")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(usize::MAX);
+            match st.phones.get(i) {
+                Some(p) => ok(
+                    &service,
+                    &action,
+                    &[
+                        ("NewX_AVM-DE_ClientUsername", p.username.clone()),
+                        ("NewX_AVM-DE_PhoneName", p.name.clone()),
+                        ("NewX_AVM-DE_ClientId", String::new()),
+                        ("NewX_AVM-DE_OutGoingNumber", String::new()),
+                        ("NewX_AVM-DE_InComingNumbers", p.incoming.clone()),
+                        ("NewX_AVM-DE_ExternalRegistration", "0".into()),
+                        ("NewX_AVM-DE_InternalNumber", p.internal.clone()),
+                        ("NewX_AVM-DE_DelayedCallNotification", "0".into()),
+                    ],
+                ),
+                None => fault(713, "Invalid array index"),
+            }
+        }
+        (crate::fritzbox::VOIP, "X_AVM-DE_SetClient4") => {
+            let (Some(i), Some(user), Some(pw)) = (
+                arg("NewX_AVM-DE_ClientIndex").and_then(|v| v.parse::<usize>().ok()),
+                arg("NewX_AVM-DE_ClientUsername"),
+                arg("NewX_AVM-DE_ClientPassword"),
+            ) else {
+                return fault(402, "Invalid Args");
+            };
+            if user.len() < 4 || pw.len() < 8 {
+                return fault(801, "String too short");
+            }
+            if user.len() > 64 || pw.len() > 64 {
+                return fault(802, "String too long");
+            }
+            if !valid_chars(&user) || !valid_chars(&pw) {
+                return fault(803, "String contains invalid characters");
+            }
+            if i > st.phones.len() {
+                return fault(820, "Internal Error");
+            }
+            let phone = IpPhone {
+                username: user.clone(),
+                password: pw.clone(),
+                name: arg("NewX_AVM-DE_PhoneName").unwrap_or_default(),
+                incoming: arg("NewX_AVM-DE_InComingNumbers").unwrap_or_default(),
+                internal: format!("**62{i}"),
+            };
+            let internal = phone.internal.clone();
+            if i == st.phones.len() {
+                st.phones.push(phone);
+            } else {
+                st.phones[i] = phone;
+            }
+            // The registrar takes the new credentials at once.
+            let mut accounts = st.accounts.lock().unwrap_or_else(|p| p.into_inner());
+            accounts.retain(|(u, _)| *u != user);
+            accounts.push((user, pw));
+            drop(accounts);
+            ok(
+                &service,
+                &action,
+                &[("NewX_AVM-DE_InternalNumber", internal)],
+            )
+        }
+        (crate::fritzbox::ONTEL, "GetPhonebookList") => {
+            let ids: Vec<String> = (0..st.cfg.phonebooks.len())
+                .map(|i| i.to_string())
+                .collect();
+            ok(&service, &action, &[("NewPhonebookList", ids.join(","))])
+        }
+        (crate::fritzbox::ONTEL, "GetPhonebook") => {
+            let id: usize = arg("NewPhonebookID")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(usize::MAX);
+            match st.cfg.phonebooks.get(id) {
+                Some((name, _)) => ok(
+                    &service,
+                    &action,
+                    &[
+                        ("NewPhonebookName", name.clone()),
+                        ("NewPhonebookExtraID", String::new()),
+                        ("NewPhonebookURL", format!("{}/phonebook?id={id}", st.base)),
+                    ],
+                ),
+                None => fault(713, "Invalid array index"),
+            }
+        }
+        (crate::fritzbox::ONTEL, "GetCallBarringEntryByNum") => {
+            let n = arg("NewNumber").unwrap_or_default();
+            match st.barring.iter().find(|(_, _, num)| *num == n) {
+                Some((uid, name, num)) => {
+                    let entry = phonebook_xml("Rufsperren", &[(*uid, name.clone(), num.clone())]);
+                    ok(&service, &action, &[("NewPhonebookEntryData", entry)])
+                }
+                None => fault(714, "No matching entry found"),
+            }
+        }
+        (crate::fritzbox::ONTEL, "SetCallBarringEntry") => {
+            let data = arg("NewPhonebookEntryData").unwrap_or_default();
+            let (Some(name), Some(number)) = (
+                soap::tag_text(&data, "realName"),
+                soap::tag_text(&data, "number"),
+            ) else {
+                return fault(402, "Invalid Args");
+            };
+            // Like the Box: always adds, even a duplicate.
+            let uid = st.next_uid;
+            st.next_uid += 1;
+            st.barring.push((uid, name, number));
+            ok(
+                &service,
+                &action,
+                &[("NewPhonebookEntryUniqueID", uid.to_string())],
+            )
+        }
+        (crate::fritzbox::ONTEL, "GetCallBarringList") => ok(
+            &service,
+            &action,
+            &[("NewPhonebookURL", format!("{}/callbarring", st.base))],
+        ),
+        (crate::fritzbox::ONTEL, "DeleteCallBarringEntryUID") => {
+            let uid: u32 = arg("NewPhonebookEntryUniqueID")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            let before = st.barring.len();
+            st.barring.retain(|(u, _, _)| *u != uid);
+            if st.barring.len() == before {
+                return fault(714, "No matching entry found");
+            }
+            ok(&service, &action, &[])
+        }
+        _ => fault(401, "Invalid Action"),
+    }
+}

@@ -1,0 +1,330 @@
+//! The FRITZ!Box's management interface, TR-064: SOAP 1.1 over HTTP with
+//! digest authentication (FRITZBOX.md, TR-064 section). A small typed
+//! client: it reads `tr64desc.xml` to find services and control URLs, and
+//! maps the Box's error codes to messages a person can act on.
+//!
+//! Blocking (ureq); async callers use `spawn_blocking`.
+
+pub mod soap;
+
+use std::time::Duration;
+
+use crate::sip::digest::{self, Challenge};
+
+pub use soap::Fault;
+
+pub const VOIP: &str = "urn:dslforum-org:service:X_VoIP:1";
+pub const ONTEL: &str = "urn:dslforum-org:service:X_AVM-DE_OnTel:1";
+
+/// What can go wrong talking to the Box.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(
+        "cannot reach the FRITZ!Box at {url}: {reason} (is the address right and TR-064 enabled under Heimnetz → Netzwerk → Netzwerkeinstellungen?)"
+    )]
+    Unreachable { url: String, reason: String },
+    #[error("the FRITZ!Box rejected user {user:?} for TR-064: wrong user name or password")]
+    Auth { user: String },
+    #[error(
+        "the FRITZ!Box refuses logins for a while after failed attempts (503): wait a few minutes, then retry"
+    )]
+    Locked,
+    #[error(
+        "the FRITZ!Box has no service {0} (a FRITZ!Box with telephony and FRITZ!OS 7 or newer is needed)"
+    )]
+    NoService(String),
+    #[error("{action}: {fault}")]
+    Fault { action: String, fault: Fault },
+    #[error("unexpected answer from the FRITZ!Box: {0}")]
+    BadResponse(String),
+}
+
+/// One service from the device description.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Service {
+    pub service_type: String,
+    pub control_url: String,
+}
+
+/// A logged-in TR-064 session.
+pub struct Client {
+    base: String,
+    user: String,
+    password: String,
+    agent: ureq::Agent,
+    services: Vec<Service>,
+    /// The last challenge and its nonce count, answered without a round trip.
+    challenge: Option<(Challenge, u32)>,
+}
+
+impl Client {
+    /// Reads the device description at `base` (`http://fritz.box:49000`).
+    pub fn connect(base: &str, user: &str, password: &str) -> Result<Client, Error> {
+        let base = base.trim_end_matches('/').to_owned();
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .timeout_global(Some(Duration::from_secs(10)))
+            .http_status_as_error(false)
+            .build()
+            .into();
+        let mut client = Client {
+            base,
+            user: user.to_owned(),
+            password: password.to_owned(),
+            agent,
+            services: Vec::new(),
+            challenge: None,
+        };
+        let desc = client.get(&format!("{}/tr64desc.xml", client.base))?;
+        client.services = soap::services(&desc).map_err(Error::BadResponse)?;
+        Ok(client)
+    }
+
+    pub fn services(&self) -> &[Service] {
+        &self.services
+    }
+
+    /// GETs a URL (description, phonebook and call-barring files).
+    pub fn get(&self, url: &str) -> Result<String, Error> {
+        let unreachable = |e: ureq::Error| Error::Unreachable {
+            url: url.to_owned(),
+            reason: e.to_string(),
+        };
+        let mut resp = self.agent.get(url).call().map_err(unreachable)?;
+        if resp.status() != 200 {
+            return Err(Error::BadResponse(format!(
+                "GET {url}: HTTP {}",
+                resp.status()
+            )));
+        }
+        resp.body_mut().read_to_string().map_err(unreachable)
+    }
+
+    /// Calls `action` of the service whose type is `service_type`; returns
+    /// its out-arguments in order.
+    pub fn call(
+        &mut self,
+        service_type: &str,
+        action: &str,
+        args: &[(&str, &str)],
+    ) -> Result<Vec<(String, String)>, Error> {
+        let svc = self
+            .services
+            .iter()
+            .find(|s| s.service_type == service_type)
+            .cloned()
+            .ok_or_else(|| Error::NoService(service_type.to_owned()))?;
+        let url = format!("{}{}", self.base, svc.control_url);
+        let body = soap::envelope(service_type, action, args);
+        let unreachable = |e: ureq::Error| Error::Unreachable {
+            url: url.clone(),
+            reason: e.to_string(),
+        };
+        for attempt in 0..3 {
+            let mut req = self
+                .agent
+                .post(&url)
+                .header("Content-Type", "text/xml; charset=\"utf-8\"")
+                .header("SOAPACTION", &format!("\"{service_type}#{action}\""));
+            let answered = self.challenge.as_ref().map(|(c, _)| c.nonce.clone());
+            if let Some((ch, nc)) = &mut self.challenge {
+                *nc += 1;
+                let cnonce = format!("{:08x}", rand::random::<u32>());
+                req = req.header(
+                    "Authorization",
+                    &digest::authorization(
+                        ch,
+                        &self.user,
+                        &self.password,
+                        "POST",
+                        &svc.control_url,
+                        *nc,
+                        &cnonce,
+                    ),
+                );
+            }
+            let mut resp = req.send(body.as_bytes()).map_err(unreachable)?;
+            let status = resp.status().as_u16();
+            let text = resp.body_mut().read_to_string().unwrap_or_default();
+            match status {
+                401 => {
+                    let www = resp
+                        .headers()
+                        .get("WWW-Authenticate")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("");
+                    let ch = Challenge::parse(www).map_err(|e| {
+                        Error::BadResponse(format!("401 with an unusable challenge: {e}"))
+                    })?;
+                    // The same nonce refused again, not for staleness: wrong password.
+                    if answered.as_deref() == Some(ch.nonce.as_str()) && !ch.stale || attempt == 2 {
+                        return Err(Error::Auth {
+                            user: self.user.clone(),
+                        });
+                    }
+                    self.challenge = Some((ch, 0));
+                }
+                503 => return Err(Error::Locked),
+                _ => {
+                    return match soap::parse_response(&text, action) {
+                        Ok(out) => Ok(out),
+                        // Some FRITZ!OS versions answer a failed login with a fault.
+                        Err(soap::Parsed::Fault(f))
+                            if f.code == 401 && answered.is_some() && status != 200 =>
+                        {
+                            Err(Error::Auth {
+                                user: self.user.clone(),
+                            })
+                        }
+                        Err(soap::Parsed::Fault(fault)) => Err(Error::Fault {
+                            action: action.to_owned(),
+                            fault,
+                        }),
+                        Err(soap::Parsed::Bad(e)) => {
+                            Err(Error::BadResponse(format!("{action} (HTTP {status}): {e}")))
+                        }
+                    };
+                }
+            }
+        }
+        Err(Error::Auth {
+            user: self.user.clone(),
+        })
+    }
+}
+
+/// Reads one out-argument.
+pub fn arg<'a>(out: &'a [(String, String)], name: &str) -> Result<&'a str, Error> {
+    out.iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.as_str())
+        .ok_or_else(|| Error::BadResponse(format!("missing {name}")))
+}
+
+/// An IP-phone account (X_VoIP client).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IpPhone {
+    pub index: u32,
+    pub username: String,
+    pub phone_name: String,
+    pub internal_number: String,
+}
+
+impl Client {
+    pub fn ip_phones(&mut self) -> Result<Vec<IpPhone>, Error> {
+        let out = self.call(VOIP, "X_AVM-DE_GetNumberOfClients", &[])?;
+        let n: u32 = arg(&out, "NewX_AVM-DE_NumberOfClients")?
+            .parse()
+            .map_err(|_| Error::BadResponse("bad NumberOfClients".into()))?;
+        let mut phones = Vec::new();
+        for i in 0..n {
+            let idx = i.to_string();
+            let out = self.call(
+                VOIP,
+                "X_AVM-DE_GetClient3",
+                &[("NewX_AVM-DE_ClientIndex", &idx)],
+            )?;
+            phones.push(IpPhone {
+                index: i,
+                username: arg(&out, "NewX_AVM-DE_ClientUsername")?.to_owned(),
+                phone_name: arg(&out, "NewX_AVM-DE_PhoneName").unwrap_or("").to_owned(),
+                internal_number: arg(&out, "NewX_AVM-DE_InternalNumber")
+                    .unwrap_or("")
+                    .to_owned(),
+            });
+        }
+        Ok(phones)
+    }
+
+    /// Creates or updates the IP phone at `index`; returns its internal number.
+    pub fn set_ip_phone(
+        &mut self,
+        index: u32,
+        username: &str,
+        password: &str,
+        name: &str,
+        incoming: &str,
+    ) -> Result<String, Error> {
+        let idx = index.to_string();
+        let out = self.call(
+            VOIP,
+            "X_AVM-DE_SetClient4",
+            &[
+                ("NewX_AVM-DE_ClientIndex", &idx),
+                ("NewX_AVM-DE_ClientPassword", password),
+                ("NewX_AVM-DE_ClientUsername", username),
+                ("NewX_AVM-DE_PhoneName", name),
+                ("NewX_AVM-DE_ClientId", ""),
+                ("NewX_AVM-DE_OutGoingNumber", ""),
+                ("NewX_AVM-DE_InComingNumbers", incoming),
+            ],
+        )?;
+        Ok(arg(&out, "NewX_AVM-DE_InternalNumber")
+            .unwrap_or("")
+            .to_owned())
+    }
+
+    /// The call-barring entry for `number`, if the Box has one (714: none).
+    pub fn barring_entry(&mut self, number: &str) -> Result<Option<String>, Error> {
+        match self.call(ONTEL, "GetCallBarringEntryByNum", &[("NewNumber", number)]) {
+            Ok(out) => Ok(Some(arg(&out, "NewPhonebookEntryData")?.to_owned())),
+            Err(Error::Fault { fault, .. }) if fault.code == 714 => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Adds `number` to the call-barring list unless it is there already
+    /// (`SetCallBarringEntry` stores duplicates: look up first). Returns
+    /// whether it was added.
+    pub fn bar(&mut self, number: &str, name: &str) -> Result<bool, Error> {
+        if self.barring_entry(number)?.is_some() {
+            return Ok(false);
+        }
+        let entry = soap::contact_xml(name, number);
+        self.call(
+            ONTEL,
+            "SetCallBarringEntry",
+            &[("NewPhonebookEntryData", &entry)],
+        )?;
+        Ok(true)
+    }
+
+    /// Removes `number` from the call-barring list; `false` if it was not there.
+    pub fn unbar(&mut self, number: &str) -> Result<bool, Error> {
+        let Some(entry) = self.barring_entry(number)? else {
+            return Ok(false);
+        };
+        let uid = soap::tag_text(&entry, "uniqueid")
+            .ok_or_else(|| Error::BadResponse("barring entry without uniqueid".into()))?;
+        self.call(
+            ONTEL,
+            "DeleteCallBarringEntryUID",
+            &[("NewPhonebookEntryUniqueID", &uid)],
+        )?;
+        Ok(true)
+    }
+
+    /// The call-barring list as the Box's phonebook XML.
+    pub fn barring_list(&mut self) -> Result<String, Error> {
+        let out = self.call(ONTEL, "GetCallBarringList", &[])?;
+        let url = arg(&out, "NewPhonebookURL")?.to_owned();
+        self.get(&url)
+    }
+
+    /// Every phonebook: (id, name, XML export).
+    pub fn phonebooks(&mut self) -> Result<Vec<(String, String, String)>, Error> {
+        let out = self.call(ONTEL, "GetPhonebookList", &[])?;
+        let ids: Vec<String> = arg(&out, "NewPhonebookList")?
+            .split(',')
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+            .collect();
+        let mut books = Vec::new();
+        for id in ids {
+            let out = self.call(ONTEL, "GetPhonebook", &[("NewPhonebookID", &id)])?;
+            let name = arg(&out, "NewPhonebookName")?.to_owned();
+            let url = arg(&out, "NewPhonebookURL")?.to_owned();
+            books.push((id, name, self.get(&url)?));
+        }
+        Ok(books)
+    }
+}
