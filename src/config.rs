@@ -57,6 +57,14 @@ pub struct Fritzbox {
     pub bind: SocketAddr,
     pub expires: u32,
     pub trusted: Vec<IpAddr>,
+    /// TR-064 (phonebooks, call barring, setup): `http://fritz.box:49000`.
+    pub tr064: Option<String>,
+    /// A FRITZ!Box user with the right "Telefonie", for TR-064.
+    pub admin_user: Option<String>,
+    /// File holding that user's password (else env MINISIP4FB_ADMIN_PASSWORD).
+    pub admin_password_file: Option<PathBuf>,
+    /// Re-read the Box's phonebooks this often.
+    pub phonebook_refresh: String,
 }
 
 impl Default for Fritzbox {
@@ -69,6 +77,10 @@ impl Default for Fritzbox {
             bind: SocketAddr::from(([0, 0, 0, 0], 5062)),
             expires: 300,
             trusted: Vec::new(),
+            tr064: None,
+            admin_user: None,
+            admin_password_file: None,
+            phonebook_refresh: "6h".into(),
         }
     }
 }

@@ -33,6 +33,8 @@ fn main() {
         }
         Command::Calls(args) => minisip4fb::cli::calls::calls(args),
         Command::Stats(args) => minisip4fb::cli::calls::stats(args),
+        Command::Setup(args) => minisip4fb::cli::tr064::setup(args),
+        Command::Barring(args) => minisip4fb::cli::tr064::barring(args),
         Command::Demo(args) => {
             // The phone's own log would interleave with the story; -v shows it.
             init_logging_level(if args.verbose {

@@ -5,6 +5,7 @@ pub mod check;
 pub mod demo;
 pub mod emulate;
 pub mod run;
+pub mod tr064;
 
 use clap::{Parser, Subcommand};
 
@@ -33,6 +34,10 @@ pub enum Command {
     Calls(calls::CallsArgs),
     /// Calls per day and per rule.
     Stats(calls::DbArgs),
+    /// Create or update our IP-phone account at the Box over TR-064 and write the config.
+    Setup(tr064::SetupArgs),
+    /// Show or edit the Box's own call-barring list over TR-064.
+    Barring(tr064::BarringArgs),
 }
 
 /// Sets up logging: RUST_LOG wins, else info (every SIP message with --verbose).

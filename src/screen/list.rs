@@ -181,13 +181,7 @@ pub fn load(path: &Path, home: &Home) -> Result<(NumberSet, Vec<LineError>), Str
 pub fn parse(text: &str, format: Format, path: &Path, home: &Home) -> (NumberSet, Vec<LineError>) {
     let mut set = NumberSet::default();
     let mut errors = Vec::new();
-    let entries = match format {
-        Format::Text => text_entries(text),
-        Format::Csv => csv_entries(text),
-        Format::VCard => vcard_entries(text),
-        Format::FritzXml => fritz_xml_entries(text),
-    };
-    for e in entries {
+    for e in entries(text, format) {
         match e {
             Ok((line, number, name)) => {
                 if let Err(message) = set.insert(&number, name.as_deref(), home) {
@@ -208,7 +202,18 @@ pub fn parse(text: &str, format: Format, path: &Path, home: &Home) -> (NumberSet
     (set, errors)
 }
 
-type Entry = Result<(usize, String, Option<String>), (usize, String)>;
+/// A list line: (line, number or pattern, name), or (line, why it is unusable).
+pub type Entry = Result<(usize, String, Option<String>), (usize, String)>;
+
+/// The raw entries of list text, before normalisation.
+pub fn entries(text: &str, format: Format) -> Vec<Entry> {
+    match format {
+        Format::Text => text_entries(text),
+        Format::Csv => csv_entries(text),
+        Format::VCard => vcard_entries(text),
+        Format::FritzXml => fritz_xml_entries(text),
+    }
+}
 
 /// One number or pattern a line, `#` comments, an optional name after it:
 /// `030 1234567  Oma`, `0900*  # premium`, `+44 20 7946 0000, London office`.

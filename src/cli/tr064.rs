@@ -1,0 +1,319 @@
+//! `minisip4fb setup` and `minisip4fb barring`: the FRITZ!Box's TR-064
+//! interface from the command line.
+
+use std::path::{Path, PathBuf};
+
+use clap::{Args, Subcommand};
+use rand::Rng;
+
+use crate::config;
+use crate::fritzbox::{Client, Error};
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct BoxArgs {
+    /// The Box's TR-064 address (default: [fritzbox] tr064, else http://fritz.box:49000).
+    #[arg(long = "box", value_name = "URL")]
+    pub url: Option<String>,
+    /// A FRITZ!Box user with the right "Telefonie" (default: [fritzbox] admin_user).
+    #[arg(long, value_name = "NAME")]
+    pub admin_user: Option<String>,
+    /// The config file: read for defaults, and `setup` writes to it.
+    #[arg(long, short, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+/// Resolves URL, admin user and password from flags, config and env.
+fn login(a: &BoxArgs) -> Result<(String, String, String, Option<config::Config>), String> {
+    let cfg = match &a.config {
+        Some(p) if p.exists() => Some(config::load(p)?),
+        _ => None,
+    };
+    let f = cfg.as_ref().map(|c| c.fritzbox.clone()).unwrap_or_default();
+    let url = a
+        .url
+        .clone()
+        .or(f.tr064)
+        .unwrap_or_else(|| "http://fritz.box:49000".into());
+    let user = a.admin_user.clone().or(f.admin_user).ok_or(
+        "which FRITZ!Box user? pass --admin-user NAME (a user with the right \"Telefonie\")",
+    )?;
+    let base = a
+        .config
+        .as_deref()
+        .and_then(Path::parent)
+        .unwrap_or(Path::new(""));
+    let password = match (
+        std::env::var("MINISIP4FB_ADMIN_PASSWORD"),
+        f.admin_password_file,
+    ) {
+        (Ok(p), _) if !p.is_empty() => p,
+        (_, Some(file)) => {
+            let path = base.join(file);
+            std::fs::read_to_string(&path)
+                .map_err(|e| format!("cannot read {}: {e}", path.display()))?
+                .lines()
+                .next()
+                .unwrap_or("")
+                .to_owned()
+        }
+        _ if std::io::IsTerminal::is_terminal(&std::io::stdin()) => {
+            rpassword::prompt_password(format!("password of FRITZ!Box user {user}: "))
+                .map_err(|e| e.to_string())?
+        }
+        _ => return Err(
+            "no admin password: set MINISIP4FB_ADMIN_PASSWORD or admin_password_file in [fritzbox]"
+                .into(),
+        ),
+    };
+    Ok((url, user, password, cfg))
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct SetupArgs {
+    #[command(flatten)]
+    pub target: BoxArgs,
+    /// The IP phone's user name at the Box.
+    #[arg(long, default_value = "minisip4fb")]
+    pub user: String,
+    /// The name the Box shows for it.
+    #[arg(long, default_value = "minisip4fb")]
+    pub name: String,
+    /// Which of the household's numbers it reacts to (empty: all).
+    #[arg(long, value_name = "NUMBERS", default_value = "")]
+    pub incoming: String,
+    /// Show what would be done, change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// The Box allows 8–64 characters of `0-9 A-Z a-z - . _` (FRITZBOX.md).
+fn strong_password() -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._";
+    let mut rng = rand::rng();
+    (0..24)
+        .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
+        .collect()
+}
+
+pub fn setup(a: SetupArgs) -> i32 {
+    match do_setup(&a) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("minisip4fb setup: {e}");
+            1
+        }
+    }
+}
+
+fn do_setup(a: &SetupArgs) -> Result<(), String> {
+    let config_path = a
+        .target
+        .config
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("minisip4fb.toml"));
+    let (url, admin, password, cfg) = login(&a.target)?;
+    let base = config_path
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    let pw_file = cfg
+        .as_ref()
+        .and_then(|c| c.fritzbox.password_file.clone())
+        .unwrap_or_else(|| PathBuf::from("password"));
+    let pw_path = base.join(&pw_file);
+    let known_pw = std::fs::read_to_string(&pw_path)
+        .ok()
+        .map(|s| s.lines().next().unwrap_or("").to_owned())
+        .filter(|p| !p.is_empty());
+    let mut client = Client::connect(&url, &admin, &password).map_err(|e| e.to_string())?;
+    let phones = client.ip_phones().map_err(|e| e.to_string())?;
+    let existing = phones.iter().find(|p| p.username == a.user);
+    let host = url
+        .trim_start_matches("http://")
+        .trim_start_matches("https://")
+        .split([':', '/'])
+        .next()
+        .unwrap_or("fritz.box")
+        .to_owned();
+    let config_ok = cfg.as_ref().is_some_and(|c| {
+        c.fritzbox.user.as_deref() == Some(a.user.as_str()) && c.fritzbox.password_file.is_some()
+    });
+
+    let (internal, new_pw) = match (existing, &known_pw) {
+        (Some(p), Some(_)) => {
+            println!(
+                "IP phone {:?} exists at the Box (index {}, internal number {}); its password is in {}",
+                a.user,
+                p.index,
+                p.internal_number,
+                pw_path.display()
+            );
+            (p.internal_number.clone(), None)
+        }
+        _ => {
+            let index = existing.map_or(phones.len() as u32, |p| p.index);
+            let verb = if existing.is_some() {
+                "reset the password of"
+            } else {
+                "create"
+            };
+            if a.dry_run {
+                println!(
+                    "would {verb} IP phone {:?} at index {index} and store its password in {}",
+                    a.user,
+                    pw_path.display()
+                );
+                (String::new(), None)
+            } else {
+                let pw = strong_password();
+                let internal = client
+                    .set_ip_phone(index, &a.user, &pw, &a.name, &a.incoming)
+                    .map_err(|e| e.to_string())?;
+                let done = if existing.is_some() {
+                    "reset the password of"
+                } else {
+                    "created"
+                };
+                println!(
+                    "{done} IP phone {:?} at index {index}: internal number {internal}",
+                    a.user
+                );
+                (internal, Some(pw))
+            }
+        }
+    };
+    if a.dry_run {
+        if !config_ok {
+            println!(
+                "would write user, password_file and host to [fritzbox] of {}",
+                config_path.display()
+            );
+        }
+        println!("dry run: nothing changed");
+        return Ok(());
+    }
+    if let Some(pw) = new_pw {
+        write_private(&pw_path, &format!("{pw}\n"))?;
+    }
+    if !config_ok {
+        update_config(&config_path, &a.user, &pw_file, &host, &url, &admin)?;
+        println!(
+            "wrote [fritzbox] user, password_file, host and tr064 to {}",
+            config_path.display()
+        );
+    } else if existing.is_some() && known_pw.is_some() {
+        println!("nothing to change");
+    }
+    if !internal.is_empty() {
+        println!(
+            "the Box reaches it as internal number {internal}; check with: minisip4fb check --config {}",
+            config_path.display()
+        );
+    }
+    Ok(())
+}
+
+/// Writes a file only its owner can read.
+fn write_private(path: &Path, text: &str) -> Result<(), String> {
+    let mut o = std::fs::OpenOptions::new();
+    o.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
+    let mut f = o
+        .open(path)
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    std::io::Write::write_all(&mut f, text.as_bytes())
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+/// Sets the [fritzbox] keys, keeping every other key and comment.
+fn update_config(
+    path: &Path,
+    user: &str,
+    pw_file: &Path,
+    host: &str,
+    url: &str,
+    admin: &str,
+) -> Result<(), String> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let mut doc: toml_edit::DocumentMut = text
+        .parse()
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    let t = doc["fritzbox"].or_insert(toml_edit::table());
+    t["user"] = toml_edit::value(user);
+    t["password_file"] = toml_edit::value(pw_file.display().to_string());
+    if t.get("host").is_none() {
+        t["host"] = toml_edit::value(host);
+    }
+    t["tr064"] = toml_edit::value(url);
+    if t.get("admin_user").is_none() {
+        t["admin_user"] = toml_edit::value(admin);
+    }
+    std::fs::write(path, doc.to_string())
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    config::load(path).map(drop)
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct BarringArgs {
+    #[command(flatten)]
+    pub target: BoxArgs,
+    #[command(subcommand)]
+    pub action: BarringAction,
+}
+
+#[derive(Subcommand, Debug, Clone)]
+pub enum BarringAction {
+    /// Show the Box's call-barring list.
+    List,
+    /// Bar a number (unless it is barred already).
+    Add {
+        number: String,
+        #[arg(long, default_value = "minisip4fb")]
+        name: String,
+    },
+    /// Lift the bar on a number.
+    Remove { number: String },
+}
+
+pub fn barring(a: BarringArgs) -> i32 {
+    let run = || -> Result<(), String> {
+        let (url, admin, password, _) = login(&a.target)?;
+        let mut c = Client::connect(&url, &admin, &password).map_err(|e: Error| e.to_string())?;
+        match &a.action {
+            BarringAction::List => {
+                let xml = c.barring_list().map_err(|e| e.to_string())?;
+                for e in crate::screen::list::entries(&xml, crate::screen::list::Format::FritzXml) {
+                    match e {
+                        Ok((_, number, name)) => {
+                            println!("{number:<20}  {}", name.unwrap_or_default())
+                        }
+                        Err((line, msg)) => eprintln!("barring list line {line}: {msg}"),
+                    }
+                }
+            }
+            BarringAction::Add { number, name } => {
+                if c.bar(number, name).map_err(|e| e.to_string())? {
+                    println!("barred {number}");
+                } else {
+                    println!("{number} is barred already");
+                }
+            }
+            BarringAction::Remove { number } => {
+                if c.unbar(number).map_err(|e| e.to_string())? {
+                    println!("removed {number} from the call-barring list");
+                } else {
+                    println!("{number} is not on the call-barring list");
+                }
+            }
+        }
+        Ok(())
+    };
+    match run() {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("minisip4fb barring: {e}");
+            1
+        }
+    }
+}

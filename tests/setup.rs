@@ -1,0 +1,260 @@
+//! `setup` and `barring` against the emulated Box's TR-064 endpoint; the
+//! account `setup` creates then registers over SIP.
+
+use std::path::PathBuf;
+use std::process::Output;
+
+use minisip4fb::emulator::tr064::Tr064Config;
+use minisip4fb::emulator::{Emulator, EmulatorConfig};
+
+const BIN: &str = env!("CARGO_BIN_EXE_minisip4fb");
+
+async fn run(args: &[&str], admin_pw: &str) -> Output {
+    tokio::process::Command::new(BIN)
+        .args(args)
+        .env("MINISIP4FB_ADMIN_PASSWORD", admin_pw)
+        .env_remove("MINISIP4FB_PASSWORD")
+        .output()
+        .await
+        .unwrap()
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("minisip4fb-setup-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn setup_is_idempotent_and_the_account_registers() {
+    let emu = Emulator::start(EmulatorConfig {
+        bind: "127.0.0.1:0".parse().unwrap(),
+        accounts: vec![],
+        tr064: Some(Tr064Config::default()),
+        ..EmulatorConfig::default()
+    })
+    .await
+    .unwrap();
+    let url = emu.tr064_url().unwrap().to_owned();
+    let d = dir("idem");
+    let config = d.join("config.toml");
+    std::fs::write(
+        &config,
+        "# my spam shield\n[numbers]\narea_code = \"030\" # Berlin\n",
+    )
+    .unwrap();
+    let cfg = config.to_str().unwrap();
+
+    let dry = run(
+        &[
+            "setup",
+            "--box",
+            &url,
+            "--admin-user",
+            "admin",
+            "--config",
+            cfg,
+            "--dry-run",
+        ],
+        "fritz-admin-pw",
+    )
+    .await;
+    assert!(dry.status.success(), "{}", text(&dry));
+    assert!(
+        text(&dry).contains("would create IP phone \"minisip4fb\" at index 0"),
+        "{}",
+        text(&dry)
+    );
+    assert!(emu.ip_phones().is_empty(), "dry run changes nothing");
+
+    let first = run(
+        &[
+            "setup",
+            "--box",
+            &url,
+            "--admin-user",
+            "admin",
+            "--config",
+            cfg,
+        ],
+        "fritz-admin-pw",
+    )
+    .await;
+    assert!(first.status.success(), "{}", text(&first));
+    assert!(
+        text(&first).contains("internal number **620"),
+        "{}",
+        text(&first)
+    );
+    let phones = emu.ip_phones();
+    assert_eq!(phones.len(), 1);
+    let pw = std::fs::read_to_string(d.join("password")).unwrap();
+    assert_eq!(pw.trim(), phones[0].password);
+    assert!(
+        pw.trim().len() >= 8
+            && pw
+                .trim()
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-._".contains(&b))
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(d.join("password"))
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o077,
+            0,
+            "password file private"
+        );
+    }
+    let written = std::fs::read_to_string(&config).unwrap();
+    assert!(
+        written.contains("# my spam shield") && written.contains("# Berlin"),
+        "comments kept:\n{written}"
+    );
+    assert!(
+        written.contains("user = \"minisip4fb\"")
+            && written.contains("password_file = \"password\""),
+        "{written}"
+    );
+
+    let second = run(
+        &[
+            "setup",
+            "--box",
+            &url,
+            "--admin-user",
+            "admin",
+            "--config",
+            cfg,
+        ],
+        "fritz-admin-pw",
+    )
+    .await;
+    assert!(second.status.success(), "{}", text(&second));
+    assert!(
+        text(&second).contains("nothing to change"),
+        "{}",
+        text(&second)
+    );
+    assert_eq!(
+        emu.ip_phones(),
+        phones,
+        "a second run changes nothing and creates no second account"
+    );
+
+    // The created credentials register over SIP.
+    let check = run(
+        &[
+            "check",
+            "--config",
+            cfg,
+            "--fritzbox",
+            &emu.addr().to_string(),
+            "--bind",
+            "127.0.0.1:0",
+        ],
+        "",
+    )
+    .await;
+    assert!(check.status.success(), "{}", text(&check));
+    assert!(
+        text(&check).contains("registered: the Box granted"),
+        "{}",
+        text(&check)
+    );
+
+    let wrong = run(
+        &[
+            "setup",
+            "--box",
+            &url,
+            "--admin-user",
+            "admin",
+            "--config",
+            cfg,
+        ],
+        "wrong",
+    )
+    .await;
+    assert_eq!(wrong.status.code(), Some(1));
+    assert!(
+        text(&wrong).contains("wrong user name or password"),
+        "{}",
+        text(&wrong)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn barring_commands_and_the_missing_right() {
+    let emu = Emulator::start(EmulatorConfig {
+        bind: "127.0.0.1:0".parse().unwrap(),
+        tr064: Some(Tr064Config::default()),
+        ..EmulatorConfig::default()
+    })
+    .await
+    .unwrap();
+    let url = emu.tr064_url().unwrap().to_owned();
+    let b = |args: &'static [&'static str]| {
+        let url = url.clone();
+        async move {
+            let mut all = vec!["barring", "--box", url.as_str(), "--admin-user", "admin"];
+            all.extend_from_slice(args);
+            run(&all, "fritz-admin-pw").await
+        }
+    };
+    assert!(
+        text(&b(&["add", "09005551234", "--name", "spam"]).await).contains("barred 09005551234")
+    );
+    assert!(text(&b(&["add", "09005551234"]).await).contains("barred already"));
+    assert_eq!(emu.barred_numbers(), vec!["09005551234".to_string()]);
+    let list = b(&["list"]).await;
+    assert!(
+        text(&list).contains("09005551234") && text(&list).contains("spam"),
+        "{}",
+        text(&list)
+    );
+    assert!(text(&b(&["remove", "09005551234"]).await).contains("removed"));
+    assert!(emu.barred_numbers().is_empty());
+
+    let emu = Emulator::start(EmulatorConfig {
+        bind: "127.0.0.1:0".parse().unwrap(),
+        tr064: Some(Tr064Config {
+            telefonie_right: false,
+            ..Tr064Config::default()
+        }),
+        ..EmulatorConfig::default()
+    })
+    .await
+    .unwrap();
+    let out = run(
+        &[
+            "barring",
+            "--box",
+            emu.tr064_url().unwrap(),
+            "--admin-user",
+            "admin",
+            "list",
+        ],
+        "fritz-admin-pw",
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out).contains("lacks the right 'Telefonie'"),
+        "{}",
+        text(&out)
+    );
+}
