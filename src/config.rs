@@ -19,6 +19,9 @@ pub enum Action {
     Decline,
     /// Stay silent (no 180); the call rings on the other phones.
     IgnoreSilently,
+    /// Terminate, then put the number on the Box's own call-barring list
+    /// (over TR-064) so the Box rejects it next time.
+    TerminateAndBar,
 }
 
 impl Action {
@@ -28,6 +31,7 @@ impl Action {
             Action::Terminate => "terminate",
             Action::Decline => "decline",
             Action::IgnoreSilently => "ignore-silently",
+            Action::TerminateAndBar => "terminate-and-bar",
         }
     }
 }
@@ -186,6 +190,25 @@ pub struct Hook {
     /// POST the event as JSON to this http:// URL.
     pub url: Option<String>,
     pub timeout: Option<String>,
+}
+
+impl Fritzbox {
+    /// The TR-064 password: env MINISIP4FB_ADMIN_PASSWORD, else the first
+    /// line of `admin_password_file` (relative to `base`); `None` if neither.
+    pub fn admin_password(&self, base: &Path) -> Result<Option<String>, String> {
+        if let Ok(p) = std::env::var("MINISIP4FB_ADMIN_PASSWORD")
+            && !p.is_empty()
+        {
+            return Ok(Some(p));
+        }
+        let Some(file) = &self.admin_password_file else {
+            return Ok(None);
+        };
+        let path = base.join(file);
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        Ok(Some(text.lines().next().unwrap_or("").to_owned()))
+    }
 }
 
 /// Parses `500ms`, `3s`, `10m`, `2h`, `7d`.

@@ -258,3 +258,109 @@ async fn barring_commands_and_the_missing_right() {
         text(&out)
     );
 }
+
+/// The daemon with TR-064: the Box's phonebook is an allow list, and a
+/// terminate-and-bar rule puts a caller on the Box's barring list once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn phonebook_rings_through_and_terminated_callers_get_barred_once() {
+    use minisip4fb::emulator::{CallOutcome, CallSpec, Caller};
+    use std::time::Duration;
+    let emu = Emulator::start(EmulatorConfig {
+        bind: "127.0.0.1:0".parse().unwrap(),
+        accounts: vec![("620".into(), "geheim123".into())],
+        tr064: Some(Tr064Config::default()),
+        ..EmulatorConfig::default()
+    })
+    .await
+    .unwrap();
+    let d = dir("daemon");
+    std::fs::write(d.join("password"), "geheim123\n").unwrap();
+    std::fs::write(d.join("adminpw"), "fritz-admin-pw\n").unwrap();
+    std::fs::write(
+        d.join("config.toml"),
+        format!(
+            r#"[fritzbox]
+user = "620"
+password_file = "password"
+tr064 = "{}"
+admin_user = "admin"
+admin_password_file = "adminpw"
+[numbers]
+area_code = "030"
+[[rule]]
+name = "phonebook"
+lists = ["fritzbox:Telefonbuch"]
+action = "ring"
+[[rule]]
+name = "all of Berlin"
+numbers = ["030*"]
+action = "terminate"
+[[rule]]
+name = "premium"
+numbers = ["0900*"]
+action = "terminate-and-bar"
+"#,
+            emu.tr064_url().unwrap()
+        ),
+    )
+    .unwrap();
+    let mut child = std::process::Command::new(BIN)
+        .args(["run", "--config"])
+        .arg(d.join("config.toml"))
+        .args([
+            "--fritzbox",
+            &emu.addr().to_string(),
+            "--bind",
+            "127.0.0.1:0",
+        ])
+        .env_remove("MINISIP4FB_PASSWORD")
+        .env_remove("MINISIP4FB_ADMIN_PASSWORD")
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    emu.wait_for_binding(Duration::from_secs(10))
+        .await
+        .expect("registers");
+    let oma = || {
+        CallSpec::new(Caller::National("0301234567".into()))
+            .cancel_after(Duration::from_millis(300))
+    };
+    let other =
+        CallSpec::new(Caller::National("0309999999".into())).cancel_after(Duration::from_secs(5));
+    assert_eq!(
+        emu.call(other).await.outcome,
+        CallOutcome::TerminatedByPhone,
+        "rule 2 blocks Berlin"
+    );
+    let mut rang = false;
+    for _ in 0..20 {
+        if emu.call(oma()).await.outcome == CallOutcome::RangUntilCancelled {
+            rang = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(
+        rang,
+        "Oma from the Box's phonebook rings through although rule 2 would block her"
+    );
+    let spam = || {
+        CallSpec::new(Caller::National("09005551234".into())).cancel_after(Duration::from_secs(5))
+    };
+    assert_eq!(
+        emu.call(spam()).await.outcome,
+        CallOutcome::TerminatedByPhone
+    );
+    assert_eq!(
+        emu.call(spam()).await.outcome,
+        CallOutcome::TerminatedByPhone
+    );
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    assert_eq!(
+        emu.barred_numbers(),
+        vec!["09005551234".to_string()],
+        "barred once after two calls"
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+}

@@ -30,6 +30,26 @@ pub async fn check(args: RunArgs) -> i32 {
             }
         }
     }
+    if let Some(link) = crate::daemon::BoxLink::from_config(&settings.source) {
+        let url = settings
+            .source
+            .config
+            .fritzbox
+            .tr064
+            .clone()
+            .unwrap_or_default();
+        let status = match link {
+            Ok(link) => link.with(|c| c.ip_phones()).await,
+            Err(e) => Err(e),
+        };
+        match status {
+            Ok(p) => println!("TR-064 at {url}: ok, {} IP phone(s) set up", p.len()),
+            Err(e) => {
+                eprintln!("TR-064 at {url}: {e}");
+                return 1;
+            }
+        }
+    }
     let phone = match Phone::start(settings.phone.clone()).await {
         Ok(p) => p,
         Err(e) => {

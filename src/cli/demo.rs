@@ -125,11 +125,11 @@ pub async fn demo(args: DemoArgs) -> i32 {
     let mut reports = emulator.reports();
     let mut config = PhoneConfig::new(&emulator.addr().to_string(), user, &password);
     config.bind = "127.0.0.1:0".parse().expect("literal");
-    let source = RuleSource {
-        config: crate::config::parse(DEMO_CONFIG).expect("the demo config parses"),
-        path: None,
-        blocks: Vec::new(),
-    };
+    let source = RuleSource::new(
+        crate::config::parse(DEMO_CONFIG).expect("the demo config parses"),
+        None,
+        Vec::new(),
+    );
     let rules = match source.compile() {
         Ok(r) => r,
         Err(e) => {

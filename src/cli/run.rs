@@ -106,11 +106,7 @@ impl Settings {
             (None, Some(_)) => Some(base.join(&config.calllog.db)),
             (None, None) => None,
         };
-        let source = RuleSource {
-            config,
-            path: args.config.clone(),
-            blocks: args.block.clone(),
-        };
+        let source = RuleSource::new(config, args.config.clone(), args.block.clone());
         Ok(Settings { source, phone, db })
     }
 }

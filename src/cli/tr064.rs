@@ -32,9 +32,9 @@ fn login(a: &BoxArgs) -> Result<(String, String, String, Option<config::Config>)
     let url = a
         .url
         .clone()
-        .or(f.tr064)
+        .or(f.tr064.clone())
         .unwrap_or_else(|| "http://fritz.box:49000".into());
-    let user = a.admin_user.clone().or(f.admin_user).ok_or(
+    let user = a.admin_user.clone().or(f.admin_user.clone()).ok_or(
         "which FRITZ!Box user? pass --admin-user NAME (a user with the right \"Telefonie\")",
     )?;
     let base = a
@@ -42,25 +42,13 @@ fn login(a: &BoxArgs) -> Result<(String, String, String, Option<config::Config>)
         .as_deref()
         .and_then(Path::parent)
         .unwrap_or(Path::new(""));
-    let password = match (
-        std::env::var("MINISIP4FB_ADMIN_PASSWORD"),
-        f.admin_password_file,
-    ) {
-        (Ok(p), _) if !p.is_empty() => p,
-        (_, Some(file)) => {
-            let path = base.join(file);
-            std::fs::read_to_string(&path)
-                .map_err(|e| format!("cannot read {}: {e}", path.display()))?
-                .lines()
-                .next()
-                .unwrap_or("")
-                .to_owned()
-        }
-        _ if std::io::IsTerminal::is_terminal(&std::io::stdin()) => {
+    let password = match f.admin_password(base)? {
+        Some(p) => p,
+        None if std::io::IsTerminal::is_terminal(&std::io::stdin()) => {
             rpassword::prompt_password(format!("password of FRITZ!Box user {user}: "))
                 .map_err(|e| e.to_string())?
         }
-        _ => return Err(
+        None => return Err(
             "no admin password: set MINISIP4FB_ADMIN_PASSWORD or admin_password_file in [fritzbox]"
                 .into(),
         ),

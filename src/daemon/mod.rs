@@ -16,7 +16,7 @@ use crate::calllog::{CallLog, NewCall};
 use crate::config::{self, Action, Config};
 use crate::net::{IncomingCall, Phone, Registration, Reject};
 use crate::screen::number::Class;
-use crate::screen::rules::{Decision, History, Rules};
+use crate::screen::rules::{BoxLists, Decision, History, Rules};
 
 /// Where the rules come from: the config file (if any) plus `--block` flags.
 #[derive(Debug, Clone)]
@@ -25,6 +25,8 @@ pub struct RuleSource {
     pub path: Option<PathBuf>,
     /// `--block` patterns: a first rule that terminates them.
     pub blocks: Vec<String>,
+    /// Lists fetched from the Box (`lists = ["fritzbox:…"]`).
+    pub box_lists: Arc<Mutex<BoxLists>>,
 }
 
 impl RuleSource {
@@ -57,10 +59,24 @@ impl RuleSource {
         cfg
     }
 
+    pub fn new(config: Config, path: Option<PathBuf>, blocks: Vec<String>) -> RuleSource {
+        RuleSource {
+            config,
+            path,
+            blocks,
+            box_lists: Arc::default(),
+        }
+    }
+
     pub fn compile(&self) -> Result<Rules, String> {
-        let (rules, warnings) = Rules::compile(&self.effective(), &self.base_dir())?;
+        let lists = self
+            .box_lists
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let (rules, warnings) = Rules::compile_with(&self.effective(), &self.base_dir(), &lists)?;
         for w in &warnings {
-            tracing::warn!("skipped a list line: {w}");
+            tracing::warn!("list {w}");
         }
         Ok(rules)
     }
@@ -146,6 +162,10 @@ pub struct Parts {
 }
 
 struct Shared {
+    /// Numbers to put on the Box's call-barring list (terminate-and-bar).
+    bar: Option<mpsc::UnboundedSender<(String, String)>>,
+    /// Wakes the reloader (new lists from the Box).
+    reload: Arc<tokio::sync::Notify>,
     rules: RwLock<Arc<Rules>>,
     history: Mutex<History>,
     calllog: Option<CallLog>,
@@ -161,14 +181,38 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()>,
 ) -> i32 {
     let (events, _) = broadcast::channel(1024);
+    let mut tasks = Vec::new();
+    let reload = Arc::new(tokio::sync::Notify::new());
+    let link = match BoxLink::from_config(&parts.source) {
+        Some(Ok(l)) => Some(l),
+        Some(Err(e)) => {
+            tracing::error!("TR-064 disabled: {e}");
+            None
+        }
+        None => None,
+    };
+    let mut bar = None;
+    if let Some(link) = &link {
+        if Rules::wants_box_lists(&parts.source.effective()) {
+            tasks.push(tokio::spawn(box_sync(
+                link.clone(),
+                parts.source.box_lists.clone(),
+                reload.clone(),
+            )));
+        }
+        let (tx, rx) = mpsc::unbounded_channel();
+        tasks.push(tokio::spawn(barring_worker(link.clone(), rx)));
+        bar = Some(tx);
+    }
     let shared = Arc::new(Shared {
+        bar,
+        reload: reload.clone(),
         rules: RwLock::new(Arc::new(parts.rules)),
         history: Mutex::new(History::default()),
         calllog: parts.calllog.clone(),
         events: events.clone(),
         calls: parts.calls,
     });
-    let mut tasks = Vec::new();
     if parts.events_json {
         let mut rx = events.subscribe();
         tasks.push(tokio::spawn(async move {
@@ -291,6 +335,19 @@ async fn handle_call(shared: &Shared, call: IncomingCall) {
     );
     if outcome == "terminated" {
         let _ = shared.events.send(DaemonEvent::Terminated(info.clone()));
+        // Never bar anonymous callers: the Box would bar "no number".
+        if decision.effective == Action::TerminateAndBar
+            && let Some(number) = &caller.number
+        {
+            match &shared.bar {
+                Some(tx) => {
+                    let _ = tx.send((number.clone(), decision.rule.clone().unwrap_or_default()));
+                }
+                None => tracing::warn!(
+                    "cannot bar {number}: no TR-064 access configured ([fritzbox] tr064 and admin_user)"
+                ),
+            }
+        }
     }
     let _ = shared.events.send(DaemonEvent::CallEnded(info.clone()));
     if let Some(tx) = &shared.calls {
@@ -346,7 +403,7 @@ async fn act(call: &IncomingCall, d: &Decision, decline_delay: Duration) -> (Str
         }
     };
     let result = match d.effective {
-        Action::Terminate => match call.terminate().await {
+        Action::Terminate | Action::TerminateAndBar => match call.terminate().await {
             Ok(r) => {
                 let ms = call.received_at().elapsed().as_secs_f64() * 1000.0;
                 return (ended(r.clone()), (r == EndReason::HungUp).then_some(ms));
@@ -440,6 +497,7 @@ fn mtime(p: &Path) -> Option<SystemTime> {
 /// Reloads the rules on SIGHUP or when the config or a list file changes
 /// (checked every 2 s). A broken config keeps the old rules running.
 async fn reloader(mut source: RuleSource, shared: Arc<Shared>) {
+    let wake = shared.reload.clone();
     let watched = |source: &RuleSource, shared: &Shared| -> Vec<(PathBuf, Option<SystemTime>)> {
         let rules = shared
             .rules
@@ -470,6 +528,7 @@ async fn reloader(mut source: RuleSource, shared: Arc<Shared>) {
         let signalled = std::future::pending::<()>();
         let by_signal = tokio::select! {
             _ = signalled => true,
+            _ = wake.notified() => true,
             _ = tokio::time::sleep(Duration::from_secs(2)) => false,
         };
         let changed = seen.iter().any(|(p, t)| mtime(p) != *t);
@@ -499,5 +558,116 @@ async fn prune_daily(log: CallLog, days: u32) {
             Err(e) => tracing::warn!("call log: pruning failed: {e}"),
         }
         tokio::time::sleep(Duration::from_secs(86400)).await;
+    }
+}
+
+/// TR-064 access for phonebook sync, call barring and `check`.
+#[derive(Clone)]
+pub(crate) struct BoxLink {
+    url: String,
+    user: String,
+    password: String,
+}
+
+impl BoxLink {
+    /// `None` when TR-064 is not configured.
+    pub(crate) fn from_config(source: &RuleSource) -> Option<Result<BoxLink, String>> {
+        let f = &source.config.fritzbox;
+        let url = f.tr064.clone()?;
+        let Some(user) = f.admin_user.clone() else {
+            return Some(Err("[fritzbox] tr064 is set but admin_user is not".into()));
+        };
+        let password = match f.admin_password(&source.base_dir()) {
+            Ok(Some(p)) => Ok(p),
+            Ok(None) => Err("no TR-064 password: set admin_password_file in [fritzbox] or env MINISIP4FB_ADMIN_PASSWORD".to_owned()),
+            Err(e) => Err(e),
+        };
+        Some(password.map(|password| BoxLink {
+            url,
+            user,
+            password,
+        }))
+    }
+
+    pub(crate) async fn with<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut crate::fritzbox::Client) -> Result<T, crate::fritzbox::Error>
+        + Send
+        + 'static,
+    ) -> Result<T, String> {
+        let link = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut c = crate::fritzbox::Client::connect(&link.url, &link.user, &link.password)?;
+            f(&mut c)
+        })
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())
+    }
+}
+
+/// Fetches the Box's phonebooks and call-barring list at start and every
+/// `phonebook_refresh`; failures are retried with backoff and never stop
+/// call screening.
+async fn box_sync(link: BoxLink, lists: Arc<Mutex<BoxLists>>, reload: Arc<tokio::sync::Notify>) {
+    let mut backoff = Duration::from_secs(30);
+    loop {
+        let fetched = link
+            .with(|c| {
+                let mut out = BoxLists::new();
+                for (_, name, xml) in c.phonebooks()? {
+                    out.insert(name, xml);
+                }
+                out.insert("barring".into(), c.barring_list()?);
+                Ok(out)
+            })
+            .await;
+        let wait = match fetched {
+            Ok(new) => {
+                tracing::info!(
+                    "read {} phonebook(s) and the call-barring list from the FRITZ!Box",
+                    new.len() - 1
+                );
+                *lists.lock().unwrap_or_else(|p| p.into_inner()) = new;
+                reload.notify_one();
+                backoff = Duration::from_secs(30);
+                Duration::from_secs(6 * 3600)
+            }
+            Err(e) => {
+                tracing::warn!(
+                    "cannot read the FRITZ!Box's phonebooks: {e}; retrying in {} s",
+                    backoff.as_secs()
+                );
+                let w = backoff;
+                backoff = (backoff * 2).min(Duration::from_secs(1800));
+                w
+            }
+        };
+        tokio::time::sleep(wait).await;
+    }
+}
+
+/// Puts terminated numbers on the Box's call-barring list, one at a time,
+/// at most one every 2 s (a flood of spam calls must not turn into a
+/// flood of TR-064 calls); looks each up first, since the Box stores
+/// duplicates.
+async fn barring_worker(link: BoxLink, mut rx: mpsc::UnboundedReceiver<(String, String)>) {
+    while let Some((number, rule)) = rx.recv().await {
+        let name = format!(
+            "minisip4fb {} ({})",
+            chrono::Local::now().format("%Y-%m-%d"),
+            rule
+        );
+        let n = number.clone();
+        match link.with(move |c| c.bar(&n, &name)).await {
+            Ok(true) => tracing::info!("added {number} to the FRITZ!Box's call-barring list"),
+            Ok(false) => {
+                tracing::debug!("{number} is on the FRITZ!Box's call-barring list already")
+            }
+            Err(e) => {
+                tracing::warn!("cannot add {number} to the FRITZ!Box's call-barring list: {e}")
+            }
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
     }
 }

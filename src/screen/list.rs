@@ -40,7 +40,10 @@ pub struct LineError {
 
 impl std::fmt::Display for LineError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}:{}: {}", self.file.display(), self.line, self.message)
+        match self.line {
+            0 => write!(f, "{}: {}", self.file.display(), self.message),
+            n => write!(f, "{}:{n}: {}", self.file.display(), self.message),
+        }
     }
 }
 
@@ -98,6 +101,20 @@ impl NumberSet {
             self.names.insert(key, n.into());
         }
         Ok(())
+    }
+
+    /// Adds every entry of `other`.
+    pub fn extend(&mut self, other: NumberSet) {
+        self.exact.extend(other.exact);
+        self.names.extend(other.names);
+        self.prefixes.extend(other.prefixes);
+        self.suffixes.extend(other.suffixes);
+        for l in other.prefix_lens {
+            add_len(&mut self.prefix_lens, l);
+        }
+        for l in other.suffix_lens {
+            add_len(&mut self.suffix_lens, l);
+        }
     }
 
     /// Looks up a number in E.164 form.

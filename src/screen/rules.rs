@@ -12,6 +12,13 @@ use super::list::{self, LineError, NumberSet};
 use super::number::{self, Class, Home, Kind};
 use crate::config::{self, Action};
 
+/// Lists fetched from the Box over TR-064: phonebook name (or `barring`)
+/// → its XML export.
+pub type BoxLists = std::collections::HashMap<String, String>;
+
+/// `lists = ["fritzbox:NAME"]` names a list on the Box.
+pub const BOX_LIST_PREFIX: &str = "fritzbox:";
+
 /// One compiled `[[rule]]`.
 #[derive(Debug)]
 struct Rule {
@@ -118,6 +125,18 @@ impl Rules {
     /// Compiles the config's rules; list files are read relative to `base`.
     /// Broken list lines come back as warnings; a broken rule is an error.
     pub fn compile(cfg: &config::Config, base: &Path) -> Result<(Rules, Vec<LineError>), String> {
+        Rules::compile_with(cfg, base, &BoxLists::new())
+    }
+
+    /// Like [`Rules::compile`], with the lists fetched from the Box for
+    /// `lists = ["fritzbox:Telefonbuch"]` (a phonebook by name),
+    /// `"fritzbox:*"` (every phonebook) and `"fritzbox:barring"` (its
+    /// call-barring list). A list not fetched yet is empty, with a warning.
+    pub fn compile_with(
+        cfg: &config::Config,
+        base: &Path,
+        box_lists: &BoxLists,
+    ) -> Result<(Rules, Vec<LineError>), String> {
         let home = Home::new(&cfg.numbers.country, cfg.numbers.area_code.as_deref())
             .map_err(|e| format!("[numbers]: {e}"))?;
         let mut warnings = Vec::new();
@@ -135,6 +154,30 @@ impl Rules {
             }
             let mut lists = Vec::new();
             for l in &r.lists {
+                let shown = l.display().to_string();
+                if let Some(name) = shown.strip_prefix(BOX_LIST_PREFIX) {
+                    let mut set = NumberSet::default();
+                    let wanted: Vec<&String> = box_lists
+                        .keys()
+                        .filter(|k| name == "*" && k.as_str() != "barring" || k.as_str() == name)
+                        .collect();
+                    if wanted.is_empty() {
+                        warnings.push(LineError {
+                            file: l.clone(),
+                            line: 0,
+                            message: "not fetched from the FRITZ!Box (yet): empty until it is"
+                                .into(),
+                        });
+                    }
+                    for key in wanted {
+                        let (s, errs) =
+                            list::parse(&box_lists[key], list::Format::FritzXml, l, &home);
+                        warnings.extend(errs);
+                        set.extend(s);
+                    }
+                    lists.push((shown, set));
+                    continue;
+                }
                 let path = if l.is_absolute() {
                     l.clone()
                 } else {
@@ -144,7 +187,7 @@ impl Rules {
                     list::load(&path, &home).map_err(|e| at(format!("lists: {e}")))?;
                 warnings.extend(errs);
                 files.push(path.clone());
-                lists.push((l.display().to_string(), set));
+                lists.push((shown, set));
             }
             let kinds = r
                 .types
@@ -233,6 +276,14 @@ impl Rules {
             },
             warnings,
         ))
+    }
+
+    /// Whether any rule reads a list from the Box.
+    pub fn wants_box_lists(cfg: &config::Config) -> bool {
+        cfg.rules
+            .iter()
+            .flat_map(|r| &r.lists)
+            .any(|l| l.display().to_string().starts_with(BOX_LIST_PREFIX))
     }
 
     pub fn home(&self) -> &Home {
