@@ -184,10 +184,13 @@ fn do_setup(a: &SetupArgs) -> Result<(), String> {
         write_private(&pw_path, &format!("{pw}\n"))?;
     }
     if !config_ok {
-        update_config(&config_path, &a.user, &pw_file, &host, &url, &admin)?;
+        update_config(&config_path, &a.user, &pw_file, &host)?;
         println!(
-            "wrote [fritzbox] user, password_file, host and tr064 to {}",
+            "wrote [fritzbox] user, password_file and host to {}",
             config_path.display()
+        );
+        println!(
+            "to let the daemon read the Box's phonebooks and bar numbers, add to [fritzbox]: tr064 = \"{url}\", admin_user = \"{admin}\", admin_password_file = \"…\""
         );
     } else if existing.is_some() && known_pw.is_some() {
         println!("nothing to change");
@@ -214,15 +217,10 @@ fn write_private(path: &Path, text: &str) -> Result<(), String> {
         .map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
-/// Sets the [fritzbox] keys, keeping every other key and comment.
-fn update_config(
-    path: &Path,
-    user: &str,
-    pw_file: &Path,
-    host: &str,
-    url: &str,
-    admin: &str,
-) -> Result<(), String> {
+/// Sets the [fritzbox] keys of the SIP account, keeping every other key
+/// and comment. The admin password is never written: TR-064 for the
+/// daemon (phonebooks, barring) is opt-in.
+fn update_config(path: &Path, user: &str, pw_file: &Path, host: &str) -> Result<(), String> {
     let text = std::fs::read_to_string(path).unwrap_or_default();
     let mut doc: toml_edit::DocumentMut = text
         .parse()
@@ -232,10 +230,6 @@ fn update_config(
     t["password_file"] = toml_edit::value(pw_file.display().to_string());
     if t.get("host").is_none() {
         t["host"] = toml_edit::value(host);
-    }
-    t["tr064"] = toml_edit::value(url);
-    if t.get("admin_user").is_none() {
-        t["admin_user"] = toml_edit::value(admin);
     }
     std::fs::write(path, doc.to_string())
         .map_err(|e| format!("cannot write {}: {e}", path.display()))?;

@@ -609,7 +609,12 @@ impl BoxLink {
 /// Fetches the Box's phonebooks and call-barring list at start and every
 /// `phonebook_refresh`; failures are retried with backoff and never stop
 /// call screening.
-async fn box_sync(link: BoxLink, lists: Arc<Mutex<BoxLists>>, reload: Arc<tokio::sync::Notify>) {
+async fn box_sync(
+    link: BoxLink,
+    lists: Arc<Mutex<BoxLists>>,
+    reload: Arc<tokio::sync::Notify>,
+    every: Duration,
+) {
     let mut backoff = Duration::from_secs(30);
     loop {
         let fetched = link
@@ -631,7 +636,7 @@ async fn box_sync(link: BoxLink, lists: Arc<Mutex<BoxLists>>, reload: Arc<tokio:
                 *lists.lock().unwrap_or_else(|p| p.into_inner()) = new;
                 reload.notify_one();
                 backoff = Duration::from_secs(30);
-                Duration::from_secs(6 * 3600)
+                every
             }
             Err(e) => {
                 tracing::warn!(
