@@ -194,10 +194,16 @@ pub async fn serve(
     let mut bar = None;
     if let Some(link) = &link {
         if Rules::wants_box_lists(&parts.source.effective()) {
+            let every = config::parse_duration(&parts.source.config.fritzbox.phonebook_refresh)
+                .unwrap_or_else(|e| {
+                    tracing::warn!("[fritzbox] phonebook_refresh: {e}; using 6h");
+                    Duration::from_secs(6 * 3600)
+                });
             tasks.push(tokio::spawn(box_sync(
                 link.clone(),
                 parts.source.box_lists.clone(),
                 reload.clone(),
+                every,
             )));
         }
         let (tx, rx) = mpsc::unbounded_channel();
