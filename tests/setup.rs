@@ -364,3 +364,58 @@ action = "terminate-and-bar"
     let _ = child.kill();
     let _ = child.wait();
 }
+
+/// FRITZ!OS asks for a second factor before it creates an IP phone: setup
+/// tells the person what to do and goes on once it is confirmed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn setup_waits_for_the_second_factor() {
+    let emu = std::sync::Arc::new(
+        Emulator::start(EmulatorConfig {
+            bind: "127.0.0.1:0".parse().unwrap(),
+            tr064: Some(Tr064Config {
+                second_factor: true,
+                ..Tr064Config::default()
+            }),
+            ..EmulatorConfig::default()
+        })
+        .await
+        .unwrap(),
+    );
+    let url = emu.tr064_url().unwrap().to_owned();
+    let d = dir("2fa");
+    let cfg = d.join("config.toml");
+    // The person presses the button a moment later.
+    let presser = {
+        let emu = emu.clone();
+        tokio::spawn(async move {
+            for _ in 0..100 {
+                if emu.confirm_second_factor() {
+                    return true;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            false
+        })
+    };
+    let out = run(
+        &[
+            "setup",
+            "--box",
+            &url,
+            "--admin-user",
+            "admin",
+            "--config",
+            cfg.to_str().unwrap(),
+        ],
+        "fritz-admin-pw",
+    )
+    .await;
+    assert!(presser.await.unwrap(), "setup started the second factor");
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("press a button on the FRITZ!Box, or dial *1234"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(emu.ip_phones().len(), 1);
+}

@@ -113,7 +113,9 @@ fn do_setup(a: &SetupArgs) -> Result<(), String> {
         .ok()
         .map(|s| s.lines().next().unwrap_or("").to_owned())
         .filter(|p| !p.is_empty());
-    let mut client = Client::connect(&url, &admin, &password).map_err(|e| e.to_string())?;
+    let mut client = Client::connect(&url, &admin, &password)
+        .map_err(|e| e.to_string())?
+        .with_second_factor(|m| eprintln!("{m}"));
     let phones = client.ip_phones().map_err(|e| e.to_string())?;
     let existing = phones.iter().find(|p| p.username == a.user);
     let host = url
@@ -261,7 +263,9 @@ pub enum BarringAction {
 pub fn barring(a: BarringArgs) -> i32 {
     let run = || -> Result<(), String> {
         let (url, admin, password, _) = login(&a.target)?;
-        let mut c = Client::connect(&url, &admin, &password).map_err(|e: Error| e.to_string())?;
+        let mut c = Client::connect(&url, &admin, &password)
+            .map_err(|e: Error| e.to_string())?
+            .with_second_factor(|m| eprintln!("{m}"));
         match &a.action {
             BarringAction::List => {
                 let xml = c.barring_list().map_err(|e| e.to_string())?;

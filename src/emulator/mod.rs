@@ -247,6 +247,21 @@ impl Emulator {
         self.tr064_state(|s| s.barring.iter().map(|(_, _, n)| n.clone()).collect())
     }
 
+    /// Someone presses the button on the Box: a waiting second factor is confirmed.
+    pub fn confirm_second_factor(&self) -> bool {
+        match &self.tr064 {
+            Some((_, st, _)) => {
+                let mut st = st.lock().unwrap_or_else(|p| p.into_inner());
+                let waiting = st.auth_state == "waitingforauth";
+                if waiting {
+                    st.auth_state = "authenticated";
+                }
+                waiting
+            }
+            None => false,
+        }
+    }
+
     /// The IP-phone accounts set up over TR-064.
     pub fn ip_phones(&self) -> Vec<tr064::IpPhone> {
         self.tr064_state(|s| s.phones.clone())

@@ -23,6 +23,9 @@ pub struct Tr064Config {
     pub telefonie_right: bool,
     /// Phonebooks: name and (name, number) contacts.
     pub phonebooks: Vec<(String, Vec<(String, String)>)>,
+    /// Changes (SetClient4, SetCallBarringEntry) need a second factor
+    /// (error 866) until confirmed through X_AVM-DE_Auth.
+    pub second_factor: bool,
 }
 
 impl Default for Tr064Config {
@@ -36,6 +39,7 @@ impl Default for Tr064Config {
                 "Telefonbuch".into(),
                 vec![("Oma".into(), "030 1234567".into())],
             )],
+            second_factor: false,
         }
     }
 }
@@ -60,6 +64,8 @@ pub(crate) struct State {
     nonces: HashSet<String>,
     failures: u32,
     base: String,
+    /// X_AVM-DE_Auth: "stopped", "waitingforauth" or "authenticated".
+    pub auth_state: &'static str,
 }
 
 impl State {
@@ -73,6 +79,7 @@ impl State {
             nonces: HashSet::new(),
             failures: 0,
             base: String::new(),
+            auth_state: "stopped",
         }
     }
 }
@@ -209,8 +216,8 @@ fn desc() -> String {
             "/upnp/control/deviceinfo"
         ),
         svc(crate::fritzbox::VOIP, "/upnp/control/x_voip"),
-        svc(crate::fritzbox::ONTEL, "/upnp/control/x_contact")
-    )
+        svc(crate::fritzbox::ONTEL, "/upnp/control/x_contact"),
+    ) + &svc(crate::fritzbox::AUTH, "/upnp/control/x_auth")
 }
 
 fn valid_chars(s: &str) -> bool {
@@ -304,7 +311,33 @@ fn handle(
     if !st.cfg.telefonie_right && service != "urn:dslforum-org:service:DeviceInfo:1" {
         return fault(606, "Action not authorized");
     }
+    let changes = matches!(
+        action.as_str(),
+        "X_AVM-DE_SetClient4" | "SetCallBarringEntry" | "DeleteCallBarringEntryUID"
+    );
+    if changes && st.cfg.second_factor && st.auth_state != "authenticated" {
+        return fault(866, "second factor authentication required");
+    }
     match (service.as_str(), action.as_str()) {
+        (crate::fritzbox::AUTH, "SetConfig") => {
+            st.auth_state = if arg("NewAction").as_deref() == Some("start") {
+                "waitingforauth"
+            } else {
+                "stopped"
+            };
+            ok(
+                &service,
+                &action,
+                &[
+                    ("NewState", st.auth_state.into()),
+                    ("NewToken", format!("{:08x}", rand::random::<u32>())),
+                    ("NewMethods", "button;dtmf;*1234".into()),
+                ],
+            )
+        }
+        (crate::fritzbox::AUTH, "GetState") => {
+            ok(&service, &action, &[("NewState", st.auth_state.into())])
+        }
         (crate::fritzbox::VOIP, "X_AVM-DE_GetNumberOfClients") => ok(
             &service,
             &action,

@@ -15,6 +15,10 @@ pub use soap::Fault;
 
 pub const VOIP: &str = "urn:dslforum-org:service:X_VoIP:1";
 pub const ONTEL: &str = "urn:dslforum-org:service:X_AVM-DE_OnTel:1";
+pub const AUTH: &str = "urn:dslforum-org:service:X_AVM-DE_Auth:1";
+
+/// How long a person has to confirm a second factor.
+const SECOND_FACTOR_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// What can go wrong talking to the Box.
 #[derive(Debug, thiserror::Error)]
@@ -55,6 +59,9 @@ pub struct Client {
     services: Vec<Service>,
     /// The last challenge and its nonce count, answered without a round trip.
     challenge: Option<(Challenge, u32)>,
+    /// Tells a person how to confirm a second factor (error 866); without
+    /// it, 866 is returned as an error.
+    confirm: Option<Box<dyn Fn(&str) + Send>>,
 }
 
 impl Client {
@@ -73,10 +80,19 @@ impl Client {
             agent,
             services: Vec::new(),
             challenge: None,
+            confirm: None,
         };
         let desc = client.get(&format!("{}/tr64desc.xml", client.base))?;
         client.services = soap::services(&desc).map_err(Error::BadResponse)?;
         Ok(client)
+    }
+
+    /// Handles the Box's second-factor demand (error 866) by starting
+    /// `X_AVM-DE_Auth`, telling the person via `tell` what to do (press a
+    /// button on the Box or dial the code it shows), and waiting for it.
+    pub fn with_second_factor(mut self, tell: impl Fn(&str) + Send + 'static) -> Client {
+        self.confirm = Some(Box::new(tell));
+        self
     }
 
     pub fn services(&self) -> &[Service] {
@@ -100,8 +116,69 @@ impl Client {
     }
 
     /// Calls `action` of the service whose type is `service_type`; returns
-    /// its out-arguments in order.
+    /// its out-arguments in order. A second-factor demand (866) is met
+    /// once, when [`Client::with_second_factor`] says how.
     pub fn call(
+        &mut self,
+        service_type: &str,
+        action: &str,
+        args: &[(&str, &str)],
+    ) -> Result<Vec<(String, String)>, Error> {
+        match self.call_once(service_type, action, args) {
+            Err(Error::Fault { fault, .. }) if fault.code == 866 && self.confirm.is_some() => {
+                self.second_factor()?;
+                self.call_once(service_type, action, args)
+            }
+            other => other,
+        }
+    }
+
+    /// The X_AVM-DE_Auth flow: start, tell, poll until confirmed.
+    fn second_factor(&mut self) -> Result<(), Error> {
+        let out = self.call_once(AUTH, "SetConfig", &[("NewAction", "start")])?;
+        let methods = arg(&out, "NewMethods").unwrap_or("button").to_owned();
+        if let Some(tell) = &self.confirm {
+            let how = describe_methods(&methods);
+            tell(&format!(
+                "the FRITZ!Box wants a second confirmation: {how}, within {} s",
+                SECOND_FACTOR_TIMEOUT.as_secs()
+            ));
+        }
+        let end = std::time::Instant::now() + SECOND_FACTOR_TIMEOUT;
+        while std::time::Instant::now() < end {
+            let out = self.call_once(AUTH, "GetState", &[])?;
+            match arg(&out, "NewState")? {
+                "authenticated" => return Ok(()),
+                "waitingforauth" => std::thread::sleep(Duration::from_millis(500)),
+                state => {
+                    let code = match state {
+                        "blocked" => 867,
+                        "anotherauthprocess" => 868,
+                        _ => 866,
+                    };
+                    let fault = Fault {
+                        code,
+                        description: format!("second factor {state}"),
+                    };
+                    return Err(Error::Fault {
+                        action: "X_AVM-DE_Auth".into(),
+                        fault,
+                    });
+                }
+            }
+        }
+        let _ = self.call_once(AUTH, "SetConfig", &[("NewAction", "stop")]);
+        let fault = Fault {
+            code: 866,
+            description: "not confirmed in time".into(),
+        };
+        Err(Error::Fault {
+            action: "X_AVM-DE_Auth".into(),
+            fault,
+        })
+    }
+
+    fn call_once(
         &mut self,
         service_type: &str,
         action: &str,
@@ -326,5 +403,42 @@ impl Client {
             books.push((id, name, self.get(&url)?));
         }
         Ok(books)
+    }
+}
+
+/// `button;dtmf;*1234` → "press a button on the FRITZ!Box, or dial *1234 on
+/// a phone connected to it".
+fn describe_methods(methods: &str) -> String {
+    let mut ways = Vec::new();
+    for m in methods
+        .split([';', ','])
+        .map(str::trim)
+        .filter(|m| !m.is_empty())
+    {
+        match m {
+            "button" => ways.push("press a button on the FRITZ!Box".to_owned()),
+            "dtmf" => {}
+            code if code.starts_with('*') || code.chars().all(|c| c.is_ascii_digit()) => {
+                ways.push(format!("dial {code} on a phone connected to the FRITZ!Box"));
+            }
+            other => ways.push(other.to_owned()),
+        }
+    }
+    if ways.is_empty() {
+        "confirm on the FRITZ!Box".into()
+    } else {
+        ways.join(", or ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn second_factor_methods_in_words() {
+        assert_eq!(
+            super::describe_methods("button;dtmf;*1234"),
+            "press a button on the FRITZ!Box, or dial *1234 on a phone connected to the FRITZ!Box"
+        );
+        assert_eq!(super::describe_methods(""), "confirm on the FRITZ!Box");
     }
 }
