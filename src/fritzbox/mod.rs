@@ -50,6 +50,9 @@ pub struct Service {
     pub control_url: String,
 }
 
+/// Tells a person what to do for a second factor.
+type Tell = Box<dyn Fn(&str) + Send>;
+
 /// A logged-in TR-064 session.
 pub struct Client {
     base: String,
@@ -61,7 +64,7 @@ pub struct Client {
     challenge: Option<(Challenge, u32)>,
     /// Tells a person how to confirm a second factor (error 866); without
     /// it, 866 is returned as an error.
-    confirm: Option<Box<dyn Fn(&str) + Send>>,
+    confirm: Option<Tell>,
 }
 
 impl Client {
