@@ -42,7 +42,7 @@ fn main() {
             } else {
                 "minisip4fb=error"
             });
-            rt.block_on(minisip4fb::cli::demo::demo(args))
+            rt.block_on(minisip4fb::cli::demo::demo())
         }
         Command::Emulate(args) => {
             init_logging(false);

@@ -101,14 +101,14 @@ impl Config {
     fn via(&self, branch: &str) -> String {
         format!(
             "SIP/2.0/UDP {};branch={branch};rport",
-            SipUriHostPort(self.contact)
+            HostPort(self.contact)
         )
     }
 }
 
-struct SipUriHostPort(SocketAddr);
+struct HostPort(SocketAddr);
 
-impl std::fmt::Display for SipUriHostPort {
+impl std::fmt::Display for HostPort {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}:{}", Host::Ip(self.0.ip()), self.0.port())
     }

@@ -106,7 +106,7 @@ fn scenes() -> Vec<Scene> {
     ]
 }
 
-pub async fn demo(args: DemoArgs) -> i32 {
+pub async fn demo() -> i32 {
     let user = "minisip4fb-demo";
     let password = format!("demo-{:08x}", rand::random::<u32>());
     let emu_cfg = EmulatorConfig {
@@ -270,7 +270,6 @@ pub async fn demo(args: DemoArgs) -> i32 {
         for f in &failures {
             println!("  - {f}");
         }
-        let _ = args.verbose;
         1
     }
 }

@@ -542,13 +542,6 @@ a=rtpmap:121 PCMU/16000\r\na=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-15\
                         req.uri, c.our_contact
                     ));
                 }
-                if req
-                    .headers
-                    .cseq()
-                    .is_ok_and(|s| s.seq <= c.cseq && c.to_header.is_some())
-                {
-                    // The phone's CSeq space is its own; equal or lower is legal but unusual.
-                }
                 self.send(from, self.reply(&req, 200, None, &[]).to_bytes());
                 if !matches!(c.phase, Phase::Done { .. }) {
                     c.report.bye_after = Some(now.duration_since(c.started));

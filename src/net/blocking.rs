@@ -32,10 +32,7 @@ impl Phone {
             .worker_threads(1)
             .enable_all()
             .build()
-            .map_err(|source| PhoneError::Bind {
-                addr: config.bind,
-                source,
-            })?;
+            .map_err(PhoneError::Runtime)?;
         let inner = rt.block_on(super::Phone::connect(config))?;
         Ok(Phone { rt, inner })
     }

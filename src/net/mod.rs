@@ -85,6 +85,10 @@ pub enum PhoneError {
     Registration(#[from] RegistrationError),
     #[error("the phone's driver has stopped")]
     Stopped,
+    #[error(transparent)]
+    Call(#[from] CallError),
+    #[error("cannot start the async runtime: {0}")]
+    Runtime(std::io::Error),
 }
 
 /// A command on a call that could not be carried out.
@@ -96,12 +100,6 @@ pub enum CallError {
     Ended(EndReason),
     #[error("the phone's driver has stopped")]
     Stopped,
-}
-
-impl From<CallError> for PhoneError {
-    fn from(_: CallError) -> Self {
-        PhoneError::Stopped
-    }
 }
 
 /// Ways to decline a call.

@@ -8,7 +8,7 @@ use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::ParseError;
-use super::header::{Param, is_token_char, parse_params, write_params};
+use super::header::{Param, parse_params, write_params};
 
 /// Any URI that may appear in a SIP message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -334,11 +334,6 @@ fn is_param_char(b: u8) -> bool {
 // hnv-unreserved / unreserved / escaped, plus the '=' and '&' separators
 fn is_header_char(b: u8) -> bool {
     is_unreserved(b) || b == b'%' || b"[]/?:+$=&".contains(&b)
-}
-
-#[allow(dead_code)]
-fn is_token(s: &str) -> bool {
-    !s.is_empty() && s.bytes().all(is_token_char)
 }
 
 #[cfg(test)]
