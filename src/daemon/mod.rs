@@ -15,7 +15,7 @@ use crate::agent::{EndReason, Event};
 use crate::calllog::{CallLog, NewCall};
 use crate::config::{self, Action, Config};
 use crate::net::{IncomingCall, Phone, Registration, Reject};
-use crate::screen::number::Class;
+use crate::screen::number::{LazyClass, classify_lazy};
 use crate::screen::rules::{BoxLists, Decision, History, Rules};
 
 /// Where the rules come from: the config file (if any) plus `--block` flags.
@@ -284,8 +284,7 @@ async fn handle_call(shared: &Shared, call: IncomingCall) {
     let now = Instant::now();
     let decision = {
         let mut history = shared.history.lock().unwrap_or_else(|p| p.into_inner());
-        let class = crate::screen::number::classify(caller.number.as_deref(), rules.home());
-        if let Class::External(n) = &class
+        if let LazyClass::External(n) = classify_lazy(caller.number.as_deref(), rules.home())
             && let Some(e) = &n.e164
         {
             history.record(e, now);
@@ -363,11 +362,7 @@ async fn handle_call(shared: &Shared, call: IncomingCall) {
 
 fn record(shared: &Shared, d: &Decision, info: &CallInfo) -> Option<i64> {
     let log = shared.calllog.as_ref()?;
-    let class = match d.class {
-        Class::Anonymous => "anonymous",
-        Class::Internal(_) => "internal",
-        Class::External(_) => "external",
-    };
+    let class = d.class.as_str();
     let new = NewCall {
         caller: info.caller.clone(),
         caller_e164: info.caller_e164.clone(),

@@ -22,6 +22,40 @@ pub struct NumberSet {
     suffix_lens: Vec<u8>,
 }
 
+/// A number prepared for lookups in many sets: its key and the values of
+/// all its prefixes and suffixes, computed once per call.
+#[derive(Debug, Clone)]
+pub struct Probe {
+    digits: String,
+    key: u64,
+    /// `prefix[n]`: the first n digits as a number.
+    prefix: [u64; 16],
+    /// `suffix[n]`: the last n digits as a number.
+    suffix: [u64; 16],
+}
+
+impl Probe {
+    /// `None` unless `e164` is `+` and 1 to 15 digits.
+    pub fn new(e164: &str) -> Option<Probe> {
+        let key = e164_key(e164)?;
+        let digits = e164[1..].to_owned();
+        let b = digits.as_bytes();
+        let (mut prefix, mut suffix) = ([0u64; 16], [0u64; 16]);
+        let mut scale = 1u64;
+        for n in 1..=b.len() {
+            prefix[n] = prefix[n - 1] * 10 + u64::from(b[n - 1] - b'0');
+            suffix[n] = suffix[n - 1] + u64::from(b[b.len() - n] - b'0') * scale;
+            scale = scale.saturating_mul(10);
+        }
+        Some(Probe {
+            digits,
+            key,
+            prefix,
+            suffix,
+        })
+    }
+}
+
 /// Why an entry matched.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Hit {
@@ -119,33 +153,31 @@ impl NumberSet {
 
     /// Looks up a number in E.164 form.
     pub fn lookup(&self, e164: &str) -> Option<Hit> {
-        let d = e164.strip_prefix('+')?;
-        if let Some(key) = e164_key(e164)
-            && self.exact.contains(&key)
-        {
+        self.probe(&Probe::new(e164)?)
+    }
+
+    /// Looks up a prepared number: a few hash probes, no parsing.
+    pub fn probe(&self, p: &Probe) -> Option<Hit> {
+        if self.exact.contains(&p.key) {
             return Some(Hit {
-                entry: e164.to_owned(),
-                name: self.names.get(&key).map(|n| n.to_string()),
+                entry: format!("+{}", p.digits),
+                name: self.names.get(&p.key).map(|n| n.to_string()),
             });
         }
         for &len in &self.prefix_lens {
-            if let Some(p) = d.get(..len as usize)
-                && let Some(k) = digits_key(p)
-                && self.prefixes.contains(&k)
-            {
+            let len = len as usize;
+            if len <= p.digits.len() && self.prefixes.contains(&(len as u8, p.prefix[len])) {
                 return Some(Hit {
-                    entry: format!("+{p}*"),
+                    entry: format!("+{}*", &p.digits[..len]),
                     name: None,
                 });
             }
         }
         for &len in &self.suffix_lens {
-            if d.len() >= len as usize
-                && let Some(k) = digits_key(&d[d.len() - len as usize..])
-                && self.suffixes.contains(&k)
-            {
+            let len = len as usize;
+            if len <= p.digits.len() && self.suffixes.contains(&(len as u8, p.suffix[len])) {
                 return Some(Hit {
-                    entry: format!("*{}", &d[d.len() - len as usize..]),
+                    entry: format!("*{}", &p.digits[p.digits.len() - len..]),
                     name: None,
                 });
             }

@@ -250,10 +250,7 @@ pub fn classify(number: Option<&str>, home: &Home) -> Class {
     let Some(raw) = number.map(str::trim).filter(|n| !n.is_empty()) else {
         return Class::Anonymous;
     };
-    let d = digits(raw);
-    if raw.starts_with("**")
-        || (!d.starts_with('0') && !d.starts_with('+') && !d.is_empty() && d.len() <= 3)
-    {
+    if is_internal(raw) {
         return Class::Internal(raw.to_owned());
     }
     let e164 = to_e164(raw, home);
@@ -279,6 +276,66 @@ pub fn classify(number: Option<&str>, home: &Home) -> Class {
         valid,
         kind: Kind::from_type(pn.number_type(&DATABASE)),
     })
+}
+
+/// A caller's number whose libphonenumber facts are worked out only when a
+/// rule asks for them: most decisions need just the E.164 form.
+#[derive(Debug)]
+pub struct LazyNumber<'h> {
+    pub raw: String,
+    pub e164: Option<String>,
+    home: &'h Home,
+    facts: std::cell::OnceCell<Number>,
+}
+
+impl LazyNumber<'_> {
+    /// Country, validity, type: the full classification, computed once.
+    pub fn facts(&self) -> &Number {
+        self.facts
+            .get_or_init(|| match classify(Some(&self.raw), self.home) {
+                Class::External(n) => n,
+                _ => Number {
+                    raw: self.raw.clone(),
+                    e164: self.e164.clone(),
+                    country: None,
+                    valid: false,
+                    possible: false,
+                    kind: Kind::Unknown,
+                    foreign: false,
+                },
+            })
+    }
+}
+
+/// Who is calling, with the number's facts left for later.
+#[derive(Debug)]
+pub enum LazyClass<'h> {
+    Anonymous,
+    Internal(String),
+    External(LazyNumber<'h>),
+}
+
+/// Like [`classify`], but only normalises the number now.
+pub fn classify_lazy<'h>(number: Option<&str>, home: &'h Home) -> LazyClass<'h> {
+    let Some(raw) = number.map(str::trim).filter(|n| !n.is_empty()) else {
+        return LazyClass::Anonymous;
+    };
+    if is_internal(raw) {
+        return LazyClass::Internal(raw.to_owned());
+    }
+    LazyClass::External(LazyNumber {
+        raw: raw.to_owned(),
+        e164: to_e164(raw, home),
+        home,
+        facts: std::cell::OnceCell::new(),
+    })
+}
+
+/// `**622`, `**9`, or a short extension without prefix.
+fn is_internal(raw: &str) -> bool {
+    let d = digits(raw);
+    raw.starts_with("**")
+        || (!d.starts_with('0') && !d.starts_with('+') && !d.is_empty() && d.len() <= 3)
 }
 
 /// E.164 digits (without '+') as an integer: the key of the big lists.

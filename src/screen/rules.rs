@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use chrono::{Datelike, NaiveDateTime, NaiveTime, Weekday};
 
-use super::list::{self, LineError, NumberSet};
-use super::number::{self, Class, Home, Kind};
+use super::list::{self, LineError, NumberSet, Probe};
+use super::number::{self, Home, Kind, LazyClass};
 use crate::config::{self, Action};
 
 /// Lists fetched from the Box over TR-064: phonebook name (or `barring`)
@@ -64,7 +64,26 @@ pub struct Decision {
     pub e164: Option<String>,
     /// A name from a list or phonebook entry that matched.
     pub name: Option<String>,
-    pub class: Class,
+    pub class: CallerClass,
+}
+
+/// The kind of caller, for the call log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallerClass {
+    Anonymous,
+    /// Another phone of the Box: never screened.
+    Internal,
+    External,
+}
+
+impl CallerClass {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CallerClass::Anonymous => "anonymous",
+            CallerClass::Internal => "internal",
+            CallerClass::External => "external",
+        }
+    }
 }
 
 /// Recent calls per number, for `repeated` rules.
@@ -308,28 +327,35 @@ impl Rules {
         now: Instant,
         local: NaiveDateTime,
     ) -> Decision {
-        let class = number::classify(number, &self.home);
-        let e164 = match &class {
-            Class::External(n) => n.e164.clone(),
-            _ => None,
+        let class = number::classify_lazy(number, &self.home);
+        let (e164, kind) = match &class {
+            LazyClass::External(n) => (n.e164.clone(), CallerClass::External),
+            LazyClass::Anonymous => (None, CallerClass::Anonymous),
+            LazyClass::Internal(n) => {
+                return Decision {
+                    action: Action::Ring,
+                    effective: Action::Ring,
+                    reason: format!("internal call from {n}: never screened"),
+                    rule: None,
+                    e164: None,
+                    name: None,
+                    class: CallerClass::Internal,
+                };
+            }
         };
-        if let Class::Internal(n) = &class {
-            return Decision {
-                action: Action::Ring,
-                effective: Action::Ring,
-                reason: format!("internal call from {n}: never screened"),
-                rule: None,
-                e164: None,
-                name: None,
-                class,
-            };
-        }
+        let probe = e164.as_deref().and_then(Probe::new);
         let called = called.and_then(|c| {
             number::to_e164(c, &self.home).or_else(|| number::internationalise(c, &self.home))
         });
         for rule in &self.rules {
-            if let Some((why, name)) = rule.matches(&class, called.as_deref(), history, now, local)
-            {
+            if let Some((why, name)) = rule.matches(
+                &class,
+                probe.as_ref(),
+                called.as_deref(),
+                history,
+                now,
+                local,
+            ) {
                 let log_only = self.log_only || rule.log_only;
                 let mut reason = format!("rule {} \"{}\": {why}", rule.index, rule.name);
                 if log_only && rule.action != Action::Ring {
@@ -342,14 +368,13 @@ impl Rules {
                     rule: Some(format!("{} \"{}\"", rule.index, rule.name)),
                     e164,
                     name,
-                    class,
+                    class: kind,
                 };
             }
         }
         let who = match &class {
-            Class::Anonymous => "anonymous".to_owned(),
-            Class::External(n) => n.e164.clone().unwrap_or_else(|| n.raw.clone()),
-            Class::Internal(n) => n.clone(),
+            LazyClass::External(n) => n.e164.clone().unwrap_or_else(|| n.raw.clone()),
+            _ => "anonymous".to_owned(),
         };
         Decision {
             action: self.default,
@@ -362,7 +387,7 @@ impl Rules {
             rule: None,
             e164,
             name: None,
-            class,
+            class: kind,
         }
     }
 }
@@ -384,7 +409,8 @@ impl Rule {
     /// who-criteria applies to every caller.
     fn matches(
         &self,
-        class: &Class,
+        class: &LazyClass,
+        probe: Option<&Probe>,
         called: Option<&str>,
         history: &History,
         now: Instant,
@@ -419,20 +445,20 @@ impl Rule {
         };
         if !self.has_who() {
             let who = match class {
-                Class::External(n) => n.e164.clone().unwrap_or_else(|| n.raw.clone()),
+                LazyClass::External(n) => n.e164.clone().unwrap_or_else(|| n.raw.clone()),
                 _ => "anonymous".into(),
             };
             return Some((format!("{who}, any caller{}", window()), None));
         }
         match class {
-            Class::Anonymous if self.anonymous => {
+            LazyClass::Anonymous if self.anonymous => {
                 Some((format!("anonymous caller{}", window()), None))
             }
-            Class::Anonymous | Class::Internal(_) => None,
-            Class::External(n) => {
+            LazyClass::Anonymous | LazyClass::Internal(_) => None,
+            LazyClass::External(n) => {
                 let shown = n.e164.clone().unwrap_or_else(|| n.raw.clone());
-                if let Some(e) = &n.e164 {
-                    if let Some(hit) = self.numbers.lookup(e) {
+                if let (Some(e), Some(probe)) = (&n.e164, probe) {
+                    if let Some(hit) = self.numbers.probe(probe) {
                         let how = if hit.entry == *e {
                             "listed".to_owned()
                         } else {
@@ -441,7 +467,7 @@ impl Rule {
                         return Some((format!("{shown} {how}{}", window()), hit.name));
                     }
                     for (file, set) in &self.lists {
-                        if let Some(hit) = set.lookup(e) {
+                        if let Some(hit) = set.probe(probe) {
                             let named = hit
                                 .name
                                 .as_ref()
@@ -454,17 +480,26 @@ impl Rule {
                         }
                     }
                 }
-                if self.foreign && n.foreign {
-                    let c = n.country.as_deref().unwrap_or("abroad");
+                // Only now, and only for rules that ask: libphonenumber's facts.
+                let facts = || n.facts();
+                if self.foreign && facts().foreign {
+                    let c = facts().country.as_deref().unwrap_or("abroad");
                     return Some((format!("{shown} is foreign ({c}){}", window()), None));
                 }
-                if self.invalid && !n.valid {
+                if self.invalid && !facts().valid {
                     return Some((format!("{shown} is not a valid number{}", window()), None));
                 }
-                if let Some(k) = self.kinds.iter().find(|k| k.covers(n.kind)) {
+                if !self.kinds.is_empty()
+                    && let Some(k) = self.kinds.iter().find(|k| k.covers(facts().kind))
+                {
                     return Some((format!("{shown} is {k}{}", window()), None));
                 }
-                if let Some(c) = n.country.as_ref().filter(|c| self.countries.contains(c)) {
+                if !self.countries.is_empty()
+                    && let Some(c) = facts()
+                        .country
+                        .as_ref()
+                        .filter(|c| self.countries.contains(c))
+                {
                     return Some((format!("{shown} is from {c}{}", window()), None));
                 }
                 if let (Some((calls, within)), Some(e)) = (self.repeated, &n.e164) {
