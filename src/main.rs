@@ -35,6 +35,10 @@ fn main() {
         Command::Stats(args) => minisip4fb::cli::calls::stats(args),
         Command::Setup(args) => minisip4fb::cli::tr064::setup(args),
         Command::Barring(args) => minisip4fb::cli::tr064::barring(args),
+        Command::Bench(args) => {
+            init_logging_level("minisip4fb=error");
+            rt.block_on(minisip4fb::cli::bench::bench(args))
+        }
         Command::Demo(args) => {
             // The phone's own log would interleave with the story; -v shows it.
             init_logging_level(if args.verbose {

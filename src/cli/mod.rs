@@ -1,5 +1,6 @@
 //! The `minisip4fb` command line.
 
+pub mod bench;
 pub mod calls;
 pub mod check;
 pub mod demo;
@@ -38,6 +39,8 @@ pub enum Command {
     Setup(tr064::SetupArgs),
     /// Show or edit the Box's own call-barring list over TR-064.
     Barring(tr064::BarringArgs),
+    /// Measure call latency, rate and footprint against the emulator (loopback).
+    Bench(bench::BenchArgs),
 }
 
 /// Sets up logging: RUST_LOG wins, else info (every SIP message with --verbose).

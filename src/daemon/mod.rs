@@ -530,7 +530,8 @@ async fn reloader(mut source: RuleSource, shared: Arc<Shared>) {
         let by_signal = tokio::select! {
             _ = signalled => true,
             _ = wake.notified() => true,
-            _ = tokio::time::sleep(Duration::from_secs(2)) => false,
+            // Nothing on disk to watch: no polling, no wake-ups while idle.
+            _ = tokio::time::sleep(Duration::from_secs(2)), if !seen.is_empty() => false,
         };
         let changed = seen.iter().any(|(p, t)| mtime(p) != *t);
         if !by_signal && !changed {

@@ -1,0 +1,315 @@
+//! `minisip4fb bench`: the call-cycle and footprint benchmark. The
+//! emulated FRITZ!Box (in this process) rings the phone (this binary's
+//! `run`, as a child process) from a blocked number, at a given rate, over
+//! loopback only; every run is bounded in calls and time.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use clap::Args;
+
+use crate::emulator::{CallOutcome, CallReport, CallSpec, Caller, Emulator, EmulatorConfig};
+
+#[derive(Args, Debug, Clone)]
+pub struct BenchArgs {
+    /// Calls per rate step.
+    #[arg(long, default_value_t = 500)]
+    pub calls: u32,
+    /// The rate for the latency table, calls per second.
+    #[arg(long, default_value_t = 50.0)]
+    pub rate: f64,
+    /// Step the rate up (doubling from --rate) until a call fails or this cap.
+    #[arg(long, default_value_t = 800.0)]
+    pub max_rate: f64,
+    /// Calls for the memory-growth check (RSS after them vs after 100).
+    #[arg(long, default_value_t = 10_000)]
+    pub soak: u32,
+    /// Seconds to watch the idle phone for CPU time and wake-ups.
+    #[arg(long, default_value_t = 60)]
+    pub idle: u64,
+}
+
+/// Reads a `/proc/PID/status` field in kB (VmRSS) or a count.
+fn proc_status(pid: u32, field: &str) -> Option<u64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    s.lines()
+        .find(|l| l.starts_with(field))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+/// CPU time (user + system) in clock ticks from `/proc/PID/stat`.
+fn cpu_ticks(pid: u32) -> Option<u64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after = &s[s.rfind(')')? + 2..];
+    let f: Vec<&str> = after.split_whitespace().collect();
+    Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
+}
+
+fn wakeups(pid: u32) -> Option<u64> {
+    // Every thread's context switches: a sleeping process has none.
+    let mut total = 0;
+    for t in std::fs::read_dir(format!("/proc/{pid}/task")).ok()? {
+        let tid: u32 = t.ok()?.file_name().to_str()?.parse().ok()?;
+        let s = std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/status")).ok()?;
+        for key in ["voluntary_ctxt_switches", "nonvoluntary_ctxt_switches"] {
+            total += s
+                .lines()
+                .find(|l| l.starts_with(key))?
+                .split_whitespace()
+                .nth(1)?
+                .parse::<u64>()
+                .ok()?;
+        }
+    }
+    Some(total)
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+struct Step {
+    rate: f64,
+    reports: Vec<CallReport>,
+}
+
+impl Step {
+    fn failed(&self) -> usize {
+        self.reports
+            .iter()
+            .filter(|r| r.outcome != CallOutcome::TerminatedByPhone)
+            .count()
+    }
+
+    fn latencies(&self, pick: fn(&CallReport) -> Option<Duration>) -> Vec<f64> {
+        let mut v: Vec<f64> = self
+            .reports
+            .iter()
+            .filter_map(pick)
+            .map(|d| d.as_secs_f64() * 1000.0)
+            .collect();
+        v.sort_by(f64::total_cmp);
+        v
+    }
+}
+
+async fn run_step(emu: &std::sync::Arc<Emulator>, calls: u32, rate: f64) -> Step {
+    let interval = Duration::from_secs_f64(1.0 / rate);
+    let start = tokio::time::Instant::now();
+    let mut tasks = Vec::with_capacity(calls as usize);
+    for i in 0..calls {
+        tokio::time::sleep_until(start + interval * i).await;
+        let emu = emu.clone();
+        // A different number per call, all matching the block pattern.
+        let spec = CallSpec::new(Caller::National(format!("0900{:07}", i)))
+            .cancel_after(Duration::from_secs(5));
+        tasks.push(tokio::spawn(async move { emu.call(spec).await }));
+    }
+    let mut reports = Vec::with_capacity(tasks.len());
+    for t in tasks {
+        reports.push(
+            t.await
+                .unwrap_or_else(|_| CallReport::new(CallOutcome::NoAnswer)),
+        );
+    }
+    Step { rate, reports }
+}
+
+struct PhoneChild(Child);
+
+impl Drop for PhoneChild {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+pub async fn bench(a: BenchArgs) -> i32 {
+    let exe: PathBuf = match std::env::current_exe() {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("minisip4fb bench: {e}");
+            return 1;
+        }
+    };
+    let emu = match Emulator::start(EmulatorConfig {
+        bind: "127.0.0.1:0".parse().expect("literal"),
+        accounts: vec![("620".into(), "bench-password".into())],
+        seed: 1,
+        ..EmulatorConfig::default()
+    })
+    .await
+    {
+        Ok(e) => std::sync::Arc::new(e),
+        Err(e) => {
+            eprintln!("minisip4fb bench: cannot start the emulator: {e}");
+            return 1;
+        }
+    };
+    let started = Instant::now();
+    let child = Command::new(&exe)
+        .args([
+            "run",
+            "--fritzbox",
+            &emu.addr().to_string(),
+            "--user",
+            "620",
+            "--bind",
+            "127.0.0.1:0",
+            "--block",
+            "0900*",
+        ])
+        .env("MINISIP4FB_PASSWORD", "bench-password")
+        .env("RUST_LOG", "minisip4fb=warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn();
+    let phone = match child {
+        Ok(c) => PhoneChild(c),
+        Err(e) => {
+            eprintln!("minisip4fb bench: cannot start the phone: {e}");
+            return 1;
+        }
+    };
+    let pid = phone.0.id();
+    if emu
+        .wait_for_binding(Duration::from_secs(10))
+        .await
+        .is_none()
+    {
+        eprintln!("minisip4fb bench: the phone did not register");
+        return 1;
+    }
+    let registered_ms = started.elapsed().as_secs_f64() * 1000.0;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let rss_registered = proc_status(pid, "VmRSS:");
+
+    // Idle: CPU time and wake-ups with nothing to do but wait for the refresh timer.
+    let (t0, w0) = (cpu_ticks(pid), wakeups(pid));
+    tokio::time::sleep(Duration::from_secs(a.idle)).await;
+    let (t1, w1) = (cpu_ticks(pid), wakeups(pid));
+
+    let main = run_step(&emu, a.calls, a.rate).await;
+    let mut steps = Vec::new();
+    let mut rate = a.rate;
+    let mut best = if main.failed() == 0 {
+        Some(a.rate)
+    } else {
+        None
+    };
+    while best == Some(rate) && rate * 2.0 <= a.max_rate {
+        rate *= 2.0;
+        let s = run_step(&emu, a.calls, rate).await;
+        if s.failed() == 0 {
+            best = Some(rate);
+        }
+        steps.push(s);
+    }
+
+    let warm = run_step(&emu, 100.min(a.soak), 200.0).await;
+    let rss_100 = proc_status(pid, "VmRSS:");
+    let soak = run_step(&emu, a.soak.saturating_sub(100), 400.0).await;
+    let rss_soak = proc_status(pid, "VmRSS:");
+
+    let size = std::fs::metadata(&exe).map(|m| m.len()).unwrap_or(0);
+    let stripped = stripped_size(&exe);
+    let kb = |v: Option<u64>| v.map_or("?".into(), |k| format!("{:.1} MB", k as f64 / 1024.0));
+
+    println!(
+        "## Call cycle (blocked number → answered and hung up), loopback, {} calls at {} calls/s\n",
+        a.calls, a.rate
+    );
+    println!("| | p50 | p90 | p99 | max |\n|---|---:|---:|---:|---:|");
+    for (name, pick) in [
+        (
+            "INVITE → 100 Trying",
+            (|r: &CallReport| r.first_response) as fn(&CallReport) -> Option<Duration>,
+        ),
+        ("INVITE → 200 OK", |r: &CallReport| r.answered_after),
+        ("INVITE → BYE", |r: &CallReport| r.bye_after),
+    ] {
+        let v = main.latencies(pick);
+        println!(
+            "| {name} | {:.2} ms | {:.2} ms | {:.2} ms | {:.2} ms |",
+            percentile(&v, 0.5),
+            percentile(&v, 0.9),
+            percentile(&v, 0.99),
+            percentile(&v, 1.0)
+        );
+    }
+    println!(
+        "\nfailed calls: {} of {}\n",
+        main.failed(),
+        main.reports.len()
+    );
+    println!(
+        "## Rate steps ({} calls each)\n\n| calls/s | failed | INVITE → BYE p50 | p99 |\n|---:|---:|---:|---:|",
+        a.calls
+    );
+    for s in std::iter::once(&main).chain(&steps) {
+        let v = s.latencies(|r| r.bye_after);
+        println!(
+            "| {} | {} | {:.2} ms | {:.2} ms |",
+            s.rate,
+            s.failed(),
+            percentile(&v, 0.5),
+            percentile(&v, 0.99)
+        );
+    }
+    match best {
+        Some(r) => println!(
+            "\nhighest rate with zero failed calls: {r} calls/s (cap {})",
+            a.max_rate
+        ),
+        None => println!("\nfailures already at {} calls/s", a.rate),
+    }
+    let ticks = t0.zip(t1).map(|(a, b)| b - a);
+    let hz = 100.0; // USER_HZ on Linux
+    println!("\n## Footprint\n\n| | |\n|---|---:|");
+    println!(
+        "| binary (as built / stripped) | {:.1} MB / {} |",
+        size as f64 / 1e6,
+        stripped.map_or("?".into(), |s| format!("{:.1} MB", s as f64 / 1e6))
+    );
+    println!("| start → registered | {registered_ms:.1} ms |");
+    println!("| RSS after registering | {} |", kb(rss_registered));
+    println!(
+        "| RSS after 100 calls / after {} calls | {} / {} |",
+        a.soak,
+        kb(rss_100),
+        kb(rss_soak)
+    );
+    println!(
+        "| idle {} s: CPU time, wake-ups | {} ms, {} |",
+        a.idle,
+        ticks.map_or("?".into(), |t| format!("{:.0}", t as f64 * 1000.0 / hz)),
+        w0.zip(w1).map_or("?".into(), |(a, b)| (b - a).to_string())
+    );
+    println!("\nsoak failures: {}", warm.failed() + soak.failed());
+    0
+}
+
+/// Size of a stripped copy, via `strip` if it is installed.
+fn stripped_size(exe: &std::path::Path) -> Option<u64> {
+    let tmp = std::env::temp_dir().join(format!("minisip4fb-stripped-{}", std::process::id()));
+    let ok = Command::new("strip")
+        .arg("-o")
+        .arg(&tmp)
+        .arg(exe)
+        .status()
+        .ok()?
+        .success();
+    let size = ok
+        .then(|| std::fs::metadata(&tmp).ok().map(|m| m.len()))
+        .flatten();
+    let _ = std::fs::remove_file(&tmp);
+    size
+}
