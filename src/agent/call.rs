@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use rand::Rng;
 
 use super::build::{self, ALLOW};
-use super::transaction::{ClientTx, Fire, Retransmit, TIMEOUT};
+use super::transaction::{ClientTx, Fire, Retransmit, T4};
 use super::{CallId, CommandError, Ctx, Event};
 use crate::sip::digest::{self, Challenge};
 use crate::sip::{Host, Method, NameAddr, Request, Response, SipUri, Uri, sdp};
@@ -181,9 +181,10 @@ impl Call {
     fn end(&mut self, ctx: &mut Ctx, now: Instant, reason: EndReason) {
         self.report_end(ctx, reason);
         self.pending = Pending::None;
-        self.state = State::Ended {
-            until: now + TIMEOUT,
-        };
+        // Linger T4 (like timers I and K, RFC 3261 §17) for stray INVITE
+        // retransmissions and ACKs; retransmitted BYEs are answered from
+        // the agent's response cache, which keeps them 64·T1.
+        self.state = State::Ended { until: now + T4 };
     }
 
     fn report_end(&mut self, ctx: &mut Ctx, reason: EndReason) {

@@ -218,6 +218,9 @@ pub async fn bench(a: BenchArgs) -> i32 {
     let rss_100 = proc_status(pid, "VmRSS:");
     let soak = run_step(&emu, a.soak.saturating_sub(100), 400.0).await;
     let rss_soak = proc_status(pid, "VmRSS:");
+    // Ended calls linger T4 (5 s) for stray retransmissions; then they are gone.
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let rss_settled = proc_status(pid, "VmRSS:");
 
     let size = std::fs::metadata(&exe).map(|m| m.len()).unwrap_or(0);
     let stripped = stripped_size(&exe);
@@ -282,10 +285,11 @@ pub async fn bench(a: BenchArgs) -> i32 {
     println!("| start → registered | {registered_ms:.1} ms |");
     println!("| RSS after registering | {} |", kb(rss_registered));
     println!(
-        "| RSS after 100 calls / after {} calls | {} / {} |",
+        "| RSS after 100 calls / right after {} calls / 6 s later | {} / {} / {} |",
         a.soak,
         kb(rss_100),
-        kb(rss_soak)
+        kb(rss_soak),
+        kb(rss_settled)
     );
     println!(
         "| idle {} s: CPU time, wake-ups | {} ms, {} |",
