@@ -157,10 +157,25 @@ pub async fn run(args: RunArgs) -> i32 {
             return 2;
         }
     };
-    let rules = match settings.source.compile() {
+    // Register first: compiling the rules loads libphonenumber's metadata
+    // (tens of ms), which can happen while the Box answers.
+    let phone = match Phone::start(settings.phone.clone()).await {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("minisip4fb: {e}");
+            return 1;
+        }
+    };
+    let source = settings.source.clone();
+    let compiled = tokio::task::spawn_blocking(move || source.compile())
+        .await
+        .map_err(|e| e.to_string())
+        .and_then(|r| r);
+    let rules = match compiled {
         Ok(r) => r,
         Err(e) => {
             eprintln!("minisip4fb: {e}");
+            let _ = phone.shutdown().await;
             return 2;
         }
     };
@@ -169,17 +184,11 @@ pub async fn run(args: RunArgs) -> i32 {
             Ok(l) => Some(l),
             Err(e) => {
                 eprintln!("minisip4fb: {e}");
+                let _ = phone.shutdown().await;
                 return 2;
             }
         },
         None => None,
-    };
-    let phone = match Phone::start(settings.phone.clone()).await {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("minisip4fb: {e}");
-            return 1;
-        }
     };
     tracing::info!(
         "phone {}@{} listening on {}, registering at {}; {} rule(s){}",

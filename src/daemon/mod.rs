@@ -182,6 +182,8 @@ pub async fn serve(
 ) -> i32 {
     let (events, _) = broadcast::channel(1024);
     let mut tasks = Vec::new();
+    let home = parts.rules.home().clone();
+    tokio::task::spawn_blocking(move || crate::screen::number::warm_up(&home));
     let reload = Arc::new(tokio::sync::Notify::new());
     let link = match BoxLink::from_config(&parts.source) {
         Some(Ok(l)) => Some(l),
@@ -235,9 +237,17 @@ pub async fn serve(
             Err(e) => tracing::error!("hooks disabled: {e}"),
         }
     }
+    // Subscribe first, then look: the phone may have registered already
+    // while the rules were compiled.
+    let reg_rx = phone.events();
+    let already = match phone.registration() {
+        Registration::Registered { expires } => Some(expires),
+        _ => None,
+    };
     tasks.push(tokio::spawn(registration_events(
-        phone.events(),
+        reg_rx,
         events.clone(),
+        already,
     )));
     let retention = parts.source.config.calllog.retention_days;
     tasks.push(tokio::spawn(reloader(parts.source, shared.clone())));
@@ -418,6 +428,10 @@ async fn act(call: &IncomingCall, d: &Decision, decline_delay: Duration) -> (Str
     match result {
         Ok(()) => (ended(call.ended().await), None),
         Err(crate::net::CallError::Ended(r)) => (ended(r), None),
+        // The caller hung up before we got to act: that is how it ended.
+        Err(_) if matches!(call.status(), crate::net::CallStatus::Ended(_)) => {
+            (ended(call.ended().await), None)
+        }
         Err(e) => (format!("failed: {e}"), None),
     }
 }
@@ -426,9 +440,20 @@ async fn act(call: &IncomingCall, d: &Decision, decline_delay: Duration) -> (Str
 async fn registration_events(
     mut rx: broadcast::Receiver<Event>,
     events: broadcast::Sender<DaemonEvent>,
+    already: Option<Duration>,
 ) {
     let mut registered = false;
     let mut ever = false;
+    if let Some(expires) = already {
+        registered = true;
+        ever = true;
+        let expires = expires.as_secs();
+        tracing::info!("registered at the FRITZ!Box (binding granted for {expires} s)");
+        let _ = events.send(DaemonEvent::Registered {
+            time: now_rfc3339(),
+            expires,
+        });
+    }
     loop {
         let e = match rx.recv().await {
             Ok(e) => e,

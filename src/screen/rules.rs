@@ -279,9 +279,6 @@ impl Rules {
                 log_only: r.log_only,
             });
         }
-        // libphonenumber compiles its patterns on first use: pay that now,
-        // not on the first call.
-        let _ = number::classify(Some(&format!("+{}301234567", home.calling_code)), &home);
         let decline_delay = config::parse_duration(&cfg.screen.decline_delay)
             .map_err(|e| format!("[screen] decline_delay: {e}"))?;
         Ok((
