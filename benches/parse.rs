@@ -67,6 +67,67 @@ fn bench(c: &mut Criterion) {
             black_box(r.to_bytes())
         })
     });
+    let respond = |status: u16| {
+        let mut r = Response::new(status, sip::reason_phrase(status));
+        for v in invite.headers.get_all("Via") {
+            r.headers.push("Via", v);
+        }
+        r.headers
+            .push("From", invite.headers.get("From").unwrap_or_default());
+        let to = invite.headers.get("To").unwrap_or_default();
+        r.headers.push(
+            "To",
+            if status > 100 {
+                format!("{to};tag=1A2B3C4D5E6F7A8B")
+            } else {
+                to.to_owned()
+            },
+        );
+        r.headers
+            .push("Call-ID", invite.headers.get("Call-ID").unwrap_or_default());
+        r.headers
+            .push("CSeq", invite.headers.get("CSeq").unwrap_or_default());
+        r.headers.push("Server", "minisip4fb/0.1.0");
+        r.to_bytes()
+    };
+    c.bench_function("write 100 Trying", |b| b.iter(|| black_box(respond(100))));
+    c.bench_function("write 180 Ringing", |b| b.iter(|| black_box(respond(180))));
+    c.bench_function("write BYE", |b| {
+        b.iter(|| {
+            let uri =
+                sip::parse::parse_request_uri("sip:0123456789abcdef0123456789abcdef@192.168.178.1");
+            let mut r = sip::Request::new(sip::Method::Bye, uri);
+            r.headers.push(
+                "Via",
+                "SIP/2.0/UDP 192.168.178.20:5062;branch=z9hG4bK0011223344556677;rport",
+            );
+            r.headers.push("Max-Forwards", "70");
+            r.headers
+                .push("From", "<sip:620@192.168.178.20:5062>;tag=1A2B3C4D5E6F7A8B");
+            r.headers
+                .push("To", invite.headers.get("From").unwrap_or_default());
+            r.headers
+                .push("Call-ID", invite.headers.get("Call-ID").unwrap_or_default());
+            r.headers.push("CSeq", "43 BYE");
+            black_box(r.to_bytes())
+        })
+    });
+    let challenge =
+        sip::digest::Challenge::parse("Digest realm=\"fritz.box\", nonce=\"78B29326485EAE52\"")
+            .unwrap();
+    c.bench_function("digest Authorization (FRITZ!Box form, MD5)", |b| {
+        b.iter(|| {
+            sip::digest::authorization(
+                black_box(&challenge),
+                "620",
+                "geheim123",
+                "REGISTER",
+                "sip:fritz.box",
+                1,
+                "x",
+            )
+        })
+    });
     c.bench_function("parse + choose codec + write 200 OK", |b| {
         b.iter(|| {
             let Ok(Message::Request(inv)) = sip::parse(black_box(INVITE)) else {
