@@ -98,19 +98,10 @@ impl Config {
             .with_user(self.user.clone())
     }
 
+    /// Our Via, asking for `rport` (RFC 3581) so answers find us behind NAT.
     fn via(&self, branch: &str) -> String {
-        format!(
-            "SIP/2.0/UDP {};branch={branch};rport",
-            HostPort(self.contact)
-        )
-    }
-}
-
-struct HostPort(SocketAddr);
-
-impl std::fmt::Display for HostPort {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}:{}", Host::Ip(self.0.ip()), self.0.port())
+        let (ip, port) = (Host::Ip(self.contact.ip()), self.contact.port());
+        format!("SIP/2.0/UDP {ip}:{port};branch={branch};rport")
     }
 }
 

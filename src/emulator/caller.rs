@@ -363,7 +363,7 @@ a=rtpmap:121 PCMU/16000\r\na=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-15\
     }
 
     /// A request inside the call's dialog, From/To as the caller side.
-    fn in_dialog(&self, c: &OutCall, method: Method, cseq: u32, branch: &str, to: &str) -> Vec<u8> {
+    fn in_dialog(&self, c: &OutCall, method: Method, cseq: u32, branch: &str, to: &str) -> Request {
         let mut r = Request::new(method.clone(), sip::parse::parse_request_uri(&c.uri));
         let h = &mut r.headers;
         h.push(
@@ -379,7 +379,7 @@ a=rtpmap:121 PCMU/16000\r\na=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-15\
             "User-Agent",
             "AVM FRITZ!Box 7590 154.07.57 (emulated by minisip4fb)",
         );
-        r.to_bytes()
+        r
     }
 
     pub(super) fn on_response(&mut self, now: Instant, _from: SocketAddr, r: Response) {
@@ -475,7 +475,10 @@ a=rtpmap:121 PCMU/16000\r\na=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-15\
                             })
                         });
                     let branch = format!("z9hG4bK{}", self.hex16());
-                    c.ack = Some(self.in_dialog(c, Method::Ack, c.cseq, &branch, &to));
+                    c.ack = Some(
+                        self.in_dialog(c, Method::Ack, c.cseq, &branch, &to)
+                            .to_bytes(),
+                    );
                     let was_cancelling = matches!(c.phase, Phase::Cancelling { .. });
                     c.phase = Phase::Answered;
                     c.report.outcome = CallOutcome::AnsweredHungUpByCaller;
@@ -492,7 +495,9 @@ a=rtpmap:121 PCMU/16000\r\na=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-15\
             }
             status => {
                 // RFC 3261 §17.1.1.3: ACK a failure response in the same transaction.
-                let ack = self.in_dialog(c, Method::Ack, c.cseq, &c.branch.clone(), &to);
+                let ack = self
+                    .in_dialog(c, Method::Ack, c.cseq, &c.branch.clone(), &to)
+                    .to_bytes();
                 self.send(c.dest, ack);
                 if matches!(c.phase, Phase::Done { .. }) {
                     return;
@@ -601,11 +606,12 @@ a=rtpmap:121 PCMU/16000\r\na=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-15\
                     &format!("<{}>", c.uri),
                 );
                 if c.spec.answered_elsewhere {
-                    cancel = add_header(
-                        &cancel,
-                        "Reason: SIP;cause=200;text=\"Call completed elsewhere\"",
-                    );
+                    // RFC 3326 §2: why the CANCEL was sent.
+                    cancel
+                        .headers
+                        .push("Reason", "SIP;cause=200;text=\"Call completed elsewhere\"");
                 }
+                let cancel = cancel.to_bytes();
                 self.send(c.dest, cancel.clone());
                 c.timer_b = now + TIMEOUT;
                 c.phase = Phase::Cancelling {
@@ -645,7 +651,9 @@ a=rtpmap:121 PCMU/16000\r\na=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-15\
             Phase::Answered if c.hang_up_at.is_some_and(|t| t <= now) => {
                 let branch = format!("z9hG4bK{}", self.hex16());
                 let to = c.to_header.clone().unwrap_or_default();
-                let bye = self.in_dialog(c, Method::Bye, c.cseq + 1, &branch, &to);
+                let bye = self
+                    .in_dialog(c, Method::Bye, c.cseq + 1, &branch, &to)
+                    .to_bytes();
                 let dest = c.phone_target.unwrap_or(c.dest);
                 self.send(dest, bye.clone());
                 c.timer_b = now + TIMEOUT;
@@ -694,19 +702,6 @@ a=rtpmap:121 PCMU/16000\r\na=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-15\
             self.send(dest, r.to_bytes());
         }
     }
-}
-
-/// Inserts a header line before the end of the header section.
-fn add_header(msg: &[u8], line: &str) -> Vec<u8> {
-    let end = msg
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .map_or(msg.len(), |p| p + 2);
-    let mut out = msg[..end].to_vec();
-    out.extend_from_slice(line.as_bytes());
-    out.extend_from_slice(b"\r\n");
-    out.extend_from_slice(&msg[end..]);
-    out
 }
 
 impl std::fmt::Debug for OutCall {
