@@ -61,8 +61,11 @@ pub struct Fritzbox {
     pub bind: SocketAddr,
     pub expires: u32,
     pub trusted: Vec<IpAddr>,
-    /// TR-064 (phonebooks, call barring, setup): `http://fritz.box:49000`.
+    /// TR-064 (phonebooks, call barring, setup): `http://fritz.box:49000`,
+    /// or `https://fritz.box:49443`.
     pub tr064: Option<String>,
+    /// The Box's HTTPS certificate, pinned on first use (`SHA256:AB:…`).
+    pub tr064_fingerprint: Option<crate::fritzbox::Fingerprint>,
     /// A FRITZ!Box user with the right "Telefonie", for TR-064.
     pub admin_user: Option<String>,
     /// File holding that user's password (else env MINISIP4FB_ADMIN_PASSWORD).
@@ -82,6 +85,7 @@ impl Default for Fritzbox {
             expires: 300,
             trusted: Vec::new(),
             tr064: None,
+            tr064_fingerprint: None,
             admin_user: None,
             admin_password_file: None,
             phonebook_refresh: "6h".into(),
@@ -209,6 +213,23 @@ impl Fritzbox {
             .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
         Ok(Some(text.lines().next().unwrap_or("").to_owned()))
     }
+}
+
+/// Changes keys of `[fritzbox]` in the file at `path` (created if
+/// missing), keeping every other key and comment, and checks the result.
+pub fn edit_fritzbox(path: &Path, f: impl FnOnce(&mut toml_edit::Table)) -> Result<(), String> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let mut doc: toml_edit::DocumentMut = text
+        .parse()
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    let table = doc["fritzbox"]
+        .or_insert(toml_edit::table())
+        .as_table_mut()
+        .ok_or_else(|| format!("{}: fritzbox is not a [section]", path.display()))?;
+    f(table);
+    std::fs::write(path, doc.to_string())
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    load(path).map(drop)
 }
 
 /// Parses `500ms`, `3s`, `10m`, `2h`, `7d`.

@@ -25,7 +25,7 @@ async fn accounts_phonebooks_and_call_barring() {
     let emu = emulator(Tr064Config::default()).await;
     let url = emu.tr064_url().unwrap().to_owned();
     let (phones, internal, books) = blocking(move || {
-        let mut c = Client::connect(&url, "admin", "fritz-admin-pw").unwrap();
+        let mut c = Client::connect(&url, "admin", "fritz-admin-pw", None).unwrap();
         let before = c.ip_phones().unwrap();
         let internal = c
             .set_ip_phone(0, "minisip4fb", "Ab3.dE_fG-hIjK9", "minisip4fb", "")
@@ -60,15 +60,15 @@ async fn errors_say_what_to_do() {
     .await;
     let url = emu.tr064_url().unwrap().to_owned();
     let (wrong, no_right, unreachable) = blocking(move || {
-        let wrong = Client::connect(&url, "admin", "nope")
+        let wrong = Client::connect(&url, "admin", "nope", None)
             .unwrap()
             .ip_phones()
             .unwrap_err();
-        let no_right = Client::connect(&url, "admin", "fritz-admin-pw")
+        let no_right = Client::connect(&url, "admin", "fritz-admin-pw", None)
             .unwrap()
             .ip_phones()
             .unwrap_err();
-        let unreachable = Client::connect("http://127.0.0.1:9", "admin", "x")
+        let unreachable = Client::connect("http://127.0.0.1:9", "admin", "x", None)
             .err()
             .unwrap();
         (wrong, no_right, unreachable)
@@ -93,7 +93,7 @@ async fn errors_say_what_to_do() {
     let emu = emulator(Tr064Config::default()).await;
     let url = emu.tr064_url().unwrap().to_owned();
     let (bad_chars, gap) = blocking(move || {
-        let mut c = Client::connect(&url, "admin", "fritz-admin-pw").unwrap();
+        let mut c = Client::connect(&url, "admin", "fritz-admin-pw", None).unwrap();
         (
             c.set_ip_phone(0, "minisip4fb", "bad password!", "x", "")
                 .unwrap_err(),

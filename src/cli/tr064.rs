@@ -7,7 +7,7 @@ use clap::{Args, Subcommand};
 use rand::Rng;
 
 use crate::config;
-use crate::fritzbox::{Client, Error};
+use crate::fritzbox::Client;
 
 #[derive(Args, Debug, Clone, Default)]
 pub struct BoxArgs {
@@ -56,6 +56,37 @@ fn login(a: &BoxArgs) -> Result<(String, String, String, Option<config::Config>)
     Ok((url, user, password, cfg))
 }
 
+/// Logs in. Over HTTPS without a pin, the Box's certificate is trusted this
+/// once; that is said, and the fingerprint pinned in `pin_into`.
+fn connect(
+    a: &BoxArgs,
+    pin_into: Option<&Path>,
+) -> Result<(Client, String, String, Option<config::Config>), String> {
+    let (url, admin, password, cfg) = login(a)?;
+    let pin = cfg.as_ref().and_then(|c| c.fritzbox.tr064_fingerprint);
+    let client = Client::connect(&url, &admin, &password, pin)
+        .map_err(|e| e.to_string())?
+        .with_second_factor(|m| eprintln!("{m}"));
+    if let Some(fp) = client.first_use() {
+        eprintln!(
+            "first HTTPS connection to {url}: trusting the certificate it presented, {fp} (to compare: openssl s_client -connect HOST:49443 </dev/null | openssl x509 -noout -fingerprint -sha256)"
+        );
+        match pin_into {
+            Some(path) => {
+                config::edit_fritzbox(path, |t| {
+                    t["tr064_fingerprint"] = toml_edit::value(fp.to_string())
+                })?;
+                eprintln!(
+                    "pinned it in {}: any other certificate will be refused",
+                    path.display()
+                );
+            }
+            None => eprintln!("to pin it, add to [fritzbox]: tr064_fingerprint = \"{fp}\""),
+        }
+    }
+    Ok((client, url, admin, cfg))
+}
+
 #[derive(Args, Debug, Clone)]
 pub struct SetupArgs {
     #[command(flatten)]
@@ -99,7 +130,8 @@ fn do_setup(a: &SetupArgs) -> Result<(), String> {
         .config
         .clone()
         .unwrap_or_else(|| PathBuf::from("minisip4fb.toml"));
-    let (url, admin, password, cfg) = login(&a.target)?;
+    let pin_into = (!a.dry_run).then_some(config_path.as_path());
+    let (mut client, url, admin, cfg) = connect(&a.target, pin_into)?;
     let base = config_path
         .parent()
         .map(Path::to_path_buf)
@@ -113,9 +145,6 @@ fn do_setup(a: &SetupArgs) -> Result<(), String> {
         .ok()
         .map(|s| s.lines().next().unwrap_or("").to_owned())
         .filter(|p| !p.is_empty());
-    let mut client = Client::connect(&url, &admin, &password)
-        .map_err(|e| e.to_string())?
-        .with_second_factor(|m| eprintln!("{m}"));
     let phones = client.ip_phones().map_err(|e| e.to_string())?;
     let existing = phones.iter().find(|p| p.username == a.user);
     let host = url
@@ -223,19 +252,13 @@ fn write_private(path: &Path, text: &str) -> Result<(), String> {
 /// and comment. The admin password is never written: TR-064 for the
 /// daemon (phonebooks, barring) is opt-in.
 fn update_config(path: &Path, user: &str, pw_file: &Path, host: &str) -> Result<(), String> {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    let mut doc: toml_edit::DocumentMut = text
-        .parse()
-        .map_err(|e| format!("{}: {e}", path.display()))?;
-    let t = doc["fritzbox"].or_insert(toml_edit::table());
-    t["user"] = toml_edit::value(user);
-    t["password_file"] = toml_edit::value(pw_file.display().to_string());
-    if t.get("host").is_none() {
-        t["host"] = toml_edit::value(host);
-    }
-    std::fs::write(path, doc.to_string())
-        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    config::load(path).map(drop)
+    config::edit_fritzbox(path, |t| {
+        t["user"] = toml_edit::value(user);
+        t["password_file"] = toml_edit::value(pw_file.display().to_string());
+        if t.get("host").is_none() {
+            t["host"] = toml_edit::value(host);
+        }
+    })
 }
 
 #[derive(Args, Debug, Clone)]
@@ -262,10 +285,7 @@ pub enum BarringAction {
 
 pub fn barring(a: BarringArgs) -> i32 {
     let run = || -> Result<(), String> {
-        let (url, admin, password, _) = login(&a.target)?;
-        let mut c = Client::connect(&url, &admin, &password)
-            .map_err(|e: Error| e.to_string())?
-            .with_second_factor(|m| eprintln!("{m}"));
+        let (mut c, ..) = connect(&a.target, a.target.config.as_deref())?;
         match &a.action {
             BarringAction::List => {
                 let xml = c.barring_list().map_err(|e| e.to_string())?;

@@ -594,6 +594,10 @@ pub(crate) struct BoxLink {
     url: String,
     user: String,
     password: String,
+    /// The Box's HTTPS certificate: from the config, or pinned on first use.
+    pin: Arc<Mutex<Option<crate::fritzbox::Fingerprint>>>,
+    /// Where a first-use pin is written down.
+    config: Option<PathBuf>,
 }
 
 impl BoxLink {
@@ -613,7 +617,32 @@ impl BoxLink {
             url,
             user,
             password,
+            pin: Arc::new(Mutex::new(f.tr064_fingerprint)),
+            config: source.path.clone(),
         }))
+    }
+
+    /// Keeps the certificate seen first for the rest of the run and, with a
+    /// config file, for good; says so either way.
+    fn pin_first_use(&self, fp: crate::fritzbox::Fingerprint) {
+        *self.pin.lock().unwrap_or_else(|p| p.into_inner()) = Some(fp);
+        let kept = match &self.config {
+            Some(path) => crate::config::edit_fritzbox(path, |t| {
+                t["tr064_fingerprint"] = toml_edit::value(fp.to_string())
+            })
+            .map(|()| format!("pinned in {}", path.display())),
+            None => Err("no config file".to_owned()),
+        };
+        match kept {
+            Ok(done) => tracing::warn!(
+                "first HTTPS connection to the FRITZ!Box at {}: trusted its certificate {fp}; {done}, any other certificate will be refused",
+                self.url
+            ),
+            Err(e) => tracing::warn!(
+                "first HTTPS connection to the FRITZ!Box at {}: trusted its certificate {fp} for this run ({e}); to pin it, add to [fritzbox]: tr064_fingerprint = \"{fp}\"",
+                self.url
+            ),
+        }
     }
 
     pub(crate) async fn with<T: Send + 'static>(
@@ -624,7 +653,12 @@ impl BoxLink {
     ) -> Result<T, String> {
         let link = self.clone();
         tokio::task::spawn_blocking(move || {
-            let mut c = crate::fritzbox::Client::connect(&link.url, &link.user, &link.password)?;
+            let pin = *link.pin.lock().unwrap_or_else(|p| p.into_inner());
+            let mut c =
+                crate::fritzbox::Client::connect(&link.url, &link.user, &link.password, pin)?;
+            if let Some(fp) = c.first_use() {
+                link.pin_first_use(fp);
+            }
             f(&mut c)
         })
         .await

@@ -26,6 +26,10 @@ pub struct Tr064Config {
     /// Changes (SetClient4, SetCallBarringEntry) need a second factor
     /// (error 866) until confirmed through X_AVM-DE_Auth.
     pub second_factor: bool,
+    /// Where the Box says its files (phonebooks, call barring) are, as a
+    /// real Box names its HTTPS address when asked over HTTPS; default:
+    /// this endpoint's own `http://` address. For a TLS front in tests.
+    pub files_url: Option<String>,
 }
 
 impl Default for Tr064Config {
@@ -40,6 +44,7 @@ impl Default for Tr064Config {
                 vec![("Oma".into(), "030 1234567".into())],
             )],
             second_factor: false,
+            files_url: None,
         }
     }
 }
@@ -86,7 +91,8 @@ impl State {
 
 pub(crate) async fn serve(listener: TcpListener, state: Arc<Mutex<State>>) {
     if let Ok(a) = listener.local_addr() {
-        state.lock().unwrap_or_else(|p| p.into_inner()).base = format!("http://{a}");
+        let mut st = state.lock().unwrap_or_else(|p| p.into_inner());
+        st.base = st.cfg.files_url.clone().unwrap_or(format!("http://{a}"));
     }
     loop {
         let Ok((stream, _)) = listener.accept().await else {

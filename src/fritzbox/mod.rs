@@ -6,12 +6,14 @@
 //! Blocking (ureq); async callers use `spawn_blocking`.
 
 pub mod soap;
+mod tls;
 
 use std::time::Duration;
 
 use crate::sip::digest::{self, Challenge};
 
 pub use soap::Fault;
+pub use tls::Fingerprint;
 
 pub const VOIP: &str = "urn:dslforum-org:service:X_VoIP:1";
 pub const ONTEL: &str = "urn:dslforum-org:service:X_AVM-DE_OnTel:1";
@@ -27,6 +29,14 @@ pub enum Error {
         "cannot reach the FRITZ!Box at {url}: {reason} (is the address right and TR-064 enabled under Heimnetz → Netzwerk → Netzwerkeinstellungen?)"
     )]
     Unreachable { url: String, reason: String },
+    #[error(
+        "the FRITZ!Box at {url} presented a TLS certificate ({seen}) other than the pinned one ({pinned}): if the Box has a new certificate (reset, new MyFRITZ! name), compare it with `openssl s_client -connect HOST:49443 </dev/null | openssl x509 -noout -fingerprint -sha256` and put it into tr064_fingerprint in [fritzbox]; otherwise someone may be in between"
+    )]
+    CertificateChanged {
+        url: String,
+        pinned: Fingerprint,
+        seen: Fingerprint,
+    },
     #[error("the FRITZ!Box rejected user {user:?} for TR-064: wrong user name or password")]
     Auth { user: String },
     #[error(
@@ -59,6 +69,7 @@ pub struct Client {
     user: String,
     password: String,
     agent: ureq::Agent,
+    tls: std::sync::Arc<tls::PinVerifier>,
     services: Vec<Service>,
     /// The last challenge and its nonce count, answered without a round trip.
     challenge: Option<(Challenge, u32)>,
@@ -68,19 +79,33 @@ pub struct Client {
 }
 
 impl Client {
-    /// Reads the device description at `base` (`http://fritz.box:49000`).
-    pub fn connect(base: &str, user: &str, password: &str) -> Result<Client, Error> {
+    /// Reads the device description at `base` (`http://fritz.box:49000`
+    /// or `https://fritz.box:49443`). Over HTTPS, only the certificate
+    /// with fingerprint `pin` is accepted; without a pin, whatever the Box
+    /// presents is trusted this once and shown by [`Client::first_use`].
+    pub fn connect(
+        base: &str,
+        user: &str,
+        password: &str,
+        pin: Option<Fingerprint>,
+    ) -> Result<Client, Error> {
         let base = base.trim_end_matches('/').to_owned();
-        let agent: ureq::Agent = ureq::Agent::config_builder()
+        let config = ureq::Agent::config_builder()
             .timeout_global(Some(Duration::from_secs(10)))
             .http_status_as_error(false)
-            .build()
-            .into();
+            .build();
+        let tls = tls::PinVerifier::new(pin);
+        let agent = ureq::Agent::with_parts(
+            config,
+            tls::connector(tls.clone()),
+            ureq::unversioned::resolver::DefaultResolver::default(),
+        );
         let mut client = Client {
             base,
             user: user.to_owned(),
             password: password.to_owned(),
             agent,
+            tls,
             services: Vec::new(),
             challenge: None,
             confirm: None,
@@ -98,16 +123,40 @@ impl Client {
         self
     }
 
+    /// The certificate the Box presented when none was pinned: trusted on
+    /// first use; the caller should say so and keep it as the pin.
+    pub fn first_use(&self) -> Option<Fingerprint> {
+        match self.tls.pin() {
+            None => self.tls.seen(),
+            Some(_) => None,
+        }
+    }
+
+    /// Why a request failed: a changed certificate is told apart from an
+    /// unreachable Box.
+    fn unreachable(&self, url: &str, e: ureq::Error) -> Error {
+        if let (Some(pinned), Some(seen)) = (self.tls.pin(), self.tls.seen())
+            && pinned != seen
+        {
+            return Error::CertificateChanged {
+                url: url.to_owned(),
+                pinned,
+                seen,
+            };
+        }
+        Error::Unreachable {
+            url: url.to_owned(),
+            reason: e.to_string(),
+        }
+    }
+
     pub fn services(&self) -> &[Service] {
         &self.services
     }
 
     /// GETs a URL (description, phonebook and call-barring files).
     pub fn get(&self, url: &str) -> Result<String, Error> {
-        let unreachable = |e: ureq::Error| Error::Unreachable {
-            url: url.to_owned(),
-            reason: e.to_string(),
-        };
+        let unreachable = |e| self.unreachable(url, e);
         let mut resp = self.agent.get(url).call().map_err(unreachable)?;
         if resp.status() != 200 {
             return Err(Error::BadResponse(format!(
@@ -195,10 +244,6 @@ impl Client {
             .ok_or_else(|| Error::NoService(service_type.to_owned()))?;
         let url = format!("{}{}", self.base, svc.control_url);
         let body = soap::envelope(service_type, action, args);
-        let unreachable = |e: ureq::Error| Error::Unreachable {
-            url: url.clone(),
-            reason: e.to_string(),
-        };
         for attempt in 0..3 {
             let mut req = self
                 .agent
@@ -222,7 +267,9 @@ impl Client {
                     ),
                 );
             }
-            let mut resp = req.send(body.as_bytes()).map_err(unreachable)?;
+            let mut resp = req
+                .send(body.as_bytes())
+                .map_err(|e| self.unreachable(&url, e))?;
             let status = resp.status().as_u16();
             let text = resp.body_mut().read_to_string().unwrap_or_default();
             match status {
