@@ -8,27 +8,40 @@ use std::time::Duration;
 use clap::Args;
 use tokio::sync::mpsc;
 
-use crate::daemon::{CallInfo, Parts, RuleSource, serve};
+use super::run::{RunArgs, Settings};
+use super::tr064::{BoxArgs, SetupArgs, do_setup};
+use crate::daemon::{BoxLink, CallInfo, Parts, fetch_box_lists, serve};
+use crate::emulator::tr064::Tr064Config;
 use crate::emulator::{
     CallOutcome, CallReport, CallSpec, Caller, Emulator, EmulatorConfig, Report,
 };
-use crate::net::{Phone, PhoneConfig};
+use crate::net::Phone;
 
-/// The demo household's rules: the same file format as `run --config`.
+/// The demo household's config: the same file as `run --config`, with
+/// TR-064 so that `setup` can create the phone's account and the rules can
+/// use the Box's phonebook and call-barring list. `{sip}` and `{tr064}` are
+/// the emulated Box's addresses.
 const DEMO_CONFIG: &str = r#"
+[fritzbox]
+host = "{sip}"
+bind = "127.0.0.1:0"
+tr064 = "{tr064}"
+admin_user = "admin"
+admin_password_file = "admin-password"
+
 [numbers]
 country = "DE"
 area_code = "030"
 
 [[rule]]
 name = "family"
-numbers = ["030 1234567"]
+lists = ["fritzbox:Telefonbuch"]
 action = "ring"
 
 [[rule]]
 name = "premium numbers"
 types = ["premium"]
-action = "terminate"
+action = "terminate-and-bar"
 
 [[rule]]
 name = "mass calling"
@@ -40,6 +53,9 @@ name = "withheld numbers"
 anonymous = true
 action = "terminate"
 "#;
+
+/// The premium-rate caller, who must end up on the Box's call-barring list.
+const PREMIUM: &str = "09005551234";
 
 #[derive(Args, Debug, Clone)]
 pub struct DemoArgs {
@@ -59,7 +75,7 @@ fn scenes() -> Vec<Scene> {
     let ms = Duration::from_millis;
     vec![
         Scene {
-            title: "a known contact",
+            title: "a contact in the Box's phonebook",
             spec: CallSpec::new(Caller::Named {
                 number: "0301234567".into(),
                 name: "Oma".into(),
@@ -70,9 +86,9 @@ fn scenes() -> Vec<Scene> {
         },
         Scene {
             title: "a premium-rate number",
-            spec: CallSpec::new(Caller::National("09005551234".into())),
+            spec: CallSpec::new(Caller::National(PREMIUM.into())),
             expect: CallOutcome::TerminatedByPhone,
-            expect_text: "must be terminated",
+            expect_text: "must be terminated (and barred at the Box)",
         },
         Scene {
             title: "a caller who withholds the number",
@@ -107,50 +123,128 @@ fn scenes() -> Vec<Scene> {
 }
 
 pub async fn demo() -> i32 {
-    let user = "minisip4fb-demo";
-    let password = format!("demo-{:08x}", rand::random::<u32>());
+    let dir = std::env::temp_dir().join(format!("minisip4fb-demo-{}", std::process::id()));
+    let code = match std::fs::create_dir_all(&dir) {
+        Ok(()) => run_demo(&dir).await,
+        Err(e) => {
+            eprintln!("minisip4fb demo: cannot create {}: {e}", dir.display());
+            1
+        }
+    };
+    let _ = std::fs::remove_dir_all(&dir);
+    code
+}
+
+/// Fails the demo with a message.
+fn fail(what: impl std::fmt::Display) -> i32 {
+    eprintln!("minisip4fb demo: FAILED: {what}");
+    1
+}
+
+async fn run_demo(dir: &std::path::Path) -> i32 {
+    // A user's own MINISIP4FB_ADMIN_PASSWORD would win over the file: let
+    // the emulated Box have that password then.
+    let admin_password = std::env::var("MINISIP4FB_ADMIN_PASSWORD")
+        .ok()
+        .filter(|p| !p.is_empty())
+        .unwrap_or_else(|| format!("demo-admin-{:08x}", rand::random::<u32>()));
     let emu_cfg = EmulatorConfig {
         bind: "127.0.0.1:0".parse().expect("literal"),
-        accounts: vec![(user.into(), password.clone())],
+        accounts: vec![],
         options_interval: Some(Duration::from_millis(1500)),
+        tr064: Some(Tr064Config {
+            admin_password: admin_password.clone(),
+            ..Tr064Config::default()
+        }),
         ..EmulatorConfig::default()
     };
     let emulator = match Emulator::start(emu_cfg).await {
         Ok(e) => e,
         Err(e) => {
-            eprintln!("minisip4fb demo: cannot start the emulated FRITZ!Box on loopback: {e}");
-            return 1;
+            return fail(format!(
+                "cannot start the emulated FRITZ!Box on loopback: {e}"
+            ));
         }
     };
-    let mut reports = emulator.reports();
-    let mut config = PhoneConfig::new(&emulator.addr().to_string(), user, &password);
-    config.bind = "127.0.0.1:0".parse().expect("literal");
-    let source = RuleSource::new(
-        crate::config::parse(DEMO_CONFIG).expect("the demo config parses"),
-        None,
-        Vec::new(),
+    let tr064 = emulator.tr064_url().unwrap_or_default().to_owned();
+    let config_path = dir.join("minisip4fb.toml");
+    let config_text = DEMO_CONFIG
+        .replace("{sip}", &emulator.addr().to_string())
+        .replace("{tr064}", &tr064);
+    let written = std::fs::write(&config_path, config_text)
+        .and_then(|()| std::fs::write(dir.join("admin-password"), &admin_password));
+    if let Err(e) = written {
+        return fail(format!("cannot write to {}: {e}", dir.display()));
+    }
+    println!(
+        "minisip4fb demo: an emulated FRITZ!Box with SIP on {} and TR-064 on {tr064};\n  the config lives in {} for the demo's length",
+        emulator.addr(),
+        dir.display()
     );
+
+    // The account, as a user would make it: `minisip4fb setup`.
+    println!("\n$ minisip4fb setup --config minisip4fb.toml");
+    let setup = SetupArgs {
+        target: BoxArgs {
+            config: Some(config_path.clone()),
+            ..BoxArgs::default()
+        },
+        user: "minisip4fb".into(),
+        name: "minisip4fb".into(),
+        incoming: String::new(),
+        dry_run: false,
+    };
+    match tokio::task::spawn_blocking(move || do_setup(&setup)).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => return fail(format!("setup: {e}")),
+        Err(e) => return fail(format!("setup: {e}")),
+    }
+
+    // Then the daemon, as `run --config minisip4fb.toml` starts it.
+    let run_args = RunArgs {
+        config: Some(config_path),
+        ..RunArgs::default()
+    };
+    let settings = match Settings::resolve(&run_args) {
+        Ok(s) => s,
+        Err(e) => return fail(format!("the config setup wrote: {e}")),
+    };
+    let (source, config) = (settings.source, settings.phone);
+    // The daemon reads the Box's lists in the background; the demo waits
+    // for them so that its first call already meets the phonebook.
+    let link = match BoxLink::from_config(&source) {
+        Some(Ok(l)) => l,
+        Some(Err(e)) => return fail(e),
+        None => return fail("no TR-064 in the demo config"),
+    };
+    match link.with(fetch_box_lists).await {
+        Ok(lists) => {
+            let books: Vec<String> = lists
+                .keys()
+                .filter(|k| *k != "barring")
+                .map(|k| format!("{k:?}"))
+                .collect();
+            println!(
+                "\nread the Box's phonebook {} and its call-barring list over TR-064",
+                books.join(", ")
+            );
+            *source.box_lists.lock().unwrap_or_else(|p| p.into_inner()) = lists;
+        }
+        Err(e) => return fail(format!("reading the Box's phonebooks: {e}")),
+    }
+    let mut reports = emulator.reports();
+    let user = config.user.clone();
     let rules = match source.compile() {
         Ok(r) => r,
-        Err(e) => {
-            eprintln!("minisip4fb demo: {e}");
-            return 1;
-        }
+        Err(e) => return fail(e),
     };
     let phone = match Phone::start(config).await {
         Ok(p) => p,
-        Err(e) => {
-            eprintln!("minisip4fb demo: cannot start the phone: {e}");
-            return 1;
-        }
+        Err(e) => return fail(format!("cannot start the phone: {e}")),
     };
+    println!("the phone listens on {}", phone.contact());
     println!(
-        "minisip4fb demo: an emulated FRITZ!Box on {}, the phone on {}",
-        emulator.addr(),
-        phone.contact()
-    );
-    println!(
-        "  rules: family (030 1234567) rings; premium numbers, 0137* and withheld numbers are terminated"
+        "  rules: the Box's phonebook rings; premium numbers are terminated and barred at the Box;\n         0137* and withheld numbers are terminated"
     );
     let (dec_tx, mut decisions) = mpsc::unbounded_channel::<CallInfo>();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
@@ -215,6 +309,19 @@ pub async fn demo() -> i32 {
         }
     }
 
+    // terminate-and-bar works off the decision path: give it a moment.
+    let mut barred = emulator.barred_numbers();
+    for _ in 0..30 {
+        if barred.iter().any(|n| n == PREMIUM) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        barred = emulator.barred_numbers();
+    }
+    if !barred.iter().any(|n| n == PREMIUM) {
+        failures.push(format!("{PREMIUM} is not on the Box's call-barring list"));
+    }
+
     let _ = stop_tx.send(());
     let code = phone_task.await.unwrap_or(1);
     tokio::time::sleep(Duration::from_millis(50)).await;
@@ -250,6 +357,14 @@ pub async fn demo() -> i32 {
             String::new()
         },
         if bindings == 1 { "" } else { "s" },
+    );
+    println!(
+        "  The Box's call-barring list now holds: {}.",
+        if barred.is_empty() {
+            "nothing".to_owned()
+        } else {
+            barred.join(", ")
+        }
     );
     for v in &violations {
         failures.push(format!("protocol violation: {v}"));

@@ -124,7 +124,7 @@ pub fn setup(a: SetupArgs) -> i32 {
     }
 }
 
-fn do_setup(a: &SetupArgs) -> Result<(), String> {
+pub(crate) fn do_setup(a: &SetupArgs) -> Result<(), String> {
     let config_path = a
         .target
         .config
@@ -220,9 +220,11 @@ fn do_setup(a: &SetupArgs) -> Result<(), String> {
             "wrote [fritzbox] user, password_file and host to {}",
             config_path.display()
         );
-        println!(
-            "to let the daemon read the Box's phonebooks and bar numbers, add to [fritzbox]: tr064 = \"{url}\", admin_user = \"{admin}\", admin_password_file = \"…\""
-        );
+        if cfg.as_ref().is_none_or(|c| c.fritzbox.tr064.is_none()) {
+            println!(
+                "to let the daemon read the Box's phonebooks and bar numbers, add to [fritzbox]: tr064 = \"{url}\", admin_user = \"{admin}\", admin_password_file = \"…\""
+            );
+        }
     } else if existing.is_some() && known_pw.is_some() {
         println!("nothing to change");
     }

@@ -667,6 +667,18 @@ impl BoxLink {
     }
 }
 
+/// The Box's phonebooks by name, and its call-barring list as `barring`.
+pub fn fetch_box_lists(
+    c: &mut crate::fritzbox::Client,
+) -> Result<BoxLists, crate::fritzbox::Error> {
+    let mut out = BoxLists::new();
+    for (_, name, xml) in c.phonebooks()? {
+        out.insert(name, xml);
+    }
+    out.insert("barring".into(), c.barring_list()?);
+    Ok(out)
+}
+
 /// Fetches the Box's phonebooks and call-barring list at start and every
 /// `phonebook_refresh`; failures are retried with backoff and never stop
 /// call screening.
@@ -678,16 +690,7 @@ async fn box_sync(
 ) {
     let mut backoff = Duration::from_secs(30);
     loop {
-        let fetched = link
-            .with(|c| {
-                let mut out = BoxLists::new();
-                for (_, name, xml) in c.phonebooks()? {
-                    out.insert(name, xml);
-                }
-                out.insert("barring".into(), c.barring_list()?);
-                Ok(out)
-            })
-            .await;
+        let fetched = link.with(fetch_box_lists).await;
         let wait = match fetched {
             Ok(new) => {
                 tracing::info!(
