@@ -398,17 +398,10 @@ impl Call {
                 format!("{to};tag={}", self.local_tag)
             },
         );
-        h.push(
-            "To",
-            self.invite
-                .headers
-                .get("From")
-                .unwrap_or_default()
-                .to_owned(),
-        );
-        h.push("Call-ID", self.call_id.clone());
+        h.push("To", self.invite.headers.get("From").unwrap_or_default());
+        h.push("Call-ID", &self.call_id);
         h.push("CSeq", format!("{} BYE", self.local_cseq));
-        h.push("User-Agent", ctx.cfg.user_agent.clone());
+        h.push("User-Agent", &ctx.cfg.user_agent);
         if let Some((ch, proxy)) = auth {
             let cnonce = format!("{:08x}", ctx.rng.random::<u32>());
             let v = digest::authorization(

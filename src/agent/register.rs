@@ -150,7 +150,7 @@ impl Registration {
         h.push("Max-Forwards", "70");
         h.push("From", format!("<{}>;tag={}", cfg.aor(), self.from_tag));
         h.push("To", format!("<{}>", cfg.aor()));
-        h.push("Call-ID", self.call_id.clone());
+        h.push("Call-ID", &self.call_id);
         h.push("CSeq", format!("{} REGISTER", self.cseq));
         h.push(
             "Contact",
@@ -165,7 +165,7 @@ impl Registration {
             if unregister { 0 } else { self.expires }.to_string(),
         );
         h.push("Allow", ALLOW);
-        h.push("User-Agent", cfg.user_agent.clone());
+        h.push("User-Agent", &cfg.user_agent);
         if let Some(ch) = &self.challenge {
             self.nc += 1;
             let cnonce = format!("{:08x}", ctx.rng.random::<u32>());

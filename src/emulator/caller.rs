@@ -299,7 +299,7 @@ a=rtpmap:121 PCMU/16000\r\na=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-15\
         );
         h.push("From", spec.caller.header_value(&from_tag));
         h.push("To", format!("<{}>", binding.contact_uri));
-        h.push("Call-ID", call_id.clone());
+        h.push("Call-ID", &call_id);
         h.push("CSeq", format!("{cseq} INVITE"));
         h.push("Contact", format!("<{our_contact}>"));
         h.push("Max-Forwards", "70");
@@ -372,7 +372,7 @@ a=rtpmap:121 PCMU/16000\r\na=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-15\
         );
         h.push("From", c.spec.caller.header_value(&c.from_tag));
         h.push("To", to);
-        h.push("Call-ID", c.call_id.clone());
+        h.push("Call-ID", &c.call_id);
         h.push("CSeq", format!("{cseq} {method}"));
         h.push("Max-Forwards", "70");
         h.push(
@@ -695,7 +695,7 @@ a=rtpmap:121 PCMU/16000\r\na=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-15\
             );
             h.push("From", format!("<sip:fritz.box>;tag={tag}"));
             h.push("To", format!("<{uri}>"));
-            h.push("Call-ID", call_id.clone());
+            h.push("Call-ID", &call_id);
             h.push("CSeq", "1 OPTIONS");
             h.push("Max-Forwards", "70");
             self.options_pending.insert(call_id, now);

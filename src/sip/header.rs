@@ -24,9 +24,60 @@ impl Param {
     }
 }
 
+/// A byte class as a lookup table: ASCII alphanumerics plus `extra`.
+pub(crate) const fn byte_class(extra: &[u8]) -> [bool; 256] {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = (i as u8).is_ascii_alphanumeric();
+        i += 1;
+    }
+    let mut j = 0;
+    while j < extra.len() {
+        t[extra[j] as usize] = true;
+        j += 1;
+    }
+    t
+}
+
+const TOKEN: [bool; 256] = byte_class(b"-.!%*_+`'~");
+
 /// RFC 3261 §25.1 token characters.
 pub fn is_token_char(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"-.!%*_+`'~".contains(&b)
+    TOKEN[b as usize]
+}
+
+// Header values are short: plain byte loops beat `str::find`'s searcher
+// setup here, and the parser calls these for every header.
+
+/// Position of the ASCII byte `b` in `s`.
+pub(crate) fn find_byte(s: &str, b: u8) -> Option<usize> {
+    s.bytes().position(|x| x == b)
+}
+
+pub(crate) fn rfind_byte(s: &str, b: u8) -> Option<usize> {
+    s.bytes().rposition(|x| x == b)
+}
+
+/// Position of the first SP, HTAB or `;` (where a hostport or URI ends).
+fn find_ws_or_semi(s: &str) -> Option<usize> {
+    s.bytes().position(|x| matches!(x, b' ' | b'\t' | b';'))
+}
+
+fn is_ws(b: &u8) -> bool {
+    matches!(b, b' ' | b'\t')
+}
+
+/// Trims SP and HTAB (RFC 3261 §25.1 LWS, once lines are unfolded).
+pub(crate) fn trim_ws(s: &str) -> &str {
+    let b = s.as_bytes();
+    let start = b.iter().position(|c| !is_ws(c)).unwrap_or(b.len());
+    let end = b.iter().rposition(|c| !is_ws(c)).map_or(start, |e| e + 1);
+    &s[start..end]
+}
+
+fn trim_ws_start(s: &str) -> &str {
+    &s[s.bytes().position(|c| !is_ws(&c)).unwrap_or(s.len())..]
 }
 
 pub fn is_token(s: &str) -> bool {
@@ -54,27 +105,25 @@ pub(crate) fn write_params(f: &mut fmt::Formatter<'_>, params: &[Param]) -> fmt:
 /// surrounded by whitespace (RFC 3261 §25.1); values may be quoted strings.
 pub(crate) fn parse_params(s: &str, valid: fn(u8) -> bool) -> Result<Vec<Param>, ParseError> {
     let mut out = Vec::new();
-    let mut rest = s.trim_start();
+    let mut rest = trim_ws_start(s);
     while !rest.is_empty() {
-        rest = rest
-            .strip_prefix(';')
-            .ok_or(ParseError::Header("expected ';' before parameter"))?
-            .trim_start();
-        let end = rest
-            .find(|c: char| !c.is_ascii() || !valid(c as u8))
-            .unwrap_or(rest.len());
+        rest = trim_ws_start(
+            rest.strip_prefix(';')
+                .ok_or(ParseError::Header("expected ';' before parameter"))?,
+        );
+        let end = rest.bytes().position(|b| !valid(b)).unwrap_or(rest.len());
         let name = &rest[..end];
         if name.is_empty() {
             return Err(ParseError::Header("empty parameter"));
         }
-        rest = rest[end..].trim_start();
+        rest = trim_ws_start(&rest[end..]);
         let value = if let Some(r) = rest.strip_prefix('=') {
-            let r = r.trim_start();
+            let r = trim_ws_start(r);
             let (v, after) = if r.starts_with('"') {
                 let n = quoted_len(r)?;
                 (&r[..n], &r[n..])
             } else {
-                let end = r.find([';', ' ', '\t']).unwrap_or(r.len());
+                let end = find_ws_or_semi(r).unwrap_or(r.len());
                 let v = &r[..end];
                 // token, or host (IPv6 reference) for received= and maddr=
                 if !v.bytes().all(|b| valid(b) || b"[]:".contains(&b)) {
@@ -85,7 +134,7 @@ pub(crate) fn parse_params(s: &str, valid: fn(u8) -> bool) -> Result<Vec<Param>,
             if v.is_empty() {
                 return Err(ParseError::Header("empty parameter value"));
             }
-            rest = after.trim_start();
+            rest = trim_ws_start(after);
             Some(v.to_owned())
         } else {
             None
@@ -153,30 +202,51 @@ pub fn quote(s: &str) -> String {
 /// ignoring commas inside quoted strings and `<…>` (RFC 3261 §7.3.1).
 /// An empty element is an error.
 pub fn split_list(s: &str) -> Result<Vec<&str>, ParseError> {
+    list_elements(s).collect()
+}
+
+/// [`split_list`] as an iterator, for checks that need no list.
+pub(crate) fn list_elements(s: &str) -> impl Iterator<Item = Result<&str, ParseError>> {
     let b = s.as_bytes();
-    let mut out = Vec::new();
-    let (mut start, mut i, mut in_angle) = (0, 0, false);
-    while i < b.len() {
-        match b[i] {
-            b'"' => {
-                i += quoted_len(&s[i..])?;
-                continue;
-            }
-            b'<' => in_angle = true,
-            b'>' => in_angle = false,
-            b',' if !in_angle => {
-                out.push(s[start..i].trim());
-                start = i + 1;
-            }
-            _ => {}
+    // Most values are one element: no comma, nothing to scan for.
+    let single = memchr::memchr(b',', b).is_none();
+    let mut start = Some(0);
+    std::iter::from_fn(move || {
+        if single {
+            start.take()?;
+            let element = trim_ws(s);
+            return Some(if element.is_empty() {
+                Err(ParseError::Header("empty list element"))
+            } else {
+                Ok(element)
+            });
         }
-        i += 1;
-    }
-    out.push(s[start..].trim());
-    if out.iter().any(|e| e.is_empty()) {
-        return Err(ParseError::Header("empty list element"));
-    }
-    Ok(out)
+        let from = start?;
+        let (mut i, mut in_angle) = (from, false);
+        let end = loop {
+            match b.get(i) {
+                None => break None,
+                Some(b'"') => match quoted_len(&s[i..]) {
+                    Ok(n) => i += n,
+                    Err(e) => {
+                        start = None;
+                        return Some(Err(e));
+                    }
+                },
+                Some(b'<') => (in_angle, i) = (true, i + 1),
+                Some(b'>') => (in_angle, i) = (false, i + 1),
+                Some(b',') if !in_angle => break Some(i),
+                Some(_) => i += 1,
+            }
+        };
+        start = end.map(|e| e + 1);
+        let element = trim_ws(&s[from..end.unwrap_or(b.len())]);
+        if element.is_empty() {
+            start = None;
+            return Some(Err(ParseError::Header("empty list element")));
+        }
+        Some(Ok(element))
+    })
 }
 
 /// `name-addr / addr-spec` followed by header parameters: the value of
@@ -220,22 +290,21 @@ impl NameAddr {
     }
 
     pub fn parse(s: &str) -> Result<NameAddr, ParseError> {
-        let s = s.trim();
+        let s = trim_ws(s);
         let lt = if s.starts_with('"') {
             let n = quoted_len(s)?;
-            let after = s[n..].trim_start();
+            let after = trim_ws_start(&s[n..]);
             if !after.starts_with('<') {
                 return Err(ParseError::Header("quoted display name without <URI>"));
             }
             Some((Some(&s[..n]), s.len() - after.len()))
         } else {
-            s.find('<')
-                .map(|i| (Some(s[..i].trim()).filter(|d| !d.is_empty()), i))
+            find_byte(s, b'<').map(|i| (Some(trim_ws(&s[..i])).filter(|d| !d.is_empty()), i))
         };
         let Some((display, lt)) = lt else {
             // addr-spec: the URI cannot hold ';' ',' '?' (RFC 3261 §20.10),
             // so parameters after it belong to the header.
-            let end = s.find([';', ' ', '\t']).unwrap_or(s.len());
+            let end = find_ws_or_semi(s).unwrap_or(s.len());
             let uri_str = &s[..end];
             if uri_str.contains('?') || uri_str.contains(',') {
                 return Err(ParseError::Header(
@@ -257,7 +326,7 @@ impl NameAddr {
             ));
         }
         let rest = &s[lt + 1..];
-        let gt = rest.find('>').ok_or(ParseError::Header("missing '>'"))?;
+        let gt = find_byte(rest, b'>').ok_or(ParseError::Header("missing '>'"))?;
         let uri_str = &rest[..gt];
         if uri_str.starts_with([' ', '\t']) || uri_str.ends_with([' ', '\t']) {
             return Err(ParseError::Header("whitespace inside <URI>"));
@@ -307,33 +376,34 @@ impl Via {
     }
 
     pub fn parse_list(s: &str) -> Result<Vec<Via>, ParseError> {
-        split_list(s)?.into_iter().map(Via::parse).collect()
+        list_elements(s).map(|e| Via::parse(e?)).collect()
     }
 
     pub fn parse(s: &str) -> Result<Via, ParseError> {
         // sent-protocol = name SLASH version SLASH transport, SLASH = SWS "/" SWS
         let mut parts = s.splitn(3, '/');
-        let name = parts.next().unwrap_or("").trim();
-        let version = parts.next().unwrap_or("").trim();
+        let name = trim_ws(parts.next().unwrap_or(""));
+        let version = trim_ws(parts.next().unwrap_or(""));
         let rest = parts
             .next()
             .ok_or(ParseError::Header("Via without protocol"))?;
         if !name.eq_ignore_ascii_case("SIP") || version != "2.0" {
             return Err(ParseError::Header("Via protocol is not SIP/2.0"));
         }
-        let rest = rest.trim_start();
+        let rest = trim_ws_start(rest);
         let t_end = rest
-            .find([' ', '\t'])
+            .bytes()
+            .position(|b| is_ws(&b))
             .ok_or(ParseError::Header("Via without host"))?;
         let transport = &rest[..t_end];
         if !is_token(transport) {
             return Err(ParseError::Header("bad Via transport"));
         }
-        let rest = rest[t_end..].trim_start();
-        let hp_end = rest.find([';', ' ', '\t']).unwrap_or(rest.len());
+        let rest = trim_ws_start(&rest[t_end..]);
+        let hp_end = find_ws_or_semi(rest).unwrap_or(rest.len());
         let hostport = &rest[..hp_end];
         let (host, port) = if hostport.starts_with('[') {
-            match hostport.find(']') {
+            match find_byte(hostport, b']') {
                 Some(i) if i + 1 == hostport.len() => (hostport, None),
                 Some(i) => (
                     &hostport[..=i],
@@ -346,8 +416,8 @@ impl Via {
                 None => return Err(ParseError::Header("bad Via host")),
             }
         } else {
-            match hostport.split_once(':') {
-                Some((h, p)) => (h, Some(p)),
+            match find_byte(hostport, b':') {
+                Some(i) => (&hostport[..i], Some(&hostport[i + 1..])),
                 None => (hostport, None),
             }
         };

@@ -75,51 +75,108 @@ impl fmt::Display for Method {
     }
 }
 
-/// One header line; `name` is the canonical long form for known headers
-/// (compact forms are expanded by the parser, RFC 3261 §7.3.3).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Header {
-    pub name: String,
-    pub value: String,
-}
+/// A header name: the canonical long form of a known header (compact
+/// forms expanded, RFC 3261 §7.3.3), else as received.
+pub type HeaderName = std::borrow::Cow<'static, str>;
 
 /// The headers of a message, in order. Lookups are case-insensitive.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Headers(pub Vec<Header>);
+///
+/// All values live in one buffer, so a parsed message costs two
+/// allocations for its headers however many it has.
+#[derive(Debug, Clone, Default)]
+pub struct Headers {
+    text: String,
+    entries: Vec<(HeaderName, std::ops::Range<u32>)>,
+}
+
+impl PartialEq for Headers {
+    fn eq(&self, other: &Headers) -> bool {
+        self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for Headers {}
 
 impl Headers {
     pub fn new() -> Headers {
-        Headers(Vec::new())
+        Headers::default()
     }
 
-    pub fn push(&mut self, name: impl Into<String>, value: impl Into<String>) {
-        self.0.push(Header {
-            name: name.into(),
-            value: value.into(),
-        });
+    pub(crate) fn with_capacity(text: usize, entries: usize) -> Headers {
+        Headers {
+            text: String::with_capacity(text),
+            entries: Vec::with_capacity(entries),
+        }
+    }
+
+    /// Appends a header; known names take their canonical spelling.
+    pub fn push(&mut self, name: impl AsRef<str>, value: impl AsRef<str>) {
+        let name = name.as_ref();
+        let name = match super::parse::known_name(name) {
+            Some(k) => HeaderName::Borrowed(k),
+            None => HeaderName::Owned(name.to_owned()),
+        };
+        self.push_named(name, value.as_ref());
+    }
+
+    pub(crate) fn push_named(&mut self, name: HeaderName, value: &str) {
+        let start = self.text.len() as u32;
+        self.text.push_str(value);
+        self.entries.push((name, start..self.text.len() as u32));
+    }
+
+    /// Continues the last value (a folded line, RFC 3261 §7.3.1): joined
+    /// with one space.
+    pub(crate) fn continue_last(&mut self, more: &str) -> bool {
+        let Some((_, range)) = self.entries.last_mut() else {
+            return false;
+        };
+        if !more.is_empty() {
+            if range.start != range.end {
+                self.text.push(' ');
+            }
+            self.text.push_str(more);
+            range.end = self.text.len() as u32;
+        }
+        true
+    }
+
+    fn value(&self, range: &std::ops::Range<u32>) -> &str {
+        &self.text[range.start as usize..range.end as usize]
     }
 
     /// The first value of `name`.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0
+        self.entries
             .iter()
-            .find(|h| h.name.eq_ignore_ascii_case(name))
-            .map(|h| h.value.as_str())
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, r)| self.value(r))
     }
 
     pub fn get_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-        self.0
+        self.entries
             .iter()
-            .filter(move |h| h.name.eq_ignore_ascii_case(name))
-            .map(|h| h.value.as_str())
+            .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, r)| self.value(r))
     }
 
     pub fn remove(&mut self, name: &str) {
-        self.0.retain(|h| !h.name.eq_ignore_ascii_case(name));
+        self.entries.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = &Header> {
-        self.0.iter()
+    /// (name, value) pairs in order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.entries
+            .iter()
+            .map(|(n, r)| (n.as_ref(), self.value(r)))
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
     }
 
     pub fn call_id(&self) -> Option<&str> {
@@ -256,18 +313,14 @@ impl Response {
 }
 
 fn write_message(start: &str, headers: &Headers, body: &[u8]) -> Vec<u8> {
-    let len: usize = headers
-        .0
-        .iter()
-        .map(|h| h.name.len() + h.value.len() + 4)
-        .sum();
+    let len: usize = headers.iter().map(|(n, v)| n.len() + v.len() + 4).sum();
     let mut out = Vec::with_capacity(start.len() + len + body.len() + 32);
     out.extend_from_slice(start.as_bytes());
     out.extend_from_slice(b"\r\n");
-    for h in &headers.0 {
-        out.extend_from_slice(h.name.as_bytes());
+    for (name, value) in headers.iter() {
+        out.extend_from_slice(name.as_bytes());
         out.extend_from_slice(b": ");
-        out.extend_from_slice(h.value.as_bytes());
+        out.extend_from_slice(value.as_bytes());
         out.extend_from_slice(b"\r\n");
     }
     // RFC 3261 §18.3/§20.14: always send Content-Length, 0 when no body.

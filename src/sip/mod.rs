@@ -9,7 +9,9 @@ pub mod sdp;
 pub mod uri;
 
 pub use header::{CSeq, NameAddr, Param, Via};
-pub use message::{Header, Headers, Message, Method, Request, Response, reason_phrase, redacted};
+pub use message::{
+    HeaderName, Headers, Message, Method, Request, Response, reason_phrase, redacted,
+};
 pub use parse::parse;
 pub use uri::{Host, SipUri, Uri};
 

@@ -8,73 +8,103 @@
 
 use super::ParseError;
 use super::header::{
-    CSeq, NameAddr, Via, is_token, is_valid_date, parse_bounded, parse_delta_seconds, split_list,
+    CSeq, NameAddr, Via, is_token, is_valid_date, list_elements, parse_bounded,
+    parse_delta_seconds, trim_ws,
 };
-use super::message::{Header, Headers, Message, Method, Request, Response};
+use super::message::{HeaderName, Headers, Message, Method, Request, Response};
 use super::uri::{Uri, parse_uri};
 
 /// Largest message we accept; a FRITZ!Box INVITE is about 1 KiB.
 pub const MAX_MESSAGE: usize = 65_535;
 
 /// Compact header forms (RFC 3261 §7.3.3 and the RFCs that added them).
-const COMPACT: &[(u8, &str)] = &[
-    (b'a', "Accept-Contact"),
-    (b'b', "Referred-By"),
-    (b'c', "Content-Type"),
-    (b'e', "Content-Encoding"),
-    (b'f', "From"),
-    (b'i', "Call-ID"),
-    (b'k', "Supported"),
-    (b'l', "Content-Length"),
-    (b'm', "Contact"),
-    (b'o', "Event"),
-    (b'r', "Refer-To"),
-    (b's', "Subject"),
-    (b't', "To"),
-    (b'u', "Allow-Events"),
-    (b'v', "Via"),
-    (b'x', "Session-Expires"),
-];
+fn compact(c: u8) -> Option<&'static str> {
+    Some(match c.to_ascii_lowercase() {
+        b'a' => "Accept-Contact",
+        b'b' => "Referred-By",
+        b'c' => "Content-Type",
+        b'e' => "Content-Encoding",
+        b'f' => "From",
+        b'i' => "Call-ID",
+        b'k' => "Supported",
+        b'l' => "Content-Length",
+        b'm' => "Contact",
+        b'o' => "Event",
+        b'r' => "Refer-To",
+        b's' => "Subject",
+        b't' => "To",
+        b'u' => "Allow-Events",
+        b'v' => "Via",
+        b'x' => "Session-Expires",
+        _ => return None,
+    })
+}
 
-/// Long names we normalise the spelling of.
-const KNOWN: &[&str] = &[
-    "Accept",
-    "Allow",
-    "Authorization",
-    "Call-ID",
-    "Contact",
-    "Content-Length",
-    "Content-Type",
-    "CSeq",
-    "Date",
-    "Expires",
-    "From",
-    "Max-Forwards",
-    "Min-Expires",
-    "P-Called-Party-ID",
-    "Proxy-Authenticate",
-    "Proxy-Authorization",
-    "Record-Route",
-    "Route",
-    "Server",
-    "Session-Expires",
-    "Supported",
-    "To",
-    "User-Agent",
-    "Via",
-    "WWW-Authenticate",
-];
+/// The canonical spelling of a known long header name, any case. Known
+/// names by length, so a lookup compares with one to four candidates.
+pub(crate) fn known_name(name: &str) -> Option<&'static str> {
+    let candidates: &[&'static str] = match name.len() {
+        2 => &["To"],
+        3 => &["Via"],
+        4 => &["CSeq", "Date", "From"],
+        5 => &["Allow", "Event", "Route"],
+        6 => &["Accept", "Min-SE", "Reason", "Server"],
+        7 => &[
+            "Call-ID", "Contact", "Expires", "Privacy", "Require", "Subject", "Warning",
+        ],
+        8 => &["Refer-To"],
+        9 => &["Call-Info", "Supported"],
+        10 => &["Alert-Info", "User-Agent"],
+        11 => &["Min-Expires", "Referred-By", "Unsupported"],
+        12 => &[
+            "Allow-Events",
+            "Content-Type",
+            "Max-Forwards",
+            "Record-Route",
+        ],
+        13 => &["Authorization"],
+        14 => &["Accept-Contact", "Content-Length"],
+        15 => &["Accept-Encoding", "Accept-Language", "Session-Expires"],
+        16 => &["Content-Encoding", "WWW-Authenticate"],
+        17 => &["P-Called-Party-ID"],
+        18 => &["Proxy-Authenticate"],
+        19 => &[
+            "Content-Disposition",
+            "P-Asserted-Identity",
+            "Proxy-Authorization",
+        ],
+        _ => return None,
+    };
+    // Senders mostly use the canonical spelling: try that first.
+    candidates
+        .iter()
+        .find(|k| **k == name)
+        .or_else(|| candidates.iter().find(|k| k.eq_ignore_ascii_case(name)))
+        .copied()
+}
 
-fn canonical_name(name: &str) -> String {
-    if name.len() == 1 {
-        let c = name.as_bytes()[0].to_ascii_lowercase();
-        if let Some((_, long)) = COMPACT.iter().find(|(k, _)| *k == c) {
-            return (*long).to_owned();
-        }
+fn canonical_name(name: &str) -> HeaderName {
+    if let [c] = name.as_bytes()
+        && let Some(long) = compact(*c)
+    {
+        return HeaderName::Borrowed(long);
     }
-    match KNOWN.iter().find(|k| k.eq_ignore_ascii_case(name)) {
-        Some(k) => (*k).to_owned(),
-        None => name.to_owned(),
+    match known_name(name) {
+        Some(k) => HeaderName::Borrowed(k),
+        None => HeaderName::Owned(name.to_owned()),
+    }
+}
+
+/// Splits off the first line. Lines end in CRLF (RFC 3261 §7); a bare CR
+/// or LF is an error.
+fn next_line(s: &str, bare: ParseError) -> Result<(&str, Option<&str>), ParseError> {
+    let b = s.as_bytes();
+    match memchr::memchr2(b'\r', b'\n', b) {
+        None => Ok((s, None)),
+        Some(i) if b[i] == b'\r' && b.get(i + 1) == Some(&b'\n') => {
+            Ok((&s[..i], Some(&s[i + 2..])))
+        }
+        Some(_) => Err(bare),
     }
 }
 
@@ -91,63 +121,59 @@ pub fn parse(data: &[u8]) -> Result<Message, ParseError> {
         start += 2;
     }
     let data = &data[start..];
-    let head_end = find(data, b"\r\n\r\n").ok_or(ParseError::Incomplete)?;
+    static HEAD_END: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+        std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"\r\n\r\n"));
+    let head_end = HEAD_END.find(data).ok_or(ParseError::Incomplete)?;
     let head = std::str::from_utf8(&data[..head_end]).map_err(|_| ParseError::Encoding)?;
     let after_head = &data[head_end + 4..];
 
-    let mut lines = head.split("\r\n");
-    let start_line = lines.next().unwrap_or("");
-    if start_line.contains(['\r', '\n']) {
-        return Err(ParseError::StartLine("bare CR or LF"));
-    }
-    let mut headers: Vec<Header> = Vec::with_capacity(16);
-    for line in lines {
-        if line.contains(['\r', '\n']) {
-            return Err(ParseError::Header("bare CR or LF in header"));
-        }
+    let (start_line, mut rest) = next_line(head, ParseError::StartLine("bare CR or LF"))?;
+    let mut headers = Headers::with_capacity(head.len() - start_line.len(), 24);
+    let mut content_length = false;
+    while let Some(text) = rest {
+        let (line, more) = next_line(text, ParseError::Header("bare CR or LF in header"))?;
+        rest = more;
         if line.starts_with([' ', '\t']) {
             // RFC 3261 §7.3.1: a folded line continues the header above.
-            let last = headers
-                .last_mut()
-                .ok_or(ParseError::Header("continuation line without header"))?;
-            let cont = line.trim();
-            if !cont.is_empty() {
-                if !last.value.is_empty() {
-                    last.value.push(' ');
-                }
-                last.value.push_str(cont);
+            if !headers.continue_last(trim_ws(line)) {
+                return Err(ParseError::Header("continuation line without header"));
             }
             continue;
         }
-        let (name, value) = line
-            .split_once(':')
+        let colon = memchr::memchr(b':', line.as_bytes())
             .ok_or(ParseError::Header("header line without ':'"))?;
-        let name = name.trim_end_matches([' ', '\t']);
+        let name = line[..colon].trim_end_matches([' ', '\t']);
         if !is_token(name) {
             return Err(ParseError::Header("bad header name"));
         }
-        headers.push(Header {
-            name: canonical_name(name),
-            value: value.trim_matches([' ', '\t']).to_owned(),
-        });
+        let name = canonical_name(name);
+        content_length |= name == "Content-Length";
+        headers.push_named(name, trim_ws(&line[colon + 1..]));
     }
 
-    let mut content_length: Option<usize> = None;
+    // Checked once the values are whole (folded lines joined).
+    let mut length: Option<usize> = None;
     let mut lengths_disagree = false;
-    for h in &headers {
-        if h.name == "Content-Length" {
-            let n = parse_bounded(&h.value, MAX_MESSAGE as u64)
+    let mut cseq_method = None;
+    for (name, value) in headers.iter() {
+        if name == "CSeq" {
+            let m = CSeq::parse(value)?.method;
+            cseq_method.get_or_insert(m);
+        } else if name == "Content-Length" {
+            let n = parse_bounded(value, MAX_MESSAGE as u64)
                 .ok_or(ParseError::Header("bad Content-Length"))? as usize;
-            match content_length {
+            match length {
                 Some(prev) if prev != n => lengths_disagree = true,
-                _ => content_length = Some(n),
+                _ => length = Some(n),
             }
         } else {
-            validate(h)?;
+            validate(name, value)?;
         }
     }
-    headers.retain(|h| h.name != "Content-Length");
-    let body = match content_length {
+    if content_length {
+        headers.remove("Content-Length");
+    }
+    let body = match length {
         // RFC 4475 §3.3.9: conflicting lengths cannot frame; keep it all
         // and let the layer above answer 400.
         Some(_) if lengths_disagree => after_head,
@@ -156,7 +182,6 @@ pub fn parse(data: &[u8]) -> Result<Message, ParseError> {
         None => after_head,
     }
     .to_vec();
-    let headers = Headers(headers);
 
     if let Some(rest) = start_line.strip_prefix("SIP/") {
         return parse_status_line(rest).map(|(status, reason)| {
@@ -170,10 +195,8 @@ pub fn parse(data: &[u8]) -> Result<Message, ParseError> {
     }
     let (method, uri) = parse_request_line(start_line)?;
     // RFC 4475 §3.1.2.17: the CSeq method must match the request method.
-    if let Some(cseq) = headers.get("CSeq") {
-        if CSeq::parse(cseq)?.method != method {
-            return Err(ParseError::MethodMismatch);
-        }
+    if cseq_method.is_some_and(|m| m != method) {
+        return Err(ParseError::MethodMismatch);
     }
     Ok(Message::Request(Request {
         method,
@@ -234,14 +257,14 @@ pub fn parse_request_uri(s: &str) -> Uri {
 }
 
 /// Syntax checks for the headers whose shape the layers above rely on.
-fn validate(h: &Header) -> Result<(), ParseError> {
-    match h.name.as_str() {
-        "Via" => Via::parse_list(&h.value).map(drop),
-        "From" | "To" | "P-Called-Party-ID" => NameAddr::parse(&h.value).map(drop),
-        "Contact" if h.value == "*" => Ok(()),
+fn validate(name: &str, value: &str) -> Result<(), ParseError> {
+    match name {
+        "Via" => list_elements(value).try_for_each(|e| Via::parse(e?).map(drop)),
+        "From" | "To" | "P-Called-Party-ID" => NameAddr::parse(value).map(drop),
+        "Contact" if value == "*" => Ok(()),
         "Contact" | "Route" | "Record-Route" => {
-            for e in split_list(&h.value)? {
-                let na = NameAddr::parse(e)?;
+            for e in list_elements(value) {
+                let na = NameAddr::parse(e?)?;
                 if let Some(Some(exp)) = na.param("expires")
                     && parse_delta_seconds(exp).is_none()
                 {
@@ -250,25 +273,20 @@ fn validate(h: &Header) -> Result<(), ParseError> {
             }
             Ok(())
         }
-        "CSeq" => CSeq::parse(&h.value).map(drop),
-        "Call-ID" if h.value.is_empty() || h.value.contains([' ', '\t']) => {
+        "Call-ID" if value.is_empty() || value.contains([' ', '\t']) => {
             Err(ParseError::Header("bad Call-ID"))
         }
-        "Max-Forwards" => parse_bounded(&h.value, 255)
+        "Max-Forwards" => parse_bounded(value, 255)
             .map(drop)
             .ok_or(ParseError::Header("Max-Forwards must be 0-255")),
-        "Expires" | "Min-Expires" => parse_delta_seconds(&h.value)
+        "Expires" | "Min-Expires" => parse_delta_seconds(value)
             .map(drop)
             .ok_or(ParseError::Header("bad delta-seconds")),
-        "Date" if !is_valid_date(&h.value) => {
+        "Date" if !is_valid_date(value) => {
             Err(ParseError::Header("Date must be an RFC 1123 date in GMT"))
         }
         _ => Ok(()),
     }
-}
-
-fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
 }
 
 #[cfg(test)]
@@ -295,6 +313,30 @@ l: 3\r\n\r\nabcdef";
         assert_eq!(r.headers.get("content-length"), None);
         let again = parse(&r.to_bytes()).unwrap();
         assert_eq!(again, Message::Request(r));
+    }
+
+    #[test]
+    fn known_names_in_any_case() {
+        for canonical in [
+            "Via",
+            "CSeq",
+            "Call-ID",
+            "P-Called-Party-ID",
+            "WWW-Authenticate",
+        ] {
+            assert_eq!(known_name(canonical), Some(canonical));
+            assert_eq!(known_name(&canonical.to_ascii_uppercase()), Some(canonical));
+            assert_eq!(known_name(&canonical.to_ascii_lowercase()), Some(canonical));
+        }
+        // Every compact form expands to a known long name.
+        for c in b'a'..=b'z' {
+            if let Some(long) = compact(c) {
+                assert_eq!(known_name(long), Some(long));
+            }
+        }
+        assert_eq!(known_name("X-Unknown"), None);
+        assert_eq!(canonical_name("v"), "Via");
+        assert_eq!(canonical_name("min-se"), "Min-SE");
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::ParseError;
-use super::header::{Param, parse_params, write_params};
+use super::header::{Param, byte_class, find_byte, parse_params, rfind_byte, write_params};
 
 /// Any URI that may appear in a SIP message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -150,14 +150,14 @@ impl SipUri {
             return Err(ParseError::Uri("not a sip: URI"));
         };
         // '@' can only occur in the userinfo: params and headers exclude it.
-        let (userinfo, rest) = match rest.find('@') {
+        let (userinfo, rest) = match find_byte(rest, b'@') {
             Some(i) => (Some(&rest[..i]), &rest[i + 1..]),
             None => (None, rest),
         };
         let (user, password) = match userinfo {
             None => (None, None),
             Some(ui) => {
-                let (u, p) = match ui.find(':') {
+                let (u, p) = match find_byte(ui, b':') {
                     Some(i) => (&ui[..i], Some(&ui[i + 1..])),
                     None => (ui, None),
                 };
@@ -172,7 +172,7 @@ impl SipUri {
                 (Some(u.to_owned()), p.map(str::to_owned))
             }
         };
-        let (rest, headers) = match rest.find('?') {
+        let (rest, headers) = match find_byte(rest, b'?') {
             Some(i) => (&rest[..i], Some(&rest[i + 1..])),
             None => (rest, None),
         };
@@ -181,7 +181,7 @@ impl SipUri {
         {
             return Err(ParseError::Uri("bad URI headers"));
         }
-        let (hostport, params) = match rest.find(';') {
+        let (hostport, params) = match find_byte(rest, b';') {
             Some(i) => (&rest[..i], &rest[i..]),
             None => (rest, ""),
         };
@@ -234,7 +234,7 @@ pub(crate) fn parse_uri(s: &str) -> Result<Uri, ParseError> {
         return SipUri::parse(s).map(Uri::Sip);
     }
     // RFC 3986 scheme ":" then anything without whitespace or angle brackets.
-    let colon = s.find(':').ok_or(ParseError::Uri("URI without scheme"))?;
+    let colon = find_byte(s, b':').ok_or(ParseError::Uri("URI without scheme"))?;
     let scheme = &s[..colon];
     let scheme_ok = scheme
         .bytes()
@@ -254,13 +254,13 @@ pub(crate) fn parse_uri(s: &str) -> Result<Uri, ParseError> {
 
 fn split_hostport(s: &str) -> Result<(Host, Option<u16>), ParseError> {
     let (host, port) = if s.starts_with('[') {
-        match s.find(']') {
+        match find_byte(s, b']') {
             Some(i) if i + 1 == s.len() => (s, None),
             Some(i) if s.as_bytes()[i + 1] == b':' => (&s[..=i], Some(&s[i + 2..])),
             _ => return Err(ParseError::Uri("bad IPv6 reference")),
         }
     } else {
-        match s.rfind(':') {
+        match rfind_byte(s, b':') {
             Some(i) => (&s[..i], Some(&s[i + 1..])),
             None => (s, None),
         }
@@ -313,27 +313,30 @@ fn hex(b: u8) -> Option<u8> {
     (b as char).to_digit(16).map(|d| d as u8)
 }
 
-fn is_unreserved(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"-_.!~*'()".contains(&b)
-}
+// RFC 3261 §25.1 character classes (unreserved = alphanum / mark
+// "-_.!~*'()"), as tables: the parser's inner loops.
+// user = 1*( unreserved / escaped / user-unreserved )
+const USER: [bool; 256] = byte_class(b"-_.!~*'()%&=+$,;?/");
+const PASSWORD: [bool; 256] = byte_class(b"-_.!~*'()%&=+$,");
+// paramchar = param-unreserved / unreserved / escaped
+const PARAM: [bool; 256] = byte_class(b"-_.!~*'()%[]/:&+$");
+// hnv-unreserved / unreserved / escaped, plus the '=' and '&' separators
+const HEADER: [bool; 256] = byte_class(b"-_.!~*'()%[]/?:+$=&");
 
-// RFC 3261 §25.1: user = 1*( unreserved / escaped / user-unreserved )
 fn is_user_char(b: u8) -> bool {
-    is_unreserved(b) || b == b'%' || b"&=+$,;?/".contains(&b)
+    USER[b as usize]
 }
 
 fn is_password_char(b: u8) -> bool {
-    is_unreserved(b) || b == b'%' || b"&=+$,".contains(&b)
+    PASSWORD[b as usize]
 }
 
-// paramchar = param-unreserved / unreserved / escaped
 fn is_param_char(b: u8) -> bool {
-    is_unreserved(b) || b == b'%' || b"[]/:&+$".contains(&b)
+    PARAM[b as usize]
 }
 
-// hnv-unreserved / unreserved / escaped, plus the '=' and '&' separators
 fn is_header_char(b: u8) -> bool {
-    is_unreserved(b) || b == b'%' || b"[]/?:+$=&".contains(&b)
+    HEADER[b as usize]
 }
 
 #[cfg(test)]
