@@ -5,7 +5,7 @@
 //! handful of hash probes however long the list is; prefixes and suffixes
 //! are kept per length (at most 15, the E.164 maximum).
 
-use std::collections::{HashMap, HashSet};
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use std::path::{Path, PathBuf};
 
 use super::number::{Home, digits, e164_key, internationalise, to_e164};
@@ -13,6 +13,8 @@ use super::number::{Home, digits, e164_key, internationalise, to_e164};
 /// A set of numbers and patterns.
 #[derive(Debug, Default, Clone)]
 pub struct NumberSet {
+    // Fx, not SipHash: the keys are the user's list entries and one number
+    // per call, no flooding risk, and hashing was most of a lookup.
     exact: HashSet<u64>,
     names: HashMap<u64, Box<str>>,
     /// (length, value) of E.164 digit prefixes: `0900*` → (5, 49900).
@@ -26,7 +28,9 @@ pub struct NumberSet {
 /// all its prefixes and suffixes, computed once per call.
 #[derive(Debug, Clone)]
 pub struct Probe {
-    digits: String,
+    /// The E.164 digits without `+`: `digits[..len]`, at most 15.
+    digits: [u8; 15],
+    len: usize,
     key: u64,
     /// `prefix[n]`: the first n digits as a number.
     prefix: [u64; 16],
@@ -38,8 +42,9 @@ impl Probe {
     /// `None` unless `e164` is `+` and 1 to 15 digits.
     pub fn new(e164: &str) -> Option<Probe> {
         let key = e164_key(e164)?;
-        let digits = e164[1..].to_owned();
-        let b = digits.as_bytes();
+        let b = &e164.as_bytes()[1..];
+        let mut digits = [0; 15];
+        digits[..b.len()].copy_from_slice(b);
         let (mut prefix, mut suffix) = ([0u64; 16], [0u64; 16]);
         let mut scale = 1u64;
         for n in 1..=b.len() {
@@ -49,10 +54,16 @@ impl Probe {
         }
         Some(Probe {
             digits,
+            len: b.len(),
             key,
             prefix,
             suffix,
         })
+    }
+
+    fn digits(&self) -> &str {
+        // ASCII digits, checked by e164_key.
+        std::str::from_utf8(&self.digits[..self.len]).unwrap_or_default()
     }
 }
 
@@ -160,24 +171,24 @@ impl NumberSet {
     pub fn probe(&self, p: &Probe) -> Option<Hit> {
         if self.exact.contains(&p.key) {
             return Some(Hit {
-                entry: format!("+{}", p.digits),
+                entry: format!("+{}", p.digits()),
                 name: self.names.get(&p.key).map(|n| n.to_string()),
             });
         }
         for &len in &self.prefix_lens {
             let len = len as usize;
-            if len <= p.digits.len() && self.prefixes.contains(&(len as u8, p.prefix[len])) {
+            if len <= p.len && self.prefixes.contains(&(len as u8, p.prefix[len])) {
                 return Some(Hit {
-                    entry: format!("+{}*", &p.digits[..len]),
+                    entry: format!("+{}*", &p.digits()[..len]),
                     name: None,
                 });
             }
         }
         for &len in &self.suffix_lens {
             let len = len as usize;
-            if len <= p.digits.len() && self.suffixes.contains(&(len as u8, p.suffix[len])) {
+            if len <= p.len && self.suffixes.contains(&(len as u8, p.suffix[len])) {
                 return Some(Hit {
-                    entry: format!("*{}", &p.digits[p.digits.len() - len..]),
+                    entry: format!("*{}", &p.digits()[p.len - len..]),
                     name: None,
                 });
             }

@@ -173,12 +173,19 @@ pub struct Number {
 /// `+49 (0)30 / 123-45 67` → `+49301234567` (the `(0)` some write after
 /// the country code is not dialled).
 pub fn digits(s: &str) -> String {
-    let s = s.trim().replace("(0)", "");
+    let s = s.trim();
     let mut out = String::with_capacity(s.len());
-    for (i, c) in s.chars().enumerate() {
-        if c.is_ascii_digit() || (c == '+' && i == 0) {
+    let mut rest = s;
+    while let Some(c) = rest.chars().next() {
+        // "+49 (0)30 …": the bracketed trunk prefix is not dialled.
+        if rest.starts_with("(0)") {
+            rest = &rest[3..];
+            continue;
+        }
+        if c.is_ascii_digit() || (c == '+' && rest.len() == s.len()) {
             out.push(c);
         }
+        rest = &rest[c.len_utf8()..];
     }
     out
 }
@@ -210,7 +217,11 @@ pub fn internationalise(number: &str, home: &Home) -> Option<String> {
             None => format!("{}{d}", home.calling_code),
         }
     };
-    let cc_only = intl.len() <= home.calling_code.to_string().len() && !d.starts_with('+');
+    let cc_digits = home
+        .calling_code
+        .checked_ilog10()
+        .map_or(1, |l| l as usize + 1);
+    let cc_only = intl.len() <= cc_digits && !d.starts_with('+');
     (!intl.is_empty() && !cc_only && !d.is_empty()).then(|| format!("+{intl}"))
 }
 

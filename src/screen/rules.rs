@@ -453,7 +453,7 @@ impl Rule {
             }
             LazyClass::Anonymous | LazyClass::Internal(_) => None,
             LazyClass::External(n) => {
-                let shown = n.e164.clone().unwrap_or_else(|| n.raw.clone());
+                let shown = n.e164.as_deref().unwrap_or(&n.raw);
                 if let (Some(e), Some(probe)) = (&n.e164, probe) {
                     if let Some(hit) = self.numbers.probe(probe) {
                         let how = if hit.entry == *e {
