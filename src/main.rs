@@ -3,8 +3,10 @@ use minisip4fb::cli::{Cli, Command, init_logging, init_logging_level, init_loggi
 
 fn main() {
     let cli = Cli::parse();
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+    // One thread: a call costs microseconds of work, so the daemon never
+    // needs a second core, and every thread costs memory (stack, malloc
+    // arena). Blocking work (SQLite maintenance, TR-064) has spawn_blocking.
+    let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {

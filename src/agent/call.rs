@@ -11,7 +11,7 @@ use super::build::{self, ALLOW};
 use super::transaction::{ClientTx, Fire, Retransmit, T4};
 use super::{CallId, CommandError, Ctx, Event};
 use crate::sip::digest::{self, Challenge};
-use crate::sip::{Host, Method, NameAddr, Request, Response, SipUri, Uri, sdp};
+use crate::sip::{Headers, Host, Method, NameAddr, Request, Response, SipUri, Uri, sdp};
 
 /// How a call ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -185,6 +185,14 @@ impl Call {
         // retransmissions and ACKs; retransmitted BYEs are answered from
         // the agent's response cache, which keeps them 64·T1.
         self.state = State::Ended { until: now + T4 };
+        // From now on only the keys that match retransmissions and the last
+        // response are needed: at hundreds of calls a second, thousands of
+        // calls linger at once, so drop the rest (the INVITE, SDP, routes).
+        self.invite.headers = Headers::new();
+        self.invite.body = Vec::new();
+        self.answer_sdp = Vec::new();
+        self.route_set = Vec::new();
+        self.remote_target = None;
     }
 
     fn report_end(&mut self, ctx: &mut Ctx, reason: EndReason) {

@@ -11,6 +11,9 @@ use clap::Args;
 
 use crate::emulator::{CallOutcome, CallReport, CallSpec, Caller, Emulator, EmulatorConfig};
 
+/// The rate of the memory soak: a spam wave far above real traffic.
+const SOAK_RATE: f64 = 200.0;
+
 #[derive(Args, Debug, Clone)]
 pub struct BenchArgs {
     /// Calls per rate step.
@@ -49,14 +52,16 @@ fn cpu_ticks(pid: u32) -> Option<u64> {
     Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
 }
 
-fn wakeups(pid: u32) -> Option<u64> {
-    // Every thread's context switches: a sleeping process has none.
-    let mut total = 0;
+/// Context switches (voluntary and not) per thread: a sleeping process
+/// makes none.
+fn switches(pid: u32) -> Option<std::collections::HashMap<u32, u64>> {
+    let mut out = std::collections::HashMap::new();
     for t in std::fs::read_dir(format!("/proc/{pid}/task")).ok()? {
         let tid: u32 = t.ok()?.file_name().to_str()?.parse().ok()?;
         let s = std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/status")).ok()?;
+        let mut n = 0;
         for key in ["voluntary_ctxt_switches", "nonvoluntary_ctxt_switches"] {
-            total += s
+            n += s
                 .lines()
                 .find(|l| l.starts_with(key))?
                 .split_whitespace()
@@ -64,8 +69,22 @@ fn wakeups(pid: u32) -> Option<u64> {
                 .parse::<u64>()
                 .ok()?;
         }
+        out.insert(tid, n);
     }
-    Some(total)
+    Some(out)
+}
+
+/// Wake-ups between two readings: threads alive at the end, counted from
+/// the first reading or from their start (a thread that ended between the
+/// readings, e.g. an idle blocking-pool thread, takes its count with it).
+fn wakeups(
+    before: &std::collections::HashMap<u32, u64>,
+    after: &std::collections::HashMap<u32, u64>,
+) -> u64 {
+    after
+        .iter()
+        .map(|(tid, n)| n.saturating_sub(before.get(tid).copied().unwrap_or(0)))
+        .sum()
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -193,9 +212,9 @@ pub async fn bench(a: BenchArgs) -> i32 {
     let rss_registered = proc_status(pid, "VmRSS:");
 
     // Idle: CPU time and wake-ups with nothing to do but wait for the refresh timer.
-    let (t0, w0) = (cpu_ticks(pid), wakeups(pid));
+    let (t0, w0) = (cpu_ticks(pid), switches(pid));
     tokio::time::sleep(Duration::from_secs(a.idle)).await;
-    let (t1, w1) = (cpu_ticks(pid), wakeups(pid));
+    let (t1, w1) = (cpu_ticks(pid), switches(pid));
 
     let main = run_step(&emu, a.calls, a.rate).await;
     let mut steps = Vec::new();
@@ -214,12 +233,16 @@ pub async fn bench(a: BenchArgs) -> i32 {
         steps.push(s);
     }
 
-    let warm = run_step(&emu, 100.min(a.soak), 200.0).await;
+    // A leak shows as growth between two settled readings: ended calls
+    // linger T4 (5 s) for stray retransmissions, and the phone releases
+    // free memory after 10 quiet seconds; wait that out each time.
+    let linger = Duration::from_secs(12);
+    let warm = run_step(&emu, 100.min(a.soak), SOAK_RATE).await;
+    tokio::time::sleep(linger).await;
     let rss_100 = proc_status(pid, "VmRSS:");
-    let soak = run_step(&emu, a.soak.saturating_sub(100), 400.0).await;
+    let soak = run_step(&emu, a.soak.saturating_sub(100), SOAK_RATE).await;
     let rss_soak = proc_status(pid, "VmRSS:");
-    // Ended calls linger T4 (5 s) for stray retransmissions; then they are gone.
-    tokio::time::sleep(Duration::from_secs(6)).await;
+    tokio::time::sleep(linger).await;
     let rss_settled = proc_status(pid, "VmRSS:");
 
     let size = std::fs::metadata(&exe).map(|m| m.len()).unwrap_or(0);
@@ -280,12 +303,12 @@ pub async fn bench(a: BenchArgs) -> i32 {
     println!(
         "| binary (as built / stripped) | {:.1} MB / {} |",
         size as f64 / 1e6,
-        stripped.map_or("?".into(), |s| format!("{:.1} MB", s as f64 / 1e6))
+        stripped.map_or("?".into(), |s| format!("{:.2} MB", s as f64 / 1e6))
     );
     println!("| start → registered | {registered_ms:.1} ms |");
     println!("| RSS after registering | {} |", kb(rss_registered));
     println!(
-        "| RSS after 100 calls / right after {} calls / 6 s later | {} / {} / {} |",
+        "| RSS after 100 calls / right after {} calls at {SOAK_RATE} calls/s / 12 s later | {} / {} / {} |",
         a.soak,
         kb(rss_100),
         kb(rss_soak),
@@ -295,7 +318,8 @@ pub async fn bench(a: BenchArgs) -> i32 {
         "| idle {} s: CPU time, wake-ups | {} ms, {} |",
         a.idle,
         ticks.map_or("?".into(), |t| format!("{:.0}", t as f64 * 1000.0 / hz)),
-        w0.zip(w1).map_or("?".into(), |(a, b)| (b - a).to_string())
+        w0.zip(w1)
+            .map_or("?".into(), |(a, b)| wakeups(&a, &b).to_string())
     );
     println!("\nsoak failures: {}", warm.failed() + soak.failed());
     0

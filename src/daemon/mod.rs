@@ -15,7 +15,6 @@ use crate::agent::{EndReason, Event};
 use crate::calllog::{CallLog, NewCall};
 use crate::config::{self, Action, Config};
 use crate::net::{IncomingCall, Phone, Registration, Reject};
-use crate::screen::number::{LazyClass, classify_lazy};
 use crate::screen::rules::{BoxLists, Decision, History, Rules};
 
 /// Where the rules come from: the config file (if any) plus `--block` flags.
@@ -255,6 +254,9 @@ pub async fn serve(
         tasks.push(tokio::spawn(prune_daily(log, retention)));
     }
 
+    let wave = Arc::new(tokio::sync::Notify::new());
+    tasks.push(tokio::spawn(release_memory_after_waves(wave.clone())));
+
     let failed = failed_for_good(phone.registration_updates());
     tokio::pin!(failed);
     tokio::pin!(shutdown);
@@ -262,6 +264,7 @@ pub async fn serve(
         tokio::select! {
             call = phone.next_call() => match call {
                 Some(call) => {
+                    wave.notify_one();
                     let shared = shared.clone();
                     tokio::spawn(async move { handle_call(&shared, call).await });
                 }
@@ -283,6 +286,34 @@ pub async fn serve(
     code
 }
 
+/// How long the phone must be quiet after calls before memory is released:
+/// more than T4, so the ended calls have been dropped (RFC 3261 §17).
+const QUIET: Duration = Duration::from_secs(10);
+
+/// After a wave of calls, once it has been quiet for [`QUIET`], hands the
+/// allocator's free pages back to the system: glibc keeps them otherwise,
+/// and RSS would stay at the wave's peak for good. Only calls arm it, so an
+/// idle phone gets no extra wake-ups.
+async fn release_memory_after_waves(calls: Arc<tokio::sync::Notify>) {
+    loop {
+        calls.notified().await;
+        while tokio::time::timeout(QUIET, calls.notified()).await.is_ok() {}
+        release_free_memory();
+    }
+}
+
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn release_free_memory() {
+    // SAFETY: malloc_trim only returns free heap pages to the kernel
+    // (madvise); no allocation is moved or freed.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn release_free_memory() {}
+
 /// Decides, records, acts, and records the outcome: one call's life.
 async fn handle_call(shared: &Shared, call: IncomingCall) {
     let caller = call.caller().clone();
@@ -294,11 +325,7 @@ async fn handle_call(shared: &Shared, call: IncomingCall) {
     let now = Instant::now();
     let decision = {
         let mut history = shared.history.lock().unwrap_or_else(|p| p.into_inner());
-        if let LazyClass::External(n) = classify_lazy(caller.number.as_deref(), rules.home())
-            && let Some(e) = &n.e164
-        {
-            history.record(e, now);
-        }
+        rules.remember(&mut history, caller.number.as_deref(), now);
         rules.decide(
             caller.number.as_deref(),
             caller.called.as_deref(),

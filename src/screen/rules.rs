@@ -49,6 +49,8 @@ pub struct Rules {
     pub decline_delay: Duration,
     /// Every list file read, for reloading when one changes.
     pub files: Vec<PathBuf>,
+    /// The longest `repeated` window; `None`: no rule counts calls.
+    history_span: Option<Duration>,
 }
 
 /// What to do with one call, and why.
@@ -87,31 +89,48 @@ impl CallerClass {
 }
 
 /// Recent calls per number, for `repeated` rules.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct History {
     calls: HashMap<String, VecDeque<Instant>>,
+    /// Prune when this many numbers are remembered.
+    prune_at: usize,
 }
 
-/// How long call times are kept for `repeated` rules.
-const HISTORY_SPAN: Duration = Duration::from_secs(7 * 86400);
+impl Default for History {
+    fn default() -> Self {
+        History {
+            calls: HashMap::new(),
+            prune_at: 1024,
+        }
+    }
+}
 
 impl History {
-    /// Notes a call from `e164` at `now`.
-    pub fn record(&mut self, e164: &str, now: Instant) {
+    /// Notes a call from `e164` at `now`; calls older than `span` (the
+    /// longest `repeated` window) are forgotten.
+    pub fn record(&mut self, e164: &str, now: Instant, span: Duration) {
+        let old = |t: &Instant| now.duration_since(*t) > span;
         let q = self.calls.entry(e164.to_owned()).or_default();
         q.push_back(now);
-        while q.len() > 64
-            || q.front()
-                .is_some_and(|t| now.duration_since(*t) > HISTORY_SPAN)
-        {
+        while q.len() > 64 || q.front().is_some_and(old) {
             q.pop_front();
         }
-        if self.calls.len() > 100_000 {
-            self.calls.retain(|_, q| {
-                q.back()
-                    .is_some_and(|t| now.duration_since(*t) < Duration::from_secs(86400))
-            });
+        // A wave of distinct numbers: drop the callers whose calls all fell
+        // out of the window, so memory follows the window, not the wave.
+        if self.calls.len() >= self.prune_at {
+            self.calls.retain(|_, q| q.back().is_some_and(|t| !old(t)));
+            self.prune_at = (self.calls.len() * 2).max(1024);
+            self.calls.shrink_to(self.prune_at);
         }
+    }
+
+    /// Numbers remembered.
+    pub fn len(&self) -> usize {
+        self.calls.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.calls.is_empty()
     }
 
     /// Calls from `e164` within `window` before `now`, this one included.
@@ -281,6 +300,11 @@ impl Rules {
         }
         let decline_delay = config::parse_duration(&cfg.screen.decline_delay)
             .map_err(|e| format!("[screen] decline_delay: {e}"))?;
+        let history_span = rules
+            .iter()
+            .filter_map(|r| r.repeated)
+            .map(|(_, w)| w)
+            .max();
         Ok((
             Rules {
                 home,
@@ -289,6 +313,7 @@ impl Rules {
                 log_only: cfg.screen.log_only,
                 decline_delay,
                 files,
+                history_span,
             },
             warnings,
         ))
@@ -304,6 +329,19 @@ impl Rules {
 
     pub fn home(&self) -> &Home {
         &self.home
+    }
+
+    /// Notes a call for `repeated` rules, for as long as their longest
+    /// window; without such a rule nothing is kept.
+    pub fn remember(&self, history: &mut History, number: Option<&str>, now: Instant) {
+        let Some(span) = self.history_span else {
+            return;
+        };
+        if let LazyClass::External(n) = number::classify_lazy(number, &self.home)
+            && let Some(e) = &n.e164
+        {
+            history.record(e, now, span);
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -681,9 +719,8 @@ action = "ignore-silently"
             rules("[[rule]]\nrepeated = { calls = 3, within = \"10m\" }\naction = \"terminate\"\n");
         let mut h = History::default();
         let t0 = Instant::now();
-        let n = "+49401234567";
         let call = |h: &mut History, t: Instant| {
-            h.record(n, t);
+            r.remember(h, Some("0401234567"), t);
             r.decide(Some("0401234567"), None, h, t, at(12, 0)).action
         };
         assert_eq!(call(&mut h, t0), Action::Ring);
@@ -694,6 +731,25 @@ action = "ignore-silently"
         );
         // Twenty minutes later the window holds only this call.
         assert_eq!(call(&mut h, t0 + Duration::from_secs(1400)), Action::Ring);
+        assert_eq!(h.len(), 1);
+        // A wave of distinct callers is forgotten once out of the window.
+        for i in 0..5000 {
+            r.remember(
+                &mut h,
+                Some(&format!("0402{i:07}")),
+                t0 + Duration::from_secs(1500),
+            );
+        }
+        let later = t0 + Duration::from_secs(1500 + 3600);
+        for i in 0..20_000 {
+            r.remember(&mut h, Some(&format!("0403{i:07}")), later);
+        }
+        assert_eq!(h.len(), 20_000, "only the second wave is remembered");
+        // Without a `repeated` rule nothing is kept at all.
+        let plain = rules("[[rule]]\nnumbers = [\"0900*\"]\naction = \"terminate\"\n");
+        let mut h = History::default();
+        plain.remember(&mut h, Some("0401234567"), t0);
+        assert!(h.is_empty());
     }
 
     #[test]
