@@ -27,6 +27,21 @@ fn text(o: &Output) -> String {
     )
 }
 
+/// The emulated Box with TR-064 `tr` and these SIP accounts.
+async fn emulated_box(accounts: &[(&str, &str)], tr: Tr064Config) -> Emulator {
+    Emulator::start(EmulatorConfig {
+        bind: "127.0.0.1:0".parse().unwrap(),
+        accounts: accounts
+            .iter()
+            .map(|(u, p)| ((*u).into(), (*p).into()))
+            .collect(),
+        tr064: Some(tr),
+        ..EmulatorConfig::default()
+    })
+    .await
+    .unwrap()
+}
+
 fn dir(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("minisip4fb-setup-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
@@ -36,14 +51,7 @@ fn dir(name: &str) -> PathBuf {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn setup_is_idempotent_and_the_account_registers() {
-    let emu = Emulator::start(EmulatorConfig {
-        bind: "127.0.0.1:0".parse().unwrap(),
-        accounts: vec![],
-        tr064: Some(Tr064Config::default()),
-        ..EmulatorConfig::default()
-    })
-    .await
-    .unwrap();
+    let emu = emulated_box(&[], Tr064Config::default()).await;
     let url = emu.tr064_url().unwrap().to_owned();
     let d = dir("idem");
     let config = d.join("config.toml");
@@ -199,13 +207,7 @@ async fn setup_is_idempotent_and_the_account_registers() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn barring_commands_and_the_missing_right() {
-    let emu = Emulator::start(EmulatorConfig {
-        bind: "127.0.0.1:0".parse().unwrap(),
-        tr064: Some(Tr064Config::default()),
-        ..EmulatorConfig::default()
-    })
-    .await
-    .unwrap();
+    let emu = emulated_box(&[], Tr064Config::default()).await;
     let url = emu.tr064_url().unwrap().to_owned();
     let b = |args: &'static [&'static str]| {
         let url = url.clone();
@@ -229,16 +231,14 @@ async fn barring_commands_and_the_missing_right() {
     assert!(text(&b(&["remove", "09005551234"]).await).contains("removed"));
     assert!(emu.barred_numbers().is_empty());
 
-    let emu = Emulator::start(EmulatorConfig {
-        bind: "127.0.0.1:0".parse().unwrap(),
-        tr064: Some(Tr064Config {
+    let emu = emulated_box(
+        &[],
+        Tr064Config {
             telefonie_right: false,
             ..Tr064Config::default()
-        }),
-        ..EmulatorConfig::default()
-    })
-    .await
-    .unwrap();
+        },
+    )
+    .await;
     let out = run(
         &[
             "barring",
@@ -265,14 +265,7 @@ async fn barring_commands_and_the_missing_right() {
 async fn phonebook_rings_through_and_terminated_callers_get_barred_once() {
     use minisip4fb::emulator::{CallOutcome, CallSpec, Caller};
     use std::time::Duration;
-    let emu = Emulator::start(EmulatorConfig {
-        bind: "127.0.0.1:0".parse().unwrap(),
-        accounts: vec![("620".into(), "geheim123".into())],
-        tr064: Some(Tr064Config::default()),
-        ..EmulatorConfig::default()
-    })
-    .await
-    .unwrap();
+    let emu = emulated_box(&[("620", "geheim123")], Tr064Config::default()).await;
     let d = dir("daemon");
     std::fs::write(d.join("password"), "geheim123\n").unwrap();
     std::fs::write(d.join("adminpw"), "fritz-admin-pw\n").unwrap();
@@ -370,16 +363,14 @@ action = "terminate-and-bar"
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn setup_waits_for_the_second_factor() {
     let emu = std::sync::Arc::new(
-        Emulator::start(EmulatorConfig {
-            bind: "127.0.0.1:0".parse().unwrap(),
-            tr064: Some(Tr064Config {
+        emulated_box(
+            &[],
+            Tr064Config {
                 second_factor: true,
                 ..Tr064Config::default()
-            }),
-            ..EmulatorConfig::default()
-        })
-        .await
-        .unwrap(),
+            },
+        )
+        .await,
     );
     let url = emu.tr064_url().unwrap().to_owned();
     let d = dir("2fa");

@@ -19,9 +19,9 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 const BOX_A: &str = "A8:7C:4B:E7:B1:37:3E:0F:52:A6:80:67:C9:A3:87:98:9C:28:E2:5B:7A:28:A2:97:A8:74:53:36:2A:99:AD:AF";
 const BOX_B: &str = "D5:75:88:C9:CF:6D:55:17:CB:08:54:20:7B:22:BA:8D:9B:9A:5C:B1:E8:5A:DC:DB:CE:BF:5C:57:03:F0:5B:62";
 
-/// Serves TLS with certificate `name` on a loopback port and passes each
+/// Serves TLS with certificate `name` on `listener` and passes each
 /// request to `upstream` (one request per connection, as the emulator).
-/// Returns the port; the thread ends with the test process.
+/// The thread ends with the test process.
 fn tls_front(listener: TcpListener, name: &str, upstream: String) {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/tls");
     let cert = CertificateDer::from_pem_file(dir.join(format!("{name}.crt"))).unwrap();
