@@ -7,8 +7,10 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use minisip4fb::calllog::{CallLog, NewCall};
+use minisip4fb::agent::CallerId;
+use minisip4fb::calllog::{CallLog, Op, Record};
 use minisip4fb::config;
+use minisip4fb::screen::Action;
 use minisip4fb::screen::number::{Home, classify};
 use minisip4fb::screen::rules::{History, Rules};
 
@@ -77,6 +79,25 @@ fn bench(c: &mut Criterion) {
             )
         })
     });
+    // What the phone's thread runs per INVITE: decision and record.
+    let caller = CallerId {
+        number: Some("01700000007".into()),
+        display_name: None,
+        anonymous: false,
+        called: Some("0301111111".into()),
+        raw_from: "<sip:01700000007@fritz.box>;tag=1".into(),
+    };
+    let mut h = History::default();
+    c.bench_function("screen: decision and record, 1M-list hit", |b| {
+        b.iter(|| {
+            minisip4fb::daemon::screening::decide(
+                &rules,
+                &mut h,
+                black_box(&caller),
+                Instant::now(),
+            )
+        })
+    });
     c.bench_function("decide: anonymous", |b| {
         b.iter(|| rules.decide(black_box(None), None, &history, Instant::now(), local))
     });
@@ -90,16 +111,37 @@ fn bench(c: &mut Criterion) {
 
     let dir = std::env::temp_dir().join(format!("minisip4fb-bench-db-{}", std::process::id()));
     let log = CallLog::open(&dir.join("calls.db")).unwrap();
-    let call = NewCall {
+    let call = Record {
+        id: None,
+        time: "2026-12-01T00:00:00.000Z".into(),
         caller: Some("09005551234".into()),
-        class: "external".into(),
-        decision: "terminate".into(),
-        action: "terminate".into(),
+        caller_e164: Some("+499005551234".into()),
+        name: None,
+        called: None,
+        class: minisip4fb::screen::rules::CallerClass::External,
+        decision: Action::Terminate,
+        action: Action::Terminate,
+        rule: None,
         reason: "bench".into(),
-        ..NewCall::default()
+        outcome: None,
+        decision_ms: Some(0.01),
+        bye_ms: None,
     };
     c.bench_function("call log: insert a decided call", |b| {
         b.iter(|| log.insert(black_box(&call)).unwrap())
+    });
+    // The book-keeper's way: many records in one transaction.
+    let batch: Vec<Op> = (0..512)
+        .map(|key| Op::Insert {
+            key,
+            record: call.clone(),
+        })
+        .collect();
+    c.bench_function("call log: 512 records in one transaction", |b| {
+        b.iter(|| {
+            log.apply(black_box(&batch), &mut Default::default())
+                .unwrap()
+        })
     });
     let _ = std::fs::remove_dir_all(&dir);
 }

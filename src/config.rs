@@ -7,34 +7,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-/// What to do with a call.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Action {
-    /// Do nothing: the other phones ring.
-    Ring,
-    /// Answer and hang up at once: the other phones stop ringing.
-    Terminate,
-    /// Ring ~3 s, then 486 Busy (FRITZBOX.md: a fast 486 drops the FRITZ!Fon app).
-    Decline,
-    /// Stay silent (no 180); the call rings on the other phones.
-    IgnoreSilently,
-    /// Terminate, then put the number on the Box's own call-barring list
-    /// (over TR-064) so the Box rejects it next time.
-    TerminateAndBar,
-}
-
-impl Action {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Action::Ring => "ring",
-            Action::Terminate => "terminate",
-            Action::Decline => "decline",
-            Action::IgnoreSilently => "ignore-silently",
-            Action::TerminateAndBar => "terminate-and-bar",
-        }
-    }
-}
+pub use crate::screen::Action;
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]

@@ -11,6 +11,7 @@ pub mod daemon;
 pub mod net;
 pub mod screen;
 pub mod sip;
+pub mod text;
 
 pub use net::{IncomingCall, Phone, PhoneConfig, Reject};
 pub mod emulator;

@@ -1,6 +1,10 @@
 //! Builders for the messages the phone sends.
 
-use crate::sip::{Headers, Request, Response, reason_phrase};
+use rand::Rng;
+
+use super::{Config, Ctx};
+use crate::sip::digest::{self, Challenge};
+use crate::sip::{Headers, Method, NameAddr, Request, Response, Uri, reason_phrase};
 
 /// Methods we accept (RFC 3261 §20.5 Allow).
 pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS";
@@ -38,6 +42,84 @@ pub fn response_from_headers(
     }
     r.headers.push("Server", user_agent);
     r
+}
+
+/// The fields of a request we send (REGISTER, BYE), in the order RFC 3261
+/// §8.1.1 lists them.
+pub struct Dialog<'a> {
+    pub method: Method,
+    pub uri: Uri,
+    pub branch: &'a str,
+    pub from: &'a str,
+    pub to: &'a str,
+    pub call_id: &'a str,
+    pub cseq: u32,
+    /// RFC 3261 §12.2.1.1: the dialog's route set, as Route headers.
+    pub route: &'a [NameAddr],
+}
+
+/// A request with our Via (asking for `rport`), Max-Forwards, the dialog's
+/// headers and our User-Agent.
+pub fn request(cfg: &Config, d: Dialog<'_>) -> Request {
+    let cseq = format!("{} {}", d.cseq, d.method.as_str());
+    let mut req = Request::new(d.method, d.uri);
+    let h = &mut req.headers;
+    h.push("Via", cfg.via(d.branch));
+    h.push("Max-Forwards", "70");
+    for r in d.route {
+        h.push("Route", r.to_string());
+    }
+    h.push("From", d.from);
+    h.push("To", d.to);
+    h.push("Call-ID", d.call_id);
+    h.push("CSeq", cseq);
+    h.push("User-Agent", &cfg.user_agent);
+    req
+}
+
+/// A digest challenge and where it came from: 401 `WWW-Authenticate` is
+/// answered with `Authorization`, 407 `Proxy-Authenticate` with
+/// `Proxy-Authorization` (RFC 3261 §22.2, §22.3).
+#[derive(Debug, Clone)]
+pub struct Auth {
+    pub challenge: Challenge,
+    pub proxy: bool,
+}
+
+/// The challenge of a 401 or 407 response.
+pub fn challenge(r: &Response) -> Result<Auth, String> {
+    let proxy = r.status == 407;
+    let header = if proxy {
+        "Proxy-Authenticate"
+    } else {
+        "WWW-Authenticate"
+    };
+    match r.headers.get(header).map(Challenge::parse) {
+        Some(Ok(challenge)) => Ok(Auth { challenge, proxy }),
+        Some(Err(e)) => Err(e.to_string()),
+        None => Err(format!("{} without {header}", r.status)),
+    }
+}
+
+/// Adds the digest answer to `auth` to `req`; `nc` counts the uses of the
+/// nonce (RFC 2617 §3.2.2).
+pub fn authorize(ctx: &mut Ctx, req: &mut Request, auth: &Auth, nc: u32) {
+    let cnonce = format!("{:08x}", ctx.rng.random::<u32>());
+    let v = digest::authorization(
+        &auth.challenge,
+        &ctx.cfg.user,
+        &ctx.cfg.password,
+        req.method.as_str(),
+        &req.uri.to_string(),
+        nc,
+        &cnonce,
+    );
+    let name = if auth.proxy {
+        "Proxy-Authorization"
+    } else {
+        "Authorization"
+    };
+    req.headers.push(name, v);
 }
 
 /// Salvages enough of an unparsable request to answer it with 400

@@ -1,23 +1,25 @@
 //! One incoming call: the INVITE server transaction (RFC 3261 §17.2.1) and
-//! the dialog it creates (§12, §13.3, §15). Its states are an enum and
-//! every transition happens in one of the `on_*`/command methods below.
+//! the dialog it creates (§12, §13.3, §15). Its states are an enum holding
+//! their own data, its timers a small table, and every timer's transition
+//! is one arm of the `match` in [`Call::on_timeout`].
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use rand::Rng;
 
-use super::build::{self, ALLOW};
-use super::transaction::{ClientTx, Fire, Retransmit, T4};
+use super::build::{self, ALLOW, Auth};
+use super::transaction::{T1, T2, T4, TIMEOUT};
 use super::{CallId, CommandError, Ctx, Event};
-use crate::sip::digest::{self, Challenge};
 use crate::sip::{Headers, Host, Method, NameAddr, Request, Response, SipUri, Uri, sdp};
 
-/// How a call ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum EndReason {
-    /// We hung up and the Box confirmed our BYE.
-    HungUp,
+/// How a call ended: the one vocabulary from the agent to the call log.
+/// The text forms ([`Outcome::as_text`], `FromStr`) are what the call log,
+/// the JSON events and the log lines carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Outcome {
+    /// We answered and hung up, and the Box confirmed our BYE.
+    Terminated,
     /// The Box (the caller) sent BYE.
     RemoteHungUp,
     /// The caller gave up before we answered (CANCEL).
@@ -25,9 +27,10 @@ pub enum EndReason {
     /// Another phone took the call: CANCEL with `Reason: SIP;cause=200`
     /// (RFC 3326).
     AnsweredElsewhere,
-    /// We declined with this status.
+    /// We declined with this status (486 reads "declined").
     Rejected(u16),
-    /// Our 200 OK was never acknowledged (RFC 3261 §13.3.1.4); BYE sent.
+    /// Our 200 OK was never acknowledged within 64·T1 (RFC 3261
+    /// §13.3.1.4); we sent BYE.
     NoAck,
     /// Our BYE got no 2xx: the status, or `None` when unanswered.
     ByeFailed(Option<u16>),
@@ -35,33 +38,163 @@ pub enum EndReason {
     Expired,
 }
 
+impl Outcome {
+    /// The text form stored and shown (`terminated`, `declined`, `rejected-480`, …).
+    pub fn as_text(self) -> std::borrow::Cow<'static, str> {
+        use std::borrow::Cow::{Borrowed, Owned};
+        match self {
+            Outcome::Terminated => Borrowed("terminated"),
+            Outcome::RemoteHungUp => Borrowed("hung-up-by-caller"),
+            Outcome::Cancelled => Borrowed("cancelled-by-caller"),
+            Outcome::AnsweredElsewhere => Borrowed("answered-elsewhere"),
+            Outcome::Rejected(486) => Borrowed("declined"),
+            Outcome::Rejected(s) => Owned(format!("rejected-{s}")),
+            Outcome::NoAck => Borrowed("no-ack"),
+            Outcome::ByeFailed(Some(s)) => Owned(format!("bye-failed-{s}")),
+            Outcome::ByeFailed(None) => Borrowed("bye-unanswered"),
+            Outcome::Expired => Borrowed("expired"),
+        }
+    }
+}
+
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.as_text())
+    }
+}
+
+/// An outcome text that is not one of [`Outcome`]'s forms.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown call outcome {0:?}")]
+pub struct UnknownOutcome(pub String);
+
+impl std::str::FromStr for Outcome {
+    type Err = UnknownOutcome;
+
+    fn from_str(s: &str) -> Result<Outcome, UnknownOutcome> {
+        let status = |rest: &str| rest.parse::<u16>().ok();
+        Ok(match s {
+            "terminated" => Outcome::Terminated,
+            "hung-up-by-caller" => Outcome::RemoteHungUp,
+            "cancelled-by-caller" => Outcome::Cancelled,
+            "answered-elsewhere" => Outcome::AnsweredElsewhere,
+            "declined" => Outcome::Rejected(486),
+            "no-ack" => Outcome::NoAck,
+            "bye-unanswered" => Outcome::ByeFailed(None),
+            "expired" => Outcome::Expired,
+            // The forms of call logs written before the outcome was typed.
+            "failed: no ACK" => Outcome::NoAck,
+            "failed: BYE unanswered" => Outcome::ByeFailed(None),
+            _ => {
+                if let Some(n) = s.strip_prefix("rejected-").and_then(status) {
+                    Outcome::Rejected(n)
+                } else if let Some(n) = s
+                    .strip_prefix("bye-failed-")
+                    .or_else(|| s.strip_prefix("failed: BYE "))
+                    .and_then(status)
+                {
+                    Outcome::ByeFailed(Some(n))
+                } else {
+                    return Err(UnknownOutcome(s.to_owned()));
+                }
+            }
+        })
+    }
+}
+
+impl serde::Serialize for Outcome {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.as_text())
+    }
+}
+
 /// The longest a call may stay undecided, whatever its Expires says, so a
 /// lost CANCEL cannot keep a call in memory for ever.
 const MAX_RINGING: Duration = Duration::from_secs(600);
 
-#[derive(Debug)]
-enum State {
-    /// 100 (and maybe 180) sent; the application decides.
-    Proceeding,
-    /// 200 OK sent and retransmitted (timer G) until the ACK.
-    Answered { retransmit: Retransmit },
-    /// ACK received: the call is up.
-    Confirmed,
-    /// A failure response sent and retransmitted until the ACK (timer G/H).
-    Rejected { retransmit: Retransmit },
-    /// Our BYE is in flight (timer E/F).
-    Terminating { tx: ClientTx, auth_tried: bool },
-    /// Over; kept until `until` to absorb retransmissions (timer I/J).
-    Ended { until: Instant },
+/// The call's timers, named as RFC 3261 §17 names their roles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Timer {
+    /// §13.3.1: the INVITE's Expires (capped): answer 487 if undecided.
+    Expiry,
+    /// A delayed reject is due.
+    Reject,
+    /// Timer G (our final response) or E (our BYE): resend.
+    Resend,
+    /// Timer H (no ACK for a final response), 64·T1 without an ACK for our
+    /// 200 (§13.3.1.4), or timer F (no answer to our BYE).
+    GiveUp,
+    /// Timer I: linger after the end to absorb retransmissions.
+    Linger,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Pending {
-    None,
-    /// hang_up() before the ACK: BYE once it arrives (or timer H fires).
-    HangUpAfterAck,
-    /// reject() with a delay.
-    RejectAt(Instant, u16),
+impl Timer {
+    const ALL: [Timer; 5] = [
+        Timer::Expiry,
+        Timer::Reject,
+        Timer::Resend,
+        Timer::GiveUp,
+        Timer::Linger,
+    ];
+}
+
+/// One deadline per [`Timer`] (after quinn-proto's `TimerTable`).
+#[derive(Debug, Default)]
+struct TimerTable([Option<Instant>; 5]);
+
+impl TimerTable {
+    fn set(&mut self, t: Timer, at: Instant) {
+        self.0[t as usize] = Some(at);
+    }
+
+    fn stop(&mut self, t: Timer) {
+        self.0[t as usize] = None;
+    }
+
+    fn next(&self) -> Option<Instant> {
+        self.0.iter().flatten().min().copied()
+    }
+
+    /// The earliest timer due at `now`, cleared.
+    fn pop_expired(&mut self, now: Instant) -> Option<Timer> {
+        let t = Timer::ALL
+            .into_iter()
+            .filter(|t| self.0[*t as usize].is_some_and(|at| at <= now))
+            .min_by_key(|t| self.0[*t as usize])?;
+        self.stop(t);
+        Some(t)
+    }
+}
+
+/// A message resent on a doubling schedule capped at T2 (§17.1.2.2, §17.2.1).
+#[derive(Debug)]
+struct Resend {
+    data: Vec<u8>,
+    to: SocketAddr,
+    interval: Duration,
+}
+
+#[derive(Debug)]
+enum State {
+    /// The TU decides; `ringing` once 180 went out.
+    Proceeding { ringing: bool, reject: Option<u16> },
+    /// 200 OK sent and resent until the ACK; `hang_up` once asked to
+    /// (RFC 3261 §15: no BYE before the ACK).
+    Answered { hang_up: bool },
+    /// ACK received: the call is up.
+    Confirmed,
+    /// A final failure response sent and resent until the ACK; `reported`
+    /// when the end was told already (a CANCEL reports before the ACK).
+    Rejected { status: u16, reported: bool },
+    /// Our BYE is in flight; `no_ack` when it ends a call whose 200 was
+    /// never acknowledged.
+    Terminating {
+        branch: String,
+        auth_tried: bool,
+        no_ack: bool,
+    },
+    /// Over; kept until the linger timer to absorb retransmissions.
+    Ended,
 }
 
 pub(crate) struct Call {
@@ -70,33 +203,31 @@ pub(crate) struct Call {
     /// Where the INVITE came from; responses go back there (symmetric, as
     /// the Box sends from its SIP port).
     source: SocketAddr,
-    call_id: String,
+    pub call_id: String,
     pub local_tag: String,
-    remote_tag: Option<String>,
+    pub remote_tag: Option<String>,
     invite_branch: String,
     invite_cseq: u32,
     /// RFC 3261 §12.1.1: the remote target and route set of the dialog.
     remote_target: Option<SipUri>,
     route_set: Vec<NameAddr>,
     local_cseq: u32,
-    last_response: Vec<u8>,
-    ringing_sent: bool,
-    /// RFC 3261 §13.3.1: without a final response by then, answer 487.
-    ring_deadline: Instant,
-    pending: Pending,
+    /// What an INVITE retransmission gets again; `None` before anything
+    /// was sent (then the agent's deferred 100 Trying is still due).
+    last_response: Option<Vec<u8>>,
+    resend: Option<Resend>,
+    timers: TimerTable,
     state: State,
     answer_sdp: Vec<u8>,
-    /// CallEnded was emitted (a cancelled call reports before its ACK).
-    reported_end: bool,
 }
 
 impl Call {
-    /// Creates the call and sends 100 Trying at once: the Box retransmits
-    /// its INVITE until it sees a provisional response (FRITZBOX.md).
+    /// Creates the call. Nothing is sent yet: a decision made before the
+    /// agent's next output replaces the 100 Trying (RFC 3261 §17.2.1).
     pub fn new(
-        ctx: &mut Ctx,
         now: Instant,
         id: CallId,
+        local_tag: String,
         source: SocketAddr,
         invite: Request,
     ) -> Result<Call, crate::sip::ParseError> {
@@ -111,28 +242,29 @@ impl Call {
             .and_then(|c| c.uri.as_sip().cloned());
         // RFC 3261 §12.1.1: the UAS route set is the Record-Route list in order.
         let route_set = invite.headers.name_addrs("Record-Route")?;
-        let trying = build::response(&invite, 100, None, &ctx.cfg.user_agent).to_bytes();
-        ctx.send(source, trying.clone());
+        let mut timers = TimerTable::default();
+        let ring_for = invite.headers.expires().map_or(MAX_RINGING, |s| {
+            Duration::from_secs(s.into()).min(MAX_RINGING)
+        });
+        timers.set(Timer::Expiry, now + ring_for);
         Ok(Call {
             id,
             call_id: invite.headers.call_id().unwrap_or_default().to_owned(),
-            local_tag: ctx.token(),
+            local_tag,
             remote_tag: from.tag().map(str::to_owned),
             invite_branch: via.branch().unwrap_or_default().to_owned(),
             invite_cseq: cseq.seq,
             remote_target,
             route_set,
             local_cseq: cseq.seq,
-            last_response: trying,
-            ringing_sent: false,
-            ring_deadline: now
-                + invite.headers.expires().map_or(MAX_RINGING, |s| {
-                    Duration::from_secs(s.into()).min(MAX_RINGING)
-                }),
-            pending: Pending::None,
-            state: State::Proceeding,
+            last_response: None,
+            resend: None,
+            timers,
+            state: State::Proceeding {
+                ringing: false,
+                reject: None,
+            },
             answer_sdp: Vec::new(),
-            reported_end: false,
             source,
             invite,
         })
@@ -140,51 +272,51 @@ impl Call {
 
     /// Whether an in-dialog request (or the INVITE's own retransmission)
     /// belongs to this call.
-    pub fn matches_dialog(
-        &self,
-        call_id: &str,
-        to_tag: Option<&str>,
-        from_tag: Option<&str>,
-    ) -> bool {
-        self.call_id == call_id
-            && from_tag == self.remote_tag.as_deref()
-            && to_tag.is_none_or(|t| t == self.local_tag)
+    pub fn matches_dialog(&self, to_tag: Option<&str>, from_tag: Option<&str>) -> bool {
+        from_tag == self.remote_tag.as_deref() && to_tag.is_none_or(|t| t == self.local_tag)
     }
 
     /// RFC 3261 §17.2.3: same top Via branch and CSeq number as our INVITE.
     pub fn is_same_invite(&self, branch: &str, req: &Request) -> bool {
         let same_cseq = req.headers.cseq().is_ok_and(|c| c.seq == self.invite_cseq);
-        let same_call = req.headers.call_id() == Some(self.call_id.as_str());
-        same_call && same_cseq && branch == self.invite_branch
+        same_cseq && branch == self.invite_branch
     }
 
     pub fn deadline(&self) -> Option<Instant> {
-        let state = match &self.state {
-            State::Answered { retransmit } | State::Rejected { retransmit } => {
-                Some(retransmit.deadline())
-            }
-            State::Terminating { tx, .. } => Some(tx.timer.deadline()),
-            State::Ended { until } => Some(*until),
-            State::Proceeding => Some(self.ring_deadline),
-            State::Confirmed => None,
-        };
-        match self.pending {
-            Pending::RejectAt(t, _) => Some(state.map_or(t, |s| s.min(t))),
-            _ => state,
+        self.timers.next()
+    }
+
+    pub fn is_gone(&self) -> bool {
+        matches!(self.state, State::Ended) && self.timers.next().is_none()
+    }
+
+    /// Still undecided and nothing sent: the deferred 100 Trying is due.
+    pub fn wants_trying(&self) -> bool {
+        self.last_response.is_none() && matches!(self.state, State::Proceeding { .. })
+    }
+
+    /// The 100 Trying the agent deferred (the TU did not decide at once),
+    /// and where it goes.
+    pub fn trying(&mut self, ctx: &Ctx) -> (SocketAddr, Vec<u8>) {
+        let data = build::response(&self.invite, 100, None, &ctx.cfg.user_agent).to_bytes();
+        self.last_response = Some(data.clone());
+        (self.source, data)
+    }
+
+    fn end(&mut self, ctx: &mut Ctx, now: Instant, outcome: Outcome) {
+        if !matches!(self.state, State::Rejected { reported: true, .. }) {
+            ctx.emit(Event::CallEnded {
+                call: self.id,
+                reason: outcome,
+            });
         }
-    }
-
-    pub fn is_gone(&self, now: Instant) -> bool {
-        matches!(self.state, State::Ended { until } if until <= now)
-    }
-
-    fn end(&mut self, ctx: &mut Ctx, now: Instant, reason: EndReason) {
-        self.report_end(ctx, reason);
-        self.pending = Pending::None;
+        self.state = State::Ended;
+        self.resend = None;
+        self.timers = TimerTable::default();
         // Linger T4 (like timers I and K, RFC 3261 §17) for stray INVITE
         // retransmissions and ACKs; retransmitted BYEs are answered from
         // the agent's response cache, which keeps them 64·T1.
-        self.state = State::Ended { until: now + T4 };
+        self.timers.set(Timer::Linger, now + T4);
         // From now on only the keys that match retransmissions and the last
         // response are needed: at hundreds of calls a second, thousands of
         // calls linger at once, so drop the rest (the INVITE, SDP, routes).
@@ -195,23 +327,10 @@ impl Call {
         self.remote_target = None;
     }
 
-    fn report_end(&mut self, ctx: &mut Ctx, reason: EndReason) {
-        if !self.reported_end {
-            self.reported_end = true;
-            ctx.emit(Event::CallEnded {
-                call: self.id,
-                reason,
-            });
-        }
-    }
-
-    fn respond(&mut self, ctx: &mut Ctx, status: u16) -> Vec<u8> {
-        let mut r = build::response(
-            &self.invite,
-            status,
-            Some(&self.local_tag),
-            &ctx.cfg.user_agent,
-        );
+    /// A response to `req` (our INVITE or a re-INVITE in the dialog) with
+    /// our tag, and Contact, Allow and the SDP answer where they belong.
+    fn response_to(&self, ctx: &Ctx, req: &Request, status: u16) -> Response {
+        let mut r = build::response(req, status, Some(&self.local_tag), &ctx.cfg.user_agent);
         if (101..300).contains(&status) {
             r.headers
                 .push("Contact", format!("<{}>", ctx.cfg.contact_uri()));
@@ -223,41 +342,72 @@ impl Call {
                 r.body = self.answer_sdp.clone();
             }
         }
-        let data = r.to_bytes();
+        r
+    }
+
+    fn respond(&mut self, ctx: &mut Ctx, status: u16) -> Vec<u8> {
+        let data = self.response_to(ctx, &self.invite, status).to_bytes();
         ctx.send(self.source, data.clone());
-        self.last_response = data.clone();
+        self.last_response = Some(data.clone());
         data
+    }
+
+    /// Sends a final response and resends it (timer G) until the ACK or
+    /// timer H (RFC 3261 §17.2.1).
+    fn respond_final(&mut self, ctx: &mut Ctx, now: Instant, status: u16) {
+        let data = self.respond(ctx, status);
+        self.start_resending(now, data, self.source);
+        self.timers.stop(Timer::Expiry);
+        self.timers.stop(Timer::Reject);
+    }
+
+    fn start_resending(&mut self, now: Instant, data: Vec<u8>, to: SocketAddr) {
+        self.resend = Some(Resend {
+            data,
+            to,
+            interval: T1,
+        });
+        self.timers.set(Timer::Resend, now + T1);
+        self.timers.set(Timer::GiveUp, now + TIMEOUT);
     }
 
     /// RFC 3261 §17.2.1: a retransmitted INVITE gets the last response
     /// again, never a second decision.
     pub fn on_invite_retransmission(&mut self, ctx: &mut Ctx) {
-        ctx.send(self.source, self.last_response.clone());
+        if let Some(data) = &self.last_response {
+            ctx.send(self.source, data.clone());
+        } else {
+            let (to, data) = self.trying(ctx);
+            ctx.send(to, data);
+        }
     }
 
-    /// A re-INVITE in the confirmed dialog (e.g. a session-timer refresh).
-    pub fn reinvite_answer(&self) -> (u16, Vec<u8>) {
-        match self.state {
-            State::Confirmed => (200, self.answer_sdp.clone()),
+    /// A re-INVITE in the dialog (e.g. a session-timer refresh, RFC 4028):
+    /// the session stays as it is.
+    pub fn on_reinvite(&mut self, ctx: &mut Ctx, from: SocketAddr, req: &Request) {
+        let status = match self.state {
+            State::Confirmed => 200,
             // RFC 3261 §14.2: an earlier INVITE is still pending.
-            State::Proceeding | State::Answered { .. } => (491, Vec::new()),
-            _ => (481, Vec::new()),
-        }
+            State::Proceeding { .. } | State::Answered { .. } => 491,
+            _ => 481,
+        };
+        let r = self.response_to(ctx, req, status);
+        ctx.send(from, r.to_bytes());
     }
 
     pub fn ring(&mut self, ctx: &mut Ctx, _now: Instant) -> Result<(), CommandError> {
-        if !matches!(self.state, State::Proceeding) {
+        let State::Proceeding { ringing, .. } = &mut self.state else {
             return Err(CommandError::WrongState(self.id, "ringing"));
-        }
-        if !self.ringing_sent {
-            self.ringing_sent = true;
+        };
+        if !*ringing {
+            *ringing = true;
             self.respond(ctx, 180);
         }
         Ok(())
     }
 
     pub fn answer(&mut self, ctx: &mut Ctx, now: Instant) -> Result<(), CommandError> {
-        if !matches!(self.state, State::Proceeding) {
+        if !matches!(self.state, State::Proceeding { .. }) {
             return Err(CommandError::WrongState(self.id, "answered"));
         }
         let ip = ctx.cfg.contact.ip();
@@ -277,11 +427,10 @@ impl Call {
                 &codecs,
             );
         }
-        self.pending = Pending::None;
-        let data = self.respond(ctx, 200);
-        self.state = State::Answered {
-            retransmit: Retransmit::new(now, data),
-        };
+        // The offer was read; the INVITE's body is not needed any more.
+        self.invite.body = Vec::new();
+        self.respond_final(ctx, now, 200);
+        self.state = State::Answered { hang_up: false };
         Ok(())
     }
 
@@ -292,93 +441,95 @@ impl Call {
         status: u16,
         delay: Option<Duration>,
     ) -> Result<(), CommandError> {
-        if !matches!(self.state, State::Proceeding) {
+        if !matches!(self.state, State::Proceeding { .. }) {
             return Err(CommandError::WrongState(self.id, "rejected"));
         }
         match delay {
             Some(d) if !d.is_zero() => {
                 self.ring(ctx, now)?;
-                self.pending = Pending::RejectAt(now + d, status);
+                if let State::Proceeding { reject, .. } = &mut self.state {
+                    *reject = Some(status);
+                }
+                self.timers.set(Timer::Reject, now + d);
             }
-            _ => self.send_final_failure(ctx, now, status),
+            _ => self.reject_now(ctx, now, status, false),
         }
         Ok(())
     }
 
-    fn send_final_failure(&mut self, ctx: &mut Ctx, now: Instant, status: u16) {
-        self.pending = Pending::None;
-        let data = self.respond(ctx, status);
-        self.state = State::Rejected {
-            retransmit: Retransmit::new(now, data),
-        };
+    fn reject_now(&mut self, ctx: &mut Ctx, now: Instant, status: u16, reported: bool) {
+        self.respond_final(ctx, now, status);
+        self.state = State::Rejected { status, reported };
     }
 
     pub fn hang_up(&mut self, ctx: &mut Ctx, now: Instant) -> Result<(), CommandError> {
-        match self.state {
-            State::Proceeding => {
-                self.send_final_failure(ctx, now, 486);
-                Ok(())
-            }
+        match &mut self.state {
+            State::Proceeding { .. } => self.reject_now(ctx, now, 486, false),
             // RFC 3261 §15: the callee must not send BYE before the ACK.
-            State::Answered { .. } => {
-                self.pending = Pending::HangUpAfterAck;
-                Ok(())
-            }
-            State::Confirmed => {
-                self.send_bye(ctx, now, None);
-                Ok(())
-            }
+            State::Answered { hang_up } => *hang_up = true,
+            State::Confirmed => self.send_bye(ctx, now, None, false),
             // Already ending or over: nothing left to do.
-            State::Rejected { .. } | State::Terminating { .. } | State::Ended { .. } => Ok(()),
+            State::Rejected { .. } | State::Terminating { .. } | State::Ended => {}
         }
+        Ok(())
+    }
+
+    /// Ends the call because the phone stops: a ringing call gets 480
+    /// (the Box rings the other phones on), an answered one its BYE.
+    pub fn shut_down(&mut self, ctx: &mut Ctx, now: Instant) {
+        match self.state {
+            State::Proceeding { .. } => self.reject_now(ctx, now, 480, false),
+            _ => {
+                let _ = self.hang_up(ctx, now);
+            }
+        }
+    }
+
+    /// Whether the call still needs the network (not yet over or rejected).
+    pub fn is_active(&self) -> bool {
+        !matches!(self.state, State::Ended | State::Rejected { .. })
     }
 
     pub fn on_ack(&mut self, ctx: &mut Ctx, now: Instant) {
         match self.state {
-            State::Answered { .. } => {
+            State::Answered { hang_up } => {
+                self.resend = None;
+                self.timers.stop(Timer::Resend);
+                self.timers.stop(Timer::GiveUp);
                 self.state = State::Confirmed;
                 ctx.emit(Event::CallAnswered { call: self.id });
-                if self.pending == Pending::HangUpAfterAck {
-                    self.send_bye(ctx, now, None);
+                if hang_up {
+                    self.send_bye(ctx, now, None, false);
                 }
             }
-            State::Rejected { .. } => {
-                let status = self.final_status();
-                self.end(ctx, now, reason_for(status));
-            }
+            State::Rejected { status, .. } => self.end(ctx, now, reason_for(status)),
             _ => {}
         }
     }
 
-    fn final_status(&self) -> u16 {
-        // "SIP/2.0 486 …": the status of the last response we sent.
-        std::str::from_utf8(self.last_response.get(8..11).unwrap_or_default())
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0)
-    }
-
     /// CANCEL matched our INVITE; the caller (Agent) already answered 200.
     pub fn on_cancel(&mut self, ctx: &mut Ctx, now: Instant, answered_elsewhere: bool) {
-        if matches!(self.state, State::Proceeding) {
+        if matches!(self.state, State::Proceeding { .. }) {
             // RFC 3261 §9.2: the INVITE gets 487 Request Terminated.
-            self.send_final_failure(ctx, now, 487);
-            let reason = if answered_elsewhere {
-                EndReason::AnsweredElsewhere
-            } else {
-                EndReason::Cancelled
-            };
-            self.report_end(ctx, reason);
+            self.reject_now(ctx, now, 487, true);
+            ctx.emit(Event::CallEnded {
+                call: self.id,
+                reason: if answered_elsewhere {
+                    Outcome::AnsweredElsewhere
+                } else {
+                    Outcome::Cancelled
+                },
+            });
         }
     }
 
     pub fn on_bye(&mut self, ctx: &mut Ctx, now: Instant) {
-        self.end(ctx, now, EndReason::RemoteHungUp);
+        self.end(ctx, now, Outcome::RemoteHungUp);
     }
 
     /// BYE (RFC 3261 §15.1.1): From/To swapped, our next CSeq, to the
     /// remote target through the route set.
-    fn send_bye(&mut self, ctx: &mut Ctx, now: Instant, auth: Option<(&Challenge, bool)>) {
+    fn send_bye(&mut self, ctx: &mut Ctx, now: Instant, auth: Option<&Auth>, no_ack: bool) {
         self.local_cseq += 1;
         let branch = ctx.branch();
         let target = self.remote_target.clone().unwrap_or_else(|| {
@@ -387,61 +538,37 @@ impl Call {
                 _ => SipUri::new(Host::Ip(self.source.ip()), Some(self.source.port())),
             }
         });
-        let mut req = Request::new(Method::Bye, Uri::Sip(target.clone()));
-        let h = &mut req.headers;
-        h.push("Via", ctx.cfg.via(&branch));
-        h.push("Max-Forwards", "70");
-        for r in &self.route_set {
-            h.push("Route", r.to_string());
-        }
         let to = self.invite.headers.get("To").unwrap_or_default();
-        let local = NameAddr::parse(to)
-            .map(|n| n.tag().is_some())
-            .unwrap_or(false);
-        h.push(
-            "From",
-            if local {
-                to.to_owned()
-            } else {
-                format!("{to};tag={}", self.local_tag)
+        let tagged = NameAddr::parse(to).is_ok_and(|n| n.tag().is_some());
+        let from = if tagged {
+            to.to_owned()
+        } else {
+            format!("{to};tag={}", self.local_tag)
+        };
+        let mut req = build::request(
+            &ctx.cfg,
+            build::Dialog {
+                method: Method::Bye,
+                uri: Uri::Sip(target.clone()),
+                branch: &branch,
+                from: &from,
+                to: self.invite.headers.get("From").unwrap_or_default(),
+                call_id: &self.call_id,
+                cseq: self.local_cseq,
+                route: &self.route_set,
             },
         );
-        h.push("To", self.invite.headers.get("From").unwrap_or_default());
-        h.push("Call-ID", &self.call_id);
-        h.push("CSeq", format!("{} BYE", self.local_cseq));
-        h.push("User-Agent", &ctx.cfg.user_agent);
-        if let Some((ch, proxy)) = auth {
-            let cnonce = format!("{:08x}", ctx.rng.random::<u32>());
-            let v = digest::authorization(
-                ch,
-                &ctx.cfg.user,
-                &ctx.cfg.password,
-                "BYE",
-                &target.to_string(),
-                1,
-                &cnonce,
-            );
-            h.push(
-                if proxy {
-                    "Proxy-Authorization"
-                } else {
-                    "Authorization"
-                },
-                v,
-            );
+        if let Some(auth) = auth {
+            build::authorize(ctx, &mut req, auth, 1);
         }
         let dest = self.next_hop(&target);
         let data = req.to_bytes();
         ctx.send(dest, data.clone());
-        self.pending = Pending::None;
+        self.start_resending(now, data, dest);
         self.state = State::Terminating {
-            tx: ClientTx {
-                branch,
-                cseq: self.local_cseq,
-                dest,
-                timer: Retransmit::new(now, data),
-            },
+            branch,
             auth_tried: auth.is_some(),
+            no_ack,
         };
     }
 
@@ -459,26 +586,36 @@ impl Call {
     }
 
     pub fn on_response(&mut self, ctx: &mut Ctx, now: Instant, branch: &str, r: &Response) -> bool {
-        let State::Terminating { tx, auth_tried } = &mut self.state else {
+        let State::Terminating {
+            branch: ours,
+            auth_tried,
+            no_ack,
+        } = &self.state
+        else {
             return false;
         };
-        if tx.branch != branch {
+        if ours != branch {
             return false;
         }
+        let (auth_tried, no_ack) = (*auth_tried, *no_ack);
+        let done = if no_ack {
+            Outcome::NoAck
+        } else {
+            Outcome::Terminated
+        };
         match r.status {
-            100..=199 => tx.timer.provisional(now),
-            200..=299 => self.end(ctx, now, EndReason::HungUp),
-            401 | 407 if !*auth_tried => {
-                let header = if r.status == 401 {
-                    "WWW-Authenticate"
-                } else {
-                    "Proxy-Authenticate"
-                };
-                match r.headers.get(header).map(Challenge::parse) {
-                    Some(Ok(ch)) => self.send_bye(ctx, now, Some((&ch, r.status == 407))),
-                    _ => self.end(ctx, now, EndReason::ByeFailed(Some(r.status))),
+            // §17.1.2.2: after a provisional response, resend every T2.
+            100..=199 => {
+                if let Some(resend) = &mut self.resend {
+                    resend.interval = T2;
                 }
+                self.timers.set(Timer::Resend, now + T2);
             }
+            200..=299 => self.end(ctx, now, done),
+            401 | 407 if !auth_tried => match build::challenge(r) {
+                Ok(auth) => self.send_bye(ctx, now, Some(&auth), no_ack),
+                Err(_) => self.end(ctx, now, Outcome::ByeFailed(Some(r.status))),
+            },
             // RFC 3261 §15.1.1: any final response ends the dialog anyway.
             s => {
                 tracing::warn!(
@@ -486,65 +623,113 @@ impl Call {
                     self.id,
                     r.reason
                 );
-                self.end(ctx, now, EndReason::ByeFailed(Some(s)))
+                self.end(ctx, now, Outcome::ByeFailed(Some(s)))
             }
         }
         true
     }
 
+    /// Every timer's transition, in one place.
     pub fn on_timeout(&mut self, ctx: &mut Ctx, now: Instant) {
-        if let Pending::RejectAt(at, status) = self.pending
-            && at <= now
-        {
-            self.send_final_failure(ctx, now, status);
-        }
-        if matches!(self.state, State::Proceeding) && now >= self.ring_deadline {
-            tracing::warn!(
-                "{}: nobody decided before the INVITE expired; answering 487",
-                self.id
-            );
-            self.send_final_failure(ctx, now, 487);
-            self.report_end(ctx, EndReason::Expired);
-        }
-        match &mut self.state {
-            State::Answered { retransmit } => match retransmit.poll(now) {
-                Fire::Resend => ctx.send(self.source, retransmit.data.clone()),
-                // RFC 3261 §13.3.1.4: no ACK within 64·T1 — end the dialog with BYE.
-                Fire::GaveUp => {
+        while let Some(timer) = self.timers.pop_expired(now) {
+            match (timer, &self.state) {
+                (Timer::Expiry, State::Proceeding { .. }) => {
+                    tracing::warn!(
+                        "{}: nobody decided before the INVITE expired; answering 487",
+                        self.id
+                    );
+                    self.reject_now(ctx, now, 487, true);
+                    ctx.emit(Event::CallEnded {
+                        call: self.id,
+                        reason: Outcome::Expired,
+                    });
+                }
+                (
+                    Timer::Reject,
+                    State::Proceeding {
+                        reject: Some(s), ..
+                    },
+                ) => {
+                    let s = *s;
+                    self.reject_now(ctx, now, s, false);
+                }
+                (Timer::Resend, _) => {
+                    if let Some(r) = &mut self.resend {
+                        ctx.send(r.to, r.data.clone());
+                        r.interval = (r.interval * 2).min(T2);
+                        self.timers.set(Timer::Resend, now + r.interval);
+                    }
+                }
+                // RFC 3261 §13.3.1.4: no ACK within 64·T1: end the dialog with BYE.
+                (Timer::GiveUp, State::Answered { .. }) => {
                     tracing::warn!(
                         "{}: no ACK for our 200 OK within 32 s; sending BYE",
                         self.id
                     );
-                    self.send_bye(ctx, now, None);
+                    self.send_bye(ctx, now, None, true);
                 }
-                Fire::Nothing => {}
-            },
-            State::Rejected { retransmit } => match retransmit.poll(now) {
-                Fire::Resend => ctx.send(self.source, retransmit.data.clone()),
                 // Timer H: the ACK never came; the call is over regardless.
-                Fire::GaveUp => {
-                    let status = self.final_status();
-                    self.end(ctx, now, reason_for(status));
+                (Timer::GiveUp, State::Rejected { status, .. }) => {
+                    let s = *status;
+                    self.end(ctx, now, reason_for(s));
                 }
-                Fire::Nothing => {}
-            },
-            State::Terminating { tx, .. } => match tx.timer.poll(now) {
-                Fire::Resend => ctx.send(tx.dest, tx.timer.data.clone()),
-                Fire::GaveUp => {
+                // Timer F.
+                (Timer::GiveUp, State::Terminating { .. }) => {
                     tracing::warn!("{}: the Box never answered our BYE", self.id);
-                    self.end(ctx, now, EndReason::ByeFailed(None));
+                    self.end(ctx, now, Outcome::ByeFailed(None));
                 }
-                Fire::Nothing => {}
-            },
-            _ => {}
+                // Linger over: `is_gone` now holds. A timer that no longer
+                // fits the state has nothing to do.
+                _ => {}
+            }
         }
     }
 }
 
-fn reason_for(status: u16) -> EndReason {
+fn reason_for(status: u16) -> Outcome {
     if status == 487 {
-        EndReason::Cancelled
+        Outcome::Cancelled
     } else {
-        EndReason::Rejected(status)
+        Outcome::Rejected(status)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outcome_text_round_trips() {
+        for o in [
+            Outcome::Terminated,
+            Outcome::RemoteHungUp,
+            Outcome::Cancelled,
+            Outcome::AnsweredElsewhere,
+            Outcome::Rejected(486),
+            Outcome::Rejected(480),
+            Outcome::NoAck,
+            Outcome::ByeFailed(Some(481)),
+            Outcome::ByeFailed(None),
+            Outcome::Expired,
+        ] {
+            assert_eq!(o.as_text().parse::<Outcome>(), Ok(o), "{o}");
+        }
+        assert!("rejected-x".parse::<Outcome>().is_err());
+        assert!("".parse::<Outcome>().is_err());
+    }
+
+    #[test]
+    fn timer_table_pops_the_earliest_due() {
+        let t0 = Instant::now();
+        let mut t = TimerTable::default();
+        t.set(Timer::GiveUp, t0 + Duration::from_secs(2));
+        t.set(Timer::Resend, t0 + Duration::from_secs(1));
+        assert_eq!(t.next(), Some(t0 + Duration::from_secs(1)));
+        assert_eq!(t.pop_expired(t0), None);
+        let later = t0 + Duration::from_secs(3);
+        assert_eq!(t.pop_expired(later), Some(Timer::Resend));
+        assert_eq!(t.pop_expired(later), Some(Timer::GiveUp));
+        assert_eq!(t.pop_expired(later), None);
+        assert_eq!(t.next(), None);
     }
 }

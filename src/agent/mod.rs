@@ -9,6 +9,11 @@
 //! 2. feed exactly one input: [`Agent::handle_input`] or a command method
 //!    ([`Agent::register`], [`Agent::answer`], …);
 //! 3. drain [`Agent::poll_output`] until it returns [`Output::Timeout`].
+//!
+//! A decision on a new call made right when [`Event::IncomingCall`] comes
+//! out of `poll_output` (a command before the next `poll_output`) goes out
+//! instead of the 100 Trying: RFC 3261 §17.2.1 lets a UAS omit the 100
+//! when the TU answers within 200 ms. Without one, the 100 follows next.
 
 mod build;
 mod call;
@@ -25,7 +30,7 @@ use rand::{Rng, SeedableRng};
 
 use crate::sip::{self, Host, Message, Method, Request, Response, SipUri};
 
-pub use call::EndReason;
+pub use call::{Outcome, UnknownOutcome};
 pub use caller::CallerId;
 pub use register::RegistrationError;
 
@@ -144,6 +149,14 @@ pub enum Input<'a> {
     Timeout(Instant),
 }
 
+/// An entry of the output queue: ready output, or the 100 Trying of a new
+/// call, sent only if the application did not decide at once.
+#[derive(Debug)]
+pub(crate) enum Queued {
+    Out(Output),
+    Trying(CallId),
+}
+
 /// What the agent wants done.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Output {
@@ -180,9 +193,17 @@ pub enum Event {
     },
     CallEnded {
         call: CallId,
-        reason: EndReason,
+        reason: Outcome,
+    },
+    /// A new INVITE was refused because [`MAX_CALLS`] calls are in progress.
+    CallRefused {
+        caller: CallerId,
     },
 }
+
+/// Calls in progress at once, at most. A household has a few; a flood of
+/// INVITEs beyond this is answered 486 and costs no memory.
+pub const MAX_CALLS: usize = 256;
 
 /// A command that does not fit the call's state.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -199,7 +220,7 @@ pub enum CommandError {
 pub(crate) struct Ctx {
     pub cfg: Config,
     pub rng: SmallRng,
-    pub out: VecDeque<Output>,
+    pub out: VecDeque<Queued>,
 }
 
 impl Ctx {
@@ -211,13 +232,18 @@ impl Ctx {
         format!("{}{}", sip::header::BRANCH_COOKIE, self.token())
     }
 
+    fn trace(to: SocketAddr, data: &[u8]) {
+        tracing::trace!(target: "minisip4fb::wire", "send to {to}:\n{}", sip::redacted(data));
+    }
+
     pub fn send(&mut self, to: SocketAddr, data: Vec<u8>) {
-        tracing::trace!(target: "minisip4fb::wire", "send to {to}:\n{}", sip::redacted(&data));
-        self.out.push_back(Output::Transmit { to, data });
+        Ctx::trace(to, &data);
+        self.out
+            .push_back(Queued::Out(Output::Transmit { to, data }));
     }
 
     pub fn emit(&mut self, e: Event) {
-        self.out.push_back(Output::Event(e));
+        self.out.push_back(Queued::Out(Output::Event(e)));
     }
 }
 
@@ -226,6 +252,9 @@ pub struct Agent {
     ctx: Ctx,
     reg: Registration,
     calls: HashMap<CallId, Call>,
+    /// Calls by SIP Call-ID and the caller's From tag, so a datagram finds
+    /// its call without a scan (thousands linger after a burst).
+    dialogs: HashMap<(String, Option<String>), CallId>,
     next_call: u64,
     /// Responses to non-INVITE requests, resent on retransmission (RFC
     /// 3261 §17.2.2, timer J): (branch, method) → (response, expiry, dest).
@@ -247,6 +276,7 @@ impl Agent {
             ctx,
             reg,
             calls: HashMap::new(),
+            dialogs: HashMap::new(),
             next_call: 1,
             answered: HashMap::new(),
             logged: HashSet::new(),
@@ -327,6 +357,22 @@ impl Agent {
         c.hang_up(&mut self.ctx, now)
     }
 
+    /// The phone stops: ringing calls get 480, answered ones their BYE
+    /// (after the ACK). Keep driving the agent until [`Agent::active_calls`]
+    /// is 0 (or a bounded time), then [`Agent::unregister`].
+    pub fn shut_down(&mut self, now: Instant) {
+        self.now = now;
+        for c in self.calls.values_mut() {
+            c.shut_down(&mut self.ctx, now);
+        }
+    }
+
+    /// Calls still ringing, answered or hanging up.
+    pub fn active_calls(&self) -> usize {
+        self.calls.values().filter(|c| c.is_active()).count()
+    }
+
+    /// Feeds one input. Then drain [`Agent::poll_output`] before the next.
     pub fn handle_input(&mut self, input: Input<'_>) {
         match input {
             Input::Timeout(now) => self.on_timeout(now),
@@ -337,9 +383,22 @@ impl Agent {
         }
     }
 
+    /// The next thing to do; [`Output::Timeout`] when there is nothing
+    /// more until that instant or the next input.
     pub fn poll_output(&mut self) -> Output {
-        if let Some(o) = self.ctx.out.pop_front() {
-            return o;
+        while let Some(q) = self.ctx.out.pop_front() {
+            match q {
+                Queued::Out(o) => return o,
+                Queued::Trying(id) => {
+                    if let Some(c) = self.calls.get_mut(&id)
+                        && c.wants_trying()
+                    {
+                        let (to, data) = c.trying(&self.ctx);
+                        Ctx::trace(to, &data);
+                        return Output::Transmit { to, data };
+                    }
+                }
+            }
         }
         Output::Timeout(self.next_deadline())
     }
@@ -363,7 +422,14 @@ impl Agent {
         for c in self.calls.values_mut() {
             c.on_timeout(&mut self.ctx, now);
         }
-        self.calls.retain(|_, c| !c.is_gone(now));
+        let dialogs = &mut self.dialogs;
+        self.calls.retain(|_, c| {
+            let gone = c.is_gone();
+            if gone {
+                dialogs.remove(&(std::mem::take(&mut c.call_id), c.remote_tag.take()));
+            }
+            !gone
+        });
         self.answered.retain(|_, (_, until, _)| *until > now);
     }
 
@@ -481,7 +547,7 @@ impl Agent {
             self.ctx.send(to, data);
             return;
         }
-        let call_id = req.headers.call_id().unwrap_or_default().to_owned();
+        let call_id = req.headers.call_id().unwrap_or_default();
         let to_tag = req
             .headers
             .to()
@@ -492,36 +558,27 @@ impl Agent {
             .from()
             .ok()
             .and_then(|f| f.tag().map(str::to_owned));
-        let dialog = self
-            .calls
-            .values_mut()
-            .find(|c| c.matches_dialog(&call_id, to_tag.as_deref(), from_tag.as_deref()));
+        let id = self
+            .dialogs
+            .get(&(call_id.to_owned(), from_tag.clone()))
+            .copied();
+        let dialog = id
+            .and_then(|id| self.calls.get_mut(&id))
+            .filter(|c| c.matches_dialog(to_tag.as_deref(), from_tag.as_deref()));
         match (&req.method, dialog) {
             (Method::Invite, Some(c)) if to_tag.is_none() || c.is_same_invite(&branch, &req) => {
                 c.on_invite_retransmission(&mut self.ctx);
             }
-            (Method::Invite, Some(c)) => {
-                // A re-INVITE (session refresh, RFC 4028): keep the session as it is.
-                let (status, body) = c.reinvite_answer();
-                let mut resp = build::response(&req, status, None, &self.ctx.cfg.user_agent);
-                resp.headers
-                    .push("Contact", format!("<{}>", self.ctx.cfg.contact_uri()));
-                if !body.is_empty() {
-                    resp.headers.push("Content-Type", "application/sdp");
-                    resp.body = body;
-                }
-                self.ctx.send(from, resp.to_bytes());
-            }
+            (Method::Invite, Some(c)) => c.on_reinvite(&mut self.ctx, from, &req),
             (Method::Invite, None) if to_tag.is_some() => self.respond(from, &req, 481, &[]),
             (Method::Invite, None) => self.on_new_invite(now, from, req),
             (Method::Ack, Some(c)) => c.on_ack(&mut self.ctx, now),
             (Method::Ack, None) => {}
             (Method::Cancel, _) => {
                 // RFC 3261 §9.2: CANCEL matches the INVITE by its branch, not by dialog.
-                match self
-                    .calls
-                    .values_mut()
-                    .find(|c| c.is_same_invite(&branch, &req))
+                match id
+                    .and_then(|id| self.calls.get(&id))
+                    .filter(|c| c.is_same_invite(&branch, &req))
                 {
                     Some(c) => {
                         let (id, tag) = (c.id, c.local_tag.clone());
@@ -568,12 +625,24 @@ impl Agent {
             return;
         }
         let caller = CallerId::from_request(&req);
+        if self.calls.len() >= MAX_CALLS && self.active_calls() >= MAX_CALLS {
+            self.log_once("max calls".into(), || {
+                format!("{MAX_CALLS} calls in progress: refusing further INVITEs with 486 until some end")
+            });
+            self.respond(from, &req, 486, &[]);
+            self.ctx.emit(Event::CallRefused { caller });
+            return;
+        }
         let id = CallId(self.next_call);
         self.next_call += 1;
-        match Call::new(&mut self.ctx, now, id, from, req) {
+        let tag = self.ctx.token();
+        match Call::new(now, id, tag, from, req) {
             Ok(call) => {
+                self.dialogs
+                    .insert((call.call_id.clone(), call.remote_tag.clone()), id);
                 self.calls.insert(id, call);
                 self.ctx.emit(Event::IncomingCall { call: id, caller });
+                self.ctx.out.push_back(Queued::Trying(id));
             }
             Err(e) => tracing::warn!("INVITE from {from} not usable: {e}"),
         }

@@ -5,11 +5,10 @@ use std::time::{Duration, Instant};
 
 use rand::Rng;
 
-use super::build::ALLOW;
+use super::build::{self, ALLOW};
 use super::transaction::{ClientTx, Fire, Retransmit};
 use super::{Ctx, Event};
-use crate::sip::digest::{self, Challenge};
-use crate::sip::{Method, Request, Response, Uri};
+use crate::sip::{Method, Response, Uri};
 
 /// Why a registration attempt failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -78,7 +77,7 @@ pub(crate) struct Registration {
     expires: u32,
     /// The nonce our last request answered, and its count.
     answered_nonce: Option<String>,
-    challenge: Option<Challenge>,
+    challenge: Option<build::Auth>,
     nc: u32,
 }
 
@@ -143,15 +142,22 @@ impl Registration {
         self.cseq += 1;
         let branch = ctx.branch();
         let cfg = &ctx.cfg;
-        let ruri = cfg.registrar_uri();
-        let mut req = Request::new(Method::Register, Uri::Sip(ruri.clone()));
+        let from = format!("<{}>;tag={}", cfg.aor(), self.from_tag);
+        let to = format!("<{}>", cfg.aor());
+        let mut req = build::request(
+            cfg,
+            build::Dialog {
+                method: Method::Register,
+                uri: Uri::Sip(cfg.registrar_uri()),
+                branch: &branch,
+                from: &from,
+                to: &to,
+                call_id: &self.call_id,
+                cseq: self.cseq,
+                route: &[],
+            },
+        );
         let h = &mut req.headers;
-        h.push("Via", cfg.via(&branch));
-        h.push("Max-Forwards", "70");
-        h.push("From", format!("<{}>;tag={}", cfg.aor(), self.from_tag));
-        h.push("To", format!("<{}>", cfg.aor()));
-        h.push("Call-ID", &self.call_id);
-        h.push("CSeq", format!("{} REGISTER", self.cseq));
         h.push(
             "Contact",
             format!(
@@ -165,22 +171,10 @@ impl Registration {
             if unregister { 0 } else { self.expires }.to_string(),
         );
         h.push("Allow", ALLOW);
-        h.push("User-Agent", &cfg.user_agent);
-        if let Some(ch) = &self.challenge {
+        if let Some(auth) = &self.challenge {
             self.nc += 1;
-            let cnonce = format!("{:08x}", ctx.rng.random::<u32>());
-            let cfg = &ctx.cfg;
-            let auth = digest::authorization(
-                ch,
-                &cfg.user,
-                &cfg.password,
-                "REGISTER",
-                &ruri.to_string(),
-                self.nc,
-                &cnonce,
-            );
-            req.headers.push("Authorization", auth);
-            self.answered_nonce = Some(ch.nonce.clone());
+            self.answered_nonce = Some(auth.challenge.nonce.clone());
+            build::authorize(ctx, &mut req, auth, self.nc);
         } else {
             self.answered_nonce = None;
         }
@@ -279,34 +273,25 @@ impl Registration {
     }
 
     fn challenged(&mut self, ctx: &mut Ctx, now: Instant, r: &Response, unregister: bool) {
-        let header = if r.status == 401 {
-            "WWW-Authenticate"
-        } else {
-            "Proxy-Authenticate"
+        let auth = match build::challenge(r) {
+            Ok(a) => a,
+            Err(e) => return self.fail(ctx, now, RegistrationError::BadChallenge(e)),
         };
-        let ch = match r.headers.get(header).map(Challenge::parse) {
-            Some(Ok(ch)) => ch,
-            Some(Err(e)) => {
-                return self.fail(ctx, now, RegistrationError::BadChallenge(e.to_string()));
-            }
-            None => {
-                return self.fail(
-                    ctx,
-                    now,
-                    RegistrationError::BadChallenge(format!("{} without {header}", r.status)),
-                );
-            }
-        };
+        let ch = &auth.challenge;
         // The same nonce refused again, and not for staleness: the
         // password is wrong (RFC 2617 §3.2.1 stale flag).
         if self.answered_nonce.as_deref() == Some(ch.nonce.as_str()) && !ch.stale {
             let user = ctx.cfg.user.clone();
             return self.fail(ctx, now, RegistrationError::BadCredentials { user });
         }
-        if self.challenge.as_ref().is_none_or(|c| c.nonce != ch.nonce) {
+        if self
+            .challenge
+            .as_ref()
+            .is_none_or(|c| c.challenge.nonce != ch.nonce)
+        {
             self.nc = 0;
         }
-        self.challenge = Some(ch);
+        self.challenge = Some(auth);
         self.send(ctx, now, unregister);
     }
 

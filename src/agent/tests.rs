@@ -483,7 +483,7 @@ fn answer_then_hang_up_waits_for_the_ack() {
         sim.take_events(),
         vec![Event::CallEnded {
             call,
-            reason: EndReason::HungUp
+            reason: Outcome::Terminated
         }]
     );
     sim.advance(Duration::from_secs(10));
@@ -526,8 +526,9 @@ fn missing_ack_gives_up_after_64_t1_and_sends_bye() {
         sim.take_events().last(),
         Some(&Event::CallEnded {
             call,
-            reason: EndReason::HungUp
-        })
+            reason: Outcome::NoAck
+        }),
+        "an unacknowledged 200 ends as no-ack, not as terminated"
     );
 }
 
@@ -558,7 +559,7 @@ fn unanswered_bye_is_retransmitted_then_given_up() {
         sim.take_events(),
         vec![Event::CallEnded {
             call,
-            reason: EndReason::ByeFailed(None)
+            reason: Outcome::ByeFailed(None)
         }]
     );
 }
@@ -592,7 +593,7 @@ fn cancel_gets_200_and_487_and_the_ack_is_absorbed() {
         sim.take_events(),
         vec![Event::CallEnded {
             call,
-            reason: EndReason::Cancelled
+            reason: Outcome::Cancelled
         }]
     );
     assert_eq!(
@@ -658,7 +659,7 @@ fn cancel_racing_our_200_does_not_end_the_call() {
         sim.take_events(),
         vec![Event::CallEnded {
             call,
-            reason: EndReason::RemoteHungUp
+            reason: Outcome::RemoteHungUp
         }]
     );
     sim.deliver(&bye);
@@ -697,7 +698,7 @@ fn delayed_reject_rings_first() {
         sim.take_events(),
         vec![Event::CallEnded {
             call,
-            reason: EndReason::Rejected(486)
+            reason: Outcome::Rejected(486)
         }]
     );
     assert_eq!(
@@ -801,7 +802,7 @@ fn blocked_call_is_terminated_at_20_percent_loss() {
                     sim.drain();
                 }
                 if let Event::CallEnded { reason, .. } = e {
-                    assert_eq!(reason, EndReason::HungUp, "seed {seed}");
+                    assert_eq!(reason, Outcome::Terminated, "seed {seed}");
                 }
             }
             for (_, m) in sim.take_sent() {
@@ -890,7 +891,7 @@ fn an_undecided_call_expires_with_487() {
         ended,
         vec![Event::CallEnded {
             call,
-            reason: EndReason::Expired
+            reason: Outcome::Expired
         }]
     );
 }
@@ -917,7 +918,149 @@ fn cancel_with_reason_200_means_answered_elsewhere() {
         sim.take_events(),
         vec![Event::CallEnded {
             call,
-            reason: EndReason::AnsweredElsewhere
+            reason: Outcome::AnsweredElsewhere
         }]
     );
+}
+
+/// Feeds an INVITE and decides the moment IncomingCall comes out of
+/// poll_output, as the driver's inline screen does.
+fn decide_at_once(sim: &mut Sim, call_id: &str, decide: impl FnOnce(&mut Agent, Instant, CallId)) {
+    let data = invite(call_id, "z9hG4bKnow", "<sip:09005551234@fritz.box>");
+    sim.agent.handle_input(Input::Receive {
+        now: sim.now,
+        from: addr(BOX),
+        data: &data,
+    });
+    match sim.agent.poll_output() {
+        Output::Event(Event::IncomingCall { call, .. }) => decide(&mut sim.agent, sim.now, call),
+        other => panic!("expected IncomingCall first, got {other:?}"),
+    }
+    sim.drain();
+}
+
+#[test]
+fn a_decision_at_once_replaces_the_100_trying() {
+    let mut sim = Sim::new();
+    sim.register(300);
+    sim.take_sent();
+    decide_at_once(&mut sim, "now1@127.0.0.1", |a, now, call| {
+        a.answer(now, call).unwrap();
+        a.hang_up(now, call).unwrap();
+    });
+    let r = sim.responses();
+    assert_eq!(
+        r.iter().map(|r| r.status).collect::<Vec<_>>(),
+        vec![200],
+        "RFC 3261 §17.2.1: no 100 when the TU answers at once"
+    );
+    decide_at_once(&mut sim, "now2@127.0.0.1", |a, now, call| {
+        a.ring(now, call).unwrap()
+    });
+    assert_eq!(
+        sim.responses().iter().map(|r| r.status).collect::<Vec<_>>(),
+        vec![180]
+    );
+    // Undecided: the 100 follows the event, and a retransmission gets it again.
+    decide_at_once(&mut sim, "now3@127.0.0.1", |_, _, _| {});
+    assert_eq!(
+        sim.responses().iter().map(|r| r.status).collect::<Vec<_>>(),
+        vec![100]
+    );
+    sim.deliver(&invite(
+        "now3@127.0.0.1",
+        "z9hG4bKnow",
+        "<sip:09005551234@fritz.box>",
+    ));
+    assert_eq!(
+        sim.responses().iter().map(|r| r.status).collect::<Vec<_>>(),
+        vec![100]
+    );
+}
+
+#[test]
+fn shutting_down_declines_ringing_calls_and_hangs_up_answered_ones() {
+    let mut sim = Sim::new();
+    sim.register(300);
+    let ringing = incoming(&mut sim, "sd1@127.0.0.1", "z9hG4bKsd1");
+    let up = incoming(&mut sim, "sd2@127.0.0.1", "z9hG4bKsd2");
+    sim.agent.answer(sim.now, up).unwrap();
+    sim.drain();
+    let ok = sim
+        .responses()
+        .into_iter()
+        .find(|r| r.status == 200)
+        .unwrap();
+    let to = ok.headers.get("To").unwrap().to_owned();
+    sim.deliver(&box_request(
+        "ACK",
+        "sd2@127.0.0.1",
+        "z9hG4bKack2",
+        &to,
+        "7 ACK",
+    ));
+    sim.take_sent();
+    assert_eq!(sim.agent.active_calls(), 2);
+    sim.agent.shut_down(sim.now);
+    sim.drain();
+    let sent = sim.take_sent();
+    let statuses: Vec<u16> = sent
+        .iter()
+        .filter_map(|(_, m)| match m {
+            Message::Response(r) => Some(r.status),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        statuses,
+        vec![480],
+        "the ringing call: the other phones ring on"
+    );
+    let bye = sent
+        .into_iter()
+        .find_map(|(_, m)| match m {
+            Message::Request(r) if r.method == Method::Bye => Some(r),
+            _ => None,
+        })
+        .expect("BYE for the answered call");
+    sim.deliver(&reply(&bye, 200, ""));
+    let ends: Vec<Event> = sim
+        .take_events()
+        .into_iter()
+        .filter(|e| matches!(e, Event::CallEnded { .. }))
+        .collect();
+    assert_eq!(
+        ends,
+        vec![Event::CallEnded {
+            call: up,
+            reason: Outcome::Terminated
+        }]
+    );
+    assert_eq!(
+        sim.agent.active_calls(),
+        0,
+        "{ringing} waits only for its ACK"
+    );
+}
+
+#[test]
+fn calls_beyond_the_cap_get_486_and_cost_nothing() {
+    let mut sim = Sim::new();
+    sim.register(300);
+    for i in 0..MAX_CALLS {
+        incoming(
+            &mut sim,
+            &format!("cap{i}@127.0.0.1"),
+            &format!("z9hG4bKcap{i}"),
+        );
+    }
+    sim.take_sent();
+    sim.deliver(&invite(
+        "over@127.0.0.1",
+        "z9hG4bKover",
+        "<sip:0301@fritz.box>",
+    ));
+    assert_eq!(sim.responses()[0].status, 486);
+    assert!(matches!(sim.take_events()[..], [Event::CallRefused { .. }]));
+    assert_eq!(sim.agent.active_calls(), MAX_CALLS);
 }

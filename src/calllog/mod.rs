@@ -8,6 +8,10 @@ use std::sync::{Arc, Mutex};
 use rusqlite::{Connection, params};
 use serde::Serialize;
 
+use crate::agent::Outcome;
+use crate::screen::Action;
+use crate::screen::rules::CallerClass;
+
 /// Schema migrations, applied in order; `PRAGMA user_version` counts them.
 const MIGRATIONS: &[&str] = &["CREATE TABLE calls (
         id          INTEGER PRIMARY KEY,
@@ -28,46 +32,49 @@ const MIGRATIONS: &[&str] = &["CREATE TABLE calls (
     );
     CREATE INDEX calls_time ON calls(time);"];
 
-/// One call as recorded.
+/// One call as recorded: typed from the decision to the outcome; text
+/// only in SQLite and JSON.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Record {
-    pub id: i64,
-    /// RFC 3339, UTC.
+    /// The row id; `None` before the record is written (events).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<i64>,
+    /// When the INVITE arrived, RFC 3339, UTC.
     pub time: String,
     /// The number as the Box sent it; `None` when withheld.
     pub caller: Option<String>,
     pub caller_e164: Option<String>,
     pub name: Option<String>,
     pub called: Option<String>,
-    /// external, anonymous or internal.
-    pub class: String,
-    /// What was done: ring, terminate, decline, ignore-silently.
-    pub decision: String,
-    /// What the rules said (differs from `decision` in log-only mode).
-    pub action: String,
+    pub class: CallerClass,
+    /// What was done (`ring` in log-only mode).
+    pub decision: Action,
+    /// What the rules said.
+    pub action: Action,
     pub rule: Option<String>,
     pub reason: String,
-    /// terminated, rang, cancelled, answered-elsewhere, declined, …; `None` while running.
-    pub outcome: Option<String>,
+    /// How the call ended; `None` while it runs.
+    pub outcome: Option<Outcome>,
     /// INVITE → decision, ms.
     pub decision_ms: Option<f64>,
-    /// INVITE → our BYE, ms (terminated calls).
+    /// INVITE → the end of a call we terminated (our BYE confirmed), ms.
     pub bye_ms: Option<f64>,
 }
 
-/// A new call to record.
-#[derive(Debug, Clone, Default)]
-pub struct NewCall {
-    pub caller: Option<String>,
-    pub caller_e164: Option<String>,
-    pub name: Option<String>,
-    pub called: Option<String>,
-    pub class: String,
-    pub decision: String,
-    pub action: String,
-    pub rule: Option<String>,
-    pub reason: String,
-    pub decision_ms: f64,
+/// One write, applied in batches by [`CallLog::apply`]; `key` is the
+/// writer's own handle of the call (its row id is known only once written).
+#[derive(Debug, Clone)]
+pub enum Op {
+    Insert {
+        key: u64,
+        record: Record,
+    },
+    Finish {
+        key: u64,
+        outcome: Outcome,
+        bye_ms: Option<f64>,
+        ended: String,
+    },
 }
 
 /// One day of the call log: (day, calls, terminated, declined, rang).
@@ -91,6 +98,8 @@ pub enum Error {
     },
     #[error("call log: {0}")]
     Sql(#[from] rusqlite::Error),
+    #[error("call log: column {column} holds {value:?}, which this minisip4fb does not know")]
+    BadValue { column: &'static str, value: String },
     #[error(
         "call log {path} has schema version {found}, newer than this minisip4fb knows ({known}): update minisip4fb"
     )]
@@ -109,6 +118,46 @@ pub struct CallLog {
 
 fn now_rfc3339() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+fn insert(db: &Connection, r: &Record) -> rusqlite::Result<i64> {
+    db.prepare_cached(
+        "INSERT INTO calls (time, caller, caller_e164, name, called, class, decision, action, rule, reason, decision_ms, outcome, bye_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+    )?
+    .execute(params![
+        r.time,
+        r.caller,
+        r.caller_e164,
+        r.name,
+        r.called,
+        r.class.as_str(),
+        r.decision.as_str(),
+        r.action.as_str(),
+        r.rule,
+        r.reason,
+        r.decision_ms,
+        r.outcome.map(|o| o.as_text()),
+        r.bye_ms
+    ])?;
+    Ok(db.last_insert_rowid())
+}
+
+fn finish(
+    db: &Connection,
+    id: i64,
+    outcome: Outcome,
+    bye_ms: Option<f64>,
+    ended: &str,
+) -> rusqlite::Result<()> {
+    db.prepare_cached("UPDATE calls SET outcome = ?2, bye_ms = ?3, ended = ?4 WHERE id = ?1")?
+        .execute(params![id, outcome.as_text(), bye_ms, ended])
+        .map(drop)
+}
+
+/// A text column back into its type.
+fn typed<T: std::str::FromStr>(column: &'static str, value: String) -> Result<T, Error> {
+    value.parse().map_err(|_| Error::BadValue { column, value })
 }
 
 impl CallLog {
@@ -155,27 +204,55 @@ impl CallLog {
         Ok(f(&conn)?)
     }
 
+    /// How long a write waits for another process's lock. Short: the
+    /// writer keeps the records in memory and tries again later.
+    pub fn set_busy_timeout(&self, d: std::time::Duration) -> Result<(), Error> {
+        self.with(|db| db.busy_timeout(d))
+    }
+
     /// Records a decided call; returns its id.
-    pub fn insert(&self, c: &NewCall) -> Result<i64, Error> {
-        self.with(|db| {
-            db.execute(
-                "INSERT INTO calls (time, caller, caller_e164, name, called, class, decision, action, rule, reason, decision_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-                params![now_rfc3339(), c.caller, c.caller_e164, c.name, c.called, c.class, c.decision, c.action, c.rule, c.reason, c.decision_ms],
-            )?;
-            Ok(db.last_insert_rowid())
-        })
+    pub fn insert(&self, r: &Record) -> Result<i64, Error> {
+        self.with(|db| insert(db, r))
     }
 
     /// Fills in how a call ended.
-    pub fn finish(&self, id: i64, outcome: &str, bye_ms: Option<f64>) -> Result<(), Error> {
-        self.with(|db| {
-            db.execute(
-                "UPDATE calls SET outcome = ?2, bye_ms = ?3, ended = ?4 WHERE id = ?1",
-                params![id, outcome, bye_ms, now_rfc3339()],
-            )
-            .map(drop)
-        })
+    pub fn finish(&self, id: i64, outcome: Outcome, bye_ms: Option<f64>) -> Result<(), Error> {
+        self.with(|db| finish(db, id, outcome, bye_ms, &now_rfc3339()))
+    }
+
+    /// Applies `ops` in one transaction: all or nothing. `rows` maps the
+    /// ops' keys to row ids; it gains the new rows only when the
+    /// transaction commits. A `Finish` whose call has no row is skipped.
+    pub fn apply(
+        &self,
+        ops: &[Op],
+        rows: &mut std::collections::HashMap<u64, i64>,
+    ) -> Result<(), Error> {
+        let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        let tx = conn.transaction()?;
+        let mut fresh = Vec::new();
+        for op in ops {
+            match op {
+                Op::Insert { key, record } => fresh.push((*key, insert(&tx, record)?)),
+                Op::Finish {
+                    key,
+                    outcome,
+                    bye_ms,
+                    ended,
+                } => {
+                    let id = rows
+                        .get(key)
+                        .copied()
+                        .or_else(|| fresh.iter().find(|(k, _)| k == key).map(|(_, id)| *id));
+                    if let Some(id) = id {
+                        finish(&tx, id, *outcome, *bye_ms, ended)?;
+                    }
+                }
+            }
+        }
+        tx.commit()?;
+        rows.extend(fresh);
+        Ok(())
     }
 
     /// Deletes records older than `days` days; returns how many.
@@ -189,39 +266,67 @@ impl CallLog {
     }
 
     pub fn list(&self, f: &Filter) -> Result<Vec<Record>, Error> {
-        self.with(|db| {
+        type Row = (
+            i64,
+            String,
+            [Option<String>; 4],
+            [String; 3],
+            Option<String>,
+            String,
+            Option<String>,
+            [Option<f64>; 2],
+        );
+        let rows: Vec<Row> = self.with(|db| {
             let mut stmt = db.prepare(
                 "SELECT id, time, caller, caller_e164, name, called, class, decision, action, rule, reason, outcome, decision_ms, bye_ms
                  FROM calls WHERE (?1 IS NULL OR time >= ?1) AND (?2 = 0 OR decision != 'ring') ORDER BY id",
             )?;
             let rows = stmt.query_map(params![f.since, f.blocked], |r| {
-                Ok(Record {
-                    id: r.get(0)?,
-                    time: r.get(1)?,
-                    caller: r.get(2)?,
-                    caller_e164: r.get(3)?,
-                    name: r.get(4)?,
-                    called: r.get(5)?,
-                    class: r.get(6)?,
-                    decision: r.get(7)?,
-                    action: r.get(8)?,
-                    rule: r.get(9)?,
-                    reason: r.get(10)?,
-                    outcome: r.get(11)?,
-                    decision_ms: r.get(12)?,
-                    bye_ms: r.get(13)?,
-                })
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    [r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?],
+                    [r.get(6)?, r.get(7)?, r.get(8)?],
+                    r.get(9)?,
+                    r.get(10)?,
+                    r.get(11)?,
+                    [r.get(12)?, r.get(13)?],
+                ))
             })?;
             rows.collect()
-        })
+        })?;
+        rows.into_iter()
+            .map(
+                |(id, time, people, [class, decision, action], rule, reason, outcome, ms)| {
+                    let [caller, caller_e164, name, called] = people;
+                    Ok(Record {
+                        id: Some(id),
+                        time,
+                        caller,
+                        caller_e164,
+                        name,
+                        called,
+                        class: typed("class", class)?,
+                        decision: typed("decision", decision)?,
+                        action: typed("action", action)?,
+                        rule,
+                        reason,
+                        outcome: outcome.map(|o| typed("outcome", o)).transpose()?,
+                        decision_ms: ms[0],
+                        bye_ms: ms[1],
+                    })
+                },
+            )
+            .collect()
     }
 
-    /// Calls per day: (day, calls, terminated, declined, rang).
+    /// Calls per day: (day, calls, terminated, declined, rang). Terminated
+    /// counts the outcome, so `terminate-and-bar` calls count too.
     pub fn per_day(&self, since: Option<&str>) -> Result<Vec<DayCounts>, Error> {
         self.with(|db| {
             let mut stmt = db.prepare(
                 "SELECT substr(time, 1, 10) AS day, count(*),
-                        sum(decision = 'terminate'), sum(decision = 'decline'), sum(decision = 'ring')
+                        sum(outcome = 'terminated'), sum(decision = 'decline'), sum(decision = 'ring')
                  FROM calls WHERE (?1 IS NULL OR time >= ?1) GROUP BY day ORDER BY day",
             )?;
             let rows = stmt.query_map(params![since], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))?;
@@ -249,16 +354,22 @@ impl CallLog {
 mod tests {
     use super::*;
 
-    fn call(caller: &str, decision: &str) -> NewCall {
-        NewCall {
+    fn call(caller: &str, decision: Action) -> Record {
+        Record {
+            id: None,
+            time: now_rfc3339(),
             caller: Some(caller.into()),
             caller_e164: Some(format!("+49{}", &caller[1..])),
-            class: "external".into(),
-            decision: decision.into(),
-            action: decision.into(),
+            name: None,
+            called: None,
+            class: CallerClass::External,
+            decision,
+            action: decision,
+            rule: None,
             reason: "test".into(),
-            decision_ms: 0.05,
-            ..NewCall::default()
+            outcome: None,
+            decision_ms: Some(0.05),
+            bye_ms: None,
         }
     }
 
@@ -269,16 +380,33 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
         {
             let log = CallLog::open(&path).unwrap();
-            let a = log.insert(&call("09005551234", "terminate")).unwrap();
-            log.finish(a, "terminated", Some(1.5)).unwrap();
-            log.insert(&call("0301234567", "ring")).unwrap();
+            let a = log.insert(&call("09005551234", Action::Terminate)).unwrap();
+            log.finish(a, Outcome::Terminated, Some(1.5)).unwrap();
+            log.insert(&call("0301234567", Action::Ring)).unwrap();
+            // A batch: a barred call and its outcome in one transaction.
+            let mut rows = std::collections::HashMap::new();
+            let ops = [
+                Op::Insert {
+                    key: 7,
+                    record: call("09005550000", Action::TerminateAndBar),
+                },
+                Op::Finish {
+                    key: 7,
+                    outcome: Outcome::Terminated,
+                    bye_ms: Some(0.4),
+                    ended: now_rfc3339(),
+                },
+            ];
+            log.apply(&ops, &mut rows).unwrap();
+            assert_eq!(rows.len(), 1);
         }
         let log = CallLog::open(&path).unwrap();
         let all = log.list(&Filter::default()).unwrap();
-        assert_eq!(all.len(), 2);
-        assert_eq!(all[0].outcome.as_deref(), Some("terminated"));
+        assert_eq!(all.len(), 3);
+        assert_eq!(all[0].outcome, Some(Outcome::Terminated));
         assert_eq!(all[0].bye_ms, Some(1.5));
         assert_eq!(all[1].outcome, None);
+        assert_eq!(all[2].decision, Action::TerminateAndBar);
         assert_eq!(
             log.list(&Filter {
                 blocked: true,
@@ -286,14 +414,19 @@ mod tests {
             })
             .unwrap()
             .len(),
-            1
+            2
         );
         let future = Filter {
             since: Some("2999-01-01T00:00:00Z".into()),
             ..Filter::default()
         };
         assert!(log.list(&future).unwrap().is_empty());
-        assert_eq!(log.per_day(None).unwrap()[0].1, 2);
+        let day = &log.per_day(None).unwrap()[0];
+        assert_eq!(
+            (day.1, day.2),
+            (3, 2),
+            "terminate-and-bar counts as terminated"
+        );
         assert_eq!(log.prune(365).unwrap(), 0);
         let v: i64 = log
             .with(|db| db.pragma_query_value(None, "user_version", |r| r.get(0)))

@@ -6,6 +6,7 @@ use clap::{Args, ValueEnum};
 
 use crate::calllog::{CallLog, Filter, Record};
 use crate::config;
+use crate::text::printable;
 
 #[derive(Args, Debug, Clone)]
 pub struct DbArgs {
@@ -141,11 +142,11 @@ pub fn calls(a: CallsArgs) -> i32 {
                     o(&r.caller_e164),
                     o(&r.name),
                     o(&r.called),
-                    r.decision.clone(),
-                    r.action.clone(),
+                    r.decision.to_string(),
+                    r.action.to_string(),
                     o(&r.rule),
                     r.reason.clone(),
-                    o(&r.outcome),
+                    r.outcome.map(|o| o.to_string()).unwrap_or_default(),
                     f(r.decision_ms),
                     f(r.bye_ms),
                 ]);
@@ -172,14 +173,16 @@ fn print_table(records: &[Record]) {
             (Some(c), Some(n)) => format!("{c} ({n})"),
             (Some(c), None) => c.clone(),
         };
-        let caller: String = caller.chars().take(22).collect();
+        // Caller data is escaped: a display name must not drive the terminal.
+        let caller: String = printable(&caller).chars().take(22).collect();
+        let outcome = r.outcome.map(|o| o.to_string());
         println!(
             "{:<19}  {:<22}  {:<15}  {:<20}  {}",
             local_time(&r.time),
             caller,
-            r.decision,
-            r.outcome.as_deref().unwrap_or("(in progress)"),
-            r.reason
+            r.decision.as_str(),
+            outcome.as_deref().unwrap_or("(in progress)"),
+            printable(&r.reason)
         );
     }
 }

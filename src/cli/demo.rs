@@ -10,12 +10,12 @@ use tokio::sync::mpsc;
 
 use super::run::{RunArgs, Settings};
 use super::tr064::{BoxArgs, SetupArgs, do_setup};
-use crate::daemon::{BoxLink, CallInfo, Parts, fetch_box_lists, serve};
+use crate::calllog::Record;
+use crate::daemon::{BoxLink, Parts, fetch_box_lists, serve};
 use crate::emulator::tr064::Tr064Config;
 use crate::emulator::{
     CallOutcome, CallReport, CallSpec, Caller, Emulator, EmulatorConfig, Report,
 };
-use crate::net::Phone;
 
 /// The demo household's config: the same file as `run --config`, with
 /// TR-064 so that `setup` can create the phone's account and the rules can
@@ -234,28 +234,23 @@ async fn run_demo(dir: &std::path::Path) -> i32 {
     }
     let mut reports = emulator.reports();
     let user = config.user.clone();
-    let rules = match source.compile() {
-        Ok(r) => r,
-        Err(e) => return fail(e),
-    };
-    let phone = match Phone::start(config).await {
-        Ok(p) => p,
-        Err(e) => return fail(format!("cannot start the phone: {e}")),
-    };
-    println!("the phone listens on {}", phone.contact());
+    // The rules must compile before the phone starts (serve would say so too).
+    if let Err(e) = source.compile() {
+        return fail(e);
+    }
+    println!("the phone listens on {}", config.bind);
     println!(
         "  rules: the Box's phonebook rings; premium numbers are terminated and barred at the Box;\n         0137* and withheld numbers are terminated"
     );
-    let (dec_tx, mut decisions) = mpsc::unbounded_channel::<CallInfo>();
+    let (dec_tx, mut decisions) = mpsc::unbounded_channel::<Record>();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let parts = Parts {
         source,
-        rules,
         calllog: None,
         events_json: false,
         calls: Some(dec_tx),
     };
-    let phone_task = tokio::spawn(serve(phone, parts, async {
+    let phone_task = tokio::spawn(serve(config, parts, async {
         let _ = stop_rx.await;
     }));
 
@@ -389,13 +384,7 @@ async fn run_demo(dir: &std::path::Path) -> i32 {
     }
 }
 
-fn print_scene(
-    n: usize,
-    scene: &Scene,
-    report: &CallReport,
-    decision: Option<&CallInfo>,
-    ok: bool,
-) {
+fn print_scene(n: usize, scene: &Scene, report: &CallReport, decision: Option<&Record>, ok: bool) {
     println!("  {n}. {}, {}", scene.spec.caller, scene.title);
     let phone = match decision {
         Some(d) => format!("{}: {}", d.decision, d.reason),

@@ -9,7 +9,7 @@ use clap::{Args, ValueEnum};
 use crate::calllog::CallLog;
 use crate::config::{self, Config};
 use crate::daemon::{self, Parts, RuleSource};
-use crate::net::{Phone, PhoneConfig};
+use crate::net::PhoneConfig;
 
 #[derive(Args, Debug, Clone, Default)]
 pub struct RunArgs {
@@ -157,60 +157,23 @@ pub async fn run(args: RunArgs) -> i32 {
             return 2;
         }
     };
-    // Register first: compiling the rules loads libphonenumber's metadata
-    // (tens of ms), which can happen while the Box answers.
-    let phone = match Phone::start(settings.phone.clone()).await {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("minisip4fb: {e}");
-            return 1;
-        }
-    };
-    let source = settings.source.clone();
-    let compiled = tokio::task::spawn_blocking(move || source.compile())
-        .await
-        .map_err(|e| e.to_string())
-        .and_then(|r| r);
-    let rules = match compiled {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("minisip4fb: {e}");
-            let _ = phone.shutdown().await;
-            return 2;
-        }
-    };
     let calllog = match &settings.db {
         Some(db) => match CallLog::open(db) {
             Ok(l) => Some(l),
             Err(e) => {
                 eprintln!("minisip4fb: {e}");
-                let _ = phone.shutdown().await;
                 return 2;
             }
         },
         None => None,
     };
-    tracing::info!(
-        "phone {}@{} listening on {}, registering at {}; {} rule(s){}",
-        settings.phone.user,
-        settings.phone.fritzbox,
-        phone.contact(),
-        phone.registrar(),
-        rules.len(),
-        settings
-            .db
-            .as_ref()
-            .map(|d| format!(", call log {}", d.display()))
-            .unwrap_or_default()
-    );
     let parts = Parts {
         source: settings.source,
-        rules,
         calllog,
         events_json: args.events.is_some(),
         calls: None,
     };
-    daemon::serve(phone, parts, shutdown_signal()).await
+    daemon::serve(settings.phone, parts, shutdown_signal()).await
 }
 
 async fn shutdown_signal() {

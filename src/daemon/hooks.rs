@@ -1,22 +1,23 @@
 //! `[[hook]]`s: run a command or POST JSON to a URL on daemon events. They
-//! run beside the calls, never before a decision: a slow or failing hook
-//! delays nothing and is cut off at its timeout.
+//! run beside the calls, never before a decision, from a bounded pool of
+//! workers fed by a bounded queue: a flood of events drops hook runs (and
+//! says so) instead of piling up processes and threads; a slow hook is
+//! cut off at its timeout, and every hook process still running when the
+//! daemon stops is killed with its process group.
 
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, mpsc};
 
-use super::DaemonEvent;
+use super::{DaemonEvent, EventKind};
 use crate::config;
 
-const EVENTS: &[&str] = &[
-    "call",
-    "call_ended",
-    "terminated",
-    "registered",
-    "registration_lost",
-    "registration_restored",
-];
+/// Hook runs at once, at most.
+const WORKERS: usize = 4;
+/// Hook runs waiting for a worker, at most; more are dropped and counted.
+const QUEUE: usize = 256;
 
 #[derive(Debug, Clone)]
 enum Target {
@@ -27,7 +28,7 @@ enum Target {
 
 #[derive(Debug, Clone)]
 struct Hook {
-    events: Vec<String>,
+    events: Vec<EventKind>,
     target: Target,
     timeout: Duration,
 }
@@ -40,14 +41,18 @@ impl Hooks {
         let mut out = Vec::new();
         for (i, h) in cfg.iter().enumerate() {
             let at = |e: String| format!("[[hook]] {}: {e}", i + 1);
-            for e in &h.events {
-                if !EVENTS.contains(&e.as_str()) {
-                    return Err(at(format!(
-                        "unknown event {e:?}, allowed: {}",
-                        EVENTS.join(", ")
-                    )));
-                }
-            }
+            let events = h
+                .events
+                .iter()
+                .map(|e| {
+                    e.parse::<EventKind>().map_err(|()| {
+                        at(format!(
+                            "unknown event {e:?}, allowed: {}",
+                            EventKind::ALL.map(EventKind::as_str).join(", ")
+                        ))
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
             let target = match (&h.command[..], &h.url) {
                 ([], Some(url)) if url.starts_with("http://") => Target::Url(url.clone()),
                 ([], Some(url)) => {
@@ -67,10 +72,10 @@ impl Hooks {
                 Some(t) => config::parse_duration(t).map_err(|e| at(format!("timeout: {e}")))?,
                 None => Duration::from_secs(10),
             };
-            let events = if h.events.is_empty() {
-                vec!["terminated".into()]
+            let events = if events.is_empty() {
+                vec![EventKind::Terminated]
             } else {
-                h.events.clone()
+                events
             };
             out.push(Hook {
                 events,
@@ -81,7 +86,23 @@ impl Hooks {
         Ok(Hooks(out))
     }
 
-    pub async fn run(self, mut rx: broadcast::Receiver<DaemonEvent>) {
+    /// Feeds matching events to the workers until the bus closes.
+    pub async fn run(self, mut rx: broadcast::Receiver<DaemonEvent>, running: Running) {
+        let (tx, jobs) = mpsc::channel::<(Hook, DaemonEvent)>(QUEUE);
+        let jobs = Arc::new(tokio::sync::Mutex::new(jobs));
+        for _ in 0..WORKERS {
+            let (jobs, running) = (jobs.clone(), running.clone());
+            tokio::spawn(async move {
+                loop {
+                    let job = jobs.lock().await.recv().await;
+                    let Some((h, event)) = job else { return };
+                    if let Err(e) = fire(&h, &event, &running).await {
+                        tracing::warn!("hook for {} failed: {e}", event.kind().as_str());
+                    }
+                }
+            });
+        }
+        let mut dropped = 0u64;
         loop {
             let event = match rx.recv().await {
                 Ok(e) => e,
@@ -91,25 +112,55 @@ impl Hooks {
                 }
                 Err(_) => return,
             };
-            for h in self
-                .0
-                .iter()
-                .filter(|h| h.events.iter().any(|e| e == event.name()))
-            {
-                let (h, event) = (h.clone(), event.clone());
-                tokio::spawn(async move {
-                    if let Err(e) = fire(&h, &event).await {
-                        tracing::warn!("hook for {} failed: {e}", event.name());
+            for h in self.0.iter().filter(|h| h.events.contains(&event.kind())) {
+                if tx.try_send((h.clone(), event.clone())).is_err() {
+                    dropped += 1;
+                    if dropped.is_power_of_two() {
+                        tracing::warn!(
+                            "hooks: {dropped} run(s) dropped so far: more events than {WORKERS} workers can handle"
+                        );
                     }
-                });
+                }
             }
         }
     }
 }
 
+/// Process groups of the hook commands still running, to kill at exit.
+#[derive(Clone, Default)]
+pub struct Running(Arc<Mutex<HashSet<u32>>>);
+
+impl Running {
+    fn set(&self) -> std::sync::MutexGuard<'_, HashSet<u32>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Kills every hook process still running, with its children.
+    pub fn kill_all(&self) {
+        for pid in self.set().drain() {
+            kill_group(pid);
+        }
+    }
+}
+
+#[cfg(unix)]
+fn kill_group(pid: u32) {
+    if let Ok(pid) = i32::try_from(pid) {
+        // SAFETY: kill(2) with a negative pid signals that process group:
+        // the hook's own, made by process_group(0) below.
+        unsafe {
+            libc::kill(-pid, libc::SIGKILL);
+        }
+    }
+}
+
+#[cfg(not(unix))]
+fn kill_group(_pid: u32) {}
+
 /// The event as `MINISIP4FB_*` environment variables.
 fn env_of(event: &DaemonEvent) -> Vec<(String, String)> {
     let json = serde_json::to_value(event).unwrap_or_default();
+    // JSON escapes a NUL (\u0000), so the raw value survives here.
     let mut out = vec![("MINISIP4FB_JSON".to_owned(), json.to_string())];
     if let Some(obj) = json.as_object() {
         for (k, v) in obj {
@@ -118,13 +169,15 @@ fn env_of(event: &DaemonEvent) -> Vec<(String, String)> {
                 serde_json::Value::Null => String::new(),
                 other => other.to_string(),
             };
+            // A NUL cannot be in an environment variable; the raw value is in MINISIP4FB_JSON.
+            let v = v.replace('\0', "");
             out.push((format!("MINISIP4FB_{}", k.to_ascii_uppercase()), v));
         }
     }
     out
 }
 
-async fn fire(h: &Hook, event: &DaemonEvent) -> Result<(), String> {
+async fn fire(h: &Hook, event: &DaemonEvent, running: &Running) -> Result<(), String> {
     match &h.target {
         Target::Command(cmd) => {
             let mut c = tokio::process::Command::new(&cmd[0]);
@@ -132,10 +185,25 @@ async fn fire(h: &Hook, event: &DaemonEvent) -> Result<(), String> {
                 .envs(env_of(event))
                 .stdin(std::process::Stdio::null())
                 .kill_on_drop(true);
+            // Its own process group, so a timeout or the daemon's exit
+            // ends what it started too.
+            #[cfg(unix)]
+            c.process_group(0);
             let mut child = c
                 .spawn()
                 .map_err(|e| format!("cannot start {:?}: {e}", cmd[0]))?;
-            match tokio::time::timeout(h.timeout, child.wait()).await {
+            let pid = child.id();
+            if let Some(pid) = pid {
+                running.set().insert(pid);
+            }
+            let waited = tokio::time::timeout(h.timeout, child.wait()).await;
+            if let Some(pid) = pid {
+                running.set().remove(&pid);
+                if waited.is_err() {
+                    kill_group(pid);
+                }
+            }
+            match waited {
                 Ok(Ok(s)) if s.success() => Ok(()),
                 Ok(Ok(s)) => Err(format!("{:?} exited with {s}", cmd[0])),
                 Ok(Err(e)) => Err(e.to_string()),
@@ -207,31 +275,34 @@ mod tests {
             out.display()
         );
         let hook = Hook {
-            events: vec!["terminated".into()],
+            events: vec![EventKind::Terminated],
             target: Target::Command(vec!["sh".into(), "-c".into(), script]),
             timeout: Duration::from_secs(5),
         };
-        let info = super::super::CallInfo {
+        let info = crate::calllog::Record {
+            id: None,
             time: "t".into(),
-            caller: Some("09005551234; rm -rf /".into()),
+            caller: Some("09005551234; rm -rf /\0".into()),
             caller_e164: None,
             name: None,
             called: None,
-            decision: "terminate".into(),
-            action: "terminate".into(),
+            class: crate::screen::rules::CallerClass::External,
+            decision: crate::screen::Action::Terminate,
+            action: crate::screen::Action::Terminate,
             rule: None,
             reason: "r".into(),
-            outcome: Some("terminated".into()),
-            decision_ms: 0.1,
+            outcome: Some(crate::agent::Outcome::Terminated),
+            decision_ms: Some(0.1),
             bye_ms: None,
         };
-        fire(&hook, &DaemonEvent::Terminated(info.clone()))
+        let running = Running::default();
+        fire(&hook, &DaemonEvent::Terminated(info.clone()), &running)
             .await
             .unwrap();
         assert_eq!(
             std::fs::read_to_string(&out).unwrap(),
             "terminated|09005551234; rm -rf /",
-            "caller data is data, not shell"
+            "caller data is data, not shell; a NUL is stripped, not fatal"
         );
         let _ = std::fs::remove_file(&out);
         let slow = Hook {
@@ -241,7 +312,7 @@ mod tests {
         };
         let t = std::time::Instant::now();
         assert!(
-            fire(&slow, &DaemonEvent::Terminated(info))
+            fire(&slow, &DaemonEvent::Terminated(info), &running)
                 .await
                 .unwrap_err()
                 .contains("killed")
@@ -271,7 +342,7 @@ mod tests {
             String::from_utf8(got).unwrap()
         });
         let hook = Hook {
-            events: vec!["registration_lost".into()],
+            events: vec![EventKind::RegistrationLost],
             target: Target::Url(url),
             timeout: Duration::from_secs(5),
         };
@@ -281,6 +352,7 @@ mod tests {
                 time: "t".into(),
                 reason: "no answer".into(),
             },
+            &Running::default(),
         )
         .await
         .unwrap();

@@ -1,21 +1,31 @@
 //! The screening daemon: the phone, the rules, the call log, reloads,
 //! events and hooks, wired together. `run` and `demo` both go through
 //! [`serve`], so the demo shows exactly what the daemon does.
+//!
+//! Threads: the phone's own (SIP and the decision, [`screening`]), the
+//! book-keeper's (call log, log lines, events: [`book`]), the event
+//! printer's (`--events json`), and the daemon's runtime for everything
+//! slow (rule compiles in its blocking pool, hooks, TR-064).
 
+pub mod book;
 pub mod hooks;
+pub mod screening;
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, RwLock};
-use std::time::{Duration, Instant, SystemTime};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 use tokio::sync::{broadcast, mpsc};
 
-use crate::agent::{EndReason, Event};
-use crate::calllog::{CallLog, NewCall};
-use crate::config::{self, Action, Config};
-use crate::net::{IncomingCall, Phone, Registration, Reject};
-use crate::screen::rules::{BoxLists, Decision, History, Rules};
+use crate::agent::Event;
+use crate::calllog::{CallLog, Record};
+use crate::config::{self, Config};
+use crate::net::{IncomingCall, Phone, PhoneConfig, Registration, Verdict};
+use crate::screen::Action;
+use crate::screen::rules::{BoxLists, History, Rules};
+use book::Note;
+use screening::{DaemonScreen, RulesSnapshot};
 
 /// Where the rules come from: the config file (if any) plus `--block` flags.
 #[derive(Debug, Clone)]
@@ -102,87 +112,146 @@ impl RuleSource {
     }
 }
 
-/// Something worth telling other programs (`--events json`, hooks).
+/// The kinds of [`DaemonEvent`], by the names hooks and JSON use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventKind {
+    Call,
+    CallEnded,
+    Terminated,
+    Registered,
+    RegistrationLost,
+    RegistrationRestored,
+}
+
+impl EventKind {
+    pub const ALL: [EventKind; 6] = [
+        EventKind::Call,
+        EventKind::CallEnded,
+        EventKind::Terminated,
+        EventKind::Registered,
+        EventKind::RegistrationLost,
+        EventKind::RegistrationRestored,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Call => "call",
+            EventKind::CallEnded => "call_ended",
+            EventKind::Terminated => "terminated",
+            EventKind::Registered => "registered",
+            EventKind::RegistrationLost => "registration_lost",
+            EventKind::RegistrationRestored => "registration_restored",
+        }
+    }
+}
+
+impl std::str::FromStr for EventKind {
+    type Err = ();
+
+    fn from_str(s: &str) -> Result<EventKind, ()> {
+        EventKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or(())
+    }
+}
+
+/// Something worth telling other programs (`--events json`, hooks). The
+/// serde tag is [`EventKind::as_str`].
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum DaemonEvent {
     Registered { time: String, expires: u64 },
     RegistrationLost { time: String, reason: String },
     RegistrationRestored { time: String, expires: u64 },
-    Call(CallInfo),
-    CallEnded(CallInfo),
-    Terminated(CallInfo),
+    Call(Record),
+    CallEnded(Record),
+    Terminated(Record),
 }
 
 impl DaemonEvent {
-    /// The hook event name.
-    pub fn name(&self) -> &'static str {
+    pub fn kind(&self) -> EventKind {
         match self {
-            DaemonEvent::Registered { .. } => "registered",
-            DaemonEvent::RegistrationLost { .. } => "registration_lost",
-            DaemonEvent::RegistrationRestored { .. } => "registration_restored",
-            DaemonEvent::Call(_) => "call",
-            DaemonEvent::CallEnded(_) => "call_ended",
-            DaemonEvent::Terminated(_) => "terminated",
+            DaemonEvent::Registered { .. } => EventKind::Registered,
+            DaemonEvent::RegistrationLost { .. } => EventKind::RegistrationLost,
+            DaemonEvent::RegistrationRestored { .. } => EventKind::RegistrationRestored,
+            DaemonEvent::Call(_) => EventKind::Call,
+            DaemonEvent::CallEnded(_) => EventKind::CallEnded,
+            DaemonEvent::Terminated(_) => EventKind::Terminated,
         }
     }
-}
-
-/// One call as events and the demo see it.
-#[derive(Debug, Clone, Serialize)]
-pub struct CallInfo {
-    pub time: String,
-    pub caller: Option<String>,
-    pub caller_e164: Option<String>,
-    pub name: Option<String>,
-    pub called: Option<String>,
-    pub decision: String,
-    pub action: String,
-    pub rule: Option<String>,
-    pub reason: String,
-    pub outcome: Option<String>,
-    pub decision_ms: f64,
-    pub bye_ms: Option<f64>,
 }
 
 fn now_rfc3339() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
-/// What the daemon needs besides the phone.
+/// What the daemon needs besides the phone's account.
 pub struct Parts {
     pub source: RuleSource,
-    pub rules: Rules,
     pub calllog: Option<CallLog>,
     /// Print every event as one JSON line on stdout.
     pub events_json: bool,
     /// Also hand every finished call to this channel (the demo).
-    pub calls: Option<mpsc::UnboundedSender<CallInfo>>,
+    pub calls: Option<mpsc::UnboundedSender<Record>>,
 }
 
-struct Shared {
-    /// Numbers to put on the Box's call-barring list (terminate-and-bar).
-    bar: Option<mpsc::UnboundedSender<(String, String)>>,
-    /// Wakes the reloader (new lists from the Box).
-    reload: Arc<tokio::sync::Notify>,
-    rules: RwLock<Arc<Rules>>,
-    history: Mutex<History>,
-    calllog: Option<CallLog>,
-    events: broadcast::Sender<DaemonEvent>,
-    calls: Option<mpsc::UnboundedSender<CallInfo>>,
-}
-
-/// Screens calls until `shutdown` resolves (then unregisters; returns 0)
-/// or registration fails for good (returns 1).
+/// Starts the phone with the daemon's screen and screens calls until
+/// `shutdown` resolves (then stops gracefully; returns 0), registration
+/// fails for good (returns 1) or the rules do not compile (returns 2).
 pub async fn serve(
-    mut phone: Phone,
+    phone: PhoneConfig,
     parts: Parts,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> i32 {
     let (events, _) = broadcast::channel(1024);
     let mut tasks = Vec::new();
-    let home = parts.rules.home().clone();
+    let snapshot: RulesSnapshot = Arc::default();
+    let (notes, notes_rx) = std::sync::mpsc::sync_channel(book::QUEUE);
+    let screen = DaemonScreen {
+        rules: snapshot.clone(),
+        history: History::default(),
+        notes: notes.clone(),
+        dropped: 0,
+    };
+    // Register first: compiling the rules loads libphonenumber's metadata
+    // and reads the lists, which can happen while the Box answers.
+    let (user, host) = (phone.user.clone(), phone.fritzbox.clone());
+    let mut phone = match Phone::start_with(phone, screen).await {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("minisip4fb: {e}");
+            return 1;
+        }
+    };
+    let source = parts.source.clone();
+    let compiled = tokio::task::spawn_blocking(move || source.compile())
+        .await
+        .map_err(|e| e.to_string())
+        .and_then(|r| r);
+    let rules = match compiled {
+        Ok(r) => Arc::new(r),
+        Err(e) => {
+            eprintln!("minisip4fb: {e}");
+            let _ = phone.shutdown().await;
+            return 2;
+        }
+    };
+    tracing::info!(
+        "phone {user}@{host} listening on {}, registering at {}; {} rule(s){}",
+        phone.contact(),
+        phone.registrar(),
+        rules.len(),
+        if parts.calllog.is_some() {
+            ", call log on"
+        } else {
+            ""
+        }
+    );
+    let home = rules.home().clone();
     tokio::task::spawn_blocking(move || crate::screen::number::warm_up(&home));
+    snapshot.store(Some(rules));
+
     let reload = Arc::new(tokio::sync::Notify::new());
     let link = match BoxLink::from_config(&parts.source) {
         Some(Ok(l)) => Some(l),
@@ -207,32 +276,31 @@ pub async fn serve(
                 every,
             )));
         }
-        let (tx, rx) = mpsc::unbounded_channel();
+        let (tx, rx) = mpsc::channel(256);
         tasks.push(tokio::spawn(barring_worker(link.clone(), rx)));
         bar = Some(tx);
     }
-    let shared = Arc::new(Shared {
-        bar,
-        reload: reload.clone(),
-        rules: RwLock::new(Arc::new(parts.rules)),
-        history: Mutex::new(History::default()),
-        calllog: parts.calllog.clone(),
+    let wave = Arc::new(tokio::sync::Notify::new());
+    tasks.push(tokio::spawn(release_memory_after_waves(wave.clone())));
+    let outlets = book::Outlets {
         events: events.clone(),
         calls: parts.calls,
-    });
-    if parts.events_json {
-        let mut rx = events.subscribe();
-        tasks.push(tokio::spawn(async move {
-            while let Ok(e) = rx.recv().await {
-                if let Ok(line) = serde_json::to_string(&e) {
-                    println!("{line}");
-                }
-            }
-        }));
-    }
+        bar,
+        wave,
+    };
+    let log = parts.calllog.clone();
+    let book = std::thread::Builder::new()
+        .name("minisip4fb-book".into())
+        .spawn(move || book::run(notes_rx, log, outlets))
+        .ok();
+    let printer = parts
+        .events_json
+        .then(|| print_events(events.subscribe()))
+        .flatten();
+    let running = hooks::Running::default();
     if !parts.source.config.hooks.is_empty() {
         match hooks::Hooks::new(&parts.source.config.hooks) {
-            Ok(h) => tasks.push(tokio::spawn(h.run(events.subscribe()))),
+            Ok(h) => tasks.push(tokio::spawn(h.run(events.subscribe(), running.clone()))),
             Err(e) => tracing::error!("hooks disabled: {e}"),
         }
     }
@@ -249,24 +317,25 @@ pub async fn serve(
         already,
     )));
     let retention = parts.source.config.calllog.retention_days;
-    tasks.push(tokio::spawn(reloader(parts.source, shared.clone())));
+    tasks.push(tokio::spawn(reloader(
+        parts.source,
+        snapshot.clone(),
+        reload.clone(),
+    )));
     if let Some(log) = parts.calllog {
         tasks.push(tokio::spawn(prune_daily(log, retention)));
     }
-
-    let wave = Arc::new(tokio::sync::Notify::new());
-    tasks.push(tokio::spawn(release_memory_after_waves(wave.clone())));
 
     let failed = failed_for_good(phone.registration_updates());
     tokio::pin!(failed);
     tokio::pin!(shutdown);
     let code = loop {
         tokio::select! {
+            // Calls that arrived before the first compile finished.
             call = phone.next_call() => match call {
                 Some(call) => {
-                    wave.notify_one();
-                    let shared = shared.clone();
-                    tokio::spawn(async move { handle_call(&shared, call).await });
+                    let (snapshot, notes) = (snapshot.clone(), notes.clone());
+                    tokio::spawn(async move { decide_deferred(&snapshot, &notes, call).await });
                 }
                 None => break 1,
             },
@@ -277,13 +346,85 @@ pub async fn serve(
     for t in tasks {
         t.abort();
     }
+    running.kill_all();
     if code == 0 {
-        tracing::info!("shutting down: unregistering");
+        tracing::info!("shutting down: ending calls in progress, then unregistering");
         let _ = phone.shutdown().await;
-    } else if let Registration::Failed { reason, .. } = phone.registration() {
-        eprintln!("minisip4fb: {reason}");
+    } else {
+        if let Registration::Failed { reason, .. } = phone.registration() {
+            eprintln!("minisip4fb: {reason}");
+        }
+        drop(phone);
+    }
+    // The phone has said its last: let the book-keeper write it down.
+    let _ = notes.send(Note::Stop);
+    drop(notes);
+    for t in [book, printer].into_iter().flatten() {
+        let _ = tokio::task::spawn_blocking(move || t.join()).await;
     }
     code
+}
+
+/// A call handed over before the rules were ready: decided as soon as
+/// they are, the same way the screen decides.
+async fn decide_deferred(
+    snapshot: &RulesSnapshot,
+    notes: &std::sync::mpsc::SyncSender<Note>,
+    call: IncomingCall,
+) {
+    let rules = loop {
+        if let Some(r) = snapshot.load_full() {
+            break r;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    };
+    let at = call.received_at();
+    let (record, verdict) = screening::decide(&rules, &mut History::default(), call.caller(), at);
+    let _ = notes.try_send(Note::Decided {
+        call: call.id(),
+        at,
+        wall: SystemTime::now(),
+        record: Box::new(record),
+    });
+    let done = match verdict {
+        Verdict::Terminate => call.terminate().await.map(drop),
+        Verdict::Reject { how, after } => call.reject_after(how, after).await,
+        Verdict::Ring => call.ring().await,
+        Verdict::Silent | Verdict::Defer => Ok(()),
+    };
+    if let Err(e) = done {
+        tracing::debug!("{}: {e}", call.id());
+    }
+}
+
+/// `--events json`: one JSON line per event on stdout, from a thread of
+/// its own (a slow reader of the pipe delays nothing else). A closed pipe
+/// (`| head -1`) ends the printing, not the daemon.
+fn print_events(mut rx: broadcast::Receiver<DaemonEvent>) -> Option<std::thread::JoinHandle<()>> {
+    use std::io::Write;
+    std::thread::Builder::new()
+        .name("minisip4fb-events".into())
+        .spawn(move || {
+            loop {
+                let e = match rx.blocking_recv() {
+                    Ok(e) => e,
+                    Err(broadcast::error::RecvError::Lagged(n)) => {
+                        tracing::warn!("--events: {n} event(s) skipped, stdout too slow");
+                        continue;
+                    }
+                    Err(_) => return,
+                };
+                let Ok(line) = serde_json::to_string(&e) else {
+                    continue;
+                };
+                let mut out = std::io::stdout().lock();
+                if let Err(err) = writeln!(out, "{line}").and_then(|()| out.flush()) {
+                    tracing::warn!("--events: stopped printing events: stdout: {err}");
+                    return;
+                }
+            }
+        })
+        .ok()
 }
 
 /// How long the phone must be quiet after calls before memory is released:
@@ -313,155 +454,6 @@ fn release_free_memory() {
 
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 fn release_free_memory() {}
-
-/// Decides, records, acts, and records the outcome: one call's life.
-async fn handle_call(shared: &Shared, call: IncomingCall) {
-    let caller = call.caller().clone();
-    let rules = shared
-        .rules
-        .read()
-        .unwrap_or_else(|p| p.into_inner())
-        .clone();
-    let now = Instant::now();
-    let decision = {
-        let mut history = shared.history.lock().unwrap_or_else(|p| p.into_inner());
-        rules.remember(&mut history, caller.number.as_deref(), now);
-        rules.decide(
-            caller.number.as_deref(),
-            caller.called.as_deref(),
-            &history,
-            now,
-            chrono::Local::now().naive_local(),
-        )
-    };
-    let decision_ms = call.received_at().elapsed().as_secs_f64() * 1000.0;
-    let mut info = CallInfo {
-        time: now_rfc3339(),
-        caller: caller.number.clone(),
-        caller_e164: decision.e164.clone(),
-        name: decision
-            .name
-            .clone()
-            .or_else(|| caller.display_name.clone()),
-        called: caller.called.clone(),
-        decision: decision.effective.as_str().into(),
-        action: decision.action.as_str().into(),
-        rule: decision.rule.clone(),
-        reason: decision.reason.clone(),
-        outcome: None,
-        decision_ms,
-        bye_ms: None,
-    };
-    // Written before acting, so a crash right after deciding loses nothing.
-    let id = record(shared, &decision, &info);
-    let _ = shared.events.send(DaemonEvent::Call(info.clone()));
-    let (outcome, bye_ms) = act(&call, &decision, rules.decline_delay).await;
-    info.outcome = Some(outcome.clone());
-    info.bye_ms = bye_ms;
-    if let (Some(log), Some(id)) = (&shared.calllog, id)
-        && let Err(e) = log.finish(id, &outcome, bye_ms)
-    {
-        tracing::error!("call log: cannot store the outcome of call {id}: {e}");
-    }
-    let who = match (&caller.number, &info.name) {
-        (None, _) => "anonymous".to_owned(),
-        (Some(n), Some(name)) => format!("{n} ({name})"),
-        (Some(n), None) => n.clone(),
-    };
-    tracing::info!(
-        "call from {who} to {}: {} ({}); {outcome}{}",
-        info.called.as_deref().unwrap_or("?"),
-        info.decision,
-        info.reason,
-        bye_ms.map(|b| format!(" in {b:.1} ms")).unwrap_or_default()
-    );
-    if outcome == "terminated" {
-        let _ = shared.events.send(DaemonEvent::Terminated(info.clone()));
-        // Never bar anonymous callers: the Box would bar "no number".
-        if decision.effective == Action::TerminateAndBar
-            && let Some(number) = &caller.number
-        {
-            match &shared.bar {
-                Some(tx) => {
-                    let _ = tx.send((number.clone(), decision.rule.clone().unwrap_or_default()));
-                }
-                None => tracing::warn!(
-                    "cannot bar {number}: no TR-064 access configured ([fritzbox] tr064 and admin_user)"
-                ),
-            }
-        }
-    }
-    let _ = shared.events.send(DaemonEvent::CallEnded(info.clone()));
-    if let Some(tx) = &shared.calls {
-        let _ = tx.send(info);
-    }
-}
-
-fn record(shared: &Shared, d: &Decision, info: &CallInfo) -> Option<i64> {
-    let log = shared.calllog.as_ref()?;
-    let class = d.class.as_str();
-    let new = NewCall {
-        caller: info.caller.clone(),
-        caller_e164: info.caller_e164.clone(),
-        name: info.name.clone(),
-        called: info.called.clone(),
-        class: class.into(),
-        decision: info.decision.clone(),
-        action: info.action.clone(),
-        rule: info.rule.clone(),
-        reason: info.reason.clone(),
-        decision_ms: info.decision_ms,
-    };
-    match log.insert(&new) {
-        Ok(id) => Some(id),
-        Err(e) => {
-            // The log line below still carries the whole record.
-            tracing::error!("call log: cannot record the call: {e}");
-            None
-        }
-    }
-}
-
-/// Carries out the decision; returns the outcome and INVITE→BYE in ms.
-async fn act(call: &IncomingCall, d: &Decision, decline_delay: Duration) -> (String, Option<f64>) {
-    let ended = |r: EndReason| -> String {
-        match r {
-            EndReason::HungUp => "terminated".into(),
-            EndReason::RemoteHungUp => "hung-up-by-caller".into(),
-            EndReason::Cancelled => "cancelled-by-caller".into(),
-            EndReason::AnsweredElsewhere => "answered-elsewhere".into(),
-            EndReason::Rejected(486) => "declined".into(),
-            EndReason::Rejected(s) => format!("rejected-{s}"),
-            EndReason::Expired => "expired".into(),
-            EndReason::NoAck => "failed: no ACK".into(),
-            EndReason::ByeFailed(s) => format!(
-                "failed: BYE {}",
-                s.map_or("unanswered".into(), |s| s.to_string())
-            ),
-        }
-    };
-    let result = match d.effective {
-        Action::Terminate | Action::TerminateAndBar => match call.terminate().await {
-            Ok(r) => {
-                let ms = call.received_at().elapsed().as_secs_f64() * 1000.0;
-                return (ended(r.clone()), (r == EndReason::HungUp).then_some(ms));
-            }
-            Err(e) => Err(e),
-        },
-        Action::Decline => call.reject_after(Reject::Busy, decline_delay).await,
-        Action::Ring => call.ring().await,
-        Action::IgnoreSilently => Ok(()),
-    };
-    match result {
-        Ok(()) => (ended(call.ended().await), None),
-        Err(crate::net::CallError::Ended(r)) => (ended(r), None),
-        // The caller hung up before we got to act: that is how it ended.
-        Err(_) if matches!(call.status(), crate::net::CallStatus::Ended(_)) => {
-            (ended(call.ended().await), None)
-        }
-        Err(e) => (format!("failed: {e}"), None),
-    }
-}
 
 /// Turns registration changes into daemon events and log lines.
 async fn registration_events(
@@ -547,24 +539,38 @@ fn mtime(p: &Path) -> Option<SystemTime> {
     std::fs::metadata(p).and_then(|m| m.modified()).ok()
 }
 
-/// Reloads the rules on SIGHUP or when the config or a list file changes
-/// (checked every 2 s). A broken config keeps the old rules running.
-async fn reloader(mut source: RuleSource, shared: Arc<Shared>) {
-    let wake = shared.reload.clone();
-    let watched = |source: &RuleSource, shared: &Shared| -> Vec<(PathBuf, Option<SystemTime>)> {
-        let rules = shared
-            .rules
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone();
-        source
+/// Why the rules are compiled again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cause {
+    Signal,
+    BoxLists,
+    Files,
+}
+
+/// Reloads the rules on SIGHUP, after a Box phonebook sync, or when the
+/// config or a list file changes (checked every 2 s). Every compile runs
+/// in the blocking pool; the phone keeps the old snapshot until the new
+/// one is swapped in. Signals arriving meanwhile fold into one reload. A
+/// broken config keeps the old rules running.
+async fn reloader(mut source: RuleSource, snapshot: RulesSnapshot, wake: Arc<tokio::sync::Notify>) {
+    let watched = |source: &RuleSource, snapshot: &RulesSnapshot| {
+        let files: Vec<PathBuf> = source
             .path
             .iter()
-            .chain(rules.files.iter())
-            .map(|p| (p.clone(), mtime(p)))
-            .collect()
+            .chain(snapshot.load().iter().flat_map(|r| r.files.iter()))
+            .cloned()
+            .collect();
+        tokio::task::spawn_blocking(move || {
+            files
+                .into_iter()
+                .map(|p| {
+                    let t = mtime(&p);
+                    (p, t)
+                })
+                .collect::<Vec<_>>()
+        })
     };
-    let mut seen = watched(&source, &shared);
+    let mut seen = watched(&source, &snapshot).await.unwrap_or_default();
     #[cfg(unix)]
     let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
     loop {
@@ -579,28 +585,50 @@ async fn reloader(mut source: RuleSource, shared: Arc<Shared>) {
         };
         #[cfg(not(unix))]
         let signalled = std::future::pending::<()>();
-        let by_signal = tokio::select! {
-            _ = signalled => true,
-            _ = wake.notified() => true,
+        let cause = tokio::select! {
+            _ = signalled => Some(Cause::Signal),
+            _ = wake.notified() => Some(Cause::BoxLists),
             // Nothing on disk to watch: no polling, no wake-ups while idle.
-            _ = tokio::time::sleep(Duration::from_secs(2)), if !seen.is_empty() => false,
+            _ = tokio::time::sleep(Duration::from_secs(2)), if !seen.is_empty() => None,
         };
-        let changed = seen.iter().any(|(p, t)| mtime(p) != *t);
-        if !by_signal && !changed {
-            continue;
-        }
-        match source.reload() {
-            Ok(rules) => {
+        let cause = match cause {
+            Some(c) => c,
+            None => {
+                let files = seen.clone();
+                let changed =
+                    tokio::task::spawn_blocking(move || files.iter().any(|(p, t)| mtime(p) != *t))
+                        .await
+                        .unwrap_or(false);
+                if !changed {
+                    continue;
+                }
+                Cause::Files
+            }
+        };
+        let candidate = source.clone();
+        let compiled = tokio::task::spawn_blocking(move || {
+            let mut c = candidate;
+            c.reload().map(|rules| (c, rules))
+        })
+        .await;
+        match compiled {
+            Ok(Ok((fresh, rules))) => {
+                source = fresh;
                 tracing::info!(
                     "reloaded the rules: {} rule(s){}",
                     rules.len(),
-                    if by_signal { " (SIGHUP)" } else { "" }
+                    match cause {
+                        Cause::Signal => " (SIGHUP)",
+                        Cause::BoxLists => " (new lists from the FRITZ!Box)",
+                        Cause::Files => " (a file changed)",
+                    }
                 );
-                *shared.rules.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(rules);
+                snapshot.store(Some(Arc::new(rules)));
             }
+            Ok(Err(e)) => tracing::error!("reload failed, keeping the old rules: {e}"),
             Err(e) => tracing::error!("reload failed, keeping the old rules: {e}"),
         }
-        seen = watched(&source, &shared);
+        seen = watched(&source, &snapshot).await.unwrap_or_default();
     }
 }
 
@@ -747,7 +775,7 @@ async fn box_sync(
 /// at most one every 2 s (a flood of spam calls must not turn into a
 /// flood of TR-064 calls); looks each up first, since the Box stores
 /// duplicates.
-async fn barring_worker(link: BoxLink, mut rx: mpsc::UnboundedReceiver<(String, String)>) {
+async fn barring_worker(link: BoxLink, mut rx: mpsc::Receiver<(String, String)>) {
     while let Some((number, rule)) = rx.recv().await {
         let name = format!(
             "minisip4fb {} ({})",

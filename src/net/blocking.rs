@@ -17,7 +17,7 @@
 use tokio::runtime::Runtime;
 
 use super::{CallError, IncomingCall, PhoneConfig, PhoneError, Reject};
-use crate::agent::EndReason;
+use crate::agent::Outcome;
 
 pub struct Phone {
     rt: Runtime,
@@ -26,10 +26,9 @@ pub struct Phone {
 
 impl Phone {
     pub fn connect(config: PhoneConfig) -> Result<Phone, PhoneError> {
-        // One worker thread keeps retransmissions and refreshes running
-        // while the script is busy between calls.
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
+        // The phone's driver has a thread of its own, which keeps
+        // retransmissions and refreshes running while the script is busy.
+        let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .map_err(PhoneError::Runtime)?;
@@ -49,11 +48,11 @@ impl Phone {
         self.rt.block_on(call.answer())
     }
 
-    pub fn hang_up(&self, call: &IncomingCall) -> Result<EndReason, CallError> {
+    pub fn hang_up(&self, call: &IncomingCall) -> Result<Outcome, CallError> {
         self.rt.block_on(call.hang_up())
     }
 
-    pub fn terminate(&self, call: &IncomingCall) -> Result<EndReason, CallError> {
+    pub fn terminate(&self, call: &IncomingCall) -> Result<Outcome, CallError> {
         self.rt.block_on(call.terminate())
     }
 

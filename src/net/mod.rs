@@ -1,6 +1,13 @@
 //! The driver: a tokio UDP socket and a timer feeding the sans-IO
 //! [`Agent`], and the public async API built on it.
 //!
+//! Two ways to decide about calls. A [`Screen`] given to
+//! [`Phone::start_with`] is called inline, on the driver's own turn, the
+//! moment an INVITE is parsed: its [`Verdict`] leaves in the same wake-up,
+//! without a 100 Trying (RFC 3261 §17.2.1). Without one (or when it says
+//! [`Verdict::Defer`]) the call is handed to [`Phone::next_call`] for an
+//! asynchronous decision, and gets its 100 Trying at once.
+//!
 //! ```no_run
 //! # async fn demo() -> Result<(), minisip4fb::net::PhoneError> {
 //! use minisip4fb::net::{Phone, PhoneConfig, Reject};
@@ -27,8 +34,7 @@ use tokio::net::UdpSocket;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 use crate::agent::{
-    Agent, CallId, CallerId, CommandError, Config, EndReason, Event, Input, Output,
-    RegistrationError,
+    Agent, CallId, CallerId, CommandError, Config, Event, Input, Outcome, Output, RegistrationError,
 };
 use crate::sip::Host;
 
@@ -97,7 +103,7 @@ pub enum CallError {
     #[error(transparent)]
     Command(#[from] CommandError),
     #[error("the call ended ({0:?})")]
-    Ended(EndReason),
+    Ended(Outcome),
     #[error("the phone's driver has stopped")]
     Stopped,
 }
@@ -123,6 +129,50 @@ impl Reject {
     }
 }
 
+/// What to do with a new call, decided inline by a [`Screen`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Hand the call to [`Phone::next_call`] (100 Trying now).
+    Defer,
+    /// 180 Ringing: the call rings on the other phones.
+    Ring,
+    /// Only the 100 Trying: the other phones ring, this one stays silent.
+    Silent,
+    /// Answer and hang up at once: every other phone stops ringing.
+    Terminate,
+    /// Decline, after ringing for `after` (zero: at once).
+    Reject { how: Reject, after: Duration },
+}
+
+/// Decides about calls on the thread that answers SIP, as each INVITE
+/// arrives. It must never block or do I/O: hand slow work (logs,
+/// databases, notifications) to another thread through a bounded queue.
+/// A closure `FnMut(&CallerId) -> Verdict` is a screen.
+pub trait Screen: Send + 'static {
+    /// A new call; `now` is when its INVITE arrived.
+    fn screen(&mut self, call: CallId, caller: &CallerId, now: Instant) -> Verdict;
+    /// Our 200 OK was acknowledged.
+    fn answered(&mut self, _call: CallId, _now: Instant) {}
+    /// A call ended (screened or deferred).
+    fn ended(&mut self, _call: CallId, _outcome: Outcome, _now: Instant) {}
+    /// An INVITE was refused with 486: [`crate::agent::MAX_CALLS`] calls
+    /// were in progress.
+    fn refused(&mut self, _caller: &CallerId) {}
+}
+
+impl<F> Screen for F
+where
+    F: FnMut(&CallerId) -> Verdict + Send + 'static,
+{
+    fn screen(&mut self, _call: CallId, caller: &CallerId, _now: Instant) -> Verdict {
+        self(caller)
+    }
+}
+
+/// How long [`Phone::shutdown`] lets calls in progress finish (the BYE of
+/// an answered call and its 200) before unregistering.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+
 /// The registration as last reported.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Registration {
@@ -142,7 +192,7 @@ pub enum Registration {
 pub enum CallStatus {
     Ringing,
     Answered,
-    Ended(EndReason),
+    Ended(Outcome),
 }
 
 enum Command {
@@ -150,7 +200,10 @@ enum Command {
     Answer(CallId),
     Reject(CallId, u16, Option<Duration>),
     HangUp(CallId),
-    Unregister,
+    /// End the calls in progress, then unregister.
+    Shutdown,
+    /// End the driver.
+    Stop,
 }
 
 type Request = (Command, oneshot::Sender<Result<(), CommandError>>);
@@ -165,7 +218,14 @@ pub struct Phone {
     registration: watch::Receiver<Registration>,
     contact: SocketAddr,
     registrar: SocketAddr,
-    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Phone {
+    /// Stops the driver thread (without unregistering; see [`Phone::shutdown`]).
+    fn drop(&mut self) {
+        let (tx, _) = oneshot::channel();
+        let _ = self.commands.send((Command::Stop, tx));
+    }
 }
 
 impl Phone {
@@ -179,7 +239,13 @@ impl Phone {
     }
 
     /// Binds, starts the driver and begins registering; returns at once.
+    /// Every call goes to [`Phone::next_call`].
     pub async fn start(config: PhoneConfig) -> Result<Phone, PhoneError> {
+        Phone::start_with(config, |_: &CallerId| Verdict::Defer).await
+    }
+
+    /// Like [`Phone::start`], with `screen` deciding each call inline.
+    pub async fn start_with(config: PhoneConfig, screen: impl Screen) -> Result<Phone, PhoneError> {
         let (host, port) = split_host_port(&config.fritzbox)?;
         let registrar = tokio::net::lookup_host((host.as_str(), port))
             .await
@@ -196,8 +262,8 @@ impl Phone {
                 ),
             })?;
         let bind = config.bind;
-        let socket = UdpSocket::bind(bind)
-            .await
+        let socket = std::net::UdpSocket::bind(bind)
+            .and_then(|s| s.set_nonblocking(true).map(|()| s))
             .map_err(|source| PhoneError::Bind { addr: bind, source })?;
         let local = socket
             .local_addr()
@@ -217,10 +283,26 @@ impl Phone {
         cfg.domain_port = (port != 5060).then_some(port);
         cfg.expires = config.expires;
         cfg.trusted = config.trusted.clone();
-        Ok(Phone::spawn(socket, cfg))
+        Phone::spawn(socket, cfg, Box::new(screen))
     }
 
-    fn spawn(socket: UdpSocket, cfg: Config) -> Phone {
+    /// Starts the driver on a thread of its own with its own one-thread
+    /// runtime: whatever the application's runtime is busy with, the
+    /// thread that answers SIP does nothing else.
+    fn spawn(
+        socket: std::net::UdpSocket,
+        cfg: Config,
+        screen: Box<dyn Screen>,
+    ) -> Result<Phone, PhoneError> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(PhoneError::Runtime)?;
+        let bind = cfg.contact;
+        let socket = {
+            let _in_rt = rt.enter();
+            UdpSocket::from_std(socket).map_err(|source| PhoneError::Bind { addr: bind, source })?
+        };
         let (commands, cmd_rx) = mpsc::unbounded_channel();
         let (calls_tx, calls) = mpsc::unbounded_channel();
         let (events, _) = broadcast::channel(256);
@@ -234,17 +316,21 @@ impl Phone {
             events: events.clone(),
             registration: reg_tx,
             statuses: HashMap::new(),
+            screen,
+            stopping: None,
         };
-        let task = tokio::spawn(driver.run(cmd_rx));
-        Phone {
+        std::thread::Builder::new()
+            .name("minisip4fb-sip".into())
+            .spawn(move || rt.block_on(driver.run(cmd_rx)))
+            .map_err(PhoneError::Runtime)?;
+        Ok(Phone {
             commands,
             calls,
             events,
             registration,
             contact,
             registrar,
-            task,
-        }
+        })
     }
 
     /// Waits until the Box holds our binding, or registration has failed
@@ -292,10 +378,13 @@ impl Phone {
         self.registrar
     }
 
-    /// Unregisters (waiting at most 5 s for the Box) and stops the driver.
+    /// Stops the phone gracefully: ringing calls get 480 (the other phones
+    /// ring on), answered calls their BYE, for at most [`SHUTDOWN_GRACE`];
+    /// then unregisters (waiting at most 5 s for the Box) and stops the
+    /// driver.
     pub async fn shutdown(self) -> Result<(), PhoneError> {
         let (tx, rx) = oneshot::channel();
-        if self.commands.send((Command::Unregister, tx)).is_ok() && rx.await.is_ok() {
+        if self.commands.send((Command::Shutdown, tx)).is_ok() && rx.await.is_ok() {
             let mut reg = self.registration.clone();
             let done = async {
                 while *reg.borrow_and_update() != Registration::Unregistered {
@@ -304,14 +393,13 @@ impl Phone {
                     }
                 }
             };
-            if tokio::time::timeout(Duration::from_secs(5), done)
+            if tokio::time::timeout(SHUTDOWN_GRACE + Duration::from_secs(5), done)
                 .await
                 .is_err()
             {
                 tracing::warn!("the FRITZ!Box did not confirm the unregistration within 5 s");
             }
         }
-        self.task.abort();
         Ok(())
     }
 }
@@ -365,7 +453,7 @@ impl IncomingCall {
         loop {
             match &*st.borrow_and_update() {
                 CallStatus::Answered => return Ok(()),
-                CallStatus::Ended(r) => return Err(CallError::Ended(r.clone())),
+                CallStatus::Ended(r) => return Err(CallError::Ended(*r)),
                 CallStatus::Ringing => {}
             }
             st.changed().await.map_err(|_| CallError::Stopped)?;
@@ -374,14 +462,14 @@ impl IncomingCall {
 
     /// Hangs up and waits until the call is over: BYE when answered (after
     /// the ACK), 486 while still ringing.
-    pub async fn hang_up(&self) -> Result<EndReason, CallError> {
+    pub async fn hang_up(&self) -> Result<Outcome, CallError> {
         self.command(Command::HangUp(self.id)).await?;
         Ok(self.ended().await)
     }
 
     /// Answers and hangs up at once — the spam-call trick: every other
     /// phone stops ringing. Returns how the call ended.
-    pub async fn terminate(&self) -> Result<EndReason, CallError> {
+    pub async fn terminate(&self) -> Result<Outcome, CallError> {
         self.command(Command::Answer(self.id)).await?;
         self.command(Command::HangUp(self.id)).await?;
         Ok(self.ended().await)
@@ -401,14 +489,14 @@ impl IncomingCall {
     }
 
     /// Waits until the call is over, however it ends.
-    pub async fn ended(&self) -> EndReason {
+    pub async fn ended(&self) -> Outcome {
         let mut st = self.status.clone();
         loop {
             if let CallStatus::Ended(r) = &*st.borrow_and_update() {
-                return r.clone();
+                return *r;
             }
             if st.changed().await.is_err() {
-                return EndReason::ByeFailed(None);
+                return Outcome::ByeFailed(None);
             }
         }
     }
@@ -422,6 +510,9 @@ struct Driver {
     events: broadcast::Sender<Event>,
     registration: watch::Sender<Registration>,
     statuses: HashMap<CallId, watch::Sender<CallStatus>>,
+    screen: Box<dyn Screen>,
+    /// Shutting down: unregister once no call is active, or at this instant.
+    stopping: Option<Instant>,
 }
 
 impl Driver {
@@ -429,7 +520,15 @@ impl Driver {
         self.agent.register(Instant::now());
         let mut buf = vec![0u8; 65_535];
         loop {
-            let deadline = self.flush().await;
+            let mut deadline = self.flush().await;
+            if let Some(until) = self.stopping {
+                if self.agent.active_calls() == 0 || Instant::now() >= until {
+                    self.stopping = None;
+                    self.agent.unregister(Instant::now());
+                    continue;
+                }
+                deadline = deadline.min(until);
+            }
             tokio::select! {
                 r = self.socket.recv_from(&mut buf) => match r {
                     Ok((n, from)) => self.agent.handle_input(Input::Receive { now: Instant::now(), from, data: &buf[..n] }),
@@ -438,11 +537,11 @@ impl Driver {
                 },
                 _ = tokio::time::sleep_until(deadline.into()) => self.agent.handle_input(Input::Timeout(Instant::now())),
                 cmd = cmd_rx.recv() => match cmd {
+                    Some((Command::Stop, _)) | None => return,
                     Some((c, reply)) => {
                         let r = self.apply(c);
                         let _ = reply.send(r);
                     }
-                    None => return,
                 },
             }
         }
@@ -455,10 +554,12 @@ impl Driver {
             Command::Answer(id) => self.agent.answer(now, id),
             Command::Reject(id, status, delay) => self.agent.reject(now, id, status, delay),
             Command::HangUp(id) => self.agent.hang_up(now, id),
-            Command::Unregister => {
-                self.agent.unregister(now);
+            Command::Shutdown => {
+                self.agent.shut_down(now);
+                self.stopping = Some(now + SHUTDOWN_GRACE);
                 Ok(())
             }
+            Command::Stop => Ok(()),
         }
     }
 
@@ -493,6 +594,36 @@ impl Driver {
                 self.registration.send_replace(Registration::Unregistered);
             }
             Event::IncomingCall { call, caller } => {
+                let now = Instant::now();
+                let verdict = if self.stopping.is_some() {
+                    // Shutting down: the other phones take it.
+                    Verdict::Reject {
+                        how: Reject::Unavailable,
+                        after: Duration::ZERO,
+                    }
+                } else {
+                    self.screen.screen(*call, caller, now)
+                };
+                let done = match verdict {
+                    Verdict::Defer => None,
+                    Verdict::Silent => Some(Ok(())),
+                    Verdict::Ring => Some(self.agent.ring(now, *call)),
+                    Verdict::Terminate => Some(
+                        self.agent
+                            .answer(now, *call)
+                            .and_then(|()| self.agent.hang_up(now, *call)),
+                    ),
+                    Verdict::Reject { how, after } => {
+                        Some(self.agent.reject(now, *call, how.status(), Some(after)))
+                    }
+                };
+                if let Some(r) = done {
+                    if let Err(e) = r {
+                        tracing::warn!("{call}: cannot carry out {verdict:?}: {e}");
+                    }
+                    let _ = self.events.send(e);
+                    return;
+                }
                 let (tx, rx) = watch::channel(CallStatus::Ringing);
                 self.statuses.insert(*call, tx);
                 let _ = self.calls.send(IncomingCall {
@@ -504,15 +635,18 @@ impl Driver {
                 });
             }
             Event::CallAnswered { call } => {
+                self.screen.answered(*call, Instant::now());
                 if let Some(s) = self.statuses.get(call) {
                     s.send_replace(CallStatus::Answered);
                 }
             }
             Event::CallEnded { call, reason } => {
+                self.screen.ended(*call, *reason, Instant::now());
                 if let Some(s) = self.statuses.remove(call) {
-                    s.send_replace(CallStatus::Ended(reason.clone()));
+                    s.send_replace(CallStatus::Ended(*reason));
                 }
             }
+            Event::CallRefused { caller } => self.screen.refused(caller),
         }
         let _ = self.events.send(e);
     }

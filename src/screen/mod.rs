@@ -1,3 +1,61 @@
+//! Call screening: number normalisation (E.164), rule lists, rules and
+//! the decision. Nothing here does network I/O; deciding never blocks.
+
 pub mod list;
 pub mod number;
 pub mod rules;
+
+/// What to do with a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Action {
+    /// Do nothing: the other phones ring.
+    Ring,
+    /// Answer and hang up at once: the other phones stop ringing.
+    Terminate,
+    /// Ring ~3 s, then 486 Busy (FRITZBOX.md: a fast 486 drops the FRITZ!Fon app).
+    Decline,
+    /// Stay silent (no 180); the call rings on the other phones.
+    IgnoreSilently,
+    /// Terminate, then put the number on the Box's own call-barring list
+    /// (over TR-064) so the Box rejects it next time.
+    TerminateAndBar,
+}
+
+impl Action {
+    pub const ALL: [Action; 5] = [
+        Action::Ring,
+        Action::Terminate,
+        Action::Decline,
+        Action::IgnoreSilently,
+        Action::TerminateAndBar,
+    ];
+
+    /// The text form of the config file, the call log and the events.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Ring => "ring",
+            Action::Terminate => "terminate",
+            Action::Decline => "decline",
+            Action::IgnoreSilently => "ignore-silently",
+            Action::TerminateAndBar => "terminate-and-bar",
+        }
+    }
+}
+
+impl std::fmt::Display for Action {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Action {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Action, String> {
+        Action::ALL
+            .into_iter()
+            .find(|a| a.as_str() == s)
+            .ok_or_else(|| format!("unknown action {s:?}"))
+    }
+}

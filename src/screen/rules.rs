@@ -8,9 +8,10 @@ use std::time::{Duration, Instant};
 
 use chrono::{Datelike, NaiveDateTime, NaiveTime, Weekday};
 
+use super::Action;
 use super::list::{self, LineError, NumberSet, Probe};
 use super::number::{self, Home, Kind, LazyClass};
-use crate::config::{self, Action};
+use crate::config;
 
 /// Lists fetched from the Box over TR-064: phonebook name (or `barring`)
 /// → its XML export.
@@ -70,7 +71,8 @@ pub struct Decision {
 }
 
 /// The kind of caller, for the call log.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum CallerClass {
     Anonymous,
     /// Another phone of the Box: never screened.
@@ -85,6 +87,21 @@ impl CallerClass {
             CallerClass::Internal => "internal",
             CallerClass::External => "external",
         }
+    }
+}
+
+impl std::str::FromStr for CallerClass {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<CallerClass, String> {
+        [
+            CallerClass::Anonymous,
+            CallerClass::Internal,
+            CallerClass::External,
+        ]
+        .into_iter()
+        .find(|c| c.as_str() == s)
+        .ok_or_else(|| format!("unknown caller class {s:?}"))
     }
 }
 

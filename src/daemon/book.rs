@@ -1,0 +1,302 @@
+//! The book-keeper: a thread of its own that takes the phone's notes about
+//! calls (decided, ended), writes them to the call log in batched
+//! transactions, prints the log line of each call once it is over, and
+//! tells the event bus. A call log that is locked, read-only or full
+//! delays nothing: the writes wait in memory (bounded) and are retried.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::time::{Duration, Instant, SystemTime};
+
+use tokio::sync::{broadcast, mpsc};
+
+use super::DaemonEvent;
+use crate::agent::{CallId, CallerId, Outcome};
+use crate::calllog::{CallLog, Op, Record};
+use crate::screen::Action;
+use crate::text::printable;
+
+/// What the phone (and the daemon's deferred path) tell the book-keeper.
+pub enum Note {
+    Decided {
+        call: CallId,
+        /// When the INVITE arrived.
+        at: Instant,
+        wall: SystemTime,
+        record: Box<Record>,
+    },
+    Ended {
+        call: CallId,
+        outcome: Outcome,
+        at: Instant,
+    },
+    /// An INVITE refused for too many calls in progress.
+    Refused { caller: CallerId },
+    /// Write what is pending (for at most [`STOP_FLUSH`]) and end.
+    Stop,
+}
+
+/// The queue from the phone's thread; it never waits on a full queue.
+pub const QUEUE: usize = 16_384;
+/// Writes kept in memory while the call log refuses them; beyond this
+/// the oldest are dropped (and counted).
+const MAX_PENDING: usize = 100_000;
+/// Notes per transaction, at most.
+const BATCH: usize = 512;
+/// How long a write may wait for another process's lock before the
+/// book-keeper goes on and retries later.
+const BUSY: Duration = Duration::from_millis(200);
+const RETRY: Duration = Duration::from_secs(1);
+const STOP_FLUSH: Duration = Duration::from_secs(2);
+
+/// Where finished calls go besides the log.
+pub struct Outlets {
+    pub events: broadcast::Sender<DaemonEvent>,
+    /// Every finished call (the demo).
+    pub calls: Option<mpsc::UnboundedSender<Record>>,
+    /// Numbers to put on the Box's call-barring list, with the rule.
+    pub bar: Option<mpsc::Sender<(String, String)>>,
+    /// Woken on every call (memory release after a wave).
+    pub wave: std::sync::Arc<tokio::sync::Notify>,
+}
+
+struct Open {
+    key: u64,
+    at: Instant,
+    record: Record,
+}
+
+struct Book {
+    log: Option<CallLog>,
+    out: Outlets,
+    open: HashMap<CallId, Open>,
+    next_key: u64,
+    pending: VecDeque<Op>,
+    rows: HashMap<u64, i64>,
+    /// Since when writes fail, and why (logged once per failure spell).
+    failing: Option<Instant>,
+    dropped: u64,
+}
+
+/// Runs the book-keeper until [`Note::Stop`] or until every sender is gone.
+pub fn run(rx: Receiver<Note>, log: Option<CallLog>, out: Outlets) {
+    if let Some(l) = &log
+        && let Err(e) = l.set_busy_timeout(BUSY)
+    {
+        tracing::warn!("{e}");
+    }
+    let mut book = Book {
+        log,
+        out,
+        open: HashMap::new(),
+        next_key: 1,
+        pending: VecDeque::new(),
+        rows: HashMap::new(),
+        failing: None,
+        dropped: 0,
+    };
+    let mut retry_at: Option<Instant> = None;
+    loop {
+        let first = match retry_at {
+            Some(t) => match rx.recv_timeout(t.saturating_duration_since(Instant::now())) {
+                Ok(n) => Some(n),
+                Err(RecvTimeoutError::Timeout) => None,
+                Err(RecvTimeoutError::Disconnected) => break,
+            },
+            None => match rx.recv() {
+                Ok(n) => Some(n),
+                Err(_) => break,
+            },
+        };
+        let mut stop = false;
+        for note in first
+            .into_iter()
+            .chain(std::iter::from_fn(|| rx.try_recv().ok()).take(BATCH))
+        {
+            if matches!(note, Note::Stop) {
+                stop = true;
+                break;
+            }
+            book.take(note);
+        }
+        if stop {
+            break;
+        }
+        if retry_at.is_none_or(|t| Instant::now() >= t) {
+            retry_at = (!book.write()).then(|| Instant::now() + RETRY);
+        }
+    }
+    // Stopping: what the phone said last is in; write it, bounded in time.
+    let until = Instant::now() + STOP_FLUSH;
+    while !book.write() && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    if !book.pending.is_empty() {
+        tracing::error!(
+            "call log: {} write(s) could not be stored before exit (the log line of each call has its details)",
+            book.pending.len()
+        );
+    }
+}
+
+impl Book {
+    fn take(&mut self, note: Note) {
+        match note {
+            Note::Decided {
+                call,
+                at,
+                wall,
+                mut record,
+            } => {
+                self.out.wave.notify_one();
+                record.time = rfc3339(wall);
+                let key = self.next_key;
+                self.next_key += 1;
+                self.queue(Op::Insert {
+                    key,
+                    record: (*record).clone(),
+                });
+                let _ = self.out.events.send(DaemonEvent::Call((*record).clone()));
+                self.open.insert(
+                    call,
+                    Open {
+                        key,
+                        at,
+                        record: *record,
+                    },
+                );
+            }
+            Note::Ended { call, outcome, at } => {
+                // A call the screen never saw (refused while stopping).
+                let Some(open) = self.open.remove(&call) else {
+                    return;
+                };
+                self.ended(open, outcome, at);
+            }
+            Note::Refused { caller } => tracing::warn!(
+                "refused a call from {}: too many calls in progress",
+                printable(&caller.to_string())
+            ),
+            Note::Stop => {}
+        }
+    }
+
+    fn ended(&mut self, open: Open, outcome: Outcome, at: Instant) {
+        let Open {
+            key,
+            at: start,
+            mut record,
+        } = open;
+        let bye_ms = (outcome == Outcome::Terminated)
+            .then(|| at.saturating_duration_since(start).as_secs_f64() * 1000.0);
+        record.outcome = Some(outcome);
+        record.bye_ms = bye_ms;
+        self.queue(Op::Finish {
+            key,
+            outcome,
+            bye_ms,
+            ended: rfc3339(SystemTime::now()),
+        });
+        let who = match (&record.caller, &record.name) {
+            (None, _) => "anonymous".to_owned(),
+            (Some(n), Some(name)) => format!("{n} ({name})"),
+            (Some(n), None) => n.clone(),
+        };
+        tracing::info!(
+            "call from {} to {}: {} ({}); {outcome}{}",
+            printable(&who),
+            printable(record.called.as_deref().unwrap_or("?")),
+            record.decision,
+            printable(&record.reason),
+            bye_ms.map(|b| format!(" in {b:.1} ms")).unwrap_or_default()
+        );
+        if outcome == Outcome::Terminated {
+            let _ = self
+                .out
+                .events
+                .send(DaemonEvent::Terminated(record.clone()));
+            // Never bar anonymous callers: the Box would bar "no number".
+            if record.decision == Action::TerminateAndBar
+                && let Some(number) = &record.caller
+            {
+                match &self.out.bar {
+                    Some(tx) => {
+                        let rule = record.rule.clone().unwrap_or_default();
+                        if tx.try_send((number.clone(), rule)).is_err() {
+                            tracing::warn!(
+                                "cannot bar {}: the call-barring queue is full",
+                                printable(number)
+                            );
+                        }
+                    }
+                    None => tracing::warn!(
+                        "cannot bar {}: no TR-064 access configured ([fritzbox] tr064 and admin_user)",
+                        printable(number)
+                    ),
+                }
+            }
+        }
+        let _ = self.out.events.send(DaemonEvent::CallEnded(record.clone()));
+        if let Some(tx) = &self.out.calls {
+            let _ = tx.send(record);
+        }
+    }
+
+    fn queue(&mut self, op: Op) {
+        if self.log.is_none() {
+            return;
+        }
+        if self.pending.len() >= MAX_PENDING {
+            self.pending.pop_front();
+            self.dropped += 1;
+            if self.dropped.is_power_of_two() {
+                tracing::error!(
+                    "call log: {} record(s) dropped: the log has refused writes for too long",
+                    self.dropped
+                );
+            }
+        }
+        self.pending.push_back(op);
+    }
+
+    /// Writes what is pending in one transaction; `false` if it failed
+    /// (everything stays pending).
+    fn write(&mut self) -> bool {
+        let Some(log) = &self.log else { return true };
+        if self.pending.is_empty() {
+            return true;
+        }
+        let ops = self.pending.make_contiguous();
+        match log.apply(ops, &mut self.rows) {
+            Ok(()) => {
+                // Finished calls need no row id any more.
+                for op in self.pending.drain(..) {
+                    if let Op::Finish { key, .. } = op {
+                        self.rows.remove(&key);
+                    }
+                }
+                if let Some(since) = self.failing.take() {
+                    tracing::info!(
+                        "call log: writable again after {:.0} s; the waiting records are stored",
+                        since.elapsed().as_secs_f64()
+                    );
+                }
+                true
+            }
+            Err(e) => {
+                if self.failing.is_none() {
+                    self.failing = Some(Instant::now());
+                    tracing::error!(
+                        "call log: cannot write ({e}); calls go on, their records wait in memory and are retried every {} s",
+                        RETRY.as_secs()
+                    );
+                }
+                false
+            }
+        }
+    }
+}
+
+fn rfc3339(t: SystemTime) -> String {
+    chrono::DateTime::<chrono::Utc>::from(t).to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
