@@ -26,6 +26,14 @@ impl Daemon {
         Daemon(child)
     }
 
+    /// SIGTERM, then the exit status.
+    fn terminate(&mut self) -> std::process::ExitStatus {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.0.id().to_string()])
+            .status();
+        self.0.wait().unwrap()
+    }
+
     fn kill9(&mut self) {
         let _ = Command::new("kill")
             .args(["-KILL", &self.0.id().to_string()])
@@ -371,6 +379,81 @@ async fn kill_9_during_a_call_keeps_earlier_records() {
         .query_row("PRAGMA integrity_check", [], |r| r.get(0))
         .unwrap();
     assert_eq!(ok, "ok");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_locked_call_log_delays_no_call_and_loses_no_record() {
+    let dir = setup("locked");
+    let emu = emulator().await;
+    let _d = Daemon::start(&dir.join("config.toml"), emu.addr());
+    emu.wait_for_binding(Duration::from_secs(10))
+        .await
+        .expect("registers");
+    // Another process takes the write lock (a backup, `sqlite3` open in a shell).
+    let db = rusqlite::Connection::open(dir.join("calls.db")).unwrap();
+    db.execute_batch("BEGIN EXCLUSIVE").unwrap();
+    for _ in 0..3 {
+        let r = emu
+            .call(spec(Caller::National("09005551234".into()), 3000))
+            .await;
+        assert_eq!(
+            r.outcome,
+            CallOutcome::TerminatedByPhone,
+            "terminated while the log is locked: {r}"
+        );
+    }
+    let held: i64 = db
+        .query_row("SELECT count(*) FROM calls", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(held, 0, "nothing could be written while we held the lock");
+    db.execute_batch("COMMIT").unwrap();
+    // The book-keeper retries every second.
+    let mut calls = Vec::new();
+    for _ in 0..40 {
+        calls = calls_json(&dir);
+        if calls.len() == 3 && calls.iter().all(|c| c["outcome"] == "terminated") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(calls.len(), 3, "{calls:?}");
+    assert!(
+        calls.iter().all(|c| c["outcome"] == "terminated"),
+        "{calls:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_ends_ringing_calls_writes_their_outcome_and_unregisters() {
+    let dir = setup("sigterm");
+    let emu = std::sync::Arc::new(emulator().await);
+    let mut d = Daemon::start(&dir.join("config.toml"), emu.addr());
+    emu.wait_for_binding(Duration::from_secs(10))
+        .await
+        .expect("registers");
+    let ringing = {
+        let emu = emu.clone();
+        tokio::spawn(async move {
+            emu.call(spec(Caller::National("040855992611".into()), 5000))
+                .await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let status = tokio::task::spawn_blocking(move || d.terminate())
+        .await
+        .unwrap();
+    assert!(status.success(), "exit status {status}");
+    let r = ringing.await.unwrap();
+    assert_eq!(
+        r.outcome,
+        CallOutcome::RejectedByPhone(480),
+        "the ringing call got a final response the Box understands: {r}"
+    );
+    assert!(emu.bindings().await.is_empty(), "unregistered");
+    let calls = calls_json(&dir);
+    assert_eq!(calls.len(), 1);
+    assert_eq!(calls[0]["outcome"], "rejected-480", "{:?}", calls[0]);
+    assert_eq!(emu.violations().await, Vec::<String>::new());
 }
 
 #[test]

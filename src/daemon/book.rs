@@ -78,8 +78,13 @@ struct Book {
     dropped: u64,
 }
 
+/// How often old records are pruned.
+const PRUNE_EVERY: Duration = Duration::from_secs(86_400);
+
 /// Runs the book-keeper until [`Note::Stop`] or until every sender is gone.
-pub fn run(rx: Receiver<Note>, log: Option<CallLog>, out: Outlets) {
+/// It also prunes records older than `retention_days` (0: never), at
+/// start and daily: the one thread that writes the log does it.
+pub fn run(rx: Receiver<Note>, log: Option<CallLog>, retention_days: u32, out: Outlets) {
     if let Some(l) = &log
         && let Err(e) = l.set_busy_timeout(BUSY)
     {
@@ -96,17 +101,17 @@ pub fn run(rx: Receiver<Note>, log: Option<CallLog>, out: Outlets) {
         dropped: 0,
     };
     let mut retry_at: Option<Instant> = None;
+    let mut prune_at = Instant::now();
     loop {
-        let first = match retry_at {
-            Some(t) => match rx.recv_timeout(t.saturating_duration_since(Instant::now())) {
-                Ok(n) => Some(n),
-                Err(RecvTimeoutError::Timeout) => None,
-                Err(RecvTimeoutError::Disconnected) => break,
-            },
-            None => match rx.recv() {
-                Ok(n) => Some(n),
-                Err(_) => break,
-            },
+        if Instant::now() >= prune_at {
+            book.prune(retention_days);
+            prune_at = Instant::now() + PRUNE_EVERY;
+        }
+        let wake = retry_at.map_or(prune_at, |t| t.min(prune_at));
+        let first = match rx.recv_timeout(wake.saturating_duration_since(Instant::now())) {
+            Ok(n) => Some(n),
+            Err(RecvTimeoutError::Timeout) => None,
+            Err(RecvTimeoutError::Disconnected) => break,
         };
         let mut stop = false;
         for note in first
@@ -140,6 +145,15 @@ pub fn run(rx: Receiver<Note>, log: Option<CallLog>, out: Outlets) {
 }
 
 impl Book {
+    fn prune(&self, days: u32) {
+        let Some(log) = &self.log else { return };
+        match log.prune(days) {
+            Ok(0) => {}
+            Ok(n) => tracing::info!("call log: removed {n} record(s) older than {days} days"),
+            Err(e) => tracing::warn!("call log: pruning failed: {e}"),
+        }
+    }
+
     fn take(&mut self, note: Note) {
         match note {
             Note::Decided {

@@ -289,9 +289,10 @@ pub async fn serve(
         wave,
     };
     let log = parts.calllog.clone();
+    let retention = parts.source.config.calllog.retention_days;
     let book = std::thread::Builder::new()
         .name("minisip4fb-book".into())
-        .spawn(move || book::run(notes_rx, log, outlets))
+        .spawn(move || book::run(notes_rx, log, retention, outlets))
         .ok();
     let printer = parts
         .events_json
@@ -316,15 +317,11 @@ pub async fn serve(
         events.clone(),
         already,
     )));
-    let retention = parts.source.config.calllog.retention_days;
     tasks.push(tokio::spawn(reloader(
         parts.source,
         snapshot.clone(),
         reload.clone(),
     )));
-    if let Some(log) = parts.calllog {
-        tasks.push(tokio::spawn(prune_daily(log, retention)));
-    }
 
     let failed = failed_for_good(phone.registration_updates());
     tokio::pin!(failed);
@@ -629,17 +626,6 @@ async fn reloader(mut source: RuleSource, snapshot: RulesSnapshot, wake: Arc<tok
             Err(e) => tracing::error!("reload failed, keeping the old rules: {e}"),
         }
         seen = watched(&source, &snapshot).await.unwrap_or_default();
-    }
-}
-
-async fn prune_daily(log: CallLog, days: u32) {
-    loop {
-        match log.prune(days) {
-            Ok(0) => {}
-            Ok(n) => tracing::info!("call log: removed {n} record(s) older than {days} days"),
-            Err(e) => tracing::warn!("call log: pruning failed: {e}"),
-        }
-        tokio::time::sleep(Duration::from_secs(86400)).await;
     }
 }
 

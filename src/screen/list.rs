@@ -229,12 +229,55 @@ impl Format {
     }
 }
 
+/// The largest list file read: ten times a 1,000,000-entry list.
+pub const MAX_LIST_BYTES: u64 = 256 << 20;
+
 /// Loads a list file. Broken lines are returned as errors and skipped;
 /// the rest still loads. Only an unreadable file is an `Err`.
 pub fn load(path: &Path, home: &Home) -> Result<(NumberSet, Vec<LineError>), String> {
-    let text = std::fs::read_to_string(path)
+    let text = read_regular(path, MAX_LIST_BYTES)
         .map_err(|e| format!("cannot read list {}: {e}", path.display()))?;
     Ok(parse(&text, Format::of(path), path, home))
+}
+
+/// Reads a regular file of at most `max` bytes as text (invalid UTF-8
+/// replaced). Anything else is refused without blocking: opening a FIFO
+/// would wait for a writer, reading a device might never end.
+pub fn read_regular(path: &Path, max: u64) -> Result<String, String> {
+    use std::io::Read;
+    let mut open = std::fs::OpenOptions::new();
+    open.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        // Opening a FIFO without O_NONBLOCK waits for a writer.
+        open.custom_flags(libc::O_NONBLOCK);
+    }
+    let file = open.open(path).map_err(|e| e.to_string())?;
+    let meta = file.metadata().map_err(|e| e.to_string())?;
+    if !meta.is_file() {
+        let what = if meta.is_dir() {
+            "a directory"
+        } else {
+            "not a regular file (a FIFO, socket or device)"
+        };
+        return Err(format!("it is {what}: point the config at a regular file"));
+    }
+    if meta.len() > max {
+        return Err(format!(
+            "it has {} bytes, more than the {} MB a list may have",
+            meta.len(),
+            max >> 20
+        ));
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    file.take(max + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| e.to_string())?;
+    Ok(match String::from_utf8(bytes) {
+        Ok(s) => s,
+        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+    })
 }
 
 /// Parses list text in `format`; `path` names the file in errors.
@@ -290,7 +333,8 @@ fn text_entries(text: &str) -> Vec<Entry> {
         let (number, rest) = line.split_at(end);
         let name = rest.trim_start_matches([',', ';', '\t', ' ']).trim();
         if !number.chars().any(|c| c.is_ascii_digit()) {
-            out.push(Err((i + 1, format!("no phone number in {line:?}"))));
+            // The line itself is not repeated: a list may be a symlink to a secret.
+            out.push(Err((i + 1, "no phone number on this line".to_owned())));
             continue;
         }
         out.push(Ok((
@@ -343,13 +387,7 @@ fn csv_entries(text: &str) -> Vec<Entry> {
             }
             None if line == 1 => {} // a header
             None if rec.iter().all(|f| f.trim().is_empty()) => {}
-            None => out.push(Err((
-                line,
-                format!(
-                    "no phone number in {:?}",
-                    rec.iter().collect::<Vec<_>>().join(",")
-                ),
-            ))),
+            None => out.push(Err((line, "no phone number in this row".to_owned()))),
         }
     }
     out
@@ -394,6 +432,9 @@ fn vcard_entries(text: &str) -> Vec<Entry> {
     out
 }
 
+/// A FRITZ!Box phonebook nests five elements deep; this is plenty.
+const MAX_XML_DEPTH: usize = 32;
+
 /// The FRITZ!Box phonebook export: `<contact><person><realName>…` and
 /// `<telephony><number …>…</number>` (FRITZBOX.md, TR-064 section).
 fn fritz_xml_entries(text: &str) -> Vec<Entry> {
@@ -405,11 +446,26 @@ fn fritz_xml_entries(text: &str) -> Vec<Entry> {
     let mut text_buf = String::new();
     let mut name: Option<String> = None;
     let mut numbers: Vec<(usize, String)> = Vec::new();
-    let line_of = |pos: u64| text[..(pos as usize).min(text.len())].matches('\n').count() + 1;
+    // Line numbers counted forward from the last position asked for:
+    // positions only grow, so the whole text is scanned once.
+    let mut counted = (0usize, 1usize);
+    let mut line_of = |pos: u64| {
+        let pos = (pos as usize).min(text.len()).max(counted.0);
+        counted.1 += memchr::memchr_iter(b'\n', &text.as_bytes()[counted.0..pos]).count();
+        counted.0 = pos;
+        counted.1
+    };
     loop {
         let pos = reader.buffer_position();
         match reader.read_event() {
             Ok(Event::Start(e)) => {
+                if path.len() >= MAX_XML_DEPTH {
+                    out.push(Err((
+                        line_of(pos),
+                        format!("XML nested deeper than {MAX_XML_DEPTH} elements: not a FRITZ!Box phonebook"),
+                    )));
+                    break;
+                }
                 let tag = String::from_utf8_lossy(e.local_name().as_ref()).into_owned();
                 if tag == "contact" {
                     name = None;
@@ -500,7 +556,7 @@ mod tests {
         assert_eq!(errors.len(), 1);
         assert_eq!(
             errors[0].to_string(),
-            "allow.txt:5: no phone number in \"not a number\""
+            "allow.txt:5: no phone number on this line"
         );
         assert_eq!(
             s.lookup("+442079460000").unwrap().name.as_deref(),
@@ -560,5 +616,62 @@ mod tests {
             &home(),
         );
         assert_eq!(errors.len(), 1);
+    }
+
+    #[test]
+    fn phonebook_lines_are_counted_once_and_right() {
+        // A number each line; the bad ones must name their own line.
+        let mut text = String::from("<phonebooks><phonebook>\n");
+        for i in 0..20_000 {
+            let n = if i % 5000 == 4999 {
+                "x".to_owned()
+            } else {
+                format!("030{i:07}")
+            };
+            text.push_str(&format!(
+                "<contact><telephony><number>{n}</number></telephony></contact>\n"
+            ));
+        }
+        text.push_str("</phonebook></phonebooks>\n");
+        let (s, errors) = parse(&text, Format::FritzXml, Path::new("pb.xml"), &home());
+        assert_eq!(s.len(), 19_996);
+        let lines: Vec<usize> = errors.iter().map(|e| e.line).collect();
+        assert_eq!(lines, vec![5001, 10001, 15001, 20001]);
+    }
+
+    #[test]
+    fn deep_xml_is_refused() {
+        let text = "<a>".repeat(10_000);
+        let (s, errors) = parse(&text, Format::FritzXml, Path::new("deep.xml"), &home());
+        assert!(s.is_empty());
+        assert!(errors[0].message.contains("nested deeper"), "{errors:?}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_fifo_is_refused_without_waiting() {
+        let dir = std::env::temp_dir().join(format!("minisip4fb-fifo-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let fifo = dir.join("list.txt");
+        let c = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: mkfifo with a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let e = load(&fifo, &home()).unwrap_err();
+        assert!(e.contains("not a regular file"), "{e}");
+        let e = load(&dir, &home()).unwrap_err();
+        assert!(e.contains("a directory"), "{e}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_line_without_a_number_is_not_repeated() {
+        let (_, errors) = parse(
+            "secret-token-123abc\n",
+            Format::Text,
+            Path::new("l.txt"),
+            &home(),
+        );
+        assert_eq!(errors.len(), 1);
+        assert!(!errors[0].to_string().contains("secret"), "{}", errors[0]);
     }
 }
