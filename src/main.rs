@@ -41,6 +41,7 @@ fn main() {
             init_logging_level("minisip4fb=error");
             rt.block_on(minisip4fb::cli::bench::bench(args))
         }
+        Command::BenchFloor(args) => minisip4fb::cli::floor::floor(args),
         Command::Demo(args) => {
             // The phone's own log would interleave with the story; -v shows it.
             init_logging_level(if args.verbose {

@@ -219,6 +219,10 @@ pub(crate) struct Call {
     timers: TimerTable,
     state: State,
     answer_sdp: Vec<u8>,
+    /// The deadline filed in the agent's timer queue.
+    pub scheduled: Option<Instant>,
+    /// Counted among the agent's active calls.
+    pub counted_active: bool,
 }
 
 impl Call {
@@ -265,6 +269,8 @@ impl Call {
                 reject: None,
             },
             answer_sdp: Vec::new(),
+            scheduled: None,
+            counted_active: false,
             source,
             invite,
         })

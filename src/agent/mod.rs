@@ -205,6 +205,9 @@ pub enum Event {
 /// INVITEs beyond this is answered 486 and costs no memory.
 pub const MAX_CALLS: usize = 256;
 
+/// Answers to non-INVITE requests kept for their retransmissions, at most.
+const MAX_ANSWERED: usize = 4096;
+
 /// A command that does not fit the call's state.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CommandError {
@@ -259,6 +262,12 @@ pub struct Agent {
     /// Responses to non-INVITE requests, resent on retransmission (RFC
     /// 3261 §17.2.2, timer J): (branch, method) → (response, expiry, dest).
     answered: HashMap<(String, String), (Vec<u8>, Instant, SocketAddr)>,
+    /// The same keys in the order they expire.
+    answered_expiry: VecDeque<(Instant, (String, String))>,
+    /// Every call's next deadline, earliest first.
+    schedule: std::collections::BTreeSet<(Instant, CallId)>,
+    /// Calls not yet over (see [`Agent::active_calls`]).
+    active: usize,
     /// Sources and causes already logged, so a flood logs once.
     logged: HashSet<String>,
     now: Instant,
@@ -279,6 +288,9 @@ impl Agent {
             dialogs: HashMap::new(),
             next_call: 1,
             answered: HashMap::new(),
+            answered_expiry: VecDeque::new(),
+            schedule: std::collections::BTreeSet::new(),
+            active: 0,
             logged: HashSet::new(),
             now,
         }
@@ -307,22 +319,12 @@ impl Agent {
 
     /// Sends 180 Ringing.
     pub fn ring(&mut self, now: Instant, call: CallId) -> Result<(), CommandError> {
-        self.now = now;
-        let c = self
-            .calls
-            .get_mut(&call)
-            .ok_or(CommandError::UnknownCall(call))?;
-        c.ring(&mut self.ctx, now)
+        self.command(now, call, |c, ctx, now| c.ring(ctx, now))
     }
 
     /// Sends 200 OK with an SDP answer; [`Event::CallAnswered`] follows the ACK.
     pub fn answer(&mut self, now: Instant, call: CallId) -> Result<(), CommandError> {
-        self.now = now;
-        let c = self
-            .calls
-            .get_mut(&call)
-            .ok_or(CommandError::UnknownCall(call))?;
-        c.answer(&mut self.ctx, now)
+        self.command(now, call, |c, ctx, now| c.answer(ctx, now))
     }
 
     /// Declines with `status` (486, 480, 603 …). With `delay`, rings first
@@ -338,23 +340,13 @@ impl Agent {
         if !(400..700).contains(&status) {
             return Err(CommandError::BadStatus(status));
         }
-        self.now = now;
-        let c = self
-            .calls
-            .get_mut(&call)
-            .ok_or(CommandError::UnknownCall(call))?;
-        c.reject(&mut self.ctx, now, status, delay)
+        self.command(now, call, |c, ctx, now| c.reject(ctx, now, status, delay))
     }
 
     /// Ends the call: BYE once it is answered (after the ACK, RFC 3261
     /// §15), 486 while it is still ringing.
     pub fn hang_up(&mut self, now: Instant, call: CallId) -> Result<(), CommandError> {
-        self.now = now;
-        let c = self
-            .calls
-            .get_mut(&call)
-            .ok_or(CommandError::UnknownCall(call))?;
-        c.hang_up(&mut self.ctx, now)
+        self.command(now, call, |c, ctx, now| c.hang_up(ctx, now))
     }
 
     /// The phone stops: ringing calls get 480, answered ones their BYE
@@ -362,14 +354,72 @@ impl Agent {
     /// is 0 (or a bounded time), then [`Agent::unregister`].
     pub fn shut_down(&mut self, now: Instant) {
         self.now = now;
-        for c in self.calls.values_mut() {
-            c.shut_down(&mut self.ctx, now);
+        let ids: Vec<CallId> = self.calls.keys().copied().collect();
+        for id in ids {
+            let _ = self.command(now, id, |c, ctx, now| {
+                c.shut_down(ctx, now);
+                Ok(())
+            });
         }
     }
 
     /// Calls still ringing, answered or hanging up.
     pub fn active_calls(&self) -> usize {
-        self.calls.values().filter(|c| c.is_active()).count()
+        self.active
+    }
+
+    /// Runs a command on a call, then files its new deadline.
+    fn command(
+        &mut self,
+        now: Instant,
+        id: CallId,
+        f: impl FnOnce(&mut Call, &mut Ctx, Instant) -> Result<(), CommandError>,
+    ) -> Result<(), CommandError> {
+        self.now = now;
+        let c = self
+            .calls
+            .get_mut(&id)
+            .ok_or(CommandError::UnknownCall(id))?;
+        let r = f(c, &mut self.ctx, now);
+        self.touch(id);
+        r
+    }
+
+    /// After anything happened to a call: its deadline into the timer
+    /// queue, its state into the count of active calls, and a call that is
+    /// over and quiet out of memory. O(log n): a datagram or a timeout
+    /// touches only its own call, however many linger after a burst.
+    fn touch(&mut self, id: CallId) {
+        let Some(c) = self.calls.get_mut(&id) else {
+            return;
+        };
+        let next = c.deadline();
+        if next != c.scheduled {
+            if let Some(t) = c.scheduled {
+                self.schedule.remove(&(t, id));
+            }
+            if let Some(t) = next {
+                self.schedule.insert((t, id));
+            }
+            c.scheduled = next;
+        }
+        let active = c.is_active();
+        if active != c.counted_active {
+            c.counted_active = active;
+            if active {
+                self.active += 1;
+            } else {
+                self.active -= 1;
+            }
+        }
+        if c.is_gone() {
+            if let Some(t) = c.scheduled.take() {
+                self.schedule.remove(&(t, id));
+            }
+            let key = (std::mem::take(&mut c.call_id), c.remote_tag.take());
+            self.dialogs.remove(&key);
+            self.calls.remove(&id);
+        }
     }
 
     /// Feeds one input. Then drain [`Agent::poll_output`] before the next.
@@ -404,33 +454,41 @@ impl Agent {
     }
 
     fn next_deadline(&self) -> Instant {
-        let mut d = self
+        let reg = self
             .reg
             .deadline()
             .unwrap_or(self.now + Duration::from_secs(3600));
-        for c in self.calls.values() {
-            if let Some(t) = c.deadline() {
-                d = d.min(t);
-            }
-        }
-        d
+        let calls = self.schedule.first().map(|(t, _)| *t);
+        let answered = self.answered_expiry.front().map(|(t, _)| *t);
+        [Some(reg), calls, answered]
+            .into_iter()
+            .flatten()
+            .min()
+            .unwrap_or(reg)
     }
 
     fn on_timeout(&mut self, now: Instant) {
         self.now = now;
         self.reg.on_timeout(&mut self.ctx, now);
-        for c in self.calls.values_mut() {
-            c.on_timeout(&mut self.ctx, now);
-        }
-        let dialogs = &mut self.dialogs;
-        self.calls.retain(|_, c| {
-            let gone = c.is_gone();
-            if gone {
-                dialogs.remove(&(std::mem::take(&mut c.call_id), c.remote_tag.take()));
+        while let Some(&(t, id)) = self.schedule.first() {
+            if t > now {
+                break;
             }
-            !gone
-        });
-        self.answered.retain(|_, (_, until, _)| *until > now);
+            self.schedule.pop_first();
+            if let Some(c) = self.calls.get_mut(&id) {
+                c.scheduled = None;
+                c.on_timeout(&mut self.ctx, now);
+            }
+            self.touch(id);
+        }
+        // Entries expire in the order they were made (all live 64·T1).
+        while let Some((until, _)) = self.answered_expiry.front()
+            && *until <= now
+        {
+            if let Some((_, key)) = self.answered_expiry.pop_front() {
+                self.answered.remove(&key);
+            }
+        }
     }
 
     fn log_once(&mut self, key: String, msg: impl FnOnce() -> String) {
@@ -478,10 +536,17 @@ impl Agent {
         if self.reg.on_response(&mut self.ctx, now, branch, &r) {
             return;
         }
-        for c in self.calls.values_mut() {
-            if c.on_response(&mut self.ctx, now, branch, &r) {
-                return;
-            }
+        // Our BYE's To carries the caller's tag: the dialog's key.
+        let key = (
+            r.headers.call_id().unwrap_or_default().to_owned(),
+            r.headers.to().ok().and_then(|t| t.tag().map(str::to_owned)),
+        );
+        if let Some(&id) = self.dialogs.get(&key)
+            && let Some(c) = self.calls.get_mut(&id)
+            && c.on_response(&mut self.ctx, now, branch, &r)
+        {
+            self.touch(id);
+            return;
         }
         tracing::debug!("stray response {} {} (branch {branch})", r.status, r.reason);
     }
@@ -511,10 +576,18 @@ impl Agent {
             && let Some(b) = via.branch()
             && req.method != Method::Invite
         {
-            self.answered.insert(
-                (b.to_owned(), req.method.to_string()),
-                (data.clone(), self.now + TIMEOUT, from),
-            );
+            // A flood of requests must not grow the cache without end.
+            if self.answered.len() < MAX_ANSWERED {
+                let key = (b.to_owned(), req.method.to_string());
+                let until = self.now + TIMEOUT;
+                if self
+                    .answered
+                    .insert(key.clone(), (data.clone(), until, from))
+                    .is_none()
+                {
+                    self.answered_expiry.push_back((until, key));
+                }
+            }
         }
         self.ctx.send(from, data);
     }
@@ -615,6 +688,9 @@ impl Agent {
             // RFC 3261 §8.2.1: a method we do not support.
             _ => self.respond(from, &req, 405, &[("Allow", build::ALLOW)]),
         }
+        if let Some(id) = id {
+            self.touch(id);
+        }
     }
 
     fn on_new_invite(&mut self, now: Instant, from: SocketAddr, req: Request) {
@@ -625,7 +701,7 @@ impl Agent {
             return;
         }
         let caller = CallerId::from_request(&req);
-        if self.calls.len() >= MAX_CALLS && self.active_calls() >= MAX_CALLS {
+        if self.active_calls() >= MAX_CALLS {
             self.log_once("max calls".into(), || {
                 format!("{MAX_CALLS} calls in progress: refusing further INVITEs with 486 until some end")
             });
@@ -641,6 +717,7 @@ impl Agent {
                 self.dialogs
                     .insert((call.call_id.clone(), call.remote_tag.clone()), id);
                 self.calls.insert(id, call);
+                self.touch(id);
                 self.ctx.emit(Event::IncomingCall { call: id, caller });
                 self.ctx.out.push_back(Queued::Trying(id));
             }

@@ -1,7 +1,12 @@
 //! `minisip4fb bench`: the call-cycle and footprint benchmark. The
 //! emulated FRITZ!Box (in this process) rings the phone (this binary's
-//! `run`, as a child process) from a blocked number, at a given rate, over
-//! loopback only; every run is bounded in calls and time.
+//! `run --config`, as a child process, call log on) from a blocked number,
+//! at a given rate, over loopback only; every run is bounded in calls and
+//! time. In the same run and against the same emulator, the floor: a
+//! minimal responder in its own process (`bench-floor`) that answers by
+//! copying header lines. With `--stress`, the worst INVITE→200 while the
+//! phone is under a 1,000,000-entry list reload, a SIGHUP storm, a locked
+//! call log and a hook flood.
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -31,6 +36,9 @@ pub struct BenchArgs {
     /// Seconds to watch the idle phone for CPU time and wake-ups.
     #[arg(long, default_value_t = 60)]
     pub idle: u64,
+    /// Also measure under reload, SIGHUP storm, locked log and hook flood.
+    #[arg(long)]
+    pub stress: bool,
 }
 
 /// Reads a `/proc/PID/status` field in kB (VmRSS) or a count.
@@ -121,11 +129,22 @@ impl Step {
 }
 
 async fn run_step(emu: &std::sync::Arc<Emulator>, calls: u32, rate: f64) -> Step {
+    run_step_during(emu, calls, rate, |_| {}).await
+}
+
+/// A step, calling `during(i)` right before call `i` is placed.
+async fn run_step_during(
+    emu: &std::sync::Arc<Emulator>,
+    calls: u32,
+    rate: f64,
+    mut during: impl FnMut(u32),
+) -> Step {
     let interval = Duration::from_secs_f64(1.0 / rate);
     let start = tokio::time::Instant::now();
     let mut tasks = Vec::with_capacity(calls as usize);
     for i in 0..calls {
         tokio::time::sleep_until(start + interval * i).await;
+        during(i);
         let emu = emu.clone();
         // A different number per call, all matching the block pattern.
         let spec = CallSpec::new(Caller::National(format!("0900{:07}", i)))
@@ -151,6 +170,83 @@ impl Drop for PhoneChild {
     }
 }
 
+const PASSWORD: &str = "bench-password";
+
+/// A config for the phone under test: call log on, a block rule, and for
+/// the stress run a 1,000,000-entry list and a command hook.
+fn write_config(dir: &std::path::Path, stress: bool) -> std::io::Result<PathBuf> {
+    std::fs::create_dir_all(dir)?;
+    std::fs::write(dir.join("password"), format!("{PASSWORD}\n"))?;
+    let mut cfg = String::from(
+        "[fritzbox]\nuser = \"620\"\npassword_file = \"password\"\n[calllog]\ndb = \"calls.db\"\n\
+         [[rule]]\nname = \"premium\"\nnumbers = [\"0900*\"]\naction = \"terminate\"\n",
+    );
+    if stress {
+        write_big_list(&dir.join("big.txt"), 1_000_000)?;
+        cfg.push_str(
+            "[[rule]]\nname = \"big list\"\nlists = [\"big.txt\"]\naction = \"terminate\"\n\
+             [[hook]]\nevents = [\"terminated\"]\ncommand = [\"true\"]\n",
+        );
+    }
+    let path = dir.join("config.toml");
+    std::fs::write(&path, cfg)?;
+    Ok(path)
+}
+
+fn write_big_list(path: &std::path::Path, n: usize) -> std::io::Result<()> {
+    use std::fmt::Write as _;
+    let mut s = String::with_capacity(n * 13);
+    for i in 0..n {
+        let _ = writeln!(s, "0170{:07}", i * 7 % 10_000_000);
+    }
+    std::fs::write(path, s)
+}
+
+fn spawn(exe: &std::path::Path, args: &[&str]) -> std::io::Result<PhoneChild> {
+    Command::new(exe)
+        .args(args)
+        .env("MINISIP4FB_PASSWORD", PASSWORD)
+        .env("RUST_LOG", "minisip4fb=warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map(PhoneChild)
+}
+
+/// Starts `args` and waits for its binding at the emulator.
+async fn start_registered(
+    emu: &Emulator,
+    exe: &std::path::Path,
+    args: &[&str],
+) -> Result<PhoneChild, String> {
+    let known = emu.bindings().await.len();
+    let child = spawn(exe, args).map_err(|e| format!("cannot start {args:?}: {e}"))?;
+    emu.wait_for_new_binding(known, Duration::from_secs(20))
+        .await
+        .ok_or_else(|| format!("{} did not register", args[0]))?;
+    Ok(child)
+}
+
+#[cfg(unix)]
+fn signal(pid: u32, sig: i32) {
+    if let Ok(pid) = i32::try_from(pid) {
+        // SAFETY: kill(2) on the child this bench started.
+        unsafe {
+            libc::kill(pid, sig);
+        }
+    }
+}
+
+fn table_row(name: &str, v: &[f64]) -> String {
+    format!(
+        "| {name} | {:.3} ms | {:.3} ms | {:.3} ms | {:.3} ms |",
+        percentile(v, 0.5),
+        percentile(v, 0.9),
+        percentile(v, 0.99),
+        percentile(v, 1.0)
+    )
+}
+
 pub async fn bench(a: BenchArgs) -> i32 {
     let exe: PathBuf = match std::env::current_exe() {
         Ok(p) => p,
@@ -161,7 +257,7 @@ pub async fn bench(a: BenchArgs) -> i32 {
     };
     let emu = match Emulator::start(EmulatorConfig {
         bind: "127.0.0.1:0".parse().expect("literal"),
-        accounts: vec![("620".into(), "bench-password".into())],
+        accounts: vec![("620".into(), PASSWORD.into())],
         seed: 1,
         ..EmulatorConfig::default()
     })
@@ -173,40 +269,79 @@ pub async fn bench(a: BenchArgs) -> i32 {
             return 1;
         }
     };
-    let started = Instant::now();
-    let child = Command::new(&exe)
-        .args([
-            "run",
-            "--fritzbox",
-            &emu.addr().to_string(),
+    let box_addr = emu.addr().to_string();
+    let dir = std::env::temp_dir().join(format!("minisip4fb-bench-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let config = match write_config(&dir.join("plain"), false) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("minisip4fb bench: cannot write the config: {e}");
+            return 1;
+        }
+    };
+    let code = run_bench(&a, &exe, &emu, &box_addr, &config, &dir).await;
+    let _ = std::fs::remove_dir_all(&dir);
+    code
+}
+
+async fn run_bench(
+    a: &BenchArgs,
+    exe: &std::path::Path,
+    emu: &std::sync::Arc<Emulator>,
+    box_addr: &str,
+    config: &std::path::Path,
+    dir: &std::path::Path,
+) -> i32 {
+    // The floor first: its binding goes stale once the phone registers,
+    // and the emulator rings the newest binding.
+    let floor = match start_registered(
+        emu,
+        exe,
+        &[
+            "bench-floor",
+            "--registrar",
+            box_addr,
             "--user",
             "620",
+            "--lifetime",
+            "600",
+        ],
+    )
+    .await
+    {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("minisip4fb bench: {e}");
+            return 1;
+        }
+    };
+    let floor_step = run_step(emu, a.calls, a.rate).await;
+    drop(floor);
+
+    let started = Instant::now();
+    let config_arg = config.display().to_string();
+    let phone = match start_registered(
+        emu,
+        exe,
+        &[
+            "run",
+            "--config",
+            &config_arg,
+            "--fritzbox",
+            box_addr,
             "--bind",
             "127.0.0.1:0",
-            "--block",
-            "0900*",
-        ])
-        .env("MINISIP4FB_PASSWORD", "bench-password")
-        .env("RUST_LOG", "minisip4fb=warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn();
-    let phone = match child {
-        Ok(c) => PhoneChild(c),
+        ],
+    )
+    .await
+    {
+        Ok(p) => p,
         Err(e) => {
-            eprintln!("minisip4fb bench: cannot start the phone: {e}");
+            eprintln!("minisip4fb bench: {e}");
             return 1;
         }
     };
     let pid = phone.0.id();
-    if emu
-        .wait_for_binding(Duration::from_secs(10))
-        .await
-        .is_none()
-    {
-        eprintln!("minisip4fb bench: the phone did not register");
-        return 1;
-    }
     let registered_ms = started.elapsed().as_secs_f64() * 1000.0;
     tokio::time::sleep(Duration::from_millis(200)).await;
     let rss_registered = proc_status(pid, "VmRSS:");
@@ -216,7 +351,7 @@ pub async fn bench(a: BenchArgs) -> i32 {
     tokio::time::sleep(Duration::from_secs(a.idle)).await;
     let (t1, w1) = (cpu_ticks(pid), switches(pid));
 
-    let main = run_step(&emu, a.calls, a.rate).await;
+    let main = run_step(emu, a.calls, a.rate).await;
     let mut steps = Vec::new();
     let mut rate = a.rate;
     let mut best = if main.failed() == 0 {
@@ -226,7 +361,7 @@ pub async fn bench(a: BenchArgs) -> i32 {
     };
     while best == Some(rate) && rate * 2.0 <= a.max_rate {
         rate *= 2.0;
-        let s = run_step(&emu, a.calls, rate).await;
+        let s = run_step(emu, a.calls, rate).await;
         if s.failed() == 0 {
             best = Some(rate);
         }
@@ -237,40 +372,57 @@ pub async fn bench(a: BenchArgs) -> i32 {
     // linger T4 (5 s) for stray retransmissions, and the phone releases
     // free memory after 10 quiet seconds; wait that out each time.
     let linger = Duration::from_secs(12);
-    let warm = run_step(&emu, 100.min(a.soak), SOAK_RATE).await;
+    let warm = run_step(emu, 100.min(a.soak), SOAK_RATE).await;
     tokio::time::sleep(linger).await;
     let rss_100 = proc_status(pid, "VmRSS:");
-    let soak = run_step(&emu, a.soak.saturating_sub(100), SOAK_RATE).await;
+    let soak = run_step(emu, a.soak.saturating_sub(100), SOAK_RATE).await;
     let rss_soak = proc_status(pid, "VmRSS:");
     tokio::time::sleep(linger).await;
     let rss_settled = proc_status(pid, "VmRSS:");
 
-    let size = std::fs::metadata(&exe).map(|m| m.len()).unwrap_or(0);
-    let stripped = stripped_size(&exe);
+    let peak = proc_status(pid, "VmHWM:");
+    drop(phone);
+    let size = std::fs::metadata(exe).map(|m| m.len()).unwrap_or(0);
+    let stripped = stripped_size(exe);
     let kb = |v: Option<u64>| v.map_or("?".into(), |k| format!("{:.1} MB", k as f64 / 1024.0));
 
     println!(
-        "## Call cycle (blocked number → answered and hung up), loopback, {} calls at {} calls/s\n",
+        "## Call cycle (blocked number → answered and hung up), loopback, {} calls at {} calls/s, call log on\n",
         a.calls, a.rate
     );
     println!("| | p50 | p90 | p99 | max |\n|---|---:|---:|---:|---:|");
+    let first = |r: &CallReport| r.first_response;
+    let answered = |r: &CallReport| r.answered_after;
+    let bye = |r: &CallReport| r.bye_after;
     for (name, pick) in [
         (
-            "INVITE → 100 Trying",
-            (|r: &CallReport| r.first_response) as fn(&CallReport) -> Option<Duration>,
+            "INVITE → first response",
+            first as fn(&CallReport) -> Option<Duration>,
         ),
-        ("INVITE → 200 OK", |r: &CallReport| r.answered_after),
-        ("INVITE → BYE", |r: &CallReport| r.bye_after),
+        ("INVITE → 200 OK", answered),
+        ("INVITE → BYE", bye),
     ] {
-        let v = main.latencies(pick);
         println!(
-            "| {name} | {:.2} ms | {:.2} ms | {:.2} ms | {:.2} ms |",
-            percentile(&v, 0.5),
-            percentile(&v, 0.9),
-            percentile(&v, 0.99),
-            percentile(&v, 1.0)
+            "{}",
+            table_row(&format!("minisip4fb: {name}"), &main.latencies(pick))
+        );
+        println!(
+            "{}",
+            table_row(&format!("floor: {name}"), &floor_step.latencies(pick))
         );
     }
+    let med =
+        |s: &Step, pick: fn(&CallReport) -> Option<Duration>| percentile(&s.latencies(pick), 0.5);
+    println!(
+        "\nagainst the floor (a minimal responder in its own process, same run): INVITE → 200 OK median {:+.3} ms, INVITE → BYE median ×{:.2}",
+        med(&main, answered) - med(&floor_step, answered),
+        med(&main, bye) / med(&floor_step, bye)
+    );
+    println!(
+        "floor failed calls: {} of {}",
+        floor_step.failed(),
+        floor_step.reports.len()
+    );
     println!(
         "\nfailed calls: {} of {}\n",
         main.failed(),
@@ -314,6 +466,7 @@ pub async fn bench(a: BenchArgs) -> i32 {
         kb(rss_soak),
         kb(rss_settled)
     );
+    println!("| peak RSS (VmHWM) | {} |", kb(peak));
     println!(
         "| idle {} s: CPU time, wake-ups | {} ms, {} |",
         a.idle,
@@ -322,6 +475,108 @@ pub async fn bench(a: BenchArgs) -> i32 {
             .map_or("?".into(), |(a, b)| wakeups(&a, &b).to_string())
     );
     println!("\nsoak failures: {}", warm.failed() + soak.failed());
+    if a.stress {
+        return stress(exe, emu, box_addr, dir).await;
+    }
+    0
+}
+
+/// The worst INVITE→200 while the phone is busy with something slow.
+async fn stress(
+    exe: &std::path::Path,
+    emu: &std::sync::Arc<Emulator>,
+    box_addr: &str,
+    dir: &std::path::Path,
+) -> i32 {
+    let sdir = dir.join("stress");
+    let config = match write_config(&sdir, true) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("minisip4fb bench: {e}");
+            return 1;
+        }
+    };
+    let config_arg = config.display().to_string();
+    let phone = match start_registered(
+        emu,
+        exe,
+        &[
+            "run",
+            "--config",
+            &config_arg,
+            "--fritzbox",
+            box_addr,
+            "--bind",
+            "127.0.0.1:0",
+        ],
+    )
+    .await
+    {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("minisip4fb bench: {e}");
+            return 1;
+        }
+    };
+    let pid = phone.0.id();
+    // Let the first compile of the 1M list finish (calls before it wait for it).
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    println!(
+        "\n## Under stress (1,000,000-entry list rule, a command hook on every terminated call, call log on)\n"
+    );
+    println!(
+        "| situation | calls | failed | INVITE → 200 p50 | p99 | max |\n|---|---:|---:|---:|---:|---:|"
+    );
+    let row = |name: &str, s: &Step| {
+        let v = s.latencies(|r| r.answered_after);
+        println!(
+            "| {name} | {} | {} | {:.3} ms | {:.3} ms | {:.3} ms |",
+            s.reports.len(),
+            s.failed(),
+            percentile(&v, 0.5),
+            percentile(&v, 0.99),
+            percentile(&v, 1.0)
+        );
+    };
+    let quiet = run_step(emu, 200, 50.0).await;
+    row("quiet (hook on each call)", &quiet);
+    // The list changes twice a second: every change is a 1M-entry compile.
+    let list = sdir.join("big.txt");
+    let reload = run_step_during(emu, 300, 50.0, |i| {
+        if i % 25 == 0 {
+            use std::io::Write as _;
+            if let Ok(mut f) = std::fs::OpenOptions::new().append(true).open(&list) {
+                let _ = writeln!(f, "0171{i:07}");
+            }
+        }
+    })
+    .await;
+    row("1,000,000-entry list changed every 0.5 s", &reload);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    #[cfg(unix)]
+    {
+        let storm = run_step_during(emu, 300, 50.0, |_| {
+            for _ in 0..10 {
+                signal(pid, libc::SIGHUP);
+            }
+        })
+        .await;
+        row("SIGHUP storm (500 a second)", &storm);
+        tokio::time::sleep(Duration::from_secs(3)).await;
+    }
+    match rusqlite::Connection::open(sdir.join("calls.db"))
+        .and_then(|db| db.execute_batch("BEGIN EXCLUSIVE").map(|()| db))
+    {
+        Ok(db) => {
+            let locked = run_step(emu, 300, 50.0).await;
+            let _ = db.execute_batch("COMMIT");
+            row("call log locked by another process", &locked);
+        }
+        Err(e) => eprintln!("minisip4fb bench: cannot lock the call log: {e}"),
+    }
+    let flood = run_step(emu, 1000, 500.0).await;
+    row("hook flood: 1,000 calls at 500 calls/s", &flood);
+    drop(phone);
     0
 }
 

@@ -5,6 +5,7 @@ pub mod calls;
 pub mod check;
 pub mod demo;
 pub mod emulate;
+pub mod floor;
 pub mod run;
 pub mod tr064;
 
@@ -41,6 +42,9 @@ pub enum Command {
     Barring(tr064::BarringArgs),
     /// Measure call latency, rate and footprint against the emulator (loopback).
     Bench(bench::BenchArgs),
+    /// The benchmark's floor: a minimal responder (used by `bench`).
+    #[command(hide = true)]
+    BenchFloor(floor::FloorArgs),
 }
 
 /// Sets up logging: RUST_LOG wins, else info (every SIP message with --verbose).

@@ -43,6 +43,9 @@ pub const QUEUE: usize = 16_384;
 const MAX_PENDING: usize = 100_000;
 /// Notes per transaction, at most.
 const BATCH: usize = 512;
+/// How long the first note of a batch waits for others. The log line and
+/// the events go out at once; only the SQLite write waits.
+const GATHER: Duration = Duration::from_millis(10);
 /// How long a write may wait for another process's lock before the
 /// book-keeper goes on and retries later.
 const BUSY: Duration = Duration::from_millis(200);
@@ -113,16 +116,24 @@ pub fn run(rx: Receiver<Note>, log: Option<CallLog>, retention_days: u32, out: O
             Err(RecvTimeoutError::Timeout) => None,
             Err(RecvTimeoutError::Disconnected) => break,
         };
+        // Gather what comes within GATHER of the first note into one
+        // transaction: a call's decision and its end are usually one write.
         let mut stop = false;
-        for note in first
-            .into_iter()
-            .chain(std::iter::from_fn(|| rx.try_recv().ok()).take(BATCH))
-        {
+        let until = Instant::now() + GATHER;
+        let mut next = first;
+        let mut taken = 0;
+        while let Some(note) = next.take() {
             if matches!(note, Note::Stop) {
                 stop = true;
                 break;
             }
             book.take(note);
+            taken += 1;
+            if taken < BATCH {
+                next = rx
+                    .recv_timeout(until.saturating_duration_since(Instant::now()))
+                    .ok();
+            }
         }
         if stop {
             break;

@@ -18,7 +18,6 @@ use std::time::{Duration, SystemTime};
 use serde::Serialize;
 use tokio::sync::{broadcast, mpsc};
 
-use crate::agent::Event;
 use crate::calllog::{CallLog, Record};
 use crate::config::{self, Config};
 use crate::net::{IncomingCall, Phone, PhoneConfig, Registration, Verdict};
@@ -208,12 +207,7 @@ pub async fn serve(
     let mut tasks = Vec::new();
     let snapshot: RulesSnapshot = Arc::default();
     let (notes, notes_rx) = std::sync::mpsc::sync_channel(book::QUEUE);
-    let screen = DaemonScreen {
-        rules: snapshot.clone(),
-        history: History::default(),
-        notes: notes.clone(),
-        dropped: 0,
-    };
+    let screen = DaemonScreen::new(snapshot.clone(), notes.clone());
     // Register first: compiling the rules loads libphonenumber's metadata
     // and reads the lists, which can happen while the Box answers.
     let (user, host) = (phone.user.clone(), phone.fritzbox.clone());
@@ -224,6 +218,9 @@ pub async fn serve(
             return 1;
         }
     };
+    // Everything started from here on (the blocking pool, the
+    // book-keeper, hook processes) yields the CPU to the phone's thread.
+    lower_priority_of_this_thread();
     let source = parts.source.clone();
     let compiled = tokio::task::spawn_blocking(move || source.compile())
         .await
@@ -305,17 +302,9 @@ pub async fn serve(
             Err(e) => tracing::error!("hooks disabled: {e}"),
         }
     }
-    // Subscribe first, then look: the phone may have registered already
-    // while the rules were compiled.
-    let reg_rx = phone.events();
-    let already = match phone.registration() {
-        Registration::Registered { expires } => Some(expires),
-        _ => None,
-    };
     tasks.push(tokio::spawn(registration_events(
-        reg_rx,
+        phone.registration_updates(),
         events.clone(),
-        already,
     )));
     tasks.push(tokio::spawn(reloader(
         parts.source,
@@ -360,6 +349,21 @@ pub async fn serve(
         let _ = tokio::task::spawn_blocking(move || t.join()).await;
     }
     code
+}
+
+/// Nice +10 for the calling thread and the threads it starts later (Linux
+/// keeps the nice value per thread, and a new thread inherits it): on a
+/// small machine, a SQLite write or a rule compile then waits for the
+/// phone's thread, never the other way round.
+fn lower_priority_of_this_thread() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: setpriority on our own thread id; it changes only its nice value.
+    unsafe {
+        let tid = libc::gettid();
+        if libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, 10) != 0 {
+            tracing::debug!("cannot lower the daemon threads' priority");
+        }
+    }
 }
 
 /// A call handed over before the rules were ready: decided as soon as
@@ -452,32 +456,19 @@ fn release_free_memory() {
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 fn release_free_memory() {}
 
-/// Turns registration changes into daemon events and log lines.
+/// Turns registration changes into daemon events and log lines. It
+/// watches the registration state, not the phone's event stream, so calls
+/// wake nothing here.
 async fn registration_events(
-    mut rx: broadcast::Receiver<Event>,
+    mut rx: tokio::sync::watch::Receiver<Registration>,
     events: broadcast::Sender<DaemonEvent>,
-    already: Option<Duration>,
 ) {
     let mut registered = false;
     let mut ever = false;
-    if let Some(expires) = already {
-        registered = true;
-        ever = true;
-        let expires = expires.as_secs();
-        tracing::info!("registered at the FRITZ!Box (binding granted for {expires} s)");
-        let _ = events.send(DaemonEvent::Registered {
-            time: now_rfc3339(),
-            expires,
-        });
-    }
     loop {
-        let e = match rx.recv().await {
-            Ok(e) => e,
-            Err(broadcast::error::RecvError::Lagged(_)) => continue,
-            Err(_) => return,
-        };
-        match e {
-            Event::Registered { expires } if !registered => {
+        let now = rx.borrow_and_update().clone();
+        match now {
+            Registration::Registered { expires } if !registered => {
                 registered = true;
                 let expires = expires.as_secs();
                 if ever {
@@ -495,7 +486,7 @@ async fn registration_events(
                 }
                 ever = true;
             }
-            Event::RegistrationFailed {
+            Registration::Failed {
                 reason,
                 retry_in: Some(d),
             } => {
@@ -512,6 +503,9 @@ async fn registration_events(
                 }
             }
             _ => {}
+        }
+        if rx.changed().await.is_err() {
+            return;
         }
     }
 }

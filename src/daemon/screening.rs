@@ -71,15 +71,31 @@ pub fn verdict_of(action: Action, decline_delay: Duration) -> Verdict {
 
 /// The screen the daemon gives the phone.
 pub struct DaemonScreen {
-    pub rules: RulesSnapshot,
-    pub history: History,
-    pub notes: SyncSender<Note>,
+    rules: RulesSnapshot,
+    history: History,
+    notes: SyncSender<Note>,
+    /// Notes of this turn, sent when it is done (after the answer left).
+    outbox: Vec<Note>,
     /// Notes dropped because the book-keeper's queue was full.
-    pub dropped: u64,
+    dropped: u64,
 }
 
 impl DaemonScreen {
+    pub fn new(rules: RulesSnapshot, notes: SyncSender<Note>) -> DaemonScreen {
+        DaemonScreen {
+            rules,
+            history: History::default(),
+            notes,
+            outbox: Vec::new(),
+            dropped: 0,
+        }
+    }
+
     fn note(&mut self, n: Note) {
+        self.outbox.push(n);
+    }
+
+    fn send(&mut self, n: Note) {
         match self.notes.try_send(n) {
             Ok(()) => {}
             Err(TrySendError::Full(_)) => {
@@ -124,5 +140,14 @@ impl Screen for DaemonScreen {
         self.note(Note::Refused {
             caller: caller.clone(),
         });
+    }
+
+    fn turn_done(&mut self) {
+        let mut notes = std::mem::take(&mut self.outbox);
+        for n in notes.drain(..) {
+            self.send(n);
+        }
+        // Keep the allocation for the next turn.
+        self.outbox = notes;
     }
 }

@@ -316,6 +316,21 @@ impl Emulator {
     }
 
     /// Waits until some phone is registered, at most `timeout`.
+    /// Waits until there are more than `known` bindings; the newest.
+    pub async fn wait_for_new_binding(&self, known: usize, timeout: Duration) -> Option<Binding> {
+        let end = tokio::time::Instant::now() + timeout;
+        loop {
+            let b = self.bindings().await;
+            if b.len() > known {
+                return b.into_iter().max_by_key(|b| b.registered_at);
+            }
+            if tokio::time::Instant::now() >= end {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     pub async fn wait_for_binding(&self, timeout: Duration) -> Option<Binding> {
         let end = tokio::time::Instant::now() + timeout;
         loop {

@@ -158,6 +158,9 @@ pub trait Screen: Send + 'static {
     /// An INVITE was refused with 486: [`crate::agent::MAX_CALLS`] calls
     /// were in progress.
     fn refused(&mut self, _caller: &CallerId) {}
+    /// The driver's turn is over: its datagrams are sent. The place to
+    /// wake other threads, so that waking them never delays an answer.
+    fn turn_done(&mut self) {}
 }
 
 impl<F> Screen for F
@@ -318,6 +321,7 @@ impl Phone {
             statuses: HashMap::new(),
             screen,
             stopping: None,
+            later: Vec::new(),
         };
         std::thread::Builder::new()
             .name("minisip4fb-sip".into())
@@ -513,6 +517,8 @@ struct Driver {
     screen: Box<dyn Screen>,
     /// Shutting down: unregister once no call is active, or at this instant.
     stopping: Option<Instant>,
+    /// Events of this turn, broadcast after its datagrams are sent.
+    later: Vec<Event>,
 }
 
 impl Driver {
@@ -564,6 +570,8 @@ impl Driver {
     }
 
     /// Sends what the agent produced, hands out events; returns the deadline.
+    /// What waits for the end of the turn: the datagrams go first, then
+    /// anything that wakes another thread.
     async fn flush(&mut self) -> Instant {
         loop {
             match self.agent.poll_output() {
@@ -573,7 +581,13 @@ impl Driver {
                     }
                 }
                 Output::Event(e) => self.dispatch(e),
-                Output::Timeout(t) => return t,
+                Output::Timeout(t) => {
+                    self.screen.turn_done();
+                    for e in self.later.drain(..) {
+                        let _ = self.events.send(e);
+                    }
+                    return t;
+                }
             }
         }
     }
@@ -621,7 +635,7 @@ impl Driver {
                     if let Err(e) = r {
                         tracing::warn!("{call}: cannot carry out {verdict:?}: {e}");
                     }
-                    let _ = self.events.send(e);
+                    self.later.push(e);
                     return;
                 }
                 let (tx, rx) = watch::channel(CallStatus::Ringing);
@@ -648,7 +662,7 @@ impl Driver {
             }
             Event::CallRefused { caller } => self.screen.refused(caller),
         }
-        let _ = self.events.send(e);
+        self.later.push(e);
     }
 }
 
