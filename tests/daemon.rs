@@ -431,6 +431,13 @@ async fn sigterm_ends_ringing_calls_writes_their_outcome_and_unregisters() {
     emu.wait_for_binding(Duration::from_secs(10))
         .await
         .expect("registers");
+    // A blocked call first: once it is terminated the rules are in force.
+    assert_eq!(
+        emu.call(spec(Caller::National("09005551234".into()), 3000))
+            .await
+            .outcome,
+        CallOutcome::TerminatedByPhone
+    );
     let ringing = {
         let emu = emu.clone();
         tokio::spawn(async move {
@@ -451,8 +458,9 @@ async fn sigterm_ends_ringing_calls_writes_their_outcome_and_unregisters() {
     );
     assert!(emu.bindings().await.is_empty(), "unregistered");
     let calls = calls_json(&dir);
-    assert_eq!(calls.len(), 1);
-    assert_eq!(calls[0]["outcome"], "rejected-480", "{:?}", calls[0]);
+    assert_eq!(calls.len(), 2);
+    assert_eq!(calls[0]["outcome"], "terminated", "{:?}", calls[0]);
+    assert_eq!(calls[1]["outcome"], "rejected-480", "{:?}", calls[1]);
     assert_eq!(emu.violations().await, Vec::<String>::new());
 }
 

@@ -150,6 +150,7 @@ pub fn read_password(
 
 /// Runs the daemon until SIGINT/SIGTERM. Returns the process exit code.
 pub async fn run(args: RunArgs) -> i32 {
+    let shutdown = shutdown_signal();
     let settings = match Settings::resolve(&args) {
         Ok(s) => s,
         Err(e) => {
@@ -173,27 +174,35 @@ pub async fn run(args: RunArgs) -> i32 {
         events_json: args.events.is_some(),
         calls: None,
     };
-    daemon::serve(settings.phone, parts, shutdown_signal()).await
+    daemon::serve(settings.phone, parts, shutdown).await
 }
 
-async fn shutdown_signal() {
+/// SIGTERM or SIGINT. The handlers are installed at once (not when the
+/// future is first polled), so a signal during start-up stops the daemon
+/// gracefully instead of killing it.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        let (Ok(mut term), Ok(mut int)) = (
+        let signals = (
             signal(SignalKind::terminate()),
             signal(SignalKind::interrupt()),
-        ) else {
-            return std::future::pending().await;
-        };
-        tokio::select! {
-            _ = term.recv() => {}
-            _ = int.recv() => {}
+        );
+        async move {
+            let (Ok(mut term), Ok(mut int)) = signals else {
+                return std::future::pending().await;
+            };
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
         }
     }
     #[cfg(not(unix))]
     {
-        let _ = tokio::signal::ctrl_c().await;
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }
 

@@ -43,9 +43,9 @@ pub const QUEUE: usize = 16_384;
 const MAX_PENDING: usize = 100_000;
 /// Notes per transaction, at most.
 const BATCH: usize = 512;
-/// How long the first note of a batch waits for others. The log line and
-/// the events go out at once; only the SQLite write waits.
-const GATHER: Duration = Duration::from_millis(10);
+/// How long the phone must be quiet after calls before free memory is
+/// handed back: more than T4, so the ended calls have been dropped.
+const QUIET: Duration = Duration::from_secs(10);
 /// How long a write may wait for another process's lock before the
 /// book-keeper goes on and retries later.
 const BUSY: Duration = Duration::from_millis(200);
@@ -59,8 +59,6 @@ pub struct Outlets {
     pub calls: Option<mpsc::UnboundedSender<Record>>,
     /// Numbers to put on the Box's call-barring list, with the rule.
     pub bar: Option<mpsc::Sender<(String, String)>>,
-    /// Woken on every call (memory release after a wave).
-    pub wave: std::sync::Arc<tokio::sync::Notify>,
 }
 
 struct Open {
@@ -73,6 +71,9 @@ struct Book {
     log: Option<CallLog>,
     out: Outlets,
     open: HashMap<CallId, Open>,
+    /// Ends of calls not decided yet: a call handed over before the rules
+    /// were ready can end (CANCEL) before its decision arrives.
+    early: HashMap<CallId, (Outcome, Instant)>,
     next_key: u64,
     pending: VecDeque<Op>,
     rows: HashMap<u64, i64>,
@@ -97,6 +98,7 @@ pub fn run(rx: Receiver<Note>, log: Option<CallLog>, retention_days: u32, out: O
         log,
         out,
         open: HashMap::new(),
+        early: HashMap::new(),
         next_key: 1,
         pending: VecDeque::new(),
         rows: HashMap::new(),
@@ -105,21 +107,28 @@ pub fn run(rx: Receiver<Note>, log: Option<CallLog>, retention_days: u32, out: O
     };
     let mut retry_at: Option<Instant> = None;
     let mut prune_at = Instant::now();
+    let mut trim_at: Option<Instant> = None;
     loop {
-        if Instant::now() >= prune_at {
+        let now = Instant::now();
+        if now >= prune_at {
             book.prune(retention_days);
-            prune_at = Instant::now() + PRUNE_EVERY;
+            prune_at = now + PRUNE_EVERY;
         }
-        let wake = retry_at.map_or(prune_at, |t| t.min(prune_at));
+        if trim_at.is_some_and(|t| now >= t) {
+            trim_at = None;
+            release_free_memory();
+        }
+        let wake = [retry_at, trim_at]
+            .into_iter()
+            .flatten()
+            .fold(prune_at, Instant::min);
         let first = match rx.recv_timeout(wake.saturating_duration_since(Instant::now())) {
             Ok(n) => Some(n),
             Err(RecvTimeoutError::Timeout) => None,
             Err(RecvTimeoutError::Disconnected) => break,
         };
-        // Gather what comes within GATHER of the first note into one
-        // transaction: a call's decision and its end are usually one write.
+        // The phone hands notes over in batches: take what is there.
         let mut stop = false;
-        let until = Instant::now() + GATHER;
         let mut next = first;
         let mut taken = 0;
         while let Some(note) = next.take() {
@@ -130,10 +139,11 @@ pub fn run(rx: Receiver<Note>, log: Option<CallLog>, retention_days: u32, out: O
             book.take(note);
             taken += 1;
             if taken < BATCH {
-                next = rx
-                    .recv_timeout(until.saturating_duration_since(Instant::now()))
-                    .ok();
+                next = rx.try_recv().ok();
             }
+        }
+        if taken > 0 {
+            trim_at = Some(Instant::now() + QUIET);
         }
         if stop {
             break;
@@ -173,7 +183,6 @@ impl Book {
                 wall,
                 mut record,
             } => {
-                self.out.wave.notify_one();
                 record.time = rfc3339(wall);
                 let key = self.next_key;
                 self.next_key += 1;
@@ -182,22 +191,29 @@ impl Book {
                     record: (*record).clone(),
                 });
                 let _ = self.out.events.send(DaemonEvent::Call((*record).clone()));
-                self.open.insert(
-                    call,
-                    Open {
-                        key,
-                        at,
-                        record: *record,
-                    },
-                );
-            }
-            Note::Ended { call, outcome, at } => {
-                // A call the screen never saw (refused while stopping).
-                let Some(open) = self.open.remove(&call) else {
-                    return;
+                let open = Open {
+                    key,
+                    at,
+                    record: *record,
                 };
-                self.ended(open, outcome, at);
+                match self.early.remove(&call) {
+                    Some((outcome, end)) => self.ended(open, outcome, end),
+                    None => {
+                        self.open.insert(call, open);
+                    }
+                }
             }
+            Note::Ended { call, outcome, at } => match self.open.remove(&call) {
+                Some(open) => self.ended(open, outcome, at),
+                None => {
+                    // Its decision may still come; a call never decided
+                    // (refused while stopping) is forgotten in bulk.
+                    if self.early.len() >= 1024 {
+                        self.early.clear();
+                    }
+                    self.early.insert(call, (outcome, at));
+                }
+            },
             Note::Refused { caller } => tracing::warn!(
                 "refused a call from {}: too many calls in progress",
                 printable(&caller.to_string())
@@ -321,6 +337,21 @@ impl Book {
         }
     }
 }
+
+/// After a wave of calls, glibc keeps the freed heap pages and RSS would
+/// stay at the wave's peak for good: hand them back. Only calls arm this,
+/// so an idle phone gets no extra wake-ups.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn release_free_memory() {
+    // SAFETY: malloc_trim only returns free heap pages of every arena to
+    // the kernel (madvise); no allocation is moved or freed.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn release_free_memory() {}
 
 fn rfc3339(t: SystemTime) -> String {
     chrono::DateTime::<chrono::Utc>::from(t).to_rfc3339_opts(chrono::SecondsFormat::Millis, true)

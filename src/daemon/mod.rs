@@ -222,10 +222,17 @@ pub async fn serve(
     // book-keeper, hook processes) yields the CPU to the phone's thread.
     lower_priority_of_this_thread();
     let source = parts.source.clone();
-    let compiled = tokio::task::spawn_blocking(move || source.compile())
-        .await
-        .map_err(|e| e.to_string())
-        .and_then(|r| r);
+    tokio::pin!(shutdown);
+    let compiled = tokio::select! {
+        c = tokio::task::spawn_blocking(move || source.compile()) => {
+            c.map_err(|e| e.to_string()).and_then(|r| r)
+        }
+        // Stopped while the rules compile: calls waiting for them get 480.
+        _ = &mut shutdown => {
+            let _ = phone.shutdown().await;
+            return 0;
+        }
+    };
     let rules = match compiled {
         Ok(r) => Arc::new(r),
         Err(e) => {
@@ -277,13 +284,10 @@ pub async fn serve(
         tasks.push(tokio::spawn(barring_worker(link.clone(), rx)));
         bar = Some(tx);
     }
-    let wave = Arc::new(tokio::sync::Notify::new());
-    tasks.push(tokio::spawn(release_memory_after_waves(wave.clone())));
     let outlets = book::Outlets {
         events: events.clone(),
         calls: parts.calls,
         bar,
-        wave,
     };
     let log = parts.calllog.clone();
     let retention = parts.source.config.calllog.retention_days;
@@ -314,7 +318,6 @@ pub async fn serve(
 
     let failed = failed_for_good(phone.registration_updates());
     tokio::pin!(failed);
-    tokio::pin!(shutdown);
     let code = loop {
         tokio::select! {
             // Calls that arrived before the first compile finished.
@@ -427,34 +430,6 @@ fn print_events(mut rx: broadcast::Receiver<DaemonEvent>) -> Option<std::thread:
         })
         .ok()
 }
-
-/// How long the phone must be quiet after calls before memory is released:
-/// more than T4, so the ended calls have been dropped (RFC 3261 §17).
-const QUIET: Duration = Duration::from_secs(10);
-
-/// After a wave of calls, once it has been quiet for [`QUIET`], hands the
-/// allocator's free pages back to the system: glibc keeps them otherwise,
-/// and RSS would stay at the wave's peak for good. Only calls arm it, so an
-/// idle phone gets no extra wake-ups.
-async fn release_memory_after_waves(calls: Arc<tokio::sync::Notify>) {
-    loop {
-        calls.notified().await;
-        while tokio::time::timeout(QUIET, calls.notified()).await.is_ok() {}
-        release_free_memory();
-    }
-}
-
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
-fn release_free_memory() {
-    // SAFETY: malloc_trim only returns free heap pages to the kernel
-    // (madvise); no allocation is moved or freed.
-    unsafe {
-        libc::malloc_trim(0);
-    }
-}
-
-#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-fn release_free_memory() {}
 
 /// Turns registration changes into daemon events and log lines. It
 /// watches the registration state, not the phone's event stream, so calls

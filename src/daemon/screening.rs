@@ -17,6 +17,12 @@ use crate::net::{Reject, Screen, Verdict};
 use crate::screen::Action;
 use crate::screen::rules::{History, Rules};
 
+/// How long notes gather before they are handed to the book-keeper: a
+/// call's decision and its end usually go together, waking it once, and
+/// never while a call is being answered.
+const HAND_OVER: Duration = Duration::from_millis(5);
+const MAX_OUTBOX: usize = 256;
+
 /// The rules in force; `None` until the first compile is done.
 pub type RulesSnapshot = Arc<ArcSwapOption<Rules>>;
 
@@ -74,8 +80,10 @@ pub struct DaemonScreen {
     rules: RulesSnapshot,
     history: History,
     notes: SyncSender<Note>,
-    /// Notes of this turn, sent when it is done (after the answer left).
+    /// Notes not yet handed over, and since when: they go in one batch,
+    /// after the answer left, at most [`HAND_OVER`] later.
     outbox: Vec<Note>,
+    since: Option<Instant>,
     /// Notes dropped because the book-keeper's queue was full.
     dropped: u64,
 }
@@ -87,12 +95,24 @@ impl DaemonScreen {
             history: History::default(),
             notes,
             outbox: Vec::new(),
+            since: None,
             dropped: 0,
         }
     }
 
     fn note(&mut self, n: Note) {
+        self.since.get_or_insert_with(Instant::now);
         self.outbox.push(n);
+    }
+
+    fn hand_over(&mut self) {
+        self.since = None;
+        let mut notes = std::mem::take(&mut self.outbox);
+        for n in notes.drain(..) {
+            self.send(n);
+        }
+        // Keep the allocation for the next batch.
+        self.outbox = notes;
     }
 
     fn send(&mut self, n: Note) {
@@ -142,12 +162,19 @@ impl Screen for DaemonScreen {
         });
     }
 
-    fn turn_done(&mut self) {
-        let mut notes = std::mem::take(&mut self.outbox);
-        for n in notes.drain(..) {
-            self.send(n);
+    fn turn_done(&mut self, now: Instant) -> Option<Instant> {
+        let since = self.since?;
+        if now >= since + HAND_OVER || self.outbox.len() >= MAX_OUTBOX {
+            self.hand_over();
+            return None;
         }
-        // Keep the allocation for the next turn.
-        self.outbox = notes;
+        Some(since + HAND_OVER)
+    }
+}
+
+impl Drop for DaemonScreen {
+    /// The phone stopped: what it said last still reaches the book.
+    fn drop(&mut self) {
+        self.hand_over();
     }
 }

@@ -160,7 +160,11 @@ pub trait Screen: Send + 'static {
     fn refused(&mut self, _caller: &CallerId) {}
     /// The driver's turn is over: its datagrams are sent. The place to
     /// wake other threads, so that waking them never delays an answer.
-    fn turn_done(&mut self) {}
+    /// Returns when it wants this call again (e.g. to hand over what it
+    /// gathered in one go), and the driver wakes then.
+    fn turn_done(&mut self, _now: Instant) -> Option<Instant> {
+        None
+    }
 }
 
 impl<F> Screen for F
@@ -221,6 +225,8 @@ pub struct Phone {
     registration: watch::Receiver<Registration>,
     contact: SocketAddr,
     registrar: SocketAddr,
+    /// Fires when the driver thread has stopped.
+    done: Option<oneshot::Receiver<()>>,
 }
 
 impl Drop for Phone {
@@ -323,9 +329,15 @@ impl Phone {
             stopping: None,
             later: Vec::new(),
         };
+        let (done_tx, done) = oneshot::channel();
         std::thread::Builder::new()
             .name("minisip4fb-sip".into())
-            .spawn(move || rt.block_on(driver.run(cmd_rx)))
+            .spawn(move || {
+                // The driver, and with it the screen, is dropped when run
+                // returns: only then is the phone's last word out.
+                rt.block_on(driver.run(cmd_rx));
+                let _ = done_tx.send(());
+            })
             .map_err(PhoneError::Runtime)?;
         Ok(Phone {
             commands,
@@ -334,6 +346,7 @@ impl Phone {
             registration,
             contact,
             registrar,
+            done: Some(done),
         })
     }
 
@@ -386,7 +399,7 @@ impl Phone {
     /// ring on), answered calls their BYE, for at most [`SHUTDOWN_GRACE`];
     /// then unregisters (waiting at most 5 s for the Box) and stops the
     /// driver.
-    pub async fn shutdown(self) -> Result<(), PhoneError> {
+    pub async fn shutdown(mut self) -> Result<(), PhoneError> {
         let (tx, rx) = oneshot::channel();
         if self.commands.send((Command::Shutdown, tx)).is_ok() && rx.await.is_ok() {
             let mut reg = self.registration.clone();
@@ -403,6 +416,12 @@ impl Phone {
             {
                 tracing::warn!("the FRITZ!Box did not confirm the unregistration within 5 s");
             }
+        }
+        let (tx, _) = oneshot::channel();
+        if self.commands.send((Command::Stop, tx)).is_ok()
+            && let Some(done) = self.done.take()
+        {
+            let _ = tokio::time::timeout(Duration::from_secs(1), done).await;
         }
         Ok(())
     }
@@ -582,11 +601,13 @@ impl Driver {
                 }
                 Output::Event(e) => self.dispatch(e),
                 Output::Timeout(t) => {
-                    self.screen.turn_done();
                     for e in self.later.drain(..) {
                         let _ = self.events.send(e);
                     }
-                    return t;
+                    return match self.screen.turn_done(Instant::now()) {
+                        Some(s) => t.min(s),
+                        None => t,
+                    };
                 }
             }
         }
