@@ -31,13 +31,15 @@ pub enum Note {
         at: Instant,
     },
     /// An INVITE refused for too many calls in progress.
-    Refused { caller: CallerId },
+    Refused { caller: Box<CallerId> },
     /// Write what is pending (for at most [`STOP_FLUSH`]) and end.
     Stop,
 }
 
 /// The queue from the phone's thread; it never waits on a full queue.
-pub const QUEUE: usize = 16_384;
+/// The book-keeper takes notes at once (SQLite waits in its own memory),
+/// so this only needs to cover a burst; its slots are allocated up front.
+pub const QUEUE: usize = 2048;
 /// Writes kept in memory while the call log refuses them; beyond this
 /// the oldest are dropped (and counted).
 const MAX_PENDING: usize = 100_000;

@@ -252,8 +252,6 @@ pub async fn serve(
             ""
         }
     );
-    let home = rules.home().clone();
-    tokio::task::spawn_blocking(move || crate::screen::number::warm_up(&home));
     snapshot.store(Some(rules));
 
     let reload = Arc::new(tokio::sync::Notify::new());

@@ -158,7 +158,7 @@ impl Screen for DaemonScreen {
 
     fn refused(&mut self, caller: &CallerId) {
         self.note(Note::Refused {
-            caller: caller.clone(),
+            caller: Box::new(caller.clone()),
         });
     }
 

@@ -3,6 +3,7 @@
 
 pub mod list;
 pub mod number;
+pub mod regions;
 pub mod rules;
 
 /// What to do with a call.

@@ -30,10 +30,9 @@ impl Home {
         let id = Id::from_str(&country.to_ascii_uppercase()).map_err(|_| {
             format!("unknown country {country:?}: use an ISO 3166 code like \"DE\" or \"AT\"")
         })?;
-        let meta = DATABASE
-            .by_id(id.as_ref())
+        let (calling_code, trunk, intl) = super::regions::region(id.as_ref())
             .ok_or_else(|| format!("no numbering data for country {country:?}"))?;
-        let trunk = meta.national_prefix().map(str::to_owned);
+        let trunk = trunk.map(str::to_owned);
         let area_code = area_code
             .map(|a| {
                 let d = digits(a);
@@ -43,14 +42,10 @@ impl Home {
                 }
             })
             .filter(|a| !a.is_empty());
-        let intl = meta
-            .preferred_international_prefix()
-            .filter(|p| p.bytes().all(|b| b.is_ascii_digit()))
-            .unwrap_or("00")
-            .to_owned();
+        let intl = intl.to_owned();
         Ok(Home {
             country: id,
-            calling_code: meta.country_code(),
+            calling_code,
             area_code,
             trunk,
             intl,
@@ -250,10 +245,23 @@ pub fn to_e164(number: &str, home: &Home) -> Option<String> {
             candidates.push(national);
         }
     }
-    let valid = candidates
-        .iter()
-        .find(|c| parse_intl(c).as_ref().is_some_and(PhoneNumber::is_valid));
+    // Without the metadata loaded (no rule needs it) the first reading
+    // stands: loading it here could stall the phone's thread.
+    let valid = if metadata_loaded() {
+        candidates
+            .iter()
+            .find(|c| parse_intl(c).as_ref().is_some_and(PhoneNumber::is_valid))
+    } else {
+        None
+    };
     Some(valid.unwrap_or(&candidates[0]).clone())
+}
+
+static METADATA: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether [`warm_up`] has loaded libphonenumber's metadata.
+pub fn metadata_loaded() -> bool {
+    METADATA.load(std::sync::atomic::Ordering::Acquire)
 }
 
 /// Classifies the number the Box sent in From (`None`: withheld).
@@ -290,10 +298,12 @@ pub fn classify(number: Option<&str>, home: &Home) -> Class {
 }
 
 /// Loads libphonenumber's metadata and compiles the home country's
-/// patterns, which it otherwise does on first use, i.e. on the first call.
-/// Takes tens of milliseconds: run it beside registering, not before.
+/// patterns, which it otherwise does on first use, i.e. on the first call
+/// that needs them. Takes tens of milliseconds and some 6 MB: run it
+/// beside registering, and only when a rule needs a number's facts.
 pub fn warm_up(home: &Home) {
     let _ = classify(Some(&format!("+{}301234567", home.calling_code)), home);
+    METADATA.store(true, std::sync::atomic::Ordering::Release);
 }
 
 /// A caller's number whose libphonenumber facts are worked out only when a
@@ -371,7 +381,9 @@ mod tests {
     use super::*;
 
     fn berlin() -> Home {
-        Home::new("DE", Some("030")).unwrap()
+        let h = Home::new("DE", Some("030")).unwrap();
+        warm_up(&h);
+        h
     }
 
     #[test]

@@ -52,6 +52,8 @@ pub struct Rules {
     pub files: Vec<PathBuf>,
     /// The longest `repeated` window; `None`: no rule counts calls.
     history_span: Option<Duration>,
+    /// Some rule asks which household number was dialled (`to`).
+    wants_called: bool,
 }
 
 /// What to do with one call, and why.
@@ -322,6 +324,15 @@ impl Rules {
             .filter_map(|r| r.repeated)
             .map(|(_, w)| w)
             .max();
+        // Only rules about a number's type, validity or country need
+        // libphonenumber's metadata; load it now, off the phone's thread.
+        if rules
+            .iter()
+            .any(|r| r.foreign || r.invalid || !r.kinds.is_empty() || !r.countries.is_empty())
+        {
+            number::warm_up(&home);
+        }
+        let wants_called = rules.iter().any(|r| !r.to.is_empty());
         Ok((
             Rules {
                 home,
@@ -331,6 +342,7 @@ impl Rules {
                 decline_delay,
                 files,
                 history_span,
+                wants_called,
             },
             warnings,
         ))
@@ -396,7 +408,7 @@ impl Rules {
             }
         };
         let probe = e164.as_deref().and_then(Probe::new);
-        let called = called.and_then(|c| {
+        let called = called.filter(|_| self.wants_called).and_then(|c| {
             number::to_e164(c, &self.home).or_else(|| number::internationalise(c, &self.home))
         });
         for rule in &self.rules {
