@@ -191,14 +191,24 @@ impl Fritzbox {
 /// Changes keys of `[fritzbox]` in the file at `path` (created if
 /// missing), keeping every other key and comment, and checks the result.
 pub fn edit_fritzbox(path: &Path, f: impl FnOnce(&mut toml_edit::Table)) -> Result<(), String> {
+    edit_section(path, "fritzbox", f)
+}
+
+/// Changes keys of `[section]` in the file at `path` (created if missing),
+/// keeping every other key and comment, and checks the result.
+pub fn edit_section(
+    path: &Path,
+    section: &str,
+    f: impl FnOnce(&mut toml_edit::Table),
+) -> Result<(), String> {
     let text = std::fs::read_to_string(path).unwrap_or_default();
     let mut doc: toml_edit::DocumentMut = text
         .parse()
         .map_err(|e| format!("{}: {e}", path.display()))?;
-    let table = doc["fritzbox"]
+    let table = doc[section]
         .or_insert(toml_edit::table())
         .as_table_mut()
-        .ok_or_else(|| format!("{}: fritzbox is not a [section]", path.display()))?;
+        .ok_or_else(|| format!("{}: {section} is not a [section]", path.display()))?;
     f(table);
     std::fs::write(path, doc.to_string())
         .map_err(|e| format!("cannot write {}: {e}", path.display()))?;

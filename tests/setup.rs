@@ -108,11 +108,8 @@ async fn setup_is_idempotent_and_the_account_registers() {
     let pw = std::fs::read_to_string(d.join("password")).unwrap();
     assert_eq!(pw.trim(), phones[0].password);
     assert!(
-        pw.trim().len() >= 8
-            && pw
-                .trim()
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"-._".contains(&b))
+        pw.trim().len() == 32 && pw.trim().bytes().all(|b| b.is_ascii_alphanumeric()),
+        "letters and digits only, as the Box demands over TR-064: {pw:?}"
     );
     #[cfg(unix)]
     {
@@ -409,4 +406,131 @@ async fn setup_waits_for_the_second_factor() {
         text(&out)
     );
     assert_eq!(emu.ip_phones().len(), 1);
+}
+
+fn setup_args<'a>(url: &'a str, cfg: &'a str) -> [&'a str; 7] {
+    [
+        "setup",
+        "--box",
+        url,
+        "--admin-user",
+        "admin",
+        "--config",
+        cfg,
+    ]
+}
+
+/// The Box refuses any sign but letters and digits in an IP phone's
+/// password (803): a fresh Box takes setup's password every time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_fresh_boxes_in_a_row_take_the_password_and_give_their_numbers() {
+    for i in 0..3 {
+        let emu = emulated_box(&[], Tr064Config::default()).await;
+        let url = emu.tr064_url().unwrap().to_owned();
+        let d = dir(&format!("fresh{i}"));
+        let cfg = d.join("config.toml");
+        let out = run(&setup_args(&url, cfg.to_str().unwrap()), "fritz-admin-pw").await;
+        assert!(out.status.success(), "box {i}: {}", text(&out));
+        assert_eq!(emu.ip_phones().len(), 1, "box {i}");
+        let c = minisip4fb::config::load(&cfg).unwrap();
+        assert_eq!(
+            (c.numbers.country.as_str(), c.numbers.area_code.as_deref()),
+            ("DE", Some("030")),
+            "[numbers] from X_AVM-DE_GetVoIPCommonCountryCode/AreaCode"
+        );
+        assert!(text(&out).contains("clear text"), "{}", text(&out));
+    }
+}
+
+/// [numbers] the person wrote stay; the Box's differing view is said.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn numbers_in_the_config_are_kept() {
+    let emu = emulated_box(
+        &[],
+        Tr064Config {
+            country_code: ("43".into(), "00".into()),
+            area_code: ("1".into(), "0".into()),
+            ..Tr064Config::default()
+        },
+    )
+    .await;
+    let url = emu.tr064_url().unwrap().to_owned();
+    let d = dir("keepnumbers");
+    let cfg = d.join("config.toml");
+    std::fs::write(&cfg, "[numbers]\ncountry = \"DE\"\n").unwrap();
+    let out = run(&setup_args(&url, cfg.to_str().unwrap()), "fritz-admin-pw").await;
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("the Box is in AT (+43)"),
+        "{}",
+        text(&out)
+    );
+    let c = minisip4fb::config::load(&cfg).unwrap();
+    assert_eq!(
+        (c.numbers.country.as_str(), c.numbers.area_code.as_deref()),
+        ("DE", Some("01")),
+        "country kept, the missing area code taken from the Box"
+    );
+}
+
+/// An earlier, abandoned confirmation keeps the Box busy (868): setup
+/// stops it, says so, and goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_busy_second_factor_is_stopped_and_tried_again() {
+    let emu = std::sync::Arc::new(
+        emulated_box(
+            &[],
+            Tr064Config {
+                second_factor: true,
+                abandoned_second_factor: true,
+                ..Tr064Config::default()
+            },
+        )
+        .await,
+    );
+    let url = emu.tr064_url().unwrap().to_owned();
+    let d = dir("busy2fa");
+    let cfg = d.join("config.toml");
+    let presser = {
+        let emu = emu.clone();
+        tokio::spawn(async move {
+            // The stale attempt must be stopped first: only a new one is confirmed.
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            for _ in 0..100 {
+                if emu.confirm_second_factor() {
+                    return true;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            false
+        })
+    };
+    let out = run(&setup_args(&url, cfg.to_str().unwrap()), "fritz-admin-pw").await;
+    assert!(presser.await.unwrap());
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("still busy with an earlier confirmation attempt (868)"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(emu.ip_phones().len(), 1);
+}
+
+/// A password file that was readable by others before setup is not after.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_loose_password_file_is_replaced_by_a_private_one() {
+    use std::os::unix::fs::PermissionsExt;
+    let emu = emulated_box(&[], Tr064Config::default()).await;
+    let url = emu.tr064_url().unwrap().to_owned();
+    let d = dir("loosepw");
+    let cfg = d.join("config.toml");
+    let pw = d.join("password");
+    std::fs::write(&pw, "old\n").unwrap();
+    std::fs::set_permissions(&pw, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = run(&setup_args(&url, cfg.to_str().unwrap()), "fritz-admin-pw").await;
+    assert!(out.status.success(), "{}", text(&out));
+    let mode = std::fs::metadata(&pw).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    assert_ne!(std::fs::read_to_string(&pw).unwrap(), "old\n");
 }

@@ -105,11 +105,13 @@ pub struct SetupArgs {
     pub dry_run: bool,
 }
 
-/// The Box allows 8–64 characters of `0-9 A-Z a-z - . _` (FRITZBOX.md).
+/// An IP phone's password set over TR-064 must be letters and digits
+/// only, 8–64 of them (FRITZBOX.md: other signs get 803). 32 of 62
+/// symbols: about 190 bits.
 fn strong_password() -> String {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._";
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
     let mut rng = rand::rng();
-    (0..24)
+    (0..32)
         .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
         .collect()
 }
@@ -220,6 +222,11 @@ pub(crate) fn do_setup(a: &SetupArgs) -> Result<(), String> {
             "wrote [fritzbox] user, password_file and host to {}",
             config_path.display()
         );
+        if url.starts_with("http://") {
+            println!(
+                "note: over http:// TR-064 carries the IP phone's password in clear text across the LAN; https://fritz.box:49443 does not"
+            );
+        }
         if cfg.as_ref().is_none_or(|c| c.fritzbox.tr064.is_none()) {
             println!(
                 "to let the daemon read the Box's phonebooks and bar numbers, add to [fritzbox]: tr064 = \"{url}\", admin_user = \"{admin}\", admin_password_file = \"…\""
@@ -228,6 +235,7 @@ pub(crate) fn do_setup(a: &SetupArgs) -> Result<(), String> {
     } else if existing.is_some() && known_pw.is_some() {
         println!("nothing to change");
     }
+    numbers_from_the_box(&mut client, &config_path, cfg.as_ref())?;
     if !internal.is_empty() {
         println!(
             "the Box reaches it as internal number {internal}; check with: minisip4fb check --config {}",
@@ -237,17 +245,72 @@ pub(crate) fn do_setup(a: &SetupArgs) -> Result<(), String> {
     Ok(())
 }
 
-/// Writes a file only its owner can read.
+/// Writes a file only its owner can read: a new 0600 file renamed over
+/// the old one, so an existing file's looser mode never holds the secret.
 fn write_private(path: &Path, text: &str) -> Result<(), String> {
+    let err = |e: std::io::Error| format!("cannot write {}: {e}", path.display());
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
     let mut o = std::fs::OpenOptions::new();
-    o.write(true).create(true).truncate(true);
+    o.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
-    let mut f = o
-        .open(path)
-        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    std::io::Write::write_all(&mut f, text.as_bytes())
-        .map_err(|e| format!("cannot write {}: {e}", path.display()))
+    let written = o.open(&tmp).and_then(|mut f| {
+        std::io::Write::write_all(&mut f, text.as_bytes())?;
+        f.sync_all()
+    });
+    if let Err(e) = written.and_then(|()| std::fs::rename(&tmp, path)) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(err(e));
+    }
+    Ok(())
+}
+
+/// `[numbers]` from the Box's own country and area code, so callers'
+/// numbers are read right without anyone typing them. Values already in
+/// the file are kept (and a difference is said).
+fn numbers_from_the_box(
+    client: &mut Client,
+    path: &Path,
+    cfg: Option<&config::Config>,
+) -> Result<(), String> {
+    let (code, area) = client.country_and_area_code().map_err(|e| e.to_string())?;
+    let country = crate::screen::regions::main_region(code)
+        .ok_or_else(|| format!("the FRITZ!Box's country code {code} is not known"))?;
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let doc: toml_edit::DocumentMut = text.parse().unwrap_or_default();
+    let has = |k: &str| doc.get("numbers").and_then(|n| n.get(k)).is_some();
+    let (has_country, has_area) = (has("country"), has("area_code"));
+    if let Some(c) = cfg {
+        if has_country && !c.numbers.country.eq_ignore_ascii_case(country) {
+            println!(
+                "note: the Box is in {country} (+{code}), the config says country = {:?}; keeping the config's",
+                c.numbers.country
+            );
+        }
+        if has_area && area.is_some() && c.numbers.area_code != area {
+            println!(
+                "note: the Box's area code is {}, the config says {:?}; keeping the config's",
+                area.as_deref().unwrap_or(""),
+                c.numbers.area_code.as_deref().unwrap_or("")
+            );
+        }
+    }
+    if has_country && (has_area || area.is_none()) {
+        return Ok(());
+    }
+    config::edit_section(path, "numbers", |t| {
+        if !has_country {
+            t["country"] = toml_edit::value(country);
+        }
+        if let (false, Some(a)) = (has_area, &area) {
+            t["area_code"] = toml_edit::value(a.as_str());
+        }
+    })?;
+    println!(
+        "wrote [numbers] from the Box: country {country} (+{code}){}",
+        area.map(|a| format!(", area code {a}")).unwrap_or_default()
+    );
+    Ok(())
 }
 
 /// Sets the [fritzbox] keys of the SIP account, keeping every other key

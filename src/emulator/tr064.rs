@@ -26,6 +26,12 @@ pub struct Tr064Config {
     /// Changes (SetClient4, SetCallBarringEntry) need a second factor
     /// (error 866) until confirmed through X_AVM-DE_Auth.
     pub second_factor: bool,
+    /// An earlier second-factor attempt was left waiting: a new one gets
+    /// 868 (busy) until it is stopped (FRITZBOX.md).
+    pub abandoned_second_factor: bool,
+    /// X_VoIP's country and area code: (LKZ, LKZ prefix), (OKZ, OKZ prefix).
+    pub country_code: (String, String),
+    pub area_code: (String, String),
     /// Where the Box says its files (phonebooks, call barring) are, as a
     /// real Box names its HTTPS address when asked over HTTPS; default:
     /// this endpoint's own `http://` address. For a TLS front in tests.
@@ -44,6 +50,9 @@ impl Default for Tr064Config {
                 vec![("Oma".into(), "030 1234567".into())],
             )],
             second_factor: false,
+            abandoned_second_factor: false,
+            country_code: ("49".into(), "00".into()),
+            area_code: ("30".into(), "0".into()),
             files_url: None,
         }
     }
@@ -75,6 +84,11 @@ pub(crate) struct State {
 
 impl State {
     pub fn new(cfg: Tr064Config, accounts: Arc<Mutex<Vec<(String, String)>>>) -> State {
+        let auth_state = if cfg.abandoned_second_factor {
+            "waitingforauth"
+        } else {
+            "stopped"
+        };
         State {
             cfg,
             accounts,
@@ -84,7 +98,7 @@ impl State {
             nonces: HashSet::new(),
             failures: 0,
             base: String::new(),
-            auth_state: "stopped",
+            auth_state,
         }
     }
 }
@@ -326,11 +340,11 @@ fn handle(
     }
     match (service.as_str(), action.as_str()) {
         (crate::fritzbox::AUTH, "SetConfig") => {
-            st.auth_state = if arg("NewAction").as_deref() == Some("start") {
-                "waitingforauth"
-            } else {
-                "stopped"
-            };
+            let start = arg("NewAction").as_deref() == Some("start");
+            if start && st.auth_state == "waitingforauth" {
+                return fault(868, "Busy: another authentication is in progress");
+            }
+            st.auth_state = if start { "waitingforauth" } else { "stopped" };
             ok(
                 &service,
                 &action,
@@ -344,6 +358,22 @@ fn handle(
         (crate::fritzbox::AUTH, "GetState") => {
             ok(&service, &action, &[("NewState", st.auth_state.into())])
         }
+        (crate::fritzbox::VOIP, "X_AVM-DE_GetVoIPCommonCountryCode") => ok(
+            &service,
+            &action,
+            &[
+                ("NewX_AVM-DE_LKZ", st.cfg.country_code.0.clone()),
+                ("NewX_AVM-DE_LKZPrefix", st.cfg.country_code.1.clone()),
+            ],
+        ),
+        (crate::fritzbox::VOIP, "X_AVM-DE_GetVoIPCommonAreaCode") => ok(
+            &service,
+            &action,
+            &[
+                ("NewX_AVM-DE_OKZ", st.cfg.area_code.0.clone()),
+                ("NewX_AVM-DE_OKZPrefix", st.cfg.area_code.1.clone()),
+            ],
+        ),
         (crate::fritzbox::VOIP, "X_AVM-DE_GetNumberOfClients") => ok(
             &service,
             &action,
@@ -385,7 +415,8 @@ fn handle(
             if user.len() > 64 || pw.len() > 64 {
                 return fault(802, "String too long");
             }
-            if !valid_chars(&user) || !valid_chars(&pw) {
+            // An IP phone's password over TR-064: letters and digits only.
+            if !valid_chars(&user) || !pw.bytes().all(|b| b.is_ascii_alphanumeric()) {
                 return fault(803, "String contains invalid characters");
             }
             if i > st.phones.len() {

@@ -176,18 +176,52 @@ impl Client {
         action: &str,
         args: &[(&str, &str)],
     ) -> Result<Vec<(String, String)>, Error> {
+        self.call_retrying(service_type, action, args, true)
+    }
+
+    fn call_retrying(
+        &mut self,
+        service_type: &str,
+        action: &str,
+        args: &[(&str, &str)],
+        may_stop_868: bool,
+    ) -> Result<Vec<(String, String)>, Error> {
         match self.call_once(service_type, action, args) {
             Err(Error::Fault { fault, .. }) if fault.code == 866 && self.confirm.is_some() => {
                 self.second_factor()?;
                 self.call_once(service_type, action, args)
             }
+            // Retried once: a Box that stays busy gets its 868 reported.
+            Err(Error::Fault { fault, .. }) if fault.code == 868 && may_stop_868 => {
+                self.stop_stale_second_factor();
+                self.call_retrying(service_type, action, args, false)
+            }
             other => other,
         }
     }
 
+    /// 868: an earlier second-factor attempt (failed or abandoned) keeps
+    /// the Box busy for about a minute; stopping it frees the Box at once
+    /// (FRITZBOX.md). Said, since the person may wonder.
+    fn stop_stale_second_factor(&mut self) {
+        if let Some(tell) = &self.confirm {
+            tell(
+                "the FRITZ!Box is still busy with an earlier confirmation attempt (868): cancelling it and trying again",
+            );
+        }
+        let _ = self.call_once(AUTH, "SetConfig", &[("NewAction", "stop")]);
+    }
+
     /// The X_AVM-DE_Auth flow: start, tell, poll until confirmed.
     fn second_factor(&mut self) -> Result<(), Error> {
-        let out = self.call_once(AUTH, "SetConfig", &[("NewAction", "start")])?;
+        let start = [("NewAction", "start")];
+        let out = match self.call_once(AUTH, "SetConfig", &start) {
+            Err(Error::Fault { fault, .. }) if fault.code == 868 => {
+                self.stop_stale_second_factor();
+                self.call_once(AUTH, "SetConfig", &start)?
+            }
+            other => other?,
+        };
         let methods = arg(&out, "NewMethods").unwrap_or("button").to_owned();
         if let Some(tell) = &self.confirm {
             let how = describe_methods(&methods);
@@ -391,6 +425,23 @@ impl Client {
     }
 
     /// The call-barring entry for `number`, if the Box has one (714: none).
+    /// The Box's own country and area code, as a person dials them
+    /// (`49`/`00` → country 49, `30`/`0` → area code `030`): what number
+    /// normalisation needs to read callers' numbers.
+    pub fn country_and_area_code(&mut self) -> Result<(u16, Option<String>), Error> {
+        let out = self.call(VOIP, "X_AVM-DE_GetVoIPCommonCountryCode", &[])?;
+        let lkz = arg(&out, "NewX_AVM-DE_LKZ")?;
+        let bad = |what: &str, v: &str| Error::BadResponse(format!("{what} {v:?} is not a number"));
+        let country: u16 = lkz.trim().parse().map_err(|_| bad("country code", lkz))?;
+        let out = self.call(VOIP, "X_AVM-DE_GetVoIPCommonAreaCode", &[])?;
+        let okz = arg(&out, "NewX_AVM-DE_OKZ")?.trim().to_owned();
+        let prefix = arg(&out, "NewX_AVM-DE_OKZPrefix").unwrap_or("").trim();
+        if !okz.bytes().all(|b| b.is_ascii_digit()) || !prefix.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(bad("area code", &okz));
+        }
+        Ok((country, (!okz.is_empty()).then(|| format!("{prefix}{okz}"))))
+    }
+
     pub fn barring_entry(&mut self, number: &str) -> Result<Option<String>, Error> {
         match self.call(ONTEL, "GetCallBarringEntryByNum", &[("NewNumber", number)]) {
             Ok(out) => Ok(Some(arg(&out, "NewPhonebookEntryData")?.to_owned())),

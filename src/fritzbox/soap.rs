@@ -30,7 +30,9 @@ impl Fault {
             714 => "no such entry",
             801 => "a value is too short (user names need 4, passwords 8 characters)",
             802 => "a value is too long (at most 64 characters)",
-            803 => "a value has characters the FRITZ!Box does not allow (use 0-9 A-Z a-z - . _)",
+            803 => {
+                "a value has characters the FRITZ!Box does not allow (an IP phone's password: letters and digits only; its user name: letters, digits, - . _)"
+            }
             820 => "internal error of the FRITZ!Box (e.g. an index beyond the last entry)",
             866 => {
                 "a second factor is required: confirm on the FRITZ!Box (press a button on it, or dial the code it shows on a connected phone), then run the command again"

@@ -262,6 +262,33 @@ pub fn region(region: &str) -> Option<(u16, Option<&'static str>, &'static str)>
         .map(|i| (REGIONS[i].1, REGIONS[i].2, REGIONS[i].3))
 }
 
+/// The region of a calling code: the only one, or the main one where
+/// several share it (libphonenumber's `mainCountryForCode`).
+pub fn main_region(code: u16) -> Option<&'static str> {
+    let mut of_code = REGIONS.iter().filter(|r| r.1 == code).map(|r| r.0);
+    let first = of_code.next()?;
+    match of_code.next() {
+        None => Some(first),
+        Some(_) => MAIN.iter().find(|(c, _)| *c == code).map(|(_, r)| *r),
+    }
+}
+
+/// The main region of each calling code that several regions share.
+const MAIN: &[(u16, &str)] = &[
+    (1, "US"),
+    (7, "RU"),
+    (39, "IT"),
+    (44, "GB"),
+    (47, "NO"),
+    (61, "AU"),
+    (212, "MA"),
+    (262, "RE"),
+    (290, "SH"),
+    (358, "FI"),
+    (590, "GP"),
+    (599, "CW"),
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -285,6 +312,13 @@ mod tests {
             from_metadata += 1;
         }
         assert_eq!(from_metadata, REGIONS.len());
+        for m in DATABASE.iter().filter(|m| m.id().len() == 2) {
+            if m.is_main_country_for_code()
+                || REGIONS.iter().filter(|r| r.1 == m.country_code()).count() == 1
+            {
+                assert_eq!(main_region(m.country_code()), Some(m.id()), "{}", m.id());
+            }
+        }
         assert!(REGIONS.windows(2).all(|w| w[0].0 < w[1].0), "sorted");
     }
 }
