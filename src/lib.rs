@@ -16,3 +16,8 @@ pub mod text;
 pub use net::{IncomingCall, Phone, PhoneConfig, Reject};
 pub mod emulator;
 pub mod fritzbox;
+
+/// The README's examples, compiled by `cargo test` so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeExamples;
