@@ -179,6 +179,9 @@ impl CallLog {
                 source,
             })?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
+        // Appends and small reads: a small page cache (SQLite's default
+        // grows to 2 MB as the log grows) keeps the daemon's memory flat.
+        conn.pragma_update(None, "cache_size", -256)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
         if version as usize > MIGRATIONS.len() {

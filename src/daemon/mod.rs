@@ -535,6 +535,7 @@ async fn reloader(mut source: RuleSource, snapshot: RulesSnapshot, wake: Arc<tok
         })
     };
     let mut seen = watched(&source, &snapshot).await.unwrap_or_default();
+    let mut watch = DirWatch::new(seen.iter().map(|(p, _)| p.as_path()));
     #[cfg(unix)]
     let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
     loop {
@@ -552,8 +553,15 @@ async fn reloader(mut source: RuleSource, snapshot: RulesSnapshot, wake: Arc<tok
         let cause = tokio::select! {
             _ = signalled => Some(Cause::Signal),
             _ = wake.notified() => Some(Cause::BoxLists),
-            // Nothing on disk to watch: no polling, no wake-ups while idle.
-            _ = tokio::time::sleep(Duration::from_secs(2)), if !seen.is_empty() => None,
+            // The kernel says when a watched directory changes; only
+            // without inotify is there polling (every 2 s), and with
+            // nothing on disk to watch, neither.
+            _ = async {
+                match &watch {
+                    Some(w) => w.changed().await,
+                    None => tokio::time::sleep(Duration::from_secs(2)).await,
+                }
+            }, if !seen.is_empty() => None,
         };
         let cause = match cause {
             Some(c) => c,
@@ -593,6 +601,82 @@ async fn reloader(mut source: RuleSource, snapshot: RulesSnapshot, wake: Arc<tok
             Err(e) => tracing::error!("reload failed, keeping the old rules: {e}"),
         }
         seen = watched(&source, &snapshot).await.unwrap_or_default();
+        watch = DirWatch::new(seen.iter().map(|(p, _)| p.as_path()));
+    }
+}
+
+/// The directories of the config and the list files, watched with
+/// inotify: no wake-ups while nothing changes. Directories, not files,
+/// because editors replace a file by renaming a new one over it.
+struct DirWatch {
+    #[cfg(target_os = "linux")]
+    fd: tokio::io::unix::AsyncFd<std::os::fd::OwnedFd>,
+}
+
+impl DirWatch {
+    /// `None` where inotify is not to be had (then the reloader polls).
+    #[cfg(target_os = "linux")]
+    fn new<'a>(files: impl Iterator<Item = &'a Path>) -> Option<DirWatch> {
+        use std::os::fd::FromRawFd;
+        use std::os::unix::ffi::OsStrExt;
+        // SAFETY: inotify_init1 returns a new descriptor we own, or -1.
+        let raw = unsafe { libc::inotify_init1(libc::IN_NONBLOCK | libc::IN_CLOEXEC) };
+        if raw < 0 {
+            return None;
+        }
+        // SAFETY: `raw` is a fresh descriptor owned by nobody else.
+        let fd = unsafe { std::os::fd::OwnedFd::from_raw_fd(raw) };
+        let mut dirs: Vec<PathBuf> = files
+            .map(|f| match f.parent() {
+                Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+                _ => PathBuf::from("."),
+            })
+            .collect();
+        dirs.sort();
+        dirs.dedup();
+        let mask = libc::IN_CLOSE_WRITE
+            | libc::IN_MOVED_TO
+            | libc::IN_CREATE
+            | libc::IN_DELETE
+            | libc::IN_ATTRIB;
+        for d in dirs {
+            let c = std::ffi::CString::new(d.as_os_str().as_bytes()).ok()?;
+            // SAFETY: a valid descriptor and a NUL-terminated path.
+            if unsafe { libc::inotify_add_watch(raw, c.as_ptr(), mask) } < 0 {
+                return None;
+            }
+        }
+        // SAFETY: an OwnedFd stays open and is the same descriptor for as
+        // long as the AsyncFd owns it.
+        unsafe { tokio::io::unix::AsyncFd::register(fd) }
+            .ok()
+            .map(|fd| DirWatch { fd })
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    fn new<'a>(_files: impl Iterator<Item = &'a Path>) -> Option<DirWatch> {
+        None
+    }
+
+    /// Resolves when something changed in a watched directory; a burst of
+    /// events (a list being written) counts once, 200 ms after it began.
+    async fn changed(&self) {
+        #[cfg(target_os = "linux")]
+        {
+            use std::os::fd::AsRawFd;
+            let Ok(mut ready) = self.fd.readable().await else {
+                return std::future::pending().await;
+            };
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            let mut buf = [0u8; 4096];
+            // SAFETY: reading into our own buffer from our own descriptor.
+            while unsafe { libc::read(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) } > 0
+            {
+            }
+            ready.clear_ready();
+        }
+        #[cfg(not(target_os = "linux"))]
+        std::future::pending::<()>().await
     }
 }
 
