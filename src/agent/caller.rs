@@ -61,8 +61,15 @@ impl CallerId {
     /// An internal call from another phone of the same Box (`**610`, `**622`,
     /// the `**9` ring-all broadcast): never to be screened.
     pub fn is_internal(&self) -> bool {
-        self.number.as_deref().is_some_and(|n| n.starts_with("**"))
+        self.number.as_deref().is_some_and(is_internal_number)
     }
+}
+
+/// What the Box sends for its own phones: `**` and the internal number
+/// (FRITZBOX.md). Nothing else is internal: a short number without `**`
+/// comes from outside and is screened like any other.
+pub fn is_internal_number(number: &str) -> bool {
+    number.trim().starts_with("**")
 }
 
 impl std::fmt::Display for CallerId {

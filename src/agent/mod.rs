@@ -17,7 +17,7 @@
 
 mod build;
 mod call;
-mod caller;
+pub mod caller;
 mod register;
 pub mod transaction;
 

@@ -1064,3 +1064,25 @@ fn calls_beyond_the_cap_get_486_and_cost_nothing() {
     assert!(matches!(sim.take_events()[..], [Event::CallRefused { .. }]));
     assert_eq!(sim.agent.active_calls(), MAX_CALLS);
 }
+
+#[test]
+fn a_latin1_display_name_is_still_screened() {
+    let mut sim = Sim::new();
+    sim.register(300);
+    sim.take_sent();
+    let mut data = invite(
+        "latin1@127.0.0.1",
+        "z9hG4bKlatin1",
+        "\"MXller\" <sip:0301234567@fritz.box>",
+    );
+    let i = data.windows(6).position(|w| w == b"MXller").unwrap();
+    data[i + 1] = 0xFC; // "ü" as the Box's phonebook has it in Latin-1
+    sim.deliver(&data);
+    let ev = sim.take_events();
+    let Some(Event::IncomingCall { caller, .. }) = ev.first() else {
+        panic!("no call: {ev:?}")
+    };
+    assert_eq!(caller.display_name.as_deref(), Some("Müller"));
+    assert_eq!(caller.number.as_deref(), Some("0301234567"));
+    assert_eq!(sim.responses()[0].status, 100);
+}

@@ -142,8 +142,7 @@ impl fmt::Display for Kind {
 pub enum Class {
     /// Number withheld (CLIR).
     Anonymous,
-    /// Another phone of the same Box (`**622`, `**9`) or a short extension:
-    /// never screened.
+    /// Another phone of the same Box (`**622`, `**9`): never screened.
     Internal(String),
     External(Number),
 }
@@ -359,11 +358,8 @@ pub fn classify_lazy<'h>(number: Option<&str>, home: &'h Home) -> LazyClass<'h> 
     })
 }
 
-/// `**622`, `**9`, or a short extension without prefix.
 fn is_internal(raw: &str) -> bool {
-    let d = digits(raw);
-    raw.starts_with("**")
-        || (!d.starts_with('0') && !d.starts_with('+') && !d.is_empty() && d.len() <= 3)
+    crate::agent::caller::is_internal_number(raw)
 }
 
 /// E.164 digits (without '+') as an integer: the key of the big lists.
@@ -477,7 +473,13 @@ mod tests {
         assert!(!n.valid);
         assert_eq!(classify(None, &h), Class::Anonymous);
         assert_eq!(classify(Some("**622"), &h), Class::Internal("**622".into()));
-        assert_eq!(classify(Some("21"), &h), Class::Internal("21".into()));
+        // Only `**…` is internal: a short number from outside is screened.
+        for short in ["1", "12", "21", "112", "622"] {
+            assert!(
+                matches!(classify(Some(short), &h), Class::External(_)),
+                "{short}"
+            );
+        }
         assert!(Home::new("XX", None).is_err());
         assert_eq!(e164_key("+49301234567"), Some(49301234567));
         assert_eq!(e164_key("+1234567890123456"), None);

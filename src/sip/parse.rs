@@ -108,6 +108,19 @@ fn next_line(s: &str, bare: ParseError) -> Result<(&str, Option<&str>), ParseErr
     }
 }
 
+/// A header section that is not UTF-8 (RFC 3261 §7.3.1 asks for it, but a
+/// Box sends a phonebook name like `"Müller"` in Latin-1 as `0xFC`): each
+/// byte that is not part of a UTF-8 sequence is read as Latin-1. The call
+/// must be screened whatever its display name is made of.
+fn lenient(head: &[u8]) -> String {
+    let mut out = String::with_capacity(head.len() + 8);
+    for chunk in head.utf8_chunks() {
+        out.push_str(chunk.valid());
+        out.extend(chunk.invalid().iter().map(|&b| char::from(b)));
+    }
+    out
+}
+
 /// Parses one complete message. Bytes after Content-Length are ignored
 /// (RFC 3261 §18.3: trailing octets of a UDP datagram); without
 /// Content-Length the body is the rest of the datagram.
@@ -124,7 +137,14 @@ pub fn parse(data: &[u8]) -> Result<Message, ParseError> {
     static HEAD_END: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
         std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"\r\n\r\n"));
     let head_end = HEAD_END.find(data).ok_or(ParseError::Incomplete)?;
-    let head = std::str::from_utf8(&data[..head_end]).map_err(|_| ParseError::Encoding)?;
+    let decoded;
+    let head = match std::str::from_utf8(&data[..head_end]) {
+        Ok(h) => h,
+        Err(_) => {
+            decoded = lenient(&data[..head_end]);
+            decoded.as_str()
+        }
+    };
     let after_head = &data[head_end + 4..];
 
     let (start_line, mut rest) = next_line(head, ParseError::StartLine("bare CR or LF"))?;
