@@ -112,3 +112,21 @@ async fn errors_say_what_to_do() {
     );
     assert!(gap.to_string().contains("error 820"), "{gap}");
 }
+
+/// A hostile answer on the Box's address claims 4294967295 IP phones:
+/// refused at once instead of asking for each.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_absurd_count_from_the_box_is_refused() {
+    let emu = emulator(Tr064Config {
+        claimed_clients: Some("4294967295".into()),
+        ..Tr064Config::default()
+    })
+    .await;
+    let url = emu.tr064_url().unwrap().to_owned();
+    let e = blocking(move || {
+        let mut c = Client::connect(&url, "admin", "fritz-admin-pw", None).unwrap();
+        c.ip_phones().unwrap_err()
+    })
+    .await;
+    assert!(e.to_string().contains("claims 4294967295 IP phones"), "{e}");
+}

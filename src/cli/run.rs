@@ -88,6 +88,9 @@ impl Settings {
             args.user.clone().or_else(|| f.user.clone()).ok_or(
                 "no user name: pass --user NAME or set user in [fritzbox] of the config file",
             )?;
+        if !crate::net::valid_user(&user) {
+            return Err(crate::net::PhoneError::BadUser(user).to_string());
+        }
         let password_file = args
             .password_file
             .clone()
@@ -132,6 +135,9 @@ pub fn read_password(
         return Ok(p);
     }
     if let Some(p) = in_config {
+        if p.is_empty() {
+            return Err("password = \"\" in [fritzbox] is empty: set the IP phone's password, or use password_file".into());
+        }
         #[cfg(unix)]
         if let Some(path) = config_path {
             use std::os::unix::fs::PermissionsExt;
@@ -209,6 +215,18 @@ fn shutdown_signal() -> impl std::future::Future<Output = ()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn values_for_the_wire_are_checked_at_the_edge() {
+        let args = RunArgs {
+            user: Some("620\r\nX-Injected: yes".into()),
+            ..RunArgs::default()
+        };
+        let e = Settings::resolve(&args).err().unwrap();
+        assert!(e.contains("bad user name"), "{e}");
+        let e = read_password(None, Some(""), None).unwrap_err();
+        assert!(e.contains("is empty"), "{e}");
+    }
 
     #[test]
     fn flags_override_the_file() {

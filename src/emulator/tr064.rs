@@ -32,6 +32,8 @@ pub struct Tr064Config {
     /// X_VoIP's country and area code: (LKZ, LKZ prefix), (OKZ, OKZ prefix).
     pub country_code: (String, String),
     pub area_code: (String, String),
+    /// A hostile Box: claims this many IP phones instead of the real count.
+    pub claimed_clients: Option<String>,
     /// Where the Box says its files (phonebooks, call barring) are, as a
     /// real Box names its HTTPS address when asked over HTTPS; default:
     /// this endpoint's own `http://` address. For a TLS front in tests.
@@ -53,6 +55,7 @@ impl Default for Tr064Config {
             abandoned_second_factor: false,
             country_code: ("49".into(), "00".into()),
             area_code: ("30".into(), "0".into()),
+            claimed_clients: None,
             files_url: None,
         }
     }
@@ -377,7 +380,13 @@ fn handle(
         (crate::fritzbox::VOIP, "X_AVM-DE_GetNumberOfClients") => ok(
             &service,
             &action,
-            &[("NewX_AVM-DE_NumberOfClients", st.phones.len().to_string())],
+            &[(
+                "NewX_AVM-DE_NumberOfClients",
+                st.cfg
+                    .claimed_clients
+                    .clone()
+                    .unwrap_or_else(|| st.phones.len().to_string()),
+            )],
         ),
         (crate::fritzbox::VOIP, "X_AVM-DE_GetClient3") => {
             let i: usize = arg("NewX_AVM-DE_ClientIndex")

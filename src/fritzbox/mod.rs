@@ -15,6 +15,10 @@ use crate::sip::digest::{self, Challenge};
 pub use soap::Fault;
 pub use tls::Fingerprint;
 
+/// More IP phones than any FRITZ!Box has: a count above is not believed.
+const MAX_IP_PHONES: u32 = 64;
+const MAX_PHONEBOOKS: usize = 32;
+
 pub const VOIP: &str = "urn:dslforum-org:service:X_VoIP:1";
 pub const ONTEL: &str = "urn:dslforum-org:service:X_AVM-DE_OnTel:1";
 pub const AUTH: &str = "urn:dslforum-org:service:X_AVM-DE_Auth:1";
@@ -376,6 +380,12 @@ impl Client {
         let n: u32 = arg(&out, "NewX_AVM-DE_NumberOfClients")?
             .parse()
             .map_err(|_| Error::BadResponse("bad NumberOfClients".into()))?;
+        // A Box has at most a few dozen IP phones (FRITZBOX.md: ten).
+        if n > MAX_IP_PHONES {
+            return Err(Error::BadResponse(format!(
+                "the Box claims {n} IP phones (a FRITZ!Box has at most {MAX_IP_PHONES})"
+            )));
+        }
         let mut phones = Vec::new();
         for i in 0..n {
             let idx = i.to_string();
@@ -496,6 +506,13 @@ impl Client {
             .map(|s| s.trim().to_owned())
             .filter(|s| !s.is_empty())
             .collect();
+        // A Box keeps a handful of phonebooks; more is not a Box talking.
+        if ids.len() > MAX_PHONEBOOKS {
+            return Err(Error::BadResponse(format!(
+                "the Box lists {} phonebooks (at most {MAX_PHONEBOOKS} are read)",
+                ids.len()
+            )));
+        }
         let mut books = Vec::new();
         for id in ids {
             let out = self.call(ONTEL, "GetPhonebook", &[("NewPhonebookID", &id)])?;

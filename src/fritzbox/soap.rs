@@ -84,23 +84,49 @@ pub enum Parsed {
     Bad(String),
 }
 
-/// Elements as (path of local names, text) in document order.
-fn elements(xml: &str) -> Result<Vec<(Vec<String>, String)>, String> {
+/// One element: its parent's local name, its own, and its text.
+struct El {
+    parent: String,
+    name: String,
+    text: String,
+}
+
+/// A SOAP answer nests five elements deep, a device description about
+/// ten: anything deeper is not from a FRITZ!Box.
+const MAX_DEPTH: usize = 32;
+/// Elements read from one answer, at most (a Box's answers have dozens).
+const MAX_ELEMENTS: usize = 20_000;
+
+/// Elements in document order, each with only its parent's name: memory
+/// and work linear in the answer's size, bounded in depth and count.
+fn elements(xml: &str) -> Result<Vec<El>, String> {
     let mut reader = Reader::from_str(xml);
     let mut path: Vec<String> = Vec::new();
     let mut text = String::new();
     let mut out = Vec::new();
+    let name_of =
+        |n: quick_xml::name::LocalName<'_>| String::from_utf8_lossy(n.as_ref()).into_owned();
     loop {
+        if out.len() > MAX_ELEMENTS {
+            return Err(format!(
+                "more than {MAX_ELEMENTS} elements: not a FRITZ!Box answer"
+            ));
+        }
         match reader.read_event() {
             Ok(Event::Start(e)) => {
-                path.push(String::from_utf8_lossy(e.local_name().as_ref()).into_owned());
+                if path.len() >= MAX_DEPTH {
+                    return Err(format!(
+                        "nested deeper than {MAX_DEPTH} elements: not a FRITZ!Box answer"
+                    ));
+                }
+                path.push(name_of(e.local_name()));
                 text.clear();
             }
-            Ok(Event::Empty(e)) => {
-                let mut p = path.clone();
-                p.push(String::from_utf8_lossy(e.local_name().as_ref()).into_owned());
-                out.push((p, String::new()));
-            }
+            Ok(Event::Empty(e)) => out.push(El {
+                parent: path.last().cloned().unwrap_or_default(),
+                name: name_of(e.local_name()),
+                text: String::new(),
+            }),
             Ok(Event::Text(t)) => text.push_str(&t.decode().map_err(|e| e.to_string())?),
             Ok(Event::CData(t)) => text.push_str(&String::from_utf8_lossy(&t)),
             Ok(Event::GeneralRef(r)) => {
@@ -119,8 +145,12 @@ fn elements(xml: &str) -> Result<Vec<(Vec<String>, String)>, String> {
                 }
             }
             Ok(Event::End(_)) => {
-                out.push((path.clone(), std::mem::take(&mut text)));
-                path.pop();
+                let name = path.pop().unwrap_or_default();
+                out.push(El {
+                    parent: path.last().cloned().unwrap_or_default(),
+                    name,
+                    text: std::mem::take(&mut text),
+                });
             }
             Ok(Event::Eof) => return Ok(out),
             Err(e) => {
@@ -137,14 +167,12 @@ fn elements(xml: &str) -> Result<Vec<(Vec<String>, String)>, String> {
 /// The out-arguments of `<u:ActionResponse>`, or the fault.
 pub fn parse_response(xml: &str, action: &str) -> Result<Vec<(String, String)>, Parsed> {
     let els = elements(xml).map_err(Parsed::Bad)?;
-    let code = els
-        .iter()
-        .find(|(p, _)| p.last().is_some_and(|n| n == "errorCode"));
-    if let Some((_, code)) = code {
+    let code = els.iter().find(|e| e.name == "errorCode").map(|e| &e.text);
+    if let Some(code) = code {
         let description = els
             .iter()
-            .find(|(p, _)| p.last().is_some_and(|n| n == "errorDescription"))
-            .map(|(_, t)| t.trim().to_owned())
+            .find(|e| e.name == "errorDescription")
+            .map(|e| e.text.trim().to_owned())
             .unwrap_or_default();
         let code = code
             .trim()
@@ -153,29 +181,26 @@ pub fn parse_response(xml: &str, action: &str) -> Result<Vec<(String, String)>, 
         return Err(Parsed::Fault(Fault { code, description }));
     }
     let response = format!("{action}Response");
-    if !els.iter().any(|(p, _)| p.last() == Some(&response)) {
+    if !els.iter().any(|e| e.name == response) {
         return Err(Parsed::Bad(format!("no {response} in the answer")));
     }
     Ok(els
         .into_iter()
-        .filter(|(p, _)| p.len() >= 2 && p[p.len() - 2] == response)
-        .map(|(mut p, t)| (p.pop().unwrap_or_default(), t))
+        .filter(|e| e.parent == response)
+        .map(|e| (e.name, e.text))
         .collect())
 }
 
 /// The in-arguments of a request envelope (the emulator's side).
 pub fn parse_request(xml: &str, action: &str) -> Result<Vec<(String, String)>, String> {
     let els = elements(xml)?;
-    if !els
-        .iter()
-        .any(|(p, _)| p.last().is_some_and(|n| n == action))
-    {
+    if !els.iter().any(|e| e.name == action) {
         return Err(format!("no {action} element"));
     }
     Ok(els
         .into_iter()
-        .filter(|(p, _)| p.len() >= 2 && p[p.len() - 2] == action)
-        .map(|(mut p, t)| (p.pop().unwrap_or_default(), t))
+        .filter(|e| e.parent == action)
+        .map(|e| (e.name, e.text))
         .collect())
 }
 
@@ -184,14 +209,14 @@ pub fn services(desc: &str) -> Result<Vec<Service>, String> {
     let els = elements(desc)?;
     let mut out = Vec::new();
     let mut current: Option<String> = None;
-    for (p, t) in els {
-        match p.last().map(String::as_str) {
-            Some("serviceType") => current = Some(t.trim().to_owned()),
-            Some("controlURL") => {
+    for e in els {
+        match e.name.as_str() {
+            "serviceType" => current = Some(e.text.trim().to_owned()),
+            "controlURL" => {
                 if let Some(st) = current.take() {
                     out.push(Service {
                         service_type: st,
-                        control_url: t.trim().to_owned(),
+                        control_url: e.text.trim().to_owned(),
                     });
                 }
             }
@@ -219,13 +244,30 @@ pub fn tag_text(xml: &str, tag: &str) -> Option<String> {
     elements(xml)
         .ok()?
         .into_iter()
-        .find(|(p, _)| p.last().is_some_and(|n| n == tag))
-        .map(|(_, t)| t.trim().to_owned())
+        .find(|e| e.name == tag)
+        .map(|e| e.text.trim().to_owned())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn deep_or_huge_answers_are_refused_in_linear_time() {
+        // 4,000 levels took 447 MB when every element copied its path.
+        let deep = format!("{}{}", "<a>".repeat(4000), "</a>".repeat(4000));
+        let e = parse_response(&deep, "X").unwrap_err();
+        assert!(
+            matches!(&e, Parsed::Bad(m) if m.contains("nested deeper")),
+            "{e:?}"
+        );
+        let wide = format!("<r>{}</r>", "<b/>".repeat(50_000));
+        let e = parse_response(&wide, "X").unwrap_err();
+        assert!(
+            matches!(&e, Parsed::Bad(m) if m.contains("more than")),
+            "{e:?}"
+        );
+    }
 
     #[test]
     fn envelope_escapes_arguments() {

@@ -72,6 +72,8 @@ impl PhoneConfig {
 pub enum PhoneError {
     #[error("bad FRITZ!Box address {0:?}: expected HOST[:PORT]")]
     BadAddress(String),
+    #[error("bad user name {0:?}: the FRITZ!Box allows 1 to 64 letters, digits, '-', '.' and '_'")]
+    BadUser(String),
     #[error("cannot resolve {host}: {source} (is the name right? try the Box's IP address)")]
     Resolve {
         host: String,
@@ -255,6 +257,11 @@ impl Phone {
 
     /// Like [`Phone::start`], with `screen` deciding each call inline.
     pub async fn start_with(config: PhoneConfig, screen: impl Screen) -> Result<Phone, PhoneError> {
+        // The user name goes into every From, To and Contact: a CR LF in it
+        // would be extra headers. The Box allows only these (FRITZBOX.md).
+        if !valid_user(&config.user) {
+            return Err(PhoneError::BadUser(config.user.clone()));
+        }
         let (host, port) = split_host_port(&config.fritzbox)?;
         let registrar = tokio::net::lookup_host((host.as_str(), port))
             .await
@@ -687,6 +694,14 @@ impl Driver {
     }
 }
 
+/// An IP phone's user name as the Box allows it: `[0-9A-Za-z-._]{1,64}`.
+pub fn valid_user(user: &str) -> bool {
+    (1..=64).contains(&user.len())
+        && user
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._".contains(&b))
+}
+
 /// `HOST[:PORT]` with IPv6 literals bracketed or bare; port defaults to 5060.
 pub fn split_host_port(s: &str) -> Result<(String, u16), PhoneError> {
     let bad = || PhoneError::BadAddress(s.to_owned());
@@ -751,6 +766,8 @@ mod tests {
             ("fd00::1".into(), 5060)
         );
         assert!(split_host_port("host:port").is_err());
+        assert!(valid_user("620") && valid_user("Home.Assistant_1-x"));
+        assert!(!valid_user("620\r\nX-Evil: 1") && !valid_user("") && !valid_user("a b"));
         assert!(split_host_port("").is_err());
     }
 
