@@ -464,6 +464,50 @@ async fn sigterm_ends_ringing_calls_writes_their_outcome_and_unregisters() {
     assert_eq!(emu.violations().await, Vec::<String>::new());
 }
 
+/// `--events json | head -1`: the reader goes away after the first line;
+/// the daemon stops printing and keeps screening.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_closed_events_pipe_stops_the_printing_not_the_screening() {
+    let dir = setup("events-pipe");
+    let emu = emulator().await;
+    let mut child = Command::new(BIN)
+        .args(["run", "--events", "json", "--config"])
+        .arg(dir.join("config.toml"))
+        .args([
+            "--fritzbox",
+            &emu.addr().to_string(),
+            "--bind",
+            "127.0.0.1:0",
+        ])
+        .env_remove("MINISIP4FB_PASSWORD")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let first = tokio::task::spawn_blocking(move || {
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut out, &mut line).unwrap();
+        line // `out` is dropped here: the pipe's reader is gone
+    });
+    emu.wait_for_binding(Duration::from_secs(10))
+        .await
+        .expect("registers");
+    let line = first.await.unwrap();
+    assert!(line.contains("\"event\":\"registered\""), "{line}");
+    for _ in 0..3 {
+        assert_eq!(
+            emu.call(spec(Caller::National("09005551234".into()), 3000))
+                .await
+                .outcome,
+            CallOutcome::TerminatedByPhone
+        );
+    }
+    assert!(child.try_wait().unwrap().is_none(), "still running");
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
 #[test]
 fn bad_config_names_line_key_and_suggestion() {
     let dir = setup("badconfig");
