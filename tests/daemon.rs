@@ -135,6 +135,14 @@ fn calls_json(dir: &Path) -> Vec<serde_json::Value> {
     serde_json::from_slice(&out.stdout).expect("calls --json is one JSON array")
 }
 
+/// A call from a premium number: the rules terminate it.
+async fn blocked_call_is_terminated(emu: &Emulator) {
+    let r = emu
+        .call(spec(Caller::National("09005551234".into()), 3000))
+        .await;
+    assert_eq!(r.outcome, CallOutcome::TerminatedByPhone, "{r}");
+}
+
 fn spec(c: Caller, ring_ms: u64) -> CallSpec {
     CallSpec::new(c).cancel_after(Duration::from_millis(ring_ms))
 }
@@ -327,12 +335,7 @@ async fn kill_9_during_a_call_keeps_earlier_records() {
         .await
         .expect("registers");
     for _ in 0..3 {
-        assert_eq!(
-            emu.call(spec(Caller::National("09005551234".into()), 3000))
-                .await
-                .outcome,
-            CallOutcome::TerminatedByPhone
-        );
+        blocked_call_is_terminated(&emu).await;
     }
     // A call that rings for a while; the daemon dies while it rings.
     let ringing = {
@@ -432,12 +435,7 @@ async fn sigterm_ends_ringing_calls_writes_their_outcome_and_unregisters() {
         .await
         .expect("registers");
     // A blocked call first: once it is terminated the rules are in force.
-    assert_eq!(
-        emu.call(spec(Caller::National("09005551234".into()), 3000))
-            .await
-            .outcome,
-        CallOutcome::TerminatedByPhone
-    );
+    blocked_call_is_terminated(&emu).await;
     let ringing = {
         let emu = emu.clone();
         tokio::spawn(async move {
@@ -496,12 +494,7 @@ async fn a_closed_events_pipe_stops_the_printing_not_the_screening() {
     let line = first.await.unwrap();
     assert!(line.contains("\"event\":\"registered\""), "{line}");
     for _ in 0..3 {
-        assert_eq!(
-            emu.call(spec(Caller::National("09005551234".into()), 3000))
-                .await
-                .outcome,
-            CallOutcome::TerminatedByPhone
-        );
+        blocked_call_is_terminated(&emu).await;
     }
     assert!(child.try_wait().unwrap().is_none(), "still running");
     let _ = child.kill();

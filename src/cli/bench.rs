@@ -227,6 +227,26 @@ async fn start_registered(
     Ok(child)
 }
 
+/// `minisip4fb run --config CONFIG` against the emulator, registered.
+async fn start_phone(
+    emu: &Emulator,
+    exe: &std::path::Path,
+    box_addr: &str,
+    config: &std::path::Path,
+) -> Result<PhoneChild, String> {
+    let config = config.display().to_string();
+    let args = [
+        "run",
+        "--config",
+        &config,
+        "--fritzbox",
+        box_addr,
+        "--bind",
+        "127.0.0.1:0",
+    ];
+    start_registered(emu, exe, &args).await
+}
+
 #[cfg(unix)]
 fn signal(pid: u32, sig: i32) {
     if let Ok(pid) = i32::try_from(pid) {
@@ -319,22 +339,7 @@ async fn run_bench(
     drop(floor);
 
     let started = Instant::now();
-    let config_arg = config.display().to_string();
-    let phone = match start_registered(
-        emu,
-        exe,
-        &[
-            "run",
-            "--config",
-            &config_arg,
-            "--fritzbox",
-            box_addr,
-            "--bind",
-            "127.0.0.1:0",
-        ],
-    )
-    .await
-    {
+    let phone = match start_phone(emu, exe, box_addr, &config).await {
         Ok(p) => p,
         Err(e) => {
             eprintln!("minisip4fb bench: {e}");
@@ -496,22 +501,7 @@ async fn stress(
             return 1;
         }
     };
-    let config_arg = config.display().to_string();
-    let phone = match start_registered(
-        emu,
-        exe,
-        &[
-            "run",
-            "--config",
-            &config_arg,
-            "--fritzbox",
-            box_addr,
-            "--bind",
-            "127.0.0.1:0",
-        ],
-    )
-    .await
-    {
+    let phone = match start_phone(emu, exe, box_addr, &config).await {
         Ok(p) => p,
         Err(e) => {
             eprintln!("minisip4fb bench: {e}");
