@@ -339,7 +339,7 @@ async fn run_bench(
     drop(floor);
 
     let started = Instant::now();
-    let phone = match start_phone(emu, exe, box_addr, &config).await {
+    let phone = match start_phone(emu, exe, box_addr, config).await {
         Ok(p) => p,
         Err(e) => {
             eprintln!("minisip4fb bench: {e}");
