@@ -534,3 +534,43 @@ async fn a_loose_password_file_is_replaced_by_a_private_one() {
     assert_eq!(mode, 0o600);
     assert_ne!(std::fs::read_to_string(&pw).unwrap(), "old\n");
 }
+
+/// Even with RUST_LOG=trace, the TR-064 digest (user, nonce, response)
+/// never reaches the log: `check` talks TR-064 with logging on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trace_logging_shows_no_tr064_credentials() {
+    let emu = emulated_box(&[("620", "geheim123")], Tr064Config::default()).await;
+    let d = dir("trace");
+    std::fs::write(d.join("password"), "geheim123\n").unwrap();
+    std::fs::write(d.join("adminpw"), "fritz-admin-pw\n").unwrap();
+    std::fs::write(
+        d.join("config.toml"),
+        format!(
+            "[fritzbox]\nuser = \"620\"\npassword_file = \"password\"\ntr064 = \"{}\"\nadmin_user = \"admin\"\nadmin_password_file = \"adminpw\"\n",
+            emu.tr064_url().unwrap()
+        ),
+    )
+    .unwrap();
+    let out = tokio::process::Command::new(BIN)
+        .args(["check", "--config"])
+        .arg(d.join("config.toml"))
+        .args([
+            "--fritzbox",
+            &emu.addr().to_string(),
+            "--bind",
+            "127.0.0.1:0",
+        ])
+        .env("RUST_LOG", "trace")
+        .env_remove("MINISIP4FB_PASSWORD")
+        .env_remove("MINISIP4FB_ADMIN_PASSWORD")
+        .output()
+        .await
+        .unwrap();
+    let all = text(&out);
+    assert!(out.status.success(), "{all}");
+    assert!(all.contains("TR-064"), "TR-064 was used: {all}");
+    assert!(
+        !all.contains("Digest username") && !all.contains("response=\""),
+        "{all}"
+    );
+}

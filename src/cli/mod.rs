@@ -65,7 +65,15 @@ pub fn init_logging_level(default: &str) {
 pub fn init_logging_with(default: &str, json: bool) {
     use std::io::IsTerminal;
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let mut filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    // The HTTP client's own trace shows TR-064 requests with their digest
+    // Authorization header (user, nonce, response): never below warn. Our
+    // SIP trace redacts credentials in one place (sip::redacted).
+    for quiet in ["ureq=warn", "ureq_proto=warn"] {
+        if let Ok(d) = quiet.parse() {
+            filter = filter.add_directive(d);
+        }
+    }
     let fmt = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)
