@@ -11,8 +11,8 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::{broadcast, mpsc};
 
 use super::DaemonEvent;
-use crate::agent::{CallId, CallerId, Outcome};
 use crate::calllog::{CallLog, Op, Record};
+use crate::net::{CallId, CallerId, Outcome};
 use crate::screen::Action;
 use crate::text::printable;
 

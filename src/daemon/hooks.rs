@@ -291,7 +291,7 @@ mod tests {
             action: crate::screen::Action::Terminate,
             rule: None,
             reason: "r".into(),
-            outcome: Some(crate::agent::Outcome::Terminated),
+            outcome: Some(crate::net::Outcome::Terminated),
             decision_ms: Some(0.1),
             bye_ms: None,
         };

@@ -11,9 +11,8 @@ use std::time::{Duration, Instant, SystemTime};
 use arc_swap::ArcSwapOption;
 
 use super::book::Note;
-use crate::agent::{CallId, CallerId, Outcome};
 use crate::calllog::Record;
-use crate::net::{Reject, Screen, Verdict};
+use crate::net::{CallId, CallerId, Outcome, Reject, Screen, Verdict};
 use crate::screen::Action;
 use crate::screen::rules::{History, Rules};
 

@@ -33,10 +33,12 @@ use std::time::{Duration, Instant};
 use tokio::net::UdpSocket;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
-use crate::agent::{
-    Agent, CallId, CallerId, CommandError, Config, Event, Input, Outcome, Output, RegistrationError,
-};
+use crate::agent::{Agent, CommandError, Config, Event, Input, Output, RegistrationError};
 use crate::sip::Host;
+
+/// The agent's types an application of the phone needs, so that it never
+/// reaches below this layer.
+pub use crate::agent::{CallId, CallerId, Outcome};
 
 /// How to reach the FRITZ!Box and who we are there.
 #[derive(Debug, Clone)]
