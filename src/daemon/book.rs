@@ -91,6 +91,7 @@ const PRUNE_EVERY: Duration = Duration::from_secs(86_400);
 /// It also prunes records older than `retention_days` (0: never), at
 /// start and daily: the one thread that writes the log does it.
 pub fn run(rx: Receiver<Note>, log: Option<CallLog>, retention_days: u32, out: Outlets) {
+    super::lower_priority_of_this_thread();
     if let Some(l) = &log
         && let Err(e) = l.set_busy_timeout(BUSY)
     {

@@ -218,9 +218,6 @@ pub async fn serve(
             return 1;
         }
     };
-    // Everything started from here on (the blocking pool, the
-    // book-keeper, hook processes) yields the CPU to the phone's thread.
-    lower_priority_of_this_thread();
     let source = parts.source.clone();
     tokio::pin!(shutdown);
     let compiled = tokio::select! {
@@ -352,11 +349,12 @@ pub async fn serve(
     code
 }
 
-/// Nice +10 for the calling thread and the threads it starts later (Linux
-/// keeps the nice value per thread, and a new thread inherits it): on a
-/// small machine, a SQLite write or a rule compile then waits for the
-/// phone's thread, never the other way round.
-fn lower_priority_of_this_thread() {
+/// Nice +10 for the calling thread (Linux keeps the nice value per
+/// thread): the book-keeper and rule reloads call it, so on a small machine
+/// a SQLite write or a compile waits for the phone's thread, never the
+/// other way round. The first compile keeps normal priority: calls wait
+/// for it.
+pub(crate) fn lower_priority_of_this_thread() {
     #[cfg(target_os = "linux")]
     // SAFETY: setpriority on our own thread id; it changes only its nice value.
     unsafe {
@@ -579,6 +577,7 @@ async fn reloader(mut source: RuleSource, snapshot: RulesSnapshot, wake: Arc<tok
         };
         let candidate = source.clone();
         let compiled = tokio::task::spawn_blocking(move || {
+            lower_priority_of_this_thread();
             let mut c = candidate;
             c.reload().map(|rules| (c, rules))
         })
