@@ -3,9 +3,10 @@ use minisip4fb::cli::{Cli, Command, init_logging, init_logging_level, init_loggi
 
 fn main() {
     let cli = Cli::parse();
-    // One thread: a call costs microseconds of work, so the daemon never
-    // needs a second core, and every thread costs memory (stack, malloc
-    // arena). Blocking work (SQLite maintenance, TR-064) has spawn_blocking.
+    // One thread for the daemon's own tasks (reloads, hooks, TR-064); the
+    // phone answers SIP on a thread of its own and the book-keeper writes
+    // the call log on another, so nothing here can delay a call. Every
+    // thread costs memory (stack, malloc arena): no more than that.
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
