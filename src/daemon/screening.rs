@@ -33,12 +33,19 @@ pub fn decide(
     now: Instant,
 ) -> (Record, Verdict) {
     rules.remember(history, caller.number.as_deref(), now);
+    // The time zone lookup only for rules with hours or weekdays: this
+    // runs on the phone's thread for every INVITE.
+    let local = if rules.wants_local_time() {
+        chrono::Local::now().naive_local()
+    } else {
+        chrono::NaiveDateTime::default()
+    };
     let d = rules.decide(
         caller.number.as_deref(),
         caller.called.as_deref(),
         history,
         now,
-        chrono::Local::now().naive_local(),
+        local,
     );
     let verdict = verdict_of(d.effective, rules.decline_delay);
     let record = Record {

@@ -54,6 +54,8 @@ pub struct Rules {
     history_span: Option<Duration>,
     /// Some rule asks which household number was dialled (`to`).
     wants_called: bool,
+    /// Some rule has `hours` or `weekdays`.
+    wants_local_time: bool,
 }
 
 /// What to do with one call, and why.
@@ -333,6 +335,9 @@ impl Rules {
             number::warm_up(&home);
         }
         let wants_called = rules.iter().any(|r| !r.to.is_empty());
+        let wants_local_time = rules
+            .iter()
+            .any(|r| r.hours.is_some() || !r.weekdays.is_empty());
         Ok((
             Rules {
                 home,
@@ -343,6 +348,7 @@ impl Rules {
                 files,
                 history_span,
                 wants_called,
+                wants_local_time,
             },
             warnings,
         ))
@@ -354,6 +360,12 @@ impl Rules {
             .iter()
             .flat_map(|r| &r.lists)
             .any(|l| l.display().to_string().starts_with(BOX_LIST_PREFIX))
+    }
+
+    /// Whether a decision needs the household's wall-clock time; without
+    /// such a rule the caller of [`Rules::decide`] need not look it up.
+    pub fn wants_local_time(&self) -> bool {
+        self.wants_local_time
     }
 
     pub fn home(&self) -> &Home {

@@ -108,7 +108,7 @@ fn next_line(s: &str, bare: ParseError) -> Result<(&str, Option<&str>), ParseErr
     }
 }
 
-/// A header section that is not UTF-8 (RFC 3261 §7.3.1 asks for it, but a
+/// A header section that is not UTF-8 (RFC 3261 §25.1 asks for it, but a
 /// Box sends a phonebook name like `"Müller"` in Latin-1 as `0xFC`): each
 /// byte that is not part of a UTF-8 sequence is read as Latin-1. The call
 /// must be screened whatever its display name is made of.
