@@ -143,6 +143,18 @@ async fn blocked_call_is_terminated(emu: &Emulator) {
     assert_eq!(r.outcome, CallOutcome::TerminatedByPhone, "{r}");
 }
 
+/// A call the rules let ring, for `ring_ms`, placed in the background.
+fn ring_in_background(
+    emu: &std::sync::Arc<Emulator>,
+    ring_ms: u64,
+) -> tokio::task::JoinHandle<minisip4fb::emulator::CallReport> {
+    let emu = emu.clone();
+    tokio::spawn(async move {
+        emu.call(spec(Caller::National("040855992611".into()), ring_ms))
+            .await
+    })
+}
+
 fn spec(c: Caller, ring_ms: u64) -> CallSpec {
     CallSpec::new(c).cancel_after(Duration::from_millis(ring_ms))
 }
@@ -338,13 +350,7 @@ async fn kill_9_during_a_call_keeps_earlier_records() {
         blocked_call_is_terminated(&emu).await;
     }
     // A call that rings for a while; the daemon dies while it rings.
-    let ringing = {
-        let emu = emu.clone();
-        tokio::spawn(async move {
-            emu.call(spec(Caller::National("040855992611".into()), 3000))
-                .await
-        })
-    };
+    let ringing = ring_in_background(&emu, 3000);
     tokio::time::sleep(Duration::from_millis(500)).await;
     d.kill9();
     ringing.abort(); // its CANCEL would go unanswered for 32 s
@@ -436,13 +442,7 @@ async fn sigterm_ends_ringing_calls_writes_their_outcome_and_unregisters() {
         .expect("registers");
     // A blocked call first: once it is terminated the rules are in force.
     blocked_call_is_terminated(&emu).await;
-    let ringing = {
-        let emu = emu.clone();
-        tokio::spawn(async move {
-            emu.call(spec(Caller::National("040855992611".into()), 5000))
-                .await
-        })
-    };
+    let ringing = ring_in_background(&emu, 5000);
     tokio::time::sleep(Duration::from_millis(500)).await;
     let status = tokio::task::spawn_blocking(move || d.terminate())
         .await

@@ -42,6 +42,21 @@ async fn emulated_box(accounts: &[(&str, &str)], tr: Tr064Config) -> Emulator {
     .unwrap()
 }
 
+/// Someone presses the Box's button after `after_ms`, as soon as a second
+/// factor waits (for at most 10 s); `true` once confirmed.
+fn press_the_button(emu: std::sync::Arc<Emulator>, after_ms: u64) -> tokio::task::JoinHandle<bool> {
+    tokio::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_millis(after_ms)).await;
+        for _ in 0..100 {
+            if emu.confirm_second_factor() {
+                return true;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        false
+    })
+}
+
 fn dir(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("minisip4fb-setup-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
@@ -373,18 +388,7 @@ async fn setup_waits_for_the_second_factor() {
     let d = dir("2fa");
     let cfg = d.join("config.toml");
     // The person presses the button a moment later.
-    let presser = {
-        let emu = emu.clone();
-        tokio::spawn(async move {
-            for _ in 0..100 {
-                if emu.confirm_second_factor() {
-                    return true;
-                }
-                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-            }
-            false
-        })
-    };
+    let presser = press_the_button(emu.clone(), 0);
     let out = run(
         &[
             "setup",
@@ -491,20 +495,8 @@ async fn a_busy_second_factor_is_stopped_and_tried_again() {
     let url = emu.tr064_url().unwrap().to_owned();
     let d = dir("busy2fa");
     let cfg = d.join("config.toml");
-    let presser = {
-        let emu = emu.clone();
-        tokio::spawn(async move {
-            // The stale attempt must be stopped first: only a new one is confirmed.
-            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-            for _ in 0..100 {
-                if emu.confirm_second_factor() {
-                    return true;
-                }
-                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-            }
-            false
-        })
-    };
+    // The stale attempt must be stopped first: only a new one is confirmed.
+    let presser = press_the_button(emu.clone(), 300);
     let out = run(&setup_args(&url, cfg.to_str().unwrap()), "fritz-admin-pw").await;
     assert!(presser.await.unwrap());
     assert!(out.status.success(), "{}", text(&out));
