@@ -29,7 +29,7 @@ pub fn response_from_headers(
         r.headers.push("From", f);
     }
     if let Some(t) = h.get("To") {
-        let has_tag = crate::sip::NameAddr::parse(t).is_ok_and(|n| n.tag().is_some());
+        let has_tag = h.to().is_ok_and(|n| n.tag().is_some());
         match to_tag {
             Some(tag) if !has_tag && status > 100 => r.headers.push("To", format!("{t};tag={tag}")),
             _ => r.headers.push("To", t),

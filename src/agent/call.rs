@@ -539,13 +539,13 @@ impl Call {
         self.local_cseq += 1;
         let branch = ctx.branch();
         let target = self.remote_target.clone().unwrap_or_else(|| {
-            match self.invite.headers.from().map(|f| f.uri) {
-                Ok(Uri::Sip(u)) => u,
+            match self.invite.headers.from().map(|f| &f.uri) {
+                Ok(Uri::Sip(u)) => u.clone(),
                 _ => SipUri::new(Host::Ip(self.source.ip()), Some(self.source.port())),
             }
         });
         let to = self.invite.headers.get("To").unwrap_or_default();
-        let tagged = NameAddr::parse(to).is_ok_and(|n| n.tag().is_some());
+        let tagged = self.invite.headers.to().is_ok_and(|n| n.tag().is_some());
         let from = if tagged {
             to.to_owned()
         } else {

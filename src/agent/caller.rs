@@ -23,7 +23,7 @@ pub struct CallerId {
 impl CallerId {
     pub fn from_request(req: &Request) -> CallerId {
         let raw_from = req.headers.get("From").unwrap_or_default().to_owned();
-        let from = NameAddr::parse(&raw_from).ok();
+        let from = req.headers.from().ok();
         let user_of = |na: &NameAddr| match &na.uri {
             Uri::Sip(u) => u.user_unescaped(),
             // tel:+4930… (RFC 3966) carries the number itself.
@@ -31,10 +31,9 @@ impl CallerId {
                 .strip_prefix("tel:")
                 .map(|n| n.split(';').next().unwrap_or(n).to_owned()),
         };
-        let number = from.as_ref().and_then(user_of);
-        let display_name = from.as_ref().and_then(NameAddr::display_name);
+        let number = from.and_then(user_of);
+        let display_name = from.and_then(NameAddr::display_name);
         let host_anonymous = from
-            .as_ref()
             .and_then(|f| f.uri.as_sip())
             .is_some_and(|u| u.host.to_string().eq_ignore_ascii_case("anonymous.invalid"));
         let anonymous = host_anonymous
@@ -46,8 +45,8 @@ impl CallerId {
             .headers
             .get("P-Called-Party-ID")
             .and_then(|v| NameAddr::parse(v).ok())
-            .or_else(|| req.headers.to().ok())
             .as_ref()
+            .or_else(|| req.headers.to().ok())
             .and_then(user_of);
         CallerId {
             number: if anonymous { None } else { number },

@@ -227,7 +227,7 @@ impl Registration {
         let State::Trying { tx, unregister } = &mut self.state else {
             return false;
         };
-        if tx.branch != branch || r.headers.cseq().map(|c| c.method) != Ok(Method::Register) {
+        if tx.branch != branch || r.headers.cseq().map(|c| &c.method) != Ok(&Method::Register) {
             return false;
         }
         let unregister = *unregister;

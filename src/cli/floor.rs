@@ -110,9 +110,18 @@ pub fn floor(args: FloorArgs) -> i32 {
             for name in ["Via", "From"] {
                 r.push_str(&format!("{name}: {}\r\n", header(msg, name).unwrap_or("")));
             }
+            // A fixed PCMA answer, as big as a phone's, so the bytes match.
+            let ip = local.rsplit_once(':').map_or("127.0.0.1", |(ip, _)| ip);
+            let sdp = format!(
+                "v=0\r\no=floor 1 1 IN IP4 {ip}\r\ns=-\r\nc=IN IP4 {ip}\r\nt=0 0\r\n\
+                 m=audio 40000 RTP/AVP 8 101\r\na=rtpmap:8 PCMA/8000\r\n\
+                 a=rtpmap:101 telephone-event/8000\r\na=ptime:20\r\na=sendrecv\r\n"
+            );
             r.push_str(&format!(
-                "To: {to}\r\nCall-ID: {call_id}\r\nCSeq: {}\r\nContact: <sip:floor@{local}>\r\nContent-Length: 0\r\n\r\n",
-                header(msg, "CSeq").unwrap_or("")
+                "To: {to}\r\nCall-ID: {call_id}\r\nCSeq: {}\r\nContact: <sip:floor@{local}>\r\n\
+                 Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}",
+                header(msg, "CSeq").unwrap_or(""),
+                sdp.len()
             ));
             let _ = sock.send_to(r.as_bytes(), from);
             let target = header(msg, "Contact")

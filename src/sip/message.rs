@@ -1,6 +1,7 @@
 //! SIP messages (RFC 3261 §7): requests, responses, their headers, and the
 //! writer. Content-Length is not stored: the writer derives it from the body.
 
+use std::cell::OnceCell;
 use std::fmt;
 
 use super::ParseError;
@@ -87,6 +88,25 @@ pub type HeaderName = std::borrow::Cow<'static, str>;
 pub struct Headers {
     text: String,
     entries: Vec<(HeaderName, std::ops::Range<u32>)>,
+    /// The headers every transaction reads, each parsed at most once (the
+    /// parser fills them as it validates); any change clears them.
+    parsed: Parsed,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Parsed {
+    from: OnceCell<Result<NameAddr, ParseError>>,
+    to: OnceCell<Result<NameAddr, ParseError>>,
+    top_via: OnceCell<Result<Via, ParseError>>,
+    cseq: OnceCell<Result<CSeq, ParseError>>,
+}
+
+/// The cached value, parsed on first use.
+fn cached<'a, T>(
+    cell: &'a OnceCell<Result<T, ParseError>>,
+    parse: impl FnOnce() -> Result<T, ParseError>,
+) -> Result<&'a T, ParseError> {
+    cell.get_or_init(parse).as_ref().map_err(Clone::clone)
 }
 
 impl PartialEq for Headers {
@@ -106,6 +126,7 @@ impl Headers {
         Headers {
             text: String::with_capacity(text),
             entries: Vec::with_capacity(entries),
+            parsed: Parsed::default(),
         }
     }
 
@@ -120,6 +141,7 @@ impl Headers {
     }
 
     pub(crate) fn push_named(&mut self, name: HeaderName, value: &str) {
+        self.parsed = Parsed::default();
         let start = self.text.len() as u32;
         self.text.push_str(value);
         self.entries.push((name, start..self.text.len() as u32));
@@ -128,6 +150,7 @@ impl Headers {
     /// Continues the last value (a folded line, RFC 3261 §7.3.1): joined
     /// with one space.
     pub(crate) fn continue_last(&mut self, more: &str) -> bool {
+        self.parsed = Parsed::default();
         let Some((_, range)) = self.entries.last_mut() else {
             return false;
         };
@@ -161,6 +184,7 @@ impl Headers {
     }
 
     pub fn remove(&mut self, name: &str) {
+        self.parsed = Parsed::default();
         self.entries.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
     }
 
@@ -183,16 +207,22 @@ impl Headers {
         self.get("Call-ID")
     }
 
-    pub fn cseq(&self) -> Result<CSeq, ParseError> {
-        CSeq::parse(self.get("CSeq").ok_or(ParseError::Missing("CSeq"))?)
+    pub fn cseq(&self) -> Result<&CSeq, ParseError> {
+        cached(&self.parsed.cseq, || {
+            CSeq::parse(self.get("CSeq").ok_or(ParseError::Missing("CSeq"))?)
+        })
     }
 
-    pub fn from(&self) -> Result<NameAddr, ParseError> {
-        NameAddr::parse(self.get("From").ok_or(ParseError::Missing("From"))?)
+    pub fn from(&self) -> Result<&NameAddr, ParseError> {
+        cached(&self.parsed.from, || {
+            NameAddr::parse(self.get("From").ok_or(ParseError::Missing("From"))?)
+        })
     }
 
-    pub fn to(&self) -> Result<NameAddr, ParseError> {
-        NameAddr::parse(self.get("To").ok_or(ParseError::Missing("To"))?)
+    pub fn to(&self) -> Result<&NameAddr, ParseError> {
+        cached(&self.parsed.to, || {
+            NameAddr::parse(self.get("To").ok_or(ParseError::Missing("To"))?)
+        })
     }
 
     /// All Via values, top first, across lines and commas.
@@ -204,11 +234,33 @@ impl Headers {
         Ok(out)
     }
 
-    pub fn top_via(&self) -> Result<Via, ParseError> {
-        self.vias()?
-            .into_iter()
-            .next()
-            .ok_or(ParseError::Missing("Via"))
+    pub fn top_via(&self) -> Result<&Via, ParseError> {
+        cached(&self.parsed.top_via, || {
+            let first = self.get("Via").ok_or(ParseError::Missing("Via"))?;
+            let top = super::header::list_elements(first)
+                .next()
+                .ok_or(ParseError::Missing("Via"))??;
+            Via::parse(top)
+        })
+    }
+
+    /// Keeps what the parser already parsed while validating.
+    pub(crate) fn set_parsed(
+        &mut self,
+        from: Option<NameAddr>,
+        to: Option<NameAddr>,
+        top_via: Option<Via>,
+        cseq: Option<CSeq>,
+    ) {
+        fn filled<T>(v: Option<T>) -> OnceCell<Result<T, ParseError>> {
+            v.map(|v| OnceCell::from(Ok(v))).unwrap_or_default()
+        }
+        self.parsed = Parsed {
+            from: filled(from),
+            to: filled(to),
+            top_via: filled(top_via),
+            cseq: filled(cseq),
+        };
     }
 
     /// All values of a name-addr list header (Contact, Route, Record-Route).

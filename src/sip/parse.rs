@@ -174,11 +174,25 @@ pub fn parse(data: &[u8]) -> Result<Message, ParseError> {
     // Checked once the values are whole (folded lines joined).
     let mut length: Option<usize> = None;
     let mut lengths_disagree = false;
-    let mut cseq_method = None;
+    // The first From, To, Via element and CSeq are kept: every transaction
+    // reads them again.
+    let (mut from, mut to, mut top_via, mut cseq) = (None, None, None, None);
     for (name, value) in headers.iter() {
         if name == "CSeq" {
-            let m = CSeq::parse(value)?.method;
-            cseq_method.get_or_insert(m);
+            let c = CSeq::parse(value)?;
+            cseq.get_or_insert(c);
+        } else if name == "From" || name == "To" {
+            let na = NameAddr::parse(value)?;
+            if name == "From" {
+                from.get_or_insert(na);
+            } else {
+                to.get_or_insert(na);
+            }
+        } else if name == "Via" {
+            for e in list_elements(value) {
+                let v = Via::parse(e?)?;
+                top_via.get_or_insert(v);
+            }
         } else if name == "Content-Length" {
             let n = parse_bounded(value, MAX_MESSAGE as u64)
                 .ok_or(ParseError::Header("bad Content-Length"))? as usize;
@@ -193,6 +207,8 @@ pub fn parse(data: &[u8]) -> Result<Message, ParseError> {
     if content_length {
         headers.remove("Content-Length");
     }
+    let cseq_method = cseq.as_ref().map(|c: &CSeq| c.method.clone());
+    headers.set_parsed(from, to, top_via, cseq);
     let body = match length {
         // RFC 4475 §3.3.9: conflicting lengths cannot frame; keep it all
         // and let the layer above answer 400.
@@ -279,8 +295,7 @@ pub fn parse_request_uri(s: &str) -> Uri {
 /// Syntax checks for the headers whose shape the layers above rely on.
 fn validate(name: &str, value: &str) -> Result<(), ParseError> {
     match name {
-        "Via" => list_elements(value).try_for_each(|e| Via::parse(e?).map(drop)),
-        "From" | "To" | "P-Called-Party-ID" => NameAddr::parse(value).map(drop),
+        "P-Called-Party-ID" => NameAddr::parse(value).map(drop),
         "Contact" if value == "*" => Ok(()),
         "Contact" | "Route" | "Record-Route" => {
             for e in list_elements(value) {
