@@ -102,10 +102,10 @@ struct Parsed {
 }
 
 /// The cached value, parsed on first use.
-fn cached<'a, T>(
-    cell: &'a OnceCell<Result<T, ParseError>>,
+fn cached<T>(
+    cell: &OnceCell<Result<T, ParseError>>,
     parse: impl FnOnce() -> Result<T, ParseError>,
-) -> Result<&'a T, ParseError> {
+) -> Result<&T, ParseError> {
     cell.get_or_init(parse).as_ref().map_err(Clone::clone)
 }
 
