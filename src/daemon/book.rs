@@ -11,6 +11,7 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::{broadcast, mpsc};
 
 use super::DaemonEvent;
+use super::screening::Decided;
 use crate::calllog::{CallLog, Op, Record};
 use crate::net::{CallId, CallerId, Outcome};
 use crate::screen::Action;
@@ -23,7 +24,7 @@ pub enum Note {
         /// When the INVITE arrived.
         at: Instant,
         wall: SystemTime,
-        record: Box<Record>,
+        decided: Box<Decided>,
     },
     Ended {
         call: CallId,
@@ -184,8 +185,9 @@ impl Book {
                 call,
                 at,
                 wall,
-                mut record,
+                decided,
             } => {
+                let mut record = Box::new(decided.into_record());
                 record.time = rfc3339(wall);
                 let key = self.next_key;
                 self.next_key += 1;

@@ -379,12 +379,12 @@ async fn decide_deferred(
         tokio::time::sleep(Duration::from_millis(5)).await;
     };
     let at = call.received_at();
-    let (record, verdict) = screening::decide(&rules, &mut History::default(), call.caller(), at);
+    let (decided, verdict) = screening::decide(&rules, &mut History::default(), call.caller(), at);
     let _ = notes.try_send(Note::Decided {
         call: call.id(),
         at,
         wall: SystemTime::now(),
-        record: Box::new(record),
+        decided: Box::new(decided),
     });
     let done = match verdict {
         Verdict::Terminate => call.terminate().await.map(drop),

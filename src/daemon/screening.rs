@@ -1,7 +1,7 @@
 //! The daemon's [`Screen`]: runs on the phone's own thread for every new
 //! INVITE. It reads the rules from an atomically swapped snapshot (no
 //! lock), counts repeated callers in a history only this thread touches,
-//! and hands the record to the book-keeper through a bounded queue that
+//! and hands the typed decision to the book-keeper through a bounded queue that
 //! never blocks.
 
 use std::sync::Arc;
@@ -14,7 +14,7 @@ use super::book::Note;
 use crate::calllog::Record;
 use crate::net::{CallId, CallerId, Outcome, Reject, Screen, Verdict};
 use crate::screen::Action;
-use crate::screen::rules::{History, Rules};
+use crate::screen::rules::{Decision, History, Rules};
 
 /// How long notes gather before they are handed to the book-keeper: a
 /// call's decision and its end usually go together, waking it once, and
@@ -25,13 +25,46 @@ const MAX_OUTBOX: usize = 256;
 /// The rules in force; `None` until the first compile is done.
 pub type RulesSnapshot = Arc<ArcSwapOption<Rules>>;
 
-/// Decides one call: the record to keep and what the phone does.
+/// A decision as the phone's thread hands it over: typed, nothing
+/// formatted yet. The book-keeper turns it into the call log's [`Record`].
+#[derive(Debug)]
+pub struct Decided {
+    pub caller: CallerId,
+    pub decision: Decision,
+    /// INVITE → decision, ms.
+    pub decision_ms: f64,
+}
+
+impl Decided {
+    /// The call log's record; `time` is set by the book-keeper.
+    pub fn into_record(self) -> Record {
+        let (c, d) = (self.caller, self.decision);
+        Record {
+            id: None,
+            time: String::new(),
+            caller: c.number,
+            caller_e164: d.e164,
+            name: d.name.or(c.display_name),
+            called: c.called,
+            class: d.class,
+            decision: d.effective,
+            action: d.action,
+            rule: d.why.rule().map(ToString::to_string),
+            reason: d.why.to_string(),
+            outcome: None,
+            decision_ms: Some(self.decision_ms),
+            bye_ms: None,
+        }
+    }
+}
+
+/// Decides one call: what the phone does, and the decision to keep.
 pub fn decide(
     rules: &Rules,
     history: &mut History,
     caller: &CallerId,
     now: Instant,
-) -> (Record, Verdict) {
+) -> (Decided, Verdict) {
     rules.remember(history, caller.number.as_deref(), now);
     // The time zone lookup only for rules with hours or weekdays: this
     // runs on the phone's thread for every INVITE.
@@ -40,32 +73,20 @@ pub fn decide(
     } else {
         chrono::NaiveDateTime::default()
     };
-    let d = rules.decide(
+    let decision = rules.decide(
         caller.number.as_deref(),
         caller.called.as_deref(),
         history,
         now,
         local,
     );
-    let verdict = verdict_of(d.effective, rules.decline_delay);
-    let record = Record {
-        id: None,
-        // Set by the book-keeper from the note's wall-clock time.
-        time: String::new(),
-        caller: caller.number.clone(),
-        caller_e164: d.e164,
-        name: d.name.or_else(|| caller.display_name.clone()),
-        called: caller.called.clone(),
-        class: d.class,
-        decision: d.effective,
-        action: d.action,
-        rule: d.rule,
-        reason: d.reason,
-        outcome: None,
-        decision_ms: Some(now.elapsed().as_secs_f64() * 1000.0),
-        bye_ms: None,
+    let verdict = verdict_of(decision.effective, rules.decline_delay);
+    let decided = Decided {
+        caller: caller.clone(),
+        decision,
+        decision_ms: now.elapsed().as_secs_f64() * 1000.0,
     };
-    (record, verdict)
+    (decided, verdict)
 }
 
 /// What the phone does for an action.
@@ -144,12 +165,12 @@ impl Screen for DaemonScreen {
         let Some(rules) = self.rules.load_full() else {
             return Verdict::Defer;
         };
-        let (record, verdict) = decide(&rules, &mut self.history, caller, now);
+        let (decided, verdict) = decide(&rules, &mut self.history, caller, now);
         self.note(Note::Decided {
             call,
             at: now,
             wall: SystemTime::now(),
-            record: Box::new(record),
+            decided: Box::new(decided),
         });
         verdict
     }

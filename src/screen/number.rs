@@ -342,6 +342,17 @@ pub enum LazyClass<'h> {
     External(LazyNumber<'h>),
 }
 
+impl LazyClass<'_> {
+    /// The number as the call log shows it: E.164 when known, else as
+    /// sent; `None` when withheld or internal.
+    pub fn shown(&self) -> Option<&str> {
+        match self {
+            LazyClass::External(n) => Some(n.e164.as_deref().unwrap_or(&n.raw)),
+            _ => None,
+        }
+    }
+}
+
 /// Like [`classify`], but only normalises the number now.
 pub fn classify_lazy<'h>(number: Option<&str>, home: &'h Home) -> LazyClass<'h> {
     let Some(raw) = number.map(str::trim).filter(|n| !n.is_empty()) else {

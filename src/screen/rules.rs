@@ -2,8 +2,9 @@
 //! decision carries its reason (`rule 3 "premium numbers": +49900… is premium`).
 
 use std::collections::{HashMap, VecDeque};
-use std::fmt::Write as _;
+use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{Datelike, NaiveDateTime, NaiveTime, Weekday};
@@ -24,9 +25,9 @@ pub const BOX_LIST_PREFIX: &str = "fritzbox:";
 #[derive(Debug)]
 struct Rule {
     index: usize,
-    name: String,
+    name: Arc<str>,
     numbers: NumberSet,
-    lists: Vec<(String, NumberSet)>,
+    lists: Vec<(Arc<str>, NumberSet)>,
     anonymous: bool,
     foreign: bool,
     invalid: bool,
@@ -65,13 +66,141 @@ pub struct Decision {
     pub action: Action,
     /// What is done: `ring` in log-only mode, else `action`.
     pub effective: Action,
-    pub reason: String,
-    /// `3 "premium numbers"`, or `None` for the default and internal calls.
-    pub rule: Option<String>,
+    pub why: Why,
     pub e164: Option<String>,
     /// A name from a list or phonebook entry that matched.
     pub name: Option<String>,
     pub class: CallerClass,
+}
+
+/// Why a call got its decision. Typed on the phone's thread (nothing is
+/// formatted while the caller waits); the call log's text is its
+/// [`Display`](fmt::Display), written by the book-keeper.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Why {
+    /// Another phone of the Box (`**622`): never screened.
+    Internal(String),
+    /// No rule matched; `who` is the number, `None` when withheld.
+    Default { action: Action, who: Option<String> },
+    Rule {
+        rule: RuleRef,
+        /// The number as shown (E.164 when known); `None` when withheld.
+        who: Option<String>,
+        matched: Matched,
+        /// The rule's `hours`, and the called number for a rule with `to`.
+        hours: Option<(NaiveTime, NaiveTime)>,
+        to: Option<String>,
+        /// Log-only: what the rule would have done.
+        would: Option<Action>,
+    },
+}
+
+/// A rule, as the call log names it: `3 "premium numbers"`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleRef {
+    pub index: usize,
+    pub name: Arc<str>,
+}
+
+/// What of a rule matched the caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Matched {
+    /// A rule without who-criteria.
+    AnyCaller,
+    Anonymous,
+    /// Listed exactly in the rule's `numbers`.
+    Listed,
+    /// A pattern of the rule's `numbers`: `+49900*`, `*1234`.
+    Entry(String),
+    /// In a list file or Box phonebook, with the entry's name if any.
+    InList {
+        list: Arc<str>,
+        name: Option<String>,
+    },
+    Foreign(Option<String>),
+    Invalid,
+    Kind(Kind),
+    Country(String),
+    Repeated {
+        count: u32,
+        within: Duration,
+    },
+}
+
+impl Why {
+    /// The rule that matched; `None` for the default and internal calls.
+    pub fn rule(&self) -> Option<&RuleRef> {
+        match self {
+            Why::Rule { rule, .. } => Some(rule),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for RuleRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} \"{}\"", self.index, self.name)
+    }
+}
+
+impl fmt::Display for Why {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (rule, who, matched, hours, to, would) = match self {
+            Why::Internal(n) => return write!(f, "internal call from {n}: never screened"),
+            Why::Default { action, who } => {
+                let who = who.as_deref().unwrap_or("anonymous");
+                return write!(f, "default ({}): no rule matched {who}", action.as_str());
+            }
+            Why::Rule {
+                rule,
+                who,
+                matched,
+                hours,
+                to,
+                would,
+            } => (rule, who, matched, hours, to, would),
+        };
+        let shown = who.as_deref().unwrap_or("anonymous");
+        write!(f, "rule {rule}: ")?;
+        match matched {
+            Matched::AnyCaller => write!(f, "{shown}, any caller"),
+            Matched::Anonymous => write!(f, "anonymous caller"),
+            Matched::Listed => write!(f, "{shown} listed"),
+            Matched::Entry(e) => write!(f, "{shown} matches {e}"),
+            Matched::InList { list, name: None } => write!(f, "{shown} in {list}"),
+            Matched::InList {
+                list,
+                name: Some(n),
+            } => write!(f, "{shown} in {list} ({n})"),
+            Matched::Foreign(c) => {
+                write!(
+                    f,
+                    "{shown} is foreign ({})",
+                    c.as_deref().unwrap_or("abroad")
+                )
+            }
+            Matched::Invalid => write!(f, "{shown} is not a valid number"),
+            Matched::Kind(k) => write!(f, "{shown} is {k}"),
+            Matched::Country(c) => write!(f, "{shown} is from {c}"),
+            Matched::Repeated { count, within } => {
+                write!(
+                    f,
+                    "{shown} called {count} times within {}",
+                    humanize(*within)
+                )
+            }
+        }?;
+        if let Some((a, b)) = hours {
+            write!(f, " between {}-{}", a.format("%H:%M"), b.format("%H:%M"))?;
+        }
+        if let Some(c) = to {
+            write!(f, " to {c}")?;
+        }
+        if let Some(a) = would {
+            write!(f, " (log-only: would {})", a.as_str())?;
+        }
+        Ok(())
+    }
 }
 
 /// The kind of caller, for the call log.
@@ -234,7 +363,7 @@ impl Rules {
                         warnings.extend(errs);
                         set.extend(s);
                     }
-                    lists.push((shown, set));
+                    lists.push((shown.into(), set));
                     continue;
                 }
                 let path = if l.is_absolute() {
@@ -246,7 +375,7 @@ impl Rules {
                     list::load(&path, &home).map_err(|e| at(format!("lists: {e}")))?;
                 warnings.extend(errs);
                 files.push(path.clone());
-                lists.push((shown, set));
+                lists.push((shown.into(), set));
             }
             let kinds = r
                 .types
@@ -303,7 +432,7 @@ impl Rules {
             let action = r.action.ok_or_else(|| at("no action: add action = \"ring\", \"terminate\", \"decline\" or \"ignore-silently\"".into()))?;
             rules.push(Rule {
                 index,
-                name,
+                name: name.into(),
                 numbers,
                 lists,
                 anonymous: r.anonymous,
@@ -411,8 +540,7 @@ impl Rules {
                 return Decision {
                     action: Action::Ring,
                     effective: Action::Ring,
-                    reason: format!("internal call from {n}: never screened"),
-                    rule: None,
+                    why: Why::Internal(n.to_string()),
                     e164: None,
                     name: None,
                     class: CallerClass::Internal,
@@ -424,7 +552,7 @@ impl Rules {
             number::to_e164(c, &self.home).or_else(|| number::internationalise(c, &self.home))
         });
         for rule in &self.rules {
-            if let Some((why, name)) = rule.matches(
+            if let Some((matched, name)) = rule.matches(
                 &class,
                 probe.as_ref(),
                 called.as_deref(),
@@ -433,25 +561,27 @@ impl Rules {
                 local,
             ) {
                 let log_only = self.log_only || rule.log_only;
-                let mut reason = format!("rule {} \"{}\": {why}", rule.index, rule.name);
-                if log_only && rule.action != Action::Ring {
-                    let _ = write!(reason, " (log-only: would {})", rule.action.as_str());
-                }
+                let why = Why::Rule {
+                    rule: RuleRef {
+                        index: rule.index,
+                        name: rule.name.clone(),
+                    },
+                    who: class.shown().map(str::to_owned),
+                    matched,
+                    hours: rule.hours,
+                    to: called.clone().filter(|_| !rule.to.is_empty()),
+                    would: (log_only && rule.action != Action::Ring).then_some(rule.action),
+                };
                 return Decision {
                     action: rule.action,
                     effective: if log_only { Action::Ring } else { rule.action },
-                    reason,
-                    rule: Some(format!("{} \"{}\"", rule.index, rule.name)),
+                    why,
                     e164,
                     name,
                     class: kind,
                 };
             }
         }
-        let who = match &class {
-            LazyClass::External(n) => n.e164.clone().unwrap_or_else(|| n.raw.clone()),
-            _ => "anonymous".to_owned(),
-        };
         Decision {
             action: self.default,
             effective: if self.log_only {
@@ -459,8 +589,10 @@ impl Rules {
             } else {
                 self.default
             },
-            reason: format!("default ({}): no rule matched {who}", self.default.as_str()),
-            rule: None,
+            why: Why::Default {
+                action: self.default,
+                who: class.shown().map(str::to_owned),
+            },
             e164,
             name: None,
             class: kind,
@@ -491,7 +623,7 @@ impl Rule {
         history: &History,
         now: Instant,
         local: NaiveDateTime,
-    ) -> Option<(String, Option<String>)> {
+    ) -> Option<(Matched, Option<String>)> {
         if let Some((from, to)) = self.hours {
             let t = local.time();
             let inside = if from <= to {
@@ -509,66 +641,44 @@ impl Rule {
         if !self.to.is_empty() && !called.is_some_and(|c| self.to.iter().any(|t| t == c)) {
             return None;
         }
-        let window = || {
-            let mut w = String::new();
-            if let Some((a, b)) = self.hours {
-                let _ = write!(w, " between {}-{}", a.format("%H:%M"), b.format("%H:%M"));
-            }
-            if let Some(c) = called.filter(|_| !self.to.is_empty()) {
-                let _ = write!(w, " to {c}");
-            }
-            w
-        };
         if !self.has_who() {
-            let who = match class {
-                LazyClass::External(n) => n.e164.clone().unwrap_or_else(|| n.raw.clone()),
-                _ => "anonymous".into(),
-            };
-            return Some((format!("{who}, any caller{}", window()), None));
+            return Some((Matched::AnyCaller, None));
         }
         match class {
-            LazyClass::Anonymous if self.anonymous => {
-                Some((format!("anonymous caller{}", window()), None))
-            }
+            LazyClass::Anonymous if self.anonymous => Some((Matched::Anonymous, None)),
             LazyClass::Anonymous | LazyClass::Internal(_) => None,
             LazyClass::External(n) => {
-                let shown = n.e164.as_deref().unwrap_or(&n.raw);
                 if let (Some(e), Some(probe)) = (&n.e164, probe) {
                     if let Some(hit) = self.numbers.probe(probe) {
                         let how = if hit.entry == *e {
-                            "listed".to_owned()
+                            Matched::Listed
                         } else {
-                            format!("matches {}", hit.entry)
+                            Matched::Entry(hit.entry)
                         };
-                        return Some((format!("{shown} {how}{}", window()), hit.name));
+                        return Some((how, hit.name));
                     }
                     for (file, set) in &self.lists {
                         if let Some(hit) = set.probe(probe) {
-                            let named = hit
-                                .name
-                                .as_ref()
-                                .map(|n| format!(" ({n})"))
-                                .unwrap_or_default();
-                            return Some((
-                                format!("{shown} in {file}{named}{}", window()),
-                                hit.name,
-                            ));
+                            let matched = Matched::InList {
+                                list: file.clone(),
+                                name: hit.name.clone(),
+                            };
+                            return Some((matched, hit.name));
                         }
                     }
                 }
                 // Only now, and only for rules that ask: libphonenumber's facts.
                 let facts = || n.facts();
                 if self.foreign && facts().foreign {
-                    let c = facts().country.as_deref().unwrap_or("abroad");
-                    return Some((format!("{shown} is foreign ({c}){}", window()), None));
+                    return Some((Matched::Foreign(facts().country.clone()), None));
                 }
                 if self.invalid && !facts().valid {
-                    return Some((format!("{shown} is not a valid number{}", window()), None));
+                    return Some((Matched::Invalid, None));
                 }
                 if !self.kinds.is_empty()
                     && let Some(k) = self.kinds.iter().find(|k| k.covers(facts().kind))
                 {
-                    return Some((format!("{shown} is {k}{}", window()), None));
+                    return Some((Matched::Kind(*k), None));
                 }
                 if !self.countries.is_empty()
                     && let Some(c) = facts()
@@ -576,19 +686,12 @@ impl Rule {
                         .as_ref()
                         .filter(|c| self.countries.contains(c))
                 {
-                    return Some((format!("{shown} is from {c}{}", window()), None));
+                    return Some((Matched::Country(c.clone()), None));
                 }
                 if let (Some((calls, within)), Some(e)) = (self.repeated, &n.e164) {
                     let count = history.count(e, within, now);
                     if count >= calls {
-                        return Some((
-                            format!(
-                                "{shown} called {count} times within {}{}",
-                                humanize(within),
-                                window()
-                            ),
-                            None,
-                        ));
+                        return Some((Matched::Repeated { count, within }, None));
                     }
                 }
                 None
@@ -663,29 +766,34 @@ action = "ignore-silently"
         let r = rules(CONFIG);
         let d = decide(&r, Some("0301234567"));
         assert_eq!(
-            (d.action, d.reason.as_str()),
+            (d.action, d.why.to_string().as_str()),
             (Action::Ring, "rule 1 \"family\": +49301234567 listed")
         );
         let d = decide(&r, None);
         assert_eq!(
-            (d.action, d.reason.as_str()),
+            (d.action, d.why.to_string().as_str()),
             (Action::Terminate, "rule 2 \"anonymous\": anonymous caller")
         );
         let d = decide(&r, Some("09005551234"));
         assert_eq!(
-            d.reason, "rule 3 \"premium numbers\": +499005551234 is premium",
+            d.why.to_string(),
+            "rule 3 \"premium numbers\": +499005551234 is premium",
             "premium before the 0900* pattern"
         );
         let d = decide(&r, Some("040555666"));
-        assert_eq!(d.reason, "rule 4 \"blocked\": +4940555666 matches *666");
+        assert_eq!(
+            d.why.to_string(),
+            "rule 4 \"blocked\": +4940555666 matches *666"
+        );
         let d = decide(&r, Some("00442079460000"));
         assert_eq!(
-            d.reason, "rule 4 \"blocked\": +442079460000 listed",
+            d.why.to_string(),
+            "rule 4 \"blocked\": +442079460000 listed",
             "blocked before abroad"
         );
         let d = decide(&r, Some("0033142685300"));
         assert_eq!(
-            (d.action, d.reason.as_str()),
+            (d.action, d.why.to_string().as_str()),
             (
                 Action::Decline,
                 "rule 5 \"abroad\": +33142685300 is foreign (FR)"
@@ -694,10 +802,13 @@ action = "ignore-silently"
         let d = decide(&r, Some("0002"));
         assert_eq!(d.action, Action::IgnoreSilently);
         let d = decide(&r, Some("040855992611"));
-        assert_eq!((d.action, d.rule.as_deref()), (Action::Ring, None));
-        assert!(d.reason.starts_with("default (ring)"), "{}", d.reason);
+        assert_eq!((d.action, d.why.rule()), (Action::Ring, None));
+        assert!(d.why.to_string().starts_with("default (ring)"), "{}", d.why);
         let d = decide(&r, Some("**622"));
-        assert_eq!(d.reason, "internal call from **622: never screened");
+        assert_eq!(
+            d.why.to_string(),
+            "internal call from **622: never screened"
+        );
     }
 
     #[test]
@@ -708,9 +819,11 @@ action = "ignore-silently"
         let d = decide(&r, Some("002348031234567"));
         assert_eq!((d.action, d.effective), (Action::Terminate, Action::Ring));
         assert!(
-            d.reason.ends_with("is from NG (log-only: would terminate)"),
+            d.why
+                .to_string()
+                .ends_with("is from NG (log-only: would terminate)"),
             "{}",
-            d.reason
+            d.why
         );
         assert_eq!(decide(&r, Some("01701234567")).action, Action::Decline);
     }
