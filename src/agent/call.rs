@@ -338,6 +338,11 @@ impl Call {
     fn response_to(&self, ctx: &Ctx, req: &Request, status: u16) -> Response {
         let mut r = build::response(req, status, Some(&self.local_tag), &ctx.cfg.user_agent);
         if (101..300).contains(&status) {
+            // RFC 3261 §12.1.1: a response that establishes the dialog
+            // copies the Record-Route values in order.
+            for rr in req.headers.get_all("Record-Route") {
+                r.headers.push("Record-Route", rr);
+            }
             r.headers
                 .push("Contact", format!("<{}>", ctx.cfg.contact_uri()));
         }

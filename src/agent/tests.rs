@@ -1086,3 +1086,197 @@ fn a_latin1_display_name_is_still_screened() {
     assert_eq!(caller.number.as_deref(), Some("0301234567"));
     assert_eq!(sim.responses()[0].status, 100);
 }
+
+/// An in-dialog request from the Box: `method` with our tag in To.
+fn in_dialog(method: &str, call_id: &str, branch: &str, to: &str, cseq: u32) -> Vec<u8> {
+    box_request(method, call_id, branch, to, &format!("{cseq} {method}"))
+}
+
+/// Answers a call and takes the 200; returns the 200's To (with our tag).
+fn answered(sim: &mut Sim, call_id: &str) -> String {
+    let branch = format!("z9hG4bK{}", call_id.replace('@', "-"));
+    let call = incoming(sim, call_id, &branch);
+    sim.take_sent();
+    sim.agent.answer(sim.now, call).unwrap();
+    sim.drain();
+    let ok = sim.responses().remove(0);
+    assert_eq!(ok.status, 200);
+    ok.headers.get("To").unwrap().to_owned()
+}
+
+#[test]
+fn a_423_raises_the_registration_to_min_expires() {
+    let mut sim = Sim::new();
+    sim.agent.register(sim.now);
+    sim.drain();
+    let first = sim.requests().remove(0);
+    sim.deliver(&reply(&first, 423, "Min-Expires: 3600\r\n"));
+    let again = sim.requests();
+    assert_eq!(again.len(), 1, "asked again at once");
+    assert_eq!(again[0].headers.get("Expires"), Some("3600"));
+    assert_ne!(
+        again[0].headers.top_via().unwrap().branch(),
+        first.headers.top_via().unwrap().branch(),
+        "a new transaction"
+    );
+    assert!(
+        again[0].headers.cseq().unwrap().seq > first.headers.cseq().unwrap().seq,
+        "RFC 3261 §10.2.4: CSeq grows in one registration's Call-ID"
+    );
+}
+
+#[test]
+fn a_407_challenge_is_answered_with_proxy_authorization() {
+    let mut sim = Sim::new();
+    sim.agent.register(sim.now);
+    sim.drain();
+    let first = sim.requests().remove(0);
+    sim.deliver(&reply(
+        &first,
+        407,
+        "Proxy-Authenticate: Digest realm=\"fritz.box\", nonce=\"0A1B2C3D4E5F6071\"\r\n",
+    ));
+    let again = sim.requests().remove(0);
+    let auth = again
+        .headers
+        .get("Proxy-Authorization")
+        .expect("RFC 3261 §22.3: a 407 is answered with Proxy-Authorization");
+    assert!(auth.contains("nonce=\"0A1B2C3D4E5F6071\""), "{auth}");
+    assert!(again.headers.get("Authorization").is_none());
+    sim.deliver(&ok_register(&again, 300));
+    assert!(sim.take_events().contains(&Event::Registered {
+        expires: Duration::from_secs(300)
+    }));
+}
+
+#[test]
+fn an_invite_that_requires_an_extension_gets_420_and_no_call() {
+    let mut sim = Sim::new();
+    sim.register(300);
+    let mut inv = String::from_utf8(invite(
+        "req@1",
+        "z9hG4bKreq",
+        "<sip:040855992611@fritz.box>",
+    ))
+    .unwrap();
+    inv = inv.replacen(
+        "Max-Forwards: 70\r\n",
+        "Max-Forwards: 70\r\nRequire: 100rel\r\n",
+        1,
+    );
+    sim.deliver(inv.as_bytes());
+    let r = sim.responses();
+    assert_eq!(r.len(), 1);
+    assert_eq!(r[0].status, 420, "RFC 3261 §8.2.2.3");
+    assert_eq!(r[0].headers.get("Unsupported"), Some("100rel"));
+    assert!(sim.take_events().is_empty(), "no call for the screen");
+}
+
+#[test]
+fn a_reinvite_gets_200_once_confirmed_491_before_and_481_after() {
+    let mut sim = Sim::new();
+    sim.register(300);
+    let to = answered(&mut sim, "re@1");
+    // Answered, the ACK still missing: our INVITE transaction is pending.
+    sim.deliver(&in_dialog("INVITE", "re@1", "z9hG4bKre1", &to, 8));
+    assert_eq!(sim.responses()[0].status, 491, "RFC 3261 §14.2");
+    sim.deliver(&in_dialog("ACK", "re@1", "z9hG4bKack", &to, 7));
+    // Confirmed: a session refresh (RFC 4028) keeps the session.
+    sim.deliver(&in_dialog("INVITE", "re@1", "z9hG4bKre2", &to, 9));
+    let ok = sim.responses().remove(0);
+    assert_eq!(ok.status, 200);
+    assert!(
+        ok.headers.get("Contact").is_some(),
+        "a 2xx to INVITE has Contact"
+    );
+    assert_eq!(ok.headers.to().unwrap().tag(), Some(to_tag(&to)));
+    // After the Box hung up: the dialog is gone.
+    sim.deliver(&in_dialog("BYE", "re@1", "z9hG4bKbye", &to, 10));
+    assert_eq!(sim.responses()[0].status, 200);
+    sim.advance(Duration::from_secs(10));
+    sim.deliver(&in_dialog("INVITE", "re@1", "z9hG4bKre3", &to, 11));
+    assert_eq!(sim.responses()[0].status, 481, "RFC 3261 §12.2.2");
+}
+
+fn to_tag(to: &str) -> &str {
+    to.split(";tag=").nth(1).unwrap()
+}
+
+#[test]
+fn update_info_and_notify_in_a_dialog_get_200_and_outside_481() {
+    let mut sim = Sim::new();
+    sim.register(300);
+    let to = answered(&mut sim, "mid@1");
+    for (n, m) in ["UPDATE", "INFO", "NOTIFY"].into_iter().enumerate() {
+        sim.deliver(&in_dialog(
+            m,
+            "mid@1",
+            &format!("z9hG4bKmid{n}"),
+            &to,
+            20 + n as u32,
+        ));
+        let r = sim.responses();
+        assert_eq!((m, r.len(), r[0].status), (m, 1, 200));
+        sim.deliver(&in_dialog(m, "other@1", &format!("z9hG4bKout{n}"), &to, 1));
+        assert_eq!((m, sim.responses()[0].status), (m, 481));
+    }
+    assert!(
+        !sim.take_events()
+            .iter()
+            .any(|e| matches!(e, Event::CallEnded { .. })),
+        "the call goes on"
+    );
+}
+
+#[test]
+fn the_bye_follows_the_invites_record_route() {
+    let mut sim = Sim::new();
+    sim.register(300);
+    let inv = String::from_utf8(invite("rr@1", "z9hG4bKrr", "<sip:040855992611@fritz.box>"))
+        .unwrap()
+        .replacen(
+            "Max-Forwards: 70\r\n",
+            "Max-Forwards: 70\r\nRecord-Route: <sip:127.0.0.1:5060;lr>, <sip:10.0.0.1;lr>\r\n",
+            1,
+        );
+    sim.deliver(inv.as_bytes());
+    let call = sim
+        .take_events()
+        .into_iter()
+        .find_map(|e| match e {
+            Event::IncomingCall { call, .. } => Some(call),
+            _ => None,
+        })
+        .unwrap();
+    sim.take_sent();
+    sim.agent.answer(sim.now, call).unwrap();
+    sim.agent.hang_up(sim.now, call).unwrap();
+    sim.drain();
+    let ok = sim.responses().remove(0);
+    assert_eq!(
+        ok.headers.get_all("Record-Route").collect::<Vec<_>>(),
+        ["<sip:127.0.0.1:5060;lr>, <sip:10.0.0.1;lr>"],
+        "RFC 3261 §12.1.1: the 2xx copies Record-Route"
+    );
+    let to = ok.headers.get("To").unwrap().to_owned();
+    sim.deliver(&in_dialog("ACK", "rr@1", "z9hG4bKrrack", &to, 7));
+    let bye = sim.requests().remove(0);
+    assert_eq!(bye.method, Method::Bye);
+    let routes: Vec<String> = bye
+        .headers
+        .name_addrs("Route")
+        .unwrap()
+        .iter()
+        .map(|r| r.uri.to_string())
+        .collect();
+    assert_eq!(
+        routes,
+        ["sip:127.0.0.1:5060;lr", "sip:10.0.0.1;lr"],
+        "RFC 3261 §12.2.1.1: the UAS's route set is the Record-Route in order"
+    );
+    assert_eq!(
+        bye.uri.to_string(),
+        "sip:0123456789abcdef0123456789abcdef@127.0.0.1",
+        "loose routing: the Request-URI stays the remote target"
+    );
+}
