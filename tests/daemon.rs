@@ -3,56 +3,29 @@
 //! --json`, a reload while calls come in, and `kill -9` mid-call.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use minisip4fb::emulator::{CallOutcome, CallSpec, Caller, Emulator, EmulatorConfig};
+use minisip4fb::emulator::{CallOutcome, CallSpec, Caller, Emulator};
 
-const BIN: &str = env!("CARGO_BIN_EXE_minisip4fb");
+mod common;
+use common::{BIN, Proc};
 
-struct Daemon(Child);
-
-impl Daemon {
-    fn start(config: &Path, box_addr: std::net::SocketAddr) -> Daemon {
-        let child = Command::new(BIN)
+/// `minisip4fb run --config CONFIG` against the Box at `box_addr`.
+fn daemon(config: &Path, box_addr: std::net::SocketAddr) -> Proc {
+    Proc::spawn(
+        Command::new(BIN)
             .args(["run", "--config"])
             .arg(config)
             .args(["--fritzbox", &box_addr.to_string(), "--bind", "127.0.0.1:0"])
             .env_remove("MINISIP4FB_PASSWORD")
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start the daemon");
-        Daemon(child)
-    }
-
-    /// SIGTERM, then the exit status.
-    fn terminate(&mut self) -> std::process::ExitStatus {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.0.id().to_string()])
-            .status();
-        self.0.wait().unwrap()
-    }
-
-    fn kill9(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-KILL", &self.0.id().to_string()])
-            .status();
-        let _ = self.0.wait();
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
+            .stderr(Stdio::null()),
+    )
 }
 
 fn setup(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("minisip4fb-daemon-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = common::fresh_dir("daemon", name);
     std::fs::write(dir.join("password"), "geheim123\n").unwrap();
     std::fs::write(dir.join("allow.txt"), "# family\n030 1234567  Oma\n").unwrap();
     std::fs::write(
@@ -111,14 +84,7 @@ log_only = true
 }
 
 async fn emulator() -> Emulator {
-    Emulator::start(EmulatorConfig {
-        bind: "127.0.0.1:0".parse().unwrap(),
-        accounts: vec![("620".into(), "geheim123".into())],
-        seed: 9,
-        ..EmulatorConfig::default()
-    })
-    .await
-    .unwrap()
+    common::usual_box(9).await
 }
 
 fn calls_json(dir: &Path) -> Vec<serde_json::Value> {
@@ -163,7 +129,7 @@ fn spec(c: Caller, ring_ms: u64) -> CallSpec {
 async fn every_call_ends_as_configured_and_is_logged_with_its_reason() {
     let dir = setup("rules");
     let emu = emulator().await;
-    let _d = Daemon::start(&dir.join("config.toml"), emu.addr());
+    let _d = daemon(&dir.join("config.toml"), emu.addr());
     emu.wait_for_binding(Duration::from_secs(10))
         .await
         .expect("registers");
@@ -285,7 +251,7 @@ async fn every_call_ends_as_configured_and_is_logged_with_its_reason() {
 async fn list_reload_while_calls_come_in() {
     let dir = setup("reload");
     let emu = std::sync::Arc::new(emulator().await);
-    let _d = Daemon::start(&dir.join("config.toml"), emu.addr());
+    let _d = daemon(&dir.join("config.toml"), emu.addr());
     emu.wait_for_binding(Duration::from_secs(10))
         .await
         .expect("registers");
@@ -342,7 +308,7 @@ async fn list_reload_while_calls_come_in() {
 async fn kill_9_during_a_call_keeps_earlier_records() {
     let dir = setup("kill9");
     let emu = std::sync::Arc::new(emulator().await);
-    let mut d = Daemon::start(&dir.join("config.toml"), emu.addr());
+    let mut d = daemon(&dir.join("config.toml"), emu.addr());
     emu.wait_for_binding(Duration::from_secs(10))
         .await
         .expect("registers");
@@ -364,7 +330,7 @@ async fn kill_9_during_a_call_keeps_earlier_records() {
     assert!(calls[3]["outcome"].is_null(), "killed before it ended");
     // Restart: the database opens fine and keeps logging.
     let before = emu.bindings().await.len();
-    let _d2 = Daemon::start(&dir.join("config.toml"), emu.addr());
+    let _d2 = daemon(&dir.join("config.toml"), emu.addr());
     for _ in 0..100 {
         if emu.bindings().await.len() > before {
             break;
@@ -394,7 +360,7 @@ async fn kill_9_during_a_call_keeps_earlier_records() {
 async fn a_locked_call_log_delays_no_call_and_loses_no_record() {
     let dir = setup("locked");
     let emu = emulator().await;
-    let _d = Daemon::start(&dir.join("config.toml"), emu.addr());
+    let _d = daemon(&dir.join("config.toml"), emu.addr());
     emu.wait_for_binding(Duration::from_secs(10))
         .await
         .expect("registers");
@@ -436,7 +402,7 @@ async fn a_locked_call_log_delays_no_call_and_loses_no_record() {
 async fn sigterm_ends_ringing_calls_writes_their_outcome_and_unregisters() {
     let dir = setup("sigterm");
     let emu = std::sync::Arc::new(emulator().await);
-    let mut d = Daemon::start(&dir.join("config.toml"), emu.addr());
+    let mut d = daemon(&dir.join("config.toml"), emu.addr());
     emu.wait_for_binding(Duration::from_secs(10))
         .await
         .expect("registers");
@@ -446,7 +412,8 @@ async fn sigterm_ends_ringing_calls_writes_their_outcome_and_unregisters() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     let status = tokio::task::spawn_blocking(move || d.terminate())
         .await
-        .unwrap();
+        .unwrap()
+        .expect("exits within 10 s of SIGTERM");
     assert!(status.success(), "exit status {status}");
     let r = ringing.await.unwrap();
     assert_eq!(

@@ -2,19 +2,18 @@
 //! emulated FRITZ!Box, over loopback. Every run is bounded in time.
 
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use minisip4fb::emulator::{CallOutcome, CallSpec, Caller, Emulator, EmulatorConfig};
 
-const PASSWORD: &str = "geheim123";
+mod common;
+use common::{BIN, PASSWORD, Proc, USER};
 
-/// The phone binary as a child process, killed (by its PID) when dropped.
-struct PhoneProcess(Child);
-
-impl PhoneProcess {
-    fn start(box_addr: SocketAddr, bind: &str, password: &str, extra: &[&str]) -> PhoneProcess {
-        let child = Command::new(env!("CARGO_BIN_EXE_minisip4fb"))
+/// `minisip4fb run` with two block rules, logging at debug to a pipe.
+fn phone(box_addr: SocketAddr, bind: &str, password: &str, extra: &[&str]) -> Proc {
+    Proc::spawn(
+        Command::new(BIN)
             .args([
                 "run",
                 "--fritzbox",
@@ -29,54 +28,19 @@ impl PhoneProcess {
             .env("MINISIP4FB_PASSWORD", password)
             .env("RUST_LOG", "minisip4fb=debug")
             .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start the phone");
-        PhoneProcess(child)
-    }
-
-    /// Sends SIGTERM and waits (at most 10 s) for the exit code.
-    fn terminate(&mut self) -> Option<i32> {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.0.id().to_string()])
-            .status();
-        for _ in 0..100 {
-            if let Ok(Some(status)) = self.0.try_wait() {
-                return status.code();
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        None
-    }
-
-    fn stderr(mut self) -> String {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-        let mut s = String::new();
-        if let Some(mut e) = self.0.stderr.take() {
-            let _ = std::io::Read::read_to_string(&mut e, &mut s);
-        }
-        s
-    }
-}
-
-impl Drop for PhoneProcess {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
+            .stderr(Stdio::piped()),
+    )
 }
 
 async fn emulator(expires: u32) -> Emulator {
-    Emulator::start(EmulatorConfig {
+    common::start(EmulatorConfig {
         bind: "127.0.0.1:0".parse().unwrap(),
-        accounts: vec![("620".into(), PASSWORD.into())],
+        accounts: vec![(USER.into(), PASSWORD.into())],
         expires,
         seed: 42,
         ..EmulatorConfig::default()
     })
     .await
-    .expect("emulator on loopback")
 }
 
 fn blocked() -> CallSpec {
@@ -86,7 +50,7 @@ fn blocked() -> CallSpec {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_demo_scenario_ends_as_it_should() {
     let emu = emulator(300).await;
-    let mut phone = PhoneProcess::start(emu.addr(), "127.0.0.1:0", PASSWORD, &[]);
+    let mut phone = phone(emu.addr(), "127.0.0.1:0", PASSWORD, &[]);
     let binding = emu
         .wait_for_binding(Duration::from_secs(10))
         .await
@@ -138,7 +102,11 @@ async fn every_demo_scenario_ends_as_it_should() {
     }
     assert_eq!(emu.violations().await, Vec::<String>::new());
     assert_eq!(emu.bindings().await.len(), 1, "no piled-up bindings");
-    assert_eq!(phone.terminate(), Some(0), "SIGTERM exits 0");
+    assert_eq!(
+        phone.terminate().and_then(|s| s.code()),
+        Some(0),
+        "SIGTERM exits 0"
+    );
     tokio::time::sleep(ms(100)).await;
     assert!(emu.bindings().await.is_empty(), "unregistered on SIGTERM");
     let log = phone.stderr();
@@ -152,7 +120,7 @@ async fn every_demo_scenario_ends_as_it_should() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn registration_comes_back_after_a_box_reboot() {
     let emu = emulator(2).await;
-    let _phone = PhoneProcess::start(emu.addr(), "127.0.0.1:0", PASSWORD, &[]);
+    let _phone = phone(emu.addr(), "127.0.0.1:0", PASSWORD, &[]);
     emu.wait_for_binding(Duration::from_secs(10))
         .await
         .expect("phone registers");
@@ -174,7 +142,7 @@ async fn registration_comes_back_after_a_box_reboot() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn blocked_calls_are_terminated_at_20_percent_loss() {
     let emu = emulator(300).await;
-    let _phone = PhoneProcess::start(emu.addr(), "127.0.0.1:0", PASSWORD, &[]);
+    let _phone = phone(emu.addr(), "127.0.0.1:0", PASSWORD, &[]);
     emu.wait_for_binding(Duration::from_secs(10))
         .await
         .expect("phone registers");
@@ -193,7 +161,7 @@ async fn blocked_calls_are_terminated_at_20_percent_loss() {
 async fn slow_box_is_fine() {
     let emu = emulator(300).await;
     emu.set_delay(Duration::from_millis(300));
-    let _phone = PhoneProcess::start(emu.addr(), "127.0.0.1:0", PASSWORD, &[]);
+    let _phone = phone(emu.addr(), "127.0.0.1:0", PASSWORD, &[]);
     emu.wait_for_binding(Duration::from_secs(10))
         .await
         .expect("phone registers despite slow answers");
@@ -206,7 +174,7 @@ async fn slow_box_is_fine() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_password_is_one_clear_line_and_a_non_zero_exit() {
     let emu = emulator(300).await;
-    let mut phone = PhoneProcess::start(emu.addr(), "127.0.0.1:0", "wrong", &[]);
+    let mut phone = phone(emu.addr(), "127.0.0.1:0", "wrong", &[]);
     let mut code = None;
     for _ in 0..100 {
         if let Ok(Some(s)) = phone.0.try_wait() {
@@ -235,7 +203,7 @@ async fn works_over_ipv6() {
         eprintln!("no IPv6 loopback here; skipping");
         return;
     };
-    let _phone = PhoneProcess::start(emu.addr(), "[::1]:0", PASSWORD, &[]);
+    let _phone = phone(emu.addr(), "[::1]:0", PASSWORD, &[]);
     let b = emu
         .wait_for_binding(Duration::from_secs(10))
         .await

@@ -4,10 +4,11 @@
 use std::path::PathBuf;
 use std::process::Output;
 
+use minisip4fb::emulator::Emulator;
 use minisip4fb::emulator::tr064::Tr064Config;
-use minisip4fb::emulator::{Emulator, EmulatorConfig};
 
-const BIN: &str = env!("CARGO_BIN_EXE_minisip4fb");
+mod common;
+use common::BIN;
 
 async fn run(args: &[&str], admin_pw: &str) -> Output {
     tokio::process::Command::new(BIN)
@@ -29,17 +30,7 @@ fn text(o: &Output) -> String {
 
 /// The emulated Box with TR-064 `tr` and these SIP accounts.
 async fn emulated_box(accounts: &[(&str, &str)], tr: Tr064Config) -> Emulator {
-    Emulator::start(EmulatorConfig {
-        bind: "127.0.0.1:0".parse().unwrap(),
-        accounts: accounts
-            .iter()
-            .map(|(u, p)| ((*u).into(), (*p).into()))
-            .collect(),
-        tr064: Some(tr),
-        ..EmulatorConfig::default()
-    })
-    .await
-    .unwrap()
+    common::emulated_box(accounts, Some(tr), 0).await
 }
 
 /// Someone presses the Box's button after `after_ms`, as soon as a second
@@ -58,10 +49,7 @@ fn press_the_button(emu: std::sync::Arc<Emulator>, after_ms: u64) -> tokio::task
 }
 
 fn dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("minisip4fb-setup-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+    common::fresh_dir("setup", name)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

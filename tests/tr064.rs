@@ -1,19 +1,13 @@
 //! The TR-064 client against the emulated Box's TR-064 endpoint.
 
+use minisip4fb::emulator::Emulator;
 use minisip4fb::emulator::tr064::Tr064Config;
-use minisip4fb::emulator::{Emulator, EmulatorConfig};
 use minisip4fb::fritzbox::{Client, Error};
 
+mod common;
+
 async fn emulator(tr: Tr064Config) -> Emulator {
-    Emulator::start(EmulatorConfig {
-        bind: "127.0.0.1:0".parse().unwrap(),
-        accounts: vec![],
-        tr064: Some(tr),
-        seed: 5,
-        ..EmulatorConfig::default()
-    })
-    .await
-    .unwrap()
+    common::emulated_box(&[], Some(tr), 5).await
 }
 
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {

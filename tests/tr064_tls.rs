@@ -9,11 +9,13 @@ use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
 
+use minisip4fb::emulator::Emulator;
 use minisip4fb::emulator::tr064::Tr064Config;
-use minisip4fb::emulator::{Emulator, EmulatorConfig};
 use minisip4fb::fritzbox::{Client, Error, Fingerprint};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+
+mod common;
 
 /// From `openssl x509 -in tests/tls/box-?.crt -noout -fingerprint -sha256`.
 const BOX_A: &str = "A8:7C:4B:E7:B1:37:3E:0F:52:A6:80:67:C9:A3:87:98:9C:28:E2:5B:7A:28:A2:97:A8:74:53:36:2A:99:AD:AF";
@@ -91,18 +93,11 @@ async fn boxes() -> (Emulator, String, String) {
     let b = TcpListener::bind("127.0.0.1:0").unwrap();
     let url_a = format!("https://{}", a.local_addr().unwrap());
     let url_b = format!("https://{}", b.local_addr().unwrap());
-    let emu = Emulator::start(EmulatorConfig {
-        bind: "127.0.0.1:0".parse().unwrap(),
-        accounts: vec![],
-        tr064: Some(Tr064Config {
-            files_url: Some(url_a.clone()),
-            ..Tr064Config::default()
-        }),
-        seed: 7,
-        ..EmulatorConfig::default()
-    })
-    .await
-    .unwrap();
+    let tr = Tr064Config {
+        files_url: Some(url_a.clone()),
+        ..Tr064Config::default()
+    };
+    let emu = common::emulated_box(&[], Some(tr), 7).await;
     let upstream = emu.tr064_url().unwrap().trim_start_matches("http://");
     tls_front(a, "box-a", upstream.to_owned());
     tls_front(b, "box-b", upstream.to_owned());
@@ -152,8 +147,7 @@ async fn first_use_pins_and_a_changed_certificate_is_refused() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cli_says_it_trusts_the_first_certificate_and_pins_it_in_the_config() {
     let (emu, url_a, url_b) = boxes().await;
-    let dir = std::env::temp_dir().join(format!("minisip4fb-tls-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = common::fresh_dir("tls", "cli");
     let config = dir.join("minisip4fb.toml");
     std::fs::write(
         &config,
@@ -162,7 +156,7 @@ async fn cli_says_it_trusts_the_first_certificate_and_pins_it_in_the_config() {
     .unwrap();
     let c = config.clone();
     let barring = move |url: &str, number: &str| {
-        let out = Command::new(env!("CARGO_BIN_EXE_minisip4fb"))
+        let out = Command::new(common::BIN)
             .args(["barring", "--box", url, "--config"])
             .arg(&c)
             .args(["add", number])
@@ -206,8 +200,7 @@ async fn cli_says_it_trusts_the_first_certificate_and_pins_it_in_the_config() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn daemon_pins_on_first_use_and_refuses_another_certificate() {
     let (emu, url_a, url_b) = boxes().await;
-    let dir = std::env::temp_dir().join(format!("minisip4fb-tls-d-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = common::fresh_dir("tls", "daemon");
     let config = dir.join("minisip4fb.toml");
     let write = |url: &str| {
         let text = format!(
@@ -217,7 +210,7 @@ async fn daemon_pins_on_first_use_and_refuses_another_certificate() {
         std::fs::write(&config, text).unwrap();
     };
     let check = || async {
-        let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_minisip4fb"))
+        let out = tokio::process::Command::new(common::BIN)
             .args(["check", "--config"])
             .arg(&config)
             .env("MINISIP4FB_ADMIN_PASSWORD", "fritz-admin-pw")

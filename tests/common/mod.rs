@@ -1,0 +1,105 @@
+//! What the integration tests share: the binary as a child process, the
+//! emulated Box with the usual account, and a fresh directory per test.
+//! Each test file uses only part of it.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::process::{Child, Command};
+use std::time::Duration;
+
+use minisip4fb::emulator::tr064::Tr064Config;
+use minisip4fb::emulator::{Emulator, EmulatorConfig};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_minisip4fb");
+/// The IP phone's account on the emulated Box: user 620, this password.
+pub const USER: &str = "620";
+pub const PASSWORD: &str = "geheim123";
+
+/// A child process of the test, killed (by its PID) when dropped.
+pub struct Proc(pub Child);
+
+impl Proc {
+    pub fn spawn(cmd: &mut Command) -> Proc {
+        Proc(cmd.spawn().expect("start minisip4fb"))
+    }
+
+    pub fn signal(&self, sig: &str) {
+        let _ = Command::new("kill")
+            .args([&format!("-{sig}"), &self.0.id().to_string()])
+            .status();
+    }
+
+    /// SIGTERM, then the exit status (waiting at most 10 s).
+    pub fn terminate(&mut self) -> Option<std::process::ExitStatus> {
+        self.signal("TERM");
+        for _ in 0..100 {
+            if let Ok(Some(status)) = self.0.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        None
+    }
+
+    pub fn kill9(&mut self) {
+        self.signal("KILL");
+        let _ = self.0.wait();
+    }
+
+    /// Ends the process and returns what it wrote to a piped stderr.
+    pub fn stderr(mut self) -> String {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+        let mut s = String::new();
+        if let Some(mut e) = self.0.stderr.take() {
+            let _ = std::io::Read::read_to_string(&mut e, &mut s);
+        }
+        s
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The emulated Box on loopback, `accounts` as its IP phones, `tr064` if
+/// given; everything else as `EmulatorConfig::default()` with `seed`.
+pub async fn emulated_box(
+    accounts: &[(&str, &str)],
+    tr064: Option<Tr064Config>,
+    seed: u64,
+) -> Emulator {
+    Emulator::start(EmulatorConfig {
+        bind: "127.0.0.1:0".parse().unwrap(),
+        accounts: accounts
+            .iter()
+            .map(|(u, p)| ((*u).into(), (*p).into()))
+            .collect(),
+        tr064,
+        seed,
+        ..EmulatorConfig::default()
+    })
+    .await
+    .expect("emulator on loopback")
+}
+
+/// The emulated Box with the usual account (620 / geheim123) only.
+pub async fn usual_box(seed: u64) -> Emulator {
+    emulated_box(&[(USER, PASSWORD)], None, seed).await
+}
+
+/// A fresh, empty directory for one test.
+pub fn fresh_dir(kind: &str, name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("minisip4fb-{kind}-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// Starts an emulator as configured (its `bind` included).
+pub async fn start(cfg: EmulatorConfig) -> Emulator {
+    Emulator::start(cfg).await.expect("emulator on loopback")
+}
