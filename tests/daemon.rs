@@ -133,104 +133,133 @@ async fn every_call_ends_as_configured_and_is_logged_with_its_reason() {
     emu.wait_for_binding(Duration::from_secs(10))
         .await
         .expect("registers");
+    // One row per rule: the caller, what the Box sees, and the call log's
+    // decision, outcome and reason. A failure names the rule.
+    struct Case {
+        rule: &'static str,
+        caller: Caller,
+        ring_ms: u64,
+        seen: CallOutcome,
+        decision: &'static str,
+        outcome: &'static str,
+        reason: &'static str,
+    }
+    let national = |n: &str| Caller::National(n.into());
     let cases = [
-        (
-            spec(
-                Caller::Named {
-                    number: "0301234567".into(),
-                    name: "Oma".into(),
-                },
-                400,
-            ),
-            CallOutcome::RangUntilCancelled,
-        ),
-        (
-            spec(Caller::Anonymous, 5000),
-            CallOutcome::TerminatedByPhone,
-        ),
-        (
-            spec(Caller::National("09005551234".into()), 5000),
-            CallOutcome::TerminatedByPhone,
-        ),
-        (
-            spec(Caller::National("040555666".into()), 5000),
-            CallOutcome::TerminatedByPhone,
-        ),
-        (
-            spec(Caller::International("0033142685300".into()), 5000),
-            CallOutcome::RejectedByPhone(486),
-        ),
-        (
-            spec(Caller::National("01711234567".into()), 400),
-            CallOutcome::RangUntilCancelled,
-        ),
-        (
-            spec(Caller::National("040855992611".into()), 300),
-            CallOutcome::RangUntilCancelled,
-        ),
+        Case {
+            rule: "family (allow list)",
+            caller: Caller::Named {
+                number: "0301234567".into(),
+                name: "Oma".into(),
+            },
+            ring_ms: 400,
+            seen: CallOutcome::RangUntilCancelled,
+            decision: "ring",
+            outcome: "cancelled-by-caller",
+            reason: "rule 1 \"family\": +49301234567 in allow.txt (Oma)",
+        },
+        Case {
+            rule: "withheld",
+            caller: Caller::Anonymous,
+            ring_ms: 5000,
+            seen: CallOutcome::TerminatedByPhone,
+            decision: "terminate",
+            outcome: "terminated",
+            reason: "rule 2 \"withheld\": anonymous caller",
+        },
+        Case {
+            rule: "premium numbers (types)",
+            caller: national("09005551234"),
+            ring_ms: 5000,
+            seen: CallOutcome::TerminatedByPhone,
+            decision: "terminate",
+            outcome: "terminated",
+            reason: "rule 3 \"premium numbers\": +499005551234 is premium",
+        },
+        Case {
+            rule: "block list (suffix pattern in a file)",
+            caller: national("040555666"),
+            ring_ms: 5000,
+            seen: CallOutcome::TerminatedByPhone,
+            decision: "terminate",
+            outcome: "terminated",
+            reason: "rule 4 \"block list\": +4940555666 in block.txt",
+        },
+        Case {
+            rule: "abroad (foreign, decline)",
+            caller: Caller::International("0033142685300".into()),
+            ring_ms: 5000,
+            seen: CallOutcome::RejectedByPhone(486),
+            decision: "decline",
+            outcome: "declined",
+            reason: "rule 5 \"abroad\": +33142685300 is foreign (FR)",
+        },
+        Case {
+            rule: "trial (log-only)",
+            caller: national("01711234567"),
+            ring_ms: 400,
+            seen: CallOutcome::RangUntilCancelled,
+            decision: "ring",
+            outcome: "cancelled-by-caller",
+            reason: "rule 6 \"trial\": +491711234567 matches +49171* (log-only: would terminate)",
+        },
+        Case {
+            rule: "the default",
+            caller: national("040855992611"),
+            ring_ms: 300,
+            seen: CallOutcome::RangUntilCancelled,
+            decision: "ring",
+            outcome: "cancelled-by-caller",
+            reason: "default (ring): no rule matched +4940855992611",
+        },
     ];
-    for (spec, expected) in cases {
-        let who = spec.caller.to_string();
-        let r = emu.call(spec).await;
-        assert_eq!(r.outcome, expected, "{who}: {r}");
+    let mut wrong = Vec::new();
+    for c in &cases {
+        let r = emu.call(spec(c.caller.clone(), c.ring_ms)).await;
+        if r.outcome != c.seen {
+            wrong.push(format!(
+                "{}: the Box saw {r}, expected {:?}",
+                c.rule, c.seen
+            ));
+        }
     }
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let mut calls = calls_json(&dir);
-    // A call that comes in while the rules still compile (a slow machine)
-    // is recorded once decided: put them in the order they were placed.
-    let placed = [
-        "0301234567",
-        "",
-        "09005551234",
-        "040555666",
-        "0033142685300",
-        "01711234567",
-        "040855992611",
-    ];
-    calls.sort_by_key(|c| {
-        let caller = c["caller"].as_str().unwrap_or("");
-        placed.iter().position(|p| *p == caller)
-    });
-    let get = |i: usize, k: &str| calls[i][k].as_str().unwrap_or("").to_owned();
-    assert_eq!(calls.len(), 7);
-    assert_eq!(get(4, "caller"), "0033142685300");
+    let calls = calls_json(&dir);
+    assert_eq!(calls.len(), cases.len(), "one record per call: {calls:?}");
+    let text = |c: &serde_json::Value, k: &str| c[k].as_str().unwrap_or("").to_owned();
+    for c in &cases {
+        let number = c.caller.number().unwrap_or_default();
+        // A call that comes in while the rules still compile (a slow
+        // machine) is recorded once decided: found by its number.
+        let Some(rec) = calls.iter().find(|r| text(r, "caller") == number) else {
+            wrong.push(format!("{}: no record for {number:?}", c.rule));
+            continue;
+        };
+        let got = (
+            text(rec, "decision"),
+            text(rec, "outcome"),
+            text(rec, "reason"),
+        );
+        let want = (c.decision.into(), c.outcome.into(), c.reason.to_owned());
+        if got != want {
+            wrong.push(format!("{}: logged {got:?}, expected {want:?}", c.rule));
+        }
+    }
+    let trial = calls
+        .iter()
+        .find(|r| text(r, "caller") == "01711234567")
+        .unwrap();
     assert_eq!(
-        get(0, "reason"),
-        "rule 1 \"family\": +49301234567 in allow.txt (Oma)"
+        text(trial, "action"),
+        "terminate",
+        "log-only keeps what the rule said"
     );
-    assert_eq!(
-        (get(0, "decision"), get(0, "outcome")),
-        ("ring".into(), "cancelled-by-caller".into())
-    );
-    assert_eq!(get(1, "reason"), "rule 2 \"withheld\": anonymous caller");
-    assert_eq!(get(1, "outcome"), "terminated");
-    assert_eq!(
-        get(2, "reason"),
-        "rule 3 \"premium numbers\": +499005551234 is premium"
-    );
-    assert_eq!(get(2, "caller"), "09005551234");
-    assert_eq!(get(2, "caller_e164"), "+499005551234");
-    assert_eq!(
-        get(3, "reason"),
-        "rule 4 \"block list\": +4940555666 in block.txt"
-    );
-    assert_eq!(
-        get(4, "reason"),
-        "rule 5 \"abroad\": +33142685300 is foreign (FR)"
-    );
-    assert_eq!(
-        (get(4, "decision"), get(4, "outcome")),
-        ("decline".into(), "declined".into())
-    );
-    assert_eq!(
-        get(5, "reason"),
-        "rule 6 \"trial\": +491711234567 matches +49171* (log-only: would terminate)"
-    );
-    assert_eq!(
-        (get(5, "decision"), get(5, "action")),
-        ("ring".into(), "terminate".into())
-    );
-    assert!(get(6, "reason").starts_with("default (ring)"));
+    let premium = calls
+        .iter()
+        .find(|r| text(r, "caller") == "09005551234")
+        .unwrap();
+    assert_eq!(text(premium, "caller_e164"), "+499005551234");
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
     for c in &calls {
         for k in [
             "time",

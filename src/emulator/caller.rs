@@ -28,6 +28,15 @@ pub enum Caller {
 }
 
 impl Caller {
+    /// The number the Box sends; `None` when withheld.
+    pub fn number(&self) -> Option<&str> {
+        match self {
+            Caller::National(n) | Caller::International(n) => Some(n),
+            Caller::Named { number, .. } | Caller::Internal { number, .. } => Some(number),
+            Caller::Anonymous => None,
+        }
+    }
+
     fn header_value(&self, tag: &str) -> String {
         match self {
             Caller::National(n) | Caller::International(n) => {
