@@ -170,14 +170,9 @@ pub struct Hook {
 }
 
 impl Fritzbox {
-    /// The TR-064 password: env MINISIP4FB_ADMIN_PASSWORD, else the first
-    /// line of `admin_password_file` (relative to `base`); `None` if neither.
-    pub fn admin_password(&self, base: &Path) -> Result<Option<String>, String> {
-        if let Ok(p) = std::env::var("MINISIP4FB_ADMIN_PASSWORD")
-            && !p.is_empty()
-        {
-            return Ok(Some(p));
-        }
+    /// The first line of `admin_password_file` (relative to `base`);
+    /// `None` if it is not set. (The environment is read by the CLI.)
+    pub fn admin_password_from_file(&self, base: &Path) -> Result<Option<String>, String> {
         let Some(file) = &self.admin_password_file else {
             return Ok(None);
         };
@@ -186,6 +181,16 @@ impl Fritzbox {
             .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
         Ok(Some(text.lines().next().unwrap_or("").to_owned()))
     }
+}
+
+/// The directory a config file's relative paths (lists, password files,
+/// the call log) are resolved against: the file's own; the current one
+/// without a file.
+pub fn base_dir(config: Option<&Path>) -> PathBuf {
+    config
+        .and_then(Path::parent)
+        .filter(|d| !d.as_os_str().is_empty())
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
 }
 
 /// Changes keys of `[fritzbox]` in the file at `path` (created if

@@ -228,7 +228,7 @@ async fn daemon_pins_on_first_use_and_refuses_another_certificate() {
         "{first}"
     );
     assert!(
-        first.contains("trusted its certificate"),
+        first.contains("trusting the certificate"),
         "said so: {first}"
     );
     let text = std::fs::read_to_string(&config).unwrap();

@@ -50,9 +50,7 @@ fn open(a: &DbArgs) -> Result<(CallLog, Option<String>), String> {
         (Some(db), _) => db.clone(),
         (None, Some(c)) => {
             let cfg = config::load(c)?;
-            c.parent()
-                .unwrap_or(std::path::Path::new(""))
-                .join(cfg.calllog.db)
+            config::base_dir(Some(c)).join(cfg.calllog.db)
         }
         (None, None) => return Err("which call log? pass --config FILE or --db FILE".into()),
     };

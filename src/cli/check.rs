@@ -30,7 +30,7 @@ pub async fn check(args: RunArgs) -> i32 {
             }
         }
     }
-    if let Some(link) = crate::daemon::BoxLink::from_config(&settings.source) {
+    if let Some(link) = settings.source.box_link(super::admin_password_env()) {
         let url = settings
             .source
             .config

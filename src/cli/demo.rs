@@ -11,7 +11,7 @@ use tokio::sync::mpsc;
 use super::run::{RunArgs, Settings};
 use super::tr064::{BoxArgs, SetupArgs, do_setup};
 use crate::calllog::Record;
-use crate::daemon::{BoxLink, Parts, fetch_box_lists, serve};
+use crate::daemon::{Parts, fetch_box_lists, serve};
 use crate::emulator::tr064::Tr064Config;
 use crate::emulator::{
     CallOutcome, CallReport, CallSpec, Caller, Emulator, EmulatorConfig, Report,
@@ -142,12 +142,8 @@ fn fail(what: impl std::fmt::Display) -> i32 {
 }
 
 async fn run_demo(dir: &std::path::Path) -> i32 {
-    // A user's own MINISIP4FB_ADMIN_PASSWORD would win over the file: let
-    // the emulated Box have that password then.
-    let admin_password = std::env::var("MINISIP4FB_ADMIN_PASSWORD")
-        .ok()
-        .filter(|p| !p.is_empty())
-        .unwrap_or_else(|| format!("demo-admin-{:08x}", rand::random::<u32>()));
+    // Setup and the daemon read it from the file setup's config names.
+    let admin_password = format!("demo-admin-{:08x}", rand::random::<u32>());
     let emu_cfg = EmulatorConfig {
         bind: "127.0.0.1:0".parse().expect("literal"),
         accounts: vec![],
@@ -194,7 +190,7 @@ async fn run_demo(dir: &std::path::Path) -> i32 {
         incoming: String::new(),
         dry_run: false,
     };
-    match tokio::task::spawn_blocking(move || do_setup(&setup)).await {
+    match tokio::task::spawn_blocking(move || do_setup(&setup, None)).await {
         Ok(Ok(())) => {}
         Ok(Err(e)) => return fail(format!("setup: {e}")),
         Err(e) => return fail(format!("setup: {e}")),
@@ -212,7 +208,8 @@ async fn run_demo(dir: &std::path::Path) -> i32 {
     let (source, config) = (settings.source, settings.phone);
     // The daemon reads the Box's lists in the background; the demo waits
     // for them so that its first call already meets the phonebook.
-    let link = match BoxLink::from_config(&source) {
+    let tr064 = source.box_link(None);
+    let link = match tr064.clone() {
         Some(Ok(l)) => l,
         Some(Err(e)) => return fail(e),
         None => return fail("no TR-064 in the demo config"),
@@ -249,6 +246,7 @@ async fn run_demo(dir: &std::path::Path) -> i32 {
         calllog: None,
         events_json: false,
         calls: Some(dec_tx),
+        tr064,
     };
     let phone_task = tokio::spawn(serve(config, parts, async {
         let _ = stop_rx.await;

@@ -84,3 +84,11 @@ pub fn init_logging_with(default: &str, json: bool) {
         fmt.with_ansi(std::io::stderr().is_terminal()).init();
     }
 }
+
+/// The TR-064 admin password from the environment
+/// (`MINISIP4FB_ADMIN_PASSWORD`): secrets are read here, at the edge.
+pub fn admin_password_env() -> Option<String> {
+    std::env::var("MINISIP4FB_ADMIN_PASSWORD")
+        .ok()
+        .filter(|p| !p.is_empty())
+}

@@ -76,12 +76,7 @@ impl Settings {
             Some(p) => config::load(p)?,
             None => Config::default(),
         };
-        let base = args
-            .config
-            .as_deref()
-            .and_then(Path::parent)
-            .map(Path::to_path_buf)
-            .unwrap_or_default();
+        let base = config::base_dir(args.config.as_deref());
         let f = &config.fritzbox;
         let host = args.fritzbox.clone().unwrap_or_else(|| f.host.clone());
         let user =
@@ -175,6 +170,7 @@ pub async fn run(args: RunArgs) -> i32 {
         None => None,
     };
     let parts = Parts {
+        tr064: settings.source.box_link(super::admin_password_env()),
         source: settings.source,
         calllog,
         events_json: args.events.is_some(),

@@ -8,6 +8,7 @@ use rand::Rng;
 
 use crate::config;
 use crate::fritzbox::Client;
+use crate::fritzbox::link::{BoxLink, admin_password};
 
 #[derive(Args, Debug, Clone, Default)]
 pub struct BoxArgs {
@@ -22,8 +23,15 @@ pub struct BoxArgs {
     pub config: Option<PathBuf>,
 }
 
-/// Resolves URL, admin user and password from flags, config and env.
-fn login(a: &BoxArgs) -> Result<(String, String, String, Option<config::Config>), String> {
+/// Logs in with URL and admin user from the flags, else the config;
+/// the password `given` (the environment), else `admin_password_file`,
+/// else asked at the terminal. A first-use certificate is pinned in
+/// `pin_into`. Returns the client, its link and the config read.
+fn connect(
+    a: &BoxArgs,
+    given: Option<String>,
+    pin_into: Option<&Path>,
+) -> Result<(Client, BoxLink, Option<config::Config>), String> {
     let cfg = match &a.config {
         Some(p) if p.exists() => Some(config::load(p)?),
         _ => None,
@@ -37,12 +45,8 @@ fn login(a: &BoxArgs) -> Result<(String, String, String, Option<config::Config>)
     let user = a.admin_user.clone().or(f.admin_user.clone()).ok_or(
         "which FRITZ!Box user? pass --admin-user NAME (a user with the right \"Telefonie\")",
     )?;
-    let base = a
-        .config
-        .as_deref()
-        .and_then(Path::parent)
-        .unwrap_or(Path::new(""));
-    let password = match f.admin_password(base)? {
+    let base = config::base_dir(a.config.as_deref());
+    let password = match admin_password(&f, &base, given)? {
         Some(p) => p,
         None if std::io::IsTerminal::is_terminal(&std::io::stdin()) => {
             rpassword::prompt_password(format!("password of FRITZ!Box user {user}: "))
@@ -53,38 +57,16 @@ fn login(a: &BoxArgs) -> Result<(String, String, String, Option<config::Config>)
                 .into(),
         ),
     };
-    Ok((url, user, password, cfg))
-}
-
-/// Logs in. Over HTTPS without a pin, the Box's certificate is trusted this
-/// once; that is said, and the fingerprint pinned in `pin_into`.
-fn connect(
-    a: &BoxArgs,
-    pin_into: Option<&Path>,
-) -> Result<(Client, String, String, Option<config::Config>), String> {
-    let (url, admin, password, cfg) = login(a)?;
-    let pin = cfg.as_ref().and_then(|c| c.fritzbox.tr064_fingerprint);
-    let client = Client::connect(&url, &admin, &password, pin)
-        .map_err(|e| e.to_string())?
-        .with_second_factor(|m| eprintln!("{m}"));
-    if let Some(fp) = client.first_use() {
-        eprintln!(
-            "first HTTPS connection to {url}: trusting the certificate it presented, {fp} (to compare: openssl s_client -connect HOST:49443 </dev/null | openssl x509 -noout -fingerprint -sha256)"
-        );
-        match pin_into {
-            Some(path) => {
-                config::edit_fritzbox(path, |t| {
-                    t["tr064_fingerprint"] = toml_edit::value(fp.to_string())
-                })?;
-                eprintln!(
-                    "pinned it in {}: any other certificate will be refused",
-                    path.display()
-                );
-            }
-            None => eprintln!("to pin it, add to [fritzbox]: tr064_fingerprint = \"{fp}\""),
-        }
-    }
-    Ok((client, url, admin, cfg))
+    let link = BoxLink::new(
+        url,
+        user,
+        password,
+        f.tr064_fingerprint,
+        pin_into.map(Path::to_path_buf),
+    )
+    .interactive();
+    let client = link.connect().map_err(|e| e.to_string())?;
+    Ok((client, link, cfg))
 }
 
 #[derive(Args, Debug, Clone)]
@@ -117,7 +99,7 @@ fn strong_password() -> String {
 }
 
 pub fn setup(a: SetupArgs) -> i32 {
-    match do_setup(&a) {
+    match do_setup(&a, super::admin_password_env()) {
         Ok(()) => 0,
         Err(e) => {
             eprintln!("minisip4fb setup: {e}");
@@ -126,18 +108,17 @@ pub fn setup(a: SetupArgs) -> i32 {
     }
 }
 
-pub(crate) fn do_setup(a: &SetupArgs) -> Result<(), String> {
+/// `setup`; `admin_password` as given outside the config (the environment).
+pub(crate) fn do_setup(a: &SetupArgs, admin_password: Option<String>) -> Result<(), String> {
     let config_path = a
         .target
         .config
         .clone()
         .unwrap_or_else(|| PathBuf::from("minisip4fb.toml"));
     let pin_into = (!a.dry_run).then_some(config_path.as_path());
-    let (mut client, url, admin, cfg) = connect(&a.target, pin_into)?;
-    let base = config_path
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_default();
+    let (mut client, link, cfg) = connect(&a.target, admin_password, pin_into)?;
+    let (url, admin) = (link.url(), link.user());
+    let base = config::base_dir(Some(&config_path));
     let pw_file = cfg
         .as_ref()
         .and_then(|c| c.fritzbox.password_file.clone())
@@ -350,7 +331,11 @@ pub enum BarringAction {
 
 pub fn barring(a: BarringArgs) -> i32 {
     let run = || -> Result<(), String> {
-        let (mut c, ..) = connect(&a.target, a.target.config.as_deref())?;
+        let (mut c, ..) = connect(
+            &a.target,
+            super::admin_password_env(),
+            a.target.config.as_deref(),
+        )?;
         match &a.action {
             BarringAction::List => {
                 let xml = c.barring_list().map_err(|e| e.to_string())?;

@@ -20,6 +20,7 @@ use tokio::sync::{broadcast, mpsc};
 
 use crate::calllog::{CallLog, Record};
 use crate::config::{self, Config};
+use crate::fritzbox::link::BoxLink;
 use crate::net::{IncomingCall, Phone, PhoneConfig, Registration, Verdict};
 use crate::screen::Action;
 use crate::screen::rules::{BoxLists, History, Rules};
@@ -38,13 +39,20 @@ pub struct RuleSource {
 }
 
 impl RuleSource {
+    /// TR-064 access as `[fritzbox]` says; `admin_password` is the one
+    /// given outside the config (the environment). `None` without `tr064`.
+    pub fn box_link(&self, admin_password: Option<String>) -> Option<Result<BoxLink, String>> {
+        BoxLink::from_config(
+            &self.config.fritzbox,
+            &self.base_dir(),
+            self.path.clone(),
+            admin_password,
+        )
+    }
+
     /// Directory that relative list paths are resolved against.
     pub fn base_dir(&self) -> PathBuf {
-        self.path
-            .as_deref()
-            .and_then(Path::parent)
-            .map(Path::to_path_buf)
-            .unwrap_or_else(|| PathBuf::from("."))
+        config::base_dir(self.path.as_deref())
     }
 
     /// The effective config: `--block` patterns become rule 1.
@@ -193,6 +201,8 @@ pub struct Parts {
     pub events_json: bool,
     /// Also hand every finished call to this channel (the demo).
     pub calls: Option<mpsc::UnboundedSender<Record>>,
+    /// TR-064 access, if configured (see [`RuleSource::box_link`]).
+    pub tr064: Option<Result<BoxLink, String>>,
 }
 
 /// Starts the phone with the daemon's screen and screens calls until
@@ -252,7 +262,7 @@ pub async fn serve(
     snapshot.store(Some(rules));
 
     let reload = Arc::new(tokio::sync::Notify::new());
-    let link = match BoxLink::from_config(&parts.source) {
+    let link = match parts.tr064 {
         Some(Ok(l)) => Some(l),
         Some(Err(e)) => {
             tracing::error!("TR-064 disabled: {e}");
@@ -676,85 +686,6 @@ impl DirWatch {
         }
         #[cfg(not(target_os = "linux"))]
         std::future::pending::<()>().await
-    }
-}
-
-/// TR-064 access for phonebook sync, call barring and `check`.
-#[derive(Clone)]
-pub(crate) struct BoxLink {
-    url: String,
-    user: String,
-    password: String,
-    /// The Box's HTTPS certificate: from the config, or pinned on first use.
-    pin: Arc<Mutex<Option<crate::fritzbox::Fingerprint>>>,
-    /// Where a first-use pin is written down.
-    config: Option<PathBuf>,
-}
-
-impl BoxLink {
-    /// `None` when TR-064 is not configured.
-    pub(crate) fn from_config(source: &RuleSource) -> Option<Result<BoxLink, String>> {
-        let f = &source.config.fritzbox;
-        let url = f.tr064.clone()?;
-        let Some(user) = f.admin_user.clone() else {
-            return Some(Err("[fritzbox] tr064 is set but admin_user is not".into()));
-        };
-        let password = match f.admin_password(&source.base_dir()) {
-            Ok(Some(p)) => Ok(p),
-            Ok(None) => Err("no TR-064 password: set admin_password_file in [fritzbox] or env MINISIP4FB_ADMIN_PASSWORD".to_owned()),
-            Err(e) => Err(e),
-        };
-        Some(password.map(|password| BoxLink {
-            url,
-            user,
-            password,
-            pin: Arc::new(Mutex::new(f.tr064_fingerprint)),
-            config: source.path.clone(),
-        }))
-    }
-
-    /// Keeps the certificate seen first for the rest of the run and, with a
-    /// config file, for good; says so either way.
-    fn pin_first_use(&self, fp: crate::fritzbox::Fingerprint) {
-        *self.pin.lock().unwrap_or_else(|p| p.into_inner()) = Some(fp);
-        let kept = match &self.config {
-            Some(path) => crate::config::edit_fritzbox(path, |t| {
-                t["tr064_fingerprint"] = toml_edit::value(fp.to_string())
-            })
-            .map(|()| format!("pinned in {}", path.display())),
-            None => Err("no config file".to_owned()),
-        };
-        match kept {
-            Ok(done) => tracing::warn!(
-                "first HTTPS connection to the FRITZ!Box at {}: trusted its certificate {fp}; {done}, any other certificate will be refused",
-                self.url
-            ),
-            Err(e) => tracing::warn!(
-                "first HTTPS connection to the FRITZ!Box at {}: trusted its certificate {fp} for this run ({e}); to pin it, add to [fritzbox]: tr064_fingerprint = \"{fp}\"",
-                self.url
-            ),
-        }
-    }
-
-    pub(crate) async fn with<T: Send + 'static>(
-        &self,
-        f: impl FnOnce(&mut crate::fritzbox::Client) -> Result<T, crate::fritzbox::Error>
-        + Send
-        + 'static,
-    ) -> Result<T, String> {
-        let link = self.clone();
-        tokio::task::spawn_blocking(move || {
-            let pin = *link.pin.lock().unwrap_or_else(|p| p.into_inner());
-            let mut c =
-                crate::fritzbox::Client::connect(&link.url, &link.user, &link.password, pin)?;
-            if let Some(fp) = c.first_use() {
-                link.pin_first_use(fp);
-            }
-            f(&mut c)
-        })
-        .await
-        .map_err(|e| e.to_string())?
-        .map_err(|e| e.to_string())
     }
 }
 

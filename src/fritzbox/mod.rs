@@ -5,6 +5,7 @@
 //!
 //! Blocking (ureq); async callers use `spawn_blocking`.
 
+pub mod link;
 pub mod soap;
 mod tls;
 
