@@ -1280,3 +1280,31 @@ fn the_bye_follows_the_invites_record_route() {
         "loose routing: the Request-URI stays the remote target"
     );
 }
+
+#[test]
+fn an_options_flood_keeps_at_most_max_answered_responses_and_lets_them_expire() {
+    let mut sim = Sim::new();
+    sim.register(3600);
+    let n = MAX_ANSWERED + 2000;
+    for i in 0..n {
+        sim.deliver(&box_request(
+            "OPTIONS",
+            &format!("flood{i}"),
+            &format!("z9hG4bKflood{i}"),
+            "<sip:620@127.0.0.2>",
+            "1 OPTIONS",
+        ));
+    }
+    let answered = sim.responses();
+    assert_eq!(answered.len(), n, "every OPTIONS answered");
+    assert!(answered.iter().all(|r| r.status == 200));
+    assert_eq!(
+        sim.agent.answered.len(),
+        MAX_ANSWERED,
+        "the retransmission cache is bounded"
+    );
+    assert_eq!(sim.agent.answered_expiry.len(), MAX_ANSWERED);
+    // RFC 3261 §17.2.2: kept 64·T1 for retransmissions, then gone.
+    sim.advance(Duration::from_secs(40));
+    assert!(sim.agent.answered.is_empty() && sim.agent.answered_expiry.is_empty());
+}

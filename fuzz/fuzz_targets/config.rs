@@ -1,0 +1,30 @@
+//! The config file as anyone may write it: parsing never panics, and a
+//! config that parses compiles to rules or to an error message (list files
+//! are looked up in a directory that does not exist: nothing is read).
+//! Run: cargo +nightly fuzz run config -- -rss_limit_mb=512
+#![no_main]
+
+use std::path::Path;
+
+use libfuzzer_sys::fuzz_target;
+use minisip4fb::config;
+use minisip4fb::screen::rules::Rules;
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let Ok(c) = config::parse(text) else {
+        return;
+    };
+    let _ = config::parse_duration(&c.fritzbox.phonebook_refresh);
+    // Only relative list names: they resolve below the missing directory.
+    let relative = c
+        .rules
+        .iter()
+        .flat_map(|r| &r.lists)
+        .all(|l| l.is_relative() && !l.components().any(|p| p.as_os_str() == ".."));
+    if relative {
+        let _ = Rules::compile(&c, Path::new("/nonexistent/minisip4fb-fuzz"));
+    }
+});
