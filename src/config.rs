@@ -172,14 +172,57 @@ pub struct Hook {
 impl Fritzbox {
     /// The first line of `admin_password_file` (relative to `base`);
     /// `None` if it is not set. (The environment is read by the CLI.)
-    pub fn admin_password_from_file(&self, base: &Path) -> Result<Option<String>, String> {
+    pub fn admin_password_from_file(&self, base: &Path) -> Result<Option<String>, ConfigError> {
         let Some(file) = &self.admin_password_file else {
             return Ok(None);
         };
         let path = base.join(file);
-        let text = std::fs::read_to_string(&path)
-            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
+            what: "admin password file",
+            path,
+            source,
+        })?;
         Ok(Some(text.lines().next().unwrap_or("").to_owned()))
+    }
+}
+
+/// What is wrong with a config file (or with writing one), said so that a
+/// person can fix it: the file, the line, the key, a suggestion.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {what} {}: {source}", path.display())]
+    Read {
+        what: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot write {}: {source}", path.display())]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// Not TOML, or a section, key or value the config does not take.
+    #[error("{}{message}", path.as_ref().map(|p| format!("{}: ", p.display())).unwrap_or_default())]
+    Invalid {
+        path: Option<PathBuf>,
+        message: String,
+    },
+    #[error("bad duration {value:?}{hint}")]
+    Duration { value: String, hint: &'static str },
+}
+
+impl ConfigError {
+    fn in_file(self, p: &Path) -> ConfigError {
+        match self {
+            ConfigError::Invalid {
+                path: None,
+                message,
+            } => ConfigError::Invalid {
+                path: Some(p.to_owned()),
+                message,
+            },
+            e => e,
+        }
     }
 }
 
@@ -195,7 +238,10 @@ pub fn base_dir(config: Option<&Path>) -> PathBuf {
 
 /// Changes keys of `[fritzbox]` in the file at `path` (created if
 /// missing), keeping every other key and comment, and checks the result.
-pub fn edit_fritzbox(path: &Path, f: impl FnOnce(&mut toml_edit::Table)) -> Result<(), String> {
+pub fn edit_fritzbox(
+    path: &Path,
+    f: impl FnOnce(&mut toml_edit::Table),
+) -> Result<(), ConfigError> {
     edit_section(path, "fritzbox", f)
 }
 
@@ -205,55 +251,71 @@ pub fn edit_section(
     path: &Path,
     section: &str,
     f: impl FnOnce(&mut toml_edit::Table),
-) -> Result<(), String> {
+) -> Result<(), ConfigError> {
+    let invalid = |message: String| ConfigError::Invalid {
+        path: Some(path.to_owned()),
+        message,
+    };
     let text = std::fs::read_to_string(path).unwrap_or_default();
     let mut doc: toml_edit::DocumentMut = text
         .parse()
-        .map_err(|e| format!("{}: {e}", path.display()))?;
+        .map_err(|e: toml_edit::TomlError| invalid(e.to_string()))?;
     let table = doc[section]
         .or_insert(toml_edit::table())
         .as_table_mut()
-        .ok_or_else(|| format!("{}: {section} is not a [section]", path.display()))?;
+        .ok_or_else(|| invalid(format!("{section} is not a [section]")))?;
     f(table);
-    std::fs::write(path, doc.to_string())
-        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    std::fs::write(path, doc.to_string()).map_err(|source| ConfigError::Write {
+        path: path.to_owned(),
+        source,
+    })?;
     load(path).map(drop)
 }
 
 /// Parses `500ms`, `3s`, `10m`, `2h`, `7d`.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
+pub fn parse_duration(s: &str) -> Result<Duration, ConfigError> {
     let s = s.trim();
+    let bad = |hint| ConfigError::Duration {
+        value: s.to_owned(),
+        hint,
+    };
     let split = s
         .find(|c: char| !c.is_ascii_digit() && c != '.')
         .unwrap_or(s.len());
     let (num, unit) = s.split_at(split);
     let v: f64 = num
         .parse()
-        .map_err(|_| format!("bad duration {s:?}: use e.g. 500ms, 3s, 10m, 2h, 7d"))?;
+        .map_err(|_| bad(": use e.g. 500ms, 3s, 10m, 2h, 7d"))?;
     let secs = match unit.trim() {
         "ms" => v / 1000.0,
         "s" | "" => v,
         "m" | "min" => v * 60.0,
         "h" => v * 3600.0,
         "d" => v * 86400.0,
-        _ => return Err(format!("bad duration {s:?}: unit must be ms, s, m, h or d")),
+        _ => return Err(bad(": unit must be ms, s, m, h or d")),
     };
     if !secs.is_finite() || !(0.0..=1e9).contains(&secs) {
-        return Err(format!("bad duration {s:?}"));
+        return Err(bad(""));
     }
     Ok(Duration::from_secs_f64(secs))
 }
 
 /// Reads and parses a config file.
-pub fn load(path: &Path) -> Result<Config, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read config {}: {e}", path.display()))?;
-    parse(&text).map_err(|e| format!("{}: {e}", path.display()))
+pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        what: "config",
+        path: path.to_owned(),
+        source,
+    })?;
+    parse(&text).map_err(|e| e.in_file(path))
 }
 
 /// Parses config text; errors name the line, the section and the key.
-pub fn parse(text: &str) -> Result<Config, String> {
-    toml::from_str::<Config>(text).map_err(|e| explain(text, &e))
+pub fn parse(text: &str) -> Result<Config, ConfigError> {
+    toml::from_str::<Config>(text).map_err(|e| ConfigError::Invalid {
+        path: None,
+        message: explain(text, &e),
+    })
 }
 
 fn explain(text: &str, e: &toml::de::Error) -> String {
@@ -317,17 +379,21 @@ mod tests {
     #[test]
     fn typo_names_line_section_and_suggestion() {
         let text = "[fritzbox]\nuser = \"620\"\n\n[[rule]]\naction = \"ring\"\n\n[[rule]]\nnumbers = [\"0900*\"]\n\n[[rule]]\ntypes = [\"premium\"]\nacton = \"terminate\"\n";
-        let e = parse(text).unwrap_err();
+        let e = parse(text).unwrap_err().to_string();
         assert!(
             e.starts_with("line 12: unknown key \"acton\" in [[rule]] 3, did you mean \"action\"?"),
             "{e}"
         );
-        let e = parse("[screen]\ndefault = \"explode\"\n").unwrap_err();
+        let e = parse("[screen]\ndefault = \"explode\"\n")
+            .unwrap_err()
+            .to_string();
         assert!(
             e.contains("line 2") && e.contains("[screen]") && e.contains("terminate"),
             "{e}"
         );
-        let e = parse("[fritzbox]\nbind = \"nonsense\"\n").unwrap_err();
+        let e = parse("[fritzbox]\nbind = \"nonsense\"\n")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("line 2"), "{e}");
     }
 

@@ -49,7 +49,7 @@ fn open(a: &DbArgs) -> Result<(CallLog, Option<String>), String> {
     let path = match (&a.db, &a.config) {
         (Some(db), _) => db.clone(),
         (None, Some(c)) => {
-            let cfg = config::load(c)?;
+            let cfg = config::load(c).map_err(|e| e.to_string())?;
             config::base_dir(Some(c)).join(cfg.calllog.db)
         }
         (None, None) => return Err("which call log? pass --config FILE or --db FILE".into()),
@@ -62,7 +62,7 @@ fn open(a: &DbArgs) -> Result<(CallLog, Option<String>), String> {
     }
     let since = match &a.since {
         Some(s) => {
-            let d = config::parse_duration(s)?;
+            let d = config::parse_duration(s).map_err(|e| e.to_string())?;
             let t =
                 chrono::Utc::now() - chrono::Duration::from_std(d).map_err(|e| e.to_string())?;
             Some(t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))

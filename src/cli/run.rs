@@ -73,7 +73,7 @@ pub struct Settings {
 impl Settings {
     pub fn resolve(args: &RunArgs) -> Result<Settings, String> {
         let config = match &args.config {
-            Some(p) => config::load(p)?,
+            Some(p) => config::load(p).map_err(|e| e.to_string())?,
             None => Config::default(),
         };
         let base = config::base_dir(args.config.as_deref());

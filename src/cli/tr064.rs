@@ -33,7 +33,7 @@ fn connect(
     pin_into: Option<&Path>,
 ) -> Result<(Client, BoxLink, Option<config::Config>), String> {
     let cfg = match &a.config {
-        Some(p) if p.exists() => Some(config::load(p)?),
+        Some(p) if p.exists() => Some(config::load(p).map_err(|e| e.to_string())?),
         _ => None,
     };
     let f = cfg.as_ref().map(|c| c.fritzbox.clone()).unwrap_or_default();
@@ -46,7 +46,7 @@ fn connect(
         "which FRITZ!Box user? pass --admin-user NAME (a user with the right \"Telefonie\")",
     )?;
     let base = config::base_dir(a.config.as_deref());
-    let password = match admin_password(&f, &base, given)? {
+    let password = match admin_password(&f, &base, given).map_err(|e| e.to_string())? {
         Some(p) => p,
         None if std::io::IsTerminal::is_terminal(&std::io::stdin()) => {
             rpassword::prompt_password(format!("password of FRITZ!Box user {user}: "))
@@ -286,7 +286,8 @@ fn numbers_from_the_box(
         if let (false, Some(a)) = (has_area, &area) {
             t["area_code"] = toml_edit::value(a.as_str());
         }
-    })?;
+    })
+    .map_err(|e| e.to_string())?;
     println!(
         "wrote [numbers] from the Box: country {country} (+{code}){}",
         area.map(|a| format!(", area code {a}")).unwrap_or_default()
@@ -305,6 +306,7 @@ fn update_config(path: &Path, user: &str, pw_file: &Path, host: &str) -> Result<
             t["host"] = toml_edit::value(host);
         }
     })
+    .map_err(|e| e.to_string())
 }
 
 #[derive(Args, Debug, Clone)]

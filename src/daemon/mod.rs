@@ -90,7 +90,8 @@ impl RuleSource {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone();
-        let (rules, warnings) = Rules::compile_with(&self.effective(), &self.base_dir(), &lists)?;
+        let (rules, warnings) = Rules::compile_with(&self.effective(), &self.base_dir(), &lists)
+            .map_err(|e| e.to_string())?;
         for w in &warnings {
             tracing::warn!("list {w}");
         }
@@ -100,7 +101,7 @@ impl RuleSource {
     /// Re-reads the config file (the rules part) and compiles it.
     fn reload(&mut self) -> Result<Rules, String> {
         if let Some(path) = &self.path {
-            let fresh = config::load(path)?;
+            let fresh = config::load(path).map_err(|e| e.to_string())?;
             if fresh.fritzbox.host != self.config.fritzbox.host
                 || fresh.fritzbox.user != self.config.fritzbox.user
             {

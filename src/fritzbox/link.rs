@@ -60,7 +60,7 @@ impl BoxLink {
         Some(match admin_password(f, base, password) {
             Ok(Some(p)) => Ok(BoxLink::new(url, user, p, f.tr064_fingerprint, path)),
             Ok(None) => Err(NO_PASSWORD.into()),
-            Err(e) => Err(e),
+            Err(e) => Err(e.to_string()),
         })
     }
 
@@ -117,7 +117,8 @@ impl BoxLink {
                     "pinned in {}, any other certificate will be refused",
                     path.display()
                 )
-            }),
+            })
+            .map_err(|e| e.to_string()),
             None => Err(format!(
                 "for this run only; to pin it, add to [fritzbox]: tr064_fingerprint = \"{fp}\""
             )),
@@ -145,7 +146,7 @@ pub fn admin_password(
     f: &config::Fritzbox,
     base: &Path,
     given: Option<String>,
-) -> Result<Option<String>, String> {
+) -> Result<Option<String>, config::ConfigError> {
     if let Some(p) = given.filter(|p| !p.is_empty()) {
         return Ok(Some(p));
     }

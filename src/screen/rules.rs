@@ -14,6 +14,22 @@ use super::list::{self, LineError, NumberSet, Probe};
 use super::number::{self, Home, Kind, LazyClass};
 use crate::config;
 
+/// Why the rules do not compile; the message says what to fix.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CompileError {
+    #[error("[numbers]: {0}")]
+    Numbers(String),
+    /// One `[[rule]]` (1-based, as in the file) and what is wrong with it.
+    #[error("[[rule]] {index} \"{name}\": {message}")]
+    Rule {
+        index: usize,
+        name: String,
+        message: String,
+    },
+    #[error("[screen]: {0}")]
+    Screen(String),
+}
+
 /// Lists fetched from the Box over TR-064: phonebook name (or `barring`)
 /// → its XML export.
 pub type BoxLists = std::collections::HashMap<String, String>;
@@ -312,7 +328,10 @@ fn parse_weekday(s: &str) -> Result<Weekday, String> {
 impl Rules {
     /// Compiles the config's rules; list files are read relative to `base`.
     /// Broken list lines come back as warnings; a broken rule is an error.
-    pub fn compile(cfg: &config::Config, base: &Path) -> Result<(Rules, Vec<LineError>), String> {
+    pub fn compile(
+        cfg: &config::Config,
+        base: &Path,
+    ) -> Result<(Rules, Vec<LineError>), CompileError> {
         Rules::compile_with(cfg, base, &BoxLists::new())
     }
 
@@ -324,16 +343,20 @@ impl Rules {
         cfg: &config::Config,
         base: &Path,
         box_lists: &BoxLists,
-    ) -> Result<(Rules, Vec<LineError>), String> {
+    ) -> Result<(Rules, Vec<LineError>), CompileError> {
         let home = Home::new(&cfg.numbers.country, cfg.numbers.area_code.as_deref())
-            .map_err(|e| format!("[numbers]: {e}"))?;
+            .map_err(CompileError::Numbers)?;
         let mut warnings = Vec::new();
         let mut files = Vec::new();
         let mut rules = Vec::new();
         for (i, r) in cfg.rules.iter().enumerate() {
             let index = i + 1;
             let name = r.name.clone().unwrap_or_else(|| format!("rule {index}"));
-            let at = |e: String| format!("[[rule]] {index} \"{name}\": {e}");
+            let at = |message: String| CompileError::Rule {
+                index,
+                name: name.clone(),
+                message,
+            };
             let mut numbers = NumberSet::default();
             for n in &r.numbers {
                 numbers
@@ -449,7 +472,7 @@ impl Rules {
             });
         }
         let decline_delay = config::parse_duration(&cfg.screen.decline_delay)
-            .map_err(|e| format!("[screen] decline_delay: {e}"))?;
+            .map_err(|e| CompileError::Screen(format!("decline_delay: {e}")))?;
         let history_span = rules
             .iter()
             .filter_map(|r| r.repeated)
@@ -913,19 +936,22 @@ action = "ignore-silently"
                 .unwrap();
         let e = Rules::compile(&cfg, Path::new(".")).unwrap_err();
         assert!(
-            e.starts_with("[[rule]] 1 \"x\": types: unknown type \"premum\""),
+            e.to_string()
+                .starts_with("[[rule]] 1 \"x\": types: unknown type \"premum\""),
             "{e}"
         );
         let cfg = config::parse("[[rule]]\nnumbers = [\"1\"]\n").unwrap();
         assert!(
             Rules::compile(&cfg, Path::new("."))
                 .unwrap_err()
+                .to_string()
                 .contains("no action")
         );
         let cfg = config::parse("[[rule]]\nhours = \"late\"\naction = \"ring\"\n").unwrap();
         assert!(
             Rules::compile(&cfg, Path::new("."))
                 .unwrap_err()
+                .to_string()
                 .contains("HH:MM")
         );
         let cfg =
@@ -934,6 +960,7 @@ action = "ignore-silently"
         assert!(
             Rules::compile(&cfg, Path::new("."))
                 .unwrap_err()
+                .to_string()
                 .contains("cannot read list")
         );
     }
