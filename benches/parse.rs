@@ -59,7 +59,7 @@ fn bench(c: &mut Criterion) {
             r.headers.push("Contact", "<sip:620@192.168.178.20:5062>");
             r.headers.push("Content-Type", "application/sdp");
             r.body = sip::sdp::answer(
-                "192.168.178.20".parse().unwrap(),
+                &sip::sdp::address("192.168.178.20".parse().unwrap()),
                 7078,
                 1,
                 &[sip::sdp::PCMA],
@@ -136,7 +136,12 @@ fn bench(c: &mut Criterion) {
             let codec = sip::sdp::choose_codec(&inv.body).unwrap();
             let mut r = Response::new(200, "OK");
             r.headers = inv.headers.clone();
-            r.body = sip::sdp::answer("192.168.178.20".parse().unwrap(), 7078, 1, &[codec]);
+            r.body = sip::sdp::answer(
+                &sip::sdp::address("192.168.178.20".parse().unwrap()),
+                7078,
+                1,
+                &[codec],
+            );
             black_box(r.to_bytes())
         })
     });

@@ -2,7 +2,7 @@
 
 use rand::Rng;
 
-use super::{Config, Ctx};
+use super::Ctx;
 use crate::sip::digest::{self, Challenge};
 use crate::sip::{Headers, Method, NameAddr, Request, Response, Uri, reason_phrase};
 
@@ -60,11 +60,12 @@ pub struct Dialog<'a> {
 
 /// A request with our Via (asking for `rport`), Max-Forwards, the dialog's
 /// headers and our User-Agent.
-pub fn request(cfg: &Config, d: Dialog<'_>) -> Request {
-    let cseq = format!("{} {}", d.cseq, d.method.as_str());
+pub fn request(ctx: &Ctx, d: Dialog<'_>) -> Request {
+    let n = crate::sip::message::decimal(d.cseq.into(), &mut [0; 20]).to_owned();
+    let cseq = n + " " + d.method.as_str();
     let mut req = Request::new(d.method, d.uri);
     let h = &mut req.headers;
-    h.push("Via", cfg.via(d.branch));
+    h.push("Via", ctx.via(d.branch));
     h.push("Max-Forwards", "70");
     for r in d.route {
         h.push("Route", r.to_string());
@@ -73,7 +74,7 @@ pub fn request(cfg: &Config, d: Dialog<'_>) -> Request {
     h.push("To", d.to);
     h.push("Call-ID", d.call_id);
     h.push("CSeq", cseq);
-    h.push("User-Agent", &cfg.user_agent);
+    h.push("User-Agent", &ctx.cfg.user_agent);
     req
 }
 

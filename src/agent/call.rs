@@ -343,8 +343,7 @@ impl Call {
             for rr in req.headers.get_all("Record-Route") {
                 r.headers.push("Record-Route", rr);
             }
-            r.headers
-                .push("Contact", format!("<{}>", ctx.cfg.contact_uri()));
+            r.headers.push("Contact", &ctx.contact);
         }
         if status == 200 {
             r.headers.push("Allow", ALLOW);
@@ -421,7 +420,6 @@ impl Call {
         if !matches!(self.state, State::Proceeding { .. }) {
             return Err(CommandError::WrongState(self.id, "answered"));
         }
-        let ip = ctx.cfg.contact.ip();
         let offer = sdp::choose_codec(&self.invite.body);
         let codecs = match offer {
             Some(c) => vec![c],
@@ -432,7 +430,7 @@ impl Call {
         };
         if !codecs.is_empty() {
             self.answer_sdp = sdp::answer(
-                ip,
+                &ctx.media,
                 ctx.cfg.rtp_port,
                 ctx.rng.random::<u32>().into(),
                 &codecs,
@@ -557,7 +555,7 @@ impl Call {
             format!("{to};tag={}", self.local_tag)
         };
         let mut req = build::request(
-            &ctx.cfg,
+            ctx,
             build::Dialog {
                 method: Method::Bye,
                 uri: Uri::Sip(target.clone()),

@@ -102,12 +102,6 @@ impl Config {
         SipUri::new(Host::Ip(self.contact.ip()), Some(self.contact.port()))
             .with_user(self.user.clone())
     }
-
-    /// Our Via, asking for `rport` (RFC 3581) so answers find us behind NAT.
-    fn via(&self, branch: &str) -> String {
-        let (ip, port) = (Host::Ip(self.contact.ip()), self.contact.port());
-        format!("SIP/2.0/UDP {ip}:{port};branch={branch};rport")
-    }
 }
 
 /// A name-based UUID (RFC 4122 §4.3 layout, MD5) so the instance id stays
@@ -224,15 +218,55 @@ pub(crate) struct Ctx {
     pub cfg: Config,
     pub rng: SmallRng,
     pub out: VecDeque<Queued>,
+    /// Our Contact header value, `<sip:620@192.168.178.20:5062>`, made
+    /// once: every answer carries it.
+    pub contact: String,
+    /// Our Via up to the branch: `SIP/2.0/UDP 192.168.178.20:5062;branch=`.
+    via_start: String,
+    /// Our media address in SDP: `IP4 192.168.178.20`.
+    pub media: String,
 }
 
 impl Ctx {
+    fn new(cfg: Config) -> Ctx {
+        let (ip, port) = (Host::Ip(cfg.contact.ip()), cfg.contact.port());
+        Ctx {
+            rng: SmallRng::seed_from_u64(cfg.seed),
+            contact: format!("<{}>", cfg.contact_uri()),
+            via_start: format!("SIP/2.0/UDP {ip}:{port};branch="),
+            media: sip::sdp::address(cfg.contact.ip()),
+            cfg,
+            out: VecDeque::new(),
+        }
+    }
+
+    /// Our Via, asking for `rport` (RFC 3581) so answers find us behind NAT.
+    pub fn via(&self, branch: &str) -> String {
+        [self.via_start.as_str(), branch, ";rport"].concat()
+    }
+
+    /// 16 random hex digits: tags and the unique part of branches.
     pub fn token(&mut self) -> String {
-        format!("{:016X}", self.rng.random::<u64>())
+        let mut s = String::with_capacity(23);
+        self.push_token(&mut s);
+        s
     }
 
     pub fn branch(&mut self) -> String {
-        format!("{}{}", sip::header::BRANCH_COOKIE, self.token())
+        let mut s = String::with_capacity(23);
+        s.push_str(sip::header::BRANCH_COOKIE);
+        self.push_token(&mut s);
+        s
+    }
+
+    fn push_token(&mut self, s: &mut String) {
+        const HEX: &[u8; 16] = b"0123456789ABCDEF";
+        let v = self.rng.random::<u64>();
+        s.extend(
+            (0..16)
+                .rev()
+                .map(|i| HEX[(v >> (i * 4)) as usize & 15] as char),
+        );
     }
 
     fn trace(to: SocketAddr, data: &[u8]) {
@@ -275,11 +309,7 @@ pub struct Agent {
 
 impl Agent {
     pub fn new(cfg: Config, now: Instant) -> Agent {
-        let mut ctx = Ctx {
-            rng: SmallRng::seed_from_u64(cfg.seed),
-            cfg,
-            out: VecDeque::new(),
-        };
+        let mut ctx = Ctx::new(cfg);
         let reg = Registration::new(&mut ctx);
         Agent {
             ctx,

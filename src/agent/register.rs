@@ -145,7 +145,7 @@ impl Registration {
         let from = format!("<{}>;tag={}", cfg.aor(), self.from_tag);
         let to = format!("<{}>", cfg.aor());
         let mut req = build::request(
-            cfg,
+            ctx,
             build::Dialog {
                 method: Method::Register,
                 uri: Uri::Sip(cfg.registrar_uri()),

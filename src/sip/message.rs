@@ -344,7 +344,7 @@ impl Request {
 
     pub fn to_bytes(&self) -> Vec<u8> {
         let start = format!("{} {} SIP/2.0", self.method, self.uri);
-        write_message(&start, &self.headers, &self.body)
+        write_message(start.as_bytes(), &self.headers, &self.body)
     }
 }
 
@@ -359,15 +359,36 @@ impl Response {
     }
 
     pub fn to_bytes(&self) -> Vec<u8> {
-        let start = format!("SIP/2.0 {} {}", self.status, self.reason);
+        let mut start = Vec::with_capacity(12 + self.reason.len());
+        start.extend_from_slice(b"SIP/2.0 ");
+        start.extend_from_slice(decimal(self.status.into(), &mut [0; 20]).as_bytes());
+        start.push(b' ');
+        start.extend_from_slice(self.reason.as_bytes());
         write_message(&start, &self.headers, &self.body)
     }
 }
 
-fn write_message(start: &str, headers: &Headers, body: &[u8]) -> Vec<u8> {
+/// `n` in decimal, written into `buf`. Messages the phone sends are
+/// built without the formatting machinery: it is most of the code an
+/// answer would otherwise run through.
+pub(crate) fn decimal(n: u64, buf: &mut [u8; 20]) -> &str {
+    let mut i = buf.len();
+    let mut n = n;
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    std::str::from_utf8(&buf[i..]).expect("ASCII digits")
+}
+
+fn write_message(start: &[u8], headers: &Headers, body: &[u8]) -> Vec<u8> {
     let len: usize = headers.iter().map(|(n, v)| n.len() + v.len() + 4).sum();
     let mut out = Vec::with_capacity(start.len() + len + body.len() + 32);
-    out.extend_from_slice(start.as_bytes());
+    out.extend_from_slice(start);
     out.extend_from_slice(b"\r\n");
     for (name, value) in headers.iter() {
         out.extend_from_slice(name.as_bytes());
@@ -376,7 +397,9 @@ fn write_message(start: &str, headers: &Headers, body: &[u8]) -> Vec<u8> {
         out.extend_from_slice(b"\r\n");
     }
     // RFC 3261 §18.3/§20.14: always send Content-Length, 0 when no body.
-    out.extend_from_slice(format!("Content-Length: {}\r\n\r\n", body.len()).as_bytes());
+    out.extend_from_slice(b"Content-Length: ");
+    out.extend_from_slice(decimal(body.len() as u64, &mut [0; 20]).as_bytes());
+    out.extend_from_slice(b"\r\n\r\n");
     out.extend_from_slice(body);
     out
 }

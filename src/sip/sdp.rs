@@ -3,6 +3,8 @@
 
 use std::net::IpAddr;
 
+use super::message::decimal;
+
 /// A codec we can answer with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Codec {
@@ -16,7 +18,7 @@ pub struct Codec {
 pub fn choose_codec(offer: &[u8]) -> Option<Codec> {
     let text = std::str::from_utf8(offer).ok()?;
     let mut offered: Vec<u8> = Vec::new();
-    let mut rtpmap: Vec<(u8, String)> = Vec::new();
+    let mut rtpmap: Vec<(u8, &str)> = Vec::new();
     let mut in_audio = false;
     for line in text.lines().map(str::trim_end) {
         if let Some(m) = line.strip_prefix("m=") {
@@ -30,18 +32,18 @@ pub fn choose_codec(offer: &[u8]) -> Option<Codec> {
             && let Some((pt, enc)) = a.split_once(' ')
             && let Ok(pt) = pt.parse()
         {
-            rtpmap.push((pt, enc.to_ascii_uppercase()));
+            rtpmap.push((pt, enc));
         }
     }
     let find = |name: &'static str, static_pt: u8| {
         offered.iter().copied().find_map(|pt| {
-            let named = rtpmap
-                .iter()
-                .find(|(p, _)| *p == pt)
-                .map(|(_, e)| e.as_str());
-            let is = match named {
-                Some(enc) => enc.starts_with(&format!("{name}/8000")),
-                None => pt == static_pt,
+            let named = rtpmap.iter().find(|(p, _)| *p == pt).map(|(_, e)| *e);
+            // `PCMA/8000` or `pcma/8000/1` (encoding names are case-insensitive).
+            let is = match named.and_then(|e| e.split_once('/')) {
+                Some((enc, rate)) => {
+                    enc.eq_ignore_ascii_case(name) && rate.split('/').next() == Some("8000")
+                }
+                None => named.is_none() && pt == static_pt,
             };
             is.then_some(Codec {
                 payload_type: pt,
@@ -53,18 +55,47 @@ pub fn choose_codec(offer: &[u8]) -> Option<Codec> {
 }
 
 /// A minimal receive-only answer (or offer, when the INVITE had none).
-pub fn answer(ip: IpAddr, port: u16, session_id: u64, codecs: &[Codec]) -> Vec<u8> {
-    let family = if ip.is_ipv4() { "IP4" } else { "IP6" };
-    let pts: Vec<String> = codecs.iter().map(|c| c.payload_type.to_string()).collect();
-    let mut s = format!(
-        "v=0\r\no=minisip4fb {session_id} {session_id} IN {family} {ip}\r\ns=-\r\nc=IN {family} {ip}\r\nt=0 0\r\nm=audio {port} RTP/AVP {}\r\n",
-        pts.join(" ")
-    );
+/// `addr` is our media address as SDP writes it: `IP4 192.168.178.20`
+/// (see [`address`]).
+pub fn answer(addr: &str, port: u16, session_id: u64, codecs: &[Codec]) -> Vec<u8> {
+    let mut b = [0; 20];
+    let id = decimal(session_id, &mut b).to_owned();
+    let mut s = String::with_capacity(160);
+    for part in [
+        "v=0\r\no=minisip4fb ",
+        &id,
+        " ",
+        &id,
+        " IN ",
+        addr,
+        "\r\ns=-\r\nc=IN ",
+        addr,
+        "\r\nt=0 0\r\nm=audio ",
+        decimal(port.into(), &mut b),
+        " RTP/AVP",
+    ] {
+        s.push_str(part);
+    }
     for c in codecs {
-        s.push_str(&format!("a=rtpmap:{} {}/8000\r\n", c.payload_type, c.name));
+        s.push(' ');
+        s.push_str(decimal(c.payload_type.into(), &mut b));
+    }
+    s.push_str("\r\n");
+    for c in codecs {
+        s.push_str("a=rtpmap:");
+        s.push_str(decimal(c.payload_type.into(), &mut b));
+        s.push(' ');
+        s.push_str(c.name);
+        s.push_str("/8000\r\n");
     }
     s.push_str("a=recvonly\r\n");
     s.into_bytes()
+}
+
+/// Our media address for [`answer`]: `IP4 192.168.178.20` or `IP6 fd00::1`.
+pub fn address(ip: IpAddr) -> String {
+    let family = if ip.is_ipv4() { "IP4" } else { "IP6" };
+    format!("{family} {ip}")
 }
 
 pub const PCMA: Codec = Codec {
@@ -99,8 +130,42 @@ a=rtpmap:120 PCMA/16000\r\na=rtpmap:121 PCMU/16000\r\na=rtpmap:101 telephone-eve
 
     #[test]
     fn answer_is_well_formed() {
-        let a = String::from_utf8(answer("127.0.0.1".parse().unwrap(), 7078, 5, &[PCMA])).unwrap();
+        let a = String::from_utf8(answer(
+            &address("127.0.0.1".parse().unwrap()),
+            7078,
+            5,
+            &[PCMA],
+        ))
+        .unwrap();
         assert!(a.contains("m=audio 7078 RTP/AVP 8\r\n") && a.contains("a=rtpmap:8 PCMA/8000"));
-        assert!(a.contains("c=IN IP4 127.0.0.1"));
+        assert_eq!(
+            a,
+            "v=0\r\no=minisip4fb 5 5 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+             m=audio 7078 RTP/AVP 8\r\na=rtpmap:8 PCMA/8000\r\na=recvonly\r\n"
+        );
+        let both = answer(
+            &address("fd00::1".parse().unwrap()),
+            40000,
+            u64::MAX,
+            &[PCMA, PCMU],
+        );
+        let both = String::from_utf8(both).unwrap();
+        assert!(
+            both.contains(
+                "o=minisip4fb 18446744073709551615 18446744073709551615 IN IP6 fd00::1\r\n"
+            )
+        );
+        assert!(both.contains(
+            "m=audio 40000 RTP/AVP 8 0\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:0 PCMU/8000\r\n"
+        ));
+    }
+
+    #[test]
+    fn only_8000_hz_g711_counts() {
+        let offer = |m: &str| format!("m=audio 1 RTP/AVP 96\r\na=rtpmap:96 {m}\r\n");
+        assert!(choose_codec(offer("PCMA/8000/1").as_bytes()).is_some());
+        assert!(choose_codec(offer("PCMA/80001").as_bytes()).is_none());
+        assert!(choose_codec(offer("PCMA/16000").as_bytes()).is_none());
+        assert!(choose_codec(offer("PCMA").as_bytes()).is_none());
     }
 }
