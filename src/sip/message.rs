@@ -137,11 +137,12 @@ impl Headers {
             Some(k) => HeaderName::Borrowed(k),
             None => HeaderName::Owned(name.to_owned()),
         };
+        self.parsed = Parsed::default();
         self.push_named(name, value.as_ref());
     }
 
+    /// For the parser, which fills the cache once all lines are in.
     pub(crate) fn push_named(&mut self, name: HeaderName, value: &str) {
-        self.parsed = Parsed::default();
         let start = self.text.len() as u32;
         self.text.push_str(value);
         self.entries.push((name, start..self.text.len() as u32));
@@ -150,7 +151,6 @@ impl Headers {
     /// Continues the last value (a folded line, RFC 3261 §7.3.1): joined
     /// with one space.
     pub(crate) fn continue_last(&mut self, more: &str) -> bool {
-        self.parsed = Parsed::default();
         let Some((_, range)) = self.entries.last_mut() else {
             return false;
         };
