@@ -21,9 +21,12 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let format = [Format::Text, Format::Csv, Format::VCard, Format::FritzXml][pick as usize % 4];
-    let lines = text.lines().count().max(1);
+    // A line number must point into the file: CSV also ends records at a
+    // lone CR, as old editors do.
+    let ends = |c: char| text.matches(c).count();
+    let lines = ends('\n').max(ends('\r')) + 1;
     let (_, errors) = list::parse(text, format, Path::new("fuzz.txt"), &HOME);
     for e in &errors {
-        assert!(e.line <= lines + 1, "line {} of {lines}", e.line);
+        assert!(e.line <= lines, "line {} of {lines}", e.line);
     }
 });
