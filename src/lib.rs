@@ -8,6 +8,7 @@ pub mod calllog;
 pub mod cli;
 pub mod config;
 pub mod daemon;
+#[warn(missing_docs)]
 pub mod net;
 pub mod screen;
 pub mod sip;

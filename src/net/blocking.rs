@@ -19,12 +19,14 @@ use tokio::runtime::Runtime;
 use super::{CallError, IncomingCall, PhoneConfig, PhoneError, Reject};
 use crate::agent::Outcome;
 
+/// The phone, driven from blocking code; see [`super::Phone`].
 pub struct Phone {
     rt: Runtime,
     inner: super::Phone,
 }
 
 impl Phone {
+    /// Binds, registers at the Box and waits until it holds our binding.
     pub fn connect(config: PhoneConfig) -> Result<Phone, PhoneError> {
         // The phone's driver has a thread of its own, which keeps
         // retransmissions and refreshes running while the script is busy.
@@ -36,30 +38,37 @@ impl Phone {
         Ok(Phone { rt, inner })
     }
 
+    /// Waits for the next incoming call; `None` once the phone has stopped.
     pub fn next_call(&mut self) -> Option<IncomingCall> {
         self.rt.block_on(self.inner.next_call())
     }
 
+    /// 180 Ringing: the call rings on the other phones too.
     pub fn ring(&self, call: &IncomingCall) -> Result<(), CallError> {
         self.rt.block_on(call.ring())
     }
 
+    /// 200 OK: the call is ours; every other phone stops ringing.
     pub fn answer(&self, call: &IncomingCall) -> Result<(), CallError> {
         self.rt.block_on(call.answer())
     }
 
+    /// BYE (after the ACK) for an answered call, 486 for a ringing one.
     pub fn hang_up(&self, call: &IncomingCall) -> Result<Outcome, CallError> {
         self.rt.block_on(call.hang_up())
     }
 
+    /// Answer and hang up at once: what the spam shield does.
     pub fn terminate(&self, call: &IncomingCall) -> Result<Outcome, CallError> {
         self.rt.block_on(call.terminate())
     }
 
+    /// Declines the ringing call with `how`.
     pub fn reject(&self, call: &IncomingCall, how: Reject) -> Result<(), CallError> {
         self.rt.block_on(call.reject(how))
     }
 
+    /// Ends calls in progress, unregisters and stops the phone.
     pub fn shutdown(self) -> Result<(), PhoneError> {
         self.rt.block_on(self.inner.shutdown())
     }

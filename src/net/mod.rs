@@ -45,7 +45,9 @@ pub use crate::agent::{CallId, CallerId, Outcome};
 pub struct PhoneConfig {
     /// `HOST[:PORT]` of the Box's SIP registrar: `fritz.box`, `192.168.178.1`, `[fd00::1]:5060`.
     pub fritzbox: String,
+    /// The IP phone's user name as set up at the Box (Telefonie > Telefoniegeräte).
     pub user: String,
+    /// The IP phone's password.
     pub password: String,
     /// Local address to bind; port 0 picks one. `0.0.0.0:5062` binds all
     /// interfaces and names the one facing the Box in our Contact.
@@ -57,6 +59,8 @@ pub struct PhoneConfig {
 }
 
 impl PhoneConfig {
+    /// The Box at `fritzbox`, this account; all interfaces on port 5062,
+    /// 300 s asked for.
     pub fn new(fritzbox: &str, user: &str, password: &str) -> PhoneConfig {
         PhoneConfig {
             fritzbox: fritzbox.to_owned(),
@@ -72,31 +76,46 @@ impl PhoneConfig {
 /// What can go wrong for the phone as a whole.
 #[derive(Debug, thiserror::Error)]
 pub enum PhoneError {
+    /// `fritzbox` is not `HOST[:PORT]`.
     #[error("bad FRITZ!Box address {0:?}: expected HOST[:PORT]")]
     BadAddress(String),
+    /// A user name the Box would not take (and that must not reach the wire).
     #[error("bad user name {0:?}: the FRITZ!Box allows 1 to 64 letters, digits, '-', '.' and '_'")]
     BadUser(String),
+    /// The Box's name did not resolve.
     #[error("cannot resolve {host}: {source} (is the name right? try the Box's IP address)")]
     Resolve {
+        /// The name as given.
         host: String,
+        /// Why.
         source: std::io::Error,
     },
+    /// The local address is taken or not ours.
     #[error("cannot bind {addr}: {source} (is another phone or minisip4fb using that port?)")]
     Bind {
+        /// The address asked for.
         addr: SocketAddr,
+        /// Why.
         source: std::io::Error,
     },
+    /// No interface leads to the Box.
     #[error("no route to the FRITZ!Box at {addr}: {source}")]
     NoRoute {
+        /// The Box's address.
         addr: SocketAddr,
+        /// Why.
         source: std::io::Error,
     },
+    /// The Box refused the registration for good (e.g. a wrong password).
     #[error(transparent)]
     Registration(#[from] RegistrationError),
+    /// The phone's thread has ended.
     #[error("the phone's driver has stopped")]
     Stopped,
+    /// A command on a call failed.
     #[error(transparent)]
     Call(#[from] CallError),
+    /// The phone's thread could not start its runtime.
     #[error("cannot start the async runtime: {0}")]
     Runtime(std::io::Error),
 }
@@ -104,10 +123,13 @@ pub enum PhoneError {
 /// A command on a call that could not be carried out.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CallError {
+    /// Not possible in the call's state (e.g. answering an ended call).
     #[error(transparent)]
     Command(#[from] CommandError),
+    /// The call ended meanwhile, so.
     #[error("the call ended ({0:?})")]
     Ended(Outcome),
+    /// The phone's thread has ended.
     #[error("the phone's driver has stopped")]
     Stopped,
 }
@@ -124,6 +146,7 @@ pub enum Reject {
 }
 
 impl Reject {
+    /// The SIP status code sent.
     pub fn status(self) -> u16 {
         match self {
             Reject::Busy => 486,
@@ -145,7 +168,13 @@ pub enum Verdict {
     /// Answer and hang up at once: every other phone stops ringing.
     Terminate,
     /// Decline, after ringing for `after` (zero: at once).
-    Reject { how: Reject, after: Duration },
+    Reject {
+        /// With which status.
+        how: Reject,
+        /// How long to ring first (a quick 486 makes the Box drop the
+        /// FRITZ!Fon app from the ring group; FRITZBOX.md).
+        after: Duration,
+    },
 }
 
 /// Decides about calls on the thread that answers SIP, as each INVITE
@@ -187,22 +216,32 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 /// The registration as last reported.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Registration {
+    /// Not registered yet: the first REGISTER is on its way.
     Connecting,
+    /// Registered; refreshed before it runs out.
     Registered {
+        /// The lifetime the Box granted.
         expires: Duration,
     },
+    /// The last attempt failed.
     Failed {
+        /// Why.
         reason: RegistrationError,
+        /// When the next attempt goes out; `None`: never (a wrong password).
         retry_in: Option<Duration>,
     },
+    /// Unregistered on shutdown.
     Unregistered,
 }
 
 /// The life of a call as the application sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CallStatus {
+    /// Not answered yet (180 sent, or only the 100).
     Ringing,
+    /// Our 200 OK was acknowledged.
     Answered,
+    /// Over, and how.
     Ended(Outcome),
 }
 
@@ -386,6 +425,7 @@ impl Phone {
         self.events.subscribe()
     }
 
+    /// The registration as last reported.
     pub fn registration(&self) -> Registration {
         self.registration.borrow().clone()
     }
@@ -400,6 +440,7 @@ impl Phone {
         self.contact
     }
 
+    /// The Box's address as resolved.
     pub fn registrar(&self) -> SocketAddr {
         self.registrar
     }
@@ -446,10 +487,12 @@ pub struct IncomingCall {
 }
 
 impl IncomingCall {
+    /// The call's id, as in [`Screen`] notes and events.
     pub fn id(&self) -> CallId {
         self.id
     }
 
+    /// Who calls: number, display name, which household number.
     pub fn caller(&self) -> &CallerId {
         &self.caller
     }
@@ -459,6 +502,7 @@ impl IncomingCall {
         self.received
     }
 
+    /// Where the call is now.
     pub fn status(&self) -> CallStatus {
         self.status.borrow().clone()
     }
