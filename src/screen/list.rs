@@ -361,15 +361,32 @@ fn csv_entries(text: &str) -> Vec<Entry> {
         .delimiter(delimiter)
         .from_reader(text.as_bytes());
     let mut out = Vec::new();
-    for (i, rec) in rdr.records().enumerate() {
-        let line = i + 1;
+    // The file's line where a record starts, counted from its byte offset
+    // (a quoted field may span lines, blank lines are no records, and the
+    // csv crate's own line count differs for both), in one pass.
+    let (mut counted, mut line) = (0usize, 1usize);
+    let bytes = text.as_bytes();
+    let mut line_at = |pos: Option<&csv::Position>| {
+        let mut byte = pos.map_or(counted, |p| (p.byte() as usize).min(text.len()));
+        // A record's offset includes the blank lines before it.
+        while bytes.get(byte).is_some_and(|b| matches!(b, b'\r' | b'\n')) {
+            byte += 1;
+        }
+        if byte > counted {
+            line += memchr::memchr_iter(b'\n', &bytes[counted..byte]).count();
+            counted = byte;
+        }
+        line
+    };
+    for rec in rdr.records() {
         let rec = match rec {
             Ok(r) => r,
             Err(e) => {
-                out.push(Err((line, format!("unreadable CSV: {e}"))));
+                out.push(Err((line_at(e.position()), format!("unreadable CSV: {e}"))));
                 continue;
             }
         };
+        let line = line_at(rec.position());
         let is_number = |f: &str| {
             !f.trim().is_empty()
                 && f.trim()
@@ -576,6 +593,12 @@ mod tests {
         );
         assert_eq!(errors.len(), 1);
         assert_eq!(errors[0].line, 4);
+        // Line numbers are the file's (found by `cargo fuzz run lists`): a
+        // name over two lines and a blank line do not shift them.
+        let text = "Name;Nummer\n\"Bell\nAlexander\";030 1234567\n\nbroken;abc\n";
+        let (s, errors) = parse(text, Format::Csv, Path::new("x.csv"), &home());
+        assert_eq!(s.len(), 1);
+        assert_eq!(errors.iter().map(|e| e.line).collect::<Vec<_>>(), [5]);
     }
 
     #[test]
