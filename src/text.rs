@@ -21,6 +21,45 @@ pub fn printable(s: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// Line numbers (1-based) of byte offsets into `text`, asked for in
+/// growing order: the text is scanned once however many are asked.
+pub struct Lines<'t> {
+    text: &'t [u8],
+    counted: usize,
+    line: usize,
+}
+
+impl<'t> Lines<'t> {
+    pub fn new(text: &'t str) -> Lines<'t> {
+        Lines {
+            text: text.as_bytes(),
+            counted: 0,
+            line: 1,
+        }
+    }
+
+    /// The line of byte `pos` (clamped to the text; an offset before the
+    /// last one asked for gives that one's line).
+    pub fn at(&mut self, pos: usize) -> usize {
+        let pos = pos.min(self.text.len());
+        if pos > self.counted {
+            self.line += memchr::memchr_iter(b'\n', &self.text[self.counted..pos]).count();
+            self.counted = pos;
+        }
+        self.line
+    }
+
+    /// The line of the first byte at or after `pos` that is not a line
+    /// break: where a record starts that blank lines precede.
+    pub fn at_content(&mut self, pos: usize) -> usize {
+        let skip = self.text[pos.min(self.text.len())..]
+            .iter()
+            .take_while(|b| matches!(b, b'\r' | b'\n'))
+            .count();
+        self.at(pos + skip)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -30,5 +69,14 @@ mod tests {
         assert_eq!(printable("Müller 0301234"), "Müller 0301234");
         assert_eq!(printable("0301\nforged line"), "0301\\nforged line");
         assert_eq!(printable("\u{1b}[2J\u{0}"), "\\u{1b}[2J\\u{0}");
+    }
+
+    #[test]
+    fn lines_of_offsets() {
+        let t = "a\n\nb\r\nc";
+        let mut l = Lines::new(t);
+        assert_eq!((l.at(0), l.at(2), l.at(3), l.at(100)), (1, 2, 3, 4));
+        let mut l = Lines::new(t);
+        assert_eq!(l.at_content(1), 3, "the blank line is skipped");
     }
 }

@@ -341,7 +341,7 @@ pub fn barring(a: BarringArgs) -> i32 {
         match &a.action {
             BarringAction::List => {
                 let xml = c.barring_list().map_err(|e| e.to_string())?;
-                for e in crate::screen::list::entries(&xml, crate::screen::list::Format::FritzXml) {
+                for e in crate::fritzbox::phonebook::entries(&xml) {
                     match e {
                         Ok((_, number, name)) => {
                             println!("{number:<20}  {}", name.unwrap_or_default())

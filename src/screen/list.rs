@@ -314,7 +314,7 @@ pub fn entries(text: &str, format: Format) -> Vec<Entry> {
         Format::Text => text_entries(text),
         Format::Csv => csv_entries(text),
         Format::VCard => vcard_entries(text),
-        Format::FritzXml => fritz_xml_entries(text),
+        Format::FritzXml => crate::fritzbox::phonebook::entries(text),
     }
 }
 
@@ -361,32 +361,22 @@ fn csv_entries(text: &str) -> Vec<Entry> {
         .delimiter(delimiter)
         .from_reader(text.as_bytes());
     let mut out = Vec::new();
-    // The file's line where a record starts, counted from its byte offset
-    // (a quoted field may span lines, blank lines are no records, and the
-    // csv crate's own line count differs for both), in one pass.
-    let (mut counted, mut line) = (0usize, 1usize);
-    let bytes = text.as_bytes();
-    let mut line_at = |pos: Option<&csv::Position>| {
-        let mut byte = pos.map_or(counted, |p| (p.byte() as usize).min(text.len()));
-        // A record's offset includes the blank lines before it.
-        while bytes.get(byte).is_some_and(|b| matches!(b, b'\r' | b'\n')) {
-            byte += 1;
-        }
-        if byte > counted {
-            line += memchr::memchr_iter(b'\n', &bytes[counted..byte]).count();
-            counted = byte;
-        }
-        line
-    };
+    // The file's line where a record starts, from its byte offset: a
+    // quoted field may span lines, blank lines are no records, and the csv
+    // crate's own line count differs for both.
+    let mut lines = crate::text::Lines::new(text);
+    let mut line_at =
+        |pos: Option<&csv::Position>| pos.map(|p| lines.at_content(p.byte() as usize));
     for rec in rdr.records() {
         let rec = match rec {
             Ok(r) => r,
             Err(e) => {
-                out.push(Err((line_at(e.position()), format!("unreadable CSV: {e}"))));
+                let at = line_at(e.position()).unwrap_or(1);
+                out.push(Err((at, format!("unreadable CSV: {e}"))));
                 continue;
             }
         };
-        let line = line_at(rec.position());
+        let line = line_at(rec.position()).unwrap_or(1);
         let is_number = |f: &str| {
             !f.trim().is_empty()
                 && f.trim()
@@ -442,90 +432,6 @@ fn vcard_entries(text: &str) -> Vec<Entry> {
                 for (n, t) in tels.drain(..) {
                     out.push(Ok((n, t, name.clone())));
                 }
-            }
-            _ => {}
-        }
-    }
-    out
-}
-
-/// A FRITZ!Box phonebook nests five elements deep; this is plenty.
-const MAX_XML_DEPTH: usize = 32;
-
-/// The FRITZ!Box phonebook export: `<contact><person><realName>…` and
-/// `<telephony><number …>…</number>` (FRITZBOX.md, TR-064 section).
-fn fritz_xml_entries(text: &str) -> Vec<Entry> {
-    use quick_xml::Reader;
-    use quick_xml::events::Event;
-    let mut reader = Reader::from_str(text);
-    let mut out = Vec::new();
-    let mut path: Vec<String> = Vec::new();
-    let mut text_buf = String::new();
-    let mut name: Option<String> = None;
-    let mut numbers: Vec<(usize, String)> = Vec::new();
-    // Line numbers counted forward from the last position asked for:
-    // positions only grow, so the whole text is scanned once.
-    let mut counted = (0usize, 1usize);
-    let mut line_of = |pos: u64| {
-        let pos = (pos as usize).min(text.len()).max(counted.0);
-        counted.1 += memchr::memchr_iter(b'\n', &text.as_bytes()[counted.0..pos]).count();
-        counted.0 = pos;
-        counted.1
-    };
-    loop {
-        let pos = reader.buffer_position();
-        match reader.read_event() {
-            Ok(Event::Start(e)) => {
-                if path.len() >= MAX_XML_DEPTH {
-                    out.push(Err((
-                        line_of(pos),
-                        format!("XML nested deeper than {MAX_XML_DEPTH} elements: not a FRITZ!Box phonebook"),
-                    )));
-                    break;
-                }
-                let tag = String::from_utf8_lossy(e.local_name().as_ref()).into_owned();
-                if tag == "contact" {
-                    name = None;
-                    numbers.clear();
-                }
-                text_buf.clear();
-                path.push(tag);
-            }
-            // Text arrives in pieces around entity references (`&amp;`).
-            Ok(Event::Text(t)) => text_buf.push_str(&t.decode().unwrap_or_default()),
-            Ok(Event::GeneralRef(r)) => match r.decode().unwrap_or_default().as_ref() {
-                "amp" => text_buf.push('&'),
-                "lt" => text_buf.push('<'),
-                "gt" => text_buf.push('>'),
-                "quot" => text_buf.push('"'),
-                "apos" => text_buf.push('\''),
-                _ => {
-                    if let Ok(Some(c)) = r.resolve_char_ref() {
-                        text_buf.push(c);
-                    }
-                }
-            },
-            Ok(Event::End(_)) => {
-                let value = text_buf.trim().to_owned();
-                text_buf.clear();
-                match path.pop().as_deref() {
-                    Some("realName") => name = Some(value),
-                    Some("number") if !value.is_empty() => numbers.push((line_of(pos), value)),
-                    Some("contact") => {
-                        for (l, n) in numbers.drain(..) {
-                            out.push(Ok((l, n, name.clone())));
-                        }
-                    }
-                    _ => {}
-                }
-            }
-            Ok(Event::Eof) => break,
-            Err(e) => {
-                out.push(Err((
-                    line_of(reader.error_position()),
-                    format!("XML error: {e}"),
-                )));
-                break;
             }
             _ => {}
         }
