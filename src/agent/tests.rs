@@ -113,6 +113,13 @@ impl Sim {
             .collect()
     }
 
+    /// Starts registering; the first REGISTER sent.
+    fn first_register(&mut self) -> Request {
+        self.agent.register(self.now);
+        self.drain();
+        self.requests().remove(0)
+    }
+
     /// Registers through a 401 challenge, granting `expires` seconds.
     fn register(&mut self, expires: u32) {
         self.agent.register(self.now);
@@ -193,7 +200,15 @@ From: <sip:040855992611@fritz.box>;tag=3E2B0C1D9A8F7E6D\r\nTo: {to}\r\nCall-ID: 
 }
 
 fn incoming(sim: &mut Sim, call_id: &str, branch: &str) -> CallId {
-    sim.deliver(&invite(call_id, branch, "<sip:040855992611@fritz.box>"));
+    incoming_from(
+        sim,
+        &invite(call_id, branch, "<sip:040855992611@fritz.box>"),
+    )
+}
+
+/// Delivers an INVITE; the call it started.
+fn incoming_from(sim: &mut Sim, invite: &[u8]) -> CallId {
+    sim.deliver(invite);
     sim.take_events()
         .into_iter()
         .find_map(|e| match e {
@@ -206,9 +221,7 @@ fn incoming(sim: &mut Sim, call_id: &str, branch: &str) -> CallId {
 #[test]
 fn registers_through_the_fritzbox_challenge() {
     let mut sim = Sim::new();
-    sim.agent.register(sim.now);
-    sim.drain();
-    let first = sim.requests().remove(0);
+    let first = sim.first_register();
     assert_eq!(first.method, Method::Register);
     assert_eq!(
         first.uri.to_string(),
@@ -1107,9 +1120,7 @@ fn answered(sim: &mut Sim, call_id: &str) -> String {
 #[test]
 fn a_423_raises_the_registration_to_min_expires() {
     let mut sim = Sim::new();
-    sim.agent.register(sim.now);
-    sim.drain();
-    let first = sim.requests().remove(0);
+    let first = sim.first_register();
     sim.deliver(&reply(&first, 423, "Min-Expires: 3600\r\n"));
     let again = sim.requests();
     assert_eq!(again.len(), 1, "asked again at once");
@@ -1128,9 +1139,7 @@ fn a_423_raises_the_registration_to_min_expires() {
 #[test]
 fn a_407_challenge_is_answered_with_proxy_authorization() {
     let mut sim = Sim::new();
-    sim.agent.register(sim.now);
-    sim.drain();
-    let first = sim.requests().remove(0);
+    let first = sim.first_register();
     sim.deliver(&reply(
         &first,
         407,
@@ -1239,15 +1248,7 @@ fn the_bye_follows_the_invites_record_route() {
             "Max-Forwards: 70\r\nRecord-Route: <sip:127.0.0.1:5060;lr>, <sip:10.0.0.1;lr>\r\n",
             1,
         );
-    sim.deliver(inv.as_bytes());
-    let call = sim
-        .take_events()
-        .into_iter()
-        .find_map(|e| match e {
-            Event::IncomingCall { call, .. } => Some(call),
-            _ => None,
-        })
-        .unwrap();
+    let call = incoming_from(&mut sim, inv.as_bytes());
     sim.take_sent();
     sim.agent.answer(sim.now, call).unwrap();
     sim.agent.hang_up(sim.now, call).unwrap();
