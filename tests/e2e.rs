@@ -175,15 +175,8 @@ async fn slow_box_is_fine() {
 async fn wrong_password_is_one_clear_line_and_a_non_zero_exit() {
     let emu = emulator(300).await;
     let mut phone = phone(emu.addr(), "127.0.0.1:0", "wrong", &[]);
-    let mut code = None;
-    for _ in 0..100 {
-        if let Ok(Some(s)) = phone.0.try_wait() {
-            code = s.code();
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert_eq!(code, Some(1));
+    let code = tokio::task::block_in_place(|| phone.exited_within(Duration::from_secs(10)));
+    assert_eq!(code.and_then(|s| s.code()), Some(1));
     let log = phone.stderr();
     assert!(
         log.contains("the FRITZ!Box rejected user 620: wrong user name or password (403)"),
@@ -214,4 +207,17 @@ async fn works_over_ipv6() {
         CallOutcome::TerminatedByPhone
     );
     assert_eq!(emu.violations().await, Vec::<String>::new());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_empty_password_variable_is_refused_not_skipped() {
+    let emu = emulator(300).await;
+    let mut phone = phone(emu.addr(), "127.0.0.1:0", "", &[]);
+    let code = tokio::task::block_in_place(|| phone.exited_within(Duration::from_secs(10)));
+    let log = phone.stderr();
+    assert_eq!(code.and_then(|s| s.code()), Some(2), "{log}");
+    assert!(
+        log.contains("MINISIP4FB_PASSWORD is set but empty"),
+        "{log}"
+    );
 }

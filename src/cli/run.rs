@@ -124,9 +124,14 @@ pub fn read_password(
         }
         return Ok(p);
     }
-    if let Ok(p) = std::env::var("MINISIP4FB_PASSWORD")
-        && !p.is_empty()
-    {
+    if let Ok(p) = std::env::var("MINISIP4FB_PASSWORD") {
+        // Refused like an empty file or `password = ""`, never skipped.
+        if p.is_empty() {
+            return Err(
+                "MINISIP4FB_PASSWORD is set but empty: set the IP phone's password, or unset it"
+                    .into(),
+            );
+        }
         return Ok(p);
     }
     if let Some(p) = in_config {

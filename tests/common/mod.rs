@@ -32,11 +32,17 @@ impl Proc {
     /// SIGTERM, then the exit status (waiting at most 10 s).
     pub fn terminate(&mut self) -> Option<std::process::ExitStatus> {
         self.signal("TERM");
-        for _ in 0..100 {
+        self.exited_within(Duration::from_secs(10))
+    }
+
+    /// The exit status once it ended by itself, waiting at most `limit`.
+    pub fn exited_within(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let until = std::time::Instant::now() + limit;
+        while std::time::Instant::now() < until {
             if let Ok(Some(status)) = self.0.try_wait() {
                 return Some(status);
             }
-            std::thread::sleep(Duration::from_millis(100));
+            std::thread::sleep(Duration::from_millis(50));
         }
         None
     }
