@@ -1,7 +1,18 @@
 //! minisip4fb: a headless IP phone for the AVM FRITZ!Box.
 //!
-//! Layers (see DESIGN.md): [`sip`] is the wire format, [`agent`] the
-//! sans-IO phone, [`net`] the tokio driver and the public [`Phone`] API.
+//! Layers, each using only those before it (docs/DESIGN.md):
+//! - [`sip`]: the wire format (parse, write, digest, SDP); pure functions.
+//! - [`agent`]: the phone's logic, sans-IO: bytes and time in, bytes,
+//!   events and the next deadline out.
+//! - [`net`]: the driver on a thread of its own and the library API
+//!   ([`Phone`], [`net::Screen`] for deciding inline, [`net::blocking`]).
+//! - [`screen`]: numbers, lists and rules: what to do with a caller.
+//! - [`calllog`]: the call history (SQLite).
+//! - [`fritzbox`]: TR-064 (account setup, phonebooks, call barring).
+//! - [`config`]: the config file. [`text`]: caller data made safe to show.
+//! - [`daemon`]: the screening daemon (`run`, `demo`).
+//! - [`emulator`]: a FRITZ!Box stand-in for the demo and the tests.
+//! - [`cli`]: the `minisip4fb` command.
 
 pub mod agent;
 pub mod calllog;

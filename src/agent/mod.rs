@@ -452,7 +452,11 @@ impl Agent {
         }
     }
 
-    /// Feeds one input. Then drain [`Agent::poll_output`] before the next.
+    /// Feeds one input: a datagram or a deadline reached. Then call
+    /// [`Agent::poll_output`] until it returns [`Output::Timeout`] before
+    /// feeding the next input: outputs are queued in order, and a decision
+    /// taken while draining (answer, reject) joins the same drain, so its
+    /// response replaces the deferred 100 Trying (RFC 3261 §17.2.1).
     pub fn handle_input(&mut self, input: Input<'_>) {
         match input {
             Input::Timeout(now) => self.on_timeout(now),
@@ -463,8 +467,9 @@ impl Agent {
         }
     }
 
-    /// The next thing to do; [`Output::Timeout`] when there is nothing
-    /// more until that instant or the next input.
+    /// The next thing to do, in order: a datagram to send, an event for
+    /// the application, or [`Output::Timeout`] when there is nothing more
+    /// until that instant or the next input (then wait for either).
     pub fn poll_output(&mut self) -> Output {
         while let Some(q) = self.ctx.out.pop_front() {
             match q {
