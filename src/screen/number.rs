@@ -265,15 +265,17 @@ pub fn metadata_loaded() -> bool {
 
 /// Classifies the number the Box sent in From (`None`: withheld).
 pub fn classify(number: Option<&str>, home: &Home) -> Class {
-    let Some(raw) = number.map(str::trim).filter(|n| !n.is_empty()) else {
-        return Class::Anonymous;
-    };
-    if is_internal(raw) {
-        return Class::Internal(raw.to_owned());
+    match classify_lazy(number, home) {
+        LazyClass::Anonymous => Class::Anonymous,
+        LazyClass::Internal(n) => Class::Internal(n),
+        LazyClass::External(n) => Class::External(facts_of(&n.raw, n.e164, home)),
     }
-    let e164 = to_e164(raw, home);
+}
+
+/// libphonenumber's facts about an external number.
+fn facts_of(raw: &str, e164: Option<String>, home: &Home) -> Number {
     let Some(pn) = e164.as_deref().and_then(parse_intl) else {
-        return Class::External(Number {
+        return Number {
             raw: raw.to_owned(),
             e164,
             country: None,
@@ -281,11 +283,11 @@ pub fn classify(number: Option<&str>, home: &Home) -> Class {
             possible: false,
             kind: Kind::Unknown,
             foreign: false,
-        });
+        };
     };
     let country = pn.country().id().map(|id| format!("{id:?}"));
     let valid = pn.is_valid();
-    Class::External(Number {
+    Number {
         raw: raw.to_owned(),
         e164,
         foreign: pn.code().value() != home.calling_code,
@@ -293,7 +295,7 @@ pub fn classify(number: Option<&str>, home: &Home) -> Class {
         possible: valid || phonenumber::is_viable(raw),
         valid,
         kind: Kind::from_type(pn.number_type(&DATABASE)),
-    })
+    }
 }
 
 /// Loads libphonenumber's metadata and compiles the home country's
@@ -319,18 +321,7 @@ impl LazyNumber<'_> {
     /// Country, validity, type: the full classification, computed once.
     pub fn facts(&self) -> &Number {
         self.facts
-            .get_or_init(|| match classify(Some(&self.raw), self.home) {
-                Class::External(n) => n,
-                _ => Number {
-                    raw: self.raw.clone(),
-                    e164: self.e164.clone(),
-                    country: None,
-                    valid: false,
-                    possible: false,
-                    kind: Kind::Unknown,
-                    foreign: false,
-                },
-            })
+            .get_or_init(|| facts_of(&self.raw, self.e164.clone(), self.home))
     }
 }
 
@@ -353,7 +344,8 @@ impl LazyClass<'_> {
     }
 }
 
-/// Like [`classify`], but only normalises the number now.
+/// Like [`classify`], but only normalises the number now; the facts come
+/// when [`LazyNumber::facts`] asks.
 pub fn classify_lazy<'h>(number: Option<&str>, home: &'h Home) -> LazyClass<'h> {
     let Some(raw) = number.map(str::trim).filter(|n| !n.is_empty()) else {
         return LazyClass::Anonymous;
