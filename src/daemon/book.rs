@@ -187,20 +187,16 @@ impl Book {
                 wall,
                 decided,
             } => {
-                let mut record = Box::new(decided.into_record());
+                let mut record = decided.into_record();
                 record.time = rfc3339(wall);
                 let key = self.next_key;
                 self.next_key += 1;
                 self.queue(Op::Insert {
                     key,
-                    record: (*record).clone(),
+                    record: record.clone(),
                 });
-                let _ = self.out.events.send(DaemonEvent::Call((*record).clone()));
-                let open = Open {
-                    key,
-                    at,
-                    record: *record,
-                };
+                let _ = self.out.events.send(DaemonEvent::Call(record.clone()));
+                let open = Open { key, at, record };
                 match self.early.remove(&call) {
                     Some((outcome, end)) => self.ended(open, outcome, end),
                     None => {

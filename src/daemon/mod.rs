@@ -11,6 +11,7 @@ pub mod book;
 pub mod hooks;
 pub mod screening;
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
@@ -48,6 +49,22 @@ impl RuleSource {
             self.path.clone(),
             admin_password,
         )
+    }
+
+    /// The files the rules are read from: the config and its list files
+    /// (not the Box's lists), known before they are compiled.
+    pub fn files(&self) -> Vec<PathBuf> {
+        let base = self.base_dir();
+        let lists = self.config.rules.iter().flat_map(|r| &r.lists).filter(|l| {
+            !l.display()
+                .to_string()
+                .starts_with(crate::screen::rules::BOX_LIST_PREFIX)
+        });
+        self.path
+            .iter()
+            .cloned()
+            .chain(lists.map(|l| base.join(l)))
+            .collect()
     }
 
     /// Directory that relative list paths are resolved against.
@@ -229,6 +246,9 @@ pub async fn serve(
             return 1;
         }
     };
+    // Watching starts before the files are first read: a change made
+    // while they compile causes a reload, it is never lost.
+    let watching = Watching::start(parts.source.files());
     let source = parts.source.clone();
     tokio::pin!(shutdown);
     let compiled = tokio::select! {
@@ -320,6 +340,7 @@ pub async fn serve(
         parts.source,
         snapshot.clone(),
         reload.clone(),
+        watching,
     )));
 
     let failed = failed_for_good(phone.registration_updates());
@@ -525,26 +546,81 @@ enum Cause {
 /// in the blocking pool; the phone keeps the old snapshot until the new
 /// one is swapped in. Signals arriving meanwhile fold into one reload. A
 /// broken config keeps the old rules running.
-async fn reloader(mut source: RuleSource, snapshot: RulesSnapshot, wake: Arc<tokio::sync::Notify>) {
-    let watched = |source: &RuleSource, snapshot: &RulesSnapshot| {
-        let files: Vec<PathBuf> = source
-            .path
-            .iter()
-            .chain(snapshot.load().iter().flat_map(|r| r.files.iter()))
-            .cloned()
-            .collect();
-        tokio::task::spawn_blocking(move || {
-            files
-                .into_iter()
-                .map(|p| {
-                    let t = mtime(&p);
-                    (p, t)
-                })
-                .collect::<Vec<_>>()
-        })
-    };
-    let mut seen = watched(&source, &snapshot).await.unwrap_or_default();
-    let mut watch = DirWatch::new(seen.iter().map(|(p, _)| p.as_path()));
+/// What the reloader watches: with inotify, the files' directories (one
+/// descriptor for the whole run, so what changes while the rules compile
+/// waits in it); without, the files' mtimes, polled every 2 s.
+struct Watching {
+    files: Vec<PathBuf>,
+    inotify: Option<DirWatch>,
+    /// Polling only: each file's mtime from before it was last read.
+    seen: Vec<(PathBuf, Option<SystemTime>)>,
+}
+
+impl Watching {
+    fn start(files: Vec<PathBuf>) -> Watching {
+        let mut inotify = DirWatch::new();
+        if let Some(w) = inotify.as_mut()
+            && !w.watch(&files)
+        {
+            inotify = None;
+        }
+        let seen = match inotify {
+            // A few stat calls at start; the rules are not compiled yet.
+            None => files.iter().map(|p| (p.clone(), mtime(p))).collect(),
+            Some(_) => Vec::new(),
+        };
+        Watching {
+            files,
+            inotify,
+            seen,
+        }
+    }
+
+    /// The files the rules now name (after a reload).
+    async fn follow(&mut self, now: Vec<PathBuf>) {
+        if now == self.files {
+            return;
+        }
+        if let Some(w) = self.inotify.as_mut()
+            && !w.watch(&now)
+        {
+            self.inotify = None;
+        }
+        if self.inotify.is_none() {
+            // Files still named keep their mtimes from before the compile.
+            let new: Vec<PathBuf> = now
+                .iter()
+                .filter(|p| !self.seen.iter().any(|(q, _)| q == *p))
+                .cloned()
+                .collect();
+            self.seen.retain(|(p, _)| now.contains(p));
+            self.seen.extend(mtimes(new).await);
+        }
+        self.files = now;
+    }
+}
+
+/// Each file's mtime, read in the blocking pool.
+async fn mtimes(files: Vec<PathBuf>) -> Vec<(PathBuf, Option<SystemTime>)> {
+    tokio::task::spawn_blocking(move || {
+        files
+            .into_iter()
+            .map(|p| {
+                let t = mtime(&p);
+                (p, t)
+            })
+            .collect()
+    })
+    .await
+    .unwrap_or_default()
+}
+
+async fn reloader(
+    mut source: RuleSource,
+    snapshot: RulesSnapshot,
+    wake: Arc<tokio::sync::Notify>,
+    mut w: Watching,
+) {
     #[cfg(unix)]
     let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
     loop {
@@ -562,22 +638,22 @@ async fn reloader(mut source: RuleSource, snapshot: RulesSnapshot, wake: Arc<tok
         let cause = tokio::select! {
             _ = signalled => Some(Cause::Signal),
             _ = wake.notified() => Some(Cause::BoxLists),
-            // The kernel says when a watched directory changes; only
-            // without inotify is there polling (every 2 s), and with
-            // nothing on disk to watch, neither.
+            // The kernel says when a watched file changes; only without
+            // inotify is there polling, and with nothing on disk, neither.
             _ = async {
-                match &watch {
-                    Some(w) => w.changed().await,
+                match &mut w.inotify {
+                    Some(i) => i.changed().await,
                     None => tokio::time::sleep(Duration::from_secs(2)).await,
                 }
-            }, if !seen.is_empty() => None,
+            }, if !w.files.is_empty() => None,
         };
         let cause = match cause {
             Some(c) => c,
+            None if w.inotify.is_some() => Cause::Files,
             None => {
-                let files = seen.clone();
+                let before = w.seen.clone();
                 let changed =
-                    tokio::task::spawn_blocking(move || files.iter().any(|(p, t)| mtime(p) != *t))
+                    tokio::task::spawn_blocking(move || before.iter().any(|(p, t)| mtime(p) != *t))
                         .await
                         .unwrap_or(false);
                 if !changed {
@@ -586,6 +662,11 @@ async fn reloader(mut source: RuleSource, snapshot: RulesSnapshot, wake: Arc<tok
                 Cause::Files
             }
         };
+        // Polling: the mtimes as they are before the files are read, so a
+        // change during the compile shows at the next poll.
+        if w.inotify.is_none() {
+            w.seen = mtimes(w.files.clone()).await;
+        }
         let candidate = source.clone();
         let compiled = tokio::task::spawn_blocking(move || {
             lower_priority_of_this_thread();
@@ -610,25 +691,37 @@ async fn reloader(mut source: RuleSource, snapshot: RulesSnapshot, wake: Arc<tok
             Ok(Err(e)) => tracing::error!("reload failed, keeping the old rules: {e}"),
             Err(e) => tracing::error!("reload failed, keeping the old rules: {e}"),
         }
-        seen = watched(&source, &snapshot).await.unwrap_or_default();
-        watch = DirWatch::new(seen.iter().map(|(p, _)| p.as_path()));
+        // The rules may name other lists now.
+        w.follow(source.files()).await;
+    }
+}
+
+/// The directory a watched file is in (`.` for a bare name).
+fn dir_of(f: &Path) -> PathBuf {
+    match f.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
     }
 }
 
 /// The directories of the config and the list files, watched with
 /// inotify: no wake-ups while nothing changes. Directories, not files,
-/// because editors replace a file by renaming a new one over it.
+/// because editors replace a file by renaming a new one over it; events
+/// for other names in them (the call log's own files) are skipped.
 struct DirWatch {
     #[cfg(target_os = "linux")]
     fd: tokio::io::unix::AsyncFd<std::os::fd::OwnedFd>,
+    /// Watch descriptor → directory.
+    #[cfg(target_os = "linux")]
+    dirs: HashMap<i32, PathBuf>,
+    files: Vec<PathBuf>,
 }
 
 impl DirWatch {
     /// `None` where inotify is not to be had (then the reloader polls).
     #[cfg(target_os = "linux")]
-    fn new<'a>(files: impl Iterator<Item = &'a Path>) -> Option<DirWatch> {
+    fn new() -> Option<DirWatch> {
         use std::os::fd::FromRawFd;
-        use std::os::unix::ffi::OsStrExt;
         // SAFETY: inotify_init1 returns a new descriptor we own, or -1.
         let raw = unsafe { libc::inotify_init1(libc::IN_NONBLOCK | libc::IN_CLOEXEC) };
         if raw < 0 {
@@ -636,57 +729,114 @@ impl DirWatch {
         }
         // SAFETY: `raw` is a fresh descriptor owned by nobody else.
         let fd = unsafe { std::os::fd::OwnedFd::from_raw_fd(raw) };
-        let mut dirs: Vec<PathBuf> = files
-            .map(|f| match f.parent() {
-                Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-                _ => PathBuf::from("."),
+        // SAFETY: an OwnedFd stays open and is the same descriptor for as
+        // long as the AsyncFd owns it.
+        unsafe { tokio::io::unix::AsyncFd::register(fd) }
+            .ok()
+            .map(|fd| DirWatch {
+                fd,
+                dirs: HashMap::new(),
+                files: Vec::new(),
             })
-            .collect();
-        dirs.sort();
-        dirs.dedup();
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    fn new() -> Option<DirWatch> {
+        None
+    }
+
+    /// Watches these files (their directories); `false` if the kernel
+    /// refuses (then poll instead).
+    #[cfg(target_os = "linux")]
+    fn watch(&mut self, files: &[PathBuf]) -> bool {
+        use std::os::fd::AsRawFd;
+        use std::os::unix::ffi::OsStrExt;
         let mask = libc::IN_CLOSE_WRITE
             | libc::IN_MOVED_TO
             | libc::IN_CREATE
             | libc::IN_DELETE
             | libc::IN_ATTRIB;
-        for d in dirs {
-            let c = std::ffi::CString::new(d.as_os_str().as_bytes()).ok()?;
-            // SAFETY: a valid descriptor and a NUL-terminated path.
-            if unsafe { libc::inotify_add_watch(raw, c.as_ptr(), mask) } < 0 {
-                return None;
+        for f in files {
+            let dir = dir_of(f);
+            if self.dirs.values().any(|d| *d == dir) {
+                continue;
             }
+            let Ok(c) = std::ffi::CString::new(dir.as_os_str().as_bytes()) else {
+                return false;
+            };
+            // SAFETY: a valid descriptor and a NUL-terminated path.
+            let wd = unsafe { libc::inotify_add_watch(self.fd.as_raw_fd(), c.as_ptr(), mask) };
+            if wd < 0 {
+                return false;
+            }
+            self.dirs.insert(wd, dir);
         }
-        // SAFETY: an OwnedFd stays open and is the same descriptor for as
-        // long as the AsyncFd owns it.
-        unsafe { tokio::io::unix::AsyncFd::register(fd) }
-            .ok()
-            .map(|fd| DirWatch { fd })
+        self.files = files.to_vec();
+        true
     }
 
     #[cfg(not(target_os = "linux"))]
-    fn new<'a>(_files: impl Iterator<Item = &'a Path>) -> Option<DirWatch> {
-        None
+    fn watch(&mut self, _files: &[PathBuf]) -> bool {
+        false
     }
 
-    /// Resolves when something changed in a watched directory; a burst of
-    /// events (a list being written) counts once, 200 ms after it began.
-    async fn changed(&self) {
+    /// Resolves when a watched file changed; a burst of events (a list
+    /// being written) counts once, 200 ms after it began.
+    async fn changed(&mut self) {
         #[cfg(target_os = "linux")]
-        {
+        loop {
             use std::os::fd::AsRawFd;
             let Ok(mut ready) = self.fd.readable().await else {
                 return std::future::pending().await;
             };
             tokio::time::sleep(Duration::from_millis(200)).await;
+            let mut ours = false;
             let mut buf = [0u8; 4096];
-            // SAFETY: reading into our own buffer from our own descriptor.
-            while unsafe { libc::read(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) } > 0
-            {
+            loop {
+                // SAFETY: reading into our own buffer from our own descriptor.
+                let n =
+                    unsafe { libc::read(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+                if n <= 0 {
+                    break;
+                }
+                ours |= self.names_a_file(&buf[..n as usize]);
             }
             ready.clear_ready();
+            if ours {
+                return;
+            }
         }
         #[cfg(not(target_os = "linux"))]
         std::future::pending::<()>().await
+    }
+
+    /// Whether a buffer of `struct inotify_event`s names one of our files
+    /// (or overflowed: then anything may have changed).
+    #[cfg(target_os = "linux")]
+    fn names_a_file(&self, mut events: &[u8]) -> bool {
+        use std::os::unix::ffi::OsStrExt;
+        const HEAD: usize = std::mem::size_of::<libc::inotify_event>();
+        let mut ours = false;
+        while events.len() >= HEAD {
+            // SAFETY: the kernel writes whole events; read the header
+            // unaligned from our byte buffer.
+            let ev: libc::inotify_event =
+                unsafe { std::ptr::read_unaligned(events.as_ptr().cast()) };
+            let end = (HEAD + ev.len as usize).min(events.len());
+            let name = &events[HEAD..end];
+            let name = &name[..name.iter().position(|&b| b == 0).unwrap_or(name.len())];
+            if ev.mask & libc::IN_Q_OVERFLOW != 0 {
+                ours = true;
+            } else if let Some(dir) = self.dirs.get(&ev.wd) {
+                let name = std::ffi::OsStr::from_bytes(name);
+                ours |= self
+                    .files
+                    .iter()
+                    .any(|f| f.file_name() == Some(name) && dir_of(f) == *dir);
+            }
+            events = &events[end..];
+        }
+        ours
     }
 }
 
