@@ -714,6 +714,7 @@ struct DirWatch {
     /// Watch descriptor → directory.
     #[cfg(target_os = "linux")]
     dirs: HashMap<i32, PathBuf>,
+    #[cfg(target_os = "linux")]
     files: Vec<PathBuf>,
 }
 
