@@ -1309,3 +1309,22 @@ fn an_options_flood_keeps_at_most_max_answered_responses_and_lets_them_expire() 
     sim.advance(Duration::from_secs(40));
     assert!(sim.agent.answered.is_empty() && sim.agent.answered_expiry.is_empty());
 }
+
+#[test]
+fn a_forged_register_answer_from_a_stranger_is_not_accepted() {
+    let mut sim = Sim::new();
+    let first = sim.first_register();
+    // Someone else on the LAN answers our REGISTER first, with a 200 and
+    // then a challenge of its own: neither counts.
+    sim.deliver_from("127.0.0.9:5060", &ok_register(&first, 3600));
+    sim.deliver_from("127.0.0.9:5060", &challenge(&first, "0000000000000000", false));
+    assert!(sim.take_events().is_empty(), "no registration from a stranger");
+    assert!(sim.requests().is_empty(), "and no answer to its challenge");
+    // The Box's own challenge still works.
+    sim.deliver(&challenge(&first, "78B29326485EAE52", false));
+    let again = sim.requests().remove(0);
+    sim.deliver(&ok_register(&again, 300));
+    assert!(sim.take_events().contains(&Event::Registered {
+        expires: Duration::from_secs(300)
+    }));
+}
