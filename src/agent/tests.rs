@@ -1317,8 +1317,14 @@ fn a_forged_register_answer_from_a_stranger_is_not_accepted() {
     // Someone else on the LAN answers our REGISTER first, with a 200 and
     // then a challenge of its own: neither counts.
     sim.deliver_from("127.0.0.9:5060", &ok_register(&first, 3600));
-    sim.deliver_from("127.0.0.9:5060", &challenge(&first, "0000000000000000", false));
-    assert!(sim.take_events().is_empty(), "no registration from a stranger");
+    sim.deliver_from(
+        "127.0.0.9:5060",
+        &challenge(&first, "0000000000000000", false),
+    );
+    assert!(
+        sim.take_events().is_empty(),
+        "no registration from a stranger"
+    );
     assert!(sim.requests().is_empty(), "and no answer to its challenge");
     // The Box's own challenge still works.
     sim.deliver(&challenge(&first, "78B29326485EAE52", false));
