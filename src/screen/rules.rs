@@ -3,7 +3,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -65,8 +65,6 @@ pub struct Rules {
     default: Action,
     log_only: bool,
     pub decline_delay: Duration,
-    /// Every list file read, for reloading when one changes.
-    pub files: Vec<PathBuf>,
     /// The longest `repeated` window; `None`: no rule counts calls.
     history_span: Option<Duration>,
     /// Some rule asks which household number was dialled (`to`).
@@ -347,7 +345,6 @@ impl Rules {
         let home = Home::new(&cfg.numbers.country, cfg.numbers.area_code.as_deref())
             .map_err(CompileError::Numbers)?;
         let mut warnings = Vec::new();
-        let mut files = Vec::new();
         let mut rules = Vec::new();
         for (i, r) in cfg.rules.iter().enumerate() {
             let index = i + 1;
@@ -397,7 +394,6 @@ impl Rules {
                 let (set, errs) =
                     list::load(&path, &home).map_err(|e| at(format!("lists: {e}")))?;
                 warnings.extend(errs);
-                files.push(path.clone());
                 lists.push((shown.into(), set));
             }
             let kinds = r
@@ -497,7 +493,6 @@ impl Rules {
                 default: cfg.screen.default,
                 log_only: cfg.screen.log_only,
                 decline_delay,
-                files,
                 history_span,
                 wants_called,
                 wants_local_time,
