@@ -14,11 +14,7 @@ use common::{BIN, Proc};
 /// `minisip4fb run --config CONFIG` against the Box at `box_addr`.
 fn daemon(config: &Path, box_addr: std::net::SocketAddr) -> Proc {
     Proc::spawn(
-        Command::new(BIN)
-            .args(["run", "--config"])
-            .arg(config)
-            .args(["--fritzbox", &box_addr.to_string(), "--bind", "127.0.0.1:0"])
-            .env_remove("MINISIP4FB_PASSWORD")
+        common::against_box(&["run"], config, box_addr)
             .stdout(Stdio::null())
             .stderr(Stdio::null()),
     )
@@ -465,20 +461,15 @@ async fn sigterm_ends_ringing_calls_writes_their_outcome_and_unregisters() {
 async fn a_closed_events_pipe_stops_the_printing_not_the_screening() {
     let dir = setup("events-pipe");
     let emu = emulator().await;
-    let mut child = Command::new(BIN)
-        .args(["run", "--events", "json", "--config"])
-        .arg(dir.join("config.toml"))
-        .args([
-            "--fritzbox",
-            &emu.addr().to_string(),
-            "--bind",
-            "127.0.0.1:0",
-        ])
-        .env_remove("MINISIP4FB_PASSWORD")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = common::against_box(
+        &["run", "--events", "json"],
+        &dir.join("config.toml"),
+        emu.addr(),
+    )
+    .stdout(Stdio::piped())
+    .stderr(Stdio::null())
+    .spawn()
+    .unwrap();
     let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
     let first = tokio::task::spawn_blocking(move || {
         let mut line = String::new();
@@ -520,19 +511,14 @@ fn bad_config_names_line_key_and_suggestion() {
 }
 
 async fn check(dir: &Path, emu: &Emulator) -> std::process::Output {
-    tokio::process::Command::new(BIN)
-        .args(["check", "--config"])
-        .arg(dir.join("config.toml"))
-        .args([
-            "--fritzbox",
-            &emu.addr().to_string(),
-            "--bind",
-            "127.0.0.1:0",
-        ])
-        .env_remove("MINISIP4FB_PASSWORD")
-        .output()
-        .await
-        .unwrap()
+    tokio::process::Command::from(common::against_box(
+        &["check"],
+        &dir.join("config.toml"),
+        emu.addr(),
+    ))
+    .output()
+    .await
+    .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

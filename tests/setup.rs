@@ -297,16 +297,7 @@ action = "terminate-and-bar"
         ),
     )
     .unwrap();
-    let mut child = std::process::Command::new(BIN)
-        .args(["run", "--config"])
-        .arg(d.join("config.toml"))
-        .args([
-            "--fritzbox",
-            &emu.addr().to_string(),
-            "--bind",
-            "127.0.0.1:0",
-        ])
-        .env_remove("MINISIP4FB_PASSWORD")
+    let mut child = common::against_box(&["run"], &d.join("config.toml"), emu.addr())
         .env_remove("MINISIP4FB_ADMIN_PASSWORD")
         .stderr(std::process::Stdio::null())
         .spawn()

@@ -15,6 +15,23 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_minisip4fb");
 pub const USER: &str = "620";
 pub const PASSWORD: &str = "geheim123";
 
+/// `minisip4fb SUBCOMMAND [ARGS] --config CONFIG --fritzbox BOX --bind
+/// 127.0.0.1:0`, the SIP password only from the config (never the
+/// caller's environment).
+pub fn against_box(
+    subcommand: &[&str],
+    config: &std::path::Path,
+    box_addr: std::net::SocketAddr,
+) -> Command {
+    let mut c = Command::new(BIN);
+    c.args(subcommand)
+        .arg("--config")
+        .arg(config)
+        .args(["--fritzbox", &box_addr.to_string(), "--bind", "127.0.0.1:0"])
+        .env_remove("MINISIP4FB_PASSWORD");
+    c
+}
+
 /// A child process of the test, killed (by its PID) when dropped.
 pub struct Proc(pub Child);
 
