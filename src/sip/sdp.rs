@@ -38,7 +38,8 @@ pub fn choose_codec(offer: &[u8]) -> Option<Codec> {
     let find = |name: &'static str, static_pt: u8| {
         offered.iter().copied().find_map(|pt| {
             let named = rtpmap.iter().find(|(p, _)| *p == pt).map(|(_, e)| *e);
-            // `PCMA/8000` or `pcma/8000/1` (encoding names are case-insensitive).
+            // RFC 4566 §6: `a=rtpmap:<pt> <encoding>/<clock rate>[/<channels>]`;
+            // `PCMA/8000` or `pcma/8000/1` (RFC 4855 §3: names are case-insensitive).
             let is = match named.and_then(|e| e.split_once('/')) {
                 Some((enc, rate)) => {
                     enc.eq_ignore_ascii_case(name) && rate.split('/').next() == Some("8000")
