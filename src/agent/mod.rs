@@ -524,6 +524,28 @@ impl Agent {
                 self.answered.remove(&key);
             }
         }
+        self.shrink();
+    }
+
+    /// After a burst, hands back what the maps grew to (a `Call` is over
+    /// 1 KB, and a map never shrinks by itself): otherwise the memory of a
+    /// wave of thousands of calls stays with the phone for good.
+    fn shrink(&mut self) {
+        fn oversized(len: usize, capacity: usize) -> Option<usize> {
+            (capacity > 64 && len * 4 < capacity).then_some(len * 2)
+        }
+        if let Some(n) = oversized(self.calls.len(), self.calls.capacity()) {
+            self.calls.shrink_to(n);
+        }
+        if let Some(n) = oversized(self.dialogs.len(), self.dialogs.capacity()) {
+            self.dialogs.shrink_to(n);
+        }
+        if let Some(n) = oversized(self.answered.len(), self.answered.capacity()) {
+            self.answered.shrink_to(n);
+        }
+        if let Some(n) = oversized(self.answered_expiry.len(), self.answered_expiry.capacity()) {
+            self.answered_expiry.shrink_to(n);
+        }
     }
 
     fn log_once(&mut self, key: String, msg: impl FnOnce() -> String) {

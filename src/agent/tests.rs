@@ -1308,6 +1308,37 @@ fn an_options_flood_keeps_at_most_max_answered_responses_and_lets_them_expire() 
     // RFC 3261 §17.2.2: kept 64·T1 for retransmissions, then gone.
     sim.advance(Duration::from_secs(40));
     assert!(sim.agent.answered.is_empty() && sim.agent.answered_expiry.is_empty());
+    assert!(
+        sim.agent.answered.capacity() <= 64 && sim.agent.answered_expiry.capacity() <= 64,
+        "and the memory it grew to is given back"
+    );
+}
+
+#[test]
+fn after_a_wave_of_calls_the_agent_gives_back_the_memory_its_maps_grew_to() {
+    let mut sim = Sim::new();
+    sim.register(3600);
+    for wave in 0..8 {
+        for i in 0..200 {
+            let call = incoming(
+                &mut sim,
+                &format!("wave{wave}-{i}@127.0.0.1"),
+                &format!("z9hG4bKwave{wave}x{i}"),
+            );
+            sim.agent.reject(sim.now, call, 486, None).unwrap();
+        }
+        sim.drain();
+    }
+    assert!(sim.agent.calls.len() >= 1000, "the wave lingers a while");
+    // Unacknowledged rejections end after timer H (64·T1) and linger T4.
+    sim.advance(Duration::from_secs(60));
+    assert!(sim.agent.calls.is_empty() && sim.agent.dialogs.is_empty());
+    assert!(
+        sim.agent.calls.capacity() <= 64 && sim.agent.dialogs.capacity() <= 64,
+        "capacity {} / {} after the wave",
+        sim.agent.calls.capacity(),
+        sim.agent.dialogs.capacity()
+    );
 }
 
 #[test]

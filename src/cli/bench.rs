@@ -374,9 +374,10 @@ async fn run_bench(
     }
 
     // A leak shows as growth between two settled readings: ended calls
-    // linger T4 (5 s) for stray retransmissions, and the phone releases
-    // free memory after 10 quiet seconds; wait that out each time.
-    let linger = Duration::from_secs(12);
+    // linger T4 (5 s), answered BYEs are cached 64·T1 (32 s) for stray
+    // retransmissions, and the phone releases free memory 10 and 40 quiet
+    // seconds after the last call; wait that out each time.
+    let linger = Duration::from_secs(42);
     let warm = run_step(emu, 100.min(a.soak), SOAK_RATE).await;
     tokio::time::sleep(linger).await;
     let rss_100 = proc_status(pid, "VmRSS:");
@@ -465,7 +466,7 @@ async fn run_bench(
     println!("| start → registered | {registered_ms:.1} ms |");
     println!("| RSS after registering | {} |", kb(rss_registered));
     println!(
-        "| RSS after 100 calls / right after {} calls at {SOAK_RATE} calls/s / 12 s later | {} / {} / {} |",
+        "| RSS after 100 calls / right after {} calls at {SOAK_RATE} calls/s / 42 s later | {} / {} / {} |",
         a.soak,
         kb(rss_100),
         kb(rss_soak),

@@ -46,9 +46,10 @@ pub const QUEUE: usize = 2048;
 const MAX_PENDING: usize = 100_000;
 /// Notes per transaction, at most.
 const BATCH: usize = 512;
-/// How long the phone must be quiet after calls before free memory is
-/// handed back: more than T4, so the ended calls have been dropped.
-const QUIET: Duration = Duration::from_secs(10);
+/// When, after the last call, free memory is handed back: once the ended
+/// calls are dropped (T4, 5 s), and again once the agent's cache of
+/// answered requests has expired (64·T1, 32 s, RFC 3261 §17.2.2).
+const QUIET: [Duration; 2] = [Duration::from_secs(10), Duration::from_secs(40)];
 /// How long a write may wait for another process's lock before the
 /// book-keeper goes on and retries later.
 const BUSY: Duration = Duration::from_millis(200);
@@ -111,17 +112,24 @@ pub fn run(rx: Receiver<Note>, log: Option<CallLog>, retention_days: u32, out: O
     };
     let mut retry_at: Option<Instant> = None;
     let mut prune_at = Instant::now();
-    let mut trim_at: Option<Instant> = None;
+    // The last note's time and how many of the QUIET trims are done.
+    let mut trims: Option<(Instant, usize)> = None;
     loop {
         let now = Instant::now();
         if now >= prune_at {
             book.prune(retention_days);
             prune_at = now + PRUNE_EVERY;
         }
-        if trim_at.is_some_and(|t| now >= t) {
-            trim_at = None;
+        let next_trim =
+            |t: Option<(Instant, usize)>| t.and_then(|(last, done)| Some(last + *QUIET.get(done)?));
+        if next_trim(trims).is_some_and(|t| now >= t)
+            && let Some((_, done)) = trims.as_mut()
+        {
+            *done += 1;
+            book.shrink();
             release_free_memory();
         }
+        let trim_at = next_trim(trims);
         let wake = [retry_at, trim_at]
             .into_iter()
             .flatten()
@@ -147,7 +155,7 @@ pub fn run(rx: Receiver<Note>, log: Option<CallLog>, retention_days: u32, out: O
             }
         }
         if taken > 0 {
-            trim_at = Some(Instant::now() + QUIET);
+            trims = Some((Instant::now(), 0));
         }
         if stop {
             break;
@@ -299,6 +307,14 @@ impl Book {
             }
         }
         self.pending.push_back(op);
+    }
+
+    /// Quiet after calls: hands back what the maps grew to in a wave.
+    fn shrink(&mut self) {
+        self.open.shrink_to_fit();
+        self.early.shrink_to_fit();
+        self.pending.shrink_to_fit();
+        self.rows.shrink_to_fit();
     }
 
     /// Writes what is pending in one transaction; `false` if it failed
