@@ -87,8 +87,20 @@ pub struct Auth {
     pub proxy: bool,
 }
 
+/// A 401 or 407 whose challenge cannot be answered.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ChallengeError {
+    #[error("{status} without {header}")]
+    Missing { status: u16, header: &'static str },
+    #[error("{header}: {source}")]
+    Malformed {
+        header: &'static str,
+        source: crate::sip::ParseError,
+    },
+}
+
 /// The challenge of a 401 or 407 response.
-pub fn challenge(r: &Response) -> Result<Auth, String> {
+pub fn challenge(r: &Response) -> Result<Auth, ChallengeError> {
     let proxy = r.status == 407;
     let header = if proxy {
         "Proxy-Authenticate"
@@ -97,8 +109,11 @@ pub fn challenge(r: &Response) -> Result<Auth, String> {
     };
     match r.headers.get(header).map(Challenge::parse) {
         Some(Ok(challenge)) => Ok(Auth { challenge, proxy }),
-        Some(Err(e)) => Err(e.to_string()),
-        None => Err(format!("{} without {header}", r.status)),
+        Some(Err(source)) => Err(ChallengeError::Malformed { header, source }),
+        None => Err(ChallengeError::Missing {
+            status: r.status,
+            header,
+        }),
     }
 }
 

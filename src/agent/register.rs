@@ -26,7 +26,7 @@ pub enum RegistrationError {
     #[error("the registrar answered {status} {reason}")]
     Rejected { status: u16, reason: String },
     #[error("the registrar's challenge is unusable: {0}")]
-    BadChallenge(String),
+    BadChallenge(#[from] super::build::ChallengeError),
 }
 
 impl RegistrationError {

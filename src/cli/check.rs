@@ -39,8 +39,11 @@ pub async fn check(args: RunArgs) -> i32 {
             .clone()
             .unwrap_or_default();
         let status = match link {
-            Ok(link) => link.with(|c| c.ip_phones()).await,
-            Err(e) => Err(e),
+            Ok(link) => link
+                .with(|c| c.ip_phones())
+                .await
+                .map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
         };
         match status {
             Ok(p) => println!("TR-064 at {url}: ok, {} IP phone(s) set up", p.len()),

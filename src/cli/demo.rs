@@ -208,8 +208,7 @@ async fn run_demo(dir: &std::path::Path) -> i32 {
     let (source, config) = (settings.source, settings.phone);
     // The daemon reads the Box's lists in the background; the demo waits
     // for them so that its first call already meets the phonebook.
-    let tr064 = source.box_link(None);
-    let link = match tr064.clone() {
+    let link = match source.box_link(None) {
         Some(Ok(l)) => l,
         Some(Err(e)) => return fail(e),
         None => return fail("no TR-064 in the demo config"),
@@ -246,7 +245,7 @@ async fn run_demo(dir: &std::path::Path) -> i32 {
         calllog: None,
         events_json: false,
         calls: Some(dec_tx),
-        tr064,
+        tr064: Some(Ok(link)),
     };
     let phone_task = tokio::spawn(serve(config, parts, async {
         let _ = stop_rx.await;

@@ -36,40 +36,80 @@ struct Hook {
 #[derive(Debug)]
 pub struct Hooks(Vec<Hook>);
 
+/// A `[[hook]]` (1-based) that cannot be used, and why.
+#[derive(Debug, thiserror::Error)]
+#[error("[[hook]] {index}: {problem}")]
+pub struct HookConfigError {
+    pub index: usize,
+    #[source]
+    pub problem: HookProblem,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum HookProblem {
+    #[error("unknown event {0:?}, allowed: {allowed}", allowed = EventKind::ALL.map(EventKind::as_str).join(", "))]
+    Event(String),
+    #[error("url {0:?}: only http:// URLs (use a command hook with curl for https)")]
+    NotHttp(String),
+    #[error("needs command = [\"program\", \"arg\"…] or url = \"http://…\"")]
+    NoTarget,
+    #[error("give either command or url, not both")]
+    TwoTargets,
+    #[error("timeout: {0}")]
+    Timeout(#[source] config::ConfigError),
+}
+
+/// Why one run of a hook failed (logged; the call is not affected).
+#[derive(Debug, thiserror::Error)]
+enum FireError {
+    #[error("cannot start {program:?}: {source}")]
+    Spawn {
+        program: String,
+        source: std::io::Error,
+    },
+    #[error("{program:?} exited with {status}")]
+    Exit {
+        program: String,
+        status: std::process::ExitStatus,
+    },
+    #[error("waiting for {program:?}: {source}")]
+    Wait {
+        program: String,
+        source: std::io::Error,
+    },
+    #[error("{program:?} took longer than {timeout:?}; killed")]
+    Timeout { program: String, timeout: Duration },
+    #[error("POST {url}: {source}")]
+    Post { url: String, source: ureq::Error },
+    #[error("the POST's worker ended: {0}")]
+    Worker(#[from] tokio::task::JoinError),
+}
+
 impl Hooks {
-    pub fn new(cfg: &[config::Hook]) -> Result<Hooks, String> {
+    pub fn new(cfg: &[config::Hook]) -> Result<Hooks, HookConfigError> {
         let mut out = Vec::new();
         for (i, h) in cfg.iter().enumerate() {
-            let at = |e: String| format!("[[hook]] {}: {e}", i + 1);
+            let at = |problem| HookConfigError {
+                index: i + 1,
+                problem,
+            };
             let events = h
                 .events
                 .iter()
                 .map(|e| {
-                    e.parse::<EventKind>().map_err(|()| {
-                        at(format!(
-                            "unknown event {e:?}, allowed: {}",
-                            EventKind::ALL.map(EventKind::as_str).join(", ")
-                        ))
-                    })
+                    e.parse::<EventKind>()
+                        .map_err(|()| at(HookProblem::Event(e.clone())))
                 })
                 .collect::<Result<Vec<_>, _>>()?;
             let target = match (&h.command[..], &h.url) {
                 ([], Some(url)) if url.starts_with("http://") => Target::Url(url.clone()),
-                ([], Some(url)) => {
-                    return Err(at(format!(
-                        "url {url:?}: only http:// URLs (use a command hook with curl for https)"
-                    )));
-                }
-                ([], None) => {
-                    return Err(at(
-                        "needs command = [\"program\", \"arg\"…] or url = \"http://…\"".into(),
-                    ));
-                }
+                ([], Some(url)) => return Err(at(HookProblem::NotHttp(url.clone()))),
+                ([], None) => return Err(at(HookProblem::NoTarget)),
                 (cmd, None) => Target::Command(cmd.to_vec()),
-                (_, Some(_)) => return Err(at("give either command or url, not both".into())),
+                (_, Some(_)) => return Err(at(HookProblem::TwoTargets)),
             };
             let timeout = match &h.timeout {
-                Some(t) => config::parse_duration(t).map_err(|e| at(format!("timeout: {e}")))?,
+                Some(t) => config::parse_duration(t).map_err(|e| at(HookProblem::Timeout(e)))?,
                 None => Duration::from_secs(10),
             };
             let events = if events.is_empty() {
@@ -177,9 +217,10 @@ fn env_of(event: &DaemonEvent) -> Vec<(String, String)> {
     out
 }
 
-async fn fire(h: &Hook, event: &DaemonEvent, running: &Running) -> Result<(), String> {
+async fn fire(h: &Hook, event: &DaemonEvent, running: &Running) -> Result<(), FireError> {
     match &h.target {
         Target::Command(cmd) => {
+            let program = || cmd[0].clone();
             let mut c = tokio::process::Command::new(&cmd[0]);
             c.args(&cmd[1..])
                 .envs(env_of(event))
@@ -189,9 +230,10 @@ async fn fire(h: &Hook, event: &DaemonEvent, running: &Running) -> Result<(), St
             // ends what it started too.
             #[cfg(unix)]
             c.process_group(0);
-            let mut child = c
-                .spawn()
-                .map_err(|e| format!("cannot start {:?}: {e}", cmd[0]))?;
+            let mut child = c.spawn().map_err(|source| FireError::Spawn {
+                program: program(),
+                source,
+            })?;
             let pid = child.id();
             if let Some(pid) = pid {
                 running.set().insert(pid);
@@ -205,19 +247,26 @@ async fn fire(h: &Hook, event: &DaemonEvent, running: &Running) -> Result<(), St
             }
             match waited {
                 Ok(Ok(s)) if s.success() => Ok(()),
-                Ok(Ok(s)) => Err(format!("{:?} exited with {s}", cmd[0])),
-                Ok(Err(e)) => Err(e.to_string()),
+                Ok(Ok(status)) => Err(FireError::Exit {
+                    program: program(),
+                    status,
+                }),
+                Ok(Err(source)) => Err(FireError::Wait {
+                    program: program(),
+                    source,
+                }),
                 Err(_) => {
                     let _ = child.kill().await;
-                    Err(format!(
-                        "{:?} took longer than {:?}; killed",
-                        cmd[0], h.timeout
-                    ))
+                    Err(FireError::Timeout {
+                        program: program(),
+                        timeout: h.timeout,
+                    })
                 }
             }
         }
         Target::Url(url) => {
-            let body = serde_json::to_string(event).map_err(|e| e.to_string())?;
+            // A DaemonEvent is plain data: serialising it cannot fail.
+            let body = serde_json::to_string(event).unwrap_or_default();
             let (url, timeout) = (url.clone(), h.timeout);
             tokio::task::spawn_blocking(move || {
                 let agent: ureq::Agent = ureq::Agent::config_builder()
@@ -229,10 +278,9 @@ async fn fire(h: &Hook, event: &DaemonEvent, running: &Running) -> Result<(), St
                     .header("Content-Type", "application/json")
                     .send(body.as_bytes())
                     .map(drop)
-                    .map_err(|e| format!("POST {url}: {e}"))
+                    .map_err(|source| FireError::Post { url, source })
             })
-            .await
-            .map_err(|e| e.to_string())?
+            .await?
         }
     }
 }
@@ -253,16 +301,19 @@ mod tests {
         assert!(
             Hooks::new(&[h(&["explode"], &["true"], None)])
                 .unwrap_err()
+                .to_string()
                 .contains("unknown event")
         );
         assert!(
             Hooks::new(&[h(&[], &[], None)])
                 .unwrap_err()
+                .to_string()
                 .contains("needs command")
         );
         assert!(
             Hooks::new(&[h(&[], &[], Some("https://x"))])
                 .unwrap_err()
+                .to_string()
                 .contains("only http://")
         );
     }
@@ -315,6 +366,7 @@ mod tests {
             fire(&slow, &DaemonEvent::Terminated(info), &running)
                 .await
                 .unwrap_err()
+                .to_string()
                 .contains("killed")
         );
         assert!(t.elapsed() < Duration::from_secs(2));

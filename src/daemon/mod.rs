@@ -21,10 +21,10 @@ use tokio::sync::{broadcast, mpsc};
 
 use crate::calllog::{CallLog, Record};
 use crate::config::{self, Config};
-use crate::fritzbox::link::BoxLink;
+use crate::fritzbox::link::{BoxLink, LinkError};
 use crate::net::{IncomingCall, Phone, PhoneConfig, Registration, Verdict};
 use crate::screen::Action;
-use crate::screen::rules::{BoxLists, History, Rules};
+use crate::screen::rules::{BoxLists, CompileError, History, Rules};
 use book::Note;
 use screening::{DaemonScreen, RulesSnapshot};
 
@@ -42,7 +42,7 @@ pub struct RuleSource {
 impl RuleSource {
     /// TR-064 access as `[fritzbox]` says; `admin_password` is the one
     /// given outside the config (the environment). `None` without `tr064`.
-    pub fn box_link(&self, admin_password: Option<String>) -> Option<Result<BoxLink, String>> {
+    pub fn box_link(&self, admin_password: Option<String>) -> Option<Result<BoxLink, LinkError>> {
         BoxLink::from_config(
             &self.config.fritzbox,
             &self.base_dir(),
@@ -101,14 +101,13 @@ impl RuleSource {
         }
     }
 
-    pub fn compile(&self) -> Result<Rules, String> {
+    pub fn compile(&self) -> Result<Rules, CompileError> {
         let lists = self
             .box_lists
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone();
-        let (rules, warnings) = Rules::compile_with(&self.effective(), &self.base_dir(), &lists)
-            .map_err(|e| e.to_string())?;
+        let (rules, warnings) = Rules::compile_with(&self.effective(), &self.base_dir(), &lists)?;
         for w in &warnings {
             tracing::warn!("list {w}");
         }
@@ -116,9 +115,9 @@ impl RuleSource {
     }
 
     /// Re-reads the config file (the rules part) and compiles it.
-    fn reload(&mut self) -> Result<Rules, String> {
+    fn reload(&mut self) -> Result<Rules, ReloadError> {
         if let Some(path) = &self.path {
-            let fresh = config::load(path).map_err(|e| e.to_string())?;
+            let fresh = config::load(path)?;
             if fresh.fritzbox.host != self.config.fritzbox.host
                 || fresh.fritzbox.user != self.config.fritzbox.user
             {
@@ -133,8 +132,17 @@ impl RuleSource {
             *self = candidate;
             return Ok(rules);
         }
-        self.compile()
+        Ok(self.compile()?)
     }
+}
+
+/// Why a reload keeps the rules in force.
+#[derive(Debug, thiserror::Error)]
+enum ReloadError {
+    #[error(transparent)]
+    Config(#[from] config::ConfigError),
+    #[error(transparent)]
+    Compile(#[from] CompileError),
 }
 
 /// The kinds of [`DaemonEvent`], by the names hooks and JSON use.
@@ -220,7 +228,7 @@ pub struct Parts {
     /// Also hand every finished call to this channel (the demo).
     pub calls: Option<mpsc::UnboundedSender<Record>>,
     /// TR-064 access, if configured (see [`RuleSource::box_link`]).
-    pub tr064: Option<Result<BoxLink, String>>,
+    pub tr064: Option<Result<BoxLink, LinkError>>,
 }
 
 /// Starts the phone with the daemon's screen and screens calls until
@@ -253,7 +261,7 @@ pub async fn serve(
     tokio::pin!(shutdown);
     let compiled = tokio::select! {
         c = tokio::task::spawn_blocking(move || source.compile()) => {
-            c.map_err(|e| e.to_string()).and_then(|r| r)
+            c.map_err(|e| e.to_string()).and_then(|r| r.map_err(|e| e.to_string()))
         }
         // Stopped while the rules compile: calls waiting for them get 480.
         _ = &mut shutdown => {

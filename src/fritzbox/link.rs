@@ -52,15 +52,15 @@ impl BoxLink {
         base: &Path,
         path: Option<PathBuf>,
         password: Option<String>,
-    ) -> Option<Result<BoxLink, String>> {
+    ) -> Option<Result<BoxLink, LinkError>> {
         let url = f.tr064.clone()?;
         let Some(user) = f.admin_user.clone() else {
-            return Some(Err("[fritzbox] tr064 is set but admin_user is not".into()));
+            return Some(Err(LinkError::NoAdminUser));
         };
         Some(match admin_password(f, base, password) {
             Ok(Some(p)) => Ok(BoxLink::new(url, user, p, f.tr064_fingerprint, path)),
-            Ok(None) => Err(NO_PASSWORD.into()),
-            Err(e) => Err(e.to_string()),
+            Ok(None) => Err(LinkError::NoPassword),
+            Err(e) => Err(LinkError::Password(e)),
         })
     }
 
@@ -96,12 +96,11 @@ impl BoxLink {
     pub async fn with<T: Send + 'static>(
         &self,
         f: impl FnOnce(&mut Client) -> Result<T, Error> + Send + 'static,
-    ) -> Result<T, String> {
+    ) -> Result<T, Error> {
         let link = self.clone();
         tokio::task::spawn_blocking(move || f(&mut link.connect()?))
             .await
-            .map_err(|e| e.to_string())?
-            .map_err(|e| e.to_string())
+            .map_err(|e| Error::Worker(e.to_string()))?
     }
 
     /// Keeps the certificate seen first for the rest of the run and, with a
@@ -137,8 +136,18 @@ impl BoxLink {
     }
 }
 
-const NO_PASSWORD: &str =
-    "no TR-064 password: set admin_password_file in [fritzbox] or env MINISIP4FB_ADMIN_PASSWORD";
+/// Why `[fritzbox]` does not give TR-064 access.
+#[derive(Debug, thiserror::Error)]
+pub enum LinkError {
+    #[error("[fritzbox] tr064 is set but admin_user is not")]
+    NoAdminUser,
+    #[error(
+        "no TR-064 password: set admin_password_file in [fritzbox] or env MINISIP4FB_ADMIN_PASSWORD"
+    )]
+    NoPassword,
+    #[error(transparent)]
+    Password(config::ConfigError),
+}
 
 /// The admin password: `given` (from the environment), else the first line
 /// of `admin_password_file` (relative to `base`); `None` if neither.

@@ -57,6 +57,9 @@ pub enum Error {
     Fault { action: String, fault: Fault },
     #[error("unexpected answer from the FRITZ!Box: {0}")]
     BadResponse(String),
+    /// The blocking task that talked to the Box panicked or was cancelled.
+    #[error("the TR-064 task ended early: {0}")]
+    Worker(String),
 }
 
 /// One service from the device description.

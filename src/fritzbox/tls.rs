@@ -52,12 +52,19 @@ impl fmt::Debug for Fingerprint {
     }
 }
 
+/// Text that is not a SHA-256 certificate fingerprint.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{0:?} is not a SHA-256 fingerprint (expected SHA256: and 32 hex bytes, e.g. SHA256:AB:CD:…)"
+)]
+pub struct BadFingerprint(pub String);
+
 impl FromStr for Fingerprint {
-    type Err = String;
+    type Err = BadFingerprint;
 
     /// Accepts `SHA256:AB:CD:…`, `sha256 Fingerprint=AB:CD:…` (openssl's
     /// output) or 64 bare hex digits, any case.
-    fn from_str(s: &str) -> Result<Fingerprint, String> {
+    fn from_str(s: &str) -> Result<Fingerprint, BadFingerprint> {
         let t = s.trim();
         let t = t.rsplit(['=', ' ']).next().unwrap_or(t);
         let t = t
@@ -65,11 +72,7 @@ impl FromStr for Fingerprint {
             .or_else(|| t.strip_prefix("sha256:"))
             .unwrap_or(t);
         let hex: String = t.chars().filter(|c| *c != ':').collect();
-        let bad = || {
-            format!(
-                "{s:?} is not a SHA-256 fingerprint (expected SHA256: and 32 hex bytes, e.g. SHA256:AB:CD:…)"
-            )
-        };
+        let bad = || BadFingerprint(s.to_owned());
         if hex.len() != 64 || !hex.is_ascii() {
             return Err(bad());
         }
@@ -294,6 +297,7 @@ mod tests {
             "zz".repeat(32)
                 .parse::<Fingerprint>()
                 .unwrap_err()
+                .to_string()
                 .contains("not a SHA-256 fingerprint")
         );
     }

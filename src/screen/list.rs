@@ -75,6 +75,47 @@ pub struct Hit {
     pub name: Option<String>,
 }
 
+/// Why a number or pattern cannot be listed. The entry itself is not
+/// repeated: the file and line say where it is, and a list may be a
+/// symlink to a secret.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum EntryError {
+    #[error("bad suffix pattern: expected *DIGITS (at most 15 digits)")]
+    Suffix,
+    #[error("bad prefix pattern: expected DIGITS* (at most 15 digits)")]
+    Prefix,
+    #[error("bad pattern: '*' may only start or end it (0900*, *1234)")]
+    Star,
+    #[error("not a phone number")]
+    NotANumber,
+    #[error("too long for a phone number (E.164 has at most 15 digits)")]
+    TooLong,
+}
+
+/// Why a file cannot be read as a list (or any bounded text input).
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("it is a directory: point the config at a regular file")]
+    Directory,
+    #[error(
+        "it is not a regular file (a FIFO, socket or device): point the config at a regular file"
+    )]
+    NotRegular,
+    #[error("it has {size} bytes, more than the {} MB a list may have", max >> 20)]
+    TooBig { size: u64, max: u64 },
+}
+
+/// A list file that cannot be read at all (broken lines are [`LineError`]s).
+#[derive(Debug, thiserror::Error)]
+#[error("cannot read list {}: {source}", path.display())]
+pub struct ListError {
+    pub path: PathBuf,
+    #[source]
+    pub source: ReadError,
+}
+
 /// A list line that could not be used.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LineError {
@@ -108,39 +149,43 @@ impl NumberSet {
 
     /// Adds a number (`030 1234567`, `+44…`, `00…`) or a pattern:
     /// `0900*` (prefix) or `*1234` (suffix).
-    pub fn insert(&mut self, entry: &str, name: Option<&str>, home: &Home) -> Result<(), String> {
+    pub fn insert(
+        &mut self,
+        entry: &str,
+        name: Option<&str>,
+        home: &Home,
+    ) -> Result<(), EntryError> {
         let entry = entry.trim();
+        // '*' only at one end: `0900*` or `*1234`.
+        let inner = entry
+            .strip_prefix('*')
+            .or(entry.strip_suffix('*'))
+            .unwrap_or(entry);
+        if inner.contains('*') {
+            return Err(EntryError::Star);
+        }
         if let Some(suffix) = entry.strip_prefix('*') {
             let d = digits(suffix);
-            let key = digits_key(&d)
-                .ok_or_else(|| format!("bad suffix pattern {entry:?}: expected *DIGITS"))?;
+            let key = digits_key(&d).ok_or(EntryError::Suffix)?;
             self.suffixes.insert(key);
             add_len(&mut self.suffix_lens, key.0);
             return Ok(());
         }
         if let Some(prefix) = entry.strip_suffix('*') {
-            let intl = internationalise(prefix, home)
-                .ok_or_else(|| format!("bad prefix pattern {entry:?}"))?;
-            let key = digits_key(&intl[1..])
-                .ok_or_else(|| format!("bad prefix pattern {entry:?}: expected DIGITS*"))?;
+            let intl = internationalise(prefix, home).ok_or(EntryError::Prefix)?;
+            let key = digits_key(&intl[1..]).ok_or(EntryError::Prefix)?;
             self.prefixes.insert(key);
             add_len(&mut self.prefix_lens, key.0);
             return Ok(());
         }
-        if entry.contains('*') {
-            return Err(format!(
-                "bad pattern {entry:?}: '*' may only start or end it (0900*, *1234)"
-            ));
-        }
         if digits(entry).trim_start_matches('+').is_empty() {
-            return Err(format!("{entry:?} is not a phone number"));
+            return Err(EntryError::NotANumber);
         }
         // A number the metadata rejects is still listed by its dialled form.
         let e164 = to_e164(entry, home)
             .or_else(|| internationalise(entry, home))
-            .ok_or_else(|| format!("{entry:?} is not a phone number"))?;
-        let key =
-            e164_key(&e164).ok_or_else(|| format!("{entry:?} is too long for a phone number"))?;
+            .ok_or(EntryError::NotANumber)?;
+        let key = e164_key(&e164).ok_or(EntryError::TooLong)?;
         self.exact.insert(key);
         if let Some(n) = name.map(str::trim).filter(|n| !n.is_empty()) {
             self.names.insert(key, n.into());
@@ -234,16 +279,18 @@ pub const MAX_LIST_BYTES: u64 = 256 << 20;
 
 /// Loads a list file. Broken lines are returned as errors and skipped;
 /// the rest still loads. Only an unreadable file is an `Err`.
-pub fn load(path: &Path, home: &Home) -> Result<(NumberSet, Vec<LineError>), String> {
-    let text = read_regular(path, MAX_LIST_BYTES)
-        .map_err(|e| format!("cannot read list {}: {e}", path.display()))?;
+pub fn load(path: &Path, home: &Home) -> Result<(NumberSet, Vec<LineError>), ListError> {
+    let text = read_regular(path, MAX_LIST_BYTES).map_err(|source| ListError {
+        path: path.to_owned(),
+        source,
+    })?;
     Ok(parse(&text, Format::of(path), path, home))
 }
 
 /// Reads a regular file of at most `max` bytes as text (invalid UTF-8
 /// replaced). Anything else is refused without blocking: opening a FIFO
 /// would wait for a writer, reading a device might never end.
-pub fn read_regular(path: &Path, max: u64) -> Result<String, String> {
+pub fn read_regular(path: &Path, max: u64) -> Result<String, ReadError> {
     use std::io::Read;
     let mut open = std::fs::OpenOptions::new();
     open.read(true);
@@ -253,27 +300,22 @@ pub fn read_regular(path: &Path, max: u64) -> Result<String, String> {
         // Opening a FIFO without O_NONBLOCK waits for a writer.
         open.custom_flags(libc::O_NONBLOCK);
     }
-    let file = open.open(path).map_err(|e| e.to_string())?;
-    let meta = file.metadata().map_err(|e| e.to_string())?;
+    let file = open.open(path)?;
+    let meta = file.metadata()?;
+    if meta.is_dir() {
+        return Err(ReadError::Directory);
+    }
     if !meta.is_file() {
-        let what = if meta.is_dir() {
-            "a directory"
-        } else {
-            "not a regular file (a FIFO, socket or device)"
-        };
-        return Err(format!("it is {what}: point the config at a regular file"));
+        return Err(ReadError::NotRegular);
     }
     if meta.len() > max {
-        return Err(format!(
-            "it has {} bytes, more than the {} MB a list may have",
-            meta.len(),
-            max >> 20
-        ));
+        return Err(ReadError::TooBig {
+            size: meta.len(),
+            max,
+        });
     }
     let mut bytes = Vec::with_capacity(meta.len() as usize);
-    file.take(max + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| e.to_string())?;
+    file.take(max + 1).read_to_end(&mut bytes)?;
     Ok(match String::from_utf8(bytes) {
         Ok(s) => s,
         Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
@@ -287,11 +329,11 @@ pub fn parse(text: &str, format: Format, path: &Path, home: &Home) -> (NumberSet
     for e in entries(text, format) {
         match e {
             Ok((line, number, name)) => {
-                if let Err(message) = set.insert(&number, name.as_deref(), home) {
+                if let Err(e) = set.insert(&number, name.as_deref(), home) {
                     errors.push(LineError {
                         file: path.to_owned(),
                         line,
-                        message,
+                        message: e.to_string(),
                     });
                 }
             }
@@ -578,6 +620,27 @@ mod tests {
 
     #[cfg(unix)]
     #[test]
+    fn entries_that_cannot_be_listed_say_why_without_repeating_the_entry() {
+        let mut set = NumberSet::default();
+        let h = home();
+        assert_eq!(set.insert("0900*", None, &h), Ok(()));
+        assert_eq!(set.insert("*1234", None, &h), Ok(()));
+        for (entry, want) in [
+            ("09*00*", EntryError::Star),
+            ("*12*", EntryError::Star),
+            ("09*00", EntryError::Star),
+            ("*", EntryError::Suffix),
+            ("*1234567890123456", EntryError::Suffix),
+            ("--", EntryError::NotANumber),
+            ("+49301234567890123456", EntryError::TooLong),
+        ] {
+            let e = set.insert(entry, None, &h).unwrap_err();
+            assert_eq!(e, want, "{entry}");
+            assert!(entry.len() < 4 || !e.to_string().contains(entry), "{e}");
+        }
+    }
+
+    #[test]
     fn a_fifo_is_refused_without_waiting() {
         let dir = std::env::temp_dir().join(format!("minisip4fb-fifo-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
@@ -586,9 +649,10 @@ mod tests {
         // SAFETY: mkfifo with a valid NUL-terminated path.
         assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
         let e = load(&fifo, &home()).unwrap_err();
-        assert!(e.contains("not a regular file"), "{e}");
+        assert!(matches!(e.source, ReadError::NotRegular), "{e}");
+        assert!(e.to_string().contains("not a regular file"), "{e}");
         let e = load(&dir, &home()).unwrap_err();
-        assert!(e.contains("a directory"), "{e}");
+        assert!(matches!(e.source, ReadError::Directory), "{e}");
         let _ = std::fs::remove_dir_all(&dir);
     }
 

@@ -50,13 +50,25 @@ impl std::fmt::Display for Action {
     }
 }
 
-impl std::str::FromStr for Action {
-    type Err = String;
+/// A text that is none of the forms of an enum of this layer (read back
+/// from the call log).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown {what} {value:?}")]
+pub struct UnknownName {
+    pub what: &'static str,
+    pub value: String,
+}
 
-    fn from_str(s: &str) -> Result<Action, String> {
+impl std::str::FromStr for Action {
+    type Err = UnknownName;
+
+    fn from_str(s: &str) -> Result<Action, UnknownName> {
         Action::ALL
             .into_iter()
             .find(|a| a.as_str() == s)
-            .ok_or_else(|| format!("unknown action {s:?}"))
+            .ok_or_else(|| UnknownName {
+                what: "action",
+                value: s.to_owned(),
+            })
     }
 }

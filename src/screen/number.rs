@@ -24,14 +24,22 @@ pub struct Home {
     pub intl: String,
 }
 
+/// A country code that cannot be a home (or a rule's country).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HomeError {
+    #[error("unknown country {0:?}: use an ISO 3166 code like \"DE\" or \"AT\"")]
+    UnknownCountry(String),
+    #[error("no numbering data for country {0:?}")]
+    NoData(String),
+}
+
 impl Home {
     /// `country` is an ISO 3166 code (`DE`); `area_code` may keep its 0 (`030`).
-    pub fn new(country: &str, area_code: Option<&str>) -> Result<Home, String> {
-        let id = Id::from_str(&country.to_ascii_uppercase()).map_err(|_| {
-            format!("unknown country {country:?}: use an ISO 3166 code like \"DE\" or \"AT\"")
-        })?;
+    pub fn new(country: &str, area_code: Option<&str>) -> Result<Home, HomeError> {
+        let id = Id::from_str(&country.to_ascii_uppercase())
+            .map_err(|_| HomeError::UnknownCountry(country.to_owned()))?;
         let (calling_code, trunk, intl) = super::regions::region(id.as_ref())
-            .ok_or_else(|| format!("no numbering data for country {country:?}"))?;
+            .ok_or_else(|| HomeError::NoData(country.to_owned()))?;
         let trunk = trunk.map(str::to_owned);
         let area_code = area_code
             .map(|a| {

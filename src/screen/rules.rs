@@ -10,24 +10,52 @@ use std::time::{Duration, Instant};
 use chrono::{Datelike, NaiveDateTime, NaiveTime, Weekday};
 
 use super::Action;
-use super::list::{self, LineError, NumberSet, Probe};
-use super::number::{self, Home, Kind, LazyClass};
+use super::list::{self, EntryError, LineError, ListError, NumberSet, Probe};
+use super::number::{self, Home, HomeError, Kind, LazyClass};
 use crate::config;
 
 /// Why the rules do not compile; the message says what to fix.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 pub enum CompileError {
     #[error("[numbers]: {0}")]
-    Numbers(String),
+    Numbers(#[source] HomeError),
     /// One `[[rule]]` (1-based, as in the file) and what is wrong with it.
-    #[error("[[rule]] {index} \"{name}\": {message}")]
+    #[error("[[rule]] {index} \"{name}\": {error}")]
     Rule {
         index: usize,
         name: String,
-        message: String,
+        #[source]
+        error: RuleError,
     },
-    #[error("[screen]: {0}")]
-    Screen(String),
+    #[error("[screen]: decline_delay: {0}")]
+    DeclineDelay(#[source] config::ConfigError),
+}
+
+/// What is wrong with one `[[rule]]`, by its key.
+#[derive(Debug, thiserror::Error)]
+pub enum RuleError {
+    #[error("numbers: {0}")]
+    Number(#[source] EntryError),
+    #[error("lists: {0}")]
+    List(#[source] ListError),
+    #[error("types: unknown type {0:?}, allowed: {allowed}", allowed = Kind::NAMES.join(", "))]
+    Type(String),
+    #[error("country: {0}")]
+    Country(#[source] HomeError),
+    #[error("repeated: calls must be at least 1")]
+    RepeatedNoCalls,
+    #[error("repeated.within: {0}")]
+    Within(#[source] config::ConfigError),
+    #[error("hours {0:?}: expected HH:MM-HH:MM, e.g. \"22:00-07:00\"")]
+    Hours(String),
+    #[error("hours {hours:?}: {time:?} is not HH:MM")]
+    HoursTime { hours: String, time: String },
+    #[error("weekday {0:?}: use mon, tue, wed, thu, fri, sat, sun")]
+    Weekday(String),
+    #[error("to: {0:?} is not a phone number")]
+    To(String),
+    #[error("no action: add action = \"ring\", \"terminate\", \"decline\" or \"ignore-silently\"")]
+    NoAction,
 }
 
 /// Lists fetched from the Box over TR-064: phonebook name (or `barring`)
@@ -238,9 +266,9 @@ impl CallerClass {
 }
 
 impl std::str::FromStr for CallerClass {
-    type Err = String;
+    type Err = super::UnknownName;
 
-    fn from_str(s: &str) -> Result<CallerClass, String> {
+    fn from_str(s: &str) -> Result<CallerClass, super::UnknownName> {
         [
             CallerClass::Anonymous,
             CallerClass::Internal,
@@ -248,7 +276,10 @@ impl std::str::FromStr for CallerClass {
         ]
         .into_iter()
         .find(|c| c.as_str() == s)
-        .ok_or_else(|| format!("unknown caller class {s:?}"))
+        .ok_or_else(|| super::UnknownName {
+            what: "caller class",
+            value: s.to_owned(),
+        })
     }
 }
 
@@ -307,20 +338,22 @@ impl History {
     }
 }
 
-fn parse_hours(s: &str) -> Result<(NaiveTime, NaiveTime), String> {
+fn parse_hours(s: &str) -> Result<(NaiveTime, NaiveTime), RuleError> {
     let (a, b) = s
         .split_once('-')
-        .ok_or_else(|| format!("hours {s:?}: expected HH:MM-HH:MM, e.g. \"22:00-07:00\""))?;
+        .ok_or_else(|| RuleError::Hours(s.to_owned()))?;
     let t = |x: &str| {
-        NaiveTime::parse_from_str(x.trim(), "%H:%M")
-            .map_err(|_| format!("hours {s:?}: {x:?} is not HH:MM"))
+        NaiveTime::parse_from_str(x.trim(), "%H:%M").map_err(|_| RuleError::HoursTime {
+            hours: s.to_owned(),
+            time: x.to_owned(),
+        })
     };
     Ok((t(a)?, t(b)?))
 }
 
-fn parse_weekday(s: &str) -> Result<Weekday, String> {
+fn parse_weekday(s: &str) -> Result<Weekday, RuleError> {
     s.parse::<Weekday>()
-        .map_err(|_| format!("weekday {s:?}: use mon, tue, wed, thu, fri, sat, sun"))
+        .map_err(|_| RuleError::Weekday(s.to_owned()))
 }
 
 impl Rules {
@@ -349,16 +382,16 @@ impl Rules {
         for (i, r) in cfg.rules.iter().enumerate() {
             let index = i + 1;
             let name = r.name.clone().unwrap_or_else(|| format!("rule {index}"));
-            let at = |message: String| CompileError::Rule {
+            let at = |error: RuleError| CompileError::Rule {
                 index,
                 name: name.clone(),
-                message,
+                error,
             };
             let mut numbers = NumberSet::default();
             for n in &r.numbers {
                 numbers
                     .insert(n, None, &home)
-                    .map_err(|e| at(format!("numbers: {e}")))?;
+                    .map_err(|e| at(RuleError::Number(e)))?;
             }
             let mut lists = Vec::new();
             for l in &r.lists {
@@ -391,22 +424,14 @@ impl Rules {
                 } else {
                     base.join(l)
                 };
-                let (set, errs) =
-                    list::load(&path, &home).map_err(|e| at(format!("lists: {e}")))?;
+                let (set, errs) = list::load(&path, &home).map_err(|e| at(RuleError::List(e)))?;
                 warnings.extend(errs);
                 lists.push((shown.into(), set));
             }
             let kinds = r
                 .types
                 .iter()
-                .map(|t| {
-                    Kind::parse(t).ok_or_else(|| {
-                        at(format!(
-                            "types: unknown type {t:?}, allowed: {}",
-                            Kind::NAMES.join(", ")
-                        ))
-                    })
-                })
+                .map(|t| Kind::parse(t).ok_or_else(|| at(RuleError::Type(t.clone()))))
                 .collect::<Result<Vec<_>, _>>()?;
             let countries = r
                 .country
@@ -414,17 +439,16 @@ impl Rules {
                 .map(|c| {
                     Home::new(c, None)
                         .map(|_| c.to_ascii_uppercase())
-                        .map_err(|e| at(format!("country: {e}")))
+                        .map_err(|e| at(RuleError::Country(e)))
                 })
                 .collect::<Result<Vec<_>, _>>()?;
             let repeated = match &r.repeated {
                 Some(rep) if rep.calls == 0 => {
-                    return Err(at("repeated: calls must be at least 1".into()));
+                    return Err(at(RuleError::RepeatedNoCalls));
                 }
                 Some(rep) => Some((
                     rep.calls,
-                    config::parse_duration(&rep.within)
-                        .map_err(|e| at(format!("repeated.within: {e}")))?,
+                    config::parse_duration(&rep.within).map_err(|e| at(RuleError::Within(e)))?,
                 )),
                 None => None,
             };
@@ -445,10 +469,10 @@ impl Rules {
                     .map(|t| {
                         number::to_e164(t, &home)
                             .or_else(|| number::internationalise(t, &home))
-                            .ok_or_else(|| at(format!("to: {t:?} is not a phone number")))
+                            .ok_or_else(|| at(RuleError::To(t.clone())))
                     })
                     .collect::<Result<Vec<_>, _>>()?;
-            let action = r.action.ok_or_else(|| at("no action: add action = \"ring\", \"terminate\", \"decline\" or \"ignore-silently\"".into()))?;
+            let action = r.action.ok_or_else(|| at(RuleError::NoAction))?;
             rules.push(Rule {
                 index,
                 name: name.into(),
@@ -468,7 +492,7 @@ impl Rules {
             });
         }
         let decline_delay = config::parse_duration(&cfg.screen.decline_delay)
-            .map_err(|e| CompileError::Screen(format!("decline_delay: {e}")))?;
+            .map_err(CompileError::DeclineDelay)?;
         let history_span = rules
             .iter()
             .filter_map(|r| r.repeated)
