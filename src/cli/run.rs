@@ -70,21 +70,52 @@ pub struct Settings {
     pub db: Option<PathBuf>,
 }
 
+/// Why the settings are not usable; each says what to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error(transparent)]
+    Config(#[from] config::ConfigError),
+    #[error("no user name: pass --user NAME or set user in [fritzbox] of the config file")]
+    NoUser,
+    #[error(transparent)]
+    BadUser(crate::net::PhoneError),
+    #[error("cannot read password file {}: {source}", path.display())]
+    PasswordFile {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("password file {} is empty", .0.display())]
+    EmptyPasswordFile(PathBuf),
+    #[error("MINISIP4FB_PASSWORD is set but empty: set the IP phone's password, or unset it")]
+    EmptyPasswordEnv,
+    #[error(
+        "password = \"\" in [fritzbox] is empty: set the IP phone's password, or use password_file"
+    )]
+    EmptyPasswordInConfig,
+    #[error(
+        "no password: set MINISIP4FB_PASSWORD, pass --password-file FILE, or set password_file in [fritzbox]"
+    )]
+    NoPassword,
+}
+
 impl Settings {
-    pub fn resolve(args: &RunArgs) -> Result<Settings, String> {
+    pub fn resolve(args: &RunArgs) -> Result<Settings, SettingsError> {
         let config = match &args.config {
-            Some(p) => config::load(p).map_err(|e| e.to_string())?,
+            Some(p) => config::load(p)?,
             None => Config::default(),
         };
         let base = config::base_dir(args.config.as_deref());
         let f = &config.fritzbox;
         let host = args.fritzbox.clone().unwrap_or_else(|| f.host.clone());
-        let user =
-            args.user.clone().or_else(|| f.user.clone()).ok_or(
-                "no user name: pass --user NAME or set user in [fritzbox] of the config file",
-            )?;
+        let user = args
+            .user
+            .clone()
+            .or_else(|| f.user.clone())
+            .ok_or(SettingsError::NoUser)?;
         if !crate::net::valid_user(&user) {
-            return Err(crate::net::PhoneError::BadUser(user).to_string());
+            return Err(SettingsError::BadUser(crate::net::PhoneError::BadUser(
+                user,
+            )));
         }
         let password_file = args
             .password_file
@@ -114,29 +145,28 @@ pub fn read_password(
     file: Option<&Path>,
     in_config: Option<&str>,
     config_path: Option<&Path>,
-) -> Result<String, String> {
+) -> Result<String, SettingsError> {
     if let Some(f) = file {
-        let s = std::fs::read_to_string(f)
-            .map_err(|e| format!("cannot read password file {}: {e}", f.display()))?;
+        let s = std::fs::read_to_string(f).map_err(|source| SettingsError::PasswordFile {
+            path: f.to_owned(),
+            source,
+        })?;
         let p = s.lines().next().unwrap_or("").trim_end().to_owned();
         if p.is_empty() {
-            return Err(format!("password file {} is empty", f.display()));
+            return Err(SettingsError::EmptyPasswordFile(f.to_owned()));
         }
         return Ok(p);
     }
     if let Ok(p) = std::env::var("MINISIP4FB_PASSWORD") {
         // Refused like an empty file or `password = ""`, never skipped.
         if p.is_empty() {
-            return Err(
-                "MINISIP4FB_PASSWORD is set but empty: set the IP phone's password, or unset it"
-                    .into(),
-            );
+            return Err(SettingsError::EmptyPasswordEnv);
         }
         return Ok(p);
     }
     if let Some(p) = in_config {
         if p.is_empty() {
-            return Err("password = \"\" in [fritzbox] is empty: set the IP phone's password, or use password_file".into());
+            return Err(SettingsError::EmptyPasswordInConfig);
         }
         #[cfg(unix)]
         if let Some(path) = config_path {
@@ -151,7 +181,7 @@ pub fn read_password(
         let _ = config_path;
         return Ok(p.to_owned());
     }
-    Err("no password: set MINISIP4FB_PASSWORD, pass --password-file FILE, or set password_file in [fritzbox]".into())
+    Err(SettingsError::NoPassword)
 }
 
 /// Runs the daemon until SIGINT/SIGTERM. Returns the process exit code.
@@ -224,9 +254,10 @@ mod tests {
             ..RunArgs::default()
         };
         let e = Settings::resolve(&args).err().unwrap();
-        assert!(e.contains("bad user name"), "{e}");
+        assert!(matches!(e, SettingsError::BadUser(_)), "{e}");
+        assert!(e.to_string().contains("bad user name"), "{e}");
         let e = read_password(None, Some(""), None).unwrap_err();
-        assert!(e.contains("is empty"), "{e}");
+        assert!(matches!(e, SettingsError::EmptyPasswordInConfig), "{e}");
     }
 
     #[test]

@@ -7,8 +7,32 @@ use clap::{Args, Subcommand};
 use rand::Rng;
 
 use crate::config;
-use crate::fritzbox::Client;
 use crate::fritzbox::link::{BoxLink, admin_password};
+use crate::fritzbox::{self, Client};
+
+/// Why `setup` or `barring` stopped; each says what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error(transparent)]
+    Box(#[from] fritzbox::Error),
+    #[error(transparent)]
+    Config(#[from] config::ConfigError),
+    #[error("which FRITZ!Box user? pass --admin-user NAME (a user with the right \"Telefonie\")")]
+    NoAdminUser,
+    #[error(
+        "no admin password: set MINISIP4FB_ADMIN_PASSWORD or admin_password_file in [fritzbox]"
+    )]
+    NoAdminPassword,
+    #[error("cannot read the password at the terminal: {0}")]
+    Prompt(#[source] std::io::Error),
+    #[error("cannot write {}: {source}", path.display())]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the FRITZ!Box's country code {0} is not known")]
+    UnknownCountry(u16),
+}
 
 #[derive(Args, Debug, Clone, Default)]
 pub struct BoxArgs {
@@ -31,9 +55,9 @@ fn connect(
     a: &BoxArgs,
     given: Option<String>,
     pin_into: Option<&Path>,
-) -> Result<(Client, BoxLink, Option<config::Config>), String> {
+) -> Result<(Client, BoxLink, Option<config::Config>), SetupError> {
     let cfg = match &a.config {
-        Some(p) if p.exists() => Some(config::load(p).map_err(|e| e.to_string())?),
+        Some(p) if p.exists() => Some(config::load(p)?),
         _ => None,
     };
     let f = cfg.as_ref().map(|c| c.fritzbox.clone()).unwrap_or_default();
@@ -42,20 +66,19 @@ fn connect(
         .clone()
         .or(f.tr064.clone())
         .unwrap_or_else(|| "http://fritz.box:49000".into());
-    let user = a.admin_user.clone().or(f.admin_user.clone()).ok_or(
-        "which FRITZ!Box user? pass --admin-user NAME (a user with the right \"Telefonie\")",
-    )?;
+    let user = a
+        .admin_user
+        .clone()
+        .or(f.admin_user.clone())
+        .ok_or(SetupError::NoAdminUser)?;
     let base = config::base_dir(a.config.as_deref());
-    let password = match admin_password(&f, &base, given).map_err(|e| e.to_string())? {
+    let password = match admin_password(&f, &base, given)? {
         Some(p) => p,
         None if std::io::IsTerminal::is_terminal(&std::io::stdin()) => {
             rpassword::prompt_password(format!("password of FRITZ!Box user {user}: "))
-                .map_err(|e| e.to_string())?
+                .map_err(SetupError::Prompt)?
         }
-        None => return Err(
-            "no admin password: set MINISIP4FB_ADMIN_PASSWORD or admin_password_file in [fritzbox]"
-                .into(),
-        ),
+        None => return Err(SetupError::NoAdminPassword),
     };
     let link = BoxLink::new(
         url,
@@ -65,7 +88,7 @@ fn connect(
         pin_into.map(Path::to_path_buf),
     )
     .interactive();
-    let client = link.connect().map_err(|e| e.to_string())?;
+    let client = link.connect()?;
     Ok((client, link, cfg))
 }
 
@@ -109,7 +132,7 @@ pub fn setup(a: SetupArgs) -> i32 {
 }
 
 /// `setup`; `admin_password` as given outside the config (the environment).
-pub(crate) fn do_setup(a: &SetupArgs, admin_password: Option<String>) -> Result<(), String> {
+pub(crate) fn do_setup(a: &SetupArgs, admin_password: Option<String>) -> Result<(), SetupError> {
     let config_path = a
         .target
         .config
@@ -128,7 +151,7 @@ pub(crate) fn do_setup(a: &SetupArgs, admin_password: Option<String>) -> Result<
         .ok()
         .map(|s| s.lines().next().unwrap_or("").to_owned())
         .filter(|p| !p.is_empty());
-    let phones = client.ip_phones().map_err(|e| e.to_string())?;
+    let phones = client.ip_phones()?;
     let existing = phones.iter().find(|p| p.username == a.user);
     let host = url
         .trim_start_matches("http://")
@@ -168,9 +191,7 @@ pub(crate) fn do_setup(a: &SetupArgs, admin_password: Option<String>) -> Result<
                 (String::new(), None)
             } else {
                 let pw = strong_password();
-                let internal = client
-                    .set_ip_phone(index, &a.user, &pw, &a.name, &a.incoming)
-                    .map_err(|e| e.to_string())?;
+                let internal = client.set_ip_phone(index, &a.user, &pw, &a.name, &a.incoming)?;
                 let done = if existing.is_some() {
                     "reset the password of"
                 } else {
@@ -228,8 +249,7 @@ pub(crate) fn do_setup(a: &SetupArgs, admin_password: Option<String>) -> Result<
 
 /// Writes a file only its owner can read: a new 0600 file renamed over
 /// the old one, so an existing file's looser mode never holds the secret.
-fn write_private(path: &Path, text: &str) -> Result<(), String> {
-    let err = |e: std::io::Error| format!("cannot write {}: {e}", path.display());
+fn write_private(path: &Path, text: &str) -> Result<(), SetupError> {
     let tmp = path.with_extension(format!("tmp{}", std::process::id()));
     let mut o = std::fs::OpenOptions::new();
     o.write(true).create_new(true);
@@ -241,7 +261,10 @@ fn write_private(path: &Path, text: &str) -> Result<(), String> {
     });
     if let Err(e) = written.and_then(|()| std::fs::rename(&tmp, path)) {
         let _ = std::fs::remove_file(&tmp);
-        return Err(err(e));
+        return Err(SetupError::Write {
+            path: path.to_owned(),
+            source: e,
+        });
     }
     Ok(())
 }
@@ -253,10 +276,10 @@ fn numbers_from_the_box(
     client: &mut Client,
     path: &Path,
     cfg: Option<&config::Config>,
-) -> Result<(), String> {
-    let (code, area) = client.country_and_area_code().map_err(|e| e.to_string())?;
-    let country = crate::screen::regions::main_region(code)
-        .ok_or_else(|| format!("the FRITZ!Box's country code {code} is not known"))?;
+) -> Result<(), SetupError> {
+    let (code, area) = client.country_and_area_code()?;
+    let country =
+        crate::screen::regions::main_region(code).ok_or(SetupError::UnknownCountry(code))?;
     let text = std::fs::read_to_string(path).unwrap_or_default();
     let doc: toml_edit::DocumentMut = text.parse().unwrap_or_default();
     let has = |k: &str| doc.get("numbers").and_then(|n| n.get(k)).is_some();
@@ -286,8 +309,7 @@ fn numbers_from_the_box(
         if let (false, Some(a)) = (has_area, &area) {
             t["area_code"] = toml_edit::value(a.as_str());
         }
-    })
-    .map_err(|e| e.to_string())?;
+    })?;
     println!(
         "wrote [numbers] from the Box: country {country} (+{code}){}",
         area.map(|a| format!(", area code {a}")).unwrap_or_default()
@@ -298,15 +320,15 @@ fn numbers_from_the_box(
 /// Sets the [fritzbox] keys of the SIP account, keeping every other key
 /// and comment. The admin password is never written: TR-064 for the
 /// daemon (phonebooks, barring) is opt-in.
-fn update_config(path: &Path, user: &str, pw_file: &Path, host: &str) -> Result<(), String> {
+fn update_config(path: &Path, user: &str, pw_file: &Path, host: &str) -> Result<(), SetupError> {
     config::edit_fritzbox(path, |t| {
         t["user"] = toml_edit::value(user);
         t["password_file"] = toml_edit::value(pw_file.display().to_string());
         if t.get("host").is_none() {
             t["host"] = toml_edit::value(host);
         }
-    })
-    .map_err(|e| e.to_string())
+    })?;
+    Ok(())
 }
 
 #[derive(Args, Debug, Clone)]
@@ -332,7 +354,7 @@ pub enum BarringAction {
 }
 
 pub fn barring(a: BarringArgs) -> i32 {
-    let run = || -> Result<(), String> {
+    let run = || -> Result<(), SetupError> {
         let (mut c, ..) = connect(
             &a.target,
             super::admin_password_env(),
@@ -340,7 +362,7 @@ pub fn barring(a: BarringArgs) -> i32 {
         )?;
         match &a.action {
             BarringAction::List => {
-                let xml = c.barring_list().map_err(|e| e.to_string())?;
+                let xml = c.barring_list()?;
                 for e in crate::fritzbox::phonebook::entries(&xml) {
                     match e {
                         Ok((_, number, name)) => {
@@ -351,14 +373,14 @@ pub fn barring(a: BarringArgs) -> i32 {
                 }
             }
             BarringAction::Add { number, name } => {
-                if c.bar(number, name).map_err(|e| e.to_string())? {
+                if c.bar(number, name)? {
                     println!("barred {number}");
                 } else {
                     println!("{number} is barred already");
                 }
             }
             BarringAction::Remove { number } => {
-                if c.unbar(number).map_err(|e| e.to_string())? {
+                if c.unbar(number)? {
                     println!("removed {number} from the call-barring list");
                 } else {
                     println!("{number} is not on the call-barring list");
