@@ -215,7 +215,11 @@ impl Emulator {
             Some(t) => {
                 let listener = tokio::net::TcpListener::bind(t.bind).await?;
                 let url = format!("http://{}", listener.local_addr()?);
-                let state = Arc::new(Mutex::new(tr064::State::new(t.clone(), accounts.clone())));
+                let state = Arc::new(Mutex::new(tr064::State::new(
+                    t.clone(),
+                    accounts.clone(),
+                    cfg.seed ^ 0x7264,
+                )));
                 let task = tokio::spawn(tr064::serve(listener, state.clone()));
                 Some((url, state, task))
             }
@@ -252,9 +256,9 @@ impl Emulator {
         match &self.tr064 {
             Some((_, st, _)) => {
                 let mut st = st.lock().unwrap_or_else(|p| p.into_inner());
-                let waiting = st.auth_state == "waitingforauth";
+                let waiting = st.auth_state == tr064::AuthState::WaitingForAuth;
                 if waiting {
-                    st.auth_state = "authenticated";
+                    st.auth_state = tr064::AuthState::Authenticated;
                 }
                 waiting
             }

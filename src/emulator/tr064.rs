@@ -7,6 +7,9 @@ use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -81,16 +84,36 @@ pub(crate) struct State {
     nonces: HashSet<String>,
     failures: u32,
     base: String,
-    /// X_AVM-DE_Auth: "stopped", "waitingforauth" or "authenticated".
-    pub auth_state: &'static str,
+    pub auth_state: AuthState,
+    /// Nonces and tokens, from the emulator's seed: a run can be repeated.
+    rng: SmallRng,
+}
+
+/// X_AVM-DE_Auth's state of the second factor (FRITZBOX.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthState {
+    Stopped,
+    WaitingForAuth,
+    Authenticated,
+}
+
+impl AuthState {
+    /// The form on the wire (`NewState`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthState::Stopped => "stopped",
+            AuthState::WaitingForAuth => "waitingforauth",
+            AuthState::Authenticated => "authenticated",
+        }
+    }
 }
 
 impl State {
-    pub fn new(cfg: Tr064Config, accounts: Arc<Mutex<Vec<(String, String)>>>) -> State {
+    pub fn new(cfg: Tr064Config, accounts: Arc<Mutex<Vec<(String, String)>>>, seed: u64) -> State {
         let auth_state = if cfg.abandoned_second_factor {
-            "waitingforauth"
+            AuthState::WaitingForAuth
         } else {
-            "stopped"
+            AuthState::Stopped
         };
         State {
             cfg,
@@ -102,6 +125,7 @@ impl State {
             failures: 0,
             base: String::new(),
             auth_state,
+            rng: SmallRng::seed_from_u64(seed),
         }
     }
 }
@@ -292,204 +316,239 @@ fn handle(
         ("POST", _) => {}
         _ => return (404, vec![], String::new()),
     }
-    if st.failures >= 10 {
-        return (503, vec![], String::new());
+    if let Some(refused) = authorize(st, auth) {
+        return refused;
     }
-    // HTTP digest (RFC 2617) like the Box: qop=auth, MD5.
-    let authorized = auth.is_some_and(|a| {
-        let fields = digest::parse_auth(a).unwrap_or_default();
-        let nonce_known = fields.iter().any(|(k, v)| k == "nonce" && st.nonces.contains(v));
-        nonce_known && matches!(digest::verify(a, &st.cfg.admin_password, "POST"), Ok((u, true)) if u == st.cfg.admin_user)
-    });
-    if !authorized {
-        if auth.is_some() {
-            st.failures += 1;
-        }
-        let nonce = format!("{:016X}", rand::random::<u64>());
-        st.nonces.insert(nonce.clone());
-        return (
-            401,
-            vec![(
-                "WWW-Authenticate",
-                format!(
-                    "Digest realm=\"F!Box SOAP-Auth\", nonce=\"{nonce}\", algorithm=MD5, qop=\"auth\""
-                ),
-            )],
-            String::new(),
-        );
-    }
-    st.failures = 0;
     let Some((service, action)) = soapaction
         .map(|s| s.trim_matches('"'))
         .and_then(|s| s.split_once('#'))
     else {
         return fault(401, "Invalid Action");
     };
-    let (service, action) = (service.to_owned(), action.to_owned());
-    let args = match soap::parse_request(body, &action) {
+    let args = match soap::parse_request(body, action) {
         Ok(a) => a,
         Err(e) => return fault(402, &format!("Invalid Args: {e}")),
     };
-    let arg = |k: &str| args.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    let call = Call {
+        service,
+        action,
+        args: &args,
+    };
     if !st.cfg.telefonie_right && service != "urn:dslforum-org:service:DeviceInfo:1" {
         return fault(606, "Action not authorized");
     }
     let changes = matches!(
-        action.as_str(),
+        action,
         "X_AVM-DE_SetClient4" | "SetCallBarringEntry" | "DeleteCallBarringEntryUID"
     );
-    if changes && st.cfg.second_factor && st.auth_state != "authenticated" {
+    if changes && st.cfg.second_factor && st.auth_state != AuthState::Authenticated {
         return fault(866, "second factor authentication required");
     }
-    match (service.as_str(), action.as_str()) {
-        (crate::fritzbox::AUTH, "SetConfig") => {
-            let start = arg("NewAction").as_deref() == Some("start");
-            if start && st.auth_state == "waitingforauth" {
+    match service {
+        crate::fritzbox::AUTH => auth_action(st, &call),
+        crate::fritzbox::VOIP => voip_action(st, &call),
+        crate::fritzbox::ONTEL => ontel_action(st, &call),
+        _ => fault(401, "Invalid Action"),
+    }
+}
+
+/// One SOAP action as received.
+struct Call<'a> {
+    service: &'a str,
+    action: &'a str,
+    args: &'a [(String, String)],
+}
+
+impl Call<'_> {
+    fn arg(&self, name: &str) -> Option<String> {
+        self.args
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+    }
+
+    fn ok(&self, out: &[(&str, String)]) -> Reply {
+        ok(self.service, self.action, out)
+    }
+}
+
+/// HTTP digest (RFC 2617) like the Box: qop=auth, MD5, our own nonces;
+/// after 10 failed logins, 503. `None` when the request may go on.
+fn authorize(st: &mut State, auth: Option<&str>) -> Option<Reply> {
+    if st.failures >= 10 {
+        return Some((503, vec![], String::new()));
+    }
+    let authorized = auth.is_some_and(|a| {
+        let fields = digest::parse_auth(a).unwrap_or_default();
+        let nonce_known = fields.iter().any(|(k, v)| k == "nonce" && st.nonces.contains(v));
+        nonce_known && matches!(digest::verify(a, &st.cfg.admin_password, "POST"), Ok((u, true)) if u == st.cfg.admin_user)
+    });
+    if authorized {
+        st.failures = 0;
+        return None;
+    }
+    if auth.is_some() {
+        st.failures += 1;
+    }
+    let nonce = format!("{:016X}", st.rng.random::<u64>());
+    st.nonces.insert(nonce.clone());
+    Some((
+        401,
+        vec![(
+            "WWW-Authenticate",
+            format!(
+                "Digest realm=\"F!Box SOAP-Auth\", nonce=\"{nonce}\", algorithm=MD5, qop=\"auth\""
+            ),
+        )],
+        String::new(),
+    ))
+}
+
+/// X_AVM-DE_Auth: the second factor.
+fn auth_action(st: &mut State, c: &Call) -> Reply {
+    match c.action {
+        "SetConfig" => {
+            let start = c.arg("NewAction").as_deref() == Some("start");
+            if start && st.auth_state == AuthState::WaitingForAuth {
                 return fault(868, "Busy: another authentication is in progress");
             }
-            st.auth_state = if start { "waitingforauth" } else { "stopped" };
-            ok(
-                &service,
-                &action,
-                &[
-                    ("NewState", st.auth_state.into()),
-                    ("NewToken", format!("{:08x}", rand::random::<u32>())),
-                    ("NewMethods", "button;dtmf;*1234".into()),
-                ],
-            )
+            st.auth_state = if start {
+                AuthState::WaitingForAuth
+            } else {
+                AuthState::Stopped
+            };
+            c.ok(&[
+                ("NewState", st.auth_state.as_str().into()),
+                ("NewToken", format!("{:08x}", st.rng.random::<u32>())),
+                ("NewMethods", "button;dtmf;*1234".into()),
+            ])
         }
-        (crate::fritzbox::AUTH, "GetState") => {
-            ok(&service, &action, &[("NewState", st.auth_state.into())])
-        }
-        (crate::fritzbox::VOIP, "X_AVM-DE_GetVoIPCommonCountryCode") => ok(
-            &service,
-            &action,
-            &[
-                ("NewX_AVM-DE_LKZ", st.cfg.country_code.0.clone()),
-                ("NewX_AVM-DE_LKZPrefix", st.cfg.country_code.1.clone()),
-            ],
-        ),
-        (crate::fritzbox::VOIP, "X_AVM-DE_GetVoIPCommonAreaCode") => ok(
-            &service,
-            &action,
-            &[
-                ("NewX_AVM-DE_OKZ", st.cfg.area_code.0.clone()),
-                ("NewX_AVM-DE_OKZPrefix", st.cfg.area_code.1.clone()),
-            ],
-        ),
-        (crate::fritzbox::VOIP, "X_AVM-DE_GetNumberOfClients") => ok(
-            &service,
-            &action,
-            &[(
-                "NewX_AVM-DE_NumberOfClients",
-                st.cfg
-                    .claimed_clients
-                    .clone()
-                    .unwrap_or_else(|| st.phones.len().to_string()),
-            )],
-        ),
-        (crate::fritzbox::VOIP, "X_AVM-DE_GetClient3") => {
-            let i: usize = arg("NewX_AVM-DE_ClientIndex")
+        "GetState" => c.ok(&[("NewState", st.auth_state.as_str().into())]),
+        _ => fault(401, "Invalid Action"),
+    }
+}
+
+/// X_VoIP: the IP phones and the Box's country and area code.
+fn voip_action(st: &mut State, c: &Call) -> Reply {
+    match c.action {
+        "X_AVM-DE_GetVoIPCommonCountryCode" => c.ok(&[
+            ("NewX_AVM-DE_LKZ", st.cfg.country_code.0.clone()),
+            ("NewX_AVM-DE_LKZPrefix", st.cfg.country_code.1.clone()),
+        ]),
+        "X_AVM-DE_GetVoIPCommonAreaCode" => c.ok(&[
+            ("NewX_AVM-DE_OKZ", st.cfg.area_code.0.clone()),
+            ("NewX_AVM-DE_OKZPrefix", st.cfg.area_code.1.clone()),
+        ]),
+        "X_AVM-DE_GetNumberOfClients" => c.ok(&[(
+            "NewX_AVM-DE_NumberOfClients",
+            st.cfg
+                .claimed_clients
+                .clone()
+                .unwrap_or_else(|| st.phones.len().to_string()),
+        )]),
+        "X_AVM-DE_GetClient3" => {
+            let i: usize = c
+                .arg("NewX_AVM-DE_ClientIndex")
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(usize::MAX);
             match st.phones.get(i) {
-                Some(p) => ok(
-                    &service,
-                    &action,
-                    &[
-                        ("NewX_AVM-DE_ClientUsername", p.username.clone()),
-                        ("NewX_AVM-DE_PhoneName", p.name.clone()),
-                        ("NewX_AVM-DE_ClientId", String::new()),
-                        ("NewX_AVM-DE_OutGoingNumber", String::new()),
-                        ("NewX_AVM-DE_InComingNumbers", p.incoming.clone()),
-                        ("NewX_AVM-DE_ExternalRegistration", "0".into()),
-                        ("NewX_AVM-DE_InternalNumber", p.internal.clone()),
-                        ("NewX_AVM-DE_DelayedCallNotification", "0".into()),
-                    ],
-                ),
+                Some(p) => c.ok(&[
+                    ("NewX_AVM-DE_ClientUsername", p.username.clone()),
+                    ("NewX_AVM-DE_PhoneName", p.name.clone()),
+                    ("NewX_AVM-DE_ClientId", String::new()),
+                    ("NewX_AVM-DE_OutGoingNumber", String::new()),
+                    ("NewX_AVM-DE_InComingNumbers", p.incoming.clone()),
+                    ("NewX_AVM-DE_ExternalRegistration", "0".into()),
+                    ("NewX_AVM-DE_InternalNumber", p.internal.clone()),
+                    ("NewX_AVM-DE_DelayedCallNotification", "0".into()),
+                ]),
                 None => fault(713, "Invalid array index"),
             }
         }
-        (crate::fritzbox::VOIP, "X_AVM-DE_SetClient4") => {
-            let (Some(i), Some(user), Some(pw)) = (
-                arg("NewX_AVM-DE_ClientIndex").and_then(|v| v.parse::<usize>().ok()),
-                arg("NewX_AVM-DE_ClientUsername"),
-                arg("NewX_AVM-DE_ClientPassword"),
-            ) else {
-                return fault(402, "Invalid Args");
-            };
-            if user.len() < 4 || pw.len() < 8 {
-                return fault(801, "String too short");
-            }
-            if user.len() > 64 || pw.len() > 64 {
-                return fault(802, "String too long");
-            }
-            // An IP phone's password over TR-064: letters and digits only.
-            if !valid_chars(&user) || !pw.bytes().all(|b| b.is_ascii_alphanumeric()) {
-                return fault(803, "String contains invalid characters");
-            }
-            if i > st.phones.len() {
-                return fault(820, "Internal Error");
-            }
-            let phone = IpPhone {
-                username: user.clone(),
-                password: pw.clone(),
-                name: arg("NewX_AVM-DE_PhoneName").unwrap_or_default(),
-                incoming: arg("NewX_AVM-DE_InComingNumbers").unwrap_or_default(),
-                internal: format!("**62{i}"),
-            };
-            let internal = phone.internal.clone();
-            if i == st.phones.len() {
-                st.phones.push(phone);
-            } else {
-                st.phones[i] = phone;
-            }
-            // The registrar takes the new credentials at once.
-            let mut accounts = st.accounts.lock().unwrap_or_else(|p| p.into_inner());
-            accounts.retain(|(u, _)| *u != user);
-            accounts.push((user, pw));
-            drop(accounts);
-            ok(
-                &service,
-                &action,
-                &[("NewX_AVM-DE_InternalNumber", internal)],
-            )
-        }
-        (crate::fritzbox::ONTEL, "GetPhonebookList") => {
+        "X_AVM-DE_SetClient4" => set_client(st, c),
+        _ => fault(401, "Invalid Action"),
+    }
+}
+
+/// X_AVM-DE_SetClient4 with the Box's checks and error codes.
+fn set_client(st: &mut State, c: &Call) -> Reply {
+    let (Some(i), Some(user), Some(pw)) = (
+        c.arg("NewX_AVM-DE_ClientIndex")
+            .and_then(|v| v.parse::<usize>().ok()),
+        c.arg("NewX_AVM-DE_ClientUsername"),
+        c.arg("NewX_AVM-DE_ClientPassword"),
+    ) else {
+        return fault(402, "Invalid Args");
+    };
+    if user.len() < 4 || pw.len() < 8 {
+        return fault(801, "String too short");
+    }
+    if user.len() > 64 || pw.len() > 64 {
+        return fault(802, "String too long");
+    }
+    // An IP phone's password over TR-064: letters and digits only.
+    if !valid_chars(&user) || !pw.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return fault(803, "String contains invalid characters");
+    }
+    if i > st.phones.len() {
+        return fault(820, "Internal Error");
+    }
+    let phone = IpPhone {
+        username: user.clone(),
+        password: pw.clone(),
+        name: c.arg("NewX_AVM-DE_PhoneName").unwrap_or_default(),
+        incoming: c.arg("NewX_AVM-DE_InComingNumbers").unwrap_or_default(),
+        internal: format!("**62{i}"),
+    };
+    let internal = phone.internal.clone();
+    if i == st.phones.len() {
+        st.phones.push(phone);
+    } else {
+        st.phones[i] = phone;
+    }
+    // The registrar takes the new credentials at once.
+    let mut accounts = st.accounts.lock().unwrap_or_else(|p| p.into_inner());
+    accounts.retain(|(u, _)| *u != user);
+    accounts.push((user, pw));
+    drop(accounts);
+    c.ok(&[("NewX_AVM-DE_InternalNumber", internal)])
+}
+
+/// X_AVM-DE_OnTel: phonebooks and the call-barring list.
+fn ontel_action(st: &mut State, c: &Call) -> Reply {
+    match c.action {
+        "GetPhonebookList" => {
             let ids: Vec<String> = (0..st.cfg.phonebooks.len())
                 .map(|i| i.to_string())
                 .collect();
-            ok(&service, &action, &[("NewPhonebookList", ids.join(","))])
+            c.ok(&[("NewPhonebookList", ids.join(","))])
         }
-        (crate::fritzbox::ONTEL, "GetPhonebook") => {
-            let id: usize = arg("NewPhonebookID")
+        "GetPhonebook" => {
+            let id: usize = c
+                .arg("NewPhonebookID")
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(usize::MAX);
             match st.cfg.phonebooks.get(id) {
-                Some((name, _)) => ok(
-                    &service,
-                    &action,
-                    &[
-                        ("NewPhonebookName", name.clone()),
-                        ("NewPhonebookExtraID", String::new()),
-                        ("NewPhonebookURL", format!("{}/phonebook?id={id}", st.base)),
-                    ],
-                ),
+                Some((name, _)) => c.ok(&[
+                    ("NewPhonebookName", name.clone()),
+                    ("NewPhonebookExtraID", String::new()),
+                    ("NewPhonebookURL", format!("{}/phonebook?id={id}", st.base)),
+                ]),
                 None => fault(713, "Invalid array index"),
             }
         }
-        (crate::fritzbox::ONTEL, "GetCallBarringEntryByNum") => {
-            let n = arg("NewNumber").unwrap_or_default();
+        "GetCallBarringEntryByNum" => {
+            let n = c.arg("NewNumber").unwrap_or_default();
             match st.barring.iter().find(|(_, _, num)| *num == n) {
                 Some((uid, name, num)) => {
                     let entry = phonebook_xml("Rufsperren", &[(*uid, name.clone(), num.clone())]);
-                    ok(&service, &action, &[("NewPhonebookEntryData", entry)])
+                    c.ok(&[("NewPhonebookEntryData", entry)])
                 }
                 None => fault(714, "No matching entry found"),
             }
         }
-        (crate::fritzbox::ONTEL, "SetCallBarringEntry") => {
-            let data = arg("NewPhonebookEntryData").unwrap_or_default();
+        "SetCallBarringEntry" => {
+            let data = c.arg("NewPhonebookEntryData").unwrap_or_default();
             let (Some(name), Some(number)) = (
                 soap::tag_text(&data, "realName"),
                 soap::tag_text(&data, "number"),
@@ -500,19 +559,12 @@ fn handle(
             let uid = st.next_uid;
             st.next_uid += 1;
             st.barring.push((uid, name, number));
-            ok(
-                &service,
-                &action,
-                &[("NewPhonebookEntryUniqueID", uid.to_string())],
-            )
+            c.ok(&[("NewPhonebookEntryUniqueID", uid.to_string())])
         }
-        (crate::fritzbox::ONTEL, "GetCallBarringList") => ok(
-            &service,
-            &action,
-            &[("NewPhonebookURL", format!("{}/callbarring", st.base))],
-        ),
-        (crate::fritzbox::ONTEL, "DeleteCallBarringEntryUID") => {
-            let uid: u32 = arg("NewPhonebookEntryUniqueID")
+        "GetCallBarringList" => c.ok(&[("NewPhonebookURL", format!("{}/callbarring", st.base))]),
+        "DeleteCallBarringEntryUID" => {
+            let uid: u32 = c
+                .arg("NewPhonebookEntryUniqueID")
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(0);
             let before = st.barring.len();
@@ -520,7 +572,7 @@ fn handle(
             if st.barring.len() == before {
                 return fault(714, "No matching entry found");
             }
-            ok(&service, &action, &[])
+            c.ok(&[])
         }
         _ => fault(401, "Invalid Action"),
     }
