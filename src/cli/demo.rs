@@ -3,10 +3,11 @@
 //! the Box places a short series of calls and we show what the phone
 //! decided and what the Box saw.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
-use tokio::sync::mpsc;
+use tokio::sync::{broadcast, mpsc};
 
 use super::run::{RunArgs, Settings};
 use super::tr064::{BoxArgs, SetupArgs, do_setup};
@@ -142,6 +143,35 @@ fn fail(what: impl std::fmt::Display) -> i32 {
 }
 
 async fn run_demo(dir: &std::path::Path) -> i32 {
+    match steps(dir).await {
+        Ok(code) => code,
+        Err(e) => fail(e),
+    }
+}
+
+/// The demo's steps, as a user would take them; an `Err` ends it early.
+async fn steps(dir: &std::path::Path) -> Result<i32, String> {
+    let (emulator, config_path) = start_box(dir).await?;
+    set_up(&config_path).await?;
+    let mut reports = emulator.reports();
+    let daemon = start_daemon(config_path).await?;
+    registered(&emulator, &mut reports, &daemon.user).await?;
+    let (mut failures, terminate_times) = play_scenes(&emulator, daemon.decisions).await;
+    let barred = wait_for_barring(&emulator).await;
+    if !barred.iter().any(|n| n == PREMIUM) {
+        failures.push(format!("{PREMIUM} is not on the Box's call-barring list"));
+    }
+    let _ = daemon.stop.send(());
+    let code = daemon.task.await.unwrap_or(1);
+    if code != 0 {
+        failures.push(format!("the phone exited with {code}"));
+    }
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    Ok(summary(&emulator, &mut reports, &terminate_times, &barred, failures).await)
+}
+
+/// The emulated Box on loopback and the config the demo starts from.
+async fn start_box(dir: &std::path::Path) -> Result<(Emulator, PathBuf), String> {
     // Setup and the daemon read it from the file setup's config names.
     let admin_password = format!("demo-admin-{:08x}", rand::random::<u32>());
     let emu_cfg = EmulatorConfig {
@@ -154,35 +184,31 @@ async fn run_demo(dir: &std::path::Path) -> i32 {
         }),
         ..EmulatorConfig::default()
     };
-    let emulator = match Emulator::start(emu_cfg).await {
-        Ok(e) => e,
-        Err(e) => {
-            return fail(format!(
-                "cannot start the emulated FRITZ!Box on loopback: {e}"
-            ));
-        }
-    };
+    let emulator = Emulator::start(emu_cfg)
+        .await
+        .map_err(|e| format!("cannot start the emulated FRITZ!Box on loopback: {e}"))?;
     let tr064 = emulator.tr064_url().unwrap_or_default().to_owned();
     let config_path = dir.join("minisip4fb.toml");
     let config_text = DEMO_CONFIG
         .replace("{sip}", &emulator.addr().to_string())
         .replace("{tr064}", &tr064);
-    let written = std::fs::write(&config_path, config_text)
-        .and_then(|()| std::fs::write(dir.join("admin-password"), &admin_password));
-    if let Err(e) = written {
-        return fail(format!("cannot write to {}: {e}", dir.display()));
-    }
+    std::fs::write(&config_path, config_text)
+        .and_then(|()| std::fs::write(dir.join("admin-password"), &admin_password))
+        .map_err(|e| format!("cannot write to {}: {e}", dir.display()))?;
     println!(
         "minisip4fb demo: an emulated FRITZ!Box with SIP on {} and TR-064 on {tr064};\n  the config lives in {} for the demo's length",
         emulator.addr(),
         dir.display()
     );
+    Ok((emulator, config_path))
+}
 
-    // The account, as a user would make it: `minisip4fb setup`.
+/// The account, as a user would make it: `minisip4fb setup`.
+async fn set_up(config_path: &std::path::Path) -> Result<(), String> {
     println!("\n$ minisip4fb setup --config minisip4fb.toml");
     let setup = SetupArgs {
         target: BoxArgs {
-            config: Some(config_path.clone()),
+            config: Some(config_path.to_owned()),
             ..BoxArgs::default()
         },
         user: "minisip4fb".into(),
@@ -191,55 +217,58 @@ async fn run_demo(dir: &std::path::Path) -> i32 {
         dry_run: false,
     };
     match tokio::task::spawn_blocking(move || do_setup(&setup, None)).await {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => return fail(format!("setup: {e}")),
-        Err(e) => return fail(format!("setup: {e}")),
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(format!("setup: {e}")),
+        Err(e) => Err(format!("setup: {e}")),
     }
+}
 
-    // Then the daemon, as `run --config minisip4fb.toml` starts it.
+/// The daemon as `run --config minisip4fb.toml` starts it.
+struct Daemon {
+    user: String,
+    decisions: mpsc::UnboundedReceiver<Record>,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<i32>,
+}
+
+async fn start_daemon(config_path: PathBuf) -> Result<Daemon, String> {
     let run_args = RunArgs {
         config: Some(config_path),
         ..RunArgs::default()
     };
-    let settings = match Settings::resolve(&run_args) {
-        Ok(s) => s,
-        Err(e) => return fail(format!("the config setup wrote: {e}")),
-    };
+    let settings =
+        Settings::resolve(&run_args).map_err(|e| format!("the config setup wrote: {e}"))?;
     let (source, config) = (settings.source, settings.phone);
     // The daemon reads the Box's lists in the background; the demo waits
     // for them so that its first call already meets the phonebook.
     let link = match source.box_link(None) {
         Some(Ok(l)) => l,
-        Some(Err(e)) => return fail(e),
-        None => return fail("no TR-064 in the demo config"),
+        Some(Err(e)) => return Err(e.to_string()),
+        None => return Err("no TR-064 in the demo config".into()),
     };
-    match link.with(fetch_box_lists).await {
-        Ok(lists) => {
-            let books: Vec<String> = lists
-                .keys()
-                .filter(|k| *k != "barring")
-                .map(|k| format!("{k:?}"))
-                .collect();
-            println!(
-                "\nread the Box's phonebook {} and its call-barring list over TR-064",
-                books.join(", ")
-            );
-            *source.box_lists.lock().unwrap_or_else(|p| p.into_inner()) = lists;
-        }
-        Err(e) => return fail(format!("reading the Box's phonebooks: {e}")),
-    }
-    let mut reports = emulator.reports();
-    let user = config.user.clone();
+    let lists = link
+        .with(fetch_box_lists)
+        .await
+        .map_err(|e| format!("reading the Box's phonebooks: {e}"))?;
+    let books: Vec<String> = lists
+        .keys()
+        .filter(|k| *k != "barring")
+        .map(|k| format!("{k:?}"))
+        .collect();
+    println!(
+        "\nread the Box's phonebook {} and its call-barring list over TR-064",
+        books.join(", ")
+    );
+    *source.box_lists.lock().unwrap_or_else(|p| p.into_inner()) = lists;
     // The rules must compile before the phone starts (serve would say so too).
-    if let Err(e) = source.compile() {
-        return fail(e);
-    }
+    source.compile().map_err(|e| e.to_string())?;
     println!("the phone listens on {}", config.bind);
     println!(
         "  rules: the Box's phonebook rings; premium numbers are terminated and barred at the Box;\n         0137* and withheld numbers are terminated"
     );
-    let (dec_tx, mut decisions) = mpsc::unbounded_channel::<Record>();
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let (dec_tx, decisions) = mpsc::unbounded_channel::<Record>();
+    let (stop, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let user = config.user.clone();
     let parts = Parts {
         source,
         calllog: None,
@@ -247,14 +276,27 @@ async fn run_demo(dir: &std::path::Path) -> i32 {
         calls: Some(dec_tx),
         tr064: Some(Ok(link)),
     };
-    let phone_task = tokio::spawn(serve(config, parts, async {
+    let task = tokio::spawn(serve(config, parts, async {
         let _ = stop_rx.await;
     }));
+    Ok(Daemon {
+        user,
+        decisions,
+        stop,
+        task,
+    })
+}
 
-    let Some(binding) = emulator.wait_for_binding(Duration::from_secs(5)).await else {
-        eprintln!("minisip4fb demo: FAILED: the phone did not register within 5 s");
-        return 1;
-    };
+/// Waits for the phone's binding at the Box and says how it got there.
+async fn registered(
+    emulator: &Emulator,
+    reports: &mut broadcast::Receiver<Report>,
+    user: &str,
+) -> Result<(), String> {
+    let binding = emulator
+        .wait_for_binding(Duration::from_secs(5))
+        .await
+        .ok_or("the phone did not register within 5 s")?;
     let mut challenged = false;
     while let Ok(r) = reports.try_recv() {
         challenged |= matches!(r, Report::Challenged { .. });
@@ -273,11 +315,18 @@ async fn run_demo(dir: &std::path::Path) -> i32 {
             .as_secs()
             + 1
     );
+    Ok(())
+}
 
+/// Every scene's call, its decision and whether it ended as expected;
+/// returns the failures and the INVITE → BYE times of terminated calls.
+async fn play_scenes(
+    emulator: &Emulator,
+    mut decisions: mpsc::UnboundedReceiver<Record>,
+) -> (Vec<String>, Vec<Duration>) {
     let mut failures = Vec::new();
     let mut terminate_times = Vec::new();
-    let scenes = scenes();
-    for (i, scene) in scenes.iter().enumerate() {
+    for (i, scene) in scenes().iter().enumerate() {
         let report = emulator.call(scene.spec.clone()).await;
         let decision = tokio::time::timeout(Duration::from_secs(3), decisions.recv())
             .await
@@ -300,8 +349,12 @@ async fn run_demo(dir: &std::path::Path) -> i32 {
             ));
         }
     }
+    (failures, terminate_times)
+}
 
-    // terminate-and-bar works off the decision path: give it a moment.
+/// terminate-and-bar works off the decision path: gives it up to 3 s to
+/// reach the Box's call-barring list, which it returns.
+async fn wait_for_barring(emulator: &Emulator) -> Vec<String> {
     let mut barred = emulator.barred_numbers();
     for _ in 0..30 {
         if barred.iter().any(|n| n == PREMIUM) {
@@ -310,13 +363,18 @@ async fn run_demo(dir: &std::path::Path) -> i32 {
         tokio::time::sleep(Duration::from_millis(100)).await;
         barred = emulator.barred_numbers();
     }
-    if !barred.iter().any(|n| n == PREMIUM) {
-        failures.push(format!("{PREMIUM} is not on the Box's call-barring list"));
-    }
+    barred
+}
 
-    let _ = stop_tx.send(());
-    let code = phone_task.await.unwrap_or(1);
-    tokio::time::sleep(Duration::from_millis(50)).await;
+/// What the Box saw, and the demo's exit code.
+async fn summary(
+    emulator: &Emulator,
+    reports: &mut broadcast::Receiver<Report>,
+    terminate_times: &[Duration],
+    barred: &[String],
+    mut failures: Vec<String>,
+) -> i32 {
+    let calls = scenes().len();
     let bindings = emulator.bindings().await.len();
     let violations = emulator.violations().await;
     let (mut options_ok, mut options_missed) = (0, 0);
@@ -334,9 +392,8 @@ async fn run_demo(dir: &std::path::Path) -> i32 {
         .sum::<f64>()
         / terminated.max(1) as f64;
     println!(
-        "\nSummary: {} calls; {terminated} terminated ({avg:.1} ms from INVITE to BYE on average), {} left ringing.",
-        scenes.len(),
-        scenes.len() - terminated
+        "\nSummary: {calls} calls; {terminated} terminated ({avg:.1} ms from INVITE to BYE on average), {} left ringing.",
+        calls - terminated
     );
     println!(
         "  The Box saw {} protocol violation{}; {options_ok} OPTIONS keepalive{} answered{}; after shutdown the phone unregistered ({bindings} binding{} left).",
@@ -365,9 +422,6 @@ async fn run_demo(dir: &std::path::Path) -> i32 {
         failures.push(format!(
             "{bindings} binding(s) left after the phone shut down"
         ));
-    }
-    if code != 0 {
-        failures.push(format!("the phone exited with {code}"));
     }
     if failures.is_empty() {
         println!("\nEvery call ended as expected.");
