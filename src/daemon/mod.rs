@@ -291,33 +291,7 @@ pub async fn serve(
     snapshot.store(Some(rules));
 
     let reload = Arc::new(tokio::sync::Notify::new());
-    let link = match parts.tr064 {
-        Some(Ok(l)) => Some(l),
-        Some(Err(e)) => {
-            tracing::error!("TR-064 disabled: {e}");
-            None
-        }
-        None => None,
-    };
-    let mut bar = None;
-    if let Some(link) = &link {
-        if Rules::wants_box_lists(&parts.source.effective()) {
-            let every = config::parse_duration(&parts.source.config.fritzbox.phonebook_refresh)
-                .unwrap_or_else(|e| {
-                    tracing::warn!("[fritzbox] phonebook_refresh: {e}; using 6h");
-                    Duration::from_secs(6 * 3600)
-                });
-            tasks.push(tokio::spawn(box_sync(
-                link.clone(),
-                parts.source.box_lists.clone(),
-                reload.clone(),
-                every,
-            )));
-        }
-        let (tx, rx) = mpsc::channel(256);
-        tasks.push(tokio::spawn(barring_worker(link.clone(), rx)));
-        bar = Some(tx);
-    }
+    let bar = start_tr064(parts.tr064, &parts.source, &reload, &mut tasks);
     let outlets = book::Outlets {
         events: events.clone(),
         calls: parts.calls,
@@ -387,6 +361,40 @@ pub async fn serve(
         let _ = tokio::task::spawn_blocking(move || t.join()).await;
     }
     code
+}
+
+/// The TR-064 work, off the phone's path: the Box's lists kept fresh for
+/// the rules that use them, and the worker that bars numbers (its queue
+/// is returned). Nothing without TR-064 access.
+fn start_tr064(
+    link: Option<Result<BoxLink, LinkError>>,
+    source: &RuleSource,
+    reload: &Arc<tokio::sync::Notify>,
+    tasks: &mut Vec<tokio::task::JoinHandle<()>>,
+) -> Option<mpsc::Sender<(String, String)>> {
+    let link = match link? {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::error!("TR-064 disabled: {e}");
+            return None;
+        }
+    };
+    if Rules::wants_box_lists(&source.effective()) {
+        let every = config::parse_duration(&source.config.fritzbox.phonebook_refresh)
+            .unwrap_or_else(|e| {
+                tracing::warn!("[fritzbox] phonebook_refresh: {e}; using 6h");
+                Duration::from_secs(6 * 3600)
+            });
+        tasks.push(tokio::spawn(box_sync(
+            link.clone(),
+            source.box_lists.clone(),
+            reload.clone(),
+            every,
+        )));
+    }
+    let (tx, rx) = mpsc::channel(256);
+    tasks.push(tokio::spawn(barring_worker(link, rx)));
+    Some(tx)
 }
 
 /// Nice +10 for the calling thread (Linux keeps the nice value per
