@@ -331,6 +331,49 @@ async fn list_reload_while_calls_come_in() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_list_the_config_names_before_it_exists_takes_effect_once_created() {
+    let dir = setup("late-list");
+    let emu = emulator().await;
+    let _d = daemon(&dir.join("config.toml"), emu.addr());
+    emu.wait_for_binding(Duration::from_secs(10))
+        .await
+        .expect("registers");
+    let newcomer = || spec(Caller::National("040987654321".into()), 300);
+    assert_eq!(
+        emu.call(newcomer()).await.outcome,
+        CallOutcome::RangUntilCancelled
+    );
+    // A rule with a list in a directory not watched so far, not there yet:
+    // the reload fails and the old rules stay.
+    let config = std::fs::read_to_string(dir.join("config.toml")).unwrap();
+    std::fs::create_dir(dir.join("later")).unwrap();
+    std::fs::write(
+        dir.join("config.toml"),
+        format!(
+            "{config}\n[[rule]]\nname = \"late\"\nlists = [\"later/new.txt\"]\naction = \"terminate\"\n"
+        ),
+    )
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert_eq!(
+        emu.call(newcomer()).await.outcome,
+        CallOutcome::RangUntilCancelled,
+        "old rules kept while the list is missing"
+    );
+    // Creating the list is enough: no SIGHUP, no other change.
+    std::fs::write(dir.join("later/new.txt"), "040 987654321\n").unwrap();
+    let mut blocked = false;
+    for _ in 0..30 {
+        if emu.call(newcomer()).await.outcome == CallOutcome::TerminatedByPhone {
+            blocked = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert!(blocked, "the list created later took effect");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_during_a_call_keeps_earlier_records() {
     let dir = setup("kill9");
     let emu = std::sync::Arc::new(emulator().await);

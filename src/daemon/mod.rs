@@ -67,6 +67,26 @@ impl RuleSource {
             .collect()
     }
 
+    /// Our files and those the config on disk names now, which may not
+    /// compile (a list it names may not exist yet).
+    fn files_on_disk(&self) -> Vec<PathBuf> {
+        let mut files = self.files();
+        if let Some(path) = &self.path
+            && let Ok(config) = config::load(path)
+        {
+            let on_disk = RuleSource {
+                config,
+                ..self.clone()
+            };
+            for f in on_disk.files() {
+                if !files.contains(&f) {
+                    files.push(f);
+                }
+            }
+        }
+        files
+    }
+
     /// Directory that relative list paths are resolved against.
     pub fn base_dir(&self) -> PathBuf {
         config::base_dir(self.path.as_deref())
@@ -687,7 +707,10 @@ async fn reloader(
         let compiled = tokio::task::spawn_blocking(move || {
             lower_priority_of_this_thread();
             let mut c = candidate;
-            c.reload().map(|rules| (c, rules))
+            match c.reload() {
+                Ok(rules) => Ok((c, rules)),
+                Err(e) => Err((e, c.files_on_disk())),
+            }
         })
         .await;
         match compiled {
@@ -704,7 +727,13 @@ async fn reloader(
                 );
                 snapshot.store(Some(Arc::new(rules)));
             }
-            Ok(Err(e)) => tracing::error!("reload failed, keeping the old rules: {e}"),
+            Ok(Err((e, files))) => {
+                tracing::error!("reload failed, keeping the old rules: {e}");
+                // What the broken config names is watched too: creating
+                // the list it misses, or mending it, reloads at once.
+                w.follow(files).await;
+                continue;
+            }
             Err(e) => tracing::error!("reload failed, keeping the old rules: {e}"),
         }
         // The rules may name other lists now.
