@@ -1,13 +1,13 @@
 //! The `minisip4fb` command line.
 
-pub mod bench;
-pub mod calls;
-pub mod check;
-pub mod demo;
-pub mod emulate;
-pub mod floor;
-pub mod run;
-pub mod tr064;
+mod bench;
+mod calls;
+mod check;
+mod demo;
+mod emulate;
+mod floor;
+mod run;
+mod tr064;
 
 use clap::{Parser, Subcommand};
 
@@ -17,13 +17,13 @@ use clap::{Parser, Subcommand};
     version,
     about = "A headless IP phone for the FRITZ!Box that hangs up on unwanted callers"
 )]
-pub struct Cli {
+struct Cli {
     #[command(subcommand)]
     pub command: Command,
 }
 
 #[derive(Subcommand, Debug)]
-pub enum Command {
+enum Command {
     /// Register at the FRITZ!Box and screen incoming calls.
     Run(run::RunArgs),
     /// Try it out: an emulated FRITZ!Box rings the real phone on loopback.
@@ -48,7 +48,7 @@ pub enum Command {
 }
 
 /// Sets up logging: RUST_LOG wins, else info (every SIP message with --verbose).
-pub fn init_logging(verbose: bool) {
+fn init_logging(verbose: bool) {
     init_logging_level(if verbose {
         "minisip4fb=trace"
     } else {
@@ -57,12 +57,12 @@ pub fn init_logging(verbose: bool) {
 }
 
 /// Sets up logging with `default` as the filter unless RUST_LOG is set.
-pub fn init_logging_level(default: &str) {
+fn init_logging_level(default: &str) {
     init_logging_with(default, false);
 }
 
 /// Logging to stderr, as text (journald-friendly) or one JSON object a line.
-pub fn init_logging_with(default: &str, json: bool) {
+fn init_logging_with(default: &str, json: bool) {
     use std::io::IsTerminal;
     use tracing_subscriber::EnvFilter;
     let mut filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
@@ -91,4 +91,61 @@ pub fn admin_password_env() -> Option<String> {
     std::env::var("MINISIP4FB_ADMIN_PASSWORD")
         .ok()
         .filter(|p| !p.is_empty())
+}
+
+/// The binary's whole life: parses the command line, runs the command,
+/// returns the exit code.
+pub fn main() -> i32 {
+    let cli = Cli::parse();
+    // One thread for the daemon's own tasks (reloads, hooks, TR-064); the
+    // phone answers SIP on a thread of its own and the book-keeper writes
+    // the call log on another, so nothing here can delay a call. Every
+    // thread costs memory (stack, malloc arena): no more than that.
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("minisip4fb: cannot start the async runtime: {e}");
+            return 1;
+        }
+    };
+    match cli.command {
+        Command::Run(args) => {
+            let level = if args.verbose {
+                "minisip4fb=trace"
+            } else {
+                "minisip4fb=info"
+            };
+            init_logging_with(level, args.log_format == run::LogFormat::Json);
+            rt.block_on(run::run(args))
+        }
+        Command::Check(args) => {
+            init_logging_level("minisip4fb=warn");
+            rt.block_on(check::check(args))
+        }
+        Command::Calls(args) => calls::calls(args),
+        Command::Stats(args) => calls::stats(args),
+        Command::Setup(args) => tr064::setup(args),
+        Command::Barring(args) => tr064::barring(args),
+        Command::Bench(args) => {
+            init_logging_level("minisip4fb=error");
+            rt.block_on(bench::bench(args))
+        }
+        Command::BenchFloor(args) => floor::floor(args),
+        Command::Demo(args) => {
+            // The phone's own log would interleave with the story; -v shows it.
+            init_logging_level(if args.verbose {
+                "minisip4fb=trace"
+            } else {
+                "minisip4fb=error"
+            });
+            rt.block_on(demo::demo())
+        }
+        Command::Emulate(args) => {
+            init_logging(false);
+            rt.block_on(emulate::emulate(args))
+        }
+    }
 }

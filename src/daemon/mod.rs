@@ -7,8 +7,8 @@
 //! printer's (`--events json`), and the daemon's runtime for everything
 //! slow (rule compiles in its blocking pool, hooks, TR-064).
 
-pub mod book;
-pub mod hooks;
+pub(crate) mod book;
+pub(crate) mod hooks;
 pub mod screening;
 
 use std::collections::HashMap;
