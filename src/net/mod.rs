@@ -1,5 +1,5 @@
-//! The driver: a tokio UDP socket and a timer feeding the sans-IO
-//! [`Agent`], and the public async API built on it.
+//! The driver: a UDP socket and a timer feeding the sans-IO [`Agent`] on
+//! a thread of its own, and the public async API built on it.
 //!
 //! Two ways to decide about calls. A [`Screen`] given to
 //! [`Phone::start_with`] is called inline, on the driver's own turn, the
@@ -30,7 +30,11 @@ use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use tokio::net::UdpSocket;
+use std::net::UdpSocket;
+use std::os::fd::AsRawFd;
+use std::os::unix::net::UnixDatagram;
+use std::sync::Arc;
+
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 use crate::agent::{Agent, CommandError, Config, Event, Input, Output, RegistrationError};
@@ -115,8 +119,8 @@ pub enum PhoneError {
     /// A command on a call failed.
     #[error(transparent)]
     Call(#[from] CallError),
-    /// The phone's thread could not start its runtime.
-    #[error("cannot start the async runtime: {0}")]
+    /// The phone's thread (or its wake-up socket pair) could not be made.
+    #[error("cannot start the phone's thread: {0}")]
     Runtime(std::io::Error),
 }
 
@@ -258,11 +262,28 @@ enum Command {
 
 type Request = (Command, oneshot::Sender<Result<(), CommandError>>);
 
+/// The way into the driver's thread: a command, then a byte on a socket
+/// pair that wakes its `poll`. Cheap to clone.
+#[derive(Clone)]
+struct Commands {
+    queue: std::sync::mpsc::Sender<Request>,
+    wake: Arc<UnixDatagram>,
+}
+
+impl Commands {
+    fn send(&self, r: Request) -> Result<(), ()> {
+        self.queue.send(r).map_err(drop)?;
+        // A full wake buffer means a wake-up is pending anyway.
+        let _ = self.wake.send(&[1]);
+        Ok(())
+    }
+}
+
 /// A registered IP phone at the FRITZ!Box. Registration refresh, re-
 /// registration after an outage, OPTIONS keepalives and retransmissions
 /// all run by themselves in a background task.
 pub struct Phone {
-    commands: mpsc::UnboundedSender<Request>,
+    commands: Commands,
     calls: mpsc::UnboundedReceiver<IncomingCall>,
     events: broadcast::Sender<Event>,
     registration: watch::Receiver<Registration>,
@@ -343,24 +364,20 @@ impl Phone {
         Phone::spawn(socket, cfg, Box::new(screen))
     }
 
-    /// Starts the driver on a thread of its own with its own one-thread
-    /// runtime: whatever the application's runtime is busy with, the
-    /// thread that answers SIP does nothing else.
-    fn spawn(
-        socket: std::net::UdpSocket,
-        cfg: Config,
-        screen: Box<dyn Screen>,
-    ) -> Result<Phone, PhoneError> {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(PhoneError::Runtime)?;
-        let bind = cfg.contact;
-        let socket = {
-            let _in_rt = rt.enter();
-            UdpSocket::from_std(socket).map_err(|source| PhoneError::Bind { addr: bind, source })?
+    /// Starts the driver on a thread of its own, a plain `poll` loop on
+    /// the socket (no runtime): whatever the application's runtime is busy
+    /// with, the thread that answers SIP does nothing else, and a call
+    /// wakes it straight into the agent.
+    fn spawn(socket: UdpSocket, cfg: Config, screen: Box<dyn Screen>) -> Result<Phone, PhoneError> {
+        let (wake, woken) = UnixDatagram::pair().map_err(PhoneError::Runtime)?;
+        for s in [&wake, &woken] {
+            s.set_nonblocking(true).map_err(PhoneError::Runtime)?;
+        }
+        let (queue, cmd_rx) = std::sync::mpsc::channel();
+        let commands = Commands {
+            queue,
+            wake: Arc::new(wake),
         };
-        let (commands, cmd_rx) = mpsc::unbounded_channel();
         let (calls_tx, calls) = mpsc::unbounded_channel();
         let (events, _) = broadcast::channel(256);
         let (reg_tx, registration) = watch::channel(Registration::Connecting);
@@ -383,7 +400,7 @@ impl Phone {
             .spawn(move || {
                 // The driver, and with it the screen, is dropped when run
                 // returns: only then is the phone's last word out.
-                rt.block_on(driver.run(cmd_rx));
+                driver.run(&cmd_rx, &woken);
                 let _ = done_tx.send(());
             })
             .map_err(PhoneError::Runtime)?;
@@ -482,7 +499,7 @@ pub struct IncomingCall {
     id: CallId,
     caller: CallerId,
     received: Instant,
-    commands: mpsc::UnboundedSender<Request>,
+    commands: Commands,
     status: watch::Receiver<CallStatus>,
 }
 
@@ -581,7 +598,7 @@ impl IncomingCall {
 struct Driver {
     agent: Agent,
     socket: UdpSocket,
-    commands: mpsc::UnboundedSender<Request>,
+    commands: Commands,
     calls: mpsc::UnboundedSender<IncomingCall>,
     events: broadcast::Sender<Event>,
     registration: watch::Sender<Registration>,
@@ -594,11 +611,11 @@ struct Driver {
 }
 
 impl Driver {
-    async fn run(mut self, mut cmd_rx: mpsc::UnboundedReceiver<Request>) {
+    fn run(mut self, cmd_rx: &std::sync::mpsc::Receiver<Request>, woken: &UnixDatagram) {
         self.agent.register(Instant::now());
         let mut buf = vec![0u8; 65_535];
         loop {
-            let mut deadline = self.flush().await;
+            let mut deadline = self.flush();
             if let Some(until) = self.stopping {
                 if self.agent.active_calls() == 0 || Instant::now() >= until {
                     self.stopping = None;
@@ -607,20 +624,37 @@ impl Driver {
                 }
                 deadline = deadline.min(until);
             }
-            tokio::select! {
-                r = self.socket.recv_from(&mut buf) => match r {
-                    Ok((n, from)) => self.agent.handle_input(Input::Receive { now: Instant::now(), from, data: &buf[..n] }),
+            let (datagram, command) = wait(&self.socket, woken, deadline);
+            if datagram {
+                match self.socket.recv_from(&mut buf) {
+                    Ok((n, from)) => self.agent.handle_input(Input::Receive {
+                        now: Instant::now(),
+                        from,
+                        data: &buf[..n],
+                    }),
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
                     // ICMP port unreachable and the like: the retransmission timers cover it.
                     Err(e) => tracing::debug!("receive error: {e}"),
-                },
-                _ = tokio::time::sleep_until(deadline.into()) => self.agent.handle_input(Input::Timeout(Instant::now())),
-                cmd = cmd_rx.recv() => match cmd {
-                    Some((Command::Stop, _)) | None => return,
-                    Some((c, reply)) => {
-                        let r = self.apply(c);
-                        let _ = reply.send(r);
+                }
+                // One datagram per turn (the agent's drain contract); the
+                // next poll returns at once if more are queued.
+                continue;
+            }
+            if command {
+                while woken.recv(&mut [0; 64]).is_ok() {}
+                while let Ok((c, reply)) = cmd_rx.try_recv() {
+                    if matches!(c, Command::Stop) {
+                        return;
                     }
-                },
+                    let r = self.apply(c);
+                    let _ = reply.send(r);
+                    // Each command's output goes out before the next one.
+                    self.flush();
+                }
+                continue;
+            }
+            if Instant::now() >= deadline {
+                self.agent.handle_input(Input::Timeout(Instant::now()));
             }
         }
     }
@@ -644,14 +678,10 @@ impl Driver {
     /// Sends what the agent produced, hands out events; returns the deadline.
     /// What waits for the end of the turn: the datagrams go first, then
     /// anything that wakes another thread.
-    async fn flush(&mut self) -> Instant {
+    fn flush(&mut self) -> Instant {
         loop {
             match self.agent.poll_output() {
-                Output::Transmit { to, data } => {
-                    if let Err(e) = self.socket.send_to(&data, to).await {
-                        tracing::warn!("cannot send to {to}: {e}");
-                    }
-                }
+                Output::Transmit { to, data } => send(&self.socket, &data, to),
                 Output::Event(e) => self.dispatch(e),
                 Output::Timeout(t) => {
                     for e in self.later.drain(..) {
@@ -737,6 +767,53 @@ impl Driver {
             Event::CallRefused { caller } => self.screen.refused(caller),
         }
         self.later.push(e);
+    }
+}
+
+/// Waits until the socket has a datagram, a command is queued, or
+/// `deadline`: (datagram, command). `poll(2)`, in milliseconds rounded up,
+/// is precise enough for SIP's timers (the shortest is T1, 500 ms).
+fn wait(socket: &UdpSocket, woken: &UnixDatagram, deadline: Instant) -> (bool, bool) {
+    let left = deadline.saturating_duration_since(Instant::now());
+    let ms = left.as_nanos().div_ceil(1_000_000).min(i32::MAX as u128) as i32;
+    let mut fds = [
+        libc::pollfd {
+            fd: socket.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        },
+        libc::pollfd {
+            fd: woken.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        },
+    ];
+    // SAFETY: two valid pollfds on descriptors this thread keeps open.
+    let n = unsafe { libc::poll(fds.as_mut_ptr(), 2, ms) };
+    if n <= 0 {
+        // Timeout, or EINTR: the caller checks the deadline and polls again.
+        return (false, false);
+    }
+    // An error condition on the socket is read (and logged) like data.
+    let ready = |f: &libc::pollfd| f.revents & (libc::POLLIN | libc::POLLERR | libc::POLLHUP) != 0;
+    (ready(&fds[0]), ready(&fds[1]))
+}
+
+/// Sends one datagram; a full send buffer gets up to 100 ms to drain.
+fn send(socket: &UdpSocket, data: &[u8], to: SocketAddr) {
+    let mut r = socket.send_to(data, to);
+    if matches!(&r, Err(e) if e.kind() == std::io::ErrorKind::WouldBlock) {
+        let mut fd = libc::pollfd {
+            fd: socket.as_raw_fd(),
+            events: libc::POLLOUT,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd on the phone's own socket.
+        unsafe { libc::poll(&mut fd, 1, 100) };
+        r = socket.send_to(data, to);
+    }
+    if let Err(e) = r {
+        tracing::warn!("cannot send to {to}: {e}");
     }
 }
 
