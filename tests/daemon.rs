@@ -20,6 +20,22 @@ fn daemon(config: &Path, box_addr: std::net::SocketAddr) -> Proc {
     )
 }
 
+/// The same with its log kept ([`Proc::log`]), once it screens calls: the
+/// rules compiled (calls before that are deferred and get no 180).
+async fn screening_daemon(config: &Path, emu: &Emulator) -> Proc {
+    let d =
+        Proc::spawn_logged(common::against_box(&["run"], config, emu.addr()).stdout(Stdio::null()));
+    emu.wait_for_binding(Duration::from_secs(10))
+        .await
+        .expect("registers");
+    assert!(
+        d.wait_for(" rule(s)", Duration::from_secs(20)).await,
+        "the rules compile: {}",
+        d.log()
+    );
+    d
+}
+
 fn setup(name: &str) -> PathBuf {
     let dir = common::fresh_dir("daemon", name);
     std::fs::write(dir.join("password"), "geheim123\n").unwrap();
@@ -125,10 +141,7 @@ fn spec(c: Caller, ring_ms: u64) -> CallSpec {
 async fn every_call_ends_as_configured_and_is_logged_with_its_reason() {
     let dir = setup("rules");
     let emu = emulator().await;
-    let _d = daemon(&dir.join("config.toml"), emu.addr());
-    emu.wait_for_binding(Duration::from_secs(10))
-        .await
-        .expect("registers");
+    let _d = screening_daemon(&dir.join("config.toml"), &emu).await;
     // One row per rule: the caller, what the Box sees, and the call log's
     // decision, outcome and reason. A failure names the rule.
     struct Case {
@@ -276,10 +289,7 @@ async fn every_call_ends_as_configured_and_is_logged_with_its_reason() {
 async fn list_reload_while_calls_come_in() {
     let dir = setup("reload");
     let emu = std::sync::Arc::new(emulator().await);
-    let _d = daemon(&dir.join("config.toml"), emu.addr());
-    emu.wait_for_binding(Duration::from_secs(10))
-        .await
-        .expect("registers");
+    let d = screening_daemon(&dir.join("config.toml"), &emu).await;
     let newcomer = || spec(Caller::National("040987654321".into()), 300);
     assert_eq!(
         emu.call(newcomer()).await.outcome,
@@ -328,16 +338,21 @@ async fn list_reload_while_calls_come_in() {
         emu.call(newcomer()).await.outcome,
         CallOutcome::TerminatedByPhone
     );
+    // And the daemon says why: a daemon that never reloads would pass the
+    // calls above too.
+    let log = d.log();
+    assert!(log.contains("reloaded the rules"), "{log}");
+    assert!(
+        log.contains("reload failed, keeping the old rules") && log.contains("acton"),
+        "{log}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_list_the_config_names_before_it_exists_takes_effect_once_created() {
     let dir = setup("late-list");
     let emu = emulator().await;
-    let _d = daemon(&dir.join("config.toml"), emu.addr());
-    emu.wait_for_binding(Duration::from_secs(10))
-        .await
-        .expect("registers");
+    let d = screening_daemon(&dir.join("config.toml"), &emu).await;
     let newcomer = || spec(Caller::National("040987654321".into()), 300);
     assert_eq!(
         emu.call(newcomer()).await.outcome,
@@ -371,6 +386,11 @@ async fn a_list_the_config_names_before_it_exists_takes_effect_once_created() {
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     assert!(blocked, "the list created later took effect");
+    let log = d.log();
+    assert!(
+        log.contains("reload failed, keeping the old rules") && log.contains("new.txt"),
+        "{log}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

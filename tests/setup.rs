@@ -297,11 +297,12 @@ action = "terminate-and-bar"
         ),
     )
     .unwrap();
-    let mut child = common::against_box(&["run"], &d.join("config.toml"), emu.addr())
-        .env_remove("MINISIP4FB_ADMIN_PASSWORD")
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    // Killed when dropped, also when an assertion below fails.
+    let _daemon = common::Proc::spawn(
+        common::against_box(&["run"], &d.join("config.toml"), emu.addr())
+            .env_remove("MINISIP4FB_ADMIN_PASSWORD")
+            .stderr(std::process::Stdio::null()),
+    );
     emu.wait_for_binding(Duration::from_secs(10))
         .await
         .expect("registers");
@@ -339,14 +340,20 @@ action = "terminate-and-bar"
         emu.call(spam()).await.outcome,
         CallOutcome::TerminatedByPhone
     );
-    tokio::time::sleep(Duration::from_millis(3500)).await;
+    // Barring runs off the call path: wait for it, then make sure the
+    // second call did not bar the number a second time.
+    for _ in 0..50 {
+        if !emu.barred_numbers().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(
         emu.barred_numbers(),
         vec!["09005551234".to_string()],
         "barred once after two calls"
     );
-    let _ = child.kill();
-    let _ = child.wait();
 }
 
 /// FRITZ!OS asks for a second factor before it creates an IP phone: setup

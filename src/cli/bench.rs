@@ -481,10 +481,19 @@ async fn run_bench(
             .map_or("?".into(), |(a, b)| wakeups(&a, &b).to_string())
     );
     println!("\nsoak failures: {}", warm.failed() + soak.failed());
+    // A failed call is a failed benchmark (the rate steps above the first
+    // one look for the rate where calls start to fail: those are not).
+    let failed = main.failed() + floor_step.failed() + warm.failed() + soak.failed();
+    let code = if failed > 0 {
+        eprintln!("minisip4fb bench: FAILED: {failed} call(s) at the tested rates failed");
+        1
+    } else {
+        0
+    };
     if a.stress {
-        return stress(exe, emu, box_addr, dir).await;
+        return stress(exe, emu, box_addr, dir).await.max(code);
     }
-    0
+    code
 }
 
 /// The worst INVITE→200 while the phone is busy with something slow.
@@ -518,16 +527,21 @@ async fn stress(
     println!(
         "| situation | calls | failed | INVITE → 200 p50 | p99 | max |\n|---|---:|---:|---:|---:|---:|"
     );
-    let row = |name: &str, s: &Step| {
+    // The bound the issue states: every call answered, each within 100 ms.
+    let mut missed = Vec::new();
+    let mut row = |name: &str, s: &Step| {
         let v = s.latencies(|r| r.answered_after);
+        let max = percentile(&v, 1.0);
         println!(
-            "| {name} | {} | {} | {:.3} ms | {:.3} ms | {:.3} ms |",
+            "| {name} | {} | {} | {:.3} ms | {:.3} ms | {max:.3} ms |",
             s.reports.len(),
             s.failed(),
             percentile(&v, 0.5),
             percentile(&v, 0.99),
-            percentile(&v, 1.0)
         );
+        if s.failed() > 0 || max > STRESS_BOUND_MS {
+            missed.push(name.to_owned());
+        }
     };
     let quiet = run_step(emu, 200, 50.0).await;
     row("quiet (hook on each call)", &quiet);
@@ -568,8 +582,18 @@ async fn stress(
     let flood = run_step(emu, 1000, 500.0).await;
     row("hook flood: 1,000 calls at 500 calls/s", &flood);
     drop(phone);
-    0
+    if missed.is_empty() {
+        return 0;
+    }
+    eprintln!(
+        "minisip4fb bench: FAILED: a call failed or took over {STRESS_BOUND_MS} ms to answer in: {}",
+        missed.join("; ")
+    );
+    1
 }
+
+/// Under stress every blocked call is still answered within this (issue 10).
+const STRESS_BOUND_MS: f64 = 100.0;
 
 /// Size of a stripped copy, via `strip` if it is installed.
 fn stripped_size(exe: &std::path::Path) -> Option<u64> {

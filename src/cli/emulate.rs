@@ -224,7 +224,11 @@ pub async fn emulate(args: EmulateArgs) -> i32 {
         started.elapsed().as_secs_f64(),
         violations.len()
     );
-    0
+    for v in &violations {
+        println!("  violation: {v}");
+    }
+    // A phone under test that broke the protocol fails the run.
+    if violations.is_empty() { 0 } else { 3 }
 }
 
 #[cfg(test)]

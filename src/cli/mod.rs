@@ -28,7 +28,7 @@ enum Command {
     Run(run::RunArgs),
     /// Try it out: an emulated FRITZ!Box rings the real phone on loopback.
     Demo(demo::DemoArgs),
-    /// Run only the emulated FRITZ!Box, to test a phone against it.
+    /// Run only the emulated FRITZ!Box, to test a phone against it (exits 3 if it broke the protocol).
     Emulate(emulate::EmulateArgs),
     /// Validate the config and lists, register once, unregister.
     Check(run::RunArgs),

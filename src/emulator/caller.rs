@@ -102,8 +102,11 @@ impl CallSpec {
 pub enum CallOutcome {
     /// The phone answered and hung up: every other phone stopped ringing.
     TerminatedByPhone,
-    /// The phone let it ring until the caller gave up.
+    /// The phone rang (180) until the caller gave up.
     RangUntilCancelled,
+    /// The phone stayed silent (no 180) until the caller gave up: what
+    /// `ignore-silently` does; the other phones rang.
+    IgnoredUntilCancelled,
     /// The phone declined with this status; other phones kept ringing.
     RejectedByPhone(u16),
     /// The phone answered and the caller hung up later.
@@ -158,15 +161,10 @@ impl fmt::Display for CallReport {
                 ms(self.answered_after),
                 ms(self.bye_after)
             ),
-            CallOutcome::RangUntilCancelled => write!(
-                f,
-                "{}until the caller hung up",
-                if self.ringing {
-                    "kept ringing "
-                } else {
-                    "left alone (no 180) "
-                }
-            ),
+            CallOutcome::RangUntilCancelled => f.write_str("kept ringing until the caller hung up"),
+            CallOutcome::IgnoredUntilCancelled => {
+                f.write_str("left alone (no 180) until the caller hung up")
+            }
             CallOutcome::RejectedByPhone(s) => {
                 write!(f, "declined with {s}; other phones kept ringing")
             }
@@ -511,10 +509,14 @@ a=rtpmap:121 PCMU/16000\r\na=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-15\
                 if matches!(c.phase, Phase::Done { .. }) {
                     return;
                 }
-                c.report.outcome = if status == 487 && matches!(c.phase, Phase::Cancelling { .. }) {
-                    CallOutcome::RangUntilCancelled
-                } else {
-                    CallOutcome::RejectedByPhone(status)
+                c.report.outcome = match status {
+                    487 if matches!(c.phase, Phase::Cancelling { .. }) && c.report.ringing => {
+                        CallOutcome::RangUntilCancelled
+                    }
+                    487 if matches!(c.phase, Phase::Cancelling { .. }) => {
+                        CallOutcome::IgnoredUntilCancelled
+                    }
+                    _ => CallOutcome::RejectedByPhone(status),
                 };
                 self.finish(now, c);
             }

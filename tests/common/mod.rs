@@ -5,6 +5,7 @@
 
 use std::path::PathBuf;
 use std::process::{Child, Command};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use minisip4fb::emulator::tr064::Tr064Config;
@@ -33,11 +34,54 @@ pub fn against_box(
 }
 
 /// A child process of the test, killed (by its PID) when dropped.
-pub struct Proc(pub Child);
+pub struct Proc(pub Child, Option<Arc<Mutex<String>>>);
 
 impl Proc {
     pub fn spawn(cmd: &mut Command) -> Proc {
-        Proc(cmd.spawn().expect("start minisip4fb"))
+        Proc(cmd.spawn().expect("start minisip4fb"), None)
+    }
+
+    /// Spawns with stderr read as it comes (the pipe never fills), for
+    /// [`Proc::wait_for`] and [`Proc::log`].
+    pub fn spawn_logged(cmd: &mut Command) -> Proc {
+        let mut child = cmd
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("start minisip4fb");
+        let log = Arc::new(Mutex::new(String::new()));
+        if let Some(err) = child.stderr.take() {
+            let log = log.clone();
+            std::thread::spawn(move || {
+                for line in
+                    std::io::BufRead::lines(std::io::BufReader::new(err)).map_while(Result::ok)
+                {
+                    let mut l = log.lock().unwrap();
+                    l.push_str(&line);
+                    l.push('\n');
+                }
+            });
+        }
+        Proc(child, Some(log))
+    }
+
+    /// What a [`Proc::spawn_logged`] process wrote to stderr so far.
+    pub fn log(&self) -> String {
+        self.1
+            .as_ref()
+            .map(|l| l.lock().unwrap().clone())
+            .unwrap_or_default()
+    }
+
+    /// Waits (at most `limit`) until its stderr holds `needle`.
+    pub async fn wait_for(&self, needle: &str, limit: Duration) -> bool {
+        let until = std::time::Instant::now() + limit;
+        while std::time::Instant::now() < until {
+            if self.log().contains(needle) {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        false
     }
 
     pub fn signal(&self, sig: &str) {

@@ -92,7 +92,7 @@ sipp -sf "$here/sipp_phone_register.xml" -i 127.0.0.1 -p 15090 -m 1 -timeout 10 
 sipp -sf "$here/sipp_phone_answer.xml" -i 127.0.0.1 -p 15090 -m 1 -timeout 10 -timeout_error -nostdin \
     -trace_err -error_file phone_answer_err.log >phone_answer.log 2>&1 \
     || fail "sipp as the phone did not see the emulator's call through"
-wait "$emu_pid" || fail "emulator exited non-zero"
+wait "$emu_pid" || fail "emulator exited non-zero (3: protocol violations, listed in emulator.log)"
 grep -q "call 1: answered after" emulator.log || fail "emulator did not report the answered call"
 grep -q " 0 protocol violation" emulator.log || fail "emulator saw violations from sipp"
 echo "ok: the emulator's registrar and caller interoperate with sipp"
