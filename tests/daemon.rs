@@ -133,6 +133,19 @@ fn ring_in_background(
     })
 }
 
+/// Calls (every 0.5 s, at most 30 times) until the phone terminates the
+/// call: inotify sees a change at once, but the reload compiles at nice
+/// +10, so a busy machine (other tests in parallel) may take a while.
+async fn blocked_soon(emu: &Emulator, call: impl Fn() -> CallSpec) -> bool {
+    for _ in 0..30 {
+        if emu.call(call()).await.outcome == CallOutcome::TerminatedByPhone {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    false
+}
+
 fn spec(c: Caller, ring_ms: u64) -> CallSpec {
     CallSpec::new(c).cancel_after(Duration::from_millis(ring_ms))
 }
@@ -320,17 +333,10 @@ async fn list_reload_while_calls_come_in() {
             "no call dropped during the reload"
         );
     }
-    // inotify sees the change at once; the reload compiles at nice +10,
-    // so a busy machine (other tests in parallel) may take a while.
-    let mut blocked = false;
-    for _ in 0..30 {
-        if emu.call(newcomer()).await.outcome == CallOutcome::TerminatedByPhone {
-            blocked = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-    assert!(blocked, "the new block list entry took effect");
+    assert!(
+        blocked_soon(&emu, newcomer).await,
+        "the new block list entry took effect"
+    );
     // A broken config keeps the old rules running.
     std::fs::write(dir.join("config.toml"), "[[rule]]\nacton = \"terminate\"\n").unwrap();
     tokio::time::sleep(Duration::from_millis(2500)).await;
@@ -377,15 +383,10 @@ async fn a_list_the_config_names_before_it_exists_takes_effect_once_created() {
     );
     // Creating the list is enough: no SIGHUP, no other change.
     std::fs::write(dir.join("later/new.txt"), "040 987654321\n").unwrap();
-    let mut blocked = false;
-    for _ in 0..30 {
-        if emu.call(newcomer()).await.outcome == CallOutcome::TerminatedByPhone {
-            blocked = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-    assert!(blocked, "the list created later took effect");
+    assert!(
+        blocked_soon(&emu, newcomer).await,
+        "the list created later took effect"
+    );
     let log = d.log();
     assert!(
         log.contains("reload failed, keeping the old rules") && log.contains("new.txt"),

@@ -624,21 +624,26 @@ impl Driver {
                 }
                 deadline = deadline.min(until);
             }
+            // Each input is drained (flush) before the next one, and every
+            // source that is ready gets its turn: a flood of datagrams
+            // neither starves the timers nor the commands.
             let (datagram, command) = wait(&self.socket, woken, deadline);
             if datagram {
+                // One datagram per turn; the next poll returns at once if
+                // more are queued.
                 match self.socket.recv_from(&mut buf) {
-                    Ok((n, from)) => self.agent.handle_input(Input::Receive {
-                        now: Instant::now(),
-                        from,
-                        data: &buf[..n],
-                    }),
+                    Ok((n, from)) => {
+                        self.agent.handle_input(Input::Receive {
+                            now: Instant::now(),
+                            from,
+                            data: &buf[..n],
+                        });
+                        self.flush();
+                    }
                     Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
                     // ICMP port unreachable and the like: the retransmission timers cover it.
                     Err(e) => tracing::debug!("receive error: {e}"),
                 }
-                // One datagram per turn (the agent's drain contract); the
-                // next poll returns at once if more are queued.
-                continue;
             }
             if command {
                 while woken.recv(&mut [0; 64]).is_ok() {}
@@ -648,10 +653,8 @@ impl Driver {
                     }
                     let r = self.apply(c);
                     let _ = reply.send(r);
-                    // Each command's output goes out before the next one.
                     self.flush();
                 }
-                continue;
             }
             if Instant::now() >= deadline {
                 self.agent.handle_input(Input::Timeout(Instant::now()));
