@@ -662,6 +662,15 @@ impl Agent {
             }
             return;
         }
+        // RFC 4475 §3.3.9: two different Content-Lengths cannot be framed.
+        if req.headers.conflicting_lengths() {
+            if req.method != Method::Ack {
+                let mut resp = build::response(&req, 400, None, &self.ctx.cfg.user_agent);
+                resp.reason = "Conflicting Content-Length".into();
+                self.ctx.send(from, resp.to_bytes());
+            }
+            return;
+        }
         let branch = req
             .headers
             .top_via()

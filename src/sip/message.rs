@@ -91,6 +91,10 @@ pub struct Headers {
     /// The headers every transaction reads, each parsed at most once (the
     /// parser fills them as it validates); any change clears them.
     parsed: Parsed,
+    /// Received with Content-Lengths that disagree: the body cannot be
+    /// framed (RFC 4475 §3.3.9). Not part of equality: the writer derives
+    /// Content-Length, so a message written back has just one.
+    conflicting_lengths: bool,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -127,7 +131,18 @@ impl Headers {
             text: String::with_capacity(text),
             entries: Vec::with_capacity(entries),
             parsed: Parsed::default(),
+            conflicting_lengths: false,
         }
+    }
+
+    /// Whether the message came with Content-Lengths that disagree (RFC
+    /// 4475 §3.3.9): answer 400, never act on it.
+    pub fn conflicting_lengths(&self) -> bool {
+        self.conflicting_lengths
+    }
+
+    pub(crate) fn set_conflicting_lengths(&mut self, yes: bool) {
+        self.conflicting_lengths = yes;
     }
 
     /// Appends a header; known names take their canonical spelling.

@@ -207,6 +207,7 @@ pub fn parse(data: &[u8]) -> Result<Message, ParseError> {
     if content_length {
         headers.remove("Content-Length");
     }
+    headers.set_conflicting_lengths(lengths_disagree);
     let cseq_method = cseq.as_ref().map(|c: &CSeq| c.method.clone());
     headers.set_parsed(from, to, top_via, cseq);
     let body = match length {
