@@ -667,4 +667,19 @@ mod tests {
         assert_eq!(errors.len(), 1);
         assert!(!errors[0].to_string().contains("secret"), "{}", errors[0]);
     }
+
+    #[test]
+    fn a_binary_file_loads_as_a_list_of_broken_lines() {
+        let path = std::env::temp_dir().join(format!("minisip4fb-bin-{}.txt", std::process::id()));
+        let bytes: Vec<u8> = (0..=255u8).cycle().take(64 * 1024).collect();
+        std::fs::write(&path, &bytes).unwrap();
+        let (_, errors) = load(&path, &home()).expect("readable: loads, with warnings");
+        let _ = std::fs::remove_file(&path);
+        assert!(!errors.is_empty());
+        // Each error says what was wrong in words; none quotes the bytes.
+        for e in &errors {
+            let text = e.to_string();
+            assert!(!text.chars().any(|c| c.is_control()), "{text:?}");
+        }
+    }
 }
