@@ -654,19 +654,20 @@ impl Agent {
         let missing = ["Via", "From", "To", "Call-ID", "CSeq"]
             .into_iter()
             .find(|h| req.headers.get(h).is_none());
-        if let Some(h) = missing {
+        // RFC 4475 §3.3.9: two different Content-Lengths cannot be framed.
+        let unusable = match missing {
+            Some(h) => Some(format!("Missing {h}")),
+            None => req
+                .headers
+                .conflicting_lengths()
+                .then(|| "Conflicting Content-Length".to_owned()),
+        };
+        if let Some(reason) = unusable {
+            // An ACK is never answered (RFC 3261 §17), nor anything without
+            // a Via to send the answer to (§18.2.2).
             if req.method != Method::Ack && req.headers.get("Via").is_some() {
                 let mut resp = build::response(&req, 400, None, &self.ctx.cfg.user_agent);
-                resp.reason = format!("Missing {h}");
-                self.ctx.send(from, resp.to_bytes());
-            }
-            return;
-        }
-        // RFC 4475 §3.3.9: two different Content-Lengths cannot be framed.
-        if req.headers.conflicting_lengths() {
-            if req.method != Method::Ack {
-                let mut resp = build::response(&req, 400, None, &self.ctx.cfg.user_agent);
-                resp.reason = "Conflicting Content-Length".into();
+                resp.reason = reason;
                 self.ctx.send(from, resp.to_bytes());
             }
             return;
