@@ -67,26 +67,6 @@ impl RuleSource {
             .collect()
     }
 
-    /// Our files and those the config on disk names now, which may not
-    /// compile (a list it names may not exist yet).
-    fn files_on_disk(&self) -> Vec<PathBuf> {
-        let mut files = self.files();
-        if let Some(path) = &self.path
-            && let Ok(config) = config::load(path)
-        {
-            let on_disk = RuleSource {
-                config,
-                ..self.clone()
-            };
-            for f in on_disk.files() {
-                if !files.contains(&f) {
-                    files.push(f);
-                }
-            }
-        }
-        files
-    }
-
     /// Directory that relative list paths are resolved against.
     pub fn base_dir(&self) -> PathBuf {
         config::base_dir(self.path.as_deref())
@@ -148,11 +128,17 @@ impl RuleSource {
             }
             let mut candidate = self.clone();
             candidate.config = fresh;
-            let rules = candidate.compile()?;
+            let rules = candidate.compile().map_err(|error| ReloadError::Compile {
+                error,
+                files: candidate.files(),
+            })?;
             *self = candidate;
             return Ok(rules);
         }
-        Ok(self.compile()?)
+        self.compile().map_err(|error| ReloadError::Compile {
+            error,
+            files: self.files(),
+        })
     }
 }
 
@@ -161,8 +147,14 @@ impl RuleSource {
 enum ReloadError {
     #[error(transparent)]
     Config(#[from] config::ConfigError),
-    #[error(transparent)]
-    Compile(#[from] CompileError),
+    /// `files`: what the rules that failed name (a list they miss may be
+    /// created next), to be watched too.
+    #[error("{error}")]
+    Compile {
+        #[source]
+        error: CompileError,
+        files: Vec<PathBuf>,
+    },
 }
 
 /// The kinds of [`DaemonEvent`], by the names hooks and JSON use.
@@ -707,10 +699,7 @@ async fn reloader(
         let compiled = tokio::task::spawn_blocking(move || {
             lower_priority_of_this_thread();
             let mut c = candidate;
-            match c.reload() {
-                Ok(rules) => Ok((c, rules)),
-                Err(e) => Err((e, c.files_on_disk())),
-            }
+            c.reload().map(|rules| (c, rules)).map_err(Box::new)
         })
         .await;
         match compiled {
@@ -727,10 +716,19 @@ async fn reloader(
                 );
                 snapshot.store(Some(Arc::new(rules)));
             }
-            Ok(Err((e, files))) => {
+            Ok(Err(e)) => {
                 tracing::error!("reload failed, keeping the old rules: {e}");
                 // What the broken config names is watched too: creating
                 // the list it misses, or mending it, reloads at once.
+                let mut files = source.files();
+                if let ReloadError::Compile { files: named, .. } = *e {
+                    files.extend(
+                        named
+                            .into_iter()
+                            .filter(|f| !files.contains(f))
+                            .collect::<Vec<_>>(),
+                    );
+                }
                 w.follow(files).await;
                 continue;
             }
