@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use minisip4fb::emulator::{CallOutcome, CallSpec, Caller, Emulator};
+use minisip4fb::emulator::{CallOutcome, CallSpec, Caller, Emulator, EmulatorConfig, Report};
 
 mod common;
 use common::{BIN, Proc};
@@ -95,8 +95,21 @@ log_only = true
     dir
 }
 
+/// The usual Box, told of the config's shorter `decline_delay` (300 ms
+/// instead of the 3 s the Box needs; FRITZBOX.md) so that tests stay quick.
 async fn emulator() -> Emulator {
-    common::usual_box(9).await
+    box_declines_after(Duration::from_millis(300)).await
+}
+
+async fn box_declines_after(min: Duration) -> Emulator {
+    common::start(EmulatorConfig {
+        bind: "127.0.0.1:0".parse().unwrap(),
+        accounts: vec![(common::USER.into(), common::PASSWORD.into())],
+        min_decline_after_ringing: min,
+        seed: 9,
+        ..EmulatorConfig::default()
+    })
+    .await
 }
 
 fn calls_json(dir: &Path) -> Vec<serde_json::Value> {
@@ -491,15 +504,25 @@ async fn a_locked_call_log_delays_no_call_and_loses_no_record() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_ends_ringing_calls_writes_their_outcome_and_unregisters() {
     let dir = setup("sigterm");
-    let emu = std::sync::Arc::new(emulator().await);
+    // A phone that shuts down declines its ringing calls at once: no
+    // minimum ringing time to keep then.
+    let emu = std::sync::Arc::new(box_declines_after(Duration::ZERO).await);
     let mut d = daemon(&dir.join("config.toml"), emu.addr());
     emu.wait_for_binding(Duration::from_secs(10))
         .await
         .expect("registers");
     // A blocked call first: once it is terminated the rules are in force.
     blocked_call_is_terminated(&emu).await;
+    let mut reports = emu.reports();
     let ringing = ring_in_background(&emu, 5000);
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        common::wait_report(&mut reports, Duration::from_secs(5), |r| matches!(
+            r,
+            Report::Ringing { .. }
+        ))
+        .await,
+        "the call rings before SIGTERM"
+    );
     let status = tokio::task::spawn_blocking(move || d.terminate())
         .await
         .unwrap()

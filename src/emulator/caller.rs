@@ -7,10 +7,23 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use rand::Rng;
 use tokio::sync::oneshot;
 
+use super::registrar::REALM;
 use super::{Fritzbox, Report, T1, TIMEOUT, next_interval};
-use crate::sip::{self, Method, Request, Response};
+use crate::sip::{self, Method, Request, Response, digest};
+
+/// The Box's audio offer in its order (FRITZBOX.md): G.722, PCMA, PCMU,
+/// AVM's 16 kHz G.711, telephone-event.
+const OFFER: [(u8, &str); 6] = [
+    (9, "G722/8000"),
+    (8, "PCMA/8000"),
+    (0, "PCMU/8000"),
+    (120, "PCMA/16000"),
+    (121, "PCMU/16000"),
+    (101, "telephone-event/8000"),
+];
 
 /// Who calls, in the forms the Box sends.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,6 +38,8 @@ pub enum Caller {
     Internal { number: String, name: String },
     /// Number withheld (CLIR): no user part.
     Anonymous,
+    /// Number withheld, the other form the Box may send: `anonymous@`.
+    AnonymousUser,
 }
 
 impl Caller {
@@ -33,8 +48,13 @@ impl Caller {
         match self {
             Caller::National(n) | Caller::International(n) => Some(n),
             Caller::Named { number, .. } | Caller::Internal { number, .. } => Some(number),
-            Caller::Anonymous => None,
+            Caller::Anonymous | Caller::AnonymousUser => None,
         }
+    }
+
+    /// A call from another phone of the same Box: never to be touched.
+    pub fn is_internal(&self) -> bool {
+        matches!(self, Caller::Internal { .. })
     }
 
     fn header_value(&self, tag: &str) -> String {
@@ -49,6 +69,7 @@ impl Caller {
                 )
             }
             Caller::Anonymous => format!("<sip:fritz.box>;tag={tag}"),
+            Caller::AnonymousUser => format!("<sip:anonymous@fritz.box>;tag={tag}"),
         }
     }
 }
@@ -60,7 +81,7 @@ impl fmt::Display for Caller {
             Caller::Named { number, name } | Caller::Internal { number, name } => {
                 write!(f, "{number} ({name})")
             }
-            Caller::Anonymous => f.write_str("anonymous"),
+            Caller::Anonymous | Caller::AnonymousUser => f.write_str("anonymous"),
         }
     }
 }
@@ -115,6 +136,9 @@ pub enum CallOutcome {
     NoAnswer,
     /// No phone was registered to call.
     NoBinding,
+    /// The number is on the Box's call-barring list: the Box refused the
+    /// call itself and no phone rang (FRITZBOX.md, call list type 10).
+    BarredByBox,
 }
 
 /// What the Box measured of one call.
@@ -175,6 +199,9 @@ impl fmt::Display for CallReport {
             ),
             CallOutcome::NoAnswer => f.write_str("the phone never answered the INVITE"),
             CallOutcome::NoBinding => f.write_str("no phone registered"),
+            CallOutcome::BarredByBox => {
+                f.write_str("refused by the Box's call barring; no phone rang")
+            }
         }
     }
 }
@@ -224,6 +251,14 @@ pub(super) struct OutCall {
     phone_target: Option<SocketAddr>,
     ack: Option<Vec<u8>>,
     report: CallReport,
+    /// The account of the binding rung, whose password a challenged BYE uses.
+    user: String,
+    ringing_at: Option<Instant>,
+    answered_at: Option<Instant>,
+    /// The first final response, to catch a conflicting second one.
+    final_status: Option<u16>,
+    /// The nonce and CSeq of the phone's BYE we challenged with 401.
+    bye_challenge: Option<(String, u32)>,
 }
 
 #[derive(Default)]
@@ -265,9 +300,33 @@ impl Fritzbox {
     pub(super) fn place_call(
         &mut self,
         now: Instant,
-        spec: CallSpec,
+        mut spec: CallSpec,
         reply: oneshot::Sender<CallReport>,
     ) {
+        if let Some(number) = spec.caller.number().map(str::to_owned)
+            && !spec.caller.is_internal()
+        {
+            let (name, barred) = self.store(|s| (s.name_of(&number), s.is_barred(&number)));
+            if barred {
+                self.calls.next_id += 1;
+                let report = CallReport::new(CallOutcome::BarredByBox);
+                self.list_call(&spec, &report, 0);
+                self.report(Report::CallEnded {
+                    call: self.calls.next_id,
+                    report: report.clone(),
+                });
+                let _ = reply.send(report);
+                return;
+            }
+            // FRITZBOX.md: a phonebook hit arrives with the contact's name;
+            // without one the display name is absent or the number itself.
+            if let Caller::National(_) | Caller::International(_) = spec.caller {
+                let name = name.or_else(|| self.rng.random_bool(0.5).then(|| number.clone()));
+                if let Some(name) = name {
+                    spec.caller = Caller::Named { number, name };
+                }
+            }
+        }
         let Some(binding) = self
             .bindings
             .values()
@@ -275,7 +334,9 @@ impl Fritzbox {
             .max_by_key(|b| b.registered_at)
             .cloned()
         else {
-            let _ = reply.send(CallReport::new(CallOutcome::NoBinding));
+            let report = CallReport::new(CallOutcome::NoBinding);
+            self.list_call(&spec, &report, 0);
+            let _ = reply.send(report);
             return;
         };
         self.calls.next_id += 1;
@@ -289,12 +350,20 @@ impl Fritzbox {
             self.hex16().to_lowercase(),
             self.host_port()
         );
-        let sdp = format!(
-            "v=0\r\no=user 3525 3525 IN IP4 {ip}\r\ns=call\r\nc=IN IP4 {ip}\r\nt=0 0\r\nm=audio 7078 RTP/AVP 9 8 0 120 121 101\r\n\
-a=rtpmap:9 G722/8000\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:120 PCMA/16000\r\n\
-a=rtpmap:121 PCMU/16000\r\na=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-15\r\na=sendrecv\r\n",
-            ip = self.addr.ip()
+        let ip = self.addr.ip();
+        let family = if ip.is_ipv6() { "IP6" } else { "IP4" };
+        let pts = OFFER
+            .iter()
+            .map(|(pt, _)| pt.to_string())
+            .collect::<Vec<_>>();
+        let mut sdp = format!(
+            "v=0\r\no=user 3525 3525 IN {family} {ip}\r\ns=call\r\nc=IN {family} {ip}\r\nt=0 0\r\nm=audio 7078 RTP/AVP {}\r\n",
+            pts.join(" ")
         );
+        for (pt, enc) in OFFER {
+            sdp.push_str(&format!("a=rtpmap:{pt} {enc}\r\n"));
+        }
+        sdp.push_str("a=fmtp:101 0-15\r\na=sendrecv\r\n");
         let mut req = Request::new(
             Method::Invite,
             sip::parse::parse_request_uri(&binding.contact_uri),
@@ -310,13 +379,17 @@ a=rtpmap:121 PCMU/16000\r\na=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-15\
         h.push("CSeq", format!("{cseq} INVITE"));
         h.push("Contact", format!("<{our_contact}>"));
         h.push("Max-Forwards", "70");
-        h.push(
-            "P-Called-Party-ID",
-            format!("<sip:{}@fritz.box>", spec.called),
-        );
+        // FRITZBOX.md: an internal call reads `**9` whatever was dialled.
+        let called = if spec.caller.is_internal() {
+            "**9"
+        } else {
+            &spec.called
+        };
+        h.push("P-Called-Party-ID", format!("<sip:{called}@fritz.box>"));
         h.push("Supported", "100rel,replaces,timer");
         h.push("Session-Expires", "600;refresher=uac");
         h.push("Min-SE", "90");
+        h.push("Expires", "120");
         h.push("Allow-Events", "telephone-event,refer");
         h.push("Allow", "INVITE, ACK, OPTIONS, CANCEL, BYE, UPDATE, PRACK, INFO, SUBSCRIBE, NOTIFY, REFER, MESSAGE, PUBLISH");
         h.push(
@@ -355,13 +428,17 @@ a=rtpmap:121 PCMU/16000\r\na=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-15\
             phone_target: None,
             ack: None,
             report: CallReport::new(CallOutcome::NoAnswer),
+            user: binding.user.clone(),
+            ringing_at: None,
+            answered_at: None,
+            final_status: None,
+            bye_challenge: None,
             spec,
         };
         self.calls.calls.insert(call_id, call);
     }
 
     fn rng_u32(&mut self) -> u32 {
-        use rand::Rng;
         self.rng.random()
     }
 
@@ -457,17 +534,28 @@ a=rtpmap:121 PCMU/16000\r\na=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-15\
         }
         match r.status {
             100..=199 => {
-                if r.status == 180 {
+                if r.status == 180 && !c.report.ringing {
                     c.report.ringing = true;
+                    c.ringing_at = Some(now);
+                    self.report(Report::Ringing { call: c.id });
                 }
                 if let Phase::Calling { .. } = c.phase {
                     c.phase = Phase::Proceeding;
                 }
             }
             200..=299 => {
+                if let Some(s) = c.final_status.filter(|s| *s >= 300) {
+                    self.violation(format!(
+                        "{} after the final {s} to the same INVITE (RFC 3261 §17.2.1)",
+                        r.status
+                    ));
+                }
                 // RFC 3261 §13.2.2.4: ACK every 2xx, also retransmitted ones.
                 if c.ack.is_none() {
+                    c.final_status = Some(r.status);
+                    self.check_answer(c, &r.body);
                     c.report.answered_after = Some(elapsed);
+                    c.answered_at = Some(now);
                     c.to_header = Some(to.clone());
                     c.phone_target = r
                         .headers
@@ -506,8 +594,23 @@ a=rtpmap:121 PCMU/16000\r\na=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-15\
                     .in_dialog(c, Method::Ack, c.cseq, &c.branch.clone(), &to)
                     .to_bytes();
                 self.send(c.dest, ack);
-                if matches!(c.phase, Phase::Done { .. }) {
+                match c.final_status {
+                    Some(s) if s != status => self.violation(format!(
+                        "{status} after the final {s} to the same INVITE (RFC 3261 §17.2.1)"
+                    )),
+                    _ => c.final_status = Some(status),
+                }
+                if matches!(c.phase, Phase::Done { .. } | Phase::Answered) {
                     return;
+                }
+                if matches!(status, 480 | 486) && !matches!(c.phase, Phase::Cancelling { .. }) {
+                    let rang = now.duration_since(c.ringing_at.unwrap_or(c.started));
+                    if rang < self.cfg.min_decline_after_ringing {
+                        self.violation(format!(
+                            "{status} after {} ms of ringing: the Box drops the FRITZ!Fon app from the ring group (FRITZBOX.md: hold the 180 ~3 s)",
+                            rang.as_millis()
+                        ));
+                    }
                 }
                 c.report.outcome = match status {
                     487 if matches!(c.phase, Phase::Cancelling { .. }) && c.report.ringing => {
@@ -532,37 +635,9 @@ a=rtpmap:121 PCMU/16000\r\na=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-15\
                     self.send(from, self.reply(&req, 481, None, &[]).to_bytes());
                     return;
                 };
-                let from_tag = req
-                    .headers
-                    .from()
-                    .ok()
-                    .and_then(|f| f.tag().map(str::to_owned));
-                let to_tag = req
-                    .headers
-                    .to()
-                    .ok()
-                    .and_then(|t| t.tag().map(str::to_owned));
-                let phone_tag = c
-                    .to_header
-                    .as_deref()
-                    .and_then(|t| sip::NameAddr::parse(t).ok())
-                    .and_then(|t| t.tag().map(str::to_owned));
-                if from_tag != phone_tag || to_tag.as_deref() != Some(c.from_tag.as_str()) {
-                    self.violation(
-                        "BYE without the dialog's tags swapped (RFC 3261 §12.2.1.1)".into(),
-                    );
-                }
-                if req.uri.to_string() != c.our_contact {
-                    self.violation(format!(
-                        "BYE to {} instead of our Contact {} (RFC 3261 §12.2.1.1)",
-                        req.uri, c.our_contact
-                    ));
-                }
-                self.send(from, self.reply(&req, 200, None, &[]).to_bytes());
-                if !matches!(c.phase, Phase::Done { .. }) {
-                    c.report.bye_after = Some(now.duration_since(c.started));
-                    c.report.outcome = CallOutcome::TerminatedByPhone;
-                    self.finish(now, &mut c);
+                let status = self.on_bye(now, &mut c, &req);
+                if status != 401 {
+                    self.send(from, self.reply(&req, status, None, &[]).to_bytes());
                 }
                 self.calls.calls.insert(call_id, c);
             }
@@ -580,11 +655,189 @@ a=rtpmap:121 PCMU/16000\r\na=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-15\
         }
     }
 
+    /// The phone's BYE: checked against the dialog (RFC 3261 §12.2.1.1),
+    /// sometimes challenged (FRITZBOX.md: the Box challenges requests the
+    /// phone sends like a REGISTER). Returns the status to answer; a 401 is
+    /// sent here.
+    fn on_bye(&mut self, now: Instant, c: &mut OutCall, req: &Request) -> u16 {
+        let from_tag = req
+            .headers
+            .from()
+            .ok()
+            .and_then(|f| f.tag().map(str::to_owned));
+        let to_tag = req
+            .headers
+            .to()
+            .ok()
+            .and_then(|t| t.tag().map(str::to_owned));
+        let phone_tag = c
+            .to_header
+            .as_deref()
+            .and_then(|t| sip::NameAddr::parse(t).ok())
+            .and_then(|t| t.tag().map(str::to_owned));
+        if from_tag != phone_tag || to_tag.as_deref() != Some(c.from_tag.as_str()) {
+            // RFC 3261 §12.2.2: a request matching no dialog gets 481.
+            self.violation("BYE without the dialog's tags swapped (RFC 3261 §12.2.1.1)".into());
+            return 481;
+        }
+        if req.uri.to_string() != c.our_contact {
+            self.violation(format!(
+                "BYE to {} instead of our Contact {} (RFC 3261 §12.2.1.1)",
+                req.uri, c.our_contact
+            ));
+        }
+        if matches!(c.phase, Phase::Done { .. }) {
+            return 200;
+        }
+        let cseq = req.headers.cseq().map(|s| s.seq).unwrap_or(0);
+        match (&c.bye_challenge, req.headers.get("Authorization")) {
+            (Some((nonce, first)), Some(auth)) => {
+                let password = self.store(|s| s.password(&c.user)).unwrap_or_default();
+                let fields = digest::parse_auth(auth).unwrap_or_default();
+                let field = |k: &str| {
+                    fields
+                        .iter()
+                        .find(|(n, _)| n.eq_ignore_ascii_case(k))
+                        .map(|(_, v)| v.as_str())
+                };
+                if cseq <= *first {
+                    self.violation(format!(
+                        "the authenticated BYE kept CSeq {cseq} (RFC 3261 §8.1.3.5: a new request, CSeq+1)"
+                    ));
+                }
+                let ok = digest::verify(auth, &password, "BYE")
+                    .is_ok_and(|(u, ok)| ok && u == c.user)
+                    && field("nonce") == Some(nonce.as_str())
+                    && field("realm") == Some(REALM)
+                    && field("uri") == Some(req.uri.to_string().as_str());
+                if !ok {
+                    self.violation(format!(
+                        "BYE credentials wrong for {} (nonce, realm, uri or response; RFC 2617 §3.2.2)",
+                        c.user
+                    ));
+                    return 403;
+                }
+            }
+            (Some((nonce, first)), None) => {
+                // The first BYE again (our 401 was lost): the same 401 again.
+                if cseq != *first {
+                    self.violation("BYE retried without Authorization after our 401".into());
+                }
+                let nonce = nonce.clone();
+                self.challenge_bye(req, &nonce);
+                return 401;
+            }
+            (None, _)
+                if self
+                    .rng
+                    .random_bool(self.cfg.challenge_requests.clamp(0.0, 1.0)) =>
+            {
+                let nonce = self.new_nonce();
+                self.challenge_bye(req, &nonce);
+                c.bye_challenge = Some((nonce, cseq));
+                return 401;
+            }
+            (None, _) => {}
+        }
+        c.report.bye_after = Some(now.duration_since(c.started));
+        c.report.outcome = CallOutcome::TerminatedByPhone;
+        self.finish(now, c);
+        200
+    }
+
+    fn challenge_bye(&mut self, req: &Request, nonce: &str) {
+        let v = format!("Digest realm=\"{REALM}\", nonce=\"{nonce}\"");
+        let r = self.reply(req, 401, None, &[("WWW-Authenticate", &v)]);
+        if let Some(to) = self.last_source {
+            self.send(to, r.to_bytes());
+        }
+    }
+
+    /// The phone's SDP answer, if it sent one (FRITZBOX.md: a 200 without
+    /// SDP is accepted): payload types from our offer (RFC 3264 §6.1), an
+    /// audio port, and the phone's own address.
+    fn check_answer(&mut self, c: &OutCall, body: &[u8]) {
+        if body.is_empty() {
+            return;
+        }
+        let text = String::from_utf8_lossy(body);
+        let mut addr = None;
+        let mut media = None;
+        for line in text.lines().map(str::trim_end) {
+            if let Some(v) = line.strip_prefix("c=") {
+                addr = Some(v.to_owned());
+            } else if let Some(m) = line.strip_prefix("m=audio ") {
+                let mut f = m.split(' ');
+                let port = f.next().and_then(|p| p.parse::<u16>().ok());
+                let proto = f.next().unwrap_or_default().to_owned();
+                let pts: Vec<String> = f.map(str::to_owned).collect();
+                media = Some((port, proto, pts));
+            }
+        }
+        let Some((port, proto, pts)) = media else {
+            self.violation("SDP answer without m=audio (RFC 3264 §6)".into());
+            return;
+        };
+        if port.is_none_or(|p| p == 0) {
+            self.violation(format!(
+                "SDP answer rejects or garbles the audio stream (port {port:?}) while answering"
+            ));
+        }
+        if proto != "RTP/AVP" {
+            self.violation(format!("SDP answer with {proto}, not the offered RTP/AVP"));
+        }
+        let offered: Vec<String> = OFFER.iter().map(|(pt, _)| pt.to_string()).collect();
+        if let Some(pt) = pts.iter().find(|pt| !offered.contains(pt)) {
+            self.violation(format!(
+                "SDP answer payload type {pt} was not offered (RFC 3264 §6.1)"
+            ));
+        }
+        if !pts.iter().any(|pt| pt == "8" || pt == "0") {
+            self.violation(format!(
+                "SDP answer {} picks neither PCMA nor PCMU from the offer",
+                pts.join(" ")
+            ));
+        }
+        let phone = c.dest.ip();
+        let family = if phone.is_ipv6() { "IP6" } else { "IP4" };
+        if addr.as_deref() != Some(format!("IN {family} {phone}").as_str()) {
+            self.violation(format!(
+                "SDP answer c={} is not the phone's address IN {family} {phone}",
+                addr.as_deref().unwrap_or("(none)")
+            ));
+        }
+    }
+
+    /// The line the Box's call list gets for a call (FRITZBOX.md: Type 1
+    /// answered, 2 missed, 10 rejected).
+    fn list_call(&mut self, spec: &CallSpec, report: &CallReport, seconds: u64) {
+        let kind = match report.outcome {
+            CallOutcome::TerminatedByPhone | CallOutcome::AnsweredHungUpByCaller => 1,
+            CallOutcome::BarredByBox => 10,
+            _ => 2,
+        };
+        let name = match &spec.caller {
+            Caller::Named { name, .. } | Caller::Internal { name, .. } => name.clone(),
+            _ => String::new(),
+        };
+        let line = super::ListedCall {
+            kind,
+            caller: spec.caller.number().unwrap_or_default().to_owned(),
+            name,
+            called: spec.called.clone(),
+            date: chrono::Local::now().format("%d.%m.%y %H:%M").to_string(),
+            seconds,
+        };
+        self.store(|s| s.call_list.push(line));
+    }
+
     fn finish(&mut self, now: Instant, c: &mut OutCall) {
         c.phase = Phase::Done {
             until: now + TIMEOUT,
         };
         if let Some(tx) = c.reply.take() {
+            let seconds = c.answered_at.map_or(0, |t| now.duration_since(t).as_secs());
+            self.list_call(&c.spec, &c.report, seconds);
             self.report(Report::CallEnded {
                 call: c.id,
                 report: c.report.clone(),
@@ -680,21 +933,18 @@ a=rtpmap:121 PCMU/16000\r\na=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-15\
     }
 
     /// OPTIONS keepalives to every registered phone (FRITZBOX.md: the Box
-    /// drops phones that do not answer them).
+    /// drops phones that do not answer them). One still unanswered when the
+    /// next round is due costs the phone its binding.
     pub(super) fn send_options(&mut self, now: Instant) {
-        for (call_id, sent) in std::mem::take(&mut self.options_pending) {
-            if now.duration_since(sent) >= TIMEOUT {
-                self.report(Report::Options { answered: false });
-            } else {
-                self.options_pending.insert(call_id, sent);
-            }
+        for (_, probe) in std::mem::take(&mut self.options_pending) {
+            self.keepalive_lost(probe);
         }
         let targets: Vec<_> = self
             .bindings
-            .values()
-            .map(|b| (b.contact, b.contact_uri.clone()))
+            .iter()
+            .map(|(key, b)| (key.clone(), b.contact, b.contact_uri.clone()))
             .collect();
-        for (dest, uri) in targets {
+        for (key, dest, uri) in targets {
             let call_id = format!("{}@{}", self.hex16(), self.addr.ip());
             let mut r = Request::new(Method::Options, sip::parse::parse_request_uri(&uri));
             let branch = format!("z9hG4bK{}", self.hex16());
@@ -709,10 +959,55 @@ a=rtpmap:121 PCMU/16000\r\na=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-15\
             h.push("Call-ID", &call_id);
             h.push("CSeq", "1 OPTIONS");
             h.push("Max-Forwards", "70");
-            self.options_pending.insert(call_id, now);
-            self.send(dest, r.to_bytes());
+            let data = r.to_bytes();
+            self.send(dest, data.clone());
+            self.options_pending.insert(
+                call_id,
+                Probe {
+                    key,
+                    dest,
+                    data,
+                    sent: now,
+                    next: now + T1,
+                    interval: T1,
+                },
+            );
         }
     }
+
+    /// Timer E for the keepalives (RFC 3261 §17.1.2.2), timer F to give up.
+    pub(super) fn options_timeout(&mut self, now: Instant) {
+        for (call_id, mut probe) in std::mem::take(&mut self.options_pending) {
+            if now.duration_since(probe.sent) >= TIMEOUT {
+                self.keepalive_lost(probe);
+                continue;
+            }
+            if probe.next <= now {
+                probe.interval = next_interval(probe.interval);
+                probe.next = now + probe.interval;
+                self.send(probe.dest, probe.data.clone());
+            }
+            self.options_pending.insert(call_id, probe);
+        }
+    }
+
+    fn keepalive_lost(&mut self, probe: Probe) {
+        self.report(Report::Options { answered: false });
+        if let Some(b) = self.bindings.remove(&probe.key) {
+            self.report(Report::KeepaliveLost { user: b.user });
+        }
+    }
+}
+
+/// An OPTIONS keepalive waiting for its answer.
+pub(super) struct Probe {
+    /// The binding it checks.
+    key: String,
+    dest: SocketAddr,
+    data: Vec<u8>,
+    sent: Instant,
+    pub(super) next: Instant,
+    interval: Duration,
 }
 
 impl std::fmt::Debug for OutCall {

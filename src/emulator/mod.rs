@@ -38,14 +38,28 @@ pub struct EmulatorConfig {
     pub bind: SocketAddr,
     /// IP-phone accounts: user name and password.
     pub accounts: Vec<(String, String)>,
-    /// The lifetime it grants, whatever the phone asks (the Box decides).
+    /// The longest lifetime it grants (the Box decides: 300 or 600 s seen,
+    /// chosen by the seed by default); a phone asking less gets less.
     pub expires: u32,
     /// Challenge with qop=auth (RFC 7616) instead of the Box's plain form.
     pub qop: bool,
     /// Nonces older than this are refused with `stale=true`.
     pub nonce_lifetime: Option<Duration>,
-    /// Send OPTIONS keepalives to registered phones this often.
+    /// Send OPTIONS keepalives to registered phones this often; a phone
+    /// that leaves one unanswered until the next loses its binding.
     pub options_interval: Option<Duration>,
+    /// How often (0.0–1.0) a refresh with an already used nonce is
+    /// challenged again (FRITZBOX.md: every refresh may be).
+    pub rechallenge: f64,
+    /// How often (0.0–1.0) a request the phone sends in a dialog (its BYE)
+    /// is challenged with 401 like a REGISTER (FRITZBOX.md).
+    pub challenge_requests: f64,
+    /// A 486/480 sooner than this after the phone's 180 is a violation:
+    /// it drops the FRITZ!Fon app from the ring group (FRITZBOX.md).
+    pub min_decline_after_ringing: Duration,
+    /// The Box's phonebooks: name and (name, number) contacts. A caller
+    /// found here gets the contact's name as display name.
+    pub phonebooks: Vec<(String, Vec<(String, String)>)>,
     /// Seed for nonces, tags and packet loss.
     pub seed: u64,
     /// Also serve TR-064 (HTTP) like the Box's port 49000.
@@ -54,17 +68,139 @@ pub struct EmulatorConfig {
 
 impl Default for EmulatorConfig {
     fn default() -> Self {
+        let seed: u64 = rand::random();
         EmulatorConfig {
             bind: SocketAddr::from(([127, 0, 0, 1], 5060)),
             accounts: vec![("620".into(), "geheim123".into())],
-            expires: 300,
+            expires: if seed & 1 == 0 { 300 } else { 600 },
             qop: false,
             nonce_lifetime: None,
-            options_interval: None,
-            seed: rand::random(),
+            options_interval: Some(Duration::from_secs(60)),
+            rechallenge: 0.3,
+            challenge_requests: 0.3,
+            min_decline_after_ringing: Duration::from_secs(3),
+            phonebooks: vec![(
+                "Telefonbuch".into(),
+                vec![("Oma".into(), "030 1234567".into())],
+            )],
+            seed,
             tr064: None,
         }
     }
+}
+
+/// An IP phone the Box knows (its credentials are the registrar's).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IpPhone {
+    pub username: String,
+    pub password: String,
+    pub name: String,
+    pub incoming: String,
+    pub internal: String,
+}
+
+/// A phonebook or call-barring entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Contact {
+    pub uid: u32,
+    pub name: String,
+    pub number: String,
+}
+
+/// A line of the Box's call list (FRITZBOX.md: Type 1 in, 2 missed, 10 rejected).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedCall {
+    pub kind: u8,
+    pub caller: String,
+    pub name: String,
+    pub called: String,
+    pub date: String,
+    pub seconds: u64,
+}
+
+/// The Box keeps at most this many IP phones (internal numbers 620–629).
+pub const MAX_IP_PHONES: usize = 10;
+
+/// What the Box keeps, shared by its SIP and TR-064 faces: a phone set up
+/// over TR-064 can register at once, a phonebook entry names the next
+/// call, a barred number never rings.
+#[derive(Debug, Default)]
+pub(crate) struct Store {
+    pub phones: Vec<IpPhone>,
+    pub books: Vec<(String, Vec<Contact>)>,
+    pub barring: Vec<Contact>,
+    pub call_list: Vec<ListedCall>,
+    next_uid: u32,
+}
+
+impl Store {
+    fn new(cfg: &EmulatorConfig) -> Store {
+        let mut s = Store::default();
+        for (i, (user, password)) in cfg.accounts.iter().enumerate() {
+            s.phones.push(IpPhone {
+                username: user.clone(),
+                password: password.clone(),
+                name: format!("IP-Telefon {}", i + 1),
+                incoming: String::new(),
+                internal: format!("**62{i}"),
+            });
+        }
+        for (name, contacts) in &cfg.phonebooks {
+            let contacts = contacts
+                .iter()
+                .map(|(n, num)| s.contact(n.clone(), num.clone()))
+                .collect();
+            s.books.push((name.clone(), contacts));
+        }
+        s
+    }
+
+    /// A new entry with the next unique id.
+    pub fn contact(&mut self, name: String, number: String) -> Contact {
+        self.next_uid += 1;
+        Contact {
+            uid: self.next_uid,
+            name,
+            number,
+        }
+    }
+
+    pub fn password(&self, user: &str) -> Option<String> {
+        self.phones
+            .iter()
+            .find(|p| p.username == user)
+            .map(|p| p.password.clone())
+    }
+
+    /// The name of `number` in a phonebook, as the Box puts it into From.
+    pub fn name_of(&self, number: &str) -> Option<String> {
+        self.books
+            .iter()
+            .flat_map(|(_, c)| c)
+            .find(|c| same_number(&c.number, number))
+            .map(|c| c.name.clone())
+    }
+
+    pub fn is_barred(&self, number: &str) -> bool {
+        self.barring.iter().any(|c| same_number(&c.number, number))
+    }
+}
+
+/// The same number, whatever the spacing or form (`030 1234567`,
+/// `0301234567`, `+49301234567`, `0049301234567`: the emulated Box is in 49).
+fn same_number(a: &str, b: &str) -> bool {
+    fn national(s: &str) -> String {
+        let d: String = s
+            .chars()
+            .filter(|c| c.is_ascii_digit() || *c == '+')
+            .collect();
+        match d.strip_prefix("+49").or_else(|| d.strip_prefix("0049")) {
+            Some(rest) => format!("0{rest}"),
+            None => d.replace('+', "00"),
+        }
+    }
+    let (a, b) = (national(a), national(b));
+    !a.is_empty() && a == b
 }
 
 /// Something the emulated Box saw or did, for a readable trace.
@@ -101,12 +237,20 @@ pub enum Report {
         caller: String,
         to: SocketAddr,
     },
+    /// The phone's first 180 for a call.
+    Ringing {
+        call: u64,
+    },
     CallEnded {
         call: u64,
         report: CallReport,
     },
     Options {
         answered: bool,
+    },
+    /// A keepalive went unanswered: the Box dropped the phone's binding.
+    KeepaliveLost {
+        user: String,
     },
     Rebooted {
         silent: Duration,
@@ -146,6 +290,7 @@ impl fmt::Display for Report {
             Report::CallPlaced { call, caller, to } => {
                 write!(f, "call {call}: ringing {to} from {caller}")
             }
+            Report::Ringing { call } => write!(f, "call {call}: the phone rings (180)"),
             Report::CallEnded { call, report } => write!(f, "call {call}: {report}"),
             Report::Options { answered } => {
                 write!(
@@ -158,6 +303,10 @@ impl fmt::Display for Report {
                     }
                 )
             }
+            Report::KeepaliveLost { user } => write!(
+                f,
+                "dropped the binding of {user}: it did not answer the OPTIONS keepalive"
+            ),
             Report::Rebooted { silent } => write!(
                 f,
                 "rebooting: silent for {:.1} s, all bindings gone",
@@ -182,6 +331,12 @@ pub struct Binding {
     pub last_cseq: u32,
 }
 
+/// A nonce the registrar issued: when, and whether a REGISTER used it.
+struct Nonce {
+    issued: Instant,
+    used: bool,
+}
+
 enum Command {
     Call(CallSpec, oneshot::Sender<CallReport>),
     Reboot(Duration),
@@ -194,6 +349,7 @@ enum Command {
 /// A running emulated FRITZ!Box.
 pub struct Emulator {
     addr: SocketAddr,
+    store: Arc<Mutex<Store>>,
     tr064: Option<(
         String,
         Arc<Mutex<tr064::State>>,
@@ -210,14 +366,14 @@ impl Emulator {
         let addr = socket.local_addr()?;
         let (commands, rx) = mpsc::unbounded_channel();
         let (reports, _) = broadcast::channel(1024);
-        let accounts = Arc::new(Mutex::new(cfg.accounts.clone()));
+        let store = Arc::new(Mutex::new(Store::new(&cfg)));
         let tr064 = match &cfg.tr064 {
             Some(t) => {
                 let listener = tokio::net::TcpListener::bind(t.bind).await?;
                 let url = format!("http://{}", listener.local_addr()?);
                 let state = Arc::new(Mutex::new(tr064::State::new(
                     t.clone(),
-                    accounts.clone(),
+                    store.clone(),
                     cfg.seed ^ 0x7264,
                 )));
                 let task = tokio::spawn(tr064::serve(listener, state.clone()));
@@ -225,10 +381,11 @@ impl Emulator {
             }
             None => None,
         };
-        let core = Fritzbox::new(cfg, addr, accounts, reports.clone());
+        let core = Fritzbox::new(cfg, addr, store.clone(), reports.clone());
         let task = tokio::spawn(drive(core, socket, rx));
         Ok(Emulator {
             addr,
+            store,
             tr064,
             commands,
             reports,
@@ -246,36 +403,39 @@ impl Emulator {
         self.tr064.as_ref().map(|(u, _, _)| u.as_str())
     }
 
+    fn store<T>(&self, f: impl FnOnce(&mut Store) -> T) -> T {
+        f(&mut self.store.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
     /// The numbers on the Box's call-barring list, duplicates included.
     pub fn barred_numbers(&self) -> Vec<String> {
-        self.tr064_state(|s| s.barring.iter().map(|(_, _, n)| n.clone()).collect())
+        self.store(|s| s.barring.iter().map(|c| c.number.clone()).collect())
     }
 
     /// Someone presses the button on the Box: a waiting second factor is confirmed.
     pub fn confirm_second_factor(&self) -> bool {
         match &self.tr064 {
-            Some((_, st, _)) => {
-                let mut st = st.lock().unwrap_or_else(|p| p.into_inner());
-                let waiting = st.auth_state == tr064::AuthState::WaitingForAuth;
-                if waiting {
-                    st.auth_state = tr064::AuthState::Authenticated;
-                }
-                waiting
-            }
+            Some((_, st, _)) => st
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .confirm(Instant::now()),
             None => false,
         }
     }
 
-    /// The IP-phone accounts set up over TR-064.
-    pub fn ip_phones(&self) -> Vec<tr064::IpPhone> {
-        self.tr064_state(|s| s.phones.clone())
+    /// The Box's IP phones: those it started with and those set up over TR-064.
+    pub fn ip_phones(&self) -> Vec<IpPhone> {
+        self.store(|s| s.phones.clone())
     }
 
-    fn tr064_state<T: Default>(&self, f: impl FnOnce(&tr064::State) -> T) -> T {
-        match &self.tr064 {
-            Some((_, st, _)) => f(&st.lock().unwrap_or_else(|p| p.into_inner())),
-            None => T::default(),
-        }
+    /// The Box's phonebooks: name and entries.
+    pub fn phonebooks(&self) -> Vec<(String, Vec<Contact>)> {
+        self.store(|s| s.books.clone())
+    }
+
+    /// The Box's call list (GetCallList), oldest first.
+    pub fn call_list(&self) -> Vec<ListedCall> {
+        self.store(|s| s.call_list.clone())
     }
 
     /// A trace of what the Box sees.
@@ -312,11 +472,17 @@ impl Emulator {
         rx.await.unwrap_or_default()
     }
 
-    /// RFC 3261 rules the phone broke so far.
+    /// Rules the phone broke so far: SIP (RFC 3261, FRITZBOX.md) and,
+    /// with TR-064, the client's (RFC 2617, the Box's control URLs).
     pub async fn violations(&self) -> Vec<String> {
         let (tx, rx) = oneshot::channel();
         let _ = self.commands.send(Command::Violations(tx));
-        rx.await.unwrap_or_default()
+        let mut v = rx.await.unwrap_or_default();
+        if let Some((_, st, _)) = &self.tr064 {
+            let st = st.lock().unwrap_or_else(|p| p.into_inner());
+            v.extend(st.violations.iter().map(|t| format!("TR-064: {t}")));
+        }
+        v
     }
 
     /// Waits until some phone is registered, at most `timeout`.
@@ -362,22 +528,22 @@ impl Drop for Emulator {
 /// time, it queues datagrams to send (the same sans-IO shape as the agent).
 pub(crate) struct Fritzbox {
     cfg: EmulatorConfig,
-    /// IP-phone accounts, shared with the TR-064 side.
-    accounts: Arc<Mutex<Vec<(String, String)>>>,
+    /// Phones, phonebooks, barring and call list, shared with the TR-064 side.
+    store: Arc<Mutex<Store>>,
     addr: SocketAddr,
     rng: SmallRng,
     reports: broadcast::Sender<Report>,
     out: Vec<(SocketAddr, Vec<u8>)>,
     bindings: HashMap<String, Binding>,
-    /// Nonces we issued and when.
-    nonces: HashMap<String, Instant>,
+    /// Nonces we issued.
+    nonces: HashMap<String, Nonce>,
     /// Branches seen per Call-ID with their CSeq, to catch reuse.
     branches: HashMap<String, u32>,
     violations: Vec<String>,
     calls: caller::Calls,
     silent_until: Option<Instant>,
     next_options: Option<Instant>,
-    options_pending: HashMap<String, Instant>,
+    options_pending: HashMap<String, caller::Probe>,
     /// Source of the datagram being handled, for Via received/rport.
     last_source: Option<SocketAddr>,
 }
@@ -386,13 +552,13 @@ impl Fritzbox {
     fn new(
         cfg: EmulatorConfig,
         addr: SocketAddr,
-        accounts: Arc<Mutex<Vec<(String, String)>>>,
+        store: Arc<Mutex<Store>>,
         reports: broadcast::Sender<Report>,
     ) -> Fritzbox {
         let next_options = cfg.options_interval.map(|i| Instant::now() + i);
         Fritzbox {
             rng: SmallRng::seed_from_u64(cfg.seed),
-            accounts,
+            store,
             cfg,
             addr,
             reports,
@@ -407,6 +573,10 @@ impl Fritzbox {
             options_pending: HashMap::new(),
             last_source: None,
         }
+    }
+
+    fn store<T>(&self, f: impl FnOnce(&mut Store) -> T) -> T {
+        f(&mut self.store.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
     fn report(&self, r: Report) {
@@ -437,6 +607,7 @@ impl Fritzbox {
         self.bindings.clear();
         self.nonces.clear();
         self.branches.clear();
+        self.options_pending.clear();
         self.silent_until = Some(now + silent);
         self.report(Report::Rebooted { silent });
     }
@@ -507,7 +678,8 @@ impl Fritzbox {
 
     fn deadline(&self) -> Option<Instant> {
         let mut d = self.calls.deadline();
-        if let Some(t) = self.next_options {
+        let probes = self.options_pending.values().map(|p| p.next);
+        for t in self.next_options.into_iter().chain(probes) {
             d = Some(d.map_or(t, |d| d.min(t)));
         }
         d
@@ -516,6 +688,7 @@ impl Fritzbox {
     fn on_timeout(&mut self, now: Instant) {
         self.bindings.retain(|_, b| b.expires_at > now);
         self.calls_timeout(now);
+        self.options_timeout(now);
         if let Some(t) = self.next_options
             && t <= now
         {

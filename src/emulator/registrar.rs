@@ -3,7 +3,9 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use super::{Binding, Fritzbox, Report};
+use rand::Rng;
+
+use super::{Binding, Fritzbox, Nonce, Report};
 use crate::sip::{self, Request, Response, digest};
 
 /// The Box's realm, even when addressed by IP (FRITZBOX.md).
@@ -46,13 +48,7 @@ impl Fritzbox {
             .as_sip()
             .and_then(|u| u.user_unescaped())
             .unwrap_or_default();
-        let password = self
-            .accounts
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .iter()
-            .find(|(u, _)| *u == user)
-            .map(|(_, p)| p.clone());
+        let password = self.store(|s| s.password(&user));
         let Some(password) = password else {
             self.report(Report::Forbidden {
                 user: user.clone(),
@@ -86,9 +82,13 @@ impl Fritzbox {
         let nonce = field("nonce").unwrap_or_default();
         let fresh = match (self.nonces.get(&nonce), self.cfg.nonce_lifetime) {
             (None, _) => false,
-            (Some(t), Some(life)) => now.duration_since(*t) < life,
+            (Some(n), Some(life)) => now.duration_since(n.issued) < life,
             (Some(_), None) => true,
         };
+        // FRITZBOX.md: every refresh may be challenged again; only a nonce
+        // that already served a REGISTER is, so the retry always succeeds.
+        let reused = self.nonces.get(&nonce).is_some_and(|n| n.used);
+        let rechallenge = reused && self.rng.random_bool(self.cfg.rechallenge.clamp(0.0, 1.0));
         if !ok {
             self.report(Report::Forbidden {
                 user,
@@ -97,17 +97,34 @@ impl Fritzbox {
             self.send(from, self.reply(&req, 403, None, &[]).to_bytes());
             return;
         }
-        if !fresh {
-            // Right password, old or unknown nonce (e.g. after a reboot).
-            self.challenge(from, &req, &user, true);
+        if !fresh || rechallenge {
+            // Right password, old or unknown nonce (e.g. after a reboot):
+            // the Box's challenge form has no stale=true; RFC 7616 servers
+            // (the qop variant) say it.
+            self.challenge(from, &req, &user, !fresh && self.cfg.qop);
             return;
+        }
+        if let Some(n) = self.nonces.get_mut(&nonce) {
+            n.used = true;
         }
         self.bind(now, from, &req, user, call_id, cseq.seq);
     }
 
-    fn challenge(&mut self, from: SocketAddr, req: &Request, user: &str, stale: bool) {
+    /// A nonce of 16 upper-case hex digits, remembered with its time.
+    pub(super) fn new_nonce(&mut self) -> String {
         let nonce = self.hex16();
-        self.nonces.insert(nonce.clone(), Instant::now());
+        self.nonces.insert(
+            nonce.clone(),
+            Nonce {
+                issued: Instant::now(),
+                used: false,
+            },
+        );
+        nonce
+    }
+
+    fn challenge(&mut self, from: SocketAddr, req: &Request, user: &str, stale: bool) {
+        let nonce = self.new_nonce();
         let mut v = format!("Digest realm=\"{REALM}\", nonce=\"{nonce}\"");
         if self.cfg.qop {
             v.push_str(", qop=\"auth\", algorithm=MD5");
@@ -197,7 +214,8 @@ impl Fritzbox {
             self.send(from, self.reply(req, 200, Some(&tag), &[]).to_bytes());
             return;
         }
-        let granted = self.cfg.expires;
+        // The Box grants its own lifetime, never more than asked.
+        let granted = self.cfg.expires.min(requested);
         let refresh = self.bindings.contains_key(&key);
         self.bindings.insert(
             key,

@@ -3,9 +3,10 @@
 //! Box's argument names and error codes, HTTP digest auth, and the
 //! phonebook and call-barring files at the URLs it hands out.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
@@ -13,8 +14,13 @@ use rand::{Rng, SeedableRng};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
+use super::{Contact, IpPhone, ListedCall, MAX_IP_PHONES, Store};
 use crate::fritzbox::soap;
 use crate::sip::digest;
+
+/// The realm of the Box's HTTP digest on 49000/49443 (FRITZBOX.md, a real
+/// trace): `F!Box SOAP-Auth` is AVM's other, in-body login scheme.
+pub const REALM: &str = "HTTPS Access";
 
 /// How the TR-064 side of the emulated Box is set up.
 #[derive(Debug, Clone)]
@@ -24,14 +30,20 @@ pub struct Tr064Config {
     pub admin_password: String,
     /// The admin user has the right "Telefonie" (else every action is 606).
     pub telefonie_right: bool,
-    /// Phonebooks: name and (name, number) contacts.
-    pub phonebooks: Vec<(String, Vec<(String, String)>)>,
-    /// Changes (SetClient4, SetCallBarringEntry) need a second factor
-    /// (error 866) until confirmed through X_AVM-DE_Auth.
+    /// Changes (SetClient4, DeleteClient, phonebook and call-barring
+    /// entries) need a second factor (error 866) until confirmed through
+    /// X_AVM-DE_Auth.
     pub second_factor: bool,
     /// An earlier second-factor attempt was left waiting: a new one gets
-    /// 868 (busy) until it is stopped (FRITZBOX.md).
+    /// 868 (busy) until it is stopped or its window ends (FRITZBOX.md).
     pub abandoned_second_factor: bool,
+    /// Too many confirmation attempts: starting one answers 867.
+    pub second_factor_blocked: bool,
+    /// How long a started confirmation waits for the button; meanwhile
+    /// another start is 868 (FRITZBOX.md: ~60 s).
+    pub confirm_window: Duration,
+    /// How long a confirmation allows changes before 866 comes again.
+    pub approval_lifetime: Duration,
     /// X_VoIP's country and area code: (LKZ, LKZ prefix), (OKZ, OKZ prefix).
     pub country_code: (String, String),
     pub area_code: (String, String),
@@ -41,6 +53,17 @@ pub struct Tr064Config {
     /// real Box names its HTTPS address when asked over HTTPS; default:
     /// this endpoint's own `http://` address. For a TLS front in tests.
     pub files_url: Option<String>,
+    /// After 10 failed logins every request gets 503 for this long.
+    pub lockout: Duration,
+    /// Answer a failed login with HTTP 200 and a SOAP fault instead of a
+    /// new 401 challenge, as some FRITZ!OS versions do (FRITZBOX.md).
+    pub auth_failure_as_fault: bool,
+    /// SetClient4 on an index already taken answers 820 (FRITZBOX.md:
+    /// likely) instead of overwriting that phone.
+    pub refuse_index_in_use: bool,
+    /// The shortest IP-phone user name SetClient4 takes ([unknown] in
+    /// FRITZBOX.md; 4 refuses `620`, 1 takes it).
+    pub min_username: usize,
 }
 
 impl Default for Tr064Config {
@@ -50,41 +73,38 @@ impl Default for Tr064Config {
             admin_user: "admin".into(),
             admin_password: "fritz-admin-pw".into(),
             telefonie_right: true,
-            phonebooks: vec![(
-                "Telefonbuch".into(),
-                vec![("Oma".into(), "030 1234567".into())],
-            )],
             second_factor: false,
             abandoned_second_factor: false,
+            second_factor_blocked: false,
+            confirm_window: Duration::from_secs(60),
+            approval_lifetime: Duration::from_secs(120),
             country_code: ("49".into(), "00".into()),
             area_code: ("30".into(), "0".into()),
             claimed_clients: None,
             files_url: None,
+            lockout: Duration::from_secs(60),
+            auth_failure_as_fault: false,
+            refuse_index_in_use: true,
+            min_username: 4,
         }
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IpPhone {
-    pub username: String,
-    pub password: String,
-    pub name: String,
-    pub incoming: String,
-    pub internal: String,
-}
-
-/// Shared state: the IP-phone accounts are the registrar's too.
+/// The TR-064 side's own state; phones, phonebooks, barring and call list
+/// live in the [`Store`] it shares with the registrar.
 pub(crate) struct State {
     pub cfg: Tr064Config,
-    pub accounts: Arc<Mutex<Vec<(String, String)>>>,
-    pub phones: Vec<IpPhone>,
-    /// Barred numbers: (uid, name, number).
-    pub barring: Vec<(u32, String, String)>,
-    next_uid: u32,
-    nonces: HashSet<String>,
+    store: Arc<Mutex<Store>>,
+    /// Nonces we issued and the highest nonce count used with each.
+    nonces: HashMap<String, u32>,
     failures: u32,
+    locked_until: Option<Instant>,
     base: String,
-    pub auth_state: AuthState,
+    auth: AuthState,
+    /// When `auth` was entered.
+    auth_since: Instant,
+    /// Where the client broke RFC 2617 or TR-064 rules.
+    pub violations: Vec<String>,
     /// Nonces and tokens, from the emulator's seed: a run can be repeated.
     rng: SmallRng,
 }
@@ -109,23 +129,62 @@ impl AuthState {
 }
 
 impl State {
-    pub fn new(cfg: Tr064Config, accounts: Arc<Mutex<Vec<(String, String)>>>, seed: u64) -> State {
-        let auth_state = if cfg.abandoned_second_factor {
+    pub fn new(cfg: Tr064Config, store: Arc<Mutex<Store>>, seed: u64) -> State {
+        let auth = if cfg.abandoned_second_factor {
             AuthState::WaitingForAuth
         } else {
             AuthState::Stopped
         };
         State {
             cfg,
-            accounts,
-            phones: Vec::new(),
-            barring: Vec::new(),
-            next_uid: 1,
-            nonces: HashSet::new(),
+            store,
+            nonces: HashMap::new(),
             failures: 0,
+            locked_until: None,
             base: String::new(),
-            auth_state,
+            auth,
+            auth_since: Instant::now(),
+            violations: Vec::new(),
             rng: SmallRng::seed_from_u64(seed),
+        }
+    }
+
+    /// The second factor's state now: a wait ends after its window, an
+    /// approval after its lifetime.
+    fn auth_state(&mut self, now: Instant) -> AuthState {
+        let age = now.duration_since(self.auth_since);
+        let over = match self.auth {
+            AuthState::WaitingForAuth => age >= self.cfg.confirm_window,
+            AuthState::Authenticated => age >= self.cfg.approval_lifetime,
+            AuthState::Stopped => false,
+        };
+        if over {
+            self.set_auth(AuthState::Stopped, now);
+        }
+        self.auth
+    }
+
+    fn set_auth(&mut self, state: AuthState, now: Instant) {
+        self.auth = state;
+        self.auth_since = now;
+    }
+
+    /// The button on the Box is pressed: a waiting confirmation succeeds.
+    pub fn confirm(&mut self, now: Instant) -> bool {
+        let waiting = self.auth_state(now) == AuthState::WaitingForAuth;
+        if waiting {
+            self.set_auth(AuthState::Authenticated, now);
+        }
+        waiting
+    }
+
+    fn store<T>(&self, f: impl FnOnce(&mut Store) -> T) -> T {
+        f(&mut self.store.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    fn violation(&mut self, what: String) {
+        if !self.violations.contains(&what) {
+            self.violations.push(what);
         }
     }
 }
@@ -202,6 +261,7 @@ async fn connection(mut s: TcpStream, state: Arc<Mutex<State>>) -> std::io::Resu
     let reason = match status {
         200 => "OK",
         401 => "Unauthorized",
+        403 => "Forbidden",
         404 => "Not Found",
         500 => "Internal Server Error",
         503 => "Service Unavailable",
@@ -249,43 +309,85 @@ fn ok(service: &str, action: &str, out: &[(&str, String)]) -> Reply {
     (200, vec![], x)
 }
 
+/// Services of the emulated Box: type and control URL.
+const SERVICES: [(&str, &str); 4] = [
+    (DEVICE_INFO, "/upnp/control/deviceinfo"),
+    (crate::fritzbox::VOIP, "/upnp/control/x_voip"),
+    (crate::fritzbox::ONTEL, "/upnp/control/x_contact"),
+    (crate::fritzbox::AUTH, "/upnp/control/x_auth"),
+];
+
+const DEVICE_INFO: &str = "urn:dslforum-org:service:DeviceInfo:1";
+
 fn desc() -> String {
-    let svc = |t: &str, url: &str| {
-        format!(
-            "<service><serviceType>{t}</serviceType><controlURL>{url}</controlURL><SCPDURL>/scpd.xml</SCPDURL></service>"
-        )
-    };
+    let services: String = SERVICES
+        .iter()
+        .map(|(t, url)| {
+            format!(
+                "<service><serviceType>{t}</serviceType><controlURL>{url}</controlURL><SCPDURL>/scpd.xml</SCPDURL></service>"
+            )
+        })
+        .collect();
     format!(
-        "<?xml version=\"1.0\"?>\n<root xmlns=\"urn:dslforum-org:device-1-0\"><device><deviceType>urn:dslforum-org:device:InternetGatewayDevice:1</deviceType>\
-<friendlyName>FRITZ!Box 7590 (emulated)</friendlyName><serviceList>{}{}{}</serviceList></device></root>",
-        svc(
-            "urn:dslforum-org:service:DeviceInfo:1",
-            "/upnp/control/deviceinfo"
-        ),
-        svc(crate::fritzbox::VOIP, "/upnp/control/x_voip"),
-        svc(crate::fritzbox::ONTEL, "/upnp/control/x_contact"),
-    ) + &svc(crate::fritzbox::AUTH, "/upnp/control/x_auth")
+        "<?xml version=\"1.0\"?>\n<root xmlns=\"urn:dslforum-org:device-1-0\"><specVersion><major>1</major><minor>0</minor></specVersion>\
+<device><deviceType>urn:dslforum-org:device:InternetGatewayDevice:1</deviceType>\
+<friendlyName>FRITZ!Box 7590 (emulated)</friendlyName><manufacturer>AVM</manufacturer><modelName>FRITZ!Box 7590</modelName>\
+<serviceList>{services}</serviceList></device></root>"
+    )
 }
 
-fn valid_chars(s: &str) -> bool {
-    s.bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b"-._".contains(&b))
-}
-
-fn phonebook_xml(name: &str, contacts: &[(u32, String, String)]) -> String {
+fn phonebook_xml(name: &str, contacts: &[Contact]) -> String {
     let mut x = format!(
         "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<phonebooks><phonebook name=\"{}\">",
-        quick_xml::escape::escape(name)
+        escape(name)
     );
-    for (uid, n, number) in contacts {
-        x.push_str(&format!(
-            "<contact><category>0</category><person><realName>{}</realName></person><telephony nid=\"1\"><number type=\"home\" prio=\"1\" id=\"0\">{}</number></telephony><uniqueid>{uid}</uniqueid></contact>",
-            quick_xml::escape::escape(n.as_str()),
-            quick_xml::escape::escape(number.as_str())
-        ));
+    for c in contacts {
+        x.push_str(&contact_xml(c));
     }
     x.push_str("</phonebook></phonebooks>");
     x
+}
+
+fn contact_xml(c: &Contact) -> String {
+    format!(
+        "<contact><category>0</category><person><realName>{}</realName></person><telephony nid=\"1\"><number type=\"home\" prio=\"1\" id=\"0\">{}</number></telephony><uniqueid>{}</uniqueid></contact>",
+        escape(&c.name),
+        escape(&c.number),
+        c.uid
+    )
+}
+
+fn escape(s: &str) -> std::borrow::Cow<'_, str> {
+    quick_xml::escape::escape(s)
+}
+
+/// The call list file GetCallList points at (FRITZBOX.md), newest first.
+fn call_list_xml(calls: &[ListedCall], max: usize) -> String {
+    let mut x = String::from("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<root>");
+    for (i, c) in calls.iter().rev().take(max).enumerate() {
+        x.push_str(&format!(
+            "<Call><Id>{}</Id><Type>{}</Type><Caller>{}</Caller><Called>{}</Called><Name>{}</Name><Device>minisip4fb</Device><Date>{}</Date><Duration>{}:{:02}</Duration></Call>",
+            calls.len() - i,
+            c.kind,
+            escape(&c.caller),
+            escape(&c.called),
+            escape(&c.name),
+            escape(&c.date),
+            c.seconds / 60,
+            c.seconds % 60
+        ));
+    }
+    x.push_str("</root>");
+    x
+}
+
+/// A query parameter of a GET target.
+fn query<'a>(target: &'a str, key: &str) -> Option<&'a str> {
+    target
+        .split_once('?')?
+        .1
+        .split('&')
+        .find_map(|kv| kv.strip_prefix(key)?.strip_prefix('='))
 }
 
 fn handle(
@@ -296,35 +398,49 @@ fn handle(
     soapaction: Option<&str>,
     body: &str,
 ) -> Reply {
-    match (method, target) {
+    let now = Instant::now();
+    let path = target.split('?').next().unwrap_or("");
+    let service_here = match (method, path) {
         ("GET", "/tr64desc.xml") => return (200, vec![], desc()),
-        ("GET", t) if t.starts_with("/phonebook?id=") => {
-            let id: usize = t["/phonebook?id=".len()..].parse().unwrap_or(usize::MAX);
-            return match st.cfg.phonebooks.get(id) {
-                Some((name, contacts)) => {
-                    let c: Vec<_> = contacts
-                        .iter()
-                        .enumerate()
-                        .map(|(i, (n, num))| (i as u32, n.clone(), num.clone()))
-                        .collect();
-                    (200, vec![], phonebook_xml(name, &c))
-                }
+        ("GET", "/phonebook") => {
+            let id: usize = query(target, "id")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(usize::MAX);
+            return match st.store(|s| s.books.get(id).cloned()) {
+                Some((name, contacts)) => (200, vec![], phonebook_xml(&name, &contacts)),
                 None => (404, vec![], String::new()),
             };
         }
-        ("GET", "/callbarring") => return (200, vec![], phonebook_xml("Rufsperren", &st.barring)),
-        ("POST", _) => {}
+        ("GET", "/callbarring") => {
+            let barring = st.store(|s| s.barring.clone());
+            return (200, vec![], phonebook_xml("Rufsperren", &barring));
+        }
+        ("GET", "/calllist") => {
+            let max = query(target, "max")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(999);
+            let calls = st.store(|s| s.call_list.clone());
+            return (200, vec![], call_list_xml(&calls, max));
+        }
+        // The control URL names the service (TR-064 §2.2).
+        ("POST", p) => match SERVICES.iter().find(|(_, url)| *url == p) {
+            Some((service, _)) => *service,
+            None => return (404, vec![], String::new()),
+        },
         _ => return (404, vec![], String::new()),
-    }
-    if let Some(refused) = authorize(st, auth) {
-        return refused;
-    }
+    };
     let Some((service, action)) = soapaction
         .map(|s| s.trim_matches('"'))
         .and_then(|s| s.split_once('#'))
     else {
         return fault(401, "Invalid Action");
     };
+    if service != service_here {
+        st.violation(format!(
+            "SOAPACTION {service}#{action} posted to {path}, the control URL of {service_here}"
+        ));
+        return fault(401, "Invalid Action");
+    }
     let args = match soap::parse_request(body, action) {
         Ok(a) => a,
         Err(e) => return fault(402, &format!("Invalid Args: {e}")),
@@ -334,18 +450,38 @@ fn handle(
         action,
         args: &args,
     };
-    if !st.cfg.telefonie_right && service != "urn:dslforum-org:service:DeviceInfo:1" {
+    // FRITZBOX.md: DeviceInfo:GetSecurityPort needs no login.
+    if (service, action) == (DEVICE_INFO, "GetSecurityPort") {
+        return call.ok(&[("NewSecurityPort", "49443".into())]);
+    }
+    if let Some(refused) = authorize(st, now, auth, path) {
+        return refused;
+    }
+    if !st.cfg.telefonie_right && service != DEVICE_INFO {
         return fault(606, "Action not authorized");
     }
     let changes = matches!(
         action,
-        "X_AVM-DE_SetClient4" | "SetCallBarringEntry" | "DeleteCallBarringEntryUID"
+        "X_AVM-DE_SetClient4"
+            | "X_AVM-DE_DeleteClient"
+            | "SetCallBarringEntry"
+            | "DeleteCallBarringEntryUID"
+            | "SetPhonebookEntryUID"
+            | "DeletePhonebookEntryUID"
     );
-    if changes && st.cfg.second_factor && st.auth_state != AuthState::Authenticated {
+    if changes && st.cfg.second_factor && st.auth_state(now) != AuthState::Authenticated {
         return fault(866, "second factor authentication required");
     }
     match service {
-        crate::fritzbox::AUTH => auth_action(st, &call),
+        DEVICE_INFO => match action {
+            "GetInfo" => call.ok(&[
+                ("NewManufacturerName", "AVM".into()),
+                ("NewModelName", "FRITZ!Box 7590".into()),
+                ("NewSoftwareVersion", "154.07.57".into()),
+            ]),
+            _ => fault(401, "Invalid Action"),
+        },
+        crate::fritzbox::AUTH => auth_action(st, now, &call),
         crate::fritzbox::VOIP => voip_action(st, &call),
         crate::fritzbox::ONTEL => ontel_action(st, &call),
         _ => fault(401, "Invalid Action"),
@@ -367,63 +503,125 @@ impl Call<'_> {
             .map(|(_, v)| v.clone())
     }
 
+    fn index(&self, name: &str) -> usize {
+        self.arg(name)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(usize::MAX)
+    }
+
     fn ok(&self, out: &[(&str, String)]) -> Reply {
         ok(self.service, self.action, out)
     }
 }
 
-/// HTTP digest (RFC 2617) like the Box: qop=auth, MD5, our own nonces;
-/// after 10 failed logins, 503. `None` when the request may go on.
-fn authorize(st: &mut State, auth: Option<&str>) -> Option<Reply> {
-    if st.failures >= 10 {
-        return Some((503, vec![], String::new()));
+/// HTTP digest (RFC 2617) like the Box: realm `HTTPS Access`, qop=auth,
+/// MD5, our own nonces, the answer's realm, uri (the control URL) and
+/// nonce count checked; after 10 failed logins, 503 for a while.
+/// `None` when the request may go on.
+fn authorize(st: &mut State, now: Instant, auth: Option<&str>, path: &str) -> Option<Reply> {
+    match st.locked_until {
+        Some(t) if now < t => return Some((503, vec![], String::new())),
+        Some(_) => {
+            st.locked_until = None;
+            st.failures = 0;
+        }
+        None => {}
     }
-    let authorized = auth.is_some_and(|a| {
+    if let Some(a) = auth {
         let fields = digest::parse_auth(a).unwrap_or_default();
-        let nonce_known = fields.iter().any(|(k, v)| k == "nonce" && st.nonces.contains(v));
-        nonce_known && matches!(digest::verify(a, &st.cfg.admin_password, "POST"), Ok((u, true)) if u == st.cfg.admin_user)
-    });
-    if authorized {
-        st.failures = 0;
-        return None;
-    }
-    if auth.is_some() {
+        let field = |k: &str| {
+            fields
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case(k))
+                .map(|(_, v)| v.clone())
+        };
+        let nonce = field("nonce").unwrap_or_default();
+        let nc = field("nc").and_then(|v| u32::from_str_radix(&v, 16).ok());
+        if field("realm").as_deref() != Some(REALM) {
+            st.violation(format!(
+                "digest realm {:?} is not the challenge's {REALM:?} (RFC 2617 §3.2.2)",
+                field("realm")
+            ));
+        }
+        if field("uri").as_deref() != Some(path) {
+            st.violation(format!(
+                "digest uri {:?} is not the POSTed control URL {path} (RFC 2617 §3.2.2.5)",
+                field("uri")
+            ));
+        }
+        let replayed = match (st.nonces.get(&nonce), nc) {
+            (Some(last), Some(nc)) => nc <= *last,
+            _ => false,
+        };
+        if replayed {
+            st.violation(format!(
+                "nonce count {nc:?} not above the last one for nonce {nonce} (RFC 2617 §3.2.2)"
+            ));
+        }
+        let right = st.nonces.contains_key(&nonce)
+            && !replayed
+            && matches!(
+                digest::verify(a, &st.cfg.admin_password, "POST"),
+                Ok((u, true)) if u == st.cfg.admin_user
+            );
+        if right {
+            if let Some(nc) = nc {
+                st.nonces.insert(nonce, nc);
+            }
+            st.failures = 0;
+            return None;
+        }
+        // A known nonce with the right password but an old count is
+        // challenged again; anything else is a failed login.
         st.failures += 1;
+        if st.failures >= 10 {
+            st.locked_until = Some(now + st.cfg.lockout);
+        }
+        if st.cfg.auth_failure_as_fault && !replayed {
+            let (_, headers, body) = fault(401, "Unauthorized");
+            return Some((200, headers, body));
+        }
     }
     let nonce = format!("{:016X}", st.rng.random::<u64>());
-    st.nonces.insert(nonce.clone());
+    // Bounded: a client that never logs in cannot grow the map for ever.
+    if st.nonces.len() >= 1024 {
+        st.nonces.clear();
+    }
+    st.nonces.insert(nonce.clone(), 0);
     Some((
         401,
         vec![(
             "WWW-Authenticate",
-            format!(
-                "Digest realm=\"F!Box SOAP-Auth\", nonce=\"{nonce}\", algorithm=MD5, qop=\"auth\""
-            ),
+            format!("Digest realm=\"{REALM}\",nonce=\"{nonce}\",algorithm=MD5,qop=\"auth\""),
         )],
         String::new(),
     ))
 }
 
 /// X_AVM-DE_Auth: the second factor.
-fn auth_action(st: &mut State, c: &Call) -> Reply {
+fn auth_action(st: &mut State, now: Instant, c: &Call) -> Reply {
     match c.action {
         "SetConfig" => {
             let start = c.arg("NewAction").as_deref() == Some("start");
-            if start && st.auth_state == AuthState::WaitingForAuth {
-                return fault(868, "Busy: another authentication is in progress");
+            if start && st.cfg.second_factor_blocked {
+                return fault(867, "second factor authentication blocked");
             }
-            st.auth_state = if start {
+            if start && st.auth_state(now) == AuthState::WaitingForAuth {
+                return fault(868, "second factor authentication busy");
+            }
+            let next = if start {
                 AuthState::WaitingForAuth
             } else {
                 AuthState::Stopped
             };
+            st.set_auth(next, now);
             c.ok(&[
-                ("NewState", st.auth_state.as_str().into()),
+                ("NewState", next.as_str().into()),
                 ("NewToken", format!("{:08x}", st.rng.random::<u32>())),
                 ("NewMethods", "button;dtmf;*1234".into()),
             ])
         }
-        "GetState" => c.ok(&[("NewState", st.auth_state.as_str().into())]),
+        "GetState" => c.ok(&[("NewState", st.auth_state(now).as_str().into())]),
         _ => fault(401, "Invalid Action"),
     }
 }
@@ -439,33 +637,55 @@ fn voip_action(st: &mut State, c: &Call) -> Reply {
             ("NewX_AVM-DE_OKZ", st.cfg.area_code.0.clone()),
             ("NewX_AVM-DE_OKZPrefix", st.cfg.area_code.1.clone()),
         ]),
-        "X_AVM-DE_GetNumberOfClients" => c.ok(&[(
-            "NewX_AVM-DE_NumberOfClients",
-            st.cfg
-                .claimed_clients
-                .clone()
-                .unwrap_or_else(|| st.phones.len().to_string()),
-        )]),
+        "X_AVM-DE_GetNumberOfClients" => {
+            let n = st.store(|s| s.phones.len()).to_string();
+            c.ok(&[(
+                "NewX_AVM-DE_NumberOfClients",
+                st.cfg.claimed_clients.clone().unwrap_or(n),
+            )])
+        }
         "X_AVM-DE_GetClient3" => {
-            let i: usize = c
-                .arg("NewX_AVM-DE_ClientIndex")
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(usize::MAX);
-            match st.phones.get(i) {
+            let i = c.index("NewX_AVM-DE_ClientIndex");
+            match st.store(|s| s.phones.get(i).cloned()) {
                 Some(p) => c.ok(&[
-                    ("NewX_AVM-DE_ClientUsername", p.username.clone()),
-                    ("NewX_AVM-DE_PhoneName", p.name.clone()),
+                    ("NewX_AVM-DE_ClientUsername", p.username),
+                    ("NewX_AVM-DE_PhoneName", p.name),
                     ("NewX_AVM-DE_ClientId", String::new()),
                     ("NewX_AVM-DE_OutGoingNumber", String::new()),
-                    ("NewX_AVM-DE_InComingNumbers", p.incoming.clone()),
+                    ("NewX_AVM-DE_InComingNumbers", p.incoming),
                     ("NewX_AVM-DE_ExternalRegistration", "0".into()),
-                    ("NewX_AVM-DE_InternalNumber", p.internal.clone()),
+                    ("NewX_AVM-DE_InternalNumber", p.internal),
                     ("NewX_AVM-DE_DelayedCallNotification", "0".into()),
                 ]),
                 None => fault(713, "Invalid array index"),
             }
         }
+        "X_AVM-DE_GetClients" => {
+            let mut list = String::from("<List>");
+            for (i, p) in st.store(|s| s.phones.clone()).iter().enumerate() {
+                list.push_str(&format!(
+                    "<Item><X_AVM-DE_ClientIndex>{i}</X_AVM-DE_ClientIndex><X_AVM-DE_ClientUsername>{}</X_AVM-DE_ClientUsername>\
+<X_AVM-DE_PhoneName>{}</X_AVM-DE_PhoneName><X_AVM-DE_ClientId></X_AVM-DE_ClientId><X_AVM-DE_OutGoingNumber></X_AVM-DE_OutGoingNumber>\
+<X_AVM-DE_InComingNumbers>{}</X_AVM-DE_InComingNumbers><X_AVM-DE_ExternalRegistration>0</X_AVM-DE_ExternalRegistration>\
+<X_AVM-DE_InternalNumber>{}</X_AVM-DE_InternalNumber><X_AVM-DE_DelayedCallNotification>0</X_AVM-DE_DelayedCallNotification></Item>",
+                    escape(&p.username),
+                    escape(&p.name),
+                    escape(&p.incoming),
+                    escape(&p.internal)
+                ));
+            }
+            list.push_str("</List>");
+            c.ok(&[("NewX_AVM-DE_ClientList", list)])
+        }
         "X_AVM-DE_SetClient4" => set_client(st, c),
+        "X_AVM-DE_DeleteClient" => {
+            let i = c.index("NewX_AVM-DE_ClientIndex");
+            let removed = st.store(|s| (i < s.phones.len()).then(|| s.phones.remove(i)));
+            match removed {
+                Some(_) => c.ok(&[]),
+                None => fault(713, "Invalid array index"),
+            }
+        }
         _ => fault(401, "Invalid Action"),
     }
 }
@@ -480,100 +700,192 @@ fn set_client(st: &mut State, c: &Call) -> Reply {
     ) else {
         return fault(402, "Invalid Args");
     };
-    if user.len() < 4 || pw.len() < 8 {
+    if user.len() < st.cfg.min_username || pw.len() < 8 {
         return fault(801, "String too short");
     }
     if user.len() > 64 || pw.len() > 64 {
         return fault(802, "String too long");
     }
-    // An IP phone's password over TR-064: letters and digits only.
-    if !valid_chars(&user) || !pw.bytes().all(|b| b.is_ascii_alphanumeric()) {
+    // FRITZBOX.md: user names of [0-9A-Za-z-._]; an IP phone's password
+    // over TR-064 of letters and digits only.
+    let user_ok = user
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"-._".contains(&b));
+    if !user_ok || !pw.bytes().all(|b| b.is_ascii_alphanumeric()) {
         return fault(803, "String contains invalid characters");
     }
-    if i > st.phones.len() {
-        return fault(820, "Internal Error");
+    let refuse_in_use = st.cfg.refuse_index_in_use;
+    let name = c.arg("NewX_AVM-DE_PhoneName").unwrap_or_default();
+    let incoming = c.arg("NewX_AVM-DE_InComingNumbers").unwrap_or_default();
+    let result = st.store(|s| {
+        if s.phones
+            .iter()
+            .enumerate()
+            .any(|(j, p)| j != i && p.username == user)
+        {
+            return Err(fault(820, "Internal Error"));
+        }
+        if i > s.phones.len() || (i < s.phones.len() && refuse_in_use) {
+            return Err(fault(820, "Internal Error"));
+        }
+        let internal = if i < s.phones.len() {
+            s.phones[i].internal.clone()
+        } else {
+            // The first free internal number of 620–629; ten at most.
+            match (0..MAX_IP_PHONES)
+                .map(|n| format!("**62{n}"))
+                .find(|n| s.phones.iter().all(|p| p.internal != *n))
+            {
+                Some(n) => n,
+                None => return Err(fault(820, "Internal Error")),
+            }
+        };
+        let phone = IpPhone {
+            username: user,
+            password: pw,
+            name,
+            incoming,
+            internal: internal.clone(),
+        };
+        // The registrar takes the new credentials at once; an overwritten
+        // phone's old ones are gone with it.
+        if i == s.phones.len() {
+            s.phones.push(phone);
+        } else {
+            s.phones[i] = phone;
+        }
+        Ok(internal)
+    });
+    match result {
+        Ok(internal) => c.ok(&[("NewX_AVM-DE_InternalNumber", internal)]),
+        Err(refused) => refused,
     }
-    let phone = IpPhone {
-        username: user.clone(),
-        password: pw.clone(),
-        name: c.arg("NewX_AVM-DE_PhoneName").unwrap_or_default(),
-        incoming: c.arg("NewX_AVM-DE_InComingNumbers").unwrap_or_default(),
-        internal: format!("**62{i}"),
-    };
-    let internal = phone.internal.clone();
-    if i == st.phones.len() {
-        st.phones.push(phone);
-    } else {
-        st.phones[i] = phone;
-    }
-    // The registrar takes the new credentials at once.
-    let mut accounts = st.accounts.lock().unwrap_or_else(|p| p.into_inner());
-    accounts.retain(|(u, _)| *u != user);
-    accounts.push((user, pw));
-    drop(accounts);
-    c.ok(&[("NewX_AVM-DE_InternalNumber", internal)])
 }
+
+/// The name and number of a `<contact>` as SetPhonebookEntryUID and
+/// SetCallBarringEntry take it; a `<uniqueid>` when it updates one.
+fn contact_of(data: &str) -> Option<(String, String, Option<u32>)> {
+    let name = soap::tag_text(data, "realName")?;
+    let number = soap::tag_text(data, "number")?;
+    let uid = soap::tag_text(data, "uniqueid").and_then(|u| u.parse().ok());
+    Some((name, number, uid))
+}
+
+/// A FRITZ!Box phonebook holds a few thousand entries at most (FRITZBOX.md).
+const MAX_ENTRIES: usize = 5000;
 
 /// X_AVM-DE_OnTel: phonebooks and the call-barring list.
 fn ontel_action(st: &mut State, c: &Call) -> Reply {
+    let base = st.base.clone();
     match c.action {
         "GetPhonebookList" => {
-            let ids: Vec<String> = (0..st.cfg.phonebooks.len())
-                .map(|i| i.to_string())
-                .collect();
+            let n = st.store(|s| s.books.len());
+            let ids: Vec<String> = (0..n).map(|i| i.to_string()).collect();
             c.ok(&[("NewPhonebookList", ids.join(","))])
         }
         "GetPhonebook" => {
-            let id: usize = c
-                .arg("NewPhonebookID")
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(usize::MAX);
-            match st.cfg.phonebooks.get(id) {
-                Some((name, _)) => c.ok(&[
-                    ("NewPhonebookName", name.clone()),
+            let id = c.index("NewPhonebookID");
+            match st.store(|s| s.books.get(id).map(|b| b.0.clone())) {
+                Some(name) => c.ok(&[
+                    ("NewPhonebookName", name),
                     ("NewPhonebookExtraID", String::new()),
-                    ("NewPhonebookURL", format!("{}/phonebook?id={id}", st.base)),
+                    ("NewPhonebookURL", format!("{base}/phonebook?id={id}")),
                 ]),
+                None => fault(713, "Invalid array index"),
+            }
+        }
+        "SetPhonebookEntryUID" => {
+            let id = c.index("NewPhonebookID");
+            let data = c.arg("NewPhonebookEntryData").unwrap_or_default();
+            let Some((name, number, uid)) = contact_of(&data) else {
+                return fault(402, "Invalid Args");
+            };
+            let done = st.store(|s| {
+                if id >= s.books.len() {
+                    return Err(713);
+                }
+                let at = uid.and_then(|u| s.books[id].1.iter().position(|c| c.uid == u));
+                match at {
+                    Some(i) => {
+                        let old = &mut s.books[id].1[i];
+                        old.name = name;
+                        old.number = number;
+                        Ok(old.uid)
+                    }
+                    None if uid.is_some() => Err(714),
+                    None if s.books[id].1.len() >= MAX_ENTRIES => Err(820),
+                    None => {
+                        let entry = s.contact(name, number);
+                        s.books[id].1.push(entry.clone());
+                        Ok(entry.uid)
+                    }
+                }
+            });
+            match done {
+                Ok(uid) => c.ok(&[("NewPhonebookEntryUniqueID", uid.to_string())]),
+                Err(713) => fault(713, "Invalid array index"),
+                Err(714) => fault(714, "No matching entry found"),
+                Err(_) => fault(820, "Internal Error"),
+            }
+        }
+        "DeletePhonebookEntryUID" => {
+            let id = c.index("NewPhonebookID");
+            let uid = c.index("NewPhonebookEntryUniqueID");
+            let done = st.store(|s| {
+                let book = &mut s.books.get_mut(id)?.1;
+                let before = book.len();
+                book.retain(|c| c.uid as usize != uid);
+                Some(book.len() < before)
+            });
+            match done {
+                Some(true) => c.ok(&[]),
+                Some(false) => fault(714, "No matching entry found"),
                 None => fault(713, "Invalid array index"),
             }
         }
         "GetCallBarringEntryByNum" => {
             let n = c.arg("NewNumber").unwrap_or_default();
-            match st.barring.iter().find(|(_, _, num)| *num == n) {
-                Some((uid, name, num)) => {
-                    let entry = phonebook_xml("Rufsperren", &[(*uid, name.clone(), num.clone())]);
-                    c.ok(&[("NewPhonebookEntryData", entry)])
-                }
+            match st.store(|s| s.barring.iter().find(|c| c.number == n).cloned()) {
+                Some(entry) => c.ok(&[(
+                    "NewPhonebookEntryData",
+                    phonebook_xml("Rufsperren", &[entry]),
+                )]),
                 None => fault(714, "No matching entry found"),
             }
         }
         "SetCallBarringEntry" => {
             let data = c.arg("NewPhonebookEntryData").unwrap_or_default();
-            let (Some(name), Some(number)) = (
-                soap::tag_text(&data, "realName"),
-                soap::tag_text(&data, "number"),
-            ) else {
+            let Some((name, number, _)) = contact_of(&data) else {
                 return fault(402, "Invalid Args");
             };
             // Like the Box: always adds, even a duplicate.
-            let uid = st.next_uid;
-            st.next_uid += 1;
-            st.barring.push((uid, name, number));
-            c.ok(&[("NewPhonebookEntryUniqueID", uid.to_string())])
-        }
-        "GetCallBarringList" => c.ok(&[("NewPhonebookURL", format!("{}/callbarring", st.base))]),
-        "DeleteCallBarringEntryUID" => {
-            let uid: u32 = c
-                .arg("NewPhonebookEntryUniqueID")
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(0);
-            let before = st.barring.len();
-            st.barring.retain(|(u, _, _)| *u != uid);
-            if st.barring.len() == before {
-                return fault(714, "No matching entry found");
+            let added = st.store(|s| {
+                (s.barring.len() < MAX_ENTRIES).then(|| {
+                    let entry = s.contact(name, number);
+                    s.barring.push(entry.clone());
+                    entry.uid
+                })
+            });
+            match added {
+                Some(uid) => c.ok(&[("NewPhonebookEntryUniqueID", uid.to_string())]),
+                None => fault(820, "Internal Error"),
             }
-            c.ok(&[])
         }
+        "GetCallBarringList" => c.ok(&[("NewPhonebookURL", format!("{base}/callbarring"))]),
+        "DeleteCallBarringEntryUID" => {
+            let uid = c.index("NewPhonebookEntryUniqueID");
+            let removed = st.store(|s| {
+                let before = s.barring.len();
+                s.barring.retain(|c| c.uid as usize != uid);
+                s.barring.len() < before
+            });
+            if removed {
+                c.ok(&[])
+            } else {
+                fault(714, "No matching entry found")
+            }
+        }
+        "GetCallList" => c.ok(&[("NewCallListURL", format!("{base}/calllist?type=xml"))]),
         _ => fault(401, "Invalid Action"),
     }
 }

@@ -715,7 +715,6 @@ impl Driver {
                 self.registration.send_replace(Registration::Unregistered);
             }
             Event::IncomingCall { call, caller } => {
-                let now = Instant::now();
                 let verdict = if self.stopping.is_some() {
                     // Shutting down: the other phones take it.
                     Verdict::Reject {
@@ -723,8 +722,10 @@ impl Driver {
                         after: Duration::ZERO,
                     }
                 } else {
-                    self.screen.screen(*call, caller, now)
+                    self.screen.screen(*call, caller, Instant::now())
                 };
+                // After the decision: a decline's delay counts from the 180.
+                let now = Instant::now();
                 let done = match verdict {
                     Verdict::Defer => None,
                     Verdict::Silent => Some(Ok(())),

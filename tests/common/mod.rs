@@ -158,6 +158,25 @@ pub async fn usual_box(seed: u64) -> Emulator {
     emulated_box(&[(USER, PASSWORD)], None, seed).await
 }
 
+/// Waits until the emulator reports something `want` accepts, at most `timeout`.
+pub async fn wait_report(
+    reports: &mut tokio::sync::broadcast::Receiver<minisip4fb::emulator::Report>,
+    timeout: Duration,
+    want: impl Fn(&minisip4fb::emulator::Report) -> bool,
+) -> bool {
+    tokio::time::timeout(timeout, async {
+        loop {
+            match reports.recv().await {
+                Ok(r) if want(&r) => return true,
+                Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                Err(_) => return false,
+            }
+        }
+    })
+    .await
+    .unwrap_or(false)
+}
+
 /// A fresh, empty directory for one test.
 pub fn fresh_dir(kind: &str, name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("minisip4fb-{kind}-{name}-{}", std::process::id()));
