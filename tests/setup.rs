@@ -33,11 +33,10 @@ async fn emulated_box(accounts: &[(&str, &str)], tr: Tr064Config) -> Emulator {
     common::emulated_box(accounts, Some(tr), 0).await
 }
 
-/// Someone presses the Box's button after `after_ms`, as soon as a second
-/// factor waits (for at most 10 s); `true` once confirmed.
-fn press_the_button(emu: std::sync::Arc<Emulator>, after_ms: u64) -> tokio::task::JoinHandle<bool> {
+/// Someone presses the Box's button as soon as a second factor waits
+/// (looking for at most 10 s); `true` once confirmed.
+fn press_the_button(emu: std::sync::Arc<Emulator>) -> tokio::task::JoinHandle<bool> {
     tokio::spawn(async move {
-        tokio::time::sleep(std::time::Duration::from_millis(after_ms)).await;
         for _ in 0..100 {
             if emu.confirm_second_factor() {
                 return true;
@@ -298,10 +297,10 @@ action = "terminate-and-bar"
     )
     .unwrap();
     // Killed when dropped, also when an assertion below fails.
-    let _daemon = common::Proc::spawn(
+    let daemon = common::Proc::spawn_logged(
         common::against_box(&["run"], &d.join("config.toml"), emu.addr())
             .env_remove("MINISIP4FB_ADMIN_PASSWORD")
-            .stderr(std::process::Stdio::null()),
+            .env("RUST_LOG", "minisip4fb=debug"),
     );
     emu.wait_for_binding(Duration::from_secs(10))
         .await
@@ -317,16 +316,16 @@ action = "terminate-and-bar"
         CallOutcome::TerminatedByPhone,
         "rule 2 blocks Berlin"
     );
-    let mut rang = false;
-    for _ in 0..20 {
-        if emu.call(oma()).await.outcome == CallOutcome::RangUntilCancelled {
-            rang = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
     assert!(
-        rang,
+        daemon
+            .wait_for("(new lists from the FRITZ!Box)", Duration::from_secs(20))
+            .await,
+        "the rules take the phonebook: {}",
+        daemon.log()
+    );
+    assert_eq!(
+        emu.call(oma()).await.outcome,
+        CallOutcome::RangUntilCancelled,
         "Oma from the Box's phonebook rings through although rule 2 would block her"
     );
     let spam = || {
@@ -336,24 +335,42 @@ action = "terminate-and-bar"
         emu.call(spam()).await.outcome,
         CallOutcome::TerminatedByPhone
     );
-    assert_eq!(
-        emu.call(spam()).await.outcome,
-        CallOutcome::TerminatedByPhone
+    // Barring runs off the call path: a second call may still reach the
+    // phone (and queue a second, looked-up-first barring) or already be
+    // refused by the Box itself.
+    let second = emu.call(spam()).await.outcome;
+    assert!(
+        daemon
+            .wait_for(
+                "added 09005551234 to the FRITZ!Box's call-barring list",
+                Duration::from_secs(10)
+            )
+            .await,
+        "{}",
+        daemon.log()
     );
-    // Barring runs off the call path: wait for it, then make sure the
-    // second call did not bar the number a second time.
-    for _ in 0..50 {
-        if !emu.barred_numbers().is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+    match second {
+        CallOutcome::TerminatedByPhone => assert!(
+            daemon
+                .wait_for("call-barring list already", Duration::from_secs(10))
+                .await,
+            "the second barring looked it up first: {}",
+            daemon.log()
+        ),
+        CallOutcome::BarredByBox => {}
+        other => panic!("second spam call: {other:?}"),
     }
-    tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(
         emu.barred_numbers(),
         vec!["09005551234".to_string()],
         "barred once after two calls"
     );
+    assert_eq!(
+        emu.call(spam()).await.outcome,
+        CallOutcome::BarredByBox,
+        "now the Box refuses it before any phone rings"
+    );
+    assert_eq!(emu.violations().await, Vec::<String>::new());
 }
 
 /// FRITZ!OS asks for a second factor before it creates an IP phone: setup
@@ -374,7 +391,7 @@ async fn setup_waits_for_the_second_factor() {
     let d = dir("2fa");
     let cfg = d.join("config.toml");
     // The person presses the button a moment later.
-    let presser = press_the_button(emu.clone(), 0);
+    let presser = press_the_button(emu.clone());
     let out = run(
         &[
             "setup",
@@ -481,8 +498,8 @@ async fn a_busy_second_factor_is_stopped_and_tried_again() {
     let url = emu.tr064_url().unwrap().to_owned();
     let d = dir("busy2fa");
     let cfg = d.join("config.toml");
-    // The stale attempt must be stopped first: only a new one is confirmed.
-    let presser = press_the_button(emu.clone(), 300);
+    // The stale attempt must be stopped first: only a new one can be confirmed.
+    let presser = press_the_button(emu.clone());
     let out = run(&setup_args(&url, cfg.to_str().unwrap()), "fritz-admin-pw").await;
     assert!(presser.await.unwrap());
     assert!(out.status.success(), "{}", text(&out));
@@ -551,4 +568,144 @@ async fn trace_logging_shows_no_tr064_credentials() {
         !all.contains("Digest username") && !all.contains("response=\""),
         "{all}"
     );
+}
+
+/// A Box that already has an IP phone: ours gets the next index and
+/// internal number, and registers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_box_with_another_phone_gives_ours_the_next_index() {
+    let emu = emulated_box(&[("HomeAssistant", "Ab12Cd34Ef")], Tr064Config::default()).await;
+    let url = emu.tr064_url().unwrap().to_owned();
+    let d = dir("another");
+    let cfg = d.join("config.toml");
+    let out = run(&setup_args(&url, cfg.to_str().unwrap()), "fritz-admin-pw").await;
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("created IP phone \"minisip4fb\" at index 1: internal number **621"),
+        "{}",
+        text(&out)
+    );
+    let phones = emu.ip_phones();
+    assert_eq!(phones.len(), 2);
+    assert_eq!(phones[0].username, "HomeAssistant", "the other phone kept");
+    let check = run(
+        &[
+            "check",
+            "--config",
+            cfg.to_str().unwrap(),
+            "--fritzbox",
+            &emu.addr().to_string(),
+            "--bind",
+            "127.0.0.1:0",
+        ],
+        "",
+    )
+    .await;
+    assert!(check.status.success(), "{}", text(&check));
+}
+
+/// The password file is lost: setup gives the existing phone a new
+/// password, in place where the Box allows it, else (820) by deleting and
+/// re-creating it; the old password stops working either way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_password_is_reset_in_place_or_by_re_creating_the_phone() {
+    for refuse_index_in_use in [true, false] {
+        let emu = emulated_box(
+            &[
+                ("minisip4fb", "OldPassword1"),
+                ("HomeAssistant", "Ab12Cd34Ef"),
+            ],
+            Tr064Config {
+                refuse_index_in_use,
+                ..Tr064Config::default()
+            },
+        )
+        .await;
+        let url = emu.tr064_url().unwrap().to_owned();
+        let d = dir(&format!("reset{refuse_index_in_use}"));
+        let cfg = d.join("config.toml");
+        let out = run(&setup_args(&url, cfg.to_str().unwrap()), "fritz-admin-pw").await;
+        let said = text(&out);
+        assert!(out.status.success(), "{said}");
+        let phones = emu.ip_phones();
+        assert_eq!(phones.len(), 2, "no second account: {phones:?}");
+        let ours = phones.iter().find(|p| p.username == "minisip4fb").unwrap();
+        let pw = std::fs::read_to_string(d.join("password")).unwrap();
+        assert_eq!(ours.password, pw.trim(), "{said}");
+        assert_ne!(ours.password, "OldPassword1");
+        if refuse_index_in_use {
+            assert!(
+                said.contains("error 820): deleting and re-creating it"),
+                "{said}"
+            );
+            assert!(
+                said.contains("reset the password of IP phone \"minisip4fb\" at index 1"),
+                "{said}"
+            );
+        } else {
+            assert!(
+                said.contains("reset the password of IP phone \"minisip4fb\" at index 0: internal number **620"),
+                "{said}"
+            );
+        }
+    }
+}
+
+/// Ten IP phones are all a Box keeps: setup says so and changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_box_is_refused_with_what_to_do() {
+    let names: Vec<(String, String)> = (0..10)
+        .map(|i| (format!("phone{i}"), format!("Password{i}x")))
+        .collect();
+    let accounts: Vec<(&str, &str)> = names
+        .iter()
+        .map(|(u, p)| (u.as_str(), p.as_str()))
+        .collect();
+    let emu = emulated_box(&accounts, Tr064Config::default()).await;
+    let url = emu.tr064_url().unwrap().to_owned();
+    let d = dir("full");
+    let cfg = d.join("config.toml");
+    let out = run(&setup_args(&url, cfg.to_str().unwrap()), "fritz-admin-pw").await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("already has 10 IP phones, the most it keeps: delete one"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(emu.ip_phones().len(), 10);
+    assert!(!d.join("password").exists());
+}
+
+/// The second factor's failure paths: nobody confirms within the Box's
+/// window; the Box blocks confirmations for now (867).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unconfirmed_or_blocked_second_factor_is_a_clear_error() {
+    let cases = [
+        (
+            Tr064Config {
+                second_factor: true,
+                confirm_window: std::time::Duration::from_secs(1),
+                ..Tr064Config::default()
+            },
+            "not confirmed in time",
+        ),
+        (
+            Tr064Config {
+                second_factor: true,
+                second_factor_blocked: true,
+                ..Tr064Config::default()
+            },
+            "blocks the confirmation for now; wait and retry (error 867",
+        ),
+    ];
+    for (i, (tr, expect)) in cases.into_iter().enumerate() {
+        let emu = emulated_box(&[], tr).await;
+        let url = emu.tr064_url().unwrap().to_owned();
+        let d = dir(&format!("2fa-fail{i}"));
+        let cfg = d.join("config.toml");
+        let out = run(&setup_args(&url, cfg.to_str().unwrap()), "fritz-admin-pw").await;
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+        assert!(text(&out).contains(expect), "{}", text(&out));
+        assert!(emu.ip_phones().is_empty());
+    }
 }

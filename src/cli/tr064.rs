@@ -32,6 +32,10 @@ pub enum SetupError {
     },
     #[error("the FRITZ!Box's country code {0} is not known")]
     UnknownCountry(u16),
+    #[error(
+        "the FRITZ!Box already has {0} IP phones, the most it keeps: delete one under Telefonie → Telefoniegeräte, or pass --user with the name of one to take over"
+    )]
+    BoxFull(usize),
 }
 
 #[derive(Args, Debug, Clone, Default)]
@@ -153,6 +157,9 @@ pub(crate) fn do_setup(a: &SetupArgs, admin_password: Option<String>) -> Result<
         .filter(|p| !p.is_empty());
     let phones = client.ip_phones()?;
     let existing = phones.iter().find(|p| p.username == a.user);
+    if existing.is_none() && phones.len() >= fritzbox::BOX_MAX_IP_PHONES {
+        return Err(SetupError::BoxFull(phones.len()));
+    }
     let host = url
         .trim_start_matches("http://")
         .trim_start_matches("https://")
@@ -191,7 +198,32 @@ pub(crate) fn do_setup(a: &SetupArgs, admin_password: Option<String>) -> Result<
                 (String::new(), None)
             } else {
                 let pw = strong_password();
-                let internal = client.set_ip_phone(index, &a.user, &pw, &a.name, &a.incoming)?;
+                let (index, internal) = match client.set_ip_phone(
+                    index,
+                    &a.user,
+                    &pw,
+                    &a.name,
+                    &a.incoming,
+                ) {
+                    Ok(internal) => (index, internal),
+                    // FRITZBOX.md: SetClient4 on an index in use can answer
+                    // 820; the phone is then deleted and created anew (the
+                    // last index, the first free internal number).
+                    Err(fritzbox::Error::Fault { fault, .. })
+                        if fault.code == 820 && existing.is_some() =>
+                    {
+                        println!(
+                            "the FRITZ!Box does not change IP phone {:?} in place (error 820): deleting and re-creating it",
+                            a.user
+                        );
+                        client.delete_ip_phone(index)?;
+                        let last = phones.len() as u32 - 1;
+                        let internal =
+                            client.set_ip_phone(last, &a.user, &pw, &a.name, &a.incoming)?;
+                        (last, internal)
+                    }
+                    Err(e) => return Err(e.into()),
+                };
                 let done = if existing.is_some() {
                     "reset the password of"
                 } else {

@@ -103,6 +103,8 @@ pub(crate) struct State {
     auth: AuthState,
     /// When `auth` was entered.
     auth_since: Instant,
+    /// The waiting attempt is the abandoned one nobody will confirm.
+    abandoned: bool,
     /// Where the client broke RFC 2617 or TR-064 rules.
     pub violations: Vec<String>,
     /// Nonces and tokens, from the emulator's seed: a run can be repeated.
@@ -130,7 +132,8 @@ impl AuthState {
 
 impl State {
     pub fn new(cfg: Tr064Config, store: Arc<Mutex<Store>>, seed: u64) -> State {
-        let auth = if cfg.abandoned_second_factor {
+        let cfg_abandoned = cfg.abandoned_second_factor;
+        let auth = if cfg_abandoned {
             AuthState::WaitingForAuth
         } else {
             AuthState::Stopped
@@ -144,6 +147,7 @@ impl State {
             base: String::new(),
             auth,
             auth_since: Instant::now(),
+            abandoned: cfg_abandoned,
             violations: Vec::new(),
             rng: SmallRng::seed_from_u64(seed),
         }
@@ -167,11 +171,13 @@ impl State {
     fn set_auth(&mut self, state: AuthState, now: Instant) {
         self.auth = state;
         self.auth_since = now;
+        self.abandoned = false;
     }
 
-    /// The button on the Box is pressed: a waiting confirmation succeeds.
+    /// The button on the Box is pressed: a waiting confirmation succeeds
+    /// (not an abandoned one: the person confirms what setup asked for).
     pub fn confirm(&mut self, now: Instant) -> bool {
-        let waiting = self.auth_state(now) == AuthState::WaitingForAuth;
+        let waiting = self.auth_state(now) == AuthState::WaitingForAuth && !self.abandoned;
         if waiting {
             self.set_auth(AuthState::Authenticated, now);
         }
@@ -558,28 +564,28 @@ fn authorize(st: &mut State, now: Instant, auth: Option<&str>, path: &str) -> Op
                 "nonce count {nc:?} not above the last one for nonce {nonce} (RFC 2617 §3.2.2)"
             ));
         }
-        let right = st.nonces.contains_key(&nonce)
-            && !replayed
-            && matches!(
-                digest::verify(a, &st.cfg.admin_password, "POST"),
-                Ok((u, true)) if u == st.cfg.admin_user
-            );
-        if right {
+        let password_ok = matches!(
+            digest::verify(a, &st.cfg.admin_password, "POST"),
+            Ok((u, true)) if u == st.cfg.admin_user
+        );
+        if password_ok && st.nonces.contains_key(&nonce) && !replayed {
             if let Some(nc) = nc {
                 st.nonces.insert(nonce, nc);
             }
             st.failures = 0;
             return None;
         }
-        // A known nonce with the right password but an old count is
-        // challenged again; anything else is a failed login.
-        st.failures += 1;
-        if st.failures >= 10 {
-            st.locked_until = Some(now + st.cfg.lockout);
-        }
-        if st.cfg.auth_failure_as_fault && !replayed {
-            let (_, headers, body) = fault(401, "Unauthorized");
-            return Some((200, headers, body));
+        // The right password with an unknown (expired) nonce or an old
+        // count is challenged again; a wrong one is a failed login.
+        if !password_ok {
+            st.failures += 1;
+            if st.failures >= 10 {
+                st.locked_until = Some(now + st.cfg.lockout);
+            }
+            if st.cfg.auth_failure_as_fault {
+                let (_, headers, body) = fault(401, "Unauthorized");
+                return Some((200, headers, body));
+            }
         }
     }
     let nonce = format!("{:016X}", st.rng.random::<u64>());

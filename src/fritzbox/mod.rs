@@ -19,6 +19,8 @@ pub use tls::Fingerprint;
 
 /// More IP phones than any FRITZ!Box has: a count above is not believed.
 const MAX_IP_PHONES: u32 = 64;
+/// How many IP phones a FRITZ!Box keeps (FRITZBOX.md: 620–629).
+pub const BOX_MAX_IP_PHONES: usize = 10;
 const MAX_PHONEBOOKS: usize = 32;
 
 pub const VOIP: &str = "urn:dslforum-org:service:X_VoIP:1";
@@ -246,15 +248,14 @@ impl Client {
                 "authenticated" => return Ok(()),
                 "waitingforauth" => std::thread::sleep(Duration::from_millis(500)),
                 state => {
-                    let code = match state {
-                        "blocked" => 867,
-                        "anotherauthprocess" => 868,
-                        _ => 866,
+                    let (code, description) = match state {
+                        "blocked" => (867, "second factor blocked".to_owned()),
+                        "anotherauthprocess" => (868, "another confirmation is running".to_owned()),
+                        // The Box closed the window (~60 s) before anyone confirmed.
+                        "stopped" => (866, "not confirmed in time".to_owned()),
+                        s => (866, format!("second factor {s}")),
                     };
-                    let fault = Fault {
-                        code,
-                        description: format!("second factor {state}"),
-                    };
+                    let fault = Fault { code, description };
                     return Err(Error::Fault {
                         action: "X_AVM-DE_Auth".into(),
                         fault,
@@ -337,9 +338,13 @@ impl Client {
                 _ => {
                     return match soap::parse_response(&text, action) {
                         Ok(out) => Ok(out),
-                        // Some FRITZ!OS versions answer a failed login with a fault.
+                        // Some FRITZ!OS versions answer a failed login with a
+                        // fault 401, even with HTTP 200 (FRITZBOX.md); UPnP's
+                        // own 401 is "Invalid Action".
                         Err(soap::Parsed::Fault(f))
-                            if f.code == 401 && answered.is_some() && status != 200 =>
+                            if f.code == 401
+                                && answered.is_some()
+                                && !f.description.eq_ignore_ascii_case("Invalid Action") =>
                         {
                             Err(Error::Auth {
                                 user: self.user.clone(),
@@ -439,7 +444,17 @@ impl Client {
             .to_owned())
     }
 
-    /// The call-barring entry for `number`, if the Box has one (714: none).
+    /// Deletes the IP phone at `index`; later ones move up by one.
+    pub fn delete_ip_phone(&mut self, index: u32) -> Result<(), Error> {
+        let idx = index.to_string();
+        self.call(
+            VOIP,
+            "X_AVM-DE_DeleteClient",
+            &[("NewX_AVM-DE_ClientIndex", &idx)],
+        )?;
+        Ok(())
+    }
+
     /// The Box's own country and area code, as a person dials them
     /// (`49`/`00` → country 49, `30`/`0` → area code `030`): what number
     /// normalisation needs to read callers' numbers.
@@ -457,6 +472,7 @@ impl Client {
         Ok((country, (!okz.is_empty()).then(|| format!("{prefix}{okz}"))))
     }
 
+    /// The call-barring entry for `number`, if the Box has one (714: none).
     pub fn barring_entry(&mut self, number: &str) -> Result<Option<String>, Error> {
         match self.call(ONTEL, "GetCallBarringEntryByNum", &[("NewNumber", number)]) {
             Ok(out) => Ok(Some(arg(&out, "NewPhonebookEntryData")?.to_owned())),
@@ -500,6 +516,38 @@ impl Client {
     pub fn barring_list(&mut self) -> Result<String, Error> {
         let out = self.call(ONTEL, "GetCallBarringList", &[])?;
         let url = arg(&out, "NewPhonebookURL")?.to_owned();
+        self.get(&url)
+    }
+
+    /// Adds a contact to phonebook `book` (an id of [`Client::phonebooks`]);
+    /// returns the entry's unique id.
+    pub fn add_contact(&mut self, book: &str, name: &str, number: &str) -> Result<String, Error> {
+        let entry = soap::contact_xml(name, number);
+        let out = self.call(
+            ONTEL,
+            "SetPhonebookEntryUID",
+            &[("NewPhonebookID", book), ("NewPhonebookEntryData", &entry)],
+        )?;
+        Ok(arg(&out, "NewPhonebookEntryUniqueID")?.to_owned())
+    }
+
+    /// Removes the entry `uid` from phonebook `book`.
+    pub fn delete_contact(&mut self, book: &str, uid: &str) -> Result<(), Error> {
+        self.call(
+            ONTEL,
+            "DeletePhonebookEntryUID",
+            &[("NewPhonebookID", book), ("NewPhonebookEntryUniqueID", uid)],
+        )?;
+        Ok(())
+    }
+
+    /// The Box's call list as its XML file (FRITZBOX.md: Type 1 in,
+    /// 2 missed, 3 out, 10 rejected), at most `max` calls, newest first.
+    pub fn call_list(&mut self, max: u32) -> Result<String, Error> {
+        let out = self.call(ONTEL, "GetCallList", &[])?;
+        let url = arg(&out, "NewCallListURL")?;
+        let sep = if url.contains('?') { '&' } else { '?' };
+        let url = format!("{url}{sep}max={max}");
         self.get(&url)
     }
 
