@@ -126,6 +126,28 @@ fn calls_json(dir: &Path) -> Vec<serde_json::Value> {
     serde_json::from_slice(&out.stdout).expect("calls --json is one JSON array")
 }
 
+/// The call log once `done` holds for it (polled, at most 10 s): records
+/// are written off the call path, shortly after the call.
+async fn calls_once(
+    dir: &Path,
+    done: impl Fn(&[serde_json::Value]) -> bool,
+) -> Vec<serde_json::Value> {
+    let mut calls = calls_json(dir);
+    for _ in 0..200 {
+        if done(&calls) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        calls = calls_json(dir);
+    }
+    calls
+}
+
+/// `n` records, each with its outcome.
+fn ended(n: usize) -> impl Fn(&[serde_json::Value]) -> bool {
+    move |c| c.len() >= n && c.iter().all(|r| !r["outcome"].is_null())
+}
+
 /// A call from a premium number: the rules terminate it.
 async fn blocked_call_is_terminated(emu: &Emulator) {
     let r = emu
@@ -258,8 +280,7 @@ async fn every_call_ends_as_configured_and_is_logged_with_its_reason() {
             ));
         }
     }
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    let calls = calls_json(&dir);
+    let calls = calls_once(&dir, ended(cases.len())).await;
     assert_eq!(calls.len(), cases.len(), "one record per call: {calls:?}");
     let text = |c: &serde_json::Value, k: &str| c[k].as_str().unwrap_or("").to_owned();
     for c in &cases {
@@ -322,6 +343,7 @@ async fn list_reload_while_calls_come_in() {
         CallOutcome::RangUntilCancelled
     );
     // Calls keep coming while the block list changes on disk.
+    let mut reports = emu.reports();
     let traffic = {
         let emu = emu.clone();
         tokio::spawn(async move {
@@ -337,7 +359,14 @@ async fn list_reload_while_calls_come_in() {
             outcomes
         })
     };
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        common::wait_report(&mut reports, Duration::from_secs(10), |r| matches!(
+            r,
+            Report::CallEnded { .. }
+        ))
+        .await,
+        "the traffic has begun"
+    );
     std::fs::write(dir.join("block.txt"), "0800 1111111\n*666\n040 987654321\n").unwrap();
     for o in traffic.await.unwrap() {
         assert_eq!(
@@ -352,18 +381,25 @@ async fn list_reload_while_calls_come_in() {
     );
     // A broken config keeps the old rules running.
     std::fs::write(dir.join("config.toml"), "[[rule]]\nacton = \"terminate\"\n").unwrap();
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    // The daemon says why: a daemon that never reloads would pass the
+    // calls above and below too.
+    assert!(
+        d.wait_for(
+            "reload failed, keeping the old rules",
+            Duration::from_secs(20)
+        )
+        .await,
+        "{}",
+        d.log()
+    );
+    let log = d.log();
+    assert!(
+        log.contains("reloaded the rules") && log.contains("acton"),
+        "{log}"
+    );
     assert_eq!(
         emu.call(newcomer()).await.outcome,
         CallOutcome::TerminatedByPhone
-    );
-    // And the daemon says why: a daemon that never reloads would pass the
-    // calls above too.
-    let log = d.log();
-    assert!(log.contains("reloaded the rules"), "{log}");
-    assert!(
-        log.contains("reload failed, keeping the old rules") && log.contains("acton"),
-        "{log}"
     );
 }
 
@@ -388,7 +424,15 @@ async fn a_list_the_config_names_before_it_exists_takes_effect_once_created() {
         ),
     )
     .unwrap();
-    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert!(
+        d.wait_for(
+            "reload failed, keeping the old rules",
+            Duration::from_secs(20)
+        )
+        .await,
+        "{}",
+        d.log()
+    );
     assert_eq!(
         emu.call(newcomer()).await.outcome,
         CallOutcome::RangUntilCancelled,
@@ -418,39 +462,35 @@ async fn kill_9_during_a_call_keeps_earlier_records() {
     for _ in 0..3 {
         blocked_call_is_terminated(&emu).await;
     }
-    // A call that rings for a while; the daemon dies while it rings.
+    // A call that rings for a while; the daemon dies while it rings, once
+    // its record (written off the call path) is in.
     let ringing = ring_in_background(&emu, 3000);
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    let calls = calls_once(&dir, |c| c.len() >= 4).await;
     d.kill9();
+    assert!(!ringing.is_finished(), "killed while it rang");
     ringing.abort(); // its CANCEL would go unanswered for 32 s
-    let calls = calls_json(&dir);
     assert_eq!(
         calls.len(),
         4,
-        "the ringing call was recorded before anything was done about it"
+        "the ringing call was recorded as it came in"
     );
+    assert_eq!(calls_json(&dir), calls, "kill -9 loses no record");
     assert!(calls[..3].iter().all(|c| c["outcome"] == "terminated"));
     assert!(calls[3]["outcome"].is_null(), "killed before it ended");
     // Restart: the database opens fine and keeps logging.
     let before = emu.bindings().await.len();
     let _d2 = daemon(&dir.join("config.toml"), emu.addr());
-    for _ in 0..100 {
-        if emu.bindings().await.len() > before {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert_eq!(
-        emu.bindings().await.len(),
-        before + 1,
+    assert!(
+        emu.wait_for_new_binding(before, Duration::from_secs(10))
+            .await
+            .is_some(),
         "the restarted phone registered (the dead one's binding lingers until it expires)"
     );
     assert_eq!(
         emu.call(spec(Caller::Anonymous, 3000)).await.outcome,
         CallOutcome::TerminatedByPhone
     );
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    let calls = calls_json(&dir);
+    let calls = calls_once(&dir, |c| c.len() >= 5 && !c[4]["outcome"].is_null()).await;
     assert_eq!(calls.len(), 5);
     let db = rusqlite::Connection::open(dir.join("calls.db")).unwrap();
     let ok: String = db
@@ -486,14 +526,7 @@ async fn a_locked_call_log_delays_no_call_and_loses_no_record() {
     assert_eq!(held, 0, "nothing could be written while we held the lock");
     db.execute_batch("COMMIT").unwrap();
     // The book-keeper retries every second.
-    let mut calls = Vec::new();
-    for _ in 0..40 {
-        calls = calls_json(&dir);
-        if calls.len() == 3 && calls.iter().all(|c| c["outcome"] == "terminated") {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let calls = calls_once(&dir, ended(3)).await;
     assert_eq!(calls.len(), 3, "{calls:?}");
     assert!(
         calls.iter().all(|c| c["outcome"] == "terminated"),

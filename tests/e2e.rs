@@ -94,8 +94,10 @@ async fn every_demo_scenario_ends_as_it_should() {
         if expected == CallOutcome::RangUntilCancelled {
             assert!(report.ringing, "{caller}: 180 sent");
         } else {
+            // How fast is `cargo bench` and `minisip4fb bench`'s business
+            // (docs/PERFORMANCE.md); here: answered, then the phone's BYE.
             assert!(
-                report.bye_after.unwrap() < Duration::from_secs(1),
+                report.answered_after.is_some() && report.bye_after >= report.answered_after,
                 "{caller}: {report}"
             );
         }
@@ -107,7 +109,7 @@ async fn every_demo_scenario_ends_as_it_should() {
         Some(0),
         "SIGTERM exits 0"
     );
-    tokio::time::sleep(ms(100)).await;
+    // It exits once its un-REGISTER is answered: the Box has no binding.
     assert!(emu.bindings().await.is_empty(), "unregistered on SIGTERM");
     let log = phone.stderr();
     assert!(
@@ -125,7 +127,7 @@ async fn registration_comes_back_after_a_box_reboot() {
         .await
         .expect("phone registers");
     emu.reboot(Duration::from_secs(3));
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Commands are handled in order: the reboot is done when this answers.
     assert!(
         emu.bindings().await.is_empty(),
         "the reboot forgot the binding"

@@ -4,13 +4,13 @@
 
 use std::time::Duration;
 
-use minisip4fb::emulator::{Emulator, EmulatorConfig, Report};
+use minisip4fb::emulator::{CallOutcome, CallSpec, Caller, Emulator, EmulatorConfig, Report};
 use minisip4fb::sip::{self, Message, Response, digest};
 use tokio::net::UdpSocket;
 
 struct Peer {
     sock: UdpSocket,
-    emu: Emulator,
+    emu: std::sync::Arc<Emulator>,
 }
 
 impl Peer {
@@ -23,7 +23,10 @@ impl Peer {
         .await
         .unwrap();
         let sock = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-        Peer { sock, emu }
+        Peer {
+            sock,
+            emu: std::sync::Arc::new(emu),
+        }
     }
 
     fn register(&self, ruri: &str, branch: &str, cseq: u32, call_id: &str, extra: &str) -> String {
@@ -184,8 +187,8 @@ async fn reports_violations() {
         .await;
     // A new Call-ID for every REGISTER piles up bindings.
     assert_eq!(p.register_with("geheim123", "pile1", 1).await.status, 200);
+    // Answered in order: everything sent before has been seen.
     assert_eq!(p.register_with("geheim123", "pile2", 1).await.status, 200);
-    tokio::time::sleep(Duration::from_millis(100)).await;
     let v = p.emu.violations().await;
     let has = |s: &str| v.iter().any(|x| x.contains(s));
     assert!(has("z9hG4bK cookie"), "{v:?}");
@@ -236,4 +239,382 @@ async fn qop_and_stale_nonces() {
     ))
     .await;
     assert_eq!(p.recv().await.unwrap().status, 200);
+}
+
+// ---- The caller half: a hand-written phone answering the Box's INVITEs.
+
+impl Peer {
+    /// The next message from the Box, request or response (at most 3 s).
+    async fn next(&self) -> Option<Message> {
+        let mut buf = vec![0; 65535];
+        let (n, _) = tokio::time::timeout(Duration::from_secs(3), self.sock.recv_from(&mut buf))
+            .await
+            .ok()?
+            .ok()?;
+        Some(sip::parse(&buf[..n]).expect("the Box sends parsable SIP"))
+    }
+
+    /// The next request from the Box, skipping responses.
+    async fn request(&self) -> sip::Request {
+        loop {
+            match self.next().await.expect("a request from the Box") {
+                Message::Request(r) => return r,
+                Message::Response(_) => {}
+            }
+        }
+    }
+
+    /// A response to `req` from the phone, with our To tag `tag`.
+    fn respond(
+        &self,
+        req: &sip::Request,
+        status: u16,
+        tag: &str,
+        extra: &str,
+        body: &str,
+    ) -> String {
+        let h = &req.headers;
+        let to = h.get("To").unwrap();
+        let to = if to.contains("tag=") {
+            to.to_owned()
+        } else {
+            format!("{to};tag={tag}")
+        };
+        format!(
+            "SIP/2.0 {status} {}\r\nVia: {}\r\nFrom: {}\r\nTo: {to}\r\nCall-ID: {}\r\nCSeq: {}\r\n\
+             Contact: <sip:620@{}>\r\n{extra}Content-Length: {}\r\n\r\n{body}",
+            sip::reason_phrase(status),
+            h.get("Via").unwrap(),
+            h.get("From").unwrap(),
+            h.call_id().unwrap(),
+            h.get("CSeq").unwrap(),
+            self.sock.local_addr().unwrap(),
+            body.len()
+        )
+    }
+
+    /// Our BYE for the call `invite` started, with these tags and CSeq.
+    fn bye(
+        &self,
+        invite: &sip::Request,
+        our_tag: &str,
+        their_tag: &str,
+        cseq: u32,
+        extra: &str,
+    ) -> String {
+        let me = self.sock.local_addr().unwrap();
+        let from_uri = invite.headers.from().unwrap().uri.to_string();
+        let contact = invite.headers.name_addrs("Contact").unwrap()[0]
+            .uri
+            .to_string();
+        format!(
+            "BYE {contact} SIP/2.0\r\nVia: SIP/2.0/UDP {me};branch=z9hG4bKbye{cseq}\r\nMax-Forwards: 70\r\n\
+             From: <sip:620@{me}>;tag={our_tag}\r\nTo: <{from_uri}>;tag={their_tag}\r\nCall-ID: {}\r\nCSeq: {cseq} BYE\r\n\
+             {extra}Content-Length: 0\r\n\r\n",
+            invite.headers.call_id().unwrap()
+        )
+    }
+
+    /// Registers once, then the Box places `spec` in the background.
+    async fn ring(
+        &self,
+        spec: CallSpec,
+    ) -> (
+        sip::Request,
+        tokio::task::JoinHandle<minisip4fb::emulator::CallReport>,
+    ) {
+        assert_eq!(
+            self.register_with("geheim123", "phone", 1).await.status,
+            200
+        );
+        let emu = self.emu.clone();
+        let call = tokio::spawn(async move { emu.call(spec).await });
+        let invite = self.request().await;
+        assert_eq!(invite.method, sip::Method::Invite);
+        (invite, call)
+    }
+}
+
+/// Only the rules each test is about: no random challenge of our BYE.
+fn strict() -> EmulatorConfig {
+    EmulatorConfig {
+        challenge_requests: 0.0,
+        rechallenge: 0.0,
+        ..cfg()
+    }
+}
+
+fn tag_of(invite: &sip::Request) -> String {
+    invite.headers.from().unwrap().tag().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn the_invite_is_the_boxes_and_a_fast_decline_is_flagged() {
+    let p = Peer::new(strict()).await;
+    // Oma is in the Box's phonebook (EmulatorConfig's default).
+    let (invite, call) = p
+        .ring(CallSpec::new(Caller::National("0301234567".into())))
+        .await;
+    let h = &invite.headers;
+    assert_eq!(h.from().unwrap().display_name().as_deref(), Some("Oma"));
+    assert_eq!(h.get("Expires"), Some("120"));
+    assert_eq!(
+        h.get("P-Called-Party-ID"),
+        Some("<sip:0301111111@fritz.box>")
+    );
+    assert!(String::from_utf8_lossy(&invite.body).contains("c=IN IP4 127.0.0.1"));
+    p.send(&p.respond(&invite, 180, "ph1", "", "")).await;
+    p.send(&p.respond(&invite, 486, "ph1", "", "")).await;
+    let report = call.await.unwrap();
+    assert_eq!(report.outcome, CallOutcome::RejectedByPhone(486));
+    assert_eq!(p.request().await.method, sip::Method::Ack);
+    let v = p.emu.violations().await.join("\n");
+    assert!(
+        v.contains("486 after 0 ms of ringing: the Box drops the FRITZ!Fon app"),
+        "{v}"
+    );
+}
+
+#[tokio::test]
+async fn internal_calls_read_star_star_9_and_anonymous_has_both_forms() {
+    let p = Peer::new(strict()).await;
+    let (invite, call) = p
+        .ring(CallSpec::new(Caller::Internal {
+            number: "**621".into(),
+            name: "Küche".into(),
+        }))
+        .await;
+    assert_eq!(
+        invite.headers.get("P-Called-Party-ID"),
+        Some("<sip:**9@fritz.box>"),
+        "FRITZBOX.md: **9 whatever was dialled"
+    );
+    p.send(&p.respond(&invite, 480, "i1", "", "")).await;
+    call.await.unwrap();
+    assert_eq!(p.request().await.method, sip::Method::Ack);
+    let emu = p.emu.clone();
+    let call = tokio::spawn(async move { emu.call(CallSpec::new(Caller::AnonymousUser)).await });
+    let invite = p.request().await;
+    assert_eq!(
+        invite.headers.from().unwrap().uri.to_string(),
+        "sip:anonymous@fritz.box"
+    );
+    p.send(&p.respond(&invite, 480, "a1", "", "")).await;
+    call.await.unwrap();
+}
+
+#[tokio::test]
+async fn the_phones_answer_sdp_bye_tags_and_a_conflicting_final_are_checked() {
+    let p = Peer::new(EmulatorConfig {
+        min_decline_after_ringing: Duration::ZERO,
+        ..strict()
+    })
+    .await;
+    let (invite, call) = p
+        .ring(CallSpec::new(Caller::National("040123456".into())))
+        .await;
+    // G.722 only, at no address of the phone's.
+    let sdp = "v=0\r\no=x 1 1 IN IP4 0.0.0.0\r\ns=-\r\nc=IN IP4 0.0.0.0\r\nt=0 0\r\nm=audio 4000 RTP/AVP 9 96\r\n";
+    p.send(&p.respond(
+        &invite,
+        200,
+        "ph2",
+        "Content-Type: application/sdp\r\n",
+        sdp,
+    ))
+    .await;
+    assert_eq!(p.request().await.method, sip::Method::Ack);
+    let their = tag_of(&invite);
+    // Tags not swapped: no such dialog.
+    p.send(&p.bye(&invite, &their, "ph2", 1, "")).await;
+    match p.next().await {
+        Some(Message::Response(r)) => assert_eq!(r.status, 481),
+        other => panic!("{other:?}"),
+    }
+    p.send(&p.bye(&invite, "ph2", &their, 2, "")).await;
+    match p.next().await {
+        Some(Message::Response(r)) => assert_eq!(r.status, 200),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(call.await.unwrap().outcome, CallOutcome::TerminatedByPhone);
+    // A second call declined, then "answered" too.
+    let emu = p.emu.clone();
+    let call = tokio::spawn(async move {
+        emu.call(CallSpec::new(Caller::National("040123456".into())))
+            .await
+    });
+    let invite = p.request().await;
+    p.send(&p.respond(&invite, 486, "ph3", "", "")).await;
+    assert_eq!(
+        call.await.unwrap().outcome,
+        CallOutcome::RejectedByPhone(486)
+    );
+    assert_eq!(p.request().await.method, sip::Method::Ack);
+    p.send(&p.respond(&invite, 200, "ph3", "", "")).await;
+    let ack = p.request().await;
+    assert_eq!(ack.method, sip::Method::Ack);
+    let v = p.emu.violations().await.join("\n");
+    for expect in [
+        "payload type 96 was not offered (RFC 3264 §6.1)",
+        "picks neither PCMA nor PCMU",
+        "c=IN IP4 0.0.0.0 is not the phone's address IN IP4 127.0.0.1",
+        "BYE without the dialog's tags swapped",
+        "200 after the final 486 to the same INVITE",
+    ] {
+        assert!(v.contains(expect), "{expect:?} in:\n{v}");
+    }
+}
+
+#[tokio::test]
+async fn a_challenged_bye_needs_the_phones_credentials() {
+    let p = Peer::new(EmulatorConfig {
+        challenge_requests: 1.0,
+        ..strict()
+    })
+    .await;
+    let (invite, call) = p
+        .ring(CallSpec::new(Caller::National("040123456".into())))
+        .await;
+    p.send(&p.respond(&invite, 200, "ph4", "", "")).await;
+    assert_eq!(p.request().await.method, sip::Method::Ack);
+    let their = tag_of(&invite);
+    let bye = p.bye(&invite, "ph4", &their, 1, "");
+    p.send(&bye).await;
+    let first = match p.next().await {
+        Some(Message::Response(r)) => r,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(
+        first.status, 401,
+        "FRITZBOX.md: requests the phone sends are challenged too"
+    );
+    let www = first.headers.get("WWW-Authenticate").unwrap().to_owned();
+    // Our BYE again, as if the 401 were lost: the same challenge again.
+    p.send(&bye).await;
+    match p.next().await {
+        Some(Message::Response(r)) => {
+            assert_eq!(
+                (r.status, r.headers.get("WWW-Authenticate")),
+                (401, Some(www.as_str()))
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+    let ch = digest::Challenge::parse(&www).unwrap();
+    let uri = invite.headers.name_addrs("Contact").unwrap()[0]
+        .uri
+        .to_string();
+    let wrong = digest::authorization(&ch, "620", "nope", "BYE", &uri, 1, "c");
+    p.send(&p.bye(
+        &invite,
+        "ph4",
+        &their,
+        2,
+        &format!("Authorization: {wrong}\r\n"),
+    ))
+    .await;
+    match p.next().await {
+        Some(Message::Response(r)) => assert_eq!(r.status, 403),
+        other => panic!("{other:?}"),
+    }
+    let right = digest::authorization(&ch, "620", "geheim123", "BYE", &uri, 1, "c");
+    p.send(&p.bye(
+        &invite,
+        "ph4",
+        &their,
+        3,
+        &format!("Authorization: {right}\r\n"),
+    ))
+    .await;
+    match p.next().await {
+        Some(Message::Response(r)) => assert_eq!(r.status, 200),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(call.await.unwrap().outcome, CallOutcome::TerminatedByPhone);
+    let v = p.emu.violations().await;
+    assert_eq!(v.len(), 1, "{v:?}");
+    assert!(v[0].contains("BYE credentials wrong for 620"), "{v:?}");
+}
+
+#[tokio::test]
+async fn an_unanswered_keepalive_costs_the_binding() {
+    let p = Peer::new(EmulatorConfig {
+        options_interval: Some(Duration::from_millis(1200)),
+        ..strict()
+    })
+    .await;
+    let mut reports = p.emu.reports();
+    assert_eq!(p.register_with("geheim123", "ka", 1).await.status, 200);
+    // The first keepalive answered: the binding stays.
+    let options = p.request().await;
+    assert_eq!(options.method, sip::Method::Options);
+    p.send(&p.respond(&options, 200, "k1", "", "")).await;
+    // The next one not: resent (timer E), then the binding is gone.
+    let second = p.request().await;
+    let again = p.request().await;
+    assert_eq!(
+        second.headers.call_id(),
+        again.headers.call_id(),
+        "retransmitted"
+    );
+    let mut answered = false;
+    let lost = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            match reports.recv().await.unwrap() {
+                Report::Options { answered: true } => answered = true,
+                Report::KeepaliveLost { user } => return user,
+                _ => {}
+            }
+        }
+    })
+    .await
+    .expect("dropped within the next interval");
+    assert!(answered);
+    assert_eq!(lost, "620");
+    assert!(p.emu.bindings().await.is_empty());
+}
+
+#[tokio::test]
+async fn a_refresh_may_be_challenged_again_and_a_reboot_gives_no_stale() {
+    for rechallenge in [0.0, 1.0] {
+        let p = Peer::new(EmulatorConfig {
+            rechallenge,
+            ..strict()
+        })
+        .await;
+        let ruri = p.ruri();
+        p.send(&p.register(&ruri, "z9hG4bKr1", 1, "r", "")).await;
+        let ch = p.recv().await.unwrap();
+        let ch = digest::Challenge::parse(ch.headers.get("WWW-Authenticate").unwrap()).unwrap();
+        let auth = |nc| {
+            format!(
+                "Authorization: {}\r\n",
+                digest::authorization(&ch, "620", "geheim123", "REGISTER", &ruri, nc, "c")
+            )
+        };
+        p.send(&p.register(&ruri, "z9hG4bKr2", 2, "r", &auth(1)))
+            .await;
+        assert_eq!(p.recv().await.unwrap().status, 200);
+        // The refresh with the same nonce.
+        p.send(&p.register(&ruri, "z9hG4bKr3", 3, "r", &auth(2)))
+            .await;
+        let expect = if rechallenge > 0.5 { 401 } else { 200 };
+        assert_eq!(
+            p.recv().await.unwrap().status,
+            expect,
+            "rechallenge {rechallenge}"
+        );
+        // After a reboot the old nonce is unknown: a plain new challenge.
+        p.emu.reboot(Duration::ZERO);
+        assert!(p.emu.bindings().await.is_empty());
+        p.send(&p.register(&ruri, "z9hG4bKr4", 4, "r", &auth(3)))
+            .await;
+        let r = p.recv().await.unwrap();
+        assert_eq!(r.status, 401);
+        let www = r.headers.get("WWW-Authenticate").unwrap();
+        assert!(
+            !www.contains("stale"),
+            "the Box's form has no stale=true: {www}"
+        );
+    }
 }
