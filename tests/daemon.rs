@@ -665,3 +665,223 @@ async fn check_registers_once_and_unregisters() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("wrong user name or password"));
 }
+
+/// A config for the paths the other tests leave out: a CSV block list and
+/// a vCard allow list (format by extension), a command hook, 2 rules.
+fn setup_hooks(name: &str) -> PathBuf {
+    let dir = common::fresh_dir("daemon", name);
+    std::fs::write(dir.join("password"), "geheim123\n").unwrap();
+    std::fs::write(dir.join("spam.csv"), "Name;Nummer\nWerbung;040 1234567\n").unwrap();
+    std::fs::write(
+        dir.join("friends.VCF"),
+        "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Tante Erna\r\nTEL;TYPE=HOME:030 1112233\r\nEND:VCARD\r\n",
+    )
+    .unwrap();
+    let hook_out = dir.join("hook.out");
+    std::fs::write(
+        dir.join("config.toml"),
+        format!(
+            r#"
+[fritzbox]
+user = "620"
+password_file = "password"
+
+[numbers]
+country = "DE"
+area_code = "030"
+
+[[rule]]
+name = "csv list"
+lists = ["spam.csv"]
+action = "terminate"
+
+[[rule]]
+name = "friends"
+lists = ["friends.VCF"]
+action = "ring"
+
+[[hook]]
+events = ["terminated"]
+command = ["sh", "-c", "printf '%s %s %s\n' \"$MINISIP4FB_EVENT\" \"$MINISIP4FB_CALLER\" \"$MINISIP4FB_RULE\" >> '{}'"]
+"#,
+            hook_out.display()
+        ),
+    )
+    .unwrap();
+    dir
+}
+
+/// Hooks, `--events json`, SIGHUP, lists by extension, `calls --csv` and
+/// `stats`, against one daemon.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hooks_events_sighup_list_formats_csv_and_stats() {
+    let dir = setup_hooks("hooks");
+    let emu = emulator().await;
+    let d = Proc::spawn_logged(
+        common::against_box(
+            &["run", "--events", "json"],
+            &dir.join("config.toml"),
+            emu.addr(),
+        )
+        .stdout(Stdio::piped()),
+    );
+    let mut d = d;
+    let stdout = d.0.stdout.take().unwrap();
+    let events = tokio::task::spawn_blocking(move || {
+        std::io::BufRead::lines(std::io::BufReader::new(stdout))
+            .map_while(Result::ok)
+            .collect::<Vec<String>>()
+    });
+    emu.wait_for_binding(Duration::from_secs(10))
+        .await
+        .expect("registers");
+    assert!(
+        d.wait_for("2 rule(s)", Duration::from_secs(20)).await,
+        "{}",
+        d.log()
+    );
+    assert_eq!(
+        emu.call(spec(Caller::National("0401234567".into()), 3000))
+            .await
+            .outcome,
+        CallOutcome::TerminatedByPhone,
+        "in spam.csv"
+    );
+    assert_eq!(
+        emu.call(spec(Caller::National("0301112233".into()), 300))
+            .await
+            .outcome,
+        CallOutcome::RangUntilCancelled,
+        "in friends.VCF"
+    );
+    let hook_out = dir.join("hook.out");
+    let mut fired = String::new();
+    for _ in 0..200 {
+        fired = std::fs::read_to_string(&hook_out).unwrap_or_default();
+        if !fired.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        fired, "terminated 0401234567 1 \"csv list\"\n",
+        "the hook ran once, for the terminated call"
+    );
+    d.signal("HUP");
+    assert!(
+        d.wait_for(
+            "reloaded the rules: 2 rule(s) (SIGHUP)",
+            Duration::from_secs(20)
+        )
+        .await,
+        "{}",
+        d.log()
+    );
+    let records = calls_once(&dir, ended(2)).await;
+    assert_eq!(records.len(), 2, "{records:?}");
+    assert_eq!(d.terminate().and_then(|s| s.code()), Some(0));
+    let lines = events.await.unwrap();
+    let kinds: Vec<String> = lines
+        .iter()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).expect("one JSON object a line");
+            v["event"].as_str().unwrap_or("").to_owned()
+        })
+        .collect();
+    for k in ["registered", "call", "terminated", "call_ended"] {
+        assert!(kinds.iter().any(|x| x == k), "{k} in {kinds:?}");
+    }
+    assert_eq!(
+        kinds.iter().filter(|k| *k == "call_ended").count(),
+        2,
+        "{kinds:?}"
+    );
+
+    let csv = Command::new(BIN)
+        .args(["calls", "--csv", "--config"])
+        .arg(dir.join("config.toml"))
+        .output()
+        .unwrap();
+    assert!(csv.status.success());
+    let csv = String::from_utf8(csv.stdout).unwrap();
+    let rows: Vec<&str> = csv.lines().collect();
+    assert_eq!(rows.len(), 3, "header and two calls:\n{csv}");
+    assert!(
+        rows[0].starts_with("time,caller,caller_e164,name,called,decision"),
+        "{csv}"
+    );
+    assert!(
+        csv.contains("csv list") && csv.contains("Tante Erna"),
+        "{csv}"
+    );
+    let stats = Command::new(BIN)
+        .args(["stats", "--config"])
+        .arg(dir.join("config.toml"))
+        .output()
+        .unwrap();
+    assert!(stats.status.success());
+    let stats = String::from_utf8(stats.stdout).unwrap();
+    let day = stats.lines().nth(1).unwrap_or_default();
+    let counts: Vec<&str> = day.split_whitespace().skip(1).collect();
+    assert_eq!(
+        counts,
+        ["2", "1", "0", "1"],
+        "calls, terminated, declined, rang:\n{stats}"
+    );
+    assert!(
+        stats.contains("1  terminate         1 \"csv list\""),
+        "{stats}"
+    );
+}
+
+/// Nobody reads `--events json`'s pipe (4 KiB): calls are still screened
+/// and logged at once, and SIGTERM still ends the daemon.
+#[cfg(target_os = "linux")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blocked_events_pipe_delays_no_call_and_no_exit() {
+    use std::os::fd::AsRawFd;
+    let dir = setup("events-blocked");
+    let emu = emulator().await;
+    let mut d = Proc::spawn_logged(
+        common::against_box(
+            &["run", "--events", "json"],
+            &dir.join("config.toml"),
+            emu.addr(),
+        )
+        .stdout(Stdio::piped()),
+    );
+    let stdout = d.0.stdout.take().unwrap();
+    // SAFETY: a valid pipe descriptor this test owns.
+    let size = unsafe { libc::fcntl(stdout.as_raw_fd(), libc::F_SETPIPE_SZ, 4096) };
+    assert!(size >= 4096, "F_SETPIPE_SZ");
+    emu.wait_for_binding(Duration::from_secs(10))
+        .await
+        .expect("registers");
+    let calls = 20;
+    for i in 0..calls {
+        let r = emu
+            .call(spec(Caller::National("09005551234".into()), 3000))
+            .await;
+        assert_eq!(
+            r.outcome,
+            CallOutcome::TerminatedByPhone,
+            "call {i} with stdout blocked: {r}"
+        );
+    }
+    let records = calls_once(&dir, ended(calls)).await;
+    assert_eq!(records.len(), calls, "the call log is not held up either");
+    let status = tokio::task::spawn_blocking(move || d.terminate().map(|s| (s, d.log())))
+        .await
+        .unwrap();
+    let (status, log) = status.expect("exits on SIGTERM although stdout stays blocked");
+    assert!(status.success(), "{status}: {log}");
+    assert!(log.contains("--events: stdout still blocked"), "{log}");
+    // What did get through is whole JSON lines.
+    let lines: Vec<String> = std::io::BufRead::lines(std::io::BufReader::new(stdout))
+        .map_while(Result::ok)
+        .collect();
+    assert!(!lines.is_empty());
+    for l in &lines {
+        serde_json::from_str::<serde_json::Value>(l).expect("a whole JSON line");
+    }
+}

@@ -361,7 +361,7 @@ mod tests {
             target: Target::Command(vec!["sleep".into(), "5".into()]),
             ..hook
         };
-        let t = std::time::Instant::now();
+        // Killed at its timeout: a `sleep 5` that ran out would be a success.
         assert!(
             fire(&slow, &DaemonEvent::Terminated(info), &running)
                 .await
@@ -369,7 +369,6 @@ mod tests {
                 .to_string()
                 .contains("killed")
         );
-        assert!(t.elapsed() < Duration::from_secs(2));
     }
 
     #[tokio::test]

@@ -369,11 +369,29 @@ pub async fn serve(
     // The phone has said its last: let the book-keeper write it down.
     let _ = notes.send(Note::Stop);
     drop(notes);
-    for t in [book, printer].into_iter().flatten() {
+    if let Some(t) = book {
         let _ = tokio::task::spawn_blocking(move || t.join()).await;
+    }
+    // The printer drains what is left, unless nobody reads stdout: a
+    // pipe that stays full must not keep the daemon from exiting.
+    // (Polled: a blocking join would hold the runtime's shutdown too.)
+    if let Some(t) = printer {
+        let end = tokio::time::Instant::now() + PRINTER_GRACE;
+        while !t.is_finished() && tokio::time::Instant::now() < end {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        if !t.is_finished() {
+            tracing::warn!(
+                "--events: stdout still blocked after {} s; exiting without the last events",
+                PRINTER_GRACE.as_secs()
+            );
+        }
     }
     code
 }
+
+/// How long shutdown waits for `--events json` to print its last lines.
+const PRINTER_GRACE: Duration = Duration::from_secs(2);
 
 /// The TR-064 work, off the phone's path: the Box's lists kept fresh for
 /// the rules that use them, and the worker that bars numbers (its queue

@@ -531,6 +531,22 @@ mod tests {
     }
 
     #[test]
+    fn format_by_extension() {
+        for (name, f) in [
+            ("a.csv", Format::Csv),
+            ("A.CSV", Format::Csv),
+            ("c.vcf", Format::VCard),
+            ("c.vcard", Format::VCard),
+            ("book.XML", Format::FritzXml),
+            ("block.txt", Format::Text),
+            ("block", Format::Text),
+            ("csv", Format::Text),
+        ] {
+            assert_eq!(Format::of(Path::new(name)), f, "{name}");
+        }
+    }
+
+    #[test]
     fn csv_list() {
         let text = "Name;Nummer\n\"Bell; Alexander\";030 1234567\nOma;0301111111\nbroken;abc\n";
         let (s, errors) = parse(text, Format::Csv, Path::new("x.csv"), &home());
