@@ -27,7 +27,9 @@ pub struct EmulateArgs {
     /// Challenge with qop=auth instead of the FRITZ!Box's plain digest.
     #[arg(long)]
     pub qop: bool,
-    /// Ring the phone from NUMBER, SECONDS after it registered (anonymous, **622, 0049…, 0301234567).
+    /// Ring the phone from NUMBER, SECONDS after it registered: anonymous
+    /// (`<sip:fritz.box>`), anonymous-user (`<sip:anonymous@fritz.box>`),
+    /// **622, 0049…, 0301234567 (Oma in the Box's phonebook).
     #[arg(long = "call", value_name = "NUMBER[@SECONDS]")]
     pub calls: Vec<String>,
     /// A script of timed actions; see `minisip4fb emulate --help`.
@@ -40,9 +42,14 @@ pub struct EmulateArgs {
     /// How long a call rings before the caller gives up, in seconds.
     #[arg(long, default_value_t = 20.0)]
     pub ring: f64,
-    /// Send OPTIONS keepalives this often, in seconds.
-    #[arg(long)]
-    pub options: Option<f64>,
+    /// Send OPTIONS keepalives this often, in seconds (0: never); one left
+    /// unanswered until the next costs the phone its binding, as at the Box.
+    #[arg(long, default_value_t = 60.0)]
+    pub options: f64,
+    /// How often (0–1) the phone's BYE is challenged with 401, as the Box
+    /// may challenge any request a phone sends.
+    #[arg(long, default_value_t = 0.3)]
+    pub challenge_requests: f64,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -57,6 +64,8 @@ enum Action {
 fn caller_of(number: &str) -> Caller {
     if number.eq_ignore_ascii_case("anonymous") {
         Caller::Anonymous
+    } else if number.eq_ignore_ascii_case("anonymous-user") {
+        Caller::AnonymousUser
     } else if let Some(ext) = number.strip_prefix("**") {
         Caller::Internal {
             number: number.to_owned(),
@@ -157,9 +166,9 @@ pub async fn emulate(args: EmulateArgs) -> i32 {
         accounts: vec![(args.user.clone(), args.password.clone())],
         expires: args.expires,
         qop: args.qop,
-        options_interval: args
-            .options
-            .map(|s| Duration::from_secs_f64(s.clamp(0.1, 3600.0))),
+        options_interval: (args.options > 0.0)
+            .then(|| Duration::from_secs_f64(args.options.clamp(0.1, 3600.0))),
+        challenge_requests: args.challenge_requests.clamp(0.0, 1.0),
         ..EmulatorConfig::default()
     };
     let emulator = match Emulator::start(cfg).await {
@@ -262,5 +271,6 @@ mod tests {
             }
         );
         assert_eq!(caller_of("anonymous"), Caller::Anonymous);
+        assert_eq!(caller_of("Anonymous-User"), Caller::AnonymousUser);
     }
 }

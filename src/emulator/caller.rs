@@ -689,6 +689,10 @@ impl Fritzbox {
         if matches!(c.phase, Phase::Done { .. }) {
             return 200;
         }
+        // The phone hung up with its first BYE, challenged or not.
+        c.report
+            .bye_after
+            .get_or_insert(now.duration_since(c.started));
         let cseq = req.headers.cseq().map(|s| s.seq).unwrap_or(0);
         match (&c.bye_challenge, req.headers.get("Authorization")) {
             (Some((nonce, first)), Some(auth)) => {
@@ -705,15 +709,26 @@ impl Fritzbox {
                         "the authenticated BYE kept CSeq {cseq} (RFC 3261 §8.1.3.5: a new request, CSeq+1)"
                     ));
                 }
-                let ok = digest::verify(auth, &password, "BYE")
-                    .is_ok_and(|(u, ok)| ok && u == c.user)
-                    && field("nonce") == Some(nonce.as_str())
-                    && field("realm") == Some(REALM)
-                    && field("uri") == Some(req.uri.to_string().as_str());
-                if !ok {
+                let uri = req.uri.to_string();
+                let wrong: Vec<&str> = [
+                    (field("nonce") != Some(nonce.as_str()), "nonce"),
+                    (field("realm") != Some(REALM), "realm"),
+                    (field("uri") != Some(uri.as_str()), "uri"),
+                    (
+                        !digest::verify(auth, &password, "BYE")
+                            .is_ok_and(|(u, ok)| ok && u == c.user),
+                        "user or response",
+                    ),
+                ]
+                .into_iter()
+                .filter_map(|(bad, what)| bad.then_some(what))
+                .collect();
+                if !wrong.is_empty() {
                     self.violation(format!(
-                        "BYE credentials wrong for {} (nonce, realm, uri or response; RFC 2617 §3.2.2)",
-                        c.user
+                        "BYE credentials wrong for {}: {} (RFC 2617 §3.2.2; uri {:?}, Request-URI {uri})",
+                        c.user,
+                        wrong.join(", "),
+                        field("uri")
                     ));
                     return 403;
                 }
@@ -735,11 +750,13 @@ impl Fritzbox {
                 let nonce = self.new_nonce();
                 self.challenge_bye(req, &nonce);
                 c.bye_challenge = Some((nonce, cseq));
+                // A phone that never retries leaves the call up: the
+                // caller hangs up after timer F's 32 s.
+                c.hang_up_at = Some(now + TIMEOUT);
                 return 401;
             }
             (None, _) => {}
         }
-        c.report.bye_after = Some(now.duration_since(c.started));
         c.report.outcome = CallOutcome::TerminatedByPhone;
         self.finish(now, c);
         200
@@ -913,6 +930,12 @@ impl Fritzbox {
                 self.send(dest, data);
             }
             Phase::Answered if c.hang_up_at.is_some_and(|t| t <= now) => {
+                if c.bye_challenge.is_some() {
+                    self.violation(
+                        "BYE challenged with 401 and never sent again with credentials (RFC 3261 §22.2)"
+                            .into(),
+                    );
+                }
                 let branch = format!("z9hG4bK{}", self.hex16());
                 let to = c.to_header.clone().unwrap_or_default();
                 let bye = self
