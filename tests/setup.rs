@@ -47,6 +47,21 @@ fn press_the_button(emu: std::sync::Arc<Emulator>) -> tokio::task::JoinHandle<bo
     })
 }
 
+/// `minisip4fb check` with the config setup wrote, against the Box's registrar.
+async fn check_against(cfg: &str, emu: &Emulator) -> Output {
+    let registrar = emu.addr().to_string();
+    let args = [
+        "check",
+        "--config",
+        cfg,
+        "--fritzbox",
+        &registrar,
+        "--bind",
+        "127.0.0.1:0",
+    ];
+    run(&args, "").await
+}
+
 fn dir(name: &str) -> PathBuf {
     common::fresh_dir("setup", name)
 }
@@ -163,19 +178,7 @@ async fn setup_is_idempotent_and_the_account_registers() {
     );
 
     // The created credentials register over SIP.
-    let check = run(
-        &[
-            "check",
-            "--config",
-            cfg,
-            "--fritzbox",
-            &emu.addr().to_string(),
-            "--bind",
-            "127.0.0.1:0",
-        ],
-        "",
-    )
-    .await;
+    let check = check_against(cfg, &emu).await;
     assert!(check.status.success(), "{}", text(&check));
     assert!(
         text(&check).contains("registered: the Box granted"),
@@ -588,19 +591,7 @@ async fn a_box_with_another_phone_gives_ours_the_next_index() {
     let phones = emu.ip_phones();
     assert_eq!(phones.len(), 2);
     assert_eq!(phones[0].username, "HomeAssistant", "the other phone kept");
-    let check = run(
-        &[
-            "check",
-            "--config",
-            cfg.to_str().unwrap(),
-            "--fritzbox",
-            &emu.addr().to_string(),
-            "--bind",
-            "127.0.0.1:0",
-        ],
-        "",
-    )
-    .await;
+    let check = check_against(cfg.to_str().unwrap(), &emu).await;
     assert!(check.status.success(), "{}", text(&check));
 }
 

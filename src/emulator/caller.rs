@@ -698,12 +698,7 @@ impl Fritzbox {
             (Some((nonce, first)), Some(auth)) => {
                 let password = self.store(|s| s.password(&c.user)).unwrap_or_default();
                 let fields = digest::parse_auth(auth).unwrap_or_default();
-                let field = |k: &str| {
-                    fields
-                        .iter()
-                        .find(|(n, _)| n.eq_ignore_ascii_case(k))
-                        .map(|(_, v)| v.as_str())
-                };
+                let field = |k: &str| digest::param(&fields, k);
                 if cseq <= *first {
                     self.violation(format!(
                         "the authenticated BYE kept CSeq {cseq} (RFC 3261 §8.1.3.5: a new request, CSeq+1)"

@@ -62,12 +62,7 @@ impl Fritzbox {
             return;
         };
         let fields = digest::parse_auth(auth).unwrap_or_default();
-        let field = |k: &str| {
-            fields
-                .iter()
-                .find(|(n, _)| n.eq_ignore_ascii_case(k))
-                .map(|(_, v)| v.clone())
-        };
+        let field = |k: &str| digest::param(&fields, k).map(str::to_owned);
         if field("uri").as_deref() != Some(req.uri.to_string().as_str()) {
             self.violation(format!(
                 "digest uri {:?} differs from the Request-URI {} (RFC 2617 §3.2.2.5)",

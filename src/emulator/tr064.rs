@@ -535,12 +535,7 @@ fn authorize(st: &mut State, now: Instant, auth: Option<&str>, path: &str) -> Op
     }
     if let Some(a) = auth {
         let fields = digest::parse_auth(a).unwrap_or_default();
-        let field = |k: &str| {
-            fields
-                .iter()
-                .find(|(n, _)| n.eq_ignore_ascii_case(k))
-                .map(|(_, v)| v.clone())
-        };
+        let field = |k: &str| digest::param(&fields, k).map(str::to_owned);
         let nonce = field("nonce").unwrap_or_default();
         let nc = field("nc").and_then(|v| u32::from_str_radix(&v, 16).ok());
         if field("realm").as_deref() != Some(REALM) {

@@ -59,6 +59,14 @@ impl Challenge {
     }
 }
 
+/// One auth-param of [`parse_auth`]'s, by name (case-insensitive).
+pub fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    params
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
 /// Parses `Digest a="b", c=d` into its auth-params, unquoted.
 pub fn parse_auth(value: &str) -> Result<Vec<(String, String)>, ParseError> {
     let value = value.trim();
