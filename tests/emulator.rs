@@ -17,7 +17,6 @@ impl Peer {
     async fn new(cfg: EmulatorConfig) -> Peer {
         let emu = Emulator::start(EmulatorConfig {
             bind: "127.0.0.1:0".parse().unwrap(),
-            seed: 3,
             ..cfg
         })
         .await
@@ -93,6 +92,7 @@ impl Peer {
 fn cfg() -> EmulatorConfig {
     EmulatorConfig {
         accounts: vec![("620".into(), "geheim123".into())],
+        seed: 3,
         ..EmulatorConfig::default()
     }
 }
@@ -617,4 +617,37 @@ async fn a_refresh_may_be_challenged_again_and_a_reboot_gives_no_stale() {
             "the Box's form has no stale=true: {www}"
         );
     }
+}
+
+/// What FRITZBOX.md leaves [unknown] comes in both forms, by the seed: the
+/// telephone-event payload type (101 or 100) and an Expires header in the
+/// 200 to REGISTER.
+#[tokio::test]
+async fn unknowns_come_in_both_forms() {
+    let mut seen = std::collections::HashSet::new();
+    for seed in [9, 46] {
+        let p = Peer::new(EmulatorConfig { seed, ..strict() }).await;
+        let ok = p.register_with("geheim123", "u", 1).await;
+        assert_eq!(ok.status, 200);
+        let emu = p.emu.clone();
+        let call = tokio::spawn(async move {
+            emu.call(CallSpec::new(Caller::National("040123".into())))
+                .await
+        });
+        let invite = p.request().await;
+        let body = String::from_utf8_lossy(&invite.body).into_owned();
+        let te = body
+            .lines()
+            .find(|l| l.contains("telephone-event"))
+            .unwrap()
+            .to_owned();
+        seen.insert((te, ok.headers.get("Expires").is_some()));
+        p.send(&p.respond(&invite, 480, "u1", "", "")).await;
+        call.await.unwrap();
+    }
+    assert!(
+        seen.contains(&("a=rtpmap:101 telephone-event/8000".into(), false))
+            && seen.contains(&("a=rtpmap:100 telephone-event/8000".into(), true)),
+        "{seen:?}"
+    );
 }

@@ -15,7 +15,8 @@ use super::{Fritzbox, Report, T1, TIMEOUT, next_interval};
 use crate::sip::{self, Method, Request, Response, digest};
 
 /// The Box's audio offer in its order (FRITZBOX.md): G.722, PCMA, PCMU,
-/// AVM's 16 kHz G.711, telephone-event.
+/// AVM's 16 kHz G.711, telephone-event (101, or 100 as once seen: see
+/// [`Fritzbox::offer`]).
 const OFFER: [(u8, &str); 6] = [
     (9, "G722/8000"),
     (8, "PCMA/8000"),
@@ -352,7 +353,8 @@ impl Fritzbox {
         );
         let ip = self.addr.ip();
         let family = if ip.is_ipv6() { "IP6" } else { "IP4" };
-        let pts = OFFER
+        let offer = self.offer();
+        let pts = offer
             .iter()
             .map(|(pt, _)| pt.to_string())
             .collect::<Vec<_>>();
@@ -360,10 +362,13 @@ impl Fritzbox {
             "v=0\r\no=user 3525 3525 IN {family} {ip}\r\ns=call\r\nc=IN {family} {ip}\r\nt=0 0\r\nm=audio 7078 RTP/AVP {}\r\n",
             pts.join(" ")
         );
-        for (pt, enc) in OFFER {
+        for (pt, enc) in offer {
             sdp.push_str(&format!("a=rtpmap:{pt} {enc}\r\n"));
         }
-        sdp.push_str("a=fmtp:101 0-15\r\na=sendrecv\r\n");
+        sdp.push_str(&format!(
+            "a=fmtp:{} 0-15\r\na=sendrecv\r\n",
+            offer[OFFER.len() - 1].0
+        ));
         let mut req = Request::new(
             Method::Invite,
             sip::parse::parse_request_uri(&binding.contact_uri),
@@ -436,6 +441,16 @@ impl Fritzbox {
             spec,
         };
         self.calls.calls.insert(call_id, call);
+    }
+
+    /// The offer with telephone-event at 101 or, by the seed, at 100:
+    /// FRITZBOX.md has it [unknown], so phones must read the rtpmap.
+    fn offer(&self) -> [(u8, &'static str); 6] {
+        let mut o = OFFER;
+        if self.cfg.seed & 2 != 0 {
+            o[OFFER.len() - 1].0 = 100;
+        }
+        o
     }
 
     fn rng_u32(&mut self) -> u32 {
@@ -798,7 +813,7 @@ impl Fritzbox {
         if proto != "RTP/AVP" {
             self.violation(format!("SDP answer with {proto}, not the offered RTP/AVP"));
         }
-        let offered: Vec<String> = OFFER.iter().map(|(pt, _)| pt.to_string()).collect();
+        let offered: Vec<String> = self.offer().iter().map(|(pt, _)| pt.to_string()).collect();
         if let Some(pt) = pts.iter().find(|pt| !offered.contains(pt)) {
             self.violation(format!(
                 "SDP answer payload type {pt} was not offered (RFC 3264 §6.1)"

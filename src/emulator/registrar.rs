@@ -226,7 +226,12 @@ impl Fritzbox {
             },
         );
         let contact_hdr = format!("<{contact_uri}>;expires={granted}");
-        let r = self.reply(req, 200, Some(&tag), &[("Contact", &contact_hdr)]);
+        let mut r = self.reply(req, 200, Some(&tag), &[("Contact", &contact_hdr)]);
+        // Whether the Box adds an Expires header is [unknown] (FRITZBOX.md):
+        // the seed decides; the Contact's expires is what counts.
+        if self.cfg.seed & 4 != 0 {
+            r.headers.push("Expires", granted.to_string());
+        }
         self.send(from, r.to_bytes());
         let bindings = self.bindings.len();
         self.report(Report::Registered {
