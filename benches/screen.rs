@@ -157,5 +157,36 @@ fn load_1m(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench, load_1m);
+/// PhoneBlock's community list (issue 13): 1,000,000 numbers built from
+/// entries, looked up, and 10,000 incremental changes merged into a copy.
+fn community_1m(c: &mut Criterion) {
+    use minisip4fb::phoneblock::{Changes, Community, Listed, Rating};
+    let entry = |i: u64, votes| Listed {
+        phone: 491_700_000_000 + i * 7,
+        votes,
+        rating: Some(Rating::Advertising),
+    };
+    let entries: Vec<Listed> = (0..1_000_000).map(|i| entry(i, 10)).collect();
+    let mut g = c.benchmark_group("phoneblock");
+    g.sample_size(10);
+    g.bench_function("build the 1,000,000-number community copy", |b| {
+        b.iter(|| Community::new(black_box(entries.clone()), 1))
+    });
+    let list = Community::new(entries.clone(), 1);
+    g.bench_function("look up a number in the 1M community copy", |b| {
+        b.iter(|| list.lookup(black_box(491_700_000_000 + 7 * 500_001)))
+    });
+    let changes = Changes {
+        set: (0..5_000).map(|i| entry(i * 199, 50)).collect(),
+        removed: (0..5_000).map(|i| entry(i * 197 + 1, 0)).collect(),
+        version: 2,
+        ..Changes::default()
+    };
+    g.bench_function("merge 10,000 changes into the 1M copy", |b| {
+        b.iter(|| list.with_changes(black_box(&changes)).unwrap())
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench, load_1m, community_1m);
 criterion_main!(benches);

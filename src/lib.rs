@@ -9,6 +9,7 @@
 //! - [`screen`]: numbers, lists and rules: what to do with a caller.
 //! - [`calllog`]: the call history (SQLite).
 //! - [`fritzbox`]: TR-064 (account setup, phonebooks, call barring).
+//! - [`phoneblock`]: PhoneBlock's community list, checked and kept compact.
 //! - [`config`]: the config file. [`text`]: caller data made safe to show.
 //! - [`daemon`]: the screening daemon (`run`, `demo`).
 //! - [`emulator`]: a FRITZ!Box stand-in for the demo and the tests.
@@ -28,6 +29,7 @@ pub mod text;
 pub use net::{IncomingCall, Phone, PhoneConfig, Reject};
 pub mod emulator;
 pub mod fritzbox;
+pub mod phoneblock;
 
 /// The README's examples, compiled by `cargo test` so they stay true.
 #[cfg(doctest)]

@@ -1,0 +1,385 @@
+//! PhoneBlock's community block list, kept locally (issue 13): the API's
+//! answers read and checked, and the compact in-memory copy the rules look
+//! numbers up in, without any network on the call path.
+//!
+//! This part is sans-IO: bytes in, a checked list out; the copy on disk
+//! and the sync worker build on it.
+
+use std::fmt;
+
+pub mod store;
+
+use serde::Deserialize;
+
+/// The community's ratings (PhoneBlock's API names them this way).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum Rating {
+    Legitimate,
+    Missed,
+    Ping,
+    Poll,
+    Advertising,
+    Gamble,
+    Fraud,
+}
+
+impl Rating {
+    pub const ALL: [Rating; 7] = [
+        Rating::Legitimate,
+        Rating::Missed,
+        Rating::Ping,
+        Rating::Poll,
+        Rating::Advertising,
+        Rating::Gamble,
+        Rating::Fraud,
+    ];
+
+    /// The API's name: `E_ADVERTISING`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Rating::Legitimate => "A_LEGITIMATE",
+            Rating::Missed => "B_MISSED",
+            Rating::Ping => "C_PING",
+            Rating::Poll => "D_POLL",
+            Rating::Advertising => "E_ADVERTISING",
+            Rating::Gamble => "F_GAMBLE",
+            Rating::Fraud => "G_FRAUD",
+        }
+    }
+
+    /// From the API's name, case-insensitive; `None` for anything else.
+    pub fn parse(s: &str) -> Option<Rating> {
+        Rating::ALL
+            .into_iter()
+            .find(|r| r.as_str().eq_ignore_ascii_case(s.trim()))
+    }
+}
+
+impl fmt::Display for Rating {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An E.164 number as digits in a `u64` (`+4930123` → 4930123): at most 15
+/// digits (ITU-T E.164 §6), no leading zero. `+49…` and `0049…` are read.
+pub fn parse_phone(s: &str) -> Option<u64> {
+    let s = s.trim();
+    let digits = s.strip_prefix('+').or_else(|| s.strip_prefix("00"))?;
+    let ok = (2..=15).contains(&digits.len())
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && !digits.starts_with('0');
+    ok.then(|| digits.parse().ok()).flatten()
+}
+
+/// `4930123` → `+4930123`.
+pub fn e164(phone: u64) -> String {
+    format!("+{phone}")
+}
+
+/// A number on the community list: 16 bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Listed {
+    pub phone: u64,
+    /// Votes as the API rounds them (2/4/10/20/50/100).
+    pub votes: u32,
+    pub rating: Option<Rating>,
+}
+
+/// The community list in memory: sorted by number, looked up by binary
+/// search; built once per sync and swapped in whole.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Community {
+    entries: Vec<Listed>,
+    /// The API's version of this copy (`since=` for the next sync).
+    pub version: i64,
+}
+
+impl Community {
+    /// From entries in any order; a number listed twice keeps its last entry.
+    pub fn new(mut entries: Vec<Listed>, version: i64) -> Community {
+        entries.reverse();
+        entries.sort_by_key(|e| e.phone);
+        entries.dedup_by_key(|e| e.phone);
+        entries.shrink_to_fit();
+        Community { entries, version }
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    pub fn lookup(&self, phone: u64) -> Option<&Listed> {
+        self.entries
+            .binary_search_by_key(&phone, |e| e.phone)
+            .ok()
+            .map(|i| &self.entries[i])
+    }
+
+    pub fn entries(&self) -> &[Listed] {
+        &self.entries
+    }
+
+    /// This copy with an incremental answer applied (votes 0 removes):
+    /// a new list, so the one in use is never changed under a lookup.
+    pub fn with_changes(&self, changes: &Changes) -> Result<(Community, Applied), SyncError> {
+        if changes.version < self.version {
+            return Err(SyncError::VersionBackwards {
+                had: self.version,
+                got: changes.version,
+            });
+        }
+        let mut applied = Applied::default();
+        let mut merged: Vec<Listed> = Vec::with_capacity(self.entries.len() + changes.set.len());
+        let mut changed: Vec<&Listed> = changes.set.iter().chain(&changes.removed).collect();
+        changed.sort_by_key(|e| e.phone);
+        let (mut i, mut j) = (0, 0);
+        while i < self.entries.len() || j < changed.len() {
+            let old = self.entries.get(i);
+            let new = changed.get(j).copied();
+            match (old, new) {
+                (Some(o), Some(n)) if o.phone == n.phone => {
+                    // The last change of a number counts.
+                    let mut last = n;
+                    while changed.get(j + 1).is_some_and(|m| m.phone == n.phone) {
+                        j += 1;
+                        last = changed[j];
+                    }
+                    if last.votes == 0 {
+                        applied.removed += 1;
+                    } else {
+                        applied.updated += 1;
+                        merged.push(*last);
+                    }
+                    i += 1;
+                    j += 1;
+                }
+                (Some(o), n) if n.is_none_or(|n| o.phone < n.phone) => {
+                    merged.push(*o);
+                    i += 1;
+                }
+                (_, Some(n)) => {
+                    let mut last = n;
+                    while changed.get(j + 1).is_some_and(|m| m.phone == n.phone) {
+                        j += 1;
+                        last = changed[j];
+                    }
+                    if last.votes > 0 {
+                        applied.added += 1;
+                        merged.push(*last);
+                    }
+                    j += 1;
+                }
+                (Some(_), None) | (None, None) => unreachable!("handled above"),
+            }
+        }
+        merged.shrink_to_fit();
+        Ok((
+            Community {
+                entries: merged,
+                version: changes.version,
+            },
+            applied,
+        ))
+    }
+}
+
+/// What an incremental sync did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Applied {
+    pub added: usize,
+    pub updated: usize,
+    pub removed: usize,
+}
+
+/// A `/blocklist` answer, checked: numbers with votes, numbers removed
+/// (votes 0), what was skipped and why.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Changes {
+    pub set: Vec<Listed>,
+    pub removed: Vec<Listed>,
+    pub version: i64,
+    /// Entries refused (a phone that is no E.164 number, negative votes):
+    /// counted and the first few kept for the log.
+    pub skipped: usize,
+    pub examples: Vec<String>,
+}
+
+/// Why an answer or a sync was refused.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum SyncError {
+    #[error("PhoneBlock's answer is not the expected JSON: {0}")]
+    Json(String),
+    #[error("PhoneBlock's answer has no version")]
+    NoVersion,
+    #[error("PhoneBlock's version went backwards ({had} → {got}); keeping the copy")]
+    VersionBackwards { had: i64, got: i64 },
+}
+
+#[derive(Deserialize)]
+struct RawList {
+    #[serde(default)]
+    numbers: Vec<RawEntry>,
+    version: Option<i64>,
+}
+
+#[derive(Deserialize)]
+struct RawEntry {
+    #[serde(default)]
+    phone: serde_json::Value,
+    #[serde(default)]
+    rating: Option<String>,
+    #[serde(default)]
+    votes: serde_json::Value,
+}
+
+/// How many refused entries a sync names in its log line.
+const EXAMPLES: usize = 3;
+
+/// Reads a `/blocklist` answer. Entries that are not an E.164 number with
+/// non-negative votes are skipped and counted, never fatal; a body that
+/// is not that JSON object is.
+pub fn parse_blocklist(body: &[u8]) -> Result<Changes, SyncError> {
+    let raw: RawList = serde_json::from_slice(body).map_err(|e| SyncError::Json(e.to_string()))?;
+    let mut c = Changes {
+        version: raw.version.ok_or(SyncError::NoVersion)?,
+        ..Changes::default()
+    };
+    for e in raw.numbers {
+        let phone = e.phone.as_str().and_then(parse_phone);
+        let votes = e.votes.as_i64().filter(|v| *v >= 0);
+        match (phone, votes) {
+            (Some(phone), Some(votes)) => {
+                let l = Listed {
+                    phone,
+                    votes: votes.min(u32::MAX.into()) as u32,
+                    rating: e.rating.as_deref().and_then(Rating::parse),
+                };
+                if votes == 0 {
+                    c.removed.push(l);
+                } else {
+                    c.set.push(l);
+                }
+            }
+            _ => {
+                c.skipped += 1;
+                if c.examples.len() < EXAMPLES {
+                    let shown: String = format!("{} / {}", e.phone, e.votes)
+                        .chars()
+                        .take(60)
+                        .collect();
+                    c.examples.push(crate::text::printable(&shown).into_owned());
+                }
+            }
+        }
+    }
+    Ok(c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn l(phone: u64, votes: u32) -> Listed {
+        Listed {
+            phone,
+            votes,
+            rating: Some(Rating::Advertising),
+        }
+    }
+
+    #[test]
+    fn a_listed_number_is_sixteen_bytes() {
+        assert_eq!(std::mem::size_of::<Listed>(), 16);
+    }
+
+    #[test]
+    fn phones_are_e164_or_nothing() {
+        assert_eq!(parse_phone("+49301234567"), Some(49301234567));
+        assert_eq!(parse_phone(" 0049301234567 "), Some(49301234567));
+        for bad in [
+            "030123",
+            "+",
+            "+0301",
+            "+49 30 123",
+            "+1234567890123456",
+            "++49",
+            "+49abc",
+            "",
+        ] {
+            assert_eq!(parse_phone(bad), None, "{bad:?}");
+        }
+        assert_eq!(e164(49301234567), "+49301234567");
+    }
+
+    #[test]
+    fn the_api_answer_is_checked_entry_by_entry() {
+        let body = br#"{"numbers":[
+            {"phone":"+49301234567","rating":"E_ADVERTISING","votes":20,"lastActivity":1},
+            {"phone":"+4940111","rating":"G_FRAUD","votes":0},
+            {"phone":"0301234","votes":4},
+            {"phone":"+4989","votes":-3},
+            {"phone":12345,"votes":4},
+            {"phone":"+49891","rating":"Z_UNKNOWN","votes":2}
+        ],"version":7}"#;
+        let c = parse_blocklist(body).unwrap();
+        assert_eq!(c.version, 7);
+        assert_eq!(c.set.len(), 2);
+        assert_eq!(c.set[0].rating, Some(Rating::Advertising));
+        assert_eq!(c.set[1].rating, None, "an unknown rating is no rating");
+        assert_eq!(c.removed.len(), 1);
+        assert_eq!(c.skipped, 3);
+        assert_eq!(c.examples.len(), 3);
+        for bad in [
+            &b"[]"[..],
+            b"{\"numbers\":[]}",
+            b"not json",
+            b"{\"numbers\":5,\"version\":1}",
+        ] {
+            assert!(
+                parse_blocklist(bad).is_err(),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+    }
+
+    #[test]
+    fn changes_merge_into_a_new_copy() {
+        let old = Community::new(vec![l(30, 4), l(10, 2), l(20, 10)], 5);
+        assert_eq!(old.lookup(20).map(|e| e.votes), Some(10));
+        assert!(old.lookup(15).is_none());
+        let changes = Changes {
+            set: vec![l(20, 50), l(5, 4), l(40, 2), l(40, 4)],
+            removed: vec![l(10, 0), l(99, 0)],
+            version: 6,
+            ..Changes::default()
+        };
+        let (new, applied) = old.with_changes(&changes).unwrap();
+        assert_eq!(
+            applied,
+            Applied {
+                added: 2,
+                updated: 1,
+                removed: 1
+            }
+        );
+        let phones: Vec<(u64, u32)> = new.entries().iter().map(|e| (e.phone, e.votes)).collect();
+        assert_eq!(phones, [(5, 4), (20, 50), (30, 4), (40, 4)]);
+        assert_eq!(new.version, 6);
+        assert_eq!(old.len(), 3, "the copy in use is untouched");
+        let back = Changes {
+            version: 4,
+            ..Changes::default()
+        };
+        assert_eq!(
+            new.with_changes(&back).unwrap_err(),
+            SyncError::VersionBackwards { had: 6, got: 4 }
+        );
+    }
+}
