@@ -245,3 +245,20 @@ async fn daemon_pins_on_first_use_and_refuses_another_certificate() {
     assert!(other.contains("other than the pinned one"), "{other}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// PhoneBlock's client trusts public CAs only (webpki roots): a
+/// self-signed certificate on its address is refused, never pinned.
+#[test]
+fn the_phoneblock_client_refuses_a_self_signed_certificate() {
+    use minisip4fb::phoneblock::api::{Api, ApiError};
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("https://{}/phoneblock/api", l.local_addr().unwrap());
+    tls_front(l, "box-a", "127.0.0.1:9".into());
+    let api = Api::new(&url, "t", "env", std::time::Duration::from_secs(5));
+    match api.test() {
+        Err(ApiError::Unreachable { reason, .. }) => {
+            assert!(reason.to_lowercase().contains("certificate"), "{reason}")
+        }
+        other => panic!("{other:?}"),
+    }
+}

@@ -7,6 +7,7 @@
 
 use std::fmt;
 
+pub mod api;
 pub mod store;
 
 use serde::Deserialize;

@@ -1,0 +1,326 @@
+//! PhoneBlock's HTTP API (its published integration guide): every request
+//! with `Authorization: Bearer TOKEN` and `User-Agent: minisip4fb/VERSION`,
+//! bounded in time and size. Never called on the call path.
+
+use std::time::Duration;
+
+use super::{Changes, Rating, SyncError, parse_blocklist};
+
+/// PhoneBlock's production API.
+pub const DEFAULT_API: &str = "https://phoneblock.net/phoneblock/api";
+
+/// The largest `/blocklist` answer read: the community list is tens of
+/// thousands of numbers (a few MB); 32 MB leaves room and refuses a flood.
+pub const MAX_LIST_BYTES: u64 = 32 << 20;
+/// Any other answer.
+const MAX_SMALL_BYTES: u64 = 1 << 20;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("PhoneBlock refused the token (HTTP 401): check {source_of_token}")]
+    Unauthorized { source_of_token: String },
+    #[error("PhoneBlock asks to slow down (HTTP 429){}", retry_after.map(|d| format!("; retry after {} s", d.as_secs())).unwrap_or_default())]
+    RateLimited { retry_after: Option<Duration> },
+    #[error("PhoneBlock answered HTTP {status} to {what}")]
+    Status { status: u16, what: String },
+    #[error("PhoneBlock is unreachable ({what}): {reason}")]
+    Unreachable { what: String, reason: String },
+    #[error("PhoneBlock's answer to {what} is larger than {limit} bytes or cut off")]
+    TooBig { what: String, limit: u64 },
+    #[error(transparent)]
+    Bad(#[from] SyncError),
+}
+
+/// A client of the API.
+pub struct Api {
+    base: String,
+    token: String,
+    /// Where the token came from, for the 401 message (never the token).
+    token_source: String,
+    agent: ureq::Agent,
+}
+
+impl Api {
+    /// `timeout` bounds each request as a whole, a trickling server too.
+    pub fn new(base: &str, token: &str, token_source: &str, timeout: Duration) -> Api {
+        let config = ureq::Agent::config_builder()
+            .timeout_global(Some(timeout))
+            .http_status_as_error(false)
+            .user_agent(format!("minisip4fb/{}", env!("CARGO_PKG_VERSION")))
+            .build();
+        Api {
+            base: base.trim_end_matches('/').to_owned(),
+            token: token.to_owned(),
+            token_source: token_source.to_owned(),
+            agent: config.into(),
+        }
+    }
+
+    /// The community list: all of it, or what changed after `since`.
+    pub fn blocklist(&self, since: Option<i64>) -> Result<Changes, ApiError> {
+        let path = match since {
+            Some(v) => format!("/blocklist?since={v}"),
+            None => "/blocklist".to_owned(),
+        };
+        let body = self.send("GET", &path, None, MAX_LIST_BYTES)?;
+        Ok(parse_blocklist(&body)?)
+    }
+
+    /// `GET /test`: whether the token is accepted.
+    pub fn test(&self) -> Result<(), ApiError> {
+        self.send("GET", "/test", None, MAX_SMALL_BYTES).map(drop)
+    }
+
+    /// `POST /report-call/0049…`: a listed number called (not a vote).
+    pub fn report_call(&self, phone: u64) -> Result<(), ApiError> {
+        let path = format!("/report-call/00{phone}");
+        self.send("POST", &path, Some(String::new()), MAX_SMALL_BYTES)
+            .map(drop)
+    }
+
+    /// `POST /rate`: the household's own rating of a number.
+    pub fn rate(&self, phone: u64, rating: Rating, comment: &str) -> Result<(), ApiError> {
+        let body = serde_json::json!({
+            "phone": super::e164(phone),
+            "rating": rating.as_str(),
+            "comment": comment,
+        })
+        .to_string();
+        self.send("POST", "/rate", Some(body), MAX_SMALL_BYTES)
+            .map(drop)
+    }
+
+    fn send(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<String>,
+        limit: u64,
+    ) -> Result<Vec<u8>, ApiError> {
+        let url = format!("{}{path}", self.base);
+        let what = format!("{method} {path}");
+        let auth = format!("Bearer {}", self.token);
+        let unreachable = |e: ureq::Error| ApiError::Unreachable {
+            what: what.clone(),
+            reason: e.to_string(),
+        };
+        let mut resp = match body {
+            Some(b) => self
+                .agent
+                .post(&url)
+                .header("Authorization", &auth)
+                .header("Content-Type", "application/json")
+                .send(b.as_bytes())
+                .map_err(unreachable)?,
+            None => self
+                .agent
+                .get(&url)
+                .header("Authorization", &auth)
+                .call()
+                .map_err(unreachable)?,
+        };
+        let status = resp.status().as_u16();
+        match status {
+            200..=299 => {}
+            401 => {
+                return Err(ApiError::Unauthorized {
+                    source_of_token: self.token_source.clone(),
+                });
+            }
+            429 => {
+                let retry_after = resp
+                    .headers()
+                    .get("Retry-After")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.trim().parse::<u64>().ok())
+                    .map(|s| Duration::from_secs(s.min(7 * 24 * 3600)));
+                return Err(ApiError::RateLimited { retry_after });
+            }
+            _ => return Err(ApiError::Status { status, what }),
+        }
+        resp.body_mut()
+            .with_config()
+            .limit(limit)
+            .read_to_vec()
+            .map_err(|e| match e {
+                ureq::Error::BodyExceedsLimit(_) => ApiError::TooBig {
+                    what: what.clone(),
+                    limit,
+                },
+                e => unreachable(e),
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+    use std::net::TcpListener;
+    use std::sync::{Arc, Mutex};
+
+    /// A stand-in answering each connection with `answer(request)`; the
+    /// requests it saw are kept.
+    fn serve(
+        answer: impl Fn(&str) -> Vec<u8> + Send + Sync + 'static,
+    ) -> (String, Arc<Mutex<Vec<String>>>) {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/phoneblock/api", l.local_addr().unwrap());
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let s = seen.clone();
+        std::thread::spawn(move || {
+            for c in l.incoming().take(16) {
+                let Ok(mut c) = c else { continue };
+                let _ = c.set_read_timeout(Some(Duration::from_secs(2)));
+                let req = read_request(&mut c);
+                let out = answer(&req);
+                s.lock().unwrap().push(req);
+                let _ = c.write_all(&out);
+            }
+        });
+        (url, seen)
+    }
+
+    /// Head and body (by Content-Length) of one request.
+    fn read_request(c: &mut std::net::TcpStream) -> String {
+        let mut got = Vec::new();
+        let mut buf = [0; 4096];
+        loop {
+            let text = String::from_utf8_lossy(&got).into_owned();
+            if let Some(end) = text.find("\r\n\r\n") {
+                let len = text[..end]
+                    .lines()
+                    .find_map(|l| {
+                        l.to_ascii_lowercase()
+                            .strip_prefix("content-length:")
+                            .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                    })
+                    .unwrap_or(0);
+                if got.len() >= end + 4 + len {
+                    return text;
+                }
+            }
+            match c.read(&mut buf) {
+                Ok(0) | Err(_) => return String::from_utf8_lossy(&got).into_owned(),
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+            }
+        }
+    }
+
+    fn http(status: &str, extra: &str, body: &str) -> Vec<u8> {
+        format!(
+            "HTTP/1.1 {status}\r\n{extra}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .into_bytes()
+    }
+
+    fn api(url: &str) -> Api {
+        Api::new(
+            url,
+            "tok123",
+            "[phoneblock] token_file",
+            Duration::from_secs(2),
+        )
+    }
+
+    #[test]
+    fn requests_carry_the_token_and_our_user_agent() {
+        let (url, seen) = serve(|req| {
+            if req.starts_with("GET /phoneblock/api/blocklist?since=7 ") {
+                http(
+                    "200 OK",
+                    "",
+                    r#"{"numbers":[{"phone":"+4930111","votes":0}],"version":8}"#,
+                )
+            } else {
+                http("204 No Content", "", "")
+            }
+        });
+        let a = api(&url);
+        let c = a.blocklist(Some(7)).unwrap();
+        assert_eq!((c.version, c.removed.len()), (8, 1));
+        a.report_call(4930111).unwrap();
+        a.rate(4930111, Rating::Fraud, "Gewinnspiel").unwrap();
+        let seen = seen.lock().unwrap();
+        for r in seen.iter() {
+            assert!(
+                r.contains("\r\nauthorization: Bearer tok123\r\n")
+                    || r.contains("\r\nAuthorization: Bearer tok123\r\n"),
+                "{r}"
+            );
+            assert!(
+                r.to_ascii_lowercase().contains(&format!(
+                    "user-agent: minisip4fb/{}",
+                    env!("CARGO_PKG_VERSION")
+                )),
+                "{r}"
+            );
+        }
+        assert!(
+            seen[1].starts_with("POST /phoneblock/api/report-call/004930111 "),
+            "{}",
+            seen[1]
+        );
+        assert!(
+            seen[2].contains(r#""phone":"+4930111""#) && seen[2].contains(r#""rating":"G_FRAUD""#),
+            "{}",
+            seen[2]
+        );
+    }
+
+    #[test]
+    fn refusals_say_what_to_do_and_floods_are_cut() {
+        let (url, _) = serve(|req| {
+            if req.contains("/test") {
+                http("401 Unauthorized", "", "")
+            } else if req.contains("since=1") {
+                http("429 Too Many Requests", "Retry-After: 120\r\n", "")
+            } else {
+                let big = "x".repeat(2 << 20);
+                http("200 OK", "", &big)
+            }
+        });
+        let a = api(&url);
+        let e = a.test().unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "PhoneBlock refused the token (HTTP 401): check [phoneblock] token_file"
+        );
+        match a.blocklist(Some(1)).unwrap_err() {
+            ApiError::RateLimited { retry_after } => {
+                assert_eq!(retry_after, Some(Duration::from_secs(120)))
+            }
+            e => panic!("{e}"),
+        }
+        // A 2 MB answer to a request whose limit is 1 MB.
+        match a.send("GET", "/account", None, MAX_SMALL_BYTES) {
+            Err(ApiError::TooBig { limit, .. }) => assert_eq!(limit, MAX_SMALL_BYTES),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_trickling_server_is_given_up_on_in_time() {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", l.local_addr().unwrap());
+        std::thread::spawn(move || {
+            let Ok((mut c, _)) = l.accept() else { return };
+            let mut buf = vec![0; 8192];
+            let _ = c.read(&mut buf);
+            let _ = c.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n");
+            // One byte every 300 ms: it would take 30 s.
+            for _ in 0..100 {
+                if c.write_all(b"x").is_err() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(300));
+            }
+        });
+        let a = Api::new(&url, "t", "env", Duration::from_secs(1));
+        let t = std::time::Instant::now();
+        let e = a.test().unwrap_err();
+        assert!(matches!(e, ApiError::Unreachable { .. }), "{e}");
+        assert!(t.elapsed() < Duration::from_secs(10), "{:?}", t.elapsed());
+    }
+}
