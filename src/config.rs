@@ -20,6 +20,82 @@ pub struct Config {
     pub calllog: CallLog,
     #[serde(rename = "hook")]
     pub hooks: Vec<Hook>,
+    pub phoneblock: Option<PhoneBlock>,
+}
+
+/// `[phoneblock]`: the community block list (phoneblock.net), kept locally.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PhoneBlock {
+    /// The API token (better: token_file, or env MINISIP4FB_PHONEBLOCK_TOKEN).
+    pub token: Option<String>,
+    pub token_file: Option<PathBuf>,
+    /// The API's base URL.
+    pub api: String,
+    /// A community number counts from this many votes.
+    pub min_votes: u32,
+    /// Tell PhoneBlock when a listed number called (counted, not a vote).
+    pub report: bool,
+    /// The local copy (SQLite); relative to the config file.
+    pub copy: PathBuf,
+}
+
+impl Default for PhoneBlock {
+    fn default() -> Self {
+        PhoneBlock {
+            token: None,
+            token_file: None,
+            api: crate::phoneblock::api::DEFAULT_API.into(),
+            min_votes: 4,
+            report: true,
+            copy: PathBuf::from("phoneblock.db"),
+        }
+    }
+}
+
+/// The longest token read (PhoneBlock's are a few dozen characters).
+const MAX_TOKEN: usize = 512;
+
+impl PhoneBlock {
+    /// The token and where it came from: env MINISIP4FB_PHONEBLOCK_TOKEN
+    /// wins, then `token_file` (relative to `base`), then `token`.
+    pub fn token(&self, base: &Path) -> Result<(String, String), String> {
+        let check = |t: &str, from: String| {
+            let t = t.trim();
+            if t.is_empty() {
+                Err(format!(
+                    "{from} is empty: put your PhoneBlock API token there (phoneblock.net, settings)"
+                ))
+            } else if t.len() > MAX_TOKEN || !t.bytes().all(|b| b.is_ascii_graphic()) {
+                Err(format!(
+                    "{from} does not hold a PhoneBlock token (printable characters, at most {MAX_TOKEN})"
+                ))
+            } else {
+                Ok((t.to_owned(), from))
+            }
+        };
+        if let Ok(t) = std::env::var("MINISIP4FB_PHONEBLOCK_TOKEN") {
+            return check(&t, "MINISIP4FB_PHONEBLOCK_TOKEN".into());
+        }
+        if let Some(f) = &self.token_file {
+            let path = base.join(f);
+            let from = format!("[phoneblock] token_file {}", path.display());
+            let text = crate::screen::list::read_regular(&path, 4096)
+                .map_err(|e| format!("{from}: {e}"))?;
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                if std::fs::metadata(&path).is_ok_and(|m| m.permissions().mode() & 0o004 != 0) {
+                    tracing::warn!("{} is readable by everyone: chmod 600 it", path.display());
+                }
+            }
+            return check(text.lines().next().unwrap_or(""), from);
+        }
+        match &self.token {
+            Some(t) => check(t, "[phoneblock] token".into()),
+            None => Err("no PhoneBlock token: set token_file in [phoneblock] or env MINISIP4FB_PHONEBLOCK_TOKEN".into()),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

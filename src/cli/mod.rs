@@ -6,6 +6,7 @@ mod check;
 mod demo;
 mod emulate;
 mod floor;
+mod phoneblock;
 mod run;
 mod tr064;
 
@@ -40,6 +41,8 @@ enum Command {
     Setup(tr064::SetupArgs),
     /// Show or edit the Box's own call-barring list over TR-064.
     Barring(tr064::BarringArgs),
+    /// PhoneBlock's community block list: sync the local copy, show its state.
+    Phoneblock(phoneblock::PhoneblockArgs),
     /// Measure call latency, rate and footprint against the emulator (loopback).
     Bench(bench::BenchArgs),
     /// The benchmark's floor: a minimal responder (used by `bench`).
@@ -129,6 +132,10 @@ pub fn main() -> i32 {
         Command::Stats(args) => calls::stats(args),
         Command::Setup(args) => tr064::setup(args),
         Command::Barring(args) => tr064::barring(args),
+        Command::Phoneblock(args) => {
+            init_logging_level("minisip4fb=warn");
+            phoneblock::phoneblock(args)
+        }
         Command::Bench(args) => {
             init_logging_level("minisip4fb=error");
             rt.block_on(bench::bench(args))

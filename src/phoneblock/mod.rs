@@ -9,6 +9,7 @@ use std::fmt;
 
 pub mod api;
 pub mod store;
+pub mod sync;
 
 use serde::Deserialize;
 
