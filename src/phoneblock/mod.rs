@@ -136,50 +136,36 @@ impl Community {
                 got: changes.version,
             });
         }
-        let mut applied = Applied::default();
-        let mut merged: Vec<Listed> = Vec::with_capacity(self.entries.len() + changes.set.len());
-        let mut changed: Vec<&Listed> = changes.set.iter().chain(&changes.removed).collect();
+        // The last change of each number counts (a stable sort keeps their order).
+        let mut changed: Vec<Listed> = changes
+            .set
+            .iter()
+            .chain(&changes.removed)
+            .copied()
+            .collect();
         changed.sort_by_key(|e| e.phone);
-        let (mut i, mut j) = (0, 0);
-        while i < self.entries.len() || j < changed.len() {
-            let old = self.entries.get(i);
-            let new = changed.get(j).copied();
-            match (old, new) {
-                (Some(o), Some(n)) if o.phone == n.phone => {
-                    // The last change of a number counts.
-                    let mut last = n;
-                    while changed.get(j + 1).is_some_and(|m| m.phone == n.phone) {
-                        j += 1;
-                        last = changed[j];
-                    }
-                    if last.votes == 0 {
-                        applied.removed += 1;
-                    } else {
-                        applied.updated += 1;
-                        merged.push(*last);
-                    }
-                    i += 1;
-                    j += 1;
-                }
-                (Some(o), n) if n.is_none_or(|n| o.phone < n.phone) => {
-                    merged.push(*o);
-                    i += 1;
-                }
-                (_, Some(n)) => {
-                    let mut last = n;
-                    while changed.get(j + 1).is_some_and(|m| m.phone == n.phone) {
-                        j += 1;
-                        last = changed[j];
-                    }
-                    if last.votes > 0 {
-                        applied.added += 1;
-                        merged.push(*last);
-                    }
-                    j += 1;
-                }
-                (Some(_), None) | (None, None) => unreachable!("handled above"),
+        changed.reverse();
+        changed.dedup_by_key(|e| e.phone);
+        changed.reverse();
+        let mut applied = Applied::default();
+        let mut merged: Vec<Listed> = Vec::with_capacity(self.entries.len() + changed.len());
+        let mut old = self.entries.iter().peekable();
+        for n in changed {
+            while let Some(o) = old.next_if(|o| o.phone < n.phone) {
+                merged.push(*o);
+            }
+            let existed = old.next_if(|o| o.phone == n.phone).is_some();
+            match (existed, n.votes > 0) {
+                (true, true) => applied.updated += 1,
+                (true, false) => applied.removed += 1,
+                (false, true) => applied.added += 1,
+                (false, false) => {}
+            }
+            if n.votes > 0 {
+                merged.push(n);
             }
         }
+        merged.extend(old);
         merged.shrink_to_fit();
         Ok((
             Community {
