@@ -185,6 +185,30 @@ fn community_1m(c: &mut Criterion) {
     g.bench_function("merge 10,000 changes into the 1M copy", |b| {
         b.iter(|| list.with_changes(black_box(&changes)).unwrap())
     });
+    // The rules' view: a decision with a community hit.
+    let cfg = config::parse(
+        "[numbers]\ncountry = \"DE\"\n[phoneblock]\n[[rule]]\nlists = [\"phoneblock:community\"]\naction = \"terminate\"\n",
+    )
+    .unwrap();
+    let handle = minisip4fb::screen::rules::CommunityHandle::default();
+    let (rules, _) =
+        Rules::compile_with(&cfg, Path::new("/"), &Default::default(), &handle).unwrap();
+    handle.store(std::sync::Arc::new(list));
+    let (history, local) = (History::default(), chrono::Local::now().naive_local());
+    // +491703500007 is entry 500,001.
+    let hit = rules.decide(Some("01703500007"), None, &history, Instant::now(), local);
+    assert_eq!(hit.action, Action::Terminate, "{}", hit.why);
+    g.bench_function("decide: hit in the 1M community copy", |b| {
+        b.iter(|| {
+            rules.decide(
+                black_box(Some("01703500007")),
+                None,
+                &history,
+                Instant::now(),
+                local,
+            )
+        })
+    });
     g.finish();
 }
 

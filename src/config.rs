@@ -206,6 +206,8 @@ pub struct Rule {
     pub action: Option<Action>,
     /// Decide and log, but let it ring.
     pub log_only: bool,
+    /// For `phoneblock:community`: the votes a number needs (else [phoneblock]'s).
+    pub min_votes: Option<u32>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

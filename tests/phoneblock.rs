@@ -141,3 +141,84 @@ fn no_token_is_a_clear_error() {
         "{out}"
     );
 }
+
+/// The daemon decides from the local copy: a number with enough votes is
+/// terminated with the votes as its reason, one with fewer rings; no
+/// request to PhoneBlock on the way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daemon_terminates_community_numbers_from_the_copy() {
+    use minisip4fb::emulator::{CallOutcome, CallSpec, Caller};
+    use std::time::Duration;
+    let (url, seen) = stand_in();
+    let dir = common::fresh_dir("phoneblock", "daemon");
+    std::fs::write(dir.join("token"), "good\n").unwrap();
+    std::fs::write(dir.join("password"), "geheim123\n").unwrap();
+    std::fs::write(
+        dir.join("config.toml"),
+        format!(
+            r#"[fritzbox]
+user = "620"
+password_file = "password"
+[numbers]
+country = "DE"
+[phoneblock]
+api = "{url}"
+token_file = "token"
+[[rule]]
+name = "community"
+lists = ["phoneblock:community"]
+action = "terminate"
+"#
+        ),
+    )
+    .unwrap();
+    let (code, out) = pb(&dir, &["sync"]);
+    assert_eq!(code, Some(0), "{out}");
+    let requests = seen.lock().unwrap().len();
+    let emu = common::usual_box(11).await;
+    let d = common::Proc::spawn_logged(
+        common::against_box(&["run"], &dir.join("config.toml"), emu.addr())
+            .env_remove("MINISIP4FB_PHONEBLOCK_TOKEN"),
+    );
+    emu.wait_for_binding(Duration::from_secs(10))
+        .await
+        .expect("registers");
+    assert!(
+        d.wait_for("1 rule(s)", Duration::from_secs(20)).await,
+        "{}",
+        d.log()
+    );
+    assert!(
+        d.log().contains("PhoneBlock copy: 3 numbers, version 7"),
+        "{}",
+        d.log()
+    );
+    let call = |n: &str, ring_ms| {
+        CallSpec::new(Caller::National(n.into())).cancel_after(Duration::from_millis(ring_ms))
+    };
+    assert_eq!(
+        emu.call(call("030111", 5000)).await.outcome,
+        CallOutcome::TerminatedByPhone,
+        "20 votes"
+    );
+    assert_eq!(
+        emu.call(call("030222", 300)).await.outcome,
+        CallOutcome::RangUntilCancelled,
+        "2 votes are fewer than min_votes 4"
+    );
+    assert!(
+        d.wait_for(
+            "+4930111 has 20 PhoneBlock votes (E_ADVERTISING)",
+            Duration::from_secs(10)
+        )
+        .await,
+        "{}",
+        d.log()
+    );
+    assert_eq!(
+        seen.lock().unwrap().len(),
+        requests,
+        "no request to PhoneBlock per call"
+    );
+    assert_eq!(emu.violations().await, Vec::<String>::new());
+}

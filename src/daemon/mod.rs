@@ -24,7 +24,7 @@ use crate::config::{self, Config};
 use crate::fritzbox::link::{BoxLink, LinkError};
 use crate::net::{IncomingCall, Phone, PhoneConfig, Registration, Verdict};
 use crate::screen::Action;
-use crate::screen::rules::{BoxLists, CompileError, History, Rules};
+use crate::screen::rules::{BoxLists, CommunityHandle, CompileError, History, Rules};
 use book::Note;
 use screening::{DaemonScreen, RulesSnapshot};
 
@@ -37,6 +37,8 @@ pub struct RuleSource {
     pub blocks: Vec<String>,
     /// Lists fetched from the Box (`lists = ["fritzbox:…"]`).
     pub box_lists: Arc<Mutex<BoxLists>>,
+    /// PhoneBlock's community copy (`lists = ["phoneblock:community"]`).
+    pub community: CommunityHandle,
 }
 
 impl RuleSource {
@@ -98,6 +100,35 @@ impl RuleSource {
             path,
             blocks,
             box_lists: Arc::default(),
+            community: CommunityHandle::default(),
+        }
+    }
+
+    /// Loads the local copy of PhoneBlock's list ([phoneblock] `copy`) for
+    /// the rules; without one they see an empty list until a sync.
+    pub fn load_community(&self) {
+        let Some(pb) = &self.config.phoneblock else {
+            return;
+        };
+        let path = self.base_dir().join(&pb.copy);
+        if !path.exists() {
+            tracing::warn!(
+                "no PhoneBlock copy at {} yet: run `minisip4fb phoneblock sync`",
+                path.display()
+            );
+            return;
+        }
+        match crate::phoneblock::store::Store::open(&path).and_then(|s| s.load()) {
+            Ok(Some((copy, meta))) => {
+                tracing::info!(
+                    "PhoneBlock copy: {} numbers, version {}",
+                    copy.len(),
+                    meta.version
+                );
+                self.community.store(Arc::new(copy));
+            }
+            Ok(None) => tracing::warn!("the PhoneBlock copy {} is empty", path.display()),
+            Err(e) => tracing::warn!("cannot read the PhoneBlock copy: {e}"),
         }
     }
 
@@ -107,7 +138,8 @@ impl RuleSource {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone();
-        let (rules, warnings) = Rules::compile_with(&self.effective(), &self.base_dir(), &lists)?;
+        let (rules, warnings) =
+            Rules::compile_with(&self.effective(), &self.base_dir(), &lists, &self.community)?;
         for w in &warnings {
             tracing::warn!("list {w}");
         }
@@ -272,7 +304,10 @@ pub async fn serve(
     let source = parts.source.clone();
     tokio::pin!(shutdown);
     let compiled = tokio::select! {
-        c = tokio::task::spawn_blocking(move || source.compile()) => {
+        c = tokio::task::spawn_blocking(move || {
+            source.load_community();
+            source.compile()
+        }) => {
             c.map_err(|e| e.to_string()).and_then(|r| r.map_err(|e| e.to_string()))
         }
         // Stopped while the rules compile: calls waiting for them get 480.

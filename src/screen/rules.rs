@@ -56,6 +56,10 @@ pub enum RuleError {
     To(String),
     #[error("no action: add action = \"ring\", \"terminate\", \"decline\" or \"ignore-silently\"")]
     NoAction,
+    #[error("lists: phoneblock:community needs a [phoneblock] section (token_file = \"…\")")]
+    NoPhoneBlock,
+    #[error("lists: {0:?} is not a PhoneBlock list (phoneblock:community is)")]
+    PhoneBlockList(String),
 }
 
 /// Lists fetched from the Box over TR-064: phonebook name (or `barring`)
@@ -65,6 +69,13 @@ pub type BoxLists = std::collections::HashMap<String, String>;
 /// `lists = ["fritzbox:NAME"]` names a list on the Box.
 pub const BOX_LIST_PREFIX: &str = "fritzbox:";
 
+/// `lists = ["phoneblock:community"]`: PhoneBlock's community list.
+pub const COMMUNITY_LIST: &str = "phoneblock:community";
+
+/// The community copy the rules look numbers up in: swapped whole after
+/// each sync, read without a lock on the call path.
+pub type CommunityHandle = Arc<arc_swap::ArcSwap<crate::phoneblock::Community>>;
+
 /// One compiled `[[rule]]`.
 #[derive(Debug)]
 struct Rule {
@@ -72,6 +83,8 @@ struct Rule {
     name: Arc<str>,
     numbers: NumberSet,
     lists: Vec<(Arc<str>, NumberSet)>,
+    /// `phoneblock:community` with the votes a number needs.
+    community: Option<(CommunityHandle, u32)>,
     anonymous: bool,
     foreign: bool,
     invalid: bool,
@@ -159,6 +172,11 @@ pub enum Matched {
         list: Arc<str>,
         name: Option<String>,
     },
+    /// On PhoneBlock's community list with this many votes.
+    Community {
+        votes: u32,
+        rating: Option<crate::phoneblock::Rating>,
+    },
     Foreign(Option<String>),
     Invalid,
     Kind(Kind),
@@ -214,6 +232,13 @@ impl fmt::Display for Why {
                 list,
                 name: Some(n),
             } => write!(f, "{shown} in {list} ({n})"),
+            Matched::Community { votes, rating } => {
+                write!(f, "{shown} has {votes} PhoneBlock votes")?;
+                match rating {
+                    Some(r) => write!(f, " ({r})"),
+                    None => Ok(()),
+                }
+            }
             Matched::Foreign(c) => {
                 write!(
                     f,
@@ -363,17 +388,20 @@ impl Rules {
         cfg: &config::Config,
         base: &Path,
     ) -> Result<(Rules, Vec<LineError>), CompileError> {
-        Rules::compile_with(cfg, base, &BoxLists::new())
+        Rules::compile_with(cfg, base, &BoxLists::new(), &CommunityHandle::default())
     }
 
     /// Like [`Rules::compile`], with the lists fetched from the Box for
     /// `lists = ["fritzbox:Telefonbuch"]` (a phonebook by name),
     /// `"fritzbox:*"` (every phonebook) and `"fritzbox:barring"` (its
     /// call-barring list). A list not fetched yet is empty, with a warning.
+    /// `phoneblock:community` looks numbers up in `community`, whatever
+    /// copy it holds when a call comes.
     pub fn compile_with(
         cfg: &config::Config,
         base: &Path,
         box_lists: &BoxLists,
+        community: &CommunityHandle,
     ) -> Result<(Rules, Vec<LineError>), CompileError> {
         let home = Home::new(&cfg.numbers.country, cfg.numbers.area_code.as_deref())
             .map_err(CompileError::Numbers)?;
@@ -394,8 +422,19 @@ impl Rules {
                     .map_err(|e| at(RuleError::Number(e)))?;
             }
             let mut lists = Vec::new();
+            let mut with_community = None;
             for l in &r.lists {
                 let shown = l.display().to_string();
+                if shown == COMMUNITY_LIST {
+                    let Some(pb) = &cfg.phoneblock else {
+                        return Err(at(RuleError::NoPhoneBlock));
+                    };
+                    with_community = Some((community.clone(), r.min_votes.unwrap_or(pb.min_votes)));
+                    continue;
+                }
+                if shown.starts_with("phoneblock:") {
+                    return Err(at(RuleError::PhoneBlockList(shown)));
+                }
                 if let Some(name) = shown.strip_prefix(BOX_LIST_PREFIX) {
                     let mut set = NumberSet::default();
                     let wanted: Vec<&String> = box_lists
@@ -478,6 +517,7 @@ impl Rules {
                 name: name.into(),
                 numbers,
                 lists,
+                community: with_community,
                 anonymous: r.anonymous,
                 foreign: r.foreign,
                 invalid: r.invalid,
@@ -646,6 +686,7 @@ impl Rule {
     fn has_who(&self) -> bool {
         !self.numbers.is_empty()
             || !self.lists.is_empty()
+            || self.community.is_some()
             || self.anonymous
             || self.foreign
             || self.invalid
@@ -708,6 +749,17 @@ impl Rule {
                             return Some((matched, hit.name));
                         }
                     }
+                    if let Some((copy, min_votes)) = &self.community
+                        && let Some(phone) = crate::phoneblock::parse_phone(e)
+                        && let Some(hit) = copy.load().lookup(phone)
+                        && hit.votes >= *min_votes
+                    {
+                        let matched = Matched::Community {
+                            votes: hit.votes,
+                            rating: hit.rating,
+                        };
+                        return Some((matched, None));
+                    }
                 }
                 // Only now, and only for rules that ask: libphonenumber's facts.
                 let facts = || n.facts();
@@ -759,6 +811,59 @@ mod tests {
     fn rules(toml: &str) -> Rules {
         let cfg = config::parse(toml).unwrap();
         Rules::compile(&cfg, Path::new(".")).unwrap().0
+    }
+
+    #[test]
+    fn community_votes_decide_and_are_the_reason() {
+        use crate::phoneblock::{Community, Listed, Rating};
+        let toml = "[numbers]\ncountry = \"DE\"\n[phoneblock]\nmin_votes = 4\n\
+            [[rule]]\nname = \"strict\"\nlists = [\"phoneblock:community\"]\nmin_votes = 50\nto = [\"030 999\"]\naction = \"terminate\"\n\
+            [[rule]]\nname = \"community\"\nlists = [\"phoneblock:community\"]\naction = \"terminate\"\n";
+        let cfg = config::parse(toml).unwrap();
+        let handle = CommunityHandle::default();
+        let (r, _) = Rules::compile_with(&cfg, Path::new("."), &BoxLists::new(), &handle).unwrap();
+        assert_eq!(
+            decide(&r, Some("0301234567")).action,
+            Action::Ring,
+            "empty copy"
+        );
+        let listed = |phone, votes| Listed {
+            phone,
+            votes,
+            rating: Some(Rating::Advertising),
+        };
+        // A sync swaps the copy in: the compiled rules see it at once.
+        handle.store(Arc::new(Community::new(
+            vec![listed(49301234567, 20), listed(49307654321, 2)],
+            1,
+        )));
+        let d = decide(&r, Some("0301234567"));
+        assert_eq!(d.action, Action::Terminate);
+        assert_eq!(
+            d.why.to_string(),
+            "rule 2 \"community\": +49301234567 has 20 PhoneBlock votes (E_ADVERTISING)"
+        );
+        assert_eq!(
+            decide(&r, Some("0307654321")).action,
+            Action::Ring,
+            "2 < 4 votes"
+        );
+        for (toml, err) in [
+            (
+                "[[rule]]\nlists = [\"phoneblock:community\"]\naction = \"ring\"\n",
+                "needs a [phoneblock] section",
+            ),
+            (
+                "[phoneblock]\n[[rule]]\nlists = [\"phoneblock:comunity\"]\naction = \"ring\"\n",
+                "\"phoneblock:comunity\" is not a PhoneBlock list",
+            ),
+        ] {
+            let cfg = config::parse(toml).unwrap();
+            let e = Rules::compile(&cfg, Path::new("."))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(err), "{e}");
+        }
     }
 
     fn at(h: u32, m: u32) -> NaiveDateTime {
