@@ -185,6 +185,16 @@ fn community_1m(c: &mut Criterion) {
     g.bench_function("merge 10,000 changes into the 1M copy", |b| {
         b.iter(|| list.with_changes(black_box(&changes)).unwrap())
     });
+    let dir = std::env::temp_dir().join(format!("minisip4fb-bench-pb-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut store = minisip4fb::phoneblock::store::Store::open(&dir.join("phoneblock.db")).unwrap();
+    store.save_full(&list, 0).unwrap();
+    g.bench_function("load the 1M copy from SQLite", |b| {
+        b.iter(|| store.load().unwrap().unwrap())
+    });
+    drop(store);
+    let _ = std::fs::remove_dir_all(&dir);
     // The rules' view: a decision with a community hit.
     let cfg = config::parse(
         "[numbers]\ncountry = \"DE\"\n[phoneblock]\n[[rule]]\nlists = [\"phoneblock:community\"]\naction = \"terminate\"\n",
