@@ -307,7 +307,9 @@ impl Fritzbox {
         if let Some(number) = spec.caller.number().map(str::to_owned)
             && !spec.caller.is_internal()
         {
-            let (name, barred) = self.store(|s| (s.name_of(&number), s.is_barred(&number)));
+            let (name, barred) = self
+                .store
+                .with(|s| (s.name_of(&number), s.is_barred(&number)));
             if barred {
                 self.calls.next_id += 1;
                 let report = CallReport::new(CallOutcome::BarredByBox);
@@ -394,6 +396,7 @@ impl Fritzbox {
         h.push("Supported", "100rel,replaces,timer");
         h.push("Session-Expires", "600;refresher=uac");
         h.push("Min-SE", "90");
+        // FRITZBOX.md: the Box's INVITE says it rings for 120 s (RFC 3261 §20.19).
         h.push("Expires", "120");
         h.push("Allow-Events", "telephone-event,refer");
         h.push("Allow", "INVITE, ACK, OPTIONS, CANCEL, BYE, UPDATE, PRACK, INFO, SUBSCRIBE, NOTIFY, REFER, MESSAGE, PUBLISH");
@@ -711,7 +714,7 @@ impl Fritzbox {
         let cseq = req.headers.cseq().map(|s| s.seq).unwrap_or(0);
         match (&c.bye_challenge, req.headers.get("Authorization")) {
             (Some((nonce, first)), Some(auth)) => {
-                let password = self.store(|s| s.password(&c.user)).unwrap_or_default();
+                let password = self.store.with(|s| s.password(&c.user)).unwrap_or_default();
                 let fields = digest::parse_auth(auth).unwrap_or_default();
                 let field = |k: &str| digest::param(&fields, k);
                 if cseq <= *first {
@@ -855,7 +858,7 @@ impl Fritzbox {
             date: chrono::Local::now().format("%d.%m.%y %H:%M").to_string(),
             seconds,
         };
-        self.store(|s| s.call_list.push(line));
+        self.store.with(|s| s.call_list.push(line));
     }
 
     fn finish(&mut self, now: Instant, c: &mut OutCall) {

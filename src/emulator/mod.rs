@@ -133,6 +133,17 @@ pub(crate) struct Store {
     next_uid: u32,
 }
 
+/// The [`Store`] as both faces hold it.
+#[derive(Debug, Clone)]
+pub(crate) struct Shared(Arc<Mutex<Store>>);
+
+impl Shared {
+    /// Runs `f` on the store (a panic elsewhere does not lock it for good).
+    pub fn with<T>(&self, f: impl FnOnce(&mut Store) -> T) -> T {
+        f(&mut self.0.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+}
+
 impl Store {
     fn new(cfg: &EmulatorConfig) -> Store {
         let mut s = Store::default();
@@ -349,7 +360,7 @@ enum Command {
 /// A running emulated FRITZ!Box.
 pub struct Emulator {
     addr: SocketAddr,
-    store: Arc<Mutex<Store>>,
+    store: Shared,
     tr064: Option<(
         String,
         Arc<Mutex<tr064::State>>,
@@ -366,7 +377,7 @@ impl Emulator {
         let addr = socket.local_addr()?;
         let (commands, rx) = mpsc::unbounded_channel();
         let (reports, _) = broadcast::channel(1024);
-        let store = Arc::new(Mutex::new(Store::new(&cfg)));
+        let store = Shared(Arc::new(Mutex::new(Store::new(&cfg))));
         let tr064 = match &cfg.tr064 {
             Some(t) => {
                 let listener = tokio::net::TcpListener::bind(t.bind).await?;
@@ -403,13 +414,10 @@ impl Emulator {
         self.tr064.as_ref().map(|(u, _, _)| u.as_str())
     }
 
-    fn store<T>(&self, f: impl FnOnce(&mut Store) -> T) -> T {
-        f(&mut self.store.lock().unwrap_or_else(|p| p.into_inner()))
-    }
-
     /// The numbers on the Box's call-barring list, duplicates included.
     pub fn barred_numbers(&self) -> Vec<String> {
-        self.store(|s| s.barring.iter().map(|c| c.number.clone()).collect())
+        self.store
+            .with(|s| s.barring.iter().map(|c| c.number.clone()).collect())
     }
 
     /// Someone presses the button on the Box: a waiting second factor is confirmed.
@@ -425,17 +433,17 @@ impl Emulator {
 
     /// The Box's IP phones: those it started with and those set up over TR-064.
     pub fn ip_phones(&self) -> Vec<IpPhone> {
-        self.store(|s| s.phones.clone())
+        self.store.with(|s| s.phones.clone())
     }
 
     /// The Box's phonebooks: name and entries.
     pub fn phonebooks(&self) -> Vec<(String, Vec<Contact>)> {
-        self.store(|s| s.books.clone())
+        self.store.with(|s| s.books.clone())
     }
 
     /// The Box's call list (GetCallList), oldest first.
     pub fn call_list(&self) -> Vec<ListedCall> {
-        self.store(|s| s.call_list.clone())
+        self.store.with(|s| s.call_list.clone())
     }
 
     /// A trace of what the Box sees.
@@ -529,7 +537,7 @@ impl Drop for Emulator {
 pub(crate) struct Fritzbox {
     cfg: EmulatorConfig,
     /// Phones, phonebooks, barring and call list, shared with the TR-064 side.
-    store: Arc<Mutex<Store>>,
+    store: Shared,
     addr: SocketAddr,
     rng: SmallRng,
     reports: broadcast::Sender<Report>,
@@ -552,7 +560,7 @@ impl Fritzbox {
     fn new(
         cfg: EmulatorConfig,
         addr: SocketAddr,
-        store: Arc<Mutex<Store>>,
+        store: Shared,
         reports: broadcast::Sender<Report>,
     ) -> Fritzbox {
         let next_options = cfg.options_interval.map(|i| Instant::now() + i);
@@ -573,10 +581,6 @@ impl Fritzbox {
             options_pending: HashMap::new(),
             last_source: None,
         }
-    }
-
-    fn store<T>(&self, f: impl FnOnce(&mut Store) -> T) -> T {
-        f(&mut self.store.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
     fn report(&self, r: Report) {

@@ -48,7 +48,7 @@ impl Fritzbox {
             .as_sip()
             .and_then(|u| u.user_unescaped())
             .unwrap_or_default();
-        let password = self.store(|s| s.password(&user));
+        let password = self.store.with(|s| s.password(&user));
         let Some(password) = password else {
             self.report(Report::Forbidden {
                 user: user.clone(),

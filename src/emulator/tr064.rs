@@ -14,7 +14,7 @@ use rand::{Rng, SeedableRng};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-use super::{Contact, IpPhone, ListedCall, MAX_IP_PHONES, Store};
+use super::{Contact, IpPhone, ListedCall, MAX_IP_PHONES, Shared};
 use crate::fritzbox::soap;
 use crate::sip::digest;
 
@@ -94,7 +94,7 @@ impl Default for Tr064Config {
 /// live in the [`Store`] it shares with the registrar.
 pub(crate) struct State {
     pub cfg: Tr064Config,
-    store: Arc<Mutex<Store>>,
+    store: Shared,
     /// Nonces we issued and the highest nonce count used with each.
     nonces: HashMap<String, u32>,
     failures: u32,
@@ -131,7 +131,7 @@ impl AuthState {
 }
 
 impl State {
-    pub fn new(cfg: Tr064Config, store: Arc<Mutex<Store>>, seed: u64) -> State {
+    pub(crate) fn new(cfg: Tr064Config, store: Shared, seed: u64) -> State {
         let cfg_abandoned = cfg.abandoned_second_factor;
         let auth = if cfg_abandoned {
             AuthState::WaitingForAuth
@@ -182,10 +182,6 @@ impl State {
             self.set_auth(AuthState::Authenticated, now);
         }
         waiting
-    }
-
-    fn store<T>(&self, f: impl FnOnce(&mut Store) -> T) -> T {
-        f(&mut self.store.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
     fn violation(&mut self, what: String) {
@@ -412,20 +408,20 @@ fn handle(
             let id: usize = query(target, "id")
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(usize::MAX);
-            return match st.store(|s| s.books.get(id).cloned()) {
+            return match st.store.with(|s| s.books.get(id).cloned()) {
                 Some((name, contacts)) => (200, vec![], phonebook_xml(&name, &contacts)),
                 None => (404, vec![], String::new()),
             };
         }
         ("GET", "/callbarring") => {
-            let barring = st.store(|s| s.barring.clone());
+            let barring = st.store.with(|s| s.barring.clone());
             return (200, vec![], phonebook_xml("Rufsperren", &barring));
         }
         ("GET", "/calllist") => {
             let max = query(target, "max")
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(999);
-            let calls = st.store(|s| s.call_list.clone());
+            let calls = st.store.with(|s| s.call_list.clone());
             return (200, vec![], call_list_xml(&calls, max));
         }
         // The control URL names the service (TR-064 §2.2).
@@ -639,7 +635,7 @@ fn voip_action(st: &mut State, c: &Call) -> Reply {
             ("NewX_AVM-DE_OKZPrefix", st.cfg.area_code.1.clone()),
         ]),
         "X_AVM-DE_GetNumberOfClients" => {
-            let n = st.store(|s| s.phones.len()).to_string();
+            let n = st.store.with(|s| s.phones.len()).to_string();
             c.ok(&[(
                 "NewX_AVM-DE_NumberOfClients",
                 st.cfg.claimed_clients.clone().unwrap_or(n),
@@ -647,7 +643,7 @@ fn voip_action(st: &mut State, c: &Call) -> Reply {
         }
         "X_AVM-DE_GetClient3" => {
             let i = c.index("NewX_AVM-DE_ClientIndex");
-            match st.store(|s| s.phones.get(i).cloned()) {
+            match st.store.with(|s| s.phones.get(i).cloned()) {
                 Some(p) => c.ok(&[
                     ("NewX_AVM-DE_ClientUsername", p.username),
                     ("NewX_AVM-DE_PhoneName", p.name),
@@ -663,7 +659,7 @@ fn voip_action(st: &mut State, c: &Call) -> Reply {
         }
         "X_AVM-DE_GetClients" => {
             let mut list = String::from("<List>");
-            for (i, p) in st.store(|s| s.phones.clone()).iter().enumerate() {
+            for (i, p) in st.store.with(|s| s.phones.clone()).iter().enumerate() {
                 list.push_str(&format!(
                     "<Item><X_AVM-DE_ClientIndex>{i}</X_AVM-DE_ClientIndex><X_AVM-DE_ClientUsername>{}</X_AVM-DE_ClientUsername>\
 <X_AVM-DE_PhoneName>{}</X_AVM-DE_PhoneName><X_AVM-DE_ClientId></X_AVM-DE_ClientId><X_AVM-DE_OutGoingNumber></X_AVM-DE_OutGoingNumber>\
@@ -681,7 +677,9 @@ fn voip_action(st: &mut State, c: &Call) -> Reply {
         "X_AVM-DE_SetClient4" => set_client(st, c),
         "X_AVM-DE_DeleteClient" => {
             let i = c.index("NewX_AVM-DE_ClientIndex");
-            let removed = st.store(|s| (i < s.phones.len()).then(|| s.phones.remove(i)));
+            let removed = st
+                .store
+                .with(|s| (i < s.phones.len()).then(|| s.phones.remove(i)));
             match removed {
                 Some(_) => c.ok(&[]),
                 None => fault(713, "Invalid array index"),
@@ -718,7 +716,7 @@ fn set_client(st: &mut State, c: &Call) -> Reply {
     let refuse_in_use = st.cfg.refuse_index_in_use;
     let name = c.arg("NewX_AVM-DE_PhoneName").unwrap_or_default();
     let incoming = c.arg("NewX_AVM-DE_InComingNumbers").unwrap_or_default();
-    let result = st.store(|s| {
+    let result = st.store.with(|s| {
         if s.phones
             .iter()
             .enumerate()
@@ -780,13 +778,13 @@ fn ontel_action(st: &mut State, c: &Call) -> Reply {
     let base = st.base.clone();
     match c.action {
         "GetPhonebookList" => {
-            let n = st.store(|s| s.books.len());
+            let n = st.store.with(|s| s.books.len());
             let ids: Vec<String> = (0..n).map(|i| i.to_string()).collect();
             c.ok(&[("NewPhonebookList", ids.join(","))])
         }
         "GetPhonebook" => {
             let id = c.index("NewPhonebookID");
-            match st.store(|s| s.books.get(id).map(|b| b.0.clone())) {
+            match st.store.with(|s| s.books.get(id).map(|b| b.0.clone())) {
                 Some(name) => c.ok(&[
                     ("NewPhonebookName", name),
                     ("NewPhonebookExtraID", String::new()),
@@ -801,7 +799,7 @@ fn ontel_action(st: &mut State, c: &Call) -> Reply {
             let Some((name, number, uid)) = contact_of(&data) else {
                 return fault(402, "Invalid Args");
             };
-            let done = st.store(|s| {
+            let done = st.store.with(|s| {
                 if id >= s.books.len() {
                     return Err(713);
                 }
@@ -832,7 +830,7 @@ fn ontel_action(st: &mut State, c: &Call) -> Reply {
         "DeletePhonebookEntryUID" => {
             let id = c.index("NewPhonebookID");
             let uid = c.index("NewPhonebookEntryUniqueID");
-            let done = st.store(|s| {
+            let done = st.store.with(|s| {
                 let book = &mut s.books.get_mut(id)?.1;
                 let before = book.len();
                 book.retain(|c| c.uid as usize != uid);
@@ -846,7 +844,10 @@ fn ontel_action(st: &mut State, c: &Call) -> Reply {
         }
         "GetCallBarringEntryByNum" => {
             let n = c.arg("NewNumber").unwrap_or_default();
-            match st.store(|s| s.barring.iter().find(|c| c.number == n).cloned()) {
+            match st
+                .store
+                .with(|s| s.barring.iter().find(|c| c.number == n).cloned())
+            {
                 Some(entry) => c.ok(&[(
                     "NewPhonebookEntryData",
                     phonebook_xml("Rufsperren", &[entry]),
@@ -860,7 +861,7 @@ fn ontel_action(st: &mut State, c: &Call) -> Reply {
                 return fault(402, "Invalid Args");
             };
             // Like the Box: always adds, even a duplicate.
-            let added = st.store(|s| {
+            let added = st.store.with(|s| {
                 (s.barring.len() < MAX_ENTRIES).then(|| {
                     let entry = s.contact(name, number);
                     s.barring.push(entry.clone());
@@ -875,7 +876,7 @@ fn ontel_action(st: &mut State, c: &Call) -> Reply {
         "GetCallBarringList" => c.ok(&[("NewPhonebookURL", format!("{base}/callbarring"))]),
         "DeleteCallBarringEntryUID" => {
             let uid = c.index("NewPhonebookEntryUniqueID");
-            let removed = st.store(|s| {
+            let removed = st.store.with(|s| {
                 let before = s.barring.len();
                 s.barring.retain(|c| c.uid as usize != uid);
                 s.barring.len() < before

@@ -34,11 +34,8 @@ pub struct Meta {
 
 impl Store {
     pub fn open(path: &Path) -> Result<Store, StoreError> {
-        let err = |source| StoreError {
-            path: path.to_owned(),
-            source,
-        };
-        let conn = Connection::open(path).map_err(err)?;
+        let err = at(path);
+        let conn = Connection::open(path).map_err(&err)?;
         conn.execute_batch(
             "PRAGMA journal_mode=WAL;
              CREATE TABLE IF NOT EXISTS numbers (
@@ -53,7 +50,7 @@ impl Store {
                  full_at INTEGER NOT NULL
              );",
         )
-        .map_err(err)?;
+        .map_err(&err)?;
         Ok(Store {
             conn,
             path: path.to_owned(),
@@ -61,10 +58,7 @@ impl Store {
     }
 
     fn err(&self, source: rusqlite::Error) -> StoreError {
-        StoreError {
-            path: self.path.clone(),
-            source,
-        }
+        at(&self.path)(source)
     }
 
     /// The version and sync times; `None` before the first sync.
@@ -114,10 +108,7 @@ impl Store {
 
     /// Replaces the copy with a full download.
     pub fn save_full(&mut self, list: &Community, now: i64) -> Result<(), StoreError> {
-        let tx = self.conn.transaction().map_err(|e| StoreError {
-            path: self.path.clone(),
-            source: e,
-        })?;
+        let tx = self.conn.transaction().map_err(at(&self.path))?;
         let done = (|| {
             tx.execute("DELETE FROM numbers", [])?;
             insert(&tx, list.entries())?;
@@ -129,10 +120,7 @@ impl Store {
 
     /// Applies an incremental answer (votes 0 removes a number).
     pub fn save_changes(&mut self, changes: &Changes, now: i64) -> Result<(), StoreError> {
-        let tx = self.conn.transaction().map_err(|e| StoreError {
-            path: self.path.clone(),
-            source: e,
-        })?;
+        let tx = self.conn.transaction().map_err(at(&self.path))?;
         let done = (|| {
             {
                 let mut del = tx.prepare("DELETE FROM numbers WHERE phone = ?1")?;
@@ -145,6 +133,14 @@ impl Store {
             Ok(())
         })();
         done.and_then(|()| tx.commit()).map_err(|e| self.err(e))
+    }
+}
+
+/// Names the copy's file in an SQLite error.
+fn at(path: &Path) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
+    move |source| StoreError {
+        path: path.to_owned(),
+        source,
     }
 }
 
