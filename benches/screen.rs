@@ -193,6 +193,12 @@ fn community_1m(c: &mut Criterion) {
     g.bench_function("load the 1M copy from SQLite", |b| {
         b.iter(|| store.load().unwrap().unwrap())
     });
+    // The other half of an incremental sync's work: the changes written to
+    // the copy on disk (one transaction; a removal of a number not there
+    // any more, an insert that replaces, as on every repeat).
+    g.bench_function("write 10,000 changes to the 1M copy in SQLite", |b| {
+        b.iter(|| store.save_changes(black_box(&changes), 1).unwrap())
+    });
     drop(store);
     let _ = std::fs::remove_dir_all(&dir);
     // The rules' view: a decision with a community hit.
@@ -200,10 +206,13 @@ fn community_1m(c: &mut Criterion) {
         "[numbers]\ncountry = \"DE\"\n[phoneblock]\n[[rule]]\nlists = [\"phoneblock:community\"]\naction = \"terminate\"\n",
     )
     .unwrap();
-    let handle = minisip4fb::screen::rules::CommunityHandle::default();
+    let handle = minisip4fb::phoneblock::Handle::default();
     let (rules, _) =
         Rules::compile_with(&cfg, Path::new("/"), &Default::default(), &handle).unwrap();
-    handle.store(std::sync::Arc::new(list));
+    handle.store(std::sync::Arc::new(minisip4fb::phoneblock::Local {
+        community: std::sync::Arc::new(list),
+        personal: Default::default(),
+    }));
     let (history, local) = (History::default(), chrono::Local::now().naive_local());
     // +491703500007 is entry 500,001.
     let hit = rules.decide(Some("01703500007"), None, &history, Instant::now(), local);

@@ -1,63 +1,62 @@
 //! `minisip4fb phoneblock sync|status` against a stand-in of PhoneBlock's
 //! API on loopback: a full download first, then only the changes.
 
-use std::io::{Read, Write};
-use std::net::TcpListener;
 use std::process::Command;
-use std::sync::{Arc, Mutex};
+
+use minisip4fb::emulator::phoneblock::{PhoneBlockConfig, PhoneBlockStandIn};
 
 mod common;
 use common::BIN;
 
-/// The stand-in: `/blocklist` in full (version 7) or since 7 (version 8),
-/// `/test` ok for token `good`; every request line and its Authorization kept.
-fn stand_in() -> (String, Arc<Mutex<Vec<String>>>) {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/phoneblock/api", l.local_addr().unwrap());
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let s = seen.clone();
-    std::thread::spawn(move || {
-        for c in l.incoming().take(32) {
-            let Ok(mut c) = c else { continue };
-            let _ = c.set_read_timeout(Some(std::time::Duration::from_secs(2)));
-            let mut buf = vec![0; 8192];
-            let n = c.read(&mut buf).unwrap_or(0);
-            let req = String::from_utf8_lossy(&buf[..n]).into_owned();
-            let line = req.lines().next().unwrap_or("").to_owned();
-            let auth = req
-                .lines()
-                .find(|l| l.to_ascii_lowercase().starts_with("authorization:"))
-                .unwrap_or("")
-                .to_owned();
-            s.lock().unwrap().push(format!("{line} | {auth}"));
-            let (status, body) = if !auth.ends_with("Bearer good") {
-                ("401 Unauthorized", String::new())
-            } else if line.contains("/blocklist?since=7 ") {
-                (
-                    "200 OK",
-                    r#"{"numbers":[{"phone":"+4930222","votes":0},{"phone":"+4930444","rating":"G_FRAUD","votes":50}],"version":8}"#.into(),
-                )
-            } else if line.contains("/blocklist ") {
-                (
-                    "200 OK",
-                    r#"{"numbers":[{"phone":"+4930111","rating":"E_ADVERTISING","votes":20},{"phone":"+4930222","votes":2},{"phone":"+4930333","votes":4},{"phone":"garbage","votes":4}],"version":7}"#.into(),
-                )
-            } else if line.contains("/test ") {
-                ("200 OK", "ok".into())
-            } else {
-                ("404 Not Found", String::new())
-            };
-            let _ = c.write_all(
-                format!(
-                    "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                    body.len()
-                )
-                .as_bytes(),
-            );
-        }
-    });
-    (url, seen)
+/// The stand-in as the tests know it: version 7 with three numbers and
+/// an entry PhoneBlock would never send, one number on each personal list.
+async fn stand_in() -> PhoneBlockStandIn {
+    let listed = |p: &str, v, r: &str| (p.to_owned(), v, r.to_owned());
+    PhoneBlockStandIn::start(PhoneBlockConfig {
+        token: "good".into(),
+        community: vec![
+            listed("+4930111", 20, "E_ADVERTISING"),
+            listed("+4930222", 2, "C_PING"),
+            listed("+4930333", 4, "G_FRAUD"),
+            listed("+4930777", 50, "G_FRAUD"),
+            listed("garbage", 4, "G_FRAUD"),
+        ],
+        blacklist: vec![("+4930666".into(), "Gewinnspiel".into())],
+        whitelist: vec![("+4930777".into(), "Praxis Dr. Weber".into())],
+        version: 7,
+        ..PhoneBlockConfig::default()
+    })
+    .await
+    .expect("stand-in on loopback")
 }
+
+fn config(dir: &std::path::Path, url: &str, rest: &str) {
+    std::fs::write(dir.join("token"), "good\n").unwrap();
+    std::fs::write(
+        dir.join("config.toml"),
+        format!(
+            "[numbers]\ncountry = \"DE\"\narea_code = \"030\"\n[phoneblock]\napi = \"{url}\"\ntoken_file = \"token\"\n{rest}"
+        ),
+    )
+    .unwrap();
+}
+
+/// The rules of the example config: the personal whitelist rings, the
+/// personal blacklist and the community terminate.
+const RULES: &str = r#"
+[[rule]]
+name = "my PhoneBlock whitelist"
+lists = ["phoneblock:whitelist"]
+action = "ring"
+[[rule]]
+name = "my PhoneBlock blacklist"
+lists = ["phoneblock:blacklist"]
+action = "terminate"
+[[rule]]
+name = "PhoneBlock community"
+lists = ["phoneblock:community"]
+action = "terminate"
+"#;
 
 fn pb(dir: &std::path::Path, args: &[&str]) -> (Option<i32>, String) {
     let out = Command::new(BIN)
@@ -76,44 +75,62 @@ fn pb(dir: &std::path::Path, args: &[&str]) -> (Option<i32>, String) {
     (out.status.code(), text)
 }
 
-#[test]
-fn a_full_sync_then_only_the_changes() {
-    let (url, seen) = stand_in();
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_sync_then_only_the_changes() {
+    let api = stand_in().await;
     let dir = common::fresh_dir("phoneblock", "sync");
-    std::fs::write(dir.join("token"), "good\n").unwrap();
-    std::fs::write(
-        dir.join("config.toml"),
-        format!("[phoneblock]\napi = \"{url}\"\ntoken_file = \"token\"\n"),
-    )
-    .unwrap();
+    config(&dir, &api.url(), "");
     let (code, out) = pb(&dir, &["sync"]);
     assert_eq!(code, Some(0), "{out}");
     assert!(
         out.contains(
-            "full sync: 3 added, 0 updated, 0 removed; 3 numbers, version 7; 1 entries refused"
+            "full sync: 4 added, 0 updated, 0 removed; 4 numbers, version 7; 1 entries refused"
         ),
         "{out}"
     );
+    assert!(
+        out.contains("personal lists: 1 on the blacklist, 1 on the whitelist"),
+        "{out}"
+    );
+    api.set_votes("+4930222", 0, "C_PING");
+    let v = api.set_votes("+4930444", 50, "G_FRAUD");
     let (code, out) = pb(&dir, &["sync"]);
     assert_eq!(code, Some(0), "{out}");
     assert!(
-        out.contains("incremental sync: 1 added, 0 updated, 1 removed; 3 numbers, version 8"),
+        out.contains(&format!(
+            "incremental sync: 1 added, 0 updated, 1 removed; 4 numbers, version {v}"
+        )),
         "{out}"
     );
     let (code, out) = pb(&dir, &["status"]);
     assert_eq!(code, Some(0), "{out}");
     assert!(
-        out.contains("copy: version 8, 3 numbers (3 with at least 4 votes)"),
+        out.contains(&format!(
+            "copy: version {v}, 4 numbers (4 with at least 4 votes)"
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains("your lists: 1 on the blacklist, 1 on the whitelist"),
         "{out}"
     );
     assert!(out.contains("token ([phoneblock] token_file"), "{out}");
-    let seen = seen.lock().unwrap().clone();
-    assert_eq!(seen.len(), 3, "{seen:?}");
-    assert!(seen.iter().all(|r| r.ends_with("Bearer good")), "{seen:?}");
-    assert!(
-        seen[1].starts_with("GET /phoneblock/api/blocklist?since=7 "),
-        "{seen:?}"
+    let seen = api.requests();
+    let paths: Vec<&str> = seen.iter().map(|r| r.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "/blocklist",
+            "/blacklist",
+            "/whitelist",
+            "/blocklist?since=7",
+            "/blacklist",
+            "/whitelist",
+            "/test"
+        ]
     );
+    assert!(seen.iter().all(|r| r.authorized), "{seen:?}");
+    assert_eq!(api.violations(), Vec::<String>::new());
 
     // A wrong token: one clear line naming where it came from; the copy stays.
     std::fs::write(dir.join("token"), "wrong\n").unwrap();
@@ -125,7 +142,140 @@ fn a_full_sync_then_only_the_changes() {
     );
     std::fs::write(dir.join("token"), "good\n").unwrap();
     let (_, out) = pb(&dir, &["status"]);
-    assert!(out.contains("copy: version 8, 3 numbers"), "{out}");
+    assert!(
+        out.contains(&format!("copy: version {v}, 4 numbers")),
+        "{out}"
+    );
+    // PhoneBlock asks to slow down: said so, the copy stays.
+    api.fail_next(1, 429, Some(3600));
+    let (code, out) = pb(&dir, &["sync"]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("PhoneBlock asks to slow down (HTTP 429); retry after 3600 s"),
+        "{out}"
+    );
+}
+
+fn lookup(dir: &std::path::Path, number: &str) -> serde_json::Value {
+    let out = Command::new(BIN)
+        .args(["lookup", number, "--json", "--config"])
+        .arg(dir.join("config.toml"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {out:?}"))
+}
+
+/// `lookup` says what the rules would do and why, from the local copy
+/// alone: a listed number, one below the threshold, one on the personal
+/// whitelist (listed by the community too) and one on the blacklist.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lookup_decides_from_local_data_only() {
+    let api = stand_in().await;
+    let dir = common::fresh_dir("phoneblock", "lookup");
+    config(&dir, &api.url(), RULES);
+    let (code, out) = pb(&dir, &["sync"]);
+    assert_eq!(code, Some(0), "{out}");
+    let requests = api.requests().len();
+
+    let hit = lookup(&dir, "030 111");
+    assert_eq!(hit["decision"], "terminate", "{hit}");
+    assert_eq!(hit["rule"], "3 \"PhoneBlock community\"", "{hit}");
+    assert_eq!(
+        hit["reason"],
+        "rule 3 \"PhoneBlock community\": +4930111 has 20 PhoneBlock votes (E_ADVERTISING)"
+    );
+    assert_eq!(hit["phoneblock"]["votes"], 20);
+    assert_eq!(hit["phoneblock"]["rating"], "E_ADVERTISING");
+
+    let below = lookup(&dir, "+4930222");
+    assert_eq!(below["decision"], "ring", "{below}");
+    assert_eq!(below["rule"], serde_json::Value::Null);
+    assert_eq!(
+        below["phoneblock"]["votes"], 2,
+        "in the copy, below min_votes"
+    );
+
+    let mine = lookup(&dir, "0049 30 777");
+    assert_eq!(mine["decision"], "ring", "{mine}");
+    assert_eq!(
+        mine["reason"],
+        "rule 1 \"my PhoneBlock whitelist\": +4930777 in phoneblock:whitelist (Praxis Dr. Weber)"
+    );
+    assert_eq!(
+        mine["phoneblock"]["votes"], 50,
+        "the whitelist wins over 50 votes"
+    );
+
+    let black = lookup(&dir, "030666");
+    assert_eq!(black["decision"], "terminate", "{black}");
+    assert_eq!(black["rule"], "2 \"my PhoneBlock blacklist\"");
+    assert!(
+        black.get("phoneblock").is_none(),
+        "not in the community copy"
+    );
+
+    let text = Command::new(BIN)
+        .args(["lookup", "030111", "--config"])
+        .arg(dir.join("config.toml"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.starts_with("+4930111: terminate\n"), "{text}");
+    assert!(
+        text.contains("PhoneBlock: 20 votes (E_ADVERTISING)"),
+        "{text}"
+    );
+    assert_eq!(
+        api.requests().len(),
+        requests,
+        "lookup never asks PhoneBlock"
+    );
+}
+
+/// `report NUMBER --rating R` rates the number at PhoneBlock.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn report_rates_a_number() {
+    let api = stand_in().await;
+    let dir = common::fresh_dir("phoneblock", "report");
+    config(&dir, &api.url(), "");
+    let out = Command::new(BIN)
+        .args([
+            "report",
+            "030 123456",
+            "--rating",
+            "fraud",
+            "--comment",
+            "Gewinnspiel",
+            "--config",
+        ])
+        .arg(dir.join("config.toml"))
+        .env_remove("MINISIP4FB_PHONEBLOCK_TOKEN")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "rated +4930123456 as G_FRAUD at PhoneBlock\n"
+    );
+    assert_eq!(
+        api.rated(),
+        [(
+            "+4930123456".to_owned(),
+            "G_FRAUD".to_owned(),
+            "Gewinnspiel".to_owned()
+        )]
+    );
+    let out = Command::new(BIN)
+        .args(["report", "030 123456", "--rating", "nice", "--config"])
+        .arg(dir.join("config.toml"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("unknown rating; use one of A_LEGITIMATE"),
+        "{out:?}"
+    );
 }
 
 #[test]
@@ -149,32 +299,17 @@ fn no_token_is_a_clear_error() {
 async fn the_daemon_terminates_community_numbers_from_the_copy() {
     use minisip4fb::emulator::{CallOutcome, CallSpec, Caller};
     use std::time::Duration;
-    let (url, seen) = stand_in();
+    let api = stand_in().await;
     let dir = common::fresh_dir("phoneblock", "daemon");
-    std::fs::write(dir.join("token"), "good\n").unwrap();
     std::fs::write(dir.join("password"), "geheim123\n").unwrap();
-    std::fs::write(
-        dir.join("config.toml"),
-        format!(
-            r#"[fritzbox]
-user = "620"
-password_file = "password"
-[numbers]
-country = "DE"
-[phoneblock]
-api = "{url}"
-token_file = "token"
-[[rule]]
-name = "community"
-lists = ["phoneblock:community"]
-action = "terminate"
-"#
-        ),
-    )
-    .unwrap();
+    config(
+        &dir,
+        &api.url(),
+        "[fritzbox]\nuser = \"620\"\npassword_file = \"password\"\n[[rule]]\nname = \"community\"\nlists = [\"phoneblock:community\"]\naction = \"terminate\"\n",
+    );
     let (code, out) = pb(&dir, &["sync"]);
     assert_eq!(code, Some(0), "{out}");
-    let requests = seen.lock().unwrap().len();
+    let requests = api.requests().len();
     let emu = common::usual_box(11).await;
     let d = common::Proc::spawn_logged(
         common::against_box(&["run"], &dir.join("config.toml"), emu.addr())
@@ -189,7 +324,7 @@ action = "terminate"
         d.log()
     );
     assert!(
-        d.log().contains("PhoneBlock copy: 3 numbers, version 7"),
+        d.log().contains("PhoneBlock copy: 4 numbers, version 7"),
         "{}",
         d.log()
     );
@@ -216,7 +351,7 @@ action = "terminate"
         d.log()
     );
     assert_eq!(
-        seen.lock().unwrap().len(),
+        api.requests().len(),
         requests,
         "no request to PhoneBlock per call"
     );

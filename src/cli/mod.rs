@@ -43,6 +43,10 @@ enum Command {
     Barring(tr064::BarringArgs),
     /// PhoneBlock's community block list: sync the local copy, show its state.
     Phoneblock(phoneblock::PhoneblockArgs),
+    /// What the rules would do with a call from this number now, and why (local data only).
+    Lookup(phoneblock::LookupArgs),
+    /// Rate a number at PhoneBlock (spam, fraud, legitimate …).
+    Report(phoneblock::ReportArgs),
     /// Measure call latency, rate and footprint against the emulator (loopback).
     Bench(bench::BenchArgs),
     /// The benchmark's floor: a minimal responder (used by `bench`).
@@ -135,6 +139,14 @@ pub fn main() -> i32 {
         Command::Phoneblock(args) => {
             init_logging_level("minisip4fb=warn");
             phoneblock::phoneblock(args)
+        }
+        Command::Lookup(args) => {
+            init_logging_level("minisip4fb=error");
+            phoneblock::lookup(args)
+        }
+        Command::Report(args) => {
+            init_logging_level("minisip4fb=warn");
+            phoneblock::report(args)
         }
         Command::Bench(args) => {
             init_logging_level("minisip4fb=error");

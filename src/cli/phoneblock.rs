@@ -1,15 +1,18 @@
-//! `minisip4fb phoneblock sync|status`: the local copy of PhoneBlock's
-//! community list, by hand.
+//! PhoneBlock from the command line: `minisip4fb phoneblock sync|status`
+//! (the local copy), `lookup` (what the rules would do, from local data
+//! only) and `report` (the household's rating of a number).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::{Args, Subcommand};
 
-use crate::config;
+use crate::config::{self, Config, PhoneBlock};
 use crate::phoneblock::api::Api;
 use crate::phoneblock::store::Store;
-use crate::phoneblock::sync::sync_now;
+use crate::phoneblock::sync::{sync_now, sync_personal};
+use crate::phoneblock::{Rating, parse_phone};
+use crate::text::printable;
 
 #[derive(Args, Debug, Clone)]
 pub struct PhoneblockArgs {
@@ -19,9 +22,9 @@ pub struct PhoneblockArgs {
 
 #[derive(Subcommand, Debug, Clone)]
 pub enum PhoneblockCommand {
-    /// Sync the local copy now: a full download the first time, else only what changed.
+    /// Sync the local copy now: a full download the first time, else only what changed; and your own lists.
     Sync(ConfigArg),
-    /// The local copy's version, age and size, and whether the token is accepted.
+    /// The local copy's version, age and size, your lists, queued reports, and whether the token is accepted.
     Status(ConfigArg),
 }
 
@@ -32,58 +35,118 @@ pub struct ConfigArg {
     pub config: PathBuf,
 }
 
+#[derive(Args, Debug, Clone)]
+pub struct LookupArgs {
+    /// The caller's number, in any usual form (`030 1234567`, `+49…`), or `anonymous`.
+    pub number: String,
+    #[arg(long, short, value_name = "FILE")]
+    pub config: PathBuf,
+    /// Which household number was called (for rules with `to`).
+    #[arg(long, value_name = "NUMBER")]
+    pub to: Option<String>,
+    /// One JSON object instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ReportArgs {
+    /// The number to rate, in any usual form.
+    pub number: String,
+    /// A_LEGITIMATE, B_MISSED, C_PING, D_POLL, E_ADVERTISING, F_GAMBLE or G_FRAUD (or just `fraud`, …).
+    #[arg(long, value_parser = parse_rating)]
+    pub rating: Rating,
+    /// A comment for the community (at most 500 characters).
+    #[arg(long)]
+    pub comment: Option<String>,
+    #[arg(long, short, value_name = "FILE")]
+    pub config: PathBuf,
+}
+
+fn parse_rating(s: &str) -> Result<Rating, String> {
+    Rating::parse(s).ok_or_else(|| {
+        format!(
+            "unknown rating; use one of {}",
+            Rating::ALL.map(Rating::as_str).join(", ")
+        )
+    })
+}
+
 /// Each request to PhoneBlock as a whole, a slow one too.
 const TIMEOUT: Duration = Duration::from_secs(60);
+/// The longest comment sent with a rating.
+const MAX_COMMENT: usize = 500;
+
+/// The config, its `[phoneblock]` section and the config's directory, or
+/// the line to print (exit 2).
+fn section(path: &Path) -> Result<(Config, PhoneBlock, PathBuf), String> {
+    let cfg = config::load(path).map_err(|e| e.to_string())?;
+    let pb = cfg.phoneblock.clone().ok_or_else(|| {
+        format!(
+            "{} has no [phoneblock] section (token_file = \"…\")",
+            path.display()
+        )
+    })?;
+    Ok((cfg, pb, config::base_dir(Some(path))))
+}
+
+/// The API client with the token from where the config says.
+fn api(pb: &PhoneBlock, base: &Path) -> Result<(Api, String), String> {
+    let (token, from) = pb.token(base)?;
+    Ok((Api::new(&pb.api, &token, &from, TIMEOUT), from))
+}
+
+fn fail(code: i32, what: impl std::fmt::Display) -> i32 {
+    eprintln!("minisip4fb: {what}");
+    code
+}
 
 pub fn phoneblock(a: PhoneblockArgs) -> i32 {
     let (PhoneblockCommand::Sync(c) | PhoneblockCommand::Status(c)) = &a.command;
-    let cfg = match config::load(&c.config) {
-        Ok(cfg) => cfg,
-        Err(e) => {
-            eprintln!("minisip4fb: {e}");
-            return 2;
-        }
+    let (_, pb, base) = match section(&c.config) {
+        Ok(s) => s,
+        Err(e) => return fail(2, e),
     };
-    let Some(pb) = cfg.phoneblock else {
-        eprintln!(
-            "minisip4fb: {} has no [phoneblock] section (token_file = \"…\")",
-            c.config.display()
-        );
-        return 2;
+    let (api, from) = match api(&pb, &base) {
+        Ok(a) => a,
+        Err(e) => return fail(2, e),
     };
-    let base = config::base_dir(Some(&c.config));
-    let (token, from) = match pb.token(&base) {
-        Ok(t) => t,
-        Err(e) => {
-            eprintln!("minisip4fb: {e}");
-            return 2;
-        }
-    };
-    let api = Api::new(&pb.api, &token, &from, TIMEOUT);
     let mut store = match Store::open(&base.join(&pb.copy)) {
         Ok(s) => s,
-        Err(e) => {
-            eprintln!("minisip4fb: {e}");
-            return 1;
-        }
+        Err(e) => return fail(1, e),
     };
     let now = chrono::Utc::now().timestamp();
     match a.command {
-        PhoneblockCommand::Sync(_) => match sync_now(&api, &mut store, now) {
-            Ok((_, synced)) => {
-                println!("{synced}");
-                0
-            }
-            Err(e) => {
-                eprintln!("minisip4fb: PhoneBlock sync failed, the copy is unchanged: {e}");
-                1
-            }
-        },
+        PhoneblockCommand::Sync(_) => {
+            let community = match sync_now(&api, &mut store, None, now) {
+                Ok((_, synced)) => {
+                    println!("{synced}");
+                    0
+                }
+                Err(e) => fail(
+                    1,
+                    format_args!("PhoneBlock sync failed, the copy is unchanged: {e}"),
+                ),
+            };
+            let personal = match sync_personal(&api, &mut store, now) {
+                Ok((_, fetched)) => {
+                    println!("{fetched}");
+                    0
+                }
+                Err(e) => fail(
+                    1,
+                    format_args!(
+                        "your PhoneBlock lists were not fetched, the copy keeps the last: {e}"
+                    ),
+                ),
+            };
+            community.max(personal)
+        }
         PhoneblockCommand::Status(_) => {
             let copy = store.load();
+            let ago = |t: i64| humanize(now.saturating_sub(t));
             match &copy {
                 Ok(Some((list, meta))) => {
-                    let ago = |t: i64| humanize(now.saturating_sub(t));
                     let listed = list
                         .entries()
                         .iter()
@@ -101,6 +164,21 @@ pub fn phoneblock(a: PhoneblockArgs) -> i32 {
                 Ok(None) => println!("copy: none yet (run `minisip4fb phoneblock sync`)"),
                 Err(e) => println!("copy: {e}"),
             }
+            match store.personal() {
+                Ok(Some((p, at))) => println!(
+                    "your lists: {} on the blacklist, {} on the whitelist, fetched {} ago",
+                    p.blacklist.len(),
+                    p.whitelist.len(),
+                    ago(at)
+                ),
+                Ok(None) => println!("your lists: not fetched yet"),
+                Err(e) => println!("your lists: {e}"),
+            }
+            if let Ok(pending) = store.pending_reports()
+                && !pending.is_empty()
+            {
+                println!("reports: {} queued for PhoneBlock", pending.len());
+            }
             match api.test() {
                 Ok(()) => {
                     println!("token ({from}): accepted");
@@ -112,6 +190,126 @@ pub fn phoneblock(a: PhoneblockArgs) -> i32 {
                 }
             }
         }
+    }
+}
+
+/// `minisip4fb lookup`: the rules' decision for a call from this number
+/// now, from the config, its list files and the local PhoneBlock copy;
+/// no network (the Box's lists count as empty).
+pub fn lookup(a: LookupArgs) -> i32 {
+    let cfg = match config::load(&a.config) {
+        Ok(c) => c,
+        Err(e) => return fail(2, e),
+    };
+    let source = crate::daemon::RuleSource::new(cfg, Some(a.config.clone()), Vec::new());
+    let meta = source.load_phoneblock();
+    let rules = match source.compile() {
+        Ok(r) => r,
+        Err(e) => return fail(2, e),
+    };
+    let number = a.number.trim();
+    let number = (!number.eq_ignore_ascii_case("anonymous")).then_some(number);
+    let d = rules.decide(
+        number,
+        a.to.as_deref(),
+        &crate::screen::rules::History::default(),
+        std::time::Instant::now(),
+        chrono::Local::now().naive_local(),
+    );
+    let listed = d
+        .e164
+        .as_deref()
+        .and_then(parse_phone)
+        .and_then(|p| source.phoneblock.load().community.lookup(p).copied());
+    let reason = d.why.to_string();
+    if a.json {
+        let mut out = serde_json::json!({
+            "number": number,
+            "e164": d.e164,
+            "decision": d.effective.as_str(),
+            "action": d.action.as_str(),
+            "rule": d.why.rule().map(ToString::to_string),
+            "reason": reason,
+            "name": d.name,
+        });
+        if let Some(l) = listed {
+            out["phoneblock"] = serde_json::json!({
+                "votes": l.votes,
+                "rating": l.rating.map(Rating::as_str),
+            });
+        }
+        println!("{out}");
+        return 0;
+    }
+    let shown = d
+        .e164
+        .clone()
+        .unwrap_or_else(|| number.unwrap_or("anonymous").to_owned());
+    println!("{}: {}", printable(&shown), d.effective.as_str());
+    println!("  {}", printable(&reason));
+    if let Some(l) = listed {
+        let rating = l.rating.map(|r| format!(" ({r})")).unwrap_or_default();
+        println!("  PhoneBlock: {} votes{rating}", l.votes);
+    }
+    match meta {
+        Some(m) => println!(
+            "  (PhoneBlock copy version {}, synced {} ago)",
+            m.version,
+            humanize(chrono::Utc::now().timestamp().saturating_sub(m.synced_at))
+        ),
+        None if source.config.phoneblock.is_some() => {
+            println!("  (no PhoneBlock copy yet: run `minisip4fb phoneblock sync`)")
+        }
+        None => {}
+    }
+    0
+}
+
+/// `minisip4fb report`: the household's rating of a number, sent to
+/// PhoneBlock (`POST /rate`).
+pub fn report(a: ReportArgs) -> i32 {
+    let (cfg, pb, base) = match section(&a.config) {
+        Ok(s) => s,
+        Err(e) => return fail(2, e),
+    };
+    let home = match crate::screen::number::Home::new(
+        &cfg.numbers.country,
+        cfg.numbers.area_code.as_deref(),
+    ) {
+        Ok(h) => h,
+        Err(e) => return fail(2, format_args!("[numbers]: {e}")),
+    };
+    let Some(phone) = crate::screen::number::to_e164(&a.number, &home)
+        .or_else(|| crate::screen::number::internationalise(&a.number, &home))
+        .as_deref()
+        .and_then(parse_phone)
+    else {
+        return fail(
+            2,
+            format_args!("{:?} is not a phone number", printable(&a.number)),
+        );
+    };
+    let comment = a.comment.unwrap_or_default();
+    if comment.chars().count() > MAX_COMMENT {
+        return fail(
+            2,
+            format_args!("--comment: at most {MAX_COMMENT} characters"),
+        );
+    }
+    let (api, _) = match api(&pb, &base) {
+        Ok(a) => a,
+        Err(e) => return fail(2, e),
+    };
+    match api.rate(phone, a.rating, &comment) {
+        Ok(()) => {
+            println!(
+                "rated {} as {} at PhoneBlock",
+                crate::phoneblock::e164(phone),
+                a.rating
+            );
+            0
+        }
+        Err(e) => fail(1, e),
     }
 }
 

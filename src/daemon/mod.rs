@@ -24,7 +24,7 @@ use crate::config::{self, Config};
 use crate::fritzbox::link::{BoxLink, LinkError};
 use crate::net::{IncomingCall, Phone, PhoneConfig, Registration, Verdict};
 use crate::screen::Action;
-use crate::screen::rules::{BoxLists, CommunityHandle, CompileError, History, Rules};
+use crate::screen::rules::{BoxLists, CompileError, History, Rules};
 use book::Note;
 use screening::{DaemonScreen, RulesSnapshot};
 
@@ -37,8 +37,8 @@ pub struct RuleSource {
     pub blocks: Vec<String>,
     /// Lists fetched from the Box (`lists = ["fritzbox:…"]`).
     pub box_lists: Arc<Mutex<BoxLists>>,
-    /// PhoneBlock's community copy (`lists = ["phoneblock:community"]`).
-    pub community: CommunityHandle,
+    /// PhoneBlock's local copy (`lists = ["phoneblock:…"]`).
+    pub phoneblock: crate::phoneblock::Handle,
 }
 
 impl RuleSource {
@@ -100,35 +100,36 @@ impl RuleSource {
             path,
             blocks,
             box_lists: Arc::default(),
-            community: CommunityHandle::default(),
+            phoneblock: crate::phoneblock::Handle::default(),
         }
     }
 
-    /// Loads the local copy of PhoneBlock's list ([phoneblock] `copy`) for
-    /// the rules; without one they see an empty list until a sync.
-    pub fn load_community(&self) {
-        let Some(pb) = &self.config.phoneblock else {
-            return;
-        };
+    /// Loads the local copy of PhoneBlock's lists ([phoneblock] `copy`)
+    /// for the rules; without one they see empty lists until a sync.
+    /// Returns the community copy's meta, `None` without a copy.
+    pub fn load_phoneblock(&self) -> Option<crate::phoneblock::store::Meta> {
+        let pb = self.config.phoneblock.as_ref()?;
         let path = self.base_dir().join(&pb.copy);
         if !path.exists() {
-            tracing::warn!(
-                "no PhoneBlock copy at {} yet: run `minisip4fb phoneblock sync`",
-                path.display()
-            );
-            return;
+            tracing::warn!("no PhoneBlock copy at {} yet", path.display());
+            return None;
         }
-        match crate::phoneblock::store::Store::open(&path).and_then(|s| s.load()) {
-            Ok(Some((copy, meta))) => {
+        match crate::phoneblock::store::Store::open(&path).and_then(|s| s.load_local()) {
+            Ok((local, meta)) => {
                 tracing::info!(
-                    "PhoneBlock copy: {} numbers, version {}",
-                    copy.len(),
-                    meta.version
+                    "PhoneBlock copy: {} numbers, version {}; your lists: {} blacklisted, {} whitelisted",
+                    local.community.len(),
+                    local.community.version,
+                    local.personal.blacklist.len(),
+                    local.personal.whitelist.len(),
                 );
-                self.community.store(Arc::new(copy));
+                self.phoneblock.store(Arc::new(local));
+                meta
             }
-            Ok(None) => tracing::warn!("the PhoneBlock copy {} is empty", path.display()),
-            Err(e) => tracing::warn!("cannot read the PhoneBlock copy: {e}"),
+            Err(e) => {
+                tracing::warn!("cannot read the PhoneBlock copy: {e}");
+                None
+            }
         }
     }
 
@@ -138,8 +139,12 @@ impl RuleSource {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone();
-        let (rules, warnings) =
-            Rules::compile_with(&self.effective(), &self.base_dir(), &lists, &self.community)?;
+        let (rules, warnings) = Rules::compile_with(
+            &self.effective(),
+            &self.base_dir(),
+            &lists,
+            &self.phoneblock,
+        )?;
         for w in &warnings {
             tracing::warn!("list {w}");
         }
@@ -305,7 +310,7 @@ pub async fn serve(
     tokio::pin!(shutdown);
     let compiled = tokio::select! {
         c = tokio::task::spawn_blocking(move || {
-            source.load_community();
+            source.load_phoneblock();
             source.compile()
         }) => {
             c.map_err(|e| e.to_string()).and_then(|r| r.map_err(|e| e.to_string()))

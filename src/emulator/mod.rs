@@ -8,6 +8,8 @@
 //! phone sends is checked against RFC 3261 basics; violations are reported.
 
 mod caller;
+mod http;
+pub mod phoneblock;
 mod registrar;
 pub mod tr064;
 

@@ -11,7 +11,6 @@ use std::time::{Duration, Instant};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 use super::{Contact, IpPhone, ListedCall, MAX_IP_PHONES, Shared};
@@ -209,77 +208,28 @@ pub(crate) async fn serve(listener: TcpListener, state: Arc<Mutex<State>>) {
 
 /// One HTTP/1.1 request per connection (we answer `Connection: close`).
 async fn connection(mut s: TcpStream, state: Arc<Mutex<State>>) -> std::io::Result<()> {
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 4096];
-    let head_end = loop {
-        let n = s.read(&mut chunk).await?;
-        if n == 0 {
-            return Ok(());
-        }
-        buf.extend_from_slice(&chunk[..n]);
-        if let Some(p) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            break p;
-        }
-        if buf.len() > 64 * 1024 {
-            return Ok(());
-        }
+    let Some(req) = super::http::read_request(&mut s).await? else {
+        return Ok(());
     };
-    let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
-    let mut lines = head.split("\r\n");
-    let mut start = lines.next().unwrap_or("").split(' ');
-    let (method, target) = (
-        start.next().unwrap_or("").to_owned(),
-        start.next().unwrap_or("").to_owned(),
-    );
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
-        .collect();
-    let header = |k: &str| headers.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
-    let len: usize = header("content-length")
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
-        .min(1 << 20);
-    let mut body = buf[head_end + 4..].to_vec();
-    while body.len() < len {
-        let n = s.read(&mut chunk).await?;
-        if n == 0 {
-            break;
-        }
-        body.extend_from_slice(&chunk[..n]);
-    }
-    let body = String::from_utf8_lossy(&body).into_owned();
     let (status, extra, content) = {
         let mut st = state.lock().unwrap_or_else(|p| p.into_inner());
         handle(
             &mut st,
-            &method,
-            &target,
-            header("authorization").as_deref(),
-            header("soapaction").as_deref(),
-            &body,
+            &req.method,
+            &req.target,
+            req.header("authorization"),
+            req.header("soapaction"),
+            &req.body,
         )
     };
-    let reason = match status {
-        200 => "OK",
-        401 => "Unauthorized",
-        403 => "Forbidden",
-        404 => "Not Found",
-        500 => "Internal Server Error",
-        503 => "Service Unavailable",
-        _ => "Error",
-    };
-    let mut resp = format!(
-        "HTTP/1.1 {status} {reason}\r\nContent-Type: text/xml; charset=\"utf-8\"\r\nContent-Length: {}\r\nConnection: close\r\n",
-        content.len()
-    );
-    for (k, v) in extra {
-        resp.push_str(&format!("{k}: {v}\r\n"));
-    }
-    resp.push_str("\r\n");
-    resp.push_str(&content);
-    s.write_all(resp.as_bytes()).await?;
-    s.shutdown().await
+    super::http::respond(
+        &mut s,
+        status,
+        "text/xml; charset=\"utf-8\"",
+        &extra,
+        &content,
+    )
+    .await
 }
 
 type Reply = (u16, Vec<(&'static str, String)>, String);

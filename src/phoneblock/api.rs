@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use super::{Changes, Rating, SyncError, parse_blocklist};
+use super::{Changes, PersonalEntry, Rating, SyncError, Which, parse_blocklist, parse_personal};
 
 /// PhoneBlock's production API.
 pub const DEFAULT_API: &str = "https://phoneblock.net/phoneblock/api";
@@ -64,6 +64,21 @@ impl Api {
         };
         let body = self.send("GET", &path, None, MAX_LIST_BYTES)?;
         Ok(parse_blocklist(&body)?)
+    }
+
+    /// The household's own list on PhoneBlock, with how many entries were
+    /// refused and a few of them.
+    pub fn personal(
+        &self,
+        which: Which,
+    ) -> Result<(Vec<PersonalEntry>, usize, Vec<String>), ApiError> {
+        let body = self.send(
+            "GET",
+            &format!("/{}", which.as_str()),
+            None,
+            MAX_SMALL_BYTES,
+        )?;
+        Ok(parse_personal(&body)?)
     }
 
     /// `GET /test`: whether the token is accepted.

@@ -6,6 +6,7 @@
 //! and the sync worker build on it.
 
 use std::fmt;
+use std::sync::Arc;
 
 pub mod api;
 pub mod store;
@@ -50,11 +51,13 @@ impl Rating {
         }
     }
 
-    /// From the API's name, case-insensitive; `None` for anything else.
+    /// From the API's name or its word (`E_ADVERTISING`, `advertising`),
+    /// case-insensitive; `None` for anything else.
     pub fn parse(s: &str) -> Option<Rating> {
+        let s = s.trim();
         Rating::ALL
             .into_iter()
-            .find(|r| r.as_str().eq_ignore_ascii_case(s.trim()))
+            .find(|r| r.as_str().eq_ignore_ascii_case(s) || r.as_str()[2..].eq_ignore_ascii_case(s))
     }
 }
 
@@ -177,6 +180,69 @@ impl Community {
     }
 }
 
+/// One entry of the household's own list on PhoneBlock (`/blacklist`,
+/// `/whitelist`): a number as the user typed it there (checked when the
+/// rules are compiled, like a list file's line) and its label.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PersonalEntry {
+    pub phone: String,
+    pub label: Option<String>,
+}
+
+/// The household's own lists on PhoneBlock: the whitelist overrides the
+/// community, the blacklist blocks regardless of votes (by the rules' order).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Personal {
+    pub blacklist: Vec<PersonalEntry>,
+    pub whitelist: Vec<PersonalEntry>,
+}
+
+/// Which personal list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Which {
+    Blacklist,
+    Whitelist,
+}
+
+impl Which {
+    pub const BOTH: [Which; 2] = [Which::Blacklist, Which::Whitelist];
+
+    /// The API's path and the store's name: `blacklist`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Which::Blacklist => "blacklist",
+            Which::Whitelist => "whitelist",
+        }
+    }
+}
+
+impl Personal {
+    pub fn list(&self, which: Which) -> &[PersonalEntry] {
+        match which {
+            Which::Blacklist => &self.blacklist,
+            Which::Whitelist => &self.whitelist,
+        }
+    }
+
+    pub fn list_mut(&mut self, which: Which) -> &mut Vec<PersonalEntry> {
+        match which {
+            Which::Blacklist => &mut self.blacklist,
+            Which::Whitelist => &mut self.whitelist,
+        }
+    }
+}
+
+/// Everything of PhoneBlock the rules look up, swapped whole after a sync
+/// (the parts that did not change are shared, not copied).
+#[derive(Debug, Clone, Default)]
+pub struct Local {
+    pub community: Arc<Community>,
+    pub personal: Arc<Personal>,
+}
+
+/// The rules' view of [`Local`]: read without a lock on the call path.
+pub type Handle = Arc<arc_swap::ArcSwap<Local>>;
+
 /// What an incremental sync did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Applied {
@@ -229,6 +295,66 @@ struct RawEntry {
 /// How many refused entries a sync names in its log line.
 const EXAMPLES: usize = 3;
 
+/// Notes a refused entry: counted, the first few kept (cut, printable).
+fn refuse(skipped: &mut usize, examples: &mut Vec<String>, shown: String) {
+    *skipped += 1;
+    if examples.len() < EXAMPLES {
+        let shown: String = shown.chars().take(60).collect();
+        examples.push(crate::text::printable(&shown).into_owned());
+    }
+}
+
+#[derive(Deserialize)]
+struct RawPersonal {
+    numbers: Vec<RawPersonalEntry>,
+}
+
+#[derive(Deserialize)]
+struct RawPersonalEntry {
+    #[serde(default)]
+    phone: serde_json::Value,
+    #[serde(default)]
+    label: Option<String>,
+}
+
+/// A personal list holds at most this many entries (the answer is at
+/// most 1 MB anyway); more are refused.
+pub const MAX_PERSONAL: usize = 10_000;
+/// The longest phone and label kept from a personal list.
+const MAX_PERSONAL_PHONE: usize = 32;
+const MAX_LABEL: usize = 100;
+
+/// Reads a `/blacklist` or `/whitelist` answer. A phone must look like a
+/// number or pattern (digits, `+`, `*`, spaces, `-/()`) of at most 32
+/// characters; labels are cut to 100 characters of printable text.
+pub fn parse_personal(body: &[u8]) -> Result<(Vec<PersonalEntry>, usize, Vec<String>), SyncError> {
+    let raw: RawPersonal =
+        serde_json::from_slice(body).map_err(|e| SyncError::Json(e.to_string()))?;
+    let (mut out, mut skipped, mut examples) = (Vec::new(), 0, Vec::new());
+    for e in raw.numbers {
+        let phone = e.phone.as_str().map(str::trim).filter(|p| {
+            (1..=MAX_PERSONAL_PHONE).contains(&p.len())
+                && p.bytes().any(|b| b.is_ascii_digit())
+                && p.bytes()
+                    .all(|b| b.is_ascii_digit() || b" +*-/()".contains(&b))
+        });
+        match phone {
+            Some(p) if out.len() < MAX_PERSONAL => out.push(PersonalEntry {
+                phone: p.to_owned(),
+                label: e
+                    .label
+                    .map(|l| {
+                        let l: String = l.trim().chars().take(MAX_LABEL).collect();
+                        crate::text::printable(&l).into_owned()
+                    })
+                    .filter(|l| !l.is_empty()),
+            }),
+            _ => refuse(&mut skipped, &mut examples, e.phone.to_string()),
+        }
+    }
+    Ok((out, skipped, examples))
+}
+
 /// Reads a `/blocklist` answer. Entries that are not an E.164 number with
 /// non-negative votes are skipped and counted, never fatal; a body that
 /// is not that JSON object is.
@@ -254,16 +380,11 @@ pub fn parse_blocklist(body: &[u8]) -> Result<Changes, SyncError> {
                     c.set.push(l);
                 }
             }
-            _ => {
-                c.skipped += 1;
-                if c.examples.len() < EXAMPLES {
-                    let shown: String = format!("{} / {}", e.phone, e.votes)
-                        .chars()
-                        .take(60)
-                        .collect();
-                    c.examples.push(crate::text::printable(&shown).into_owned());
-                }
-            }
+            _ => refuse(
+                &mut c.skipped,
+                &mut c.examples,
+                format!("{} / {}", e.phone, e.votes),
+            ),
         }
     }
     Ok(c)
@@ -335,6 +456,27 @@ mod tests {
                 String::from_utf8_lossy(bad)
             );
         }
+    }
+
+    #[test]
+    fn personal_lists_keep_numbers_and_patterns_only() {
+        let body = br#"{"numbers":[
+            {"phone":"+49301234567","label":"Oma","comment":"x","rating":"A_LEGITIMATE"},
+            {"phone":"0900*","label":"  "},
+            {"phone":"030 / 123-45"},
+            {"phone":"call me"},
+            {"phone":"+4930\u001b[31m"},
+            {"phone":7},
+            {"phone":"+4930","label":"a\u001b[2Jb"}
+        ]}"#;
+        let (list, skipped, examples) = parse_personal(body).unwrap();
+        let phones: Vec<&str> = list.iter().map(|e| e.phone.as_str()).collect();
+        assert_eq!(phones, ["+49301234567", "0900*", "030 / 123-45", "+4930"]);
+        assert_eq!(list[0].label.as_deref(), Some("Oma"));
+        assert_eq!(list[1].label, None, "a blank label is none");
+        assert!(!list[3].label.as_deref().unwrap().contains('\u{1b}'));
+        assert_eq!((skipped, examples.len()), (3, 3));
+        assert!(parse_personal(b"{\"numbers\":{}}").is_err());
     }
 
     #[test]

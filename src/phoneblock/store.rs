@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::{Changes, Community, Listed, Rating};
+use std::sync::Arc;
+
+use super::{Changes, Community, Listed, Local, Personal, PersonalEntry, Rating, Which};
 
 #[derive(Debug, thiserror::Error)]
 #[error("PhoneBlock copy {}: {source}", path.display())]
@@ -48,6 +50,21 @@ impl Store {
                  version INTEGER NOT NULL,
                  synced_at INTEGER NOT NULL,
                  full_at INTEGER NOT NULL
+             );
+             CREATE TABLE IF NOT EXISTS personal (
+                 list TEXT NOT NULL,
+                 phone TEXT NOT NULL,
+                 label TEXT
+             );
+             CREATE TABLE IF NOT EXISTS personal_meta (
+                 id INTEGER PRIMARY KEY CHECK (id = 1),
+                 synced_at INTEGER NOT NULL
+             );
+             CREATE TABLE IF NOT EXISTS reports (
+                 id INTEGER PRIMARY KEY,
+                 phone INTEGER NOT NULL,
+                 queued_at INTEGER NOT NULL,
+                 sent_at INTEGER
              );",
         )
         .map_err(&err)?;
@@ -106,6 +123,23 @@ impl Store {
         Ok(Some((Community::new(entries, meta.version), meta)))
     }
 
+    /// Everything the rules read, and the community copy's meta (`None`
+    /// before its first sync; the personal lists may be there or not).
+    pub fn load_local(&self) -> Result<(Local, Option<Meta>), StoreError> {
+        let (community, meta) = match self.load()? {
+            Some((c, m)) => (Arc::new(c), Some(m)),
+            None => (Arc::default(), None),
+        };
+        let personal = Arc::new(self.personal()?.map(|(p, _)| p).unwrap_or_default());
+        Ok((
+            Local {
+                community,
+                personal,
+            },
+            meta,
+        ))
+    }
+
     /// Replaces the copy with a full download.
     pub fn save_full(&mut self, list: &Community, now: i64) -> Result<(), StoreError> {
         let tx = self.conn.transaction().map_err(at(&self.path))?;
@@ -133,6 +167,116 @@ impl Store {
             Ok(())
         })();
         done.and_then(|()| tx.commit()).map_err(|e| self.err(e))
+    }
+}
+
+impl Store {
+    /// The household's own lists and when they were fetched; `None`
+    /// before the first fetch.
+    pub fn personal(&self) -> Result<Option<(Personal, i64)>, StoreError> {
+        let at: Option<i64> = self
+            .conn
+            .query_row(
+                "SELECT synced_at FROM personal_meta WHERE id = 1",
+                [],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| self.err(e))?;
+        let Some(at) = at else { return Ok(None) };
+        let mut p = Personal::default();
+        let mut stmt = self
+            .conn
+            .prepare("SELECT list, phone, label FROM personal ORDER BY rowid")
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?)))
+            .map_err(|e| self.err(e))?;
+        for row in rows {
+            let (list, phone, label) = row.map_err(|e| self.err(e))?;
+            if let Some(w) = Which::BOTH.into_iter().find(|w| w.as_str() == list) {
+                p.list_mut(w).push(PersonalEntry { phone, label });
+            }
+        }
+        Ok(Some((p, at)))
+    }
+
+    /// Replaces the household's own lists.
+    pub fn save_personal(&mut self, p: &Personal, now: i64) -> Result<(), StoreError> {
+        let tx = self.conn.transaction().map_err(at(&self.path))?;
+        let done = (|| {
+            tx.execute("DELETE FROM personal", [])?;
+            {
+                let mut ins =
+                    tx.prepare("INSERT INTO personal (list, phone, label) VALUES (?1, ?2, ?3)")?;
+                for w in Which::BOTH {
+                    for e in p.list(w) {
+                        ins.execute(params![w.as_str(), e.phone, e.label])?;
+                    }
+                }
+            }
+            tx.execute(
+                "INSERT INTO personal_meta (id, synced_at) VALUES (1, ?1)
+                 ON CONFLICT(id) DO UPDATE SET synced_at = ?1",
+                [now],
+            )?;
+            Ok(())
+        })();
+        done.and_then(|()| tx.commit()).map_err(|e| self.err(e))
+    }
+
+    /// Queues a `report-call` (kept until sent, across restarts).
+    pub fn queue_report(&self, phone: u64, now: i64) -> Result<i64, StoreError> {
+        self.conn
+            .execute(
+                "INSERT INTO reports (phone, queued_at) VALUES (?1, ?2)",
+                params![phone as i64, now],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    /// Reports not sent yet, oldest first: (id, phone).
+    pub fn pending_reports(&self) -> Result<Vec<(i64, u64)>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id, phone FROM reports WHERE sent_at IS NULL ORDER BY id")
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))
+            .map_err(|e| self.err(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
+    }
+
+    /// Marks a report sent; sent reports older than two days are dropped
+    /// (they only count towards the daily limit).
+    pub fn report_sent(&self, id: i64, now: i64) -> Result<(), StoreError> {
+        self.conn
+            .execute_batch(&format!(
+                "UPDATE reports SET sent_at = {now} WHERE id = {id};
+                 DELETE FROM reports WHERE sent_at < {};",
+                now - 2 * 86_400
+            ))
+            .map_err(|e| self.err(e))
+    }
+
+    /// Reports sent since `since` (Unix seconds).
+    pub fn reports_sent_since(&self, since: i64) -> Result<u32, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT COUNT(*) FROM reports WHERE sent_at >= ?1",
+                [since],
+                |r| r.get(0),
+            )
+            .map_err(|e| self.err(e))
+    }
+
+    /// Drops a queued report (refused by PhoneBlock for good).
+    pub fn drop_report(&self, id: i64) -> Result<(), StoreError> {
+        self.conn
+            .execute("DELETE FROM reports WHERE id = ?1", [id])
+            .map(drop)
+            .map_err(|e| self.err(e))
     }
 }
 
@@ -207,6 +351,30 @@ mod tests {
             (meta.version, meta.synced_at, meta.full_at),
             (4, 2000, 1000)
         );
+
+        // The personal lists and the report queue live in the same file.
+        assert!(s.personal().unwrap().is_none());
+        let p = Personal {
+            blacklist: vec![PersonalEntry {
+                phone: "0900*".into(),
+                label: None,
+            }],
+            whitelist: vec![PersonalEntry {
+                phone: "+4930999".into(),
+                label: Some("Oma".into()),
+            }],
+        };
+        s.save_personal(&p, 3000).unwrap();
+        let a = s.queue_report(49301, 3000).unwrap();
+        let b = s.queue_report(49303, 3001).unwrap();
+        s.report_sent(a, 3002).unwrap();
+        drop(s);
+        let s = Store::open(&path).unwrap();
+        assert_eq!(s.personal().unwrap(), Some((p, 3000)));
+        assert_eq!(s.pending_reports().unwrap(), [(b, 49303)]);
+        assert_eq!(s.reports_sent_since(3000).unwrap(), 1);
+        s.drop_report(b).unwrap();
+        assert!(s.pending_reports().unwrap().is_empty());
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -13,6 +13,7 @@ use super::Action;
 use super::list::{self, EntryError, LineError, ListError, NumberSet, Probe};
 use super::number::{self, Home, HomeError, Kind, LazyClass};
 use crate::config;
+use crate::phoneblock;
 
 /// Why the rules do not compile; the message says what to fix.
 #[derive(Debug, thiserror::Error)]
@@ -56,9 +57,11 @@ pub enum RuleError {
     To(String),
     #[error("no action: add action = \"ring\", \"terminate\", \"decline\" or \"ignore-silently\"")]
     NoAction,
-    #[error("lists: phoneblock:community needs a [phoneblock] section (token_file = \"…\")")]
-    NoPhoneBlock,
-    #[error("lists: {0:?} is not a PhoneBlock list (phoneblock:community is)")]
+    #[error("lists: {0} needs a [phoneblock] section (token_file = \"…\")")]
+    NoPhoneBlock(String),
+    #[error(
+        "lists: {0:?} is not a PhoneBlock list (phoneblock:community, phoneblock:blacklist and phoneblock:whitelist are)"
+    )]
     PhoneBlockList(String),
 }
 
@@ -69,12 +72,10 @@ pub type BoxLists = std::collections::HashMap<String, String>;
 /// `lists = ["fritzbox:NAME"]` names a list on the Box.
 pub const BOX_LIST_PREFIX: &str = "fritzbox:";
 
-/// `lists = ["phoneblock:community"]`: PhoneBlock's community list.
+/// `lists = ["phoneblock:community"]`: PhoneBlock's community list; also
+/// `phoneblock:blacklist` and `phoneblock:whitelist`, the household's own.
+pub const PHONEBLOCK_PREFIX: &str = "phoneblock:";
 pub const COMMUNITY_LIST: &str = "phoneblock:community";
-
-/// The community copy the rules look numbers up in: swapped whole after
-/// each sync, read without a lock on the call path.
-pub type CommunityHandle = Arc<arc_swap::ArcSwap<crate::phoneblock::Community>>;
 
 /// One compiled `[[rule]]`.
 #[derive(Debug)]
@@ -84,7 +85,7 @@ struct Rule {
     numbers: NumberSet,
     lists: Vec<(Arc<str>, NumberSet)>,
     /// `phoneblock:community` with the votes a number needs.
-    community: Option<(CommunityHandle, u32)>,
+    community: Option<(phoneblock::Handle, u32)>,
     anonymous: bool,
     foreign: bool,
     invalid: bool,
@@ -388,20 +389,21 @@ impl Rules {
         cfg: &config::Config,
         base: &Path,
     ) -> Result<(Rules, Vec<LineError>), CompileError> {
-        Rules::compile_with(cfg, base, &BoxLists::new(), &CommunityHandle::default())
+        Rules::compile_with(cfg, base, &BoxLists::new(), &phoneblock::Handle::default())
     }
 
     /// Like [`Rules::compile`], with the lists fetched from the Box for
     /// `lists = ["fritzbox:Telefonbuch"]` (a phonebook by name),
     /// `"fritzbox:*"` (every phonebook) and `"fritzbox:barring"` (its
     /// call-barring list). A list not fetched yet is empty, with a warning.
-    /// `phoneblock:community` looks numbers up in `community`, whatever
-    /// copy it holds when a call comes.
+    /// `phoneblock:community` looks numbers up in `phoneblock`, whatever
+    /// copy it holds when a call comes; `phoneblock:blacklist|whitelist`
+    /// are read from it now (a new fetch of them compiles the rules again).
     pub fn compile_with(
         cfg: &config::Config,
         base: &Path,
         box_lists: &BoxLists,
-        community: &CommunityHandle,
+        phoneblock: &phoneblock::Handle,
     ) -> Result<(Rules, Vec<LineError>), CompileError> {
         let home = Home::new(&cfg.numbers.country, cfg.numbers.area_code.as_deref())
             .map_err(CompileError::Numbers)?;
@@ -425,15 +427,31 @@ impl Rules {
             let mut with_community = None;
             for l in &r.lists {
                 let shown = l.display().to_string();
-                if shown == COMMUNITY_LIST {
+                if let Some(which) = shown.strip_prefix(PHONEBLOCK_PREFIX) {
                     let Some(pb) = &cfg.phoneblock else {
-                        return Err(at(RuleError::NoPhoneBlock));
+                        return Err(at(RuleError::NoPhoneBlock(shown)));
                     };
-                    with_community = Some((community.clone(), r.min_votes.unwrap_or(pb.min_votes)));
+                    if which == "community" {
+                        with_community =
+                            Some((phoneblock.clone(), r.min_votes.unwrap_or(pb.min_votes)));
+                        continue;
+                    }
+                    let which = phoneblock::Which::BOTH
+                        .into_iter()
+                        .find(|w| w.as_str() == which)
+                        .ok_or_else(|| at(RuleError::PhoneBlockList(shown.clone())))?;
+                    let mut set = NumberSet::default();
+                    for (i, e) in phoneblock.load().personal.list(which).iter().enumerate() {
+                        if let Err(err) = set.insert(&e.phone, e.label.as_deref(), &home) {
+                            warnings.push(LineError {
+                                file: l.clone(),
+                                line: i + 1,
+                                message: format!("{:?}: {err}", e.phone),
+                            });
+                        }
+                    }
+                    lists.push((shown.into(), set));
                     continue;
-                }
-                if shown.starts_with("phoneblock:") {
-                    return Err(at(RuleError::PhoneBlockList(shown)));
                 }
                 if let Some(name) = shown.strip_prefix(BOX_LIST_PREFIX) {
                     let mut set = NumberSet::default();
@@ -750,8 +768,8 @@ impl Rule {
                         }
                     }
                     if let Some((copy, min_votes)) = &self.community
-                        && let Some(phone) = crate::phoneblock::parse_phone(e)
-                        && let Some(hit) = copy.load().lookup(phone)
+                        && let Some(phone) = phoneblock::parse_phone(e)
+                        && let Some(hit) = copy.load().community.lookup(phone)
                         && hit.votes >= *min_votes
                     {
                         let matched = Matched::Community {
@@ -815,43 +833,82 @@ mod tests {
 
     #[test]
     fn community_votes_decide_and_are_the_reason() {
-        use crate::phoneblock::{Community, Listed, Rating};
+        use crate::phoneblock::{Community, Listed, Local, Personal, PersonalEntry, Rating};
         let toml = "[numbers]\ncountry = \"DE\"\n[phoneblock]\nmin_votes = 4\n\
+            [[rule]]\nname = \"mine\"\nlists = [\"phoneblock:whitelist\"]\naction = \"ring\"\n\
+            [[rule]]\nname = \"my spam\"\nlists = [\"phoneblock:blacklist\"]\naction = \"terminate\"\n\
             [[rule]]\nname = \"strict\"\nlists = [\"phoneblock:community\"]\nmin_votes = 50\nto = [\"030 999\"]\naction = \"terminate\"\n\
             [[rule]]\nname = \"community\"\nlists = [\"phoneblock:community\"]\naction = \"terminate\"\n";
         let cfg = config::parse(toml).unwrap();
-        let handle = CommunityHandle::default();
+        let handle = phoneblock::Handle::default();
         let (r, _) = Rules::compile_with(&cfg, Path::new("."), &BoxLists::new(), &handle).unwrap();
         assert_eq!(
             decide(&r, Some("0301234567")).action,
             Action::Ring,
             "empty copy"
         );
+        let entry = |phone: &str, label: Option<&str>| PersonalEntry {
+            phone: phone.into(),
+            label: label.map(Into::into),
+        };
         let listed = |phone, votes| Listed {
             phone,
             votes,
             rating: Some(Rating::Advertising),
         };
         // A sync swaps the copy in: the compiled rules see it at once.
-        handle.store(Arc::new(Community::new(
-            vec![listed(49301234567, 20), listed(49307654321, 2)],
-            1,
-        )));
+        handle.store(Arc::new(Local {
+            community: Arc::new(Community::new(
+                vec![
+                    listed(49301234567, 20),
+                    listed(49307654321, 2),
+                    listed(49305550000, 50),
+                    listed(49301112222, 2),
+                ],
+                1,
+            )),
+            personal: Arc::new(Personal {
+                blacklist: vec![entry("0307654*", None), entry("no number", None)],
+                whitelist: vec![entry("+49305550000", Some("Praxis"))],
+            }),
+        }));
         let d = decide(&r, Some("0301234567"));
         assert_eq!(d.action, Action::Terminate);
         assert_eq!(
             d.why.to_string(),
-            "rule 2 \"community\": +49301234567 has 20 PhoneBlock votes (E_ADVERTISING)"
+            "rule 4 \"community\": +49301234567 has 20 PhoneBlock votes (E_ADVERTISING)"
+        );
+        // The personal lists are read when the rules compile.
+        assert_eq!(decide(&r, Some("0305550000")).action, Action::Terminate);
+        let (r, warnings) =
+            Rules::compile_with(&cfg, Path::new("."), &BoxLists::new(), &handle).unwrap();
+        assert_eq!(
+            warnings.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            ["phoneblock:blacklist:2: \"no number\": not a phone number"]
+        );
+        let d = decide(&r, Some("0305550000"));
+        assert_eq!(
+            (d.action, d.why.to_string().as_str()),
+            (
+                Action::Ring,
+                "rule 1 \"mine\": +49305550000 in phoneblock:whitelist (Praxis)"
+            ),
+            "the whitelist overrides 50 votes"
         );
         assert_eq!(
-            decide(&r, Some("0307654321")).action,
+            decide(&r, Some("0307654321")).why.to_string(),
+            "rule 2 \"my spam\": +49307654321 in phoneblock:blacklist",
+            "the blacklist blocks whatever the votes"
+        );
+        assert_eq!(
+            decide(&r, Some("0301112222")).action,
             Action::Ring,
             "2 < 4 votes"
         );
         for (toml, err) in [
             (
                 "[[rule]]\nlists = [\"phoneblock:community\"]\naction = \"ring\"\n",
-                "needs a [phoneblock] section",
+                "phoneblock:community needs a [phoneblock] section",
             ),
             (
                 "[phoneblock]\n[[rule]]\nlists = [\"phoneblock:comunity\"]\naction = \"ring\"\n",

@@ -1,0 +1,352 @@
+//! A stand-in of PhoneBlock's API (phoneblock.net, its published
+//! integration guide) on loopback, so that the demo and the tests run
+//! offline: the community list in full and since a version, the user's
+//! own lists, `/account`, `/test`, `report-call` and `rate`.
+//!
+//! It is as strict as the service asks its clients to be: every request
+//! needs the Bearer token (401 otherwise) and a `minisip4fb/…` User-Agent;
+//! a second full download, a report of a number that is not on the
+//! community list, more than 20 reports a day and a malformed rating are
+//! violations, collected like the Box emulator's.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use tokio::net::{TcpListener, TcpStream};
+
+use super::http;
+
+/// The service's reports of listed numbers count up to this many a day
+/// per user (the integration guide).
+pub const REPORTS_PER_DAY: usize = 20;
+
+/// What the stand-in knows at start.
+#[derive(Debug, Clone)]
+pub struct PhoneBlockConfig {
+    pub bind: SocketAddr,
+    /// The API token it accepts.
+    pub token: String,
+    /// The community list: E.164 number (`+49…`), votes, rating.
+    pub community: Vec<(String, u32, String)>,
+    /// The user's own lists: number and label.
+    pub blacklist: Vec<(String, String)>,
+    pub whitelist: Vec<(String, String)>,
+    /// The list's version at start.
+    pub version: i64,
+}
+
+impl Default for PhoneBlockConfig {
+    fn default() -> Self {
+        PhoneBlockConfig {
+            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            token: "emulated-phoneblock-token".into(),
+            community: Vec::new(),
+            blacklist: Vec::new(),
+            whitelist: Vec::new(),
+            version: 1000,
+        }
+    }
+}
+
+/// A request as the stand-in saw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Seen {
+    pub method: String,
+    /// The path below the API's base, with its query: `/blocklist?since=7`.
+    pub path: String,
+    pub authorized: bool,
+    pub user_agent: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+struct Listed {
+    votes: u32,
+    rating: String,
+    /// The version in which it last changed (`since=` answers).
+    changed: i64,
+}
+
+#[derive(Debug)]
+struct State {
+    cfg: PhoneBlockConfig,
+    version: i64,
+    numbers: BTreeMap<String, Listed>,
+    seen: Vec<Seen>,
+    full_downloads: usize,
+    reported: Vec<String>,
+    rated: Vec<(String, String, String)>,
+    violations: Vec<String>,
+    /// Answers to give instead of the next requests: status, Retry-After.
+    faults: VecDeque<(u16, Option<u64>)>,
+}
+
+impl State {
+    fn violation(&mut self, what: String) {
+        if !self.violations.contains(&what) {
+            self.violations.push(what);
+        }
+    }
+}
+
+/// The running stand-in; it stops when dropped.
+pub struct PhoneBlockStandIn {
+    addr: SocketAddr,
+    state: Arc<Mutex<State>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for PhoneBlockStandIn {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl PhoneBlockStandIn {
+    pub async fn start(cfg: PhoneBlockConfig) -> std::io::Result<PhoneBlockStandIn> {
+        let listener = TcpListener::bind(cfg.bind).await?;
+        let addr = listener.local_addr()?;
+        let numbers = cfg
+            .community
+            .iter()
+            .map(|(phone, votes, rating)| {
+                let l = Listed {
+                    votes: *votes,
+                    rating: rating.clone(),
+                    changed: cfg.version,
+                };
+                (phone.clone(), l)
+            })
+            .collect();
+        let state = Arc::new(Mutex::new(State {
+            version: cfg.version,
+            cfg,
+            numbers,
+            seen: Vec::new(),
+            full_downloads: 0,
+            reported: Vec::new(),
+            rated: Vec::new(),
+            violations: Vec::new(),
+            faults: VecDeque::new(),
+        }));
+        let st = state.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                let st = st.clone();
+                tokio::spawn(async move {
+                    let _ = connection(stream, st).await;
+                });
+            }
+        });
+        Ok(PhoneBlockStandIn { addr, state, task })
+    }
+
+    /// The API's base, as `[phoneblock] api` takes it.
+    pub fn url(&self) -> String {
+        format!("http://{}/phoneblock/api", self.addr)
+    }
+
+    pub fn token(&self) -> String {
+        self.with(|s| s.cfg.token.clone())
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut State) -> T) -> T {
+        f(&mut self.state.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// The community votes a number (0 removes it): a new version.
+    pub fn set_votes(&self, phone: &str, votes: u32, rating: &str) -> i64 {
+        self.with(|s| {
+            s.version += 1;
+            let l = Listed {
+                votes,
+                rating: rating.to_owned(),
+                changed: s.version,
+            };
+            s.numbers.insert(phone.to_owned(), l);
+            s.version
+        })
+    }
+
+    /// The next `count` requests get `status` (with `Retry-After` if given).
+    pub fn fail_next(&self, count: usize, status: u16, retry_after: Option<u64>) {
+        self.with(|s| {
+            s.faults
+                .extend(std::iter::repeat_n((status, retry_after), count))
+        });
+    }
+
+    pub fn requests(&self) -> Vec<Seen> {
+        self.with(|s| s.seen.clone())
+    }
+
+    /// Numbers reported with `report-call`, as sent (`0049…`).
+    pub fn reported(&self) -> Vec<String> {
+        self.with(|s| s.reported.clone())
+    }
+
+    /// Ratings received: phone, rating, comment.
+    pub fn rated(&self) -> Vec<(String, String, String)> {
+        self.with(|s| s.rated.clone())
+    }
+
+    pub fn violations(&self) -> Vec<String> {
+        self.with(|s| s.violations.clone())
+    }
+}
+
+async fn connection(mut s: TcpStream, state: Arc<Mutex<State>>) -> std::io::Result<()> {
+    let Some(req) = http::read_request(&mut s).await? else {
+        return Ok(());
+    };
+    let (status, retry, content) = {
+        let mut st = state.lock().unwrap_or_else(|p| p.into_inner());
+        handle(&mut st, &req)
+    };
+    let extra: Vec<(&str, String)> = retry
+        .map(|r| ("Retry-After", r.to_string()))
+        .into_iter()
+        .collect();
+    let kind = if content.starts_with('{') {
+        "application/json"
+    } else {
+        "text/plain; charset=utf-8"
+    };
+    http::respond(&mut s, status, kind, &extra, &content).await
+}
+
+const BASE: &str = "/phoneblock/api";
+
+fn handle(st: &mut State, req: &http::Request) -> (u16, Option<u64>, String) {
+    let Some(path) = req.target.strip_prefix(BASE) else {
+        return (404, None, String::new());
+    };
+    let authorized = req.header("authorization") == Some(&format!("Bearer {}", st.cfg.token));
+    let user_agent = req.header("user-agent").map(str::to_owned);
+    st.seen.push(Seen {
+        method: req.method.clone(),
+        path: path.to_owned(),
+        authorized,
+        user_agent: user_agent.clone(),
+    });
+    if !user_agent.is_some_and(|u| u.starts_with("minisip4fb/")) {
+        st.violation(format!(
+            "{} {path} without a minisip4fb/VERSION User-Agent",
+            req.method
+        ));
+    }
+    if let Some((status, retry)) = st.faults.pop_front() {
+        return (status, retry, String::new());
+    }
+    if !authorized {
+        return (401, None, String::new());
+    }
+    let (route, query) = path.split_once('?').unwrap_or((path, ""));
+    match (req.method.as_str(), route) {
+        ("GET", "/blocklist") => blocklist(st, query),
+        ("GET", "/blacklist") => (200, None, personal(&st.cfg.blacklist, "G_FRAUD")),
+        ("GET", "/whitelist") => (200, None, personal(&st.cfg.whitelist, "A_LEGITIMATE")),
+        ("GET", "/account") => (
+            200,
+            None,
+            r#"{"dialPrefix":"+49","lang":"de","displayName":"Emulated household"}"#.into(),
+        ),
+        ("GET", "/test") => (200, None, "ok".into()),
+        ("POST", "/rate") => rate(st, &req.body),
+        ("POST", r) if r.starts_with("/report-call/") => report_call(st, &r[13..]),
+        _ => (404, None, String::new()),
+    }
+}
+
+fn blocklist(st: &mut State, query: &str) -> (u16, Option<u64>, String) {
+    let since = query
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("since="))
+        .map(str::parse::<i64>);
+    let since = match since {
+        None => {
+            st.full_downloads += 1;
+            if st.full_downloads > 1 {
+                st.violation("a second full download of /blocklist (PhoneBlock allows one a month; use since=VERSION)".into());
+            }
+            None
+        }
+        Some(Ok(v)) => Some(v),
+        Some(Err(_)) => return (400, None, String::new()),
+    };
+    let numbers: Vec<serde_json::Value> = st
+        .numbers
+        .iter()
+        .filter(|(_, l)| match since {
+            None => l.votes > 0,
+            Some(v) => l.changed > v,
+        })
+        .map(|(phone, l)| {
+            serde_json::json!({
+                "phone": phone,
+                "rating": l.rating,
+                "votes": l.votes,
+                "lastActivity": 1_764_000_000_000_i64,
+            })
+        })
+        .collect();
+    let body = serde_json::json!({ "numbers": numbers, "version": st.version });
+    (200, None, body.to_string())
+}
+
+fn personal(list: &[(String, String)], rating: &str) -> String {
+    let numbers: Vec<serde_json::Value> = list
+        .iter()
+        .map(|(phone, label)| {
+            serde_json::json!({ "phone": phone, "label": label, "comment": "", "rating": rating })
+        })
+        .collect();
+    serde_json::json!({ "numbers": numbers }).to_string()
+}
+
+fn report_call(st: &mut State, phone: &str) -> (u16, Option<u64>, String) {
+    let Some(digits) = phone
+        .strip_prefix("00")
+        .filter(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()))
+    else {
+        st.violation(format!(
+            "report-call/{phone}: not a number in the form 0049…"
+        ));
+        return (400, None, String::new());
+    };
+    let e164 = format!("+{digits}");
+    if st.numbers.get(&e164).is_none_or(|l| l.votes == 0) {
+        st.violation(format!(
+            "report-call of {e164}, which is not on the community list (only blocked numbers may leave the house)"
+        ));
+    }
+    st.reported.push(phone.to_owned());
+    if st.reported.len() > REPORTS_PER_DAY {
+        st.violation(format!("more than {REPORTS_PER_DAY} report-calls in a day"));
+    }
+    (204, None, String::new())
+}
+
+fn rate(st: &mut State, body: &str) -> (u16, Option<u64>, String) {
+    let v: serde_json::Value = serde_json::from_str(body).unwrap_or_default();
+    let field = |k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_owned);
+    let valid = field("rating").is_some_and(|r| {
+        crate::phoneblock::Rating::ALL
+            .iter()
+            .any(|x| x.as_str() == r)
+    });
+    match (field("phone"), field("rating")) {
+        (Some(phone), Some(rating)) if valid => {
+            st.rated
+                .push((phone, rating, field("comment").unwrap_or_default()));
+            (200, None, "Rating recorded.".into())
+        }
+        _ => {
+            st.violation(format!("/rate with a body PhoneBlock refuses: {body}"));
+            (400, None, String::new())
+        }
+    }
+}
