@@ -32,6 +32,12 @@ async fn stand_in() -> PhoneBlockStandIn {
 
 fn config(dir: &std::path::Path, url: &str, rest: &str) {
     std::fs::write(dir.join("token"), "good\n").unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir.join("token"), std::fs::Permissions::from_mode(0o600))
+            .unwrap();
+    }
     std::fs::write(
         dir.join("config.toml"),
         format!(
@@ -292,45 +298,70 @@ fn no_token_is_a_clear_error() {
     );
 }
 
-/// The daemon decides from the local copy: a number with enough votes is
-/// terminated with the votes as its reason, one with fewer rings; no
-/// request to PhoneBlock on the way.
+/// The daemon with the example's PhoneBlock rules and an emulated Box.
+fn daemon_config(dir: &std::path::Path, url: &str) {
+    std::fs::write(dir.join("password"), "geheim123\n").unwrap();
+    config(
+        dir,
+        url,
+        &format!("[fritzbox]\nuser = \"620\"\npassword_file = \"password\"\n{RULES}"),
+    );
+}
+
+fn run(dir: &std::path::Path, emu: &minisip4fb::emulator::Emulator) -> common::Proc {
+    let events = std::fs::File::create(dir.join("events.jsonl")).unwrap();
+    common::Proc::spawn_logged(
+        common::against_box(
+            &["run", "--events", "json"],
+            &dir.join("config.toml"),
+            emu.addr(),
+        )
+        .env_remove("MINISIP4FB_PHONEBLOCK_TOKEN")
+        .stdout(events),
+    )
+}
+
+fn call(n: &str, ring_ms: u64) -> minisip4fb::emulator::CallSpec {
+    use minisip4fb::emulator::{CallSpec, Caller};
+    CallSpec::new(Caller::National(n.into()))
+        .cancel_after(std::time::Duration::from_millis(ring_ms))
+}
+
+/// The daemon keeps its own copy: without one it downloads the list and
+/// your lists at start, then decides every call from memory (no request
+/// per call), and reports a number the community list blocked, with the
+/// token and its User-Agent. Restarted with a fresh copy, it asks nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_daemon_terminates_community_numbers_from_the_copy() {
-    use minisip4fb::emulator::{CallOutcome, CallSpec, Caller};
+async fn the_daemon_syncs_decides_from_the_copy_and_reports() {
+    use minisip4fb::emulator::CallOutcome;
     use std::time::Duration;
     let api = stand_in().await;
     let dir = common::fresh_dir("phoneblock", "daemon");
-    std::fs::write(dir.join("password"), "geheim123\n").unwrap();
-    config(
-        &dir,
-        &api.url(),
-        "[fritzbox]\nuser = \"620\"\npassword_file = \"password\"\n[[rule]]\nname = \"community\"\nlists = [\"phoneblock:community\"]\naction = \"terminate\"\n",
-    );
-    let (code, out) = pb(&dir, &["sync"]);
-    assert_eq!(code, Some(0), "{out}");
-    let requests = api.requests().len();
+    daemon_config(&dir, &api.url());
     let emu = common::usual_box(11).await;
-    let d = common::Proc::spawn_logged(
-        common::against_box(&["run"], &dir.join("config.toml"), emu.addr())
-            .env_remove("MINISIP4FB_PHONEBLOCK_TOKEN"),
-    );
+    let mut d = run(&dir, &emu);
     emu.wait_for_binding(Duration::from_secs(10))
         .await
         .expect("registers");
     assert!(
-        d.wait_for("1 rule(s)", Duration::from_secs(20)).await,
+        d.wait_for(
+            "PhoneBlock: full sync: 4 added, 0 updated, 0 removed; 4 numbers, version 7",
+            Duration::from_secs(20)
+        )
+        .await,
         "{}",
         d.log()
     );
     assert!(
-        d.log().contains("PhoneBlock copy: 4 numbers, version 7"),
+        d.wait_for(
+            "(your lists on PhoneBlock changed)",
+            Duration::from_secs(20)
+        )
+        .await,
         "{}",
         d.log()
     );
-    let call = |n: &str, ring_ms| {
-        CallSpec::new(Caller::National(n.into())).cancel_after(Duration::from_millis(ring_ms))
-    };
+    let requests = api.requests().len();
     assert_eq!(
         emu.call(call("030111", 5000)).await.outcome,
         CallOutcome::TerminatedByPhone,
@@ -341,19 +372,128 @@ async fn the_daemon_terminates_community_numbers_from_the_copy() {
         CallOutcome::RangUntilCancelled,
         "2 votes are fewer than min_votes 4"
     );
+    assert_eq!(
+        emu.call(call("030777", 300)).await.outcome,
+        CallOutcome::RangUntilCancelled,
+        "your whitelist overrides 50 votes"
+    );
+    assert_eq!(
+        emu.call(call("030666", 5000)).await.outcome,
+        CallOutcome::TerminatedByPhone,
+        "your blacklist"
+    );
+    for reason in [
+        "+4930111 has 20 PhoneBlock votes (E_ADVERTISING)",
+        "+4930777 in phoneblock:whitelist (Praxis Dr. Weber)",
+        "reported +4930111 to PhoneBlock",
+    ] {
+        assert!(
+            d.wait_for(reason, Duration::from_secs(10)).await,
+            "{reason}: {}",
+            d.log()
+        );
+    }
+    // Only the community's number is reported; no lookups per call.
+    assert_eq!(api.reported(), ["004930111"]);
+    let after: Vec<_> = api.requests()[requests..].to_vec();
+    assert_eq!(after.len(), 1, "{after:?}");
+    assert_eq!(after[0].path, "/report-call/004930111");
+    assert!(after[0].authorized);
+    assert_eq!(
+        after[0].user_agent.as_deref(),
+        Some(concat!("minisip4fb/", env!("CARGO_PKG_VERSION")))
+    );
+    assert_eq!(d.terminate().map(|s| s.code()), Some(Some(0)));
+    let events = std::fs::read_to_string(dir.join("events.jsonl")).unwrap();
+    let synced: serde_json::Value = events
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|e| e["event"] == "phoneblock_synced")
+        .unwrap_or_else(|| panic!("no phoneblock_synced in {events}"));
+    assert_eq!(
+        (&synced["full"], &synced["total"], &synced["version"]),
+        (
+            &serde_json::json!(true),
+            &serde_json::json!(4),
+            &serde_json::json!(7)
+        )
+    );
+
+    // A restart with a copy synced minutes ago: nothing to ask PhoneBlock.
+    let requests = api.requests().len();
+    let d = run(&dir, &emu);
     assert!(
         d.wait_for(
-            "+4930111 has 20 PhoneBlock votes (E_ADVERTISING)",
-            Duration::from_secs(10)
+            "PhoneBlock copy: 4 numbers, version 7",
+            Duration::from_secs(20)
         )
         .await,
         "{}",
         d.log()
     );
     assert_eq!(
-        api.requests().len(),
-        requests,
-        "no request to PhoneBlock per call"
+        emu.call(call("030111", 5000)).await.outcome,
+        CallOutcome::TerminatedByPhone
     );
+    assert!(
+        d.wait_for("reported +4930111", Duration::from_secs(10))
+            .await,
+        "{}",
+        d.log()
+    );
+    let paths: Vec<String> = api.requests()[requests..]
+        .iter()
+        .map(|r| r.path.clone())
+        .collect();
+    assert_eq!(paths, ["/report-call/004930111"], "no sync of a fresh copy");
+    assert_eq!(api.violations(), Vec::<String>::new());
     assert_eq!(emu.violations().await, Vec::<String>::new());
+}
+
+/// PhoneBlock down when a report is due: the call is blocked all the same,
+/// the report waits on disk through a restart and is sent at the next start.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_report_outlives_an_outage_and_a_restart() {
+    use minisip4fb::emulator::CallOutcome;
+    use std::time::Duration;
+    let api = stand_in().await;
+    let dir = common::fresh_dir("phoneblock", "outage");
+    daemon_config(&dir, &api.url());
+    let (code, out) = pb(&dir, &["sync"]);
+    assert_eq!(code, Some(0), "{out}");
+    let emu = common::usual_box(12).await;
+    let mut d = run(&dir, &emu);
+    assert!(
+        d.wait_for("3 rule(s)", Duration::from_secs(20)).await,
+        "{}",
+        d.log()
+    );
+    // The report during the run and the one tried at shutdown both fail.
+    api.fail_next(2, 503, None);
+    assert_eq!(
+        emu.call(call("030333", 5000)).await.outcome,
+        CallOutcome::TerminatedByPhone
+    );
+    assert!(
+        d.wait_for(
+            "cannot report +4930333 now, kept for later",
+            Duration::from_secs(10)
+        )
+        .await,
+        "{}",
+        d.log()
+    );
+    let t = std::time::Instant::now();
+    assert_eq!(d.terminate().map(|s| s.code()), Some(Some(0)));
+    assert!(t.elapsed() < Duration::from_secs(8), "{:?}", t.elapsed());
+    assert!(api.reported().is_empty());
+    let d = run(&dir, &emu);
+    assert!(
+        d.wait_for("reported +4930333 to PhoneBlock", Duration::from_secs(20))
+            .await,
+        "{}",
+        d.log()
+    );
+    assert_eq!(api.reported(), ["004930333"]);
+    assert_eq!(api.violations(), Vec::<String>::new());
 }

@@ -63,12 +63,32 @@ pub struct Outlets {
     pub calls: Option<mpsc::UnboundedSender<Record>>,
     /// Numbers to put on the Box's call-barring list, with the rule.
     pub bar: Option<mpsc::Sender<(String, String)>>,
+    /// Numbers PhoneBlock's community list blocked, to report back.
+    pub report: Option<mpsc::Sender<u64>>,
 }
 
 struct Open {
     key: u64,
     at: Instant,
     record: Record,
+    /// Blocked because of PhoneBlock's community list: report it.
+    report: Option<u64>,
+}
+
+/// The number to report to PhoneBlock: a call the community list blocked
+/// (only such numbers ever leave the house; not in log-only mode).
+fn community_blocked(d: &crate::screen::rules::Decision) -> Option<u64> {
+    use crate::screen::rules::{Matched, Why};
+    let by_community = matches!(
+        d.why,
+        Why::Rule {
+            matched: Matched::Community { .. },
+            ..
+        }
+    );
+    (by_community && d.effective != Action::Ring)
+        .then(|| d.e164.as_deref().and_then(crate::phoneblock::parse_phone))
+        .flatten()
 }
 
 struct Book {
@@ -195,6 +215,7 @@ impl Book {
                 wall,
                 decided,
             } => {
+                let report = community_blocked(&decided.decision);
                 let mut record = decided.into_record();
                 record.time = rfc3339(wall);
                 let key = self.next_key;
@@ -204,7 +225,12 @@ impl Book {
                     record: record.clone(),
                 });
                 let _ = self.out.events.send(DaemonEvent::Call(record.clone()));
-                let open = Open { key, at, record };
+                let open = Open {
+                    key,
+                    at,
+                    record,
+                    report,
+                };
                 match self.early.remove(&call) {
                     Some((outcome, end)) => self.ended(open, outcome, end),
                     None => {
@@ -236,7 +262,13 @@ impl Book {
             key,
             at: start,
             mut record,
+            report,
         } = open;
+        if let (Some(phone), Some(tx)) = (report, &self.out.report)
+            && tx.try_send(phone).is_err()
+        {
+            tracing::debug!("PhoneBlock's report queue is full: not reporting this call");
+        }
         let bye_ms = (outcome == Outcome::Terminated)
             .then(|| at.saturating_duration_since(start).as_secs_f64() * 1000.0);
         record.outcome = Some(outcome);

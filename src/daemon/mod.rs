@@ -9,6 +9,7 @@
 
 pub(crate) mod book;
 pub(crate) mod hooks;
+mod phoneblock;
 pub mod screening;
 
 use std::collections::HashMap;
@@ -203,16 +204,20 @@ pub enum EventKind {
     Registered,
     RegistrationLost,
     RegistrationRestored,
+    PhoneblockSynced,
+    PhoneblockSyncFailed,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 6] = [
+    pub const ALL: [EventKind; 8] = [
         EventKind::Call,
         EventKind::CallEnded,
         EventKind::Terminated,
         EventKind::Registered,
         EventKind::RegistrationLost,
         EventKind::RegistrationRestored,
+        EventKind::PhoneblockSynced,
+        EventKind::PhoneblockSyncFailed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -223,6 +228,8 @@ impl EventKind {
             EventKind::Registered => "registered",
             EventKind::RegistrationLost => "registration_lost",
             EventKind::RegistrationRestored => "registration_restored",
+            EventKind::PhoneblockSynced => "phoneblock_synced",
+            EventKind::PhoneblockSyncFailed => "phoneblock_sync_failed",
         }
     }
 }
@@ -243,12 +250,37 @@ impl std::str::FromStr for EventKind {
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum DaemonEvent {
-    Registered { time: String, expires: u64 },
-    RegistrationLost { time: String, reason: String },
-    RegistrationRestored { time: String, expires: u64 },
+    Registered {
+        time: String,
+        expires: u64,
+    },
+    RegistrationLost {
+        time: String,
+        reason: String,
+    },
+    RegistrationRestored {
+        time: String,
+        expires: u64,
+    },
     Call(Record),
     CallEnded(Record),
     Terminated(Record),
+    /// The local copy of PhoneBlock's community list was synced.
+    PhoneblockSynced {
+        time: String,
+        full: bool,
+        added: usize,
+        updated: usize,
+        removed: usize,
+        total: usize,
+        version: i64,
+    },
+    /// A sync failed; the copy in use stays. `retry_in`: seconds.
+    PhoneblockSyncFailed {
+        time: String,
+        reason: String,
+        retry_in: u64,
+    },
 }
 
 impl DaemonEvent {
@@ -260,6 +292,8 @@ impl DaemonEvent {
             DaemonEvent::Call(_) => EventKind::Call,
             DaemonEvent::CallEnded(_) => EventKind::CallEnded,
             DaemonEvent::Terminated(_) => EventKind::Terminated,
+            DaemonEvent::PhoneblockSynced { .. } => EventKind::PhoneblockSynced,
+            DaemonEvent::PhoneblockSyncFailed { .. } => EventKind::PhoneblockSyncFailed,
         }
     }
 }
@@ -344,10 +378,22 @@ pub async fn serve(
 
     let reload = Arc::new(tokio::sync::Notify::new());
     let bar = start_tr064(parts.tr064, &parts.source, &reload, &mut tasks);
+    let phoneblock_reload = Arc::new(tokio::sync::Notify::new());
+    let reporting = phoneblock::start(
+        &parts.source,
+        events.clone(),
+        phoneblock_reload.clone(),
+        &mut tasks,
+    );
+    let (report, reporter) = match reporting {
+        Some(r) => (Some(r.queue), Some(r.task)),
+        None => (None, None),
+    };
     let outlets = book::Outlets {
         events: events.clone(),
         calls: parts.calls,
         bar,
+        report,
     };
     let log = parts.calllog.clone();
     let retention = parts.source.config.calllog.retention_days;
@@ -373,7 +419,7 @@ pub async fn serve(
     tasks.push(tokio::spawn(reloader(
         parts.source,
         snapshot.clone(),
-        reload.clone(),
+        [reload.clone(), phoneblock_reload],
         watching,
     )));
 
@@ -411,6 +457,12 @@ pub async fn serve(
     drop(notes);
     if let Some(t) = book {
         let _ = tokio::task::spawn_blocking(move || t.join()).await;
+    }
+    // The book-keeper is gone, and with it the reporter's queue: reports
+    // still queued get their few seconds, the rest waits on disk.
+    if let Some(t) = reporter {
+        let grace = phoneblock::STOP_FLUSH + Duration::from_millis(500);
+        let _ = tokio::time::timeout(grace, t).await;
     }
     // The printer drains what is left, unless nobody reads stdout: a
     // pipe that stays full must not keep the daemon from exiting.
@@ -624,6 +676,7 @@ fn mtime(p: &Path) -> Option<SystemTime> {
 enum Cause {
     Signal,
     BoxLists,
+    PhoneBlock,
     Files,
 }
 
@@ -704,7 +757,7 @@ async fn mtimes(files: Vec<PathBuf>) -> Vec<(PathBuf, Option<SystemTime>)> {
 async fn reloader(
     mut source: RuleSource,
     snapshot: RulesSnapshot,
-    wake: Arc<tokio::sync::Notify>,
+    [box_lists, phoneblock]: [Arc<tokio::sync::Notify>; 2],
     mut w: Watching,
 ) {
     #[cfg(unix)]
@@ -723,7 +776,8 @@ async fn reloader(
         let signalled = std::future::pending::<()>();
         let cause = tokio::select! {
             _ = signalled => Some(Cause::Signal),
-            _ = wake.notified() => Some(Cause::BoxLists),
+            _ = box_lists.notified() => Some(Cause::BoxLists),
+            _ = phoneblock.notified() => Some(Cause::PhoneBlock),
             // The kernel says when a watched file changes; only without
             // inotify is there polling, and with nothing on disk, neither.
             _ = async {
@@ -769,6 +823,7 @@ async fn reloader(
                     match cause {
                         Cause::Signal => " (SIGHUP)",
                         Cause::BoxLists => " (new lists from the FRITZ!Box)",
+                        Cause::PhoneBlock => " (your lists on PhoneBlock changed)",
                         Cause::Files => " (a file changed)",
                     }
                 );

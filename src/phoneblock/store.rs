@@ -225,7 +225,8 @@ impl Store {
         done.and_then(|()| tx.commit()).map_err(|e| self.err(e))
     }
 
-    /// Queues a `report-call` (kept until sent, across restarts).
+    /// Queues a `report-call` (kept until sent, across restarts); of the
+    /// unsent, only the newest [`MAX_QUEUED`] are kept.
     pub fn queue_report(&self, phone: u64, now: i64) -> Result<i64, StoreError> {
         self.conn
             .execute(
@@ -233,7 +234,15 @@ impl Store {
                 params![phone as i64, now],
             )
             .map_err(|e| self.err(e))?;
-        Ok(self.conn.last_insert_rowid())
+        let id = self.conn.last_insert_rowid();
+        self.conn
+            .execute(
+                "DELETE FROM reports WHERE sent_at IS NULL AND id NOT IN
+                 (SELECT id FROM reports WHERE sent_at IS NULL ORDER BY id DESC LIMIT ?1)",
+                [MAX_QUEUED],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(id)
     }
 
     /// Reports not sent yet, oldest first: (id, phone).
@@ -260,11 +269,11 @@ impl Store {
             .map_err(|e| self.err(e))
     }
 
-    /// Reports sent since `since` (Unix seconds).
-    pub fn reports_sent_since(&self, since: i64) -> Result<u32, StoreError> {
+    /// Reports queued since `since` (Unix seconds), sent or not.
+    pub fn reports_since(&self, since: i64) -> Result<u32, StoreError> {
         self.conn
             .query_row(
-                "SELECT COUNT(*) FROM reports WHERE sent_at >= ?1",
+                "SELECT COUNT(*) FROM reports WHERE queued_at >= ?1",
                 [since],
                 |r| r.get(0),
             )
@@ -279,6 +288,9 @@ impl Store {
             .map_err(|e| self.err(e))
     }
 }
+
+/// Unsent reports kept at most (an outage of weeks must not grow the file).
+pub const MAX_QUEUED: i64 = 100;
 
 /// Names the copy's file in an SQLite error.
 fn at(path: &Path) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
@@ -372,7 +384,8 @@ mod tests {
         let s = Store::open(&path).unwrap();
         assert_eq!(s.personal().unwrap(), Some((p, 3000)));
         assert_eq!(s.pending_reports().unwrap(), [(b, 49303)]);
-        assert_eq!(s.reports_sent_since(3000).unwrap(), 1);
+        assert_eq!(s.reports_since(3000).unwrap(), 2);
+        assert_eq!(s.reports_since(3001).unwrap(), 1);
         s.drop_report(b).unwrap();
         assert!(s.pending_reports().unwrap().is_empty());
         let _ = std::fs::remove_dir_all(&dir);

@@ -2,6 +2,7 @@
 //! is no copy yet, otherwise only what changed since the copy's version.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use super::api::{Api, ApiError};
 use super::store::{Store, StoreError};
@@ -155,5 +156,96 @@ impl std::fmt::Display for Synced {
             )?;
         }
         Ok(())
+    }
+}
+
+/// PhoneBlock's rules for clients (its integration guide): an incremental
+/// sync at most once a day, at a randomised interval of 23–25 h (never at
+/// a fixed time of day, so that not every client asks at once).
+const DAY: i64 = 86_400;
+const COMMUNITY_MIN: i64 = 23 * 3600;
+const COMMUNITY_SPREAD: f64 = 2.0 * 3600.0;
+/// The personal lists change when the user edits them: about hourly.
+const HOUR: i64 = 3600;
+const PERSONAL_MIN: i64 = 55 * 60;
+const PERSONAL_SPREAD: f64 = 10.0 * 60.0;
+
+/// How long until the community copy is synced: at once without a copy
+/// or when it is a day old, else 23–25 h after the last sync (`jitter`,
+/// 0.0–1.0, picks where in that window).
+pub fn community_due(synced_at: Option<i64>, now: i64, jitter: f64) -> Duration {
+    due(synced_at, now, DAY, COMMUNITY_MIN, COMMUNITY_SPREAD, jitter)
+}
+
+/// How long until the personal lists are fetched: at once when never
+/// fetched or an hour old, else 55–65 min after the last fetch.
+pub fn personal_due(fetched_at: Option<i64>, now: i64, jitter: f64) -> Duration {
+    due(fetched_at, now, HOUR, PERSONAL_MIN, PERSONAL_SPREAD, jitter)
+}
+
+fn due(last: Option<i64>, now: i64, stale: i64, min: i64, spread: f64, jitter: f64) -> Duration {
+    match last {
+        Some(t) if now.saturating_sub(t) < stale => {
+            let at = t + min + (spread * jitter.clamp(0.0, 1.0)) as i64;
+            Duration::from_secs(at.saturating_sub(now).max(0) as u64)
+        }
+        _ => Duration::ZERO,
+    }
+}
+
+/// The wait after the `failures`-th failure in a row: 5 min doubling up to
+/// 6 h, or longer if PhoneBlock said so (429 with Retry-After).
+pub fn backoff(failures: u32, retry_after: Option<Duration>) -> Duration {
+    let base = Duration::from_secs(300)
+        .saturating_mul(1 << failures.saturating_sub(1).min(10))
+        .min(Duration::from_secs(6 * 3600));
+    base.max(retry_after.unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn syncs_are_due_as_phoneblock_asks() {
+        let h = 3600;
+        assert_eq!(community_due(None, 1000, 0.5), Duration::ZERO, "no copy");
+        assert_eq!(
+            community_due(Some(0), 24 * h, 0.5),
+            Duration::ZERO,
+            "a day old"
+        );
+        // Synced an hour ago: next in 22–24 h, where by the jitter.
+        let t = 100 * h;
+        assert_eq!(
+            community_due(Some(t - h), t, 0.0),
+            Duration::from_secs(22 * h as u64)
+        );
+        assert_eq!(
+            community_due(Some(t - h), t, 1.0),
+            Duration::from_secs(24 * h as u64)
+        );
+        assert_eq!(personal_due(None, t, 0.3), Duration::ZERO);
+        assert_eq!(
+            personal_due(Some(t - 5 * 60), t, 0.5),
+            Duration::from_secs(55 * 60)
+        );
+        assert_eq!(personal_due(Some(t - h), t, 0.5), Duration::ZERO);
+        // A clock set back: never a wait beyond the window.
+        assert_eq!(
+            community_due(Some(t + h), t, 1.0),
+            Duration::from_secs(26 * h as u64)
+        );
+    }
+
+    #[test]
+    fn failures_back_off_and_honour_retry_after() {
+        assert_eq!(backoff(1, None), Duration::from_secs(300));
+        assert_eq!(backoff(2, None), Duration::from_secs(600));
+        assert_eq!(backoff(30, None), Duration::from_secs(6 * 3600));
+        assert_eq!(
+            backoff(1, Some(Duration::from_secs(7200))),
+            Duration::from_secs(7200)
+        );
     }
 }

@@ -1,0 +1,377 @@
+//! PhoneBlock in the daemon (issue 13), never on the phone's thread: the
+//! local copy kept fresh on PhoneBlock's schedule (each sync in the
+//! blocking pool at low priority, the result swapped in whole), and the
+//! community numbers the shield blocked reported back, from a queue on
+//! disk that outlives a restart.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::{Notify, broadcast, mpsc};
+use tokio::time::Instant;
+
+use super::{DaemonEvent, RuleSource, now_rfc3339};
+use crate::phoneblock::api::{Api, ApiError};
+use crate::phoneblock::store::{Store, StoreError};
+use crate::phoneblock::sync::{
+    SyncFailure, backoff, community_due, personal_due, sync_now, sync_personal,
+};
+use crate::phoneblock::{Handle, Local, e164};
+
+/// Each request as a whole while running (a 30 MB list on a slow line).
+const TIMEOUT: Duration = Duration::from_secs(120);
+/// Reports still queued at shutdown get this long, then wait for the next start.
+pub(crate) const STOP_FLUSH: Duration = Duration::from_secs(2);
+/// Reports queued per day (PhoneBlock counts 20 a day per user).
+const REPORTS_PER_DAY: u32 = 20;
+/// Reports wait in the channel from the book-keeper at most this many.
+const REPORT_QUEUE: usize = 64;
+
+/// The reporter's queue (numbers as E.164 digits) and its task, which ends
+/// once the queue's sender is gone and what is queued is sent (or kept).
+pub(crate) struct Reporting {
+    pub queue: mpsc::Sender<u64>,
+    pub task: tokio::task::JoinHandle<()>,
+}
+
+/// Starts the sync worker (into `tasks`) and, with `report = true`, the
+/// reporter. Nothing without `[phoneblock]`; without a usable token the
+/// rules keep the copy they loaded and say so once.
+pub(crate) fn start(
+    source: &RuleSource,
+    events: broadcast::Sender<DaemonEvent>,
+    reload: Arc<Notify>,
+    tasks: &mut Vec<tokio::task::JoinHandle<()>>,
+) -> Option<Reporting> {
+    let pb = source.config.phoneblock.as_ref()?;
+    let base = source.base_dir();
+    let (token, from) = match pb.token(&base) {
+        Ok(t) => t,
+        Err(e) => {
+            tracing::error!(
+                "PhoneBlock: {e}; the rules use the local copy as it is (no sync, no reports)"
+            );
+            return None;
+        }
+    };
+    let path = base.join(&pb.copy);
+    let api = Arc::new(Api::new(&pb.api, &token, &from, TIMEOUT));
+    tasks.push(tokio::spawn(keep_fresh(
+        api.clone(),
+        path.clone(),
+        source.phoneblock.clone(),
+        events,
+        reload,
+    )));
+    pb.report.then(|| {
+        let quick = Api::new(&pb.api, &token, &from, STOP_FLUSH);
+        let (queue, rx) = mpsc::channel(REPORT_QUEUE);
+        let task = tokio::spawn(report(api, quick, path, rx));
+        Reporting { queue, task }
+    })
+}
+
+fn unix_now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+/// Runs `f` with the store in the blocking pool at low priority.
+async fn blocking<T: Send + 'static>(
+    store: &Arc<Mutex<Store>>,
+    f: impl FnOnce(&mut Store) -> T + Send + 'static,
+) -> Option<T> {
+    let store = store.clone();
+    tokio::task::spawn_blocking(move || {
+        super::lower_priority_of_this_thread();
+        f(&mut store.lock().unwrap_or_else(|p| p.into_inner()))
+    })
+    .await
+    .ok()
+}
+
+async fn open(path: PathBuf) -> Option<Arc<Mutex<Store>>> {
+    let shown = path.display().to_string();
+    match tokio::task::spawn_blocking(move || Store::open(&path)).await {
+        Ok(Ok(s)) => Some(Arc::new(Mutex::new(s))),
+        Ok(Err(e)) => {
+            tracing::error!("PhoneBlock: {e}; no sync and no reports until a restart");
+            None
+        }
+        Err(e) => {
+            tracing::error!("PhoneBlock: cannot open {shown}: {e}");
+            None
+        }
+    }
+}
+
+fn retry_after(e: &SyncFailure) -> Option<Duration> {
+    match e {
+        SyncFailure::Api(ApiError::RateLimited { retry_after }) => *retry_after,
+        _ => None,
+    }
+}
+
+fn humanize(d: Duration) -> String {
+    match d.as_secs() {
+        s if s < 120 => format!("{s} s"),
+        s if s < 7200 => format!("{} min", s / 60),
+        s => format!("{:.1} h", s as f64 / 3600.0),
+    }
+}
+
+/// Keeps the copy fresh: the community list at start if it is a day old
+/// (in full if there is none), then every 23–25 h; the personal lists
+/// hourly. A failure keeps what the rules have and retries with backoff.
+async fn keep_fresh(
+    api: Arc<Api>,
+    path: PathBuf,
+    handle: Handle,
+    events: broadcast::Sender<DaemonEvent>,
+    reload: Arc<Notify>,
+) {
+    let Some(store) = open(path).await else {
+        return;
+    };
+    let times = blocking(&store, |s| -> Result<_, StoreError> {
+        Ok((
+            s.meta()?.map(|m| m.synced_at),
+            s.personal()?.map(|(_, at)| at),
+        ))
+    })
+    .await;
+    let (synced, fetched) = match times {
+        Some(Ok(t)) => t,
+        Some(Err(e)) => {
+            tracing::warn!("PhoneBlock: {e}; syncing as if there were no copy");
+            (None, None)
+        }
+        None => (None, None),
+    };
+    let now = unix_now();
+    let start = Instant::now();
+    let mut community_at = start + community_due(synced, now, rand::random());
+    let mut personal_at = start + personal_due(fetched, now, rand::random());
+    let (mut community_failures, mut personal_failures) = (0, 0);
+    loop {
+        tokio::time::sleep_until(community_at.min(personal_at)).await;
+        if Instant::now() >= community_at {
+            let (a, in_use) = (api.clone(), handle.load().community.clone());
+            let done = blocking(&store, move |s| sync_now(&a, s, Some(&in_use), unix_now())).await;
+            community_at = match done {
+                Some(Ok((copy, synced))) => {
+                    community_failures = 0;
+                    let copy = Arc::new(copy);
+                    handle.rcu(|old| Local {
+                        community: copy.clone(),
+                        personal: old.personal.clone(),
+                    });
+                    tracing::info!("PhoneBlock: {synced}");
+                    let a = synced.applied;
+                    let _ = events.send(DaemonEvent::PhoneblockSynced {
+                        time: now_rfc3339(),
+                        full: synced.full,
+                        added: a.added,
+                        updated: a.updated,
+                        removed: a.removed,
+                        total: synced.total,
+                        version: synced.version,
+                    });
+                    Instant::now() + community_due(Some(unix_now()), unix_now(), rand::random())
+                }
+                failed => {
+                    community_failures += 1;
+                    let reason = match failed {
+                        Some(Err(e)) => e,
+                        _ => SyncFailure::Bad(crate::phoneblock::SyncError::Json(
+                            "the sync stopped unexpectedly".into(),
+                        )),
+                    };
+                    let wait = backoff(community_failures, retry_after(&reason));
+                    let kept = handle.load().community.version;
+                    tracing::warn!(
+                        "PhoneBlock sync failed, the rules keep the copy of version {kept}: {reason}; retrying in {}",
+                        humanize(wait)
+                    );
+                    let _ = events.send(DaemonEvent::PhoneblockSyncFailed {
+                        time: now_rfc3339(),
+                        reason: reason.to_string(),
+                        retry_in: wait.as_secs(),
+                    });
+                    Instant::now() + wait
+                }
+            };
+        }
+        if Instant::now() >= personal_at {
+            let a = api.clone();
+            let done = blocking(&store, move |s| sync_personal(&a, s, unix_now())).await;
+            personal_at = match done {
+                Some(Ok((personal, fetched))) => {
+                    personal_failures = 0;
+                    if *handle.load().personal != personal {
+                        tracing::info!("PhoneBlock: {fetched}");
+                        let personal = Arc::new(personal);
+                        handle.rcu(|old| Local {
+                            community: old.community.clone(),
+                            personal: personal.clone(),
+                        });
+                        // The rules read the personal lists when they compile.
+                        reload.notify_one();
+                    }
+                    Instant::now() + personal_due(Some(unix_now()), unix_now(), rand::random())
+                }
+                failed => {
+                    personal_failures += 1;
+                    let retry = match &failed {
+                        Some(Err(e)) => retry_after(e),
+                        _ => None,
+                    };
+                    let wait = backoff(personal_failures, retry);
+                    if let Some(Err(e)) = failed {
+                        tracing::warn!(
+                            "PhoneBlock: your lists were not fetched, the rules keep the last: {e}; retrying in {}",
+                            humanize(wait)
+                        );
+                    }
+                    Instant::now() + wait
+                }
+            };
+        }
+    }
+}
+
+/// Why a round of reports stopped.
+enum Stopped {
+    /// Try again later (PhoneBlock down, slow, asking to wait, token refused).
+    Later(Option<Duration>),
+    /// The store failed: nothing more to do this round.
+    Store,
+}
+
+/// Sends what is queued, oldest first, marking each sent; a report
+/// PhoneBlock refuses for good (an HTTP 4xx other than 401/429) is dropped.
+fn send_queued(api: &Api, store: &mut Store) -> Result<usize, Stopped> {
+    let pending = store.pending_reports().map_err(|e| {
+        tracing::warn!("PhoneBlock reports: {e}");
+        Stopped::Store
+    })?;
+    let mut sent = 0;
+    for (id, phone) in pending {
+        let done = match api.report_call(phone) {
+            Ok(()) => {
+                sent += 1;
+                tracing::info!(
+                    "reported {} to PhoneBlock (a listed number called)",
+                    e164(phone)
+                );
+                store.report_sent(id, unix_now())
+            }
+            Err(ApiError::Status { status, .. }) if (400..500).contains(&status) => {
+                tracing::warn!(
+                    "PhoneBlock refused the report of {} (HTTP {status}); dropped",
+                    e164(phone)
+                );
+                store.drop_report(id)
+            }
+            Err(e) => {
+                tracing::warn!(
+                    "PhoneBlock: cannot report {} now, kept for later: {e}",
+                    e164(phone)
+                );
+                let retry = match e {
+                    ApiError::RateLimited { retry_after } => retry_after,
+                    _ => None,
+                };
+                return Err(Stopped::Later(retry));
+            }
+        };
+        if let Err(e) = done {
+            tracing::warn!("PhoneBlock reports: {e}");
+            return Err(Stopped::Store);
+        }
+    }
+    Ok(sent)
+}
+
+/// Queues a report on disk unless today's are used up; `true` if queued.
+fn queue(store: &mut Store, phone: u64) -> bool {
+    let now = unix_now();
+    let today = now - now.rem_euclid(86_400);
+    match store.reports_since(today) {
+        Ok(n) if n >= REPORTS_PER_DAY => {
+            tracing::debug!(
+                "not reporting {}: {REPORTS_PER_DAY} reports today already",
+                e164(phone)
+            );
+            false
+        }
+        Ok(_) => match store.queue_report(phone, now) {
+            Ok(_) => true,
+            Err(e) => {
+                tracing::warn!("PhoneBlock reports: {e}");
+                false
+            }
+        },
+        Err(e) => {
+            tracing::warn!("PhoneBlock reports: {e}");
+            false
+        }
+    }
+}
+
+/// The reporter: each number the community list blocked is queued on disk
+/// and sent in the background; what was left from the last run goes first.
+/// When the queue's sender is gone (shutdown) what is queued gets
+/// [`STOP_FLUSH`] with `quick` (a client bounded to that), the rest stays
+/// on disk for the next start.
+async fn report(api: Arc<Api>, quick: Api, path: PathBuf, mut rx: mpsc::Receiver<u64>) {
+    let Some(store) = open(path).await else {
+        // Drain, so that the book-keeper never finds the queue full.
+        while rx.recv().await.is_some() {}
+        return;
+    };
+    let mut failures = 0;
+    let mut retry_at = Some(Instant::now());
+    loop {
+        let due = retry_at;
+        tokio::select! {
+            phone = rx.recv() => match phone {
+                Some(p) => {
+                    if blocking(&store, move |s| queue(s, p)).await == Some(true) && retry_at.is_none() {
+                        retry_at = Some(Instant::now());
+                    }
+                }
+                None => break,
+            },
+            _ = async { tokio::time::sleep_until(due.unwrap_or_else(Instant::now)).await }, if due.is_some() => {
+                let a = api.clone();
+                retry_at = match blocking(&store, move |s| send_queued(&a, s)).await {
+                    Some(Ok(_)) => {
+                        failures = 0;
+                        None
+                    }
+                    Some(Err(Stopped::Later(retry))) => {
+                        failures += 1;
+                        Some(Instant::now() + report_backoff(failures, retry))
+                    }
+                    Some(Err(Stopped::Store)) | None => {
+                        failures += 1;
+                        Some(Instant::now() + report_backoff(failures, None))
+                    }
+                };
+            }
+        }
+    }
+    let flush = blocking(&store, move |s| send_queued(&quick, s));
+    if tokio::time::timeout(STOP_FLUSH, flush).await.is_err() {
+        tracing::info!("PhoneBlock: reports not sent yet are kept for the next start");
+    }
+}
+
+/// 1 min doubling up to 1 h, or longer if PhoneBlock said so.
+fn report_backoff(failures: u32, retry_after: Option<Duration>) -> Duration {
+    Duration::from_secs(60)
+        .saturating_mul(1 << failures.saturating_sub(1).min(6))
+        .min(Duration::from_secs(3600))
+        .max(retry_after.unwrap_or_default())
+}
