@@ -497,3 +497,127 @@ async fn a_report_outlives_an_outage_and_a_restart() {
     assert_eq!(api.reported(), ["004930333"]);
     assert_eq!(api.violations(), Vec::<String>::new());
 }
+
+/// `check` says how old and big the copy is and whether the token works;
+/// a refused token fails the check with the line that says where it is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_shows_the_copy_and_checks_the_token() {
+    let api = stand_in().await;
+    let dir = common::fresh_dir("phoneblock", "check");
+    daemon_config(&dir, &api.url());
+    let (code, out) = pb(&dir, &["sync"]);
+    assert_eq!(code, Some(0), "{out}");
+    let emu = common::usual_box(13).await;
+    let check = || {
+        common::against_box(&["check"], &dir.join("config.toml"), emu.addr())
+            .env_remove("MINISIP4FB_PHONEBLOCK_TOKEN")
+            .output()
+            .unwrap()
+    };
+    let out = tokio::task::block_in_place(check);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(
+        text.contains(
+            "PhoneBlock copy: version 7, 4 numbers (3 with at least 4 votes), synced 0 s ago"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("your lists: 1 on the blacklist, 1 on the whitelist"),
+        "{text}"
+    );
+    assert!(text.contains("token ([phoneblock] token_file"), "{text}");
+    assert!(text.contains("registered: the Box granted"), "{text}");
+    std::fs::write(dir.join("token"), "wrong\n").unwrap();
+    let out = tokio::task::block_in_place(check);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains(
+            "token: PhoneBlock refused the token (HTTP 401): check [phoneblock] token_file"
+        ),
+        "{out:?}"
+    );
+}
+
+/// A server on PhoneBlock's address that answers every request with
+/// `answer()` as it is when the request comes.
+fn hostile(answer: std::sync::Arc<std::sync::Mutex<Vec<u8>>>) -> String {
+    use std::io::{Read, Write};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/phoneblock/api", l.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for c in l.incoming().take(64) {
+            let Ok(mut c) = c else { continue };
+            let _ = c.set_read_timeout(Some(std::time::Duration::from_secs(2)));
+            let mut buf = [0; 8192];
+            let _ = c.read(&mut buf);
+            let out = answer.lock().unwrap().clone();
+            let _ = c.write_all(&out);
+        }
+    });
+    url
+}
+
+/// Hostile or broken answers to a sync: one clear line each, exit 1, and
+/// the copy stays as it was (memory bounded: a 50 MB answer is cut at 32 MB).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_answers_leave_the_copy_as_it_was() {
+    let api = stand_in().await;
+    let dir = common::fresh_dir("phoneblock", "hostile");
+    config(&dir, &api.url(), "");
+    let (code, out) = pb(&dir, &["sync"]);
+    assert_eq!(code, Some(0), "{out}");
+    let answer = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    config(&dir, &hostile(answer.clone()), "");
+    let http = |status: &str, body: &str| {
+        format!(
+            "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .into_bytes()
+    };
+    let mut flood = b"HTTP/1.1 200 OK\r\nContent-Length: 52428800\r\n\r\n{\"numbers\":[".to_vec();
+    flood.resize(50 << 20, b' ');
+    let cases: Vec<(Vec<u8>, &str)> = vec![
+        (
+            http("200 OK", "<html>maintenance</html>"),
+            "PhoneBlock's answer is not the expected JSON",
+        ),
+        (
+            http("200 OK", r#"{"numbers":[],"version":3}"#),
+            "PhoneBlock's version went backwards (7 → 3); keeping the copy",
+        ),
+        (
+            http("500 Internal Server Error", ""),
+            "PhoneBlock answered HTTP 500 to GET /blocklist?since=7",
+        ),
+        (
+            flood,
+            "PhoneBlock's answer to GET /blocklist?since=7 is larger than 33554432 bytes or cut off",
+        ),
+        (
+            Vec::new(),
+            "PhoneBlock is unreachable (GET /blocklist?since=7)",
+        ),
+    ];
+    for (reply, line) in cases {
+        *answer.lock().unwrap() = reply;
+        let t = std::time::Instant::now();
+        let (code, out) = pb(&dir, &["sync"]);
+        assert_eq!(code, Some(1), "{line}: {out}");
+        assert!(
+            out.contains(&format!(
+                "PhoneBlock sync failed, the copy is unchanged: {line}"
+            )),
+            "{line}: {out}"
+        );
+        assert!(t.elapsed() < std::time::Duration::from_secs(30), "{line}");
+    }
+    config(&dir, &api.url(), "");
+    let (_, out) = pb(&dir, &["status"]);
+    assert!(
+        out.contains("copy: version 7, 4 numbers"),
+        "the copy is as it was: {out}"
+    );
+}

@@ -30,6 +30,36 @@ pub async fn check(args: RunArgs) -> i32 {
             }
         }
     }
+    if let Some(pb) = settings.source.config.phoneblock.clone() {
+        let base = settings.source.base_dir();
+        // PhoneBlock's client blocks: off the runtime's one thread.
+        let checked =
+            tokio::task::spawn_blocking(move || match super::phoneblock::open(&pb, &base) {
+                Ok((api, from, store)) => {
+                    print!("PhoneBlock ");
+                    super::phoneblock::status(
+                        &pb,
+                        &store,
+                        &api,
+                        &from,
+                        chrono::Utc::now().timestamp(),
+                    )
+                }
+                Err((code, e)) => {
+                    eprintln!("PhoneBlock: {e}");
+                    code
+                }
+            })
+            .await;
+        match checked {
+            Ok(0) => {}
+            Ok(code) => return code,
+            Err(e) => {
+                eprintln!("PhoneBlock: {e}");
+                return 1;
+            }
+        }
+    }
     if let Some(link) = settings.source.box_link(super::admin_password_env()) {
         let url = settings
             .source

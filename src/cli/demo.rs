@@ -13,6 +13,7 @@ use super::run::{RunArgs, Settings};
 use super::tr064::{BoxArgs, SetupArgs, do_setup};
 use crate::calllog::Record;
 use crate::daemon::{Parts, fetch_box_lists, serve};
+use crate::emulator::phoneblock::{PhoneBlockConfig, PhoneBlockStandIn};
 use crate::emulator::tr064::Tr064Config;
 use crate::emulator::{
     CallOutcome, CallReport, CallSpec, Caller, Emulator, EmulatorConfig, Report,
@@ -20,8 +21,9 @@ use crate::emulator::{
 
 /// The demo household's config: the same file as `run --config`, with
 /// TR-064 so that `setup` can create the phone's account and the rules can
-/// use the Box's phonebook and call-barring list. `{sip}` and `{tr064}` are
-/// the emulated Box's addresses.
+/// use the Box's phonebook and call-barring list, and PhoneBlock's
+/// community list. `{sip}` and `{tr064}` are the emulated Box's addresses,
+/// `{phoneblock}` the emulated PhoneBlock's.
 const DEMO_CONFIG: &str = r#"
 [fritzbox]
 host = "{sip}"
@@ -34,10 +36,19 @@ admin_password_file = "admin-password"
 country = "DE"
 area_code = "030"
 
+[phoneblock]
+api = "{phoneblock}"
+token_file = "phoneblock-token"
+
 [[rule]]
 name = "family"
 lists = ["fritzbox:Telefonbuch"]
 action = "ring"
+
+[[rule]]
+name = "PhoneBlock community"
+lists = ["phoneblock:community"]
+action = "terminate"
 
 [[rule]]
 name = "premium numbers"
@@ -57,6 +68,9 @@ action = "terminate"
 
 /// The premium-rate caller, who must end up on the Box's call-barring list.
 const PREMIUM: &str = "09005551234";
+/// The caller PhoneBlock's community knows, who must be reported back.
+const COMMUNITY: &str = "04055512345";
+const COMMUNITY_E164: &str = "+494055512345";
 
 #[derive(Args, Debug, Clone)]
 pub struct DemoArgs {
@@ -90,6 +104,12 @@ fn scenes() -> Vec<Scene> {
             spec: CallSpec::new(Caller::National(PREMIUM.into())),
             expect: CallOutcome::TerminatedByPhone,
             expect_text: "must be terminated (and barred at the Box)",
+        },
+        Scene {
+            title: "a number PhoneBlock's community reported 50 times",
+            spec: CallSpec::new(Caller::National(COMMUNITY.into())),
+            expect: CallOutcome::TerminatedByPhone,
+            expect_text: "must be terminated (and reported to PhoneBlock)",
         },
         Scene {
             title: "a caller who withholds the number",
@@ -151,8 +171,10 @@ async fn run_demo(dir: &std::path::Path) -> i32 {
 
 /// The demo's steps, as a user would take them; an `Err` ends it early.
 async fn steps(dir: &std::path::Path) -> Result<i32, String> {
-    let (emulator, config_path) = start_box(dir).await?;
+    let phoneblock = start_phoneblock(dir).await?;
+    let (emulator, config_path) = start_box(dir, &phoneblock.url()).await?;
     set_up(&config_path).await?;
+    sync_phoneblock(&config_path).await?;
     let mut reports = emulator.reports();
     let daemon = start_daemon(config_path).await?;
     registered(&emulator, &mut reports, &daemon.user).await?;
@@ -161,6 +183,27 @@ async fn steps(dir: &std::path::Path) -> Result<i32, String> {
     if !barred.iter().any(|n| n == PREMIUM) {
         failures.push(format!("{PREMIUM} is not on the Box's call-barring list"));
     }
+    let reported = wait_for_report(&phoneblock).await;
+    if reported.is_empty() {
+        failures.push(format!("{COMMUNITY_E164} was not reported to PhoneBlock"));
+    } else {
+        println!(
+            "
+  PhoneBlock heard of {} blocked call(s) of listed numbers: {}",
+            reported.len(),
+            reported
+                .iter()
+                .map(|r| r.strip_prefix("00").map_or(r.clone(), |d| format!("+{d}")))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    failures.extend(
+        phoneblock
+            .violations()
+            .into_iter()
+            .map(|v| format!("PhoneBlock: {v}")),
+    );
     let _ = daemon.stop.send(());
     let code = daemon.task.await.unwrap_or(1);
     if code != 0 {
@@ -170,8 +213,64 @@ async fn steps(dir: &std::path::Path) -> Result<i32, String> {
     Ok(summary(&emulator, &mut reports, &terminate_times, &barred, failures).await)
 }
 
+/// The emulated PhoneBlock with a few community numbers, and the token
+/// file the config names (private, as a token must be).
+async fn start_phoneblock(dir: &std::path::Path) -> Result<PhoneBlockStandIn, String> {
+    let listed = |p: &str, v, r: &str| (p.to_owned(), v, r.to_owned());
+    let api = PhoneBlockStandIn::start(PhoneBlockConfig {
+        community: vec![
+            listed(COMMUNITY_E164, 50, "E_ADVERTISING"),
+            listed("+4915112345678", 10, "G_FRAUD"),
+            listed("+493012345999", 2, "C_PING"),
+        ],
+        ..PhoneBlockConfig::default()
+    })
+    .await
+    .map_err(|e| format!("cannot start the emulated PhoneBlock on loopback: {e}"))?;
+    let token = dir.join("phoneblock-token");
+    std::fs::write(&token, api.token())
+        .map_err(|e| format!("cannot write {}: {e}", token.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o600));
+    }
+    Ok(api)
+}
+
+/// The local copy of PhoneBlock's list, as a user makes it:
+/// `minisip4fb phoneblock sync`.
+async fn sync_phoneblock(config_path: &std::path::Path) -> Result<(), String> {
+    println!(
+        "
+$ minisip4fb phoneblock sync --config minisip4fb.toml"
+    );
+    let args = super::phoneblock::PhoneblockArgs {
+        command: super::phoneblock::PhoneblockCommand::Sync(super::phoneblock::ConfigArg {
+            config: config_path.to_owned(),
+        }),
+    };
+    match tokio::task::spawn_blocking(move || super::phoneblock::phoneblock(args)).await {
+        Ok(0) => Ok(()),
+        Ok(code) => Err(format!("phoneblock sync exited with {code}")),
+        Err(e) => Err(format!("phoneblock sync: {e}")),
+    }
+}
+
+/// Reports go out in the background: gives them up to 3 s to arrive.
+async fn wait_for_report(phoneblock: &PhoneBlockStandIn) -> Vec<String> {
+    for _ in 0..30 {
+        let reported = phoneblock.reported();
+        if !reported.is_empty() {
+            return reported;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Vec::new()
+}
+
 /// The emulated Box on loopback and the config the demo starts from.
-async fn start_box(dir: &std::path::Path) -> Result<(Emulator, PathBuf), String> {
+async fn start_box(dir: &std::path::Path, phoneblock: &str) -> Result<(Emulator, PathBuf), String> {
     // Setup and the daemon read it from the file setup's config names.
     let admin_password = format!("demo-admin-{:08x}", rand::random::<u32>());
     let emu_cfg = EmulatorConfig {
@@ -191,7 +290,8 @@ async fn start_box(dir: &std::path::Path) -> Result<(Emulator, PathBuf), String>
     let config_path = dir.join("minisip4fb.toml");
     let config_text = DEMO_CONFIG
         .replace("{sip}", &emulator.addr().to_string())
-        .replace("{tr064}", &tr064);
+        .replace("{tr064}", &tr064)
+        .replace("{phoneblock}", phoneblock);
     std::fs::write(&config_path, config_text)
         .and_then(|()| std::fs::write(dir.join("admin-password"), &admin_password))
         .map_err(|e| format!("cannot write to {}: {e}", dir.display()))?;
@@ -264,7 +364,7 @@ async fn start_daemon(config_path: PathBuf) -> Result<Daemon, String> {
     source.compile().map_err(|e| e.to_string())?;
     println!("the phone listens on {}", config.bind);
     println!(
-        "  rules: the Box's phonebook rings; premium numbers are terminated and barred at the Box;\n         0137* and withheld numbers are terminated"
+        "  rules: the Box's phonebook rings; numbers with 4 or more PhoneBlock votes are terminated;\n         premium numbers are terminated and barred at the Box; 0137* and withheld numbers are terminated"
     );
     let (dec_tx, decisions) = mpsc::unbounded_channel::<Record>();
     let (stop, stop_rx) = tokio::sync::oneshot::channel::<()>();

@@ -101,19 +101,23 @@ fn fail(code: i32, what: impl std::fmt::Display) -> i32 {
     code
 }
 
+/// The client and the copy on disk of a `[phoneblock]` section; the
+/// error is the line to print and the exit code.
+pub fn open(pb: &PhoneBlock, base: &Path) -> Result<(Api, String, Store), (i32, String)> {
+    let (api, from) = api(pb, base).map_err(|e| (2, e))?;
+    let store = Store::open(&base.join(&pb.copy)).map_err(|e| (1, e.to_string()))?;
+    Ok((api, from, store))
+}
+
 pub fn phoneblock(a: PhoneblockArgs) -> i32 {
     let (PhoneblockCommand::Sync(c) | PhoneblockCommand::Status(c)) = &a.command;
     let (_, pb, base) = match section(&c.config) {
         Ok(s) => s,
         Err(e) => return fail(2, e),
     };
-    let (api, from) = match api(&pb, &base) {
-        Ok(a) => a,
-        Err(e) => return fail(2, e),
-    };
-    let mut store = match Store::open(&base.join(&pb.copy)) {
-        Ok(s) => s,
-        Err(e) => return fail(1, e),
+    let (api, from, mut store) = match open(&pb, &base) {
+        Ok(o) => o,
+        Err((code, e)) => return fail(code, e),
     };
     let now = chrono::Utc::now().timestamp();
     match a.command {
@@ -142,53 +146,60 @@ pub fn phoneblock(a: PhoneblockArgs) -> i32 {
             };
             community.max(personal)
         }
-        PhoneblockCommand::Status(_) => {
-            let copy = store.load();
-            let ago = |t: i64| humanize(now.saturating_sub(t));
-            match &copy {
-                Ok(Some((list, meta))) => {
-                    let listed = list
-                        .entries()
-                        .iter()
-                        .filter(|e| e.votes >= pb.min_votes)
-                        .count();
-                    println!(
-                        "copy: version {}, {} numbers ({listed} with at least {} votes), synced {} ago, last full download {} ago",
-                        meta.version,
-                        list.len(),
-                        pb.min_votes,
-                        ago(meta.synced_at),
-                        ago(meta.full_at)
-                    );
-                }
-                Ok(None) => println!("copy: none yet (run `minisip4fb phoneblock sync`)"),
-                Err(e) => println!("copy: {e}"),
-            }
-            match store.personal() {
-                Ok(Some((p, at))) => println!(
-                    "your lists: {} on the blacklist, {} on the whitelist, fetched {} ago",
-                    p.blacklist.len(),
-                    p.whitelist.len(),
-                    ago(at)
-                ),
-                Ok(None) => println!("your lists: not fetched yet"),
-                Err(e) => println!("your lists: {e}"),
-            }
-            if let Ok(pending) = store.pending_reports()
-                && !pending.is_empty()
-            {
-                println!("reports: {} queued for PhoneBlock", pending.len());
-            }
-            match api.test() {
-                Ok(()) => {
-                    println!("token ({from}): accepted");
-                    if copy.is_ok() { 0 } else { 1 }
-                }
-                Err(e) => {
-                    println!("token: {e}");
-                    1
-                }
-            }
+        PhoneblockCommand::Status(_) => status(&pb, &store, &api, &from, now),
+    }
+}
+
+/// The copy's version, age and size, the personal lists, queued reports
+/// and the token check, one line each; 0 if the copy reads and the token
+/// is accepted, else 1. Shared with `check`.
+pub fn status(pb: &PhoneBlock, store: &Store, api: &Api, from: &str, now: i64) -> i32 {
+    let copy = store.load();
+    let ago = |t: i64| humanize(now.saturating_sub(t));
+    match &copy {
+        Ok(Some((list, meta))) => {
+            let listed = list
+                .entries()
+                .iter()
+                .filter(|e| e.votes >= pb.min_votes)
+                .count();
+            println!(
+                "copy: version {}, {} numbers ({listed} with at least {} votes), synced {} ago, last full download {} ago",
+                meta.version,
+                list.len(),
+                pb.min_votes,
+                ago(meta.synced_at),
+                ago(meta.full_at)
+            );
+        }
+        Ok(None) => println!(
+            "copy: none yet (`minisip4fb phoneblock sync` or the daemon's first start makes it)"
+        ),
+        Err(e) => println!("copy: {e}"),
+    }
+    match store.personal() {
+        Ok(Some((p, at))) => println!(
+            "your lists: {} on the blacklist, {} on the whitelist, fetched {} ago",
+            p.blacklist.len(),
+            p.whitelist.len(),
+            ago(at)
+        ),
+        Ok(None) => println!("your lists: not fetched yet"),
+        Err(e) => println!("your lists: {e}"),
+    }
+    if let Ok(pending) = store.pending_reports()
+        && !pending.is_empty()
+    {
+        println!("reports: {} queued for PhoneBlock", pending.len());
+    }
+    match api.test() {
+        Ok(()) => {
+            println!("token ({from}): accepted");
+            if copy.is_ok() { 0 } else { 1 }
+        }
+        Err(e) => {
+            println!("token: {e}");
+            1
         }
     }
 }

@@ -1160,4 +1160,26 @@ mod example_config {
         assert!(warnings.is_empty(), "{warnings:?}");
         assert_eq!(rules.len(), 6);
     }
+
+    /// Its PhoneBlock block, uncommented as it says, is a valid config too.
+    #[test]
+    fn example_config_with_phoneblock_compiles() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let text = std::fs::read_to_string(root.join("minisip4fb.example.toml")).unwrap();
+        let (before, rest) = text.split_once("# --- phoneblock ---\n").unwrap();
+        let (block, after) = rest.split_once("# --- end phoneblock ---\n").unwrap();
+        let block: String = block
+            .lines()
+            .map(|l| l.strip_prefix("# ").unwrap_or(l.trim_start_matches('#')))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        // A table between [[rule]]s is fine in TOML: the rules after it
+        // are still rules.
+        let cfg = crate::config::parse(&format!("{before}{block}{after}")).unwrap();
+        let pb = cfg.phoneblock.as_ref().expect("[phoneblock]");
+        assert_eq!(pb.min_votes, 4);
+        let (rules, warnings) = super::Rules::compile(&cfg, &root.join("contrib/example")).unwrap();
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(rules.len(), 8);
+    }
 }
