@@ -89,8 +89,12 @@ async fn a_full_sync_then_only_the_changes() {
     let (code, out) = pb(&dir, &["sync"]);
     assert_eq!(code, Some(0), "{out}");
     assert!(
+        out.contains("full sync: 4 added, 0 updated, 0 removed; 4 numbers, version 7 ("),
+        "{out}"
+    );
+    assert!(
         out.contains(
-            "full sync: 4 added, 0 updated, 0 removed; 4 numbers, version 7; 1 entries refused"
+            " ms); 1 entries refused (not an E.164 number or bad votes), e.g. \"garbage\" / 4"
         ),
         "{out}"
     );
@@ -540,9 +544,12 @@ async fn check_shows_the_copy_and_checks_the_token() {
     );
 }
 
+/// What the hostile server answers: these bytes, then this many spaces.
+type Answer = std::sync::Arc<std::sync::Mutex<(Vec<u8>, usize)>>;
+
 /// A server on PhoneBlock's address that answers every request with
-/// `answer()` as it is when the request comes.
-fn hostile(answer: std::sync::Arc<std::sync::Mutex<Vec<u8>>>) -> String {
+/// `answer` as it is when the request comes.
+fn hostile(answer: Answer) -> String {
     use std::io::{Read, Write};
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/phoneblock/api", l.local_addr().unwrap());
@@ -552,15 +559,22 @@ fn hostile(answer: std::sync::Arc<std::sync::Mutex<Vec<u8>>>) -> String {
             let _ = c.set_read_timeout(Some(std::time::Duration::from_secs(2)));
             let mut buf = [0; 8192];
             let _ = c.read(&mut buf);
-            let out = answer.lock().unwrap().clone();
-            let _ = c.write_all(&out);
+            let (head, filler) = answer.lock().unwrap().clone();
+            let _ = c.write_all(&head);
+            let chunk = vec![b' '; 1 << 20];
+            for _ in 0..filler >> 20 {
+                if c.write_all(&chunk).is_err() {
+                    break;
+                }
+            }
         }
     });
     url
 }
 
 /// Hostile or broken answers to a sync: one clear line each, exit 1, and
-/// the copy stays as it was (memory bounded: a 50 MB answer is cut at 32 MB).
+/// the copy stays as it was. The list is parsed as it streams in (memory is
+/// the entries, not the body); a flood is cut at 160 MB.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_answers_leave_the_copy_as_it_was() {
     let api = stand_in().await;
@@ -568,7 +582,7 @@ async fn bad_answers_leave_the_copy_as_it_was() {
     config(&dir, &api.url(), "");
     let (code, out) = pb(&dir, &["sync"]);
     assert_eq!(code, Some(0), "{out}");
-    let answer = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let answer: Answer = Default::default();
     config(&dir, &hostile(answer.clone()), "");
     let http = |status: &str, body: &str| {
         format!(
@@ -577,27 +591,32 @@ async fn bad_answers_leave_the_copy_as_it_was() {
         )
         .into_bytes()
     };
-    let mut flood = b"HTTP/1.1 200 OK\r\nContent-Length: 52428800\r\n\r\n{\"numbers\":[".to_vec();
-    flood.resize(50 << 20, b' ');
-    let cases: Vec<(Vec<u8>, &str)> = vec![
+    let flood = b"HTTP/1.1 200 OK\r\nContent-Length: 209715200\r\n\r\n{\"numbers\":[".to_vec();
+    let cut = http("200 OK", "{\"numbers\":[{\"phone\":\"+4930");
+    let cut = cut[..cut.len() - 4].to_vec();
+    let cases: Vec<((Vec<u8>, usize), &str)> = vec![
         (
-            http("200 OK", "<html>maintenance</html>"),
+            (http("200 OK", "<html>maintenance</html>"), 0),
             "PhoneBlock's answer is not the expected JSON",
         ),
         (
-            http("200 OK", r#"{"numbers":[],"version":3}"#),
+            (http("200 OK", r#"{"numbers":[],"version":3}"#), 0),
             "PhoneBlock's version went backwards (7 → 3); keeping the copy",
         ),
         (
-            http("500 Internal Server Error", ""),
+            (http("500 Internal Server Error", ""), 0),
             "PhoneBlock answered HTTP 500 to GET /blocklist?since=7",
         ),
         (
-            flood,
-            "PhoneBlock's answer to GET /blocklist?since=7 is larger than 33554432 bytes or cut off",
+            (flood, 200 << 20),
+            "PhoneBlock's answer to GET /blocklist?since=7 is larger than 167772160 bytes or cut off",
         ),
         (
-            Vec::new(),
+            (cut, 0),
+            "PhoneBlock is unreachable (GET /blocklist?since=7)",
+        ),
+        (
+            (Vec::new(), 0),
             "PhoneBlock is unreachable (GET /blocklist?since=7)",
         ),
     ];

@@ -10,6 +10,7 @@
 //! violations, collected like the Box emulator's.
 
 use std::collections::{BTreeMap, VecDeque};
+use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
@@ -47,6 +48,19 @@ impl Default for PhoneBlockConfig {
             version: 1000,
         }
     }
+}
+
+/// The `i`-th synthetic community number, for benchmarks: `+49170…`,
+/// `0170…` nationally.
+pub fn synthetic(i: usize) -> String {
+    format!("+49170{:08}", i)
+}
+
+/// `count` synthetic numbers with 10 votes each.
+pub fn synthetic_list(count: usize) -> Vec<(String, u32, String)> {
+    (0..count)
+        .map(|i| (synthetic(i), 10, "E_ADVERTISING".to_owned()))
+        .collect()
 }
 
 /// A request as the stand-in saw it.
@@ -171,6 +185,33 @@ impl PhoneBlockStandIn {
         })
     }
 
+    /// Changes `count` numbers in one new version, as the community's list
+    /// moves on: every second one of the first `2 × count` synthetic
+    /// numbers ([`synthetic`]) removed, as many new ones added.
+    pub fn churn(&self, count: usize) -> i64 {
+        self.with(|s| {
+            s.version += 1;
+            let v = s.version;
+            for i in 0..count {
+                let (phone, votes) = if i % 2 == 0 {
+                    (synthetic(i), 0)
+                } else {
+                    (synthetic(10_000_000 + i), 10)
+                };
+                let rating = "E_ADVERTISING".to_owned();
+                s.numbers.insert(
+                    phone,
+                    Listed {
+                        votes,
+                        rating,
+                        changed: v,
+                    },
+                );
+            }
+            v
+        })
+    }
+
     /// The next `count` requests get `status` (with `Retry-After` if given).
     pub fn fail_next(&self, count: usize, status: u16, retry_after: Option<u64>) {
         self.with(|s| {
@@ -277,24 +318,33 @@ fn blocklist(st: &mut State, query: &str) -> (u16, Option<u64>, String) {
         Some(Ok(v)) => Some(v),
         Some(Err(_)) => return (400, None, String::new()),
     };
-    let numbers: Vec<serde_json::Value> = st
-        .numbers
-        .iter()
-        .filter(|(_, l)| match since {
+    // Written by hand: a million entries must not become a million
+    // `serde_json::Value`s (the benchmark serves that many).
+    let mut body = String::with_capacity(64 + st.numbers.len() * 90);
+    body.push_str("{\"numbers\":[");
+    let mut first = true;
+    for (phone, l) in &st.numbers {
+        let wanted = match since {
             None => l.votes > 0,
             Some(v) => l.changed > v,
-        })
-        .map(|(phone, l)| {
-            serde_json::json!({
-                "phone": phone,
-                "rating": l.rating,
-                "votes": l.votes,
-                "lastActivity": 1_764_000_000_000_i64,
-            })
-        })
-        .collect();
-    let body = serde_json::json!({ "numbers": numbers, "version": st.version });
-    (200, None, body.to_string())
+        };
+        if !wanted {
+            continue;
+        }
+        if !first {
+            body.push(',');
+        }
+        first = false;
+        let _ = write!(
+            body,
+            "{{\"phone\":{},\"rating\":{},\"votes\":{},\"lastActivity\":1764000000000}}",
+            serde_json::Value::from(phone.as_str()),
+            serde_json::Value::from(l.rating.as_str()),
+            l.votes
+        );
+    }
+    let _ = write!(body, "],\"version\":{}}}", st.version);
+    (200, None, body)
 }
 
 fn personal(list: &[(String, String)], rating: &str) -> String {

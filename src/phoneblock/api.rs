@@ -4,14 +4,15 @@
 
 use std::time::Duration;
 
-use super::{Changes, PersonalEntry, Rating, SyncError, Which, parse_blocklist, parse_personal};
+use super::{Changes, PersonalEntry, Rating, ReadError, SyncError, Which, parse_personal};
 
 /// PhoneBlock's production API.
 pub const DEFAULT_API: &str = "https://phoneblock.net/phoneblock/api";
 
 /// The largest `/blocklist` answer read: the community list is tens of
-/// thousands of numbers (a few MB); 32 MB leaves room and refuses a flood.
-pub const MAX_LIST_BYTES: u64 = 32 << 20;
+/// thousands of numbers (a few MB); a million is ~90 MB. The answer is
+/// parsed as it streams in, so this bounds time and traffic, not memory.
+pub const MAX_LIST_BYTES: u64 = 160 << 20;
 /// Any other answer.
 const MAX_SMALL_BYTES: u64 = 1 << 20;
 
@@ -62,8 +63,26 @@ impl Api {
             Some(v) => format!("/blocklist?since={v}"),
             None => "/blocklist".to_owned(),
         };
-        let body = self.send("GET", &path, None, MAX_LIST_BYTES)?;
-        Ok(parse_blocklist(&body)?)
+        let what = format!("GET {path}");
+        let mut resp = self.request("GET", &path, None)?;
+        let mut body = Capped {
+            inner: resp.body_mut().as_reader(),
+            left: MAX_LIST_BYTES,
+        };
+        // serde_json reads a reader byte by byte: buffer it.
+        let read = super::read_blocklist(std::io::BufReader::with_capacity(64 << 10, &mut body));
+        read.map_err(|e| match e {
+            ReadError::Json(_) if body.left == 0 => ApiError::TooBig {
+                what,
+                limit: MAX_LIST_BYTES,
+            },
+            ReadError::Json(e) if e.is_io() => ApiError::Unreachable {
+                what,
+                reason: e.to_string(),
+            },
+            ReadError::Json(e) => SyncError::Json(e.to_string()).into(),
+            ReadError::Bad(e) => e.into(),
+        })
     }
 
     /// The household's own list on PhoneBlock, with how many entries were
@@ -105,6 +124,7 @@ impl Api {
             .map(drop)
     }
 
+    /// A whole answer of at most `limit` bytes.
     fn send(
         &self,
         method: &str,
@@ -112,6 +132,31 @@ impl Api {
         body: Option<String>,
         limit: u64,
     ) -> Result<Vec<u8>, ApiError> {
+        let what = format!("{method} {path}");
+        self.request(method, path, body)?
+            .body_mut()
+            .with_config()
+            .limit(limit)
+            .read_to_vec()
+            .map_err(|e| match e {
+                ureq::Error::BodyExceedsLimit(_) => ApiError::TooBig {
+                    what: what.clone(),
+                    limit,
+                },
+                e => ApiError::Unreachable {
+                    what: what.clone(),
+                    reason: e.to_string(),
+                },
+            })
+    }
+
+    /// Sends a request; an answer other than 2xx is an error.
+    fn request(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<String>,
+    ) -> Result<ureq::http::Response<ureq::Body>, ApiError> {
         let url = format!("{}{path}", self.base);
         let what = format!("{method} {path}");
         let auth = format!("Bearer {}", self.token);
@@ -119,7 +164,7 @@ impl Api {
             what: what.clone(),
             reason: e.to_string(),
         };
-        let mut resp = match body {
+        let resp = match body {
             Some(b) => self
                 .agent
                 .post(&url)
@@ -153,17 +198,26 @@ impl Api {
             }
             _ => return Err(ApiError::Status { status, what }),
         }
-        resp.body_mut()
-            .with_config()
-            .limit(limit)
-            .read_to_vec()
-            .map_err(|e| match e {
-                ureq::Error::BodyExceedsLimit(_) => ApiError::TooBig {
-                    what: what.clone(),
-                    limit,
-                },
-                e => unreachable(e),
-            })
+        Ok(resp)
+    }
+}
+
+/// A reader that ends with an error after `left` bytes: a flood is cut
+/// there (and told apart from a broken connection by `left == 0`).
+struct Capped<R> {
+    inner: R,
+    left: u64,
+}
+
+impl<R: std::io::Read> std::io::Read for Capped<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.left == 0 {
+            return Err(std::io::Error::other("answer too large"));
+        }
+        let max = buf.len().min(self.left.min(usize::MAX as u64) as usize);
+        let n = self.inner.read(&mut buf[..max])?;
+        self.left -= n as u64;
+        Ok(n)
     }
 }
 

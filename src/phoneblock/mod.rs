@@ -275,23 +275,6 @@ pub enum SyncError {
     VersionBackwards { had: i64, got: i64 },
 }
 
-#[derive(Deserialize)]
-struct RawList {
-    #[serde(default)]
-    numbers: Vec<RawEntry>,
-    version: Option<i64>,
-}
-
-#[derive(Deserialize)]
-struct RawEntry {
-    #[serde(default)]
-    phone: serde_json::Value,
-    #[serde(default)]
-    rating: Option<String>,
-    #[serde(default)]
-    votes: serde_json::Value,
-}
-
 /// How many refused entries a sync names in its log line.
 const EXAMPLES: usize = 3;
 
@@ -355,39 +338,207 @@ pub fn parse_personal(body: &[u8]) -> Result<(Vec<PersonalEntry>, usize, Vec<Str
     Ok((out, skipped, examples))
 }
 
+/// The most entries a `/blocklist` answer may have (48 MB of copy): the
+/// list is tens of thousands today; a million is the design target.
+pub const MAX_ENTRIES: usize = 3_000_000;
+
 /// Reads a `/blocklist` answer. Entries that are not an E.164 number with
 /// non-negative votes are skipped and counted, never fatal; a body that
 /// is not that JSON object is.
 pub fn parse_blocklist(body: &[u8]) -> Result<Changes, SyncError> {
-    let raw: RawList = serde_json::from_slice(body).map_err(|e| SyncError::Json(e.to_string()))?;
-    let mut c = Changes {
-        version: raw.version.ok_or(SyncError::NoVersion)?,
-        ..Changes::default()
-    };
-    for e in raw.numbers {
-        let phone = e.phone.as_str().and_then(parse_phone);
-        let votes = e.votes.as_i64().filter(|v| *v >= 0);
-        match (phone, votes) {
-            (Some(phone), Some(votes)) => {
-                let l = Listed {
-                    phone,
-                    votes: votes.min(u32::MAX.into()) as u32,
-                    rating: e.rating.as_deref().and_then(Rating::parse),
-                };
-                if votes == 0 {
-                    c.removed.push(l);
-                } else {
-                    c.set.push(l);
+    read_blocklist(body).map_err(|e| match e {
+        ReadError::Json(e) => SyncError::Json(e.to_string()),
+        ReadError::Bad(e) => e,
+    })
+}
+
+/// Why [`read_blocklist`] failed: the JSON or the reader (`Json`, check
+/// [`serde_json::Error::is_io`]), or what it says.
+#[derive(Debug)]
+pub enum ReadError {
+    Json(serde_json::Error),
+    Bad(SyncError),
+}
+
+/// Reads a `/blocklist` answer as it streams in, entry by entry: memory is
+/// what is kept (16 bytes an entry), never the body.
+pub fn read_blocklist(r: impl std::io::Read) -> Result<Changes, ReadError> {
+    let mut de = serde_json::Deserializer::from_reader(r);
+    let (mut changes, version) =
+        serde::Deserializer::deserialize_map(&mut de, ListVisitor).map_err(ReadError::Json)?;
+    de.end().map_err(ReadError::Json)?;
+    changes.version = version.ok_or(ReadError::Bad(SyncError::NoVersion))?;
+    Ok(changes)
+}
+
+use serde::de::{self, IgnoredAny, MapAccess, SeqAccess, Visitor};
+
+/// The top level: `{"numbers": [...], "version": N}`, other keys ignored.
+struct ListVisitor;
+
+impl<'de> Visitor<'de> for ListVisitor {
+    type Value = (Changes, Option<i64>);
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an object with numbers and version")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let (mut changes, mut version) = (Changes::default(), None);
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            match key.as_ref() {
+                "numbers" => map.next_value_seed(Numbers(&mut changes))?,
+                "version" => version = map.next_value()?,
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
                 }
             }
-            _ => refuse(
-                &mut c.skipped,
-                &mut c.examples,
-                format!("{} / {}", e.phone, e.votes),
-            ),
+        }
+        Ok((changes, version))
+    }
+}
+
+/// The `numbers` array, each entry checked and kept or refused as it comes.
+struct Numbers<'a>(&'a mut Changes);
+
+impl<'de> de::DeserializeSeed<'de> for Numbers<'_> {
+    type Value = ();
+
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Numbers<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a list of numbers")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let c = self.0;
+        while let Some(e) = seq.next_element::<RawEntry>()? {
+            if c.set.len() + c.removed.len() >= MAX_ENTRIES {
+                return Err(de::Error::custom(format_args!(
+                    "more than {MAX_ENTRIES} numbers"
+                )));
+            }
+            let phone = match &e.phone {
+                Loose::Str(s) => parse_phone(s),
+                _ => None,
+            };
+            let votes = match e.votes {
+                Loose::Int(v) if v >= 0 => Some(v),
+                _ => None,
+            };
+            let (Some(phone), Some(votes)) = (phone, votes) else {
+                refuse(
+                    &mut c.skipped,
+                    &mut c.examples,
+                    format!("{} / {}", e.phone, e.votes),
+                );
+                continue;
+            };
+            let l = Listed {
+                phone,
+                votes: votes.min(u32::MAX.into()) as u32,
+                rating: match &e.rating {
+                    Loose::Str(r) => Rating::parse(r),
+                    _ => None,
+                },
+            };
+            if votes == 0 {
+                c.removed.push(l);
+            } else {
+                c.set.push(l);
+            }
+        }
+        Ok(())
+    }
+}
+
+#[derive(Deserialize)]
+struct RawEntry {
+    #[serde(default)]
+    phone: Loose,
+    #[serde(default)]
+    votes: Loose,
+    #[serde(default)]
+    rating: Loose,
+}
+
+/// A field read whatever its JSON type, so that one odd entry is refused
+/// alone instead of failing the whole answer. Strings are cut to 64
+/// characters (nothing longer is a phone or a rating).
+#[derive(Debug, Default)]
+enum Loose {
+    #[default]
+    Missing,
+    Str(String),
+    Int(i64),
+    Other(&'static str),
+}
+
+impl fmt::Display for Loose {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Loose::Missing => f.write_str("nothing"),
+            Loose::Str(s) => write!(f, "{s:?}"),
+            Loose::Int(i) => write!(f, "{i}"),
+            Loose::Other(what) => f.write_str(what),
         }
     }
-    Ok(c)
+}
+
+impl<'de> Deserialize<'de> for Loose {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Loose, D::Error> {
+        d.deserialize_any(LooseVisitor)
+    }
+}
+
+struct LooseVisitor;
+
+impl<'de> Visitor<'de> for LooseVisitor {
+    type Value = Loose;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Loose, E> {
+        Ok(Loose::Str(v.chars().take(64).collect()))
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<Loose, E> {
+        Ok(Loose::Int(v))
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<Loose, E> {
+        Ok(i64::try_from(v).map_or(Loose::Other("a huge number"), Loose::Int))
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<Loose, E> {
+        Ok(Loose::Other("a fraction"))
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<Loose, E> {
+        Ok(Loose::Other("true/false"))
+    }
+
+    fn visit_unit<E>(self) -> Result<Loose, E> {
+        Ok(Loose::Other("null"))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Loose, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(Loose::Other("a list"))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Loose, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(Loose::Other("an object"))
+    }
 }
 
 #[cfg(test)]
@@ -434,21 +585,32 @@ mod tests {
             {"phone":"0301234","votes":4},
             {"phone":"+4989","votes":-3},
             {"phone":12345,"votes":4},
-            {"phone":"+49891","rating":"Z_UNKNOWN","votes":2}
-        ],"version":7}"#;
+            {"phone":"+49891","rating":"Z_UNKNOWN","votes":2},
+            {"phone":"+49892","votes":2.5},
+            {"phone":{"deep":[[[1]]]},"votes":[1]},
+            {"phone":"+49893","votes":18446744073709551615},
+            {"phone":"+49894","votes":4,"rating":7,"extra":{"a":[1,2]}}
+        ],"version":7,"more":[1,{"x":null}]}"#;
         let c = parse_blocklist(body).unwrap();
         assert_eq!(c.version, 7);
-        assert_eq!(c.set.len(), 2);
+        assert_eq!(c.set.len(), 3);
         assert_eq!(c.set[0].rating, Some(Rating::Advertising));
         assert_eq!(c.set[1].rating, None, "an unknown rating is no rating");
+        assert_eq!(c.set[2].rating, None, "a rating that is no string");
         assert_eq!(c.removed.len(), 1);
-        assert_eq!(c.skipped, 3);
-        assert_eq!(c.examples.len(), 3);
+        assert_eq!(c.skipped, 6);
+        assert_eq!(
+            c.examples,
+            ["\"0301234\" / 4", "\"+4989\" / -3", "12345 / 4"]
+        );
         for bad in [
             &b"[]"[..],
             b"{\"numbers\":[]}",
             b"not json",
             b"{\"numbers\":5,\"version\":1}",
+            b"{\"numbers\":[],\"version\":\"7\"}",
+            b"{\"numbers\":[{\"phone\":\"+49301\",\"votes\":4}],\"version\":7} trailing",
+            &b"{\"numbers\":[{\"phone\":\"+49301\",\"votes\":4}"[..],
         ] {
             assert!(
                 parse_blocklist(bad).is_err(),
@@ -456,6 +618,9 @@ mod tests {
                 String::from_utf8_lossy(bad)
             );
         }
+        // serde_json's recursion limit, not our stack, ends a deep nesting.
+        let deep = format!("{{\"numbers\":[{{\"phone\":{}", "[".repeat(100_000));
+        assert!(parse_blocklist(deep.as_bytes()).is_err());
     }
 
     #[test]

@@ -18,6 +18,8 @@ pub struct Synced {
     /// Entries of the answer refused, and a few of them for the log.
     pub skipped: usize,
     pub examples: Vec<String>,
+    /// The whole sync: request, parse, merge, write.
+    pub took: Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -40,6 +42,7 @@ pub fn sync_now(
     in_use: Option<&Arc<Community>>,
     now: i64,
 ) -> Result<(Community, Synced), SyncFailure> {
+    let start = std::time::Instant::now();
     let base = match (store.meta()?, in_use) {
         (None, _) => None,
         (Some(meta), Some(c)) if c.version == meta.version => Some(Arc::clone(c)),
@@ -60,6 +63,7 @@ pub fn sync_now(
                 version: copy.version,
                 skipped: list.skipped,
                 examples: list.examples,
+                took: start.elapsed(),
             };
             Ok((copy, synced))
         }
@@ -74,6 +78,7 @@ pub fn sync_now(
                 version: copy.version,
                 skipped: changes.skipped,
                 examples: changes.examples,
+                took: start.elapsed(),
             };
             Ok((copy, synced))
         }
@@ -139,13 +144,14 @@ impl std::fmt::Display for Synced {
         let a = self.applied;
         write!(
             f,
-            "{} sync: {} added, {} updated, {} removed; {} numbers, version {}",
+            "{} sync: {} added, {} updated, {} removed; {} numbers, version {} ({} ms)",
             if self.full { "full" } else { "incremental" },
             a.added,
             a.updated,
             a.removed,
             self.total,
-            self.version
+            self.version,
+            self.took.as_millis()
         )?;
         if self.skipped > 0 {
             write!(
