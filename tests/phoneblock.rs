@@ -125,6 +125,7 @@ async fn a_full_sync_then_only_the_changes() {
         "{out}"
     );
     assert!(out.contains("token ([phoneblock] token_file"), "{out}");
+    assert!(out.contains("account: dial prefix +49\n"), "{out}");
     let seen = api.requests();
     let paths: Vec<&str> = seen.iter().map(|r| r.path.as_str()).collect();
     assert_eq!(
@@ -136,7 +137,8 @@ async fn a_full_sync_then_only_the_changes() {
             "/blocklist?since=7",
             "/blacklist",
             "/whitelist",
-            "/test"
+            "/test",
+            "/account"
         ]
     );
     assert!(seen.iter().all(|r| r.authorized), "{seen:?}");
@@ -450,6 +452,39 @@ async fn the_daemon_syncs_decides_from_the_copy_and_reports() {
         .map(|r| r.path.clone())
         .collect();
     assert_eq!(paths, ["/report-call/004930111"], "no sync of a fresh copy");
+
+    // The community forgives +4930111 and a sync by hand fetches that
+    // (since=7); SIGHUP makes the running daemon read it.
+    let v = api.set_votes("+4930111", 0, "E_ADVERTISING");
+    let (code, out) = pb(&dir, &["sync"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains("0 added, 0 updated, 1 removed; 3 numbers"),
+        "{out}"
+    );
+    assert!(
+        out.contains("PhoneBlock asks for one sync a day at most"),
+        "{out}"
+    );
+    assert_eq!(
+        api.requests().iter().rev().nth(2).map(|r| r.path.clone()),
+        Some("/blocklist?since=7".to_owned())
+    );
+    d.signal("HUP");
+    assert!(
+        d.wait_for(
+            &format!("PhoneBlock copy: 3 numbers, version {v}"),
+            Duration::from_secs(10)
+        )
+        .await,
+        "{}",
+        d.log()
+    );
+    assert_eq!(
+        emu.call(call("030111", 300)).await.outcome,
+        CallOutcome::RangUntilCancelled,
+        "no longer listed"
+    );
     assert_eq!(api.violations(), Vec::<String>::new());
     assert_eq!(emu.violations().await, Vec::<String>::new());
 }

@@ -6,7 +6,10 @@
 //! minimal responder in its own process (`bench-floor`) that answers by
 //! copying header lines. With `--stress`, the worst INVITE→200 while the
 //! phone is under a 1,000,000-entry list reload, a SIGHUP storm, a locked
-//! call log and a hook flood.
+//! call log and a hook flood; with `--phoneblock`, PhoneBlock with a
+//! 1,000,000-number list ([`phoneblock`]).
+
+mod phoneblock;
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -39,6 +42,10 @@ pub struct BenchArgs {
     /// Also measure under reload, SIGHUP storm, locked log and hook flood.
     #[arg(long)]
     pub stress: bool,
+    /// Also measure PhoneBlock with a 1,000,000-number list: full sync, RSS,
+    /// load time, and calls during an incremental sync of 10,000 changes.
+    #[arg(long)]
+    pub phoneblock: bool,
 }
 
 /// Reads a `/proc/PID/status` field in kB (VmRSS) or a count.
@@ -137,6 +144,19 @@ async fn run_step_during(
     emu: &std::sync::Arc<Emulator>,
     calls: u32,
     rate: f64,
+    during: impl FnMut(u32),
+) -> Step {
+    // A different number per call, all matching the block pattern.
+    run_calls(emu, calls, rate, |i| format!("0900{i:07}"), during).await
+}
+
+/// `calls` calls at `rate`, call `i` from `number(i)`, calling `during(i)`
+/// right before it is placed.
+async fn run_calls(
+    emu: &std::sync::Arc<Emulator>,
+    calls: u32,
+    rate: f64,
+    number: impl Fn(u32) -> String,
     mut during: impl FnMut(u32),
 ) -> Step {
     let interval = Duration::from_secs_f64(1.0 / rate);
@@ -146,9 +166,7 @@ async fn run_step_during(
         tokio::time::sleep_until(start + interval * i).await;
         during(i);
         let emu = emu.clone();
-        // A different number per call, all matching the block pattern.
-        let spec = CallSpec::new(Caller::National(format!("0900{:07}", i)))
-            .cancel_after(Duration::from_secs(5));
+        let spec = CallSpec::new(Caller::National(number(i))).cancel_after(Duration::from_secs(5));
         tasks.push(tokio::spawn(async move { emu.call(spec).await }));
     }
     let mut reports = Vec::with_capacity(tasks.len());
@@ -202,25 +220,43 @@ fn write_big_list(path: &std::path::Path, n: usize) -> std::io::Result<()> {
     std::fs::write(path, s)
 }
 
-fn spawn(exe: &std::path::Path, args: &[&str]) -> std::io::Result<PhoneChild> {
+/// Starts `args`; with `log`, its log (level info) goes to that file.
+fn spawn(
+    exe: &std::path::Path,
+    args: &[&str],
+    log: Option<&std::path::Path>,
+) -> std::io::Result<PhoneChild> {
+    let stderr = match log {
+        Some(p) => Stdio::from(std::fs::File::create(p)?),
+        None => Stdio::null(),
+    };
     Command::new(exe)
         .args(args)
         .env("MINISIP4FB_PASSWORD", PASSWORD)
-        .env("RUST_LOG", "minisip4fb=warn")
+        .env(
+            "RUST_LOG",
+            if log.is_some() {
+                "minisip4fb=info"
+            } else {
+                "minisip4fb=warn"
+            },
+        )
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(stderr)
         .spawn()
         .map(PhoneChild)
 }
 
-/// Starts `args` and waits for its binding at the emulator.
+/// Starts `args` and waits for its binding at the emulator; with `log`,
+/// its log (level info) goes to that file.
 async fn start_registered(
     emu: &Emulator,
     exe: &std::path::Path,
     args: &[&str],
+    log: Option<&std::path::Path>,
 ) -> Result<PhoneChild, String> {
     let known = emu.bindings().await.len();
-    let child = spawn(exe, args).map_err(|e| format!("cannot start {args:?}: {e}"))?;
+    let child = spawn(exe, args, log).map_err(|e| format!("cannot start {args:?}: {e}"))?;
     emu.wait_for_new_binding(known, Duration::from_secs(20))
         .await
         .ok_or_else(|| format!("{} did not register", args[0]))?;
@@ -233,6 +269,7 @@ async fn start_phone(
     exe: &std::path::Path,
     box_addr: &str,
     config: &std::path::Path,
+    log: Option<&std::path::Path>,
 ) -> Result<PhoneChild, String> {
     let config = config.display().to_string();
     let args = [
@@ -244,7 +281,7 @@ async fn start_phone(
         "--bind",
         "127.0.0.1:0",
     ];
-    start_registered(emu, exe, &args).await
+    start_registered(emu, exe, &args, log).await
 }
 
 #[cfg(unix)]
@@ -329,6 +366,7 @@ async fn run_bench(
             "--lifetime",
             "600",
         ],
+        None,
     )
     .await
     {
@@ -342,7 +380,7 @@ async fn run_bench(
     drop(floor);
 
     let started = Instant::now();
-    let phone = match start_phone(emu, exe, box_addr, config).await {
+    let phone = match start_phone(emu, exe, box_addr, config, None).await {
         Ok(p) => p,
         Err(e) => {
             eprintln!("minisip4fb bench: {e}");
@@ -493,8 +531,15 @@ async fn run_bench(
     } else {
         0
     };
-    if a.stress {
-        return stress(exe, emu, box_addr, dir).await.max(code);
+    let code = if a.stress {
+        stress(exe, emu, box_addr, dir).await.max(code)
+    } else {
+        code
+    };
+    if a.phoneblock {
+        return phoneblock::phoneblock(exe, emu, box_addr, dir)
+            .await
+            .max(code);
     }
     code
 }
@@ -514,7 +559,7 @@ async fn stress(
             return 1;
         }
     };
-    let phone = match start_phone(emu, exe, box_addr, &config).await {
+    let phone = match start_phone(emu, exe, box_addr, &config, None).await {
         Ok(p) => p,
         Err(e) => {
             eprintln!("minisip4fb bench: {e}");

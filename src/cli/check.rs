@@ -31,13 +31,14 @@ pub async fn check(args: RunArgs) -> i32 {
         }
     }
     if let Some(pb) = settings.source.config.phoneblock.clone() {
-        let base = settings.source.base_dir();
+        let (base, cfg) = (settings.source.base_dir(), settings.source.config.clone());
         // PhoneBlock's client blocks: off the runtime's one thread.
         let checked =
             tokio::task::spawn_blocking(move || match super::phoneblock::open(&pb, &base) {
                 Ok((api, from, store)) => {
                     print!("PhoneBlock ");
                     super::phoneblock::status(
+                        &cfg,
                         &pb,
                         &store,
                         &api,

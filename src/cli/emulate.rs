@@ -50,6 +50,39 @@ pub struct EmulateArgs {
     /// may challenge any request a phone sends.
     #[arg(long, default_value_t = 0.3)]
     pub challenge_requests: f64,
+    /// Also emulate PhoneBlock's API here (a loopback IP:PORT), with a few
+    /// community numbers; point `[phoneblock] api` at the URL it prints.
+    #[arg(long, value_name = "IP:PORT")]
+    pub phoneblock: Option<SocketAddr>,
+    /// Add this many synthetic numbers (+49170…, 10 votes) to the emulated
+    /// community list, e.g. 1000000 to try a list of that size.
+    #[arg(long, value_name = "N", default_value_t = 0, requires = "phoneblock")]
+    pub phoneblock_numbers: usize,
+}
+
+/// The emulated PhoneBlock of `emulate --phoneblock`: a few numbers the
+/// community rated, and one on each of the user's own lists.
+async fn start_phoneblock(
+    bind: SocketAddr,
+    synthetic: usize,
+) -> std::io::Result<crate::emulator::phoneblock::PhoneBlockStandIn> {
+    use crate::emulator::phoneblock::{PhoneBlockConfig, PhoneBlockStandIn, synthetic_list};
+    let mut community = synthetic_list(synthetic.min(crate::phoneblock::MAX_ENTRIES));
+    for (phone, votes, rating) in [
+        ("+494055512345", 50, "E_ADVERTISING"),
+        ("+4915112345678", 10, "G_FRAUD"),
+        ("+493012345999", 2, "C_PING"),
+    ] {
+        community.push((phone.into(), votes, rating.into()));
+    }
+    PhoneBlockStandIn::start(PhoneBlockConfig {
+        bind,
+        community,
+        blacklist: vec![("+4989998877".into(), "Gewinnspiel".into())],
+        whitelist: vec![("+4930555000".into(), "Praxis".into())],
+        ..PhoneBlockConfig::default()
+    })
+    .await
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -186,6 +219,19 @@ pub async fn emulate(args: EmulateArgs) -> i32 {
         args.password,
         args.expires
     );
+    let phoneblock = match args.phoneblock {
+        Some(bind) => match start_phoneblock(bind, args.phoneblock_numbers).await {
+            Ok(p) => {
+                println!("emulated PhoneBlock at {} (token {:?})", p.url(), p.token());
+                Some(p)
+            }
+            Err(e) => {
+                eprintln!("minisip4fb emulate: cannot listen on {bind} for PhoneBlock: {e}");
+                return 1;
+            }
+        },
+        None => None,
+    };
     let mut reports = emulator.reports();
     tokio::spawn(async move {
         while let Ok(r) = reports.recv().await {
@@ -227,7 +273,17 @@ pub async fn emulate(args: EmulateArgs) -> i32 {
         _ = tokio::signal::ctrl_c() => {}
     }
     tokio::time::sleep(Duration::from_millis(100)).await;
-    let violations = emulator.violations().await;
+    let mut violations = emulator.violations().await;
+    if let Some(p) = &phoneblock {
+        for r in p.reported() {
+            println!("  PhoneBlock heard of a call from {r}");
+        }
+        violations.extend(
+            p.violations()
+                .into_iter()
+                .map(|v| format!("PhoneBlock: {v}")),
+        );
+    }
     println!(
         "[{:8.3}s] stopping; {} protocol violation(s) seen",
         started.elapsed().as_secs_f64(),

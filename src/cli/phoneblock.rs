@@ -111,7 +111,7 @@ pub fn open(pb: &PhoneBlock, base: &Path) -> Result<(Api, String, Store), (i32, 
 
 pub fn phoneblock(a: PhoneblockArgs) -> i32 {
     let (PhoneblockCommand::Sync(c) | PhoneblockCommand::Status(c)) = &a.command;
-    let (_, pb, base) = match section(&c.config) {
+    let (cfg, pb, base) = match section(&c.config) {
         Ok(s) => s,
         Err(e) => return fail(2, e),
     };
@@ -122,6 +122,14 @@ pub fn phoneblock(a: PhoneblockArgs) -> i32 {
     let now = chrono::Utc::now().timestamp();
     match a.command {
         PhoneblockCommand::Sync(_) => {
+            if let Ok(Some(m)) = store.meta()
+                && now.saturating_sub(m.synced_at) < 23 * 3600
+            {
+                eprintln!(
+                    "note: the copy was synced {} ago; PhoneBlock asks for one sync a day at most (the daemon syncs by itself)",
+                    humanize(now.saturating_sub(m.synced_at))
+                );
+            }
             let community = match sync_now(&api, &mut store, None, now) {
                 Ok((_, synced)) => {
                     println!("{synced}");
@@ -146,14 +154,21 @@ pub fn phoneblock(a: PhoneblockArgs) -> i32 {
             };
             community.max(personal)
         }
-        PhoneblockCommand::Status(_) => status(&pb, &store, &api, &from, now),
+        PhoneblockCommand::Status(_) => status(&cfg, &pb, &store, &api, &from, now),
     }
 }
 
-/// The copy's version, age and size, the personal lists, queued reports
-/// and the token check, one line each; 0 if the copy reads and the token
-/// is accepted, else 1. Shared with `check`.
-pub fn status(pb: &PhoneBlock, store: &Store, api: &Api, from: &str, now: i64) -> i32 {
+/// The copy's version, age and size, the personal lists, queued reports,
+/// the token check and the account's country, one line each; 0 if the
+/// copy reads and the token is accepted, else 1. Shared with `check`.
+pub fn status(
+    cfg: &Config,
+    pb: &PhoneBlock,
+    store: &Store,
+    api: &Api,
+    from: &str,
+    now: i64,
+) -> i32 {
     let copy = store.load();
     let ago = |t: i64| humanize(now.saturating_sub(t));
     match &copy {
@@ -195,12 +210,31 @@ pub fn status(pb: &PhoneBlock, store: &Store, api: &Api, from: &str, now: i64) -
     match api.test() {
         Ok(()) => {
             println!("token ({from}): accepted");
+            account(cfg, api);
             if copy.is_ok() { 0 } else { 1 }
         }
         Err(e) => {
             println!("token: {e}");
             1
         }
+    }
+}
+
+/// The account's dial prefix, and whether it is the household's country:
+/// entries of the personal lists without a country code are read in
+/// `[numbers] country`.
+fn account(cfg: &Config, api: &Api) {
+    let home = crate::screen::number::Home::new(&cfg.numbers.country, None).ok();
+    match (api.dial_prefix(), home) {
+        (Ok(Some(p)), Some(h)) if p.trim_start_matches('+') != h.calling_code.to_string() => {
+            println!(
+                "account: dial prefix {p}, but [numbers] country {} dials +{}: numbers on your lists without +CC are read as +{}",
+                cfg.numbers.country, h.calling_code, h.calling_code
+            )
+        }
+        (Ok(Some(p)), _) => println!("account: dial prefix {p}"),
+        (Ok(None), _) => println!("account: no dial prefix given"),
+        (Err(e), _) => println!("account: {e}"),
     }
 }
 

@@ -106,7 +106,9 @@ impl RuleSource {
     }
 
     /// Loads the local copy of PhoneBlock's lists ([phoneblock] `copy`)
-    /// for the rules; without one they see empty lists until a sync.
+    /// for the rules, where it differs from what they have: at start, and
+    /// at each reload, so that SIGHUP picks up a `phoneblock sync` run by
+    /// hand. Without a copy the rules see empty lists until a sync.
     /// Returns the community copy's meta, `None` without a copy.
     pub fn load_phoneblock(&self) -> Option<crate::phoneblock::store::Meta> {
         let pb = self.config.phoneblock.as_ref()?;
@@ -115,16 +117,39 @@ impl RuleSource {
             tracing::warn!("no PhoneBlock copy at {} yet", path.display());
             return None;
         }
-        match crate::phoneblock::store::Store::open(&path).and_then(|s| s.load_local()) {
-            Ok((local, meta)) => {
-                tracing::info!(
-                    "PhoneBlock copy: {} numbers, version {}; your lists: {} blacklisted, {} whitelisted",
-                    local.community.len(),
-                    local.community.version,
-                    local.personal.blacklist.len(),
-                    local.personal.whitelist.len(),
-                );
-                self.phoneblock.store(Arc::new(local));
+        let read = || -> Result<_, crate::phoneblock::store::StoreError> {
+            let store = crate::phoneblock::store::Store::open(&path)?;
+            let meta = store.meta()?;
+            let mem = self.phoneblock.load_full();
+            let community = match meta {
+                Some(m) if mem.community.is_empty() || m.version != mem.community.version => {
+                    store.load()?.map(|(c, _)| Arc::new(c))
+                }
+                _ => None,
+            };
+            let personal = store
+                .personal()?
+                .map(|(p, _)| p)
+                .filter(|p| *p != *mem.personal)
+                .map(Arc::new);
+            Ok((meta, community, personal))
+        };
+        match read() {
+            Ok((meta, community, personal)) => {
+                if community.is_some() || personal.is_some() {
+                    self.phoneblock.rcu(|old| crate::phoneblock::Local {
+                        community: community.clone().unwrap_or_else(|| old.community.clone()),
+                        personal: personal.clone().unwrap_or_else(|| old.personal.clone()),
+                    });
+                    let now = self.phoneblock.load();
+                    tracing::info!(
+                        "PhoneBlock copy: {} numbers, version {}; your lists: {} blacklisted, {} whitelisted",
+                        now.community.len(),
+                        now.community.version,
+                        now.personal.blacklist.len(),
+                        now.personal.whitelist.len(),
+                    );
+                }
                 meta
             }
             Err(e) => {
@@ -166,6 +191,7 @@ impl RuleSource {
             }
             let mut candidate = self.clone();
             candidate.config = fresh;
+            candidate.load_phoneblock();
             let rules = candidate.compile().map_err(|error| ReloadError::Compile {
                 error,
                 files: candidate.files(),

@@ -100,6 +100,18 @@ impl Api {
         Ok(parse_personal(&body)?)
     }
 
+    /// `GET /account`: the account's dial prefix (`+49`), the country its
+    /// numbers are read in.
+    pub fn dial_prefix(&self) -> Result<Option<String>, ApiError> {
+        let body = self.send("GET", "/account", None, MAX_SMALL_BYTES)?;
+        let v: serde_json::Value =
+            serde_json::from_slice(&body).map_err(|e| SyncError::Json(e.to_string()))?;
+        Ok(v["dialPrefix"]
+            .as_str()
+            .filter(|p| p.len() <= 8)
+            .map(|p| crate::text::printable(p).into_owned()))
+    }
+
     /// `GET /test`: whether the token is accepted.
     pub fn test(&self) -> Result<(), ApiError> {
         self.send("GET", "/test", None, MAX_SMALL_BYTES).map(drop)

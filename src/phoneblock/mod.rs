@@ -111,6 +111,12 @@ impl Community {
         Community { entries, version }
     }
 
+    /// From entries sorted by number, each once (as the copy on disk keeps them).
+    pub fn from_sorted(entries: Vec<Listed>, version: i64) -> Community {
+        debug_assert!(entries.windows(2).all(|w| w[0].phone < w[1].phone));
+        Community { entries, version }
+    }
+
     pub fn len(&self) -> usize {
         self.entries.len()
     }

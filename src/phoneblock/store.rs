@@ -1,21 +1,36 @@
 //! The copy of PhoneBlock's list on disk (SQLite, a file of its own next
-//! to the call log): numbers, the API version and when it was synced, so
-//! that a restart reads the copy instead of downloading the list again.
-
-use std::path::{Path, PathBuf};
+//! to the call log): the numbers, the API version and when it was synced,
+//! so that a restart reads the copy instead of downloading the list again;
+//! and the household's own lists and the queue of reports.
+//!
+//! The community list is one blob of sorted 16-byte records, replaced
+//! whole with its version in one transaction: it is only ever read whole
+//! and written whole, and a row per number would make a sync of 10,000
+//! changes spread over a million numbers rewrite most of the table's
+//! pages one by one (measured: ~120 ms against ~40 ms for the blob).
 
 use rusqlite::{Connection, OptionalExtension, params};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
 
-use std::sync::Arc;
-
-use super::{Changes, Community, Listed, Local, Personal, PersonalEntry, Rating, Which};
+use super::{Community, Listed, Personal, PersonalEntry, Rating, Which};
 
 #[derive(Debug, thiserror::Error)]
 #[error("PhoneBlock copy {}: {source}", path.display())]
 pub struct StoreError {
     pub path: PathBuf,
     #[source]
-    pub source: rusqlite::Error,
+    pub source: Fault,
+}
+
+/// What failed under a [`StoreError`].
+#[derive(Debug, thiserror::Error)]
+pub enum Fault {
+    #[error(transparent)]
+    Sqlite(#[from] rusqlite::Error),
+    /// Reading or writing the numbers' blob.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
 }
 
 /// The copy on disk.
@@ -36,20 +51,16 @@ pub struct Meta {
 
 impl Store {
     pub fn open(path: &Path) -> Result<Store, StoreError> {
-        let err = at(path);
-        let conn = Connection::open(path).map_err(&err)?;
+        let err = |e: rusqlite::Error| fault(path, e);
+        let conn = Connection::open(path).map_err(err)?;
         conn.execute_batch(
             "PRAGMA journal_mode=WAL;
-             CREATE TABLE IF NOT EXISTS numbers (
-                 phone INTEGER PRIMARY KEY,
-                 votes INTEGER NOT NULL,
-                 rating INTEGER
-             );
-             CREATE TABLE IF NOT EXISTS meta (
+             CREATE TABLE IF NOT EXISTS copy (
                  id INTEGER PRIMARY KEY CHECK (id = 1),
                  version INTEGER NOT NULL,
                  synced_at INTEGER NOT NULL,
-                 full_at INTEGER NOT NULL
+                 full_at INTEGER NOT NULL,
+                 numbers BLOB NOT NULL
              );
              CREATE TABLE IF NOT EXISTS personal (
                  list TEXT NOT NULL,
@@ -74,15 +85,15 @@ impl Store {
         })
     }
 
-    fn err(&self, source: rusqlite::Error) -> StoreError {
-        at(&self.path)(source)
+    fn err(&self, source: impl Into<Fault>) -> StoreError {
+        fault(&self.path, source)
     }
 
     /// The version and sync times; `None` before the first sync.
     pub fn meta(&self) -> Result<Option<Meta>, StoreError> {
         self.conn
             .query_row(
-                "SELECT version, synced_at, full_at FROM meta WHERE id = 1",
+                "SELECT version, synced_at, full_at FROM copy WHERE id = 1",
                 [],
                 |r| {
                     Ok(Meta {
@@ -96,77 +107,105 @@ impl Store {
             .map_err(|e| self.err(e))
     }
 
-    /// The whole copy, for the rules; `None` before the first sync.
+    /// The whole copy, for the rules; `None` before the first sync. A
+    /// damaged copy (not whole records, not sorted) is refused with a
+    /// warning, as if there were none: the next sync downloads it again.
     pub fn load(&self) -> Result<Option<(Community, Meta)>, StoreError> {
         let Some(meta) = self.meta()? else {
             return Ok(None);
         };
-        let mut stmt = self
+        let mut blob = self
             .conn
-            .prepare("SELECT phone, votes, rating FROM numbers ORDER BY phone")
+            .blob_open(rusqlite::MAIN_DB, "copy", "numbers", 1, true)
             .map_err(|e| self.err(e))?;
-        let rows = stmt
-            .query_map([], |r| {
-                let phone: i64 = r.get(0)?;
-                let votes: i64 = r.get(1)?;
-                let rating: Option<i64> = r.get(2)?;
-                Ok(Listed {
-                    phone: phone as u64,
-                    votes: votes.clamp(0, u32::MAX.into()) as u32,
-                    rating: rating.and_then(|i| Rating::ALL.get(i as usize).copied()),
-                })
-            })
-            .map_err(|e| self.err(e))?;
-        let entries = rows
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| self.err(e))?;
-        Ok(Some((Community::new(entries, meta.version), meta)))
-    }
-
-    /// Everything the rules read, and the community copy's meta (`None`
-    /// before its first sync; the personal lists may be there or not).
-    pub fn load_local(&self) -> Result<(Local, Option<Meta>), StoreError> {
-        let (community, meta) = match self.load()? {
-            Some((c, m)) => (Arc::new(c), Some(m)),
-            None => (Arc::default(), None),
-        };
-        let personal = Arc::new(self.personal()?.map(|(p, _)| p).unwrap_or_default());
-        Ok((
-            Local {
-                community,
-                personal,
-            },
-            meta,
-        ))
-    }
-
-    /// Replaces the copy with a full download.
-    pub fn save_full(&mut self, list: &Community, now: i64) -> Result<(), StoreError> {
-        let tx = self.conn.transaction().map_err(at(&self.path))?;
-        let done = (|| {
-            tx.execute("DELETE FROM numbers", [])?;
-            insert(&tx, list.entries())?;
-            set_meta(&tx, list.version, now, Some(now))?;
-            Ok(())
-        })();
-        done.and_then(|()| tx.commit()).map_err(|e| self.err(e))
-    }
-
-    /// Applies an incremental answer (votes 0 removes a number).
-    pub fn save_changes(&mut self, changes: &Changes, now: i64) -> Result<(), StoreError> {
-        let tx = self.conn.transaction().map_err(at(&self.path))?;
-        let done = (|| {
-            {
-                let mut del = tx.prepare("DELETE FROM numbers WHERE phone = ?1")?;
-                for e in &changes.removed {
-                    del.execute([e.phone as i64])?;
+        let len = blob.len();
+        if len % RECORD != 0 {
+            return Ok(self.damaged(&format!("{len} bytes are no whole records")));
+        }
+        let mut entries = Vec::with_capacity(len / RECORD);
+        let mut buf = vec![0u8; CHUNK * RECORD];
+        let mut last = None;
+        while entries.len() < len / RECORD {
+            let want = ((len / RECORD - entries.len()) * RECORD).min(buf.len());
+            blob.read_exact(&mut buf[..want]).map_err(|e| self.err(e))?;
+            for r in buf[..want].chunks_exact(RECORD) {
+                let e = decode(r.try_into().unwrap_or([0; RECORD]));
+                if last.is_some_and(|l| l >= e.phone) {
+                    return Ok(self.damaged("its numbers are out of order"));
                 }
+                last = Some(e.phone);
+                entries.push(e);
             }
-            insert(&tx, &changes.set)?;
-            set_meta(&tx, changes.version, now, None)?;
+        }
+        Ok(Some((Community::from_sorted(entries, meta.version), meta)))
+    }
+
+    /// A damaged copy is dropped (its version and times too), so that the
+    /// next sync, due at once, downloads the list again.
+    fn damaged(&self, why: &str) -> Option<(Community, Meta)> {
+        tracing::warn!(
+            "the PhoneBlock copy {} is damaged ({why}): dropped, the next sync downloads the list again",
+            self.path.display()
+        );
+        if let Err(e) = self.conn.execute("DELETE FROM copy", []) {
+            tracing::warn!("cannot drop the damaged PhoneBlock copy: {e}");
+        }
+        None
+    }
+
+    /// Replaces the copy with `list` as synced at `now`, in full (`full`:
+    /// the time of the last full download is now) or after changes.
+    pub fn save(&mut self, list: &Community, now: i64, full: bool) -> Result<(), StoreError> {
+        let tx = self.conn.transaction().map_err(|e| fault(&self.path, e))?;
+        let done = (|| -> Result<(), Fault> {
+            let bytes = (list.len() * RECORD) as i64;
+            tx.execute(
+                "INSERT INTO copy (id, version, synced_at, full_at, numbers)
+                 VALUES (1, ?1, ?2, COALESCE(?3, 0), zeroblob(?4))
+                 ON CONFLICT(id) DO UPDATE SET version = ?1, synced_at = ?2,
+                     full_at = COALESCE(?3, full_at), numbers = zeroblob(?4)",
+                params![list.version, now, full.then_some(now), bytes],
+            )?;
+            let mut blob = tx.blob_open(rusqlite::MAIN_DB, "copy", "numbers", 1, false)?;
+            let mut buf = Vec::with_capacity(CHUNK * RECORD);
+            for chunk in list.entries().chunks(CHUNK) {
+                buf.clear();
+                for e in chunk {
+                    buf.extend_from_slice(&encode(e));
+                }
+                blob.write_all(&buf)?;
+            }
             Ok(())
         })();
-        done.and_then(|()| tx.commit()).map_err(|e| self.err(e))
+        done.and_then(|()| Ok(tx.commit()?))
+            .map_err(|e| self.err(e))
+    }
+}
+
+/// A number on disk: the number (u64), votes (u32), rating (its index,
+/// 255 for none), three bytes unused; little-endian.
+const RECORD: usize = 16;
+/// Records read or written at a time (64 KB).
+const CHUNK: usize = 4096;
+
+fn encode(e: &Listed) -> [u8; RECORD] {
+    let mut r = [0u8; RECORD];
+    r[..8].copy_from_slice(&e.phone.to_le_bytes());
+    r[8..12].copy_from_slice(&e.votes.to_le_bytes());
+    r[12] = e.rating.map_or(u8::MAX, |r| r as u8);
+    r
+}
+
+fn decode(r: [u8; RECORD]) -> Listed {
+    let word = |a: usize, b: usize| {
+        let mut x = [0u8; 8];
+        x[..b - a].copy_from_slice(&r[a..b]);
+        u64::from_le_bytes(x)
+    };
+    Listed {
+        phone: word(0, 8),
+        votes: word(8, 12) as u32,
+        rating: Rating::ALL.get(r[12] as usize).copied(),
     }
 }
 
@@ -203,7 +242,7 @@ impl Store {
 
     /// Replaces the household's own lists.
     pub fn save_personal(&mut self, p: &Personal, now: i64) -> Result<(), StoreError> {
-        let tx = self.conn.transaction().map_err(at(&self.path))?;
+        let tx = self.conn.transaction().map_err(|e| fault(&self.path, e))?;
         let done = (|| {
             tx.execute("DELETE FROM personal", [])?;
             {
@@ -292,36 +331,12 @@ impl Store {
 /// Unsent reports kept at most (an outage of weeks must not grow the file).
 pub const MAX_QUEUED: i64 = 100;
 
-/// Names the copy's file in an SQLite error.
-fn at(path: &Path) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
-    move |source| StoreError {
+/// Names the copy's file in an error.
+fn fault(path: &Path, source: impl Into<Fault>) -> StoreError {
+    StoreError {
         path: path.to_owned(),
-        source,
+        source: source.into(),
     }
-}
-
-fn insert(tx: &rusqlite::Transaction<'_>, entries: &[Listed]) -> rusqlite::Result<()> {
-    let mut ins =
-        tx.prepare("INSERT OR REPLACE INTO numbers (phone, votes, rating) VALUES (?1, ?2, ?3)")?;
-    for e in entries {
-        ins.execute(params![e.phone as i64, e.votes, e.rating.map(|r| r as u8)])?;
-    }
-    Ok(())
-}
-
-fn set_meta(
-    tx: &rusqlite::Transaction<'_>,
-    version: i64,
-    now: i64,
-    full: Option<i64>,
-) -> rusqlite::Result<()> {
-    tx.execute(
-        "INSERT INTO meta (id, version, synced_at, full_at) VALUES (1, ?1, ?2, COALESCE(?3, 0))
-         ON CONFLICT(id) DO UPDATE SET version = ?1, synced_at = ?2,
-             full_at = COALESCE(?3, full_at)",
-        params![version, now, full],
-    )?;
-    Ok(())
 }
 
 #[cfg(test)]
@@ -338,7 +353,7 @@ mod tests {
         assert!(s.load().unwrap().is_none(), "no copy before the first sync");
         let body = br#"{"numbers":[{"phone":"+49301","rating":"G_FRAUD","votes":20},{"phone":"+49302","votes":4}],"version":3}"#;
         let full = super::super::parse_blocklist(body).unwrap();
-        s.save_full(&Community::new(full.set, full.version), 1000)
+        s.save(&Community::new(full.set, full.version), 1000, true)
             .unwrap();
         drop(s);
         let mut s = Store::open(&path).unwrap();
@@ -354,8 +369,10 @@ mod tests {
             }
         );
         let inc = br#"{"numbers":[{"phone":"+49302","votes":0},{"phone":"+49303","rating":"C_PING","votes":2}],"version":4}"#;
-        s.save_changes(&super::super::parse_blocklist(inc).unwrap(), 2000)
+        let (merged, _) = copy
+            .with_changes(&super::super::parse_blocklist(inc).unwrap())
             .unwrap();
+        s.save(&merged, 2000, false).unwrap();
         let (copy, meta) = s.load().unwrap().unwrap();
         let phones: Vec<u64> = copy.entries().iter().map(|e| e.phone).collect();
         assert_eq!(phones, [49301, 49303]);
@@ -388,6 +405,32 @@ mod tests {
         assert_eq!(s.reports_since(3001).unwrap(), 1);
         s.drop_report(b).unwrap();
         assert!(s.pending_reports().unwrap().is_empty());
+
+        // A damaged copy is no copy, its meta gone with it (so that the
+        // next sync is due at once and downloads it again).
+        let mut s = s;
+        let raw = Connection::open(&path).unwrap();
+        for (bytes, why) in [
+            (vec![1, 2], "not whole records"),
+            (
+                [49302, 49301]
+                    .map(|phone| {
+                        encode(&Listed {
+                            phone,
+                            votes: 4,
+                            rating: None,
+                        })
+                    })
+                    .concat(),
+                "out of order",
+            ),
+        ] {
+            s.save(&merged, 2000, false).unwrap();
+            raw.execute("UPDATE copy SET numbers = ?1", [bytes])
+                .unwrap();
+            assert!(s.load().unwrap().is_none(), "{why}");
+            assert_eq!(s.meta().unwrap(), None, "{why}");
+        }
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

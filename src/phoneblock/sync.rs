@@ -52,7 +52,7 @@ pub fn sync_now(
         None => {
             let list = api.blocklist(None)?;
             let copy = Community::new(list.set, list.version);
-            store.save_full(&copy, now)?;
+            store.save(&copy, now, true)?;
             let synced = Synced {
                 full: true,
                 applied: Applied {
@@ -70,7 +70,7 @@ pub fn sync_now(
         Some(copy) => {
             let changes = api.blocklist(Some(copy.version))?;
             let (copy, applied) = copy.with_changes(&changes)?;
-            store.save_changes(&changes, now)?;
+            store.save(&copy, now, false)?;
             let synced = Synced {
                 full: false,
                 applied,
