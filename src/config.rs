@@ -36,7 +36,9 @@ pub struct PhoneBlock {
     pub min_votes: u32,
     /// Tell PhoneBlock when a listed number called (counted, not a vote).
     pub report: bool,
-    /// The local copy (SQLite); relative to the config file.
+    /// The local copy: an SQLite file (the personal lists, the report
+    /// queue) and the community list beside it (`.numbers`); relative to
+    /// the config file.
     pub copy: PathBuf,
 }
 

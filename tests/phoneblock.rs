@@ -94,7 +94,7 @@ async fn a_full_sync_then_only_the_changes() {
     );
     assert!(
         out.contains(
-            " ms); 1 entries refused (not an E.164 number or bad votes), e.g. \"garbage\" / 4"
+            " ms CPU); 1 entries refused (not an E.164 number or bad votes), e.g. \"garbage\" / 4"
         ),
         "{out}"
     );
@@ -557,9 +557,7 @@ async fn check_shows_the_copy_and_checks_the_token() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     assert!(
-        text.contains(
-            "PhoneBlock copy: version 7, 4 numbers (3 with at least 4 votes), synced 0 s ago"
-        ),
+        text.contains("PhoneBlock copy: version 7, 4 numbers (3 with at least 4 votes), synced "),
         "{text}"
     );
     assert!(

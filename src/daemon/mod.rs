@@ -114,7 +114,10 @@ impl RuleSource {
         let pb = self.config.phoneblock.as_ref()?;
         let path = self.base_dir().join(&pb.copy);
         if !path.exists() {
-            tracing::warn!("no PhoneBlock copy at {} yet", path.display());
+            tracing::warn!(
+                "no PhoneBlock copy at {} yet: the first sync makes it",
+                path.display()
+            );
             return None;
         }
         let read = || -> Result<_, crate::phoneblock::store::StoreError> {

@@ -105,10 +105,16 @@ async fn open(path: PathBuf) -> Option<Arc<Mutex<Store>>> {
     }
 }
 
-fn retry_after(e: &SyncFailure) -> Option<Duration> {
+/// Why a sync failed, and how long PhoneBlock asked to wait (429); `None`:
+/// the sync's task died without an answer.
+fn why(e: Option<SyncFailure>) -> (String, Option<Duration>) {
     match e {
-        SyncFailure::Api(ApiError::RateLimited { retry_after }) => *retry_after,
-        _ => None,
+        Some(SyncFailure::Api(ApiError::RateLimited { retry_after })) => (
+            ApiError::RateLimited { retry_after }.to_string(),
+            retry_after,
+        ),
+        Some(e) => (e.to_string(), None),
+        None => ("the sync stopped unexpectedly".into(), None),
     }
 }
 
@@ -181,13 +187,8 @@ async fn keep_fresh(
                 }
                 failed => {
                     community_failures += 1;
-                    let reason = match failed {
-                        Some(Err(e)) => e,
-                        _ => SyncFailure::Bad(crate::phoneblock::SyncError::Json(
-                            "the sync stopped unexpectedly".into(),
-                        )),
-                    };
-                    let wait = backoff(community_failures, retry_after(&reason));
+                    let (reason, retry) = why(failed.and_then(Result::err));
+                    let wait = backoff(community_failures, retry);
                     let kept = handle.load().community.version;
                     tracing::warn!(
                         "PhoneBlock sync failed, the rules keep the copy of version {kept}: {reason}; retrying in {}",
@@ -195,7 +196,7 @@ async fn keep_fresh(
                     );
                     let _ = events.send(DaemonEvent::PhoneblockSyncFailed {
                         time: now_rfc3339(),
-                        reason: reason.to_string(),
+                        reason,
                         retry_in: wait.as_secs(),
                     });
                     Instant::now() + wait
@@ -222,17 +223,12 @@ async fn keep_fresh(
                 }
                 failed => {
                     personal_failures += 1;
-                    let retry = match &failed {
-                        Some(Err(e)) => retry_after(e),
-                        _ => None,
-                    };
+                    let (reason, retry) = why(failed.and_then(Result::err));
                     let wait = backoff(personal_failures, retry);
-                    if let Some(Err(e)) = failed {
-                        tracing::warn!(
-                            "PhoneBlock: your lists were not fetched, the rules keep the last: {e}; retrying in {}",
-                            humanize(wait)
-                        );
-                    }
+                    tracing::warn!(
+                        "PhoneBlock: your lists were not fetched, the rules keep the last: {reason}; retrying in {}",
+                        humanize(wait)
+                    );
                     Instant::now() + wait
                 }
             };

@@ -77,8 +77,6 @@ pub struct Seen {
 struct Listed {
     votes: u32,
     rating: String,
-    /// The version in which it last changed (`since=` answers).
-    changed: i64,
 }
 
 #[derive(Debug)]
@@ -86,6 +84,8 @@ struct State {
     cfg: PhoneBlockConfig,
     version: i64,
     numbers: BTreeMap<String, Listed>,
+    /// Which numbers changed in which version, for `since=` answers.
+    log: BTreeMap<i64, Vec<String>>,
     seen: Vec<Seen>,
     full_downloads: usize,
     reported: Vec<String>,
@@ -127,7 +127,6 @@ impl PhoneBlockStandIn {
                 let l = Listed {
                     votes: *votes,
                     rating: rating.clone(),
-                    changed: cfg.version,
                 };
                 (phone.clone(), l)
             })
@@ -136,6 +135,7 @@ impl PhoneBlockStandIn {
             version: cfg.version,
             cfg,
             numbers,
+            log: BTreeMap::new(),
             seen: Vec::new(),
             full_downloads: 0,
             reported: Vec::new(),
@@ -178,9 +178,9 @@ impl PhoneBlockStandIn {
             let l = Listed {
                 votes,
                 rating: rating.to_owned(),
-                changed: s.version,
             };
             s.numbers.insert(phone.to_owned(), l);
+            s.log.entry(s.version).or_default().push(phone.to_owned());
             s.version
         })
     }
@@ -199,14 +199,8 @@ impl PhoneBlockStandIn {
                     (synthetic(10_000_000 + i), 10)
                 };
                 let rating = "E_ADVERTISING".to_owned();
-                s.numbers.insert(
-                    phone,
-                    Listed {
-                        votes,
-                        rating,
-                        changed: v,
-                    },
-                );
+                s.log.entry(v).or_default().push(phone.clone());
+                s.numbers.insert(phone, Listed { votes, rating });
             }
             v
         })
@@ -323,12 +317,21 @@ fn blocklist(st: &mut State, query: &str) -> (u16, Option<u64>, String) {
     let mut body = String::with_capacity(64 + st.numbers.len() * 90);
     body.push_str("{\"numbers\":[");
     let mut first = true;
-    for (phone, l) in &st.numbers {
-        let wanted = match since {
-            None => l.votes > 0,
-            Some(v) => l.changed > v,
+    // A full answer walks the list, an incremental one only the change log.
+    let changed: Vec<&String> = match since {
+        None => st.numbers.keys().collect(),
+        Some(v) => {
+            let mut c: Vec<&String> = st.log.range(v + 1..).flat_map(|(_, p)| p).collect();
+            c.sort();
+            c.dedup();
+            c
+        }
+    };
+    for phone in changed {
+        let Some(l) = st.numbers.get(phone) else {
+            continue;
         };
-        if !wanted {
+        if since.is_none() && l.votes == 0 {
             continue;
         }
         if !first {

@@ -1,17 +1,20 @@
-//! The copy of PhoneBlock's list on disk (SQLite, a file of its own next
-//! to the call log): the numbers, the API version and when it was synced,
-//! so that a restart reads the copy instead of downloading the list again;
-//! and the household's own lists and the queue of reports.
+//! The copy of PhoneBlock's lists on disk, next to the call log, so that a
+//! restart reads the copy instead of downloading the list again.
 //!
-//! The community list is one blob of sorted 16-byte records, replaced
-//! whole with its version in one transaction: it is only ever read whole
-//! and written whole, and a row per number would make a sync of 10,000
-//! changes spread over a million numbers rewrite most of the table's
-//! pages one by one (measured: ~120 ms against ~40 ms for the blob).
+//! The community list is a file of its own (`phoneblock.numbers` beside
+//! `[phoneblock] copy`): a header with the API version and the sync times,
+//! then the numbers as sorted 16-byte records. It is only ever read whole
+//! and written whole, so it is written sequentially to a new file that is
+//! renamed over the old one: a crash leaves the old copy or the new one,
+//! never half of either. (SQLite was measured for it: a row per number
+//! makes 10,000 changes spread over a million numbers rewrite most pages,
+//! ~120 ms; one blob costs a checkpoint of 16 MB every other sync.) The
+//! household's own lists and the queue of reports are in SQLite.
+
+use std::io::{BufReader, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OptionalExtension, params};
-use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
 
 use super::{Community, Listed, Personal, PersonalEntry, Rating, Which};
 
@@ -28,7 +31,7 @@ pub struct StoreError {
 pub enum Fault {
     #[error(transparent)]
     Sqlite(#[from] rusqlite::Error),
-    /// Reading or writing the numbers' blob.
+    /// Reading or writing the community list's file.
     #[error(transparent)]
     Io(#[from] std::io::Error),
 }
@@ -37,6 +40,8 @@ pub enum Fault {
 pub struct Store {
     conn: Connection,
     path: PathBuf,
+    /// The community list's own file.
+    numbers: PathBuf,
 }
 
 /// What the copy holds besides the numbers.
@@ -55,13 +60,6 @@ impl Store {
         let conn = Connection::open(path).map_err(err)?;
         conn.execute_batch(
             "PRAGMA journal_mode=WAL;
-             CREATE TABLE IF NOT EXISTS copy (
-                 id INTEGER PRIMARY KEY CHECK (id = 1),
-                 version INTEGER NOT NULL,
-                 synced_at INTEGER NOT NULL,
-                 full_at INTEGER NOT NULL,
-                 numbers BLOB NOT NULL
-             );
              CREATE TABLE IF NOT EXISTS personal (
                  list TEXT NOT NULL,
                  phone TEXT NOT NULL,
@@ -82,6 +80,11 @@ impl Store {
         Ok(Store {
             conn,
             path: path.to_owned(),
+            // `phoneblock.db` → `phoneblock.numbers` (never the same file).
+            numbers: match path.extension() {
+                Some(e) if e == "numbers" => path.with_extension("numbers.list"),
+                _ => path.with_extension("numbers"),
+            },
         })
     }
 
@@ -89,65 +92,77 @@ impl Store {
         fault(&self.path, source)
     }
 
-    /// The version and sync times; `None` before the first sync.
+    /// The version and sync times; `None` before the first sync (or
+    /// when the copy is damaged: then it is dropped, see [`Store::load`]).
     pub fn meta(&self) -> Result<Option<Meta>, StoreError> {
-        self.conn
-            .query_row(
-                "SELECT version, synced_at, full_at FROM copy WHERE id = 1",
-                [],
-                |r| {
-                    Ok(Meta {
-                        version: r.get(0)?,
-                        synced_at: r.get(1)?,
-                        full_at: r.get(2)?,
-                    })
-                },
-            )
-            .optional()
-            .map_err(|e| self.err(e))
+        Ok(self.open_numbers()?.map(|(meta, _, _)| meta))
+    }
+
+    /// The community list's file, its header read: `None` if there is none.
+    fn open_numbers(&self) -> Result<Option<(Meta, u64, BufReader<std::fs::File>)>, StoreError> {
+        let file = match std::fs::File::open(&self.numbers) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(fault(&self.numbers, e)),
+        };
+        let size = file.metadata().map_err(|e| fault(&self.numbers, e))?.len();
+        let mut r = BufReader::with_capacity(CHUNK * RECORD, file);
+        let mut head = [0u8; HEADER];
+        if r.read_exact(&mut head).is_err() || head[..8] != MAGIC {
+            return Ok(self.damaged("no header"));
+        }
+        let word = |i: usize| {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(&head[8 + 8 * i..16 + 8 * i]);
+            w
+        };
+        let meta = Meta {
+            version: i64::from_le_bytes(word(0)),
+            synced_at: i64::from_le_bytes(word(1)),
+            full_at: i64::from_le_bytes(word(2)),
+        };
+        let count = u64::from_le_bytes(word(3));
+        if count
+            .checked_mul(RECORD as u64)
+            .and_then(|n| n.checked_add(HEADER as u64))
+            != Some(size)
+        {
+            return Ok(self.damaged(&format!("{size} bytes for {count} numbers")));
+        }
+        Ok(Some((meta, count, r)))
     }
 
     /// The whole copy, for the rules; `None` before the first sync. A
-    /// damaged copy (not whole records, not sorted) is refused with a
-    /// warning, as if there were none: the next sync downloads it again.
+    /// damaged copy (cut off, not sorted) is dropped with a warning, as if
+    /// there were none: the next sync, due at once, downloads it again.
     pub fn load(&self) -> Result<Option<(Community, Meta)>, StoreError> {
-        let Some(meta) = self.meta()? else {
+        let Some((meta, count, mut r)) = self.open_numbers()? else {
             return Ok(None);
         };
-        let mut blob = self
-            .conn
-            .blob_open(rusqlite::MAIN_DB, "copy", "numbers", 1, true)
-            .map_err(|e| self.err(e))?;
-        let len = blob.len();
-        if len % RECORD != 0 {
-            return Ok(self.damaged(&format!("{len} bytes are no whole records")));
+        let count = usize::try_from(count).unwrap_or(usize::MAX);
+        if count > super::MAX_ENTRIES {
+            return Ok(self.damaged(&format!("{count} numbers")));
         }
-        let mut entries = Vec::with_capacity(len / RECORD);
-        let mut buf = vec![0u8; CHUNK * RECORD];
-        let mut last = None;
-        while entries.len() < len / RECORD {
-            let want = ((len / RECORD - entries.len()) * RECORD).min(buf.len());
-            blob.read_exact(&mut buf[..want]).map_err(|e| self.err(e))?;
-            for r in buf[..want].chunks_exact(RECORD) {
-                let e = decode(r.try_into().unwrap_or([0; RECORD]));
-                if last.is_some_and(|l| l >= e.phone) {
-                    return Ok(self.damaged("its numbers are out of order"));
-                }
-                last = Some(e.phone);
-                entries.push(e);
+        let mut entries = Vec::with_capacity(count);
+        let mut record = [0u8; RECORD];
+        for _ in 0..count {
+            r.read_exact(&mut record)
+                .map_err(|e| fault(&self.numbers, e))?;
+            let e = decode(record);
+            if entries.last().is_some_and(|l: &Listed| l.phone >= e.phone) {
+                return Ok(self.damaged("its numbers are out of order"));
             }
+            entries.push(e);
         }
         Ok(Some((Community::from_sorted(entries, meta.version), meta)))
     }
 
-    /// A damaged copy is dropped (its version and times too), so that the
-    /// next sync, due at once, downloads the list again.
-    fn damaged(&self, why: &str) -> Option<(Community, Meta)> {
+    fn damaged<T>(&self, why: &str) -> Option<T> {
         tracing::warn!(
             "the PhoneBlock copy {} is damaged ({why}): dropped, the next sync downloads the list again",
-            self.path.display()
+            self.numbers.display()
         );
-        if let Err(e) = self.conn.execute("DELETE FROM copy", []) {
+        if let Err(e) = std::fs::remove_file(&self.numbers) {
             tracing::warn!("cannot drop the damaged PhoneBlock copy: {e}");
         }
         None
@@ -156,32 +171,36 @@ impl Store {
     /// Replaces the copy with `list` as synced at `now`, in full (`full`:
     /// the time of the last full download is now) or after changes.
     pub fn save(&mut self, list: &Community, now: i64, full: bool) -> Result<(), StoreError> {
-        let tx = self.conn.transaction().map_err(|e| fault(&self.path, e))?;
-        let done = (|| -> Result<(), Fault> {
-            let bytes = (list.len() * RECORD) as i64;
-            tx.execute(
-                "INSERT INTO copy (id, version, synced_at, full_at, numbers)
-                 VALUES (1, ?1, ?2, COALESCE(?3, 0), zeroblob(?4))
-                 ON CONFLICT(id) DO UPDATE SET version = ?1, synced_at = ?2,
-                     full_at = COALESCE(?3, full_at), numbers = zeroblob(?4)",
-                params![list.version, now, full.then_some(now), bytes],
-            )?;
-            let mut blob = tx.blob_open(rusqlite::MAIN_DB, "copy", "numbers", 1, false)?;
-            let mut buf = Vec::with_capacity(CHUNK * RECORD);
-            for chunk in list.entries().chunks(CHUNK) {
-                buf.clear();
-                for e in chunk {
-                    buf.extend_from_slice(&encode(e));
-                }
-                blob.write_all(&buf)?;
+        let full_at = match full {
+            true => now,
+            false => self.meta()?.map_or(0, |m| m.full_at),
+        };
+        let tmp = self.numbers.with_extension("numbers.new");
+        let write = || -> std::io::Result<()> {
+            let mut w = BufWriter::with_capacity(CHUNK * RECORD, std::fs::File::create(&tmp)?);
+            w.write_all(&MAGIC)?;
+            for x in [list.version, now, full_at, list.len() as i64] {
+                w.write_all(&x.to_le_bytes())?;
             }
-            Ok(())
-        })();
-        done.and_then(|()| Ok(tx.commit()?))
-            .map_err(|e| self.err(e))
+            for e in list.entries() {
+                w.write_all(&encode(e))?;
+            }
+            let file = w.into_inner().map_err(|e| e.into_error())?;
+            // On disk before it replaces the old copy.
+            file.sync_all()?;
+            std::fs::rename(&tmp, &self.numbers)
+        };
+        write().map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            fault(&self.numbers, e)
+        })
     }
 }
 
+/// The community file starts with this, then version, synced_at, full_at
+/// and the count (i64 each), then the records.
+const MAGIC: [u8; 8] = *b"MS4FBPB\x01";
+const HEADER: usize = 8 + 4 * 8;
 /// A number on disk: the number (u64), votes (u32), rating (its index,
 /// 255 for none), three bytes unused; little-endian.
 const RECORD: usize = 16;
@@ -197,14 +216,13 @@ fn encode(e: &Listed) -> [u8; RECORD] {
 }
 
 fn decode(r: [u8; RECORD]) -> Listed {
-    let word = |a: usize, b: usize| {
-        let mut x = [0u8; 8];
-        x[..b - a].copy_from_slice(&r[a..b]);
-        u64::from_le_bytes(x)
-    };
+    let mut phone = [0u8; 8];
+    phone.copy_from_slice(&r[..8]);
+    let mut votes = [0u8; 4];
+    votes.copy_from_slice(&r[8..12]);
     Listed {
-        phone: word(0, 8),
-        votes: word(8, 12) as u32,
+        phone: u64::from_le_bytes(phone),
+        votes: u32::from_le_bytes(votes),
         rating: Rating::ALL.get(r[12] as usize).copied(),
     }
 }
@@ -331,7 +349,7 @@ impl Store {
 /// Unsent reports kept at most (an outage of weeks must not grow the file).
 pub const MAX_QUEUED: i64 = 100;
 
-/// Names the copy's file in an error.
+/// Names a file of the copy in an error.
 fn fault(path: &Path, source: impl Into<Fault>) -> StoreError {
     StoreError {
         path: path.to_owned(),
@@ -408,28 +426,20 @@ mod tests {
 
         // A damaged copy is no copy, its meta gone with it (so that the
         // next sync is due at once and downloads it again).
-        let mut s = s;
-        let raw = Connection::open(&path).unwrap();
+        let numbers = dir.join("phoneblock.numbers");
+        let good = std::fs::read(&numbers).unwrap();
+        let mut swapped = good.clone();
+        swapped[HEADER..].rotate_left(RECORD);
         for (bytes, why) in [
-            (vec![1, 2], "not whole records"),
-            (
-                [49302, 49301]
-                    .map(|phone| {
-                        encode(&Listed {
-                            phone,
-                            votes: 4,
-                            rating: None,
-                        })
-                    })
-                    .concat(),
-                "out of order",
-            ),
+            (good[..good.len() - 1].to_vec(), "cut off"),
+            (good[..HEADER - 1].to_vec(), "no whole header"),
+            (swapped, "out of order"),
+            (b"garbage".to_vec(), "no header"),
         ] {
-            s.save(&merged, 2000, false).unwrap();
-            raw.execute("UPDATE copy SET numbers = ?1", [bytes])
-                .unwrap();
+            std::fs::write(&numbers, bytes).unwrap();
             assert!(s.load().unwrap().is_none(), "{why}");
             assert_eq!(s.meta().unwrap(), None, "{why}");
+            assert!(!numbers.exists(), "{why}");
         }
         let _ = std::fs::remove_dir_all(&dir);
     }

@@ -20,6 +20,25 @@ pub struct Synced {
     pub examples: Vec<String>,
     /// The whole sync: request, parse, merge, write.
     pub took: Duration,
+    /// Of that, this thread's CPU time: the work, without waiting for
+    /// PhoneBlock or the disk.
+    pub cpu: Option<Duration>,
+}
+
+/// The calling thread's CPU time so far.
+fn thread_cpu() -> Option<Duration> {
+    #[cfg(unix)]
+    {
+        let mut t = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: clock_gettime writes the timespec we own.
+        let ok = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut t) } == 0;
+        ok.then(|| Duration::new(t.tv_sec as u64, t.tv_nsec as u32))
+    }
+    #[cfg(not(unix))]
+    None
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -42,7 +61,8 @@ pub fn sync_now(
     in_use: Option<&Arc<Community>>,
     now: i64,
 ) -> Result<(Community, Synced), SyncFailure> {
-    let start = std::time::Instant::now();
+    let (start, cpu_start) = (std::time::Instant::now(), thread_cpu());
+    let cpu = || Some(thread_cpu()?.saturating_sub(cpu_start?));
     let base = match (store.meta()?, in_use) {
         (None, _) => None,
         (Some(meta), Some(c)) if c.version == meta.version => Some(Arc::clone(c)),
@@ -64,6 +84,7 @@ pub fn sync_now(
                 skipped: list.skipped,
                 examples: list.examples,
                 took: start.elapsed(),
+                cpu: cpu(),
             };
             Ok((copy, synced))
         }
@@ -79,6 +100,7 @@ pub fn sync_now(
                 skipped: changes.skipped,
                 examples: changes.examples,
                 took: start.elapsed(),
+                cpu: cpu(),
             };
             Ok((copy, synced))
         }
@@ -144,14 +166,17 @@ impl std::fmt::Display for Synced {
         let a = self.applied;
         write!(
             f,
-            "{} sync: {} added, {} updated, {} removed; {} numbers, version {} ({} ms)",
+            "{} sync: {} added, {} updated, {} removed; {} numbers, version {} ({} ms{})",
             if self.full { "full" } else { "incremental" },
             a.added,
             a.updated,
             a.removed,
             self.total,
             self.version,
-            self.took.as_millis()
+            self.took.as_millis(),
+            self.cpu
+                .map(|c| format!(", {} ms CPU", c.as_millis()))
+                .unwrap_or_default()
         )?;
         if self.skipped > 0 {
             write!(

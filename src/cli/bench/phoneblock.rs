@@ -12,6 +12,7 @@ use std::time::{Duration, SystemTime};
 use super::{percentile, proc_status, run_calls, start_phone};
 use crate::emulator::Emulator;
 use crate::emulator::phoneblock::{PhoneBlockConfig, PhoneBlockStandIn, synthetic, synthetic_list};
+use crate::phoneblock::store::Store;
 
 const NUMBERS: usize = 1_000_000;
 const CHANGES: usize = 10_000;
@@ -195,10 +196,13 @@ async fn run(
     // The list moves on; the copy is two days old, so the daemon syncs
     // at start, while calls come in.
     let version = api.churn(CHANGES);
-    let db = rusqlite::Connection::open(pdir.join("phoneblock.db")).map_err(|e| e.to_string())?;
-    db.execute("UPDATE meta SET synced_at = synced_at - 172800", [])
-        .map_err(|e| e.to_string())?;
-    drop(db);
+    let backdated = (|| {
+        let mut store = Store::open(&pdir.join("phoneblock.db"))?;
+        let (copy, meta) = store.load()?.ok_or_else(|| "no copy".to_owned())?;
+        store.save(&copy, meta.synced_at - 2 * 86_400, false)?;
+        Ok::<_, Box<dyn std::error::Error>>(())
+    })();
+    backdated.map_err(|e| format!("cannot backdate the copy: {e}"))?;
     let log = pdir.join("sync.log");
     let phone = start_phone(emu, exe, box_addr, Path::new(&with), Some(&log)).await?;
     let t0 = SystemTime::now();
