@@ -219,8 +219,12 @@ async fn run(
         .rsplit_once('(')
         .and_then(|(_, t)| t.split_whitespace().next()?.parse().ok())
         .unwrap_or(0);
+    let cpu = synced
+        .split_once(" ms, ")
+        .and_then(|(_, c)| c.split_whitespace().next())
+        .unwrap_or("?");
     println!(
-        "| incremental sync of {CHANGES} changes in the running daemon (request, parse, merge, write) | {took} ms |"
+        "| incremental sync of {CHANGES} changes in the running daemon (request, parse, merge, write): wall, CPU | {took} ms, {cpu} ms |"
     );
     let from = end - Duration::from_millis(took);
     let interval = Duration::from_secs_f64(1.0 / RATE);
