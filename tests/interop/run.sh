@@ -45,7 +45,7 @@ grep -q "registered at the FRITZ!Box" phone.log || fail "the phone did not regis
 echo "ok: registered through the 401 challenge"
 
 # 3. A blocked caller: answered and hung up at once.
-sipp -sf "$here/blocked_call.xml" -i 127.0.0.1 -p 15080 -m 1 -timeout 20 -timeout_error -nostdin \
+sipp -sf "$here/blocked_call.xml" -key caller 09005551234 -i 127.0.0.1 -p 15080 -m 1 -timeout 20 -timeout_error -nostdin \
     -trace_rtt -rtt_freq 1 -trace_err -error_file blocked_err.log "$phone" >blocked.log 2>&1 \
     || fail "blocked call scenario"
 echo "ok: blocked call answered (PCMA) and hung up with BYE"
@@ -99,9 +99,63 @@ grep -q "call 1: answered after" emulator.log || fail "emulator did not report t
 grep -q " 0 protocol violation" emulator.log || fail "emulator saw violations from sipp"
 echo "ok: the emulator's registrar and caller interoperate with sipp"
 
+# 8. PhoneBlock: the copy synced from the emulated PhoneBlock (minisip4fb
+#    emulate --phoneblock), sipp as the Box calls from a number with 50
+#    community votes: terminated from the copy and reported (report-call
+#    with the token) in the background.
+"$bin" emulate --bind 127.0.0.1:15063 --phoneblock 127.0.0.1:15098 --options 0 >pb_emulator.log 2>&1 &
+pb_pid=$!; pids+=("$pb_pid")
+for _ in $(seq 50); do grep -q "emulated PhoneBlock at" pb_emulator.log && break; sleep 0.1; done
+grep -q "emulated PhoneBlock at" pb_emulator.log || fail "the emulated PhoneBlock did not start"
+printf 'emulated-phoneblock-token\n' >pb-token && chmod 600 pb-token
+printf 'geheim123\n' >pb-password && chmod 600 pb-password
+cat >pb.toml <<CONFIG
+[fritzbox]
+host = "127.0.0.1:15064"
+user = "620"
+password_file = "pb-password"
+bind = "127.0.0.1:15072"
+[numbers]
+country = "DE"
+area_code = "030"
+[phoneblock]
+api = "http://127.0.0.1:15098/phoneblock/api"
+token_file = "pb-token"
+[[rule]]
+name = "PhoneBlock"
+lists = ["phoneblock:blacklist", "phoneblock:community"]
+action = "terminate"
+CONFIG
+"$bin" phoneblock sync --config pb.toml >pb_sync.log 2>&1 || fail "phoneblock sync"
+grep -q "full sync: 3 added" pb_sync.log || fail "phoneblock sync did not download the list"
+"$bin" lookup 04055512345 --json --config pb.toml >pb_lookup.log 2>&1 || fail "lookup"
+grep -q '"decision":"terminate"' pb_lookup.log && grep -q '"votes":50' pb_lookup.log \
+    || fail "lookup of a listed number"
+sipp -sf "$here/registrar.xml" -i 127.0.0.1 -p 15064 -m 1 -timeout 60 -timeout_error \
+    -nostdin -trace_err -error_file pb_registrar_err.log >pb_registrar.log 2>&1 &
+pbreg_pid=$!; pids+=("$pbreg_pid")
+"$bin" run --config pb.toml >pb_phone.log 2>&1 &
+pbphone_pid=$!; pids+=("$pbphone_pid")
+for _ in $(seq 50); do grep -q "registered at the FRITZ!Box" pb_phone.log && grep -q "rule(s)" pb_phone.log && break; sleep 0.1; done
+grep -q "registered at the FRITZ!Box" pb_phone.log || fail "the PhoneBlock phone did not register"
+sipp -sf "$here/blocked_call.xml" -key caller 04055512345 -i 127.0.0.1 -p 15082 -m 1 -timeout 20 -timeout_error \
+    -nostdin -trace_err -error_file pb_call_err.log 127.0.0.1:15072 >pb_call.log 2>&1 \
+    || fail "a number with 50 PhoneBlock votes was not terminated"
+for _ in $(seq 50); do grep -q "reported +494055512345 to PhoneBlock" pb_phone.log && break; sleep 0.1; done
+grep -q "reported +494055512345 to PhoneBlock" pb_phone.log || fail "the blocked number was not reported"
+grep -q 'has 50 PhoneBlock votes (E_ADVERTISING)' pb_phone.log || fail "no PhoneBlock reason in the log"
+sleep 1.5
+kill -TERM "$pbphone_pid"
+wait "$pbphone_pid" || fail "the PhoneBlock phone exited non-zero on SIGTERM"
+wait "$pbreg_pid" || fail "registrar scenario of the PhoneBlock phone"
+kill -INT "$pb_pid"
+wait "$pb_pid" || fail "the emulated PhoneBlock saw violations (pb_emulator.log)"
+grep -q "PhoneBlock heard of a call from 00494055512345" pb_emulator.log || fail "PhoneBlock did not hear of the call"
+echo "ok: PhoneBlock: a number with 50 votes terminated from the local copy and reported"
+
 rtt=$(ls ./*_rtt.csv 2>/dev/null | head -n 1)
 if [ -n "$rtt" ]; then
     echo "blocked call timings (sipp; its clock has 1 ms resolution, so 0 means < 1 ms):"
     awk -F';' 'NR > 1 { printf "  %s: %s ms\n", ($3 == "1" ? "INVITE -> 200 OK" : "ACK -> BYE      "), $2 }' "$rtt"
 fi
-echo "interop: 6 passed, 0 failed"
+echo "interop: 7 passed, 0 failed"
