@@ -80,3 +80,14 @@ mod tests {
         assert_eq!(l.at_content(1), 3, "the blank line is skipped");
     }
 }
+
+/// A span of seconds as a person reads it: `45 s`, `12 min`, `5 h`,
+/// `2 d 3 h` (negative counts as 0).
+pub fn span(secs: i64) -> String {
+    match secs.max(0) {
+        s if s < 120 => format!("{s} s"),
+        s if s < 7200 => format!("{} min", s / 60),
+        s if s < 172_800 => format!("{} h", s / 3600),
+        s => format!("{} d {} h", s / 86_400, s % 86_400 / 3600),
+    }
+}

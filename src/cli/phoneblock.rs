@@ -127,7 +127,7 @@ pub fn phoneblock(a: PhoneblockArgs) -> i32 {
             {
                 eprintln!(
                     "note: the copy was synced {} ago; PhoneBlock asks for one sync a day at most (the daemon syncs by itself)",
-                    humanize(now.saturating_sub(m.synced_at))
+                    crate::text::span(now.saturating_sub(m.synced_at))
                 );
             }
             let community = match sync_now(&api, &mut store, None, now) {
@@ -170,7 +170,7 @@ pub fn status(
     now: i64,
 ) -> i32 {
     let copy = store.load();
-    let ago = |t: i64| humanize(now.saturating_sub(t));
+    let ago = |t: i64| crate::text::span(now.saturating_sub(t));
     match &copy {
         Ok(Some((list, meta))) => {
             let listed = list
@@ -296,11 +296,16 @@ pub fn lookup(a: LookupArgs) -> i32 {
         let rating = l.rating.map(|r| format!(" ({r})")).unwrap_or_default();
         println!("  PhoneBlock: {} votes{rating}", l.votes);
     }
+    if crate::screen::rules::Rules::wants_box_lists(&source.config) {
+        println!(
+            "  (lookup reads no lists from the FRITZ!Box: rules with fritzbox:… see them empty)"
+        );
+    }
     match meta {
         Some(m) => println!(
             "  (PhoneBlock copy version {}, synced {} ago)",
             m.version,
-            humanize(chrono::Utc::now().timestamp().saturating_sub(m.synced_at))
+            crate::text::span(chrono::Utc::now().timestamp().saturating_sub(m.synced_at))
         ),
         None if source.config.phoneblock.is_some() => {
             println!("  (no PhoneBlock copy yet: run `minisip4fb phoneblock sync`)")
@@ -355,15 +360,5 @@ pub fn report(a: ReportArgs) -> i32 {
             0
         }
         Err(e) => fail(1, e),
-    }
-}
-
-/// `93784` → `1 d 2 h`.
-fn humanize(secs: i64) -> String {
-    match secs {
-        s if s < 120 => format!("{s} s"),
-        s if s < 7200 => format!("{} min", s / 60),
-        s if s < 172_800 => format!("{} h", s / 3600),
-        s => format!("{} d {} h", s / 86_400, s % 86_400 / 3600),
     }
 }

@@ -19,7 +19,8 @@ use crate::phoneblock::sync::{
 };
 use crate::phoneblock::{Handle, Local, e164};
 
-/// Each request as a whole while running (a 30 MB list on a slow line).
+/// Each request as a whole while running (the full list is a few MB today,
+/// up to ~90 MB for a million numbers: slow lines need the time).
 const TIMEOUT: Duration = Duration::from_secs(120);
 /// Reports still queued at shutdown get this long, then wait for the next start.
 pub(crate) const STOP_FLUSH: Duration = Duration::from_secs(2);
@@ -118,14 +119,6 @@ fn why(e: Option<SyncFailure>) -> (String, Option<Duration>) {
     }
 }
 
-fn humanize(d: Duration) -> String {
-    match d.as_secs() {
-        s if s < 120 => format!("{s} s"),
-        s if s < 7200 => format!("{} min", s / 60),
-        s => format!("{:.1} h", s as f64 / 3600.0),
-    }
-}
-
 /// Keeps the copy fresh: the community list at start if it is a day old
 /// (in full if there is none), then every 23–25 h; the personal lists
 /// hourly. A failure keeps what the rules have and retries with backoff.
@@ -192,7 +185,7 @@ async fn keep_fresh(
                     let kept = handle.load().community.version;
                     tracing::warn!(
                         "PhoneBlock sync failed, the rules keep the copy of version {kept}: {reason}; retrying in {}",
-                        humanize(wait)
+                        crate::text::span(wait.as_secs() as i64)
                     );
                     let _ = events.send(DaemonEvent::PhoneblockSyncFailed {
                         time: now_rfc3339(),
@@ -227,7 +220,7 @@ async fn keep_fresh(
                     let wait = backoff(personal_failures, retry);
                     tracing::warn!(
                         "PhoneBlock: your lists were not fetched, the rules keep the last: {reason}; retrying in {}",
-                        humanize(wait)
+                        crate::text::span(wait.as_secs() as i64)
                     );
                     Instant::now() + wait
                 }

@@ -142,6 +142,23 @@ pub fn sync_personal(
     Ok((p, fetched))
 }
 
+/// `; 3 entries refused (WHY), e.g. …` when any were.
+fn refused(
+    f: &mut std::fmt::Formatter<'_>,
+    skipped: usize,
+    examples: &[String],
+    why: &str,
+) -> std::fmt::Result {
+    match skipped {
+        0 => Ok(()),
+        n => write!(
+            f,
+            "; {n} entries refused ({why}), e.g. {}",
+            examples.join("; ")
+        ),
+    }
+}
+
 impl std::fmt::Display for Fetched {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
@@ -149,15 +166,7 @@ impl std::fmt::Display for Fetched {
             "personal lists: {} on the blacklist, {} on the whitelist",
             self.blacklist, self.whitelist
         )?;
-        if self.skipped > 0 {
-            write!(
-                f,
-                "; {} entries refused (not a number), e.g. {}",
-                self.skipped,
-                self.examples.join("; ")
-            )?;
-        }
-        Ok(())
+        refused(f, self.skipped, &self.examples, "not a number")
     }
 }
 
@@ -178,15 +187,12 @@ impl std::fmt::Display for Synced {
                 .map(|c| format!(", {} ms CPU", c.as_millis()))
                 .unwrap_or_default()
         )?;
-        if self.skipped > 0 {
-            write!(
-                f,
-                "; {} entries refused (not an E.164 number or bad votes), e.g. {}",
-                self.skipped,
-                self.examples.join("; ")
-            )?;
-        }
-        Ok(())
+        refused(
+            f,
+            self.skipped,
+            &self.examples,
+            "not an E.164 number or bad votes",
+        )
     }
 }
 
