@@ -60,6 +60,17 @@ impl<'t> Lines<'t> {
     }
 }
 
+/// A span of seconds as a person reads it: `45 s`, `12 min`, `5 h`,
+/// `2 d 3 h` (negative counts as 0).
+pub fn span(secs: i64) -> String {
+    match secs.max(0) {
+        s if s < 120 => format!("{s} s"),
+        s if s < 7200 => format!("{} min", s / 60),
+        s if s < 172_800 => format!("{} h", s / 3600),
+        s => format!("{} d {} h", s / 86_400, s % 86_400 / 3600),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -79,15 +90,12 @@ mod tests {
         let mut l = Lines::new(t);
         assert_eq!(l.at_content(1), 3, "the blank line is skipped");
     }
-}
 
-/// A span of seconds as a person reads it: `45 s`, `12 min`, `5 h`,
-/// `2 d 3 h` (negative counts as 0).
-pub fn span(secs: i64) -> String {
-    match secs.max(0) {
-        s if s < 120 => format!("{s} s"),
-        s if s < 7200 => format!("{} min", s / 60),
-        s if s < 172_800 => format!("{} h", s / 3600),
-        s => format!("{} d {} h", s / 86_400, s % 86_400 / 3600),
+    #[test]
+    fn spans_read_as_people_say_them() {
+        assert_eq!(
+            [-5, 45, 720, 18_000, 183_600].map(span),
+            ["0 s", "45 s", "12 min", "5 h", "2 d 3 h"]
+        );
     }
 }
