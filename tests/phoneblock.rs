@@ -673,3 +673,58 @@ async fn bad_answers_leave_the_copy_as_it_was() {
         "the copy is as it was: {out}"
     );
 }
+
+/// A wrong token at start: one clear line naming where the token came
+/// from, a `phoneblock_sync_failed` event with the retry, and the daemon
+/// goes on screening (fail open: without a copy, a listed number rings).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_token_fails_the_sync_not_the_daemon() {
+    use minisip4fb::emulator::CallOutcome;
+    use std::time::Duration;
+    let api = stand_in().await;
+    let dir = common::fresh_dir("phoneblock", "refused");
+    daemon_config(&dir, &api.url());
+    std::fs::write(dir.join("token"), "s3cr3t-but-wrong\n").unwrap();
+    let emu = common::usual_box(14).await;
+    let mut d = run(&dir, &emu);
+    let line = format!(
+        "PhoneBlock sync failed, the rules keep the copy of version 0: PhoneBlock refused the token (HTTP 401): check [phoneblock] token_file {}; retrying in 5 min",
+        dir.join("token").display()
+    );
+    assert!(
+        d.wait_for(&line, Duration::from_secs(20)).await,
+        "{}",
+        d.log()
+    );
+    assert!(
+        d.wait_for("your lists were not fetched", Duration::from_secs(10))
+            .await,
+        "{}",
+        d.log()
+    );
+    assert!(!d.log().contains("s3cr3t"), "the token is never logged");
+    emu.wait_for_binding(Duration::from_secs(10))
+        .await
+        .expect("registers");
+    assert_eq!(
+        emu.call(call("030111", 300)).await.outcome,
+        CallOutcome::RangUntilCancelled,
+        "no copy: the call rings"
+    );
+    assert_eq!(d.terminate().map(|s| s.code()), Some(Some(0)));
+    let events = std::fs::read_to_string(dir.join("events.jsonl")).unwrap();
+    let failed: serde_json::Value = events
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|e| e["event"] == "phoneblock_sync_failed")
+        .unwrap_or_else(|| panic!("no phoneblock_sync_failed in {events}"));
+    assert_eq!(failed["retry_in"], 300);
+    assert!(
+        failed["reason"]
+            .as_str()
+            .unwrap()
+            .contains("refused the token"),
+        "{failed}"
+    );
+    assert!(api.reported().is_empty());
+}
