@@ -58,6 +58,10 @@ impl Store {
     pub fn open(path: &Path) -> Result<Store, StoreError> {
         let err = |e: rusqlite::Error| fault(path, e);
         let conn = Connection::open(path).map_err(err)?;
+        // The daemon's sync and its reporter (and a command run by hand)
+        // each have a connection: a write waits for another's, briefly.
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(err)?;
         conn.execute_batch(
             "PRAGMA journal_mode=WAL;
              CREATE TABLE IF NOT EXISTS personal (
@@ -175,7 +179,10 @@ impl Store {
             true => now,
             false => self.meta()?.map_or(0, |m| m.full_at),
         };
-        let tmp = self.numbers.with_extension("numbers.new");
+        // Per process: the daemon and a `phoneblock sync` by hand may both write.
+        let tmp = self
+            .numbers
+            .with_extension(format!("numbers.new-{}", std::process::id()));
         let write = || -> std::io::Result<()> {
             let mut w = BufWriter::with_capacity(CHUNK * RECORD, std::fs::File::create(&tmp)?);
             w.write_all(&MAGIC)?;
