@@ -404,4 +404,30 @@ mod tests {
         assert!(matches!(e, ApiError::Unreachable { .. }), "{e}");
         assert!(t.elapsed() < Duration::from_secs(10), "{:?}", t.elapsed());
     }
+
+    #[test]
+    fn a_personal_list_the_service_does_not_have_is_empty() {
+        let (url, _) = serve(|req| {
+            if req.starts_with("GET /phoneblock/api/blacklist ") {
+                http(
+                    "200 OK",
+                    "",
+                    r#"{"numbers":[{"phone":"+4930666","label":"x"}]}"#,
+                )
+            } else {
+                http("404 Not Found", "", "")
+            }
+        });
+        let dir = std::env::temp_dir().join(format!("minisip4fb-pb404-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut store = super::super::store::Store::open(&dir.join("pb.db")).unwrap();
+        let (p, fetched) = super::super::sync::sync_personal(&api(&url), &mut store, 1).unwrap();
+        assert_eq!((p.blacklist.len(), p.whitelist.len()), (1, 0));
+        assert_eq!(
+            fetched.to_string(),
+            "personal lists: 1 on the blacklist, 0 on the whitelist (PhoneBlock has no /whitelist: empty)"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

@@ -114,19 +114,28 @@ pub struct Fetched {
     pub whitelist: usize,
     pub skipped: usize,
     pub examples: Vec<String>,
+    /// Lists PhoneBlock answered 404 for: taken as empty.
+    pub missing: Vec<Which>,
 }
 
 /// Fetches the household's own lists into `store`; on any failure the
-/// stored lists are unchanged.
+/// stored lists are unchanged. A list PhoneBlock answers 404 for does not
+/// exist there: it is empty.
 pub fn sync_personal(
     api: &Api,
     store: &mut Store,
     now: i64,
 ) -> Result<(Personal, Fetched), SyncFailure> {
     let mut p = Personal::default();
-    let (mut skipped, mut examples) = (0, Vec::new());
+    let (mut skipped, mut examples, mut missing) = (0, Vec::new(), Vec::new());
     for w in Which::BOTH {
-        let (list, s, e) = api.personal(w)?;
+        let (list, s, e) = match api.personal(w) {
+            Err(ApiError::Status { status: 404, .. }) => {
+                missing.push(w);
+                (Vec::new(), 0, Vec::new())
+            }
+            answer => answer?,
+        };
         *p.list_mut(w) = list;
         skipped += s;
         examples.extend(e);
@@ -138,6 +147,7 @@ pub fn sync_personal(
         whitelist: p.whitelist.len(),
         skipped,
         examples,
+        missing,
     };
     Ok((p, fetched))
 }
@@ -166,6 +176,9 @@ impl std::fmt::Display for Fetched {
             "personal lists: {} on the blacklist, {} on the whitelist",
             self.blacklist, self.whitelist
         )?;
+        for w in &self.missing {
+            write!(f, " (PhoneBlock has no /{}: empty)", w.as_str())?;
+        }
         refused(f, self.skipped, &self.examples, "not a number")
     }
 }
