@@ -21,6 +21,18 @@ pub struct Config {
     #[serde(rename = "hook")]
     pub hooks: Vec<Hook>,
     pub phoneblock: Option<PhoneBlock>,
+    pub web: Web,
+}
+
+/// `[web]`: the dashboard, its JSON API and Prometheus metrics.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Web {
+    /// Where it listens (`127.0.0.1:8080`); no web server without it. Any
+    /// address but loopback needs a password.
+    pub listen: Option<SocketAddr>,
+    /// The password's file (else env MINISIP4FB_WEB_PASSWORD).
+    pub password_file: Option<PathBuf>,
 }
 
 /// `[phoneblock]`: the community block list (phoneblock.net), kept locally.

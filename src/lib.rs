@@ -25,6 +25,7 @@ pub mod net;
 pub mod screen;
 pub mod sip;
 pub mod text;
+pub mod web;
 
 pub use net::{IncomingCall, Phone, PhoneConfig, Reject};
 pub mod emulator;

@@ -87,6 +87,8 @@ pub struct Filter {
     pub since: Option<String>,
     /// Only calls not left to ring.
     pub blocked: bool,
+    /// Only the newest this many (still oldest first).
+    pub limit: Option<u32>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -282,9 +284,12 @@ impl CallLog {
         let rows: Vec<Row> = self.with(|db| {
             let mut stmt = db.prepare(
                 "SELECT id, time, caller, caller_e164, name, called, class, decision, action, rule, reason, outcome, decision_ms, bye_ms
-                 FROM calls WHERE (?1 IS NULL OR time >= ?1) AND (?2 = 0 OR decision != 'ring') ORDER BY id",
+                 FROM (SELECT * FROM calls WHERE (?1 IS NULL OR time >= ?1) AND (?2 = 0 OR decision != 'ring')
+                       ORDER BY id DESC LIMIT ?3)
+                 ORDER BY id",
             )?;
-            let rows = stmt.query_map(params![f.since, f.blocked], |r| {
+            let limit = f.limit.map_or(-1, i64::from);
+            let rows = stmt.query_map(params![f.since, f.blocked, limit], |r| {
                 Ok((
                     r.get(0)?,
                     r.get(1)?,
@@ -424,6 +429,17 @@ mod tests {
             ..Filter::default()
         };
         assert!(log.list(&future).unwrap().is_empty());
+        let newest = log
+            .list(&Filter {
+                limit: Some(2),
+                ..Filter::default()
+            })
+            .unwrap();
+        assert_eq!(
+            newest.iter().map(|r| r.id).collect::<Vec<_>>(),
+            [all[1].id, all[2].id],
+            "the newest two, oldest first"
+        );
         let day = &log.per_day(None).unwrap()[0];
         assert_eq!(
             (day.1, day.2),

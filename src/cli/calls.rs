@@ -93,6 +93,7 @@ pub fn calls(a: CallsArgs) -> i32 {
     let records = match log.list(&Filter {
         since,
         blocked: a.blocked,
+        limit: None,
     }) {
         Ok(r) => r,
         Err(e) => {

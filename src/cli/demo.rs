@@ -375,6 +375,8 @@ async fn start_daemon(config_path: PathBuf) -> Result<Daemon, String> {
         events_json: false,
         calls: Some(dec_tx),
         tr064: Some(Ok(link)),
+        calllog_path: None,
+        web: None,
     };
     let task = tokio::spawn(serve(config, parts, async {
         let _ = stop_rx.await;

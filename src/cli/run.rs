@@ -40,6 +40,9 @@ pub struct RunArgs {
     /// Registration lifetime to ask for, in seconds (the Box decides).
     #[arg(long)]
     pub expires: Option<u32>,
+    /// Serve the dashboard, JSON API and metrics here (overrides [web] listen).
+    #[arg(long, value_name = "IP:PORT")]
+    pub web: Option<SocketAddr>,
     /// Print every event as one JSON object per line on stdout.
     #[arg(long, value_enum, value_name = "FORMAT")]
     pub events: Option<EventsFormat>,
@@ -204,14 +207,53 @@ pub async fn run(args: RunArgs) -> i32 {
         },
         None => None,
     };
+    let web = match web_settings(&args, &settings.source) {
+        Ok(w) => w,
+        Err(e) => {
+            eprintln!("minisip4fb: {e}");
+            return 2;
+        }
+    };
     let parts = Parts {
         tr064: settings.source.box_link(super::admin_password_env()),
+        calllog_path: settings.db.clone(),
         source: settings.source,
         calllog,
         events_json: args.events.is_some(),
         calls: None,
+        web,
     };
     daemon::serve(settings.phone, parts, shutdown).await
+}
+
+/// The web side as `--web` or `[web]` asks, its password from env
+/// MINISIP4FB_WEB_PASSWORD or `[web] password_file`; `None` without it.
+fn web_settings(
+    args: &RunArgs,
+    source: &RuleSource,
+) -> Result<Option<crate::web::Settings>, String> {
+    let w = &source.config.web;
+    let Some(listen) = args.web.or(w.listen) else {
+        return Ok(None);
+    };
+    let password = match std::env::var("MINISIP4FB_WEB_PASSWORD") {
+        Ok(p) if !p.is_empty() => Some(p),
+        _ => match &w.password_file {
+            Some(f) => {
+                let path = source.base_dir().join(f);
+                let text = crate::screen::list::read_regular(&path, 4096)
+                    .map_err(|e| format!("[web] password_file {}: {e}", path.display()))?;
+                Some(text.lines().next().unwrap_or("").trim().to_owned())
+                    .filter(|p| !p.is_empty())
+                    .ok_or_else(|| format!("[web] password_file {} is empty", path.display()))
+                    .map(Some)?
+            }
+            None => None,
+        },
+    };
+    crate::web::Settings::new(listen, password)
+        .map(Some)
+        .map_err(|e| e.to_string())
 }
 
 /// SIGTERM or SIGINT. The handlers are installed at once (not when the

@@ -341,6 +341,10 @@ pub struct Parts {
     pub calls: Option<mpsc::UnboundedSender<Record>>,
     /// TR-064 access, if configured (see [`RuleSource::box_link`]).
     pub tr064: Option<Result<BoxLink, LinkError>>,
+    /// The call log's file (the web side reads it).
+    pub calllog_path: Option<PathBuf>,
+    /// The dashboard, JSON API and metrics, if asked for.
+    pub web: Option<crate::web::Settings>,
 }
 
 /// Starts the phone with the daemon's screen and screens calls until
@@ -403,6 +407,7 @@ pub async fn serve(
             ""
         }
     );
+    let rules_count = rules.len();
     snapshot.store(Some(rules));
 
     let reload = Arc::new(tokio::sync::Notify::new());
@@ -445,6 +450,39 @@ pub async fn serve(
         phone.registration_updates(),
         events.clone(),
     )));
+    if let Some(settings) = parts.web {
+        let listener = match crate::web::bind(&settings).await {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("minisip4fb: {e}");
+                for t in tasks {
+                    t.abort();
+                }
+                let _ = phone.shutdown().await;
+                return 2;
+            }
+        };
+        let at = listener.local_addr().unwrap_or(settings.listen);
+        tracing::info!("web: http://{at}");
+        let inputs = crate::web::Inputs {
+            about: crate::web::About {
+                fritzbox: host.clone(),
+                user: user.clone(),
+                rules: rules_count,
+                log_only: parts.source.config.screen.log_only,
+            },
+            registration: phone.registration_updates(),
+            events: events.subscribe(),
+            calllog: parts.calllog_path,
+            phoneblock: parts
+                .source
+                .config
+                .phoneblock
+                .is_some()
+                .then(|| parts.source.phoneblock.clone()),
+        };
+        tasks.push(tokio::spawn(crate::web::serve(listener, settings, inputs)));
+    }
     tasks.push(tokio::spawn(reloader(
         parts.source,
         snapshot.clone(),

@@ -1,0 +1,277 @@
+//! The login: one password, session cookies, failed attempts limited.
+//! Without a password (a loopback address) everything is open.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use axum::Form;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+
+use super::{App, page};
+
+const COOKIE: &str = "minisip4fb_session";
+/// A session lasts this long.
+const SESSION: Duration = Duration::from_secs(12 * 3600);
+/// Sessions kept at most (the oldest goes first).
+const MAX_SESSIONS: usize = 64;
+/// Failed logins allowed per minute, in all.
+const FAILURES_PER_MINUTE: usize = 5;
+
+pub struct Auth {
+    password: Option<String>,
+    sessions: Mutex<HashMap<String, Instant>>,
+    failures: Mutex<VecDeque<Instant>>,
+}
+
+impl Auth {
+    pub fn new(password: Option<String>) -> Auth {
+        Auth {
+            password,
+            sessions: Mutex::default(),
+            failures: Mutex::default(),
+        }
+    }
+
+    /// Whether a request may see the household's data: there is no
+    /// password, or it carries a live session's cookie.
+    pub fn allows(&self, headers: &HeaderMap) -> bool {
+        if self.password.is_none() {
+            return true;
+        }
+        let Some(token) = cookie(headers) else {
+            return false;
+        };
+        let mut sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        sessions.retain(|_, until| *until > now);
+        sessions.contains_key(token)
+    }
+
+    /// `Authorization: Bearer PASSWORD` (a metrics scraper).
+    pub fn bearer(&self, headers: &HeaderMap) -> bool {
+        let given = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        matches!((given, &self.password), (Some(g), Some(p)) if same(g, p))
+    }
+
+    /// The seconds to wait before the next attempt, if failures are used up.
+    fn limited(&self) -> Option<u64> {
+        let mut f = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        while f
+            .front()
+            .is_some_and(|t| now.duration_since(*t) > Duration::from_secs(60))
+        {
+            f.pop_front();
+        }
+        (f.len() >= FAILURES_PER_MINUTE).then(|| {
+            f.front()
+                .map_or(60, |t| 61 - now.duration_since(*t).as_secs())
+        })
+    }
+
+    fn failed(&self) {
+        let mut f = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        f.push_back(Instant::now());
+        while f.len() > FAILURES_PER_MINUTE {
+            f.pop_front();
+        }
+    }
+
+    fn start_session(&self) -> String {
+        let token: String = (0..32)
+            .map(|_| format!("{:02x}", rand::random::<u8>()))
+            .collect();
+        let mut sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
+        if sessions.len() >= MAX_SESSIONS
+            && let Some(oldest) = sessions
+                .iter()
+                .min_by_key(|(_, t)| **t)
+                .map(|(k, _)| k.clone())
+        {
+            sessions.remove(&oldest);
+        }
+        sessions.insert(token.clone(), Instant::now() + SESSION);
+        token
+    }
+
+    fn end_session(&self, headers: &HeaderMap) {
+        if let Some(token) = cookie(headers) {
+            let mut sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
+            sessions.remove(token);
+        }
+    }
+}
+
+/// Equal without telling how much of it was: the digests are compared.
+fn same(a: &str, b: &str) -> bool {
+    use ring::digest::{SHA256, digest};
+    digest(&SHA256, a.as_bytes()).as_ref() == digest(&SHA256, b.as_bytes()).as_ref()
+}
+
+fn cookie(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|kv| kv.trim().strip_prefix(COOKIE)?.strip_prefix('='))
+}
+
+/// A POST from a page of another site is refused (with the SameSite
+/// cookie, this is the CSRF defence): its `Origin` must be this host.
+fn same_origin(headers: &HeaderMap) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
+        return true; // not a browser's cross-site POST
+    };
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    origin
+        .strip_prefix("http://")
+        .or_else(|| origin.strip_prefix("https://"))
+        == Some(host)
+}
+
+/// 401 for the API: what to do.
+pub fn refused_api() -> Response {
+    (
+        StatusCode::UNAUTHORIZED,
+        axum::Json(serde_json::json!({ "error": "log in first: POST /login with the password" })),
+    )
+        .into_response()
+}
+
+/// A page without a session goes to the login.
+pub fn to_login() -> Response {
+    (StatusCode::SEE_OTHER, [(header::LOCATION, "/login")]).into_response()
+}
+
+fn form(message: &str) -> String {
+    format!(
+        "<h1>minisip4fb</h1><p>{message}</p><form method=\"post\" action=\"/login\">\
+         <label>Password / Passwort <input type=\"password\" name=\"password\" autofocus required></label> \
+         <button>Log in / Anmelden</button></form>"
+    )
+}
+
+pub async fn login_page() -> Response {
+    page("minisip4fb: log in", &form(""))
+}
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    password: String,
+}
+
+pub async fn login(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Form(f): Form<LoginForm>,
+) -> Response {
+    if !same_origin(&headers) {
+        return (StatusCode::FORBIDDEN, "a login from another site").into_response();
+    }
+    let Some(password) = &app.auth.password else {
+        return (StatusCode::SEE_OTHER, [(header::LOCATION, "/")]).into_response();
+    };
+    if let Some(wait) = app.auth.limited() {
+        let mut r = page(
+            "minisip4fb: log in",
+            &form(&format!(
+                "Too many attempts: wait {wait} s. / Zu viele Versuche: {wait} s warten."
+            )),
+        );
+        *r.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+        if let Ok(v) = HeaderValue::from_str(&wait.to_string()) {
+            r.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        return r;
+    }
+    if !same(&f.password, password) {
+        app.auth.failed();
+        let mut r = page(
+            "minisip4fb: log in",
+            &form("Wrong password. / Falsches Passwort."),
+        );
+        *r.status_mut() = StatusCode::UNAUTHORIZED;
+        return r;
+    }
+    let token = app.auth.start_session();
+    let cookie = format!(
+        "{COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}",
+        SESSION.as_secs()
+    );
+    let mut r = (StatusCode::SEE_OTHER, [(header::LOCATION, "/")]).into_response();
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        r.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    r
+}
+
+pub async fn logout(State(app): State<App>, headers: HeaderMap) -> Response {
+    if !same_origin(&headers) {
+        return (StatusCode::FORBIDDEN, "a logout from another site").into_response();
+    }
+    app.auth.end_session(&headers);
+    let mut r = (StatusCode::SEE_OTHER, [(header::LOCATION, "/login")]).into_response();
+    r.headers_mut().insert(
+        header::SET_COOKIE,
+        HeaderValue::from_static(
+            "minisip4fb_session=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0",
+        ),
+    );
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with(pairs: &[(header::HeaderName, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(k.clone(), HeaderValue::from_str(v).unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn sessions_and_failures() {
+        let a = Auth::new(Some("geheim-genug".into()));
+        assert!(!a.allows(&HeaderMap::new()));
+        let t = a.start_session();
+        let c = format!("other=1; {COOKIE}={t}");
+        assert!(a.allows(&with(&[(header::COOKIE, &c)])));
+        assert!(!a.allows(&with(&[(header::COOKIE, "minisip4fb_session=forged")])));
+        assert!(a.bearer(&with(&[(header::AUTHORIZATION, "Bearer geheim-genug")])));
+        assert!(!a.bearer(&with(&[(header::AUTHORIZATION, "Bearer geheim")])));
+        for _ in 0..FAILURES_PER_MINUTE {
+            assert!(a.limited().is_none());
+            a.failed();
+        }
+        assert!(a.limited().is_some_and(|w| (1..=61).contains(&w)));
+        assert!(Auth::new(None).allows(&HeaderMap::new()));
+    }
+
+    #[test]
+    fn posts_from_another_site_are_refused() {
+        let host = (header::HOST, "192.168.178.20:8080");
+        assert!(same_origin(&with(std::slice::from_ref(&host))));
+        assert!(same_origin(&with(&[
+            host.clone(),
+            (header::ORIGIN, "http://192.168.178.20:8080")
+        ])));
+        assert!(!same_origin(&with(&[
+            host,
+            (header::ORIGIN, "https://evil.example")
+        ])));
+    }
+}

@@ -1,0 +1,132 @@
+//! `/metrics`: what Prometheus scrapes, fed by the daemon's event bus.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+use crate::daemon::DaemonEvent;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CallLabels {
+    decision: String,
+    outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ListLabels {
+    list: String,
+}
+
+pub struct Metrics {
+    registry: Registry,
+    calls: Family<CallLabels, Counter>,
+    registered: Gauge,
+    registration_failures: Counter,
+    decision: Histogram,
+    invite_to_bye: Histogram,
+    rules: Gauge,
+    lists: Family<ListLabels, Gauge>,
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let mut registry = Registry::default();
+        let calls = Family::<CallLabels, Counter>::default();
+        let registered = Gauge::default();
+        let registration_failures = Counter::default();
+        // 50 µs … 0.1 s: a decision takes microseconds, a slow one shows.
+        let decision = Histogram::new(exponential_buckets(0.000_05, 2.0, 12));
+        // 0.2 ms … 0.4 s: INVITE → our BYE confirmed.
+        let invite_to_bye = Histogram::new(exponential_buckets(0.000_2, 2.0, 12));
+        let rules = Gauge::default();
+        let lists = Family::<ListLabels, Gauge>::default();
+        registry.register(
+            "minisip4fb_calls",
+            "Calls by what was done and how they ended",
+            calls.clone(),
+        );
+        registry.register(
+            "minisip4fb_registered",
+            "1 while registered at the FRITZ!Box",
+            registered.clone(),
+        );
+        registry.register(
+            "minisip4fb_registration_failures",
+            "Registrations lost or refused",
+            registration_failures.clone(),
+        );
+        registry.register(
+            "minisip4fb_decision_seconds",
+            "INVITE to decision",
+            decision.clone(),
+        );
+        registry.register(
+            "minisip4fb_invite_to_bye_seconds",
+            "INVITE to the end of a call the phone terminated",
+            invite_to_bye.clone(),
+        );
+        registry.register("minisip4fb_rules", "Rules in force", rules.clone());
+        registry.register(
+            "minisip4fb_list_entries",
+            "Entries of the lists the rules read",
+            lists.clone(),
+        );
+        Metrics {
+            registry,
+            calls,
+            registered,
+            registration_failures,
+            decision,
+            invite_to_bye,
+            rules,
+            lists,
+        }
+    }
+
+    /// Counts what an event says.
+    pub fn take(&self, event: &DaemonEvent) {
+        match event {
+            DaemonEvent::CallEnded(r) => {
+                let labels = CallLabels {
+                    decision: r.decision.as_str().to_owned(),
+                    outcome: r
+                        .outcome
+                        .map_or_else(|| "unknown".to_owned(), |o| o.as_text().into_owned()),
+                };
+                self.calls.get_or_create(&labels).inc();
+                if let Some(ms) = r.decision_ms {
+                    self.decision.observe(ms / 1000.0);
+                }
+                if let Some(ms) = r.bye_ms {
+                    self.invite_to_bye.observe(ms / 1000.0);
+                }
+            }
+            DaemonEvent::RegistrationLost { .. } => {
+                self.registration_failures.inc();
+            }
+            _ => {}
+        }
+    }
+
+    /// The text for a scrape, with the gauges read now.
+    pub fn encode(
+        &self,
+        registered: bool,
+        rules: usize,
+        lists: impl Iterator<Item = (&'static str, usize)>,
+    ) -> Result<String, std::fmt::Error> {
+        self.registered.set(i64::from(registered));
+        self.rules.set(rules as i64);
+        for (list, n) in lists {
+            let labels = ListLabels { list: list.into() };
+            self.lists.get_or_create(&labels).set(n as i64);
+        }
+        let mut out = String::new();
+        encode(&mut out, &self.registry)?;
+        Ok(out)
+    }
+}

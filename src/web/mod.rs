@@ -1,0 +1,414 @@
+//! The daemon's web side (issue 14, first part): a JSON API, Prometheus
+//! metrics and a status page, served on the daemon's runtime and fed by
+//! its event bus and the registration's watch; the phone's thread never
+//! waits for it.
+//!
+//! Access: on a loopback address everything is open. Any other address
+//! needs a password (`[web] password_file` or env
+//! `MINISIP4FB_WEB_PASSWORD`): without one the daemon refuses to start;
+//! with one every page and API wants the login's session cookie
+//! (HttpOnly, SameSite=Strict; POSTs from another origin are refused), and
+//! `/metrics` also takes `Authorization: Bearer PASSWORD` for a scraper.
+//! Failed logins are limited to 5 a minute.
+
+mod auth;
+mod metrics;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use tokio::sync::{broadcast, watch};
+
+use crate::daemon::DaemonEvent;
+use crate::net::Registration;
+
+/// Where the web side listens and who may use it.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub listen: SocketAddr,
+    pub password: Option<String>,
+}
+
+/// Why the web side cannot start; each says what to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum WebError {
+    #[error(
+        "[web] listen {0} is reachable from the network: set [web] password_file (or env MINISIP4FB_WEB_PASSWORD), or listen on 127.0.0.1"
+    )]
+    NeedsPassword(SocketAddr),
+    #[error("[web] password: at least 8 characters")]
+    ShortPassword,
+    #[error("[web] cannot listen on {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl Settings {
+    /// A listen address that is not loopback needs a password.
+    pub fn new(listen: SocketAddr, password: Option<String>) -> Result<Settings, WebError> {
+        match &password {
+            None if !listen.ip().is_loopback() => Err(WebError::NeedsPassword(listen)),
+            Some(p) if p.chars().count() < 8 => Err(WebError::ShortPassword),
+            _ => Ok(Settings { listen, password }),
+        }
+    }
+}
+
+/// What the pages show about the daemon, known at start.
+#[derive(Debug, Clone)]
+pub struct About {
+    pub fritzbox: String,
+    pub user: String,
+    pub rules: usize,
+    pub log_only: bool,
+}
+
+/// What the web side reads.
+pub struct Inputs {
+    pub about: About,
+    pub registration: watch::Receiver<Registration>,
+    pub events: broadcast::Receiver<DaemonEvent>,
+    pub calllog: Option<PathBuf>,
+    pub phoneblock: Option<crate::phoneblock::Handle>,
+}
+
+/// What the event bus told since the start.
+#[derive(Debug, Default)]
+struct Seen {
+    /// When the current registration began (RFC 3339).
+    registered_since: Option<String>,
+    last_error: Option<(String, String)>,
+}
+
+struct Shared {
+    about: About,
+    registration: watch::Receiver<Registration>,
+    calllog: Option<PathBuf>,
+    phoneblock: Option<crate::phoneblock::Handle>,
+    seen: Mutex<Seen>,
+    metrics: metrics::Metrics,
+    auth: auth::Auth,
+    /// Loopback: `/metrics` needs no login even with a password.
+    loopback: bool,
+}
+
+type App = Arc<Shared>;
+
+/// Binds the listen address (an error to print at start, not later).
+pub async fn bind(s: &Settings) -> Result<tokio::net::TcpListener, WebError> {
+    tokio::net::TcpListener::bind(s.listen)
+        .await
+        .map_err(|source| WebError::Listen {
+            addr: s.listen,
+            source,
+        })
+}
+
+/// Serves until the task is aborted.
+pub async fn serve(listener: tokio::net::TcpListener, settings: Settings, inputs: Inputs) {
+    let app: App = Arc::new(Shared {
+        about: inputs.about,
+        registration: inputs.registration,
+        calllog: inputs.calllog,
+        phoneblock: inputs.phoneblock,
+        seen: Mutex::default(),
+        metrics: metrics::Metrics::new(),
+        auth: auth::Auth::new(settings.password),
+        loopback: settings.listen.ip().is_loopback(),
+    });
+    let feeding = tokio::spawn(feed(inputs.events, app.clone()));
+    let router = Router::new()
+        .route("/", get(status_page))
+        .route("/api/status", get(api_status))
+        .route("/api/calls", get(api_calls))
+        .route("/metrics", get(metrics))
+        .route("/login", get(auth::login_page).post(auth::login))
+        .route("/logout", post(auth::logout))
+        .with_state(app);
+    if let Err(e) = axum::serve(listener, router).await {
+        tracing::error!("web: {e}");
+    }
+    feeding.abort();
+}
+
+/// Takes what the event bus says into the metrics and the status.
+async fn feed(mut events: broadcast::Receiver<DaemonEvent>, app: App) {
+    loop {
+        let event = match events.recv().await {
+            Ok(e) => e,
+            Err(broadcast::error::RecvError::Lagged(_)) => continue,
+            Err(broadcast::error::RecvError::Closed) => return,
+        };
+        app.metrics.take(&event);
+        let mut seen = app.seen.lock().unwrap_or_else(|p| p.into_inner());
+        match event {
+            DaemonEvent::Registered { time, .. }
+            | DaemonEvent::RegistrationRestored { time, .. } => {
+                seen.registered_since = Some(time);
+            }
+            DaemonEvent::RegistrationLost { time, reason } => {
+                seen.registered_since = None;
+                seen.last_error = Some((time, reason));
+            }
+            _ => {}
+        }
+    }
+}
+
+/// `GET /api/status`.
+fn status(app: &Shared) -> serde_json::Value {
+    let reg = app.registration.borrow().clone();
+    let (state, expires) = match &reg {
+        Registration::Connecting => ("connecting", None),
+        Registration::Registered { expires } => ("registered", Some(expires.as_secs())),
+        Registration::Failed { .. } => ("failed", None),
+        Registration::Unregistered => ("unregistered", None),
+    };
+    let seen = app.seen.lock().unwrap_or_else(|p| p.into_inner());
+    let failure = match &reg {
+        Registration::Failed { reason, .. } => Some(reason.to_string()),
+        _ => None,
+    };
+    let phoneblock = app.phoneblock.as_ref().map(|h| {
+        let l = h.load();
+        serde_json::json!({
+            "version": l.community.version,
+            "numbers": l.community.len(),
+            "blacklist": l.personal.blacklist.len(),
+            "whitelist": l.personal.whitelist.len(),
+        })
+    });
+    serde_json::json!({
+        "registered": matches!(reg, Registration::Registered { .. }),
+        "registration": state,
+        "since": seen.registered_since,
+        "expires": expires,
+        "last_error": failure.or_else(|| seen.last_error.as_ref().map(|(_, r)| r.clone())),
+        "last_error_at": seen.last_error.as_ref().map(|(t, _)| t.clone()),
+        "fritzbox": app.about.fritzbox,
+        "user": app.about.user,
+        "rules": app.about.rules,
+        "log_only": app.about.log_only,
+        "phoneblock": phoneblock,
+        "version": env!("CARGO_PKG_VERSION"),
+    })
+}
+
+/// Answers that carry the household's data are never cached.
+fn private(mut r: Response) -> Response {
+    let h = r.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    r
+}
+
+async fn api_status(State(app): State<App>, headers: HeaderMap) -> Response {
+    if !app.auth.allows(&headers) {
+        return auth::refused_api();
+    }
+    private(axum::Json(status(&app)).into_response())
+}
+
+#[derive(Deserialize)]
+struct CallsQuery {
+    /// RFC 3339: only calls at or after.
+    since: Option<String>,
+    limit: Option<u32>,
+    #[serde(default)]
+    blocked: bool,
+}
+
+/// At most this many calls an answer.
+const MAX_CALLS: u32 = 1000;
+
+async fn api_calls(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Query(q): Query<CallsQuery>,
+) -> Response {
+    if !app.auth.allows(&headers) {
+        return auth::refused_api();
+    }
+    let bad = |what: String| {
+        (
+            StatusCode::BAD_REQUEST,
+            axum::Json(serde_json::json!({ "error": what })),
+        )
+            .into_response()
+    };
+    if let Some(s) = &q.since
+        && chrono::DateTime::parse_from_rfc3339(s).is_err()
+    {
+        return bad(format!(
+            "since: {:?} is not an RFC 3339 time (2026-12-03T08:00:00Z)",
+            crate::text::printable(&s.chars().take(40).collect::<String>())
+        ));
+    }
+    let Some(path) = app.calllog.clone() else {
+        return private(axum::Json(serde_json::json!([])).into_response());
+    };
+    let filter = crate::calllog::Filter {
+        since: q.since,
+        blocked: q.blocked,
+        limit: Some(q.limit.unwrap_or(100).min(MAX_CALLS)),
+    };
+    // SQLite off the runtime's thread.
+    let read = tokio::task::spawn_blocking(move || {
+        crate::calllog::CallLog::open(&path).and_then(|log| log.list(&filter))
+    })
+    .await;
+    match read {
+        Ok(Ok(calls)) => private(axum::Json(calls).into_response()),
+        Ok(Err(e)) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            axum::Json(serde_json::json!({ "error": e.to_string() })),
+        )
+            .into_response(),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    }
+}
+
+/// `GET /metrics`: Prometheus (OpenMetrics) text. Open on loopback;
+/// elsewhere the login's cookie or `Authorization: Bearer PASSWORD`.
+async fn metrics(State(app): State<App>, headers: HeaderMap) -> Response {
+    if !app.loopback && !app.auth.allows(&headers) && !app.auth.bearer(&headers) {
+        return auth::refused_api();
+    }
+    let registered = matches!(*app.registration.borrow(), Registration::Registered { .. });
+    let lists = app.phoneblock.as_ref().map(|h| {
+        let l = h.load();
+        [
+            ("phoneblock:community", l.community.len()),
+            ("phoneblock:blacklist", l.personal.blacklist.len()),
+            ("phoneblock:whitelist", l.personal.whitelist.len()),
+        ]
+    });
+    match app
+        .metrics
+        .encode(registered, app.about.rules, lists.iter().flatten().copied())
+    {
+        Ok(text) => private(
+            (
+                [(
+                    header::CONTENT_TYPE,
+                    "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                )],
+                text,
+            )
+                .into_response(),
+        ),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    }
+}
+
+/// `GET /`: the status as a page (the dashboard grows from here).
+async fn status_page(State(app): State<App>, headers: HeaderMap) -> Response {
+    if !app.auth.allows(&headers) {
+        return auth::to_login();
+    }
+    let s = status(&app);
+    let text = |k: &str| match &s[k] {
+        serde_json::Value::Null => "–".to_owned(),
+        serde_json::Value::String(v) => v.clone(),
+        v => v.to_string(),
+    };
+    let rows = [
+        ("Registration", text("registration")),
+        ("Since", text("since")),
+        (
+            "FRITZ!Box",
+            format!("{} (user {})", text("fritzbox"), text("user")),
+        ),
+        ("Rules", text("rules")),
+        ("Log-only", text("log_only")),
+        ("Last error", text("last_error")),
+        ("PhoneBlock", text("phoneblock")),
+    ];
+    let body: String = rows
+        .iter()
+        .map(|(k, v)| format!("<tr><th>{k}</th><td>{}</td></tr>", escape(v)))
+        .collect();
+    page(
+        "minisip4fb",
+        &format!(
+            "<h1>minisip4fb</h1><table>{body}</table>\
+             <p><a href=\"/api/status\">/api/status</a> · <a href=\"/api/calls\">/api/calls</a> · \
+             <a href=\"/metrics\">/metrics</a></p>"
+        ),
+    )
+}
+
+/// A whole page: no scripts or assets from elsewhere, never framed.
+fn page(title: &str, body: &str) -> Response {
+    let mut r = Html(format!(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>{}</title>\
+         <meta name=\"viewport\" content=\"width=device-width\"></head><body>{body}</body></html>",
+        escape(title)
+    ))
+    .into_response();
+    r.headers_mut().insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'self'; frame-ancestors 'none'"),
+    );
+    private(r)
+}
+
+/// Text for HTML: caller data reaches these pages.
+fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+impl IntoResponse for WebError {
+    fn into_response(self) -> Response {
+        (StatusCode::INTERNAL_SERVER_ERROR, self.to_string()).into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lan_address_needs_a_password() {
+        let lan: SocketAddr = "0.0.0.0:8080".parse().unwrap();
+        let e = Settings::new(lan, None).unwrap_err();
+        assert!(matches!(e, WebError::NeedsPassword(_)), "{e}");
+        assert!(e.to_string().contains("password_file"), "{e}");
+        assert!(Settings::new(lan, Some("short".into())).is_err());
+        assert!(Settings::new(lan, Some("long enough".into())).is_ok());
+        assert!(Settings::new("127.0.0.1:8080".parse().unwrap(), None).is_ok());
+        assert!(Settings::new("[::1]:8080".parse().unwrap(), None).is_ok());
+    }
+
+    #[test]
+    fn html_escapes_what_a_caller_sends() {
+        assert_eq!(
+            escape("<script>\"x\"&'y'</script>"),
+            "&lt;script&gt;&quot;x&quot;&amp;&#39;y&#39;&lt;/script&gt;"
+        );
+    }
+}

@@ -1,0 +1,229 @@
+//! The web side against the daemon and the emulated Box, over real HTTP
+//! on loopback: the JSON API, Prometheus metrics, the password rule and
+//! the login (issue 14, first part).
+
+use std::time::Duration;
+
+use minisip4fb::emulator::{CallOutcome, CallSpec, Caller};
+
+mod common;
+
+fn client() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .timeout_global(Some(Duration::from_secs(5)))
+        .build()
+        .into()
+}
+
+fn get(url: &str, headers: &[(&str, &str)]) -> (u16, String) {
+    let mut req = client().get(url);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let mut resp = req.call().expect("the web server answers");
+    let status = resp.status().as_u16();
+    (status, resp.body_mut().read_to_string().unwrap_or_default())
+}
+
+fn config(dir: &std::path::Path, web: &str) -> std::path::PathBuf {
+    std::fs::write(dir.join("password"), "geheim123\n").unwrap();
+    let path = dir.join("config.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[fritzbox]\nuser = \"620\"\npassword_file = \"password\"\n[calllog]\ndb = \"calls.db\"\n{web}\
+             [[rule]]\nname = \"premium\"\nnumbers = [\"0900*\"]\naction = \"terminate\"\n"
+        ),
+    )
+    .unwrap();
+    path
+}
+
+/// The base URL the daemon logged.
+async fn base(d: &common::Proc) -> String {
+    assert!(
+        d.wait_for("web: http://", Duration::from_secs(20)).await,
+        "{}",
+        d.log()
+    );
+    let log = d.log();
+    let at = log.split("web: http://").nth(1).unwrap();
+    let addr: std::net::SocketAddr = at.split_whitespace().next().unwrap().parse().unwrap();
+    format!("http://127.0.0.1:{}", addr.port())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_calls_and_metrics_on_loopback() {
+    let dir = common::fresh_dir("web", "open");
+    let cfg = config(&dir, "");
+    let emu = common::usual_box(21).await;
+    let mut d = common::Proc::spawn_logged(
+        common::against_box(&["run", "--web", "127.0.0.1:0"], &cfg, emu.addr())
+            .env_remove("MINISIP4FB_WEB_PASSWORD"),
+    );
+    let url = base(&d).await;
+    emu.wait_for_binding(Duration::from_secs(10))
+        .await
+        .expect("registers");
+    let mut status = serde_json::Value::Null;
+    for _ in 0..100 {
+        let (code, body) = tokio::task::block_in_place(|| get(&format!("{url}/api/status"), &[]));
+        assert_eq!(code, 200, "{body}");
+        status = serde_json::from_str(&body).unwrap();
+        if status["registered"] == true {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(status["registered"], true, "{status}");
+    assert_eq!(status["registration"], "registered");
+    assert_eq!(status["user"], "620");
+    assert_eq!(status["rules"], 1);
+    assert!(status["since"].is_string(), "{status}");
+
+    let call =
+        CallSpec::new(Caller::National("09005551234".into())).cancel_after(Duration::from_secs(5));
+    assert_eq!(emu.call(call).await.outcome, CallOutcome::TerminatedByPhone);
+    let mut metrics = String::new();
+    for _ in 0..100 {
+        let (code, body) = tokio::task::block_in_place(|| get(&format!("{url}/metrics"), &[]));
+        assert_eq!(code, 200);
+        metrics = body;
+        if metrics.contains("outcome=\"terminated\"") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    for line in [
+        "minisip4fb_calls_total{decision=\"terminate\",outcome=\"terminated\"} 1",
+        "minisip4fb_registered 1",
+        "minisip4fb_registration_failures_total 0",
+        "minisip4fb_decision_seconds_count 1",
+        "minisip4fb_invite_to_bye_seconds_count 1",
+        "minisip4fb_rules 1",
+        "# EOF",
+    ] {
+        assert!(metrics.contains(line), "{line} in\n{metrics}");
+    }
+    let (code, body) =
+        tokio::task::block_in_place(|| get(&format!("{url}/api/calls?limit=10"), &[]));
+    assert_eq!(code, 200, "{body}");
+    let calls: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(calls.as_array().map(Vec::len), Some(1), "{calls}");
+    assert_eq!(calls[0]["decision"], "terminate");
+    assert!(
+        calls[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("+499005551234 matches +49900*"),
+        "{calls}"
+    );
+    let (code, body) =
+        tokio::task::block_in_place(|| get(&format!("{url}/api/calls?since=yesterday"), &[]));
+    assert_eq!(code, 400, "{body}");
+    assert!(body.contains("RFC 3339"), "{body}");
+    let (code, page) = tokio::task::block_in_place(|| get(&format!("{url}/"), &[]));
+    assert_eq!(code, 200);
+    assert!(page.contains("registered"), "{page}");
+    assert_eq!(d.terminate().map(|s| s.code()), Some(Some(0)));
+}
+
+/// A listen address other than loopback without a password: the daemon
+/// refuses to start and says what to set.
+#[test]
+fn a_lan_listen_without_a_password_is_refused() {
+    let dir = common::fresh_dir("web", "refused");
+    let cfg = config(&dir, "[web]\nlisten = \"0.0.0.0:0\"\n");
+    let out = std::process::Command::new(common::BIN)
+        .args(["run", "--config"])
+        .arg(&cfg)
+        .args(["--fritzbox", "127.0.0.1:9", "--bind", "127.0.0.1:0"])
+        .env_remove("MINISIP4FB_WEB_PASSWORD")
+        .env_remove("MINISIP4FB_PASSWORD")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(
+            "[web] listen 0.0.0.0:0 is reachable from the network: set [web] password_file"
+        ),
+        "{err}"
+    );
+}
+
+/// With a password every page and API wants the login; a wrong password
+/// is refused, the right one gives an HttpOnly, SameSite=Strict cookie.
+/// Listening on every address, /metrics takes the password as a Bearer
+/// token too. (Only loopback is ever connected to.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_password_means_a_login() {
+    let dir = common::fresh_dir("web", "login");
+    std::fs::write(dir.join("web-password"), "dashboard-secret\n").unwrap();
+    let cfg = config(
+        &dir,
+        "[web]\nlisten = \"0.0.0.0:0\"\npassword_file = \"web-password\"\n",
+    );
+    let emu = common::usual_box(22).await;
+    let d = common::Proc::spawn_logged(
+        common::against_box(&["run"], &cfg, emu.addr()).env_remove("MINISIP4FB_WEB_PASSWORD"),
+    );
+    let url = base(&d).await;
+    let (code, body) = tokio::task::block_in_place(|| get(&format!("{url}/api/status"), &[]));
+    assert_eq!(code, 401, "{body}");
+    assert!(body.contains("log in first"), "{body}");
+    let (code, _) = tokio::task::block_in_place(|| get(&format!("{url}/"), &[]));
+    assert_eq!(code, 303, "a page sends to the login");
+    let (code, _) = tokio::task::block_in_place(|| get(&format!("{url}/metrics"), &[]));
+    assert_eq!(code, 401);
+    let (code, body) = tokio::task::block_in_place(|| {
+        get(
+            &format!("{url}/metrics"),
+            &[("Authorization", "Bearer dashboard-secret")],
+        )
+    });
+    assert_eq!(code, 200, "{body}");
+
+    let login = |password: &str, origin: Option<&str>| {
+        let mut req = client().post(&format!("{url}/login"));
+        if let Some(o) = origin {
+            req = req.header("Origin", o);
+        }
+        let resp = req.send_form([("password", password)]).unwrap();
+        let cookie = resp
+            .headers()
+            .get("set-cookie")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        (resp.status().as_u16(), cookie)
+    };
+    let (code, cookie) = tokio::task::block_in_place(|| login("wrong-password", None));
+    assert_eq!((code, cookie), (401, None));
+    let (code, _) =
+        tokio::task::block_in_place(|| login("dashboard-secret", Some("https://evil.example")));
+    assert_eq!(code, 403, "a login posted from another site");
+    let (code, cookie) = tokio::task::block_in_place(|| login("dashboard-secret", None));
+    assert_eq!(code, 303);
+    let cookie = cookie.expect("a session cookie");
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+    let session = cookie.split(';').next().unwrap().to_owned();
+    let (code, body) =
+        tokio::task::block_in_place(|| get(&format!("{url}/api/status"), &[("Cookie", &session)]));
+    assert_eq!(code, 200, "{body}");
+    assert!(body.contains("\"user\":\"620\""), "{body}");
+    // Failed logins are limited: after five in a minute, a wait.
+    for _ in 0..4 {
+        tokio::task::block_in_place(|| login("wrong-again", None));
+    }
+    let (code, _) = tokio::task::block_in_place(|| login("dashboard-secret", None));
+    assert_eq!(code, 429, "even the right password waits");
+    assert!(
+        !d.log().contains("dashboard-secret"),
+        "the password is never logged"
+    );
+}
