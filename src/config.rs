@@ -33,6 +33,10 @@ pub struct Web {
     pub listen: Option<SocketAddr>,
     /// The password's file (else env MINISIP4FB_WEB_PASSWORD).
     pub password_file: Option<PathBuf>,
+    /// A text list a rule reads: "block this number" appends to it.
+    pub block_list: Option<PathBuf>,
+    /// A text list a rule reads: "allow this number" appends to it.
+    pub allow_list: Option<PathBuf>,
 }
 
 /// `[phoneblock]`: the community block list (phoneblock.net), kept locally.

@@ -227,3 +227,127 @@ async fn a_password_means_a_login() {
         "the password is never logged"
     );
 }
+
+/// A call shows up on `/events` as it happens; "block this number"
+/// appends it to `[web] block_list`, the reload picks it up, and the
+/// next call from it is terminated.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_events_and_block_this_number() {
+    use std::io::BufRead;
+    let dir = common::fresh_dir("web", "block");
+    std::fs::write(dir.join("block.txt"), "# numbers blocked by hand\n").unwrap();
+    let cfg = config(
+        &dir,
+        "[web]\nblock_list = \"block.txt\"\n[[rule]]\nname = \"blocked here\"\nlists = [\"block.txt\"]\naction = \"terminate\"\n",
+    );
+    let emu = common::usual_box(23).await;
+    let d = common::Proc::spawn_logged(
+        common::against_box(&["run", "--web", "127.0.0.1:0"], &cfg, emu.addr())
+            .env_remove("MINISIP4FB_WEB_PASSWORD"),
+    );
+    let url = base(&d).await;
+    emu.wait_for_binding(Duration::from_secs(10))
+        .await
+        .expect("registers");
+    assert!(
+        d.wait_for("2 rule(s)", Duration::from_secs(20)).await,
+        "{}",
+        d.log()
+    );
+    // The event stream, read on a thread of its own until the daemon ends.
+    let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    {
+        let (lines, url) = (lines.clone(), url.clone());
+        std::thread::spawn(move || {
+            let agent: ureq::Agent = ureq::Agent::config_builder().build().into();
+            let Ok(resp) = agent.get(&format!("{url}/events")).call() else {
+                return;
+            };
+            let reader = std::io::BufReader::new(resp.into_body().into_reader());
+            for line in reader.lines().map_while(Result::ok) {
+                lines.lock().unwrap().push(line);
+            }
+        });
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let call = || {
+        CallSpec::new(Caller::National("0305551234".into()))
+            .cancel_after(Duration::from_millis(400))
+    };
+    assert_eq!(
+        emu.call(call()).await.outcome,
+        CallOutcome::RangUntilCancelled
+    );
+    let mut seen = false;
+    for _ in 0..100 {
+        let l = lines.lock().unwrap().clone();
+        if l.iter().any(|x| x == "event: call")
+            && l.iter().any(|x| x.contains("\"caller\":\"0305551234\""))
+        {
+            seen = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(seen, "the call on /events: {:?}", lines.lock().unwrap());
+
+    let post = |body: &str, kind: &str, origin: Option<&str>| {
+        let mut req = client()
+            .post(&format!("{url}/api/block"))
+            .header("Content-Type", kind);
+        if let Some(o) = origin {
+            req = req.header("Origin", o);
+        }
+        let mut resp = req.send(body.as_bytes()).unwrap();
+        (
+            resp.status().as_u16(),
+            resp.body_mut().read_to_string().unwrap_or_default(),
+        )
+    };
+    let (code, _) = tokio::task::block_in_place(|| {
+        post(
+            "number=0305551234",
+            "application/x-www-form-urlencoded",
+            None,
+        )
+    });
+    assert_eq!(code, 415, "a form cannot block");
+    let (code, _) = tokio::task::block_in_place(|| {
+        post(
+            r#"{"number":"0305551234"}"#,
+            "application/json",
+            Some("http://evil.example"),
+        )
+    });
+    assert_eq!(code, 403, "another site cannot block");
+    let (code, body) = tokio::task::block_in_place(|| {
+        post(r#"{"number":"call me <maybe>"}"#, "application/json", None)
+    });
+    assert_eq!(code, 400, "{body}");
+    let (code, body) = tokio::task::block_in_place(|| {
+        post(r#"{"number":"030 5551234"}"#, "application/json", None)
+    });
+    assert_eq!(code, 200, "{body}");
+    assert!(body.contains("\"number\":\"+49305551234\""), "{body}");
+    let list = std::fs::read_to_string(dir.join("block.txt")).unwrap();
+    assert!(
+        list.contains("+49305551234  # blocked from the web, "),
+        "{list}"
+    );
+    assert!(
+        d.wait_for("reloaded the rules", Duration::from_secs(10))
+            .await,
+        "{}",
+        d.log()
+    );
+    assert_eq!(
+        emu.call(call()).await.outcome,
+        CallOutcome::TerminatedByPhone
+    );
+    assert!(
+        d.wait_for("+49305551234 in block.txt", Duration::from_secs(10))
+            .await,
+        "{}",
+        d.log()
+    );
+}

@@ -251,9 +251,29 @@ fn web_settings(
             None => None,
         },
     };
-    crate::web::Settings::new(listen, password)
-        .map(Some)
-        .map_err(|e| e.to_string())
+    let mut settings = crate::web::Settings::new(listen, password).map_err(|e| e.to_string())?;
+    // The actions append lines: only to a text list, and one a rule reads.
+    let named = source.files();
+    let list = |key: &str, f: &Option<PathBuf>| -> Result<Option<PathBuf>, String> {
+        let Some(f) = f else { return Ok(None) };
+        let path = source.base_dir().join(f);
+        if crate::screen::list::Format::of(&path) != crate::screen::list::Format::Text {
+            return Err(format!(
+                "[web] {key} {}: must be a text list (one number a line), not CSV, vCard or XML",
+                path.display()
+            ));
+        }
+        if !named.contains(&path) {
+            tracing::warn!(
+                "[web] {key} {}: no rule reads this list; numbers added there change nothing",
+                path.display()
+            );
+        }
+        Ok(Some(path))
+    };
+    settings.block_list = list("block_list", &w.block_list)?;
+    settings.allow_list = list("allow_list", &w.allow_list)?;
+    Ok(Some(settings))
 }
 
 /// SIGTERM or SIGINT. The handlers are installed at once (not when the

@@ -407,7 +407,7 @@ pub async fn serve(
             ""
         }
     );
-    let rules_count = rules.len();
+    let (rules_count, rules_home) = (rules.len(), rules.home().clone());
     snapshot.store(Some(rules));
 
     let reload = Arc::new(tokio::sync::Notify::new());
@@ -472,8 +472,13 @@ pub async fn serve(
                 log_only: parts.source.config.screen.log_only,
             },
             registration: phone.registration_updates(),
-            events: events.subscribe(),
+            events: events.clone(),
             calllog: parts.calllog_path,
+            lists: crate::web::actions::Lists {
+                block: settings.block_list.clone(),
+                allow: settings.allow_list.clone(),
+                home: rules_home,
+            },
             phoneblock: parts
                 .source
                 .config

@@ -126,7 +126,7 @@ fn cookie(headers: &HeaderMap) -> Option<&str> {
 
 /// A POST from a page of another site is refused (with the SameSite
 /// cookie, this is the CSRF defence): its `Origin` must be this host.
-fn same_origin(headers: &HeaderMap) -> bool {
+pub fn same_origin(headers: &HeaderMap) -> bool {
     let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
         return true; // not a browser's cross-site POST
     };

@@ -11,6 +11,7 @@
 //! `/metrics` also takes `Authorization: Bearer PASSWORD` for a scraper.
 //! Failed logins are limited to 5 a minute.
 
+pub mod actions;
 mod auth;
 mod metrics;
 
@@ -34,6 +35,9 @@ use crate::net::Registration;
 pub struct Settings {
     pub listen: SocketAddr,
     pub password: Option<String>,
+    /// The text lists "block / allow this number" append to.
+    pub block_list: Option<PathBuf>,
+    pub allow_list: Option<PathBuf>,
 }
 
 /// Why the web side cannot start; each says what to fix.
@@ -59,7 +63,12 @@ impl Settings {
         match &password {
             None if !listen.ip().is_loopback() => Err(WebError::NeedsPassword(listen)),
             Some(p) if p.chars().count() < 8 => Err(WebError::ShortPassword),
-            _ => Ok(Settings { listen, password }),
+            _ => Ok(Settings {
+                listen,
+                password,
+                block_list: None,
+                allow_list: None,
+            }),
         }
     }
 }
@@ -73,13 +82,14 @@ pub struct About {
     pub log_only: bool,
 }
 
-/// What the web side reads.
+/// What the web side reads, and the list files its actions append to.
 pub struct Inputs {
     pub about: About,
     pub registration: watch::Receiver<Registration>,
-    pub events: broadcast::Receiver<DaemonEvent>,
+    pub events: broadcast::Sender<DaemonEvent>,
     pub calllog: Option<PathBuf>,
     pub phoneblock: Option<crate::phoneblock::Handle>,
+    pub lists: actions::Lists,
 }
 
 /// What the event bus told since the start.
@@ -98,6 +108,10 @@ struct Shared {
     seen: Mutex<Seen>,
     metrics: metrics::Metrics,
     auth: auth::Auth,
+    events: broadcast::Sender<DaemonEvent>,
+    /// Live `/events` streams, bounded.
+    streams: std::sync::atomic::AtomicUsize,
+    lists: actions::Lists,
     /// Loopback: `/metrics` needs no login even with a password.
     loopback: bool,
 }
@@ -125,13 +139,19 @@ pub async fn serve(listener: tokio::net::TcpListener, settings: Settings, inputs
         metrics: metrics::Metrics::new(),
         auth: auth::Auth::new(settings.password),
         loopback: settings.listen.ip().is_loopback(),
+        streams: std::sync::atomic::AtomicUsize::new(0),
+        lists: inputs.lists,
+        events: inputs.events.clone(),
     });
-    let feeding = tokio::spawn(feed(inputs.events, app.clone()));
+    let feeding = tokio::spawn(feed(inputs.events.subscribe(), app.clone()));
     let router = Router::new()
         .route("/", get(status_page))
         .route("/api/status", get(api_status))
         .route("/api/calls", get(api_calls))
         .route("/metrics", get(metrics))
+        .route("/events", get(actions::events))
+        .route("/api/block", post(actions::block))
+        .route("/api/allow", post(actions::allow))
         .route("/login", get(auth::login_page).post(auth::login))
         .route("/logout", post(auth::logout))
         .with_state(app);
