@@ -124,6 +124,16 @@ async fn status_calls_and_metrics_on_loopback() {
         tokio::task::block_in_place(|| get(&format!("{url}/api/calls?since=yesterday"), &[]));
     assert_eq!(code, 400, "{body}");
     assert!(body.contains("RFC 3339"), "{body}");
+    let (code, body) = tokio::task::block_in_place(|| get(&format!("{url}/api/stats"), &[]));
+    assert_eq!(code, 200, "{body}");
+    let stats: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        (&stats["days"][0]["calls"], &stats["days"][0]["blocked"]),
+        (&serde_json::json!(1), &serde_json::json!(1)),
+        "{stats}"
+    );
+    assert_eq!(stats["rules"][0]["rule"], "1 \"premium\"", "{stats}");
+    assert_eq!(stats["top_blocked"][0]["number"], "+499005551234", "{stats}");
     let (code, page) = tokio::task::block_in_place(|| get(&format!("{url}/"), &[]));
     assert_eq!(code, 200);
     assert!(page.contains("registered"), "{page}");

@@ -356,6 +356,23 @@ impl CallLog {
             rows.collect()
         })
     }
+
+    /// The numbers blocked most often (not left to ring), at most `limit`.
+    pub fn top_blocked(
+        &self,
+        since: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<(String, i64)>, Error> {
+        self.with(|db| {
+            let mut stmt = db.prepare(
+                "SELECT coalesce(caller_e164, caller, 'anonymous') AS who, count(*) FROM calls
+                 WHERE (?1 IS NULL OR time >= ?1) AND decision != 'ring'
+                 GROUP BY who ORDER BY count(*) DESC, who LIMIT ?2",
+            )?;
+            let rows = stmt.query_map(params![since, limit], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect()
+        })
+    }
 }
 
 #[cfg(test)]
@@ -439,6 +456,13 @@ mod tests {
             newest.iter().map(|r| r.id).collect::<Vec<_>>(),
             [all[1].id, all[2].id],
             "the newest two, oldest first"
+        );
+        assert_eq!(
+            log.top_blocked(None, 5).unwrap(),
+            [
+                ("+499005550000".to_owned(), 1),
+                ("+499005551234".to_owned(), 1)
+            ]
         );
         let day = &log.per_day(None).unwrap()[0];
         assert_eq!(

@@ -446,6 +446,9 @@ pub async fn serve(
             Err(e) => tracing::error!("hooks disabled: {e}"),
         }
     }
+    // The web side hears every event from here on, the first
+    // registration too (its task starts next).
+    let web_feed = parts.web.is_some().then(|| events.subscribe());
     tasks.push(tokio::spawn(registration_events(
         phone.registration_updates(),
         events.clone(),
@@ -473,6 +476,7 @@ pub async fn serve(
             },
             registration: phone.registration_updates(),
             events: events.clone(),
+            feed: web_feed.unwrap_or_else(|| events.subscribe()),
             calllog: parts.calllog_path,
             lists: crate::web::actions::Lists {
                 block: settings.block_list.clone(),

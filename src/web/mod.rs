@@ -86,7 +86,11 @@ pub struct About {
 pub struct Inputs {
     pub about: About,
     pub registration: watch::Receiver<Registration>,
+    /// For `/events` streams.
     pub events: broadcast::Sender<DaemonEvent>,
+    /// For the metrics and the status: subscribed before the daemon's
+    /// first events, so that none is missed.
+    pub feed: broadcast::Receiver<DaemonEvent>,
     pub calllog: Option<PathBuf>,
     pub phoneblock: Option<crate::phoneblock::Handle>,
     pub lists: actions::Lists,
@@ -143,11 +147,12 @@ pub async fn serve(listener: tokio::net::TcpListener, settings: Settings, inputs
         lists: inputs.lists,
         events: inputs.events.clone(),
     });
-    let feeding = tokio::spawn(feed(inputs.events.subscribe(), app.clone()));
+    let feeding = tokio::spawn(feed(inputs.feed, app.clone()));
     let router = Router::new()
         .route("/", get(status_page))
         .route("/api/status", get(api_status))
         .route("/api/calls", get(api_calls))
+        .route("/api/stats", get(api_stats))
         .route("/metrics", get(metrics))
         .route("/events", get(actions::events))
         .route("/api/block", post(actions::block))
@@ -262,20 +267,8 @@ async fn api_calls(
     if !app.auth.allows(&headers) {
         return auth::refused_api();
     }
-    let bad = |what: String| {
-        (
-            StatusCode::BAD_REQUEST,
-            axum::Json(serde_json::json!({ "error": what })),
-        )
-            .into_response()
-    };
-    if let Some(s) = &q.since
-        && chrono::DateTime::parse_from_rfc3339(s).is_err()
-    {
-        return bad(format!(
-            "since: {:?} is not an RFC 3339 time (2026-12-03T08:00:00Z)",
-            crate::text::printable(&s.chars().take(40).collect::<String>())
-        ));
+    if let Some(e) = bad_since(q.since.as_deref()) {
+        return e;
     }
     let Some(path) = app.calllog.clone() else {
         return private(axum::Json(serde_json::json!([])).into_response());
@@ -299,6 +292,89 @@ async fn api_calls(
             .into_response(),
         Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
     }
+}
+
+#[derive(Deserialize)]
+struct StatsQuery {
+    /// RFC 3339: only calls at or after.
+    since: Option<String>,
+}
+
+/// `GET /api/stats`: calls per day (blocked and rung), per rule, and the
+/// numbers blocked most often.
+async fn api_stats(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Query(q): Query<StatsQuery>,
+) -> Response {
+    if !app.auth.allows(&headers) {
+        return auth::refused_api();
+    }
+    if let Some(e) = bad_since(q.since.as_deref()) {
+        return e;
+    }
+    let Some(path) = app.calllog.clone() else {
+        let empty = serde_json::json!({ "days": [], "rules": [], "top_blocked": [] });
+        return private(axum::Json(empty).into_response());
+    };
+    let read = tokio::task::spawn_blocking(move || {
+        let log = crate::calllog::CallLog::open(&path)?;
+        let since = q.since.as_deref();
+        Ok::<_, crate::calllog::Error>((
+            log.per_day(since)?,
+            log.per_rule(since)?,
+            log.top_blocked(since, 10)?,
+        ))
+    })
+    .await;
+    match read {
+        Ok(Ok((days, rules, top))) => {
+            let days: Vec<_> = days
+                .into_iter()
+                .map(|(day, calls, terminated, declined, rang)| {
+                    serde_json::json!({
+                        "day": day, "calls": calls, "terminated": terminated,
+                        "declined": declined, "rang": rang, "blocked": calls - rang,
+                    })
+                })
+                .collect();
+            let rules: Vec<_> = rules
+                .into_iter()
+                .map(|(rule, action, calls)| {
+                    serde_json::json!({ "rule": rule, "action": action, "calls": calls })
+                })
+                .collect();
+            let top: Vec<_> = top
+                .into_iter()
+                .map(|(number, calls)| serde_json::json!({ "number": number, "calls": calls }))
+                .collect();
+            let stats = serde_json::json!({ "days": days, "rules": rules, "top_blocked": top });
+            private(axum::Json(stats).into_response())
+        }
+        Ok(Err(e)) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            axum::Json(serde_json::json!({ "error": e.to_string() })),
+        )
+            .into_response(),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    }
+}
+
+/// A 400 for a `since` that is not an RFC 3339 time.
+fn bad_since(since: Option<&str>) -> Option<Response> {
+    let s = since?;
+    chrono::DateTime::parse_from_rfc3339(s).is_err().then(|| {
+        let shown: String = s.chars().take(40).collect();
+        let what = format!(
+            "since: {:?} is not an RFC 3339 time (2026-12-03T08:00:00Z)",
+            crate::text::printable(&shown)
+        );
+        (
+            StatusCode::BAD_REQUEST,
+            axum::Json(serde_json::json!({ "error": what })),
+        )
+            .into_response()
+    })
 }
 
 /// `GET /metrics`: Prometheus (OpenMetrics) text. Open on loopback;
