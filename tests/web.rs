@@ -133,7 +133,10 @@ async fn status_calls_and_metrics_on_loopback() {
         "{stats}"
     );
     assert_eq!(stats["rules"][0]["rule"], "1 \"premium\"", "{stats}");
-    assert_eq!(stats["top_blocked"][0]["number"], "+499005551234", "{stats}");
+    assert_eq!(
+        stats["top_blocked"][0]["number"], "+499005551234",
+        "{stats}"
+    );
     let (code, page) = tokio::task::block_in_place(|| get(&format!("{url}/"), &[]));
     assert_eq!(code, 200);
     assert!(page.contains("registered"), "{page}");

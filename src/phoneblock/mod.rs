@@ -13,6 +13,7 @@ pub mod store;
 pub mod sync;
 
 use serde::Deserialize;
+use serde::de::{self, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 /// The community's ratings (PhoneBlock's API names them this way).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -376,8 +377,6 @@ pub fn read_blocklist(r: impl std::io::Read) -> Result<Changes, ReadError> {
     changes.version = version.ok_or(ReadError::Bad(SyncError::NoVersion))?;
     Ok(changes)
 }
-
-use serde::de::{self, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 /// The top level: `{"numbers": [...], "version": N}`, other keys ignored.
 struct ListVisitor;

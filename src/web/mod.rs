@@ -283,8 +283,16 @@ async fn api_calls(
         crate::calllog::CallLog::open(&path).and_then(|log| log.list(&filter))
     })
     .await;
+    answer(read)
+}
+
+/// A call-log read from the blocking pool as an answer: the JSON, or 503
+/// with the log's error (locked, unreadable).
+fn answer<T: serde::Serialize>(
+    read: Result<Result<T, crate::calllog::Error>, tokio::task::JoinError>,
+) -> Response {
     match read {
-        Ok(Ok(calls)) => private(axum::Json(calls).into_response()),
+        Ok(Ok(v)) => private(axum::Json(v).into_response()),
         Ok(Err(e)) => (
             StatusCode::SERVICE_UNAVAILABLE,
             axum::Json(serde_json::json!({ "error": e.to_string() })),
@@ -320,44 +328,32 @@ async fn api_stats(
     let read = tokio::task::spawn_blocking(move || {
         let log = crate::calllog::CallLog::open(&path)?;
         let since = q.since.as_deref();
-        Ok::<_, crate::calllog::Error>((
-            log.per_day(since)?,
-            log.per_rule(since)?,
-            log.top_blocked(since, 10)?,
-        ))
+        let days: Vec<_> = log
+            .per_day(since)?
+            .into_iter()
+            .map(|(day, calls, terminated, declined, rang)| {
+                serde_json::json!({
+                    "day": day, "calls": calls, "terminated": terminated,
+                    "declined": declined, "rang": rang, "blocked": calls - rang,
+                })
+            })
+            .collect();
+        let rules: Vec<_> = log
+            .per_rule(since)?
+            .into_iter()
+            .map(|(rule, action, calls)| {
+                serde_json::json!({ "rule": rule, "action": action, "calls": calls })
+            })
+            .collect();
+        let top: Vec<_> = log
+            .top_blocked(since, 10)?
+            .into_iter()
+            .map(|(number, calls)| serde_json::json!({ "number": number, "calls": calls }))
+            .collect();
+        Ok(serde_json::json!({ "days": days, "rules": rules, "top_blocked": top }))
     })
     .await;
-    match read {
-        Ok(Ok((days, rules, top))) => {
-            let days: Vec<_> = days
-                .into_iter()
-                .map(|(day, calls, terminated, declined, rang)| {
-                    serde_json::json!({
-                        "day": day, "calls": calls, "terminated": terminated,
-                        "declined": declined, "rang": rang, "blocked": calls - rang,
-                    })
-                })
-                .collect();
-            let rules: Vec<_> = rules
-                .into_iter()
-                .map(|(rule, action, calls)| {
-                    serde_json::json!({ "rule": rule, "action": action, "calls": calls })
-                })
-                .collect();
-            let top: Vec<_> = top
-                .into_iter()
-                .map(|(number, calls)| serde_json::json!({ "number": number, "calls": calls }))
-                .collect();
-            let stats = serde_json::json!({ "days": days, "rules": rules, "top_blocked": top });
-            private(axum::Json(stats).into_response())
-        }
-        Ok(Err(e)) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            axum::Json(serde_json::json!({ "error": e.to_string() })),
-        )
-            .into_response(),
-        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
-    }
+    answer(read)
 }
 
 /// A 400 for a `since` that is not an RFC 3339 time.
@@ -476,12 +472,6 @@ fn escape(s: &str) -> String {
         }
     }
     out
-}
-
-impl IntoResponse for WebError {
-    fn into_response(self) -> Response {
-        (StatusCode::INTERNAL_SERVER_ERROR, self.to_string()).into_response()
-    }
 }
 
 #[cfg(test)]
