@@ -364,3 +364,25 @@ async fn live_events_and_block_this_number() {
         d.log()
     );
 }
+
+/// An address that is taken: one line, exit 2, before registering.
+#[test]
+fn a_taken_address_stops_the_daemon_at_once() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let dir = common::fresh_dir("web", "taken");
+    let cfg = config(&dir, "");
+    let out = std::process::Command::new(common::BIN)
+        .args(["run", "--web", &addr, "--config"])
+        .arg(&cfg)
+        .args(["--fritzbox", "127.0.0.1:9", "--bind", "127.0.0.1:0"])
+        .env_remove("MINISIP4FB_PASSWORD")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("[web] cannot listen on {addr}")),
+        "{err}"
+    );
+}

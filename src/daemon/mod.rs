@@ -360,6 +360,18 @@ pub async fn serve(
     let snapshot: RulesSnapshot = Arc::default();
     let (notes, notes_rx) = std::sync::mpsc::sync_channel(book::QUEUE);
     let screen = DaemonScreen::new(snapshot.clone(), notes.clone());
+    // The web address first: one that cannot be had stops the daemon
+    // before it registers.
+    let web = match parts.web {
+        Some(settings) => match crate::web::bind(&settings).await {
+            Ok(listener) => Some((settings, listener)),
+            Err(e) => {
+                eprintln!("minisip4fb: {e}");
+                return 2;
+            }
+        },
+        None => None,
+    };
     // Register first: compiling the rules loads libphonenumber's metadata
     // and reads the lists, which can happen while the Box answers.
     let (user, host) = (phone.user.clone(), phone.fritzbox.clone());
@@ -448,23 +460,12 @@ pub async fn serve(
     }
     // The web side hears every event from here on, the first
     // registration too (its task starts next).
-    let web_feed = parts.web.is_some().then(|| events.subscribe());
+    let web_feed = web.is_some().then(|| events.subscribe());
     tasks.push(tokio::spawn(registration_events(
         phone.registration_updates(),
         events.clone(),
     )));
-    if let Some(settings) = parts.web {
-        let listener = match crate::web::bind(&settings).await {
-            Ok(l) => l,
-            Err(e) => {
-                eprintln!("minisip4fb: {e}");
-                for t in tasks {
-                    t.abort();
-                }
-                let _ = phone.shutdown().await;
-                return 2;
-            }
-        };
+    if let Some((settings, listener)) = web {
         let at = listener.local_addr().unwrap_or(settings.listen);
         tracing::info!("web: http://{at}");
         let inputs = crate::web::Inputs {
