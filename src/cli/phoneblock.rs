@@ -329,8 +329,7 @@ pub fn report(a: ReportArgs) -> i32 {
         Ok(h) => h,
         Err(e) => return fail(2, format_args!("[numbers]: {e}")),
     };
-    let Some(phone) = crate::screen::number::to_e164(&a.number, &home)
-        .or_else(|| crate::screen::number::internationalise(&a.number, &home))
+    let Some(phone) = crate::screen::number::dialled_e164(&a.number, &home)
         .as_deref()
         .and_then(parse_phone)
     else {

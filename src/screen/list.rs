@@ -8,7 +8,7 @@
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use std::path::{Path, PathBuf};
 
-use super::number::{Home, digits, e164_key, internationalise, to_e164};
+use super::number::{Home, dialled_e164, digits, e164_key, internationalise};
 
 /// A set of numbers and patterns.
 #[derive(Debug, Default, Clone)]
@@ -182,9 +182,7 @@ impl NumberSet {
             return Err(EntryError::NotANumber);
         }
         // A number the metadata rejects is still listed by its dialled form.
-        let e164 = to_e164(entry, home)
-            .or_else(|| internationalise(entry, home))
-            .ok_or(EntryError::NotANumber)?;
+        let e164 = dialled_e164(entry, home).ok_or(EntryError::NotANumber)?;
         let key = e164_key(&e164).ok_or(EntryError::TooLong)?;
         self.exact.insert(key);
         if let Some(n) = name.map(str::trim).filter(|n| !n.is_empty()) {

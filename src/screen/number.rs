@@ -227,6 +227,12 @@ pub fn internationalise(number: &str, home: &Home) -> Option<String> {
     (!intl.is_empty() && !cc_only && !d.is_empty()).then(|| format!("+{intl}"))
 }
 
+/// E.164 as [`to_e164`] reads it, else by its dialled form alone: a number
+/// the metadata rejects (a new range, a typo) is still that number.
+pub fn dialled_e164(number: &str, home: &Home) -> Option<String> {
+    to_e164(number, home).or_else(|| internationalise(number, home))
+}
+
 fn parse_intl(intl: &str) -> Option<PhoneNumber> {
     phonenumber::parse(None, intl).ok()
 }

@@ -521,14 +521,11 @@ impl Rules {
                 .map(|w| parse_weekday(w))
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(at)?;
-            let to =
-                r.to.iter()
-                    .map(|t| {
-                        number::to_e164(t, &home)
-                            .or_else(|| number::internationalise(t, &home))
-                            .ok_or_else(|| at(RuleError::To(t.clone())))
-                    })
-                    .collect::<Result<Vec<_>, _>>()?;
+            let to = r
+                .to
+                .iter()
+                .map(|t| number::dialled_e164(t, &home).ok_or_else(|| at(RuleError::To(t.clone()))))
+                .collect::<Result<Vec<_>, _>>()?;
             let action = r.action.ok_or_else(|| at(RuleError::NoAction))?;
             rules.push(Rule {
                 index,
@@ -648,9 +645,9 @@ impl Rules {
             }
         };
         let probe = e164.as_deref().and_then(Probe::new);
-        let called = called.filter(|_| self.wants_called).and_then(|c| {
-            number::to_e164(c, &self.home).or_else(|| number::internationalise(c, &self.home))
-        });
+        let called = called
+            .filter(|_| self.wants_called)
+            .and_then(|c| number::dialled_e164(c, &self.home));
         for rule in &self.rules {
             if let Some((matched, name)) = rule.matches(
                 &class,

@@ -144,10 +144,7 @@ async fn append(
         );
     };
     let e164 = (number.len() <= 40)
-        .then(|| {
-            number::to_e164(&number, &app.lists.home)
-                .or_else(|| number::internationalise(&number, &app.lists.home))
-        })
+        .then(|| number::dialled_e164(&number, &app.lists.home))
         .flatten();
     let Some(e164) = e164 else {
         return error(StatusCode::BAD_REQUEST, "that is not a phone number");
