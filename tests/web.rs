@@ -41,6 +41,20 @@ fn config(dir: &std::path::Path, web: &str) -> std::path::PathBuf {
     path
 }
 
+/// `run` with `args` against the emulated Box (the web password only
+/// from the config), and the base URL its web side logged.
+async fn daemon(
+    cfg: &std::path::Path,
+    emu: &minisip4fb::emulator::Emulator,
+    args: &[&str],
+) -> (common::Proc, String) {
+    let d = common::Proc::spawn_logged(
+        common::against_box(args, cfg, emu.addr()).env_remove("MINISIP4FB_WEB_PASSWORD"),
+    );
+    let url = base(&d).await;
+    (d, url)
+}
+
 /// The base URL the daemon logged.
 async fn base(d: &common::Proc) -> String {
     assert!(
@@ -59,11 +73,7 @@ async fn status_calls_and_metrics_on_loopback() {
     let dir = common::fresh_dir("web", "open");
     let cfg = config(&dir, "");
     let emu = common::usual_box(21).await;
-    let mut d = common::Proc::spawn_logged(
-        common::against_box(&["run", "--web", "127.0.0.1:0"], &cfg, emu.addr())
-            .env_remove("MINISIP4FB_WEB_PASSWORD"),
-    );
-    let url = base(&d).await;
+    let (mut d, url) = daemon(&cfg, &emu, &["run", "--web", "127.0.0.1:0"]).await;
     emu.wait_for_binding(Duration::from_secs(10))
         .await
         .expect("registers");
@@ -180,10 +190,7 @@ async fn a_password_means_a_login() {
         "[web]\nlisten = \"0.0.0.0:0\"\npassword_file = \"web-password\"\n",
     );
     let emu = common::usual_box(22).await;
-    let d = common::Proc::spawn_logged(
-        common::against_box(&["run"], &cfg, emu.addr()).env_remove("MINISIP4FB_WEB_PASSWORD"),
-    );
-    let url = base(&d).await;
+    let (d, url) = daemon(&cfg, &emu, &["run"]).await;
     let (code, body) = tokio::task::block_in_place(|| get(&format!("{url}/api/status"), &[]));
     assert_eq!(code, 401, "{body}");
     assert!(body.contains("log in first"), "{body}");
@@ -254,11 +261,7 @@ async fn live_events_and_block_this_number() {
         "[web]\nblock_list = \"block.txt\"\n[[rule]]\nname = \"blocked here\"\nlists = [\"block.txt\"]\naction = \"terminate\"\n",
     );
     let emu = common::usual_box(23).await;
-    let d = common::Proc::spawn_logged(
-        common::against_box(&["run", "--web", "127.0.0.1:0"], &cfg, emu.addr())
-            .env_remove("MINISIP4FB_WEB_PASSWORD"),
-    );
-    let url = base(&d).await;
+    let (d, url) = daemon(&cfg, &emu, &["run", "--web", "127.0.0.1:0"]).await;
     emu.wait_for_binding(Duration::from_secs(10))
         .await
         .expect("registers");

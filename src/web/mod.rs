@@ -264,42 +264,16 @@ async fn api_calls(
     headers: HeaderMap,
     Query(q): Query<CallsQuery>,
 ) -> Response {
-    if !app.auth.allows(&headers) {
-        return auth::refused_api();
-    }
-    if let Some(e) = bad_since(q.since.as_deref()) {
-        return e;
-    }
-    let Some(path) = app.calllog.clone() else {
-        return private(axum::Json(serde_json::json!([])).into_response());
-    };
     let filter = crate::calllog::Filter {
         since: q.since,
         blocked: q.blocked,
         limit: Some(q.limit.unwrap_or(100).min(MAX_CALLS)),
     };
-    // SQLite off the runtime's thread.
-    let read = tokio::task::spawn_blocking(move || {
-        crate::calllog::CallLog::open(&path).and_then(|log| log.list(&filter))
+    let since = filter.since.clone();
+    read_log(&app, &headers, since, serde_json::json!([]), move |log| {
+        log.list(&filter)
     })
-    .await;
-    answer(read)
-}
-
-/// A call-log read from the blocking pool as an answer: the JSON, or 503
-/// with the log's error (locked, unreadable).
-fn answer<T: serde::Serialize>(
-    read: Result<Result<T, crate::calllog::Error>, tokio::task::JoinError>,
-) -> Response {
-    match read {
-        Ok(Ok(v)) => private(axum::Json(v).into_response()),
-        Ok(Err(e)) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            axum::Json(serde_json::json!({ "error": e.to_string() })),
-        )
-            .into_response(),
-        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
-    }
+    .await
 }
 
 #[derive(Deserialize)]
@@ -315,19 +289,10 @@ async fn api_stats(
     headers: HeaderMap,
     Query(q): Query<StatsQuery>,
 ) -> Response {
-    if !app.auth.allows(&headers) {
-        return auth::refused_api();
-    }
-    if let Some(e) = bad_since(q.since.as_deref()) {
-        return e;
-    }
-    let Some(path) = app.calllog.clone() else {
-        let empty = serde_json::json!({ "days": [], "rules": [], "top_blocked": [] });
-        return private(axum::Json(empty).into_response());
-    };
-    let read = tokio::task::spawn_blocking(move || {
-        let log = crate::calllog::CallLog::open(&path)?;
-        let since = q.since.as_deref();
+    let empty = serde_json::json!({ "days": [], "rules": [], "top_blocked": [] });
+    let since = q.since.clone();
+    read_log(&app, &headers, q.since, empty, move |log| {
+        let since = since.as_deref();
         let days: Vec<_> = log
             .per_day(since)?
             .into_iter()
@@ -352,8 +317,42 @@ async fn api_stats(
             .collect();
         Ok(serde_json::json!({ "days": days, "rules": rules, "top_blocked": top }))
     })
+    .await
+}
+
+/// An API answer read from the call log: the login and a valid `since`
+/// first, `empty` without a call log, else `read` in the blocking pool
+/// (SQLite never on the runtime's thread); the log's error (locked,
+/// unreadable) is a 503.
+async fn read_log<T: serde::Serialize + Send + 'static>(
+    app: &Shared,
+    headers: &HeaderMap,
+    since: Option<String>,
+    empty: serde_json::Value,
+    read: impl FnOnce(&crate::calllog::CallLog) -> Result<T, crate::calllog::Error> + Send + 'static,
+) -> Response {
+    if !app.auth.allows(headers) {
+        return auth::refused_api();
+    }
+    if let Some(e) = bad_since(since.as_deref()) {
+        return e;
+    }
+    let Some(path) = app.calllog.clone() else {
+        return private(axum::Json(empty).into_response());
+    };
+    let done = tokio::task::spawn_blocking(move || {
+        crate::calllog::CallLog::open(&path).and_then(|log| read(&log))
+    })
     .await;
-    answer(read)
+    match done {
+        Ok(Ok(v)) => private(axum::Json(v).into_response()),
+        Ok(Err(e)) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            axum::Json(serde_json::json!({ "error": e.to_string() })),
+        )
+            .into_response(),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    }
 }
 
 /// A 400 for a `since` that is not an RFC 3339 time.
