@@ -199,6 +199,8 @@ impl Api {
                     source_of_token: self.token_source.clone(),
                 });
             }
+            // RFC 6585 §4: 429 with Retry-After, here as delay-seconds
+            // (RFC 9110 §10.2.3); its HTTP-date form leaves our backoff.
             429 => {
                 let retry_after = resp
                     .headers()

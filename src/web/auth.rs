@@ -205,6 +205,8 @@ pub async fn login(
         return r;
     }
     let token = app.auth.start_session();
+    // HttpOnly: no script reads it (RFC 6265 §4.1.2.6); SameSite=Strict:
+    // no other site's request carries it (RFC 6265bis §4.1.2.7).
     let cookie = format!(
         "{COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}",
         SESSION.as_secs()
