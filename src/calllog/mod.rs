@@ -85,8 +85,12 @@ pub type DayCounts = (String, i64, i64, i64, i64);
 pub struct Filter {
     /// Only calls at or after this RFC 3339 time.
     pub since: Option<String>,
+    /// Only calls before this RFC 3339 time.
+    pub until: Option<String>,
     /// Only calls not left to ring.
     pub blocked: bool,
+    /// Only calls this rule decided (`3 "premium numbers"`).
+    pub rule: Option<String>,
     /// Only the newest this many (still oldest first).
     pub limit: Option<u32>,
 }
@@ -285,11 +289,12 @@ impl CallLog {
             let mut stmt = db.prepare(
                 "SELECT id, time, caller, caller_e164, name, called, class, decision, action, rule, reason, outcome, decision_ms, bye_ms
                  FROM (SELECT * FROM calls WHERE (?1 IS NULL OR time >= ?1) AND (?2 = 0 OR decision != 'ring')
+                         AND (?4 IS NULL OR time < ?4) AND (?5 IS NULL OR rule = ?5)
                        ORDER BY id DESC LIMIT ?3)
                  ORDER BY id",
             )?;
             let limit = f.limit.map_or(-1, i64::from);
-            let rows = stmt.query_map(params![f.since, f.blocked, limit], |r| {
+            let rows = stmt.query_map(params![f.since, f.blocked, limit, f.until, f.rule], |r| {
                 Ok((
                     r.get(0)?,
                     r.get(1)?,
@@ -405,7 +410,11 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
         {
             let log = CallLog::open(&path).unwrap();
-            let a = log.insert(&call("09005551234", Action::Terminate)).unwrap();
+            let premium = Record {
+                rule: Some("1 \"premium\"".into()),
+                ..call("09005551234", Action::Terminate)
+            };
+            let a = log.insert(&premium).unwrap();
             log.finish(a, Outcome::Terminated, Some(1.5)).unwrap();
             log.insert(&call("0301234567", Action::Ring)).unwrap();
             // A batch: a barred call and its outcome in one transaction.
@@ -446,6 +455,18 @@ mod tests {
             ..Filter::default()
         };
         assert!(log.list(&future).unwrap().is_empty());
+        let past = Filter {
+            until: Some("2000-01-01T00:00:00Z".into()),
+            ..Filter::default()
+        };
+        assert!(log.list(&past).unwrap().is_empty());
+        let by_rule = Filter {
+            rule: Some("1 \"premium\"".into()),
+            ..Filter::default()
+        };
+        let premium = log.list(&by_rule).unwrap();
+        assert_eq!(premium.len(), 1);
+        assert_eq!(premium[0].caller.as_deref(), Some("09005551234"));
         let newest = log
             .list(&Filter {
                 limit: Some(2),

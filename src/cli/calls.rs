@@ -93,7 +93,7 @@ pub fn calls(a: CallsArgs) -> i32 {
     let records = match log.list(&Filter {
         since,
         blocked: a.blocked,
-        limit: None,
+        ..Filter::default()
     }) {
         Ok(r) => r,
         Err(e) => {

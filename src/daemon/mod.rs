@@ -419,10 +419,15 @@ pub async fn serve(
             ""
         }
     );
-    let (rules_count, rules_home) = (rules.len(), rules.home().clone());
+    let rules_home = rules.home().clone();
     snapshot.store(Some(rules));
 
     let reload = Arc::new(tokio::sync::Notify::new());
+    let tr064 = match &parts.tr064 {
+        None => crate::web::Tr064::Off,
+        Some(Ok(link)) => crate::web::Tr064::On(link.clone()),
+        Some(Err(e)) => crate::web::Tr064::Broken(e.to_string()),
+    };
     let bar = start_tr064(parts.tr064, &parts.source, &reload, &mut tasks);
     let phoneblock_reload = Arc::new(tokio::sync::Notify::new());
     let reporting = phoneblock::start(
@@ -431,14 +436,15 @@ pub async fn serve(
         phoneblock_reload.clone(),
         &mut tasks,
     );
-    let (report, reporter) = match reporting {
+    let phoneblock_api = reporting.as_ref().map(|s| s.api.clone());
+    let (report, reporter) = match reporting.and_then(|s| s.reporting) {
         Some(r) => (Some(r.queue), Some(r.task)),
         None => (None, None),
     };
     let outlets = book::Outlets {
         events: events.clone(),
         calls: parts.calls,
-        bar,
+        bar: bar.clone(),
         report,
     };
     let log = parts.calllog.clone();
@@ -472,7 +478,6 @@ pub async fn serve(
             about: crate::web::About {
                 fritzbox: host.clone(),
                 user: user.clone(),
-                rules: rules_count,
                 log_only: parts.source.config.screen.log_only,
             },
             registration: phone.registration_updates(),
@@ -490,6 +495,10 @@ pub async fn serve(
                 .phoneblock
                 .is_some()
                 .then(|| parts.source.phoneblock.clone()),
+            phoneblock_api,
+            rules: snapshot.clone(),
+            tr064,
+            bar,
         };
         tasks.push(tokio::spawn(crate::web::serve(listener, settings, inputs)));
     }

@@ -36,6 +36,13 @@ pub(crate) struct Reporting {
     pub task: tokio::task::JoinHandle<()>,
 }
 
+/// What [`start`] started: the API client (the web's "report") and the
+/// reporter, if reports are on.
+pub(crate) struct Started {
+    pub api: Arc<Api>,
+    pub reporting: Option<Reporting>,
+}
+
 /// Starts the sync worker (into `tasks`) and, with `report = true`, the
 /// reporter. Nothing without `[phoneblock]`; without a usable token the
 /// rules keep the copy they loaded and say so once.
@@ -44,7 +51,7 @@ pub(crate) fn start(
     events: broadcast::Sender<DaemonEvent>,
     reload: Arc<Notify>,
     tasks: &mut Vec<tokio::task::JoinHandle<()>>,
-) -> Option<Reporting> {
+) -> Option<Started> {
     let pb = source.config.phoneblock.as_ref()?;
     let base = source.base_dir();
     let (token, from) = match pb.token(&base) {
@@ -65,12 +72,13 @@ pub(crate) fn start(
         events,
         reload,
     )));
-    pb.report.then(|| {
+    let reporting = pb.report.then(|| {
         let quick = Api::new(&pb.api, &token, &from, STOP_FLUSH);
         let (queue, rx) = mpsc::channel(REPORT_QUEUE);
-        let task = tokio::spawn(report(api, quick, path, rx));
+        let task = tokio::spawn(report(api.clone(), quick, path, rx));
         Reporting { queue, task }
-    })
+    });
+    Some(Started { api, reporting })
 }
 
 fn unix_now() -> i64 {

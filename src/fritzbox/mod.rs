@@ -553,6 +553,25 @@ impl Client {
 
     /// Every phonebook: (id, name, XML export).
     pub fn phonebooks(&mut self) -> Result<Vec<(String, String, String)>, Error> {
+        let mut books = Vec::new();
+        for (id, name, url) in self.phonebook_list()? {
+            let xml = self.get(&url)?;
+            books.push((id, name, xml));
+        }
+        Ok(books)
+    }
+
+    /// Every phonebook's id and name, without its entries.
+    pub fn phonebook_names(&mut self) -> Result<Vec<(String, String)>, Error> {
+        Ok(self
+            .phonebook_list()?
+            .into_iter()
+            .map(|(id, name, _)| (id, name))
+            .collect())
+    }
+
+    /// (id, name, export URL) of every phonebook.
+    fn phonebook_list(&mut self) -> Result<Vec<(String, String, String)>, Error> {
         let out = self.call(ONTEL, "GetPhonebookList", &[])?;
         let ids: Vec<String> = arg(&out, "NewPhonebookList")?
             .split(',')
@@ -571,7 +590,7 @@ impl Client {
             let out = self.call(ONTEL, "GetPhonebook", &[("NewPhonebookID", &id)])?;
             let name = arg(&out, "NewPhonebookName")?.to_owned();
             let url = arg(&out, "NewPhonebookURL")?.to_owned();
-            books.push((id, name, self.get(&url)?));
+            books.push((id, name, url));
         }
         Ok(books)
     }

@@ -97,6 +97,86 @@ struct Rule {
     to: Vec<String>,
     action: Action,
     log_only: bool,
+    /// What the rule asks, as the config says it (for people to read).
+    shown: Vec<String>,
+}
+
+/// A rule as people read it (the dashboard's rules page): its criteria in
+/// the config's words, in order.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RuleView {
+    pub index: usize,
+    /// The call log's name for it: `3 "premium numbers"`.
+    pub rule: String,
+    pub name: String,
+    pub action: Action,
+    pub log_only: bool,
+    pub criteria: Vec<String>,
+}
+
+/// Entries of `numbers` shown on the rules page at most.
+const SHOWN_NUMBERS: usize = 6;
+
+/// A rule's criteria in the config's words.
+fn criteria(
+    r: &config::Rule,
+    lists: &[(Arc<str>, NumberSet)],
+    community: Option<u32>,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    if !r.numbers.is_empty() {
+        let mut s = r
+            .numbers
+            .iter()
+            .take(SHOWN_NUMBERS)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", ");
+        if r.numbers.len() > SHOWN_NUMBERS {
+            s.push_str(&format!(" (+{} more)", r.numbers.len() - SHOWN_NUMBERS));
+        }
+        out.push(format!("numbers: {s}"));
+    }
+    for (name, set) in lists {
+        out.push(format!("list {name} ({} numbers)", set.len()));
+    }
+    if let Some(votes) = community {
+        out.push(format!("{COMMUNITY_LIST}, at least {votes} votes"));
+    }
+    for (on, what) in [
+        (r.anonymous, "anonymous"),
+        (r.foreign, "foreign"),
+        (r.invalid, "invalid"),
+    ] {
+        if on {
+            out.push(what.into());
+        }
+    }
+    if !r.types.is_empty() {
+        out.push(format!("types: {}", r.types.join(", ")));
+    }
+    if !r.country.is_empty() {
+        out.push(format!("country: {}", r.country.join(", ")));
+    }
+    if let Some(rep) = &r.repeated {
+        out.push(format!(
+            "repeated: {} calls within {}",
+            rep.calls, rep.within
+        ));
+    }
+    if let Some(h) = &r.hours {
+        out.push(format!("hours: {h}"));
+    }
+    if !r.weekdays.is_empty() {
+        out.push(format!("weekdays: {}", r.weekdays.join(", ")));
+    }
+    if !r.to.is_empty() {
+        out.push(format!("to: {}", r.to.join(", ")));
+    }
+    if out.is_empty() {
+        out.push("every caller".into());
+    }
+    out
 }
 
 /// All rules, ready to decide.
@@ -527,7 +607,9 @@ impl Rules {
                 .map(|t| number::dialled_e164(t, &home).ok_or_else(|| at(RuleError::To(t.clone()))))
                 .collect::<Result<Vec<_>, _>>()?;
             let action = r.action.ok_or_else(|| at(RuleError::NoAction))?;
+            let shown = criteria(r, &lists, with_community.as_ref().map(|(_, v)| *v));
             rules.push(Rule {
+                shown,
                 index,
                 name: name.into(),
                 numbers,
@@ -613,6 +695,35 @@ impl Rules {
 
     pub fn len(&self) -> usize {
         self.rules.len()
+    }
+
+    /// The rules in order, as people read them.
+    pub fn views(&self) -> Vec<RuleView> {
+        self.rules
+            .iter()
+            .map(|r| RuleView {
+                index: r.index,
+                rule: RuleRef {
+                    index: r.index,
+                    name: r.name.clone(),
+                }
+                .to_string(),
+                name: r.name.to_string(),
+                action: r.action,
+                log_only: r.log_only || self.log_only,
+                criteria: r.shown.clone(),
+            })
+            .collect()
+    }
+
+    /// What happens to a call no rule matches.
+    pub fn default_action(&self) -> Action {
+        self.default
+    }
+
+    /// Whether every rule only logs (`[screen] log_only`).
+    pub fn log_only(&self) -> bool {
+        self.log_only
     }
 
     pub fn is_empty(&self) -> bool {

@@ -16,7 +16,7 @@ use serde::Deserialize;
 use tokio::sync::broadcast;
 
 use super::App;
-use super::auth::{refused_api, same_origin};
+use super::auth::{self, refused_api, same_origin};
 use crate::screen::number::{self, Home};
 
 /// The list files the actions append to, and how numbers are read.
@@ -73,8 +73,11 @@ impl Drop for StreamGuard {
 }
 
 #[derive(Deserialize)]
-struct NumberBody {
+struct ListBody {
     number: String,
+    /// Also put it on the Box's call-barring list (block only).
+    #[serde(default)]
+    bar: bool,
 }
 
 pub(super) async fn block(
@@ -82,8 +85,30 @@ pub(super) async fn block(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
+    let b: ListBody = match json_body(&app, &headers, &body, NUMBER_EXAMPLE) {
+        Ok(b) => b,
+        Err(r) => return r.into_response(),
+    };
     let path = app.lists.block.clone();
-    append(&app, &headers, &body, path, "block_list", "blocked").await
+    let r = append(&app, &b.number, path, "block_list", "blocked").await;
+    if b.bar && r.status().is_success() {
+        let Some(tx) = &app.bar else {
+            return error(
+                StatusCode::CONFLICT,
+                "blocked here; no TR-064 access for the Box's call-barring list ([fritzbox] tr064, admin_user)",
+            );
+        };
+        let Some(number) = box_form(&b.number, &app.lists.home) else {
+            return error(StatusCode::BAD_REQUEST, "that is not a phone number");
+        };
+        if tx.try_send((number, "web".into())).is_err() {
+            return error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "blocked here; the call-barring queue is full, try again later",
+            );
+        }
+    }
+    r
 }
 
 pub(super) async fn allow(
@@ -91,8 +116,24 @@ pub(super) async fn allow(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
+    let b: ListBody = match json_body(&app, &headers, &body, NUMBER_EXAMPLE) {
+        Ok(b) => b,
+        Err(r) => return r.into_response(),
+    };
     let path = app.lists.allow.clone();
-    append(&app, &headers, &body, path, "allow_list", "allowed").await
+    append(&app, &b.number, path, "allow_list", "allowed").await
+}
+
+const NUMBER_EXAMPLE: &str = "{\"number\": \"030 1234567\"}";
+
+/// Why an action is refused: its status and what to do, sent as
+/// `{"error": …}`.
+struct Refused(StatusCode, String);
+
+impl IntoResponse for Refused {
+    fn into_response(self) -> Response {
+        error(self.0, self.1)
+    }
 }
 
 fn error(status: StatusCode, what: impl Into<String>) -> Response {
@@ -103,50 +144,71 @@ fn error(status: StatusCode, what: impl Into<String>) -> Response {
         .into_response()
 }
 
-/// `POST /api/block` or `/api/allow` with `{"number": "030 1234567"}`:
-/// the number in E.164 form appended to the list file, with a comment
-/// saying when and from where. JSON only (a form of another site cannot
-/// send it), from this origin, with the login if there is a password.
-async fn append(
+/// The body of an action: JSON only (a form of another site cannot send
+/// it), from this origin, with the login if there is a password; at most
+/// 4 KiB.
+fn json_body<T: serde::de::DeserializeOwned>(
     app: &App,
     headers: &HeaderMap,
     body: &[u8],
-    path: Option<PathBuf>,
-    key: &str,
-    done: &str,
-) -> Response {
+    example: &str,
+) -> Result<T, Refused> {
     if !app.auth.allows(headers) {
-        return refused_api();
+        return Err(Refused(StatusCode::UNAUTHORIZED, auth::LOG_IN_FIRST.into()));
     }
     if !same_origin(headers) {
-        return error(StatusCode::FORBIDDEN, "a request from another site");
+        return Err(Refused(
+            StatusCode::FORBIDDEN,
+            "a request from another site".into(),
+        ));
     }
     let json = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/json"));
     if !json {
-        return error(
+        return Err(Refused(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "send JSON: {\"number\": \"030 1234567\"}",
-        );
+            format!("send JSON: {example}"),
+        ));
     }
+    if body.len() > 4096 {
+        return Err(Refused(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "at most 4 KiB".into(),
+        ));
+    }
+    serde_json::from_slice(body)
+        .map_err(|_| Refused(StatusCode::BAD_REQUEST, format!("expected {example}")))
+}
+
+/// A number as people type it, in E.164 form; `None` for anything else.
+fn e164_of(number: &str, home: &Home) -> Option<String> {
+    (number.len() <= 40)
+        .then(|| number::dialled_e164(number, home))
+        .flatten()
+}
+
+/// A number for the Box (phonebook, call barring): as the Box sent it if
+/// it is only digits (its own national form), else in E.164 form.
+fn box_form(number: &str, home: &Home) -> Option<String> {
+    let t = number.trim();
+    let e164 = e164_of(t, home)?;
+    let plain = t.len() <= 20 && t.bytes().all(|b| b.is_ascii_digit());
+    Some(if plain { t.to_owned() } else { e164 })
+}
+
+/// `POST /api/block` or `/api/allow` with `{"number": "030 1234567"}`:
+/// the number in E.164 form appended to the list file, with a comment
+/// saying when and from where.
+async fn append(app: &App, number: &str, path: Option<PathBuf>, key: &str, done: &str) -> Response {
     let Some(path) = path else {
         return error(
             StatusCode::CONFLICT,
             format!("no [web] {key} in the config: name the list file a rule reads"),
         );
     };
-    let Ok(NumberBody { number }) = serde_json::from_slice(body) else {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "expected {\"number\": \"030 1234567\"}",
-        );
-    };
-    let e164 = (number.len() <= 40)
-        .then(|| number::dialled_e164(&number, &app.lists.home))
-        .flatten();
-    let Some(e164) = e164 else {
+    let Some(e164) = e164_of(number, &app.lists.home) else {
         return error(StatusCode::BAD_REQUEST, "that is not a phone number");
     };
     let line = format!(
@@ -171,5 +233,165 @@ async fn append(
             format!("cannot append to {shown}: {e}"),
         ),
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+}
+
+#[derive(Deserialize)]
+struct ReportBody {
+    number: String,
+    rating: String,
+    #[serde(default)]
+    comment: String,
+}
+
+/// `POST /api/report` with `{"number", "rating": "E_ADVERTISING",
+/// "comment"}`: the rating sent to PhoneBlock (`/rate`) in the blocking
+/// pool; PhoneBlock puts a number rated as spam on the household's own
+/// blacklist, which the next sync of it brings here.
+pub(super) async fn report(
+    State(app): State<App>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let b: ReportBody = match json_body(
+        &app,
+        &headers,
+        &body,
+        "{\"number\": \"+4930123\", \"rating\": \"E_ADVERTISING\", \"comment\": \"\"}",
+    ) {
+        Ok(b) => b,
+        Err(r) => return r.into_response(),
+    };
+    let Some(api) = app.phoneblock_api.clone() else {
+        return error(
+            StatusCode::CONFLICT,
+            "no PhoneBlock: set [phoneblock] token_file in the config",
+        );
+    };
+    let Some(rating) = crate::phoneblock::Rating::parse(&b.rating) else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "rating: one of A_LEGITIMATE, B_MISSED, C_PING, D_POLL, E_ADVERTISING, F_GAMBLE, G_FRAUD",
+        );
+    };
+    let phone = e164_of(&b.number, &app.lists.home)
+        .as_deref()
+        .and_then(crate::phoneblock::parse_phone);
+    let Some(phone) = phone else {
+        return error(StatusCode::BAD_REQUEST, "that is not a phone number");
+    };
+    if b.comment.chars().count() > 200 || b.comment.chars().any(char::is_control) {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "comment: one line of at most 200 characters",
+        );
+    }
+    let comment = b.comment;
+    let sent = tokio::task::spawn_blocking(move || api.rate(phone, rating, &comment)).await;
+    let shown = crate::phoneblock::e164(phone);
+    match sent {
+        Ok(Ok(())) => {
+            tracing::info!("web: {shown} rated {} on PhoneBlock", rating.as_str());
+            super::private(
+                axum::Json(serde_json::json!({ "number": shown, "rating": rating.as_str() }))
+                    .into_response(),
+            )
+        }
+        Ok(Err(e)) => error(StatusCode::BAD_GATEWAY, format!("PhoneBlock: {e}")),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+}
+
+/// The Box's TR-064 access, or the answer saying what to configure.
+fn box_link(app: &App) -> Result<crate::fritzbox::link::BoxLink, Refused> {
+    match &app.tr064 {
+        super::Tr064::On(link) => Ok(link.clone()),
+        super::Tr064::Off => Err(Refused(
+            StatusCode::CONFLICT,
+            "no TR-064 access to the Box: set [fritzbox] tr064 and admin_user".into(),
+        )),
+        super::Tr064::Broken(e) => Err(Refused(StatusCode::CONFLICT, format!("TR-064: {e}"))),
+    }
+}
+
+/// `GET /api/phonebooks`: the Box's phonebooks, `[{"id", "name"}]`.
+pub(super) async fn phonebooks(State(app): State<App>, headers: HeaderMap) -> Response {
+    if !app.auth.allows(&headers) {
+        return refused_api();
+    }
+    let link = match box_link(&app) {
+        Ok(l) => l,
+        Err(r) => return r.into_response(),
+    };
+    match link.with(|c| c.phonebook_names()).await {
+        Ok(books) => {
+            let list: Vec<_> = books
+                .into_iter()
+                .map(|(id, name)| serde_json::json!({ "id": id, "name": name }))
+                .collect();
+            super::private(axum::Json(list).into_response())
+        }
+        Err(e) => error(StatusCode::BAD_GATEWAY, format!("FRITZ!Box: {e}")),
+    }
+}
+
+#[derive(Deserialize)]
+struct PhonebookBody {
+    number: String,
+    name: String,
+    book: String,
+}
+
+/// `POST /api/phonebook` with `{"number", "name", "book": "0"}`: a new
+/// contact in the Box's phonebook `book` (`SetPhonebookEntryUID`).
+pub(super) async fn phonebook(
+    State(app): State<App>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let b: PhonebookBody = match json_body(
+        &app,
+        &headers,
+        &body,
+        "{\"number\": \"030 1234567\", \"name\": \"Praxis\", \"book\": \"0\"}",
+    ) {
+        Ok(b) => b,
+        Err(r) => return r.into_response(),
+    };
+    let link = match box_link(&app) {
+        Ok(l) => l,
+        Err(r) => return r.into_response(),
+    };
+    let name = b.name.trim().to_owned();
+    if name.is_empty() || name.chars().count() > 80 || name.chars().any(char::is_control) {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "name: one line of 1 to 80 characters",
+        );
+    }
+    if b.book.is_empty() || b.book.len() > 4 || !b.book.bytes().all(|c| c.is_ascii_digit()) {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "book: a phonebook id of /api/phonebooks",
+        );
+    }
+    let Some(number) = box_form(&b.number, &app.lists.home) else {
+        return error(StatusCode::BAD_REQUEST, "that is not a phone number");
+    };
+    let (book, n, who) = (b.book.clone(), number.clone(), name.clone());
+    match link.with(move |c| c.add_contact(&book, &who, &n)).await {
+        Ok(uid) => {
+            tracing::info!(
+                "web: {} added to the Box's phonebook {} as {:?}",
+                number,
+                b.book,
+                crate::text::printable(&name)
+            );
+            super::private(
+                axum::Json(serde_json::json!({ "number": number, "book": b.book, "uid": uid }))
+                    .into_response(),
+            )
+        }
+        Err(e) => error(StatusCode::BAD_GATEWAY, format!("FRITZ!Box: {e}")),
     }
 }

@@ -38,6 +38,10 @@ impl Auth {
 
     /// Whether a request may see the household's data: there is no
     /// password, or it carries a live session's cookie.
+    pub fn has_password(&self) -> bool {
+        self.password.is_some()
+    }
+
     pub fn allows(&self, headers: &HeaderMap) -> bool {
         if self.password.is_none() {
             return true;
@@ -140,11 +144,13 @@ pub fn same_origin(headers: &HeaderMap) -> bool {
         == Some(host)
 }
 
+pub const LOG_IN_FIRST: &str = "log in first: POST /login with the password";
+
 /// 401 for the API: what to do.
 pub fn refused_api() -> Response {
     (
         StatusCode::UNAUTHORIZED,
-        axum::Json(serde_json::json!({ "error": "log in first: POST /login with the password" })),
+        axum::Json(serde_json::json!({ "error": LOG_IN_FIRST })),
     )
         .into_response()
 }

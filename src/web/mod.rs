@@ -13,7 +13,9 @@
 
 pub mod actions;
 mod auth;
+mod i18n;
 mod metrics;
+mod pages;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -78,8 +80,16 @@ impl Settings {
 pub struct About {
     pub fritzbox: String,
     pub user: String,
-    pub rules: usize,
     pub log_only: bool,
+}
+
+/// TR-064 access to the Box, as the config gives it.
+#[derive(Clone)]
+pub enum Tr064 {
+    Off,
+    On(crate::fritzbox::link::BoxLink),
+    /// Configured but unusable: why.
+    Broken(String),
 }
 
 /// What the web side reads, and the list files its actions append to.
@@ -93,7 +103,14 @@ pub struct Inputs {
     pub feed: broadcast::Receiver<DaemonEvent>,
     pub calllog: Option<PathBuf>,
     pub phoneblock: Option<crate::phoneblock::Handle>,
+    /// "Report to PhoneBlock", with a usable token.
+    pub phoneblock_api: Option<Arc<crate::phoneblock::api::Api>>,
     pub lists: actions::Lists,
+    /// The rules in use (swapped at each reload).
+    pub rules: crate::daemon::screening::RulesSnapshot,
+    pub tr064: Tr064,
+    /// The daemon's call-barring queue: (number, why).
+    pub bar: Option<tokio::sync::mpsc::Sender<(String, String)>>,
 }
 
 /// What the event bus told since the start.
@@ -109,6 +126,10 @@ struct Shared {
     registration: watch::Receiver<Registration>,
     calllog: Option<PathBuf>,
     phoneblock: Option<crate::phoneblock::Handle>,
+    phoneblock_api: Option<Arc<crate::phoneblock::api::Api>>,
+    rules: crate::daemon::screening::RulesSnapshot,
+    tr064: Tr064,
+    bar: Option<tokio::sync::mpsc::Sender<(String, String)>>,
     seen: Mutex<Seen>,
     metrics: metrics::Metrics,
     auth: auth::Auth,
@@ -139,6 +160,10 @@ pub async fn serve(listener: tokio::net::TcpListener, settings: Settings, inputs
         registration: inputs.registration,
         calllog: inputs.calllog,
         phoneblock: inputs.phoneblock,
+        phoneblock_api: inputs.phoneblock_api,
+        rules: inputs.rules,
+        tr064: inputs.tr064,
+        bar: inputs.bar,
         seen: Mutex::default(),
         metrics: metrics::Metrics::new(),
         auth: auth::Auth::new(settings.password),
@@ -149,8 +174,19 @@ pub async fn serve(listener: tokio::net::TcpListener, settings: Settings, inputs
     });
     let feeding = tokio::spawn(feed(inputs.feed, app.clone()));
     let router = Router::new()
-        .route("/", get(status_page))
+        .route("/", get(pages::status))
+        .route("/calls", get(pages::calls))
+        .route("/stats", get(pages::stats))
+        .route("/rules", get(pages::rules))
+        .route("/app.js", get(pages::asset))
+        .route("/app.css", get(pages::asset))
+        .route("/icon.svg", get(pages::asset))
+        .route("/favicon.ico", get(pages::asset))
         .route("/api/status", get(api_status))
+        .route("/api/rules", get(api_rules))
+        .route("/api/report", post(actions::report))
+        .route("/api/phonebooks", get(actions::phonebooks))
+        .route("/api/phonebook", post(actions::phonebook))
         .route("/api/calls", get(api_calls))
         .route("/api/stats", get(api_stats))
         .route("/metrics", get(metrics))
@@ -159,6 +195,7 @@ pub async fn serve(listener: tokio::net::TcpListener, settings: Settings, inputs
         .route("/api/allow", post(actions::allow))
         .route("/login", get(auth::login_page).post(auth::login))
         .route("/logout", post(auth::logout))
+        .fallback(pages::not_found)
         .with_state(app);
     if let Err(e) = axum::serve(listener, router).await {
         tracing::error!("web: {e}");
@@ -222,7 +259,7 @@ fn status(app: &Shared) -> serde_json::Value {
         "last_error_at": seen.last_error.as_ref().map(|(t, _)| t.clone()),
         "fritzbox": app.about.fritzbox,
         "user": app.about.user,
-        "rules": app.about.rules,
+        "rules": app.rules.load().as_ref().map_or(0, |r| r.len()),
         "log_only": app.about.log_only,
         "phoneblock": phoneblock,
         "version": env!("CARGO_PKG_VERSION"),
@@ -251,9 +288,13 @@ async fn api_status(State(app): State<App>, headers: HeaderMap) -> Response {
 struct CallsQuery {
     /// RFC 3339: only calls at or after.
     since: Option<String>,
+    /// RFC 3339: only calls before.
+    until: Option<String>,
     limit: Option<u32>,
     #[serde(default)]
     blocked: bool,
+    /// Only calls this rule decided: `3 "premium numbers"`.
+    rule: Option<String>,
 }
 
 /// At most this many calls an answer.
@@ -264,9 +305,14 @@ async fn api_calls(
     headers: HeaderMap,
     Query(q): Query<CallsQuery>,
 ) -> Response {
+    if let Some(e) = bad_time("until", q.until.as_deref()) {
+        return e;
+    }
     let filter = crate::calllog::Filter {
         since: q.since,
+        until: q.until,
         blocked: q.blocked,
+        rule: q.rule.filter(|r| !r.is_empty()),
         limit: Some(q.limit.unwrap_or(100).min(MAX_CALLS)),
     };
     let since = filter.since.clone();
@@ -292,9 +338,9 @@ async fn api_stats(
     let empty = serde_json::json!({ "days": [], "rules": [], "top_blocked": [] });
     let since = q.since.clone();
     read_log(&app, &headers, q.since, empty, move |log| {
-        let since = since.as_deref();
-        let days: Vec<_> = log
-            .per_day(since)?
+        let s = Stats::read(log, since.as_deref())?;
+        let days: Vec<_> = s
+            .days
             .into_iter()
             .map(|(day, calls, terminated, declined, rang)| {
                 serde_json::json!({
@@ -303,21 +349,96 @@ async fn api_stats(
                 })
             })
             .collect();
-        let rules: Vec<_> = log
-            .per_rule(since)?
+        let rules: Vec<_> = s
+            .rules
             .into_iter()
             .map(|(rule, action, calls)| {
                 serde_json::json!({ "rule": rule, "action": action, "calls": calls })
             })
             .collect();
-        let top: Vec<_> = log
-            .top_blocked(since, 10)?
+        let top: Vec<_> = s
+            .top_blocked
             .into_iter()
             .map(|(number, calls)| serde_json::json!({ "number": number, "calls": calls }))
             .collect();
         Ok(serde_json::json!({ "days": days, "rules": rules, "top_blocked": top }))
     })
     .await
+}
+
+/// What the statistics show, read from the call log at once.
+struct Stats {
+    days: Vec<crate::calllog::DayCounts>,
+    /// (rule, action, calls)
+    rules: Vec<(Option<String>, String, i64)>,
+    top_blocked: Vec<(String, i64)>,
+}
+
+impl Stats {
+    fn read(
+        log: &crate::calllog::CallLog,
+        since: Option<&str>,
+    ) -> Result<Stats, crate::calllog::Error> {
+        Ok(Stats {
+            days: log.per_day(since)?,
+            rules: log.per_rule(since)?,
+            top_blocked: log.top_blocked(since, 10)?,
+        })
+    }
+}
+
+/// The statistics since `since` for a page; `None` without a call log.
+async fn read_stats(app: &Shared, since: Option<String>) -> Result<Option<Stats>, String> {
+    with_log(app, move |log| Stats::read(log, since.as_deref())).await
+}
+
+/// `GET /api/rules`: the rules in order as people read them, with how
+/// often each decided a call (the whole call log; `null` without one).
+async fn api_rules(State(app): State<App>, headers: HeaderMap) -> Response {
+    if !app.auth.allows(&headers) {
+        return auth::refused_api();
+    }
+    let counts = read_stats(&app, None).await.ok().flatten();
+    let matched = |rule: Option<&str>| {
+        counts.as_ref().map(|s| {
+            s.rules
+                .iter()
+                .filter(|(r, _, _)| r.as_deref() == rule)
+                .map(|(_, _, n)| n)
+                .sum::<i64>()
+        })
+    };
+    let rules = app.rules.load_full();
+    let list: Vec<_> = app
+        .rule_views()
+        .into_iter()
+        .map(|v| {
+            let n = matched(Some(&v.rule));
+            let mut j = serde_json::to_value(v).unwrap_or_default();
+            j["matched"] = n.into();
+            j
+        })
+        .collect();
+    private(
+        axum::Json(serde_json::json!({
+            "rules": list,
+            "default": rules.as_ref().map(|r| r.default_action()),
+            "default_matched": matched(None),
+            "log_only": rules.as_ref().is_some_and(|r| r.log_only()),
+        }))
+        .into_response(),
+    )
+}
+
+impl Shared {
+    /// The rules in use, as people read them (none before the first compile).
+    fn rule_views(&self) -> Vec<crate::screen::rules::RuleView> {
+        self.rules
+            .load()
+            .as_ref()
+            .map(|r| r.views())
+            .unwrap_or_default()
+    }
 }
 
 /// An API answer read from the call log: the login and a valid `since`
@@ -334,34 +455,45 @@ async fn read_log<T: serde::Serialize + Send + 'static>(
     if !app.auth.allows(headers) {
         return auth::refused_api();
     }
-    if let Some(e) = bad_since(since.as_deref()) {
+    if let Some(e) = bad_time("since", since.as_deref()) {
         return e;
     }
-    let Some(path) = app.calllog.clone() else {
-        return private(axum::Json(empty).into_response());
-    };
-    let done = tokio::task::spawn_blocking(move || {
-        crate::calllog::CallLog::open(&path).and_then(|log| read(&log))
-    })
-    .await;
-    match done {
-        Ok(Ok(v)) => private(axum::Json(v).into_response()),
-        Ok(Err(e)) => (
+    match with_log(app, read).await {
+        Ok(Some(v)) => private(axum::Json(v).into_response()),
+        Ok(None) => private(axum::Json(empty).into_response()),
+        Err(e) => (
             StatusCode::SERVICE_UNAVAILABLE,
-            axum::Json(serde_json::json!({ "error": e.to_string() })),
+            axum::Json(serde_json::json!({ "error": e })),
         )
             .into_response(),
-        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
     }
 }
 
-/// A 400 for a `since` that is not an RFC 3339 time.
-fn bad_since(since: Option<&str>) -> Option<Response> {
-    let s = since?;
+/// `read` on the call log in the blocking pool (SQLite never on the
+/// runtime's thread); `None` without a call log.
+async fn with_log<T: Send + 'static>(
+    app: &Shared,
+    read: impl FnOnce(&crate::calllog::CallLog) -> Result<T, crate::calllog::Error> + Send + 'static,
+) -> Result<Option<T>, String> {
+    let Some(path) = app.calllog.clone() else {
+        return Ok(None);
+    };
+    tokio::task::spawn_blocking(move || {
+        crate::calllog::CallLog::open(&path).and_then(|log| read(&log))
+    })
+    .await
+    .map_err(|e| e.to_string())?
+    .map(Some)
+    .map_err(|e| e.to_string())
+}
+
+/// A 400 for a time (`name`) that is not RFC 3339.
+fn bad_time(name: &str, value: Option<&str>) -> Option<Response> {
+    let s = value?;
     chrono::DateTime::parse_from_rfc3339(s).is_err().then(|| {
         let shown: String = s.chars().take(40).collect();
         let what = format!(
-            "since: {:?} is not an RFC 3339 time (2026-12-03T08:00:00Z)",
+            "{name}: {:?} is not an RFC 3339 time (2026-12-03T08:00:00Z)",
             crate::text::printable(&shown)
         );
         (
@@ -387,10 +519,11 @@ async fn metrics(State(app): State<App>, headers: HeaderMap) -> Response {
             ("phoneblock:whitelist", l.personal.whitelist.len()),
         ]
     });
-    match app
-        .metrics
-        .encode(registered, app.about.rules, lists.iter().flatten().copied())
-    {
+    match app.metrics.encode(
+        registered,
+        app.rules.load().as_ref().map_or(0, |r| r.len()),
+        lists.iter().flatten().copied(),
+    ) {
         Ok(text) => private(
             (
                 [(
@@ -405,48 +538,11 @@ async fn metrics(State(app): State<App>, headers: HeaderMap) -> Response {
     }
 }
 
-/// `GET /`: the status as a page (the dashboard grows from here).
-async fn status_page(State(app): State<App>, headers: HeaderMap) -> Response {
-    if !app.auth.allows(&headers) {
-        return auth::to_login();
-    }
-    let s = status(&app);
-    let text = |k: &str| match &s[k] {
-        serde_json::Value::Null => "–".to_owned(),
-        serde_json::Value::String(v) => v.clone(),
-        v => v.to_string(),
-    };
-    let rows = [
-        ("Registration", text("registration")),
-        ("Since", text("since")),
-        (
-            "FRITZ!Box",
-            format!("{} (user {})", text("fritzbox"), text("user")),
-        ),
-        ("Rules", text("rules")),
-        ("Log-only", text("log_only")),
-        ("Last error", text("last_error")),
-        ("PhoneBlock", text("phoneblock")),
-    ];
-    let body: String = rows
-        .iter()
-        .map(|(k, v)| format!("<tr><th>{k}</th><td>{}</td></tr>", escape(v)))
-        .collect();
-    page(
-        "minisip4fb",
-        &format!(
-            "<h1>minisip4fb</h1><table>{body}</table>\
-             <p><a href=\"/api/status\">/api/status</a> · <a href=\"/api/calls\">/api/calls</a> · \
-             <a href=\"/metrics\">/metrics</a></p>"
-        ),
-    )
-}
-
 /// A whole page: no scripts or assets from elsewhere, never framed.
 fn page(title: &str, body: &str) -> Response {
     let mut r = Html(format!(
         "<!doctype html><html><head><meta charset=\"utf-8\"><title>{}</title>\
-         <meta name=\"viewport\" content=\"width=device-width\"></head><body>{body}</body></html>",
+         <meta name=\"viewport\" content=\"width=device-width\"><link rel=\"stylesheet\" href=\"/app.css\"><link rel=\"icon\" href=\"/icon.svg\"></head><body>{body}</body></html>",
         escape(title)
     ))
     .into_response();

@@ -1,0 +1,575 @@
+//! The dashboard's pages: server-rendered HTML in German or English, one
+//! stylesheet and one script embedded in the binary (no CDN, no inline
+//! script: the CSP allows only this origin). The call list is filled and
+//! kept live by the script from `/api/calls` and `/events`; status,
+//! statistics and rules are rendered here, the chart as SVG.
+
+use std::fmt::Write as _;
+
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use serde::Deserialize;
+
+use super::i18n::{self, Lang};
+use super::{App, Shared, auth, escape, private};
+use crate::phoneblock::Rating;
+
+#[derive(Deserialize, Default)]
+pub(super) struct PageQuery {
+    lang: Option<String>,
+    #[serde(default)]
+    blocked: Option<String>,
+    rule: Option<String>,
+    date: Option<String>,
+}
+
+/// Which page a layout is for (its link in the menu is marked).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Which {
+    Status,
+    Calls,
+    Stats,
+    Rules,
+}
+
+const MENU: [(Which, &str, &str); 4] = [
+    (Which::Status, "/", "nav.status"),
+    (Which::Calls, "/calls", "nav.calls"),
+    (Which::Stats, "/stats", "nav.stats"),
+    (Which::Rules, "/rules", "nav.rules"),
+];
+
+pub(super) const APP_JS: &str = include_str!("assets/app.js");
+pub(super) const APP_CSS: &str = include_str!("assets/app.css");
+const ICON: &str = include_str!("assets/icon.svg");
+
+/// `/app.js`, `/app.css` and the icon: part of the binary, cached for an
+/// hour.
+pub(super) async fn asset(uri: axum::http::Uri) -> Response {
+    let (kind, body) = match uri.path() {
+        "/app.js" => ("text/javascript; charset=utf-8", APP_JS),
+        "/app.css" => ("text/css; charset=utf-8", APP_CSS),
+        _ => ("image/svg+xml", ICON),
+    };
+    (
+        [
+            (header::CONTENT_TYPE, kind),
+            (header::CACHE_CONTROL, "max-age=3600"),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// A page with the menu, in `lang`; `data` are the `<body>`'s data
+/// attributes the script reads. A language asked for in the URL is kept
+/// in a cookie.
+fn layout(
+    app: &Shared,
+    lang: Lang,
+    asked: bool,
+    which: Which,
+    data: &[(&str, &str)],
+    body: &str,
+) -> Response {
+    let mut menu = String::new();
+    for (w, href, key) in MENU {
+        let current = if w == which {
+            " aria-current=\"page\""
+        } else {
+            ""
+        };
+        let _ = write!(menu, "<a href=\"{href}\"{current}>{}</a>", lang.t(key));
+    }
+    let here = MENU.iter().find(|m| m.0 == which).map_or("/", |m| m.1);
+    let other = match lang {
+        Lang::De => "en",
+        Lang::En => "de",
+    };
+    let logout = if app.auth.has_password() {
+        format!(
+            "<form method=\"post\" action=\"/logout\"><button>{}</button></form>",
+            lang.t("logout")
+        )
+    } else {
+        String::new()
+    };
+    let mut attrs = String::new();
+    for (k, v) in data {
+        let _ = write!(attrs, " data-{k}=\"{}\"", escape(v));
+    }
+    let title = lang.t(MENU
+        .iter()
+        .find(|m| m.0 == which)
+        .map_or("nav.status", |m| m.2));
+    let html = format!(
+        "<!doctype html><html lang=\"{code}\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>minisip4fb: {title}</title><link rel=\"stylesheet\" href=\"/app.css\"><link rel=\"icon\" href=\"/icon.svg\"></head>\
+         <body{attrs}><header><strong class=\"brand\">minisip4fb</strong><nav>{menu}</nav>\
+         <a class=\"lang\" href=\"{here}?lang={other}\" hreflang=\"{other}\">{other_up}</a>{logout}</header>\
+         <main>{body}</main>\
+         <script type=\"application/json\" id=\"i18n\">{texts}</script>\
+         <script src=\"/app.js\" defer></script></body></html>",
+        code = lang.code(),
+        other_up = other.to_ascii_uppercase(),
+        texts = lang.json().replace("</", "<\\/"),
+    );
+    let mut r = Html(html).into_response();
+    r.headers_mut().insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+        ),
+    );
+    if asked {
+        let c = format!(
+            "{}={}; SameSite=Strict; Path=/; Max-Age=31536000",
+            i18n::COOKIE,
+            lang.code()
+        );
+        if let Ok(v) = HeaderValue::from_str(&c) {
+            r.headers_mut().insert(header::SET_COOKIE, v);
+        }
+    }
+    private(r)
+}
+
+/// The language of a page request, and whether the URL asked for it.
+fn lang_of(headers: &HeaderMap, q: &PageQuery) -> (Lang, bool) {
+    (Lang::of(headers, q.lang.as_deref()), q.lang.is_some())
+}
+
+fn rows(rows: &[(String, String)]) -> String {
+    rows.iter()
+        .map(|(k, v)| format!("<tr><th scope=\"row\">{}</th><td>{v}</td></tr>", escape(k)))
+        .collect()
+}
+
+/// `GET /`: is the shield registered, the Box, the rules, PhoneBlock,
+/// TR-064. Reloaded by the script when the registration changes.
+pub(super) async fn status(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Query(q): Query<PageQuery>,
+) -> Response {
+    if !app.auth.allows(&headers) {
+        return auth::to_login();
+    }
+    let (lang, asked) = lang_of(&headers, &q);
+    let s = super::status(&app);
+    let text = |k: &str| match &s[k] {
+        serde_json::Value::Null => "–".to_owned(),
+        serde_json::Value::String(v) => escape(v),
+        v => escape(&v.to_string()),
+    };
+    let state = s["registration"].as_str().unwrap_or("unregistered");
+    let yes_no = |b: bool| lang.t(if b { "yes" } else { "no" });
+    let mut table = vec![
+        (
+            lang.t("registration").to_owned(),
+            format!(
+                "<span class=\"badge reg-{state}\" id=\"registration\">{}</span>",
+                lang.t(&format!("reg.{state}"))
+            ),
+        ),
+        (lang.t("since").to_owned(), text("since")),
+        (
+            lang.t("granted").to_owned(),
+            s["expires"]
+                .as_u64()
+                .map_or_else(|| "–".to_owned(), |e| format!("{e} s")),
+        ),
+        (
+            "FRITZ!Box".to_owned(),
+            format!("{} ({} {})", text("fritzbox"), lang.t("user"), text("user")),
+        ),
+        (lang.t("rules").to_owned(), text("rules")),
+        (
+            lang.t("log_only").to_owned(),
+            yes_no(s["log_only"] == true).to_owned(),
+        ),
+        (
+            lang.t("last_error").to_owned(),
+            match s["last_error"].as_str() {
+                Some(e) => format!("{} ({})", escape(e), text("last_error_at")),
+                None => lang.t("none").to_owned(),
+            },
+        ),
+    ];
+    let pb = &s["phoneblock"];
+    table.push((
+        "PhoneBlock".to_owned(),
+        if pb.is_null() {
+            lang.t("not_configured").to_owned()
+        } else if pb["version"].as_i64().unwrap_or(0) == 0 {
+            lang.t("no_copy").to_owned()
+        } else {
+            format!(
+                "{} {}, {} {}; {}: {} + {}",
+                pb["numbers"],
+                lang.t("numbers"),
+                lang.t("copy_version"),
+                pb["version"],
+                lang.t("your_lists"),
+                pb["blacklist"],
+                pb["whitelist"]
+            )
+        },
+    ));
+    table.push((
+        "TR-064".to_owned(),
+        match &app.tr064 {
+            super::Tr064::Off => lang.t("not_configured").to_owned(),
+            super::Tr064::On(link) => format!(
+                "{}: {} ({} {})",
+                lang.t("configured"),
+                escape(link.url()),
+                lang.t("user"),
+                escape(link.user())
+            ),
+            super::Tr064::Broken(e) => format!("{}: {}", lang.t("failed"), escape(e)),
+        },
+    ));
+    table.push((lang.t("version").to_owned(), text("version")));
+    let body = format!(
+        "<h1>{}</h1><table class=\"status\">{}</table>",
+        lang.t("nav.status"),
+        rows(&table)
+    );
+    layout(
+        &app,
+        lang,
+        asked,
+        Which::Status,
+        &[("page", "status")],
+        &body,
+    )
+}
+
+/// `GET /calls`: the filters and an empty table the script fills from
+/// `/api/calls` and keeps live from `/events`; the actions the config
+/// allows (block, allow, report, phonebook) as data attributes.
+pub(super) async fn calls(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Query(q): Query<PageQuery>,
+) -> Response {
+    if !app.auth.allows(&headers) {
+        return auth::to_login();
+    }
+    let (lang, asked) = lang_of(&headers, &q);
+    let rules = app.rule_views();
+    let wanted = q.rule.as_deref().unwrap_or("");
+    let mut options = format!("<option value=\"\">{}</option>", lang.t("all"));
+    for r in rules.iter().map(|r| r.rule.as_str()) {
+        let sel = if r == wanted { " selected" } else { "" };
+        let _ = write!(
+            options,
+            "<option value=\"{}\"{sel}>{}</option>",
+            escape(r),
+            escape(r)
+        );
+    }
+    let date = q
+        .date
+        .as_deref()
+        .filter(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").is_ok())
+        .unwrap_or("");
+    let checked = if q.blocked.is_some() { " checked" } else { "" };
+    let bar = if app.bar.is_some() {
+        format!(
+            "<label class=\"bar\"><input type=\"checkbox\" id=\"bar-too\"> {}</label>",
+            lang.t("bar_too")
+        )
+    } else {
+        String::new()
+    };
+    let ratings: String = Rating::ALL
+        .iter()
+        .map(|r| {
+            let sel = if *r == Rating::Advertising {
+                " selected"
+            } else {
+                ""
+            };
+            format!(
+                "<option value=\"{}\"{sel}>{}</option>",
+                r.as_str(),
+                lang.t(r.as_str())
+            )
+        })
+        .collect();
+    let body = format!(
+        "<h1>{calls}</h1>\
+         <form id=\"filters\" class=\"filters\" method=\"get\" action=\"/calls\">\
+         <label><input type=\"checkbox\" name=\"blocked\" value=\"1\"{checked}> {blocked_only}</label>\
+         <label>{rule} <select name=\"rule\">{options}</select></label>\
+         <label>{date_t} <input type=\"date\" name=\"date\" value=\"{date}\"></label>\
+         <button>{filter}</button></form>\
+         <p class=\"toolbar\"><span id=\"live\" class=\"live off\">{offline}</span>{bar}</p>\
+         <p id=\"msg\" role=\"status\" aria-live=\"polite\"></p>\
+         <table id=\"calls\" class=\"calls\"><thead><tr><th>{time}</th><th>{caller}</th><th>{called}</th>\
+         <th>{decision}</th><th>{outcome}</th><th>INVITE→BYE</th><th>{actions}</th></tr></thead>\
+         <tbody></tbody></table><p id=\"empty\" hidden>{no_calls}</p>\
+         <dialog id=\"report-dialog\"><form method=\"dialog\"><h2>PhoneBlock</h2><p class=\"number\"></p>\
+         <label>{rating} <select name=\"rating\">{ratings}</select></label>\
+         <label>{comment} <input name=\"comment\" maxlength=\"200\"></label>\
+         <menu><button value=\"cancel\" formnovalidate>{cancel}</button> <button value=\"ok\">{send}</button></menu></form></dialog>\
+         <dialog id=\"book-dialog\"><form method=\"dialog\"><h2>{to_book}</h2><p class=\"number\"></p>\
+         <label>{name} <input name=\"name\" maxlength=\"80\" required></label>\
+         <label>{book} <select name=\"book\"></select></label>\
+         <menu><button value=\"cancel\" formnovalidate>{cancel}</button> <button value=\"ok\">{add}</button></menu></form></dialog>",
+        calls = lang.t("nav.calls"),
+        blocked_only = lang.t("blocked_only"),
+        rule = lang.t("rule"),
+        date_t = lang.t("date"),
+        filter = lang.t("filter"),
+        offline = lang.t("offline"),
+        time = lang.t("time"),
+        caller = lang.t("caller"),
+        called = lang.t("called"),
+        decision = lang.t("decision"),
+        outcome = lang.t("outcome"),
+        actions = lang.t("actions"),
+        no_calls = lang.t("no_calls"),
+        rating = lang.t("rating"),
+        comment = lang.t("comment"),
+        cancel = lang.t("cancel"),
+        send = lang.t("send"),
+        to_book = lang.t("to_phonebook"),
+        name = lang.t("name"),
+        book = lang.t("phonebook"),
+        add = lang.t("add"),
+    );
+    let on = |b: bool| if b { "1" } else { "" };
+    let data = [
+        ("page", "calls"),
+        ("block", on(app.lists.block.is_some())),
+        ("allow", on(app.lists.allow.is_some())),
+        ("report", on(app.phoneblock_api.is_some())),
+        ("phonebook", on(matches!(app.tr064, super::Tr064::On(_)))),
+    ];
+    layout(&app, lang, asked, Which::Calls, &data, &body)
+}
+
+/// Days shown in the chart.
+const CHART_DAYS: i64 = 30;
+
+/// `GET /stats`: the last 30 days as an SVG chart (blocked over rung per
+/// day), the rules that decided and the numbers blocked most.
+pub(super) async fn stats(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Query(q): Query<PageQuery>,
+) -> Response {
+    if !app.auth.allows(&headers) {
+        return auth::to_login();
+    }
+    let (lang, asked) = lang_of(&headers, &q);
+    let today = chrono::Utc::now().date_naive();
+    let first = today - chrono::Days::new(CHART_DAYS as u64 - 1);
+    let since = format!("{first}T00:00:00Z");
+    let read = super::read_stats(&app, Some(since)).await;
+    let body = match read {
+        Ok(None) => format!(
+            "<h1>{}</h1><p>{}</p>",
+            lang.t("nav.stats"),
+            lang.t("no_log")
+        ),
+        Err(e) => format!(
+            "<h1>{}</h1><p class=\"error\">{}: {}</p>",
+            lang.t("nav.stats"),
+            lang.t("log_unreadable"),
+            escape(&e)
+        ),
+        Ok(Some(s)) => {
+            let mut rules = String::new();
+            for (rule, action, n) in &s.rules {
+                let shown = rule.as_deref().unwrap_or(lang.t("no_rule"));
+                let _ = write!(
+                    rules,
+                    "<tr><td>{}</td><td><span class=\"badge d-{action}\">{action}</span></td><td class=\"n\">{n}</td></tr>",
+                    escape(shown),
+                    action = escape(action)
+                );
+            }
+            let mut top = String::new();
+            for (number, n) in &s.top_blocked {
+                let _ = write!(
+                    top,
+                    "<tr><td>{}</td><td class=\"n\">{n}</td></tr>",
+                    escape(number)
+                );
+            }
+            format!(
+                "<h1>{stats}</h1><h2>{per_day} <small>({last})</small></h2>{chart}\
+                 <div class=\"columns\"><section><h2>{top_rules}</h2><table><thead><tr><th>{rule}</th><th>{action}</th><th>{calls}</th></tr></thead>{rules}</table></section>\
+                 <section><h2>{top_blocked}</h2><table><thead><tr><th>{caller}</th><th>{calls}</th></tr></thead>{top}</table></section></div>",
+                stats = lang.t("nav.stats"),
+                per_day = lang.t("per_day"),
+                last = lang.t("last_30"),
+                chart = chart(&s.days, first, lang),
+                top_rules = lang.t("top_rules"),
+                rule = lang.t("rule"),
+                action = lang.t("action"),
+                calls = lang.t("calls"),
+                top_blocked = lang.t("top_blocked"),
+                caller = lang.t("caller"),
+            )
+        }
+    };
+    layout(&app, lang, asked, Which::Stats, &[("page", "stats")], &body)
+}
+
+/// Blocked (not left to ring) over rung calls for each of the
+/// `CHART_DAYS` days from `first`, as SVG with a tooltip per bar.
+fn chart(days: &[crate::calllog::DayCounts], first: chrono::NaiveDate, lang: Lang) -> String {
+    const W: i64 = 720;
+    const H: i64 = 200;
+    const BOTTOM: i64 = 20;
+    let per_day = |d: chrono::NaiveDate| {
+        let key = d.to_string();
+        days.iter()
+            .find(|x| x.0 == key)
+            .map_or((0, 0), |(_, calls, _, _, rang)| (calls - rang, *rang))
+    };
+    let all: Vec<_> = (0..CHART_DAYS)
+        .map(|i| {
+            let d = first + chrono::Days::new(i as u64);
+            (d, per_day(d))
+        })
+        .collect();
+    let max = all
+        .iter()
+        .map(|(_, (b, r))| b + r)
+        .max()
+        .unwrap_or(0)
+        .max(1);
+    let slot = W / CHART_DAYS;
+    let height = |n: i64| n * (H - BOTTOM - 10) / max;
+    let mut svg = format!(
+        "<svg class=\"chart\" viewBox=\"0 0 {W} {H}\" role=\"img\" aria-label=\"{}\">",
+        lang.t("per_day")
+    );
+    for (i, (day, (blocked, rang))) in all.iter().enumerate() {
+        let x = i as i64 * slot + 2;
+        let (hb, hr) = (height(*blocked), height(*rang));
+        let base = H - BOTTOM;
+        let _ = write!(
+            svg,
+            "<g><title>{day}: {blocked} {b}, {rang} {r}</title>\
+             <rect class=\"rang\" x=\"{x}\" y=\"{}\" width=\"{w}\" height=\"{hr}\"/>\
+             <rect class=\"blocked\" x=\"{x}\" y=\"{}\" width=\"{w}\" height=\"{hb}\"/></g>",
+            base - hr,
+            base - hr - hb,
+            w = slot - 4,
+            b = lang.t("blocked"),
+            r = lang.t("rang"),
+        );
+        if i % 7 == 0 || i as i64 == CHART_DAYS - 1 {
+            let _ = write!(
+                svg,
+                "<text x=\"{x}\" y=\"{}\">{}</text>",
+                H - 5,
+                day.format("%d.%m.")
+            );
+        }
+    }
+    let _ = write!(
+        svg,
+        "<text x=\"{}\" y=\"12\" class=\"max\">{max}</text></svg>\
+         <p class=\"legend\"><span class=\"key blocked\"></span> {} <span class=\"key rang\"></span> {}</p>",
+        W - 4,
+        lang.t("blocked"),
+        lang.t("rang")
+    );
+    svg
+}
+
+/// `GET /rules`: the rules in order with how often each decided a call
+/// (the whole call log), then the default.
+pub(super) async fn rules(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Query(q): Query<PageQuery>,
+) -> Response {
+    if !app.auth.allows(&headers) {
+        return auth::to_login();
+    }
+    let (lang, asked) = lang_of(&headers, &q);
+    let (views, default) = match app.rules.load_full() {
+        Some(r) => (r.views(), Some(r.default_action())),
+        None => (Vec::new(), None),
+    };
+    let counts = super::read_stats(&app, None).await;
+    let matched = |rule: Option<&str>| -> String {
+        match &counts {
+            Ok(Some(s)) => s
+                .rules
+                .iter()
+                .filter(|(r, _, _)| r.as_deref() == rule)
+                .map(|(_, _, n)| n)
+                .sum::<i64>()
+                .to_string(),
+            _ => "–".into(),
+        }
+    };
+    let mut table = String::new();
+    for v in &views {
+        let crit: String = v
+            .criteria
+            .iter()
+            .map(|c| format!("<li>{}</li>", escape(c)))
+            .collect();
+        let only = if v.log_only {
+            format!(" <small>({})</small>", lang.t("log_only_short"))
+        } else {
+            String::new()
+        };
+        let _ = write!(
+            table,
+            "<tr><td class=\"n\">{}</td><td>{}</td><td><ul>{crit}</ul></td>\
+             <td><span class=\"badge d-{a}\">{a}</span>{only}</td><td class=\"n\">{}</td></tr>",
+            v.index,
+            escape(&v.name),
+            matched(Some(&v.rule)),
+            a = v.action.as_str(),
+        );
+    }
+    if let Some(d) = default {
+        let _ = write!(
+            table,
+            "<tr class=\"default\"><td></td><td colspan=\"2\">{}</td>\
+             <td><span class=\"badge d-{a}\">{a}</span></td><td class=\"n\">{}</td></tr>",
+            lang.t("default"),
+            matched(None),
+            a = d.as_str(),
+        );
+    }
+    let body = format!(
+        "<h1>{}</h1><table class=\"rules\"><thead><tr><th>#</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr></thead>{table}</table>{}",
+        lang.t("nav.rules"),
+        lang.t("name"),
+        lang.t("criteria"),
+        lang.t("action"),
+        lang.t("matched"),
+        match &counts {
+            Ok(None) => format!("<p>{}</p>", lang.t("no_log")),
+            Err(e) => format!(
+                "<p class=\"error\">{}: {}</p>",
+                lang.t("log_unreadable"),
+                escape(e)
+            ),
+            Ok(Some(_)) => String::new(),
+        }
+    );
+    layout(&app, lang, asked, Which::Rules, &[("page", "rules")], &body)
+}
+
+/// 404 as a page.
+pub(super) async fn not_found() -> Response {
+    (StatusCode::NOT_FOUND, "not found").into_response()
+}

@@ -1,0 +1,201 @@
+// The dashboard in a real browser (Debian's chromium, headless), driven by
+// playwright-core. Started by tests/browser.rs, which runs the daemon and
+// the emulated Box and places calls when this script asks:
+//   stdout "CALL <number> [<display name>]"  ->  stdin "<outcome>" once the
+//   call is over.
+// Any failed check throws: the script prints "FAIL …" and exits 1.
+//
+// usage: node dashboard.mjs BASE_URL PASSWORD SCREENSHOT.png
+
+import { chromium } from "playwright-core";
+import { createInterface } from "node:readline";
+
+const [base, password, screenshot] = process.argv.slice(2);
+const input = createInterface({ input: process.stdin });
+const replies = input[Symbol.asyncIterator]();
+
+async function call(number) {
+  console.log(`CALL ${number}`);
+  const r = await replies.next();
+  if (r.done) throw new Error("the test went away");
+  return r.value.trim();
+}
+
+function check(ok, what) {
+  if (!ok) throw new Error(what);
+  console.log(`ok: ${what}`);
+}
+
+const problems = [];
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+  args: [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+  ],
+  timeout: 30000,
+});
+const timer = setTimeout(() => {
+  console.log("FAIL the browser test ran over 120 s");
+  process.exit(1);
+}, 120000);
+
+try {
+  // A German browser: the dashboard answers in German.
+  const context = await browser.newContext({
+    locale: "de-DE",
+    viewport: { width: 1280, height: 760 },
+  });
+  const page = await context.newPage();
+  page.setDefaultTimeout(10000);
+  page.on("console", (m) => {
+    if (m.type() === "error" || m.type() === "warning") problems.push(`console ${m.type()}: ${m.text()}`);
+  });
+  page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
+  page.on("requestfailed", (r) => {
+    // The event stream ends when a page is left: not a failure.
+    if (!r.url().endsWith("/events")) problems.push(`request failed: ${r.url()} ${r.failure()?.errorText}`);
+  });
+  page.on("response", (r) => {
+    if (r.status() >= 400 && !r.url().endsWith("/login")) problems.push(`HTTP ${r.status()}: ${r.url()}`);
+  });
+
+  // With a password every page wants the login.
+  await page.goto(`${base}/calls`);
+  check(new URL(page.url()).pathname === "/login", "a page without a session goes to the login");
+  await page.fill("input[name=password]", password);
+  await Promise.all([page.waitForURL(`${base}/`), page.click("button")]);
+  await page.waitForSelector("#registration.reg-registered");
+  check((await page.textContent("#registration")) === "angemeldet", "the status says registered, in German");
+
+  // The call list, live.
+  await page.goto(`${base}/calls`);
+  await page.waitForSelector("#live.on");
+  let loads = 0;
+  page.on("load", () => loads++);
+  const row = (n) => `#calls tbody tr[data-key$="|${n}"]`;
+  const rang = await call("0305551234");
+  check(rang === "RangUntilCancelled", `the first call from 0305551234 rang (${rang})`);
+  await page.waitForSelector(row("0305551234"), { timeout: 2000 });
+  check(loads === 0, "the call appeared without a reload");
+  await page.waitForFunction(
+    (sel) => document.querySelector(sel)?.querySelector(".outcome")?.textContent === "cancelled-by-caller",
+    row("0305551234"),
+  );
+  check(true, "its outcome followed live");
+
+  // What a caller sends is shown as text, never run as markup.
+  const evil = "<img src=x onerror=window.pwned=1>Mallory";
+  check((await call(`0221987654 ${evil}`)) === "RangUntilCancelled", "a call with markup in its name rang");
+  await page.waitForSelector(row("0221987654"));
+  const shown = await page.textContent(`${row("0221987654")} .name`);
+  check(shown === evil, `the name is shown as sent: ${shown}`);
+  check(
+    (await page.$$("#calls img")).length === 0 && (await page.evaluate(() => window.pwned)) === undefined,
+    "and never runs",
+  );
+
+  // Block it: the next call is terminated.
+  await page.click(`${row("0305551234")} button.block`);
+  await page.waitForFunction(() => document.querySelector("#msg")?.textContent.includes("gesperrt"));
+  check((await page.textContent("#msg")).includes("+49305551234"), "block: the number went to the block list");
+  const until = async (number, want) => {
+    let got = "";
+    for (let i = 0; i < 20 && got !== want; i++) {
+      // The daemon reloads the rules when the list changes: give it the time.
+      await page.waitForTimeout(i === 0 ? 300 : 500);
+      got = await call(number);
+    }
+    return got;
+  };
+  const again = await until("0305551234", "TerminatedByPhone");
+  check(again === "TerminatedByPhone", `the next call from it was terminated (${again})`);
+  await page.waitForFunction(
+    (sel) => document.querySelector(sel)?.querySelector(".badge")?.textContent === "terminate",
+    row("0305551234"),
+  );
+  check(loads === 0, "the terminated call is listed live");
+
+  // Block another one also on the Box's call-barring list: the Box itself
+  // turns its next call away.
+  check((await call("0891234567")) === "RangUntilCancelled", "a call from 0891234567 rang");
+  await page.waitForSelector(row("0891234567"));
+  await page.check("#bar-too");
+  await page.click(`${row("0891234567")} button.block`);
+  await page.waitForFunction(() => document.querySelector("#msg")?.textContent.includes("+49891234567"));
+  await page.uncheck("#bar-too");
+  const barred = await until("0891234567", "BarredByBox");
+  check(barred === "BarredByBox", `the Box turned the next call away (${barred})`);
+
+  // Allow another number, put it into a Box phonebook.
+  check((await call("0401234567")) === "RangUntilCancelled", "a call from 0401234567 rang");
+  await page.waitForSelector(row("0401234567"));
+  await page.click(`${row("0401234567")} button.allow`);
+  await page.waitForFunction(() => document.querySelector("#msg")?.textContent.includes("erlaubt"));
+  check(true, "allow: the number went to the allow list");
+  await page.click(`${row("0401234567")} button.phonebook`);
+  await page.waitForSelector("#book-dialog[open]");
+  const books = await page.$$eval("#book-dialog select[name=book] option", (o) => o.map((x) => x.textContent));
+  check(books.includes("Telefonbuch"), `the Box's phonebooks to choose from: ${books}`);
+  await page.fill("#book-dialog input[name=name]", "Praxis Dr. Weber");
+  await page.click("#book-dialog button[value=ok]");
+  await page.waitForFunction(() => document.querySelector("#msg")?.textContent.includes("Telefonbuch"));
+  check(!(await page.getAttribute("#msg", "class")).includes("error"), "added to the Box's phonebook");
+
+  // Report the blocked number to PhoneBlock.
+  await page.click(`${row("0305551234")} button.report`);
+  await page.waitForSelector("#report-dialog[open]");
+  await page.selectOption("#report-dialog select[name=rating]", "G_FRAUD");
+  await page.fill("#report-dialog input[name=comment]", "Gewinnspiel-Betrug");
+  await page.click("#report-dialog button[value=ok]");
+  await page.waitForFunction(() => document.querySelector("#msg")?.textContent.includes("PhoneBlock"));
+  check(!(await page.getAttribute("#msg", "class")).includes("error"), "reported to PhoneBlock");
+
+  // Filters: blocked only.
+  await page.check("input[name=blocked]");
+  await Promise.all([page.waitForURL(/blocked=1/), page.click("#filters button")]);
+  await page.waitForSelector(row("0305551234"));
+  const decisions = await page.$$eval("#calls tbody .badge", (b) => b.map((x) => x.textContent));
+  check(decisions.length > 0 && decisions.every((d) => d !== "ring"), `blocked only: ${decisions}`);
+
+  // Statistics: a chart and the numbers blocked most.
+  await page.goto(`${base}/stats`);
+  const bars = await page.$$eval("svg.chart rect.blocked", (r) => r.filter((x) => Number(x.getAttribute("height")) > 0).length);
+  check(bars >= 1, `the chart has today's blocked calls (${bars} bar)`);
+  check((await page.textContent("main")).includes("+49305551234"), "the most blocked numbers list it");
+
+  // Rules, in order, with how often each matched.
+  await page.goto(`${base}/rules`);
+  const rules = await page.$$eval("table.rules tbody tr, table.rules tr", (rows) =>
+    rows.map((r) => Array.from(r.cells).map((c) => c.textContent.trim())),
+  );
+  const blockRule = rules.find((r) => r[1] === "blocked from the web");
+  check(blockRule && Number(blockRule[4]) >= 1, `the block-list rule matched (${JSON.stringify(blockRule)})`);
+
+  // English, by the switch, kept for the next pages.
+  await page.click("header a.lang");
+  check((await page.textContent("nav a[aria-current]")) === "Rules", "switched to English");
+  await page.goto(`${base}/calls`);
+  await page.waitForSelector("#live.on");
+  check((await page.textContent("h1")) === "Calls", "English is kept");
+  await page.waitForSelector(row("0305551234"));
+  await page.screenshot({ path: screenshot });
+  console.log(`screenshot: ${screenshot}`);
+
+  check(problems.length === 0, `no console errors, failed requests or error answers: ${problems.join("; ")}`);
+  console.log("PASS");
+  clearTimeout(timer);
+  await browser.close();
+  process.exit(0);
+} catch (e) {
+  console.log(`FAIL ${e.message.split("\n")[0]}`);
+  if (problems.length) console.log(`seen: ${problems.join("; ")}`);
+  await browser.close().catch(() => {});
+  process.exit(1);
+}
