@@ -389,3 +389,183 @@ fn a_taken_address_stops_the_daemon_at_once() {
         "{err}"
     );
 }
+
+/// The dashboard's pages and the API they use, without a browser: German
+/// by `Accept-Language`, English by `?lang=` (kept in a cookie), the CSP,
+/// what a rule's name carries escaped, the rules with their counts, the
+/// call filters, and actions the config does not allow refused with what
+/// to set.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboards_pages_and_api() {
+    let dir = common::fresh_dir("web", "pages");
+    let cfg = config(
+        &dir,
+        "[[rule]]\nname = \"<b>late</b> & \\\"loud\\\"\"\nnumbers = [\"0221*\"]\nhours = \"22:00-07:00\"\naction = \"decline\"\n",
+    );
+    let emu = common::usual_box(24).await;
+    let (mut d, url) = daemon(&cfg, &emu, &["run", "--web", "127.0.0.1:0"]).await;
+    emu.wait_for_binding(Duration::from_secs(10))
+        .await
+        .expect("registers");
+    let call =
+        CallSpec::new(Caller::National("09005551234".into())).cancel_after(Duration::from_secs(5));
+    assert_eq!(emu.call(call).await.outcome, CallOutcome::TerminatedByPhone);
+    let get_full = |path: &str, headers: &[(&str, &str)]| {
+        let mut req = client().get(&format!("{url}{path}"));
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let mut resp = req.call().expect("the web server answers");
+        let h = |name: &str| {
+            resp.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_owned()
+        };
+        let (csp, cookie) = (h("content-security-policy"), h("set-cookie"));
+        let status = resp.status().as_u16();
+        (
+            status,
+            resp.body_mut().read_to_string().unwrap_or_default(),
+            csp,
+            cookie,
+        )
+    };
+    let page = |path: &str, headers: &[(&str, &str)]| {
+        tokio::task::block_in_place(|| get_full(path, headers))
+    };
+
+    let (code, html, csp, _) = page("/calls", &[("Accept-Language", "de-DE,de;q=0.9,en;q=0.5")]);
+    assert_eq!(code, 200);
+    assert!(csp.contains("default-src 'self'"), "{csp}");
+    assert!(!html.contains("<script>"), "no inline script");
+    for want in [
+        "<html lang=\"de\"",
+        ">Anrufe<",
+        "Nur blockierte",
+        "src=\"/app.js\"",
+    ] {
+        assert!(html.contains(want), "{want} in {html}");
+    }
+    let (code, html, _, cookie) = page("/rules?lang=en", &[("Accept-Language", "de")]);
+    assert_eq!(code, 200);
+    assert!(html.contains("<html lang=\"en\""), "{html}");
+    assert!(cookie.starts_with("minisip4fb_lang=en;"), "{cookie}");
+    assert!(
+        html.contains("&lt;b&gt;late&lt;/b&gt; &amp; &quot;loud&quot;"),
+        "the rule's name escaped: {html}"
+    );
+    assert!(!html.contains("<b>late"), "{html}");
+    assert!(html.contains("numbers: 0900*"), "{html}");
+    assert!(html.contains("hours: 22:00-07:00"), "{html}");
+    let (_, html, _, _) = page(
+        "/rules",
+        &[("Cookie", "minisip4fb_lang=en"), ("Accept-Language", "de")],
+    );
+    assert!(
+        html.contains(">Criteria<"),
+        "the cookie keeps English: {html}"
+    );
+    let (code, html, _, _) = page("/stats", &[]);
+    assert_eq!(code, 200);
+    assert!(html.contains("<svg class=\"chart\""), "{html}");
+    assert!(html.contains("+499005551234"), "{html}");
+    for (asset, kind) in [
+        ("/app.js", "javascript"),
+        ("/app.css", "text/css"),
+        ("/icon.svg", "image/svg+xml"),
+    ] {
+        let resp =
+            tokio::task::block_in_place(|| client().get(&format!("{url}{asset}")).call().unwrap());
+        assert_eq!(resp.status().as_u16(), 200, "{asset}");
+        let ct = resp
+            .headers()
+            .get("content-type")
+            .unwrap()
+            .to_str()
+            .unwrap();
+        assert!(ct.contains(kind), "{asset}: {ct}");
+    }
+    let (code, _, _, _) = page("/nothing-here", &[]);
+    assert_eq!(code, 404);
+
+    let (code, body) = tokio::task::block_in_place(|| get(&format!("{url}/api/rules"), &[]));
+    assert_eq!(code, 200, "{body}");
+    let rules: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(rules["rules"][0]["action"], "decline", "{rules}");
+    assert_eq!(rules["rules"][0]["matched"], 0, "{rules}");
+    assert_eq!(rules["rules"][1]["rule"], "2 \"premium\"", "{rules}");
+    assert_eq!(rules["rules"][1]["matched"], 1, "{rules}");
+    assert_eq!(
+        rules["rules"][1]["criteria"][0], "numbers: 0900*",
+        "{rules}"
+    );
+    assert_eq!(rules["default"], "ring", "{rules}");
+
+    let calls = |query: &str| {
+        let (code, body) =
+            tokio::task::block_in_place(|| get(&format!("{url}/api/calls?{query}"), &[]));
+        assert_eq!(code, 200, "{query}: {body}");
+        serde_json::from_str::<serde_json::Value>(&body)
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .len()
+    };
+    assert_eq!(calls("rule=2%20%22premium%22"), 1);
+    assert_eq!(calls("rule=1%20%22premium%22"), 0);
+    assert_eq!(calls("until=2000-01-01T00:00:00Z"), 0);
+    assert_eq!(
+        calls("since=2000-01-01T00:00:00Z&until=2999-01-01T00:00:00Z"),
+        1
+    );
+    let (code, body) =
+        tokio::task::block_in_place(|| get(&format!("{url}/api/calls?until=tomorrow"), &[]));
+    assert_eq!(code, 400);
+    assert!(
+        body.contains("until: \\\"tomorrow\\\" is not an RFC 3339 time"),
+        "{body}"
+    );
+
+    // What the config does not allow, refused with what to set.
+    let post = |path: &str, body: &str| {
+        tokio::task::block_in_place(|| {
+            let mut resp = client()
+                .post(&format!("{url}{path}"))
+                .header("Content-Type", "application/json")
+                .send(body.as_bytes())
+                .unwrap();
+            (
+                resp.status().as_u16(),
+                resp.body_mut().read_to_string().unwrap_or_default(),
+            )
+        })
+    };
+    let (code, body) = post(
+        "/api/report",
+        r#"{"number":"09005551234","rating":"G_FRAUD"}"#,
+    );
+    assert_eq!(code, 409);
+    assert!(body.contains("set [phoneblock] token_file"), "{body}");
+    let (code, body) = tokio::task::block_in_place(|| get(&format!("{url}/api/phonebooks"), &[]));
+    assert_eq!(code, 409);
+    assert!(
+        body.contains("set [fritzbox] tr064 and admin_user"),
+        "{body}"
+    );
+    let (code, body) = post(
+        "/api/phonebook",
+        r#"{"number":"0301234567","name":"Oma","book":"0"}"#,
+    );
+    assert_eq!(code, 409, "{body}");
+    let (code, body) = post("/api/block", r#"{"number":"09005551234","bar":true}"#);
+    assert_eq!(code, 409);
+    assert!(body.contains("no [web] block_list"), "{body}");
+    let (code, _) = post(
+        "/api/allow",
+        &format!("{{\"number\":\"{}\"}}", "1".repeat(5000)),
+    );
+    assert_eq!(code, 413, "a body over 4 KiB");
+    assert_eq!(d.terminate().map(|s| s.code()), Some(Some(0)));
+}

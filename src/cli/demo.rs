@@ -40,10 +40,28 @@ area_code = "030"
 api = "{phoneblock}"
 token_file = "phoneblock-token"
 
+[calllog]
+db = "calls.db"
+
+# demo --web: the dashboard's "block" and "allow" append to these lists.
+[web]
+block_list = "block.txt"
+allow_list = "allow.txt"
+
 [[rule]]
 name = "family"
 lists = ["fritzbox:Telefonbuch"]
 action = "ring"
+
+[[rule]]
+name = "allowed from the web"
+lists = ["allow.txt"]
+action = "ring"
+
+[[rule]]
+name = "blocked from the web"
+lists = ["block.txt"]
+action = "terminate"
 
 [[rule]]
 name = "PhoneBlock community"
@@ -77,7 +95,15 @@ pub struct DemoArgs {
     /// Also print the phone's own log and every SIP message (credentials redacted).
     #[arg(long, short)]
     pub verbose: bool,
+    /// Also serve the dashboard here (loopback) and keep the demo going: the
+    /// Box calls again every 20 s until Ctrl-C, or for 10 minutes.
+    #[arg(long, value_name = "IP:PORT")]
+    pub web: Option<std::net::SocketAddr>,
 }
+
+/// How long `demo --web` keeps calling at most, and how often.
+const LINGER: Duration = Duration::from_secs(600);
+const LINGER_EVERY: Duration = Duration::from_secs(20);
 
 struct Scene {
     title: &'static str,
@@ -143,10 +169,10 @@ fn scenes() -> Vec<Scene> {
     ]
 }
 
-pub async fn demo() -> i32 {
+pub async fn demo(web: Option<std::net::SocketAddr>) -> i32 {
     let dir = std::env::temp_dir().join(format!("minisip4fb-demo-{}", std::process::id()));
     let code = match std::fs::create_dir_all(&dir) {
-        Ok(()) => run_demo(&dir).await,
+        Ok(()) => run_demo(&dir, web).await,
         Err(e) => {
             eprintln!("minisip4fb demo: cannot create {}: {e}", dir.display());
             1
@@ -162,21 +188,21 @@ fn fail(what: impl std::fmt::Display) -> i32 {
     1
 }
 
-async fn run_demo(dir: &std::path::Path) -> i32 {
-    match steps(dir).await {
+async fn run_demo(dir: &std::path::Path, web: Option<std::net::SocketAddr>) -> i32 {
+    match steps(dir, web).await {
         Ok(code) => code,
         Err(e) => fail(e),
     }
 }
 
 /// The demo's steps, as a user would take them; an `Err` ends it early.
-async fn steps(dir: &std::path::Path) -> Result<i32, String> {
+async fn steps(dir: &std::path::Path, web: Option<std::net::SocketAddr>) -> Result<i32, String> {
     let phoneblock = start_phoneblock(dir).await?;
     let (emulator, config_path) = start_box(dir, &phoneblock.url()).await?;
     set_up(&config_path).await?;
     sync_phoneblock(&config_path).await?;
     let mut reports = emulator.reports();
-    let daemon = start_daemon(config_path).await?;
+    let daemon = start_daemon(config_path, web).await?;
     registered(&emulator, &mut reports, &daemon.user).await?;
     let (mut failures, terminate_times) = play_scenes(&emulator, daemon.decisions).await;
     let barred = wait_for_barring(&emulator).await;
@@ -204,6 +230,9 @@ async fn steps(dir: &std::path::Path) -> Result<i32, String> {
             .into_iter()
             .map(|v| format!("PhoneBlock: {v}")),
     );
+    if let Some(addr) = web {
+        linger(&emulator, addr).await;
+    }
     let _ = daemon.stop.send(());
     let code = daemon.task.await.unwrap_or(1);
     if code != 0 {
@@ -294,6 +323,8 @@ async fn start_box(dir: &std::path::Path, phoneblock: &str) -> Result<(Emulator,
         .replace("{phoneblock}", phoneblock);
     std::fs::write(&config_path, config_text)
         .and_then(|()| std::fs::write(dir.join("admin-password"), &admin_password))
+        .and_then(|()| std::fs::write(dir.join("block.txt"), "# blocked from the web\n"))
+        .and_then(|()| std::fs::write(dir.join("allow.txt"), "# allowed from the web\n"))
         .map_err(|e| format!("cannot write to {}: {e}", dir.display()))?;
     println!(
         "minisip4fb demo: an emulated FRITZ!Box with SIP on {} and TR-064 on {tr064};\n  the config lives in {} for the demo's length",
@@ -331,13 +362,22 @@ struct Daemon {
     task: tokio::task::JoinHandle<i32>,
 }
 
-async fn start_daemon(config_path: PathBuf) -> Result<Daemon, String> {
+async fn start_daemon(
+    config_path: PathBuf,
+    web: Option<std::net::SocketAddr>,
+) -> Result<Daemon, String> {
     let run_args = RunArgs {
         config: Some(config_path),
+        web,
         ..RunArgs::default()
     };
     let settings =
         Settings::resolve(&run_args).map_err(|e| format!("the config setup wrote: {e}"))?;
+    let web = super::run::web_settings(&run_args, &settings.source)?;
+    let calllog = match &settings.db {
+        Some(db) => Some(crate::calllog::CallLog::open(db).map_err(|e| e.to_string())?),
+        None => None,
+    };
     let (source, config) = (settings.source, settings.phone);
     // The daemon reads the Box's lists in the background; the demo waits
     // for them so that its first call already meets the phonebook.
@@ -371,12 +411,12 @@ async fn start_daemon(config_path: PathBuf) -> Result<Daemon, String> {
     let user = config.user.clone();
     let parts = Parts {
         source,
-        calllog: None,
+        calllog,
         events_json: false,
         calls: Some(dec_tx),
         tr064: Some(Ok(link)),
-        calllog_path: None,
-        web: None,
+        calllog_path: settings.db,
+        web,
     };
     let task = tokio::spawn(serve(config, parts, async {
         let _ = stop_rx.await;
@@ -387,6 +427,32 @@ async fn start_daemon(config_path: PathBuf) -> Result<Daemon, String> {
         stop,
         task,
     })
+}
+
+/// `demo --web`: the dashboard stays up and the Box calls again, one
+/// scene every 20 s, until Ctrl-C (or SIGTERM) or for 10 minutes.
+async fn linger(emulator: &Emulator, addr: std::net::SocketAddr) {
+    println!(
+        "\nthe dashboard: http://{addr}/ (the Box calls again every {} s; Ctrl-C ends the demo, or {} minutes)",
+        LINGER_EVERY.as_secs(),
+        LINGER.as_secs() / 60
+    );
+    let stop = tokio::time::sleep(LINGER);
+    let signalled = super::run::shutdown_signal();
+    tokio::pin!(stop, signalled);
+    let scenes = scenes();
+    for scene in scenes.iter().cycle() {
+        tokio::select! {
+            _ = &mut signalled => break,
+            _ = &mut stop => break,
+            _ = tokio::time::sleep(LINGER_EVERY) => {}
+        }
+        let report = emulator.call(scene.spec.clone()).await;
+        println!(
+            "  {}, {}: {:?}",
+            scene.spec.caller, scene.title, report.outcome
+        );
+    }
 }
 
 /// Waits for the phone's binding at the Box and says how it got there.

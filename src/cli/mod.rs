@@ -160,7 +160,7 @@ pub fn main() -> i32 {
             } else {
                 "minisip4fb=error"
             });
-            rt.block_on(demo::demo())
+            rt.block_on(demo::demo(args.web))
         }
         Command::Emulate(args) => {
             init_logging(false);

@@ -228,7 +228,7 @@ pub async fn run(args: RunArgs) -> i32 {
 
 /// The web side as `--web` or `[web]` asks, its password from env
 /// MINISIP4FB_WEB_PASSWORD or `[web] password_file`; `None` without it.
-fn web_settings(
+pub(super) fn web_settings(
     args: &RunArgs,
     source: &RuleSource,
 ) -> Result<Option<crate::web::Settings>, String> {
@@ -279,7 +279,7 @@ fn web_settings(
 /// SIGTERM or SIGINT. The handlers are installed at once (not when the
 /// future is first polled), so a signal during start-up stops the daemon
 /// gracefully instead of killing it.
-fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+pub(super) fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};

@@ -137,6 +137,18 @@ fn layout(
     private(r)
 }
 
+/// An RFC 3339 time as the household's clock shows it; anything else as
+/// it is.
+fn local_time(s: &str) -> String {
+    match chrono::DateTime::parse_from_rfc3339(s) {
+        Ok(t) => t
+            .with_timezone(&chrono::Local)
+            .format("%Y-%m-%d %H:%M:%S")
+            .to_string(),
+        Err(_) => s.to_owned(),
+    }
+}
+
 /// The language of a page request, and whether the URL asked for it.
 fn lang_of(headers: &HeaderMap, q: &PageQuery) -> (Lang, bool) {
     (Lang::of(headers, q.lang.as_deref()), q.lang.is_some())
@@ -162,7 +174,7 @@ pub(super) async fn status(
     let s = super::status(&app);
     let text = |k: &str| match &s[k] {
         serde_json::Value::Null => "–".to_owned(),
-        serde_json::Value::String(v) => escape(v),
+        serde_json::Value::String(v) => escape(&local_time(v)),
         v => escape(&v.to_string()),
     };
     let state = s["registration"].as_str().unwrap_or("unregistered");
@@ -469,10 +481,18 @@ fn chart(days: &[crate::calllog::DayCounts], first: chrono::NaiveDate, lang: Lan
             b = lang.t("blocked"),
             r = lang.t("rang"),
         );
-        if i % 7 == 0 || i as i64 == CHART_DAYS - 1 {
+        // A label a week, counted back from today (the last one ends at
+        // the right edge).
+        let back = CHART_DAYS - 1 - i as i64;
+        if back % 7 == 0 {
+            let (at, anchor) = if back == 0 {
+                (W - 2, "end")
+            } else {
+                (x, "start")
+            };
             let _ = write!(
                 svg,
-                "<text x=\"{x}\" y=\"{}\">{}</text>",
+                "<text x=\"{at}\" y=\"{}\" text-anchor=\"{anchor}\">{}</text>",
                 H - 5,
                 day.format("%d.%m.")
             );
