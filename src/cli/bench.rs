@@ -7,9 +7,11 @@
 //! copying header lines. With `--stress`, the worst INVITE→200 while the
 //! phone is under a 1,000,000-entry list reload, a SIGHUP storm, a locked
 //! call log and a hook flood; with `--phoneblock`, PhoneBlock with a
-//! 1,000,000-number list ([`phoneblock`]).
+//! 1,000,000-number list ([`phoneblock`]); with `--web`, the web side
+//! ([`web`]).
 
 mod phoneblock;
+mod web;
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -46,6 +48,10 @@ pub struct BenchArgs {
     /// load time, and calls during an incremental sync of 10,000 changes.
     #[arg(long)]
     pub phoneblock: bool,
+    /// Also measure the web side: RSS with it, and calls while its pages and
+    /// API are fetched without pause.
+    #[arg(long)]
+    pub web: bool,
 }
 
 /// Reads a `/proc/PID/status` field in kB (VmRSS) or a count.
@@ -533,6 +539,11 @@ async fn run_bench(
     };
     let code = if a.stress {
         stress(exe, emu, box_addr, dir).await.max(code)
+    } else {
+        code
+    };
+    let code = if a.web {
+        web::web(exe, emu, box_addr, dir).await.max(code)
     } else {
         code
     };

@@ -471,6 +471,7 @@ pub async fn serve(
         phone.registration_updates(),
         events.clone(),
     )));
+    let mut web_running = None;
     if let Some((settings, listener)) = web {
         let at = listener.local_addr().unwrap_or(settings.listen);
         tracing::info!("web: http://{at}");
@@ -500,7 +501,10 @@ pub async fn serve(
             tr064,
             bar,
         };
-        tasks.push(tokio::spawn(crate::web::serve(listener, settings, inputs)));
+        match crate::web::start(listener, settings, inputs) {
+            Ok(w) => web_running = Some(w),
+            Err(e) => tracing::error!("web: cannot start its thread: {e}"),
+        }
     }
     tasks.push(tokio::spawn(reloader(
         parts.source,
@@ -528,6 +532,7 @@ pub async fn serve(
     for t in tasks {
         t.abort();
     }
+    drop(web_running);
     running.kill_all();
     if code == 0 {
         tracing::info!("shutting down: ending calls in progress, then unregistering");

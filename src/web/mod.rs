@@ -153,8 +153,50 @@ pub async fn bind(s: &Settings) -> Result<tokio::net::TcpListener, WebError> {
         })
 }
 
-/// Serves until the task is aborted.
-pub async fn serve(listener: tokio::net::TcpListener, settings: Settings, inputs: Inputs) {
+/// The web side's thread; dropping this ends it.
+pub struct Running {
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+/// Serves on a thread of its own with its own runtime, at nice +10 like
+/// its blocking pool (SQLite reads, TR-064, PhoneBlock): however many
+/// requests come, the phone's thread gets the CPU first.
+pub fn start(
+    listener: tokio::net::TcpListener,
+    settings: Settings,
+    inputs: Inputs,
+) -> std::io::Result<Running> {
+    let listener = listener.into_std()?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .thread_name("minisip4fb-web-pool")
+        .on_thread_start(crate::daemon::lower_priority_of_this_thread)
+        .max_blocking_threads(8)
+        .build()?;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    std::thread::Builder::new()
+        .name("minisip4fb-web".into())
+        .spawn(move || {
+            crate::daemon::lower_priority_of_this_thread();
+            runtime.block_on(async move {
+                let listener = match tokio::net::TcpListener::from_std(listener) {
+                    Ok(l) => l,
+                    Err(e) => {
+                        tracing::error!("web: {e}");
+                        return;
+                    }
+                };
+                tokio::select! {
+                    () = serve(listener, settings, inputs) => {}
+                    _ = stopped => {}
+                }
+            });
+        })?;
+    Ok(Running { _stop: stop })
+}
+
+/// Serves until the future is dropped.
+async fn serve(listener: tokio::net::TcpListener, settings: Settings, inputs: Inputs) {
     let app: App = Arc::new(Shared {
         about: inputs.about,
         registration: inputs.registration,
