@@ -116,6 +116,21 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[i.min(sorted.len() - 1)]
 }
 
+/// Latencies (sorted, ms) as `p50 / p99 / max ms`.
+fn ms(v: &[f64]) -> String {
+    format!(
+        "{:.3} / {:.3} / {:.3} ms",
+        percentile(v, 0.5),
+        percentile(v, 0.99),
+        percentile(v, 1.0)
+    )
+}
+
+/// kB as MB, `?` when unknown.
+fn mb(kb: Option<u64>) -> String {
+    kb.map_or("?".into(), |k| format!("{:.1} MB", k as f64 / 1024.0))
+}
+
 struct Step {
     rate: f64,
     reports: Vec<CallReport>,

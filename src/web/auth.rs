@@ -46,7 +46,7 @@ impl Auth {
         if self.password.is_none() {
             return true;
         }
-        let Some(token) = cookie(headers) else {
+        let Some(token) = cookie(headers, COOKIE) else {
             return false;
         };
         let mut sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
@@ -106,7 +106,7 @@ impl Auth {
     }
 
     fn end_session(&self, headers: &HeaderMap) {
-        if let Some(token) = cookie(headers) {
+        if let Some(token) = cookie(headers, COOKIE) {
             let mut sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
             sessions.remove(token);
         }
@@ -119,13 +119,14 @@ fn same(a: &str, b: &str) -> bool {
     digest(&SHA256, a.as_bytes()).as_ref() == digest(&SHA256, b.as_bytes()).as_ref()
 }
 
-fn cookie(headers: &HeaderMap) -> Option<&str> {
+/// The value of cookie `name`, if the request carries it.
+pub(super) fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
-        .find_map(|kv| kv.trim().strip_prefix(COOKIE)?.strip_prefix('='))
+        .find_map(|kv| kv.trim().strip_prefix(name)?.strip_prefix('='))
 }
 
 /// A POST from a page of another site is refused (with the SameSite

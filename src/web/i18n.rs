@@ -40,13 +40,7 @@ impl Lang {
         if let Some(l) = asked.and_then(Lang::parse) {
             return l;
         }
-        let cookie = headers
-            .get_all(header::COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(';'))
-            .find_map(|kv| kv.trim().strip_prefix(COOKIE)?.strip_prefix('='));
-        if let Some(l) = cookie.and_then(Lang::parse) {
+        if let Some(l) = super::auth::cookie(headers, COOKIE).and_then(Lang::parse) {
             return l;
         }
         let accept = headers

@@ -427,6 +427,15 @@ impl Stats {
             top_blocked: log.top_blocked(since, 10)?,
         })
     }
+
+    /// The calls `rule` decided (`None`: the default and internal calls).
+    fn matched(&self, rule: Option<&str>) -> i64 {
+        self.rules
+            .iter()
+            .filter(|(r, _, _)| r.as_deref() == rule)
+            .map(|(_, _, n)| n)
+            .sum()
+    }
 }
 
 /// The statistics since `since` for a page; `None` without a call log.
@@ -441,15 +450,7 @@ async fn api_rules(State(app): State<App>, headers: HeaderMap) -> Response {
         return auth::refused_api();
     }
     let counts = read_stats(&app, None).await.ok().flatten();
-    let matched = |rule: Option<&str>| {
-        counts.as_ref().map(|s| {
-            s.rules
-                .iter()
-                .filter(|(r, _, _)| r.as_deref() == rule)
-                .map(|(_, _, n)| n)
-                .sum::<i64>()
-        })
-    };
+    let matched = |rule: Option<&str>| counts.as_ref().map(|s| s.matched(rule));
     let rules = app.rules.load_full();
     let list: Vec<_> = app
         .rule_views()

@@ -6,8 +6,9 @@
 
 use std::fmt::Write as _;
 
-use axum::extract::{Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::extract::{FromRequestParts, Query, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use serde::Deserialize;
 
@@ -15,10 +16,9 @@ use super::i18n::{self, Lang};
 use super::{App, Shared, auth, escape, private};
 use crate::phoneblock::Rating;
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize)]
 pub(super) struct PageQuery {
     lang: Option<String>,
-    #[serde(default)]
     blocked: Option<String>,
     rule: Option<String>,
     date: Option<String>,
@@ -149,9 +149,31 @@ fn local_time(s: &str) -> String {
     }
 }
 
-/// The language of a page request, and whether the URL asked for it.
-fn lang_of(headers: &HeaderMap, q: &PageQuery) -> (Lang, bool) {
-    (Lang::of(headers, q.lang.as_deref()), q.lang.is_some())
+/// A page's request: with the login if there is a password (else it goes
+/// to the login page), in its language, and whether the URL asked for
+/// that language (it is then kept in a cookie).
+pub(super) struct Visit {
+    lang: Lang,
+    asked: bool,
+    q: PageQuery,
+}
+
+impl FromRequestParts<App> for Visit {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Visit, Response> {
+        if !app.auth.allows(&parts.headers) {
+            return Err(auth::to_login());
+        }
+        let Query(q) = Query::<PageQuery>::from_request_parts(parts, app)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        Ok(Visit {
+            lang: Lang::of(&parts.headers, q.lang.as_deref()),
+            asked: q.lang.is_some(),
+            q,
+        })
+    }
 }
 
 fn rows(rows: &[(String, String)]) -> String {
@@ -162,15 +184,7 @@ fn rows(rows: &[(String, String)]) -> String {
 
 /// `GET /`: is the shield registered, the Box, the rules, PhoneBlock,
 /// TR-064. Reloaded by the script when the registration changes.
-pub(super) async fn status(
-    State(app): State<App>,
-    headers: HeaderMap,
-    Query(q): Query<PageQuery>,
-) -> Response {
-    if !app.auth.allows(&headers) {
-        return auth::to_login();
-    }
-    let (lang, asked) = lang_of(&headers, &q);
+pub(super) async fn status(State(app): State<App>, Visit { lang, asked, .. }: Visit) -> Response {
     let s = super::status(&app);
     let text = |k: &str| match &s[k] {
         serde_json::Value::Null => "–".to_owned(),
@@ -264,15 +278,7 @@ pub(super) async fn status(
 /// `GET /calls`: the filters and an empty table the script fills from
 /// `/api/calls` and keeps live from `/events`; the actions the config
 /// allows (block, allow, report, phonebook) as data attributes.
-pub(super) async fn calls(
-    State(app): State<App>,
-    headers: HeaderMap,
-    Query(q): Query<PageQuery>,
-) -> Response {
-    if !app.auth.allows(&headers) {
-        return auth::to_login();
-    }
-    let (lang, asked) = lang_of(&headers, &q);
+pub(super) async fn calls(State(app): State<App>, Visit { lang, asked, q }: Visit) -> Response {
     let rules = app.rule_views();
     let wanted = q.rule.as_deref().unwrap_or("");
     let mut options = format!("<option value=\"\">{}</option>", lang.t("all"));
@@ -372,15 +378,7 @@ const CHART_DAYS: i64 = 30;
 
 /// `GET /stats`: the last 30 days as an SVG chart (blocked over rung per
 /// day), the rules that decided and the numbers blocked most.
-pub(super) async fn stats(
-    State(app): State<App>,
-    headers: HeaderMap,
-    Query(q): Query<PageQuery>,
-) -> Response {
-    if !app.auth.allows(&headers) {
-        return auth::to_login();
-    }
-    let (lang, asked) = lang_of(&headers, &q);
+pub(super) async fn stats(State(app): State<App>, Visit { lang, asked, .. }: Visit) -> Response {
     let today = chrono::Utc::now().date_naive();
     let first = today - chrono::Days::new(CHART_DAYS as u64 - 1);
     let since = format!("{first}T00:00:00Z");
@@ -511,31 +509,15 @@ fn chart(days: &[crate::calllog::DayCounts], first: chrono::NaiveDate, lang: Lan
 
 /// `GET /rules`: the rules in order with how often each decided a call
 /// (the whole call log), then the default.
-pub(super) async fn rules(
-    State(app): State<App>,
-    headers: HeaderMap,
-    Query(q): Query<PageQuery>,
-) -> Response {
-    if !app.auth.allows(&headers) {
-        return auth::to_login();
-    }
-    let (lang, asked) = lang_of(&headers, &q);
+pub(super) async fn rules(State(app): State<App>, Visit { lang, asked, .. }: Visit) -> Response {
     let (views, default) = match app.rules.load_full() {
         Some(r) => (r.views(), Some(r.default_action())),
         None => (Vec::new(), None),
     };
     let counts = super::read_stats(&app, None).await;
-    let matched = |rule: Option<&str>| -> String {
-        match &counts {
-            Ok(Some(s)) => s
-                .rules
-                .iter()
-                .filter(|(r, _, _)| r.as_deref() == rule)
-                .map(|(_, _, n)| n)
-                .sum::<i64>()
-                .to_string(),
-            _ => "–".into(),
-        }
+    let matched = |rule: Option<&str>| match &counts {
+        Ok(Some(s)) => s.matched(rule).to_string(),
+        _ => "–".into(),
     };
     let mut table = String::new();
     for v in &views {

@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, SystemTime};
 
-use super::{percentile, proc_status, run_calls, start_phone};
+use super::{mb, ms, proc_status, run_calls, start_phone};
 use crate::emulator::Emulator;
 use crate::emulator::phoneblock::{PhoneBlockConfig, PhoneBlockStandIn, synthetic, synthetic_list};
 use crate::phoneblock::store::Store;
@@ -81,19 +81,6 @@ fn logged_at(log: &str, needle: &str) -> Option<SystemTime> {
     chrono::DateTime::parse_from_rfc3339(stamp)
         .ok()
         .map(Into::into)
-}
-
-fn ms(v: &[f64]) -> String {
-    format!(
-        "{:.3} / {:.3} / {:.3} ms",
-        percentile(v, 0.5),
-        percentile(v, 0.99),
-        percentile(v, 1.0)
-    )
-}
-
-fn mb(kb: Option<u64>) -> String {
-    kb.map_or("?".into(), |k| format!("{:.1} MB", k as f64 / 1024.0))
 }
 
 pub(super) async fn phoneblock(

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use super::{percentile, proc_status, run_step, start_phone, write_config};
+use super::{mb, ms, proc_status, run_step, start_phone, write_config};
 use crate::emulator::Emulator;
 
 const CALLS: u32 = 400;
@@ -28,19 +28,6 @@ const PAGES: [&str; 10] = [
     "/api/rules",
     "/metrics",
 ];
-
-fn ms(v: &[f64]) -> String {
-    format!(
-        "{:.3} / {:.3} / {:.3} ms",
-        percentile(v, 0.5),
-        percentile(v, 0.99),
-        percentile(v, 1.0)
-    )
-}
-
-fn mb(kb: Option<u64>) -> String {
-    kb.map_or("?".into(), |k| format!("{:.1} MB", k as f64 / 1024.0))
-}
 
 fn agent() -> ureq::Agent {
     ureq::Agent::config_builder()
