@@ -22,6 +22,36 @@ pub struct Config {
     pub hooks: Vec<Hook>,
     pub phoneblock: Option<PhoneBlock>,
     pub web: Web,
+    pub mqtt: Option<Mqtt>,
+}
+
+/// `[mqtt]`: the calls, the registration and the shield switch on an MQTT
+/// broker, with Home Assistant's discovery.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Mqtt {
+    /// `mqtt://[user[:password]@]host[:port]`, or `mqtts://` (TLS).
+    pub url: String,
+    /// The password's file (else env MINISIP4FB_MQTT_PASSWORD, else the URL's).
+    pub password_file: Option<PathBuf>,
+    /// The topics' root: `minisip4fb/status`, `minisip4fb/call`, …
+    pub topic: String,
+    /// Home Assistant's discovery prefix.
+    pub discovery_prefix: String,
+    /// Default: `minisip4fb-` and the SIP user.
+    pub client_id: Option<String>,
+}
+
+impl Default for Mqtt {
+    fn default() -> Mqtt {
+        Mqtt {
+            url: String::new(),
+            password_file: None,
+            topic: "minisip4fb".into(),
+            discovery_prefix: "homeassistant".into(),
+            client_id: None,
+        }
+    }
 }
 
 /// `[web]`: the dashboard, its JSON API and Prometheus metrics.

@@ -11,7 +11,8 @@
 //! - [`fritzbox`]: TR-064 (account setup, phonebooks, call barring).
 //! - [`phoneblock`]: PhoneBlock's community list, checked and kept compact.
 //! - [`config`]: the config file. [`text`]: caller data made safe to show.
-//! - [`daemon`]: the screening daemon (`run`, `demo`).
+//! - [`daemon`]: the screening daemon (`run`, `demo`); [`web`], [`mqtt`]:
+//!   what it shows and says.
 //! - [`emulator`]: a FRITZ!Box stand-in for the demo and the tests.
 //! - [`cli`]: the `minisip4fb` command.
 
@@ -20,6 +21,7 @@ pub mod calllog;
 pub mod cli;
 pub mod config;
 pub mod daemon;
+pub mod mqtt;
 #[warn(missing_docs)]
 pub mod net;
 pub mod screen;

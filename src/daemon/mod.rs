@@ -9,8 +9,10 @@
 
 pub(crate) mod book;
 pub(crate) mod hooks;
+mod mqtt;
 mod phoneblock;
 pub mod screening;
+pub mod shield;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -359,12 +361,30 @@ pub async fn serve(
     let mut tasks = Vec::new();
     let snapshot: RulesSnapshot = Arc::default();
     let (notes, notes_rx) = std::sync::mpsc::sync_channel(book::QUEUE);
-    let screen = DaemonScreen::new(snapshot.clone(), notes.clone());
+    let shield = shield::Shield::load(
+        parts
+            .source
+            .path
+            .is_some()
+            .then(|| parts.source.base_dir().join(shield::FILE)),
+    );
+    let screen = DaemonScreen::new(snapshot.clone(), notes.clone(), shield.clone());
     // The web address first: one that cannot be had stops the daemon
     // before it registers.
     let web = match parts.web {
         Some(settings) => match crate::web::bind(&settings).await {
             Ok(listener) => Some((settings, listener)),
+            Err(e) => {
+                eprintln!("minisip4fb: {e}");
+                return 2;
+            }
+        },
+        None => None,
+    };
+    // So is a broken [mqtt].
+    let mqtt_settings = match &parts.source.config.mqtt {
+        Some(m) => match mqtt::Settings::new(m, &parts.source.base_dir(), &phone.user) {
+            Ok(s) => Some(s),
             Err(e) => {
                 eprintln!("minisip4fb: {e}");
                 return 2;
@@ -464,6 +484,16 @@ pub async fn serve(
             Err(e) => tracing::error!("hooks disabled: {e}"),
         }
     }
+    if let Some(s) = mqtt_settings {
+        mqtt::start(
+            s,
+            &events,
+            phone.registration_updates(),
+            shield.clone(),
+            parts.calllog_path.clone(),
+            &mut tasks,
+        );
+    }
     // The web side hears every event from here on, the first
     // registration too (its task starts next).
     let web_feed = web.is_some().then(|| events.subscribe());
@@ -520,8 +550,8 @@ pub async fn serve(
             // Calls that arrived before the first compile finished.
             call = phone.next_call() => match call {
                 Some(call) => {
-                    let (snapshot, notes) = (snapshot.clone(), notes.clone());
-                    tokio::spawn(async move { decide_deferred(&snapshot, &notes, call).await });
+                    let (snapshot, notes, shield) = (snapshot.clone(), notes.clone(), shield.clone());
+                    tokio::spawn(async move { decide_deferred(&snapshot, &notes, &shield, call).await });
                 }
                 None => break 1,
             },
@@ -631,6 +661,7 @@ pub(crate) fn lower_priority_of_this_thread() {
 async fn decide_deferred(
     snapshot: &RulesSnapshot,
     notes: &std::sync::mpsc::SyncSender<Note>,
+    shield: &shield::Shield,
     call: IncomingCall,
 ) {
     let rules = loop {
@@ -640,7 +671,9 @@ async fn decide_deferred(
         tokio::time::sleep(Duration::from_millis(5)).await;
     };
     let at = call.received_at();
-    let (decided, verdict) = screening::decide(&rules, &mut History::default(), call.caller(), at);
+    let (mut decided, mut verdict) =
+        screening::decide(&rules, &mut History::default(), call.caller(), at);
+    shield.apply(&mut decided, &mut verdict);
     let _ = notes.try_send(Note::Decided {
         call: call.id(),
         at,

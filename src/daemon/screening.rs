@@ -113,10 +113,15 @@ pub struct DaemonScreen {
     since: Option<Instant>,
     /// Notes dropped because the book-keeper's queue was full.
     dropped: u64,
+    shield: super::shield::Shield,
 }
 
 impl DaemonScreen {
-    pub fn new(rules: RulesSnapshot, notes: SyncSender<Note>) -> DaemonScreen {
+    pub fn new(
+        rules: RulesSnapshot,
+        notes: SyncSender<Note>,
+        shield: super::shield::Shield,
+    ) -> DaemonScreen {
         DaemonScreen {
             rules,
             history: History::default(),
@@ -124,6 +129,7 @@ impl DaemonScreen {
             outbox: Vec::new(),
             since: None,
             dropped: 0,
+            shield,
         }
     }
 
@@ -165,7 +171,8 @@ impl Screen for DaemonScreen {
         let Some(rules) = self.rules.load_full() else {
             return Verdict::Defer;
         };
-        let (decided, verdict) = decide(&rules, &mut self.history, caller, now);
+        let (mut decided, mut verdict) = decide(&rules, &mut self.history, caller, now);
+        self.shield.apply(&mut decided, &mut verdict);
         self.note(Note::Decided {
             call,
             at: now,

@@ -1,0 +1,345 @@
+//! The daemon on an MQTT broker (issue 15), beside the calls, never in
+//! their way: rumqttc's client with a bounded queue (a broker that is down
+//! or slow loses messages, never delays a call or grows memory), its event
+//! loop in a task of its own that reconnects with backoff; at each
+//! connection Home Assistant's discovery, `online`, the registration, the
+//! shield and today's counts are published (retained), and the shield's
+//! command topic subscribed. A last will says `offline`.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rumqttc::{AsyncClient, Event, LastWill, MqttOptions, Packet, QoS, Transport};
+use tokio::sync::{broadcast, mpsc, watch};
+
+use super::DaemonEvent;
+use super::shield::Shield;
+use crate::calllog::Record;
+use crate::mqtt::{Broker, Topics, call_message};
+use crate::net::Registration;
+use crate::screen::Action;
+
+/// Messages waiting for the broker at most; more are dropped and counted.
+const QUEUE: usize = 64;
+const BACKOFF_FIRST: Duration = Duration::from_secs(1);
+const BACKOFF_MAX: Duration = Duration::from_secs(60);
+const KEEP_ALIVE: Duration = Duration::from_secs(30);
+
+/// What `[mqtt]` says, resolved: where, who, which topics.
+pub(crate) struct Settings {
+    broker: Broker,
+    topics: Topics,
+    client_id: String,
+}
+
+impl Settings {
+    /// From `[mqtt]`; the password from env MINISIP4FB_MQTT_PASSWORD, else
+    /// `password_file`, else the URL.
+    pub(crate) fn new(
+        m: &crate::config::Mqtt,
+        base: &std::path::Path,
+        user: &str,
+    ) -> Result<Settings, String> {
+        let mut broker = Broker::parse(&m.url)?;
+        if let Ok(p) = std::env::var("MINISIP4FB_MQTT_PASSWORD")
+            && !p.is_empty()
+        {
+            broker.password = Some(p);
+        } else if let Some(f) = &m.password_file {
+            let path = base.join(f);
+            let text = crate::screen::list::read_regular(&path, 4096)
+                .map_err(|e| format!("[mqtt] password_file {}: {e}", path.display()))?;
+            broker.password = Some(text.lines().next().unwrap_or("").trim().to_owned());
+        }
+        let client_id = m
+            .client_id
+            .clone()
+            .unwrap_or_else(|| format!("minisip4fb-{user}"));
+        if client_id.is_empty() || client_id.len() > 64 {
+            return Err("[mqtt] client_id: 1 to 64 characters".into());
+        }
+        Ok(Settings {
+            topics: Topics::new(&m.topic, &m.discovery_prefix, &client_id),
+            broker,
+            client_id,
+        })
+    }
+}
+
+/// What the broker's side tells the publishing side.
+enum Heard {
+    Connected,
+    Shield(bool),
+}
+
+/// Starts the client: its event loop and the publisher, into `tasks`.
+pub(crate) fn start(
+    s: Settings,
+    events: &broadcast::Sender<DaemonEvent>,
+    registration: watch::Receiver<Registration>,
+    shield: Shield,
+    calllog: Option<PathBuf>,
+    tasks: &mut Vec<tokio::task::JoinHandle<()>>,
+) {
+    let mut opts = MqttOptions::new(&s.client_id, &s.broker.host, s.broker.port);
+    opts.set_keep_alive(KEEP_ALIVE);
+    opts.set_last_will(LastWill::new(
+        s.topics.status(),
+        "offline",
+        QoS::AtLeastOnce,
+        true,
+    ));
+    opts.set_max_packet_size(256 * 1024, 256 * 1024);
+    if let Some(u) = &s.broker.user {
+        opts.set_credentials(u, s.broker.password.as_deref().unwrap_or(""));
+    }
+    if s.broker.tls {
+        opts.set_transport(Transport::tls_with_config(
+            rumqttc::TlsConfiguration::Rustls(Arc::new(tls())),
+        ));
+    }
+    let (client, eventloop) = AsyncClient::new(opts, QUEUE);
+    let (heard, hear) = mpsc::channel(16);
+    let shown = format!(
+        "{}://{}:{}",
+        if s.broker.tls { "mqtts" } else { "mqtt" },
+        s.broker.host,
+        s.broker.port
+    );
+    tasks.push(tokio::spawn(listen(
+        eventloop,
+        s.topics.shield_set(),
+        heard,
+        shown,
+    )));
+    tasks.push(tokio::spawn(publish(
+        client,
+        s.topics,
+        events.subscribe(),
+        hear,
+        registration,
+        shield,
+        calllog,
+    )));
+}
+
+/// The Mozilla roots (webpki-roots) with ring, as for the rest of the
+/// daemon's TLS.
+fn tls() -> rustls::ClientConfig {
+    let roots = rustls::RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
+    rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .map(|b| b.with_root_certificates(roots).with_no_client_auth())
+        .unwrap_or_else(|_| {
+            rustls::ClientConfig::builder()
+                .with_root_certificates(rustls::RootCertStore::empty())
+                .with_no_client_auth()
+        })
+}
+
+/// Polls the event loop (which connects and reconnects), telling the
+/// publisher of connections and shield commands; after a failure waits,
+/// from 1 s doubling up to 60 s.
+async fn listen(
+    mut eventloop: rumqttc::EventLoop,
+    shield_set: String,
+    heard: mpsc::Sender<Heard>,
+    shown: String,
+) {
+    let mut wait = BACKOFF_FIRST;
+    let mut down = false;
+    loop {
+        match eventloop.poll().await {
+            Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                tracing::info!("MQTT: connected to {shown}");
+                wait = BACKOFF_FIRST;
+                down = false;
+                let _ = heard.send(Heard::Connected).await;
+            }
+            Ok(Event::Incoming(Packet::Publish(p))) if p.topic == shield_set => {
+                match p.payload.as_ref() {
+                    b"ON" => {
+                        let _ = heard.send(Heard::Shield(true)).await;
+                    }
+                    b"OFF" => {
+                        let _ = heard.send(Heard::Shield(false)).await;
+                    }
+                    other => tracing::warn!(
+                        "MQTT: {shield_set}: {:?} is neither ON nor OFF",
+                        crate::text::printable(&String::from_utf8_lossy(
+                            &other[..other.len().min(40)]
+                        ))
+                    ),
+                }
+            }
+            Ok(_) => {}
+            Err(e) => {
+                if !down {
+                    tracing::warn!("MQTT: {shown}: {e}; messages wait (at most {QUEUE}), retrying");
+                    down = true;
+                } else {
+                    tracing::debug!("MQTT: {shown}: {e}");
+                }
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(BACKOFF_MAX);
+            }
+        }
+    }
+}
+
+/// Calls today (the household's day) and how many were blocked.
+#[derive(Debug, Default)]
+struct Today {
+    day: Option<chrono::NaiveDate>,
+    calls: i64,
+    blocked: i64,
+}
+
+impl Today {
+    fn count(&mut self, r: &Record) {
+        let today = chrono::Local::now().date_naive();
+        if self.day != Some(today) {
+            *self = Today {
+                day: Some(today),
+                ..Today::default()
+            };
+        }
+        self.calls += 1;
+        if r.decision != Action::Ring {
+            self.blocked += 1;
+        }
+    }
+
+    fn message(&self) -> serde_json::Value {
+        serde_json::json!({ "calls_today": self.calls, "blocked_today": self.blocked })
+    }
+}
+
+/// Today's counts from the call log, read in the blocking pool.
+async fn today_from(calllog: Option<PathBuf>) -> Today {
+    let Some(path) = calllog else {
+        return Today::default();
+    };
+    let day = chrono::Local::now().date_naive();
+    let since = day
+        .and_hms_opt(0, 0, 0)
+        .and_then(|t| t.and_local_timezone(chrono::Local).earliest())
+        .map(|t| {
+            t.with_timezone(&chrono::Utc)
+                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+        });
+    let read = tokio::task::spawn_blocking(move || {
+        let log = crate::calllog::CallLog::open(&path)?;
+        log.per_day(since.as_deref())
+    })
+    .await;
+    match read {
+        Ok(Ok(days)) => Today {
+            day: Some(day),
+            calls: days.iter().map(|d| d.1).sum(),
+            blocked: days.iter().map(|d| d.1 - d.4).sum(),
+        },
+        _ => Today::default(),
+    }
+}
+
+/// Publishes what happens; at each connection everything retained again.
+async fn publish(
+    client: AsyncClient,
+    topics: Topics,
+    mut events: broadcast::Receiver<DaemonEvent>,
+    mut hear: mpsc::Receiver<Heard>,
+    registration: watch::Receiver<Registration>,
+    shield: Shield,
+    calllog: Option<PathBuf>,
+) {
+    let mut today = today_from(calllog).await;
+    let mut dropped = 0u64;
+    let mut send = |topic: String, retain: bool, payload: String| {
+        if client
+            .try_publish(topic, QoS::AtLeastOnce, retain, payload)
+            .is_err()
+        {
+            dropped += 1;
+            if dropped.is_power_of_two() {
+                tracing::warn!("MQTT: {dropped} message(s) dropped: the broker is away or slow");
+            }
+        }
+    };
+    loop {
+        tokio::select! {
+            h = hear.recv() => match h {
+                Some(Heard::Connected) => {
+                    for (topic, config) in topics.discovery(env!("CARGO_PKG_VERSION")) {
+                        send(topic, true, config.to_string());
+                    }
+                    send(topics.status(), true, "online".into());
+                    send(topics.registration(), true, registered(&registration.borrow()).to_string());
+                    send(topics.shield(), true, on_off(shield.is_on()).into());
+                    send(topics.counts(), true, today.message().to_string());
+                    if client.try_subscribe(topics.shield_set(), QoS::AtLeastOnce).is_err() {
+                        tracing::warn!("MQTT: cannot subscribe to {}", topics.shield_set());
+                    }
+                }
+                Some(Heard::Shield(on)) => {
+                    let s = shield.clone();
+                    match tokio::task::spawn_blocking(move || s.set(on)).await {
+                        Ok(Ok(())) => tracing::info!(
+                            "the shield is {} (MQTT){}",
+                            on_off(on),
+                            if on { "" } else { ": every call rings, decisions are only recorded" }
+                        ),
+                        Ok(Err(e)) => tracing::warn!("the shield is {} for this run; cannot keep it: {e}", on_off(on)),
+                        Err(_) => {}
+                    }
+                    send(topics.shield(), true, on_off(shield.is_on()).into());
+                }
+                None => return,
+            },
+            e = events.recv() => match e {
+                Ok(DaemonEvent::Call(r)) => {
+                    today.count(&r);
+                    let m = call_message(&r, false).to_string();
+                    send(topics.call(), false, m.clone());
+                    send(topics.last_call(), true, m);
+                    send(topics.counts(), true, today.message().to_string());
+                }
+                Ok(DaemonEvent::CallEnded(r)) => {
+                    let m = call_message(&r, true).to_string();
+                    send(topics.call(), false, m.clone());
+                    send(topics.last_call(), true, m);
+                }
+                Ok(DaemonEvent::Registered { .. }
+                    | DaemonEvent::RegistrationLost { .. }
+                    | DaemonEvent::RegistrationRestored { .. }) => {
+                    send(topics.registration(), true, registered(&registration.borrow()).to_string());
+                }
+                Ok(_) => {}
+                Err(broadcast::error::RecvError::Lagged(_)) => {}
+                Err(broadcast::error::RecvError::Closed) => return,
+            },
+        }
+    }
+}
+
+fn on_off(on: bool) -> &'static str {
+    if on { "ON" } else { "OFF" }
+}
+
+/// `<topic>/registration`.
+fn registered(r: &Registration) -> serde_json::Value {
+    let (state, registered) = match r {
+        Registration::Connecting => ("connecting", false),
+        Registration::Registered { .. } => ("registered", true),
+        Registration::Failed { .. } => ("failed", false),
+        Registration::Unregistered => ("unregistered", false),
+    };
+    let reason = match r {
+        Registration::Failed { reason, .. } => Some(reason.to_string()),
+        _ => None,
+    };
+    serde_json::json!({ "registered": registered, "state": state, "reason": reason })
+}
