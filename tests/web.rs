@@ -567,5 +567,34 @@ async fn the_dashboards_pages_and_api() {
         &format!("{{\"number\":\"{}\"}}", "1".repeat(5000)),
     );
     assert_eq!(code, 413, "a body over 4 KiB");
+
+    // The shield off: the next blocked number rings, recorded log-only;
+    // the state is kept beside the config.
+    let (code, body) = post("/api/shield", r#"{"on":false}"#);
+    assert_eq!((code, body.as_str()), (200, r#"{"on":false}"#));
+    let (_, status) = tokio::task::block_in_place(|| get(&format!("{url}/api/status"), &[]));
+    assert!(status.contains("\"shield\":false"), "{status}");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("minisip4fb.shield")).unwrap(),
+        "off\n"
+    );
+    let call = CallSpec::new(Caller::National("09005550000".into()))
+        .cancel_after(Duration::from_millis(500));
+    assert_eq!(
+        emu.call(call).await.outcome,
+        CallOutcome::RangUntilCancelled
+    );
+    let (code, _) = post("/api/shield", r#"{"on":true}"#);
+    assert_eq!(code, 200);
+    let (_, body) = tokio::task::block_in_place(|| {
+        get(&format!("{url}/api/calls?rule=2%20%22premium%22"), &[])
+    });
+    let calls: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let last = &calls[calls.as_array().unwrap().len() - 1];
+    assert_eq!(
+        (&last["caller"], &last["decision"], &last["action"]),
+        (&"09005550000".into(), &"ring".into(), &"terminate".into()),
+        "{calls}"
+    );
     assert_eq!(d.terminate().map(|s| s.code()), Some(Some(0)));
 }

@@ -530,6 +530,7 @@ pub async fn serve(
             rules: snapshot.clone(),
             tr064,
             bar,
+            shield: shield.clone(),
         };
         match crate::web::start(listener, settings, inputs) {
             Ok(w) => web_running = Some(w),

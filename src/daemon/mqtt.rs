@@ -257,6 +257,7 @@ async fn publish(
     calllog: Option<PathBuf>,
 ) {
     let mut today = today_from(calllog).await;
+    let mut shield_changes = shield.subscribe();
     let mut dropped = 0u64;
     let mut send = |topic: String, retain: bool, payload: String| {
         if client
@@ -295,10 +296,13 @@ async fn publish(
                         Ok(Err(e)) => tracing::warn!("the shield is {} for this run; cannot keep it: {e}", on_off(on)),
                         Err(_) => {}
                     }
-                    send(topics.shield(), true, on_off(shield.is_on()).into());
                 }
                 None => return,
             },
+            // Set here or on the dashboard: the switch shows it.
+            Ok(()) = shield_changes.changed() => {
+                send(topics.shield(), true, on_off(shield.is_on()).into());
+            }
             e = events.recv() => match e {
                 Ok(DaemonEvent::Call(r)) => {
                     today.count(&r);

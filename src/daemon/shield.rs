@@ -1,8 +1,9 @@
 //! The shield switch (issue 15): on, the rules act; off, every call rings
 //! and its decision is still recorded, marked log-only (the rules' action
 //! kept beside the `ring` done). Read with one atomic load on the phone's
-//! thread; set from MQTT (Home Assistant's switch); kept in a small file
-//! beside the config so that a restart keeps it.
+//! thread; set from MQTT (Home Assistant's switch) or the dashboard, each
+//! told of the other's change; kept in a small file beside the config so
+//! that a restart keeps it.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -19,6 +20,8 @@ pub const FILE: &str = "minisip4fb.shield";
 pub struct Shield {
     on: Arc<AtomicBool>,
     file: Option<PathBuf>,
+    /// Who wants to know of a change.
+    changes: Arc<tokio::sync::watch::Sender<bool>>,
 }
 
 impl Shield {
@@ -34,7 +37,13 @@ impl Shield {
         Shield {
             on: Arc::new(AtomicBool::new(!off)),
             file,
+            changes: Arc::new(tokio::sync::watch::Sender::new(!off)),
         }
+    }
+
+    /// Tells of every change from now on.
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.changes.subscribe()
     }
 
     pub fn is_on(&self) -> bool {
@@ -45,6 +54,7 @@ impl Shield {
     /// old). Call off the phone's thread.
     pub fn set(&self, on: bool) -> std::io::Result<()> {
         self.on.store(on, Ordering::Relaxed);
+        self.changes.send_replace(on);
         let Some(file) = &self.file else {
             return Ok(());
         };
@@ -74,8 +84,14 @@ mod tests {
         let file = dir.join(FILE);
         let s = Shield::load(Some(file.clone()));
         assert!(s.is_on(), "on without a file");
+        let mut told = s.subscribe();
         s.set(false).unwrap();
         assert!(!s.is_on());
+        assert!(
+            told.has_changed().unwrap(),
+            "MQTT hears of the web's change"
+        );
+        assert!(!*told.borrow_and_update());
         assert!(
             !Shield::load(Some(file.clone())).is_on(),
             "off after a restart"

@@ -395,3 +395,30 @@ pub(super) async fn phonebook(
         Err(e) => error(StatusCode::BAD_GATEWAY, format!("FRITZ!Box: {e}")),
     }
 }
+
+#[derive(Deserialize)]
+struct ShieldBody {
+    on: bool,
+}
+
+/// `POST /api/shield` with `{"on": false}`: the shield switch (off: every
+/// call rings, decisions are only recorded), kept across restarts.
+pub(super) async fn shield(
+    State(app): State<App>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let b: ShieldBody = match json_body(&app, &headers, &body, "{\"on\": false}") {
+        Ok(b) => b,
+        Err(r) => return r.into_response(),
+    };
+    let s = app.shield.clone();
+    let kept = tokio::task::spawn_blocking(move || s.set(b.on)).await;
+    let state = if b.on { "ON" } else { "OFF" };
+    match kept {
+        Ok(Ok(())) => tracing::info!("the shield is {state} (web)"),
+        Ok(Err(e)) => tracing::warn!("the shield is {state} for this run; cannot keep it: {e}"),
+        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+    super::private(axum::Json(serde_json::json!({ "on": b.on })).into_response())
+}

@@ -111,6 +111,7 @@ pub struct Inputs {
     pub tr064: Tr064,
     /// The daemon's call-barring queue: (number, why).
     pub bar: Option<tokio::sync::mpsc::Sender<(String, String)>>,
+    pub shield: crate::daemon::shield::Shield,
 }
 
 /// What the event bus told since the start.
@@ -130,6 +131,7 @@ struct Shared {
     rules: crate::daemon::screening::RulesSnapshot,
     tr064: Tr064,
     bar: Option<tokio::sync::mpsc::Sender<(String, String)>>,
+    shield: crate::daemon::shield::Shield,
     seen: Mutex<Seen>,
     metrics: metrics::Metrics,
     auth: auth::Auth,
@@ -206,6 +208,7 @@ async fn serve(listener: tokio::net::TcpListener, settings: Settings, inputs: In
         rules: inputs.rules,
         tr064: inputs.tr064,
         bar: inputs.bar,
+        shield: inputs.shield,
         seen: Mutex::default(),
         metrics: metrics::Metrics::new(),
         auth: auth::Auth::new(settings.password),
@@ -229,6 +232,7 @@ async fn serve(listener: tokio::net::TcpListener, settings: Settings, inputs: In
         .route("/api/report", post(actions::report))
         .route("/api/phonebooks", get(actions::phonebooks))
         .route("/api/phonebook", post(actions::phonebook))
+        .route("/api/shield", post(actions::shield))
         .route("/api/calls", get(api_calls))
         .route("/api/stats", get(api_stats))
         .route("/metrics", get(metrics))
@@ -303,6 +307,7 @@ fn status(app: &Shared) -> serde_json::Value {
         "user": app.about.user,
         "rules": app.rules.load().as_ref().map_or(0, |r| r.len()),
         "log_only": app.about.log_only,
+        "shield": app.shield.is_on(),
         "phoneblock": phoneblock,
         "version": env!("CARGO_PKG_VERSION"),
     })

@@ -213,6 +213,21 @@ pub(super) async fn status(State(app): State<App>, Visit { lang, asked, .. }: Vi
             format!("{} ({} {})", text("fritzbox"), lang.t("user"), text("user")),
         ),
         (lang.t("rules").to_owned(), text("rules")),
+        (lang.t("shield").to_owned(), {
+            let on = s["shield"] == true;
+            format!(
+                "<span class=\"badge {cls}\" id=\"shield\">{state}</span> \
+                     <button type=\"button\" id=\"shield-toggle\" data-on=\"{data}\">{button}</button>",
+                cls = if on {
+                    "reg-registered"
+                } else {
+                    "reg-connecting"
+                },
+                state = lang.t(if on { "shield.on" } else { "shield.off" }),
+                data = if on { "1" } else { "" },
+                button = lang.t(if on { "turn_off" } else { "turn_on" }),
+            )
+        }),
         (
             lang.t("log_only").to_owned(),
             yes_no(s["log_only"] == true).to_owned(),

@@ -73,6 +73,11 @@ try {
   await Promise.all([page.waitForURL(`${base}/`), page.click("button")]);
   await page.waitForSelector("#registration.reg-registered");
   check((await page.textContent("#registration")) === "angemeldet", "the status says registered, in German");
+  // The shield off and on again from the status page.
+  await Promise.all([page.waitForEvent("load"), page.click("#shield-toggle")]);
+  check((await page.textContent("#shield")).startsWith("aus"), "the shield switched off");
+  await Promise.all([page.waitForEvent("load"), page.click("#shield-toggle")]);
+  check((await page.textContent("#shield")).startsWith("an"), "and on again");
 
   // The call list, live.
   await page.goto(`${base}/calls`);

@@ -260,6 +260,17 @@ async function openBook(rec) {
 // --- the status page: shown again when the registration changes ----------
 
 function status() {
+  const toggle = document.getElementById("shield-toggle");
+  toggle.addEventListener("click", async () => {
+    toggle.disabled = true;
+    try {
+      await post("/api/shield", { on: !toggle.dataset.on });
+      location.reload();
+    } catch (e) {
+      toggle.disabled = false;
+      toggle.textContent = t("shield") + ": " + t("failed") + ": " + e.message;
+    }
+  });
   const es = new EventSource("/events");
   const kinds = ["registered", "registration_lost", "registration_restored", "phoneblock_synced"];
   for (const kind of kinds) {
