@@ -20,9 +20,43 @@ pub struct Config {
     pub calllog: CallLog,
     #[serde(rename = "hook")]
     pub hooks: Vec<Hook>,
+    #[serde(rename = "notify")]
+    pub notify: Vec<Notify>,
     pub phoneblock: Option<PhoneBlock>,
     pub web: Web,
     pub mqtt: Option<Mqtt>,
+}
+
+/// `[[notify]]`: a push message per event (default: each terminated call)
+/// through ntfy, a Telegram bot or a webhook.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Notify {
+    /// `ntfy`, `telegram` or `webhook`.
+    pub service: String,
+    /// ntfy: the topic's URL; webhook: where to POST.
+    pub url: Option<String>,
+    /// ntfy: an access token (optional); Telegram: the bot's token.
+    pub token_file: Option<PathBuf>,
+    /// Telegram: the chat to write to.
+    pub chat_id: Option<String>,
+    /// Telegram's API (default https://api.telegram.org).
+    pub api: Option<String>,
+    /// Webhook: the body, with {caller}, {name}, {called}, {decision},
+    /// {action}, {rule}, {reason}, {outcome}, {event}, {title}, {message}.
+    pub body: Option<String>,
+    pub content_type: Option<String>,
+    /// The events (as for hooks); default `["terminated"]`.
+    pub events: Vec<String>,
+    /// Only calls these rules (by name) decided.
+    pub rules: Vec<String>,
+    /// `de` or `en` (default).
+    pub language: Option<String>,
+    /// ntfy: `min`, `low`, `default`, `high`, `max` (or 1–5).
+    pub priority: Option<String>,
+    /// ntfy: tags (emoji short codes), e.g. `["no_entry_sign"]`.
+    pub tags: Vec<String>,
+    pub timeout: Option<String>,
 }
 
 /// `[mqtt]`: the calls, the registration and the shield switch on an MQTT

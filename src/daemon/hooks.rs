@@ -1,4 +1,5 @@
-//! `[[hook]]`s: run a command or POST JSON to a URL on daemon events. They
+//! `[[hook]]`s: run a command or POST JSON to a URL on daemon events; and
+//! `[[notify]]` presets ([`super::notify`]) through the same pool. They
 //! run beside the calls, never before a decision, from a bounded pool of
 //! workers fed by a bounded queue: a flood of events drops hook runs (and
 //! says so) instead of piling up processes and threads; a slow hook is
@@ -24,6 +25,7 @@ enum Target {
     /// Program and arguments, run without a shell; event data in the environment.
     Command(Vec<String>),
     Url(String),
+    Notify(Box<super::notify::Preset>),
 }
 
 #[derive(Debug, Clone)]
@@ -38,11 +40,15 @@ pub struct Hooks(Vec<Hook>);
 
 /// A `[[hook]]` (1-based) that cannot be used, and why.
 #[derive(Debug, thiserror::Error)]
-#[error("[[hook]] {index}: {problem}")]
-pub struct HookConfigError {
-    pub index: usize,
-    #[source]
-    pub problem: HookProblem,
+pub enum HookConfigError {
+    #[error("[[hook]] {index}: {problem}")]
+    Hook {
+        index: usize,
+        #[source]
+        problem: HookProblem,
+    },
+    #[error("[[notify]] {index}: {problem}")]
+    Notify { index: usize, problem: String },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -81,26 +87,26 @@ enum FireError {
     Timeout { program: String, timeout: Duration },
     #[error("POST {url}: {source}")]
     Post { url: String, source: ureq::Error },
+    #[error("{0}")]
+    Notify(String),
     #[error("the POST's worker ended: {0}")]
     Worker(#[from] tokio::task::JoinError),
 }
 
 impl Hooks {
-    pub fn new(cfg: &[config::Hook]) -> Result<Hooks, HookConfigError> {
+    /// The hooks and the notify presets (their files read from `base`).
+    pub fn new(
+        cfg: &[config::Hook],
+        notify: &[config::Notify],
+        base: &std::path::Path,
+    ) -> Result<Hooks, HookConfigError> {
         let mut out = Vec::new();
         for (i, h) in cfg.iter().enumerate() {
-            let at = |problem| HookConfigError {
+            let at = |problem| HookConfigError::Hook {
                 index: i + 1,
                 problem,
             };
-            let events = h
-                .events
-                .iter()
-                .map(|e| {
-                    e.parse::<EventKind>()
-                        .map_err(|()| at(HookProblem::Event(e.clone())))
-                })
-                .collect::<Result<Vec<_>, _>>()?;
+            let events = kinds(&h.events).map_err(|e| at(HookProblem::Event(e)))?;
             let target = match (&h.command[..], &h.url) {
                 ([], Some(url)) if url.starts_with("http://") => Target::Url(url.clone()),
                 ([], Some(url)) => return Err(at(HookProblem::NotHttp(url.clone()))),
@@ -112,14 +118,26 @@ impl Hooks {
                 Some(t) => config::parse_duration(t).map_err(|e| at(HookProblem::Timeout(e)))?,
                 None => Duration::from_secs(10),
             };
-            let events = if events.is_empty() {
-                vec![EventKind::Terminated]
-            } else {
-                events
-            };
             out.push(Hook {
                 events,
                 target,
+                timeout,
+            });
+        }
+        for (i, n) in notify.iter().enumerate() {
+            let at = |problem: String| HookConfigError::Notify {
+                index: i + 1,
+                problem,
+            };
+            let events = kinds(&n.events).map_err(|e| at(HookProblem::Event(e).to_string()))?;
+            let timeout = match &n.timeout {
+                Some(t) => config::parse_duration(t).map_err(|e| at(format!("timeout: {e}")))?,
+                None => Duration::from_secs(10),
+            };
+            let preset = super::notify::Preset::new(n, base).map_err(at)?;
+            out.push(Hook {
+                events,
+                target: Target::Notify(Box::new(preset)),
                 timeout,
             });
         }
@@ -152,7 +170,14 @@ impl Hooks {
                 }
                 Err(_) => return,
             };
-            for h in self.0.iter().filter(|h| h.events.contains(&event.kind())) {
+            let wanted = |h: &&Hook| {
+                h.events.contains(&event.kind())
+                    && match &h.target {
+                        Target::Notify(p) => p.wants(&event),
+                        _ => true,
+                    }
+            };
+            for h in self.0.iter().filter(wanted) {
                 if tx.try_send((h.clone(), event.clone())).is_err() {
                     dropped += 1;
                     if dropped.is_power_of_two() {
@@ -164,6 +189,20 @@ impl Hooks {
             }
         }
     }
+}
+
+/// Event names as the config gives them; `terminated` if none. The
+/// unknown name is the error.
+fn kinds(names: &[String]) -> Result<Vec<EventKind>, String> {
+    let kinds = names
+        .iter()
+        .map(|e| e.parse::<EventKind>().map_err(|()| e.clone()))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(if kinds.is_empty() {
+        vec![EventKind::Terminated]
+    } else {
+        kinds
+    })
 }
 
 /// Process groups of the hook commands still running, to kill at exit.
@@ -264,6 +303,12 @@ async fn fire(h: &Hook, event: &DaemonEvent, running: &Running) -> Result<(), Fi
                 }
             }
         }
+        Target::Notify(preset) => {
+            let (p, event, timeout) = (preset.clone(), event.clone(), h.timeout);
+            tokio::task::spawn_blocking(move || p.send(&event, timeout))
+                .await?
+                .map_err(FireError::Notify)
+        }
         Target::Url(url) => {
             // A DaemonEvent is plain data: serialising it cannot fail.
             let body = serde_json::to_string(event).unwrap_or_default();
@@ -297,24 +342,39 @@ mod tests {
             url: url.map(str::to_owned),
             timeout: None,
         };
-        assert!(Hooks::new(&[h(&["terminated"], &["true"], None)]).is_ok());
         assert!(
-            Hooks::new(&[h(&["explode"], &["true"], None)])
-                .unwrap_err()
-                .to_string()
-                .contains("unknown event")
+            Hooks::new(
+                &[h(&["terminated"], &["true"], None)],
+                &[],
+                std::path::Path::new(".")
+            )
+            .is_ok()
         );
         assert!(
-            Hooks::new(&[h(&[], &[], None)])
+            Hooks::new(
+                &[h(&["explode"], &["true"], None)],
+                &[],
+                std::path::Path::new(".")
+            )
+            .unwrap_err()
+            .to_string()
+            .contains("unknown event")
+        );
+        assert!(
+            Hooks::new(&[h(&[], &[], None)], &[], std::path::Path::new("."))
                 .unwrap_err()
                 .to_string()
                 .contains("needs command")
         );
         assert!(
-            Hooks::new(&[h(&[], &[], Some("https://x"))])
-                .unwrap_err()
-                .to_string()
-                .contains("only http://")
+            Hooks::new(
+                &[h(&[], &[], Some("https://x"))],
+                &[],
+                std::path::Path::new(".")
+            )
+            .unwrap_err()
+            .to_string()
+            .contains("only http://")
         );
     }
 

@@ -10,6 +10,7 @@
 pub(crate) mod book;
 pub(crate) mod hooks;
 mod mqtt;
+mod notify;
 mod phoneblock;
 pub mod screening;
 pub mod shield;
@@ -478,10 +479,11 @@ pub async fn serve(
         .then(|| print_events(events.subscribe()))
         .flatten();
     let running = hooks::Running::default();
-    if !parts.source.config.hooks.is_empty() {
-        match hooks::Hooks::new(&parts.source.config.hooks) {
+    let c = &parts.source.config;
+    if !c.hooks.is_empty() || !c.notify.is_empty() {
+        match hooks::Hooks::new(&c.hooks, &c.notify, &parts.source.base_dir()) {
             Ok(h) => tasks.push(tokio::spawn(h.run(events.subscribe(), running.clone()))),
-            Err(e) => tracing::error!("hooks disabled: {e}"),
+            Err(e) => tracing::error!("hooks and notifications disabled: {e}"),
         }
     }
     if let Some(s) = mqtt_settings {

@@ -1,0 +1,423 @@
+//! `[[notify]]` (issue 15): ready-made push messages on top of the hooks'
+//! pool (bounded, never before a decision): **ntfy** (a POST to the
+//! topic's URL with title, priority and tags), a **Telegram** bot
+//! (`sendMessage`) and a **webhook** with a body template. The text in
+//! German or English; caller data made printable and cut to length.
+
+use std::path::Path;
+use std::time::Duration;
+
+use super::DaemonEvent;
+use crate::config;
+
+/// Which service, with what it needs.
+#[derive(Debug, Clone)]
+pub enum Service {
+    Ntfy {
+        url: String,
+        token: Option<String>,
+        priority: Option<String>,
+        tags: Vec<String>,
+    },
+    Telegram {
+        /// `https://api.telegram.org/bot<token>/sendMessage`.
+        url: String,
+        chat_id: String,
+    },
+    Webhook {
+        url: String,
+        body: String,
+        content_type: String,
+    },
+}
+
+/// One `[[notify]]`, ready.
+#[derive(Debug, Clone)]
+pub struct Preset {
+    pub service: Service,
+    pub german: bool,
+    /// Only calls these rules decided (by name); empty: any.
+    pub rules: Vec<String>,
+}
+
+/// The longest a message (title and text) is.
+const MAX_TEXT: usize = 1000;
+
+fn secret(
+    base: &Path,
+    file: &Option<std::path::PathBuf>,
+    what: &str,
+) -> Result<Option<String>, String> {
+    let Some(f) = file else { return Ok(None) };
+    let path = base.join(f);
+    let text = crate::screen::list::read_regular(&path, 4096)
+        .map_err(|e| format!("{what} {}: {e}", path.display()))?;
+    let t = text.lines().next().unwrap_or("").trim().to_owned();
+    if t.is_empty() {
+        return Err(format!("{what} {} is empty", path.display()));
+    }
+    Ok(Some(t))
+}
+
+fn http_url(u: Option<&String>, what: &str) -> Result<String, String> {
+    match u {
+        Some(u) if u.starts_with("https://") || u.starts_with("http://") => Ok(u.clone()),
+        Some(u) => Err(format!(
+            "{what} {:?}: an http:// or https:// URL",
+            crate::text::printable(u)
+        )),
+        None => Err(format!("needs {what}")),
+    }
+}
+
+impl Preset {
+    pub fn new(n: &config::Notify, base: &Path) -> Result<Preset, String> {
+        let service = match n.service.as_str() {
+            "ntfy" => Service::Ntfy {
+                url: http_url(n.url.as_ref(), "url (the topic's, https://ntfy.sh/TOPIC)")?,
+                token: secret(base, &n.token_file, "token_file")?,
+                priority: n.priority.clone(),
+                tags: n.tags.clone(),
+            },
+            "telegram" => {
+                let token = secret(base, &n.token_file, "token_file")?
+                    .ok_or("needs token_file (the bot's token from @BotFather)")?;
+                let chat_id = n.chat_id.clone().ok_or("needs chat_id")?;
+                let api = n.api.clone().unwrap_or_else(|| "https://api.telegram.org".into());
+                let api = http_url(Some(&api), "api")?;
+                Service::Telegram {
+                    url: format!("{}/bot{token}/sendMessage", api.trim_end_matches('/')),
+                    chat_id,
+                }
+            }
+            "webhook" => Service::Webhook {
+                url: http_url(n.url.as_ref(), "url")?,
+                body: n.body.clone().unwrap_or_else(|| {
+                    r#"{"title": "{title}", "message": "{message}", "caller": "{caller}", "decision": "{decision}", "reason": "{reason}"}"#.into()
+                }),
+                content_type: n
+                    .content_type
+                    .clone()
+                    .unwrap_or_else(|| "application/json".into()),
+            },
+            other => {
+                return Err(format!(
+                    "service {:?}: one of ntfy, telegram, webhook",
+                    crate::text::printable(other)
+                ));
+            }
+        };
+        let german = match n.language.as_deref() {
+            None | Some("en") => false,
+            Some("de") => true,
+            Some(l) => return Err(format!("language {l:?}: de or en")),
+        };
+        Ok(Preset {
+            service,
+            german,
+            rules: n.rules.clone(),
+        })
+    }
+
+    /// Whether this event is one to tell: a call only if its rule is one
+    /// of `rules` (when given).
+    pub fn wants(&self, event: &DaemonEvent) -> bool {
+        if self.rules.is_empty() {
+            return true;
+        }
+        let rule = match event {
+            DaemonEvent::Call(r) | DaemonEvent::CallEnded(r) | DaemonEvent::Terminated(r) => {
+                r.rule.as_deref()
+            }
+            _ => return true,
+        };
+        rule.is_some_and(|r| self.rules.iter().any(|n| r.ends_with(&format!("\"{n}\""))))
+    }
+
+    /// The title and the text for `event`.
+    pub fn text(&self, event: &DaemonEvent) -> (String, String) {
+        let de = self.german;
+        let pick = |en: &str, german: &str| if de { german.to_owned() } else { en.to_owned() };
+        let (title, text) = match event {
+            DaemonEvent::Call(r) | DaemonEvent::CallEnded(r) | DaemonEvent::Terminated(r) => {
+                let who = r
+                    .caller
+                    .as_deref()
+                    .unwrap_or(if de { "unbekannt" } else { "anonymous" });
+                let who = match &r.name {
+                    Some(n) if Some(n.as_str()) != r.caller.as_deref() => format!("{who} ({n})"),
+                    _ => who.to_owned(),
+                };
+                let title = if r.decision == crate::screen::Action::Ring {
+                    pick("Call", "Anruf")
+                } else {
+                    pick("Call blocked", "Anruf blockiert")
+                };
+                let to = r
+                    .called
+                    .as_deref()
+                    .map(|c| format!(" → {c}"))
+                    .unwrap_or_default();
+                (title, format!("{who}{to}: {} – {}", r.decision, r.reason))
+            }
+            DaemonEvent::RegistrationLost { reason, .. } => (
+                pick(
+                    "Not registered at the FRITZ!Box",
+                    "Nicht an der FRITZ!Box angemeldet",
+                ),
+                reason.clone(),
+            ),
+            DaemonEvent::Registered { .. } | DaemonEvent::RegistrationRestored { .. } => (
+                pick("Registered at the FRITZ!Box", "An der FRITZ!Box angemeldet"),
+                pick("The shield is working.", "Der Schutz ist aktiv."),
+            ),
+            DaemonEvent::PhoneblockSynced { total, .. } => (
+                pick("PhoneBlock synced", "PhoneBlock abgeglichen"),
+                format!("{total}"),
+            ),
+            DaemonEvent::PhoneblockSyncFailed { reason, .. } => (
+                pick(
+                    "PhoneBlock sync failed",
+                    "PhoneBlock-Abgleich fehlgeschlagen",
+                ),
+                reason.clone(),
+            ),
+        };
+        let clean =
+            |s: String| -> String { crate::text::printable(&s).chars().take(MAX_TEXT).collect() };
+        (format!("minisip4fb: {}", clean(title)), clean(text))
+    }
+
+    /// Sends it, within `timeout` (in the blocking pool: ureq).
+    pub fn send(&self, event: &DaemonEvent, timeout: Duration) -> Result<(), String> {
+        let (title, text) = self.text(event);
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .timeout_global(Some(timeout))
+            .build()
+            .into();
+        let shown = |url: &str| url.split("/bot").next().unwrap_or(url).to_owned();
+        let result = match &self.service {
+            Service::Ntfy {
+                url,
+                token,
+                priority,
+                tags,
+            } => {
+                // Header values: printable ASCII only (RFC 9110 §5.5);
+                // ntfy takes the title as UTF-8 in the body's stead if needed.
+                let ascii = |s: &str| -> String {
+                    s.chars()
+                        .map(|c| {
+                            if c.is_ascii_graphic() || c == ' ' {
+                                c
+                            } else {
+                                '?'
+                            }
+                        })
+                        .collect()
+                };
+                let mut req = agent
+                    .post(url)
+                    .header("Title", &ascii(&title))
+                    .header("Content-Type", "text/plain; charset=utf-8");
+                if let Some(p) = priority {
+                    req = req.header("Priority", &ascii(p));
+                }
+                if !tags.is_empty() {
+                    req = req.header("Tags", &ascii(&tags.join(",")));
+                }
+                if let Some(t) = token {
+                    req = req.header("Authorization", &format!("Bearer {t}"));
+                }
+                req.send(text.as_bytes())
+                    .map(drop)
+                    .map_err(|e| (url.clone(), e))
+            }
+            Service::Telegram { url, chat_id } => {
+                let body =
+                    serde_json::json!({ "chat_id": chat_id, "text": format!("{title}\n{text}") });
+                agent
+                    .post(url)
+                    .header("Content-Type", "application/json")
+                    .send(body.to_string().as_bytes())
+                    .map(drop)
+                    .map_err(|e| (shown(url), e))
+            }
+            Service::Webhook {
+                url,
+                body,
+                content_type,
+            } => {
+                let json = content_type.contains("json");
+                let body = fill(body, event, &title, &text, json);
+                agent
+                    .post(url)
+                    .header("Content-Type", content_type)
+                    .send(body.as_bytes())
+                    .map(drop)
+                    .map_err(|e| (url.clone(), e))
+            }
+        };
+        // Never the bot's token in a message: its URL is cut before it.
+        result.map_err(|(url, e)| format!("POST {url}: {e}"))
+    }
+}
+
+/// The webhook's template with `{title}`, `{message}`, `{event}` and the
+/// call's fields (`{caller}`, `{name}`, `{called}`, `{decision}`,
+/// `{action}`, `{rule}`, `{reason}`, `{outcome}`) filled in; in a JSON body
+/// each value is escaped for a JSON string.
+pub fn fill(template: &str, event: &DaemonEvent, title: &str, message: &str, json: bool) -> String {
+    let v = serde_json::to_value(event).unwrap_or_default();
+    let field = |k: &str| match &v[k] {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Null => String::new(),
+        other => other.to_string(),
+    };
+    let esc = |s: &str| -> String {
+        let s = crate::text::printable(s)
+            .chars()
+            .take(MAX_TEXT)
+            .collect::<String>();
+        if json {
+            let q = serde_json::to_string(&s).unwrap_or_default();
+            q[1..q.len() - 1].to_owned()
+        } else {
+            s
+        }
+    };
+    let values = [
+        ("title", title.to_owned()),
+        ("message", message.to_owned()),
+        ("event", field("event")),
+        ("caller", field("caller")),
+        ("name", field("name")),
+        ("called", field("called")),
+        ("decision", field("decision")),
+        ("action", field("action")),
+        ("rule", field("rule")),
+        ("reason", field("reason")),
+        ("outcome", field("outcome")),
+    ];
+    // One pass over the template: what a caller sends is never read as a
+    // placeholder.
+    let mut out = String::with_capacity(template.len() + 256);
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        let hit = after.find('}').and_then(|close| {
+            let key = &after[..close];
+            values
+                .iter()
+                .find(|(k, _)| *k == key)
+                .map(|(_, v)| (close, v))
+        });
+        match hit {
+            Some((close, v)) => {
+                out.push_str(&esc(v));
+                rest = &after[close + 1..];
+            }
+            None => {
+                out.push('{');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::calllog::Record;
+
+    fn blocked() -> DaemonEvent {
+        DaemonEvent::Terminated(Record {
+            id: None,
+            time: "2026-12-03T10:00:00Z".into(),
+            caller: Some("09005551234".into()),
+            caller_e164: Some("+499005551234".into()),
+            name: Some("{reason} \"Gewinn\"\n".into()),
+            called: Some("0301111111".into()),
+            class: crate::screen::rules::CallerClass::External,
+            decision: crate::screen::Action::Terminate,
+            action: crate::screen::Action::Terminate,
+            rule: Some("1 \"premium\"".into()),
+            reason: "rule 1 \"premium\": +499005551234 matches +49900*".into(),
+            outcome: None,
+            decision_ms: None,
+            bye_ms: None,
+        })
+    }
+
+    #[test]
+    fn a_webhook_body_is_filled_once_and_escaped() {
+        let body = fill(
+            r#"{"who": "{caller} {name}", "why": "{reason}", "x": "{unknown}"}"#,
+            &blocked(),
+            "t",
+            "m",
+            true,
+        );
+        let v: serde_json::Value = serde_json::from_str(&body).expect(&body);
+        assert_eq!(v["who"], "09005551234 {reason} \"Gewinn\"\\n");
+        assert_eq!(
+            v["why"],
+            "rule 1 \"premium\": +499005551234 matches +49900*"
+        );
+        assert_eq!(v["x"], "{unknown}");
+    }
+
+    #[test]
+    fn texts_in_german_and_the_rule_filter() {
+        let n = config::Notify {
+            service: "ntfy".into(),
+            url: Some("http://127.0.0.1:1/t".into()),
+            language: Some("de".into()),
+            rules: vec!["premium".into()],
+            ..config::Notify::default()
+        };
+        let p = Preset::new(&n, Path::new(".")).unwrap();
+        let (title, text) = p.text(&blocked());
+        assert_eq!(title, "minisip4fb: Anruf blockiert");
+        assert!(
+            text.starts_with("09005551234 ({reason} \"Gewinn\"\\n) → 0301111111: terminate"),
+            "{text}"
+        );
+        assert!(p.wants(&blocked()));
+        let other = Preset {
+            rules: vec!["family".into()],
+            ..p
+        };
+        assert!(!other.wants(&blocked()));
+        for (bad, why) in [
+            (
+                config::Notify {
+                    service: "pager".into(),
+                    ..config::Notify::default()
+                },
+                "one of ntfy",
+            ),
+            (
+                config::Notify {
+                    service: "telegram".into(),
+                    ..config::Notify::default()
+                },
+                "token_file",
+            ),
+            (
+                config::Notify {
+                    service: "ntfy".into(),
+                    url: Some("ftp://x".into()),
+                    ..config::Notify::default()
+                },
+                "http",
+            ),
+        ] {
+            let e = Preset::new(&bad, Path::new(".")).unwrap_err();
+            assert!(e.contains(why), "{e}");
+        }
+    }
+}
