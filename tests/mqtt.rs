@@ -3,8 +3,9 @@
 //! Assistant's discovery (retained, one device), the call event of a
 //! blocked call, the shield switch turned off through its command topic
 //! (the next blocked number rings and is recorded log-only, also after a
-//! restart), kill -9 → the broker says `offline`, and a broker restart →
-//! the daemon reconnects and publishes everything again.
+//! restart), kill -9 → the broker says `offline`, a call while the broker
+//! is away is terminated as ever, and a broker restart → the daemon
+//! reconnects and publishes everything again.
 //!
 //! Needs `mosquitto`; without it the test says so and passes, unless
 //! `MINISIP4FB_REQUIRE_MQTT=1` (CI).
@@ -289,7 +290,11 @@ async fn home_assistant_on_a_real_broker() {
         d.log()
     );
     drop(mosquitto);
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The broker away: a call is decided and ended as ever.
+    assert_eq!(
+        emu.call(call("09005557777")).await.outcome,
+        CallOutcome::TerminatedByPhone
+    );
     mosquitto = broker(&dir, port);
     let mark = seen.lock().unwrap().len();
     assert!(
