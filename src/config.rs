@@ -396,6 +396,20 @@ pub fn base_dir(config: Option<&Path>) -> PathBuf {
         .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
 }
 
+/// The first line of a secret's file (`file`, relative to `base`),
+/// trimmed; `what` names the setting in errors: `[web] password_file
+/// /etc/minisip4fb/web-password is empty`.
+pub fn secret_file(base: &Path, file: &Path, what: &str) -> Result<String, String> {
+    let path = base.join(file);
+    let text = crate::screen::list::read_regular(&path, 4096)
+        .map_err(|e| format!("{what} {}: {e}", path.display()))?;
+    let line = text.lines().next().unwrap_or("").trim();
+    if line.is_empty() {
+        return Err(format!("{what} {} is empty", path.display()));
+    }
+    Ok(line.to_owned())
+}
+
 /// Changes keys of `[fritzbox]` in the file at `path` (created if
 /// missing), keeping every other key and comment, and checks the result.
 pub fn edit_fritzbox(

@@ -239,15 +239,11 @@ pub(super) fn web_settings(
     let password = match std::env::var("MINISIP4FB_WEB_PASSWORD") {
         Ok(p) if !p.is_empty() => Some(p),
         _ => match &w.password_file {
-            Some(f) => {
-                let path = source.base_dir().join(f);
-                let text = crate::screen::list::read_regular(&path, 4096)
-                    .map_err(|e| format!("[web] password_file {}: {e}", path.display()))?;
-                Some(text.lines().next().unwrap_or("").trim().to_owned())
-                    .filter(|p| !p.is_empty())
-                    .ok_or_else(|| format!("[web] password_file {} is empty", path.display()))
-                    .map(Some)?
-            }
+            Some(f) => Some(crate::config::secret_file(
+                &source.base_dir(),
+                f,
+                "[web] password_file",
+            )?),
             None => None,
         },
     };

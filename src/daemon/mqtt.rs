@@ -47,10 +47,7 @@ impl Settings {
         {
             broker.password = Some(p);
         } else if let Some(f) = &m.password_file {
-            let path = base.join(f);
-            let text = crate::screen::list::read_regular(&path, 4096)
-                .map_err(|e| format!("[mqtt] password_file {}: {e}", path.display()))?;
-            broker.password = Some(text.lines().next().unwrap_or("").trim().to_owned());
+            broker.password = Some(crate::config::secret_file(base, f, "[mqtt] password_file")?);
         }
         let client_id = m
             .client_id
@@ -84,6 +81,9 @@ pub(crate) fn start(
 ) {
     let mut opts = MqttOptions::new(&s.client_id, &s.broker.host, s.broker.port);
     opts.set_keep_alive(KEEP_ALIVE);
+    // The broker publishes it when the connection ends without a
+    // DISCONNECT, kill -9 included (MQTT 3.1.1 §3.1.2.5); retained
+    // (§3.3.1.3) so that a late subscriber sees it too.
     opts.set_last_will(LastWill::new(
         s.topics.status(),
         "offline",

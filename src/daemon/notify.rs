@@ -48,15 +48,9 @@ fn secret(
     file: &Option<std::path::PathBuf>,
     what: &str,
 ) -> Result<Option<String>, String> {
-    let Some(f) = file else { return Ok(None) };
-    let path = base.join(f);
-    let text = crate::screen::list::read_regular(&path, 4096)
-        .map_err(|e| format!("{what} {}: {e}", path.display()))?;
-    let t = text.lines().next().unwrap_or("").trim().to_owned();
-    if t.is_empty() {
-        return Err(format!("{what} {} is empty", path.display()));
-    }
-    Ok(Some(t))
+    file.as_deref()
+        .map(|f| config::secret_file(base, f, what))
+        .transpose()
 }
 
 fn http_url(u: Option<&String>, what: &str) -> Result<String, String> {
