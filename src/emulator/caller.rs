@@ -14,6 +14,10 @@ use super::registrar::REALM;
 use super::{Fritzbox, Report, T1, TIMEOUT, next_interval};
 use crate::sip::{self, Method, Request, Response, digest};
 
+/// How early a 480/486 may seem before `min_decline_after_ringing` and
+/// still pass: the emulator's own scheduling, not the phone's timer.
+const STAMP_SLACK: Duration = Duration::from_millis(50);
+
 /// The Box's audio offer in its order (FRITZBOX.md): G.722, PCMA, PCMU,
 /// AVM's 16 kHz G.711, telephone-event (101, or 100 as once seen: see
 /// [`Fritzbox::offer`]).
@@ -623,7 +627,10 @@ impl Fritzbox {
                 }
                 if matches!(status, 480 | 486) && !matches!(c.phase, Phase::Cancelling { .. }) {
                     let rang = now.duration_since(c.ringing_at.unwrap_or(c.started));
-                    if rang < self.cfg.min_decline_after_ringing {
+                    // Both ends are stamped when this task gets to the
+                    // packet; a late stamp of the 180 under load shortens
+                    // `rang` by a few ms (CI saw 296 ms for 300 ms).
+                    if rang + STAMP_SLACK < self.cfg.min_decline_after_ringing {
                         self.violation(format!(
                             "{status} after {} ms of ringing: the Box drops the FRITZ!Fon app from the ring group (FRITZBOX.md: hold the 180 ~3 s)",
                             rang.as_millis()
