@@ -63,6 +63,7 @@ fn bench(c: &mut Criterion) {
                 7078,
                 1,
                 &[sip::sdp::PCMA],
+                sip::sdp::Mode::RecvOnly,
             );
             black_box(r.to_bytes())
         })
@@ -141,6 +142,7 @@ fn bench(c: &mut Criterion) {
                 7078,
                 1,
                 &[codec],
+                sip::sdp::Mode::RecvOnly,
             );
             black_box(r.to_bytes())
         })

@@ -290,6 +290,15 @@ pub struct Rule {
     pub log_only: bool,
     /// For `phoneblock:community`: the votes a number needs (else [phoneblock]'s).
     pub min_votes: Option<u32>,
+    /// What `terminate` says before it hangs up, or `answer`'s prompt: a
+    /// WAV file (relative to the config) or `default` (the shipped one).
+    pub announcement: Option<PathBuf>,
+    /// The longest announcement played (default 30s).
+    pub max_announcement: Option<String>,
+    /// `answer`: how long to wait for each key (default 10s).
+    pub dtmf_timeout: Option<String>,
+    /// `answer`: the keys an entry must start with.
+    pub pin: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -286,12 +286,13 @@ impl Topics {
 /// The event entity's types: a call as decided (`ring`, `terminate`, …,
 /// or `log-only` when the shield is off or a rule only logs) and as it
 /// ended (`ended`).
-pub const EVENT_TYPES: [&str; 7] = [
+pub const EVENT_TYPES: [&str; 8] = [
     "ring",
     "terminate",
     "decline",
     "ignore-silently",
     "terminate-and-bar",
+    "answer",
     "log-only",
     "ended",
 ];

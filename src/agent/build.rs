@@ -7,7 +7,7 @@ use crate::sip::digest::{self, Challenge};
 use crate::sip::{Headers, Method, NameAddr, Request, Response, Uri, reason_phrase};
 
 /// Methods we accept (RFC 3261 §20.5 Allow).
-pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS";
+pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO";
 
 /// A response to `req` (RFC 3261 §8.2.6.2): Via, From, Call-ID and CSeq
 /// copied, To copied with our tag added when the request's To has none.

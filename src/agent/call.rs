@@ -10,7 +10,7 @@ use rand::Rng;
 
 use super::build::{self, ALLOW, Auth};
 use super::transaction::{T1, T2, T4, TIMEOUT};
-use super::{CallId, CommandError, Ctx, Event};
+use super::{CallId, CommandError, Ctx, Event, Media};
 use crate::sip::{Headers, Host, Method, NameAddr, Request, Response, SipUri, Uri, sdp};
 
 /// How a call ended: the one vocabulary from the agent to the call log.
@@ -416,31 +416,85 @@ impl Call {
         Ok(())
     }
 
-    pub fn answer(&mut self, ctx: &mut Ctx, now: Instant) -> Result<(), CommandError> {
+    /// Answers. With `media_port` (a socket the driver bound for this
+    /// call) and an offer with G.711 at a usable address, the answer is
+    /// sendrecv at that port and says where to send audio; otherwise it is
+    /// the receive-only answer of a call that is hung up at once.
+    pub fn answer(
+        &mut self,
+        ctx: &mut Ctx,
+        now: Instant,
+        media_port: Option<u16>,
+    ) -> Result<Option<Media>, CommandError> {
         if !matches!(self.state, State::Proceeding { .. }) {
             return Err(CommandError::WrongState(self.id, "answered"));
         }
-        let offer = sdp::choose_codec(&self.invite.body);
-        let codecs = match offer {
-            Some(c) => vec![c],
-            // No offer: our 200 carries the offer (RFC 3264 §5).
-            None if self.invite.body.is_empty() => vec![sdp::PCMA, sdp::PCMU],
-            // An offer without G.711: answer without SDP, which the Box accepts (FRITZBOX.md).
-            None => vec![],
+        let offer = sdp::offer(&self.invite.body);
+        let session = ctx.rng.random::<u32>().into();
+        let media = match (media_port, offer) {
+            (Some(port), Some(o)) => o.codec.zip(o.remote()).map(|(codec, remote)| {
+                (
+                    port,
+                    Media {
+                        remote,
+                        codec,
+                        telephone_event: o.telephone_event,
+                    },
+                )
+            }),
+            _ => None,
         };
-        if !codecs.is_empty() {
-            self.answer_sdp = sdp::answer(
+        self.answer_sdp = match (&media, offer.and_then(|o| o.codec)) {
+            (Some((port, m)), _) => sdp::answer(
+                &ctx.media,
+                *port,
+                session,
+                &[m.codec],
+                sdp::Mode::SendRecv {
+                    telephone_event: m.telephone_event,
+                },
+            ),
+            (None, Some(c)) => sdp::answer(
                 &ctx.media,
                 ctx.cfg.rtp_port,
-                ctx.rng.random::<u32>().into(),
-                &codecs,
-            );
-        }
+                session,
+                &[c],
+                sdp::Mode::RecvOnly,
+            ),
+            // No offer: our 200 carries the offer (RFC 3264 §5).
+            (None, None) if self.invite.body.is_empty() => sdp::answer(
+                &ctx.media,
+                ctx.cfg.rtp_port,
+                session,
+                &[sdp::PCMA, sdp::PCMU],
+                sdp::Mode::RecvOnly,
+            ),
+            // An offer without G.711: answer without SDP, which the Box accepts (FRITZBOX.md).
+            (None, None) => Vec::new(),
+        };
         // The offer was read; the INVITE's body is not needed any more.
         self.invite.body = Vec::new();
         self.respond_final(ctx, now, 200);
         self.state = State::Answered { hang_up: false };
-        Ok(())
+        Ok(media.map(|(_, m)| m))
+    }
+
+    /// RFC 2976 INFO in the dialog: a key as `application/dtmf-relay`
+    /// (the Box's fallback to RFC 4733) becomes [`Event::Dtmf`].
+    pub fn on_info(&mut self, ctx: &mut Ctx, req: &Request) {
+        let relay = req
+            .headers
+            .get("Content-Type")
+            .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/dtmf-relay"));
+        if relay
+            && matches!(self.state, State::Answered { .. } | State::Confirmed)
+            && let Some(digit) = crate::sip::dtmf::relay(&req.body)
+        {
+            ctx.emit(Event::Dtmf {
+                call: self.id,
+                digit,
+            });
+        }
     }
 
     pub fn reject(

@@ -193,6 +193,23 @@ pub enum Event {
     CallRefused {
         caller: CallerId,
     },
+    /// A key pressed, sent as SIP INFO `application/dtmf-relay` (keys in
+    /// RTP, RFC 4733, are the media session's).
+    Dtmf {
+        call: CallId,
+        digit: char,
+    },
+}
+
+/// An answered call's audio, as negotiated (RFC 3264 §6.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Media {
+    /// Where the Box wants our RTP.
+    pub remote: SocketAddr,
+    /// PCMA or PCMU, with the offer's payload type.
+    pub codec: sip::sdp::Codec,
+    /// The payload type of the offer's telephone-event, if any.
+    pub telephone_event: Option<u8>,
 }
 
 /// Calls in progress at once, at most. A household has a few; a flood of
@@ -354,7 +371,25 @@ impl Agent {
 
     /// Sends 200 OK with an SDP answer; [`Event::CallAnswered`] follows the ACK.
     pub fn answer(&mut self, now: Instant, call: CallId) -> Result<(), CommandError> {
-        self.command(now, call, |c, ctx, now| c.answer(ctx, now))
+        self.command(now, call, |c, ctx, now| c.answer(ctx, now, None).map(drop))
+    }
+
+    /// Answers with audio both ways at our `port` (a socket the caller
+    /// bound for this call): returns where to send it, or `None` when the
+    /// offer has no G.711 at a usable address (then the answer is the
+    /// plain one of [`Agent::answer`]).
+    pub fn answer_with_media(
+        &mut self,
+        now: Instant,
+        call: CallId,
+        port: u16,
+    ) -> Result<Option<Media>, CommandError> {
+        let mut media = None;
+        self.command(now, call, |c, ctx, now| {
+            media = c.answer(ctx, now, Some(port))?;
+            Ok(())
+        })?;
+        Ok(media)
     }
 
     /// Declines with `status` (486, 480, 603 …). With `delay`, rings first
@@ -747,9 +782,11 @@ impl Agent {
                     &[("Allow", build::ALLOW), ("Accept", "application/sdp")],
                 );
             }
-            (Method::Update | Method::Info | Method::Notify, Some(_)) => {
-                self.respond(from, &req, 200, &[])
+            (Method::Info, Some(c)) => {
+                c.on_info(&mut self.ctx, &req);
+                self.respond(from, &req, 200, &[]);
             }
+            (Method::Update | Method::Notify, Some(_)) => self.respond(from, &req, 200, &[]),
             // RFC 3261 §12.2.2: a request in a dialog we do not know.
             (_, None) if to_tag.is_some() => self.respond(from, &req, 481, &[]),
             // RFC 3261 §8.2.1: a method we do not support.

@@ -13,7 +13,7 @@ use tokio::sync::{broadcast, mpsc};
 use super::DaemonEvent;
 use super::screening::Decided;
 use crate::calllog::{CallLog, Op, Record};
-use crate::net::{CallId, CallerId, Outcome};
+use crate::net::{CallId, CallerId, Outcome, ScriptEnd};
 use crate::screen::Action;
 use crate::text::printable;
 
@@ -33,6 +33,8 @@ pub enum Note {
     },
     /// An INVITE refused for too many calls in progress.
     Refused { caller: Box<CallerId> },
+    /// A call's script is done (announcement played, keys entered).
+    Script { call: CallId, end: ScriptEnd },
     /// Write what is pending (for at most [`STOP_FLUSH`]) and end.
     Stop,
 }
@@ -249,11 +251,47 @@ impl Book {
                     self.early.insert(call, (outcome, at));
                 }
             },
+            Note::Script { call, end } => self.script(call, end),
             Note::Refused { caller } => tracing::warn!(
                 "refused a call from {}: too many calls in progress",
                 printable(&caller.to_string())
             ),
             Note::Stop => {}
+        }
+    }
+
+    /// What a script brought: the keys as a `dtmf` event, the rest logged.
+    fn script(&mut self, call: CallId, end: ScriptEnd) {
+        let Some(open) = self.open.get(&call) else {
+            return;
+        };
+        let r = &open.record;
+        let who = printable(r.caller.as_deref().unwrap_or("anonymous"));
+        match end {
+            ScriptEnd::Digits(digits) => {
+                tracing::info!("call from {who}: keys {digits:?} entered");
+                let _ = self.out.events.send(DaemonEvent::Dtmf {
+                    time: rfc3339(SystemTime::now()),
+                    caller: r.caller.clone(),
+                    caller_e164: r.caller_e164.clone(),
+                    name: r.name.clone(),
+                    called: r.called.clone(),
+                    rule: r.rule.clone(),
+                    digits,
+                });
+            }
+            ScriptEnd::WrongPin => tracing::warn!(
+                "call from {who}: the PIN was wrong {} times; hung up",
+                crate::media::PIN_ATTEMPTS
+            ),
+            ScriptEnd::NoDigits => tracing::info!("call from {who}: no keys entered; hung up"),
+            ScriptEnd::TimedOut => {
+                tracing::warn!("call from {who}: still entering keys after 5 minutes; hung up")
+            }
+            ScriptEnd::NoMedia => tracing::warn!(
+                "call from {who}: the FRITZ!Box offered no PCMA or PCMU, so nothing was said or heard; hung up"
+            ),
+            ScriptEnd::Played => {}
         }
     }
 

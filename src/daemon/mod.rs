@@ -238,10 +238,11 @@ pub enum EventKind {
     RegistrationRestored,
     PhoneblockSynced,
     PhoneblockSyncFailed,
+    Dtmf,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 8] = [
+    pub const ALL: [EventKind; 9] = [
         EventKind::Call,
         EventKind::CallEnded,
         EventKind::Terminated,
@@ -250,6 +251,7 @@ impl EventKind {
         EventKind::RegistrationRestored,
         EventKind::PhoneblockSynced,
         EventKind::PhoneblockSyncFailed,
+        EventKind::Dtmf,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -262,6 +264,7 @@ impl EventKind {
             EventKind::RegistrationRestored => "registration_restored",
             EventKind::PhoneblockSynced => "phoneblock_synced",
             EventKind::PhoneblockSyncFailed => "phoneblock_sync_failed",
+            EventKind::Dtmf => "dtmf",
         }
     }
 }
@@ -313,6 +316,17 @@ pub enum DaemonEvent {
         reason: String,
         retry_in: u64,
     },
+    /// A call answered by an `answer` rule: the keys the caller entered
+    /// (after the PIN, without the `#`).
+    Dtmf {
+        time: String,
+        caller: Option<String>,
+        caller_e164: Option<String>,
+        name: Option<String>,
+        called: Option<String>,
+        rule: Option<String>,
+        digits: String,
+    },
 }
 
 impl DaemonEvent {
@@ -326,6 +340,7 @@ impl DaemonEvent {
             DaemonEvent::Terminated(_) => EventKind::Terminated,
             DaemonEvent::PhoneblockSynced { .. } => EventKind::PhoneblockSynced,
             DaemonEvent::PhoneblockSyncFailed { .. } => EventKind::PhoneblockSyncFailed,
+            DaemonEvent::Dtmf { .. } => EventKind::Dtmf,
         }
     }
 }
@@ -688,6 +703,12 @@ async fn decide_deferred(
         Verdict::Reject { how, after } => call.reject_after(how, after).await,
         Verdict::Ring => call.ring().await,
         Verdict::Silent | Verdict::Defer => Ok(()),
+        Verdict::Script(script) => call.run(&script).await.map(|end| {
+            let _ = notes.try_send(Note::Script {
+                call: call.id(),
+                end,
+            });
+        }),
     };
     if let Err(e) = done {
         tracing::debug!("{}: {e}", call.id());

@@ -123,6 +123,7 @@ impl Preset {
             DaemonEvent::Call(r) | DaemonEvent::CallEnded(r) | DaemonEvent::Terminated(r) => {
                 r.rule.as_deref()
             }
+            DaemonEvent::Dtmf { rule, .. } => rule.as_deref(),
             _ => return true,
         };
         rule.is_some_and(|r| self.rules.iter().any(|n| r.ends_with(&format!("\"{n}\""))))
@@ -175,6 +176,15 @@ impl Preset {
                     "PhoneBlock-Abgleich fehlgeschlagen",
                 ),
                 reason.clone(),
+            ),
+            DaemonEvent::Dtmf { caller, digits, .. } => (
+                pick("Keys entered", "Tasten gedrückt"),
+                format!(
+                    "{}: {digits}",
+                    caller
+                        .as_deref()
+                        .unwrap_or(if de { "unbekannt" } else { "anonymous" })
+                ),
             ),
         };
         let clean =

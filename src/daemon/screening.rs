@@ -12,7 +12,7 @@ use arc_swap::ArcSwapOption;
 
 use super::book::Note;
 use crate::calllog::Record;
-use crate::net::{CallId, CallerId, Outcome, Reject, Screen, Verdict};
+use crate::net::{CallId, CallerId, Outcome, Reject, Screen, Script, ScriptEnd, Verdict};
 use crate::screen::Action;
 use crate::screen::rules::{Decision, History, Rules};
 
@@ -80,7 +80,11 @@ pub fn decide(
         now,
         local,
     );
-    let verdict = verdict_of(decision.effective, rules.decline_delay);
+    let verdict = verdict_of(
+        decision.effective,
+        rules.script(&decision),
+        rules.decline_delay,
+    );
     let decided = Decided {
         caller: caller.clone(),
         decision,
@@ -89,10 +93,22 @@ pub fn decide(
     (decided, verdict)
 }
 
-/// What the phone does for an action.
-pub fn verdict_of(action: Action, decline_delay: Duration) -> Verdict {
+/// What the phone does for an action, with the rule's script if it has
+/// one (`answer` always does).
+pub fn verdict_of(action: Action, script: Option<Arc<Script>>, decline_delay: Duration) -> Verdict {
+    match (action, script) {
+        (Action::Terminate | Action::TerminateAndBar | Action::Answer, Some(s)) => {
+            Verdict::Script(s)
+        }
+        (action, _) => verdict_without_script(action, decline_delay),
+    }
+}
+
+fn verdict_without_script(action: Action, decline_delay: Duration) -> Verdict {
     match action {
         Action::Ring => Verdict::Ring,
+        // `answer` without a script cannot be compiled; ringing is the safe side.
+        Action::Answer => Verdict::Ring,
         Action::Terminate | Action::TerminateAndBar => Verdict::Terminate,
         Action::Decline => Verdict::Reject {
             how: Reject::Busy,
@@ -187,6 +203,13 @@ impl Screen for DaemonScreen {
             call,
             outcome,
             at: now,
+        });
+    }
+
+    fn script_ended(&mut self, call: CallId, end: &ScriptEnd, _now: Instant) {
+        self.note(Note::Script {
+            call,
+            end: end.clone(),
         });
     }
 

@@ -8,7 +8,9 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use rand::Rng;
-use tokio::sync::oneshot;
+use tokio::sync::{mpsc, oneshot};
+
+use super::media::{Answer, PeerCmd};
 
 use super::registrar::REALM;
 use super::{Fritzbox, Report, T1, TIMEOUT, next_interval};
@@ -104,6 +106,19 @@ pub struct CallSpec {
     /// Another phone "answers" at `cancel_after`: the CANCEL carries
     /// `Reason: SIP;cause=200` (RFC 3326; whether the Box sends it is unknown).
     pub answered_elsewhere: bool,
+    /// Keys the caller presses once the phone answered.
+    pub keys: Option<Keys>,
+}
+
+/// Keys pressed in an answered call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Keys {
+    /// After the 200 OK.
+    pub after: Duration,
+    /// `0`–`9`, `*`, `#`, `A`–`D`.
+    pub digits: String,
+    /// As SIP INFO `application/dtmf-relay` instead of RFC 4733 in RTP.
+    pub by_info: bool,
 }
 
 impl CallSpec {
@@ -114,7 +129,18 @@ impl CallSpec {
             cancel_after: Duration::from_secs(20),
             hang_up_after: None,
             answered_elsewhere: false,
+            keys: None,
         }
+    }
+
+    /// Presses `digits` as RFC 4733 events `after` the answer.
+    pub fn keys(mut self, after: Duration, digits: &str) -> CallSpec {
+        self.keys = Some(Keys {
+            after,
+            digits: digits.into(),
+            by_info: false,
+        });
+        self
     }
 
     pub fn cancel_after(mut self, d: Duration) -> CallSpec {
@@ -160,6 +186,9 @@ pub struct CallReport {
     pub bye_after: Option<Duration>,
     /// How often the INVITE had to be sent again.
     pub invite_retransmissions: u32,
+    /// What the Box's end of the audio heard, for a call answered with a
+    /// speaking (sendrecv) SDP answer.
+    pub media: Option<super::MediaReport>,
 }
 
 impl CallReport {
@@ -171,6 +200,7 @@ impl CallReport {
             answered_after: None,
             bye_after: None,
             invite_retransmissions: 0,
+            media: None,
         }
     }
 }
@@ -264,6 +294,13 @@ pub(super) struct OutCall {
     final_status: Option<u16>,
     /// The nonce and CSeq of the phone's BYE we challenged with 401.
     bye_challenge: Option<(String, u32)>,
+    /// The call's audio end, and whether the phone answered it speaking.
+    media: Option<mpsc::UnboundedSender<PeerCmd>>,
+    speaking: bool,
+    /// Keys still to send as INFO, and when the next goes.
+    info_keys: Option<(Instant, std::collections::VecDeque<char>)>,
+    /// Our CSeq in the dialog after the INVITE (INFO, BYE).
+    dialog_cseq: u32,
 }
 
 #[derive(Default)]
@@ -287,7 +324,10 @@ impl Calls {
                 };
                 let own = match c.phase {
                     Phase::Calling { .. } | Phase::Proceeding => Some(c.cancel_at),
-                    Phase::Answered => c.hang_up_at,
+                    Phase::Answered => match (c.hang_up_at, &c.info_keys) {
+                        (Some(h), Some((k, _))) => Some(h.min(*k)),
+                        (h, k) => h.or(k.as_ref().map(|(k, _)| *k)),
+                    },
                     _ => None,
                 };
                 match (phase, own) {
@@ -359,13 +399,24 @@ impl Fritzbox {
         );
         let ip = self.addr.ip();
         let family = if ip.is_ipv6() { "IP6" } else { "IP4" };
+        // The call's own audio end: its port goes into the offer.
+        let media = std::net::UdpSocket::bind(SocketAddr::new(ip, 0))
+            .and_then(|s| Ok((s.local_addr()?.port(), s)))
+            .and_then(|(port, s)| Ok((port, super::media::start(s, now, self.store.clone())?)));
+        let (media_port, media) = match media {
+            Ok((port, tx)) => (port, Some(tx)),
+            Err(e) => {
+                tracing::warn!("emulator: no RTP socket for a call: {e}");
+                (7078, None)
+            }
+        };
         let offer = self.offer();
         let pts = offer
             .iter()
             .map(|(pt, _)| pt.to_string())
             .collect::<Vec<_>>();
         let mut sdp = format!(
-            "v=0\r\no=user 3525 3525 IN {family} {ip}\r\ns=call\r\nc=IN {family} {ip}\r\nt=0 0\r\nm=audio 7078 RTP/AVP {}\r\n",
+            "v=0\r\no=user 3525 3525 IN {family} {ip}\r\ns=call\r\nc=IN {family} {ip}\r\nt=0 0\r\nm=audio {media_port} RTP/AVP {}\r\n",
             pts.join(" ")
         );
         for (pt, enc) in offer {
@@ -445,6 +496,10 @@ impl Fritzbox {
             answered_at: None,
             final_status: None,
             bye_challenge: None,
+            media,
+            speaking: false,
+            info_keys: None,
+            dialog_cseq: cseq,
             spec,
         };
         self.calls.calls.insert(call_id, call);
@@ -575,7 +630,26 @@ impl Fritzbox {
                 // RFC 3261 §13.2.2.4: ACK every 2xx, also retransmitted ones.
                 if c.ack.is_none() {
                     c.final_status = Some(r.status);
-                    self.check_answer(c, &r.body);
+                    if let Some(answer) = self.check_answer(c, &r.body) {
+                        c.speaking = answer.sendrecv;
+                        if let Some(k) = c.spec.keys.clone().filter(|k| k.by_info) {
+                            c.info_keys = Some((now + k.after, k.digits.chars().collect()));
+                        }
+                        let keys = c
+                            .spec
+                            .keys
+                            .clone()
+                            .filter(|k| !k.by_info)
+                            .map(|k| (k.after, k.digits));
+                        let event_pt = self.offer()[OFFER.len() - 1].0;
+                        if let Some(m) = &c.media {
+                            let _ = m.send(PeerCmd::Answered {
+                                answer,
+                                keys,
+                                event_pt,
+                            });
+                        }
+                    }
                     c.report.answered_after = Some(elapsed);
                     c.answered_at = Some(now);
                     c.to_header = Some(to.clone());
@@ -793,13 +867,14 @@ impl Fritzbox {
     /// The phone's SDP answer, if it sent one (FRITZBOX.md: a 200 without
     /// SDP is accepted): payload types from our offer (RFC 3264 §6.1), an
     /// audio port, and the phone's own address.
-    fn check_answer(&mut self, c: &OutCall, body: &[u8]) {
+    fn check_answer(&mut self, c: &OutCall, body: &[u8]) -> Option<Answer> {
         if body.is_empty() {
-            return;
+            return None;
         }
         let text = String::from_utf8_lossy(body);
         let mut addr = None;
         let mut media = None;
+        let (mut direction, mut ptime) = (None, None);
         for line in text.lines().map(str::trim_end) {
             if let Some(v) = line.strip_prefix("c=") {
                 addr = Some(v.to_owned());
@@ -809,11 +884,22 @@ impl Fritzbox {
                 let proto = f.next().unwrap_or_default().to_owned();
                 let pts: Vec<String> = f.map(str::to_owned).collect();
                 media = Some((port, proto, pts));
+            } else if let Some(a) = line.strip_prefix("a=") {
+                match a {
+                    "sendrecv" | "sendonly" | "recvonly" | "inactive" => {
+                        direction = Some(a.to_owned())
+                    }
+                    _ => {
+                        if let Some(p) = a.strip_prefix("ptime:") {
+                            ptime = Some(p.to_owned());
+                        }
+                    }
+                }
             }
         }
         let Some((port, proto, pts)) = media else {
             self.violation("SDP answer without m=audio (RFC 3264 §6)".into());
-            return;
+            return None;
         };
         if port.is_none_or(|p| p == 0) {
             self.violation(format!(
@@ -823,13 +909,19 @@ impl Fritzbox {
         if proto != "RTP/AVP" {
             self.violation(format!("SDP answer with {proto}, not the offered RTP/AVP"));
         }
-        let offered: Vec<String> = self.offer().iter().map(|(pt, _)| pt.to_string()).collect();
+        let offer = self.offer();
+        let offered: Vec<String> = offer.iter().map(|(pt, _)| pt.to_string()).collect();
         if let Some(pt) = pts.iter().find(|pt| !offered.contains(pt)) {
             self.violation(format!(
                 "SDP answer payload type {pt} was not offered (RFC 3264 §6.1)"
             ));
         }
-        if !pts.iter().any(|pt| pt == "8" || pt == "0") {
+        let codec = pts.iter().find_map(|pt| match pt.as_str() {
+            "8" => Some((8, "PCMA")),
+            "0" => Some((0, "PCMU")),
+            _ => None,
+        });
+        if codec.is_none() {
             self.violation(format!(
                 "SDP answer {} picks neither PCMA nor PCMU from the offer",
                 pts.join(" ")
@@ -843,6 +935,20 @@ impl Fritzbox {
                 addr.as_deref().unwrap_or("(none)")
             ));
         }
+        let sendrecv = direction.as_deref().is_none_or(|d| d == "sendrecv");
+        if sendrecv && ptime.as_deref() != Some("20") {
+            self.violation(format!(
+                "a speaking SDP answer with ptime {ptime:?}: the Box expects a=ptime:20 (FRITZBOX.md)"
+            ));
+        }
+        let event_pt = offer[OFFER.len() - 1].0;
+        Some(Answer {
+            addr: SocketAddr::new(phone, port?),
+            payload_type: codec?.0,
+            codec: codec?.1.to_owned(),
+            telephone_event: pts.contains(&event_pt.to_string()).then_some(event_pt),
+            sendrecv,
+        })
     }
 
     /// The line the Box's call list gets for a call (FRITZBOX.md: Type 1
@@ -879,7 +985,29 @@ impl Fritzbox {
                 call: c.id,
                 report: c.report.clone(),
             });
-            let _ = tx.send(c.report.clone());
+            let report = c.report.clone();
+            match c.media.take() {
+                Some(media) => {
+                    // A speaking call: packets still in flight are heard
+                    // (and one sent after the BYE is caught).
+                    let linger = if c.speaking {
+                        Duration::from_millis(150)
+                    } else {
+                        Duration::ZERO
+                    };
+                    tokio::spawn(async move {
+                        tokio::time::sleep(linger).await;
+                        let (stop, heard) = oneshot::channel();
+                        let _ = media.send(PeerCmd::Stop(stop));
+                        let mut report = report;
+                        report.media = heard.await.ok().filter(|m| m.answer.is_some());
+                        let _ = tx.send(report);
+                    });
+                }
+                None => {
+                    let _ = tx.send(report);
+                }
+            }
         }
     }
 
@@ -949,6 +1077,27 @@ impl Fritzbox {
                 let dest = c.phone_target.unwrap_or(c.dest);
                 self.send(dest, data);
             }
+            Phase::Answered if c.info_keys.as_ref().is_some_and(|(t, _)| *t <= now) => {
+                // One INFO per key, 150 ms apart (RFC 2976; the Box's
+                // fallback to RFC 4733).
+                let Some((at, keys)) = c.info_keys.as_mut() else {
+                    return;
+                };
+                let key = keys.pop_front();
+                *at = now + Duration::from_millis(150);
+                if keys.is_empty() {
+                    c.info_keys = None;
+                }
+                if let Some(key) = key {
+                    c.dialog_cseq += 1;
+                    let branch = format!("z9hG4bK{}", self.hex16());
+                    let to = c.to_header.clone().unwrap_or_default();
+                    let mut info = self.in_dialog(c, Method::Info, c.dialog_cseq, &branch, &to);
+                    info.headers.push("Content-Type", "application/dtmf-relay");
+                    info.body = format!("Signal={key}\r\nDuration=160\r\n").into_bytes();
+                    self.send(c.phone_target.unwrap_or(c.dest), info.to_bytes());
+                }
+            }
             Phase::Answered if c.hang_up_at.is_some_and(|t| t <= now) => {
                 if c.bye_challenge.is_some() {
                     self.violation(
@@ -958,8 +1107,9 @@ impl Fritzbox {
                 }
                 let branch = format!("z9hG4bK{}", self.hex16());
                 let to = c.to_header.clone().unwrap_or_default();
+                c.dialog_cseq += 1;
                 let bye = self
-                    .in_dialog(c, Method::Bye, c.cseq + 1, &branch, &to)
+                    .in_dialog(c, Method::Bye, c.dialog_cseq, &branch, &to)
                     .to_bytes();
                 let dest = c.phone_target.unwrap_or(c.dest);
                 self.send(dest, bye.clone());

@@ -9,6 +9,7 @@
 
 mod caller;
 mod http;
+pub mod media;
 pub mod phoneblock;
 mod registrar;
 pub mod tr064;
@@ -24,7 +25,8 @@ use rand::{Rng, SeedableRng};
 use tokio::net::UdpSocket;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
-pub use caller::{CallOutcome, CallReport, CallSpec, Caller};
+pub use caller::{CallOutcome, CallReport, CallSpec, Caller, Keys};
+pub use media::MediaReport;
 
 use crate::sip::{self, Message};
 
@@ -132,6 +134,8 @@ pub(crate) struct Store {
     pub books: Vec<(String, Vec<Contact>)>,
     pub barring: Vec<Contact>,
     pub call_list: Vec<ListedCall>,
+    /// What the calls' audio ends found wrong with the phone's RTP.
+    pub media_violations: Vec<String>,
     next_uid: u32,
 }
 
@@ -488,6 +492,12 @@ impl Emulator {
         let (tx, rx) = oneshot::channel();
         let _ = self.commands.send(Command::Violations(tx));
         let mut v = rx.await.unwrap_or_default();
+        v.extend(
+            self.store
+                .with(|s| s.media_violations.clone())
+                .into_iter()
+                .map(|m| format!("RTP: {m}")),
+        );
         if let Some((_, st, _)) = &self.tr064 {
             let st = st.lock().unwrap_or_else(|p| p.into_inner());
             v.extend(st.violations.iter().map(|t| format!("TR-064: {t}")));

@@ -38,11 +38,13 @@ use std::sync::Arc;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 use crate::agent::{Agent, CommandError, Config, Event, Input, Output, RegistrationError};
+use crate::media::session::{self, MediaHandle};
 use crate::sip::Host;
 
 /// The agent's types an application of the phone needs, so that it never
 /// reaches below this layer.
 pub use crate::agent::{CallId, CallerId, Outcome};
+pub use crate::media::{Announcement, Collect, Script, ScriptEnd};
 
 /// How to reach the FRITZ!Box and who we are there.
 #[derive(Debug, Clone)]
@@ -136,6 +138,12 @@ pub enum CallError {
     /// The phone's thread has ended.
     #[error("the phone's driver has stopped")]
     Stopped,
+    /// The call carries no audio: answered without it, or the Box offered
+    /// no G.711 at a usable address.
+    #[error(
+        "the call has no audio (answer it with answer_with; the FRITZ!Box must offer PCMA or PCMU)"
+    )]
+    NoMedia,
 }
 
 /// Ways to decline a call.
@@ -161,7 +169,7 @@ impl Reject {
 }
 
 /// What to do with a new call, decided inline by a [`Screen`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
     /// Hand the call to [`Phone::next_call`] (100 Trying now).
     Defer,
@@ -179,6 +187,9 @@ pub enum Verdict {
         /// FRITZ!Fon app from the ring group; FRITZBOX.md).
         after: Duration,
     },
+    /// Answer with audio, run the script (say an announcement, listen for
+    /// keys), then hang up; [`Screen::script_ended`] tells how it went.
+    Script(Arc<Script>),
 }
 
 /// Decides about calls on the thread that answers SIP, as each INVITE
@@ -195,6 +206,9 @@ pub trait Screen: Send + 'static {
     /// An INVITE was refused with 486: [`crate::agent::MAX_CALLS`] calls
     /// were in progress.
     fn refused(&mut self, _caller: &CallerId) {}
+    /// A [`Verdict::Script`] is done (the hang-up follows); not called
+    /// when the call ended first.
+    fn script_ended(&mut self, _call: CallId, _end: &ScriptEnd, _now: Instant) {}
     /// The driver's turn is over: its datagrams are sent. The place to
     /// wake other threads, so that waking them never delays an answer.
     /// Returns when it wants this call again (e.g. to hand over what it
@@ -249,9 +263,17 @@ pub enum CallStatus {
     Ended(Outcome),
 }
 
+/// A call's media as the application gets it: the task's handle and the
+/// keys it hears.
+type MediaParts = (MediaHandle, mpsc::Receiver<char>);
+
 enum Command {
     Ring(CallId),
     Answer(CallId),
+    /// Answer with audio; the media (or `None`: none negotiated) goes back.
+    AnswerMedia(CallId, oneshot::Sender<Option<MediaParts>>),
+    /// A script's end, from the media thread: tell the screen, hang up.
+    ScriptDone(CallId, ScriptEnd),
     Reject(CallId, u16, Option<Duration>),
     HangUp(CallId),
     /// End the calls in progress, then unregister.
@@ -393,6 +415,7 @@ impl Phone {
             screen,
             stopping: None,
             later: Vec::new(),
+            media: HashMap::new(),
         };
         let (done_tx, done) = oneshot::channel();
         std::thread::Builder::new()
@@ -501,6 +524,9 @@ pub struct IncomingCall {
     received: Instant,
     commands: Commands,
     status: watch::Receiver<CallStatus>,
+    /// Set by [`IncomingCall::answer_with`].
+    media: std::sync::Mutex<Option<MediaHandle>>,
+    digits: tokio::sync::Mutex<Option<mpsc::Receiver<char>>>,
 }
 
 impl IncomingCall {
@@ -539,9 +565,92 @@ impl IncomingCall {
         self.command(Command::Ring(self.id)).await
     }
 
-    /// Answers (200 OK) and waits for the Box's ACK.
+    /// Answers (200 OK) and waits for the Box's ACK. No audio flows: for
+    /// that, [`IncomingCall::answer_with`].
     pub async fn answer(&self) -> Result<(), CallError> {
         self.command(Command::Answer(self.id)).await?;
+        self.answered().await
+    }
+
+    /// Answers with audio both ways (PCMA or PCMU as the Box offers, RTP
+    /// from a socket of this call's own) and waits for the ACK; then plays
+    /// `prompt`, if any, to its end. Keys the caller presses from now on
+    /// come from [`IncomingCall::next_digit`]. Without G.711 in the Box's
+    /// offer the call is answered without audio and this says
+    /// [`CallError::NoMedia`].
+    pub async fn answer_with(&self, prompt: Option<&Announcement>) -> Result<(), CallError> {
+        let (tx, rx) = oneshot::channel();
+        self.command(Command::AnswerMedia(self.id, tx)).await?;
+        let media = rx.await.map_err(|_| CallError::Stopped)?;
+        let has_media = media.is_some();
+        if let Some((handle, digits)) = media {
+            *self.media.lock().unwrap_or_else(|p| p.into_inner()) = Some(handle);
+            *self.digits.lock().await = Some(digits);
+        }
+        self.answered().await?;
+        match prompt {
+            Some(p) => self.play_answered(p).await,
+            None if has_media => Ok(()),
+            None => Err(CallError::NoMedia),
+        }
+    }
+
+    /// Plays `a` to its end (RTP, paced 20 ms a frame); answers with audio
+    /// first if the call still rings. Plays queue up.
+    pub async fn play(&self, a: &Announcement) -> Result<(), CallError> {
+        if self.status() == CallStatus::Ringing {
+            return self.answer_with(Some(a)).await;
+        }
+        self.play_answered(a).await
+    }
+
+    async fn play_answered(&self, a: &Announcement) -> Result<(), CallError> {
+        let handle = self.media.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let handle = handle.ok_or(CallError::NoMedia)?;
+        if handle.play(a.clone()).await {
+            Ok(())
+        } else {
+            Err(CallError::Ended(self.ended().await))
+        }
+    }
+
+    /// The next key the caller pressed (RFC 4733 in RTP or SIP INFO):
+    /// `0`–`9`, `*`, `#`, `A`–`D`; `None` once the call is over (or has
+    /// no audio).
+    pub async fn next_digit(&self) -> Option<char> {
+        self.digits.lock().await.as_mut()?.recv().await
+    }
+
+    /// Keys until `#` (not included), 32 keys, or `timeout` without a key;
+    /// `None` once the call is over.
+    pub async fn read_digits(&self, timeout: Duration) -> Option<String> {
+        let mut digits = self.digits.lock().await;
+        crate::media::entry(digits.as_mut()?, timeout).await
+    }
+
+    /// What a [`Verdict::Script`] does, for a call decided here: answer
+    /// with audio, play, listen, hang up. Returns how the script ended.
+    pub async fn run(&self, script: &Script) -> Result<ScriptEnd, CallError> {
+        let end = match self.answer_with(script.announcement.as_ref()).await {
+            Err(CallError::NoMedia) => ScriptEnd::NoMedia,
+            Err(e) => return Err(e),
+            Ok(()) => match &script.collect {
+                None => ScriptEnd::Played,
+                Some(c) => {
+                    let mut digits = self.digits.lock().await;
+                    let digits = digits.as_mut().ok_or(CallError::NoMedia)?;
+                    match crate::media::collect(digits, c).await {
+                        Some(end) => end,
+                        None => return Err(CallError::Ended(self.ended().await)),
+                    }
+                }
+            },
+        };
+        self.hang_up().await?;
+        Ok(end)
+    }
+
+    async fn answered(&self) -> Result<(), CallError> {
         let mut st = self.status.clone();
         loop {
             match &*st.borrow_and_update() {
@@ -608,6 +717,9 @@ struct Driver {
     stopping: Option<Instant>,
     /// Events of this turn, broadcast after its datagrams are sent.
     later: Vec<Event>,
+    /// Calls answered with audio: their media task, and for a script the
+    /// word that the ACK came.
+    media: HashMap<CallId, (MediaHandle, Option<oneshot::Sender<()>>)>,
 }
 
 impl Driver {
@@ -667,6 +779,15 @@ impl Driver {
         match c {
             Command::Ring(id) => self.agent.ring(now, id),
             Command::Answer(id) => self.agent.answer(now, id),
+            Command::AnswerMedia(id, reply) => {
+                let media = self.answer_with_media(now, id)?;
+                let _ = reply.send(media);
+                Ok(())
+            }
+            Command::ScriptDone(id, end) => {
+                self.screen.script_ended(id, &end, now);
+                self.agent.hang_up(now, id)
+            }
             Command::Reject(id, status, delay) => self.agent.reject(now, id, status, delay),
             Command::HangUp(id) => self.agent.hang_up(now, id),
             Command::Shutdown => {
@@ -726,7 +847,7 @@ impl Driver {
                 };
                 // After the decision: a decline's delay counts from the 180.
                 let now = Instant::now();
-                let done = match verdict {
+                let done = match &verdict {
                     Verdict::Defer => None,
                     Verdict::Silent => Some(Ok(())),
                     Verdict::Ring => Some(self.agent.ring(now, *call)),
@@ -736,8 +857,9 @@ impl Driver {
                             .and_then(|()| self.agent.hang_up(now, *call)),
                     ),
                     Verdict::Reject { how, after } => {
-                        Some(self.agent.reject(now, *call, how.status(), Some(after)))
+                        Some(self.agent.reject(now, *call, how.status(), Some(*after)))
                     }
+                    Verdict::Script(script) => Some(self.run_script(now, *call, script.clone())),
                 };
                 if let Some(r) = done {
                     if let Err(e) = r {
@@ -754,23 +876,102 @@ impl Driver {
                     received: Instant::now(),
                     commands: self.commands.clone(),
                     status: rx,
+                    media: std::sync::Mutex::new(None),
+                    digits: tokio::sync::Mutex::new(None),
                 });
             }
             Event::CallAnswered { call } => {
+                if let Some((_, answered)) = self.media.get_mut(call)
+                    && let Some(tx) = answered.take()
+                {
+                    let _ = tx.send(());
+                }
                 self.screen.answered(*call, Instant::now());
                 if let Some(s) = self.statuses.get(call) {
                     s.send_replace(CallStatus::Answered);
                 }
             }
             Event::CallEnded { call, reason } => {
+                if let Some((media, _)) = self.media.remove(call) {
+                    media.stop();
+                }
                 self.screen.ended(*call, *reason, Instant::now());
                 if let Some(s) = self.statuses.remove(call) {
                     s.send_replace(CallStatus::Ended(*reason));
                 }
             }
             Event::CallRefused { caller } => self.screen.refused(caller),
+            Event::Dtmf { call, digit } => {
+                if let Some((media, _)) = self.media.get(call) {
+                    media.digit(*digit);
+                }
+            }
         }
         self.later.push(e);
+    }
+}
+
+impl Driver {
+    /// Answers with audio: binds the call's RTP socket at our address (a
+    /// syscall, no waiting) and starts its task on the media thread.
+    /// `None` when no audio was negotiated; the call is answered anyway.
+    fn answer_with_media(
+        &mut self,
+        now: Instant,
+        call: CallId,
+    ) -> Result<Option<MediaParts>, CommandError> {
+        let bind = SocketAddr::new(self.agent.config().contact.ip(), 0);
+        let socket = UdpSocket::bind(bind).and_then(|s| {
+            s.set_nonblocking(true)?;
+            let port = s.local_addr()?.port();
+            Ok((s, port))
+        });
+        let (socket, port) = match socket {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!("{call}: no RTP socket at {bind}: {e}; answering without audio");
+                self.agent.answer(now, call)?;
+                return Ok(None);
+            }
+        };
+        let Some(m) = self.agent.answer_with_media(now, call, port)? else {
+            tracing::info!(
+                "{call}: the FRITZ!Box offered no PCMA or PCMU at a usable address: answered without audio"
+            );
+            return Ok(None);
+        };
+        let (handle, digits) = session::start(session::Stream {
+            socket,
+            remote: m.remote,
+            codec: m.codec,
+            telephone_event: m.telephone_event,
+        });
+        self.media.insert(call, (handle.clone(), None));
+        Ok(Some((handle, digits)))
+    }
+
+    /// [`Verdict::Script`]: answer with audio and hand the script to the
+    /// media thread; without audio, hang up at once.
+    fn run_script(
+        &mut self,
+        now: Instant,
+        call: CallId,
+        script: Arc<Script>,
+    ) -> Result<(), CommandError> {
+        let Some((handle, digits)) = self.answer_with_media(now, call)? else {
+            self.screen.script_ended(call, &ScriptEnd::NoMedia, now);
+            return self.agent.hang_up(now, call);
+        };
+        let (tx, answered) = oneshot::channel();
+        if let Some((_, slot)) = self.media.get_mut(&call) {
+            *slot = Some(tx);
+        }
+        let commands = self.commands.clone();
+        session::spawn_script(handle, digits, script, answered, move |end| {
+            let (tx, _) = oneshot::channel();
+            let _ = commands.send((Command::ScriptDone(call, end), tx));
+        });
+        Ok(())
     }
 }
 

@@ -21,15 +21,20 @@ pub enum Action {
     /// Terminate, then put the number on the Box's own call-barring list
     /// (over TR-064) so the Box rejects it next time.
     TerminateAndBar,
+    /// Answer with audio, play the rule's prompt, listen for keys until
+    /// `#`, hand them on (the `dtmf` event), hang up: a relay or a door
+    /// driven from any phone.
+    Answer,
 }
 
 impl Action {
-    pub const ALL: [Action; 5] = [
+    pub const ALL: [Action; 6] = [
         Action::Ring,
         Action::Terminate,
         Action::Decline,
         Action::IgnoreSilently,
         Action::TerminateAndBar,
+        Action::Answer,
     ];
 
     /// The text form of the config file, the call log and the events.
@@ -40,6 +45,7 @@ impl Action {
             Action::Decline => "decline",
             Action::IgnoreSilently => "ignore-silently",
             Action::TerminateAndBar => "terminate-and-bar",
+            Action::Answer => "answer",
         }
     }
 }

@@ -13,6 +13,7 @@ use super::Action;
 use super::list::{self, EntryError, LineError, ListError, NumberSet, Probe};
 use super::number::{self, Home, HomeError, Kind, LazyClass};
 use crate::config;
+use crate::media::{self, Announcement, Collect, Script};
 use crate::phoneblock;
 
 /// Why the rules do not compile; the message says what to fix.
@@ -30,6 +31,10 @@ pub enum CompileError {
     },
     #[error("[screen]: decline_delay: {0}")]
     DeclineDelay(#[source] config::ConfigError),
+    #[error(
+        "[screen]: default = \"answer\" would pick up for anyone: use it in a [[rule]] with numbers or lists"
+    )]
+    DefaultAnswer,
 }
 
 /// What is wrong with one `[[rule]]`, by its key.
@@ -55,8 +60,28 @@ pub enum RuleError {
     Weekday(String),
     #[error("to: {0:?} is not a phone number")]
     To(String),
-    #[error("no action: add action = \"ring\", \"terminate\", \"decline\" or \"ignore-silently\"")]
+    #[error(
+        "no action: add action = \"ring\", \"terminate\", \"decline\", \"ignore-silently\", \"terminate-and-bar\" or \"answer\""
+    )]
     NoAction,
+    #[error("announcement: {0}")]
+    Announcement(#[source] crate::media::AnnouncementError),
+    #[error(
+        "announcement: only a call that is answered hears one: use it with action = \"terminate\", \"terminate-and-bar\" or \"answer\""
+    )]
+    AnnouncementAction,
+    #[error("max_announcement: {0}")]
+    MaxAnnouncement(#[source] config::ConfigError),
+    #[error("dtmf_timeout: {0}")]
+    DtmfTimeout(#[source] config::ConfigError),
+    #[error("{0}: only for action = \"answer\"")]
+    OnlyForAnswer(&'static str),
+    #[error("pin: 1 to 16 of the keys 0-9 and *, e.g. pin = \"4711\"")]
+    Pin,
+    #[error(
+        "action = \"answer\" picks up for callers you name: add numbers or lists (and no anonymous, foreign or invalid)"
+    )]
+    AnswerWho,
     #[error("lists: {0} needs a [phoneblock] section (token_file = \"…\")")]
     NoPhoneBlock(String),
     #[error(
@@ -99,6 +124,8 @@ struct Rule {
     log_only: bool,
     /// What the rule asks, as the config says it (for people to read).
     shown: Vec<String>,
+    /// What an answered call hears and does (announcement, keys).
+    script: Option<Arc<Script>>,
 }
 
 /// A rule as people read it (the dashboard's rules page): its criteria in
@@ -112,6 +139,79 @@ pub struct RuleView {
     pub action: Action,
     pub log_only: bool,
     pub criteria: Vec<String>,
+}
+
+/// A rule's announcement and keys, checked against its action. The WAV
+/// file is read here, when the rules compile, never during a call.
+fn script(r: &config::Rule, action: Action, base: &Path) -> Result<Option<Arc<Script>>, RuleError> {
+    let answers = matches!(
+        action,
+        Action::Terminate | Action::TerminateAndBar | Action::Answer
+    );
+    if r.announcement.is_some() && !answers {
+        return Err(RuleError::AnnouncementAction);
+    }
+    if action != Action::Answer {
+        for (set, key) in [
+            (r.pin.is_some(), "pin"),
+            (r.dtmf_timeout.is_some(), "dtmf_timeout"),
+        ] {
+            if set {
+                return Err(RuleError::OnlyForAnswer(key));
+            }
+        }
+    }
+    let max = r
+        .max_announcement
+        .as_deref()
+        .map(config::parse_duration)
+        .transpose()
+        .map_err(RuleError::MaxAnnouncement)?
+        .unwrap_or(media::announcement::MAX_DEFAULT);
+    let announcement = r
+        .announcement
+        .as_deref()
+        .map(|a| {
+            let path = if a == Path::new(media::announcement::BUILTIN) || a.is_absolute() {
+                a.to_owned()
+            } else {
+                base.join(a)
+            };
+            Announcement::named(&path, max)
+        })
+        .transpose()
+        .map_err(RuleError::Announcement)?;
+    let collect = if action == Action::Answer {
+        // Never for a caller nobody named: an answered call is a call
+        // the household pays attention to.
+        if (r.numbers.is_empty() && r.lists.is_empty()) || r.anonymous || r.foreign || r.invalid {
+            return Err(RuleError::AnswerWho);
+        }
+        if let Some(pin) = &r.pin
+            && !((1..=16).contains(&pin.len())
+                && pin.bytes().all(|b| b.is_ascii_digit() || b == b'*'))
+        {
+            return Err(RuleError::Pin);
+        }
+        Some(Collect {
+            timeout: r
+                .dtmf_timeout
+                .as_deref()
+                .map(config::parse_duration)
+                .transpose()
+                .map_err(RuleError::DtmfTimeout)?
+                .unwrap_or(media::DTMF_TIMEOUT),
+            pin: r.pin.clone(),
+        })
+    } else {
+        None
+    };
+    Ok((announcement.is_some() || collect.is_some()).then(|| {
+        Arc::new(Script {
+            announcement,
+            collect,
+        })
+    }))
 }
 
 /// Entries of `numbers` shown on the rules page at most.
@@ -607,6 +707,7 @@ impl Rules {
                 .map(|t| number::dialled_e164(t, &home).ok_or_else(|| at(RuleError::To(t.clone()))))
                 .collect::<Result<Vec<_>, _>>()?;
             let action = r.action.ok_or_else(|| at(RuleError::NoAction))?;
+            let script = script(r, action, base).map_err(at)?;
             let shown = criteria(r, &lists, with_community.as_ref().map(|(_, v)| *v));
             rules.push(Rule {
                 shown,
@@ -626,7 +727,11 @@ impl Rules {
                 to,
                 action,
                 log_only: r.log_only,
+                script,
             });
+        }
+        if cfg.screen.default == Action::Answer {
+            return Err(CompileError::DefaultAnswer);
         }
         let decline_delay = config::parse_duration(&cfg.screen.decline_delay)
             .map_err(CompileError::DeclineDelay)?;
@@ -714,6 +819,20 @@ impl Rules {
                 criteria: r.shown.clone(),
             })
             .collect()
+    }
+
+    /// What the phone plays and listens for in a call so decided: the
+    /// matching rule's script, when the call is answered (`terminate` with
+    /// an announcement, `answer`).
+    pub fn script(&self, d: &Decision) -> Option<Arc<Script>> {
+        if !matches!(
+            d.effective,
+            Action::Terminate | Action::TerminateAndBar | Action::Answer
+        ) {
+            return None;
+        }
+        let index = d.why.rule()?.index;
+        self.rules.get(index - 1)?.script.clone()
     }
 
     /// What happens to a call no rule matches.

@@ -2,6 +2,7 @@
 //! digest authentication and SDP. Pure functions over bytes: no I/O, no clock.
 
 pub mod digest;
+pub mod dtmf;
 pub mod header;
 pub mod message;
 pub mod parse;

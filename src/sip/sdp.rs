@@ -1,7 +1,8 @@
 //! Just enough SDP (RFC 4566, offer/answer RFC 3264) to answer a call:
-//! read the offered audio codecs, answer PCMA or PCMU.
+//! read the offered audio stream, answer PCMA or PCMU, and say where our
+//! media is.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use super::message::decimal;
 
@@ -12,20 +13,56 @@ pub struct Codec {
     pub name: &'static str,
 }
 
-/// Finds PCMA (preferred) or PCMU in an SDP offer. Payload types are read
-/// from `a=rtpmap`; static types 8/0 count when no rtpmap names them
-/// (RFC 3551 §6). Never hard-codes the offer's numbering (FRITZBOX.md).
-pub fn choose_codec(offer: &[u8]) -> Option<Codec> {
-    let text = std::str::from_utf8(offer).ok()?;
-    let mut offered: Vec<u8> = Vec::new();
+/// What an offer's first audio stream asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Offer {
+    /// The stream's `c=` address (media level over session level,
+    /// RFC 4566 §5.7); `None` when absent or unparsable.
+    pub addr: Option<IpAddr>,
+    /// 0 for a rejected stream (RFC 3264 §6).
+    pub port: u16,
+    /// The first of PCMA and PCMU in the offer's order.
+    pub codec: Option<Codec>,
+    /// The payload type of `telephone-event/8000` (RFC 4733 §7.1.1).
+    pub telephone_event: Option<u8>,
+}
+
+impl Offer {
+    /// Where the Box wants our audio; `None` when there is no usable
+    /// address (absent, or 0.0.0.0 for "on hold", RFC 3264 §8.4).
+    pub fn remote(&self) -> Option<SocketAddr> {
+        let ip = self.addr.filter(|ip| !ip.is_unspecified())?;
+        (self.port != 0).then(|| SocketAddr::new(ip, self.port))
+    }
+}
+
+/// Reads the first `m=audio` of an offer. Payload types are read from
+/// `a=rtpmap`; static types 8/0 count when no rtpmap names them (RFC 3551
+/// §6). Never hard-codes the offer's numbering (FRITZBOX.md).
+pub fn offer(body: &[u8]) -> Option<Offer> {
+    let text = std::str::from_utf8(body).ok()?;
+    let mut offered: Option<(u16, Vec<u8>)> = None;
     let mut rtpmap: Vec<(u8, &str)> = Vec::new();
+    let (mut session_addr, mut media_addr) = (None, None);
     let mut in_audio = false;
     for line in text.lines().map(str::trim_end) {
         if let Some(m) = line.strip_prefix("m=") {
             let mut f = m.split(' ');
-            in_audio = f.next() == Some("audio") && offered.is_empty();
+            in_audio = f.next() == Some("audio") && offered.is_none();
             if in_audio {
-                offered = f.skip(2).filter_map(|p| p.parse().ok()).collect();
+                let port = f.next().and_then(|p| p.parse().ok())?;
+                offered = Some((port, f.skip(1).filter_map(|p| p.parse().ok()).collect()));
+            } else if offered.is_some() {
+                // Past our stream: what follows belongs to another one.
+                break;
+            }
+        } else if let Some(c) = line.strip_prefix("c=") {
+            // RFC 4566 §5.7: `c=IN IP4 192.168.178.1`.
+            let ip = c.rsplit(' ').next().and_then(|a| a.parse::<IpAddr>().ok());
+            if in_audio {
+                media_addr = ip;
+            } else if offered.is_none() {
+                session_addr = ip;
             }
         } else if let Some(a) = line.strip_prefix("a=rtpmap:")
             && in_audio
@@ -35,33 +72,60 @@ pub fn choose_codec(offer: &[u8]) -> Option<Codec> {
             rtpmap.push((pt, enc));
         }
     }
-    let find = |name: &'static str, static_pt: u8| {
-        offered.iter().copied().find_map(|pt| {
-            let named = rtpmap.iter().find(|(p, _)| *p == pt).map(|(_, e)| *e);
-            // RFC 4566 §6: `a=rtpmap:<pt> <encoding>/<clock rate>[/<channels>]`;
-            // `PCMA/8000` or `pcma/8000/1` (RFC 4855 §3: names are case-insensitive).
-            let is = match named.and_then(|e| e.split_once('/')) {
-                Some((enc, rate)) => {
-                    enc.eq_ignore_ascii_case(name) && rate.split('/').next() == Some("8000")
-                }
-                None => named.is_none() && pt == static_pt,
-            };
-            is.then_some(Codec {
+    let (port, offered) = offered?;
+    // RFC 4566 §6: `a=rtpmap:<pt> <encoding>/<clock rate>[/<channels>]`;
+    // `PCMA/8000` or `pcma/8000/1` (RFC 4855 §3: names are case-insensitive).
+    let is = |pt: u8, name: &str, static_pt: Option<u8>| match rtpmap
+        .iter()
+        .find(|(p, _)| *p == pt)
+        .map(|(_, e)| e.split_once('/'))
+    {
+        Some(Some((enc, rate))) => {
+            enc.eq_ignore_ascii_case(name) && rate.split('/').next() == Some("8000")
+        }
+        Some(None) => false,
+        None => static_pt == Some(pt),
+    };
+    let codec = offered.iter().find_map(|&pt| {
+        [PCMA, PCMU].into_iter().find_map(|c| {
+            is(pt, c.name, Some(c.payload_type)).then_some(Codec {
                 payload_type: pt,
-                name,
+                name: c.name,
             })
         })
-    };
-    find("PCMA", 8).or_else(|| find("PCMU", 0))
+    });
+    Some(Offer {
+        addr: media_addr.or(session_addr),
+        port,
+        codec,
+        telephone_event: offered
+            .iter()
+            .copied()
+            .find(|&pt| is(pt, "telephone-event", None)),
+    })
 }
 
-/// A minimal receive-only answer (or offer, when the INVITE had none).
-/// `addr` is our media address as SDP writes it: `IP4 192.168.178.20`
-/// (see [`address`]).
-pub fn answer(addr: &str, port: u16, session_id: u64, codecs: &[Codec]) -> Vec<u8> {
+/// The first of PCMA and PCMU in an offer, in the offer's order.
+pub fn choose_codec(body: &[u8]) -> Option<Codec> {
+    offer(body)?.codec
+}
+
+/// Which way our audio goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// We send nothing (a call answered only to be hung up).
+    RecvOnly,
+    /// We speak and listen, in 20 ms frames; with the offer's
+    /// telephone-event type, for keys (RFC 4733 §7.1.1).
+    SendRecv { telephone_event: Option<u8> },
+}
+
+/// An answer (or offer, when the INVITE had none). `addr` is our media
+/// address as SDP writes it: `IP4 192.168.178.20` (see [`address`]).
+pub fn answer(addr: &str, port: u16, session_id: u64, codecs: &[Codec], mode: Mode) -> Vec<u8> {
     let mut b = [0; 20];
     let id = decimal(session_id, &mut b).to_owned();
-    let mut s = String::with_capacity(160);
+    let mut s = String::with_capacity(200);
     for part in [
         "v=0\r\no=minisip4fb ",
         &id,
@@ -77,9 +141,13 @@ pub fn answer(addr: &str, port: u16, session_id: u64, codecs: &[Codec]) -> Vec<u
     ] {
         s.push_str(part);
     }
-    for c in codecs {
+    let event = match mode {
+        Mode::SendRecv { telephone_event } => telephone_event,
+        Mode::RecvOnly => None,
+    };
+    for pt in codecs.iter().map(|c| c.payload_type).chain(event) {
         s.push(' ');
-        s.push_str(decimal(c.payload_type.into(), &mut b));
+        s.push_str(decimal(pt.into(), &mut b));
     }
     s.push_str("\r\n");
     for c in codecs {
@@ -89,7 +157,16 @@ pub fn answer(addr: &str, port: u16, session_id: u64, codecs: &[Codec]) -> Vec<u
         s.push_str(c.name);
         s.push_str("/8000\r\n");
     }
-    s.push_str("a=recvonly\r\n");
+    if let Some(pt) = event {
+        let pt = decimal(pt.into(), &mut b).to_owned();
+        s.push_str(&format!(
+            "a=rtpmap:{pt} telephone-event/8000\r\na=fmtp:{pt} 0-15\r\n"
+        ));
+    }
+    s.push_str(match mode {
+        Mode::RecvOnly => "a=recvonly\r\n",
+        Mode::SendRecv { .. } => "a=ptime:20\r\na=sendrecv\r\n",
+    });
     s.into_bytes()
 }
 
@@ -120,6 +197,8 @@ a=rtpmap:120 PCMA/16000\r\na=rtpmap:121 PCMU/16000\r\na=rtpmap:101 telephone-eve
     fn picks_pcma_from_the_fritzbox_offer() {
         assert_eq!(choose_codec(FRITZ_OFFER.as_bytes()), Some(PCMA));
         assert_eq!(choose_codec(b"m=audio 1 RTP/AVP 0\r\n"), Some(PCMU));
+        // The offer's order decides (RFC 3264 §6.1).
+        assert_eq!(choose_codec(b"m=audio 1 RTP/AVP 9 0 8\r\n"), Some(PCMU));
         assert_eq!(
             choose_codec(b"m=audio 1 RTP/AVP 9\r\na=rtpmap:9 G722/8000\r\n"),
             None
@@ -136,6 +215,7 @@ a=rtpmap:120 PCMA/16000\r\na=rtpmap:121 PCMU/16000\r\na=rtpmap:101 telephone-eve
             7078,
             5,
             &[PCMA],
+            Mode::RecvOnly,
         ))
         .unwrap();
         assert!(a.contains("m=audio 7078 RTP/AVP 8\r\n") && a.contains("a=rtpmap:8 PCMA/8000"));
@@ -149,6 +229,7 @@ a=rtpmap:120 PCMA/16000\r\na=rtpmap:121 PCMU/16000\r\na=rtpmap:101 telephone-eve
             40000,
             u64::MAX,
             &[PCMA, PCMU],
+            Mode::RecvOnly,
         );
         let both = String::from_utf8(both).unwrap();
         assert!(
@@ -159,6 +240,46 @@ a=rtpmap:120 PCMA/16000\r\na=rtpmap:121 PCMU/16000\r\na=rtpmap:101 telephone-eve
         assert!(both.contains(
             "m=audio 40000 RTP/AVP 8 0\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:0 PCMU/8000\r\n"
         ));
+    }
+
+    #[test]
+    fn the_offer_says_where_and_how() {
+        let o = offer(FRITZ_OFFER.as_bytes()).unwrap();
+        assert_eq!(o.remote(), Some("192.168.178.1:7078".parse().unwrap()));
+        assert_eq!((o.codec, o.telephone_event), (Some(PCMA), Some(101)));
+        // Media level over session level; a second stream is not ours.
+        let o = offer(b"c=IN IP4 10.0.0.1\r\nm=audio 4000 RTP/AVP 0 100\r\nc=IN IP6 fd00::1\r\na=rtpmap:100 telephone-event/8000\r\nm=audio 5000 RTP/AVP 8\r\nc=IN IP4 10.0.0.9\r\n").unwrap();
+        assert_eq!(o.remote(), Some("[fd00::1]:4000".parse().unwrap()));
+        assert_eq!((o.codec, o.telephone_event), (Some(PCMU), Some(100)));
+        // On hold, rejected, or no address: nowhere to send to.
+        for sdp in [
+            &b"c=IN IP4 0.0.0.0\r\nm=audio 4000 RTP/AVP 8\r\n"[..],
+            b"c=IN IP4 10.0.0.1\r\nm=audio 0 RTP/AVP 8\r\n",
+            b"m=audio 4000 RTP/AVP 8\r\n",
+        ] {
+            assert_eq!(offer(sdp).unwrap().remote(), None);
+        }
+        assert_eq!(offer(b"m=audio x RTP/AVP 8\r\n"), None);
+        assert_eq!(offer(b"v=0\r\n"), None);
+    }
+
+    #[test]
+    fn a_speaking_answer_has_ptime_sendrecv_and_the_offers_event_type() {
+        let a = answer(
+            "IP4 127.0.0.1",
+            40000,
+            7,
+            &[PCMA],
+            Mode::SendRecv {
+                telephone_event: Some(100),
+            },
+        );
+        assert_eq!(
+            String::from_utf8(a).unwrap(),
+            "v=0\r\no=minisip4fb 7 7 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+             m=audio 40000 RTP/AVP 8 100\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:100 telephone-event/8000\r\n\
+             a=fmtp:100 0-15\r\na=ptime:20\r\na=sendrecv\r\n"
+        );
     }
 
     #[test]

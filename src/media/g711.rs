@@ -1,0 +1,75 @@
+//! G.711 (ITU-T G.711, 1988) encoders: 16-bit linear PCM to A-law (PCMA,
+//! RTP payload type 8) and µ-law (PCMU, type 0), one byte per sample.
+//! The emulator decodes with its own code, so a mistake here shows up as
+//! audio that does not match in the tests, not as a mirrored bug.
+
+/// µ-law's bias (G.711 §3: 33 in 14-bit units) and the largest magnitude
+/// that still fits after it is added.
+const ULAW_BIAS: i32 = 0x84;
+const ULAW_CLIP: i32 = 32_635;
+
+/// One sample to A-law: 13-bit magnitude, 3-bit segment and 4-bit step,
+/// even bits inverted (G.711 Table 1a).
+pub fn alaw(sample: i16) -> u8 {
+    let mut x = i32::from(sample) >> 3;
+    let sign = if x >= 0 {
+        0x80
+    } else {
+        x = -x - 1;
+        0
+    };
+    let x = x.min(0xFFF);
+    let (segment, step) = if x < 32 {
+        (0, x >> 1)
+    } else {
+        let seg = 31 - (x as u32).leading_zeros() as i32 - 4;
+        (seg, (x >> seg) & 0x0F)
+    };
+    ((sign | (segment << 4) | step) ^ 0x55) as u8
+}
+
+/// One sample to µ-law: biased 14-bit magnitude, segment and step, all
+/// bits inverted (G.711 Table 2a).
+pub fn ulaw(sample: i16) -> u8 {
+    let mut x = i32::from(sample);
+    let sign = if x < 0 {
+        x = -x;
+        0x80
+    } else {
+        0
+    };
+    let x = x.min(ULAW_CLIP) + ULAW_BIAS;
+    let segment = 31 - (x as u32).leading_zeros() as i32 - 7;
+    let step = (x >> (segment + 3)) & 0x0F;
+    !((sign | (segment << 4) | step) as u8)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::emulator::media::{decode_alaw, decode_ulaw};
+
+    #[test]
+    fn known_codes() {
+        // Silence: A-law 0xD5 (positive zero), µ-law 0xFF.
+        assert_eq!((alaw(0), ulaw(0)), (0xD5, 0xFF));
+        assert_eq!((alaw(-1), ulaw(-1)), (0x55, 0x7F));
+        // Full scale.
+        assert_eq!((alaw(i16::MAX), alaw(i16::MIN)), (0xAA, 0x2A));
+        assert_eq!((ulaw(i16::MAX), ulaw(i16::MIN)), (0x80, 0x00));
+    }
+
+    #[test]
+    fn round_trips_within_a_step() {
+        for s in (i16::MIN..=i16::MAX).step_by(7) {
+            let x = i32::from(s);
+            // A step is 1/16 of the segment: at most ~3% of the value, and
+            // at least the finest step near zero.
+            let tolerance = (x.abs() / 16).max(16);
+            let a = i32::from(decode_alaw(alaw(s)));
+            let u = i32::from(decode_ulaw(ulaw(s)));
+            assert!((a - x).abs() <= tolerance, "A-law {s} -> {a}");
+            assert!((u - x).abs() <= tolerance, "µ-law {s} -> {u}");
+        }
+    }
+}

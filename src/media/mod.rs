@@ -1,0 +1,158 @@
+//! Media: what the phone says and hears once it has answered. RTP with
+//! G.711 (announcements) and DTMF (RFC 4733 events, SIP INFO), on a
+//! thread of its own so that sending audio never delays SIP.
+//!
+//! - [`g711`], [`rtp`]: the wire, pure functions and state machines.
+//! - [`announcement`]: WAV files made 8 kHz mono, read before any call.
+//! - [`session`]: the media thread, one task and one socket per call.
+
+pub mod announcement;
+pub mod g711;
+pub mod rtp;
+pub mod session;
+
+use std::time::Duration;
+
+pub use announcement::{Announcement, AnnouncementError};
+pub use session::{MediaHandle, Stream};
+
+/// Digits of one entry, at most: a longer entry ends there.
+pub const MAX_DIGITS: usize = 32;
+/// Wrong PINs before the phone hangs up.
+pub const PIN_ATTEMPTS: u32 = 3;
+/// How long a collection waits for a key unless the rule says otherwise.
+pub const DTMF_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What the phone does with an answered call, decided with the call: say
+/// `announcement`, then, with `collect`, listen for digits. The call is
+/// hung up after either.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Script {
+    pub announcement: Option<Announcement>,
+    pub collect: Option<Collect>,
+}
+
+/// How to listen for digits (the `answer` action).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Collect {
+    /// After the prompt and after each key: how long to wait for the next.
+    pub timeout: Duration,
+    /// The digits an entry must start with; they are not handed on.
+    pub pin: Option<String>,
+}
+
+/// How a script ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ScriptEnd {
+    /// The announcement was played to its end.
+    Played,
+    /// An entry, ended by `#` (not included) or by the timeout, the PIN
+    /// taken off.
+    Digits(String),
+    /// No key before the timeout.
+    NoDigits,
+    /// [`PIN_ATTEMPTS`] entries without the PIN.
+    WrongPin,
+    /// The script ran for 5 minutes: the phone hung up.
+    TimedOut,
+    /// The call could not carry audio (no G.711 in the Box's offer): it
+    /// was answered and hung up at once.
+    NoMedia,
+}
+
+/// One entry: keys until `#`, [`MAX_DIGITS`], or `timeout` without a key
+/// (then what came so far counts, if anything). `None` when the call's
+/// media ended first.
+pub async fn entry(
+    digits: &mut tokio::sync::mpsc::Receiver<char>,
+    timeout: Duration,
+) -> Option<String> {
+    let mut got = String::new();
+    loop {
+        match tokio::time::timeout(timeout, digits.recv()).await {
+            Ok(Some('#')) => return Some(got),
+            Ok(Some(d)) => {
+                got.push(d);
+                if got.len() >= MAX_DIGITS {
+                    return Some(got);
+                }
+            }
+            Ok(None) => return None,
+            Err(_) => return Some(got),
+        }
+    }
+}
+
+/// Entries until one starts with the PIN (or there is none to check).
+pub async fn collect(
+    digits: &mut tokio::sync::mpsc::Receiver<char>,
+    c: &Collect,
+) -> Option<ScriptEnd> {
+    for _ in 0..PIN_ATTEMPTS {
+        let got = entry(digits, c.timeout).await?;
+        if got.is_empty() {
+            return Some(ScriptEnd::NoDigits);
+        }
+        match &c.pin {
+            None => return Some(ScriptEnd::Digits(got)),
+            Some(pin) => {
+                if let Some(rest) = got.strip_prefix(pin.as_str()) {
+                    return Some(ScriptEnd::Digits(rest.to_owned()));
+                }
+            }
+        }
+    }
+    Some(ScriptEnd::WrongPin)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::sync::mpsc;
+
+    async fn keys(s: &str) -> mpsc::Receiver<char> {
+        let (tx, rx) = mpsc::channel(64);
+        for c in s.chars() {
+            tx.send(c).await.unwrap();
+        }
+        // Kept open: the entry ends by `#` or the timeout, not by a close.
+        std::mem::forget(tx);
+        rx
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn entries_end_at_hash_timeout_or_length() {
+        let t = Duration::from_secs(10);
+        let mut k = keys("12#34").await;
+        assert_eq!(entry(&mut k, t).await.as_deref(), Some("12"));
+        assert_eq!(entry(&mut k, t).await.as_deref(), Some("34"), "timeout");
+        assert_eq!(entry(&mut k, t).await.as_deref(), Some(""));
+        let mut k = keys(&"1".repeat(40)).await;
+        assert_eq!(entry(&mut k, t).await.unwrap().len(), MAX_DIGITS);
+        let (tx, mut rx) = mpsc::channel(1);
+        drop(tx);
+        assert_eq!(entry(&mut rx, t).await, None);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_pin_is_checked_three_times_and_taken_off() {
+        let c = |pin: Option<&str>| Collect {
+            timeout: Duration::from_secs(5),
+            pin: pin.map(str::to_owned),
+        };
+        let end = |s: &'static str, pin| async move {
+            collect(&mut keys(s).await, &c(pin)).await.unwrap()
+        };
+        assert_eq!(end("1234#", None).await, ScriptEnd::Digits("1234".into()));
+        assert_eq!(end("", None).await, ScriptEnd::NoDigits);
+        assert_eq!(
+            end("99#4711#", Some("4711")).await,
+            ScriptEnd::Digits("".into())
+        );
+        assert_eq!(
+            end("1#2#47111#", Some("4711")).await,
+            ScriptEnd::Digits("1".into())
+        );
+        assert_eq!(end("1#2#3#4711#", Some("4711")).await, ScriptEnd::WrongPin);
+    }
+}
