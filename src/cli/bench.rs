@@ -8,8 +8,9 @@
 //! phone is under a 1,000,000-entry list reload, a SIGHUP storm, a locked
 //! call log and a hook flood; with `--phoneblock`, PhoneBlock with a
 //! 1,000,000-number list ([`phoneblock`]); with `--web`, the web side
-//! ([`web`]).
+//! ([`web`]); with `--media`, 50 announcements at once ([`media`]).
 
+mod media;
 mod phoneblock;
 mod web;
 
@@ -52,6 +53,10 @@ pub struct BenchArgs {
     /// API are fetched without pause.
     #[arg(long)]
     pub web: bool,
+    /// Also measure announcements: 50 at once, RTP jitter, CPU per stream,
+    /// and calls meanwhile.
+    #[arg(long)]
+    pub media: bool,
 }
 
 /// Reads a `/proc/PID/status` field in kB (VmRSS) or a count.
@@ -559,6 +564,11 @@ async fn run_bench(
     };
     let code = if a.web {
         web::web(exe, emu, box_addr, dir).await.max(code)
+    } else {
+        code
+    };
+    let code = if a.media {
+        media::media(exe, emu, box_addr, dir).await.max(code)
     } else {
         code
     };
