@@ -936,9 +936,11 @@ impl Fritzbox {
             ));
         }
         let sendrecv = direction.as_deref().is_none_or(|d| d == "sendrecv");
-        if sendrecv && ptime.as_deref() != Some("20") {
+        // RFC 3551 §4.5: G.711 defaults to 20 ms packets; another ptime
+        // is one the Box does not send.
+        if let Some(p) = ptime.filter(|p| sendrecv && p != "20") {
             self.violation(format!(
-                "a speaking SDP answer with ptime {ptime:?}: the Box expects a=ptime:20 (FRITZBOX.md)"
+                "a speaking SDP answer with a=ptime:{p}: the Box sends and expects 20 ms (FRITZBOX.md)"
             ));
         }
         let event_pt = offer[OFFER.len() - 1].0;

@@ -46,15 +46,15 @@ async fn run(exe: &Path, emu: &Arc<Emulator>, box_addr: &str, dir: &Path) -> Res
     .map_err(io)?;
     let phone = start_phone(emu, exe, box_addr, &config, None).await?;
     let pid = phone.0.id();
-    println!(
-        "\n## Announcements ({STREAMS} at once, {SECONDS} s each, PCMA)\n\n| | |\n|---|---:|"
-    );
+    println!("\n## Announcements ({STREAMS} at once, {SECONDS} s each, PCMA)\n\n| | |\n|---|---:|");
     // One call first: the media thread starts, the announcement is in.
     let first = emu
         .call(CallSpec::new(Caller::National("09000000000".into())))
         .await;
     if first.media.is_none() {
-        return Err(format!("the first announced call carried no audio: {first}"));
+        return Err(format!(
+            "the first announced call carried no audio: {first}"
+        ));
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
     let rss_before = proc_status(pid, "VmRSS:");
@@ -71,14 +71,7 @@ async fn run(exe: &Path, emu: &Arc<Emulator>, box_addr: &str, dir: &Path) -> Res
     // Other calls meanwhile, after the streams have begun.
     tokio::time::sleep(Duration::from_millis(500)).await;
     let rss_during = proc_status(pid, "VmRSS:");
-    let sip = run_calls(
-        emu,
-        SIP_CALLS,
-        SIP_RATE,
-        |i| format!("0901{i:07}"),
-        |_| {},
-    )
-    .await;
+    let sip = run_calls(emu, SIP_CALLS, SIP_RATE, |i| format!("0901{i:07}"), |_| {}).await;
     let mut reports = Vec::new();
     for c in calls {
         if let Ok(r) = c.await {
@@ -157,6 +150,13 @@ async fn run(exe: &Path, emu: &Arc<Emulator>, box_addr: &str, dir: &Path) -> Res
         eprintln!("violation: {v}");
     }
     let failed = short + sip.failed();
-    println!("\nfailed streams or calls: {failed}, violations: {}", violations.len());
-    Ok(if failed == 0 && violations.is_empty() { 0 } else { 1 })
+    println!(
+        "\nfailed streams or calls: {failed}, violations: {}",
+        violations.len()
+    );
+    Ok(if failed == 0 && violations.is_empty() {
+        0
+    } else {
+        1
+    })
 }
