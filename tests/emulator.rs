@@ -651,3 +651,66 @@ async fn unknowns_come_in_both_forms() {
         "{seen:?}"
     );
 }
+
+/// The Box's RTP end is strict too: a phone that bursts its packets,
+/// skips sequence numbers, forgets the marker, sends from another port
+/// than its SDP says or after its BYE is told so.
+#[tokio::test]
+async fn a_bad_rtp_stream_is_caught() {
+    let p = Peer::new(strict()).await;
+    let (invite, call) = p
+        .ring(CallSpec::new(Caller::National("040123456".into())))
+        .await;
+    let body = String::from_utf8(invite.body.clone()).unwrap();
+    let port: u16 = body
+        .lines()
+        .find_map(|l| l.strip_prefix("m=audio "))
+        .and_then(|m| m.split(' ').next())
+        .and_then(|p| p.parse().ok())
+        .expect("the offer names the Box's RTP port");
+    let rtp = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    // The SDP answer names a port the phone then does not send from.
+    let sdp = "v=0\r\no=x 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4002 RTP/AVP 8\r\na=ptime:20\r\na=sendrecv\r\n";
+    p.send(&p.respond(
+        &invite,
+        200,
+        "ph9",
+        "Content-Type: application/sdp\r\n",
+        sdp,
+    ))
+    .await;
+    assert_eq!(p.request().await.method, sip::Method::Ack);
+    // 20 packets at once, every other sequence number, no marker.
+    for i in 0..20u16 {
+        let mut pkt = vec![0x80, 8];
+        pkt.extend_from_slice(&(i * 2).to_be_bytes());
+        pkt.extend_from_slice(&(u32::from(i) * 160).to_be_bytes());
+        pkt.extend_from_slice(&7u32.to_be_bytes());
+        pkt.extend_from_slice(&[0xD5; 160]);
+        rtp.send_to(&pkt, ("127.0.0.1", port)).await.unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let their = tag_of(&invite);
+    p.send(&p.bye(&invite, "ph9", &their, 2, "")).await;
+    // And on after the BYE.
+    tokio::time::sleep(Duration::from_millis(60)).await;
+    rtp.send_to(
+        &[0x80, 8, 0, 40, 0, 0, 0x0C, 0x80, 0, 0, 0, 7],
+        ("127.0.0.1", port),
+    )
+    .await
+    .unwrap();
+    let r = call.await.unwrap();
+    assert_eq!(r.outcome, CallOutcome::TerminatedByPhone);
+    assert_eq!(r.media.unwrap().packets.len(), 21, "every packet recorded");
+    let v = p.emu.violations().await.join("\n");
+    for expect in [
+        "RTP: the first RTP packet has no marker bit",
+        "RTP: RTP sequence 2 after 0",
+        "not from the address of the phone's SDP answer 127.0.0.1:4002 (symmetric RTP",
+        "sent in bursts, not paced at 20 ms",
+        "RTP: 1 RTP packet(s) after the phone's BYE",
+    ] {
+        assert!(v.contains(expect), "{expect:?} in:\n{v}");
+    }
+}

@@ -1470,3 +1470,89 @@ fn hostile_datagrams_from_the_box_get_400_or_nothing_and_calls_still_work() {
     sim.drain();
     assert!(sim.responses().iter().any(|r| r.status == 200));
 }
+
+#[test]
+fn an_answer_with_media_speaks_at_our_port_and_says_where_to() {
+    let mut sim = Sim::new();
+    sim.register(300);
+    let call = incoming(&mut sim, "media@1", "z9hG4bKmedia1");
+    sim.take_sent();
+    let media = sim
+        .agent
+        .answer_with_media(sim.now, call, 40_000)
+        .unwrap()
+        .expect("the Box offered PCMA");
+    assert_eq!(media.remote, addr("127.0.0.1:7078"));
+    assert_eq!(
+        (media.codec, media.telephone_event),
+        (sdp_pcma(), Some(101))
+    );
+    sim.drain();
+    let ok = sim.responses().remove(0);
+    let body = String::from_utf8(ok.body.clone()).unwrap();
+    assert!(body.contains("m=audio 40000 RTP/AVP 8 101\r\n"), "{body}");
+    assert!(body.contains("a=ptime:20\r\na=sendrecv\r\n"), "{body}");
+
+    // An offer without G.722's companions: answered, but without audio.
+    let full = String::from_utf8(invite(
+        "g722@1",
+        "z9hG4bKg722",
+        "<sip:040855992611@fritz.box>",
+    ))
+    .unwrap();
+    let (head, body) = full.split_once("\r\n\r\n").unwrap();
+    let body = body.replace("RTP/AVP 9 8 0 120 121 101", "RTP/AVP 9 121");
+    let head = head.replace(
+        &format!("Content-Length: {}", full.len() - head.len() - 4),
+        &format!("Content-Length: {}", body.len()),
+    );
+    let g722 = format!("{head}\r\n\r\n{body}");
+    let call = incoming_from(&mut sim, g722.as_bytes());
+    sim.take_sent();
+    assert_eq!(sim.agent.answer_with_media(sim.now, call, 40_002), Ok(None));
+    sim.drain();
+    assert_eq!(sim.responses()[0].status, 200);
+}
+
+fn sdp_pcma() -> crate::sip::sdp::Codec {
+    crate::sip::sdp::PCMA
+}
+
+#[test]
+fn keys_by_info_become_events_and_other_infos_do_not() {
+    let mut sim = Sim::new();
+    sim.register(300);
+    let to = answered(&mut sim, "keys@1");
+    let info = |body: &str, ctype: &str, n: u32| {
+        let head = String::from_utf8(in_dialog(
+            "INFO",
+            "keys@1",
+            &format!("z9hG4bKkey{n}"),
+            &to,
+            30 + n,
+        ))
+        .unwrap();
+        head.replace(
+            "Content-Length: 0\r\n\r\n",
+            &format!(
+                "Content-Type: {ctype}\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            ),
+        )
+    };
+    sim.deliver(info("Signal=1\r\nDuration=160\r\n", "application/dtmf-relay", 1).as_bytes());
+    sim.deliver(info("Signal=#\r\nDuration=160\r\n", "Application/DTMF-Relay", 2).as_bytes());
+    // Another body type, or no key in it: answered 200, no key.
+    sim.deliver(info("Signal=5\r\n", "application/media_control+xml", 3).as_bytes());
+    sim.deliver(info("Duration=160\r\n", "application/dtmf-relay", 4).as_bytes());
+    assert!(sim.responses().iter().all(|r| r.status == 200));
+    let keys: Vec<char> = sim
+        .take_events()
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::Dtmf { digit, .. } => Some(digit),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(keys, ['1', '#']);
+}

@@ -997,12 +997,26 @@ impl Fritzbox {
                     } else {
                         Duration::ZERO
                     };
+                    let store = self.store.clone();
                     tokio::spawn(async move {
                         tokio::time::sleep(linger).await;
                         let (stop, heard) = oneshot::channel();
                         let _ = media.send(PeerCmd::Stop(stop));
                         let mut report = report;
                         report.media = heard.await.ok().filter(|m| m.answer.is_some());
+                        // RFC 3261 §15: the BYE ends the session. The two
+                        // tasks stamp their packets on their own turns:
+                        // a packet in flight with the BYE is not counted.
+                        let late = |bye: Duration| bye + Duration::from_millis(25);
+                        if let (Some(m), Some(bye)) = (&report.media, report.bye_after)
+                            && let n @ 1.. = m.packets.iter().filter(|p| p.at > late(bye)).count()
+                        {
+                            store.with(|s| {
+                                s.media_violations.push(format!(
+                                    "{n} RTP packet(s) after the phone's BYE (RFC 3261 §15)"
+                                ))
+                            });
+                        }
                         let _ = tx.send(report);
                     });
                 }

@@ -219,36 +219,62 @@ fn check(r: &MediaReport) -> Vec<String> {
     if !first.marker {
         out.push("the first RTP packet has no marker bit (RFC 3551 §4.1)".into());
     }
-    for w in r.packets.windows(2) {
-        let (p, q) = (&w[0], &w[1]);
+    // Each kind of fault once, the first with how often it happened.
+    let mut faults: Vec<(&str, String, usize)> = Vec::new();
+    let mut fault = |kind: &'static str, what: String| match faults.iter_mut().find(|f| f.0 == kind)
+    {
+        Some(f) => f.2 += 1,
+        None => faults.push((kind, what, 1)),
+    };
+    for q in &r.packets {
         if q.from != a.addr {
-            out.push(format!(
-                "RTP from {}, not from the address of the phone's SDP answer {} (symmetric RTP, RFC 4961)",
-                q.from, a.addr
-            ));
+            fault(
+                "from",
+                format!(
+                    "RTP from {}, not from the address of the phone's SDP answer {} (symmetric RTP, RFC 4961)",
+                    q.from, a.addr
+                ),
+            );
         }
         if q.payload_type != a.payload_type {
-            out.push(format!(
-                "RTP payload type {} instead of the answered {} (RFC 3264 §6.1)",
-                q.payload_type, a.payload_type
-            ));
+            fault(
+                "pt",
+                format!(
+                    "RTP payload type {} instead of the answered {} (RFC 3264 §6.1)",
+                    q.payload_type, a.payload_type
+                ),
+            );
         }
+    }
+    for w in r.packets.windows(2) {
+        let (p, q) = (&w[0], &w[1]);
         if q.ssrc != p.ssrc {
-            out.push("the SSRC changed within a call (RFC 3550 §8)".into());
+            fault(
+                "ssrc",
+                "the SSRC changed within a call (RFC 3550 §8)".into(),
+            );
         }
         if q.seq != p.seq.wrapping_add(1) {
-            out.push(format!(
-                "RTP sequence {} after {} (RFC 3550 §5.1: +1 per packet)",
-                q.seq, p.seq
-            ));
+            fault(
+                "seq",
+                format!(
+                    "RTP sequence {} after {} (RFC 3550 §5.1: +1 per packet)",
+                    q.seq, p.seq
+                ),
+            );
         }
         let step = q.timestamp.wrapping_sub(p.timestamp);
         if (!q.marker && step != 160) || (q.marker && !(160..1 << 30).contains(&step)) {
-            out.push(format!(
-                "RTP timestamp +{step} between packets of 160 samples (RFC 3550 §5.1)"
-            ));
+            fault(
+                "ts",
+                format!("RTP timestamp +{step} between packets of 160 samples (RFC 3550 §5.1)"),
+            );
         }
     }
+    out.extend(faults.into_iter().map(|(_, what, n)| match n {
+        1 => what,
+        n => format!("{what}, {n} times"),
+    }));
     if let Some(p) = r.packets.iter().find(|p| p.payload_len != 160) {
         out.push(format!(
             "an RTP packet of {} bytes of G.711: not the 20 ms (160 bytes) of a=ptime:20",
@@ -260,13 +286,12 @@ fn check(r: &MediaReport) -> Vec<String> {
     let span = r.packets[n - 1].at.saturating_sub(first.at);
     let expected = Duration::from_millis(20) * (n as u32).saturating_sub(1);
     let talkspurts = r.packets.iter().filter(|p| p.marker).count();
-    if n > 10 && talkspurts == 1 && span < expected * 9 / 10 {
+    if n > 10 && talkspurts <= 1 && span < expected * 9 / 10 {
         out.push(format!(
             "{n} RTP packets in {} ms: sent in bursts, not paced at 20 ms",
             span.as_millis()
         ));
     }
-    out.dedup();
     out
 }
 

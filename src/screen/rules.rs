@@ -1372,6 +1372,81 @@ action = "ignore-silently"
                 .contains("cannot read list")
         );
     }
+
+    #[test]
+    fn announcements_and_answer_are_checked_against_the_action() {
+        let err = |rule: &str| {
+            let cfg = config::parse(&format!("[[rule]]\nname = \"x\"\n{rule}")).unwrap();
+            Rules::compile(&cfg, Path::new("."))
+                .unwrap_err()
+                .to_string()
+        };
+        for (rule, want) in [
+            (
+                "numbers = [\"1\"]\naction = \"ring\"\nannouncement = \"default\"",
+                "announcement: only a call that is answered hears one",
+            ),
+            (
+                "numbers = [\"1\"]\naction = \"terminate\"\npin = \"12\"",
+                "pin: only for action = \"answer\"",
+            ),
+            (
+                "numbers = [\"1\"]\naction = \"terminate\"\nannouncement = \"/nonexistent/a.wav\"",
+                "\"x\": announcement: /nonexistent/a.wav: ",
+            ),
+            ("action = \"answer\"", "picks up for callers you name"),
+            (
+                "anonymous = true\nnumbers = [\"1\"]\naction = \"answer\"",
+                "picks up for callers you name",
+            ),
+            (
+                "numbers = [\"1\"]\naction = \"answer\"\npin = \"12a\"",
+                "pin: 1 to 16 of the keys",
+            ),
+            (
+                "numbers = [\"1\"]\naction = \"answer\"\ndtmf_timeout = \"soon\"",
+                "dtmf_timeout: ",
+            ),
+            (
+                "numbers = [\"1\"]\naction = \"terminate\"\nannouncement = \"default\"\nmax_announcement = \"x\"",
+                "max_announcement: ",
+            ),
+        ] {
+            let e = err(rule);
+            assert!(e.contains(want), "{rule}: {e}");
+        }
+        let cfg = config::parse("[screen]\ndefault = \"answer\"\n").unwrap();
+        assert!(
+            Rules::compile(&cfg, Path::new("."))
+                .unwrap_err()
+                .to_string()
+                .contains("pick up for anyone")
+        );
+    }
+
+    #[test]
+    fn a_rule_with_an_announcement_or_answer_has_a_script() {
+        let r = rules(
+            "[numbers]\ncountry = \"DE\"\n\
+             [[rule]]\nnumbers = [\"0301234567\"]\naction = \"answer\"\npin = \"47*1\"\ndtmf_timeout = \"4s\"\n\
+             [[rule]]\nnumbers = [\"0900*\"]\naction = \"terminate\"\nannouncement = \"default\"\nmax_announcement = \"2s\"\n\
+             [[rule]]\nnumbers = [\"0800*\"]\naction = \"terminate\"\n",
+        );
+        let door = r.script(&decide(&r, Some("0301234567"))).unwrap();
+        assert_eq!(door.announcement, None);
+        assert_eq!(
+            door.collect,
+            Some(Collect {
+                timeout: Duration::from_secs(4),
+                pin: Some("47*1".into())
+            })
+        );
+        let spam = r.script(&decide(&r, Some("09001234"))).unwrap();
+        assert_eq!(spam.announcement.as_ref().unwrap().frames(), 100);
+        assert_eq!(spam.collect, None);
+        assert_eq!(r.script(&decide(&r, Some("08001234"))), None);
+        assert_eq!(r.script(&decide(&r, Some("0401234"))), None);
+    }
 }
 
 #[cfg(test)]
