@@ -288,7 +288,7 @@ impl CallLog {
         let rows: Vec<Row> = self.with(|db| {
             let mut stmt = db.prepare(
                 "SELECT id, time, caller, caller_e164, name, called, class, decision, action, rule, reason, outcome, decision_ms, bye_ms
-                 FROM (SELECT * FROM calls WHERE (?1 IS NULL OR time >= ?1) AND (?2 = 0 OR decision != 'ring')
+                 FROM (SELECT * FROM calls WHERE (?1 IS NULL OR time >= ?1) AND (?2 = 0 OR decision NOT IN ('ring', 'answer'))
                          AND (?4 IS NULL OR time < ?4) AND (?5 IS NULL OR rule = ?5)
                        ORDER BY id DESC LIMIT ?3)
                  ORDER BY id",
@@ -371,7 +371,7 @@ impl CallLog {
         self.with(|db| {
             let mut stmt = db.prepare(
                 "SELECT coalesce(caller_e164, caller, 'anonymous') AS who, count(*) FROM calls
-                 WHERE (?1 IS NULL OR time >= ?1) AND decision != 'ring'
+                 WHERE (?1 IS NULL OR time >= ?1) AND decision NOT IN ('ring', 'answer')
                  GROUP BY who ORDER BY count(*) DESC, who LIMIT ?2",
             )?;
             let rows = stmt.query_map(params![since, limit], |r| Ok((r.get(0)?, r.get(1)?)))?;

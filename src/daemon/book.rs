@@ -88,7 +88,7 @@ fn community_blocked(d: &crate::screen::rules::Decision) -> Option<u64> {
             ..
         }
     );
-    (by_community && d.effective != Action::Ring)
+    (by_community && d.effective.blocks())
         .then(|| d.e164.as_deref().and_then(crate::phoneblock::parse_phone))
         .flatten()
 }

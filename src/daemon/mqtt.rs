@@ -18,7 +18,6 @@ use super::shield::Shield;
 use crate::calllog::Record;
 use crate::mqtt::{Broker, Topics, call_message};
 use crate::net::Registration;
-use crate::screen::Action;
 
 /// Messages waiting for the broker at most; more are dropped and counted.
 const QUEUE: usize = 64;
@@ -208,7 +207,7 @@ impl Today {
             };
         }
         self.calls += 1;
-        if r.decision != Action::Ring {
+        if r.decision.blocks() {
             self.blocked += 1;
         }
     }

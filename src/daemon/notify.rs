@@ -143,7 +143,7 @@ impl Preset {
                     Some(n) if Some(n.as_str()) != r.caller.as_deref() => format!("{who} ({n})"),
                     _ => who.to_owned(),
                 };
-                let title = if r.decision == crate::screen::Action::Ring {
+                let title = if !r.decision.blocks() {
                     pick("Call", "Anruf")
                 } else {
                     pick("Call blocked", "Anruf blockiert")

@@ -63,6 +63,27 @@ impl Phone {
         self.rt.block_on(call.terminate())
     }
 
+    /// 200 OK with audio, then `prompt` played to its end (see
+    /// [`IncomingCall::answer_with`]).
+    pub fn answer_with(
+        &self,
+        call: &IncomingCall,
+        prompt: Option<&super::Announcement>,
+    ) -> Result<(), CallError> {
+        self.rt.block_on(call.answer_with(prompt))
+    }
+
+    /// Plays `a` to its end.
+    pub fn play(&self, call: &IncomingCall, a: &super::Announcement) -> Result<(), CallError> {
+        self.rt.block_on(call.play(a))
+    }
+
+    /// Keys until `#`, 32 keys or `timeout` without one; `None` once the
+    /// call is over.
+    pub fn read_digits(&self, call: &IncomingCall, timeout: std::time::Duration) -> Option<String> {
+        self.rt.block_on(call.read_digits(timeout))
+    }
+
     /// Declines the ringing call with `how`.
     pub fn reject(&self, call: &IncomingCall, how: Reject) -> Result<(), CallError> {
         self.rt.block_on(call.reject(how))

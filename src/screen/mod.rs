@@ -48,6 +48,12 @@ impl Action {
             Action::Answer => "answer",
         }
     }
+
+    /// Whether the call is kept from the household: everything but
+    /// `ring` and `answer` (which picks up for a caller the household named).
+    pub fn blocks(self) -> bool {
+        !matches!(self, Action::Ring | Action::Answer)
+    }
 }
 
 impl std::fmt::Display for Action {

@@ -63,8 +63,11 @@ function filters() {
   };
 }
 
+// Kept from the household: everything but ring and answer (Action::blocks).
+const blocks = (rec) => rec.decision !== "ring" && rec.decision !== "answer";
+
 function wanted(rec, f) {
-  if (f.blocked && rec.decision === "ring") return false;
+  if (f.blocked && !blocks(rec)) return false;
   if (f.rule && rec.rule !== f.rule) return false;
   const at = Date.parse(rec.time);
   if (f.since && at < Date.parse(f.since)) return false;
@@ -86,7 +89,7 @@ function when(rec) {
 function fill(tr, rec) {
   tr.replaceChildren();
   tr.dataset.key = key(rec);
-  tr.className = rec.decision === "ring" ? "rang" : "blocked";
+  tr.className = blocks(rec) ? "blocked" : "rang";
   tr.append(el("td", "time", when(rec)));
   const who = el("td", "who");
   who.append(el("span", "number", rec.caller || t("anonymous")));
