@@ -82,6 +82,15 @@ action = "terminate"
 name = "withheld numbers"
 anonymous = true
 action = "terminate"
+announcement = "default"
+max_announcement = "3s"
+
+[[rule]]
+name = "door opener"
+numbers = ["01701234567"]
+action = "answer"
+pin = "12"
+dtmf_timeout = "2s"
 "#;
 
 /// The premium-rate caller, who must end up on the Box's call-barring list.
@@ -141,7 +150,13 @@ fn scenes() -> Vec<Scene> {
             title: "a caller who withholds the number",
             spec: CallSpec::new(Caller::Anonymous),
             expect: CallOutcome::TerminatedByPhone,
-            expect_text: "must be terminated",
+            expect_text: "must hear why (3 s of the built-in announcement), then be hung up",
+        },
+        Scene {
+            title: "your mobile, keying PIN 12 and 1# to open the door",
+            spec: CallSpec::new(Caller::National("01701234567".into())).keys(ms(300), "121#"),
+            expect: CallOutcome::TerminatedByPhone,
+            expect_text: "must be answered, read the keys and hang up (digits 1: the dtmf event)",
         },
         Scene {
             title: "an internal call from another phone of the Box",
@@ -204,7 +219,7 @@ async fn steps(dir: &std::path::Path, web: Option<std::net::SocketAddr>) -> Resu
     let mut reports = emulator.reports();
     let daemon = start_daemon(config_path, web).await?;
     registered(&emulator, &mut reports, &daemon.user).await?;
-    let (mut failures, terminate_times) = play_scenes(&emulator, daemon.decisions).await;
+    let (mut failures, terminate_times, spoke) = play_scenes(&emulator, daemon.decisions).await;
     let barred = wait_for_barring(&emulator).await;
     if !barred.iter().any(|n| n == PREMIUM) {
         failures.push(format!("{PREMIUM} is not on the Box's call-barring list"));
@@ -239,7 +254,14 @@ async fn steps(dir: &std::path::Path, web: Option<std::net::SocketAddr>) -> Resu
         failures.push(format!("the phone exited with {code}"));
     }
     tokio::time::sleep(Duration::from_millis(50)).await;
-    Ok(summary(&emulator, &mut reports, &terminate_times, &barred, failures).await)
+    Ok(summary(
+        &emulator,
+        &mut reports,
+        (&terminate_times, spoke),
+        &barred,
+        failures,
+    )
+    .await)
 }
 
 /// The emulated PhoneBlock with a few community numbers, and the token
@@ -487,13 +509,15 @@ async fn registered(
 }
 
 /// Every scene's call, its decision and whether it ended as expected;
-/// returns the failures and the INVITE → BYE times of terminated calls.
+/// returns the failures, the INVITE → BYE times of calls terminated at
+/// once, and how many calls were answered with audio.
 async fn play_scenes(
     emulator: &Emulator,
     mut decisions: mpsc::UnboundedReceiver<Record>,
-) -> (Vec<String>, Vec<Duration>) {
+) -> (Vec<String>, Vec<Duration>, usize) {
     let mut failures = Vec::new();
     let mut terminate_times = Vec::new();
+    let mut spoke = 0;
     for (i, scene) in scenes().iter().enumerate() {
         let report = emulator.call(scene.spec.clone()).await;
         let decision = tokio::time::timeout(Duration::from_secs(3), decisions.recv())
@@ -501,7 +525,10 @@ async fn play_scenes(
             .ok()
             .flatten();
         let ok = report.outcome == scene.expect;
+        // The time to end a spam call: not of calls that spoke or listened.
+        spoke += usize::from(report.media.is_some());
         if report.outcome == CallOutcome::TerminatedByPhone
+            && report.media.is_none()
             && let Some(t) = report.bye_after
         {
             terminate_times.push(t);
@@ -517,7 +544,7 @@ async fn play_scenes(
             ));
         }
     }
-    (failures, terminate_times)
+    (failures, terminate_times, spoke)
 }
 
 /// terminate-and-bar works off the decision path: gives it up to 3 s to
@@ -538,7 +565,7 @@ async fn wait_for_barring(emulator: &Emulator) -> Vec<String> {
 async fn summary(
     emulator: &Emulator,
     reports: &mut broadcast::Receiver<Report>,
-    terminate_times: &[Duration],
+    (terminate_times, spoke): (&[Duration], usize),
     barred: &[String],
     mut failures: Vec<String>,
 ) -> i32 {
@@ -560,8 +587,8 @@ async fn summary(
         .sum::<f64>()
         / terminated.max(1) as f64;
     println!(
-        "\nSummary: {calls} calls; {terminated} terminated ({avg:.1} ms from INVITE to BYE on average), {} left ringing.",
-        calls - terminated
+        "\nSummary: {calls} calls; {terminated} terminated at once ({avg:.1} ms from INVITE to BYE on average), {spoke} answered with audio, {} left ringing.",
+        calls - terminated - spoke
     );
     println!(
         "  The Box saw {} protocol violation{}; {options_ok} OPTIONS keepalive{} answered{}; after shutdown the phone unregistered ({bindings} binding{} left).",
@@ -611,6 +638,17 @@ fn print_scene(n: usize, scene: &Scene, report: &CallReport, decision: Option<&R
     };
     println!("     phone: {phone}");
     println!("     Box:   {report}");
+    if let Some(m) = report.media.as_ref().filter(|m| !m.packets.is_empty()) {
+        println!(
+            "            heard {} RTP packets of {} ({:.1} s of audio)",
+            m.packets.len(),
+            m.answer.as_ref().map_or("?", |a| a.codec.as_str()),
+            m.audio.len() as f64 / 8000.0
+        );
+    }
+    if let Some(m) = report.media.as_ref().filter(|m| !m.keys_sent.is_empty()) {
+        println!("            pressed {} (RFC 4733)", m.keys_sent);
+    }
     println!(
         "     {} {}",
         if ok { "ok:" } else { "WRONG:" },

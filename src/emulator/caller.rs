@@ -1003,7 +1003,10 @@ impl Fritzbox {
                         let (stop, heard) = oneshot::channel();
                         let _ = media.send(PeerCmd::Stop(stop));
                         let mut report = report;
-                        report.media = heard.await.ok().filter(|m| m.answer.is_some());
+                        report.media = heard
+                            .await
+                            .ok()
+                            .filter(|m| m.answer.as_ref().is_some_and(|a| a.sendrecv));
                         // RFC 3261 §15: the BYE ends the session. The two
                         // tasks stamp their packets on their own turns:
                         // a packet in flight with the BYE is not counted.
