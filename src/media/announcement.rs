@@ -131,14 +131,27 @@ impl Announcement {
         // Only what will be played is read: `max`, plus a little for the
         // resampler's edge.
         let keep = (max.as_secs_f64() * f64::from(spec.sample_rate)) as usize + 64;
-        let interleaved = reader
-            .into_samples::<i16>()
-            .take(keep * channels)
-            .collect::<Result<Vec<i16>, _>>()
-            .map_err(|source| AnnouncementError::Wav {
-                path: path.to_owned(),
-                source,
-            })?;
+        let mut interleaved = Vec::new();
+        for s in reader.into_samples::<i16>().take(keep * channels) {
+            match s {
+                Ok(s) => interleaved.push(s),
+                // A file cut short (its header promises more): what is
+                // there plays, as media players do.
+                Err(e) if !interleaved.is_empty() => {
+                    tracing::warn!(
+                        "announcement {}: {e}; playing what was read",
+                        path.display()
+                    );
+                    break;
+                }
+                Err(source) => {
+                    return Err(AnnouncementError::Wav {
+                        path: path.to_owned(),
+                        source,
+                    });
+                }
+            }
+        }
         let total = keep.min(interleaved.len() / channels);
         let mono: Vec<f32> = interleaved
             .chunks_exact(channels)
@@ -328,6 +341,11 @@ mod tests {
         assert!(e(buf.get_ref()).contains("8-bit Int samples; use 16-bit PCM WAV"));
         assert!(e(&wav(96_000, 1, &[1; 10])).contains("96000 Hz"));
         assert!(e(&wav(8000, 1, &[])).contains("no samples"));
+        // Cut short: the header promises 8000 samples, 2000 are there.
+        let whole = wav(8000, 1, &[1000; 8000]);
+        let cut =
+            Announcement::read(&whole[..44 + 4000], Path::new("cut.wav"), MAX_DEFAULT).unwrap();
+        assert_eq!(cut.samples().len(), 2000);
         let missing = Announcement::load(Path::new("/nonexistent/a.wav"), MAX_DEFAULT).unwrap_err();
         assert!(missing.to_string().starts_with("/nonexistent/a.wav: "));
     }
