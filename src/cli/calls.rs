@@ -10,7 +10,7 @@ use crate::text::printable;
 
 #[derive(Args, Debug, Clone)]
 pub struct DbArgs {
-    /// Find the call log through this config file.
+    /// Find the call log through this config file [default: /etc/minisip4fb/config.toml if there].
     #[arg(long, short, value_name = "FILE", conflicts_with = "db")]
     pub config: Option<PathBuf>,
     /// The call log itself.
@@ -46,11 +46,11 @@ pub enum Format {
 }
 
 fn open(a: &DbArgs) -> Result<(CallLog, Option<String>), String> {
-    let path = match (&a.db, &a.config) {
+    let path = match (&a.db, super::config_or_system(a.config.clone())) {
         (Some(db), _) => db.clone(),
         (None, Some(c)) => {
-            let cfg = config::load(c).map_err(|e| e.to_string())?;
-            config::base_dir(Some(c)).join(cfg.calllog.db)
+            let cfg = config::load(&c).map_err(|e| e.to_string())?;
+            config::base_dir(Some(&c)).join(cfg.calllog.db)
         }
         (None, None) => return Err("which call log? pass --config FILE or --db FILE".into()),
     };

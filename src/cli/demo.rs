@@ -439,6 +439,7 @@ async fn start_daemon(
         tr064: Some(Ok(link)),
         calllog_path: settings.db,
         web,
+        state_dir: None,
     };
     let task = tokio::spawn(serve(config, parts, async {
         let _ = stop_rx.await;

@@ -16,7 +16,21 @@ use clap::{Parser, Subcommand};
 #[command(
     name = "minisip4fb",
     version,
-    about = "A headless IP phone for the FRITZ!Box that hangs up on unwanted callers"
+    about = "A headless IP phone for the FRITZ!Box that hangs up on unwanted callers",
+    long_about = "A headless IP phone for the FRITZ!Box that hangs up on unwanted callers.\n\n\
+It registers at the FRITZ!Box as a LAN IP phone, decides per caller by the rules of its \
+config file (allow and block lists, wildcards, withheld, foreign, invalid and repeated \
+callers, the Box's phonebooks, PhoneBlock's community list) and answers and hangs up on \
+unwanted calls at once, so that no other phone keeps ringing. Every call goes into a \
+call log with its reason.\n\n\
+Files: /etc/minisip4fb/config.toml is the config (commented; `setup`, `check`, `calls`, \
+`stats`, `barring` and the PhoneBlock commands read it when no --config is given); \
+/var/lib/minisip4fb holds the call log and the PhoneBlock copy. The systemd unit \
+minisip4fb.service runs `minisip4fb run` as the user minisip4fb; `journalctl -u \
+minisip4fb` shows one line per call.\n\n\
+First steps: `sudo minisip4fb setup` creates the IP phone at the Box (TR-064) and writes \
+the config, `sudo minisip4fb check` registers once, `sudo systemctl enable --now \
+minisip4fb` starts the service. `minisip4fb demo` shows it all against an emulated Box."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -52,6 +66,52 @@ enum Command {
     /// The benchmark's floor: a minimal responder (used by `bench`).
     #[command(hide = true)]
     BenchFloor(floor::FloorArgs),
+    /// Print the shell completions for bash, zsh, fish, elvish or powershell.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Write the man pages (minisip4fb.1 and one per command) into DIR.
+    #[command(hide = true)]
+    Manpages {
+        #[arg(value_name = "DIR")]
+        dir: std::path::PathBuf,
+    },
+}
+
+/// Where the Debian package keeps the config: `setup`, `check`, `calls`,
+/// `stats`, `barring` and the PhoneBlock commands read it when no
+/// `--config` is given.
+pub const SYSTEM_CONFIG: &str = "/etc/minisip4fb/config.toml";
+
+/// `--config` if given, else [`SYSTEM_CONFIG`] when it is there (or there
+/// but not readable: the read then says why, e.g. permission denied).
+pub fn config_or_system(given: Option<std::path::PathBuf>) -> Option<std::path::PathBuf> {
+    given.or_else(|| {
+        let p = std::path::PathBuf::from(SYSTEM_CONFIG);
+        match std::fs::metadata(&p) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            _ => Some(p),
+        }
+    })
+}
+
+/// The man pages, from the same definitions as `--help`.
+fn manpages(dir: &std::path::Path) -> std::io::Result<()> {
+    use clap::CommandFactory;
+    std::fs::create_dir_all(dir)?;
+    let cmd = Cli::command();
+    let mut out = Vec::new();
+    clap_mangen::Man::new(cmd.clone()).render(&mut out)?;
+    std::fs::write(dir.join("minisip4fb.1"), &out)?;
+    for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+        let name = format!("minisip4fb-{}", sub.get_name());
+        let page = sub.clone().name(name.clone());
+        out.clear();
+        clap_mangen::Man::new(page).render(&mut out)?;
+        std::fs::write(dir.join(format!("{name}.1")), &out)?;
+    }
+    Ok(())
 }
 
 /// Sets up logging: RUST_LOG wins, else info (every SIP message with --verbose).
@@ -128,14 +188,38 @@ pub fn main() -> i32 {
             init_logging_with(level, args.log_format == run::LogFormat::Json);
             rt.block_on(run::run(args))
         }
-        Command::Check(args) => {
+        Command::Check(mut args) => {
             init_logging_level("minisip4fb=warn");
+            args.config = config_or_system(args.config);
             rt.block_on(check::check(args))
         }
         Command::Calls(args) => calls::calls(args),
         Command::Stats(args) => calls::stats(args),
-        Command::Setup(args) => tr064::setup(args),
-        Command::Barring(args) => tr064::barring(args),
+        Command::Setup(mut args) => {
+            args.target.config = config_or_system(args.target.config);
+            tr064::setup(args)
+        }
+        Command::Barring(mut args) => {
+            args.target.config = config_or_system(args.target.config);
+            tr064::barring(args)
+        }
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "minisip4fb",
+                &mut std::io::stdout(),
+            );
+            0
+        }
+        Command::Manpages { dir } => match manpages(&dir) {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("minisip4fb manpages: {}: {e}", dir.display());
+                1
+            }
+        },
         Command::Phoneblock(args) => {
             init_logging_level("minisip4fb=warn");
             phoneblock::phoneblock(args)

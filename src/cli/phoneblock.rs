@@ -31,7 +31,7 @@ pub enum PhoneblockCommand {
 #[derive(Args, Debug, Clone)]
 pub struct ConfigArg {
     /// The config file with the [phoneblock] section.
-    #[arg(long, short, value_name = "FILE")]
+    #[arg(long, short, value_name = "FILE", default_value = super::SYSTEM_CONFIG)]
     pub config: PathBuf,
 }
 
@@ -39,7 +39,7 @@ pub struct ConfigArg {
 pub struct LookupArgs {
     /// The caller's number, in any usual form (`030 1234567`, `+49…`), or `anonymous`.
     pub number: String,
-    #[arg(long, short, value_name = "FILE")]
+    #[arg(long, short, value_name = "FILE", default_value = super::SYSTEM_CONFIG)]
     pub config: PathBuf,
     /// Which household number was called (for rules with `to`).
     #[arg(long, value_name = "NUMBER")]
@@ -59,7 +59,7 @@ pub struct ReportArgs {
     /// A comment for the community (at most 500 characters).
     #[arg(long)]
     pub comment: Option<String>,
-    #[arg(long, short, value_name = "FILE")]
+    #[arg(long, short, value_name = "FILE", default_value = super::SYSTEM_CONFIG)]
     pub config: PathBuf,
 }
 

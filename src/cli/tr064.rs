@@ -281,6 +281,9 @@ pub(crate) fn do_setup(a: &SetupArgs, admin_password: Option<String>) -> Result<
 
 /// Writes a file only its owner can read: a new 0600 file renamed over
 /// the old one, so an existing file's looser mode never holds the secret.
+/// In a directory of a service's group (the package's /etc/minisip4fb,
+/// root:minisip4fb 0750) the file gets that group and 0640: `sudo minisip4fb
+/// setup` writes a password the daemon, running as that user, can read.
 fn write_private(path: &Path, text: &str) -> Result<(), SetupError> {
     let tmp = path.with_extension(format!("tmp{}", std::process::id()));
     let mut o = std::fs::OpenOptions::new();
@@ -288,6 +291,8 @@ fn write_private(path: &Path, text: &str) -> Result<(), SetupError> {
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
     let written = o.open(&tmp).and_then(|mut f| {
+        #[cfg(unix)]
+        share_with_the_directorys_group(&f, path)?;
         std::io::Write::write_all(&mut f, text.as_bytes())?;
         f.sync_all()
     });
@@ -427,5 +432,57 @@ pub fn barring(a: BarringArgs) -> i32 {
             eprintln!("minisip4fb barring: {e}");
             1
         }
+    }
+}
+
+#[cfg(unix)]
+fn share_with_the_directorys_group(f: &std::fs::File, path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let meta = std::fs::metadata(dir)?;
+    // A directory closed to others and open to a group not ours: that
+    // group is the service's.
+    let service_dir = meta.mode() & 0o007 == 0 && meta.mode() & 0o050 != 0;
+    let group = meta.gid();
+    // SAFETY: getegid has no preconditions.
+    if service_dir && group != unsafe { libc::getegid() } {
+        std::os::unix::fs::fchown(f, None, Some(group))?;
+        f.set_permissions(std::fs::Permissions::from_mode(0o640))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+
+    #[test]
+    fn a_password_in_a_service_directory_is_readable_by_its_group_only() {
+        let dir = std::env::temp_dir().join(format!("minisip4fb-private-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        // An ordinary directory: the owner alone.
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        write_private(&dir.join("a"), "secret\n").unwrap();
+        assert_eq!(
+            std::fs::metadata(dir.join("a")).unwrap().mode() & 0o777,
+            0o600
+        );
+        // The package's /etc/minisip4fb: 0750, a service's group. Only root
+        // can give a directory another group; elsewhere this part is moot.
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } == 0 {
+            std::os::unix::fs::chown(&dir, None, Some(4242)).unwrap();
+            std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o750)).unwrap();
+            write_private(&dir.join("b"), "secret\n").unwrap();
+            let m = std::fs::metadata(dir.join("b")).unwrap();
+            assert_eq!((m.mode() & 0o777, m.gid()), (0o640, 4242));
+            assert_eq!(std::fs::read_to_string(dir.join("b")).unwrap(), "secret\n");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

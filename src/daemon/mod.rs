@@ -363,6 +363,9 @@ pub struct Parts {
     pub calllog_path: Option<PathBuf>,
     /// The dashboard, JSON API and metrics, if asked for.
     pub web: Option<crate::web::Settings>,
+    /// Where the daemon keeps its own state (the shield): systemd's
+    /// `$STATE_DIRECTORY`, else beside the config.
+    pub state_dir: Option<PathBuf>,
 }
 
 /// Starts the phone with the daemon's screen and screens calls until
@@ -379,10 +382,10 @@ pub async fn serve(
     let (notes, notes_rx) = std::sync::mpsc::sync_channel(book::QUEUE);
     let shield = shield::Shield::load(
         parts
-            .source
-            .path
-            .is_some()
-            .then(|| parts.source.base_dir().join(shield::FILE)),
+            .state_dir
+            .clone()
+            .or_else(|| parts.source.path.is_some().then(|| parts.source.base_dir()))
+            .map(|dir| dir.join(shield::FILE)),
     );
     let screen = DaemonScreen::new(snapshot.clone(), notes.clone(), shield.clone());
     // The web address first: one that cannot be had stops the daemon

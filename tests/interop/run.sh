@@ -195,13 +195,18 @@ mreg_pid=$!; pids+=("$mreg_pid")
 mphone_pid=$!; pids+=("$mphone_pid")
 for _ in $(seq 50); do grep -q "registered at the FRITZ!Box" media_phone.log && grep -q "rule(s)" media_phone.log && break; sleep 0.1; done
 grep -q "rule(s)" media_phone.log || fail "the announcing phone did not start"
-python3 "$here/rtp_peer.py" 15500 4 >peer_spam.json 2>peer_spam.err &
-peer_pid=$!; pids+=("$peer_pid")
-for _ in $(seq 50); do grep -q listening peer_spam.err && break; sleep 0.1; done
-sipp -sf "$here/announced_call.xml" -key caller 09005551234 -key rtp_port 15500 -i 127.0.0.1 -p 15083 -m 1 \
-    -timeout 20 -timeout_error -nostdin -trace_err -error_file announced_err.log 127.0.0.1:15073 >announced.log 2>&1 \
-    || fail "the announced call (PCMA sendrecv, ptime 20, BYE after it)"
-wait "$peer_pid" || fail "rtp_peer.py"
+# audio_call NAME CALLER RTP_PORT SIPP_PORT SECONDS [KEYS]: the RTP end on
+# RTP_PORT (ready before sipp calls), sipp's announced call from CALLER.
+audio_call() {
+    python3 "$here/rtp_peer.py" "$3" "$5" "${6:-}" >"peer_$1.json" 2>"peer_$1.err" &
+    local peer=$!; pids+=("$peer")
+    for _ in $(seq 50); do grep -q listening "peer_$1.err" && break; sleep 0.1; done
+    sipp -sf "$here/announced_call.xml" -key caller "$2" -key rtp_port "$3" -i 127.0.0.1 -p "$4" -m 1 \
+        -timeout 20 -timeout_error -nostdin -trace_err -error_file "$1_err.log" 127.0.0.1:15073 >"$1.log" 2>&1 \
+        || fail "the $1 call (PCMA sendrecv, ptime 20, BYE after it)"
+    wait "$peer" || fail "rtp_peer.py for the $1 call"
+}
+audio_call spam 09005551234 15500 15083 4
 python3 - peer_spam.json <<'PY' || fail "the announcement as the RTP end heard it: $(cat peer_spam.json)"
 import json, sys
 r = json.load(open(sys.argv[1]))
@@ -211,13 +216,7 @@ ok = (r["packets"] == 50 and r["payload_types"] == [8] and r["ssrcs"] == 1 and r
 sys.exit(0 if ok else 1)
 PY
 echo "ok: announcement: $(cat peer_spam.json)"
-python3 "$here/rtp_peer.py" 15501 6 '1234#' >peer_door.json 2>peer_door.err &
-peer_pid=$!; pids+=("$peer_pid")
-for _ in $(seq 50); do grep -q listening peer_door.err && break; sleep 0.1; done
-sipp -sf "$here/announced_call.xml" -key caller 0301234567 -key rtp_port 15501 -i 127.0.0.1 -p 15084 -m 1 \
-    -timeout 20 -timeout_error -nostdin -trace_err -error_file door_err.log 127.0.0.1:15073 >door.log 2>&1 \
-    || fail "the answered call"
-wait "$peer_pid" || fail "rtp_peer.py"
+audio_call door 0301234567 15501 15084 6 '1234#'
 grep -q '"packets": 25' peer_door.json || fail "the prompt (500 ms, 25 packets): $(cat peer_door.json)"
 for _ in $(seq 30); do grep -q '"event":"dtmf"' media_events.log && break; sleep 0.1; done
 grep '"event":"dtmf"' media_events.log | grep -q '"digits":"1234"' || fail "no dtmf event with 1234: $(cat media_events.log)"
