@@ -80,6 +80,14 @@ grep -q "rule(s)" "$work/check-root.log" || { cat "$work/check-root.log"; fail "
 kill "$emu_pid"; wait "$emu_pid" 2>/dev/null || true; emu_pid=
 echo "ok: check --config /etc/minisip4fb/config.toml as minisip4fb: $(grep -m1 "^registered: " "$work/check.log")"
 
+# Remove keeps what the household made: the config, the user, the call log.
+dpkg -r minisip4fb >"$work/remove.log" 2>&1 || { cat "$work/remove.log"; fail "dpkg -r"; }
+[ ! -e /usr/bin/minisip4fb ] || fail "dpkg -r left the binary"
+[ -f /etc/minisip4fb/config.toml ] && [ -f /etc/minisip4fb/password ] || fail "dpkg -r took the config"
+[ -f /var/lib/minisip4fb/calls.db ] || fail "dpkg -r took the call log (or check made none)"
+getent passwd minisip4fb >/dev/null || fail "dpkg -r took the user"
+echo "ok: removed; the config, the password, the call log and the user are kept"
+
 dpkg --purge minisip4fb >"$work/purge.log" 2>&1 || { cat "$work/purge.log"; fail "dpkg --purge"; }
 left=()
 for p in /usr/bin/minisip4fb /etc/minisip4fb /var/lib/minisip4fb "$unit" \
@@ -92,4 +100,4 @@ getent group minisip4fb >/dev/null && left+=("group minisip4fb")
 dpkg -s minisip4fb >/dev/null 2>&1 && left+=("dpkg still knows minisip4fb")
 [ ${#left[@]} -eq 0 ] || fail "after purge: ${left[*]}"
 echo "ok: purged, nothing left"
-echo "package: 6 passed, 0 failed"
+echo "package: 7 passed, 0 failed"
