@@ -100,21 +100,14 @@ pub fn verdict_of(action: Action, script: Option<Arc<Script>>, decline_delay: Du
         (Action::Terminate | Action::TerminateAndBar | Action::Answer, Some(s)) => {
             Verdict::Script(s)
         }
-        (action, _) => verdict_without_script(action, decline_delay),
-    }
-}
-
-fn verdict_without_script(action: Action, decline_delay: Duration) -> Verdict {
-    match action {
-        Action::Ring => Verdict::Ring,
         // `answer` without a script cannot be compiled; ringing is the safe side.
-        Action::Answer => Verdict::Ring,
-        Action::Terminate | Action::TerminateAndBar => Verdict::Terminate,
-        Action::Decline => Verdict::Reject {
+        (Action::Ring | Action::Answer, _) => Verdict::Ring,
+        (Action::Terminate | Action::TerminateAndBar, None) => Verdict::Terminate,
+        (Action::Decline, _) => Verdict::Reject {
             how: Reject::Busy,
             after: decline_delay,
         },
-        Action::IgnoreSilently => Verdict::Silent,
+        (Action::IgnoreSilently, _) => Verdict::Silent,
     }
 }
 
