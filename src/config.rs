@@ -101,6 +101,10 @@ pub struct Web {
     pub block_list: Option<PathBuf>,
     /// A text list a rule reads: "allow this number" appends to it.
     pub allow_list: Option<PathBuf>,
+    /// Names the dashboard may be reached by besides IP addresses and
+    /// `localhost` (`["pi.fritz.box"]`); requests for any other name are
+    /// refused (DNS rebinding).
+    pub hosts: Vec<String>,
 }
 
 /// `[phoneblock]`: the community block list (phoneblock.net), kept locally.
@@ -162,7 +166,7 @@ impl PhoneBlock {
         if let Some(f) = &self.token_file {
             let path = base.join(f);
             let from = format!("[phoneblock] token_file {}", path.display());
-            let text = crate::screen::list::read_regular(&path, 4096)
+            let text = crate::guard::file::read_regular(&path, 4096)
                 .map_err(|e| format!("{from}: {e}"))?;
             #[cfg(unix)]
             {
@@ -410,7 +414,7 @@ pub fn base_dir(config: Option<&Path>) -> PathBuf {
 /// /etc/minisip4fb/web-password is empty`.
 pub fn secret_file(base: &Path, file: &Path, what: &str) -> Result<String, String> {
     let path = base.join(file);
-    let text = crate::screen::list::read_regular(&path, 4096)
+    let text = crate::guard::file::read_regular(&path, 4096)
         .map_err(|e| format!("{what} {}: {e}", path.display()))?;
     let line = text.lines().next().unwrap_or("").trim();
     if line.is_empty() {

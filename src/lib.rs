@@ -21,6 +21,7 @@ pub mod calllog;
 pub mod cli;
 pub mod config;
 pub mod daemon;
+pub mod guard;
 pub mod media;
 pub mod mqtt;
 #[warn(missing_docs)]

@@ -190,6 +190,8 @@ pub fn read_password(
 /// Runs the daemon until SIGINT/SIGTERM. Returns the process exit code.
 pub async fn run(args: RunArgs) -> i32 {
     let shutdown = shutdown_signal();
+    // Descriptors for calls, audio and hooks, whatever the web side takes.
+    crate::guard::fds::raise_limit();
     let settings = match Settings::resolve(&args) {
         Ok(s) => s,
         Err(e) => {
@@ -273,6 +275,21 @@ pub(super) fn web_settings(
     };
     settings.block_list = list("block_list", &w.block_list)?;
     settings.allow_list = list("allow_list", &w.allow_list)?;
+    if let Some(bad) = w.hosts.iter().find(|h| {
+        h.is_empty()
+            || h.len() > 253
+            || !h
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+    }) {
+        return Err(format!(
+            "[web] hosts: {:?} is not a host name: list names only, without scheme or port (\"pi.fritz.box\")",
+            crate::text::printable(bad)
+        ));
+    }
+    settings.limits.hosts = crate::guard::http::Hosts::new(&w.hosts);
+    settings.limits.max_connections =
+        crate::guard::fds::web_connections(crate::guard::fds::raise_limit());
     Ok(Some(settings))
 }
 

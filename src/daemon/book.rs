@@ -291,6 +291,9 @@ impl Book {
             ScriptEnd::NoMedia => tracing::warn!(
                 "call from {who}: the FRITZ!Box offered no PCMA or PCMU, so nothing was said or heard; hung up"
             ),
+            ScriptEnd::NoSocket => tracing::warn!(
+                "call from {who}: no socket for its audio (see the warning before), so nothing was said or heard; hung up"
+            ),
             ScriptEnd::Played => {}
         }
     }

@@ -58,6 +58,9 @@ pub enum ScriptEnd {
     /// The call could not carry audio (no G.711 in the Box's offer): it
     /// was answered and hung up at once.
     NoMedia,
+    /// No socket for the call's audio (out of file descriptors): it was
+    /// answered and hung up at once.
+    NoSocket,
 }
 
 /// One entry: keys until `#`, [`MAX_DIGITS`], or `timeout` without a key

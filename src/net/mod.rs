@@ -781,7 +781,7 @@ impl Driver {
             Command::Answer(id) => self.agent.answer(now, id),
             Command::AnswerMedia(id, reply) => {
                 let media = self.answer_with_media(now, id)?;
-                let _ = reply.send(media);
+                let _ = reply.send(media.ok());
                 Ok(())
             }
             Command::ScriptDone(id, end) => {
@@ -919,7 +919,7 @@ impl Driver {
         &mut self,
         now: Instant,
         call: CallId,
-    ) -> Result<Option<MediaParts>, CommandError> {
+    ) -> Result<Result<MediaParts, ScriptEnd>, CommandError> {
         let bind = SocketAddr::new(self.agent.config().contact.ip(), 0);
         let socket = UdpSocket::bind(bind).and_then(|s| {
             s.set_nonblocking(true)?;
@@ -931,14 +931,14 @@ impl Driver {
             Err(e) => {
                 tracing::warn!("{call}: no RTP socket at {bind}: {e}; answering without audio");
                 self.agent.answer(now, call)?;
-                return Ok(None);
+                return Ok(Err(ScriptEnd::NoSocket));
             }
         };
         let Some(m) = self.agent.answer_with_media(now, call, port)? else {
             tracing::info!(
                 "{call}: the FRITZ!Box offered no PCMA or PCMU at a usable address: answered without audio"
             );
-            return Ok(None);
+            return Ok(Err(ScriptEnd::NoMedia));
         };
         let (handle, digits) = session::start(session::Stream {
             socket,
@@ -947,7 +947,7 @@ impl Driver {
             telephone_event: m.telephone_event,
         });
         self.media.insert(call, (handle.clone(), None));
-        Ok(Some((handle, digits)))
+        Ok(Ok((handle, digits)))
     }
 
     /// [`Verdict::Script`]: answer with audio and hand the script to the
@@ -958,9 +958,12 @@ impl Driver {
         call: CallId,
         script: Arc<Script>,
     ) -> Result<(), CommandError> {
-        let Some((handle, digits)) = self.answer_with_media(now, call)? else {
-            self.screen.script_ended(call, &ScriptEnd::NoMedia, now);
-            return self.agent.hang_up(now, call);
+        let (handle, digits) = match self.answer_with_media(now, call)? {
+            Ok(parts) => parts,
+            Err(why) => {
+                self.screen.script_ended(call, &why, now);
+                return self.agent.hang_up(now, call);
+            }
         };
         let (tx, answered) = oneshot::channel();
         if let Some((_, slot)) = self.media.get_mut(&call) {

@@ -9,6 +9,7 @@ use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use std::path::{Path, PathBuf};
 
 use super::number::{Home, dialled_e164, digits, e164_key, internationalise};
+use crate::guard::file::{ReadError, read_regular};
 
 /// A set of numbers and patterns.
 #[derive(Debug, Default, Clone)]
@@ -90,21 +91,6 @@ pub enum EntryError {
     NotANumber,
     #[error("too long for a phone number (E.164 has at most 15 digits)")]
     TooLong,
-}
-
-/// Why a file cannot be read as a list (or any bounded text input).
-#[derive(Debug, thiserror::Error)]
-pub enum ReadError {
-    #[error("{0}")]
-    Io(#[from] std::io::Error),
-    #[error("it is a directory: point the config at a regular file")]
-    Directory,
-    #[error(
-        "it is not a regular file (a FIFO, socket or device): point the config at a regular file"
-    )]
-    NotRegular,
-    #[error("it has {size} bytes, more than the {} MB a list may have", max >> 20)]
-    TooBig { size: u64, max: u64 },
 }
 
 /// A list file that cannot be read at all (broken lines are [`LineError`]s).
@@ -283,41 +269,6 @@ pub fn load(path: &Path, home: &Home) -> Result<(NumberSet, Vec<LineError>), Lis
         source,
     })?;
     Ok(parse(&text, Format::of(path), path, home))
-}
-
-/// Reads a regular file of at most `max` bytes as text (invalid UTF-8
-/// replaced). Anything else is refused without blocking: opening a FIFO
-/// would wait for a writer, reading a device might never end.
-pub fn read_regular(path: &Path, max: u64) -> Result<String, ReadError> {
-    use std::io::Read;
-    let mut open = std::fs::OpenOptions::new();
-    open.read(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        // Opening a FIFO without O_NONBLOCK waits for a writer.
-        open.custom_flags(libc::O_NONBLOCK);
-    }
-    let file = open.open(path)?;
-    let meta = file.metadata()?;
-    if meta.is_dir() {
-        return Err(ReadError::Directory);
-    }
-    if !meta.is_file() {
-        return Err(ReadError::NotRegular);
-    }
-    if meta.len() > max {
-        return Err(ReadError::TooBig {
-            size: meta.len(),
-            max,
-        });
-    }
-    let mut bytes = Vec::with_capacity(meta.len() as usize);
-    file.take(max + 1).read_to_end(&mut bytes)?;
-    Ok(match String::from_utf8(bytes) {
-        Ok(s) => s,
-        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
-    })
 }
 
 /// Parses list text in `format`; `path` names the file in errors.

@@ -1,30 +1,51 @@
 //! The login: one password, session cookies, failed attempts limited.
 //! Without a password (a loopback address) everything is open.
+//!
+//! Every check of the password (the login form, `Authorization: Bearer`)
+//! counts against one limiter, per client: a client's failures lock out
+//! only that client, for longer each time, and a ceiling over all clients
+//! makes guessing from many addresses slow too.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use axum::Form;
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use super::{App, page};
+use crate::guard::limiter::{AfterFailure, Ceiling, Limiter, Millis, Policy};
 
 const COOKIE: &str = "minisip4fb_session";
 /// A session lasts this long.
 const SESSION: Duration = Duration::from_secs(12 * 3600);
 /// Sessions kept at most (the oldest goes first).
 const MAX_SESSIONS: usize = 64;
-/// Failed logins allowed per minute, in all.
-const FAILURES_PER_MINUTE: usize = 5;
+const MINUTE: Millis = 60_000;
+/// Five typos in ten minutes are forgiven; then a minute's lockout that
+/// doubles up to an hour. Over all clients, 100 failures an hour: with a
+/// password of 8 characters or more, guessing is hopeless.
+const POLICY: Policy = Policy {
+    free: 5,
+    window: 10 * MINUTE,
+    lockout: MINUTE,
+    max_lockout: 60 * MINUTE,
+    max_clients: 4096,
+    ceiling: Some(Ceiling::Throttle {
+        failures: 100,
+        window: 60 * MINUTE,
+    }),
+};
 
 pub struct Auth {
     password: Option<String>,
     sessions: Mutex<HashMap<String, Instant>>,
-    failures: Mutex<VecDeque<Instant>>,
+    failures: Mutex<Limiter<IpAddr>>,
+    start: Instant,
 }
 
 impl Auth {
@@ -32,8 +53,33 @@ impl Auth {
         Auth {
             password,
             sessions: Mutex::default(),
-            failures: Mutex::default(),
+            failures: Mutex::new(Limiter::new(POLICY)),
+            start: Instant::now(),
         }
+    }
+
+    /// Checks `given` for `client`: `Err(seconds)` while it must wait.
+    fn attempt(&self, client: IpAddr, given: &str) -> Result<bool, u64> {
+        let Some(password) = &self.password else {
+            return Ok(true);
+        };
+        let key = crate::guard::http::client_key(client);
+        let now = self.start.elapsed().as_millis() as Millis;
+        let mut limiter = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        limiter
+            .check(&key, now)
+            .map_err(|r| r.wait_secs().unwrap_or(3600))?;
+        if same(given, password) {
+            limiter.succeeded(&key);
+            return Ok(true);
+        }
+        if let AfterFailure::LockedOut { wait } = limiter.failed(&key, now) {
+            tracing::warn!(
+                "web: wrong password from {client} again: it waits {} s before the next try",
+                wait / 1000
+            );
+        }
+        Ok(false)
     }
 
     /// Whether a request may see the household's data: there is no
@@ -55,37 +101,21 @@ impl Auth {
         sessions.contains_key(token)
     }
 
-    /// `Authorization: Bearer PASSWORD` (a metrics scraper).
-    pub fn bearer(&self, headers: &HeaderMap) -> bool {
-        let given = headers
+    /// `Authorization: Bearer PASSWORD` (a metrics scraper), counted like
+    /// a login: `Ok(false)` without the header or with a wrong password,
+    /// `Err(seconds)` while `client` must wait.
+    pub fn bearer(&self, headers: &HeaderMap, client: IpAddr) -> Result<bool, u64> {
+        let Some(given) = headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "));
-        matches!((given, &self.password), (Some(g), Some(p)) if same(g, p))
-    }
-
-    /// The seconds to wait before the next attempt, if failures are used up.
-    fn limited(&self) -> Option<u64> {
-        let mut f = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        let now = Instant::now();
-        while f
-            .front()
-            .is_some_and(|t| now.duration_since(*t) > Duration::from_secs(60))
-        {
-            f.pop_front();
+            .and_then(|v| v.strip_prefix("Bearer "))
+        else {
+            return Ok(false);
+        };
+        if self.password.is_none() {
+            return Ok(false);
         }
-        (f.len() >= FAILURES_PER_MINUTE).then(|| {
-            f.front()
-                .map_or(60, |t| 61 - now.duration_since(*t).as_secs())
-        })
-    }
-
-    fn failed(&self) {
-        let mut f = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        f.push_back(Instant::now());
-        while f.len() > FAILURES_PER_MINUTE {
-            f.pop_front();
-        }
+        self.attempt(client, given)
     }
 
     fn start_session(&self) -> String {
@@ -147,6 +177,20 @@ pub fn same_origin(headers: &HeaderMap) -> bool {
 
 pub const LOG_IN_FIRST: &str = "log in first: POST /login with the password";
 
+/// 429 for the API: too many wrong passwords from this client.
+pub fn too_many(wait: u64) -> Response {
+    let mut r = (
+        StatusCode::TOO_MANY_REQUESTS,
+        axum::Json(serde_json::json!({
+            "error": format!("too many wrong passwords: wait {wait} s")
+        })),
+    )
+        .into_response();
+    r.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(wait));
+    r
+}
+
 /// 401 for the API: what to do.
 pub fn refused_api() -> Response {
     (
@@ -180,16 +224,18 @@ pub struct LoginForm {
 
 pub async fn login(
     State(app): State<App>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     Form(f): Form<LoginForm>,
 ) -> Response {
     if !same_origin(&headers) {
         return (StatusCode::FORBIDDEN, "a login from another site").into_response();
     }
-    let Some(password) = &app.auth.password else {
+    if app.auth.password.is_none() {
         return (StatusCode::SEE_OTHER, [(header::LOCATION, "/")]).into_response();
-    };
-    if let Some(wait) = app.auth.limited() {
+    }
+    let right = app.auth.attempt(peer.ip(), &f.password);
+    if let Err(wait) = right {
         let mut r = page(
             "minisip4fb: log in",
             &form(&format!(
@@ -197,13 +243,11 @@ pub async fn login(
             )),
         );
         *r.status_mut() = StatusCode::TOO_MANY_REQUESTS;
-        if let Ok(v) = HeaderValue::from_str(&wait.to_string()) {
-            r.headers_mut().insert(header::RETRY_AFTER, v);
-        }
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(wait));
         return r;
     }
-    if !same(&f.password, password) {
-        app.auth.failed();
+    if right == Ok(false) {
         let mut r = page(
             "minisip4fb: log in",
             &form("Wrong password. / Falsches Passwort."),
@@ -260,13 +304,19 @@ mod tests {
         let c = format!("other=1; {COOKIE}={t}");
         assert!(a.allows(&with(&[(header::COOKIE, &c)])));
         assert!(!a.allows(&with(&[(header::COOKIE, "minisip4fb_session=forged")])));
-        assert!(a.bearer(&with(&[(header::AUTHORIZATION, "Bearer geheim-genug")])));
-        assert!(!a.bearer(&with(&[(header::AUTHORIZATION, "Bearer geheim")])));
-        for _ in 0..FAILURES_PER_MINUTE {
-            assert!(a.limited().is_none());
-            a.failed();
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let bearer = |p: &str| with(&[(header::AUTHORIZATION, &format!("Bearer {p}"))]);
+        assert_eq!(a.bearer(&bearer("geheim-genug"), ip("192.0.2.1")), Ok(true));
+        assert_eq!(a.bearer(&HeaderMap::new(), ip("192.0.2.1")), Ok(false));
+        // The bearer and the form count against the same limiter.
+        for _ in 0..3 {
+            assert_eq!(a.bearer(&bearer("geheim"), ip("192.0.2.9")), Ok(false));
+            assert_eq!(a.attempt(ip("192.0.2.9"), "nope"), Ok(false));
         }
-        assert!(a.limited().is_some_and(|w| (1..=61).contains(&w)));
+        assert!(a.attempt(ip("192.0.2.9"), "geheim-genug").is_err());
+        assert!(a.bearer(&bearer("geheim-genug"), ip("192.0.2.9")).is_err());
+        // Another client is not locked out.
+        assert_eq!(a.attempt(ip("192.0.2.1"), "geheim-genug"), Ok(true));
         assert!(Auth::new(None).allows(&HeaderMap::new()));
     }
 

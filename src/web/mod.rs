@@ -9,7 +9,9 @@
 //! with one every page and API wants the login's session cookie
 //! (HttpOnly, SameSite=Strict; POSTs from another origin are refused), and
 //! `/metrics` also takes `Authorization: Bearer PASSWORD` for a scraper.
-//! Failed logins are limited to 5 a minute.
+//! Every check of the password counts against one limiter per client
+//! ([`crate::guard::limiter`]); requests for a name that is not ours, slow
+//! and idle connections are refused by [`crate::guard::http`].
 
 pub mod actions;
 mod auth;
@@ -22,7 +24,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use axum::Router;
-use axum::extract::{Query, State};
+use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
@@ -40,6 +42,8 @@ pub struct Settings {
     /// The text lists "block / allow this number" append to.
     pub block_list: Option<PathBuf>,
     pub allow_list: Option<PathBuf>,
+    /// Host check, timeouts and the cap on connections.
+    pub limits: crate::guard::http::Limits,
 }
 
 /// Why the web side cannot start; each says what to fix.
@@ -70,6 +74,7 @@ impl Settings {
                 password,
                 block_list: None,
                 allow_list: None,
+                limits: crate::guard::http::Limits::default(),
             }),
         }
     }
@@ -243,9 +248,7 @@ async fn serve(listener: tokio::net::TcpListener, settings: Settings, inputs: In
         .route("/logout", post(auth::logout))
         .fallback(pages::not_found)
         .with_state(app);
-    if let Err(e) = axum::serve(listener, router).await {
-        tracing::error!("web: {e}");
-    }
+    crate::guard::http::serve(listener, router, settings.limits).await;
     feeding.abort();
 }
 
@@ -554,9 +557,17 @@ fn bad_time(name: &str, value: Option<&str>) -> Option<Response> {
 
 /// `GET /metrics`: Prometheus (OpenMetrics) text. Open on loopback;
 /// elsewhere the login's cookie or `Authorization: Bearer PASSWORD`.
-async fn metrics(State(app): State<App>, headers: HeaderMap) -> Response {
-    if !app.loopback && !app.auth.allows(&headers) && !app.auth.bearer(&headers) {
-        return auth::refused_api();
+async fn metrics(
+    State(app): State<App>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Response {
+    if !app.loopback && !app.auth.allows(&headers) {
+        match app.auth.bearer(&headers, peer.ip()) {
+            Ok(true) => {}
+            Ok(false) => return auth::refused_api(),
+            Err(wait) => return auth::too_many(wait),
+        }
     }
     let registered = matches!(*app.registration.borrow(), Registration::Registered { .. });
     let lists = app.phoneblock.as_ref().map(|h| {

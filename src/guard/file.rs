@@ -1,0 +1,211 @@
+//! Files the daemon reads (config, secrets, lists, announcements): each
+//! read the same way, so that none can stop the phone.
+//!
+//! - Only regular files: a FIFO is opened without blocking and refused
+//!   (opening it plainly waits for a writer forever), a device too.
+//! - Bounded in size, and in time: the read runs on a thread of its own
+//!   and is given up after [`READ_TIMEOUT`] (a hung network mount blocks
+//!   in the kernel, where nothing else can stop it).
+//! - A file that others may write (world-writable, or in a world-writable
+//!   directory without the sticky bit) is used, with one warning that says
+//!   how to fix it: anyone on the machine could add to an allow list.
+
+use std::collections::HashSet;
+use std::fs::{File, Metadata};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+/// A read that takes longer is given up.
+pub const READ_TIMEOUT: Duration = Duration::from_secs(5);
+/// Reads still hung at most; more are refused at once.
+const MAX_HUNG: usize = 4;
+
+static HUNG: AtomicUsize = AtomicUsize::new(0);
+
+/// Why a file cannot be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("it is a directory: point the config at a regular file")]
+    Directory,
+    #[error(
+        "it is not a regular file (a FIFO, socket or device): point the config at a regular file"
+    )]
+    NotRegular,
+    #[error("it has {size} bytes, more than the {} the daemon reads", human(*max))]
+    TooBig { size: u64, max: u64 },
+    #[error(
+        "reading it took more than {} s (a hung network mount?): put it on a local disk",
+        READ_TIMEOUT.as_secs()
+    )]
+    Hung,
+}
+
+fn human(bytes: u64) -> String {
+    if bytes >= 1 << 20 {
+        format!("{} MB", bytes >> 20)
+    } else {
+        format!("{bytes} bytes")
+    }
+}
+
+/// Opens `path` for reading if it is a regular file of at most `max`
+/// bytes, without blocking on a FIFO. Blocking on a hung mount is still
+/// possible: call it inside [`within`].
+pub fn open_regular(path: &Path, max: u64) -> Result<(File, Metadata), ReadError> {
+    let mut open = std::fs::OpenOptions::new();
+    open.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        // Opening a FIFO without O_NONBLOCK waits for a writer.
+        open.custom_flags(libc::O_NONBLOCK);
+    }
+    let file = open.open(path)?;
+    let meta = file.metadata()?;
+    if meta.is_dir() {
+        return Err(ReadError::Directory);
+    }
+    if !meta.is_file() {
+        return Err(ReadError::NotRegular);
+    }
+    if meta.len() > max {
+        return Err(ReadError::TooBig {
+            size: meta.len(),
+            max,
+        });
+    }
+    warn_if_others_may_write(path, &meta);
+    Ok((file, meta))
+}
+
+/// Reads a regular file of at most `max` bytes as text (invalid UTF-8
+/// replaced), within [`READ_TIMEOUT`].
+pub fn read_regular(path: &Path, max: u64) -> Result<String, ReadError> {
+    let path = path.to_owned();
+    within(move || {
+        use std::io::Read;
+        let (file, meta) = open_regular(&path, max)?;
+        let mut bytes = Vec::with_capacity(meta.len() as usize);
+        file.take(max + 1).read_to_end(&mut bytes)?;
+        Ok(match String::from_utf8(bytes) {
+            Ok(s) => s,
+            Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+        })
+    })
+}
+
+/// Runs `read` on a thread of its own and waits at most [`READ_TIMEOUT`].
+/// A read that hangs keeps its thread (nothing can end it) but not the
+/// caller; while [`MAX_HUNG`] are hung, further reads are refused at once.
+pub fn within<T: Send + 'static>(
+    read: impl FnOnce() -> Result<T, ReadError> + Send + 'static,
+) -> Result<T, ReadError> {
+    if HUNG.load(Ordering::SeqCst) >= MAX_HUNG {
+        return Err(ReadError::Hung);
+    }
+    let (tx, rx) = std::sync::mpsc::sync_channel(1);
+    HUNG.fetch_add(1, Ordering::SeqCst);
+    let spawned = std::thread::Builder::new()
+        .name("minisip4fb-read".into())
+        .spawn(move || {
+            let r = read();
+            HUNG.fetch_sub(1, Ordering::SeqCst);
+            let _ = tx.send(r);
+        });
+    if let Err(e) = spawned {
+        HUNG.fetch_sub(1, Ordering::SeqCst);
+        return Err(ReadError::Io(e));
+    }
+    rx.recv_timeout(READ_TIMEOUT)
+        .unwrap_or(Err(ReadError::Hung))
+}
+
+/// Warns once per file that others may write it or replace it.
+pub fn warn_if_others_may_write(path: &Path, meta: &Metadata) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        static WARNED: Mutex<Option<HashSet<PathBuf>>> = Mutex::new(None);
+        let dir_open = |d: &Path| {
+            std::fs::metadata(d).is_ok_and(|m| {
+                let mode = m.permissions().mode();
+                // o+w without the sticky bit: anyone may replace the file.
+                mode & 0o002 != 0 && mode & 0o1000 == 0
+            })
+        };
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        let why = if meta.permissions().mode() & 0o002 != 0 {
+            format!(
+                "{} may be written by anyone on this machine: chmod o-w {}",
+                path.display(),
+                path.display()
+            )
+        } else if dir_open(dir) {
+            format!(
+                "{} is in {}, which anyone on this machine may write, so anyone may replace it: chmod o-w {}",
+                path.display(),
+                dir.display(),
+                dir.display()
+            )
+        } else {
+            return;
+        };
+        let mut warned = WARNED.lock().unwrap_or_else(|p| p.into_inner());
+        if warned.get_or_insert_default().insert(path.to_owned()) {
+            tracing::warn!("{why}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dir(name: &str) -> PathBuf {
+        let d =
+            std::env::temp_dir().join(format!("minisip4fb-guard-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_fifo_is_refused_at_once() {
+        let d = dir("fifo");
+        let fifo = d.join("list.txt");
+        let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let t = std::time::Instant::now();
+        assert!(matches!(
+            read_regular(&fifo, 100),
+            Err(ReadError::NotRegular)
+        ));
+        assert!(t.elapsed() < READ_TIMEOUT);
+        assert!(matches!(read_regular(&d, 100), Err(ReadError::Directory)));
+        std::fs::write(d.join("big"), "0123456789").unwrap();
+        let e = read_regular(&d.join("big"), 5).unwrap_err();
+        assert!(e.to_string().contains("more than the 5 bytes"), "{e}");
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn a_hung_read_is_given_up() {
+        let (_hold, wait) = std::sync::mpsc::channel::<()>();
+        let t = std::time::Instant::now();
+        let r = within(move || {
+            let _ = wait.recv_timeout(READ_TIMEOUT * 2);
+            Ok(())
+        });
+        assert!(matches!(r, Err(ReadError::Hung)));
+        assert!(t.elapsed() < READ_TIMEOUT * 2);
+    }
+}

@@ -1,0 +1,16 @@
+//! One way of guarding every door (docs/DESIGN.md): the limits, timeouts,
+//! host checks and file checks that every surface facing the outside
+//! uses, so that a new surface gets them by using these.
+//!
+//! - [`limiter`]: failed attempts at a password or PIN, per client, with a
+//!   growing lockout and a ceiling over all clients.
+//! - [`http`]: the one HTTP server loop (Host check, header and idle
+//!   timeouts, a cap on connections).
+//! - [`fds`]: file descriptors raised at start, a share for the web.
+//! - [`file`]: files read without blocking (no FIFO, no device), bounded
+//!   in size, and a warning for files that others may write.
+
+pub mod fds;
+pub mod file;
+pub mod http;
+pub mod limiter;
