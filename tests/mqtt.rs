@@ -7,8 +7,8 @@
 //! is away is terminated as ever, and a broker restart → the daemon
 //! reconnects and publishes everything again.
 //!
-//! Needs `mosquitto`; without it the test says so and passes, unless
-//! `MINISIP4FB_REQUIRE_MQTT=1` (CI).
+//! Needs `mosquitto` (`apt-get install mosquitto mosquitto-clients`);
+//! without it the tests fail, unless `MINISIP4FB_SKIP=mqtt`.
 
 use std::process::{Child, Command};
 use std::sync::{Arc, Mutex};
@@ -38,7 +38,7 @@ fn broker(dir: &std::path::Path, port: u16) -> Broker {
         format!("listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"),
     )
     .unwrap();
-    let child = Command::new("mosquitto")
+    let child = Command::new(mosquitto().expect("mosquitto"))
         .arg("-c")
         .arg(&conf)
         .stdout(std::process::Stdio::null())
@@ -99,6 +99,20 @@ async fn wait_msg(
     None
 }
 
+fn mosquitto() -> Option<std::path::PathBuf> {
+    common::tool("mosquitto")
+}
+
+/// Whether the MQTT tests may run (see `common::require`).
+fn have_mosquitto() -> bool {
+    common::require(
+        "mqtt",
+        mosquitto()
+            .is_none()
+            .then(|| "no mosquitto: apt-get install mosquitto mosquitto-clients".into()),
+    )
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -109,13 +123,7 @@ fn free_port() -> u16 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn home_assistant_on_a_real_broker() {
-    let have = Command::new("mosquitto").arg("-h").output().is_ok();
-    if !have {
-        assert!(
-            std::env::var_os("MINISIP4FB_REQUIRE_MQTT").is_none(),
-            "MINISIP4FB_REQUIRE_MQTT is set, but there is no mosquitto (apt-get install mosquitto)"
-        );
-        eprintln!("MQTT test skipped: no mosquitto (apt-get install mosquitto)");
+    if !have_mosquitto() {
         return;
     }
     let dir = common::fresh_dir("mqtt", "ha");
@@ -308,4 +316,102 @@ async fn home_assistant_on_a_real_broker() {
     assert!(online(mark).await.is_some());
     assert_eq!(d.terminate().map(|s| s.code()), Some(Some(0)));
     drop(mosquitto);
+}
+
+/// Issue 28, 6 and 7: commands are not state. A retained `OFF` left on the
+/// command topic does not switch the shield off at connect or restart; a
+/// message over the size limit (retained, 300 KiB) and a malformed one
+/// are dropped, and the connection stays (one connect in all); a live
+/// `OFF` still works.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retained_and_oversized_commands_are_not_obeyed() {
+    if !have_mosquitto() {
+        return;
+    }
+    let dir = common::fresh_dir("mqtt", "retained");
+    let port = free_port();
+    let _mosquitto = broker(&dir, port);
+    let seen: Seen = Arc::default();
+    let watcher = watch("retainer", port, seen.clone());
+    watcher
+        .publish("minisip4fb/shield/set", QoS::AtLeastOnce, true, "OFF")
+        .await
+        .unwrap();
+    std::fs::write(dir.join("password"), "geheim123\n").unwrap();
+    let cfg = dir.join("config.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[fritzbox]\nuser = \"620\"\npassword_file = \"password\"\n\
+             [mqtt]\nurl = \"mqtt://127.0.0.1:{port}\"\n\
+             [[rule]]\nname = \"premium\"\nnumbers = [\"0900*\"]\naction = \"terminate\"\n"
+        ),
+    )
+    .unwrap();
+    let emu = common::usual_box(43).await;
+    let start = || common::Proc::spawn_logged(&mut common::against_box(&["run"], &cfg, emu.addr()));
+    let call = |n: &str| {
+        CallSpec::new(Caller::National(n.into())).cancel_after(Duration::from_millis(800))
+    };
+    let mut d = start();
+    emu.wait_for_binding(Duration::from_secs(10))
+        .await
+        .expect("registers");
+    assert!(
+        d.wait_for("MQTT: connected", Duration::from_secs(20)).await,
+        "{}",
+        d.log()
+    );
+    // Time for the broker to deliver what it would.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        emu.call(call("09005551234")).await.outcome,
+        CallOutcome::TerminatedByPhone,
+        "the retained OFF was not obeyed: {}",
+        d.log()
+    );
+    // Restarted: still not obeyed.
+    assert_eq!(d.terminate().map(|s| s.code()), Some(Some(0)));
+    d = start();
+    assert!(d.wait_for("MQTT: connected", Duration::from_secs(20)).await);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        emu.call(call("09005551235")).await.outcome,
+        CallOutcome::TerminatedByPhone,
+        "{}",
+        d.log()
+    );
+    // Too big (retained, so a broker would send it at every connect) and
+    // malformed: dropped, the connection stays.
+    let big = vec![b'O'; 300 * 1024];
+    watcher
+        .publish("minisip4fb/shield/set", QoS::AtLeastOnce, true, big)
+        .await
+        .unwrap();
+    watcher
+        .publish("minisip4fb/shield/set", QoS::AtLeastOnce, false, "MAYBE")
+        .await
+        .unwrap();
+    assert!(
+        d.wait_for("is neither ON nor OFF", Duration::from_secs(10))
+            .await,
+        "{}",
+        d.log()
+    );
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    // A live command still works, on the same connection.
+    watcher
+        .publish("minisip4fb/shield/set", QoS::AtLeastOnce, false, "OFF")
+        .await
+        .unwrap();
+    assert!(
+        d.wait_for("the shield is OFF", Duration::from_secs(10))
+            .await,
+        "{}",
+        d.log()
+    );
+    let log = d.log();
+    assert_eq!(log.matches("MQTT: connected").count(), 1, "{log}");
+    assert!(!log.contains("size limit"), "{log}");
+    assert_eq!(d.terminate().map(|s| s.code()), Some(Some(0)));
 }

@@ -5,12 +5,22 @@
 //! connection Home Assistant's discovery, `online`, the registration, the
 //! shield and today's counts are published (retained), and the shield's
 //! command topic subscribed. A last will says `offline`.
+//!
+//! MQTT 5, for two guards the protocol itself gives: the broker sends us
+//! no message over our Maximum Packet Size (§3.1.2.11.4: it drops it, the
+//! connection stays), and no retained message on the command topic
+//! (Retain Handling 2, §3.8.3.1): a command is not state, and an old
+//! retained `OFF` must not switch the shield off at every connect. The
+//! shield's file is the state.
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use rumqttc::{AsyncClient, Event, LastWill, MqttOptions, Packet, QoS, Transport};
+use rumqttc::Transport;
+use rumqttc::v5::mqttbytes::QoS;
+use rumqttc::v5::mqttbytes::v5::{Filter, LastWill, Packet, RetainForwardRule};
+use rumqttc::v5::{AsyncClient, Event, MqttOptions};
 use tokio::sync::{broadcast, mpsc, watch};
 
 use super::DaemonEvent;
@@ -24,6 +34,12 @@ const QUEUE: usize = 64;
 const BACKOFF_FIRST: Duration = Duration::from_secs(1);
 const BACKOFF_MAX: Duration = Duration::from_secs(60);
 const KEEP_ALIVE: Duration = Duration::from_secs(30);
+/// A connection that lasted this long resets the backoff; one that ends
+/// sooner counts as a failure, so that a broker that drops us at once is
+/// not hammered every second.
+const STABLE: Duration = Duration::from_secs(30);
+/// The largest message we take (and tell the broker so).
+const MAX_PACKET: u32 = 256 * 1024;
 
 /// What `[mqtt]` says, resolved: where, who, which topics.
 pub(crate) struct Settings {
@@ -88,8 +104,9 @@ pub(crate) fn start(
         "offline",
         QoS::AtLeastOnce,
         true,
+        None,
     ));
-    opts.set_max_packet_size(256 * 1024, 256 * 1024);
+    opts.set_max_packet_size(Some(MAX_PACKET));
     if let Some(u) = &s.broker.user {
         opts.set_credentials(u, s.broker.password.as_deref().unwrap_or(""));
     }
@@ -141,24 +158,40 @@ fn tls() -> rustls::ClientConfig {
 
 /// Polls the event loop (which connects and reconnects), telling the
 /// publisher of connections and shield commands; after a failure waits,
-/// from 1 s doubling up to 60 s.
+/// from 1 s doubling up to 60 s, reset only by a connection that lasted.
 async fn listen(
-    mut eventloop: rumqttc::EventLoop,
+    mut eventloop: rumqttc::v5::EventLoop,
     shield_set: String,
     heard: mpsc::Sender<Heard>,
     shown: String,
 ) {
     let mut wait = BACKOFF_FIRST;
     let mut down = false;
+    let mut connected_at: Option<Instant> = None;
+    let mut told_retained = false;
     loop {
         match eventloop.poll().await {
             Ok(Event::Incoming(Packet::ConnAck(_))) => {
-                tracing::info!("MQTT: connected to {shown}");
-                wait = BACKOFF_FIRST;
+                if down {
+                    tracing::info!("MQTT: connected to {shown} again");
+                } else {
+                    tracing::info!("MQTT: connected to {shown}");
+                }
+                connected_at = Some(Instant::now());
                 down = false;
                 let _ = heard.send(Heard::Connected).await;
             }
-            Ok(Event::Incoming(Packet::Publish(p))) if p.topic == shield_set => {
+            Ok(Event::Incoming(Packet::Publish(p))) if p.topic == shield_set.as_bytes() => {
+                // A broker that ignores Retain Handling: the same rule here.
+                if p.retain {
+                    if !told_retained {
+                        tracing::warn!(
+                            "MQTT: {shield_set}: a retained command is ignored (a command is not state); delete it with: mosquitto_pub -r -n -t {shield_set}"
+                        );
+                        told_retained = true;
+                    }
+                    continue;
+                }
                 match p.payload.as_ref() {
                     b"ON" => {
                         let _ = heard.send(Heard::Shield(true)).await;
@@ -176,8 +209,21 @@ async fn listen(
             }
             Ok(_) => {}
             Err(e) => {
+                if connected_at.take().is_some_and(|t| t.elapsed() >= STABLE) {
+                    wait = BACKOFF_FIRST;
+                }
                 if !down {
-                    tracing::warn!("MQTT: {shown}: {e}; messages wait (at most {QUEUE}), retrying");
+                    use rumqttc::v5::ConnectionError::ConnectionRefused;
+                    use rumqttc::v5::mqttbytes::v5::ConnectReturnCode as Code;
+                    let hint = match &e {
+                        ConnectionRefused(
+                            Code::UnsupportedProtocolVersion | Code::RefusedProtocolVersion,
+                        ) => " (the broker does not speak MQTT 5: mosquitto 1.6 or newer does)",
+                        _ => "",
+                    };
+                    tracing::warn!(
+                        "MQTT: {shown}: {e}{hint}; messages wait (at most {QUEUE}), retrying"
+                    );
                     down = true;
                 } else {
                     tracing::debug!("MQTT: {shown}: {e}");
@@ -280,7 +326,9 @@ async fn publish(
                     send(topics.registration(), true, registered(&registration.borrow()).to_string());
                     send(topics.shield(), true, on_off(shield.is_on()).into());
                     send(topics.counts(), true, today.message().to_string());
-                    if client.try_subscribe(topics.shield_set(), QoS::AtLeastOnce).is_err() {
+                    let mut command = Filter::new(topics.shield_set(), QoS::AtLeastOnce);
+                    command.retain_forward_rule = RetainForwardRule::Never;
+                    if client.try_subscribe_many([command]).is_err() {
                         tracing::warn!("MQTT: cannot subscribe to {}", topics.shield_set());
                     }
                 }

@@ -189,3 +189,34 @@ pub fn fresh_dir(kind: &str, name: &str) -> PathBuf {
 pub async fn start(cfg: EmulatorConfig) -> Emulator {
     Emulator::start(cfg).await.expect("emulator on loopback")
 }
+
+/// A tool on PATH, or in the sbin directories Debian installs daemons
+/// to (`/usr/sbin/mosquitto`), which a user's PATH often lacks.
+pub fn tool(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain(["/usr/sbin", "/usr/local/sbin", "/sbin"].map(PathBuf::from))
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+}
+
+/// Whether the part of the suite called `part` may run. Missing what it
+/// needs (`missing`, with how to install it), it fails, unless the person
+/// running the tests opts out by name: `MINISIP4FB_SKIP=browser,mqtt`.
+/// A skip is written past the test harness's capture, so that it shows
+/// in the run's output.
+pub fn require(part: &str, missing: Option<String>) -> bool {
+    let Some(why) = missing else {
+        return true;
+    };
+    let skip = std::env::var("MINISIP4FB_SKIP").unwrap_or_default();
+    if skip.split(',').any(|s| s.trim() == part) {
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr().lock(),
+            "SKIPPED {part} (MINISIP4FB_SKIP): {why}"
+        );
+        return false;
+    }
+    panic!("{why}\n(or run without this part: MINISIP4FB_SKIP={part})");
+}
