@@ -166,7 +166,7 @@ impl PhoneBlock {
         if let Some(f) = &self.token_file {
             let path = base.join(f);
             let from = format!("[phoneblock] token_file {}", path.display());
-            let text = crate::guard::file::read_regular(&path, 4096)
+            let text = crate::guard::file::read_regular(&path, MAX_SECRET)
                 .map_err(|e| format!("{from}: {e}"))?;
             #[cfg(unix)]
             {
@@ -350,10 +350,12 @@ impl Fritzbox {
             return Ok(None);
         };
         let path = base.join(file);
-        let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
-            what: "admin password file",
-            path,
-            source,
+        let text = crate::guard::file::read_regular(&path, MAX_SECRET).map_err(|source| {
+            ConfigError::Read {
+                what: "admin password file",
+                path,
+                source,
+            }
         })?;
         Ok(Some(text.lines().next().unwrap_or("").to_owned()))
     }
@@ -367,7 +369,7 @@ pub enum ConfigError {
     Read {
         what: &'static str,
         path: PathBuf,
-        source: std::io::Error,
+        source: crate::guard::file::ReadError,
     },
     #[error("cannot write {}: {source}", path.display())]
     Write {
@@ -414,7 +416,7 @@ pub fn base_dir(config: Option<&Path>) -> PathBuf {
 /// /etc/minisip4fb/web-password is empty`.
 pub fn secret_file(base: &Path, file: &Path, what: &str) -> Result<String, String> {
     let path = base.join(file);
-    let text = crate::guard::file::read_regular(&path, 4096)
+    let text = crate::guard::file::read_regular(&path, MAX_SECRET)
         .map_err(|e| format!("{what} {}: {e}", path.display()))?;
     let line = text.lines().next().unwrap_or("").trim();
     if line.is_empty() {
@@ -487,13 +489,19 @@ pub fn parse_duration(s: &str) -> Result<Duration, ConfigError> {
     Ok(Duration::from_secs_f64(secs))
 }
 
+/// A config file is read up to this size.
+const MAX_CONFIG: u64 = 1 << 20;
+/// A secret's file is read up to this size.
+pub const MAX_SECRET: u64 = 4096;
+
 /// Reads and parses a config file.
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-        what: "config",
-        path: path.to_owned(),
-        source,
-    })?;
+    let text =
+        crate::guard::file::read_regular(path, MAX_CONFIG).map_err(|source| ConfigError::Read {
+            what: "config",
+            path: path.to_owned(),
+            source,
+        })?;
     parse(&text).map_err(|e| e.in_file(path))
 }
 

@@ -885,3 +885,74 @@ async fn a_blocked_events_pipe_delays_no_call_and_no_exit() {
         serde_json::from_str::<serde_json::Value>(l).expect("a whole JSON line");
     }
 }
+
+fn mkfifo(path: &Path) {
+    let c = std::ffi::CString::new(path.to_str().unwrap()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+}
+
+/// Issue 28, 13: an announcement that is a FIFO (opening one plainly waits
+/// for a writer forever). `check` refuses it at once; a reload to it
+/// fails and keeps the old rules, a later reload applies, and SIGTERM
+/// ends the daemon at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_announcement_that_is_a_fifo_never_blocks() {
+    let dir = setup("fifo");
+    mkfifo(&dir.join("prompt.wav"));
+    let config = std::fs::read_to_string(dir.join("config.toml")).unwrap();
+    let with_fifo = format!(
+        "{config}\n[[rule]]\nname = \"spoken\"\nnumbers = [\"0137*\"]\naction = \"terminate\"\nannouncement = \"prompt.wav\"\n"
+    );
+    std::fs::write(dir.join("fifo.toml"), &with_fifo).unwrap();
+    let emu = emulator().await;
+    let out = tokio::time::timeout(
+        Duration::from_secs(10),
+        tokio::process::Command::from(common::against_box(
+            &["check"],
+            &dir.join("fifo.toml"),
+            emu.addr(),
+        ))
+        .output(),
+    )
+    .await
+    .expect("check answers at once")
+    .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("not a regular file"), "{err}");
+
+    let mut d = screening_daemon(&dir.join("config.toml"), &emu).await;
+    std::fs::write(dir.join("config.toml"), &with_fifo).unwrap();
+    assert!(
+        d.wait_for(
+            "reload failed, keeping the old rules",
+            Duration::from_secs(20)
+        )
+        .await,
+        "{}",
+        d.log()
+    );
+    blocked_call_is_terminated(&emu).await;
+    // A later reload applies.
+    std::fs::write(
+        dir.join("config.toml"),
+        format!(
+            "{config}\n[[rule]]\nname = \"later\"\nnumbers = [\"0137*\"]\naction = \"terminate\"\n"
+        ),
+    )
+    .unwrap();
+    assert!(
+        d.wait_for("reloaded the rules: 7 rule(s)", Duration::from_secs(20))
+            .await,
+        "{}",
+        d.log()
+    );
+    let t = std::time::Instant::now();
+    d.signal("TERM");
+    assert_eq!(
+        d.exited_within(Duration::from_secs(10)).map(|s| s.code()),
+        Some(Some(0))
+    );
+    assert!(t.elapsed() < Duration::from_secs(10));
+}

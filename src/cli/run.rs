@@ -85,7 +85,7 @@ pub enum SettingsError {
     #[error("cannot read password file {}: {source}", path.display())]
     PasswordFile {
         path: PathBuf,
-        source: std::io::Error,
+        source: crate::guard::file::ReadError,
     },
     #[error("password file {} is empty", .0.display())]
     EmptyPasswordFile(PathBuf),
@@ -150,9 +150,11 @@ pub fn read_password(
     config_path: Option<&Path>,
 ) -> Result<String, SettingsError> {
     if let Some(f) = file {
-        let s = std::fs::read_to_string(f).map_err(|source| SettingsError::PasswordFile {
-            path: f.to_owned(),
-            source,
+        let s = crate::guard::file::read_regular(f, config::MAX_SECRET).map_err(|source| {
+            SettingsError::PasswordFile {
+                path: f.to_owned(),
+                source,
+            }
         })?;
         let p = s.lines().next().unwrap_or("").trim_end().to_owned();
         if p.is_empty() {

@@ -34,10 +34,8 @@ pub enum AnnouncementError {
     #[error("{}: {source}", path.display())]
     Open {
         path: PathBuf,
-        source: std::io::Error,
+        source: crate::guard::file::ReadError,
     },
-    #[error("{}: {size} bytes is more than a WAV file of an announcement needs (at most 64 MiB)", path.display())]
-    TooLarge { path: PathBuf, size: u64 },
     #[error("{}: not a WAV file we can read: {source}", path.display())]
     Wav { path: PathBuf, source: hound::Error },
     #[error(
@@ -69,19 +67,21 @@ impl Announcement {
     /// Reads a WAV file (8 to 48 kHz, mono or stereo, 16-bit PCM). What
     /// is longer than `max` is cut off, with a warning.
     pub fn load(path: &Path, max: Duration) -> Result<Announcement, AnnouncementError> {
-        let open = |source| AnnouncementError::Open {
+        // Read through the guard (no FIFO, bounded in size and time), then
+        // decoded from memory.
+        let owned = path.to_owned();
+        let bytes = crate::guard::file::within(move || {
+            use std::io::Read;
+            let (file, meta) = crate::guard::file::open_regular(&owned, MAX_FILE)?;
+            let mut bytes = Vec::with_capacity(meta.len() as usize);
+            file.take(MAX_FILE).read_to_end(&mut bytes)?;
+            Ok(bytes)
+        })
+        .map_err(|source| AnnouncementError::Open {
             path: path.to_owned(),
             source,
-        };
-        let file = std::fs::File::open(path).map_err(open)?;
-        let size = file.metadata().map_err(open)?.len();
-        if size > MAX_FILE {
-            return Err(AnnouncementError::TooLarge {
-                path: path.to_owned(),
-                size,
-            });
-        }
-        Announcement::read(std::io::BufReader::new(file), path, max)
+        })?;
+        Announcement::read(std::io::Cursor::new(bytes), path, max)
     }
 
     /// The announcement shipped in the binary (German, then English).
