@@ -956,3 +956,86 @@ async fn an_announcement_that_is_a_fifo_never_blocks() {
     );
     assert!(t.elapsed() < Duration::from_secs(10));
 }
+
+/// Issue 28, 10: `check` and `run` validate through one function: each
+/// broken config is refused by both, exit 2, with the same words.
+#[test]
+fn check_refuses_exactly_what_run_refuses() {
+    let dir = setup("same-checks");
+    let base = std::fs::read_to_string(dir.join("config.toml")).unwrap();
+    let broken: &[(&str, &str, &str)] = &[
+        (
+            "web",
+            "[web]\nlisten = \"0.0.0.0:8080\"\n",
+            "is reachable from the network",
+        ),
+        (
+            "web hosts",
+            "[web]\nlisten = \"127.0.0.1:0\"\nhosts = [\"http://pi\"]\n",
+            "is not a host name",
+        ),
+        ("mqtt", "[mqtt]\nurl = \"ftp://127.0.0.1\"\n", "mqtt"),
+        ("hook", "[[hook]]\nevents = [\"call\"]\n", "[[hook]] 1"),
+        (
+            "notify",
+            "[[notify]]\nservice = \"pigeon\"\nurl = \"http://127.0.0.1:9/\"\n",
+            "notify",
+        ),
+        (
+            "announcement",
+            "[[rule]]\nname = \"said\"\nnumbers = [\"0137*\"]\naction = \"terminate\"\nannouncement = \"missing.wav\"\n",
+            "missing.wav",
+        ),
+        (
+            "list",
+            "[[rule]]\nname = \"l\"\nlists = [\"nowhere.txt\"]\naction = \"terminate\"\n",
+            "nowhere.txt",
+        ),
+        ("phoneblock", "[phoneblock]\n", "PhoneBlock"),
+        ("tr064", "", "admin_user"),
+    ];
+    for (what, extra, says) in broken {
+        let text = if *what == "tr064" {
+            base.replace(
+                "[fritzbox]\n",
+                "[fritzbox]\ntr064 = \"http://127.0.0.1:9\"\n",
+            )
+        } else {
+            format!("{base}\n{extra}")
+        };
+        let cfg = dir.join(format!("{}.toml", what.replace(' ', "-")));
+        std::fs::write(&cfg, text).unwrap();
+        let mut errs = Vec::new();
+        for cmd in ["check", "run"] {
+            let mut p = Proc::spawn_logged(
+                Command::new(BIN)
+                    .args([cmd, "--config"])
+                    .arg(&cfg)
+                    .args(["--fritzbox", "127.0.0.1:9", "--bind", "127.0.0.1:0"])
+                    .env_remove("MINISIP4FB_PASSWORD")
+                    .env_remove("MINISIP4FB_WEB_PASSWORD")
+                    .env_remove("MINISIP4FB_PHONEBLOCK_TOKEN")
+                    .env_remove("MINISIP4FB_ADMIN_PASSWORD")
+                    .env_remove("MINISIP4FB_MQTT_PASSWORD")
+                    .stdout(Stdio::null()),
+            );
+            let status = p.exited_within(Duration::from_secs(20));
+            // The reader thread has the last lines a moment later.
+            std::thread::sleep(Duration::from_millis(100));
+            let err = p.log();
+            assert_eq!(
+                status.map(|s| s.code()),
+                Some(Some(2)),
+                "{what}: {cmd}: {err}"
+            );
+            assert!(err.contains(says), "{what}: {cmd}: {err}");
+            errs.push(
+                err.lines()
+                    .filter(|l| l.contains(says))
+                    .map(|l| l.split_once(": ").map_or(l, |(_, rest)| rest).to_owned())
+                    .collect::<Vec<_>>(),
+            );
+        }
+        assert_eq!(errs[0], errs[1], "{what}: the same words");
+    }
+}

@@ -3,14 +3,18 @@
 
 use std::time::Duration;
 
-use super::run::{RunArgs, Settings};
+use super::run::{Checked, RunArgs, print_problems, validate};
 use crate::net::Phone;
 
 pub async fn check(args: RunArgs) -> i32 {
-    let settings = match Settings::resolve(&args) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("config: {e}");
+    // The same checks as `run` (one function), then the rules, as `run`
+    // compiles them.
+    let (settings, tr064) = match validate(&args) {
+        Ok(Checked {
+            settings, tr064, ..
+        }) => (settings, tr064),
+        Err(problems) => {
+            print_problems("config: ", &problems);
             return 2;
         }
     };
@@ -61,7 +65,7 @@ pub async fn check(args: RunArgs) -> i32 {
             }
         }
     }
-    if let Some(link) = settings.source.box_link(super::admin_password_env()) {
+    if let Some(link) = tr064 {
         let url = settings
             .source
             .config
@@ -69,13 +73,10 @@ pub async fn check(args: RunArgs) -> i32 {
             .tr064
             .clone()
             .unwrap_or_default();
-        let status = match link {
-            Ok(link) => link
-                .with(|c| c.ip_phones())
-                .await
-                .map_err(|e| e.to_string()),
-            Err(e) => Err(e.to_string()),
-        };
+        let status = link
+            .with(|c| c.ip_phones())
+            .await
+            .map_err(|e| e.to_string());
         match status {
             Ok(p) => println!("TR-064 at {url}: ok, {} IP phone(s) set up", p.len()),
             Err(e) => {

@@ -9,7 +9,7 @@ use std::time::Duration;
 use clap::Args;
 use tokio::sync::{broadcast, mpsc};
 
-use super::run::{RunArgs, Settings};
+use super::run::RunArgs;
 use super::tr064::{BoxArgs, SetupArgs, do_setup};
 use crate::calllog::Record;
 use crate::daemon::{Parts, fetch_box_lists, serve};
@@ -393,9 +393,14 @@ async fn start_daemon(
         web,
         ..RunArgs::default()
     };
-    let settings =
-        Settings::resolve(&run_args).map_err(|e| format!("the config setup wrote: {e}"))?;
-    let web = super::run::web_settings(&run_args, &settings.source)?;
+    let super::run::Checked {
+        settings,
+        web,
+        mqtt,
+        hooks,
+        ..
+    } = super::run::validate(&run_args)
+        .map_err(|e| format!("the config setup wrote: {}", e.join("; ")))?;
     let calllog = match &settings.db {
         Some(db) => Some(crate::calllog::CallLog::open(db).map_err(|e| e.to_string())?),
         None => None,
@@ -437,6 +442,8 @@ async fn start_daemon(
         events_json: false,
         calls: Some(dec_tx),
         tr064: Some(Ok(link)),
+        mqtt,
+        hooks,
         calllog_path: settings.db,
         web,
         state_dir: None,

@@ -143,6 +143,77 @@ impl Settings {
     }
 }
 
+/// What `run` needs beyond [`Settings`], each part checked. `check`, `run`
+/// and the demo all get here through [`validate`], so that they accept and
+/// refuse the same configs (the rules are compiled by each through
+/// [`RuleSource::compile`], which reads lists and announcements).
+pub struct Checked {
+    pub settings: Settings,
+    pub web: Option<crate::web::Settings>,
+    pub mqtt: Option<crate::daemon::mqtt::Settings>,
+    pub hooks: Option<crate::daemon::hooks::Hooks>,
+    pub tr064: Option<crate::fritzbox::link::BoxLink>,
+}
+
+/// Resolves and checks everything but the rules; every problem found, not
+/// only the first.
+pub fn validate(args: &RunArgs) -> Result<Checked, Vec<String>> {
+    let settings = Settings::resolve(args).map_err(|e| vec![e.to_string()])?;
+    let mut problems = Vec::new();
+    let mut keep = Keep(&mut problems);
+    let web = keep.ok(web_settings(args, &settings.source)).flatten();
+    let (c, base) = (&settings.source.config, settings.source.base_dir());
+    let mqtt = c.mqtt.as_ref().and_then(|m| {
+        keep.ok(crate::daemon::mqtt::Settings::new(
+            m,
+            &base,
+            &settings.phone.user,
+        ))
+    });
+    let hooks = (!c.hooks.is_empty() || !c.notify.is_empty())
+        .then(|| {
+            keep.ok(crate::daemon::hooks::Hooks::new(&c.hooks, &c.notify, &base)
+                .map_err(|e| e.to_string()))
+        })
+        .flatten();
+    let tr064 = settings
+        .source
+        .box_link(super::admin_password_env())
+        .and_then(|l| keep.ok(l.map_err(|e| e.to_string())));
+    if let Some(pb) = &c.phoneblock {
+        keep.ok(pb
+            .token(&base)
+            .map(|_| ())
+            .map_err(|e| format!("PhoneBlock: {e}")));
+    }
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    Ok(Checked {
+        settings,
+        web,
+        mqtt,
+        hooks,
+        tr064,
+    })
+}
+
+/// Collects the errors of results into one list.
+struct Keep<'p>(&'p mut Vec<String>);
+
+impl Keep<'_> {
+    fn ok<T>(&mut self, r: Result<T, String>) -> Option<T> {
+        r.map_err(|e| self.0.push(e)).ok()
+    }
+}
+
+/// Prints `problems`, one a line, for `run` and `check` alike.
+pub fn print_problems(prefix: &str, problems: &[String]) {
+    for p in problems {
+        eprintln!("{prefix}{p}");
+    }
+}
+
 /// The password: a file, the environment, or the config file itself.
 pub fn read_password(
     file: Option<&Path>,
@@ -194,10 +265,16 @@ pub async fn run(args: RunArgs) -> i32 {
     let shutdown = shutdown_signal();
     // Descriptors for calls, audio and hooks, whatever the web side takes.
     crate::guard::fds::raise_limit();
-    let settings = match Settings::resolve(&args) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("minisip4fb: {e}");
+    let Checked {
+        settings,
+        web,
+        mqtt,
+        hooks,
+        tr064,
+    } = match validate(&args) {
+        Ok(c) => c,
+        Err(problems) => {
+            print_problems("minisip4fb: ", &problems);
             return 2;
         }
     };
@@ -211,15 +288,10 @@ pub async fn run(args: RunArgs) -> i32 {
         },
         None => None,
     };
-    let web = match web_settings(&args, &settings.source) {
-        Ok(w) => w,
-        Err(e) => {
-            eprintln!("minisip4fb: {e}");
-            return 2;
-        }
-    };
     let parts = Parts {
-        tr064: settings.source.box_link(super::admin_password_env()),
+        tr064: tr064.map(Ok),
+        mqtt,
+        hooks,
         calllog_path: settings.db.clone(),
         source: settings.source,
         calllog,

@@ -9,7 +9,7 @@
 
 pub(crate) mod book;
 pub(crate) mod hooks;
-mod mqtt;
+pub mod mqtt;
 mod notify;
 mod phoneblock;
 pub mod screening;
@@ -363,6 +363,10 @@ pub struct Parts {
     pub calllog_path: Option<PathBuf>,
     /// The dashboard, JSON API and metrics, if asked for.
     pub web: Option<crate::web::Settings>,
+    /// The MQTT client, if `[mqtt]` asks for it.
+    pub mqtt: Option<mqtt::Settings>,
+    /// `[[hook]]`s and `[[notify]]`s, if any.
+    pub hooks: Option<hooks::Hooks>,
     /// Where the daemon keeps its own state (the shield): systemd's
     /// `$STATE_DIRECTORY`, else beside the config.
     pub state_dir: Option<PathBuf>,
@@ -393,17 +397,6 @@ pub async fn serve(
     let web = match parts.web {
         Some(settings) => match crate::web::bind(&settings).await {
             Ok(listener) => Some((settings, listener)),
-            Err(e) => {
-                eprintln!("minisip4fb: {e}");
-                return 2;
-            }
-        },
-        None => None,
-    };
-    // So is a broken [mqtt].
-    let mqtt_settings = match &parts.source.config.mqtt {
-        Some(m) => match mqtt::Settings::new(m, &parts.source.base_dir(), &phone.user) {
-            Ok(s) => Some(s),
             Err(e) => {
                 eprintln!("minisip4fb: {e}");
                 return 2;
@@ -497,14 +490,10 @@ pub async fn serve(
         .then(|| print_events(events.subscribe()))
         .flatten();
     let running = hooks::Running::default();
-    let c = &parts.source.config;
-    if !c.hooks.is_empty() || !c.notify.is_empty() {
-        match hooks::Hooks::new(&c.hooks, &c.notify, &parts.source.base_dir()) {
-            Ok(h) => tasks.push(tokio::spawn(h.run(events.subscribe(), running.clone()))),
-            Err(e) => tracing::error!("hooks and notifications disabled: {e}"),
-        }
+    if let Some(h) = parts.hooks {
+        tasks.push(tokio::spawn(h.run(events.subscribe(), running.clone())));
     }
-    if let Some(s) = mqtt_settings {
+    if let Some(s) = parts.mqtt {
         mqtt::start(
             s,
             &events,

@@ -42,7 +42,7 @@ const STABLE: Duration = Duration::from_secs(30);
 const MAX_PACKET: u32 = 256 * 1024;
 
 /// What `[mqtt]` says, resolved: where, who, which topics.
-pub(crate) struct Settings {
+pub struct Settings {
     broker: Broker,
     topics: Topics,
     client_id: String,
@@ -51,7 +51,7 @@ pub(crate) struct Settings {
 impl Settings {
     /// From `[mqtt]`; the password from env MINISIP4FB_MQTT_PASSWORD, else
     /// `password_file`, else the URL.
-    pub(crate) fn new(
+    pub fn new(
         m: &crate::config::Mqtt,
         base: &std::path::Path,
         user: &str,
