@@ -199,14 +199,14 @@ impl RuleSource {
             candidate.config = fresh;
             candidate.load_phoneblock();
             let rules = candidate.compile().map_err(|error| ReloadError::Compile {
-                error,
+                error: Box::new(error),
                 files: candidate.files(),
             })?;
             *self = candidate;
             return Ok(rules);
         }
         self.compile().map_err(|error| ReloadError::Compile {
-            error,
+            error: Box::new(error),
             files: self.files(),
         })
     }
@@ -222,7 +222,7 @@ enum ReloadError {
     #[error("{error}")]
     Compile {
         #[source]
-        error: CompileError,
+        error: Box<CompileError>,
         files: Vec<PathBuf>,
     },
 }
