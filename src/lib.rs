@@ -16,6 +16,29 @@
 //! - [`emulator`]: a FRITZ!Box stand-in for the demo and the tests.
 //! - [`cli`]: the `minisip4fb` command.
 
+// The standard print macros panic when stdout or stderr is closed
+// (`minisip4fb setup | head -1`); a command must finish its work instead
+// (setup writes the config after it prints), and the daemon must not
+// die of it. These shadow them in every module of the crate: what cannot
+// be written is dropped.
+macro_rules! println {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($t)*);
+    }};
+}
+macro_rules! print {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stdout(), $($t)*);
+    }};
+}
+macro_rules! eprintln {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($t)*);
+    }};
+}
 pub mod agent;
 pub mod calllog;
 pub mod cli;

@@ -14,8 +14,10 @@ fi
 
 work=$(mktemp -d)
 emu_pid=
+made_run_systemd=
 cleanup() {
     [ -n "$emu_pid" ] && kill "$emu_pid" 2>/dev/null || true
+    [ -n "$made_run_systemd" ] && rmdir /run/systemd/system 2>/dev/null || true
     dpkg --purge minisip4fb >/dev/null 2>&1 || true
     rm -rf "$work"
 }
@@ -80,6 +82,22 @@ grep -q "rule(s)" "$work/check-root.log" || { cat "$work/check-root.log"; fail "
 kill "$emu_pid"; wait "$emu_pid" 2>/dev/null || true; emu_pid=
 echo "ok: check --config /etc/minisip4fb/config.toml as minisip4fb: $(grep -m1 "^registered: " "$work/check.log")"
 
+# An upgrade (the same package again: dpkg calls postinst with the old
+# version) restarts a running daemon. This machine may have no systemd:
+# stand-ins record what the maintainer script asks of it.
+mkdir -p "$work/stub"
+for tool in deb-systemd-invoke systemctl; do
+    printf '#!/bin/sh\necho "%s $*" >>%s/asked\n' "$tool" "$work" >"$work/stub/$tool"
+    chmod +x "$work/stub/$tool"
+done
+if [ ! -d /run/systemd/system ]; then mkdir -p /run/systemd/system; made_run_systemd=1; fi
+PATH="$work/stub:$PATH" dpkg -i "$deb" >"$work/upgrade.log" 2>&1 || { cat "$work/upgrade.log"; fail "dpkg -i (upgrade)"; }
+if [ -n "$made_run_systemd" ]; then rmdir /run/systemd/system; made_run_systemd=; fi
+grep -q "try-restart minisip4fb.service" "$work/asked" || { cat "$work/asked"; fail "the upgrade did not restart the daemon"; }
+! grep -q "minisip4fb setup" "$work/upgrade.log" || fail "the upgrade printed the first-install steps"
+grep -q '^TimeoutStopSec=' "$unit" || fail "the unit has no stop timeout"
+echo "ok: an upgrade asks for: $(grep try-restart "$work/asked")"
+
 # Remove keeps what the household made: the config, the user, the call log.
 dpkg -r minisip4fb >"$work/remove.log" 2>&1 || { cat "$work/remove.log"; fail "dpkg -r"; }
 [ ! -e /usr/bin/minisip4fb ] || fail "dpkg -r left the binary"
@@ -100,4 +118,4 @@ getent group minisip4fb >/dev/null && left+=("group minisip4fb")
 dpkg -s minisip4fb >/dev/null 2>&1 && left+=("dpkg still knows minisip4fb")
 [ ${#left[@]} -eq 0 ] || fail "after purge: ${left[*]}"
 echo "ok: purged, nothing left"
-echo "package: 7 passed, 0 failed"
+echo "package: 8 passed, 0 failed"

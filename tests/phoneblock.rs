@@ -728,3 +728,38 @@ async fn a_refused_token_fails_the_sync_not_the_daemon() {
     );
     assert!(api.reported().is_empty());
 }
+
+/// Issue 28, 14: SIGTERM while PhoneBlock's download hangs (a server that
+/// takes the connection and never answers): the daemon ends within
+/// seconds, not when the download gives up (2 min) or systemd kills it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_does_not_wait_for_a_hung_download() {
+    use std::time::{Duration, Instant};
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/api", silent.local_addr().unwrap());
+    let (held_tx, held) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        // Keeps each connection open and silent until the test ends.
+        let mut open = Vec::new();
+        while let Ok((s, _)) = silent.accept() {
+            open.push(s);
+            let _ = held_tx.send(());
+        }
+    });
+    let dir = common::fresh_dir("phoneblock", "hung-download");
+    daemon_config(&dir, &url);
+    let emu = common::usual_box(15).await;
+    let mut d = run(&dir, &emu);
+    emu.wait_for_binding(Duration::from_secs(10))
+        .await
+        .expect("registers");
+    tokio::task::spawn_blocking(move || held.recv_timeout(Duration::from_secs(20)))
+        .await
+        .unwrap()
+        .expect("the daemon asks PhoneBlock");
+    let t = Instant::now();
+    d.signal("TERM");
+    let status = d.exited_within(Duration::from_secs(15));
+    assert_eq!(status.map(|s| s.code()), Some(Some(0)), "{}", d.log());
+    assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
+}

@@ -700,3 +700,33 @@ async fn an_unconfirmed_or_blocked_second_factor_is_a_clear_error() {
         assert!(emu.ip_phones().is_empty());
     }
 }
+
+/// Issue 28: `minisip4fb setup … | head -1`: with stdout and stderr
+/// closed, setup does its whole work (config and password written) and
+/// exits 0, without a panic.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_closed_stdout_is_no_panic() {
+    let emu = emulated_box(&[], Tr064Config::default()).await;
+    let url = emu.tr064_url().unwrap().to_owned();
+    let d = dir("closed-stdout");
+    let cfg = d.join("config.toml");
+    let mut child = tokio::process::Command::new(BIN)
+        .args(setup_args(&url, cfg.to_str().unwrap()))
+        .env("MINISIP4FB_ADMIN_PASSWORD", "fritz-admin-pw")
+        .env_remove("MINISIP4FB_PASSWORD")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The reader is gone before anything is written, as after `head -1`.
+    drop(child.stdout.take());
+    drop(child.stderr.take());
+    let status = tokio::time::timeout(std::time::Duration::from_secs(30), child.wait())
+        .await
+        .expect("ends")
+        .unwrap();
+    assert_eq!(status.code(), Some(0), "no panic (101), no SIGPIPE");
+    let c = minisip4fb::config::load(&cfg).expect("the config was written");
+    assert_eq!(c.fritzbox.user.as_deref(), Some("minisip4fb"));
+    assert_eq!(emu.ip_phones().len(), 1);
+}

@@ -178,7 +178,7 @@ pub fn main() -> i32 {
             return 1;
         }
     };
-    match cli.command {
+    let code = match cli.command {
         Command::Run(args) => {
             let level = if args.verbose {
                 "minisip4fb=trace"
@@ -205,12 +205,11 @@ pub fn main() -> i32 {
         }
         Command::Completions { shell } => {
             use clap::CommandFactory;
-            clap_complete::generate(
-                shell,
-                &mut Cli::command(),
-                "minisip4fb",
-                &mut std::io::stdout(),
-            );
+            use std::io::Write;
+            // Into memory first: clap_complete panics when a write fails.
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "minisip4fb", &mut script);
+            let _ = std::io::stdout().write_all(&script);
             0
         }
         Command::Manpages { dir } => match manpages(&dir) {
@@ -250,5 +249,9 @@ pub fn main() -> i32 {
             init_logging(false);
             rt.block_on(emulate::emulate(args))
         }
-    }
+    };
+    // Background work still going (a slow PhoneBlock download in the
+    // blocking pool) is not waited for: dropping the runtime would.
+    rt.shutdown_timeout(std::time::Duration::from_millis(200));
+    code
 }
