@@ -763,3 +763,45 @@ async fn sigterm_does_not_wait_for_a_hung_download() {
     assert_eq!(status.map(|s| s.code()), Some(Some(0)), "{}", d.log());
     assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
 }
+
+/// Issue 28, 12: PhoneBlock's versions go backwards (the service was
+/// reset). Within the month of the last full download the copy is kept
+/// and the error says when it heals; once that is due, one full download
+/// replaces the copy, and incremental syncs follow from the new version.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reset_service_heals_the_copy_with_one_full_download() {
+    use minisip4fb::phoneblock::{api::Api, store::Store, sync::sync_now};
+    let api = stand_in().await;
+    let dir = common::fresh_dir("phoneblock", "reset");
+    tokio::task::block_in_place(|| {
+        let client = Api::new(
+            &api.url(),
+            "good",
+            "test",
+            std::time::Duration::from_secs(5),
+        );
+        let mut store = Store::open(&dir.join("phoneblock.db")).unwrap();
+        let (day, t0) = (86_400, 1_800_000_000);
+        let (copy, synced) = sync_now(&client, &mut store, None, t0).unwrap();
+        assert!(synced.full);
+        assert_eq!((copy.version, copy.len()), (7, 4));
+        api.reset_version(3);
+        let v = api.set_votes("+4930555", 30, "G_FRAUD");
+        assert_eq!(v, 4);
+        let e = sync_now(&client, &mut store, None, t0 + day)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("went backwards (7 → 4)"), "{e}");
+        assert!(e.contains("once a month (in 29 d"), "{e}");
+        assert_eq!(store.meta().unwrap().unwrap().version, 7, "copy kept");
+        let (copy, synced) = sync_now(&client, &mut store, None, t0 + 30 * day).unwrap();
+        assert!(synced.full, "{synced:?}");
+        assert_eq!((copy.version, copy.len()), (4, 5));
+        let v = api.set_votes("+4930556", 30, "G_FRAUD");
+        let (copy, synced) = sync_now(&client, &mut store, None, t0 + 31 * day).unwrap();
+        assert!(!synced.full);
+        assert_eq!((copy.version, copy.len()), (v, 6));
+    });
+    assert_eq!(api.full_downloads(), 1, "one after the reset");
+    assert!(api.violations().is_empty(), "{:?}", api.violations());
+}

@@ -206,6 +206,23 @@ impl PhoneBlockStandIn {
         })
     }
 
+    /// The service is reset (a restore from a backup): its versions start
+    /// again at `version`, its change log is gone, its list stays. A
+    /// client's copy can then only heal by a full download, which is no
+    /// longer counted against the one a month.
+    pub fn reset_version(&self, version: i64) {
+        self.with(|s| {
+            s.version = version;
+            s.log.clear();
+            s.full_downloads = 0;
+        });
+    }
+
+    /// How many full downloads (no `since=`) were asked for.
+    pub fn full_downloads(&self) -> usize {
+        self.with(|s| s.full_downloads)
+    }
+
     /// The next `count` requests get `status` (with `Retry-After` if given).
     pub fn fail_next(&self, count: usize, status: u16, retry_after: Option<u64>) {
         self.with(|s| {

@@ -144,6 +144,7 @@ impl Community {
             return Err(SyncError::VersionBackwards {
                 had: self.version,
                 got: changes.version,
+                full_in: None,
             });
         }
         // The last change of each number counts (a stable sort keeps their order).
@@ -278,8 +279,16 @@ pub enum SyncError {
     Json(String),
     #[error("PhoneBlock's answer has no version")]
     NoVersion,
-    #[error("PhoneBlock's version went backwards ({had} → {got}); keeping the copy")]
-    VersionBackwards { had: i64, got: i64 },
+    /// `full_in`: seconds until the monthly full download that heals it.
+    #[error("PhoneBlock's version went backwards ({had} → {got}); keeping the copy{}", match full_in {
+        Some(s) => format!(" until the full download PhoneBlock allows once a month (in {})", crate::text::span(*s)),
+        None => String::new(),
+    })]
+    VersionBackwards {
+        had: i64,
+        got: i64,
+        full_in: Option<i64>,
+    },
 }
 
 /// How many refused entries a sync names in its log line.
@@ -679,7 +688,11 @@ mod tests {
         };
         assert_eq!(
             new.with_changes(&back).unwrap_err(),
-            SyncError::VersionBackwards { had: 6, got: 4 }
+            SyncError::VersionBackwards {
+                had: 6,
+                got: 4,
+                full_in: None
+            }
         );
     }
 }

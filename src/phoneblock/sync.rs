@@ -8,6 +8,9 @@ use super::api::{Api, ApiError};
 use super::store::{Store, StoreError};
 use super::{Applied, Community, Personal, SyncError, Which};
 
+/// PhoneBlock allows one full download a month (its integration guide).
+pub const FULL_EVERY: i64 = 30 * 86_400;
+
 /// What a sync did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Synced {
@@ -63,13 +66,41 @@ pub fn sync_now(
 ) -> Result<(Community, Synced), SyncFailure> {
     let (start, cpu_start) = (std::time::Instant::now(), thread_cpu());
     let cpu = || Some(thread_cpu()?.saturating_sub(cpu_start?));
-    let base = match (store.meta()?, in_use) {
+    let meta = store.meta()?;
+    let base = match (&meta, in_use) {
         (None, _) => None,
         (Some(meta), Some(c)) if c.version == meta.version => Some(Arc::clone(c)),
         (Some(_), _) => store.load()?.map(|(c, _)| Arc::new(c)),
     };
-    match base {
-        None => {
+    // The changes since our version, unless the server's versions went
+    // backwards (it was reset): then the copy can only heal by a full
+    // download, if PhoneBlock's monthly one is due.
+    let changes = match &base {
+        None => None,
+        Some(copy) => match api.blocklist(Some(copy.version)) {
+            Ok(changes) if changes.version >= copy.version => Some(changes),
+            Ok(changes) => {
+                let full_at = meta.as_ref().map_or(0, |m| m.full_at);
+                if now.saturating_sub(full_at) < FULL_EVERY {
+                    return Err(SyncError::VersionBackwards {
+                        had: copy.version,
+                        got: changes.version,
+                        full_in: Some(FULL_EVERY - now.saturating_sub(full_at)),
+                    }
+                    .into());
+                }
+                tracing::warn!(
+                    "PhoneBlock's version went backwards ({} → {}): the server was reset; downloading the whole list once",
+                    copy.version,
+                    changes.version
+                );
+                None
+            }
+            Err(e) => return Err(e.into()),
+        },
+    };
+    match (base, changes) {
+        (None, _) | (Some(_), None) => {
             let list = api.blocklist(None)?;
             let copy = Community::new(list.set, list.version);
             store.save(&copy, now, true)?;
@@ -88,8 +119,7 @@ pub fn sync_now(
             };
             Ok((copy, synced))
         }
-        Some(copy) => {
-            let changes = api.blocklist(Some(copy.version))?;
+        (Some(copy), Some(changes)) => {
             let (copy, applied) = copy.with_changes(&changes)?;
             store.save(&copy, now, false)?;
             let synced = Synced {
