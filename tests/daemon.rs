@@ -1039,3 +1039,86 @@ fn check_refuses_exactly_what_run_refuses() {
         assert_eq!(errs[0], errs[1], "{what}: the same words");
     }
 }
+
+/// Issue 28, 8: the call log deleted under the running daemon. The daemon
+/// notices (its file's identity changed), says so once, starts a new log
+/// there, and every later call is in it, a call still ringing at the
+/// deletion too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_call_log_is_started_anew_and_loses_no_later_call() {
+    let dir = setup("deleted-log");
+    let emu = std::sync::Arc::new(emulator().await);
+    let mut d = screening_daemon(&dir.join("config.toml"), &emu).await;
+    blocked_call_is_terminated(&emu).await;
+    assert_eq!(calls_once(&dir, ended(1)).await.len(), 1);
+    let ringing = ring_in_background(&emu, 1500);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for f in ["calls.db", "calls.db-wal", "calls.db-shm"] {
+        let _ = std::fs::remove_file(dir.join(f));
+    }
+    for _ in 0..3 {
+        blocked_call_is_terminated(&emu).await;
+    }
+    ringing.await.unwrap();
+    assert!(
+        d.wait_for("deleted, moved or replaced", Duration::from_secs(10))
+            .await,
+        "{}",
+        d.log()
+    );
+    assert_eq!(d.terminate().map(|s| s.code()), Some(Some(0)));
+    let calls = calls_json(&dir);
+    assert_eq!(calls.len(), 4, "{calls:#?}");
+    assert!(calls.iter().all(|r| !r["outcome"].is_null()), "{calls:#?}");
+    assert_eq!(
+        d.log().matches("deleted, moved or replaced").count(),
+        1,
+        "said once"
+    );
+}
+
+/// Issue 28, 8 and 11: a call log found damaged at start is moved aside
+/// and a new one started; one that cannot be opened at all at start (here
+/// its directory is a file; on a Pi, a full SD card) does not stop the
+/// phone: calls are screened, their records wait and are written once the
+/// log can be had.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_damaged_or_unwritable_call_log_never_stops_the_start() {
+    let dir = setup("damaged-log");
+    std::fs::write(dir.join("calls.db"), vec![0x5a; 8192]).unwrap();
+    let emu = emulator().await;
+    let mut d = screening_daemon(&dir.join("config.toml"), &emu).await;
+    assert!(d.log().contains("moved aside to"), "{}", d.log());
+    blocked_call_is_terminated(&emu).await;
+    assert_eq!(calls_once(&dir, ended(1)).await.len(), 1);
+    assert!(
+        std::fs::read_dir(&dir).unwrap().any(|e| e
+            .unwrap()
+            .file_name()
+            .to_string_lossy()
+            .starts_with("calls.db.damaged-")),
+        "the damaged file is kept aside"
+    );
+    assert_eq!(d.terminate().map(|s| s.code()), Some(Some(0)));
+
+    let config = std::fs::read_to_string(dir.join("config.toml")).unwrap();
+    std::fs::write(
+        dir.join("config.toml"),
+        format!("{config}\n[calllog]\ndb = \"later/calls.db\"\n"),
+    )
+    .unwrap();
+    std::fs::write(dir.join("later"), "a file where the directory belongs").unwrap();
+    let mut d = screening_daemon(&dir.join("config.toml"), &emu).await;
+    assert!(
+        d.log().contains("the phone screens without it"),
+        "{}",
+        d.log()
+    );
+    blocked_call_is_terminated(&emu).await;
+    blocked_call_is_terminated(&emu).await;
+    std::fs::remove_file(dir.join("later")).unwrap();
+    std::fs::create_dir(dir.join("later")).unwrap();
+    let calls = calls_once(&dir, ended(2)).await;
+    assert_eq!(calls.len(), 2, "caught up: {calls:#?}\n{}", d.log());
+    assert_eq!(d.terminate().map(|s| s.code()), Some(Some(0)));
+}

@@ -805,3 +805,50 @@ async fn a_reset_service_heals_the_copy_with_one_full_download() {
     assert_eq!(api.full_downloads(), 1, "one after the reset");
     assert!(api.violations().is_empty(), "{:?}", api.violations());
 }
+
+/// Issue 28, 9: a damaged `phoneblock.db` (an SD card that lost sectors)
+/// is moved aside and started anew, with one warning; the daemon fetches
+/// the personal lists again and keeps deciding from the community copy:
+/// a listed number and one on the blacklist are terminated.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_damaged_database_heals_itself() {
+    use minisip4fb::emulator::CallOutcome;
+    use std::time::Duration;
+    let api = stand_in().await;
+    let dir = common::fresh_dir("phoneblock", "damaged");
+    daemon_config(&dir, &api.url());
+    let (code, out) = pb(&dir, &["sync"]);
+    assert_eq!(code, Some(0), "{out}");
+    let db = dir.join("phoneblock.db");
+    assert!(db.exists(), "the copy is phoneblock.db");
+    for f in ["phoneblock.db-wal", "phoneblock.db-shm"] {
+        let _ = std::fs::remove_file(dir.join(f));
+    }
+    std::fs::write(&db, vec![0xa5; 16384]).unwrap();
+    let emu = common::usual_box(16).await;
+    let mut d = run(&dir, &emu);
+    emu.wait_for_binding(Duration::from_secs(10))
+        .await
+        .expect("registers");
+    assert!(
+        d.wait_for("moved aside to", Duration::from_secs(20)).await,
+        "{}",
+        d.log()
+    );
+    assert!(
+        d.wait_for("1 on the blacklist", Duration::from_secs(20))
+            .await,
+        "the personal lists fetched again: {}",
+        d.log()
+    );
+    for n in ["030111", "030666"] {
+        assert_eq!(
+            emu.call(call(n, 2000)).await.outcome,
+            CallOutcome::TerminatedByPhone,
+            "{n}: {}",
+            d.log()
+        );
+    }
+    assert_eq!(d.terminate().map(|s| s.code()), Some(Some(0)));
+    assert_eq!(d.log().matches("moved aside to").count(), 1, "{}", d.log());
+}

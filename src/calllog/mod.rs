@@ -2,7 +2,7 @@
 //! written when it is decided, before anything is done about it, and its
 //! outcome is filled in when it ends; `kill -9` loses nothing committed.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use rusqlite::{Connection, params};
@@ -104,6 +104,8 @@ pub enum Error {
     },
     #[error("call log: {0}")]
     Sql(#[from] rusqlite::Error),
+    #[error("call log {0} is damaged and cannot be moved aside: {1}")]
+    Aside(String, std::io::Error),
     #[error("call log: column {column} holds {value:?}, which this minisip4fb does not know")]
     BadValue { column: &'static str, value: String },
     #[error(
@@ -166,7 +168,88 @@ fn typed<T: std::str::FromStr>(column: &'static str, value: String) -> Result<T,
     value.parse().map_err(|_| Error::BadValue { column, value })
 }
 
+/// The daemon's call log as it writes it, kept by its path: a log that
+/// was deleted, moved or replaced under the running daemon (its file's
+/// identity changed) is noticed at the next write and started anew there,
+/// and one found damaged is set aside with a timestamp. A log that cannot
+/// be had (a full disk at start) is tried again at the next write; the
+/// writer keeps the records meanwhile.
+pub struct Writer {
+    path: PathBuf,
+    log: Option<(CallLog, Option<(u64, u64)>)>,
+}
+
+impl Writer {
+    pub fn new(path: PathBuf) -> Writer {
+        Writer { path, log: None }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The log to write to now, and whether it was (re)opened since the
+    /// last call: then row ids of an earlier file mean nothing in it.
+    pub fn get(&mut self) -> Result<(&CallLog, bool), Error> {
+        let now = identity(&self.path);
+        let mut fresh = false;
+        match &self.log {
+            Some((_, was)) if *was == now && now.is_some() => {}
+            Some(_) => {
+                tracing::warn!(
+                    "call log {}: the file was deleted, moved or replaced under the running daemon; starting a new one there",
+                    self.path.display()
+                );
+                self.log = None;
+            }
+            None => {}
+        }
+        if self.log.is_none() {
+            let log = CallLog::open_healing(&self.path)?;
+            self.log = Some((log, identity(&self.path)));
+            fresh = true;
+        }
+        let (log, _) = self.log.as_ref().expect("opened above");
+        Ok((log, fresh))
+    }
+}
+
+/// The file's (device, inode): what stays the same while it is the same file.
+fn identity(path: &Path) -> Option<(u64, u64)> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+    }
+    #[cfg(not(unix))]
+    {
+        std::fs::metadata(path).ok().map(|_| (0, 0))
+    }
+}
+
 impl CallLog {
+    /// [`CallLog::open`]; a file that is not a database, or a damaged
+    /// one, is set aside (`calls.db.damaged-20261207T021500Z`) with one
+    /// warning, and a new log started. For the daemon, which must screen
+    /// whatever became of its log; readers use [`CallLog::open`].
+    pub fn open_healing(path: &Path) -> Result<CallLog, Error> {
+        match CallLog::open(path) {
+            Err(Error::Open { source, .. } | Error::Sql(source))
+                if crate::guard::file::is_damaged(&source) =>
+            {
+                let aside = crate::guard::file::set_aside(path)
+                    .map_err(|e| Error::Aside(path.display().to_string(), e))?;
+                tracing::warn!(
+                    "call log {}: damaged ({source}); moved aside to {}, starting a new one",
+                    path.display(),
+                    aside.display()
+                );
+                CallLog::open(path)
+            }
+            other => other,
+        }
+    }
+
     /// Opens (or creates) the database and brings its schema up to date.
     pub fn open(path: &Path) -> Result<CallLog, Error> {
         let p = path.display().to_string();

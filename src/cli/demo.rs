@@ -401,10 +401,6 @@ async fn start_daemon(
         ..
     } = super::run::validate(&run_args)
         .map_err(|e| format!("the config setup wrote: {}", e.join("; ")))?;
-    let calllog = match &settings.db {
-        Some(db) => Some(crate::calllog::CallLog::open(db).map_err(|e| e.to_string())?),
-        None => None,
-    };
     let (source, config) = (settings.source, settings.phone);
     // The daemon reads the Box's lists in the background; the demo waits
     // for them so that its first call already meets the phonebook.
@@ -438,7 +434,6 @@ async fn start_daemon(
     let user = config.user.clone();
     let parts = Parts {
         source,
-        calllog,
         events_json: false,
         calls: Some(dec_tx),
         tr064: Some(Ok(link)),

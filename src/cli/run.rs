@@ -278,23 +278,28 @@ pub async fn run(args: RunArgs) -> i32 {
             return 2;
         }
     };
-    let calllog = match &settings.db {
-        Some(db) => match CallLog::open(db) {
-            Ok(l) => Some(l),
-            Err(e) => {
+    // The call log is opened (or healed) now to say at once what is wrong;
+    // the book-keeper opens it again by its path. Only a log of a newer
+    // minisip4fb stops the start: anything else (a full disk, a read-only
+    // directory) must not leave the household without its shield.
+    if let Some(db) = &settings.db {
+        match CallLog::open_healing(db) {
+            Ok(_) => {}
+            Err(e @ crate::calllog::Error::TooNew { .. }) => {
                 eprintln!("minisip4fb: {e}");
                 return 2;
             }
-        },
-        None => None,
-    };
+            Err(e) => tracing::error!(
+                "{e}: the phone screens without it; the records wait in memory and are written once it can be opened"
+            ),
+        }
+    }
     let parts = Parts {
         tr064: tr064.map(Ok),
         mqtt,
         hooks,
         calllog_path: settings.db.clone(),
         source: settings.source,
-        calllog,
         events_json: args.events.is_some(),
         calls: None,
         web,

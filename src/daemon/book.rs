@@ -5,6 +5,7 @@
 //! delays nothing: the writes wait in memory (bounded) and are retried.
 
 use std::collections::{HashMap, VecDeque};
+use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -12,7 +13,7 @@ use tokio::sync::{broadcast, mpsc};
 
 use super::DaemonEvent;
 use super::screening::Decided;
-use crate::calllog::{CallLog, Op, Record};
+use crate::calllog::{Op, Record, Writer};
 use crate::net::{CallId, CallerId, Outcome, ScriptEnd};
 use crate::screen::Action;
 use crate::text::printable;
@@ -94,7 +95,7 @@ fn community_blocked(d: &crate::screen::rules::Decision) -> Option<u64> {
 }
 
 struct Book {
-    log: Option<CallLog>,
+    log: Option<Writer>,
     out: Outlets,
     open: HashMap<CallId, Open>,
     /// Ends of calls not decided yet: a call handed over before the rules
@@ -114,15 +115,10 @@ const PRUNE_EVERY: Duration = Duration::from_secs(86_400);
 /// Runs the book-keeper until [`Note::Stop`] or until every sender is gone.
 /// It also prunes records older than `retention_days` (0: never), at
 /// start and daily: the one thread that writes the log does it.
-pub fn run(rx: Receiver<Note>, log: Option<CallLog>, retention_days: u32, out: Outlets) {
+pub fn run(rx: Receiver<Note>, log: Option<PathBuf>, retention_days: u32, out: Outlets) {
     super::lower_priority_of_this_thread();
-    if let Some(l) = &log
-        && let Err(e) = l.set_busy_timeout(BUSY)
-    {
-        tracing::warn!("{e}");
-    }
     let mut book = Book {
-        log,
+        log: log.map(Writer::new),
         out,
         open: HashMap::new(),
         early: HashMap::new(),
@@ -200,9 +196,9 @@ pub fn run(rx: Receiver<Note>, log: Option<CallLog>, retention_days: u32, out: O
 }
 
 impl Book {
-    fn prune(&self, days: u32) {
-        let Some(log) = &self.log else { return };
-        match log.prune(days) {
+    fn prune(&mut self, days: u32) {
+        let Some(writer) = &mut self.log else { return };
+        match writer.get().and_then(|(log, _)| log.prune(days)) {
             Ok(0) => {}
             Ok(n) => tracing::info!("call log: removed {n} record(s) older than {days} days"),
             Err(e) => tracing::warn!("call log: pruning failed: {e}"),
@@ -393,12 +389,34 @@ impl Book {
     /// Writes what is pending in one transaction; `false` if it failed
     /// (everything stays pending).
     fn write(&mut self) -> bool {
-        let Some(log) = &self.log else { return true };
+        let Some(writer) = &mut self.log else {
+            return true;
+        };
         if self.pending.is_empty() {
             return true;
         }
-        let ops = self.pending.make_contiguous();
-        match log.apply(ops, &mut self.rows) {
+        let written = writer.get().and_then(|(log, fresh)| {
+            if fresh {
+                let _ = log.set_busy_timeout(BUSY);
+                // A new file: the row ids of the old one mean nothing in
+                // it, and calls still open were inserted there: again here.
+                self.rows.clear();
+                for o in self.open.values() {
+                    let inserted = self
+                        .pending
+                        .iter()
+                        .any(|op| matches!(op, Op::Insert { key, .. } if *key == o.key));
+                    if !inserted {
+                        self.pending.push_front(Op::Insert {
+                            key: o.key,
+                            record: o.record.clone(),
+                        });
+                    }
+                }
+            }
+            log.apply(self.pending.make_contiguous(), &mut self.rows)
+        });
+        match written {
             Ok(()) => {
                 // Finished calls need no row id any more.
                 for op in self.pending.drain(..) {

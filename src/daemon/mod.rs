@@ -23,7 +23,7 @@ use std::time::{Duration, SystemTime};
 use serde::Serialize;
 use tokio::sync::{broadcast, mpsc};
 
-use crate::calllog::{CallLog, Record};
+use crate::calllog::Record;
 use crate::config::{self, Config};
 use crate::fritzbox::link::{BoxLink, LinkError};
 use crate::net::{IncomingCall, Phone, PhoneConfig, Registration, Verdict};
@@ -352,14 +352,13 @@ fn now_rfc3339() -> String {
 /// What the daemon needs besides the phone's account.
 pub struct Parts {
     pub source: RuleSource,
-    pub calllog: Option<CallLog>,
     /// Print every event as one JSON line on stdout.
     pub events_json: bool,
     /// Also hand every finished call to this channel (the demo).
     pub calls: Option<mpsc::UnboundedSender<Record>>,
     /// TR-064 access, if configured (see [`RuleSource::box_link`]).
     pub tr064: Option<Result<BoxLink, LinkError>>,
-    /// The call log's file (the web side reads it).
+    /// The call log's file: the book-keeper writes it, the web side reads it.
     pub calllog_path: Option<PathBuf>,
     /// The dashboard, JSON API and metrics, if asked for.
     pub web: Option<crate::web::Settings>,
@@ -445,7 +444,7 @@ pub async fn serve(
         phone.contact(),
         phone.registrar(),
         rules.len(),
-        if parts.calllog.is_some() {
+        if parts.calllog_path.is_some() {
             ", call log on"
         } else {
             ""
@@ -479,7 +478,7 @@ pub async fn serve(
         bar: bar.clone(),
         report,
     };
-    let log = parts.calllog.clone();
+    let log = parts.calllog_path.clone();
     let retention = parts.source.config.calllog.retention_days;
     let book = std::thread::Builder::new()
         .name("minisip4fb-book".into())

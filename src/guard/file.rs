@@ -6,6 +6,8 @@
 //! - Bounded in size, and in time: the read runs on a thread of its own
 //!   and is given up after [`READ_TIMEOUT`] (a hung network mount blocks
 //!   in the kernel, where nothing else can stop it).
+//! - A database found damaged is set aside ([`set_aside`]) and started
+//!   anew, never a reason to stop screening.
 //! - A file that others may write (world-writable, or in a world-writable
 //!   directory without the sticky bit) is used, with one warning that says
 //!   how to fix it: anyone on the machine could add to an allow list.
@@ -122,6 +124,34 @@ pub fn within<T: Send + 'static>(
     }
     rx.recv_timeout(READ_TIMEOUT)
         .unwrap_or(Err(ReadError::Hung))
+}
+
+/// Whether SQLite says the file is not a database or is damaged (an SD
+/// card that lost sectors): such a file is set aside, not obeyed.
+pub fn is_damaged(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::NotADatabase | rusqlite::ErrorCode::DatabaseCorrupt)
+    )
+}
+
+/// Moves a damaged database (and its `-wal` and `-shm` files) aside to
+/// `NAME.damaged-YYYYMMDDTHHMMSSZ`; returns the new name.
+pub fn set_aside(path: &Path) -> std::io::Result<PathBuf> {
+    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
+    let with = |suffix: &str| {
+        let mut p = path.as_os_str().to_owned();
+        p.push(suffix);
+        PathBuf::from(p)
+    };
+    let aside = with(&format!(".damaged-{stamp}"));
+    std::fs::rename(path, &aside)?;
+    for side in ["-wal", "-shm"] {
+        let mut to = aside.as_os_str().to_owned();
+        to.push(side);
+        let _ = std::fs::rename(with(side), PathBuf::from(to));
+    }
+    Ok(aside)
 }
 
 /// Warns once per file that others may write it or replace it.

@@ -55,7 +55,30 @@ pub struct Meta {
 }
 
 impl Store {
+    /// Opens (or creates) the copy. A database that is damaged or not a
+    /// database at all (an SD card that lost sectors) is set aside with a
+    /// timestamp and started anew, as the community file heals itself:
+    /// the personal lists are fetched again at the next sync (the reports
+    /// still queued in it are lost, and said to be).
     pub fn open(path: &Path) -> Result<Store, StoreError> {
+        match Store::open_as_is(path) {
+            Err(StoreError {
+                source: Fault::Sqlite(e),
+                ..
+            }) if crate::guard::file::is_damaged(&e) => {
+                let aside = crate::guard::file::set_aside(path).map_err(|e| fault(path, e))?;
+                tracing::warn!(
+                    "PhoneBlock copy {}: damaged ({e}); moved aside to {}, starting anew (your lists are fetched again; reports still queued there are lost)",
+                    path.display(),
+                    aside.display()
+                );
+                Store::open_as_is(path)
+            }
+            other => other,
+        }
+    }
+
+    fn open_as_is(path: &Path) -> Result<Store, StoreError> {
         let err = |e: rusqlite::Error| fault(path, e);
         let conn = Connection::open(path).map_err(err)?;
         // The daemon's sync and its reporter (and a command run by hand)
