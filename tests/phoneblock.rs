@@ -852,3 +852,66 @@ async fn a_damaged_database_heals_itself() {
     assert_eq!(d.terminate().map(|s| s.code()), Some(Some(0)));
     assert_eq!(d.log().matches("moved aside to").count(), 1, "{}", d.log());
 }
+
+/// Issue 28, 15: one `/blocklist` entry whose "phone" is 64 MB. Every
+/// field is bounded, not only the whole answer: the sync fails on that
+/// field, the copy is unchanged, and the process never holds the string
+/// (its peak RSS stays far below the field's size).
+#[test]
+fn a_huge_field_is_refused_without_holding_it() {
+    use std::io::{Read, Write};
+    const FIELD: usize = 64 << 20;
+    let server = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/api", server.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for s in server.incoming().take(8) {
+            let Ok(mut s) = s else { continue };
+            let mut req = [0u8; 4096];
+            let _ = s.read(&mut req);
+            let head = r#"{"version":9,"numbers":[{"votes":5,"phone":""#;
+            let tail = r#""}]}"#;
+            let len = head.len() + FIELD + tail.len();
+            let _ = write!(
+                s,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {len}\r\nConnection: close\r\n\r\n{head}"
+            );
+            let chunk = vec![b'9'; 1 << 20];
+            for _ in 0..FIELD >> 20 {
+                if s.write_all(&chunk).is_err() {
+                    break;
+                }
+            }
+            let _ = s.write_all(tail.as_bytes());
+        }
+    });
+    let dir = common::fresh_dir("phoneblock", "huge-field");
+    config(&dir, &url, "");
+    let mut child = Command::new(BIN)
+        .args(["phoneblock", "sync", "--config"])
+        .arg(dir.join("config.toml"))
+        .env_remove("MINISIP4FB_PHONEBLOCK_TOKEN")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut text = String::new();
+    let _ = child.stdout.take().unwrap().read_to_string(&mut text);
+    let _ = child.stderr.take().unwrap().read_to_string(&mut text);
+    let mut status = 0;
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: wait4 on our own child, writing into values we own.
+    let pid = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
+    assert_eq!(pid, child.id() as i32);
+    assert!(text.contains("longer than 4096 bytes"), "{text}");
+    assert_ne!(libc::WEXITSTATUS(status), 0, "{text}");
+    let peak_mb = usage.ru_maxrss / 1024;
+    assert!(
+        peak_mb < 40,
+        "peak RSS {peak_mb} MB for a {} MB field",
+        FIELD >> 20
+    );
+    assert!(
+        !dir.join("phoneblock.numbers").exists(),
+        "no copy from that answer"
+    );
+}

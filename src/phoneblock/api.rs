@@ -69,13 +69,16 @@ impl Api {
             inner: resp.body_mut().as_reader(),
             left: MAX_LIST_BYTES,
         };
-        // serde_json reads a reader byte by byte: buffer it.
-        let read = super::read_blocklist(std::io::BufReader::with_capacity(64 << 10, &mut body));
+        let read = super::read_blocklist(&mut body);
         read.map_err(|e| match e {
             ReadError::Json(_) if body.left == 0 => ApiError::TooBig {
                 what,
                 limit: MAX_LIST_BYTES,
             },
+            // A field over the bound (guard::json): the answer is bad.
+            ReadError::Json(e) if e.io_error_kind() == Some(std::io::ErrorKind::InvalidData) => {
+                SyncError::Json(e.to_string()).into()
+            }
             ReadError::Json(e) if e.is_io() => ApiError::Unreachable {
                 what,
                 reason: e.to_string(),

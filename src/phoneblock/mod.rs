@@ -377,8 +377,14 @@ pub enum ReadError {
 }
 
 /// Reads a `/blocklist` answer as it streams in, entry by entry: memory is
-/// what is kept (16 bytes an entry), never the body.
+/// what is kept (16 bytes an entry), never the body, and no field longer
+/// than [`crate::guard::json::MAX_TOKEN`].
 pub fn read_blocklist(r: impl std::io::Read) -> Result<Changes, ReadError> {
+    // serde_json reads a reader byte by byte: the bound sees it in chunks.
+    let r = std::io::BufReader::with_capacity(
+        64 << 10,
+        crate::guard::json::Tokens::new(r, crate::guard::json::MAX_TOKEN),
+    );
     let mut de = serde_json::Deserializer::from_reader(r);
     let (mut changes, version) =
         serde::Deserializer::deserialize_map(&mut de, ListVisitor).map_err(ReadError::Json)?;
