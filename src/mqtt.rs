@@ -156,6 +156,14 @@ impl Topics {
     pub fn shield_set(&self) -> String {
         format!("{}/shield/set", self.base)
     }
+    /// The door openers' events (`pin_rejected`, `door_locked`), not retained.
+    pub fn door(&self) -> String {
+        format!("{}/door", self.base)
+    }
+    /// A command: open every door opener that failed PINs locked.
+    pub fn doors_open(&self) -> String {
+        format!("{}/doors/open", self.base)
+    }
 
     fn config(&self, component: &str, object: &str) -> String {
         format!(
@@ -167,7 +175,8 @@ impl Topics {
     /// Home Assistant's discovery configs, retained: one device with a
     /// binary sensor (registered), four sensors (last caller, last
     /// decision with its reason, calls today, blocked today), an event
-    /// entity for calls and the shield switch.
+    /// entity for calls, the shield switch, an event entity for the door
+    /// openers and a button that opens them again.
     pub fn discovery(&self, version: &str) -> Vec<(String, Value)> {
         let device = json!({
             "identifiers": [self.node],
@@ -279,6 +288,28 @@ impl Topics {
                     }),
                 ),
             ),
+            (
+                self.config("event", "door"),
+                with(
+                    common("door", "Door opener"),
+                    json!({
+                        "state_topic": self.door(),
+                        "event_types": ["pin_rejected", "door_locked"],
+                        "icon": "mdi:door-closed-lock",
+                    }),
+                ),
+            ),
+            (
+                self.config("button", "doors_open"),
+                with(
+                    common("doors_open", "Open door openers again"),
+                    json!({
+                        "command_topic": self.doors_open(),
+                        "payload_press": "OPEN",
+                        "icon": "mdi:door-open",
+                    }),
+                ),
+            ),
         ]
     }
 }
@@ -348,14 +379,14 @@ mod tests {
     fn discovery_is_one_device_with_unique_ids() {
         let t = Topics::new("minisip4fb", "homeassistant", "minisip4fb-620");
         let configs = t.discovery("1.2.3");
-        assert_eq!(configs.len(), 7);
+        assert_eq!(configs.len(), 9);
         let mut ids: Vec<_> = configs
             .iter()
             .map(|(_, c)| c["unique_id"].as_str().unwrap().to_owned())
             .collect();
         ids.sort();
         ids.dedup();
-        assert_eq!(ids.len(), 7);
+        assert_eq!(ids.len(), 9);
         for (topic, c) in &configs {
             assert!(topic.starts_with("homeassistant/"), "{topic}");
             assert!(topic.ends_with("/config"), "{topic}");

@@ -170,13 +170,13 @@ async fn home_assistant_on_a_real_broker() {
             .collect::<std::collections::BTreeMap<_, _>>()
     };
     let found = configs();
-    assert_eq!(found.len(), 7, "{:?}", found.keys());
+    assert_eq!(found.len(), 9, "{:?}", found.keys());
     let devices: std::collections::BTreeSet<_> = found
         .values()
         .map(|c| c["device"]["identifiers"][0].to_string())
         .collect();
     assert_eq!(devices.len(), 1, "one device: {devices:?}");
-    for kind in ["binary_sensor", "sensor", "event", "switch"] {
+    for kind in ["binary_sensor", "sensor", "event", "switch", "button"] {
         assert!(
             found.keys().any(|t| t.contains(&format!("/{kind}/"))),
             "{kind}"
@@ -272,6 +272,17 @@ async fn home_assistant_on_a_real_broker() {
         .unwrap();
     assert!(
         d.wait_for("the shield is ON", Duration::from_secs(10))
+            .await,
+        "{}",
+        d.log()
+    );
+    // The dashboard's button for the door openers, pressed.
+    watcher
+        .publish("minisip4fb/doors/open", QoS::AtLeastOnce, false, "OPEN")
+        .await
+        .unwrap();
+    assert!(
+        d.wait_for("opened again (MQTT)", Duration::from_secs(10))
             .await,
         "{}",
         d.log()

@@ -886,6 +886,8 @@ fn a_huge_field_is_refused_without_holding_it() {
     });
     let dir = common::fresh_dir("phoneblock", "huge-field");
     config(&dir, &url, "");
+    // Waited for by wait4 below, which also gives its peak RSS.
+    #[allow(clippy::zombie_processes)]
     let mut child = Command::new(BIN)
         .args(["phoneblock", "sync", "--config"])
         .arg(dir.join("config.toml"))

@@ -807,3 +807,56 @@ async fn idle_connections_do_not_starve_the_phone() {
     assert!(!d.log().contains("Too many open files"), "{}", d.log());
     assert_eq!(d.terminate().map(|s| s.code()), Some(Some(0)));
 }
+
+/// Issue 28, 1: a door opener closed to everyone by the daily ceiling of
+/// wrong PINs shows on the status (API and page), and the owner opens it
+/// again from the dashboard.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_closed_door_opener_is_shown_and_opened_again() {
+    use minisip4fb::daemon::doors::{Doors, FILE, Locked};
+    let dir = common::fresh_dir("web", "doors");
+    let doors = Doors::load(Some(dir.join(FILE)));
+    let mut last = Locked::No;
+    for i in 0..10 {
+        last = doors.failed("door", &format!("+4917000000{i}"));
+    }
+    assert_eq!(last, Locked::Everyone);
+    let cfg = config(&dir, "[web]\nlisten = \"127.0.0.1:0\"\n");
+    let emu = common::usual_box(30).await;
+    let (mut d, url) = daemon(&cfg, &emu, &["run"]).await;
+    let port = port_of(&url);
+    let status = || async {
+        let (code, text) = raw(
+            "127.0.0.1",
+            port,
+            "GET /api/status HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+        )
+        .await;
+        assert_eq!(code, 200, "{text}");
+        let body = text.split("\r\n\r\n").nth(1).unwrap_or("").to_owned();
+        serde_json::from_str::<serde_json::Value>(&body).unwrap_or_default()
+    };
+    let s = status().await;
+    assert_eq!(s["doors"][0]["rule"], "door", "{s}");
+    assert_eq!(s["doors"][0]["closed"], true, "{s}");
+    let (code, page) = tokio::task::block_in_place(|| get(&format!("{url}/"), &[]));
+    assert_eq!(code, 200);
+    assert!(
+        page.contains("class=\"door-open\" data-rule=\"door\""),
+        "{page}"
+    );
+    let body = r#"{"rule":"door"}"#;
+    let (code, text) = raw(
+        "127.0.0.1",
+        port,
+        &format!(
+            "POST /api/doors/open HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nOrigin: http://127.0.0.1:{port}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        ),
+    )
+    .await;
+    assert_eq!(code, 200, "{text}");
+    assert!(text.contains(r#""opened":["door"]"#), "{text}");
+    assert_eq!(status().await["doors"], serde_json::json!([]));
+    assert_eq!(d.terminate().map(|s| s.code()), Some(Some(0)));
+}

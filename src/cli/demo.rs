@@ -89,7 +89,7 @@ max_announcement = "3s"
 name = "door opener"
 numbers = ["01701234567"]
 action = "answer"
-pin = "12"
+pin = "470815"
 dtmf_timeout = "2s"
 "#;
 
@@ -153,8 +153,8 @@ fn scenes() -> Vec<Scene> {
             expect_text: "must hear why (3 s of the built-in announcement), then be hung up",
         },
         Scene {
-            title: "your mobile, keying PIN 12 and 1# to open the door",
-            spec: CallSpec::new(Caller::National("01701234567".into())).keys(ms(300), "121#"),
+            title: "your mobile, keying PIN 470815 and 1# to open the door",
+            spec: CallSpec::new(Caller::National("01701234567".into())).keys(ms(300), "4708151#"),
             expect: CallOutcome::TerminatedByPhone,
             expect_text: "must be answered, read the keys and hang up (digits 1: the dtmf event)",
         },

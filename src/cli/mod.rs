@@ -4,6 +4,7 @@ mod bench;
 mod calls;
 mod check;
 mod demo;
+mod doors;
 mod emulate;
 mod floor;
 mod phoneblock;
@@ -59,6 +60,8 @@ enum Command {
     Phoneblock(phoneblock::PhoneblockArgs),
     /// What the rules would do with a call from this number now, and why (local data only).
     Lookup(phoneblock::LookupArgs),
+    /// Door openers locked by wrong PINs: show them, open them again.
+    Doors(doors::DoorsArgs),
     /// Rate a number at PhoneBlock (spam, fraud, legitimate …).
     Report(phoneblock::ReportArgs),
     /// Measure call latency, rate and footprint against the emulator (loopback).
@@ -222,6 +225,11 @@ pub fn main() -> i32 {
         Command::Phoneblock(args) => {
             init_logging_level("minisip4fb=warn");
             phoneblock::phoneblock(args)
+        }
+        Command::Doors(mut args) => {
+            init_logging_level("minisip4fb=warn");
+            args.config = config_or_system(args.config);
+            doors::doors(args)
         }
         Command::Lookup(args) => {
             init_logging_level("minisip4fb=error");

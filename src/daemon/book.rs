@@ -68,12 +68,17 @@ pub struct Outlets {
     pub bar: Option<mpsc::Sender<(String, String)>>,
     /// Numbers PhoneBlock's community list blocked, to report back.
     pub report: Option<mpsc::Sender<u64>>,
+    /// The door openers' failed PINs.
+    pub doors: Option<super::doors::Doors>,
 }
 
 struct Open {
     key: u64,
     at: Instant,
     record: Record,
+    /// The door opener's rule (an `answer` rule; one with a PIN counts
+    /// failed entries).
+    door: Option<std::sync::Arc<str>>,
     /// Blocked because of PhoneBlock's community list: report it.
     report: Option<u64>,
 }
@@ -106,6 +111,8 @@ struct Book {
     rows: HashMap<u64, i64>,
     /// Since when writes fail, and why (logged once per failure spell).
     failing: Option<Instant>,
+    /// Door openers' calls that ended before their script did.
+    ended_doors: VecDeque<(CallId, Record, Option<std::sync::Arc<str>>)>,
     dropped: u64,
 }
 
@@ -126,6 +133,7 @@ pub fn run(rx: Receiver<Note>, log: Option<PathBuf>, retention_days: u32, out: O
         pending: VecDeque::new(),
         rows: HashMap::new(),
         failing: None,
+        ended_doors: VecDeque::new(),
         dropped: 0,
     };
     let mut retry_at: Option<Instant> = None;
@@ -214,6 +222,9 @@ impl Book {
                 decided,
             } => {
                 let report = community_blocked(&decided.decision);
+                let door = (decided.decision.effective == Action::Answer)
+                    .then(|| decided.decision.why.rule().map(|r| r.name.clone()))
+                    .flatten();
                 let mut record = decided.into_record();
                 record.time = rfc3339(wall);
                 let key = self.next_key;
@@ -227,6 +238,7 @@ impl Book {
                     key,
                     at,
                     record,
+                    door,
                     report,
                 };
                 match self.early.remove(&call) {
@@ -237,7 +249,18 @@ impl Book {
                 }
             }
             Note::Ended { call, outcome, at } => match self.open.remove(&call) {
-                Some(open) => self.ended(open, outcome, at),
+                Some(open) => {
+                    // Its script may still end after it (a caller who hung
+                    // up after wrong PINs): kept a while for that.
+                    if open.door.is_some() {
+                        if self.ended_doors.len() >= 64 {
+                            self.ended_doors.pop_front();
+                        }
+                        self.ended_doors
+                            .push_back((call, open.record.clone(), open.door.clone()));
+                    }
+                    self.ended(open, outcome, at)
+                }
                 None => {
                     // Its decision may still come; a call never decided
                     // (refused while stopping) is forgotten in bulk.
@@ -258,10 +281,17 @@ impl Book {
 
     /// What a script brought: the keys as a `dtmf` event, the rest logged.
     fn script(&mut self, call: CallId, end: ScriptEnd) {
-        let Some(open) = self.open.get(&call) else {
-            return;
+        let (r, door) = match self.open.get(&call) {
+            Some(open) => (open.record.clone(), open.door.clone()),
+            None => match self.ended_doors.iter().position(|(c, _, _)| *c == call) {
+                Some(i) => {
+                    let (_, r, door) = self.ended_doors.remove(i).expect("found above");
+                    (r, door)
+                }
+                None => return,
+            },
         };
-        let r = &open.record;
+        let r = &r;
         let who = printable(r.caller.as_deref().unwrap_or("anonymous"));
         match end {
             ScriptEnd::Digits(digits) => {
@@ -276,10 +306,66 @@ impl Book {
                     digits,
                 });
             }
-            ScriptEnd::WrongPin => tracing::warn!(
-                "call from {who}: the PIN was wrong {} times; hung up",
-                crate::media::PIN_ATTEMPTS
-            ),
+            ScriptEnd::PinRight(digits) => {
+                tracing::info!("call from {who}: the PIN was right; keys {digits:?} entered");
+                if let (Some(doors), Some(rule), Some(e164)) =
+                    (&self.out.doors, &door, &r.caller_e164)
+                {
+                    doors.succeeded(rule, e164);
+                }
+                let _ = self.out.events.send(DaemonEvent::Dtmf {
+                    time: rfc3339(SystemTime::now()),
+                    caller: r.caller.clone(),
+                    caller_e164: r.caller_e164.clone(),
+                    name: r.name.clone(),
+                    called: r.called.clone(),
+                    rule: r.rule.clone(),
+                    digits,
+                });
+            }
+            ScriptEnd::WrongPin(wrong) => {
+                tracing::warn!("call from {who}: {wrong} wrong PIN(s); hung up");
+                let locked = match (&self.out.doors, &door, &r.caller_e164) {
+                    (Some(doors), Some(rule), Some(e164)) => doors.failed(rule, e164),
+                    _ => super::doors::Locked::No,
+                };
+                let time = rfc3339(SystemTime::now());
+                let _ = self.out.events.send(DaemonEvent::PinRejected {
+                    time: time.clone(),
+                    caller: r.caller.clone(),
+                    caller_e164: r.caller_e164.clone(),
+                    name: r.name.clone(),
+                    rule: r.rule.clone(),
+                    wrong,
+                });
+                let (everyone, until) = match locked {
+                    super::doors::Locked::No => return,
+                    super::doors::Locked::Caller { until } => (false, Some(until)),
+                    super::doors::Locked::Everyone => (true, None),
+                };
+                let until =
+                    until.map(|ms| rfc3339(SystemTime::UNIX_EPOCH + Duration::from_millis(ms)));
+                if everyone {
+                    tracing::error!(
+                        "door opener {}: too many wrong PINs today; it answers nobody until you open it again (dashboard, MQTT, or minisip4fb doors open and a reload)",
+                        r.rule.as_deref().unwrap_or("?")
+                    );
+                } else {
+                    tracing::warn!(
+                        "door opener {}: {who} is locked out until {}",
+                        r.rule.as_deref().unwrap_or("?"),
+                        until.as_deref().unwrap_or("?")
+                    );
+                }
+                let _ = self.out.events.send(DaemonEvent::DoorLocked {
+                    time,
+                    rule: r.rule.clone(),
+                    caller: r.caller.clone(),
+                    caller_e164: r.caller_e164.clone(),
+                    everyone,
+                    until,
+                });
+            }
             ScriptEnd::NoDigits => tracing::info!("call from {who}: no keys entered; hung up"),
             ScriptEnd::TimedOut => {
                 tracing::warn!("call from {who}: still entering keys after 5 minutes; hung up")
@@ -300,6 +386,7 @@ impl Book {
             at: start,
             mut record,
             report,
+            door: _,
         } = open;
         if let (Some(phone), Some(tx)) = (report, &self.out.report)
             && tx.try_send(phone).is_err()

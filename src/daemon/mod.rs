@@ -8,6 +8,7 @@
 //! slow (rule compiles in its blocking pool, hooks, TR-064).
 
 pub(crate) mod book;
+pub mod doors;
 pub(crate) mod hooks;
 pub mod mqtt;
 mod notify;
@@ -239,10 +240,12 @@ pub enum EventKind {
     PhoneblockSynced,
     PhoneblockSyncFailed,
     Dtmf,
+    PinRejected,
+    DoorLocked,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 9] = [
+    pub const ALL: [EventKind; 11] = [
         EventKind::Call,
         EventKind::CallEnded,
         EventKind::Terminated,
@@ -252,6 +255,8 @@ impl EventKind {
         EventKind::PhoneblockSynced,
         EventKind::PhoneblockSyncFailed,
         EventKind::Dtmf,
+        EventKind::PinRejected,
+        EventKind::DoorLocked,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -265,6 +270,8 @@ impl EventKind {
             EventKind::PhoneblockSynced => "phoneblock_synced",
             EventKind::PhoneblockSyncFailed => "phoneblock_sync_failed",
             EventKind::Dtmf => "dtmf",
+            EventKind::PinRejected => "pin_rejected",
+            EventKind::DoorLocked => "door_locked",
         }
     }
 }
@@ -327,6 +334,25 @@ pub enum DaemonEvent {
         rule: Option<String>,
         digits: String,
     },
+    /// A door opener's call without the right PIN: `wrong` entries.
+    PinRejected {
+        time: String,
+        caller: Option<String>,
+        caller_e164: Option<String>,
+        name: Option<String>,
+        rule: Option<String>,
+        wrong: u32,
+    },
+    /// A door opener stops answering: one caller until `until` (RFC
+    /// 3339), or everyone (`until` none) until the owner opens it again.
+    DoorLocked {
+        time: String,
+        rule: Option<String>,
+        caller: Option<String>,
+        caller_e164: Option<String>,
+        everyone: bool,
+        until: Option<String>,
+    },
 }
 
 impl DaemonEvent {
@@ -341,6 +367,8 @@ impl DaemonEvent {
             DaemonEvent::PhoneblockSynced { .. } => EventKind::PhoneblockSynced,
             DaemonEvent::PhoneblockSyncFailed { .. } => EventKind::PhoneblockSyncFailed,
             DaemonEvent::Dtmf { .. } => EventKind::Dtmf,
+            DaemonEvent::PinRejected { .. } => EventKind::PinRejected,
+            DaemonEvent::DoorLocked { .. } => EventKind::DoorLocked,
         }
     }
 }
@@ -383,14 +411,18 @@ pub async fn serve(
     let mut tasks = Vec::new();
     let snapshot: RulesSnapshot = Arc::default();
     let (notes, notes_rx) = std::sync::mpsc::sync_channel(book::QUEUE);
-    let shield = shield::Shield::load(
-        parts
-            .state_dir
-            .clone()
-            .or_else(|| parts.source.path.is_some().then(|| parts.source.base_dir()))
-            .map(|dir| dir.join(shield::FILE)),
+    let state_dir = parts
+        .state_dir
+        .clone()
+        .or_else(|| parts.source.path.is_some().then(|| parts.source.base_dir()));
+    let shield = shield::Shield::load(state_dir.as_ref().map(|dir| dir.join(shield::FILE)));
+    let doors = doors::Doors::load(state_dir.as_ref().map(|dir| dir.join(doors::FILE)));
+    let screen = DaemonScreen::new(
+        snapshot.clone(),
+        notes.clone(),
+        shield.clone(),
+        doors.state(),
     );
-    let screen = DaemonScreen::new(snapshot.clone(), notes.clone(), shield.clone());
     // The web address first: one that cannot be had stops the daemon
     // before it registers.
     let web = match parts.web {
@@ -473,6 +505,7 @@ pub async fn serve(
         None => (None, None),
     };
     let outlets = book::Outlets {
+        doors: Some(doors.clone()),
         events: events.clone(),
         calls: parts.calls,
         bar: bar.clone(),
@@ -498,6 +531,7 @@ pub async fn serve(
             &events,
             phone.registration_updates(),
             shield.clone(),
+            Some(doors.clone()),
             parts.calllog_path.clone(),
             &mut tasks,
         );
@@ -539,6 +573,7 @@ pub async fn serve(
             tr064,
             bar,
             shield: shield.clone(),
+            doors: Some(doors.clone()),
         };
         match crate::web::start(listener, settings, inputs) {
             Ok(w) => web_running = Some(w),
@@ -548,6 +583,7 @@ pub async fn serve(
     tasks.push(tokio::spawn(reloader(
         parts.source,
         snapshot.clone(),
+        doors.clone(),
         [reload.clone(), phoneblock_reload],
         watching,
     )));
@@ -560,7 +596,8 @@ pub async fn serve(
             call = phone.next_call() => match call {
                 Some(call) => {
                     let (snapshot, notes, shield) = (snapshot.clone(), notes.clone(), shield.clone());
-                    tokio::spawn(async move { decide_deferred(&snapshot, &notes, &shield, call).await });
+                    let doors = doors.state();
+                    tokio::spawn(async move { decide_deferred(&snapshot, &notes, &shield, doors, call).await });
                 }
                 None => break 1,
             },
@@ -671,6 +708,7 @@ async fn decide_deferred(
     snapshot: &RulesSnapshot,
     notes: &std::sync::mpsc::SyncSender<Note>,
     shield: &shield::Shield,
+    doors: crate::screen::doors::DoorState,
     call: IncomingCall,
 ) {
     let rules = loop {
@@ -681,7 +719,7 @@ async fn decide_deferred(
     };
     let at = call.received_at();
     let (mut decided, mut verdict) =
-        screening::decide(&rules, &mut History::default(), call.caller(), at);
+        screening::decide(&rules, &mut History::with_doors(doors), call.caller(), at);
     shield.apply(&mut decided, &mut verdict);
     let _ = notes.try_send(Note::Decided {
         call: call.id(),
@@ -896,6 +934,7 @@ async fn mtimes(files: Vec<PathBuf>) -> Vec<(PathBuf, Option<SystemTime>)> {
 async fn reloader(
     mut source: RuleSource,
     snapshot: RulesSnapshot,
+    doors: doors::Doors,
     [box_lists, phoneblock]: [Arc<tokio::sync::Notify>; 2],
     mut w: Watching,
 ) {
@@ -967,6 +1006,9 @@ async fn reloader(
                     }
                 );
                 snapshot.store(Some(Arc::new(rules)));
+                // `minisip4fb doors open` edits the file, then asks for a reload.
+                let d = doors.clone();
+                let _ = tokio::task::spawn_blocking(move || d.reload()).await;
             }
             Ok(Err(e)) => {
                 tracing::error!("reload failed, keeping the old rules: {e}");

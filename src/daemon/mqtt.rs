@@ -83,6 +83,7 @@ impl Settings {
 enum Heard {
     Connected,
     Shield(bool),
+    OpenDoors,
 }
 
 /// Starts the client: its event loop and the publisher, into `tasks`.
@@ -91,6 +92,7 @@ pub(crate) fn start(
     events: &broadcast::Sender<DaemonEvent>,
     registration: watch::Receiver<Registration>,
     shield: Shield,
+    doors: Option<super::doors::Doors>,
     calllog: Option<PathBuf>,
     tasks: &mut Vec<tokio::task::JoinHandle<()>>,
 ) {
@@ -125,7 +127,7 @@ pub(crate) fn start(
     );
     tasks.push(tokio::spawn(listen(
         eventloop,
-        s.topics.shield_set(),
+        [s.topics.shield_set(), s.topics.doors_open()],
         heard,
         shown,
     )));
@@ -135,7 +137,7 @@ pub(crate) fn start(
         events.subscribe(),
         hear,
         registration,
-        shield,
+        (shield, doors),
         calllog,
     )));
 }
@@ -161,7 +163,7 @@ fn tls() -> rustls::ClientConfig {
 /// from 1 s doubling up to 60 s, reset only by a connection that lasted.
 async fn listen(
     mut eventloop: rumqttc::v5::EventLoop,
-    shield_set: String,
+    [shield_set, doors_open]: [String; 2],
     heard: mpsc::Sender<Heard>,
     shown: String,
 ) {
@@ -181,15 +183,22 @@ async fn listen(
                 down = false;
                 let _ = heard.send(Heard::Connected).await;
             }
-            Ok(Event::Incoming(Packet::Publish(p))) if p.topic == shield_set.as_bytes() => {
+            Ok(Event::Incoming(Packet::Publish(p)))
+                if p.topic == shield_set.as_bytes() || p.topic == doors_open.as_bytes() =>
+            {
+                let topic = String::from_utf8_lossy(&p.topic);
                 // A broker that ignores Retain Handling: the same rule here.
                 if p.retain {
                     if !told_retained {
                         tracing::warn!(
-                            "MQTT: {shield_set}: a retained command is ignored (a command is not state); delete it with: mosquitto_pub -r -n -t {shield_set}"
+                            "MQTT: {topic}: a retained command is ignored (a command is not state); delete it with: mosquitto_pub -r -n -t {topic}"
                         );
                         told_retained = true;
                     }
+                    continue;
+                }
+                if p.topic == doors_open.as_bytes() {
+                    let _ = heard.send(Heard::OpenDoors).await;
                     continue;
                 }
                 match p.payload.as_ref() {
@@ -298,7 +307,7 @@ async fn publish(
     mut events: broadcast::Receiver<DaemonEvent>,
     mut hear: mpsc::Receiver<Heard>,
     registration: watch::Receiver<Registration>,
-    shield: Shield,
+    (shield, doors): (Shield, Option<super::doors::Doors>),
     calllog: Option<PathBuf>,
 ) {
     let mut today = today_from(calllog).await;
@@ -326,9 +335,12 @@ async fn publish(
                     send(topics.registration(), true, registered(&registration.borrow()).to_string());
                     send(topics.shield(), true, on_off(shield.is_on()).into());
                     send(topics.counts(), true, today.message().to_string());
-                    let mut command = Filter::new(topics.shield_set(), QoS::AtLeastOnce);
-                    command.retain_forward_rule = RetainForwardRule::Never;
-                    if client.try_subscribe_many([command]).is_err() {
+                    let commands = [topics.shield_set(), topics.doors_open()].map(|t| {
+                        let mut command = Filter::new(t, QoS::AtLeastOnce);
+                        command.retain_forward_rule = RetainForwardRule::Never;
+                        command
+                    });
+                    if client.try_subscribe_many(commands).is_err() {
                         tracing::warn!("MQTT: cannot subscribe to {}", topics.shield_set());
                     }
                 }
@@ -342,6 +354,14 @@ async fn publish(
                         ),
                         Ok(Err(e)) => tracing::warn!("the shield is {} for this run; cannot keep it: {e}", on_off(on)),
                         Err(_) => {}
+                    }
+                }
+                Some(Heard::OpenDoors) => {
+                    if let Some(d) = doors.clone() {
+                        match tokio::task::spawn_blocking(move || d.open(None)).await {
+                            Ok(opened) => tracing::info!("door opener(s) opened again (MQTT): {}", opened.join(", ")),
+                            Err(e) => tracing::warn!("MQTT: opening the door openers: {e}"),
+                        }
                     }
                 }
                 None => return,
@@ -367,6 +387,13 @@ async fn publish(
                     | DaemonEvent::RegistrationLost { .. }
                     | DaemonEvent::RegistrationRestored { .. }) => {
                     send(topics.registration(), true, registered(&registration.borrow()).to_string());
+                }
+                Ok(e @ (DaemonEvent::PinRejected { .. } | DaemonEvent::DoorLocked { .. })) => {
+                    let mut m = serde_json::to_value(&e).unwrap_or_default();
+                    if let Some(o) = m.as_object_mut() {
+                        o.insert("event_type".into(), e.kind().as_str().into());
+                    }
+                    send(topics.door(), false, m.to_string());
                 }
                 Ok(_) => {}
                 Err(broadcast::error::RecvError::Lagged(_)) => {}

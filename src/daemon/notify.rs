@@ -123,7 +123,9 @@ impl Preset {
             DaemonEvent::Call(r) | DaemonEvent::CallEnded(r) | DaemonEvent::Terminated(r) => {
                 r.rule.as_deref()
             }
-            DaemonEvent::Dtmf { rule, .. } => rule.as_deref(),
+            DaemonEvent::Dtmf { rule, .. }
+            | DaemonEvent::PinRejected { rule, .. }
+            | DaemonEvent::DoorLocked { rule, .. } => rule.as_deref(),
             _ => return true,
         };
         rule.is_some_and(|r| self.rules.iter().any(|n| r.ends_with(&format!("\"{n}\""))))
@@ -184,6 +186,61 @@ impl Preset {
                     caller
                         .as_deref()
                         .unwrap_or(if de { "unbekannt" } else { "anonymous" })
+                ),
+            ),
+            DaemonEvent::PinRejected {
+                caller,
+                wrong,
+                rule,
+                ..
+            } => (
+                pick("Wrong PIN at the door opener", "Falsche PIN am Türöffner"),
+                format!(
+                    "{}: {wrong} {} ({})",
+                    caller
+                        .as_deref()
+                        .unwrap_or(if de { "unbekannt" } else { "anonymous" }),
+                    if de {
+                        "falsche Eingabe(n)"
+                    } else {
+                        "wrong entries"
+                    },
+                    rule.as_deref().unwrap_or("?")
+                ),
+            ),
+            DaemonEvent::DoorLocked {
+                caller,
+                everyone: true,
+                ..
+            } => (
+                pick("Door opener locked", "Türöffner gesperrt"),
+                format!(
+                    "{} {}",
+                    pick(
+                        "Too many wrong PINs today (last from",
+                        "Zu viele falsche PINs heute (zuletzt von"
+                    ),
+                    pick(
+                        &format!(
+                            "{}): it answers nobody until you open it again.",
+                            caller.as_deref().unwrap_or("anonymous")
+                        ),
+                        &format!(
+                            "{}): er nimmt keinen Anruf an, bis Sie ihn wieder freigeben.",
+                            caller.as_deref().unwrap_or("unbekannt")
+                        )
+                    )
+                ),
+            ),
+            DaemonEvent::DoorLocked { caller, until, .. } => (
+                pick("Door opener locked", "Türöffner gesperrt"),
+                format!(
+                    "{} {} {}",
+                    caller
+                        .as_deref()
+                        .unwrap_or(if de { "unbekannt" } else { "anonymous" }),
+                    pick("is locked out until", "ist gesperrt bis"),
+                    until.as_deref().unwrap_or("?")
                 ),
             ),
         };

@@ -130,10 +130,11 @@ impl DaemonScreen {
         rules: RulesSnapshot,
         notes: SyncSender<Note>,
         shield: super::shield::Shield,
+        doors: crate::screen::doors::DoorState,
     ) -> DaemonScreen {
         DaemonScreen {
             rules,
-            history: History::default(),
+            history: History::with_doors(doors),
             notes,
             outbox: Vec::new(),
             since: None,

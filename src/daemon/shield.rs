@@ -29,7 +29,7 @@ impl Shield {
     pub fn load(file: Option<PathBuf>) -> Shield {
         let off = file
             .as_ref()
-            .and_then(|f| std::fs::read_to_string(f).ok())
+            .and_then(|f| crate::guard::file::read_regular(f, 64).ok())
             .is_some_and(|t| t.trim() == "off");
         if off {
             tracing::warn!("the shield is off: every call rings, decisions are only recorded");

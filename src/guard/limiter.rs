@@ -211,6 +211,14 @@ impl<K: Eq + Hash + Clone> Limiter<K> {
         self.closed
     }
 
+    /// Clients locked out at `now`, with until when.
+    pub fn locked(&self, now: Millis) -> impl Iterator<Item = (K, Millis)> + '_ {
+        self.clients
+            .iter()
+            .filter(move |(_, c)| c.locked_until > now)
+            .map(|(k, c)| (k.clone(), c.locked_until))
+    }
+
     fn forget_old(&mut self, now: Millis) {
         let window = self.policy.window;
         let all_window = match self.policy.ceiling {

@@ -46,13 +46,16 @@ pub struct Collect {
 pub enum ScriptEnd {
     /// The announcement was played to its end.
     Played,
-    /// An entry, ended by `#` (not included) or by the timeout, the PIN
-    /// taken off.
+    /// An entry, ended by `#` (not included) or by the timeout, of a
+    /// script without a PIN.
     Digits(String),
+    /// An entry that started with the PIN: what followed it.
+    PinRight(String),
     /// No key before the timeout.
     NoDigits,
-    /// [`PIN_ATTEMPTS`] entries without the PIN.
-    WrongPin,
+    /// Entries without the PIN: [`PIN_ATTEMPTS`], or fewer when the
+    /// caller hung up after them (each one a guess, counted).
+    WrongPin(u32),
     /// The script ran for 5 minutes: the phone hung up.
     TimedOut,
     /// The call could not carry audio (no G.711 in the Box's offer): it
@@ -87,25 +90,33 @@ pub async fn entry(
 }
 
 /// Entries until one starts with the PIN (or there is none to check).
+/// `None` when the call ended first without a wrong entry.
 pub async fn collect(
     digits: &mut tokio::sync::mpsc::Receiver<char>,
     c: &Collect,
 ) -> Option<ScriptEnd> {
+    let mut wrong = 0;
     for _ in 0..PIN_ATTEMPTS {
-        let got = entry(digits, c.timeout).await?;
+        let Some(got) = entry(digits, c.timeout).await else {
+            // Hung up: wrong entries so far are guesses all the same.
+            return (wrong > 0).then_some(ScriptEnd::WrongPin(wrong));
+        };
         if got.is_empty() {
-            return Some(ScriptEnd::NoDigits);
+            return Some(if wrong > 0 {
+                ScriptEnd::WrongPin(wrong)
+            } else {
+                ScriptEnd::NoDigits
+            });
         }
         match &c.pin {
             None => return Some(ScriptEnd::Digits(got)),
-            Some(pin) => {
-                if let Some(rest) = got.strip_prefix(pin.as_str()) {
-                    return Some(ScriptEnd::Digits(rest.to_owned()));
-                }
-            }
+            Some(pin) => match got.strip_prefix(pin.as_str()) {
+                Some(rest) => return Some(ScriptEnd::PinRight(rest.to_owned())),
+                None => wrong += 1,
+            },
         }
     }
-    Some(ScriptEnd::WrongPin)
+    Some(ScriptEnd::WrongPin(wrong))
 }
 
 #[cfg(test)]
@@ -150,12 +161,39 @@ mod tests {
         assert_eq!(end("", None).await, ScriptEnd::NoDigits);
         assert_eq!(
             end("99#4711#", Some("4711")).await,
-            ScriptEnd::Digits("".into())
+            ScriptEnd::PinRight("".into())
         );
         assert_eq!(
             end("1#2#47111#", Some("4711")).await,
-            ScriptEnd::Digits("1".into())
+            ScriptEnd::PinRight("1".into())
         );
-        assert_eq!(end("1#2#3#4711#", Some("4711")).await, ScriptEnd::WrongPin);
+        assert_eq!(
+            end("1#2#3#4711#", Some("4711")).await,
+            ScriptEnd::WrongPin(3)
+        );
+        // A wrong entry, then silence: a guess all the same.
+        assert_eq!(end("1#", Some("4711")).await, ScriptEnd::WrongPin(1));
+    }
+
+    /// Two guesses, then the caller hangs up: both count.
+    #[tokio::test(start_paused = true)]
+    async fn guesses_before_a_hang_up_count() {
+        let (tx, mut rx) = mpsc::channel(8);
+        for c in "12#34#".chars() {
+            tx.send(c).await.unwrap();
+        }
+        drop(tx);
+        let c = Collect {
+            timeout: Duration::from_secs(5),
+            pin: Some("4711".into()),
+        };
+        assert_eq!(collect(&mut rx, &c).await, Some(ScriptEnd::WrongPin(2)));
+        let (tx, mut rx) = mpsc::channel::<char>(8);
+        drop(tx);
+        assert_eq!(
+            collect(&mut rx, &c).await,
+            None,
+            "no guess, nothing to count"
+        );
     }
 }

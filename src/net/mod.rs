@@ -646,7 +646,10 @@ impl IncomingCall {
                 }
             },
         };
-        self.hang_up().await?;
+        // Wrong PINs and then a hang-up: nothing left to hang up.
+        if !matches!(self.status(), CallStatus::Ended(_)) {
+            self.hang_up().await?;
+        }
         Ok(end)
     }
 

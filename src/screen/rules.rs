@@ -3,7 +3,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -76,7 +76,7 @@ pub enum RuleError {
     DtmfTimeout(#[source] config::ConfigError),
     #[error("{0}: only for action = \"answer\"")]
     OnlyForAnswer(&'static str),
-    #[error("pin: 1 to 16 of the keys 0-9 and *, e.g. pin = \"4711\"")]
+    #[error("pin: 4 to 16 of the keys 0-9 and *, e.g. pin = \"470815\"")]
     Pin,
     #[error(
         "action = \"answer\" picks up for callers you name: add numbers or lists (and no anonymous, foreign or invalid)"
@@ -126,6 +126,8 @@ struct Rule {
     shown: Vec<String>,
     /// What an answered call hears and does (announcement, keys).
     script: Option<Arc<Script>>,
+    /// It asks for a PIN: failed entries lock callers out.
+    door: bool,
 }
 
 /// A rule as people read it (the dashboard's rules page): its criteria in
@@ -188,7 +190,7 @@ fn script(r: &config::Rule, action: Action, base: &Path) -> Result<Option<Arc<Sc
             return Err(RuleError::AnswerWho);
         }
         if let Some(pin) = &r.pin
-            && !((1..=16).contains(&pin.len())
+            && !((4..=16).contains(&pin.len())
                 && pin.bytes().all(|b| b.is_ascii_digit() || b == b'*'))
         {
             return Err(RuleError::Pin);
@@ -489,12 +491,14 @@ impl std::str::FromStr for CallerClass {
     }
 }
 
-/// Recent calls per number, for `repeated` rules.
+/// What the phone remembers of callers: recent calls per number, for
+/// `repeated` rules, and the door openers' lockouts.
 #[derive(Debug)]
 pub struct History {
     calls: HashMap<String, VecDeque<Instant>>,
     /// Prune when this many numbers are remembered.
     prune_at: usize,
+    doors: super::doors::DoorState,
 }
 
 impl Default for History {
@@ -502,11 +506,21 @@ impl Default for History {
         History {
             calls: HashMap::new(),
             prune_at: 1024,
+            doors: super::doors::DoorState::default(),
         }
     }
 }
 
 impl History {
+    /// With the door guard's lockouts (a door opener passes over a
+    /// caller locked out by failed PINs).
+    pub fn with_doors(doors: super::doors::DoorState) -> History {
+        History {
+            doors,
+            ..History::default()
+        }
+    }
+
     /// Notes a call from `e164` at `now`; calls older than `span` (the
     /// longest `repeated` window) are forgotten.
     pub fn record(&mut self, e164: &str, now: Instant, span: Duration) {
@@ -709,7 +723,23 @@ impl Rules {
             let action = r.action.ok_or_else(|| at(RuleError::NoAction))?;
             let script = script(r, action, base).map_err(at)?;
             let shown = criteria(r, &lists, with_community.as_ref().map(|(_, v)| *v));
+            let pin = script
+                .as_ref()
+                .and_then(|s| s.collect.as_ref())
+                .and_then(|c| c.pin.as_ref());
+            if let Some(pin) = pin.filter(|p| p.len() < 6) {
+                warnings.push(LineError {
+                    file: PathBuf::from(format!("[[rule]] {index} {name:?}")),
+                    line: 0,
+                    message: format!(
+                        "a pin of {} keys is guessed sooner than one of 6 or more (caller ID can be forged, so the PIN is the lock)",
+                        pin.len()
+                    ),
+                });
+            }
+            let door = pin.is_some();
             rules.push(Rule {
+                door,
                 shown,
                 index,
                 name: name.into(),
@@ -879,6 +909,16 @@ impl Rules {
             .filter(|_| self.wants_called)
             .and_then(|c| number::dialled_e164(c, &self.home));
         for rule in &self.rules {
+            // A door opener locked for this caller (failed PINs) or closed
+            // by its daily ceiling does not answer: the next rule decides.
+            if rule.door
+                && history
+                    .doors
+                    .load()
+                    .locks(&rule.name, e164.as_deref(), super::doors::unix_ms())
+            {
+                continue;
+            }
             if let Some((matched, name)) = rule.matches(
                 &class,
                 probe.as_ref(),
@@ -1401,7 +1441,11 @@ action = "ignore-silently"
             ),
             (
                 "numbers = [\"1\"]\naction = \"answer\"\npin = \"12a\"",
-                "pin: 1 to 16 of the keys",
+                "pin: 4 to 16 of the keys",
+            ),
+            (
+                "numbers = [\"1\"]\naction = \"answer\"\npin = \"123\"",
+                "pin: 4 to 16 of the keys",
             ),
             (
                 "numbers = [\"1\"]\naction = \"answer\"\ndtmf_timeout = \"soon\"",

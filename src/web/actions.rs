@@ -422,3 +422,34 @@ pub(super) async fn shield(
     }
     super::private(axum::Json(serde_json::json!({ "on": b.on })).into_response())
 }
+
+#[derive(Deserialize)]
+struct DoorsBody {
+    /// The rule's name; every door opener without it.
+    #[serde(default)]
+    rule: Option<String>,
+}
+
+/// `POST /api/doors/open`: the owner opens door openers again that failed
+/// PINs locked (a caller, or everyone after the daily ceiling).
+pub(super) async fn open_doors(
+    State(app): State<App>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let b: DoorsBody = match json_body(&app, &headers, &body, "{\"rule\": \"door\"}") {
+        Ok(b) => b,
+        Err(r) => return r.into_response(),
+    };
+    let Some(doors) = app.doors.clone() else {
+        return error(StatusCode::NOT_FOUND, "no door openers");
+    };
+    let opened = tokio::task::spawn_blocking(move || doors.open(b.rule.as_deref())).await;
+    match opened {
+        Ok(opened) => {
+            tracing::info!("door opener(s) opened again (web): {}", opened.join(", "));
+            super::private(axum::Json(serde_json::json!({ "opened": opened })).into_response())
+        }
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+}

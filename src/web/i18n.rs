@@ -111,6 +111,18 @@ const STRINGS: &[(&str, &str, &str)] = &[
         "off: every call rings, decisions are only recorded",
         "aus: jeder Anruf klingelt, Entscheidungen werden nur protokolliert",
     ),
+    ("doors", "Door openers", "Türöffner"),
+    (
+        "doors.closed",
+        "closed to everyone after too many wrong PINs",
+        "für alle gesperrt nach zu vielen falschen PINs",
+    ),
+    (
+        "doors.callers",
+        "caller(s) locked out after wrong PINs",
+        "Anrufer nach falschen PINs gesperrt",
+    ),
+    ("doors.open", "Open again", "Wieder freigeben"),
     ("turn_on", "Turn on", "Einschalten"),
     ("turn_off", "Turn off", "Ausschalten"),
     ("yes", "yes", "ja"),

@@ -117,6 +117,8 @@ pub struct Inputs {
     /// The daemon's call-barring queue: (number, why).
     pub bar: Option<tokio::sync::mpsc::Sender<(String, String)>>,
     pub shield: crate::daemon::shield::Shield,
+    /// The door openers' lockouts (failed PINs).
+    pub doors: Option<crate::daemon::doors::Doors>,
 }
 
 /// What the event bus told since the start.
@@ -137,6 +139,7 @@ struct Shared {
     tr064: Tr064,
     bar: Option<tokio::sync::mpsc::Sender<(String, String)>>,
     shield: crate::daemon::shield::Shield,
+    doors: Option<crate::daemon::doors::Doors>,
     seen: Mutex<Seen>,
     metrics: metrics::Metrics,
     auth: auth::Auth,
@@ -214,6 +217,7 @@ async fn serve(listener: tokio::net::TcpListener, settings: Settings, inputs: In
         tr064: inputs.tr064,
         bar: inputs.bar,
         shield: inputs.shield,
+        doors: inputs.doors,
         seen: Mutex::default(),
         metrics: metrics::Metrics::new(),
         auth: auth::Auth::new(settings.password),
@@ -238,6 +242,7 @@ async fn serve(listener: tokio::net::TcpListener, settings: Settings, inputs: In
         .route("/api/phonebooks", get(actions::phonebooks))
         .route("/api/phonebook", post(actions::phonebook))
         .route("/api/shield", post(actions::shield))
+        .route("/api/doors/open", post(actions::open_doors))
         .route("/api/calls", get(api_calls))
         .route("/api/stats", get(api_stats))
         .route("/metrics", get(metrics))
@@ -311,6 +316,9 @@ fn status(app: &Shared) -> serde_json::Value {
         "rules": app.rules.load().as_ref().map_or(0, |r| r.len()),
         "log_only": app.about.log_only,
         "shield": app.shield.is_on(),
+        "doors": app.doors.as_ref().map(|d| d.status().into_iter().map(|(rule, closed, callers)| {
+            serde_json::json!({ "rule": rule, "closed": closed, "locked_callers": callers })
+        }).collect::<Vec<_>>()),
         "phoneblock": phoneblock,
         "version": env!("CARGO_PKG_VERSION"),
     })

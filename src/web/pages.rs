@@ -260,6 +260,25 @@ pub(super) async fn status(State(app): State<App>, Visit { lang, asked, .. }: Vi
             )
         },
     ));
+    if let Some(doors) = s["doors"].as_array().filter(|d| !d.is_empty()) {
+        let cells: Vec<String> = doors
+            .iter()
+            .map(|d| {
+                let rule = escape(d["rule"].as_str().unwrap_or(""));
+                let what = if d["closed"] == true {
+                    lang.t("doors.closed").to_owned()
+                } else {
+                    format!("{} {}", d["locked_callers"], lang.t("doors.callers"))
+                };
+                format!(
+                    "<span class=\"badge reg-connecting\">{rule}: {what}</span> \
+                     <button type=\"button\" class=\"door-open\" data-rule=\"{rule}\">{}</button>",
+                    lang.t("doors.open")
+                )
+            })
+            .collect();
+        table.push((lang.t("doors").to_owned(), cells.join("<br>")));
+    }
     table.push((
         "TR-064".to_owned(),
         match &app.tr064 {

@@ -274,8 +274,20 @@ function status() {
       toggle.textContent = t("shield") + ": " + t("failed") + ": " + e.message;
     }
   });
+  for (const b of document.querySelectorAll("button.door-open")) {
+    b.addEventListener("click", async () => {
+      b.disabled = true;
+      try {
+        await post("/api/doors/open", { rule: b.dataset.rule });
+        location.reload();
+      } catch (e) {
+        b.disabled = false;
+        b.textContent = t("doors.open") + ": " + t("failed") + ": " + e.message;
+      }
+    });
+  }
   const es = new EventSource("/events");
-  const kinds = ["registered", "registration_lost", "registration_restored", "phoneblock_synced"];
+  const kinds = ["registered", "registration_lost", "registration_restored", "phoneblock_synced", "door_locked"];
   for (const kind of kinds) {
     es.addEventListener(kind, () => location.reload());
   }
