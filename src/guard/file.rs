@@ -156,41 +156,52 @@ pub fn set_aside(path: &Path) -> std::io::Result<PathBuf> {
 
 /// Warns once per file that others may write it or replace it.
 pub fn warn_if_others_may_write(path: &Path, meta: &Metadata) {
+    static WARNED: Mutex<Option<HashSet<PathBuf>>> = Mutex::new(None);
+    let Some(why) = others_may_write(path, meta) else {
+        return;
+    };
+    let mut warned = WARNED.lock().unwrap_or_else(|p| p.into_inner());
+    if warned.get_or_insert_default().insert(path.to_owned()) {
+        tracing::warn!("{why}");
+    }
+}
+
+/// Why others may change what `path` says: it is world-writable, or in a
+/// world-writable directory without the sticky bit (anyone may replace
+/// it); with the command that fixes it.
+fn others_may_write(path: &Path, meta: &Metadata) -> Option<String> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        static WARNED: Mutex<Option<HashSet<PathBuf>>> = Mutex::new(None);
-        let dir_open = |d: &Path| {
-            std::fs::metadata(d).is_ok_and(|m| {
-                let mode = m.permissions().mode();
-                // o+w without the sticky bit: anyone may replace the file.
-                mode & 0o002 != 0 && mode & 0o1000 == 0
-            })
-        };
         let dir = match path.parent() {
             Some(d) if !d.as_os_str().is_empty() => d,
             _ => Path::new("."),
         };
-        let why = if meta.permissions().mode() & 0o002 != 0 {
-            format!(
+        if meta.permissions().mode() & 0o002 != 0 {
+            return Some(format!(
                 "{} may be written by anyone on this machine: chmod o-w {}",
                 path.display(),
                 path.display()
-            )
-        } else if dir_open(dir) {
-            format!(
+            ));
+        }
+        let open_dir = std::fs::metadata(dir).is_ok_and(|m| {
+            let mode = m.permissions().mode();
+            mode & 0o002 != 0 && mode & 0o1000 == 0
+        });
+        if open_dir {
+            return Some(format!(
                 "{} is in {}, which anyone on this machine may write, so anyone may replace it: chmod o-w {}",
                 path.display(),
                 dir.display(),
                 dir.display()
-            )
-        } else {
-            return;
-        };
-        let mut warned = WARNED.lock().unwrap_or_else(|p| p.into_inner());
-        if warned.get_or_insert_default().insert(path.to_owned()) {
-            tracing::warn!("{why}");
+            ));
         }
+        None
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (path, meta);
+        None
     }
 }
 
@@ -224,6 +235,39 @@ mod tests {
         std::fs::write(d.join("big"), "0123456789").unwrap();
         let e = read_regular(&d.join("big"), 5).unwrap_err();
         assert!(e.to_string().contains("more than the 5 bytes"), "{e}");
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_file_others_may_write_is_named_with_the_fix() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = dir("modes");
+        let f = d.join("allow.txt");
+        std::fs::write(&f, "030 1234567\n").unwrap();
+        let set = |p: &Path, mode| {
+            std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap()
+        };
+        set(&d, 0o755);
+        set(&f, 0o644);
+        let meta = || std::fs::metadata(&f).unwrap();
+        assert_eq!(others_may_write(&f, &meta()), None);
+        set(&f, 0o666);
+        let why = others_may_write(&f, &meta()).unwrap();
+        assert!(
+            why.ends_with(&format!("chmod o-w {}", f.display())),
+            "{why}"
+        );
+        set(&f, 0o644);
+        set(&d, 0o777);
+        let why = others_may_write(&f, &meta()).unwrap();
+        assert!(why.contains("anyone may replace it"), "{why}");
+        // /tmp's sticky bit: nobody replaces another's file.
+        set(&d, 0o1777);
+        assert_eq!(others_may_write(&f, &meta()), None);
+        // read_regular reads it all the same.
+        set(&d, 0o777);
+        assert!(read_regular(&f, 100).is_ok());
         let _ = std::fs::remove_dir_all(&d);
     }
 
