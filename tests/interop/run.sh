@@ -10,7 +10,7 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
-bin=${MINISIP4FB_BIN:-$root/target/release/minisip4fb}
+bin=${MINISIP4FB_BIN:-$("$root/scripts/target-dir")/release/minisip4fb}
 command -v sipp >/dev/null || { echo "sipp is missing: apt-get install -y sip-tester" >&2; exit 2; }
 [ -x "$bin" ] || (cd "$root" && cargo build --release --quiet)
 

@@ -4,7 +4,7 @@ use minisip4fb::emulator::Emulator;
 use minisip4fb::emulator::tr064::Tr064Config;
 use minisip4fb::fritzbox::{Client, Error};
 
-mod common;
+use crate::common;
 
 async fn emulator(tr: Tr064Config) -> Emulator {
     common::emulated_box(&[], Some(tr), 5).await

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use minisip4fb::emulator::{CallOutcome, CallSpec, Caller, Emulator, EmulatorConfig};
 
-mod common;
-use common::{BIN, PASSWORD, Proc, USER};
+use crate::common;
+use crate::common::{BIN, PASSWORD, Proc, USER};
 
 /// `minisip4fb run` with two block rules, logging at debug to a pipe.
 fn phone(box_addr: SocketAddr, bind: &str, password: &str, extra: &[&str]) -> Proc {

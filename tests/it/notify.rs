@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use minisip4fb::emulator::{CallOutcome, CallSpec, Caller};
 
-mod common;
+use crate::common;
 
 /// A request as the stand-in got it: the request line, headers, body.
 #[derive(Debug, Clone)]

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use minisip4fb::emulator::{CallOutcome, CallSpec, Caller, Emulator, EmulatorConfig, Report};
 
-mod common;
-use common::{BIN, Proc};
+use crate::common;
+use crate::common::{BIN, Proc};
 
 /// `minisip4fb run --config CONFIG` against the Box at `box_addr`.
 fn daemon(config: &Path, box_addr: std::net::SocketAddr) -> Proc {

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use minisip4fb::emulator::{CallOutcome, CallSpec, Caller};
 
-mod common;
+use crate::common;
 
 fn client() -> ureq::Agent {
     ureq::Agent::config_builder()

@@ -17,8 +17,8 @@ use minisip4fb::net::{
     Announcement, CallId, CallerId, Collect, Phone, PhoneConfig, Screen, Script, ScriptEnd, Verdict,
 };
 
-mod common;
-use common::Proc;
+use crate::common;
+use crate::common::Proc;
 
 async fn emulator(seed: u64) -> Emulator {
     common::start(EmulatorConfig {

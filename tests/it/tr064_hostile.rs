@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use minisip4fb::emulator::tr064::Tr064Config;
 use minisip4fb::fritzbox::{Client, Error};
 
-mod common;
+use crate::common;
 
 /// Serves every connection with `answer` (given the request's first line)
 /// on a thread of its own, for the test's length; returns the base URL.

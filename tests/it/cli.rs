@@ -3,8 +3,8 @@
 
 use std::process::Command;
 
-mod common;
-use common::BIN;
+use crate::common;
+use crate::common::BIN;
 
 #[test]
 fn completions_for_every_shell_the_package_ships() {

@@ -5,8 +5,8 @@ use std::process::Command;
 
 use minisip4fb::emulator::phoneblock::{PhoneBlockConfig, PhoneBlockStandIn};
 
-mod common;
-use common::BIN;
+use crate::common;
+use crate::common::BIN;
 
 /// The stand-in as the tests know it: version 7 with three numbers and
 /// an entry PhoneBlock would never send, one number on each personal list.

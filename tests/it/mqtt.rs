@@ -17,7 +17,7 @@ use std::time::Duration;
 use minisip4fb::emulator::{CallOutcome, CallSpec, Caller};
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 
-mod common;
+use crate::common;
 
 /// A message as the watcher got it: topic, payload, retained.
 type Seen = Arc<Mutex<Vec<(String, String, bool)>>>;

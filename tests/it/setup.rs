@@ -7,8 +7,8 @@ use std::process::Output;
 use minisip4fb::emulator::Emulator;
 use minisip4fb::emulator::tr064::Tr064Config;
 
-mod common;
-use common::BIN;
+use crate::common;
+use crate::common::BIN;
 
 async fn run(args: &[&str], admin_pw: &str) -> Output {
     tokio::process::Command::new(BIN)

@@ -15,7 +15,7 @@ use minisip4fb::fritzbox::{Client, Error, Fingerprint};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
-mod common;
+use crate::common;
 
 /// From `openssl x509 -in tests/tls/box-?.crt -noout -fingerprint -sha256`.
 const BOX_A: &str = "A8:7C:4B:E7:B1:37:3E:0F:52:A6:80:67:C9:A3:87:98:9C:28:E2:5B:7A:28:A2:97:A8:74:53:36:2A:99:AD:AF";

@@ -17,7 +17,7 @@ use minisip4fb::emulator::tr064::Tr064Config;
 use minisip4fb::emulator::{CallSpec, Caller};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
 
-mod common;
+use crate::common;
 
 const SCRIPT_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/browser");
 

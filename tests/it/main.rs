@@ -1,0 +1,25 @@
+//! The integration tests, one binary: the phone as a child process and
+//! as a library against the emulated Box, real HTTP, a real MQTT broker,
+//! a real browser, on loopback. One binary links once and runs every test
+//! in one pool of threads (`RUST_TEST_THREADS`); each module is one part.
+//! A part whose tool is missing fails with the install command, unless
+//! named in `MINISIP4FB_SKIP` (see `common::require`).
+
+mod common;
+
+mod browser;
+mod cli;
+mod daemon;
+mod e2e;
+mod emulator;
+mod media;
+mod mqtt;
+mod notify;
+mod phoneblock;
+mod rfc4475;
+mod roundtrip;
+mod setup;
+mod tr064;
+mod tr064_hostile;
+mod tr064_tls;
+mod web;
