@@ -59,7 +59,4 @@ pub mod emulator;
 pub mod fritzbox;
 pub mod phoneblock;
 
-/// The README's examples, compiled by `cargo test` so they stay true.
-#[cfg(doctest)]
-#[doc = include_str!("../README.md")]
-pub struct ReadmeExamples;
+// The README's code is `examples/`, run by the tests (tests/it/examples.rs).

@@ -466,6 +466,15 @@ impl Call<'_> {
     }
 }
 
+impl State {
+    /// A lockout in force ends now (the next request finds it over).
+    pub(crate) fn end_lockout(&mut self) {
+        if self.locked_until.is_some() {
+            self.locked_until = Some(Instant::now());
+        }
+    }
+}
+
 /// HTTP digest (RFC 2617) like the Box: realm `HTTPS Access`, qop=auth,
 /// MD5, our own nonces, the answer's realm, uri (the control URL) and
 /// nonce count checked; after 10 failed logins, 503 for a while.

@@ -266,8 +266,11 @@ pub fn personal_due(fetched_at: Option<i64>, now: i64, jitter: f64) -> Duration 
 fn due(last: Option<i64>, now: i64, stale: i64, min: i64, spread: f64, jitter: f64) -> Duration {
     match last {
         Some(t) if now.saturating_sub(t) < stale => {
-            let at = t + min + (spread * jitter.clamp(0.0, 1.0)) as i64;
-            Duration::from_secs(at.saturating_sub(now).max(0) as u64)
+            let after = min + (spread * jitter.clamp(0.0, 1.0)) as i64;
+            // A last time in the future (a clock set back) waits no
+            // longer than a whole window from now.
+            let wait = (t + after).saturating_sub(now).clamp(0, after);
+            Duration::from_secs(wait as u64)
         }
         _ => Duration::ZERO,
     }
@@ -314,7 +317,11 @@ mod tests {
         // A clock set back: never a wait beyond the window.
         assert_eq!(
             community_due(Some(t + h), t, 1.0),
-            Duration::from_secs(26 * h as u64)
+            Duration::from_secs(25 * h as u64)
+        );
+        assert_eq!(
+            community_due(Some(t + 10 * h), t, 0.0),
+            Duration::from_secs(23 * h as u64)
         );
     }
 

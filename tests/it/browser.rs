@@ -7,7 +7,7 @@
 //! rating PhoneBlock got.
 //!
 //! Needs `chromium` and `npm ci --prefix tests/browser`; without them the
-//! test says so and passes, unless `MINISIP4FB_REQUIRE_BROWSER=1` (CI).
+//! test fails and says so, unless `MINISIP4FB_SKIP=browser`.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -98,14 +98,11 @@ action = "terminate"
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_dashboard_in_a_real_browser() {
-    let chromium = match tools() {
-        Ok(c) => c,
-        Err(why) if std::env::var_os("MINISIP4FB_REQUIRE_BROWSER").is_none() => {
-            eprintln!("browser test skipped: {why}");
-            return;
-        }
-        Err(why) => panic!("MINISIP4FB_REQUIRE_BROWSER is set, but {why}"),
-    };
+    let tools = tools();
+    if !common::require("browser", tools.as_ref().err().cloned()) {
+        return;
+    }
+    let chromium = tools.unwrap();
     let dir = common::fresh_dir("browser", "dashboard");
     let emu = common::emulated_box(
         &[(common::USER, common::PASSWORD)],

@@ -118,7 +118,39 @@ async fn every_demo_scenario_ends_as_it_should() {
         log.contains("terminate (rule 1 \"--block\": +499005551234 matches +49900*)"),
         "{log}"
     );
-    assert!(!log.contains(PASSWORD), "password never logged");
+}
+
+/// Credentials are redacted where SIP messages become log text: with
+/// `-v` every message is logged, the REGISTER's Authorization as
+/// `<redacted>`, its digest response nowhere.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_wire_log_redacts_credentials() {
+    let emu = emulator(300).await;
+    let mut phone = Proc::spawn(
+        Command::new(BIN)
+            .args(["run", "-v", "--fritzbox", &emu.addr().to_string()])
+            .args(["--user", USER, "--bind", "127.0.0.1:0"])
+            .env("MINISIP4FB_PASSWORD", PASSWORD)
+            .env_remove("RUST_LOG")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped()),
+    );
+    emu.wait_for_binding(Duration::from_secs(10))
+        .await
+        .expect("registers");
+    assert_eq!(phone.terminate().and_then(|s| s.code()), Some(0));
+    let log = phone.stderr();
+    assert!(log.contains("REGISTER sip:"), "-v logs the messages: {log}");
+    let redacted = log
+        .lines()
+        .filter(|l| {
+            l.to_ascii_lowercase()
+                .starts_with("authorization: <redacted>")
+        })
+        .count();
+    assert!(redacted >= 1, "{log}");
+    assert!(!log.contains("response=\""), "no digest response: {log}");
+    assert!(!log.contains(PASSWORD));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -190,22 +222,21 @@ async fn wrong_password_is_one_clear_line_and_a_non_zero_exit() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn works_over_ipv6() {
-    let Ok(emu) = Emulator::start(EmulatorConfig {
+    let started = Emulator::start(EmulatorConfig {
         bind: "[::1]:0".parse().unwrap(),
         accounts: vec![("620".into(), PASSWORD.into())],
         ..EmulatorConfig::default()
     })
-    .await
-    else {
-        // CI has ::1 and says so: there a missing IPv6 loopback fails
-        // instead of passing by skipping.
-        assert!(
-            std::env::var_os("MINISIP4FB_REQUIRE_IPV6").is_none(),
-            "no IPv6 loopback (::1), and MINISIP4FB_REQUIRE_IPV6 is set"
-        );
-        eprintln!("SKIPPED works_over_ipv6: no IPv6 loopback (::1) on this machine");
+    .await;
+    if !common::require(
+        "ipv6",
+        started.as_ref().err().map(|e| {
+            format!("no IPv6 loopback (::1) here ({e}): enable IPv6 on lo (sysctl net.ipv6.conf.lo.disable_ipv6=0)")
+        }),
+    ) {
         return;
-    };
+    }
+    let emu = started.unwrap();
     let _phone = phone(emu.addr(), "[::1]:0", PASSWORD, &[]);
     let b = emu
         .wait_for_binding(Duration::from_secs(10))

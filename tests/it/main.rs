@@ -12,6 +12,7 @@ mod cli;
 mod daemon;
 mod e2e;
 mod emulator;
+mod examples;
 mod media;
 mod mqtt;
 mod notify;

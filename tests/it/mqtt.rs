@@ -31,27 +31,41 @@ impl Drop for Broker {
     }
 }
 
-fn broker(dir: &std::path::Path, port: u16) -> Broker {
-    let conf = dir.join("mosquitto.conf");
-    std::fs::write(
-        &conf,
-        format!("listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"),
-    )
-    .unwrap();
-    let child = Command::new(mosquitto().expect("mosquitto"))
-        .arg("-c")
-        .arg(&conf)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("mosquitto starts");
-    for _ in 0..100 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            break;
+/// mosquitto on `port`, or on a free port (then tried again should another
+/// process take the port between our look and mosquitto's bind: mosquitto
+/// then exits at once, which is told apart from a broker that listens).
+fn broker(dir: &std::path::Path, port: Option<u16>) -> (Broker, u16) {
+    for _ in 0..5 {
+        let given = port;
+        let port = given.unwrap_or_else(free_port);
+        let conf = dir.join("mosquitto.conf");
+        std::fs::write(
+            &conf,
+            format!("listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"),
+        )
+        .unwrap();
+        let child = Command::new(mosquitto().expect("mosquitto"))
+            .arg("-c")
+            .arg(&conf)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("mosquitto starts");
+        let mut b = Broker(child);
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
         }
-        std::thread::sleep(Duration::from_millis(20));
+        std::thread::sleep(Duration::from_millis(50));
+        if matches!(b.0.try_wait(), Ok(None)) {
+            return (b, port);
+        }
+        let _ = b.0.wait();
+        assert!(given.is_none(), "mosquitto cannot listen on {port} again");
     }
-    Broker(child)
+    panic!("mosquitto did not start on a free port in 5 tries");
 }
 
 /// A client that records every message on `#`, reconnecting by itself.
@@ -127,8 +141,7 @@ async fn home_assistant_on_a_real_broker() {
         return;
     }
     let dir = common::fresh_dir("mqtt", "ha");
-    let port = free_port();
-    let mut mosquitto = broker(&dir, port);
+    let (mut mosquitto, port) = broker(&dir, None);
     let seen: Seen = Arc::default();
     let watcher = watch("watcher", port, seen.clone());
     std::fs::write(dir.join("password"), "geheim123\n").unwrap();
@@ -314,7 +327,7 @@ async fn home_assistant_on_a_real_broker() {
         emu.call(call("09005557777")).await.outcome,
         CallOutcome::TerminatedByPhone
     );
-    mosquitto = broker(&dir, port);
+    mosquitto = broker(&dir, Some(port)).0;
     let mark = seen.lock().unwrap().len();
     assert!(
         wait_msg(&seen, mark, Duration::from_secs(30), |t, _| t
@@ -340,8 +353,7 @@ async fn retained_and_oversized_commands_are_not_obeyed() {
         return;
     }
     let dir = common::fresh_dir("mqtt", "retained");
-    let port = free_port();
-    let _mosquitto = broker(&dir, port);
+    let (_mosquitto, port) = broker(&dir, None);
     let seen: Seen = Arc::default();
     let watcher = watch("retainer", port, seen.clone());
     watcher

@@ -91,6 +91,10 @@ password_file = "password"
 name = "premium"
 numbers = ["0900*"]
 action = "terminate"
+[[rule]]
+name = "family"
+numbers = ["030111222"]
+action = "ring"
 [[notify]]
 service = "ntfy"
 url = "http://127.0.0.1:{port}/spam-alerts"
@@ -109,6 +113,7 @@ body = '{{"text": "{{caller}} blocked: {{reason}}", "rule": "{{rule}}"}}'
 [[notify]]
 service = "webhook"
 url = "http://127.0.0.1:{port}/family-only"
+events = ["call"]
 rules = ["family"]
 "#
         ),
@@ -120,25 +125,45 @@ rules = ["family"]
         .await
         .expect("registers");
     assert!(
-        d.wait_for("1 rule(s)", Duration::from_secs(10)).await,
+        d.wait_for("2 rule(s)", Duration::from_secs(10)).await,
         "{}",
         d.log()
     );
     let call = CallSpec::new(Caller::National("09005551234".into()));
     assert_eq!(emu.call(call).await.outcome, CallOutcome::TerminatedByPhone);
-    for _ in 0..100 {
-        if got.lock().unwrap().len() >= 3 {
+    // Then a family call: the family-only webhook's one message. Events
+    // reach the hooks in order, so once it is there, the premium call's
+    // would have been too, had the filter let it through.
+    let family = CallSpec::new(Caller::National("030111222".into()))
+        .cancel_after(Duration::from_millis(300));
+    assert_eq!(
+        emu.call(family).await.outcome,
+        CallOutcome::RangUntilCancelled
+    );
+    let family_only = |g: &[Got]| {
+        g.iter()
+            .filter(|g| g.line.starts_with("POST /family-only "))
+            .count()
+    };
+    for _ in 0..200 {
+        let g = got.lock().unwrap().clone();
+        if g.len() >= 4 && family_only(&g) >= 1 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    tokio::time::sleep(Duration::from_millis(300)).await;
     let got = got.lock().unwrap().clone();
     assert_eq!(
         got.len(),
-        3,
-        "three messages, none for the family rule: {got:#?}\n{}",
+        4,
+        "three for the blocked call, one for the family's: {got:#?}\n{}",
         d.log()
+    );
+    assert_eq!(family_only(&got), 1, "{got:#?}");
+    assert!(
+        got.iter()
+            .any(|g| g.line.starts_with("POST /family-only ") && g.body.contains("030111222")),
+        "{got:#?}"
     );
     let by = |path: &str| {
         got.iter()

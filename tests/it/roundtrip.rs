@@ -118,11 +118,23 @@ proptest! {
         prop_assert_eq!(parsed, Message::Response(resp));
     }
 
+    /// A valid message with one byte changed to another printable one:
+    /// what still parses must write and parse back the same. Cases that no
+    /// longer parse are rejected, and proptest fails the test if too many
+    /// are, so the property is checked, not skipped.
     #[test]
-    fn parse_write_parse_is_stable(data in proptest::collection::vec(any::<u8>(), 0..600)) {
-        if let Ok(m) = sip::parse(&data) {
-            prop_assert_eq!(sip::parse(&m.to_bytes()).ok(), Some(m));
-        }
+    fn parse_write_parse_is_stable(
+        m in method(), uri in sip_uri(), mut headers in common_headers(), body in body(),
+        pos in any::<prop::sample::Index>(), byte in 0x20u8..0x7f,
+    ) {
+        fix_cseq(&mut headers, m.as_str());
+        let mut data = Request { method: m, uri: Uri::Sip(uri), headers, body }.to_bytes();
+        let i = pos.index(data.len());
+        data[i] = byte;
+        let parsed = sip::parse(&data);
+        prop_assume!(parsed.is_ok());
+        let m = parsed.unwrap();
+        prop_assert_eq!(sip::parse(&m.to_bytes()).ok(), Some(m));
     }
 
     #[test]

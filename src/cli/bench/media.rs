@@ -149,12 +149,35 @@ async fn run(exe: &Path, emu: &Arc<Emulator>, box_addr: &str, dir: &Path) -> Res
     for v in &violations {
         eprintln!("violation: {v}");
     }
+    // The bounds the tests once checked by the clock belong here, where a
+    // release build runs on a machine that is not compiling beside it.
+    let mean = gaps.iter().sum::<f64>() / gaps.len().max(1) as f64;
+    let mut over = Vec::new();
+    if !(19.0..21.5).contains(&mean) {
+        over.push(format!("mean gap {mean:.2} ms (want 19–21.5)"));
+    }
+    if percentile(&jitter, 0.99) >= 12.0 {
+        over.push(format!(
+            "jitter p99 {:.2} ms (want < 12)",
+            percentile(&jitter, 0.99)
+        ));
+    }
+    if percentile(&bye_after_last, 1.0) >= 100.0 {
+        over.push(format!(
+            "BYE {:.1} ms after the last packet (want < 100)",
+            percentile(&bye_after_last, 1.0)
+        ));
+    }
+    for o in &over {
+        eprintln!("over a bound: {o}");
+    }
     let failed = short + sip.failed();
     println!(
-        "\nfailed streams or calls: {failed}, violations: {}",
-        violations.len()
+        "\nfailed streams or calls: {failed}, violations: {}, bounds exceeded: {}",
+        violations.len(),
+        over.len()
     );
-    Ok(if failed == 0 && violations.is_empty() {
+    Ok(if failed == 0 && violations.is_empty() && over.is_empty() {
         0
     } else {
         1

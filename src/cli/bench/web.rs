@@ -59,19 +59,35 @@ pub(super) async fn web(exe: &Path, emu: &Arc<Emulator>, box_addr: &str, dir: &P
     }
 }
 
+/// The web address the daemon logged (`web: http://127.0.0.1:PORT`).
+async fn web_address(log: &Path) -> Result<String, String> {
+    for _ in 0..200 {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        if let Some(addr) = text
+            .split("web: http://")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+        {
+            return Ok(format!("http://{addr}"));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Err(format!(
+        "the daemon logged no web address in {}",
+        log.display()
+    ))
+}
+
 async fn run(exe: &Path, emu: &Arc<Emulator>, box_addr: &str, dir: &Path) -> Result<i32, String> {
     let io = |e: std::io::Error| e.to_string();
     let without = write_config(&dir.join("web-without"), false).map_err(io)?;
     let wdir = dir.join("web");
     let with = write_config(&wdir, false).map_err(io)?;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map_err(io)?
-        .port();
+    // Port 0: the daemon takes a free one and logs it (a port picked
+    // here and handed over could be taken meanwhile).
     let mut cfg = std::fs::read_to_string(&with).map_err(io)?;
-    cfg.push_str(&format!("[web]\nlisten = \"127.0.0.1:{port}\"\n"));
+    cfg.push_str("[web]\nlisten = \"127.0.0.1:0\"\n");
     std::fs::write(&with, cfg).map_err(io)?;
-    let base = format!("http://127.0.0.1:{port}");
     println!("\n## The web side (dashboard, API, metrics)\n\n| | |\n|---|---:|");
 
     // Each daemon takes 100 calls first (the pages then have something
@@ -83,7 +99,9 @@ async fn run(exe: &Path, emu: &Arc<Emulator>, box_addr: &str, dir: &Path) -> Res
     let rss_without = proc_status(phone.0.id(), "VmRSS:");
     drop(phone);
 
-    let phone = start_phone(emu, exe, box_addr, &with, Some(&wdir.join("daemon.log"))).await?;
+    let log = wdir.join("daemon.log");
+    let phone = start_phone(emu, exe, box_addr, &with, Some(&log)).await?;
+    let base = web_address(&log).await?;
     let warm = run_step(emu, 100, RATE).await;
     let b = base.clone();
     let all_ok = tokio::task::spawn_blocking(move || {
