@@ -293,25 +293,18 @@ impl Book {
         };
         let r = &r;
         let who = printable(r.caller.as_deref().unwrap_or("anonymous"));
+        let pin_right = matches!(end, ScriptEnd::PinRight(_));
         match end {
-            ScriptEnd::Digits(digits) => {
-                tracing::info!("call from {who}: keys {digits:?} entered");
-                let _ = self.out.events.send(DaemonEvent::Dtmf {
-                    time: rfc3339(SystemTime::now()),
-                    caller: r.caller.clone(),
-                    caller_e164: r.caller_e164.clone(),
-                    name: r.name.clone(),
-                    called: r.called.clone(),
-                    rule: r.rule.clone(),
-                    digits,
-                });
-            }
-            ScriptEnd::PinRight(digits) => {
-                tracing::info!("call from {who}: the PIN was right; keys {digits:?} entered");
-                if let (Some(doors), Some(rule), Some(e164)) =
-                    (&self.out.doors, &door, &r.caller_e164)
-                {
-                    doors.succeeded(rule, e164);
+            ScriptEnd::Digits(digits) | ScriptEnd::PinRight(digits) => {
+                if pin_right {
+                    tracing::info!("call from {who}: the PIN was right; keys {digits:?} entered");
+                    if let (Some(doors), Some(rule), Some(e164)) =
+                        (&self.out.doors, &door, &r.caller_e164)
+                    {
+                        doors.succeeded(rule, e164);
+                    }
+                } else {
+                    tracing::info!("call from {who}: keys {digits:?} entered");
                 }
                 let _ = self.out.events.send(DaemonEvent::Dtmf {
                     time: rfc3339(SystemTime::now()),
