@@ -39,7 +39,8 @@ macro_rules! eprintln {
         let _ = writeln!(std::io::stderr(), $($t)*);
     }};
 }
-pub mod agent;
+/// The sans-IO core (crates/proto), re-exported under its old paths.
+pub use minisip4fb_proto::{agent, sip};
 pub mod calllog;
 pub mod cli;
 pub mod config;
@@ -50,7 +51,6 @@ pub mod mqtt;
 #[warn(missing_docs)]
 pub mod net;
 pub mod screen;
-pub mod sip;
 pub mod text;
 pub mod web;
 
