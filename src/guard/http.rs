@@ -148,9 +148,11 @@ pub async fn serve(listener: tokio::net::TcpListener, router: Router, limits: Li
         {
             let mut open = open.lock().unwrap_or_else(|p| p.into_inner());
             if open.len() >= limits.max_connections
+                // The quietest; of equally quiet ones (a flood opened within
+                // a millisecond), the oldest.
                 && let Some(quietest) = open
                     .iter()
-                    .min_by_key(|(_, o)| o.last.load(Ordering::Relaxed))
+                    .min_by_key(|(id, o)| (o.last.load(Ordering::Relaxed), **id))
                     .map(|(id, _)| *id)
                 && let Some(o) = open.remove(&quietest)
             {
