@@ -493,6 +493,9 @@ dtmf_timeout = "1s"
     // A restart keeps the lockout.
     assert_eq!(d.terminate().and_then(|s| s.code()), Some(0));
     d = start(&emu);
+    emu.wait_for_binding(Duration::from_secs(10))
+        .await
+        .expect("registers again");
     assert!(
         d.wait_for("1 rule(s)", Duration::from_secs(20)).await,
         "{}",

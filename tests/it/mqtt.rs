@@ -321,6 +321,12 @@ async fn home_assistant_on_a_real_broker() {
         "{}",
         d.log()
     );
+    assert!(
+        d.wait_for("registered at the FRITZ!Box", Duration::from_secs(20))
+            .await,
+        "{}",
+        d.log()
+    );
     drop(mosquitto);
     // The broker away: a call is decided and ended as ever.
     assert_eq!(
@@ -396,7 +402,11 @@ async fn retained_and_oversized_commands_are_not_obeyed() {
     // Restarted: still not obeyed.
     assert_eq!(d.terminate().map(|s| s.code()), Some(Some(0)));
     d = start();
+    emu.wait_for_binding(Duration::from_secs(10))
+        .await
+        .expect("registers again");
     assert!(d.wait_for("MQTT: connected", Duration::from_secs(20)).await);
+    assert!(d.wait_for("rule(s)", Duration::from_secs(20)).await);
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(
         emu.call(call("09005551235")).await.outcome,
