@@ -256,34 +256,41 @@ impl CallLog {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             let _ = std::fs::create_dir_all(dir);
         }
-        let conn = Connection::open(path).map_err(|source| Error::Open {
+        let mut conn = Connection::open(path).map_err(|source| Error::Open {
             path: p.clone(),
             source,
         })?;
-        // WAL: readers never block the daemon, and a crash or power loss
-        // cannot corrupt the file (https://sqlite.org/wal.html).
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(|source| Error::Open {
-                path: p.clone(),
-                source,
-            })?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        crate::guard::file::sqlite_wal(&conn).map_err(|source| Error::Open {
+            path: p.clone(),
+            source,
+        })?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         // Appends and small reads: a small page cache (SQLite's default
         // grows to 2 MB as the log grows) keeps the daemon's memory flat.
         conn.pragma_update(None, "cache_size", -256)?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        let too_new = |found: i64| Error::TooNew {
+            path: p.clone(),
+            found,
+            known: MIGRATIONS.len(),
+        };
         let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
         if version as usize > MIGRATIONS.len() {
-            return Err(Error::TooNew {
-                path: p,
-                found: version,
-                known: MIGRATIONS.len(),
-            });
+            return Err(too_new(version));
         }
-        for (i, m) in MIGRATIONS.iter().enumerate().skip(version as usize) {
-            let tx = conn.unchecked_transaction()?;
-            tx.execute_batch(m)?;
-            tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+        if (version as usize) < MIGRATIONS.len() {
+            // Two processes may open a new log at once (the daemon and
+            // `calls`): the write lock first, then the version read again,
+            // so that only one of them migrates.
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let version: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
+            if version as usize > MIGRATIONS.len() {
+                return Err(too_new(version));
+            }
+            for m in MIGRATIONS.iter().skip(version as usize) {
+                tx.execute_batch(m)?;
+            }
+            tx.pragma_update(None, "user_version", MIGRATIONS.len() as i64)?;
             tx.commit()?;
         }
         Ok(CallLog {
@@ -465,6 +472,29 @@ impl CallLog {
 
 #[cfg(test)]
 mod tests {
+
+    /// The daemon and `calls` open a log that does not exist yet at the
+    /// same moment: both get it, and only one creates the schema (before
+    /// the fix: "table calls already exists").
+    #[test]
+    fn two_first_opens_at_once_both_succeed() {
+        let dir = std::env::temp_dir().join(format!("minisip4fb-log-race-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        for i in 0..100 {
+            let path = dir.join(format!("calls{i}.db"));
+            let other = path.clone();
+            let t = std::thread::spawn(move || CallLog::open(&other).map(drop));
+            let here = CallLog::open(&path).map(drop);
+            let there = t.join().unwrap();
+            assert!(
+                here.is_ok() && there.is_ok(),
+                "round {i}: {here:?} {there:?}"
+            );
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     use super::*;
 
     fn call(caller: &str, decision: Action) -> Record {

@@ -400,7 +400,7 @@ pub fn barring(a: BarringArgs) -> i32 {
         match &a.action {
             BarringAction::List => {
                 let xml = c.barring_list()?;
-                for e in crate::fritzbox::phonebook::entries(&xml) {
+                for e in crate::screen::phonebook_xml::entries(&xml) {
                     match e {
                         Ok((_, number, name)) => {
                             println!("{number:<20}  {}", name.unwrap_or_default())

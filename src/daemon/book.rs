@@ -12,33 +12,11 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::{broadcast, mpsc};
 
 use super::DaemonEvent;
-use super::screening::Decided;
+use super::note::Note;
 use crate::calllog::{Op, Record, Writer};
-use crate::net::{CallId, CallerId, Outcome, ScriptEnd};
+use crate::net::{CallId, Outcome, ScriptEnd};
 use crate::screen::Action;
 use crate::text::printable;
-
-/// What the phone (and the daemon's deferred path) tell the book-keeper.
-pub enum Note {
-    Decided {
-        call: CallId,
-        /// When the INVITE arrived.
-        at: Instant,
-        wall: SystemTime,
-        decided: Box<Decided>,
-    },
-    Ended {
-        call: CallId,
-        outcome: Outcome,
-        at: Instant,
-    },
-    /// An INVITE refused for too many calls in progress.
-    Refused { caller: Box<CallerId> },
-    /// A call's script is done (announcement played, keys entered).
-    Script { call: CallId, end: ScriptEnd },
-    /// Write what is pending (for at most [`STOP_FLUSH`]) and end.
-    Stop,
-}
 
 /// The queue from the phone's thread; it never waits on a full queue.
 /// The book-keeper takes notes at once (SQLite waits in its own memory),
@@ -123,7 +101,7 @@ const PRUNE_EVERY: Duration = Duration::from_secs(86_400);
 /// It also prunes records older than `retention_days` (0: never), at
 /// start and daily: the one thread that writes the log does it.
 pub fn run(rx: Receiver<Note>, log: Option<PathBuf>, retention_days: u32, out: Outlets) {
-    super::lower_priority_of_this_thread();
+    crate::guard::priority::lower_priority_of_this_thread();
     let mut book = Book {
         log: log.map(Writer::new),
         out,

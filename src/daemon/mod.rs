@@ -9,8 +9,10 @@
 
 pub(crate) mod book;
 pub mod doors;
+pub mod events;
 pub(crate) mod hooks;
 pub mod mqtt;
+mod note;
 mod notify;
 mod phoneblock;
 pub mod screening;
@@ -21,7 +23,6 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use serde::Serialize;
 use tokio::sync::{broadcast, mpsc};
 
 use crate::calllog::Record;
@@ -30,7 +31,8 @@ use crate::fritzbox::link::{BoxLink, LinkError};
 use crate::net::{IncomingCall, Phone, PhoneConfig, Registration, Verdict};
 use crate::screen::Action;
 use crate::screen::rules::{BoxLists, CompileError, History, Rules};
-use book::Note;
+pub use events::{DaemonEvent, EventKind};
+use note::Note;
 use screening::{DaemonScreen, RulesSnapshot};
 
 /// Where the rules come from: the config file (if any) plus `--block` flags.
@@ -226,151 +228,6 @@ enum ReloadError {
         error: Box<CompileError>,
         files: Vec<PathBuf>,
     },
-}
-
-/// The kinds of [`DaemonEvent`], by the names hooks and JSON use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EventKind {
-    Call,
-    CallEnded,
-    Terminated,
-    Registered,
-    RegistrationLost,
-    RegistrationRestored,
-    PhoneblockSynced,
-    PhoneblockSyncFailed,
-    Dtmf,
-    PinRejected,
-    DoorLocked,
-}
-
-impl EventKind {
-    pub const ALL: [EventKind; 11] = [
-        EventKind::Call,
-        EventKind::CallEnded,
-        EventKind::Terminated,
-        EventKind::Registered,
-        EventKind::RegistrationLost,
-        EventKind::RegistrationRestored,
-        EventKind::PhoneblockSynced,
-        EventKind::PhoneblockSyncFailed,
-        EventKind::Dtmf,
-        EventKind::PinRejected,
-        EventKind::DoorLocked,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EventKind::Call => "call",
-            EventKind::CallEnded => "call_ended",
-            EventKind::Terminated => "terminated",
-            EventKind::Registered => "registered",
-            EventKind::RegistrationLost => "registration_lost",
-            EventKind::RegistrationRestored => "registration_restored",
-            EventKind::PhoneblockSynced => "phoneblock_synced",
-            EventKind::PhoneblockSyncFailed => "phoneblock_sync_failed",
-            EventKind::Dtmf => "dtmf",
-            EventKind::PinRejected => "pin_rejected",
-            EventKind::DoorLocked => "door_locked",
-        }
-    }
-}
-
-impl std::str::FromStr for EventKind {
-    type Err = ();
-
-    fn from_str(s: &str) -> Result<EventKind, ()> {
-        EventKind::ALL
-            .into_iter()
-            .find(|k| k.as_str() == s)
-            .ok_or(())
-    }
-}
-
-/// Something worth telling other programs (`--events json`, hooks). The
-/// serde tag is [`EventKind::as_str`].
-#[derive(Debug, Clone, Serialize)]
-#[serde(tag = "event", rename_all = "snake_case")]
-pub enum DaemonEvent {
-    Registered {
-        time: String,
-        expires: u64,
-    },
-    RegistrationLost {
-        time: String,
-        reason: String,
-    },
-    RegistrationRestored {
-        time: String,
-        expires: u64,
-    },
-    Call(Record),
-    CallEnded(Record),
-    Terminated(Record),
-    /// The local copy of PhoneBlock's community list was synced.
-    PhoneblockSynced {
-        time: String,
-        full: bool,
-        added: usize,
-        updated: usize,
-        removed: usize,
-        total: usize,
-        version: i64,
-    },
-    /// A sync failed; the copy in use stays. `retry_in`: seconds.
-    PhoneblockSyncFailed {
-        time: String,
-        reason: String,
-        retry_in: u64,
-    },
-    /// A call answered by an `answer` rule: the keys the caller entered
-    /// (after the PIN, without the `#`).
-    Dtmf {
-        time: String,
-        caller: Option<String>,
-        caller_e164: Option<String>,
-        name: Option<String>,
-        called: Option<String>,
-        rule: Option<String>,
-        digits: String,
-    },
-    /// A door opener's call without the right PIN: `wrong` entries.
-    PinRejected {
-        time: String,
-        caller: Option<String>,
-        caller_e164: Option<String>,
-        name: Option<String>,
-        rule: Option<String>,
-        wrong: u32,
-    },
-    /// A door opener stops answering: one caller until `until` (RFC
-    /// 3339), or everyone (`until` none) until the owner opens it again.
-    DoorLocked {
-        time: String,
-        rule: Option<String>,
-        caller: Option<String>,
-        caller_e164: Option<String>,
-        everyone: bool,
-        until: Option<String>,
-    },
-}
-
-impl DaemonEvent {
-    pub fn kind(&self) -> EventKind {
-        match self {
-            DaemonEvent::Registered { .. } => EventKind::Registered,
-            DaemonEvent::RegistrationLost { .. } => EventKind::RegistrationLost,
-            DaemonEvent::RegistrationRestored { .. } => EventKind::RegistrationRestored,
-            DaemonEvent::Call(_) => EventKind::Call,
-            DaemonEvent::CallEnded(_) => EventKind::CallEnded,
-            DaemonEvent::Terminated(_) => EventKind::Terminated,
-            DaemonEvent::PhoneblockSynced { .. } => EventKind::PhoneblockSynced,
-            DaemonEvent::PhoneblockSyncFailed { .. } => EventKind::PhoneblockSyncFailed,
-            DaemonEvent::Dtmf { .. } => EventKind::Dtmf,
-            DaemonEvent::PinRejected { .. } => EventKind::PinRejected,
-            DaemonEvent::DoorLocked { .. } => EventKind::DoorLocked,
-        }
-    }
 }
 
 fn now_rfc3339() -> String {
@@ -686,22 +543,6 @@ fn start_tr064(
     Some(tx)
 }
 
-/// Nice +10 for the calling thread (Linux keeps the nice value per
-/// thread): the book-keeper and rule reloads call it, so on a small machine
-/// a SQLite write or a compile waits for the phone's thread, never the
-/// other way round. The first compile keeps normal priority: calls wait
-/// for it.
-pub(crate) fn lower_priority_of_this_thread() {
-    #[cfg(target_os = "linux")]
-    // SAFETY: setpriority on our own thread id; it changes only its nice value.
-    unsafe {
-        let tid = libc::gettid();
-        if libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, 10) != 0 {
-            tracing::debug!("cannot lower the daemon threads' priority");
-        }
-    }
-}
-
 /// A call handed over before the rules were ready: decided as soon as
 /// they are, the same way the screen decides.
 async fn decide_deferred(
@@ -987,7 +828,7 @@ async fn reloader(
         }
         let candidate = source.clone();
         let compiled = tokio::task::spawn_blocking(move || {
-            lower_priority_of_this_thread();
+            crate::guard::priority::lower_priority_of_this_thread();
             let mut c = candidate;
             c.reload().map(|rules| (c, rules)).map_err(Box::new)
         })

@@ -92,7 +92,7 @@ async fn blocking<T: Send + 'static>(
 ) -> Option<T> {
     let store = store.clone();
     tokio::task::spawn_blocking(move || {
-        super::lower_priority_of_this_thread();
+        crate::guard::priority::lower_priority_of_this_thread();
         f(&mut store.lock().unwrap_or_else(|p| p.into_inner()))
     })
     .await

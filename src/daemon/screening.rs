@@ -10,11 +10,11 @@ use std::time::{Duration, Instant, SystemTime};
 
 use arc_swap::ArcSwapOption;
 
-use super::book::Note;
-use crate::calllog::Record;
+pub use super::note::Decided;
+use super::note::Note;
 use crate::net::{CallId, CallerId, Outcome, Reject, Screen, Script, ScriptEnd, Verdict};
 use crate::screen::Action;
-use crate::screen::rules::{Decision, History, Rules};
+use crate::screen::rules::{History, Rules};
 
 /// How long notes gather before they are handed to the book-keeper: a
 /// call's decision and its end usually go together, waking it once, and
@@ -24,39 +24,6 @@ const MAX_OUTBOX: usize = 256;
 
 /// The rules in force; `None` until the first compile is done.
 pub type RulesSnapshot = Arc<ArcSwapOption<Rules>>;
-
-/// A decision as the phone's thread hands it over: typed, nothing
-/// formatted yet. The book-keeper turns it into the call log's [`Record`].
-#[derive(Debug)]
-pub struct Decided {
-    pub caller: CallerId,
-    pub decision: Decision,
-    /// INVITE → decision, ms.
-    pub decision_ms: f64,
-}
-
-impl Decided {
-    /// The call log's record; `time` is set by the book-keeper.
-    pub fn into_record(self) -> Record {
-        let (c, d) = (self.caller, self.decision);
-        Record {
-            id: None,
-            time: String::new(),
-            caller: c.number,
-            caller_e164: d.e164,
-            name: d.name.or(c.display_name),
-            called: c.called,
-            class: d.class,
-            decision: d.effective,
-            action: d.action,
-            rule: d.why.rule().map(ToString::to_string),
-            reason: d.why.to_string(),
-            outcome: None,
-            decision_ms: Some(self.decision_ms),
-            bye_ms: None,
-        }
-    }
-}
 
 /// Decides one call: what the phone does, and the decision to keep.
 pub fn decide(

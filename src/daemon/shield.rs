@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use super::screening::Decided;
+use super::note::Decided;
 use crate::net::Verdict;
 use crate::screen::Action;
 

@@ -6,7 +6,6 @@
 //! Blocking (ureq); async callers use `spawn_blocking`.
 
 pub mod link;
-pub mod phonebook;
 pub mod soap;
 mod tls;
 

@@ -135,6 +135,33 @@ pub fn is_damaged(e: &rusqlite::Error) -> bool {
     )
 }
 
+/// Switches a SQLite database to WAL (readers never block the writer; a
+/// crash or power loss cannot corrupt it: https://sqlite.org/wal.html).
+/// On a new file opened by two processes at once (the daemon and a
+/// command), SQLite may answer busy at once, without its busy handler:
+/// such an answer is tried again, for up to 5 s.
+pub fn sqlite_wal(conn: &rusqlite::Connection) -> rusqlite::Result<()> {
+    let mut tries = 0;
+    loop {
+        match conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get::<_, String>(0)) {
+            Ok(_) => return Ok(()),
+            Err(e)
+                if tries < 50
+                    && matches!(
+                        e.sqlite_error_code(),
+                        Some(
+                            rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+                        )
+                    ) =>
+            {
+                tries += 1;
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 /// Moves a damaged database (and its `-wal` and `-shm` files) aside to
 /// `NAME.damaged-YYYYMMDDTHHMMSSZ`; returns the new name.
 pub fn set_aside(path: &Path) -> std::io::Result<PathBuf> {

@@ -7,6 +7,7 @@
 //! - [`http`]: the one HTTP server loop (Host check, header and idle
 //!   timeouts, a cap on connections).
 //! - [`fds`]: file descriptors raised at start, a share for the web.
+//! - [`priority`]: every thread but the phone's at a lower priority.
 //! - [`json`]: every string and number of a JSON answer bounded.
 //! - [`file`]: files read without blocking (no FIFO, no device), bounded
 //!   in size, and a warning for files that others may write.
@@ -16,3 +17,4 @@ pub mod file;
 pub mod http;
 pub mod json;
 pub mod limiter;
+pub mod priority;

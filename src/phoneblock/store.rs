@@ -85,24 +85,7 @@ impl Store {
         // each have a connection: a write waits for another's, briefly.
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(err)?;
-        // Switching a new file to WAL takes an exclusive lock for which
-        // SQLite may answer SQLITE_BUSY at once, without the busy handler
-        // (the sync and the reporter open the copy at the same start):
-        // such an answer is tried again, for up to 5 s.
-        let mut tries = 0;
-        while let Err(e) =
-            conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get::<_, String>(0))
-        {
-            let busy = matches!(
-                e.sqlite_error_code(),
-                Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
-            );
-            tries += 1;
-            if !busy || tries >= 50 {
-                return Err(err(e));
-            }
-            std::thread::sleep(std::time::Duration::from_millis(100));
-        }
+        crate::guard::file::sqlite_wal(&conn).map_err(err)?;
         conn.execute_batch(
             "
              CREATE TABLE IF NOT EXISTS personal (

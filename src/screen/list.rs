@@ -305,7 +305,7 @@ pub fn entries(text: &str, format: Format) -> Vec<Entry> {
         Format::Text => text_entries(text),
         Format::Csv => csv_entries(text),
         Format::VCard => vcard_entries(text),
-        Format::FritzXml => crate::fritzbox::phonebook::entries(text),
+        Format::FritzXml => super::phonebook_xml::entries(text),
     }
 }
 

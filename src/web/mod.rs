@@ -31,7 +31,7 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 use tokio::sync::{broadcast, watch};
 
-use crate::daemon::DaemonEvent;
+use crate::daemon::events::DaemonEvent;
 use crate::net::Registration;
 
 /// Where the web side listens and who may use it.
@@ -180,14 +180,14 @@ pub fn start(
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .thread_name("minisip4fb-web-pool")
-        .on_thread_start(crate::daemon::lower_priority_of_this_thread)
+        .on_thread_start(crate::guard::priority::lower_priority_of_this_thread)
         .max_blocking_threads(8)
         .build()?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     std::thread::Builder::new()
         .name("minisip4fb-web".into())
         .spawn(move || {
-            crate::daemon::lower_priority_of_this_thread();
+            crate::guard::priority::lower_priority_of_this_thread();
             runtime.block_on(async move {
                 let listener = match tokio::net::TcpListener::from_std(listener) {
                     Ok(l) => l,

@@ -160,7 +160,7 @@ async fn run(exe: &Path, emu: &Arc<Emulator>, box_addr: &str, dir: &Path) -> Res
         clients.push(std::thread::spawn(move || {
             // The clients stand for browsers on other machines: they get
             // the CPU after the phone.
-            crate::daemon::lower_priority_of_this_thread();
+            crate::guard::priority::lower_priority_of_this_thread();
             let a = agent();
             let mut i = c;
             while !hammer.load(Ordering::Relaxed) {

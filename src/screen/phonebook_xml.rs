@@ -1,15 +1,19 @@
-//! The FRITZ!Box's phonebook export (also its call-barring list), read
-//! for the rules' `lists` and for `minisip4fb barring`.
+//! The FRITZ!Box's phonebook export (also its call-barring list), a list
+//! format like text, CSV and vCard: read for the rules' `lists` and for
+//! `minisip4fb barring`. Here, not in `fritzbox/`, because the screen
+//! reads it and the screen depends on no client.
 
-use crate::screen::list::Entry;
 use crate::text::Lines;
 
 /// A FRITZ!Box phonebook nests five elements deep; this is plenty.
 const MAX_XML_DEPTH: usize = 32;
 
 /// The FRITZ!Box phonebook export: `<contact><person><realName>…` and
-/// `<telephony><number …>…</number>` (FRITZBOX.md, TR-064 section).
-pub fn entries(text: &str) -> Vec<Entry> {
+/// `<telephony><number …>…</number>` (FRITZBOX.md, TR-064 section). Each
+/// is a list entry (`screen::list::Entry`): (line, number, name) or
+/// (line, what is wrong).
+#[allow(clippy::type_complexity)]
+pub fn entries(text: &str) -> Vec<Result<(usize, String, Option<String>), (usize, String)>> {
     use quick_xml::Reader;
     use quick_xml::events::Event;
     let mut reader = Reader::from_str(text);

@@ -1,0 +1,65 @@
+//! What the phone's thread tells the book-keeper about a call: the typed
+//! decision ([`Decided`]) and the notes that carry it and the call's end.
+//! A room of its own below the screen, the shield and the book-keeper,
+//! which all speak it and none of which needs the others for it.
+
+use std::time::{Instant, SystemTime};
+
+use crate::calllog::Record;
+use crate::net::{CallId, CallerId, Outcome, ScriptEnd};
+use crate::screen::rules::Decision;
+
+/// A decision as the phone's thread hands it over: typed, nothing
+/// formatted yet. The book-keeper turns it into the call log's [`Record`].
+#[derive(Debug)]
+pub struct Decided {
+    pub caller: CallerId,
+    pub decision: Decision,
+    /// INVITE → decision, ms.
+    pub decision_ms: f64,
+}
+
+impl Decided {
+    /// The call log's record; `time` is set by the book-keeper.
+    pub fn into_record(self) -> Record {
+        let (c, d) = (self.caller, self.decision);
+        Record {
+            id: None,
+            time: String::new(),
+            caller: c.number,
+            caller_e164: d.e164,
+            name: d.name.or(c.display_name),
+            called: c.called,
+            class: d.class,
+            decision: d.effective,
+            action: d.action,
+            rule: d.why.rule().map(ToString::to_string),
+            reason: d.why.to_string(),
+            outcome: None,
+            decision_ms: Some(self.decision_ms),
+            bye_ms: None,
+        }
+    }
+}
+
+/// What the phone (and the daemon's deferred path) tell the book-keeper.
+pub enum Note {
+    Decided {
+        call: CallId,
+        /// When the INVITE arrived.
+        at: Instant,
+        wall: SystemTime,
+        decided: Box<Decided>,
+    },
+    Ended {
+        call: CallId,
+        outcome: Outcome,
+        at: Instant,
+    },
+    /// An INVITE refused for too many calls in progress.
+    Refused { caller: Box<CallerId> },
+    /// A call's script is done (announcement played, keys entered).
+    Script { call: CallId, end: ScriptEnd },
+    /// Write what is pending (for at most the book-keeper's stop flush) and end.
+    Stop,
+}
