@@ -489,6 +489,14 @@ pub fn parse_duration(s: &str) -> Result<Duration, ConfigError> {
     Ok(Duration::from_secs_f64(secs))
 }
 
+/// systemd's `StateDirectory=` (the package's unit: `/var/lib/minisip4fb`,
+/// as `/etc` is read-only there), where the daemon keeps its own state.
+pub fn systemd_state_directory() -> Option<PathBuf> {
+    std::env::var_os("STATE_DIRECTORY")
+        .and_then(|d| std::env::split_paths(&d).next())
+        .filter(|d| d.is_absolute())
+}
+
 /// A config file is read up to this size.
 const MAX_CONFIG: u64 = 1 << 20;
 /// A secret's file is read up to this size.

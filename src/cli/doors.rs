@@ -35,10 +35,7 @@ fn state_dir(a: &DoorsArgs) -> PathBuf {
     if let Some(d) = &a.state_dir {
         return d.clone();
     }
-    if let Some(d) = std::env::var_os("STATE_DIRECTORY")
-        .and_then(|d| std::env::split_paths(&d).next())
-        .filter(|d| d.is_absolute())
-    {
+    if let Some(d) = crate::config::systemd_state_directory() {
         return d;
     }
     match &a.config {

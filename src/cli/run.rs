@@ -303,10 +303,7 @@ pub async fn run(args: RunArgs) -> i32 {
         events_json: args.events.is_some(),
         calls: None,
         web,
-        // systemd's StateDirectory= (the package's unit): /etc is read-only there.
-        state_dir: std::env::var_os("STATE_DIRECTORY")
-            .and_then(|d| std::env::split_paths(&d).next())
-            .filter(|d| d.is_absolute()),
+        state_dir: config::systemd_state_directory(),
     };
     daemon::serve(settings.phone, parts, shutdown).await
 }

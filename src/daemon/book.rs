@@ -90,7 +90,7 @@ struct Book {
     /// Since when writes fail, and why (logged once per failure spell).
     failing: Option<Instant>,
     /// Door openers' calls that ended before their script did.
-    ended_doors: VecDeque<(CallId, Record, Option<std::sync::Arc<str>>)>,
+    ended_doors: VecDeque<(CallId, Record, std::sync::Arc<str>)>,
     dropped: u64,
 }
 
@@ -230,12 +230,12 @@ impl Book {
                 Some(open) => {
                     // Its script may still end after it (a caller who hung
                     // up after wrong PINs): kept a while for that.
-                    if open.door.is_some() {
+                    if let Some(door) = &open.door {
                         if self.ended_doors.len() >= 64 {
                             self.ended_doors.pop_front();
                         }
                         self.ended_doors
-                            .push_back((call, open.record.clone(), open.door.clone()));
+                            .push_back((call, open.record.clone(), door.clone()));
                     }
                     self.ended(open, outcome, at)
                 }
@@ -264,7 +264,7 @@ impl Book {
             None => match self.ended_doors.iter().position(|(c, _, _)| *c == call) {
                 Some(i) => {
                     let (_, r, door) = self.ended_doors.remove(i).expect("found above");
-                    (r, door)
+                    (r, Some(door))
                 }
                 None => return,
             },

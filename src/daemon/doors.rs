@@ -55,9 +55,15 @@ pub enum Locked {
     Everyone,
 }
 
-#[derive(Default, Serialize, Deserialize)]
+/// The state file: `{"rules": {RULE: limiter}}`.
+#[derive(Default, Deserialize)]
 struct Saved {
     rules: HashMap<String, Limiter<String>>,
+}
+
+#[derive(Serialize)]
+struct SavedRef<'a> {
+    rules: &'a HashMap<String, Limiter<String>>,
 }
 
 /// The counting and its file; cloned handles share it.
@@ -74,12 +80,7 @@ impl Doors {
     /// As the file says (nothing locked without one, or if it cannot be
     /// read: said once).
     pub fn load(file: Option<PathBuf>) -> Doors {
-        let saved = file.as_ref().and_then(|f| read(f)).unwrap_or_default();
-        let rules = saved
-            .rules
-            .into_iter()
-            .map(|(rule, l)| (rule, l.with_policy(POLICY)))
-            .collect();
+        let rules = file.as_deref().map(read).unwrap_or_default();
         let doors = Doors(Arc::new(Inner {
             file,
             rules: Mutex::new(rules),
@@ -143,13 +144,8 @@ impl Doors {
     /// The file read again (after `minisip4fb doors open` and a reload).
     pub fn reload(&self) {
         let Some(file) = &self.0.file else { return };
-        let saved = read(file).unwrap_or_default();
         let mut rules = self.lock();
-        *rules = saved
-            .rules
-            .into_iter()
-            .map(|(rule, l)| (rule, l.with_policy(POLICY)))
-            .collect();
+        *rules = read(file);
         self.publish(&rules);
     }
 
@@ -188,19 +184,12 @@ impl Doors {
         self.0.state.store(Arc::new(locks));
     }
 
-    /// Written as a new file renamed over the old: a crash never leaves
-    /// half of one. A failure is said, the counting in memory goes on.
+    /// Written whole or not at all; a failure is said, the counting in
+    /// memory goes on.
     fn save(&self, rules: &HashMap<String, Limiter<String>>) {
         let Some(file) = &self.0.file else { return };
-        let saved = Saved {
-            rules: rules.clone(),
-        };
-        let write = || -> std::io::Result<()> {
-            let tmp = file.with_extension(format!("tmp{}", std::process::id()));
-            std::fs::write(&tmp, serde_json::to_vec(&saved).unwrap_or_default())?;
-            std::fs::rename(&tmp, file)
-        };
-        if let Err(e) = write() {
+        let bytes = serde_json::to_vec(&SavedRef { rules }).unwrap_or_default();
+        if let Err(e) = crate::guard::file::replace(file, &bytes) {
             tracing::warn!(
                 "door openers: cannot keep the failed PINs in {} ({e}); they count until the next restart",
                 file.display()
@@ -209,8 +198,10 @@ impl Doors {
     }
 }
 
-fn read(file: &std::path::Path) -> Option<Saved> {
-    match crate::guard::file::read_regular(file, 1 << 20) {
+/// The rules' counting as the file has it, under today's policy; none
+/// without a file, or when it cannot be read (said).
+fn read(file: &std::path::Path) -> HashMap<String, Limiter<String>> {
+    let saved: Option<Saved> = match crate::guard::file::read_regular(file, 1 << 20) {
         Ok(text) => match serde_json::from_str(&text) {
             Ok(s) => Some(s),
             Err(e) => {
@@ -231,7 +222,13 @@ fn read(file: &std::path::Path) -> Option<Saved> {
             );
             None
         }
-    }
+    };
+    saved
+        .unwrap_or_default()
+        .rules
+        .into_iter()
+        .map(|(rule, l)| (rule, l.with_policy(POLICY)))
+        .collect()
 }
 
 #[cfg(test)]

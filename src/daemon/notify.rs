@@ -135,6 +135,11 @@ impl Preset {
     pub fn text(&self, event: &DaemonEvent) -> (String, String) {
         let de = self.german;
         let pick = |en: &str, german: &str| if de { german.to_owned() } else { en.to_owned() };
+        let who = |caller: &Option<String>| {
+            caller
+                .clone()
+                .unwrap_or_else(|| pick("anonymous", "unbekannt"))
+        };
         let (title, text) = match event {
             DaemonEvent::Call(r) | DaemonEvent::CallEnded(r) | DaemonEvent::Terminated(r) => {
                 let who = r
@@ -197,14 +202,8 @@ impl Preset {
                 pick("Wrong PIN at the door opener", "Falsche PIN am Türöffner"),
                 format!(
                     "{}: {wrong} {} ({})",
-                    caller
-                        .as_deref()
-                        .unwrap_or(if de { "unbekannt" } else { "anonymous" }),
-                    if de {
-                        "falsche Eingabe(n)"
-                    } else {
-                        "wrong entries"
-                    },
+                    who(caller),
+                    pick("wrong entries", "falsche Eingabe(n)"),
                     rule.as_deref().unwrap_or("?")
                 ),
             ),
@@ -215,20 +214,15 @@ impl Preset {
             } => (
                 pick("Door opener locked", "Türöffner gesperrt"),
                 format!(
-                    "{} {}",
+                    "{} {}): {}",
                     pick(
                         "Too many wrong PINs today (last from",
                         "Zu viele falsche PINs heute (zuletzt von"
                     ),
+                    who(caller),
                     pick(
-                        &format!(
-                            "{}): it answers nobody until you open it again.",
-                            caller.as_deref().unwrap_or("anonymous")
-                        ),
-                        &format!(
-                            "{}): er nimmt keinen Anruf an, bis Sie ihn wieder freigeben.",
-                            caller.as_deref().unwrap_or("unbekannt")
-                        )
+                        "it answers nobody until you open it again.",
+                        "er nimmt keinen Anruf an, bis Sie ihn wieder freigeben."
                     )
                 ),
             ),
@@ -236,9 +230,7 @@ impl Preset {
                 pick("Door opener locked", "Türöffner gesperrt"),
                 format!(
                     "{} {} {}",
-                    caller
-                        .as_deref()
-                        .unwrap_or(if de { "unbekannt" } else { "anonymous" }),
+                    who(caller),
                     pick("is locked out until", "ist gesperrt bis"),
                     until.as_deref().unwrap_or("?")
                 ),

@@ -58,9 +58,7 @@ impl Shield {
         let Some(file) = &self.file else {
             return Ok(());
         };
-        let tmp = file.with_extension(format!("tmp{}", std::process::id()));
-        std::fs::write(&tmp, if on { "on\n" } else { "off\n" })?;
-        std::fs::rename(&tmp, file)
+        crate::guard::file::replace(file, if on { b"on\n" } else { b"off\n" })
     }
 
     /// Off: what the rules said is kept, what is done is `ring` (an

@@ -3,9 +3,14 @@
 //! (themselves capped, [`super::http`]) cannot take the last descriptors
 //! that calls, audio and hooks need.
 
-/// Raises the soft limit on open files to the hard one (at most 65,536);
-/// returns the limit now in force.
+/// Raises the soft limit on open files to the hard one (at most 65,536),
+/// once; returns the limit now in force.
 pub fn raise_limit() -> u64 {
+    static LIMIT: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *LIMIT.get_or_init(raise)
+}
+
+fn raise() -> u64 {
     #[cfg(unix)]
     {
         let mut lim = libc::rlimit {

@@ -126,6 +126,14 @@ pub fn within<T: Send + 'static>(
         .unwrap_or(Err(ReadError::Hung))
 }
 
+/// Replaces `path` with `bytes` by writing a new file beside it and
+/// renaming it over the old one: a crash never leaves half of one.
+pub fn replace(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, path)
+}
+
 /// Whether SQLite says the file is not a database or is damaged (an SD
 /// card that lost sectors): such a file is set aside, not obeyed.
 pub fn is_damaged(e: &rusqlite::Error) -> bool {
@@ -182,7 +190,7 @@ pub fn set_aside(path: &Path) -> std::io::Result<PathBuf> {
 }
 
 /// Warns once per file that others may write it or replace it.
-pub fn warn_if_others_may_write(path: &Path, meta: &Metadata) {
+fn warn_if_others_may_write(path: &Path, meta: &Metadata) {
     static WARNED: Mutex<Option<HashSet<PathBuf>>> = Mutex::new(None);
     let Some(why) = others_may_write(path, meta) else {
         return;

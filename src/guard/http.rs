@@ -204,7 +204,7 @@ async fn connection(
     });
     let conn = hyper::server::conn::http1::Builder::new()
         .timer(hyper_util::rt::TokioTimer::new())
-        // RFC 9112 §2.2 leaves the head's size to the server.
+        // RFC 9110 §5.4: a server may bound the size of the fields it takes.
         .max_buf_size(16 * 1024)
         .header_read_timeout(limits.header_timeout)
         .serve_connection(io, service);
