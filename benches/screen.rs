@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use minisip4fb::agent::CallerId;
-use minisip4fb::calllog::{CallLog, Op, Record};
+use minisip4fb::call::Record;
+use minisip4fb::calllog::{CallLog, Op};
 use minisip4fb::config;
 use minisip4fb::screen::Action;
 use minisip4fb::screen::number::{Home, classify};

@@ -41,15 +41,17 @@ macro_rules! eprintln {
 }
 /// The sans-IO core (crates/proto), re-exported under its old paths.
 pub use minisip4fb_proto::{agent, sip};
+pub mod call;
 pub mod calllog;
 pub mod cli;
 pub mod config;
+pub mod controls;
 pub mod daemon;
 pub mod guard;
 pub mod media;
-pub mod mqtt;
 #[warn(missing_docs)]
 pub mod net;
+pub mod outlets;
 pub mod screen;
 pub mod text;
 pub mod web;

@@ -6,11 +6,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use rusqlite::{Connection, params};
-use serde::Serialize;
 
 use crate::agent::Outcome;
-use crate::screen::Action;
-use crate::screen::rules::CallerClass;
+use crate::call::Record;
 
 /// Schema migrations, applied in order; `PRAGMA user_version` counts them.
 const MIGRATIONS: &[&str] = &["CREATE TABLE calls (
@@ -31,35 +29,6 @@ const MIGRATIONS: &[&str] = &["CREATE TABLE calls (
         ended       TEXT
     );
     CREATE INDEX calls_time ON calls(time);"];
-
-/// One call as recorded: typed from the decision to the outcome; text
-/// only in SQLite and JSON.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Record {
-    /// The row id; `None` before the record is written (events).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub id: Option<i64>,
-    /// When the INVITE arrived, RFC 3339, UTC.
-    pub time: String,
-    /// The number as the Box sent it; `None` when withheld.
-    pub caller: Option<String>,
-    pub caller_e164: Option<String>,
-    pub name: Option<String>,
-    pub called: Option<String>,
-    pub class: CallerClass,
-    /// What was done (`ring` in log-only mode).
-    pub decision: Action,
-    /// What the rules said.
-    pub action: Action,
-    pub rule: Option<String>,
-    pub reason: String,
-    /// How the call ended; `None` while it runs.
-    pub outcome: Option<Outcome>,
-    /// INVITE → decision, ms.
-    pub decision_ms: Option<f64>,
-    /// INVITE → the end of a call we terminated (our BYE confirmed), ms.
-    pub bye_ms: Option<f64>,
-}
 
 /// One write, applied in batches by [`CallLog::apply`]; `key` is the
 /// writer's own handle of the call (its row id is known only once written).
@@ -122,10 +91,6 @@ pub enum Error {
 #[derive(Clone)]
 pub struct CallLog {
     conn: Arc<Mutex<Connection>>,
-}
-
-fn now_rfc3339() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 fn insert(db: &Connection, r: &Record) -> rusqlite::Result<i64> {
@@ -316,7 +281,7 @@ impl CallLog {
 
     /// Fills in how a call ended.
     pub fn finish(&self, id: i64, outcome: Outcome, bye_ms: Option<f64>) -> Result<(), Error> {
-        self.with(|db| finish(db, id, outcome, bye_ms, &now_rfc3339()))
+        self.with(|db| finish(db, id, outcome, bye_ms, &crate::call::now_rfc3339()))
     }
 
     /// Applies `ops` in one transaction: all or nothing. `rows` maps the
@@ -359,8 +324,8 @@ impl CallLog {
         if days == 0 {
             return Ok(0);
         }
-        let cutoff = (chrono::Utc::now() - chrono::Duration::days(days.into()))
-            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let cutoff =
+            crate::call::rfc3339((chrono::Utc::now() - chrono::Duration::days(days.into())).into());
         self.with(|db| db.execute("DELETE FROM calls WHERE time < ?1", params![cutoff]))
     }
 
@@ -472,6 +437,9 @@ impl CallLog {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+    use crate::screen::Action;
+    use crate::screen::rules::CallerClass;
 
     /// The daemon and `calls` open a log that does not exist yet at the
     /// same moment: both get it, and only one creates the schema (before
@@ -495,12 +463,10 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
     }
 
-    use super::*;
-
     fn call(caller: &str, decision: Action) -> Record {
         Record {
             id: None,
-            time: now_rfc3339(),
+            time: crate::call::now_rfc3339(),
             caller: Some(caller.into()),
             caller_e164: Some(format!("+49{}", &caller[1..])),
             name: None,
@@ -541,7 +507,7 @@ mod tests {
                     key: 7,
                     outcome: Outcome::Terminated,
                     bye_ms: Some(0.4),
-                    ended: now_rfc3339(),
+                    ended: crate::call::now_rfc3339(),
                 },
             ];
             log.apply(&ops, &mut rows).unwrap();

@@ -4,7 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 
-use crate::calllog::{CallLog, Filter, Record};
+use crate::call::Record;
+use crate::calllog::{CallLog, Filter};
 use crate::config;
 use crate::text::printable;
 
@@ -63,9 +64,10 @@ fn open(a: &DbArgs) -> Result<(CallLog, Option<String>), String> {
     let since = match &a.since {
         Some(s) => {
             let d = config::parse_duration(s).map_err(|e| e.to_string())?;
-            let t =
-                chrono::Utc::now() - chrono::Duration::from_std(d).map_err(|e| e.to_string())?;
-            Some(t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+            let t = std::time::SystemTime::now()
+                .checked_sub(d)
+                .ok_or_else(|| format!("--since {s}: before the epoch"))?;
+            Some(crate::call::rfc3339(t))
         }
         None => None,
     };

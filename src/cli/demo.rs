@@ -11,7 +11,7 @@ use tokio::sync::{broadcast, mpsc};
 
 use super::run::RunArgs;
 use super::tr064::{BoxArgs, SetupArgs, do_setup};
-use crate::calllog::Record;
+use crate::call::Record;
 use crate::daemon::{Parts, fetch_box_lists, serve};
 use crate::emulator::phoneblock::{PhoneBlockConfig, PhoneBlockStandIn};
 use crate::emulator::tr064::Tr064Config;

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 
-use crate::daemon::doors::{Doors, FILE};
+use crate::controls::doors::{Doors, FILE};
 
 #[derive(Args, Debug)]
 pub struct DoorsArgs {

@@ -150,8 +150,8 @@ impl Settings {
 pub struct Checked {
     pub settings: Settings,
     pub web: Option<crate::web::Settings>,
-    pub mqtt: Option<crate::daemon::mqtt::Settings>,
-    pub hooks: Option<crate::daemon::hooks::Hooks>,
+    pub mqtt: Option<crate::outlets::mqtt::Settings>,
+    pub hooks: Option<crate::outlets::hooks::Hooks>,
     pub tr064: Option<crate::fritzbox::link::BoxLink>,
 }
 
@@ -164,7 +164,7 @@ pub fn validate(args: &RunArgs) -> Result<Checked, Vec<String>> {
     let web = keep.ok(web_settings(args, &settings.source)).flatten();
     let (c, base) = (&settings.source.config, settings.source.base_dir());
     let mqtt = c.mqtt.as_ref().and_then(|m| {
-        keep.ok(crate::daemon::mqtt::Settings::new(
+        keep.ok(crate::outlets::mqtt::Settings::new(
             m,
             &base,
             &settings.phone.user,
@@ -172,8 +172,10 @@ pub fn validate(args: &RunArgs) -> Result<Checked, Vec<String>> {
     });
     let hooks = (!c.hooks.is_empty() || !c.notify.is_empty())
         .then(|| {
-            keep.ok(crate::daemon::hooks::Hooks::new(&c.hooks, &c.notify, &base)
-                .map_err(|e| e.to_string()))
+            keep.ok(
+                crate::outlets::hooks::Hooks::new(&c.hooks, &c.notify, &base)
+                    .map_err(|e| e.to_string()),
+            )
         })
         .flatten();
     let tr064 = settings

@@ -11,9 +11,10 @@ use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::{broadcast, mpsc};
 
-use super::DaemonEvent;
-use super::note::Note;
-use crate::calllog::{Op, Record, Writer};
+use crate::call::DaemonEvent;
+use crate::call::note::Note;
+use crate::call::{Record, rfc3339};
+use crate::calllog::{Op, Writer};
 use crate::net::{CallId, Outcome, ScriptEnd};
 use crate::screen::Action;
 use crate::text::printable;
@@ -47,7 +48,7 @@ pub struct Outlets {
     /// Numbers PhoneBlock's community list blocked, to report back.
     pub report: Option<mpsc::Sender<u64>>,
     /// The door openers' failed PINs.
-    pub doors: Option<super::doors::Doors>,
+    pub doors: Option<crate::controls::doors::Doors>,
 }
 
 struct Open {
@@ -298,7 +299,7 @@ impl Book {
                 tracing::warn!("call from {who}: {wrong} wrong PIN(s); hung up");
                 let locked = match (&self.out.doors, &door, &r.caller_e164) {
                     (Some(doors), Some(rule), Some(e164)) => doors.failed(rule, e164),
-                    _ => super::doors::Locked::No,
+                    _ => crate::controls::doors::Locked::No,
                 };
                 let time = rfc3339(SystemTime::now());
                 let _ = self.out.events.send(DaemonEvent::PinRejected {
@@ -310,9 +311,9 @@ impl Book {
                     wrong,
                 });
                 let (everyone, until) = match locked {
-                    super::doors::Locked::No => return,
-                    super::doors::Locked::Caller { until } => (false, Some(until)),
-                    super::doors::Locked::Everyone => (true, None),
+                    crate::controls::doors::Locked::No => return,
+                    crate::controls::doors::Locked::Caller { until } => (false, Some(until)),
+                    crate::controls::doors::Locked::Everyone => (true, None),
                 };
                 let until =
                     until.map(|ms| rfc3339(SystemTime::UNIX_EPOCH + Duration::from_millis(ms)));
@@ -518,7 +519,3 @@ fn release_free_memory() {
 
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 fn release_free_memory() {}
-
-fn rfc3339(t: SystemTime) -> String {
-    chrono::DateTime::<chrono::Utc>::from(t).to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-}

@@ -8,15 +8,8 @@
 //! slow (rule compiles in its blocking pool, hooks, TR-064).
 
 pub(crate) mod book;
-pub mod doors;
-pub mod events;
-pub(crate) mod hooks;
-pub mod mqtt;
-mod note;
-mod notify;
 mod phoneblock;
 pub mod screening;
-pub mod shield;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -25,15 +18,17 @@ use std::time::{Duration, SystemTime};
 
 use tokio::sync::{broadcast, mpsc};
 
-use crate::calllog::Record;
+use crate::call::Record;
+use crate::call::note::Note;
+use crate::call::{DaemonEvent, now_rfc3339};
 use crate::config::{self, Config};
+use crate::controls::{RulesSnapshot, doors, shield};
 use crate::fritzbox::link::{BoxLink, LinkError};
 use crate::net::{IncomingCall, Phone, PhoneConfig, Registration, Verdict};
+use crate::outlets::{hooks, mqtt};
 use crate::screen::Action;
 use crate::screen::rules::{BoxLists, CompileError, History, Rules};
-pub use events::{DaemonEvent, EventKind};
-use note::Note;
-use screening::{DaemonScreen, RulesSnapshot};
+use screening::DaemonScreen;
 
 /// Where the rules come from: the config file (if any) plus `--block` flags.
 #[derive(Debug, Clone)]
@@ -228,10 +223,6 @@ enum ReloadError {
         error: Box<CompileError>,
         files: Vec<PathBuf>,
     },
-}
-
-fn now_rfc3339() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 /// What the daemon needs besides the phone's account.
@@ -561,7 +552,7 @@ async fn decide_deferred(
     let at = call.received_at();
     let (mut decided, mut verdict) =
         screening::decide(&rules, &mut History::with_doors(doors), call.caller(), at);
-    shield.apply(&mut decided, &mut verdict);
+    screening::apply_shield(shield, &mut decided, &mut verdict);
     let _ = notes.try_send(Note::Decided {
         call: call.id(),
         at,

@@ -11,7 +11,8 @@ use std::time::Duration;
 use tokio::sync::{Notify, broadcast, mpsc};
 use tokio::time::Instant;
 
-use super::{DaemonEvent, RuleSource, now_rfc3339};
+use super::RuleSource;
+use crate::call::{DaemonEvent, now_rfc3339};
 use crate::phoneblock::api::{Api, ApiError};
 use crate::phoneblock::store::{Store, StoreError};
 use crate::phoneblock::sync::{

@@ -8,10 +8,10 @@ use std::sync::Arc;
 use std::sync::mpsc::{SyncSender, TrySendError};
 use std::time::{Duration, Instant, SystemTime};
 
-use arc_swap::ArcSwapOption;
-
-pub use super::note::Decided;
-use super::note::Note;
+pub use crate::call::note::Decided;
+use crate::call::note::Note;
+use crate::controls::RulesSnapshot;
+use crate::controls::shield::Shield;
 use crate::net::{CallId, CallerId, Outcome, Reject, Screen, Script, ScriptEnd, Verdict};
 use crate::screen::Action;
 use crate::screen::rules::{History, Rules};
@@ -22,8 +22,14 @@ use crate::screen::rules::{History, Rules};
 const HAND_OVER: Duration = Duration::from_millis(5);
 const MAX_OUTBOX: usize = 256;
 
-/// The rules in force; `None` until the first compile is done.
-pub type RulesSnapshot = Arc<ArcSwapOption<Rules>>;
+/// The shield off: what the rules said is kept, what is done is `ring`
+/// (an `answer` rule, the household's own, still picks up).
+pub fn apply_shield(shield: &Shield, decided: &mut Decided, verdict: &mut Verdict) {
+    if !shield.is_on() && decided.decision.effective.blocks() {
+        decided.decision.effective = Action::Ring;
+        *verdict = Verdict::Ring;
+    }
+}
 
 /// Decides one call: what the phone does, and the decision to keep.
 pub fn decide(
@@ -89,14 +95,14 @@ pub struct DaemonScreen {
     since: Option<Instant>,
     /// Notes dropped because the book-keeper's queue was full.
     dropped: u64,
-    shield: super::shield::Shield,
+    shield: Shield,
 }
 
 impl DaemonScreen {
     pub fn new(
         rules: RulesSnapshot,
         notes: SyncSender<Note>,
-        shield: super::shield::Shield,
+        shield: Shield,
         doors: crate::screen::doors::DoorState,
     ) -> DaemonScreen {
         DaemonScreen {
@@ -149,7 +155,7 @@ impl Screen for DaemonScreen {
             return Verdict::Defer;
         };
         let (mut decided, mut verdict) = decide(&rules, &mut self.history, caller, now);
-        self.shield.apply(&mut decided, &mut verdict);
+        apply_shield(&self.shield, &mut decided, &mut verdict);
         self.note(Note::Decided {
             call,
             at: now,
@@ -194,5 +200,42 @@ impl Drop for DaemonScreen {
     /// The phone stopped: what it said last still reaches the book.
     fn drop(&mut self) {
         self.hand_over();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn off_it_lets_blocked_calls_ring_but_answer_still_picks_up() {
+        let cfg = crate::config::parse(
+            "[numbers]\ncountry = \"DE\"\n\
+             [[rule]]\nnumbers = [\"0301234567\"]\naction = \"answer\"\n\
+             [[rule]]\nnumbers = [\"0900*\"]\naction = \"terminate\"\n",
+        )
+        .unwrap();
+        let rules = crate::screen::rules::Rules::compile(&cfg, std::path::Path::new("."))
+            .unwrap()
+            .0;
+        let off = Shield::load(None);
+        off.set(false).unwrap();
+        let mut history = crate::screen::rules::History::default();
+        let call = |n: &str, history: &mut _| {
+            let caller = crate::net::CallerId {
+                number: Some(n.into()),
+                display_name: None,
+                anonymous: false,
+                called: None,
+                raw_from: String::new(),
+            };
+            let (mut d, mut v) = decide(&rules, history, &caller, std::time::Instant::now());
+            apply_shield(&off, &mut d, &mut v);
+            (d.decision.effective, v)
+        };
+        assert_eq!(call("09001", &mut history), (Action::Ring, Verdict::Ring));
+        let (action, verdict) = call("0301234567", &mut history);
+        assert_eq!(action, Action::Answer);
+        assert!(matches!(verdict, Verdict::Script(_)), "{verdict:?}");
     }
 }

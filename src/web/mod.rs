@@ -31,7 +31,7 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 use tokio::sync::{broadcast, watch};
 
-use crate::daemon::events::DaemonEvent;
+use crate::call::event::DaemonEvent;
 use crate::net::Registration;
 
 /// Where the web side listens and who may use it.
@@ -112,13 +112,13 @@ pub struct Inputs {
     pub phoneblock_api: Option<Arc<crate::phoneblock::api::Api>>,
     pub lists: actions::Lists,
     /// The rules in use (swapped at each reload).
-    pub rules: crate::daemon::screening::RulesSnapshot,
+    pub rules: crate::controls::RulesSnapshot,
     pub tr064: Tr064,
     /// The daemon's call-barring queue: (number, why).
     pub bar: Option<tokio::sync::mpsc::Sender<(String, String)>>,
-    pub shield: crate::daemon::shield::Shield,
+    pub shield: crate::controls::shield::Shield,
     /// The door openers' lockouts (failed PINs).
-    pub doors: Option<crate::daemon::doors::Doors>,
+    pub doors: Option<crate::controls::doors::Doors>,
 }
 
 /// What the event bus told since the start.
@@ -135,11 +135,11 @@ struct Shared {
     calllog: Option<PathBuf>,
     phoneblock: Option<crate::phoneblock::Handle>,
     phoneblock_api: Option<Arc<crate::phoneblock::api::Api>>,
-    rules: crate::daemon::screening::RulesSnapshot,
+    rules: crate::controls::RulesSnapshot,
     tr064: Tr064,
     bar: Option<tokio::sync::mpsc::Sender<(String, String)>>,
-    shield: crate::daemon::shield::Shield,
-    doors: Option<crate::daemon::doors::Doors>,
+    shield: crate::controls::shield::Shield,
+    doors: Option<crate::controls::doors::Doors>,
     seen: Mutex<Seen>,
     metrics: metrics::Metrics,
     auth: auth::Auth,

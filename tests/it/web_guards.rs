@@ -223,7 +223,7 @@ async fn idle_connections_do_not_starve_the_phone() {
 /// again from the dashboard.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_closed_door_opener_is_shown_and_opened_again() {
-    use minisip4fb::daemon::doors::{Doors, FILE, Locked};
+    use minisip4fb::controls::doors::{Doors, FILE, Locked};
     let dir = common::fresh_dir("web", "doors");
     let doors = Doors::load(Some(dir.join(FILE)));
     let mut last = Locked::No;

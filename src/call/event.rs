@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-use crate::calllog::Record;
+use crate::call::Record;
 
 /// The kinds of [`DaemonEvent`], by the names hooks and JSON use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

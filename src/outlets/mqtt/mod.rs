@@ -23,11 +23,13 @@ use rumqttc::v5::mqttbytes::v5::{Filter, LastWill, Packet, RetainForwardRule};
 use rumqttc::v5::{AsyncClient, Event, MqttOptions};
 use tokio::sync::{broadcast, mpsc, watch};
 
-use super::DaemonEvent;
-use super::shield::Shield;
-use crate::calllog::Record;
-use crate::mqtt::{Broker, Topics, call_message};
+use crate::call::DaemonEvent;
+use crate::call::Record;
+use crate::controls::shield::Shield;
+pub mod messages;
+
 use crate::net::Registration;
+use messages::{Broker, Topics, call_message};
 
 /// Messages waiting for the broker at most; more are dropped and counted.
 const QUEUE: usize = 64;
@@ -92,7 +94,7 @@ pub(crate) fn start(
     events: &broadcast::Sender<DaemonEvent>,
     registration: watch::Receiver<Registration>,
     shield: Shield,
-    doors: Option<super::doors::Doors>,
+    doors: Option<crate::controls::doors::Doors>,
     calllog: Option<PathBuf>,
     tasks: &mut Vec<tokio::task::JoinHandle<()>>,
 ) {
@@ -281,10 +283,7 @@ async fn today_from(calllog: Option<PathBuf>) -> Today {
     let since = day
         .and_hms_opt(0, 0, 0)
         .and_then(|t| t.and_local_timezone(chrono::Local).earliest())
-        .map(|t| {
-            t.with_timezone(&chrono::Utc)
-                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-        });
+        .map(|t| crate::call::rfc3339(t.into()));
     let read = tokio::task::spawn_blocking(move || {
         let log = crate::calllog::CallLog::open(&path)?;
         log.per_day(since.as_deref())
@@ -307,7 +306,7 @@ async fn publish(
     mut events: broadcast::Receiver<DaemonEvent>,
     mut hear: mpsc::Receiver<Heard>,
     registration: watch::Receiver<Registration>,
-    (shield, doors): (Shield, Option<super::doors::Doors>),
+    (shield, doors): (Shield, Option<crate::controls::doors::Doors>),
     calllog: Option<PathBuf>,
 ) {
     let mut today = today_from(calllog).await;

@@ -5,7 +5,7 @@
 
 use std::time::{Instant, SystemTime};
 
-use crate::calllog::Record;
+use crate::call::Record;
 use crate::net::{CallId, CallerId, Outcome, ScriptEnd};
 use crate::screen::rules::Decision;
 

@@ -7,7 +7,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use super::DaemonEvent;
+use crate::call::DaemonEvent;
 use crate::config;
 
 /// Which service, with what it needs.
@@ -384,7 +384,7 @@ pub fn fill(template: &str, event: &DaemonEvent, title: &str, message: &str, jso
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::calllog::Record;
+    use crate::call::Record;
 
     fn blocked() -> DaemonEvent {
         DaemonEvent::Terminated(Record {

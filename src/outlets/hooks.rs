@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use tokio::sync::{broadcast, mpsc};
 
-use super::{DaemonEvent, EventKind};
+use crate::call::{DaemonEvent, EventKind};
 use crate::config;
 
 /// Hook runs at once, at most.
@@ -25,7 +25,7 @@ enum Target {
     /// Program and arguments, run without a shell; event data in the environment.
     Command(Vec<String>),
     Url(String),
-    Notify(Box<super::notify::Preset>),
+    Notify(Box<super::push::Preset>),
 }
 
 #[derive(Debug, Clone)]
@@ -134,7 +134,7 @@ impl Hooks {
                 Some(t) => config::parse_duration(t).map_err(|e| at(format!("timeout: {e}")))?,
                 None => Duration::from_secs(10),
             };
-            let preset = super::notify::Preset::new(n, base).map_err(at)?;
+            let preset = super::push::Preset::new(n, base).map_err(at)?;
             out.push(Hook {
                 events,
                 target: Target::Notify(Box::new(preset)),
@@ -390,7 +390,7 @@ mod tests {
             target: Target::Command(vec!["sh".into(), "-c".into(), script]),
             timeout: Duration::from_secs(5),
         };
-        let info = crate::calllog::Record {
+        let info = crate::call::Record {
             id: None,
             time: "t".into(),
             caller: Some("09005551234; rm -rf /\0".into()),

@@ -6,7 +6,7 @@
 use percent_encoding::percent_decode_str;
 use serde_json::{Value, json};
 
-use crate::calllog::Record;
+use crate::call::Record;
 
 /// Where the broker is and who we are there.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -9,10 +9,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use super::note::Decided;
-use crate::net::Verdict;
-use crate::screen::Action;
-
 /// The file's name, in the config's directory: `on` or `off`.
 pub const FILE: &str = "minisip4fb.shield";
 
@@ -60,15 +56,6 @@ impl Shield {
         };
         crate::guard::file::replace(file, if on { b"on\n" } else { b"off\n" })
     }
-
-    /// Off: what the rules said is kept, what is done is `ring` (an
-    /// `answer` rule, the household's own, still picks up).
-    pub fn apply(&self, decided: &mut Decided, verdict: &mut Verdict) {
-        if !self.is_on() && decided.decision.effective.blocks() {
-            decided.decision.effective = Action::Ring;
-            *verdict = Verdict::Ring;
-        }
-    }
 }
 
 #[cfg(test)]
@@ -98,42 +85,5 @@ mod tests {
         s.set(true).unwrap();
         assert!(Shield::load(Some(file)).is_on());
         assert!(Shield::load(None).is_on());
-    }
-
-    #[test]
-    fn off_it_lets_blocked_calls_ring_but_answer_still_picks_up() {
-        let cfg = crate::config::parse(
-            "[numbers]\ncountry = \"DE\"\n\
-             [[rule]]\nnumbers = [\"0301234567\"]\naction = \"answer\"\n\
-             [[rule]]\nnumbers = [\"0900*\"]\naction = \"terminate\"\n",
-        )
-        .unwrap();
-        let rules = crate::screen::rules::Rules::compile(&cfg, std::path::Path::new("."))
-            .unwrap()
-            .0;
-        let off = Shield::load(None);
-        off.on.store(false, std::sync::atomic::Ordering::Relaxed);
-        let mut history = crate::screen::rules::History::default();
-        let call = |n: &str, history: &mut _| {
-            let caller = crate::net::CallerId {
-                number: Some(n.into()),
-                display_name: None,
-                anonymous: false,
-                called: None,
-                raw_from: String::new(),
-            };
-            let (mut d, mut v) = super::super::screening::decide(
-                &rules,
-                history,
-                &caller,
-                std::time::Instant::now(),
-            );
-            off.apply(&mut d, &mut v);
-            (d.decision.effective, v)
-        };
-        assert_eq!(call("09001", &mut history), (Action::Ring, Verdict::Ring));
-        let (action, verdict) = call("0301234567", &mut history);
-        assert_eq!(action, Action::Answer);
-        assert!(matches!(verdict, Verdict::Script(_)), "{verdict:?}");
     }
 }
