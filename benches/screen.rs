@@ -8,10 +8,10 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use minisip4fb::agent::CallerId;
+use minisip4fb::call::Action;
 use minisip4fb::call::Record;
 use minisip4fb::calllog::{CallLog, Op};
 use minisip4fb::config;
-use minisip4fb::screen::Action;
 use minisip4fb::screen::number::{Home, classify};
 use minisip4fb::screen::rules::{History, Rules};
 
@@ -119,7 +119,7 @@ fn bench(c: &mut Criterion) {
         caller_e164: Some("+499005551234".into()),
         name: None,
         called: None,
-        class: minisip4fb::screen::rules::CallerClass::External,
+        class: minisip4fb::call::CallerClass::External,
         decision: Action::Terminate,
         action: Action::Terminate,
         rule: None,

@@ -3,9 +3,9 @@
 
 use serde::Serialize;
 
+use crate::call::Action;
+use crate::call::CallerClass;
 use crate::net::Outcome;
-use crate::screen::Action;
-use crate::screen::rules::CallerClass;
 
 /// One call as recorded: typed from the decision to the outcome; text
 /// only in SQLite and JSON.

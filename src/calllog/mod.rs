@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex};
 
 use rusqlite::{Connection, params};
 
-use crate::agent::Outcome;
 use crate::call::Record;
+use minisip4fb_proto::agent::Outcome;
 
 /// Schema migrations, applied in order; `PRAGMA user_version` counts them.
 const MIGRATIONS: &[&str] = &["CREATE TABLE calls (
@@ -438,8 +438,8 @@ impl CallLog {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::screen::Action;
-    use crate::screen::rules::CallerClass;
+    use crate::call::Action;
+    use crate::call::CallerClass;
 
     /// The daemon and `calls` open a log that does not exist yet at the
     /// same moment: both get it, and only one creates the schema (before

@@ -62,8 +62,8 @@ fn register(sock: &UdpSocket, args: &FloorArgs, password: &str) -> Result<(), St
         }
         let ch = header(&msg, "WWW-Authenticate")
             .ok_or_else(|| format!("registrar answered: {}", msg.lines().next().unwrap_or("")))?;
-        let ch = crate::sip::digest::Challenge::parse(ch).map_err(|e| e.to_string())?;
-        auth = Some(crate::sip::digest::authorization(
+        let ch = minisip4fb_proto::sip::digest::Challenge::parse(ch).map_err(|e| e.to_string())?;
+        auth = Some(minisip4fb_proto::sip::digest::authorization(
             &ch,
             &args.user,
             password,

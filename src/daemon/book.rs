@@ -11,12 +11,12 @@ use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::{broadcast, mpsc};
 
+use super::note::Note;
+use crate::call::Action;
 use crate::call::DaemonEvent;
-use crate::call::note::Note;
 use crate::call::{Record, rfc3339};
 use crate::calllog::{Op, Writer};
 use crate::net::{CallId, Outcome, ScriptEnd};
-use crate::screen::Action;
 use crate::text::printable;
 
 /// The queue from the phone's thread; it never waits on a full queue.

@@ -8,6 +8,7 @@
 //! slow (rule compiles in its blocking pool, hooks, TR-064).
 
 pub(crate) mod book;
+mod note;
 mod phoneblock;
 pub mod screening;
 
@@ -18,16 +19,16 @@ use std::time::{Duration, SystemTime};
 
 use tokio::sync::{broadcast, mpsc};
 
+use crate::call::Action;
 use crate::call::Record;
-use crate::call::note::Note;
 use crate::call::{DaemonEvent, now_rfc3339};
 use crate::config::{self, Config};
 use crate::controls::{RulesSnapshot, doors, shield};
 use crate::fritzbox::link::{BoxLink, LinkError};
 use crate::net::{IncomingCall, Phone, PhoneConfig, Registration, Verdict};
 use crate::outlets::{hooks, mqtt};
-use crate::screen::Action;
 use crate::screen::rules::{BoxLists, CompileError, History, Rules};
+use note::Note;
 use screening::DaemonScreen;
 
 /// Where the rules come from: the config file (if any) plus `--block` flags.

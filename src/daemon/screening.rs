@@ -8,12 +8,12 @@ use std::sync::Arc;
 use std::sync::mpsc::{SyncSender, TrySendError};
 use std::time::{Duration, Instant, SystemTime};
 
-pub use crate::call::note::Decided;
-use crate::call::note::Note;
+pub use super::note::Decided;
+use super::note::Note;
+use crate::call::Action;
 use crate::controls::RulesSnapshot;
 use crate::controls::shield::Shield;
 use crate::net::{CallId, CallerId, Outcome, Reject, Screen, Script, ScriptEnd, Verdict};
-use crate::screen::Action;
 use crate::screen::rules::{History, Rules};
 
 /// How long notes gather before they are handed to the book-keeper: a

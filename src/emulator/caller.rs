@@ -14,7 +14,7 @@ use super::media::{Answer, PeerCmd};
 
 use super::registrar::REALM;
 use super::{Fritzbox, Report, T1, TIMEOUT, next_interval};
-use crate::sip::{self, Method, Request, Response, digest};
+use minisip4fb_proto::sip::{self, Method, Request, Response, digest};
 
 /// How early a 480/486 may seem before `min_decline_after_ringing` and
 /// still pass: the emulator's own scheduling, not the phone's timer.
@@ -72,7 +72,7 @@ impl Caller {
             Caller::Named { number, name } | Caller::Internal { number, name } => {
                 format!(
                     "{} <sip:{number}@fritz.box>;tag={tag}",
-                    sip::header::quote(name)
+                    sip::lex::quote(name)
                 )
             }
             Caller::Anonymous => format!("<sip:fritz.box>;tag={tag}"),

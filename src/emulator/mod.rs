@@ -3,7 +3,7 @@
 //! that rings the registered phone as the Box does, and faults on demand
 //! (reboot, packet loss, slow responses).
 //!
-//! Built on [`crate::sip`] only, never on the agent, so that a bug in the
+//! Built on [`minisip4fb_proto::sip`] only, never on the agent, so that a bug in the
 //! phone is not mirrored by the same bug in its peer. Every message the
 //! phone sends is checked against RFC 3261 basics; violations are reported.
 
@@ -28,7 +28,7 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 pub use caller::{CallOutcome, CallReport, CallSpec, Caller, Keys};
 pub use media::MediaReport;
 
-use crate::sip::{self, Message};
+use minisip4fb_proto::sip::{self, Message};
 
 /// RFC 3261 timer values the emulator uses for its own retransmissions.
 const T1: Duration = Duration::from_millis(500);

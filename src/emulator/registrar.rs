@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use rand::Rng;
 
 use super::{Binding, Fritzbox, Nonce, Report};
-use crate::sip::{self, Request, Response, digest};
+use minisip4fb_proto::sip::{self, Request, Response, digest};
 
 /// The Box's realm, even when addressed by IP (FRITZBOX.md).
 pub const REALM: &str = "fritz.box";
@@ -155,13 +155,13 @@ impl Fritzbox {
         let requested = contact
             .param("expires")
             .flatten()
-            .and_then(sip::header::parse_delta_seconds)
+            .and_then(sip::lex::parse_delta_seconds)
             .or(h.expires())
             .unwrap_or(3600);
         let instance = contact
             .param("+sip.instance")
             .flatten()
-            .map(sip::header::unquote);
+            .map(sip::lex::unquote);
         let key = instance.clone().unwrap_or_else(|| call_id.clone());
         let contact_uri = contact.uri.to_string();
         let contact_addr = match contact.uri.as_sip() {

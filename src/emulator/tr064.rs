@@ -15,7 +15,7 @@ use tokio::net::{TcpListener, TcpStream};
 
 use super::{Contact, IpPhone, ListedCall, MAX_IP_PHONES, Shared};
 use crate::fritzbox::soap;
-use crate::sip::digest;
+use minisip4fb_proto::sip::digest;
 
 /// The realm of the Box's HTTP digest on 49000/49443 (FRITZBOX.md, a real
 /// trace): `F!Box SOAP-Auth` is AVM's other, in-body login scheme.

@@ -6,8 +6,9 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use super::{Client, Error, Fingerprint};
+use super::{Client, Error};
 use crate::config;
+use crate::config::Fingerprint;
 
 /// How to reach the Box's TR-064 interface. Cheap to clone; clones share
 /// the pin.

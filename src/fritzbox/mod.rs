@@ -11,10 +11,10 @@ mod tls;
 
 use std::time::Duration;
 
-use crate::sip::digest::{self, Challenge};
+use minisip4fb_proto::sip::digest::{self, Challenge};
 
+use crate::config::Fingerprint;
 pub use soap::Fault;
-pub use tls::Fingerprint;
 
 /// More IP phones than any FRITZ!Box has: a count above is not believed.
 const MAX_IP_PHONES: u32 = 64;

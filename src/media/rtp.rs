@@ -2,7 +2,7 @@
 //! sequence, a bounded parser for what the Box sends, and RFC 4733
 //! telephone-events turned into digits.
 
-use crate::sip::dtmf::digit;
+use minisip4fb_proto::sip::dtmf::digit;
 
 /// Samples in one 20 ms frame at 8 kHz (`a=ptime:20`, RFC 3551 §4.5).
 pub const FRAME: usize = 160;

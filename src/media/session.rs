@@ -17,7 +17,7 @@ use tokio::time::Instant;
 use super::announcement::Announcement;
 use super::rtp::{self, FRAME, HEADER};
 use super::{Script, ScriptEnd, g711};
-use crate::sip::sdp::Codec;
+use minisip4fb_proto::sip::sdp::Codec;
 
 /// One frame's time at 8 kHz.
 const FRAME_TIME: Duration = Duration::from_millis(20);

@@ -17,7 +17,7 @@
 use tokio::runtime::Runtime;
 
 use super::{CallError, IncomingCall, PhoneConfig, PhoneError, Reject};
-use crate::agent::Outcome;
+use minisip4fb_proto::agent::Outcome;
 
 /// The phone, driven from blocking code; see [`super::Phone`].
 pub struct Phone {

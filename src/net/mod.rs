@@ -37,14 +37,16 @@ use std::sync::Arc;
 
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
-use crate::agent::{Agent, CommandError, Config, Event, Input, Output, RegistrationError};
 use crate::media::session::{self, MediaHandle};
-use crate::sip::Host;
+use minisip4fb_proto::agent::{
+    Agent, CommandError, Config, Event, Input, Output, RegistrationError,
+};
+use minisip4fb_proto::sip::Host;
 
+pub use crate::media::{Announcement, Collect, Script, ScriptEnd};
 /// The agent's types an application of the phone needs, so that it never
 /// reaches below this layer.
-pub use crate::agent::{CallId, CallerId, Outcome};
-pub use crate::media::{Announcement, Collect, Script, ScriptEnd};
+pub use minisip4fb_proto::agent::{CallId, CallerId, Outcome};
 
 /// How to reach the FRITZ!Box and who we are there.
 #[derive(Debug, Clone)]
@@ -203,7 +205,7 @@ pub trait Screen: Send + 'static {
     fn answered(&mut self, _call: CallId, _now: Instant) {}
     /// A call ended (screened or deferred).
     fn ended(&mut self, _call: CallId, _outcome: Outcome, _now: Instant) {}
-    /// An INVITE was refused with 486: [`crate::agent::MAX_CALLS`] calls
+    /// An INVITE was refused with 486: [`minisip4fb_proto::agent::MAX_CALLS`] calls
     /// were in progress.
     fn refused(&mut self, _caller: &CallerId) {}
     /// A [`Verdict::Script`] is done (the hang-up follows); not called

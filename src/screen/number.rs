@@ -376,7 +376,7 @@ pub fn classify_lazy<'h>(number: Option<&str>, home: &'h Home) -> LazyClass<'h> 
 }
 
 fn is_internal(raw: &str) -> bool {
-    crate::agent::caller::is_internal_number(raw)
+    minisip4fb_proto::agent::caller::is_internal_number(raw)
 }
 
 /// E.164 digits (without '+') as an integer: the key of the big lists.

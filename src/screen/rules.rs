@@ -9,9 +9,9 @@ use std::time::{Duration, Instant};
 
 use chrono::{Datelike, NaiveDateTime, NaiveTime, Weekday};
 
-use super::Action;
 use super::list::{self, EntryError, LineError, ListError, NumberSet, Probe};
 use super::number::{self, Home, HomeError, Kind, LazyClass};
+use crate::call::{Action, CallerClass};
 use crate::config;
 use crate::media::{self, Announcement, Collect, Script};
 use crate::phoneblock;
@@ -450,44 +450,6 @@ impl fmt::Display for Why {
             write!(f, " (log-only: would {})", a.as_str())?;
         }
         Ok(())
-    }
-}
-
-/// The kind of caller, for the call log.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum CallerClass {
-    Anonymous,
-    /// Another phone of the Box: never screened.
-    Internal,
-    External,
-}
-
-impl CallerClass {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CallerClass::Anonymous => "anonymous",
-            CallerClass::Internal => "internal",
-            CallerClass::External => "external",
-        }
-    }
-}
-
-impl std::str::FromStr for CallerClass {
-    type Err = super::UnknownName;
-
-    fn from_str(s: &str) -> Result<CallerClass, super::UnknownName> {
-        [
-            CallerClass::Anonymous,
-            CallerClass::Internal,
-            CallerClass::External,
-        ]
-        .into_iter()
-        .find(|c| c.as_str() == s)
-        .ok_or_else(|| super::UnknownName {
-            what: "caller class",
-            value: s.to_owned(),
-        })
     }
 }
 

@@ -47,7 +47,7 @@ fn value() -> impl Strategy<Value = String> {
 }
 
 fn display() -> impl Strategy<Value = Option<String>> {
-    proptest::option::of("[ -~äö]{0,20}".prop_map(|d| sip::header::quote(&d)))
+    proptest::option::of("[ -~äö]{0,20}".prop_map(|d| sip::lex::quote(&d)))
 }
 
 fn common_headers() -> impl Strategy<Value = Headers> {

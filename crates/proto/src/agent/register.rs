@@ -245,7 +245,7 @@ impl Registration {
                 match r
                     .headers
                     .get("Min-Expires")
-                    .and_then(crate::sip::header::parse_delta_seconds)
+                    .and_then(crate::sip::lex::parse_delta_seconds)
                 {
                     Some(min) if min > self.expires => {
                         self.expires = min;
@@ -308,7 +308,7 @@ impl Registration {
             let c = cs.iter().find(ours_match).or(cs.first())?;
             c.param("expires")
                 .flatten()
-                .and_then(crate::sip::header::parse_delta_seconds)
+                .and_then(crate::sip::lex::parse_delta_seconds)
         });
         let granted = from_contact.or(r.headers.expires()).unwrap_or(self.expires);
         if granted == 0 {

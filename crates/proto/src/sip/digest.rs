@@ -5,7 +5,7 @@
 use md5::{Digest as _, Md5};
 
 use super::ParseError;
-use super::header::{quoted_len, unquote};
+use super::lex::{quoted_len, unquote};
 
 /// A `WWW-Authenticate`/`Proxy-Authenticate` challenge.
 #[derive(Debug, Clone, PartialEq, Eq)]

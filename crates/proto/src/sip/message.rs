@@ -2,83 +2,13 @@
 //! writer. Content-Length is not stored: the writer derives it from the body.
 
 use std::cell::OnceCell;
-use std::fmt;
 
 use super::ParseError;
-use super::header::{CSeq, NameAddr, Via, parse_delta_seconds};
+use super::header::{CSeq, NameAddr, Via};
+use super::lex::parse_delta_seconds;
+use super::method::Method;
+use super::name::{HeaderName, known_name};
 use super::uri::Uri;
-
-/// A request method (RFC 3261 §7.1); methods are case-sensitive.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum Method {
-    Invite,
-    Ack,
-    Bye,
-    Cancel,
-    Options,
-    Register,
-    Prack,
-    Update,
-    Info,
-    Message,
-    Notify,
-    Subscribe,
-    Refer,
-    Publish,
-    Other(String),
-}
-
-impl Method {
-    pub fn from_token(s: &str) -> Method {
-        match s {
-            "INVITE" => Method::Invite,
-            "ACK" => Method::Ack,
-            "BYE" => Method::Bye,
-            "CANCEL" => Method::Cancel,
-            "OPTIONS" => Method::Options,
-            "REGISTER" => Method::Register,
-            "PRACK" => Method::Prack,
-            "UPDATE" => Method::Update,
-            "INFO" => Method::Info,
-            "MESSAGE" => Method::Message,
-            "NOTIFY" => Method::Notify,
-            "SUBSCRIBE" => Method::Subscribe,
-            "REFER" => Method::Refer,
-            "PUBLISH" => Method::Publish,
-            other => Method::Other(other.to_owned()),
-        }
-    }
-
-    pub fn as_str(&self) -> &str {
-        match self {
-            Method::Invite => "INVITE",
-            Method::Ack => "ACK",
-            Method::Bye => "BYE",
-            Method::Cancel => "CANCEL",
-            Method::Options => "OPTIONS",
-            Method::Register => "REGISTER",
-            Method::Prack => "PRACK",
-            Method::Update => "UPDATE",
-            Method::Info => "INFO",
-            Method::Message => "MESSAGE",
-            Method::Notify => "NOTIFY",
-            Method::Subscribe => "SUBSCRIBE",
-            Method::Refer => "REFER",
-            Method::Publish => "PUBLISH",
-            Method::Other(s) => s,
-        }
-    }
-}
-
-impl fmt::Display for Method {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// A header name: the canonical long form of a known header (compact
-/// forms expanded, RFC 3261 §7.3.3), else as received.
-pub type HeaderName = std::borrow::Cow<'static, str>;
 
 /// The headers of a message, in order. Lookups are case-insensitive.
 ///
@@ -148,7 +78,7 @@ impl Headers {
     /// Appends a header; known names take their canonical spelling.
     pub fn push(&mut self, name: impl AsRef<str>, value: impl AsRef<str>) {
         let name = name.as_ref();
-        let name = match super::parse::known_name(name) {
+        let name = match known_name(name) {
             Some(k) => HeaderName::Borrowed(k),
             None => HeaderName::Owned(name.to_owned()),
         };
@@ -252,7 +182,7 @@ impl Headers {
     pub fn top_via(&self) -> Result<&Via, ParseError> {
         cached(&self.parsed.top_via, || {
             let first = self.get("Via").ok_or(ParseError::Missing("Via"))?;
-            let top = super::header::list_elements(first)
+            let top = super::lex::list_elements(first)
                 .next()
                 .ok_or(ParseError::Missing("Via"))??;
             Via::parse(top)
@@ -285,7 +215,7 @@ impl Headers {
             if v.trim() == "*" {
                 continue;
             }
-            for e in super::header::split_list(v)? {
+            for e in super::lex::split_list(v)? {
                 out.push(NameAddr::parse(e)?);
             }
         }

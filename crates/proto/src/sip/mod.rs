@@ -4,15 +4,19 @@
 pub mod digest;
 pub mod dtmf;
 pub mod header;
+pub mod lex;
 pub mod message;
+pub mod method;
+pub mod name;
 pub mod parse;
 pub mod sdp;
 pub mod uri;
 
-pub use header::{CSeq, NameAddr, Param, Via};
-pub use message::{
-    HeaderName, Headers, Message, Method, Request, Response, reason_phrase, redacted,
-};
+pub use header::{CSeq, NameAddr, Via};
+pub use lex::Param;
+pub use message::{Headers, Message, Request, Response, reason_phrase, redacted};
+pub use method::Method;
+pub use name::HeaderName;
 pub use parse::parse;
 pub use uri::{Host, SipUri, Uri};
 

@@ -7,93 +7,17 @@
 //! Via, From, To, CSeq, Contact and scalar values.
 
 use super::ParseError;
-use super::header::{
-    CSeq, NameAddr, Via, is_token, is_valid_date, list_elements, parse_bounded,
-    parse_delta_seconds, trim_ws,
+use super::header::{CSeq, NameAddr, Via};
+use super::lex::{
+    is_token, is_valid_date, list_elements, parse_bounded, parse_delta_seconds, trim_ws,
 };
-use super::message::{HeaderName, Headers, Message, Method, Request, Response};
+use super::message::{Headers, Message, Request, Response};
+use super::method::Method;
+use super::name::canonical_name;
 use super::uri::{Uri, parse_uri};
 
 /// Largest message we accept; a FRITZ!Box INVITE is about 1 KiB.
 pub const MAX_MESSAGE: usize = 65_535;
-
-/// Compact header forms (RFC 3261 §7.3.3 and the RFCs that added them).
-fn compact(c: u8) -> Option<&'static str> {
-    Some(match c.to_ascii_lowercase() {
-        b'a' => "Accept-Contact",
-        b'b' => "Referred-By",
-        b'c' => "Content-Type",
-        b'e' => "Content-Encoding",
-        b'f' => "From",
-        b'i' => "Call-ID",
-        b'k' => "Supported",
-        b'l' => "Content-Length",
-        b'm' => "Contact",
-        b'o' => "Event",
-        b'r' => "Refer-To",
-        b's' => "Subject",
-        b't' => "To",
-        b'u' => "Allow-Events",
-        b'v' => "Via",
-        b'x' => "Session-Expires",
-        _ => return None,
-    })
-}
-
-/// The canonical spelling of a known long header name, any case. Known
-/// names by length, so a lookup compares with one to four candidates.
-pub(crate) fn known_name(name: &str) -> Option<&'static str> {
-    let candidates: &[&'static str] = match name.len() {
-        2 => &["To"],
-        3 => &["Via"],
-        4 => &["CSeq", "Date", "From"],
-        5 => &["Allow", "Event", "Route"],
-        6 => &["Accept", "Min-SE", "Reason", "Server"],
-        7 => &[
-            "Call-ID", "Contact", "Expires", "Privacy", "Require", "Subject", "Warning",
-        ],
-        8 => &["Refer-To"],
-        9 => &["Call-Info", "Supported"],
-        10 => &["Alert-Info", "User-Agent"],
-        11 => &["Min-Expires", "Referred-By", "Unsupported"],
-        12 => &[
-            "Allow-Events",
-            "Content-Type",
-            "Max-Forwards",
-            "Record-Route",
-        ],
-        13 => &["Authorization"],
-        14 => &["Accept-Contact", "Content-Length"],
-        15 => &["Accept-Encoding", "Accept-Language", "Session-Expires"],
-        16 => &["Content-Encoding", "WWW-Authenticate"],
-        17 => &["P-Called-Party-ID"],
-        18 => &["Proxy-Authenticate"],
-        19 => &[
-            "Content-Disposition",
-            "P-Asserted-Identity",
-            "Proxy-Authorization",
-        ],
-        _ => return None,
-    };
-    // Senders mostly use the canonical spelling: try that first.
-    candidates
-        .iter()
-        .find(|k| **k == name)
-        .or_else(|| candidates.iter().find(|k| k.eq_ignore_ascii_case(name)))
-        .copied()
-}
-
-fn canonical_name(name: &str) -> HeaderName {
-    if let [c] = name.as_bytes()
-        && let Some(long) = compact(*c)
-    {
-        return HeaderName::Borrowed(long);
-    }
-    match known_name(name) {
-        Some(k) => HeaderName::Borrowed(k),
-        None => HeaderName::Owned(name.to_owned()),
-    }
-}
 
 /// Splits off the first line. Lines end in CRLF (RFC 3261 §7); a bare CR
 /// or LF is an error.
@@ -349,30 +273,6 @@ l: 3\r\n\r\nabcdef";
         assert_eq!(r.headers.get("content-length"), None);
         let again = parse(&r.to_bytes()).unwrap();
         assert_eq!(again, Message::Request(r));
-    }
-
-    #[test]
-    fn known_names_in_any_case() {
-        for canonical in [
-            "Via",
-            "CSeq",
-            "Call-ID",
-            "P-Called-Party-ID",
-            "WWW-Authenticate",
-        ] {
-            assert_eq!(known_name(canonical), Some(canonical));
-            assert_eq!(known_name(&canonical.to_ascii_uppercase()), Some(canonical));
-            assert_eq!(known_name(&canonical.to_ascii_lowercase()), Some(canonical));
-        }
-        // Every compact form expands to a known long name.
-        for c in b'a'..=b'z' {
-            if let Some(long) = compact(c) {
-                assert_eq!(known_name(long), Some(long));
-            }
-        }
-        assert_eq!(known_name("X-Unknown"), None);
-        assert_eq!(canonical_name("v"), "Via");
-        assert_eq!(canonical_name("min-se"), "Min-SE");
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::ParseError;
-use super::header::{Param, byte_class, find_byte, parse_params, rfind_byte, write_params};
+use super::lex::{Param, byte_class, find_byte, parse_params, rfind_byte, write_params};
 
 /// Any URI that may appear in a SIP message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -138,7 +138,7 @@ impl SipUri {
     }
 
     pub fn param(&self, name: &str) -> Option<Option<&str>> {
-        super::header::find_param(&self.params, name)
+        super::lex::find_param(&self.params, name)
     }
 
     pub fn parse(s: &str) -> Result<SipUri, ParseError> {

@@ -7,7 +7,10 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-pub use crate::screen::Action;
+pub use crate::call::Action;
+pub use fingerprint::{BadFingerprint, Fingerprint};
+
+mod fingerprint;
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -200,7 +203,7 @@ pub struct Fritzbox {
     /// or `https://fritz.box:49443`.
     pub tr064: Option<String>,
     /// The Box's HTTPS certificate, pinned on first use (`SHA256:AB:…`).
-    pub tr064_fingerprint: Option<crate::fritzbox::Fingerprint>,
+    pub tr064_fingerprint: Option<Fingerprint>,
     /// A FRITZ!Box user with the right "Telefonie", for TR-064.
     pub admin_user: Option<String>,
     /// File holding that user's password (else env MINISIP4FB_ADMIN_PASSWORD).

@@ -1,7 +1,7 @@
 //! What the phone's thread tells the book-keeper about a call: the typed
 //! decision ([`Decided`]) and the notes that carry it and the call's end.
-//! A room of its own below the screen, the shield and the book-keeper,
-//! which all speak it and none of which needs the others for it.
+//! A file of its own that the phone's screen and the book-keeper both
+//! speak, so that neither needs the other for it.
 
 use std::time::{Instant, SystemTime};
 
