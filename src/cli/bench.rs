@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use clap::Args;
 
-use crate::emulator::{CallOutcome, CallReport, CallSpec, Caller, Emulator, EmulatorConfig};
+use minisip4fb_emulator::{CallOutcome, CallReport, CallSpec, Caller, Emulator, EmulatorConfig};
 
 /// The rate of the memory soak: a spam wave far above real traffic.
 const SOAK_RATE: f64 = 200.0;

@@ -4,10 +4,10 @@ use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 
-use crate::call::Record;
-use crate::calllog::{CallLog, Filter};
-use crate::config;
-use crate::text::printable;
+use minisip4fb::call::Record;
+use minisip4fb::calllog::{CallLog, Filter};
+use minisip4fb::config;
+use minisip4fb::text::printable;
 
 #[derive(Args, Debug, Clone)]
 pub struct DbArgs {
@@ -67,7 +67,7 @@ fn open(a: &DbArgs) -> Result<(CallLog, Option<String>), String> {
             let t = std::time::SystemTime::now()
                 .checked_sub(d)
                 .ok_or_else(|| format!("--since {s}: before the epoch"))?;
-            Some(crate::call::rfc3339(t))
+            Some(minisip4fb::call::rfc3339(t))
         }
         None => None,
     };

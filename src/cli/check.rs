@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use super::run::{Checked, RunArgs, print_problems, validate};
-use crate::net::Phone;
+use minisip4fb::net::Phone;
 
 pub async fn check(args: RunArgs) -> i32 {
     // The same checks as `run` (one function), then the rules, as `run`
@@ -26,7 +26,7 @@ pub async fn check(args: RunArgs) -> i32 {
         }
     }
     if let Some(db) = &settings.db {
-        match crate::calllog::CallLog::open(db) {
+        match minisip4fb::calllog::CallLog::open(db) {
             Ok(_) => println!("call log: {} ok", db.display()),
             Err(e) => {
                 eprintln!("call log: {e}");
@@ -117,7 +117,7 @@ pub async fn check(args: RunArgs) -> i32 {
         }
         Err(_) => {
             let last = match phone.registration() {
-                crate::net::Registration::Failed { reason, .. } => format!(": {reason}"),
+                minisip4fb::net::Registration::Failed { reason, .. } => format!(": {reason}"),
                 _ => String::new(),
             };
             eprintln!(

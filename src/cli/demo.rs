@@ -11,11 +11,11 @@ use tokio::sync::{broadcast, mpsc};
 
 use super::run::RunArgs;
 use super::tr064::{BoxArgs, SetupArgs, do_setup};
-use crate::call::Record;
-use crate::daemon::{Parts, fetch_box_lists, serve};
-use crate::emulator::phoneblock::{PhoneBlockConfig, PhoneBlockStandIn};
-use crate::emulator::tr064::Tr064Config;
-use crate::emulator::{
+use minisip4fb::call::Record;
+use minisip4fb::daemon::{Parts, fetch_box_lists, serve};
+use minisip4fb_emulator::phoneblock::{PhoneBlockConfig, PhoneBlockStandIn};
+use minisip4fb_emulator::tr064::Tr064Config;
+use minisip4fb_emulator::{
     CallOutcome, CallReport, CallSpec, Caller, Emulator, EmulatorConfig, Report,
 };
 

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 
-use crate::controls::doors::{Doors, FILE};
+use minisip4fb::controls::doors::{Doors, FILE};
 
 #[derive(Args, Debug)]
 pub struct DoorsArgs {
@@ -35,14 +35,14 @@ fn state_dir(a: &DoorsArgs) -> PathBuf {
     if let Some(d) = &a.state_dir {
         return d.clone();
     }
-    if let Some(d) = crate::config::systemd_state_directory() {
+    if let Some(d) = minisip4fb::config::systemd_state_directory() {
         return d;
     }
     match &a.config {
         Some(c) if c == std::path::Path::new(super::SYSTEM_CONFIG) => {
             PathBuf::from("/var/lib/minisip4fb")
         }
-        c => crate::config::base_dir(c.as_deref()),
+        c => minisip4fb::config::base_dir(c.as_deref()),
     }
 }
 

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use clap::Args;
 
-use crate::emulator::{CallSpec, Caller, Emulator, EmulatorConfig};
+use minisip4fb_emulator::{CallSpec, Caller, Emulator, EmulatorConfig};
 
 #[derive(Args, Debug, Clone)]
 pub struct EmulateArgs {
@@ -65,9 +65,9 @@ pub struct EmulateArgs {
 async fn start_phoneblock(
     bind: SocketAddr,
     synthetic: usize,
-) -> std::io::Result<crate::emulator::phoneblock::PhoneBlockStandIn> {
-    use crate::emulator::phoneblock::{PhoneBlockConfig, PhoneBlockStandIn, synthetic_list};
-    let mut community = synthetic_list(synthetic.min(crate::phoneblock::MAX_ENTRIES));
+) -> std::io::Result<minisip4fb_emulator::phoneblock::PhoneBlockStandIn> {
+    use minisip4fb_emulator::phoneblock::{PhoneBlockConfig, PhoneBlockStandIn, synthetic_list};
+    let mut community = synthetic_list(synthetic.min(minisip4fb::phoneblock::MAX_ENTRIES));
     for (phone, votes, rating) in [
         ("+494055512345", 50, "E_ADVERTISING"),
         ("+4915112345678", 10, "G_FRAUD"),

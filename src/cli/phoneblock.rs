@@ -7,12 +7,12 @@ use std::time::Duration;
 
 use clap::{Args, Subcommand};
 
-use crate::config::{self, Config, PhoneBlock};
-use crate::phoneblock::api::Api;
-use crate::phoneblock::store::Store;
-use crate::phoneblock::sync::{sync_now, sync_personal};
-use crate::phoneblock::{Rating, parse_phone};
-use crate::text::printable;
+use minisip4fb::config::{self, Config, PhoneBlock};
+use minisip4fb::phoneblock::api::Api;
+use minisip4fb::phoneblock::store::Store;
+use minisip4fb::phoneblock::sync::{sync_now, sync_personal};
+use minisip4fb::phoneblock::{Rating, parse_phone};
+use minisip4fb::text::printable;
 
 #[derive(Args, Debug, Clone)]
 pub struct PhoneblockArgs {
@@ -127,7 +127,7 @@ pub fn phoneblock(a: PhoneblockArgs) -> i32 {
             {
                 eprintln!(
                     "note: the copy was synced {} ago; PhoneBlock asks for one sync a day at most (the daemon syncs by itself)",
-                    crate::text::span(now.saturating_sub(m.synced_at))
+                    minisip4fb::text::span(now.saturating_sub(m.synced_at))
                 );
             }
             let community = match sync_now(&api, &mut store, None, now) {
@@ -170,7 +170,7 @@ pub fn status(
     now: i64,
 ) -> i32 {
     let copy = store.load();
-    let ago = |t: i64| crate::text::span(now.saturating_sub(t));
+    let ago = |t: i64| minisip4fb::text::span(now.saturating_sub(t));
     match &copy {
         Ok(Some((list, meta))) => {
             let listed = list
@@ -224,7 +224,7 @@ pub fn status(
 /// entries of the personal lists without a country code are read in
 /// `[numbers] country`.
 fn account(cfg: &Config, api: &Api) {
-    let home = crate::screen::number::Home::new(&cfg.numbers.country, None).ok();
+    let home = minisip4fb::screen::number::Home::new(&cfg.numbers.country, None).ok();
     match (api.dial_prefix(), home) {
         (Ok(Some(p)), Some(h)) if p.trim_start_matches('+') != h.calling_code.to_string() => {
             println!(
@@ -246,7 +246,7 @@ pub fn lookup(a: LookupArgs) -> i32 {
         Ok(c) => c,
         Err(e) => return fail(2, e),
     };
-    let source = crate::daemon::RuleSource::new(cfg, Some(a.config.clone()), Vec::new());
+    let source = minisip4fb::daemon::RuleSource::new(cfg, Some(a.config.clone()), Vec::new());
     let meta = source.load_phoneblock();
     let rules = match source.compile() {
         Ok(r) => r,
@@ -257,7 +257,7 @@ pub fn lookup(a: LookupArgs) -> i32 {
     let d = rules.decide(
         number,
         a.to.as_deref(),
-        &crate::screen::rules::History::default(),
+        &minisip4fb::screen::rules::History::default(),
         std::time::Instant::now(),
         chrono::Local::now().naive_local(),
     );
@@ -296,7 +296,7 @@ pub fn lookup(a: LookupArgs) -> i32 {
         let rating = l.rating.map(|r| format!(" ({r})")).unwrap_or_default();
         println!("  PhoneBlock: {} votes{rating}", l.votes);
     }
-    if crate::screen::rules::Rules::wants_box_lists(&source.config) {
+    if minisip4fb::screen::rules::Rules::wants_box_lists(&source.config) {
         println!(
             "  (lookup reads no lists from the FRITZ!Box: rules with fritzbox:… see them empty)"
         );
@@ -305,7 +305,7 @@ pub fn lookup(a: LookupArgs) -> i32 {
         Some(m) => println!(
             "  (PhoneBlock copy version {}, synced {} ago)",
             m.version,
-            crate::text::span(chrono::Utc::now().timestamp().saturating_sub(m.synced_at))
+            minisip4fb::text::span(chrono::Utc::now().timestamp().saturating_sub(m.synced_at))
         ),
         None if source.config.phoneblock.is_some() => {
             println!("  (no PhoneBlock copy yet: run `minisip4fb phoneblock sync`)")
@@ -322,14 +322,14 @@ pub fn report(a: ReportArgs) -> i32 {
         Ok(s) => s,
         Err(e) => return fail(2, e),
     };
-    let home = match crate::screen::number::Home::new(
+    let home = match minisip4fb::screen::number::Home::new(
         &cfg.numbers.country,
         cfg.numbers.area_code.as_deref(),
     ) {
         Ok(h) => h,
         Err(e) => return fail(2, format_args!("[numbers]: {e}")),
     };
-    let Some(phone) = crate::screen::number::dialled_e164(&a.number, &home)
+    let Some(phone) = minisip4fb::screen::number::dialled_e164(&a.number, &home)
         .as_deref()
         .and_then(parse_phone)
     else {
@@ -353,7 +353,7 @@ pub fn report(a: ReportArgs) -> i32 {
         Ok(()) => {
             println!(
                 "rated {} as {} at PhoneBlock",
-                crate::phoneblock::e164(phone),
+                minisip4fb::phoneblock::e164(phone),
                 a.rating
             );
             0

@@ -6,10 +6,10 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
 
-use crate::calllog::CallLog;
-use crate::config::{self, Config};
-use crate::daemon::{self, Parts, RuleSource};
-use crate::net::PhoneConfig;
+use minisip4fb::calllog::CallLog;
+use minisip4fb::config::{self, Config};
+use minisip4fb::daemon::{self, Parts, RuleSource};
+use minisip4fb::net::PhoneConfig;
 
 #[derive(Args, Debug, Clone, Default)]
 pub struct RunArgs {
@@ -81,11 +81,11 @@ pub enum SettingsError {
     #[error("no user name: pass --user NAME or set user in [fritzbox] of the config file")]
     NoUser,
     #[error(transparent)]
-    BadUser(crate::net::PhoneError),
+    BadUser(minisip4fb::net::PhoneError),
     #[error("cannot read password file {}: {source}", path.display())]
     PasswordFile {
         path: PathBuf,
-        source: crate::guard::file::ReadError,
+        source: minisip4fb::guard::file::ReadError,
     },
     #[error("password file {} is empty", .0.display())]
     EmptyPasswordFile(PathBuf),
@@ -115,10 +115,10 @@ impl Settings {
             .clone()
             .or_else(|| f.user.clone())
             .ok_or(SettingsError::NoUser)?;
-        if !crate::net::valid_user(&user) {
-            return Err(SettingsError::BadUser(crate::net::PhoneError::BadUser(
-                user,
-            )));
+        if !minisip4fb::net::valid_user(&user) {
+            return Err(SettingsError::BadUser(
+                minisip4fb::net::PhoneError::BadUser(user),
+            ));
         }
         let password_file = args
             .password_file
@@ -149,10 +149,10 @@ impl Settings {
 /// [`RuleSource::compile`], which reads lists and announcements).
 pub struct Checked {
     pub settings: Settings,
-    pub web: Option<crate::web::Settings>,
-    pub mqtt: Option<crate::outlets::mqtt::Settings>,
-    pub hooks: Option<crate::outlets::hooks::Hooks>,
-    pub tr064: Option<crate::fritzbox::link::BoxLink>,
+    pub web: Option<minisip4fb::web::Settings>,
+    pub mqtt: Option<minisip4fb::outlets::mqtt::Settings>,
+    pub hooks: Option<minisip4fb::outlets::hooks::Hooks>,
+    pub tr064: Option<minisip4fb::fritzbox::link::BoxLink>,
 }
 
 /// Resolves and checks everything but the rules; every problem found, not
@@ -164,7 +164,7 @@ pub fn validate(args: &RunArgs) -> Result<Checked, Vec<String>> {
     let web = keep.ok(web_settings(args, &settings.source)).flatten();
     let (c, base) = (&settings.source.config, settings.source.base_dir());
     let mqtt = c.mqtt.as_ref().and_then(|m| {
-        keep.ok(crate::outlets::mqtt::Settings::new(
+        keep.ok(minisip4fb::outlets::mqtt::Settings::new(
             m,
             &base,
             &settings.phone.user,
@@ -173,7 +173,7 @@ pub fn validate(args: &RunArgs) -> Result<Checked, Vec<String>> {
     let hooks = (!c.hooks.is_empty() || !c.notify.is_empty())
         .then(|| {
             keep.ok(
-                crate::outlets::hooks::Hooks::new(&c.hooks, &c.notify, &base)
+                minisip4fb::outlets::hooks::Hooks::new(&c.hooks, &c.notify, &base)
                     .map_err(|e| e.to_string()),
             )
         })
@@ -223,7 +223,7 @@ pub fn read_password(
     config_path: Option<&Path>,
 ) -> Result<String, SettingsError> {
     if let Some(f) = file {
-        let s = crate::guard::file::read_regular(f, config::MAX_SECRET).map_err(|source| {
+        let s = minisip4fb::guard::file::read_regular(f, config::MAX_SECRET).map_err(|source| {
             SettingsError::PasswordFile {
                 path: f.to_owned(),
                 source,
@@ -266,7 +266,7 @@ pub fn read_password(
 pub async fn run(args: RunArgs) -> i32 {
     let shutdown = shutdown_signal();
     // Descriptors for calls, audio and hooks, whatever the web side takes.
-    crate::guard::fds::raise_limit();
+    minisip4fb::guard::fds::raise_limit();
     let Checked {
         settings,
         web,
@@ -287,7 +287,7 @@ pub async fn run(args: RunArgs) -> i32 {
     if let Some(db) = &settings.db {
         match CallLog::open_healing(db) {
             Ok(_) => {}
-            Err(e @ crate::calllog::Error::TooNew { .. }) => {
+            Err(e @ minisip4fb::calllog::Error::TooNew { .. }) => {
                 eprintln!("minisip4fb: {e}");
                 return 2;
             }
@@ -315,7 +315,7 @@ pub async fn run(args: RunArgs) -> i32 {
 pub(super) fn web_settings(
     args: &RunArgs,
     source: &RuleSource,
-) -> Result<Option<crate::web::Settings>, String> {
+) -> Result<Option<minisip4fb::web::Settings>, String> {
     let w = &source.config.web;
     let Some(listen) = args.web.or(w.listen) else {
         return Ok(None);
@@ -323,7 +323,7 @@ pub(super) fn web_settings(
     let password = match std::env::var("MINISIP4FB_WEB_PASSWORD") {
         Ok(p) if !p.is_empty() => Some(p),
         _ => match &w.password_file {
-            Some(f) => Some(crate::config::secret_file(
+            Some(f) => Some(minisip4fb::config::secret_file(
                 &source.base_dir(),
                 f,
                 "[web] password_file",
@@ -331,13 +331,14 @@ pub(super) fn web_settings(
             None => None,
         },
     };
-    let mut settings = crate::web::Settings::new(listen, password).map_err(|e| e.to_string())?;
+    let mut settings =
+        minisip4fb::web::Settings::new(listen, password).map_err(|e| e.to_string())?;
     // The actions append lines: only to a text list, and one a rule reads.
     let named = source.files();
     let list = |key: &str, f: &Option<PathBuf>| -> Result<Option<PathBuf>, String> {
         let Some(f) = f else { return Ok(None) };
         let path = source.base_dir().join(f);
-        if crate::screen::list::Format::of(&path) != crate::screen::list::Format::Text {
+        if minisip4fb::screen::list::Format::of(&path) != minisip4fb::screen::list::Format::Text {
             return Err(format!(
                 "[web] {key} {}: must be a text list (one number a line), not CSV, vCard or XML",
                 path.display()
@@ -362,12 +363,12 @@ pub(super) fn web_settings(
     }) {
         return Err(format!(
             "[web] hosts: {:?} is not a host name: list names only, without scheme or port (\"pi.fritz.box\")",
-            crate::text::printable(bad)
+            minisip4fb::text::printable(bad)
         ));
     }
-    settings.limits.hosts = crate::guard::http::Hosts::new(&w.hosts);
+    settings.limits.hosts = minisip4fb::guard::http::Hosts::new(&w.hosts);
     settings.limits.max_connections =
-        crate::guard::fds::web_connections(crate::guard::fds::raise_limit());
+        minisip4fb::guard::fds::web_connections(minisip4fb::guard::fds::raise_limit());
     Ok(Some(settings))
 }
 

@@ -6,9 +6,9 @@ use std::path::{Path, PathBuf};
 use clap::{Args, Subcommand};
 use rand::Rng;
 
-use crate::config;
-use crate::fritzbox::link::{BoxLink, admin_password};
-use crate::fritzbox::{self, Client};
+use minisip4fb::config;
+use minisip4fb::fritzbox::link::{BoxLink, admin_password};
+use minisip4fb::fritzbox::{self, Client};
 
 /// Why `setup` or `barring` stopped; each says what to do.
 #[derive(Debug, thiserror::Error)]
@@ -316,7 +316,7 @@ fn numbers_from_the_box(
 ) -> Result<(), SetupError> {
     let (code, area) = client.country_and_area_code()?;
     let country =
-        crate::screen::regions::main_region(code).ok_or(SetupError::UnknownCountry(code))?;
+        minisip4fb::screen::regions::main_region(code).ok_or(SetupError::UnknownCountry(code))?;
     let text = std::fs::read_to_string(path).unwrap_or_default();
     let doc: toml_edit::DocumentMut = text.parse().unwrap_or_default();
     let has = |k: &str| doc.get("numbers").and_then(|n| n.get(k)).is_some();
@@ -400,7 +400,7 @@ pub fn barring(a: BarringArgs) -> i32 {
         match &a.action {
             BarringAction::List => {
                 let xml = c.barring_list()?;
-                for e in crate::screen::phonebook_xml::entries(&xml) {
+                for e in minisip4fb::screen::phonebook_xml::entries(&xml) {
                     match e {
                         Ok((_, number, name)) => {
                             println!("{number:<20}  {}", name.unwrap_or_default())

@@ -12,9 +12,9 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use minisip4fb::emulator::phoneblock::{PhoneBlockConfig, PhoneBlockStandIn};
-use minisip4fb::emulator::tr064::Tr064Config;
-use minisip4fb::emulator::{CallSpec, Caller};
+use minisip4fb_emulator::phoneblock::{PhoneBlockConfig, PhoneBlockStandIn};
+use minisip4fb_emulator::tr064::Tr064Config;
+use minisip4fb_emulator::{CallSpec, Caller};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
 
 use crate::common;

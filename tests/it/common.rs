@@ -8,8 +8,8 @@ use std::process::{Child, Command};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use minisip4fb::emulator::tr064::Tr064Config;
-use minisip4fb::emulator::{Emulator, EmulatorConfig};
+use minisip4fb_emulator::tr064::Tr064Config;
+use minisip4fb_emulator::{Emulator, EmulatorConfig};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_minisip4fb");
 /// The IP phone's account on the emulated Box: user 620, this password.
@@ -160,9 +160,9 @@ pub async fn usual_box(seed: u64) -> Emulator {
 
 /// Waits until the emulator reports something `want` accepts, at most `timeout`.
 pub async fn wait_report(
-    reports: &mut tokio::sync::broadcast::Receiver<minisip4fb::emulator::Report>,
+    reports: &mut tokio::sync::broadcast::Receiver<minisip4fb_emulator::Report>,
     timeout: Duration,
-    want: impl Fn(&minisip4fb::emulator::Report) -> bool,
+    want: impl Fn(&minisip4fb_emulator::Report) -> bool,
 ) -> bool {
     tokio::time::timeout(timeout, async {
         loop {

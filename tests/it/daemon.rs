@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use minisip4fb::emulator::{CallOutcome, CallSpec, Caller, Emulator, EmulatorConfig, Report};
+use minisip4fb_emulator::{CallOutcome, CallSpec, Caller, Emulator, EmulatorConfig, Report};
 
 use crate::common;
 use crate::common::{BIN, Proc};
@@ -160,7 +160,7 @@ pub(crate) async fn blocked_call_is_terminated(emu: &Emulator) {
 pub(crate) fn ring_in_background(
     emu: &std::sync::Arc<Emulator>,
     ring_ms: u64,
-) -> tokio::task::JoinHandle<minisip4fb::emulator::CallReport> {
+) -> tokio::task::JoinHandle<minisip4fb_emulator::CallReport> {
     let emu = emu.clone();
     tokio::spawn(async move {
         emu.call(spec(Caller::National("040855992611".into()), ring_ms))

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use minisip4fb::emulator::{CallOutcome, CallSpec, Caller, Emulator, EmulatorConfig};
+use minisip4fb_emulator::{CallOutcome, CallSpec, Caller, Emulator, EmulatorConfig};
 
 use crate::common;
 use crate::common::{BIN, PASSWORD, Proc, USER};

@@ -4,8 +4,8 @@
 
 use std::time::Duration;
 
-use minisip4fb::emulator::{CallOutcome, CallSpec, Caller, Emulator, EmulatorConfig, Report};
 use minisip4fb::sip::{self, Message, Response, digest};
+use minisip4fb_emulator::{CallOutcome, CallSpec, Caller, Emulator, EmulatorConfig, Report};
 use tokio::net::UdpSocket;
 
 struct Peer {
@@ -321,7 +321,7 @@ impl Peer {
         spec: CallSpec,
     ) -> (
         sip::Request,
-        tokio::task::JoinHandle<minisip4fb::emulator::CallReport>,
+        tokio::task::JoinHandle<minisip4fb_emulator::CallReport>,
     ) {
         assert_eq!(
             self.register_with("geheim123", "phone", 1).await.status,

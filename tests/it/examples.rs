@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use minisip4fb::emulator::{CallOutcome, CallSpec, Caller, Emulator};
+use minisip4fb_emulator::{CallOutcome, CallSpec, Caller, Emulator};
 
 use crate::common::{self, Proc};
 

@@ -10,11 +10,11 @@ use std::sync::Arc;
 use std::sync::mpsc as std_mpsc;
 use std::time::{Duration, Instant};
 
-use minisip4fb::emulator::{
-    CallOutcome, CallReport, CallSpec, Caller, Emulator, EmulatorConfig, Keys,
-};
 use minisip4fb::net::{
     Announcement, CallId, CallerId, Collect, Phone, PhoneConfig, Screen, Script, ScriptEnd, Verdict,
+};
+use minisip4fb_emulator::{
+    CallOutcome, CallReport, CallSpec, Caller, Emulator, EmulatorConfig, Keys,
 };
 
 use crate::common;

@@ -14,7 +14,7 @@ use std::process::{Child, Command};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use minisip4fb::emulator::{CallOutcome, CallSpec, Caller};
+use minisip4fb_emulator::{CallOutcome, CallSpec, Caller};
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 
 use crate::common;

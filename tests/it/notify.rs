@@ -7,7 +7,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use minisip4fb::emulator::{CallOutcome, CallSpec, Caller};
+use minisip4fb_emulator::{CallOutcome, CallSpec, Caller};
 
 use crate::common;
 

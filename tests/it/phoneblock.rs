@@ -3,7 +3,7 @@
 
 use std::process::Command;
 
-use minisip4fb::emulator::phoneblock::{PhoneBlockConfig, PhoneBlockStandIn};
+use minisip4fb_emulator::phoneblock::{PhoneBlockConfig, PhoneBlockStandIn};
 
 use crate::common;
 use crate::common::BIN;
@@ -314,7 +314,7 @@ pub(crate) fn daemon_config(dir: &std::path::Path, url: &str) {
     );
 }
 
-pub(crate) fn run(dir: &std::path::Path, emu: &minisip4fb::emulator::Emulator) -> common::Proc {
+pub(crate) fn run(dir: &std::path::Path, emu: &minisip4fb_emulator::Emulator) -> common::Proc {
     let events = std::fs::File::create(dir.join("events.jsonl")).unwrap();
     common::Proc::spawn_logged(
         common::against_box(
@@ -327,8 +327,8 @@ pub(crate) fn run(dir: &std::path::Path, emu: &minisip4fb::emulator::Emulator) -
     )
 }
 
-pub(crate) fn call(n: &str, ring_ms: u64) -> minisip4fb::emulator::CallSpec {
-    use minisip4fb::emulator::{CallSpec, Caller};
+pub(crate) fn call(n: &str, ring_ms: u64) -> minisip4fb_emulator::CallSpec {
+    use minisip4fb_emulator::{CallSpec, Caller};
     CallSpec::new(Caller::National(n.into()))
         .cancel_after(std::time::Duration::from_millis(ring_ms))
 }
@@ -339,7 +339,7 @@ pub(crate) fn call(n: &str, ring_ms: u64) -> minisip4fb::emulator::CallSpec {
 /// token and its User-Agent. Restarted with a fresh copy, it asks nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_daemon_syncs_decides_from_the_copy_and_reports() {
-    use minisip4fb::emulator::CallOutcome;
+    use minisip4fb_emulator::CallOutcome;
     use std::time::Duration;
     let api = stand_in().await;
     let dir = common::fresh_dir("phoneblock", "daemon");
@@ -493,7 +493,7 @@ async fn the_daemon_syncs_decides_from_the_copy_and_reports() {
 /// the report waits on disk through a restart and is sent at the next start.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_report_outlives_an_outage_and_a_restart() {
-    use minisip4fb::emulator::CallOutcome;
+    use minisip4fb_emulator::CallOutcome;
     use std::time::Duration;
     let api = stand_in().await;
     let dir = common::fresh_dir("phoneblock", "outage");
@@ -679,7 +679,7 @@ async fn bad_answers_leave_the_copy_as_it_was() {
 /// goes on screening (fail open: without a copy, a listed number rings).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_token_fails_the_sync_not_the_daemon() {
-    use minisip4fb::emulator::CallOutcome;
+    use minisip4fb_emulator::CallOutcome;
     use std::time::Duration;
     let api = stand_in().await;
     let dir = common::fresh_dir("phoneblock", "refused");

@@ -90,7 +90,7 @@ async fn a_reset_service_heals_the_copy_with_one_full_download() {
 /// a listed number and one on the blacklist are terminated.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_damaged_database_heals_itself() {
-    use minisip4fb::emulator::CallOutcome;
+    use minisip4fb_emulator::CallOutcome;
     use std::time::Duration;
     let api = stand_in().await;
     let dir = common::fresh_dir("phoneblock", "damaged");

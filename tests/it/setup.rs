@@ -4,8 +4,8 @@
 use std::path::PathBuf;
 use std::process::Output;
 
-use minisip4fb::emulator::Emulator;
-use minisip4fb::emulator::tr064::Tr064Config;
+use minisip4fb_emulator::Emulator;
+use minisip4fb_emulator::tr064::Tr064Config;
 
 use crate::common;
 use crate::common::BIN;
@@ -265,7 +265,7 @@ async fn barring_commands_and_the_missing_right() {
 /// terminate-and-bar rule puts a caller on the Box's barring list once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn phonebook_rings_through_and_terminated_callers_get_barred_once() {
-    use minisip4fb::emulator::{CallOutcome, CallSpec, Caller};
+    use minisip4fb_emulator::{CallOutcome, CallSpec, Caller};
     use std::time::Duration;
     let emu = emulated_box(&[("620", "geheim123")], Tr064Config::default()).await;
     let d = dir("daemon");

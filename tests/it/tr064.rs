@@ -1,8 +1,8 @@
 //! The TR-064 client against the emulated Box's TR-064 endpoint.
 
-use minisip4fb::emulator::Emulator;
-use minisip4fb::emulator::tr064::Tr064Config;
 use minisip4fb::fritzbox::{Client, Error};
+use minisip4fb_emulator::Emulator;
+use minisip4fb_emulator::tr064::Tr064Config;
 
 use crate::common;
 
@@ -176,7 +176,7 @@ async fn ip_phones_are_the_registrars_accounts() {
 /// phonebook at once; calls the Box saw are in its call list by type.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn contacts_and_the_call_list() {
-    use minisip4fb::emulator::{CallOutcome, CallSpec, Caller};
+    use minisip4fb_emulator::{CallOutcome, CallSpec, Caller};
     let emu = emulator(Tr064Config::default()).await;
     let url = emu.tr064_url().unwrap().to_owned();
     let u = url.clone();

@@ -6,8 +6,8 @@ use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
-use minisip4fb::emulator::tr064::Tr064Config;
 use minisip4fb::fritzbox::{Client, Error};
+use minisip4fb_emulator::tr064::Tr064Config;
 
 use crate::common;
 

@@ -10,9 +10,9 @@ use std::process::Command;
 use std::sync::Arc;
 
 use minisip4fb::config::Fingerprint;
-use minisip4fb::emulator::Emulator;
-use minisip4fb::emulator::tr064::Tr064Config;
 use minisip4fb::fritzbox::{Client, Error};
+use minisip4fb_emulator::Emulator;
+use minisip4fb_emulator::tr064::Tr064Config;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use minisip4fb::emulator::{CallOutcome, CallSpec, Caller};
+use minisip4fb_emulator::{CallOutcome, CallSpec, Caller};
 
 use crate::common;
 
@@ -45,7 +45,7 @@ pub(crate) fn config(dir: &std::path::Path, web: &str) -> std::path::PathBuf {
 /// from the config), and the base URL its web side logged.
 pub(crate) async fn daemon(
     cfg: &std::path::Path,
-    emu: &minisip4fb::emulator::Emulator,
+    emu: &minisip4fb_emulator::Emulator,
     args: &[&str],
 ) -> (common::Proc, String) {
     let d = common::Proc::spawn_logged(

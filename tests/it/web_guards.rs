@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use minisip4fb::emulator::{CallOutcome, CallSpec, Caller};
+use minisip4fb_emulator::{CallOutcome, CallSpec, Caller};
 
 use crate::common;
 use crate::web::{base, config, daemon, get};

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::{cpu_ticks, mb, ms, percentile, proc_status, run_calls, start_phone};
-use crate::emulator::{CallOutcome, CallSpec, Caller, Emulator};
+use minisip4fb_emulator::{CallOutcome, CallSpec, Caller, Emulator};
 
 const STREAMS: u32 = 50;
 const SECONDS: u64 = 5;

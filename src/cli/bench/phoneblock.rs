@@ -10,9 +10,11 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, SystemTime};
 
 use super::{mb, ms, proc_status, run_calls, start_phone};
-use crate::emulator::Emulator;
-use crate::emulator::phoneblock::{PhoneBlockConfig, PhoneBlockStandIn, synthetic, synthetic_list};
-use crate::phoneblock::store::Store;
+use minisip4fb::phoneblock::store::Store;
+use minisip4fb_emulator::Emulator;
+use minisip4fb_emulator::phoneblock::{
+    PhoneBlockConfig, PhoneBlockStandIn, synthetic, synthetic_list,
+};
 
 const NUMBERS: usize = 1_000_000;
 const CHANGES: usize = 10_000;

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use super::{mb, ms, proc_status, run_step, start_phone, write_config};
-use crate::emulator::Emulator;
+use minisip4fb_emulator::Emulator;
 
 const CALLS: u32 = 400;
 const RATE: f64 = 100.0;
@@ -160,7 +160,7 @@ async fn run(exe: &Path, emu: &Arc<Emulator>, box_addr: &str, dir: &Path) -> Res
         clients.push(std::thread::spawn(move || {
             // The clients stand for browsers on other machines: they get
             // the CPU after the phone.
-            crate::guard::priority::lower_priority_of_this_thread();
+            minisip4fb::guard::priority::lower_priority_of_this_thread();
             let a = agent();
             let mut i = c;
             while !hammer.load(Ordering::Relaxed) {

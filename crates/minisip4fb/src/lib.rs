@@ -20,19 +20,26 @@
 // (`minisip4fb setup | head -1`); a command must finish its work instead
 // (setup writes the config after it prints), and the daemon must not
 // die of it. These shadow them in every module of the crate: what cannot
-// be written is dropped.
+// be written is dropped. Exported (hidden) for the `minisip4fb` command,
+// which takes them with `#[macro_use]`.
+#[doc(hidden)]
+#[macro_export]
 macro_rules! println {
     ($($t:tt)*) => {{
         use std::io::Write as _;
         let _ = writeln!(std::io::stdout(), $($t)*);
     }};
 }
+#[doc(hidden)]
+#[macro_export]
 macro_rules! print {
     ($($t:tt)*) => {{
         use std::io::Write as _;
         let _ = write!(std::io::stdout(), $($t)*);
     }};
 }
+#[doc(hidden)]
+#[macro_export]
 macro_rules! eprintln {
     ($($t:tt)*) => {{
         use std::io::Write as _;
@@ -43,7 +50,6 @@ macro_rules! eprintln {
 pub use minisip4fb_proto::{agent, sip};
 pub mod call;
 pub mod calllog;
-pub mod cli;
 pub mod config;
 pub mod controls;
 pub mod daemon;
@@ -57,7 +63,6 @@ pub mod text;
 pub mod web;
 
 pub use net::{IncomingCall, Phone, PhoneConfig, Reject};
-pub mod emulator;
 pub mod fritzbox;
 pub mod phoneblock;
 

@@ -404,7 +404,7 @@ fn rate(st: &mut State, body: &str) -> (u16, Option<u64>, String) {
     let v: serde_json::Value = serde_json::from_str(body).unwrap_or_default();
     let field = |k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_owned);
     let valid = field("rating").is_some_and(|r| {
-        crate::phoneblock::Rating::ALL
+        minisip4fb::phoneblock::Rating::ALL
             .iter()
             .any(|x| x.as_str() == r)
     });

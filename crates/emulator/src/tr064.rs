@@ -14,7 +14,7 @@ use rand::{Rng, SeedableRng};
 use tokio::net::{TcpListener, TcpStream};
 
 use super::{Contact, IpPhone, ListedCall, MAX_IP_PHONES, Shared};
-use crate::fritzbox::soap;
+use minisip4fb::fritzbox::soap;
 use minisip4fb_proto::sip::digest;
 
 /// The realm of the Box's HTTP digest on 49000/49443 (FRITZBOX.md, a real
@@ -264,9 +264,9 @@ fn ok(service: &str, action: &str, out: &[(&str, String)]) -> Reply {
 /// Services of the emulated Box: type and control URL.
 const SERVICES: [(&str, &str); 4] = [
     (DEVICE_INFO, "/upnp/control/deviceinfo"),
-    (crate::fritzbox::VOIP, "/upnp/control/x_voip"),
-    (crate::fritzbox::ONTEL, "/upnp/control/x_contact"),
-    (crate::fritzbox::AUTH, "/upnp/control/x_auth"),
+    (minisip4fb::fritzbox::VOIP, "/upnp/control/x_voip"),
+    (minisip4fb::fritzbox::ONTEL, "/upnp/control/x_contact"),
+    (minisip4fb::fritzbox::AUTH, "/upnp/control/x_auth"),
 ];
 
 const DEVICE_INFO: &str = "urn:dslforum-org:service:DeviceInfo:1";
@@ -433,9 +433,9 @@ fn handle(
             ]),
             _ => fault(401, "Invalid Action"),
         },
-        crate::fritzbox::AUTH => auth_action(st, now, &call),
-        crate::fritzbox::VOIP => voip_action(st, &call),
-        crate::fritzbox::ONTEL => ontel_action(st, &call),
+        minisip4fb::fritzbox::AUTH => auth_action(st, now, &call),
+        minisip4fb::fritzbox::VOIP => voip_action(st, &call),
+        minisip4fb::fritzbox::ONTEL => ontel_action(st, &call),
         _ => fault(401, "Invalid Action"),
     }
 }

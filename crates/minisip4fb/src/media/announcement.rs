@@ -26,7 +26,7 @@ const MAX_FILE: u64 = 64 << 20;
 pub const BUILTIN: &str = "default";
 /// "Dieser Anschluss nimmt keine Werbeanrufe an …" and the same in
 /// English: espeak-ng, made by `scripts/announcement`.
-const BUILTIN_WAV: &[u8] = include_bytes!("../../assets/announcement.wav");
+const BUILTIN_WAV: &[u8] = include_bytes!("../../../../assets/announcement.wav");
 
 /// Why an announcement cannot be used; says what to do about it.
 #[derive(Debug, thiserror::Error)]

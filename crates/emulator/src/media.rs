@@ -366,3 +366,24 @@ impl KeySender {
         self.key >= self.events.len()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use minisip4fb::media::g711;
+
+    /// The phone's encoders (G.711) against the emulator's own decoders.
+    #[test]
+    fn round_trips_within_a_step() {
+        for s in (i16::MIN..=i16::MAX).step_by(7) {
+            let x = i32::from(s);
+            // A step is 1/16 of the segment: at most ~3% of the value, and
+            // at least the finest step near zero.
+            let tolerance = (x.abs() / 16).max(16);
+            let a = i32::from(decode_alaw(g711::alaw(s)));
+            let u = i32::from(decode_ulaw(g711::ulaw(s)));
+            assert!((a - x).abs() <= tolerance, "A-law {s} -> {a}");
+            assert!((u - x).abs() <= tolerance, "µ-law {s} -> {u}");
+        }
+    }
+}

@@ -1,0 +1,436 @@
+//! The rules' behaviour, one test per criterion and action; and the
+//! documented example config, which must always compile.
+
+use super::*;
+
+fn rules(toml: &str) -> Rules {
+    let cfg = config::parse(toml).unwrap();
+    Rules::compile(&cfg, Path::new(".")).unwrap().0
+}
+
+#[test]
+fn community_votes_decide_and_are_the_reason() {
+    use crate::phoneblock::{Community, Listed, Local, Personal, PersonalEntry, Rating};
+    let toml = "[numbers]\ncountry = \"DE\"\n[phoneblock]\nmin_votes = 4\n\
+            [[rule]]\nname = \"mine\"\nlists = [\"phoneblock:whitelist\"]\naction = \"ring\"\n\
+            [[rule]]\nname = \"my spam\"\nlists = [\"phoneblock:blacklist\"]\naction = \"terminate\"\n\
+            [[rule]]\nname = \"strict\"\nlists = [\"phoneblock:community\"]\nmin_votes = 50\nto = [\"030 999\"]\naction = \"terminate\"\n\
+            [[rule]]\nname = \"community\"\nlists = [\"phoneblock:community\"]\naction = \"terminate\"\n";
+    let cfg = config::parse(toml).unwrap();
+    let handle = phoneblock::Handle::default();
+    let (r, _) = Rules::compile_with(&cfg, Path::new("."), &BoxLists::new(), &handle).unwrap();
+    assert_eq!(
+        decide(&r, Some("0301234567")).action,
+        Action::Ring,
+        "empty copy"
+    );
+    let entry = |phone: &str, label: Option<&str>| PersonalEntry {
+        phone: phone.into(),
+        label: label.map(Into::into),
+    };
+    let listed = |phone, votes| Listed {
+        phone,
+        votes,
+        rating: Some(Rating::Advertising),
+    };
+    // A sync swaps the copy in: the compiled rules see it at once.
+    handle.store(Arc::new(Local {
+        community: Arc::new(Community::new(
+            vec![
+                listed(49301234567, 20),
+                listed(49307654321, 2),
+                listed(49305550000, 50),
+                listed(49301112222, 2),
+            ],
+            1,
+        )),
+        personal: Arc::new(Personal {
+            blacklist: vec![entry("0307654*", None), entry("no number", None)],
+            whitelist: vec![entry("+49305550000", Some("Praxis"))],
+        }),
+    }));
+    let d = decide(&r, Some("0301234567"));
+    assert_eq!(d.action, Action::Terminate);
+    assert_eq!(
+        d.why.to_string(),
+        "rule 4 \"community\": +49301234567 has 20 PhoneBlock votes (E_ADVERTISING)"
+    );
+    // The personal lists are read when the rules compile.
+    assert_eq!(decide(&r, Some("0305550000")).action, Action::Terminate);
+    let (r, warnings) =
+        Rules::compile_with(&cfg, Path::new("."), &BoxLists::new(), &handle).unwrap();
+    assert_eq!(
+        warnings.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        ["phoneblock:blacklist:2: \"no number\": not a phone number"]
+    );
+    let d = decide(&r, Some("0305550000"));
+    assert_eq!(
+        (d.action, d.why.to_string().as_str()),
+        (
+            Action::Ring,
+            "rule 1 \"mine\": +49305550000 in phoneblock:whitelist (Praxis)"
+        ),
+        "the whitelist overrides 50 votes"
+    );
+    assert_eq!(
+        decide(&r, Some("0307654321")).why.to_string(),
+        "rule 2 \"my spam\": +49307654321 in phoneblock:blacklist",
+        "the blacklist blocks whatever the votes"
+    );
+    assert_eq!(
+        decide(&r, Some("0301112222")).action,
+        Action::Ring,
+        "2 < 4 votes"
+    );
+    for (toml, err) in [
+        (
+            "[[rule]]\nlists = [\"phoneblock:community\"]\naction = \"ring\"\n",
+            "phoneblock:community needs a [phoneblock] section",
+        ),
+        (
+            "[phoneblock]\n[[rule]]\nlists = [\"phoneblock:comunity\"]\naction = \"ring\"\n",
+            "\"phoneblock:comunity\" is not a PhoneBlock list",
+        ),
+    ] {
+        let cfg = config::parse(toml).unwrap();
+        let e = Rules::compile(&cfg, Path::new("."))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(err), "{e}");
+    }
+}
+
+fn at(h: u32, m: u32) -> NaiveDateTime {
+    // 2026-11-27 is a Friday.
+    chrono::NaiveDate::from_ymd_opt(2026, 11, 27)
+        .unwrap()
+        .and_hms_opt(h, m, 0)
+        .unwrap()
+}
+
+fn decide(r: &Rules, n: Option<&str>) -> Decision {
+    r.decide(n, None, &History::default(), Instant::now(), at(12, 0))
+}
+
+const CONFIG: &str = r#"
+[numbers]
+country = "DE"
+area_code = "030"
+[[rule]]
+name = "family"
+numbers = ["030 1234567", "0171 2345678"]
+action = "ring"
+[[rule]]
+name = "anonymous"
+anonymous = true
+action = "terminate"
+[[rule]]
+name = "premium numbers"
+types = ["premium"]
+action = "terminate"
+[[rule]]
+name = "blocked"
+numbers = ["0900*", "*666", "+44 20 7946 0000"]
+action = "terminate"
+[[rule]]
+name = "abroad"
+foreign = true
+action = "decline"
+[[rule]]
+name = "invalid"
+invalid = true
+action = "ignore-silently"
+"#;
+
+#[test]
+fn first_match_wins_with_reasons() {
+    let r = rules(CONFIG);
+    let d = decide(&r, Some("0301234567"));
+    assert_eq!(
+        (d.action, d.why.to_string().as_str()),
+        (Action::Ring, "rule 1 \"family\": +49301234567 listed")
+    );
+    let d = decide(&r, None);
+    assert_eq!(
+        (d.action, d.why.to_string().as_str()),
+        (Action::Terminate, "rule 2 \"anonymous\": anonymous caller")
+    );
+    let d = decide(&r, Some("09005551234"));
+    assert_eq!(
+        d.why.to_string(),
+        "rule 3 \"premium numbers\": +499005551234 is premium",
+        "premium before the 0900* pattern"
+    );
+    let d = decide(&r, Some("040555666"));
+    assert_eq!(
+        d.why.to_string(),
+        "rule 4 \"blocked\": +4940555666 matches *666"
+    );
+    let d = decide(&r, Some("00442079460000"));
+    assert_eq!(
+        d.why.to_string(),
+        "rule 4 \"blocked\": +442079460000 listed",
+        "blocked before abroad"
+    );
+    let d = decide(&r, Some("0033142685300"));
+    assert_eq!(
+        (d.action, d.why.to_string().as_str()),
+        (
+            Action::Decline,
+            "rule 5 \"abroad\": +33142685300 is foreign (FR)"
+        )
+    );
+    let d = decide(&r, Some("0002"));
+    assert_eq!(d.action, Action::IgnoreSilently);
+    let d = decide(&r, Some("040855992611"));
+    assert_eq!((d.action, d.why.rule()), (Action::Ring, None));
+    assert!(d.why.to_string().starts_with("default (ring)"), "{}", d.why);
+    let d = decide(&r, Some("**622"));
+    assert_eq!(
+        d.why.to_string(),
+        "internal call from **622: never screened"
+    );
+}
+
+#[test]
+fn countries_types_and_log_only() {
+    let r = rules(
+        "[screen]\nlog_only = true\n[[rule]]\ncountry = [\"NG\", \"SN\"]\naction = \"terminate\"\n[[rule]]\ntypes = [\"mobile\"]\naction = \"decline\"\n",
+    );
+    let d = decide(&r, Some("002348031234567"));
+    assert_eq!((d.action, d.effective), (Action::Terminate, Action::Ring));
+    assert!(
+        d.why
+            .to_string()
+            .ends_with("is from NG (log-only: would terminate)"),
+        "{}",
+        d.why
+    );
+    assert_eq!(decide(&r, Some("01701234567")).action, Action::Decline);
+}
+
+#[test]
+fn time_windows_weekdays_and_called_number() {
+    let r = rules(
+        "[numbers]\narea_code = \"030\"\n[[rule]]\nname = \"night\"\nhours = \"22:00-07:00\"\naction = \"decline\"\n[[rule]]\nweekdays = [\"sat\", \"sun\"]\naction = \"ignore-silently\"\n[[rule]]\nto = [\"030 1111111\"]\nnumbers = [\"0170*\"]\naction = \"terminate\"\n",
+    );
+    let h = History::default();
+    let now = Instant::now();
+    assert_eq!(
+        r.decide(Some("040123"), None, &h, now, at(23, 30)).action,
+        Action::Decline
+    );
+    assert_eq!(
+        r.decide(Some("040123"), None, &h, now, at(6, 59)).action,
+        Action::Decline
+    );
+    assert_eq!(
+        r.decide(Some("040123"), None, &h, now, at(7, 0)).action,
+        Action::Ring
+    );
+    let saturday = chrono::NaiveDate::from_ymd_opt(2026, 11, 28)
+        .unwrap()
+        .and_hms_opt(12, 0, 0)
+        .unwrap();
+    assert_eq!(
+        r.decide(Some("040123"), None, &h, now, saturday).action,
+        Action::IgnoreSilently
+    );
+    assert_eq!(
+        r.decide(Some("01701234567"), Some("0301111111"), &h, now, at(12, 0))
+            .action,
+        Action::Terminate
+    );
+    assert_eq!(
+        r.decide(Some("01701234567"), Some("0302222222"), &h, now, at(12, 0))
+            .action,
+        Action::Ring
+    );
+}
+
+#[test]
+fn repeated_callers_with_a_fake_clock() {
+    let r = rules("[[rule]]\nrepeated = { calls = 3, within = \"10m\" }\naction = \"terminate\"\n");
+    let mut h = History::default();
+    let t0 = Instant::now();
+    let call = |h: &mut History, t: Instant| {
+        r.remember(h, Some("0401234567"), t);
+        r.decide(Some("0401234567"), None, h, t, at(12, 0)).action
+    };
+    assert_eq!(call(&mut h, t0), Action::Ring);
+    assert_eq!(call(&mut h, t0 + Duration::from_secs(60)), Action::Ring);
+    assert_eq!(
+        call(&mut h, t0 + Duration::from_secs(120)),
+        Action::Terminate
+    );
+    // Twenty minutes later the window holds only this call.
+    assert_eq!(call(&mut h, t0 + Duration::from_secs(1400)), Action::Ring);
+    assert_eq!(h.len(), 1);
+    // A wave of distinct callers is forgotten once out of the window.
+    for i in 0..5000 {
+        r.remember(
+            &mut h,
+            Some(&format!("0402{i:07}")),
+            t0 + Duration::from_secs(1500),
+        );
+    }
+    let later = t0 + Duration::from_secs(1500 + 3600);
+    for i in 0..20_000 {
+        r.remember(&mut h, Some(&format!("0403{i:07}")), later);
+    }
+    assert_eq!(h.len(), 20_000, "only the second wave is remembered");
+    // Without a `repeated` rule nothing is kept at all.
+    let plain = rules("[[rule]]\nnumbers = [\"0900*\"]\naction = \"terminate\"\n");
+    let mut h = History::default();
+    plain.remember(&mut h, Some("0401234567"), t0);
+    assert!(h.is_empty());
+}
+
+#[test]
+fn bad_rules_are_named() {
+    let cfg =
+        config::parse("[[rule]]\nname = \"x\"\ntypes = [\"premum\"]\naction = \"ring\"\n").unwrap();
+    let e = Rules::compile(&cfg, Path::new(".")).unwrap_err();
+    assert!(
+        e.to_string()
+            .starts_with("[[rule]] 1 \"x\": types: unknown type \"premum\""),
+        "{e}"
+    );
+    let cfg = config::parse("[[rule]]\nnumbers = [\"1\"]\n").unwrap();
+    assert!(
+        Rules::compile(&cfg, Path::new("."))
+            .unwrap_err()
+            .to_string()
+            .contains("no action")
+    );
+    let cfg = config::parse("[[rule]]\nhours = \"late\"\naction = \"ring\"\n").unwrap();
+    assert!(
+        Rules::compile(&cfg, Path::new("."))
+            .unwrap_err()
+            .to_string()
+            .contains("HH:MM")
+    );
+    let cfg = config::parse("[[rule]]\nlists = [\"/nonexistent/list.txt\"]\naction = \"ring\"\n")
+        .unwrap();
+    assert!(
+        Rules::compile(&cfg, Path::new("."))
+            .unwrap_err()
+            .to_string()
+            .contains("cannot read list")
+    );
+}
+
+#[test]
+fn announcements_and_answer_are_checked_against_the_action() {
+    let err = |rule: &str| {
+        let cfg = config::parse(&format!("[[rule]]\nname = \"x\"\n{rule}")).unwrap();
+        Rules::compile(&cfg, Path::new("."))
+            .unwrap_err()
+            .to_string()
+    };
+    for (rule, want) in [
+        (
+            "numbers = [\"1\"]\naction = \"ring\"\nannouncement = \"default\"",
+            "announcement: only a call that is answered hears one",
+        ),
+        (
+            "numbers = [\"1\"]\naction = \"terminate\"\npin = \"12\"",
+            "pin: only for action = \"answer\"",
+        ),
+        (
+            "numbers = [\"1\"]\naction = \"terminate\"\nannouncement = \"/nonexistent/a.wav\"",
+            "\"x\": announcement: /nonexistent/a.wav: ",
+        ),
+        ("action = \"answer\"", "picks up for callers you name"),
+        (
+            "anonymous = true\nnumbers = [\"1\"]\naction = \"answer\"",
+            "picks up for callers you name",
+        ),
+        (
+            "numbers = [\"1\"]\naction = \"answer\"\npin = \"12a\"",
+            "pin: 4 to 16 of the keys",
+        ),
+        (
+            "numbers = [\"1\"]\naction = \"answer\"\npin = \"123\"",
+            "pin: 4 to 16 of the keys",
+        ),
+        (
+            "numbers = [\"1\"]\naction = \"answer\"\ndtmf_timeout = \"soon\"",
+            "dtmf_timeout: ",
+        ),
+        (
+            "numbers = [\"1\"]\naction = \"terminate\"\nannouncement = \"default\"\nmax_announcement = \"x\"",
+            "max_announcement: ",
+        ),
+    ] {
+        let e = err(rule);
+        assert!(e.contains(want), "{rule}: {e}");
+    }
+    let cfg = config::parse("[screen]\ndefault = \"answer\"\n").unwrap();
+    assert!(
+        Rules::compile(&cfg, Path::new("."))
+            .unwrap_err()
+            .to_string()
+            .contains("pick up for anyone")
+    );
+}
+
+#[test]
+fn a_rule_with_an_announcement_or_answer_has_a_script() {
+    let r = rules(
+        "[numbers]\ncountry = \"DE\"\n\
+             [[rule]]\nnumbers = [\"0301234567\"]\naction = \"answer\"\npin = \"47*1\"\ndtmf_timeout = \"4s\"\n\
+             [[rule]]\nnumbers = [\"0900*\"]\naction = \"terminate\"\nannouncement = \"default\"\nmax_announcement = \"2s\"\n\
+             [[rule]]\nnumbers = [\"0800*\"]\naction = \"terminate\"\n",
+    );
+    let door = r.script(&decide(&r, Some("0301234567"))).unwrap();
+    assert_eq!(door.announcement, None);
+    assert_eq!(
+        door.collect,
+        Some(Collect {
+            timeout: Duration::from_secs(4),
+            pin: Some("47*1".into())
+        })
+    );
+    let spam = r.script(&decide(&r, Some("09001234"))).unwrap();
+    assert_eq!(spam.announcement.as_ref().unwrap().frames(), 100);
+    assert_eq!(spam.collect, None);
+    assert_eq!(r.script(&decide(&r, Some("08001234"))), None);
+    assert_eq!(r.script(&decide(&r, Some("0401234"))), None);
+}
+
+mod example_config {
+    use std::path::Path;
+
+    /// The documented example must always be a valid config.
+    #[test]
+    fn example_config_compiles_with_its_lists() {
+        let root = &Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let cfg = crate::config::load(&root.join("minisip4fb.example.toml")).unwrap();
+        let (rules, warnings) = super::Rules::compile(&cfg, &root.join("contrib/example")).unwrap();
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(rules.len(), 6);
+    }
+
+    /// Its PhoneBlock block, uncommented as it says, is a valid config too.
+    #[test]
+    fn example_config_with_phoneblock_compiles() {
+        let root = &Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let text = std::fs::read_to_string(root.join("minisip4fb.example.toml")).unwrap();
+        let (before, rest) = text.split_once("# --- phoneblock ---\n").unwrap();
+        let (block, after) = rest.split_once("# --- end phoneblock ---\n").unwrap();
+        let block: String = block
+            .lines()
+            .map(|l| l.strip_prefix("# ").unwrap_or(l.trim_start_matches('#')))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        // A table between [[rule]]s is fine in TOML: the rules after it
+        // are still rules.
+        let cfg = crate::config::parse(&format!("{before}{block}{after}")).unwrap();
+        let pb = cfg.phoneblock.as_ref().expect("[phoneblock]");
+        assert_eq!(pb.min_votes, 4);
+        let (rules, warnings) = super::Rules::compile(&cfg, &root.join("contrib/example")).unwrap();
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(rules.len(), 8);
+    }
+}
