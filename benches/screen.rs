@@ -114,6 +114,8 @@ fn bench(c: &mut Criterion) {
     let log = CallLog::open(&dir.join("calls.db")).unwrap();
     let call = Record {
         id: None,
+        contact: false,
+        log_only: None,
         time: "2026-12-01T00:00:00.000Z".into(),
         caller: Some("09005551234".into()),
         caller_e164: Some("+499005551234".into()),

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, ValueEnum};
 
 use minisip4fb::call::Record;
+use minisip4fb::call::show::Lang;
 use minisip4fb::calllog::{CallLog, Filter};
 use minisip4fb::config;
 use minisip4fb::text::printable;
@@ -169,13 +170,8 @@ fn print_table(records: &[Record]) {
         "time", "caller", "decision", "outcome"
     );
     for r in records {
-        let caller = match (&r.caller, &r.name) {
-            (None, _) => "anonymous".to_owned(),
-            (Some(c), Some(n)) => format!("{c} ({n})"),
-            (Some(c), None) => c.clone(),
-        };
-        // Caller data is escaped: a display name must not drive the terminal.
-        let caller: String = printable(&caller).chars().take(22).collect();
+        // Escaped: a display name must not drive the terminal.
+        let caller: String = r.who(Lang::En).chars().take(22).collect();
         let outcome = r.outcome.map(|o| o.to_string());
         println!(
             "{:<19}  {:<22}  {:<15}  {:<20}  {}",

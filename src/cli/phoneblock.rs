@@ -271,7 +271,7 @@ pub fn lookup(a: LookupArgs) -> i32 {
         let mut out = serde_json::json!({
             "number": number,
             "e164": d.e164,
-            "decision": d.effective.as_str(),
+            "decision": d.effective().as_str(),
             "action": d.action.as_str(),
             "rule": d.why.rule().map(ToString::to_string),
             "reason": reason,
@@ -290,7 +290,7 @@ pub fn lookup(a: LookupArgs) -> i32 {
         .e164
         .clone()
         .unwrap_or_else(|| number.unwrap_or("anonymous").to_owned());
-    println!("{}: {}", printable(&shown), d.effective.as_str());
+    println!("{}: {}", printable(&shown), d.effective().as_str());
     println!("  {}", printable(&reason));
     if let Some(l) = listed {
         let rating = l.rating.map(|r| format!(" ({r})")).unwrap_or_default();

@@ -316,7 +316,7 @@ fn numbers_from_the_box(
 ) -> Result<(), SetupError> {
     let (code, area) = client.country_and_area_code()?;
     let country =
-        minisip4fb::screen::regions::main_region(code).ok_or(SetupError::UnknownCountry(code))?;
+        minisip4fb::call::regions::main_region(code).ok_or(SetupError::UnknownCountry(code))?;
     let text = std::fs::read_to_string(path).unwrap_or_default();
     let doc: toml_edit::DocumentMut = text.parse().unwrap_or_default();
     let has = |k: &str| doc.get("numbers").and_then(|n| n.get(k)).is_some();

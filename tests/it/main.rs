@@ -8,6 +8,7 @@
 mod common;
 
 mod browser;
+mod check_and_run;
 mod cli;
 mod daemon;
 mod daemon_guards;

@@ -176,7 +176,7 @@ rules = ["family"]
     assert_eq!(ntfy.header("Tags"), Some("no_entry_sign"));
     assert!(
         ntfy.body
-            .starts_with("09005551234 → 0301111111: terminate – rule 1 \"premium\""),
+            .starts_with("+49 9005551234 → 0301111111: terminate – rule 1 \"premium\""),
         "{}",
         ntfy.body
     );
@@ -187,7 +187,7 @@ rules = ["family"]
         msg["text"]
             .as_str()
             .unwrap()
-            .starts_with("minisip4fb: Call blocked\n09005551234"),
+            .starts_with("minisip4fb: Call blocked\n+49 9005551234"),
         "{msg}"
     );
     let hook = by("/hook");

@@ -118,3 +118,43 @@ impl std::str::FromStr for CallerClass {
         })
     }
 }
+
+/// Why a call the rules would keep from the household rang all the same:
+/// one typed fact with its source, kept with the call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogOnly {
+    /// `[screen] log_only = true`: every rule only logs.
+    Config,
+    /// The rule's own `log_only = true`.
+    Rule,
+    /// The shield is switched off (the dashboard, MQTT).
+    Shield,
+}
+
+impl LogOnly {
+    pub const ALL: [LogOnly; 3] = [LogOnly::Config, LogOnly::Rule, LogOnly::Shield];
+
+    /// The text form of the call log and the events.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogOnly::Config => "config",
+            LogOnly::Rule => "rule",
+            LogOnly::Shield => "shield",
+        }
+    }
+}
+
+impl std::str::FromStr for LogOnly {
+    type Err = UnknownName;
+
+    fn from_str(s: &str) -> Result<LogOnly, UnknownName> {
+        LogOnly::ALL
+            .into_iter()
+            .find(|l| l.as_str() == s)
+            .ok_or_else(|| UnknownName {
+                what: "log-only source",
+                value: s.to_owned(),
+            })
+    }
+}

@@ -7,9 +7,10 @@
 pub mod event;
 mod kind;
 mod record;
+pub mod regions;
 pub mod show;
 
 pub use event::{DaemonEvent, EventKind};
-pub use kind::{Action, CallerClass, UnknownName};
+pub use kind::{Action, CallerClass, LogOnly, UnknownName};
 pub use record::Record;
 pub use show::{now_rfc3339, rfc3339};

@@ -1,31 +1,36 @@
 //! One call as recorded: what the call log stores, `calls --json` prints
 //! and the outlets are told.
 
-use serde::Serialize;
+use serde::ser::{Serialize, SerializeStruct, Serializer};
 
-use crate::call::Action;
-use crate::call::CallerClass;
+use super::show;
+use crate::call::{Action, CallerClass, LogOnly};
 use crate::net::Outcome;
 
 /// One call as recorded: typed from the decision to the outcome; text
 /// only in SQLite and JSON.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Record {
     /// The row id; `None` before the record is written (events).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub id: Option<i64>,
     /// When the INVITE arrived, RFC 3339, UTC.
     pub time: String,
     /// The number as the Box sent it; `None` when withheld.
     pub caller: Option<String>,
     pub caller_e164: Option<String>,
+    /// The caller's name: a list's or phonebook entry's that matched, else
+    /// the display name the Box sent.
     pub name: Option<String>,
+    /// The Box named the caller from one of its phonebooks.
+    pub contact: bool,
     pub called: Option<String>,
     pub class: CallerClass,
-    /// What was done (`ring` in log-only mode).
+    /// What was done (`ring` when log-only).
     pub decision: Action,
     /// What the rules said.
     pub action: Action,
+    /// Why a call the rules would keep out rang all the same.
+    pub log_only: Option<LogOnly>,
     pub rule: Option<String>,
     pub reason: String,
     /// How the call ended; `None` while it runs.
@@ -34,4 +39,45 @@ pub struct Record {
     pub decision_ms: Option<f64>,
     /// INVITE → the end of a call we terminated (our BYE confirmed), ms.
     pub bye_ms: Option<f64>,
+}
+
+impl Record {
+    /// Kept from the household: what was done blocks the call.
+    pub fn blocked(&self) -> bool {
+        self.decision.blocks()
+    }
+}
+
+/// The JSON of a call, the same for the API, `calls --json`, the events,
+/// hooks and MQTT: the record's fields, and what people are shown of it
+/// (`shown`: the number as people read it), made here once.
+impl Serialize for Record {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut o = s.serialize_struct("Record", 18)?;
+        match self.id {
+            Some(id) => o.serialize_field("id", &id)?,
+            None => o.skip_field("id")?,
+        }
+        o.serialize_field("time", &self.time)?;
+        o.serialize_field("caller", &self.caller)?;
+        o.serialize_field("caller_e164", &self.caller_e164)?;
+        o.serialize_field(
+            "shown",
+            &show::number(self.caller.as_deref(), self.caller_e164.as_deref()),
+        )?;
+        o.serialize_field("name", &self.name)?;
+        o.serialize_field("contact", &self.contact)?;
+        o.serialize_field("called", &self.called)?;
+        o.serialize_field("class", &self.class)?;
+        o.serialize_field("decision", &self.decision)?;
+        o.serialize_field("action", &self.action)?;
+        o.serialize_field("log_only", &self.log_only.is_some())?;
+        o.serialize_field("log_only_by", &self.log_only)?;
+        o.serialize_field("rule", &self.rule)?;
+        o.serialize_field("reason", &self.reason)?;
+        o.serialize_field("outcome", &self.outcome)?;
+        o.serialize_field("decision_ms", &self.decision_ms)?;
+        o.serialize_field("bye_ms", &self.bye_ms)?;
+        o.end()
+    }
 }

@@ -28,7 +28,15 @@ const MIGRATIONS: &[&str] = &["CREATE TABLE calls (
         bye_ms      REAL,
         ended       TEXT
     );
-    CREATE INDEX calls_time ON calls(time);"];
+    CREATE INDEX calls_time ON calls(time);",
+    // Log-only as one typed fact with its source, and the Box's phonebook
+    // contacts. Older rows: a rule's log-only said so in its reason, the
+    // shield did not.
+    "ALTER TABLE calls ADD COLUMN log_only TEXT;
+    ALTER TABLE calls ADD COLUMN contact INTEGER NOT NULL DEFAULT 0;
+    UPDATE calls SET log_only = CASE WHEN reason LIKE '%(log-only: would %' THEN 'rule' ELSE 'shield' END
+        WHERE decision <> action;",
+];
 
 /// One write, applied in batches by [`CallLog::apply`]; `key` is the
 /// writer's own handle of the call (its row id is known only once written).
@@ -95,8 +103,8 @@ pub struct CallLog {
 
 fn insert(db: &Connection, r: &Record) -> rusqlite::Result<i64> {
     db.prepare_cached(
-        "INSERT INTO calls (time, caller, caller_e164, name, called, class, decision, action, rule, reason, decision_ms, outcome, bye_ms)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+        "INSERT INTO calls (time, caller, caller_e164, name, called, class, decision, action, rule, reason, decision_ms, outcome, bye_ms, log_only, contact)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
     )?
     .execute(params![
         r.time,
@@ -111,7 +119,9 @@ fn insert(db: &Connection, r: &Record) -> rusqlite::Result<i64> {
         r.reason,
         r.decision_ms,
         r.outcome.map(|o| o.as_text()),
-        r.bye_ms
+        r.bye_ms,
+        r.log_only.map(|l| l.as_str()),
+        r.contact
     ])?;
     Ok(db.last_insert_rowid())
 }
@@ -339,10 +349,11 @@ impl CallLog {
             String,
             Option<String>,
             [Option<f64>; 2],
+            (Option<String>, bool),
         );
         let rows: Vec<Row> = self.with(|db| {
             let mut stmt = db.prepare(
-                "SELECT id, time, caller, caller_e164, name, called, class, decision, action, rule, reason, outcome, decision_ms, bye_ms
+                "SELECT id, time, caller, caller_e164, name, called, class, decision, action, rule, reason, outcome, decision_ms, bye_ms, log_only, contact
                  FROM (SELECT * FROM calls WHERE (?1 IS NULL OR time >= ?1) AND (?2 = 0 OR decision NOT IN ('ring', 'answer'))
                          AND (?4 IS NULL OR time < ?4) AND (?5 IS NULL OR rule = ?5)
                        ORDER BY id DESC LIMIT ?3)
@@ -359,13 +370,24 @@ impl CallLog {
                     r.get(10)?,
                     r.get(11)?,
                     [r.get(12)?, r.get(13)?],
+                    (r.get(14)?, r.get(15)?),
                 ))
             })?;
             rows.collect()
         })?;
         rows.into_iter()
             .map(
-                |(id, time, people, [class, decision, action], rule, reason, outcome, ms)| {
+                |(
+                    id,
+                    time,
+                    people,
+                    [class, decision, action],
+                    rule,
+                    reason,
+                    outcome,
+                    ms,
+                    (log_only, contact),
+                )| {
                     let [caller, caller_e164, name, called] = people;
                     Ok(Record {
                         id: Some(id),
@@ -377,6 +399,8 @@ impl CallLog {
                         class: typed("class", class)?,
                         decision: typed("decision", decision)?,
                         action: typed("action", action)?,
+                        log_only: log_only.map(|l| typed("log_only", l)).transpose()?,
+                        contact,
                         rule,
                         reason,
                         outcome: outcome.map(|o| typed("outcome", o)).transpose()?,
@@ -438,8 +462,7 @@ impl CallLog {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::call::Action;
-    use crate::call::CallerClass;
+    use crate::call::{Action, CallerClass, LogOnly};
 
     /// The daemon and `calls` open a log that does not exist yet at the
     /// same moment: both get it, and only one creates the schema (before
@@ -466,6 +489,8 @@ mod tests {
     fn call(caller: &str, decision: Action) -> Record {
         Record {
             id: None,
+            contact: false,
+            log_only: None,
             time: crate::call::now_rfc3339(),
             caller: Some(caller.into()),
             caller_e164: Some(format!("+49{}", &caller[1..])),
@@ -480,6 +505,48 @@ mod tests {
             decision_ms: Some(0.05),
             bye_ms: None,
         }
+    }
+
+    /// A log of the first schema: its log-only calls get their source
+    /// (a rule's said so in its reason, the shield's did not), and new
+    /// calls keep theirs and the Box's contacts.
+    #[test]
+    fn an_old_log_is_migrated_with_its_log_only_calls() {
+        let dir = std::env::temp_dir().join(format!("minisip4fb-log-v1-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("calls.db");
+        {
+            let db = Connection::open(&path).unwrap();
+            db.execute_batch(MIGRATIONS[0]).unwrap();
+            db.execute_batch(
+                "INSERT INTO calls (time, class, decision, action, reason) VALUES
+                 ('2026-01-01T00:00:00.000Z', 'external', 'ring', 'terminate', 'rule 1 \"x\": 0900 matches 0900* (log-only: would terminate)'),
+                 ('2026-01-01T00:00:01.000Z', 'external', 'ring', 'terminate', 'rule 1 \"x\": 0900 matches 0900*'),
+                 ('2026-01-01T00:00:02.000Z', 'external', 'ring', 'ring', 'default (ring): no rule matched 030');
+                 PRAGMA user_version = 1;",
+            )
+            .unwrap();
+        }
+        let log = CallLog::open(&path).unwrap();
+        log.insert(&Record {
+            contact: true,
+            log_only: Some(LogOnly::Config),
+            ..call("0301234567", Action::Ring)
+        })
+        .unwrap();
+        let all = log.list(&Filter::default()).unwrap();
+        let sources: Vec<_> = all.iter().map(|r| (r.log_only, r.contact)).collect();
+        assert_eq!(
+            sources,
+            [
+                (Some(LogOnly::Rule), false),
+                (Some(LogOnly::Shield), false),
+                (None, false),
+                (Some(LogOnly::Config), true)
+            ]
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -14,6 +14,7 @@ use tokio::sync::{broadcast, mpsc};
 use super::note::Note;
 use crate::call::Action;
 use crate::call::DaemonEvent;
+use crate::call::show::Lang;
 use crate::call::{Record, rfc3339};
 use crate::calllog::{Op, Writer};
 use crate::net::{CallId, Outcome, ScriptEnd};
@@ -73,7 +74,7 @@ fn community_blocked(d: &crate::screen::rules::Decision) -> Option<u64> {
             ..
         }
     );
-    (by_community && d.effective.blocks())
+    (by_community && d.effective().blocks())
         .then(|| d.e164.as_deref().and_then(crate::phoneblock::parse_phone))
         .flatten()
 }
@@ -201,7 +202,7 @@ impl Book {
                 decided,
             } => {
                 let report = community_blocked(&decided.decision);
-                let door = (decided.decision.effective == Action::Answer)
+                let door = (decided.decision.effective() == Action::Answer)
                     .then(|| decided.decision.why.rule().map(|r| r.name.clone()))
                     .flatten();
                 let mut record = decided.into_record();
@@ -271,7 +272,7 @@ impl Book {
             },
         };
         let r = &r;
-        let who = printable(r.caller.as_deref().unwrap_or("anonymous"));
+        let who = r.who(Lang::En);
         let pin_right = matches!(end, ScriptEnd::PinRight(_));
         match end {
             ScriptEnd::Digits(digits) | ScriptEnd::PinRight(digits) => {
@@ -375,14 +376,9 @@ impl Book {
             bye_ms,
             ended: rfc3339(SystemTime::now()),
         });
-        let who = match (&record.caller, &record.name) {
-            (None, _) => "anonymous".to_owned(),
-            (Some(n), Some(name)) => format!("{n} ({name})"),
-            (Some(n), None) => n.clone(),
-        };
         tracing::info!(
             "call from {} to {}: {} ({}); {outcome}{}",
-            printable(&who),
+            record.who(Lang::En),
             printable(record.called.as_deref().unwrap_or("?")),
             record.decision,
             printable(&record.reason),

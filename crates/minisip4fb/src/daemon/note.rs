@@ -23,18 +23,26 @@ impl Decided {
     /// The call log's record; `time` is set by the book-keeper.
     pub fn into_record(self) -> Record {
         let (c, d) = (self.caller, self.decision);
+        // The Box puts a phonebook contact's name in From (FRITZBOX.md);
+        // without a phonebook hit the display name is absent or the number.
+        let contact = c
+            .display_name
+            .as_deref()
+            .is_some_and(|n| Some(n) != c.number.as_deref());
         Record {
             id: None,
             time: String::new(),
             caller: c.number,
-            caller_e164: d.e164,
-            name: d.name.or(c.display_name),
+            caller_e164: d.e164.clone(),
+            contact,
             called: c.called,
             class: d.class,
-            decision: d.effective,
+            decision: d.effective(),
             action: d.action,
+            log_only: d.log_only,
             rule: d.why.rule().map(ToString::to_string),
-            reason: d.why.to_string(),
+            reason: d.reason(),
+            name: d.name.or(c.display_name),
             outcome: None,
             decision_ms: Some(self.decision_ms),
             bye_ms: None,

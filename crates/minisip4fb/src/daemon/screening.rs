@@ -10,7 +10,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 pub use super::note::Decided;
 use super::note::Note;
-use crate::call::Action;
+use crate::call::{Action, LogOnly};
 use crate::controls::RulesSnapshot;
 use crate::controls::shield::Shield;
 use crate::net::{CallId, CallerId, Outcome, Reject, Screen, Script, ScriptEnd, Verdict};
@@ -25,8 +25,8 @@ const MAX_OUTBOX: usize = 256;
 /// The shield off: what the rules said is kept, what is done is `ring`
 /// (an `answer` rule, the household's own, still picks up).
 pub fn apply_shield(shield: &Shield, decided: &mut Decided, verdict: &mut Verdict) {
-    if !shield.is_on() && decided.decision.effective.blocks() {
-        decided.decision.effective = Action::Ring;
+    if !shield.is_on() && decided.decision.effective().blocks() {
+        decided.decision.log_only = Some(LogOnly::Shield);
         *verdict = Verdict::Ring;
     }
 }
@@ -54,7 +54,7 @@ pub fn decide(
         local,
     );
     let verdict = verdict_of(
-        decision.effective,
+        decision.effective(),
         rules.script(&decision),
         rules.decline_delay,
     );
@@ -231,7 +231,10 @@ mod tests {
             };
             let (mut d, mut v) = decide(&rules, history, &caller, std::time::Instant::now());
             apply_shield(&off, &mut d, &mut v);
-            (d.decision.effective, v)
+            if d.decision.effective() != d.decision.action {
+                assert_eq!(d.decision.log_only, Some(LogOnly::Shield));
+            }
+            (d.decision.effective(), v)
         };
         assert_eq!(call("09001", &mut history), (Action::Ring, Verdict::Ring));
         let (action, verdict) = call("0301234567", &mut history);

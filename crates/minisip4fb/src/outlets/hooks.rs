@@ -392,6 +392,8 @@ mod tests {
         };
         let info = crate::call::Record {
             id: None,
+            contact: false,
+            log_only: None,
             time: "t".into(),
             caller: Some("09005551234; rm -rf /\0".into()),
             caller_e164: None,

@@ -8,6 +8,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::call::DaemonEvent;
+use crate::call::show::{self, Lang};
 use crate::config;
 
 /// Which service, with what it needs.
@@ -35,7 +36,7 @@ pub enum Service {
 #[derive(Debug, Clone)]
 pub struct Preset {
     pub service: Service,
-    pub german: bool,
+    pub lang: Lang,
     /// Only calls these rules decided (by name); empty: any.
     pub rules: Vec<String>,
 }
@@ -101,14 +102,14 @@ impl Preset {
                 ));
             }
         };
-        let german = match n.language.as_deref() {
-            None | Some("en") => false,
-            Some("de") => true,
+        let lang = match n.language.as_deref() {
+            None | Some("en") => Lang::En,
+            Some("de") => Lang::De,
             Some(l) => return Err(format!("language {l:?}: de or en")),
         };
         Ok(Preset {
             service,
-            german,
+            lang,
             rules: n.rules.clone(),
         })
     }
@@ -133,23 +134,19 @@ impl Preset {
 
     /// The title and the text for `event`.
     pub fn text(&self, event: &DaemonEvent) -> (String, String) {
-        let de = self.german;
-        let pick = |en: &str, german: &str| if de { german.to_owned() } else { en.to_owned() };
-        let who = |caller: &Option<String>| {
-            caller
-                .clone()
-                .unwrap_or_else(|| pick("anonymous", "unbekannt"))
+        let lang = self.lang;
+        let pick = |en: &str, de: &str| lang.pick(en, de).to_owned();
+        let who = |caller: &Option<String>, e164: &Option<String>, name: Option<&String>| {
+            show::who(
+                caller.as_deref(),
+                e164.as_deref(),
+                name.map(String::as_str),
+                lang,
+            )
         };
         let (title, text) = match event {
             DaemonEvent::Call(r) | DaemonEvent::CallEnded(r) | DaemonEvent::Terminated(r) => {
-                let who = r
-                    .caller
-                    .as_deref()
-                    .unwrap_or(if de { "unbekannt" } else { "anonymous" });
-                let who = match &r.name {
-                    Some(n) if Some(n.as_str()) != r.caller.as_deref() => format!("{who} ({n})"),
-                    _ => who.to_owned(),
-                };
+                let who = r.who(lang);
                 let title = if !r.decision.blocks() {
                     pick("Call", "Anruf")
                 } else {
@@ -184,17 +181,20 @@ impl Preset {
                 ),
                 reason.clone(),
             ),
-            DaemonEvent::Dtmf { caller, digits, .. } => (
+            DaemonEvent::Dtmf {
+                caller,
+                caller_e164,
+                name,
+                digits,
+                ..
+            } => (
                 pick("Keys entered", "Tasten gedrückt"),
-                format!(
-                    "{}: {digits}",
-                    caller
-                        .as_deref()
-                        .unwrap_or(if de { "unbekannt" } else { "anonymous" })
-                ),
+                format!("{}: {digits}", who(caller, caller_e164, name.as_ref())),
             ),
             DaemonEvent::PinRejected {
                 caller,
+                caller_e164,
+                name,
                 wrong,
                 rule,
                 ..
@@ -202,13 +202,14 @@ impl Preset {
                 pick("Wrong PIN at the door opener", "Falsche PIN am Türöffner"),
                 format!(
                     "{}: {wrong} {} ({})",
-                    who(caller),
+                    who(caller, caller_e164, name.as_ref()),
                     pick("wrong entries", "falsche Eingabe(n)"),
                     rule.as_deref().unwrap_or("?")
                 ),
             ),
             DaemonEvent::DoorLocked {
                 caller,
+                caller_e164,
                 everyone: true,
                 ..
             } => (
@@ -219,18 +220,23 @@ impl Preset {
                         "Too many wrong PINs today (last from",
                         "Zu viele falsche PINs heute (zuletzt von"
                     ),
-                    who(caller),
+                    who(caller, caller_e164, None),
                     pick(
                         "it answers nobody until you open it again.",
                         "er nimmt keinen Anruf an, bis Sie ihn wieder freigeben."
                     )
                 ),
             ),
-            DaemonEvent::DoorLocked { caller, until, .. } => (
+            DaemonEvent::DoorLocked {
+                caller,
+                caller_e164,
+                until,
+                ..
+            } => (
                 pick("Door opener locked", "Türöffner gesperrt"),
                 format!(
                     "{} {} {}",
-                    who(caller),
+                    who(caller, caller_e164, None),
                     pick("is locked out until", "ist gesperrt bis"),
                     until.as_deref().unwrap_or("?")
                 ),
@@ -389,6 +395,8 @@ mod tests {
     fn blocked() -> DaemonEvent {
         DaemonEvent::Terminated(Record {
             id: None,
+            contact: false,
+            log_only: None,
             time: "2026-12-03T10:00:00Z".into(),
             caller: Some("09005551234".into()),
             caller_e164: Some("+499005551234".into()),
@@ -436,7 +444,7 @@ mod tests {
         let (title, text) = p.text(&blocked());
         assert_eq!(title, "minisip4fb: Anruf blockiert");
         assert!(
-            text.starts_with("09005551234 ({reason} \"Gewinn\"\\n) → 0301111111: terminate"),
+            text.starts_with("+49 9005551234 ({reason} \"Gewinn\"\\n) → 0301111111: terminate"),
             "{text}"
         );
         assert!(p.wants(&blocked()));

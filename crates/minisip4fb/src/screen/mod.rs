@@ -5,5 +5,4 @@ pub mod doors;
 pub mod list;
 pub mod number;
 pub mod phonebook_xml;
-pub mod regions;
 pub mod rules;

@@ -38,7 +38,7 @@ impl Home {
     pub fn new(country: &str, area_code: Option<&str>) -> Result<Home, HomeError> {
         let id = Id::from_str(&country.to_ascii_uppercase())
             .map_err(|_| HomeError::UnknownCountry(country.to_owned()))?;
-        let (calling_code, trunk, intl) = super::regions::region(id.as_ref())
+        let (calling_code, trunk, intl) = crate::call::regions::region(id.as_ref())
             .ok_or_else(|| HomeError::NoData(country.to_owned()))?;
         let trunk = trunk.map(str::to_owned);
         let area_code = area_code

@@ -5,34 +5,14 @@
 
 use axum::http::{HeaderMap, header};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Lang {
-    En,
-    De,
-}
+pub use crate::call::show::Lang;
 
 /// The cookie that keeps a switched language (not a secret).
 pub const COOKIE: &str = "minisip4fb_lang";
 
+/// The dashboard's side of [`Lang`]: which one a request asks for, and
+/// the page's words.
 impl Lang {
-    pub fn code(self) -> &'static str {
-        match self {
-            Lang::En => "en",
-            Lang::De => "de",
-        }
-    }
-
-    fn parse(s: &str) -> Option<Lang> {
-        let primary = s.trim().split(['-', '_']).next()?;
-        if primary.eq_ignore_ascii_case("de") {
-            Some(Lang::De)
-        } else if primary.eq_ignore_ascii_case("en") {
-            Some(Lang::En)
-        } else {
-            None
-        }
-    }
-
     /// `?lang=` first, then the cookie, then the browser's
     /// `Accept-Language` (the best-rated of German and English, RFC 9110
     /// §12.5.4), else English.
@@ -69,10 +49,7 @@ impl Lang {
     /// every key used has both).
     pub fn t(self, key: &str) -> &'static str {
         match STRINGS.iter().find(|(k, _, _)| *k == key) {
-            Some((_, en, de)) => match self {
-                Lang::En => en,
-                Lang::De => de,
-            },
+            Some((_, en, de)) => self.pick(en, de),
             None => "",
         }
     }

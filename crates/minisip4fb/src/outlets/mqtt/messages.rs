@@ -328,17 +328,15 @@ pub const EVENT_TYPES: [&str; 8] = [
     "ended",
 ];
 
-/// A call as `<topic>/call` carries it: the fields of `calls --json`, with
-/// `log_only` (the rules said more than was done) and `event_type` for
-/// Home Assistant's event entity.
+/// A call as `<topic>/call` carries it: the fields of `calls --json`
+/// (the record's JSON), with `event_type` for Home Assistant's event
+/// entity.
 pub fn call_message(r: &Record, ended: bool) -> Value {
-    let log_only = r.decision != r.action;
     let mut v = serde_json::to_value(r).unwrap_or_default();
     if let Some(o) = v.as_object_mut() {
-        o.insert("log_only".into(), log_only.into());
         let kind = if ended {
             "ended"
-        } else if log_only {
+        } else if r.log_only.is_some() {
             "log-only"
         } else {
             r.decision.as_str()

@@ -9,7 +9,7 @@ use chrono::{Datelike, NaiveDateTime, NaiveTime, Weekday};
 
 use super::list::{self, LineError, NumberSet, Probe};
 use super::number::{self, Home, Kind, LazyClass};
-use crate::call::{Action, CallerClass};
+use crate::call::{Action, CallerClass, LogOnly};
 use crate::config;
 use crate::media::{self, Announcement, Collect, Script};
 use crate::phoneblock;
@@ -454,7 +454,7 @@ impl Rules {
     /// an announcement, `answer`).
     pub fn script(&self, d: &Decision) -> Option<Arc<Script>> {
         if !matches!(
-            d.effective,
+            d.effective(),
             Action::Terminate | Action::TerminateAndBar | Action::Answer
         ) {
             return None;
@@ -494,7 +494,7 @@ impl Rules {
             LazyClass::Internal(n) => {
                 return Decision {
                     action: Action::Ring,
-                    effective: Action::Ring,
+                    log_only: None,
                     why: Why::Internal(n.to_string()),
                     e164: None,
                     name: None,
@@ -525,7 +525,13 @@ impl Rules {
                 now,
                 local,
             ) {
-                let log_only = self.log_only || rule.log_only;
+                let log_only = if rule.action == Action::Ring {
+                    None
+                } else if rule.log_only {
+                    Some(LogOnly::Rule)
+                } else {
+                    self.log_only.then_some(LogOnly::Config)
+                };
                 let why = Why::Rule {
                     rule: RuleRef {
                         index: rule.index,
@@ -535,11 +541,10 @@ impl Rules {
                     matched,
                     hours: rule.hours,
                     to: called.clone().filter(|_| !rule.to.is_empty()),
-                    would: (log_only && rule.action != Action::Ring).then_some(rule.action),
                 };
                 return Decision {
                     action: rule.action,
-                    effective: if log_only { Action::Ring } else { rule.action },
+                    log_only,
                     why,
                     e164,
                     name,
@@ -549,11 +554,7 @@ impl Rules {
         }
         Decision {
             action: self.default,
-            effective: if self.log_only {
-                Action::Ring
-            } else {
-                self.default
-            },
+            log_only: (self.log_only && self.default != Action::Ring).then_some(LogOnly::Config),
             why: Why::Default {
                 action: self.default,
                 who: class.shown().map(str::to_owned),

@@ -198,13 +198,13 @@ fn countries_types_and_log_only() {
         "[screen]\nlog_only = true\n[[rule]]\ncountry = [\"NG\", \"SN\"]\naction = \"terminate\"\n[[rule]]\ntypes = [\"mobile\"]\naction = \"decline\"\n",
     );
     let d = decide(&r, Some("002348031234567"));
-    assert_eq!((d.action, d.effective), (Action::Terminate, Action::Ring));
+    assert_eq!((d.action, d.effective()), (Action::Terminate, Action::Ring));
+    assert_eq!(d.log_only, Some(crate::call::LogOnly::Config));
     assert!(
-        d.why
-            .to_string()
+        d.reason()
             .ends_with("is from NG (log-only: would terminate)"),
         "{}",
-        d.why
+        d.reason()
     );
     assert_eq!(decide(&r, Some("01701234567")).action, Action::Decline);
 }

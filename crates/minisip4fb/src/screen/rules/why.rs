@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use chrono::NaiveTime;
 
-use crate::call::{Action, CallerClass};
+use crate::call::{Action, CallerClass, LogOnly};
 use crate::screen::number::Kind;
 
 /// What to do with one call, and why.
@@ -16,13 +16,35 @@ use crate::screen::number::Kind;
 pub struct Decision {
     /// What the rules say.
     pub action: Action,
-    /// What is done: `ring` in log-only mode, else `action`.
-    pub effective: Action,
+    /// Set when the call rings all the same; `None` when `action` is done.
+    pub log_only: Option<LogOnly>,
     pub why: Why,
     pub e164: Option<String>,
     /// A name from a list or phonebook entry that matched.
     pub name: Option<String>,
     pub class: CallerClass,
+}
+
+impl Decision {
+    /// What is done: `ring` when log-only, else what the rules say.
+    pub fn effective(&self) -> Action {
+        match self.log_only {
+            Some(_) => Action::Ring,
+            None => self.action,
+        }
+    }
+
+    /// The reason as the call log keeps it: the [`Why`], and for a rule
+    /// that only logs, what it would have done.
+    pub fn reason(&self) -> String {
+        let why = self.why.to_string();
+        match (&self.why, self.log_only) {
+            (Why::Rule { .. }, Some(LogOnly::Config | LogOnly::Rule)) => {
+                format!("{why} (log-only: would {})", self.action.as_str())
+            }
+            _ => why,
+        }
+    }
 }
 
 /// Why a call got its decision. Typed on the phone's thread (nothing is
@@ -42,8 +64,6 @@ pub enum Why {
         /// The rule's `hours`, and the called number for a rule with `to`.
         hours: Option<(NaiveTime, NaiveTime)>,
         to: Option<String>,
-        /// Log-only: what the rule would have done.
-        would: Option<Action>,
     },
 }
 
@@ -102,7 +122,7 @@ impl fmt::Display for RuleRef {
 
 impl fmt::Display for Why {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let (rule, who, matched, hours, to, would) = match self {
+        let (rule, who, matched, hours, to) = match self {
             Why::Internal(n) => return write!(f, "internal call from {n}: never screened"),
             Why::Default { action, who } => {
                 let who = who.as_deref().unwrap_or("anonymous");
@@ -114,8 +134,7 @@ impl fmt::Display for Why {
                 matched,
                 hours,
                 to,
-                would,
-            } => (rule, who, matched, hours, to, would),
+            } => (rule, who, matched, hours, to),
         };
         let shown = who.as_deref().unwrap_or("anonymous");
         write!(f, "rule {rule}: ")?;
@@ -159,9 +178,6 @@ impl fmt::Display for Why {
         }
         if let Some(c) = to {
             write!(f, " to {c}")?;
-        }
-        if let Some(a) = would {
-            write!(f, " (log-only: would {})", a.as_str())?;
         }
         Ok(())
     }

@@ -92,13 +92,14 @@ function fill(tr, rec) {
   tr.className = blocks(rec) ? "blocked" : "rang";
   tr.append(el("td", "time", when(rec)));
   const who = el("td", "who");
-  who.append(el("span", "number", rec.caller || t("anonymous")));
+  // The number as people read it (the server's one rendering: `shown`).
+  who.append(el("span", "number", rec.shown || t("anonymous")));
   if (rec.name && rec.name !== rec.caller) who.append(el("span", "name", rec.name));
   tr.append(who);
   tr.append(el("td", "called", rec.called || ""));
   const why = el("td", "decision");
   why.append(el("span", "badge d-" + rec.decision, rec.decision));
-  if (rec.decision !== rec.action) {
+  if (rec.log_only) {
     why.append(el("small", "", " (" + t("log_only_short") + ": " + rec.action + ")"));
   }
   why.append(el("span", "reason", rec.reason));
@@ -107,7 +108,9 @@ function fill(tr, rec) {
   tr.append(el("td", "n", rec.bye_ms == null ? "" : rec.bye_ms.toFixed(1) + " ms"));
   const act = el("td", "actions");
   const n = number(rec);
-  if (n) {
+  // Nothing to do about another phone of the Box (`**622`); a contact of
+  // the Box's phonebook is neither blocked, reported nor added again.
+  if (n && rec.class !== "internal") {
     const button = (what, label, run) => {
       const b = el("button", what, t(label));
       b.type = "button";
@@ -115,10 +118,10 @@ function fill(tr, rec) {
       b.addEventListener("click", () => run(rec, b));
       act.append(b);
     };
-    if (body.dataset.block) button("block", "block", block);
+    if (body.dataset.block && !rec.contact) button("block", "block", block);
     if (body.dataset.allow) button("allow", "allow", allow);
-    if (body.dataset.report) button("report", "report", openReport);
-    if (body.dataset.phonebook) button("phonebook", "to_phonebook", openBook);
+    if (body.dataset.report && !rec.contact) button("report", "report", openReport);
+    if (body.dataset.phonebook && !rec.contact) button("phonebook", "to_phonebook", openBook);
   }
   tr.append(act);
   return tr;

@@ -289,6 +289,18 @@ const MAIN: &[(u16, &str)] = &[
     (599, "CW"),
 ];
 
+/// The calling code an E.164 number (`+` and digits) starts with, and the
+/// rest. Calling codes are prefix-free (ITU-T E.164), so the first of one,
+/// two or three digits that is a code is the one.
+pub fn split_calling_code(e164: &str) -> Option<(u16, &str)> {
+    let digits = e164.strip_prefix('+')?;
+    (1..=3).find_map(|n| {
+        let code: u16 = digits.get(..n)?.parse().ok()?;
+        let rest = &digits[n..];
+        (!rest.is_empty() && REGIONS.iter().any(|r| r.1 == code)).then_some((code, rest))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -320,5 +332,12 @@ mod tests {
             }
         }
         assert!(REGIONS.windows(2).all(|w| w[0].0 < w[1].0), "sorted");
+        assert_eq!(
+            split_calling_code("+442079460000"),
+            Some((44, "2079460000"))
+        );
+        assert_eq!(split_calling_code("+12125550100"), Some((1, "2125550100")));
+        assert_eq!(split_calling_code("+3726001234"), Some((372, "6001234")));
+        assert_eq!(split_calling_code("0301234567"), None);
     }
 }

@@ -1,0 +1,273 @@
+//! Registration: the Box's challenge, refreshes, lost registrations, odd grants.
+
+use super::super::*;
+use super::harness::*;
+
+#[test]
+fn registers_through_the_fritzbox_challenge() {
+    let mut sim = Sim::new();
+    let first = sim.first_register();
+    assert_eq!(first.method, Method::Register);
+    assert_eq!(
+        first.uri.to_string(),
+        "sip:127.0.0.1",
+        "no user part in the Request-URI"
+    );
+    assert!(first.headers.get("Authorization").is_none());
+    assert!(
+        first
+            .headers
+            .get("Contact")
+            .unwrap()
+            .contains("+sip.instance=\"<urn:uuid:")
+    );
+    sim.deliver(&challenge(&first, "78B29326485EAE52", false));
+    let second = sim.requests().remove(0);
+    assert_ne!(
+        first.headers.top_via().unwrap().branch(),
+        second.headers.top_via().unwrap().branch()
+    );
+    assert_eq!(
+        second.headers.cseq().unwrap().seq,
+        first.headers.cseq().unwrap().seq + 1
+    );
+    assert_eq!(first.headers.call_id(), second.headers.call_id());
+    assert_eq!(
+        first.headers.from().unwrap().tag(),
+        second.headers.from().unwrap().tag()
+    );
+    let auth = second.headers.get("Authorization").unwrap();
+    assert_eq!(
+        digest::verify(auth, PASSWORD, "REGISTER").unwrap(),
+        ("620".into(), true)
+    );
+    assert!(auth.contains("uri=\"sip:127.0.0.1\""));
+
+    // The Box grants 60 s although we asked for 300: refresh at 70 %, ~42 s.
+    sim.deliver(&ok_register(&second, 60));
+    assert_eq!(
+        sim.take_events(),
+        vec![Event::Registered {
+            expires: Duration::from_secs(60)
+        }]
+    );
+    assert!(sim.agent.is_registered());
+    sim.advance(Duration::from_secs(41));
+    assert!(sim.requests().is_empty());
+    sim.advance(Duration::from_secs(2));
+    let refresh = sim.requests().remove(0);
+    assert_eq!(
+        refresh.headers.call_id(),
+        first.headers.call_id(),
+        "one Call-ID for the phone's life"
+    );
+    // Challenged again on refresh, with a new nonce.
+    sim.deliver(&challenge(&refresh, "1111222233334444", false));
+    let refresh2 = sim.requests().remove(0);
+    assert!(
+        refresh2
+            .headers
+            .get("Authorization")
+            .unwrap()
+            .contains("1111222233334444")
+    );
+    sim.deliver(&reply(&refresh2, 200, "Expires: 120\r\n"));
+    assert_eq!(
+        sim.take_events(),
+        vec![Event::Registered {
+            expires: Duration::from_secs(120)
+        }]
+    );
+
+    // Unregister: Expires 0, challenged too.
+    sim.agent.unregister(sim.now);
+    sim.drain();
+    let un = sim.requests().remove(0);
+    assert_eq!(un.headers.expires(), Some(0));
+    sim.deliver(&challenge(&un, "5555666677778888", false));
+    let un2 = sim.requests().remove(0);
+    assert_eq!(un2.headers.expires(), Some(0));
+    sim.deliver(&reply(&un2, 200, ""));
+    assert_eq!(sim.take_events(), vec![Event::Unregistered]);
+    assert!(!sim.agent.is_registered());
+}
+
+#[test]
+fn wrong_password_on_first_registration_stops() {
+    let mut sim = Sim::new();
+    sim.agent.register(sim.now);
+    sim.drain();
+    let r = sim.requests().remove(0);
+    sim.deliver(&challenge(&r, "AAAA", false));
+    let r = sim.requests().remove(0);
+    sim.deliver(&reply(&r, 403, ""));
+    let ev = sim.take_events();
+    assert!(
+        matches!(
+            &ev[..],
+            [Event::RegistrationFailed {
+                reason: RegistrationError::Forbidden { .. },
+                retry_in: None
+            }]
+        ),
+        "{ev:?}"
+    );
+    sim.advance(Duration::from_secs(600));
+    assert!(sim.take_sent().is_empty(), "must not hammer the Box");
+}
+
+#[test]
+fn same_nonce_rejected_twice_is_a_bad_password_but_stale_is_not() {
+    let mut sim = Sim::new();
+    sim.agent.register(sim.now);
+    sim.drain();
+    let r = sim.requests().remove(0);
+    sim.deliver(&challenge(&r, "AAAA", false));
+    let r = sim.requests().remove(0);
+    sim.deliver(&challenge(&r, "AAAA", true));
+    let r = sim.requests().remove(0);
+    assert!(
+        r.headers.get("Authorization").is_some(),
+        "stale=true: retry with the same password"
+    );
+    sim.deliver(&challenge(&r, "AAAA", false));
+    let ev = sim.take_events();
+    assert!(
+        matches!(
+            &ev[..],
+            [Event::RegistrationFailed {
+                reason: RegistrationError::BadCredentials { .. },
+                retry_in: None
+            }]
+        ),
+        "{ev:?}"
+    );
+}
+
+#[test]
+fn registration_comes_back_after_ten_silent_minutes() {
+    let mut sim = Sim::new();
+    sim.register(60);
+    sim.take_sent();
+    // The Box reboots and says nothing for 10 minutes.
+    sim.advance(Duration::from_secs(600));
+    let sent = sim.requests();
+    let failures: Vec<Duration> = sim
+        .take_events()
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::RegistrationFailed {
+                reason: RegistrationError::Timeout(_),
+                retry_in: Some(d),
+            } => Some(d),
+            _ => None,
+        })
+        .collect();
+    assert!(failures.len() >= 10, "kept retrying: {failures:?}");
+    assert!(
+        failures.iter().all(|d| *d <= Duration::from_secs(36)),
+        "backoff capped: {failures:?}"
+    );
+    assert!(
+        failures.last().unwrap() >= &Duration::from_secs(24),
+        "backoff grew: {failures:?}"
+    );
+    // Timer E: each attempt retransmits (1 + 10 sends in 32 s).
+    assert!(sent.len() >= failures.len() * 10);
+    assert!(!sim.agent.is_registered());
+    assert!(
+        sent.iter()
+            .all(|r| r.headers.call_id() == sent[0].headers.call_id())
+    );
+    // The Box is back: the next attempt gets through.
+    let r = loop {
+        sim.advance(Duration::from_millis(100));
+        if let Some(r) = sim.requests().pop() {
+            break r;
+        }
+    };
+    sim.deliver(&challenge(&r, "BBBB", false));
+    let r = sim.requests().remove(0);
+    sim.deliver(&ok_register(&r, 300));
+    assert!(sim.take_events().contains(&Event::Registered {
+        expires: Duration::from_secs(300)
+    }));
+    assert!(sim.agent.is_registered());
+}
+
+#[test]
+fn long_grants_are_still_refreshed_every_minute() {
+    let mut sim = Sim::new();
+    sim.register(300);
+    sim.take_sent();
+    sim.advance(Duration::from_secs(59));
+    assert!(sim.requests().is_empty());
+    sim.advance(Duration::from_secs(2));
+    assert_eq!(sim.requests()[0].method, Method::Register);
+}
+
+#[test]
+fn a_423_raises_the_registration_to_min_expires() {
+    let mut sim = Sim::new();
+    let first = sim.first_register();
+    sim.deliver(&reply(&first, 423, "Min-Expires: 3600\r\n"));
+    let again = sim.requests();
+    assert_eq!(again.len(), 1, "asked again at once");
+    assert_eq!(again[0].headers.get("Expires"), Some("3600"));
+    assert_ne!(
+        again[0].headers.top_via().unwrap().branch(),
+        first.headers.top_via().unwrap().branch(),
+        "a new transaction"
+    );
+    assert!(
+        again[0].headers.cseq().unwrap().seq > first.headers.cseq().unwrap().seq,
+        "RFC 3261 §10.2.4: CSeq grows in one registration's Call-ID"
+    );
+}
+
+#[test]
+fn a_407_challenge_is_answered_with_proxy_authorization() {
+    let mut sim = Sim::new();
+    let first = sim.first_register();
+    sim.deliver(&reply(
+        &first,
+        407,
+        "Proxy-Authenticate: Digest realm=\"fritz.box\", nonce=\"0A1B2C3D4E5F6071\"\r\n",
+    ));
+    let again = sim.requests().remove(0);
+    let auth = again
+        .headers
+        .get("Proxy-Authorization")
+        .expect("RFC 3261 §22.3: a 407 is answered with Proxy-Authorization");
+    assert!(auth.contains("nonce=\"0A1B2C3D4E5F6071\""), "{auth}");
+    assert!(again.headers.get("Authorization").is_none());
+    sim.deliver(&ok_register(&again, 300));
+    assert!(sim.take_events().contains(&Event::Registered {
+        expires: Duration::from_secs(300)
+    }));
+}
+
+#[test]
+fn a_forged_register_answer_from_a_stranger_is_not_accepted() {
+    let mut sim = Sim::new();
+    let first = sim.first_register();
+    // Someone else on the LAN answers our REGISTER first, with a 200 and
+    // then a challenge of its own: neither counts.
+    sim.deliver_from("127.0.0.9:5060", &ok_register(&first, 3600));
+    sim.deliver_from(
+        "127.0.0.9:5060",
+        &challenge(&first, "0000000000000000", false),
+    );
+    assert!(
+        sim.take_events().is_empty(),
+        "no registration from a stranger"
+    );
+    assert!(sim.requests().is_empty(), "and no answer to its challenge");
+    // The Box's own challenge still works.
+    sim.deliver(&challenge(&first, "78B29326485EAE52", false));
+    let again = sim.requests().remove(0);
+    sim.deliver(&ok_register(&again, 300));
+    assert!(sim.take_events().contains(&Event::Registered {
+        expires: Duration::from_secs(300)
+    }));
+}

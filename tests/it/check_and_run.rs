@@ -1,0 +1,128 @@
+//! `check` refuses exactly what `run` refuses: the same broken configs,
+//! fed to both, give the same exit code and the same problems. (The Box's
+//! address is a port nobody listens on: no Box is ever reached.)
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use crate::common::{self, BIN};
+
+/// A config that `check` and `run` both accept but for `extra`.
+const BASE: &str = "[fritzbox]\nuser = \"620\"\npassword_file = \"password\"\n\n\
+                    [numbers]\ncountry = \"DE\"\narea_code = \"030\"\n\n";
+
+/// (what is broken, the config's tail, a part of the problem's text).
+const BROKEN: &[(&str, &str, &str)] = &[
+    (
+        "an unknown key",
+        "[screen]\nlog_onyl = true\n",
+        "did you mean \"log_only\"",
+    ),
+    (
+        "a rule's action",
+        "[[rule]]\nnumbers = [\"0900*\"]\naction = \"explode\"\n",
+        "explode",
+    ),
+    (
+        "a list that is not there",
+        "[[rule]]\nlists = [\"missing.txt\"]\naction = \"terminate\"\n",
+        "missing.txt",
+    ),
+    (
+        "a hook's event",
+        "[[hook]]\nevents = [\"nope\"]\ncommand = [\"true\"]\n",
+        "unknown event \"nope\"",
+    ),
+    (
+        "a hook's timeout",
+        "[[hook]]\nevents = [\"call\"]\ncommand = [\"true\"]\ntimeout = \"soon\"\n",
+        "soon",
+    ),
+    (
+        "a push service",
+        "[[notify]]\nservice = \"pager\"\n",
+        "one of ntfy",
+    ),
+    (
+        "a push language",
+        "[[notify]]\nservice = \"ntfy\"\nurl = \"http://127.0.0.1:9/t\"\nlanguage = \"fr\"\n",
+        "de or en",
+    ),
+    (
+        "an MQTT broker",
+        "[mqtt]\nurl = \"http://127.0.0.1:1883\"\n",
+        "not mqtt://",
+    ),
+    (
+        "a web password file that is not there",
+        "[web]\nlisten = \"127.0.0.1:0\"\npassword_file = \"no-such-file\"\n",
+        "no-such-file",
+    ),
+    (
+        "a PhoneBlock token file that is not there",
+        "[phoneblock]\ntoken_file = \"no-such-token\"\n",
+        "no-such-token",
+    ),
+];
+
+/// Exit code and the problem lines of `minisip4fb SUB --config FILE`,
+/// which must end by itself. Each command keeps its own voice (`check`
+/// reports as `config: …`, `run` as `minisip4fb: …`): compared without it.
+fn refused(sub: &str, config: &std::path::Path) -> (Option<i32>, String) {
+    let mut cmd = Command::new(BIN);
+    // A Box nobody answers at: neither command may get as far as it.
+    cmd.args([sub, "--fritzbox", "127.0.0.1:9", "--bind", "127.0.0.1:0"])
+        .arg("--config")
+        .arg(config)
+        .env_remove("MINISIP4FB_PASSWORD")
+        .env_remove("MINISIP4FB_WEB_PASSWORD")
+        .env_remove("MINISIP4FB_PHONEBLOCK_TOKEN")
+        .env_remove("MINISIP4FB_MQTT_PASSWORD")
+        // Problems only: not `run`'s log of its (unanswered) goodbye to the
+        // Box when the rules fail after the phone started.
+        .env("RUST_LOG", "error")
+        // A few lines at most: the pipe does not fill before it exits.
+        .stderr(std::process::Stdio::piped());
+    let mut p = common::Proc::spawn(&mut cmd);
+    let started = Instant::now();
+    let status = p.exited_within(Duration::from_secs(20));
+    assert!(
+        status.is_some(),
+        "{sub} still runs after {:?} with a broken config",
+        started.elapsed()
+    );
+    let problems = p
+        .stderr()
+        .lines()
+        .map(|l| {
+            l.strip_prefix("minisip4fb: ")
+                .or_else(|| l.strip_prefix("config: "))
+                .unwrap_or(l)
+        })
+        .filter(|l| !l.trim().is_empty())
+        .collect::<Vec<_>>()
+        .join("\n");
+    (status.and_then(|s| s.code()), problems)
+}
+
+#[test]
+fn check_refuses_exactly_what_run_refuses() {
+    let dir = common::fresh_dir("check-run", "broken");
+    std::fs::write(dir.join("password"), "geheim123\n").unwrap();
+    for (what, tail, says) in BROKEN {
+        let file = dir.join("config.toml");
+        std::fs::write(&file, format!("{BASE}{tail}")).unwrap();
+        let (check_code, check_says) = refused("check", &file);
+        let (run_code, run_says) = refused("run", &file);
+        assert!(
+            check_says.contains(says),
+            "{what}: check says {check_says:?}"
+        );
+        assert_ne!(check_code, Some(0), "{what}: check accepted it");
+        assert_eq!(
+            (run_code, &run_says),
+            (check_code, &check_says),
+            "{what}: run and check differ"
+        );
+    }
+}
