@@ -6,6 +6,9 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::common::{self, BIN};
+use crate::daemon::{emulator, setup};
+use minisip4fb_emulator::Emulator;
+use std::path::Path;
 
 /// A config that `check` and `run` both accept but for `extra`.
 const BASE: &str = "[fritzbox]\nuser = \"620\"\npassword_file = \"password\"\n\n\
@@ -125,4 +128,61 @@ fn check_refuses_exactly_what_run_refuses() {
             "{what}: run and check differ"
         );
     }
+}
+
+#[test]
+fn bad_config_names_line_key_and_suggestion() {
+    let dir = setup("badconfig");
+    std::fs::write(
+        dir.join("bad.toml"),
+        "[fritzbox]\nuser = \"620\"\n\n[[rule]]\nanonymous = true\nacton = \"terminate\"\n",
+    )
+    .unwrap();
+    let out = Command::new(BIN)
+        .args(["check", "--config"])
+        .arg(dir.join("bad.toml"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("line 6: unknown key \"acton\" in [[rule]] 1, did you mean \"action\"?"),
+        "{err}"
+    );
+}
+
+async fn check(dir: &Path, emu: &Emulator) -> std::process::Output {
+    tokio::process::Command::from(common::against_box(
+        &["check"],
+        &dir.join("config.toml"),
+        emu.addr(),
+    ))
+    .output()
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_registers_once_and_unregisters() {
+    let dir = setup("check");
+    let emu = emulator().await;
+    let out = check(&dir, &emu).await;
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("config: ok, 6 rule(s)"), "{text}");
+    assert!(
+        text.contains("registered: the Box granted 300 s and will call sip:620@127.0.0.1:"),
+        "{text}"
+    );
+    assert!(emu.bindings().await.is_empty(), "unregistered again");
+    // Wrong password: says so, exit 1.
+    std::fs::write(dir.join("password"), "wrong\n").unwrap();
+    let out = check(&dir, &emu).await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("wrong user name or password"));
 }

@@ -15,6 +15,7 @@ mod daemon_guards;
 mod e2e;
 mod emulator;
 mod examples;
+mod hooks;
 mod media;
 mod mqtt;
 mod notify;

@@ -7,5 +7,7 @@
 //! - [`agent`]: the phone's logic: transactions (RFC 3261 timers),
 //!   registration, incoming calls.
 
+#![warn(missing_docs)]
+
 pub mod agent;
 pub mod sip;

@@ -21,6 +21,8 @@ pub struct CallerId {
 }
 
 impl CallerId {
+    /// What an INVITE says of the caller (From, P-Asserted-Identity,
+    /// Privacy, P-Called-Party-ID).
     pub fn from_request(req: &Request) -> CallerId {
         let raw_from = req.headers.get("From").unwrap_or_default().to_owned();
         let from = req.headers.from().ok();

@@ -18,6 +18,7 @@
 mod build;
 mod call;
 pub mod caller;
+mod config;
 mod register;
 pub mod transaction;
 
@@ -32,95 +33,12 @@ use crate::sip::{self, Host, Message, Method, Request, Response, SipUri};
 
 pub use call::{Outcome, UnknownOutcome};
 pub use caller::CallerId;
+pub use config::Config;
 pub use register::RegistrationError;
 
 use call::Call;
 use register::Registration;
 use transaction::TIMEOUT;
-
-/// What the phone needs to know about its account and itself.
-#[derive(Debug, Clone)]
-pub struct Config {
-    /// Where the registrar listens (the FRITZ!Box's SIP port).
-    pub registrar: SocketAddr,
-    /// The registrar's host as it appears in URIs: `fritz.box` or its IP.
-    pub domain: Host,
-    /// Port to name in URIs, if not the default 5060.
-    pub domain_port: Option<u16>,
-    pub user: String,
-    pub password: String,
-    /// The address the Box reaches us at: our Contact and Via sent-by.
-    pub contact: SocketAddr,
-    /// The registration lifetime we ask for; the Box decides.
-    pub expires: u32,
-    /// Refresh at least this often, even when the grant is longer: after a
-    /// Box reboot the binding is gone and only a REGISTER brings it back.
-    pub max_refresh: Duration,
-    /// `+sip.instance` (RFC 5626), stable for the phone's life.
-    pub instance: String,
-    /// Sources other than the registrar's IP whose requests we accept.
-    pub trusted: Vec<IpAddr>,
-    pub user_agent: String,
-    /// The RTP port named in our SDP answer (no media is sent).
-    pub rtp_port: u16,
-    /// Seed for tags, branches and jitter; tests fix it.
-    pub seed: u64,
-}
-
-impl Config {
-    pub fn new(registrar: SocketAddr, user: &str, password: &str, contact: SocketAddr) -> Config {
-        let instance = stable_uuid(&format!("{user}@{registrar}/{contact}"));
-        Config {
-            registrar,
-            domain: Host::Ip(registrar.ip()),
-            domain_port: (registrar.port() != 5060).then_some(registrar.port()),
-            user: user.to_owned(),
-            password: password.to_owned(),
-            contact,
-            expires: 300,
-            max_refresh: Duration::from_secs(60),
-            instance,
-            trusted: Vec::new(),
-            user_agent: concat!("minisip4fb/", env!("CARGO_PKG_VERSION")).to_owned(),
-            rtp_port: 7078,
-            seed: rand::random(),
-        }
-    }
-
-    /// `sip:fritz.box` — the REGISTER Request-URI has no user part
-    /// (FRITZ!OS 8.25 drops REGISTERs that have one; FRITZBOX.md).
-    pub fn registrar_uri(&self) -> SipUri {
-        SipUri::new(self.domain.clone(), self.domain_port)
-    }
-
-    /// Our address of record, `sip:620@fritz.box`.
-    pub fn aor(&self) -> SipUri {
-        self.registrar_uri().with_user(self.user.clone())
-    }
-
-    pub fn contact_uri(&self) -> SipUri {
-        SipUri::new(Host::Ip(self.contact.ip()), Some(self.contact.port()))
-            .with_user(self.user.clone())
-    }
-}
-
-/// A name-based UUID (RFC 4122 §4.3 layout, MD5) so the instance id stays
-/// the same across restarts of the same phone.
-fn stable_uuid(seed: &str) -> String {
-    use md5::{Digest, Md5};
-    let mut b: [u8; 16] = Md5::digest(seed.as_bytes()).into();
-    b[6] = (b[6] & 0x0f) | 0x30;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!(
-        "urn:uuid:{}-{}-{}-{}-{}",
-        &h[..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..]
-    )
-}
 
 /// Our handle for one incoming call (not the SIP Call-ID).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -135,11 +53,16 @@ impl std::fmt::Display for CallId {
 /// One input to the agent.
 #[derive(Debug)]
 pub enum Input<'a> {
+    /// A datagram arrived.
     Receive {
+        /// When it arrived (the driver's clock).
         now: Instant,
+        /// Who sent it; only the registrar is listened to.
         from: SocketAddr,
+        /// The datagram as received.
         data: &'a [u8],
     },
+    /// The deadline of the last [`Output::Timeout`] has come.
     Timeout(Instant),
 }
 
@@ -154,10 +77,14 @@ pub(crate) enum Queued {
 /// What the agent wants done.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Output {
+    /// Send `data` as one datagram to `to`.
     Transmit {
+        /// The registrar, or where a request's Via or Record-Route says.
         to: SocketAddr,
+        /// A whole SIP message.
         data: Vec<u8>,
     },
+    /// Tell the application.
     Event(Event),
     /// Nothing more to do until this instant (or the next input).
     Timeout(Instant),
@@ -168,35 +95,50 @@ pub enum Output {
 pub enum Event {
     /// The Box accepted our binding for `expires` (its grant, not our wish).
     Registered {
+        /// How long the binding lasts; the agent refreshes it before.
         expires: Duration,
     },
     /// A registration attempt failed; `retry_in` is `None` when the agent
     /// gave up (wrong credentials on the first attempt).
     RegistrationFailed {
+        /// Why, as a person can act on it.
         reason: RegistrationError,
+        /// When the agent tries again by itself.
         retry_in: Option<Duration>,
     },
+    /// Our unregistration (expires 0) was confirmed, or given up on.
     Unregistered,
+    /// A new call rings: decide it (ring, answer, reject) at once or later;
+    /// undecided, it rings until the caller gives up.
     IncomingCall {
+        /// Our handle for it, in every command and later event.
         call: CallId,
+        /// Who calls, as the INVITE says.
         caller: CallerId,
     },
     /// Our 200 OK was acknowledged: the call is up.
     CallAnswered {
+        /// The call.
         call: CallId,
     },
+    /// A call is over; no event about it follows.
     CallEnded {
+        /// The call.
         call: CallId,
+        /// How it ended (the call log's vocabulary).
         reason: Outcome,
     },
     /// A new INVITE was refused because [`MAX_CALLS`] calls are in progress.
     CallRefused {
+        /// Who called.
         caller: CallerId,
     },
     /// A key pressed, sent as SIP INFO `application/dtmf-relay` (keys in
     /// RTP, RFC 4733, are the media session's).
     Dtmf {
+        /// The call.
         call: CallId,
+        /// `0`–`9`, `*`, `#` or `A`–`D`.
         digit: char,
     },
 }
@@ -222,10 +164,14 @@ const MAX_ANSWERED: usize = 4096;
 /// A command that does not fit the call's state.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CommandError {
+    /// No such call (it ended, and its handle was dropped).
     #[error("{0} is not known (ended long ago?)")]
     UnknownCall(CallId),
+    /// The call is past the state the command needs (what it can no
+    /// longer be: `answered`, `rejected`…).
     #[error("{0} can no longer be {1}")]
     WrongState(CallId, &'static str),
+    /// A reject with a status that is not a final failure.
     #[error("status {0} is not a final failure response (400-699)")]
     BadStatus(u16),
 }
@@ -325,6 +271,8 @@ pub struct Agent {
 }
 
 impl Agent {
+    /// An agent for one account, not yet registered: call
+    /// [`Agent::register`], then drive it as the crate's docs say.
     pub fn new(cfg: Config, now: Instant) -> Agent {
         let mut ctx = Ctx::new(cfg);
         let reg = Registration::new(&mut ctx);
@@ -343,6 +291,7 @@ impl Agent {
         }
     }
 
+    /// The account and settings it was made with.
     pub fn config(&self) -> &Config {
         &self.ctx.cfg
     }

@@ -13,18 +13,40 @@ use crate::sip::{Method, Response, Uri};
 /// Why a registration attempt failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RegistrationError {
+    /// 403 (or a 401 to our first answer): wrong user name or password.
     #[error("the FRITZ!Box rejected user {user}: wrong user name or password ({status})")]
-    Forbidden { user: String, status: u16 },
+    Forbidden {
+        /// The user name we tried.
+        user: String,
+        /// The Box's status code.
+        status: u16,
+    },
+    /// 404: no IP phone of this name.
     #[error("the FRITZ!Box does not know user {user} (404): check the IP phone's user name")]
-    NotFound { user: String },
+    NotFound {
+        /// The user name we tried.
+        user: String,
+    },
+    /// A second 401 with the same nonce: the password is wrong.
     #[error(
         "the FRITZ!Box did not accept our credentials for user {user} (repeated 401): check the password"
     )]
-    BadCredentials { user: String },
+    BadCredentials {
+        /// The user name we tried.
+        user: String,
+    },
+    /// No answer within 64·T1 (RFC 3261 §17.1.2.2, timer F).
     #[error("no answer from the registrar at {0} (is the address right, is the Box up?)")]
     Timeout(std::net::SocketAddr),
+    /// Any other final failure.
     #[error("the registrar answered {status} {reason}")]
-    Rejected { status: u16, reason: String },
+    Rejected {
+        /// The status code.
+        status: u16,
+        /// Its reason phrase.
+        reason: String,
+    },
+    /// A 401/407 whose challenge we cannot answer (algorithm, qop).
     #[error("the registrar's challenge is unusable: {0}")]
     BadChallenge(#[from] super::build::ChallengeError),
 }

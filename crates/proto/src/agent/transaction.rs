@@ -17,21 +17,27 @@ pub const TIMEOUT: Duration = Duration::from_secs(32);
 /// final responses to an INVITE (§17.2.1, §13.3.1.4).
 #[derive(Debug, Clone)]
 pub struct Retransmit {
+    /// The message to resend.
     pub data: Vec<u8>,
     next: Instant,
     interval: Duration,
+    /// When it is given up on (64·T1).
     pub give_up: Instant,
 }
 
 /// What a retransmission timer wants done now.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Fire {
+    /// Not yet.
     Nothing,
+    /// Send `data` again.
     Resend,
+    /// Time is up: the transaction failed.
     GaveUp,
 }
 
 impl Retransmit {
+    /// First resend after T1.
     pub fn new(now: Instant, data: Vec<u8>) -> Retransmit {
         Retransmit {
             data,
@@ -41,6 +47,7 @@ impl Retransmit {
         }
     }
 
+    /// When [`Retransmit::poll`] has something to do.
     pub fn deadline(&self) -> Instant {
         self.next.min(self.give_up)
     }
@@ -51,6 +58,7 @@ impl Retransmit {
         self.next = now + T2;
     }
 
+    /// What to do at `now`; a resend doubles the interval up to T2.
     pub fn poll(&mut self, now: Instant) -> Fire {
         if now >= self.give_up {
             Fire::GaveUp
@@ -67,9 +75,13 @@ impl Retransmit {
 /// Our outstanding non-INVITE request (REGISTER or BYE).
 #[derive(Debug, Clone)]
 pub struct ClientTx {
+    /// Its Via branch, which matches the response (§17.1.3).
     pub branch: String,
+    /// Its CSeq number.
     pub cseq: u32,
+    /// Where it went.
     pub dest: std::net::SocketAddr,
+    /// Its resends.
     pub timer: Retransmit,
 }
 

@@ -10,8 +10,11 @@ use super::lex::{quoted_len, unquote};
 /// A `WWW-Authenticate`/`Proxy-Authenticate` challenge.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Challenge {
+    /// The protection space (`realm=`), unquoted.
     pub realm: String,
+    /// The server's nonce, unquoted.
     pub nonce: String,
+    /// `opaque=`, returned as given.
     pub opaque: Option<String>,
     /// As sent; `None` means MD5 (RFC 2617 §3.2.1).
     pub algorithm: Option<String>,
@@ -22,6 +25,7 @@ pub struct Challenge {
 }
 
 impl Challenge {
+    /// Reads a `WWW-Authenticate`/`Proxy-Authenticate` value (`Digest …`).
     pub fn parse(value: &str) -> Result<Challenge, ParseError> {
         let params = parse_auth(value)?;
         let get = |k: &str| {

@@ -17,11 +17,14 @@ use super::uri::{Host, Uri, parse_port, parse_uri};
 pub struct NameAddr {
     /// The display name as sent (a token sequence, or a quoted-string with quotes).
     pub display: Option<String>,
+    /// The address.
     pub uri: Uri,
+    /// Header parameters (`;tag=…`).
     pub params: Vec<Param>,
 }
 
 impl NameAddr {
+    /// `<uri>` without a display name or parameters.
     pub fn new(uri: Uri) -> NameAddr {
         NameAddr {
             display: None,
@@ -38,19 +41,23 @@ impl NameAddr {
             .filter(|d| !d.is_empty())
     }
 
+    /// A header parameter: `Some(None)` when present without a value.
     pub fn param(&self, name: &str) -> Option<Option<&str>> {
         find_param(&self.params, name)
     }
 
+    /// `;tag=` (RFC 3261 §19.3), which names a dialog's end.
     pub fn tag(&self) -> Option<&str> {
         self.param("tag").flatten()
     }
 
+    /// Sets a header parameter, replacing one of the same name.
     pub fn set_param(&mut self, name: &str, value: Option<&str>) {
         self.params.retain(|p| !p.name.eq_ignore_ascii_case(name));
         self.params.push(Param::new(name, value));
     }
 
+    /// Parses `name-addr / addr-spec` with header parameters (RFC 3261 §20.10).
     pub fn parse(s: &str) -> Result<NameAddr, ParseError> {
         let s = trim_ws(s);
         let lt = if s.starts_with('"') {
@@ -114,9 +121,13 @@ impl fmt::Display for NameAddr {
 /// One Via value (RFC 3261 §20.42): `SIP/2.0/UDP host:port;branch=…`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Via {
+    /// `UDP`, `TCP`… as sent.
     pub transport: String,
+    /// The sent-by host.
     pub host: Host,
+    /// The sent-by port, when given.
     pub port: Option<u16>,
+    /// Header parameters (`;tag=…`).
     pub params: Vec<Param>,
 }
 
@@ -124,10 +135,12 @@ pub struct Via {
 pub const BRANCH_COOKIE: &str = "z9hG4bK";
 
 impl Via {
+    /// `;branch=`, the transaction's id (RFC 3261 §8.1.1.7).
     pub fn branch(&self) -> Option<&str> {
         find_param(&self.params, "branch").flatten()
     }
 
+    /// `;received=`, the source address the next hop saw (§18.2.1).
     pub fn received(&self) -> Option<&str> {
         find_param(&self.params, "received").flatten()
     }
@@ -137,10 +150,12 @@ impl Via {
         find_param(&self.params, "rport").map(|v| v.and_then(|v| v.parse().ok()))
     }
 
+    /// Every Via of a comma list.
     pub fn parse_list(s: &str) -> Result<Vec<Via>, ParseError> {
         list_elements(s).map(|e| Via::parse(e?)).collect()
     }
 
+    /// One `SIP/2.0/UDP host[:port];params` (RFC 3261 §20.42).
     pub fn parse(s: &str) -> Result<Via, ParseError> {
         // sent-protocol = name SLASH version SLASH transport, SLASH = SWS "/" SWS
         let mut parts = s.splitn(3, '/');
@@ -209,11 +224,14 @@ impl fmt::Display for Via {
 /// CSeq (RFC 3261 §20.16): the sequence number is below 2^31 (§8.1.1.5).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CSeq {
+    /// The sequence number, below 2^31 (RFC 3261 §8.1.1.5).
     pub seq: u32,
+    /// The request's method.
     pub method: Method,
 }
 
 impl CSeq {
+    /// Parses `number METHOD`.
     pub fn parse(s: &str) -> Result<CSeq, ParseError> {
         let mut it = s.split_ascii_whitespace();
         let (Some(n), Some(m), None) = (it.next(), it.next(), it.next()) else {

@@ -9,11 +9,14 @@ use super::ParseError;
 /// quoted-string with its quotes).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Param {
+    /// The name, as sent.
     pub name: String,
+    /// The value after `=`, if any.
     pub value: Option<String>,
 }
 
 impl Param {
+    /// `;name` or `;name=value`.
     pub fn new(name: impl Into<String>, value: Option<&str>) -> Param {
         Param {
             name: name.into(),
@@ -78,6 +81,7 @@ pub(crate) fn trim_ws_start(s: &str) -> &str {
     &s[s.bytes().position(|c| !is_ws(&c)).unwrap_or(s.len())..]
 }
 
+/// Whether `s` is a non-empty `token` (RFC 3261 §25.1).
 pub fn is_token(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(is_token_char)
 }

@@ -52,6 +52,7 @@ impl PartialEq for Headers {
 impl Eq for Headers {}
 
 impl Headers {
+    /// No headers.
     pub fn new() -> Headers {
         Headers::default()
     }
@@ -121,6 +122,7 @@ impl Headers {
             .map(|(_, r)| self.value(r))
     }
 
+    /// Every value of header `name`, in order.
     pub fn get_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
         self.entries
             .iter()
@@ -128,6 +130,7 @@ impl Headers {
             .map(|(_, r)| self.value(r))
     }
 
+    /// Removes every header `name`.
     pub fn remove(&mut self, name: &str) {
         self.parsed = Parsed::default();
         self.entries.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
@@ -140,30 +143,36 @@ impl Headers {
             .map(|(n, r)| (n.as_ref(), self.value(r)))
     }
 
+    /// How many header fields there are.
     pub fn len(&self) -> usize {
         self.entries.len()
     }
 
+    /// Whether there are none.
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
 
+    /// The Call-ID.
     pub fn call_id(&self) -> Option<&str> {
         self.get("Call-ID")
     }
 
+    /// The CSeq, parsed once.
     pub fn cseq(&self) -> Result<&CSeq, ParseError> {
         cached(&self.parsed.cseq, || {
             CSeq::parse(self.get("CSeq").ok_or(ParseError::Missing("CSeq"))?)
         })
     }
 
+    /// From, parsed once.
     pub fn from(&self) -> Result<&NameAddr, ParseError> {
         cached(&self.parsed.from, || {
             NameAddr::parse(self.get("From").ok_or(ParseError::Missing("From"))?)
         })
     }
 
+    /// To, parsed once.
     pub fn to(&self) -> Result<&NameAddr, ParseError> {
         cached(&self.parsed.to, || {
             NameAddr::parse(self.get("To").ok_or(ParseError::Missing("To"))?)
@@ -179,6 +188,7 @@ impl Headers {
         Ok(out)
     }
 
+    /// The first Via, parsed once: where a response goes (RFC 3261 §18.2.2).
     pub fn top_via(&self) -> Result<&Via, ParseError> {
         cached(&self.parsed.top_via, || {
             let first = self.get("Via").ok_or(ParseError::Missing("Via"))?;
@@ -231,29 +241,40 @@ impl Headers {
 /// A SIP request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Request {
+    /// The method.
     pub method: Method,
+    /// The Request-URI.
     pub uri: Uri,
+    /// The header fields.
     pub headers: Headers,
+    /// The body (SDP, DTMF relay…), Content-Length bytes.
     pub body: Vec<u8>,
 }
 
 /// A SIP response.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Response {
+    /// The status code (RFC 3261 §21).
     pub status: u16,
+    /// The reason phrase.
     pub reason: String,
+    /// The header fields.
     pub headers: Headers,
+    /// The body (SDP, DTMF relay…), Content-Length bytes.
     pub body: Vec<u8>,
 }
 
 /// A request or a response.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Message {
+    /// A request.
     Request(Request),
+    /// A response.
     Response(Response),
 }
 
 impl Message {
+    /// Its header fields.
     pub fn headers(&self) -> &Headers {
         match self {
             Message::Request(r) => &r.headers,
@@ -261,6 +282,7 @@ impl Message {
         }
     }
 
+    /// Its body.
     pub fn body(&self) -> &[u8] {
         match self {
             Message::Request(r) => &r.body,
@@ -278,6 +300,7 @@ impl Message {
 }
 
 impl Request {
+    /// A request without headers or body.
     pub fn new(method: Method, uri: Uri) -> Request {
         Request {
             method,
@@ -287,6 +310,7 @@ impl Request {
         }
     }
 
+    /// The message as sent, with Content-Length from the body.
     pub fn to_bytes(&self) -> Vec<u8> {
         let start = format!("{} {} SIP/2.0", self.method, self.uri);
         write_message(start.as_bytes(), &self.headers, &self.body)
@@ -294,6 +318,7 @@ impl Request {
 }
 
 impl Response {
+    /// A response without headers or body.
     pub fn new(status: u16, reason: impl Into<String>) -> Response {
         Response {
             status,
@@ -303,6 +328,7 @@ impl Response {
         }
     }
 
+    /// The message as sent, with Content-Length from the body.
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut start = Vec::with_capacity(12 + self.reason.len());
         start.extend_from_slice(b"SIP/2.0 ");

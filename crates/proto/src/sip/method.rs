@@ -5,24 +5,40 @@ use std::fmt;
 /// A request method (RFC 3261 §7.1); methods are case-sensitive.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Method {
+    /// Starts a call (RFC 3261 §13).
     Invite,
+    /// Confirms a final response to an INVITE (§17.1.1.3).
     Ack,
+    /// Ends a call (§15).
     Bye,
+    /// Cancels a pending INVITE (§9).
     Cancel,
+    /// Asks for capabilities; the Box's keepalive (§11).
     Options,
+    /// Binds an address of record to a contact (§10).
     Register,
+    /// Acknowledges a reliable provisional response (RFC 3262).
     Prack,
+    /// Changes a session before it is up (RFC 3311).
     Update,
+    /// Carries information inside a call, e.g. keys (RFC 6086).
     Info,
+    /// An instant message (RFC 3428).
     Message,
+    /// An event notification (RFC 6665).
     Notify,
+    /// Asks for event notifications (RFC 6665).
     Subscribe,
+    /// Asks to call a third party (RFC 3515).
     Refer,
+    /// Publishes event state (RFC 3903).
     Publish,
+    /// Any other method, as received.
     Other(String),
 }
 
 impl Method {
+    /// The method a request line's token names (case-sensitive).
     pub fn from_token(s: &str) -> Method {
         match s {
             "INVITE" => Method::Invite,
@@ -43,6 +59,7 @@ impl Method {
         }
     }
 
+    /// The token as sent.
     pub fn as_str(&self) -> &str {
         match self {
             Method::Invite => "INVITE",

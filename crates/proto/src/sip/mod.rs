@@ -24,21 +24,30 @@ pub use uri::{Host, SipUri, Uri};
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ParseError {
     #[error("message is larger than 64 KiB")]
+    /// Larger than [`parse::MAX_MESSAGE`].
     TooLarge,
     #[error("no empty line ends the header section")]
+    /// The header section never ends (a truncated datagram).
     Incomplete,
     #[error("header section is not UTF-8")]
+    /// The header section is not UTF-8.
     Encoding,
     #[error("bad start line: {0}")]
+    /// The request or status line, and what is wrong with it.
     StartLine(&'static str),
     #[error("bad header: {0}")]
+    /// A header value, and what is wrong with it.
     Header(&'static str),
     #[error("bad URI: {0}")]
+    /// A URI, and what is wrong with it.
     Uri(&'static str),
     #[error("missing {0} header")]
+    /// A header every request or response must have (RFC 3261 §8.1.1).
     Missing(&'static str),
     #[error("Content-Length is larger than the body")]
+    /// Content-Length says more than the datagram holds (RFC 3261 §18.3).
     BodyTooShort,
     #[error("CSeq method differs from the request method")]
+    /// CSeq names another method than the request line.
     MethodMismatch,
 }

@@ -9,7 +9,9 @@ use super::message::decimal;
 /// A codec we can answer with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Codec {
+    /// The RTP payload type (8 PCMA, 0 PCMU, or the offer's).
     pub payload_type: u8,
+    /// The encoding name, as `a=rtpmap` writes it.
     pub name: &'static str,
 }
 
@@ -117,7 +119,10 @@ pub enum Mode {
     RecvOnly,
     /// We speak and listen, in 20 ms frames; with the offer's
     /// telephone-event type, for keys (RFC 4733 §7.1.1).
-    SendRecv { telephone_event: Option<u8> },
+    SendRecv {
+        /// The payload type of the offer's telephone-event, if any.
+        telephone_event: Option<u8>,
+    },
 }
 
 /// An answer (or offer, when the INVITE had none). `addr` is our media
@@ -176,10 +181,12 @@ pub fn address(ip: IpAddr) -> String {
     format!("{family} {ip}")
 }
 
+/// G.711 A-law, static payload type 8 (RFC 3551).
 pub const PCMA: Codec = Codec {
     payload_type: 8,
     name: "PCMA",
 };
+/// G.711 µ-law, static payload type 0 (RFC 3551).
 pub const PCMU: Codec = Codec {
     payload_type: 0,
     name: "PCMU",

@@ -21,6 +21,7 @@ pub enum Uri {
 }
 
 impl Uri {
+    /// The `sip:`/`sips:` URI, if it is one.
     pub fn as_sip(&self) -> Option<&SipUri> {
         match self {
             Uri::Sip(u) => Some(u),
@@ -41,11 +42,14 @@ impl fmt::Display for Uri {
 /// The host part of a SIP URI or Via.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Host {
+    /// A host name, as written.
     Name(String),
+    /// An IPv4 or IPv6 literal.
     Ip(IpAddr),
 }
 
 impl Host {
+    /// The address, for an IP literal.
     pub fn ip(&self) -> Option<IpAddr> {
         match self {
             Host::Ip(ip) => Some(*ip),
@@ -102,12 +106,17 @@ impl fmt::Display for Host {
 /// A `sip:`/`sips:` URI.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SipUri {
+    /// `sips:`.
     pub secure: bool,
     /// User part, still %-escaped.
     pub user: Option<String>,
+    /// `user:password@`, never sent by us.
     pub password: Option<String>,
+    /// The host.
     pub host: Host,
+    /// The port, when given (else 5060).
     pub port: Option<u16>,
+    /// `;name=value` URI parameters.
     pub params: Vec<Param>,
     /// `?h=v&…` without the `?`, kept raw.
     pub headers: Option<String>,
@@ -127,6 +136,7 @@ impl SipUri {
         }
     }
 
+    /// The same URI with this user part.
     pub fn with_user(mut self, user: impl Into<String>) -> SipUri {
         self.user = Some(user.into());
         self
@@ -137,10 +147,12 @@ impl SipUri {
         self.user.as_deref().map(unescape)
     }
 
+    /// A URI parameter: `Some(None)` when present without a value.
     pub fn param(&self, name: &str) -> Option<Option<&str>> {
         super::lex::find_param(&self.params, name)
     }
 
+    /// Parses a `sip:`/`sips:` URI (RFC 3261 §19.1).
     pub fn parse(s: &str) -> Result<SipUri, ParseError> {
         let (secure, rest) = if let Some(r) = strip_prefix_ci(s, "sips:") {
             (true, r)
