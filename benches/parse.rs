@@ -39,7 +39,7 @@ fn bench(c: &mut Criterion) {
     };
     c.bench_function("write 200 OK with SDP", |b| {
         b.iter(|| {
-            let mut r = Response::new(200, "OK");
+            let mut r = Response::new(sip::StatusCode::OK, "OK");
             for v in invite.headers.get_all("Via") {
                 r.headers.push("Via", v);
             }
@@ -69,7 +69,7 @@ fn bench(c: &mut Criterion) {
         })
     });
     let respond = |status: u16| {
-        let mut r = Response::new(status, sip::reason_phrase(status));
+        let mut r = Response::new(sip::StatusCode(status), sip::StatusCode(status).reason());
         for v in invite.headers.get_all("Via") {
             r.headers.push("Via", v);
         }
@@ -135,7 +135,7 @@ fn bench(c: &mut Criterion) {
                 unreachable!()
             };
             let codec = sip::sdp::choose_codec(&inv.body).unwrap();
-            let mut r = Response::new(200, "OK");
+            let mut r = Response::new(sip::StatusCode::OK, "OK");
             r.headers = inv.headers.clone();
             r.body = sip::sdp::answer(
                 &sip::sdp::address("192.168.178.20".parse().unwrap()),

@@ -249,9 +249,10 @@ async fn steps(dir: &std::path::Path, web: Option<std::net::SocketAddr>) -> Resu
         linger(&emulator, addr).await;
     }
     let _ = daemon.stop.send(());
-    let code = daemon.task.await.unwrap_or(1);
-    if code != 0 {
-        failures.push(format!("the phone exited with {code}"));
+    match daemon.task.await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => failures.push(format!("the phone stopped: {e}")),
+        Err(e) => failures.push(format!("the phone's task failed: {e}")),
     }
     tokio::time::sleep(Duration::from_millis(50)).await;
     Ok(summary(
@@ -381,7 +382,7 @@ struct Daemon {
     user: String,
     decisions: mpsc::UnboundedReceiver<Record>,
     stop: tokio::sync::oneshot::Sender<()>,
-    task: tokio::task::JoinHandle<i32>,
+    task: tokio::task::JoinHandle<Result<(), minisip4fb::daemon::ServeError>>,
 }
 
 async fn start_daemon(

@@ -307,7 +307,13 @@ pub async fn run(args: RunArgs) -> i32 {
         web,
         state_dir: config::systemd_state_directory(),
     };
-    daemon::serve(settings.phone, parts, shutdown).await
+    match daemon::serve(settings.phone, parts, shutdown).await {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("minisip4fb: {e}");
+            e.exit_code()
+        }
+    }
 }
 
 /// The web side as `--web` or `[web]` asks, its password from env

@@ -283,7 +283,7 @@ impl Peer {
         format!(
             "SIP/2.0 {status} {}\r\nVia: {}\r\nFrom: {}\r\nTo: {to}\r\nCall-ID: {}\r\nCSeq: {}\r\n\
              Contact: <sip:620@{}>\r\n{extra}Content-Length: {}\r\n\r\n{body}",
-            sip::reason_phrase(status),
+            sip::StatusCode(status).reason(),
             h.get("Via").unwrap(),
             h.get("From").unwrap(),
             h.call_id().unwrap(),
@@ -494,7 +494,7 @@ async fn a_challenged_bye_needs_the_phones_credentials() {
     match p.next().await {
         Some(Message::Response(r)) => {
             assert_eq!(
-                (r.status, r.headers.get("WWW-Authenticate")),
+                (r.status.0, r.headers.get("WWW-Authenticate")),
                 (401, Some(www.as_str()))
             )
         }

@@ -151,7 +151,7 @@ fn details_of_accepted_messages() {
     let Message::Response(r) = sip::parse(&load("noreason")).unwrap() else {
         panic!()
     };
-    assert_eq!((r.status, r.reason.as_str()), (100, ""));
+    assert_eq!((r.status.0, r.reason.as_str()), (100, ""));
     let Message::Request(r) = sip::parse(&load("mpart01")).unwrap() else {
         panic!()
     };

@@ -113,7 +113,7 @@ proptest! {
     #[test]
     fn response_round_trip(status in 100u16..700, reason in "[ -~]{0,20}", mut headers in common_headers(), body in body()) {
         fix_cseq(&mut headers, "INVITE");
-        let resp = Response { status, reason, headers, body };
+        let resp = Response { status: sip::StatusCode(status), reason, headers, body };
         let parsed = sip::parse(&resp.to_bytes()).map_err(|e| TestCaseError::fail(e.to_string()))?;
         prop_assert_eq!(parsed, Message::Response(resp));
     }

@@ -252,7 +252,7 @@ impl Fritzbox {
         tag: Option<&str>,
         extra: &[(&str, &str)],
     ) -> Response {
-        let mut r = Response::new(status, sip::reason_phrase(status));
+        let mut r = Response::new(sip::StatusCode(status), sip::StatusCode(status).reason());
         let h = &req.headers;
         for (i, v) in h.get_all("Via").enumerate() {
             if i == 0 {

@@ -12,7 +12,7 @@ impl Fritzbox {
         if cseq.method == Method::Options {
             if self.options_pending.remove(&call_id).is_some() {
                 self.report(Report::Options {
-                    answered: r.status < 300,
+                    answered: r.status.0 < 300,
                 });
             }
             return;
@@ -29,13 +29,13 @@ impl Fritzbox {
             Method::Invite if via_ok.as_deref() == Some(c.branch.as_str()) => {
                 self.on_invite_response(now, &mut c, &r)
             }
-            Method::Bye if r.status >= 200 => {
+            Method::Bye if r.status.0 >= 200 => {
                 if matches!(c.phase, Phase::HangingUp { .. }) {
                     c.report.outcome = CallOutcome::AnsweredHungUpByCaller;
                     self.finish(now, &mut c);
                 }
             }
-            Method::Cancel if r.status >= 200 => {
+            Method::Cancel if r.status.0 >= 200 => {
                 if let Phase::Cancelling { next, .. } = &mut c.phase {
                     // 200 to CANCEL: stop resending it, wait for the 487.
                     *next = c.timer_b;
@@ -55,7 +55,7 @@ impl Fritzbox {
             .ok()
             .and_then(|t| t.tag().map(str::to_owned))
             .is_some();
-        if r.status > 100 && !to_tagged {
+        if r.status.0 > 100 && !to_tagged {
             self.violation(format!(
                 "{} {} without a To tag (RFC 3261 §8.2.6.2)",
                 r.status, r.reason
@@ -70,7 +70,7 @@ impl Fritzbox {
         if c.report.first_response.is_none() {
             c.report.first_response = Some(elapsed);
         }
-        match r.status {
+        match r.status.0 {
             100..=199 => {
                 if r.status == 180 && !c.report.ringing {
                     c.report.ringing = true;
@@ -90,7 +90,7 @@ impl Fritzbox {
                 }
                 // RFC 3261 §13.2.2.4: ACK every 2xx, also retransmitted ones.
                 if c.ack.is_none() {
-                    c.final_status = Some(r.status);
+                    c.final_status = Some(r.status.0);
                     if let Some(answer) = self.check_answer(c, &r.body) {
                         c.speaking = answer.sendrecv;
                         if let Some(k) = c.spec.keys.clone().filter(|k| k.by_info) {

@@ -6,68 +6,15 @@ use serde::Serialize;
 
 use crate::call::Record;
 
-/// The kinds of [`DaemonEvent`], by the names hooks and JSON use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EventKind {
-    Call,
-    CallEnded,
-    Terminated,
-    Registered,
-    RegistrationLost,
-    RegistrationRestored,
-    PhoneblockSynced,
-    PhoneblockSyncFailed,
-    Dtmf,
-    PinRejected,
-    DoorLocked,
-}
-
-impl EventKind {
-    pub const ALL: [EventKind; 11] = [
-        EventKind::Call,
-        EventKind::CallEnded,
-        EventKind::Terminated,
-        EventKind::Registered,
-        EventKind::RegistrationLost,
-        EventKind::RegistrationRestored,
-        EventKind::PhoneblockSynced,
-        EventKind::PhoneblockSyncFailed,
-        EventKind::Dtmf,
-        EventKind::PinRejected,
-        EventKind::DoorLocked,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EventKind::Call => "call",
-            EventKind::CallEnded => "call_ended",
-            EventKind::Terminated => "terminated",
-            EventKind::Registered => "registered",
-            EventKind::RegistrationLost => "registration_lost",
-            EventKind::RegistrationRestored => "registration_restored",
-            EventKind::PhoneblockSynced => "phoneblock_synced",
-            EventKind::PhoneblockSyncFailed => "phoneblock_sync_failed",
-            EventKind::Dtmf => "dtmf",
-            EventKind::PinRejected => "pin_rejected",
-            EventKind::DoorLocked => "door_locked",
-        }
-    }
-}
-
-impl std::str::FromStr for EventKind {
-    type Err = ();
-
-    fn from_str(s: &str) -> Result<EventKind, ()> {
-        EventKind::ALL
-            .into_iter()
-            .find(|k| k.as_str() == s)
-            .ok_or(())
-    }
-}
-
-/// Something worth telling other programs (`--events json`, hooks). The
-/// serde tag is [`EventKind::as_str`].
-#[derive(Debug, Clone, Serialize)]
+/// Something worth telling other programs (`--events json`, hooks). Its
+/// kinds, [`EventKind`], are derived from it, with the same names as the
+/// serde tag (`call_ended`): hooks, push and MQTT filter by them.
+#[derive(Debug, Clone, Serialize, strum::EnumDiscriminants)]
+#[strum_discriminants(
+    name(EventKind),
+    derive(strum::IntoStaticStr, strum::EnumString, strum::VariantArray),
+    strum(serialize_all = "snake_case")
+)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum DaemonEvent {
     Registered {
@@ -134,19 +81,37 @@ pub enum DaemonEvent {
 }
 
 impl DaemonEvent {
+    /// Its kind.
     pub fn kind(&self) -> EventKind {
-        match self {
-            DaemonEvent::Registered { .. } => EventKind::Registered,
-            DaemonEvent::RegistrationLost { .. } => EventKind::RegistrationLost,
-            DaemonEvent::RegistrationRestored { .. } => EventKind::RegistrationRestored,
-            DaemonEvent::Call(_) => EventKind::Call,
-            DaemonEvent::CallEnded(_) => EventKind::CallEnded,
-            DaemonEvent::Terminated(_) => EventKind::Terminated,
-            DaemonEvent::PhoneblockSynced { .. } => EventKind::PhoneblockSynced,
-            DaemonEvent::PhoneblockSyncFailed { .. } => EventKind::PhoneblockSyncFailed,
-            DaemonEvent::Dtmf { .. } => EventKind::Dtmf,
-            DaemonEvent::PinRejected { .. } => EventKind::PinRejected,
-            DaemonEvent::DoorLocked { .. } => EventKind::DoorLocked,
-        }
+        self.into()
+    }
+}
+
+impl EventKind {
+    /// Every kind, in the order of [`DaemonEvent`].
+    pub const ALL: &[EventKind] = <EventKind as strum::VariantArray>::VARIANTS;
+
+    /// The name hooks and JSON use (`registration_lost`).
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The name of a kind is the serde tag of its events.
+    #[test]
+    fn kinds_are_named_as_the_json_says() {
+        let e = DaemonEvent::RegistrationLost {
+            time: String::new(),
+            reason: String::new(),
+        };
+        let json = serde_json::to_value(&e).unwrap();
+        assert_eq!(json["event"], e.kind().as_str());
+        assert_eq!("call_ended".parse::<EventKind>(), Ok(EventKind::CallEnded));
+        assert_eq!(EventKind::ALL.len(), 11);
+        assert!("nope".parse::<EventKind>().is_err());
     }
 }

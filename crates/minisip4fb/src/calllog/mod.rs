@@ -143,36 +143,28 @@ fn typed<T: std::str::FromStr>(column: &'static str, value: String) -> Result<T,
     value.parse().map_err(|_| Error::BadValue { column, value })
 }
 
-/// The daemon's call log as it writes it, kept by its path: a log that
-/// was deleted, moved or replaced under the running daemon (its file's
-/// identity changed) is noticed at the next write and started anew there,
-/// and one found damaged is set aside with a timestamp. A log that cannot
-/// be had (a full disk at start) is tried again at the next write; the
-/// writer keeps the records meanwhile.
-pub struct Writer {
+/// A call log kept open by its path: a log that was deleted, moved or
+/// replaced under the running daemon (its file's identity changed) is
+/// noticed at the next use and opened anew there.
+struct Kept {
     path: PathBuf,
     log: Option<(CallLog, Option<(u64, u64)>)>,
 }
 
-impl Writer {
-    pub fn new(path: PathBuf) -> Writer {
-        Writer { path, log: None }
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    /// The log to write to now, and whether it was (re)opened since the
-    /// last call: then row ids of an earlier file mean nothing in it.
-    pub fn get(&mut self) -> Result<(&CallLog, bool), Error> {
+impl Kept {
+    /// The log, opened with `open` if it is not open or its file changed;
+    /// and whether it was (re)opened now.
+    fn get(
+        &mut self,
+        open: fn(&Path) -> Result<CallLog, Error>,
+    ) -> Result<(&CallLog, bool), Error> {
         let now = identity(&self.path);
         let mut fresh = false;
         match &self.log {
             Some((_, was)) if *was == now && now.is_some() => {}
             Some(_) => {
                 tracing::warn!(
-                    "call log {}: the file was deleted, moved or replaced under the running daemon; starting a new one there",
+                    "call log {}: the file was deleted, moved or replaced under the running daemon; opening it anew",
                     self.path.display()
                 );
                 self.log = None;
@@ -180,12 +172,50 @@ impl Writer {
             None => {}
         }
         if self.log.is_none() {
-            let log = CallLog::open_healing(&self.path)?;
+            let log = open(&self.path)?;
             self.log = Some((log, identity(&self.path)));
             fresh = true;
         }
         let (log, _) = self.log.as_ref().expect("opened above");
         Ok((log, fresh))
+    }
+}
+
+/// The daemon's call log as it writes it ([`Kept`]): one found damaged is
+/// set aside with a timestamp and a new one started. A log that cannot be
+/// had (a full disk at start) is tried again at the next write; the
+/// writer keeps the records meanwhile.
+pub struct Writer(Kept);
+
+impl Writer {
+    pub fn new(path: PathBuf) -> Writer {
+        Writer(Kept { path, log: None })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0.path
+    }
+
+    /// The log to write to now, and whether it was (re)opened since the
+    /// last call: then row ids of an earlier file mean nothing in it.
+    pub fn get(&mut self) -> Result<(&CallLog, bool), Error> {
+        self.0.get(CallLog::open_healing)
+    }
+}
+
+/// The call log as the web side and MQTT read it ([`Kept`]), shared: a
+/// request costs a `stat`, not an open and a schema check.
+pub struct Reader(Mutex<Kept>);
+
+impl Reader {
+    pub fn new(path: PathBuf) -> Reader {
+        Reader(Mutex::new(Kept { path, log: None }))
+    }
+
+    /// A handle on the log (cheap: the connection is shared).
+    pub fn get(&self) -> Result<CallLog, Error> {
+        let mut kept = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        kept.get(CallLog::open).map(|(log, _)| log.clone())
     }
 }
 

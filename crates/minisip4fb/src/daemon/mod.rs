@@ -61,14 +61,44 @@ pub struct Parts {
     pub state_dir: Option<PathBuf>,
 }
 
+/// Why the daemon stopped without being asked to.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The web side's address cannot be had (before registering).
+    #[error(transparent)]
+    Web(#[from] crate::web::WebError),
+    /// The phone did not start: its socket, the Box's address.
+    #[error(transparent)]
+    Phone(#[from] crate::net::PhoneError),
+    /// The rules do not compile at start (a reload keeps the old ones).
+    #[error("{0}")]
+    Rules(String),
+    /// The registration failed for good (a wrong password).
+    #[error(transparent)]
+    Registration(minisip4fb_proto::agent::RegistrationError),
+    /// The phone's thread ended by itself.
+    #[error("the phone stopped")]
+    PhoneStopped,
+}
+
+impl ServeError {
+    /// The command's exit code: 2 for what the config must fix, 1 else.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            ServeError::Web(_) | ServeError::Rules(_) => 2,
+            _ => 1,
+        }
+    }
+}
+
 /// Starts the phone with the daemon's screen and screens calls until
-/// `shutdown` resolves (then stops gracefully; returns 0), registration
-/// fails for good (returns 1) or the rules do not compile (returns 2).
+/// `shutdown` resolves (then stops gracefully), the registration fails
+/// for good or the rules do not compile at start.
 pub async fn serve(
     phone: PhoneConfig,
     parts: Parts,
     shutdown: impl std::future::Future<Output = ()>,
-) -> i32 {
+) -> Result<(), ServeError> {
     let (events, _) = broadcast::channel(1024);
     let mut tasks = Vec::new();
     let snapshot: RulesSnapshot = Arc::default();
@@ -88,25 +118,16 @@ pub async fn serve(
     // The web address first: one that cannot be had stops the daemon
     // before it registers.
     let web = match parts.web {
-        Some(settings) => match crate::web::bind(&settings).await {
-            Ok(listener) => Some((settings, listener)),
-            Err(e) => {
-                eprintln!("minisip4fb: {e}");
-                return 2;
-            }
-        },
+        Some(settings) => {
+            let listener = crate::web::bind(&settings).await?;
+            Some((settings, listener))
+        }
         None => None,
     };
     // Register first: compiling the rules loads libphonenumber's metadata
     // and reads the lists, which can happen while the Box answers.
     let (user, host) = (phone.user.clone(), phone.fritzbox.clone());
-    let mut phone = match Phone::start_with(phone, screen).await {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("minisip4fb: {e}");
-            return 1;
-        }
-    };
+    let mut phone = Phone::start_with(phone, screen).await?;
     // Watching starts before the files are first read: a change made
     // while they compile causes a reload, it is never lost.
     let watching = Watching::start(parts.source.files());
@@ -122,15 +143,14 @@ pub async fn serve(
         // Stopped while the rules compile: calls waiting for them get 480.
         _ = &mut shutdown => {
             let _ = phone.shutdown().await;
-            return 0;
+            return Ok(());
         }
     };
     let rules = match compiled {
         Ok(r) => Arc::new(r),
         Err(e) => {
-            eprintln!("minisip4fb: {e}");
             let _ = phone.shutdown().await;
-            return 2;
+            return Err(ServeError::Rules(e));
         }
     };
     tracing::info!(
@@ -252,7 +272,7 @@ pub async fn serve(
 
     let failed = failed_for_good(phone.registration_updates());
     tokio::pin!(failed);
-    let code = loop {
+    let ended: Result<(), ServeError> = loop {
         tokio::select! {
             // Calls that arrived before the first compile finished.
             call = phone.next_call() => match call {
@@ -261,10 +281,10 @@ pub async fn serve(
                     let doors = doors.state();
                     tokio::spawn(async move { decide_deferred(&snapshot, &notes, &shield, doors, call).await });
                 }
-                None => break 1,
+                None => break Err(ServeError::PhoneStopped),
             },
-            _ = &mut shutdown => break 0,
-            _ = &mut failed => break 1,
+            _ = &mut shutdown => break Ok(()),
+            _ = &mut failed => break Err(ServeError::PhoneStopped),
         }
     };
     for t in tasks {
@@ -272,15 +292,17 @@ pub async fn serve(
     }
     drop(web_running);
     running.kill_all();
-    if code == 0 {
-        tracing::info!("shutting down: ending calls in progress, then unregistering");
-        let _ = phone.shutdown().await;
-    } else {
-        if let Registration::Failed { reason, .. } = phone.registration() {
-            eprintln!("minisip4fb: {reason}");
+    let ended = match ended {
+        Ok(()) => {
+            tracing::info!("shutting down: ending calls in progress, then unregistering");
+            let _ = phone.shutdown().await;
+            Ok(())
         }
-        drop(phone);
-    }
+        Err(e) => match phone.registration() {
+            Registration::Failed { reason, .. } => Err(ServeError::Registration(reason)),
+            _ => Err(e),
+        },
+    };
     // The phone has said its last: let the book-keeper write it down.
     let _ = notes.send(Note::Stop);
     drop(notes);
@@ -308,7 +330,7 @@ pub async fn serve(
             );
         }
     }
-    code
+    ended
 }
 
 /// How long shutdown waits for `--events json` to print its last lines.

@@ -26,7 +26,7 @@ pub(super) enum Command {
     AnswerMedia(CallId, oneshot::Sender<Option<MediaParts>>),
     /// A script's end, from the media thread: tell the screen, hang up.
     ScriptDone(CallId, ScriptEnd),
-    Reject(CallId, u16, Option<Duration>),
+    Reject(CallId, StatusCode, Option<Duration>),
     HangUp(CallId),
     /// End the calls in progress, then unregister.
     Shutdown,

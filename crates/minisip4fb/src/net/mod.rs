@@ -48,7 +48,7 @@ use crate::media::session::{self, MediaHandle};
 use minisip4fb_proto::agent::{
     Agent, CommandError, Config, Event, Input, Output, RegistrationError,
 };
-use minisip4fb_proto::sip::Host;
+use minisip4fb_proto::sip::{Host, StatusCode};
 
 pub use crate::media::{Announcement, Collect, Script, ScriptEnd};
 /// The agent's types an application of the phone needs, so that it never
@@ -168,11 +168,11 @@ pub enum Reject {
 
 impl Reject {
     /// The SIP status code sent.
-    pub fn status(self) -> u16 {
+    pub fn status(self) -> StatusCode {
         match self {
-            Reject::Busy => 486,
-            Reject::Unavailable => 480,
-            Reject::Decline => 603,
+            Reject::Busy => StatusCode::BUSY_HERE,
+            Reject::Unavailable => StatusCode::TEMPORARILY_UNAVAILABLE,
+            Reject::Decline => StatusCode::DECLINE,
         }
     }
 }

@@ -53,7 +53,7 @@ pub enum HookConfigError {
 
 #[derive(Debug, thiserror::Error)]
 pub enum HookProblem {
-    #[error("unknown event {0:?}, allowed: {allowed}", allowed = EventKind::ALL.map(EventKind::as_str).join(", "))]
+    #[error("unknown event {0:?}, allowed: {allowed}", allowed = EventKind::ALL.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(", "))]
     Event(String),
     #[error("url {0:?}: only http:// URLs (use a command hook with curl for https)")]
     NotHttp(String),
@@ -196,7 +196,7 @@ impl Hooks {
 fn kinds(names: &[String]) -> Result<Vec<EventKind>, String> {
     let kinds = names
         .iter()
-        .map(|e| e.parse::<EventKind>().map_err(|()| e.clone()))
+        .map(|e| e.parse::<EventKind>().map_err(|_| e.clone()))
         .collect::<Result<Vec<_>, _>>()?;
     Ok(if kinds.is_empty() {
         vec![EventKind::Terminated]

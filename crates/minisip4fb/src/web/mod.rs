@@ -132,7 +132,7 @@ struct Seen {
 struct Shared {
     about: About,
     registration: watch::Receiver<Registration>,
-    calllog: Option<PathBuf>,
+    calllog: Option<Arc<crate::calllog::Reader>>,
     phoneblock: Option<crate::phoneblock::Handle>,
     phoneblock_api: Option<Arc<crate::phoneblock::api::Api>>,
     rules: crate::controls::RulesSnapshot,
@@ -210,7 +210,9 @@ async fn serve(listener: tokio::net::TcpListener, settings: Settings, inputs: In
     let app: App = Arc::new(Shared {
         about: inputs.about,
         registration: inputs.registration,
-        calllog: inputs.calllog,
+        calllog: inputs
+            .calllog
+            .map(|p| Arc::new(crate::calllog::Reader::new(p))),
         phoneblock: inputs.phoneblock,
         phoneblock_api: inputs.phoneblock_api,
         rules: inputs.rules,
@@ -534,16 +536,14 @@ async fn with_log<T: Send + 'static>(
     app: &Shared,
     read: impl FnOnce(&crate::calllog::CallLog) -> Result<T, crate::calllog::Error> + Send + 'static,
 ) -> Result<Option<T>, String> {
-    let Some(path) = app.calllog.clone() else {
+    let Some(reader) = app.calllog.clone() else {
         return Ok(None);
     };
-    tokio::task::spawn_blocking(move || {
-        crate::calllog::CallLog::open(&path).and_then(|log| read(&log))
-    })
-    .await
-    .map_err(|e| e.to_string())?
-    .map(Some)
-    .map_err(|e| e.to_string())
+    tokio::task::spawn_blocking(move || reader.get().and_then(|log| read(&log)))
+        .await
+        .map_err(|e| e.to_string())?
+        .map(Some)
+        .map_err(|e| e.to_string())
 }
 
 /// A 400 for a time (`name`) that is not RFC 3339.

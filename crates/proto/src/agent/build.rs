@@ -4,35 +4,42 @@ use rand::Rng;
 
 use super::Ctx;
 use crate::sip::digest::{self, Challenge};
-use crate::sip::{Headers, Method, NameAddr, Request, Response, Uri, reason_phrase};
+use crate::sip::{Headers, Method, NameAddr, Request, Response, StatusCode, Uri, name};
 
 /// Methods we accept (RFC 3261 §20.5 Allow).
 pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO";
 
 /// A response to `req` (RFC 3261 §8.2.6.2): Via, From, Call-ID and CSeq
 /// copied, To copied with our tag added when the request's To has none.
-pub fn response(req: &Request, status: u16, to_tag: Option<&str>, user_agent: &str) -> Response {
+pub fn response(
+    req: &Request,
+    status: StatusCode,
+    to_tag: Option<&str>,
+    user_agent: &str,
+) -> Response {
     response_from_headers(&req.headers, status, to_tag, user_agent)
 }
 
 pub fn response_from_headers(
     h: &Headers,
-    status: u16,
+    status: StatusCode,
     to_tag: Option<&str>,
     user_agent: &str,
 ) -> Response {
-    let mut r = Response::new(status, reason_phrase(status));
-    for v in h.get_all("Via") {
-        r.headers.push("Via", v);
+    let mut r = Response::new(status, status.reason());
+    for v in h.get_all(name::VIA) {
+        r.headers.push(name::VIA, v);
     }
-    if let Some(f) = h.get("From") {
-        r.headers.push("From", f);
+    if let Some(f) = h.get(name::FROM) {
+        r.headers.push(name::FROM, f);
     }
-    if let Some(t) = h.get("To") {
+    if let Some(t) = h.get(name::TO) {
         let has_tag = h.to().is_ok_and(|n| n.tag().is_some());
         match to_tag {
-            Some(tag) if !has_tag && status > 100 => r.headers.push("To", format!("{t};tag={tag}")),
-            _ => r.headers.push("To", t),
+            Some(tag) if !has_tag && status != StatusCode::TRYING => {
+                r.headers.push(name::TO, format!("{t};tag={tag}"))
+            }
+            _ => r.headers.push(name::TO, t),
         }
     }
     for name in ["Call-ID", "CSeq"] {
@@ -40,7 +47,7 @@ pub fn response_from_headers(
             r.headers.push(name, v);
         }
     }
-    r.headers.push("Server", user_agent);
+    r.headers.push(name::SERVER, user_agent);
     r
 }
 
@@ -65,16 +72,16 @@ pub fn request(ctx: &Ctx, d: Dialog<'_>) -> Request {
     let cseq = n + " " + d.method.as_str();
     let mut req = Request::new(d.method, d.uri);
     let h = &mut req.headers;
-    h.push("Via", ctx.via(d.branch));
-    h.push("Max-Forwards", "70");
+    h.push(name::VIA, ctx.via(d.branch));
+    h.push(name::MAX_FORWARDS, "70");
     for r in d.route {
-        h.push("Route", r.to_string());
+        h.push(name::ROUTE, r.to_string());
     }
-    h.push("From", d.from);
-    h.push("To", d.to);
-    h.push("Call-ID", d.call_id);
-    h.push("CSeq", cseq);
-    h.push("User-Agent", &ctx.cfg.user_agent);
+    h.push(name::FROM, d.from);
+    h.push(name::TO, d.to);
+    h.push(name::CALL_ID, d.call_id);
+    h.push(name::CSEQ, cseq);
+    h.push(name::USER_AGENT, &ctx.cfg.user_agent);
     req
 }
 
@@ -91,7 +98,10 @@ pub struct Auth {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ChallengeError {
     #[error("{status} without {header}")]
-    Missing { status: u16, header: &'static str },
+    Missing {
+        status: StatusCode,
+        header: &'static str,
+    },
     #[error("{header}: {source}")]
     Malformed {
         header: &'static str,
@@ -101,7 +111,7 @@ pub enum ChallengeError {
 
 /// The challenge of a 401 or 407 response.
 pub fn challenge(r: &Response) -> Result<Auth, ChallengeError> {
-    let proxy = r.status == 407;
+    let proxy = r.status == StatusCode::PROXY_AUTHENTICATION_REQUIRED;
     let header = if proxy {
         "Proxy-Authenticate"
     } else {
@@ -167,7 +177,7 @@ pub fn bad_request(data: &[u8], why: &str, user_agent: &str) -> Option<Vec<u8>> 
     for needed in ["Via", "From", "To", "Call-ID", "CSeq"] {
         h.get(needed)?;
     }
-    let mut r = response_from_headers(&h, 400, None, user_agent);
+    let mut r = response_from_headers(&h, StatusCode::BAD_REQUEST, None, user_agent);
     // Keep the reason phrase printable and short.
     let why: String = why.chars().filter(|c| !c.is_control()).take(80).collect();
     r.reason = format!("Bad Request ({why})");

@@ -11,7 +11,9 @@ use rand::Rng;
 use super::build::{self, ALLOW, Auth};
 use super::transaction::{T1, T2, T4, TIMEOUT};
 use super::{CallId, CommandError, Ctx, Event, Media};
-use crate::sip::{Headers, Host, Method, NameAddr, Request, Response, SipUri, Uri, sdp};
+use crate::sip::{
+    Headers, Host, Method, NameAddr, Request, Response, SipUri, StatusCode, Uri, name, sdp,
+};
 
 /// How a call ended: the one vocabulary from the agent to the call log.
 /// The text forms ([`Outcome::as_text`], `FromStr`) are what the call log,
@@ -28,12 +30,12 @@ pub enum Outcome {
     /// (RFC 3326).
     AnsweredElsewhere,
     /// We declined with this status (486 reads "declined").
-    Rejected(u16),
+    Rejected(StatusCode),
     /// Our 200 OK was never acknowledged within 64·T1 (RFC 3261
     /// §13.3.1.4); we sent BYE.
     NoAck,
     /// Our BYE got no 2xx: the status, or `None` when unanswered.
-    ByeFailed(Option<u16>),
+    ByeFailed(Option<StatusCode>),
     /// Nobody decided before the INVITE's Expires ran out (487 sent).
     Expired,
 }
@@ -47,7 +49,7 @@ impl Outcome {
             Outcome::RemoteHungUp => Borrowed("hung-up-by-caller"),
             Outcome::Cancelled => Borrowed("cancelled-by-caller"),
             Outcome::AnsweredElsewhere => Borrowed("answered-elsewhere"),
-            Outcome::Rejected(486) => Borrowed("declined"),
+            Outcome::Rejected(StatusCode::BUSY_HERE) => Borrowed("declined"),
             Outcome::Rejected(s) => Owned(format!("rejected-{s}")),
             Outcome::NoAck => Borrowed("no-ack"),
             Outcome::ByeFailed(Some(s)) => Owned(format!("bye-failed-{s}")),
@@ -72,13 +74,13 @@ impl std::str::FromStr for Outcome {
     type Err = UnknownOutcome;
 
     fn from_str(s: &str) -> Result<Outcome, UnknownOutcome> {
-        let status = |rest: &str| rest.parse::<u16>().ok();
+        let status = |rest: &str| rest.parse::<u16>().ok().map(StatusCode);
         Ok(match s {
             "terminated" => Outcome::Terminated,
             "hung-up-by-caller" => Outcome::RemoteHungUp,
             "cancelled-by-caller" => Outcome::Cancelled,
             "answered-elsewhere" => Outcome::AnsweredElsewhere,
-            "declined" => Outcome::Rejected(486),
+            "declined" => Outcome::Rejected(StatusCode::BUSY_HERE),
             "no-ack" => Outcome::NoAck,
             "bye-unanswered" => Outcome::ByeFailed(None),
             "expired" => Outcome::Expired,
@@ -177,7 +179,10 @@ struct Resend {
 #[derive(Debug)]
 enum State {
     /// The TU decides; `ringing` once 180 went out.
-    Proceeding { ringing: bool, reject: Option<u16> },
+    Proceeding {
+        ringing: bool,
+        reject: Option<StatusCode>,
+    },
     /// 200 OK sent and resent until the ACK; `hang_up` once asked to
     /// (RFC 3261 §15: no BYE before the ACK).
     Answered { hang_up: bool },
@@ -185,7 +190,7 @@ enum State {
     Confirmed,
     /// A final failure response sent and resent until the ACK; `reported`
     /// when the end was told already (a CANCEL reports before the ACK).
-    Rejected { status: u16, reported: bool },
+    Rejected { status: StatusCode, reported: bool },
     /// Our BYE is in flight; `no_ack` when it ends a call whose 200 was
     /// never acknowledged.
     Terminating {
@@ -304,7 +309,8 @@ impl Call {
     /// The 100 Trying the agent deferred (the TU did not decide at once),
     /// and where it goes.
     pub fn trying(&mut self, ctx: &Ctx) -> (SocketAddr, Vec<u8>) {
-        let data = build::response(&self.invite, 100, None, &ctx.cfg.user_agent).to_bytes();
+        let data =
+            build::response(&self.invite, StatusCode::TRYING, None, &ctx.cfg.user_agent).to_bytes();
         self.last_response = Some(data.clone());
         (self.source, data)
     }
@@ -335,27 +341,27 @@ impl Call {
 
     /// A response to `req` (our INVITE or a re-INVITE in the dialog) with
     /// our tag, and Contact, Allow and the SDP answer where they belong.
-    fn response_to(&self, ctx: &Ctx, req: &Request, status: u16) -> Response {
+    fn response_to(&self, ctx: &Ctx, req: &Request, status: StatusCode) -> Response {
         let mut r = build::response(req, status, Some(&self.local_tag), &ctx.cfg.user_agent);
-        if (101..300).contains(&status) {
+        if status != StatusCode::TRYING && status.0 < 300 {
             // RFC 3261 §12.1.1: a response that establishes the dialog
             // copies the Record-Route values in order.
-            for rr in req.headers.get_all("Record-Route") {
-                r.headers.push("Record-Route", rr);
+            for rr in req.headers.get_all(name::RECORD_ROUTE) {
+                r.headers.push(name::RECORD_ROUTE, rr);
             }
-            r.headers.push("Contact", &ctx.contact);
+            r.headers.push(name::CONTACT, &ctx.contact);
         }
-        if status == 200 {
-            r.headers.push("Allow", ALLOW);
+        if status == StatusCode::OK {
+            r.headers.push(name::ALLOW, ALLOW);
             if !self.answer_sdp.is_empty() {
-                r.headers.push("Content-Type", "application/sdp");
+                r.headers.push(name::CONTENT_TYPE, "application/sdp");
                 r.body = self.answer_sdp.clone();
             }
         }
         r
     }
 
-    fn respond(&mut self, ctx: &mut Ctx, status: u16) -> Vec<u8> {
+    fn respond(&mut self, ctx: &mut Ctx, status: StatusCode) -> Vec<u8> {
         let data = self.response_to(ctx, &self.invite, status).to_bytes();
         ctx.send(self.source, data.clone());
         self.last_response = Some(data.clone());
@@ -364,7 +370,7 @@ impl Call {
 
     /// Sends a final response and resends it (timer G) until the ACK or
     /// timer H (RFC 3261 §17.2.1).
-    fn respond_final(&mut self, ctx: &mut Ctx, now: Instant, status: u16) {
+    fn respond_final(&mut self, ctx: &mut Ctx, now: Instant, status: StatusCode) {
         let data = self.respond(ctx, status);
         self.start_resending(now, data, self.source);
         self.timers.stop(Timer::Expiry);
@@ -396,10 +402,10 @@ impl Call {
     /// the session stays as it is.
     pub fn on_reinvite(&mut self, ctx: &mut Ctx, from: SocketAddr, req: &Request) {
         let status = match self.state {
-            State::Confirmed => 200,
+            State::Confirmed => StatusCode::OK,
             // RFC 3261 §14.2: an earlier INVITE is still pending.
-            State::Proceeding { .. } | State::Answered { .. } => 491,
-            _ => 481,
+            State::Proceeding { .. } | State::Answered { .. } => StatusCode::REQUEST_PENDING,
+            _ => StatusCode::CALL_DOES_NOT_EXIST,
         };
         let r = self.response_to(ctx, req, status);
         ctx.send(from, r.to_bytes());
@@ -411,7 +417,7 @@ impl Call {
         };
         if !*ringing {
             *ringing = true;
-            self.respond(ctx, 180);
+            self.respond(ctx, StatusCode::RINGING);
         }
         Ok(())
     }
@@ -474,7 +480,7 @@ impl Call {
         };
         // The offer was read; the INVITE's body is not needed any more.
         self.invite.body = Vec::new();
-        self.respond_final(ctx, now, 200);
+        self.respond_final(ctx, now, StatusCode::OK);
         self.state = State::Answered { hang_up: false };
         Ok(media.map(|(_, m)| m))
     }
@@ -484,7 +490,7 @@ impl Call {
     pub fn on_info(&mut self, ctx: &mut Ctx, req: &Request) {
         let relay = req
             .headers
-            .get("Content-Type")
+            .get(name::CONTENT_TYPE)
             .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/dtmf-relay"));
         if relay
             && matches!(self.state, State::Answered { .. } | State::Confirmed)
@@ -501,7 +507,7 @@ impl Call {
         &mut self,
         ctx: &mut Ctx,
         now: Instant,
-        status: u16,
+        status: StatusCode,
         delay: Option<Duration>,
     ) -> Result<(), CommandError> {
         if !matches!(self.state, State::Proceeding { .. }) {
@@ -520,14 +526,14 @@ impl Call {
         Ok(())
     }
 
-    fn reject_now(&mut self, ctx: &mut Ctx, now: Instant, status: u16, reported: bool) {
+    fn reject_now(&mut self, ctx: &mut Ctx, now: Instant, status: StatusCode, reported: bool) {
         self.respond_final(ctx, now, status);
         self.state = State::Rejected { status, reported };
     }
 
     pub fn hang_up(&mut self, ctx: &mut Ctx, now: Instant) -> Result<(), CommandError> {
         match &mut self.state {
-            State::Proceeding { .. } => self.reject_now(ctx, now, 486, false),
+            State::Proceeding { .. } => self.reject_now(ctx, now, StatusCode::BUSY_HERE, false),
             // RFC 3261 §15: the callee must not send BYE before the ACK.
             State::Answered { hang_up } => *hang_up = true,
             State::Confirmed => self.send_bye(ctx, now, None, false),
@@ -541,7 +547,9 @@ impl Call {
     /// (the Box rings the other phones on), an answered one its BYE.
     pub fn shut_down(&mut self, ctx: &mut Ctx, now: Instant) {
         match self.state {
-            State::Proceeding { .. } => self.reject_now(ctx, now, 480, false),
+            State::Proceeding { .. } => {
+                self.reject_now(ctx, now, StatusCode::TEMPORARILY_UNAVAILABLE, false)
+            }
             _ => {
                 let _ = self.hang_up(ctx, now);
             }
@@ -574,7 +582,7 @@ impl Call {
     pub fn on_cancel(&mut self, ctx: &mut Ctx, now: Instant, answered_elsewhere: bool) {
         if matches!(self.state, State::Proceeding { .. }) {
             // RFC 3261 §9.2: the INVITE gets 487 Request Terminated.
-            self.reject_now(ctx, now, 487, true);
+            self.reject_now(ctx, now, StatusCode::REQUEST_TERMINATED, true);
             ctx.emit(Event::CallEnded {
                 call: self.id,
                 reason: if answered_elsewhere {
@@ -601,7 +609,7 @@ impl Call {
                 _ => SipUri::new(Host::Ip(self.source.ip()), Some(self.source.port())),
             }
         });
-        let to = self.invite.headers.get("To").unwrap_or_default();
+        let to = self.invite.headers.get(name::TO).unwrap_or_default();
         let tagged = self.invite.headers.to().is_ok_and(|n| n.tag().is_some());
         let from = if tagged {
             to.to_owned()
@@ -615,7 +623,7 @@ impl Call {
                 uri: Uri::Sip(target.clone()),
                 branch: &branch,
                 from: &from,
-                to: self.invite.headers.get("From").unwrap_or_default(),
+                to: self.invite.headers.get(name::FROM).unwrap_or_default(),
                 call_id: &self.call_id,
                 cseq: self.local_cseq,
                 route: &self.route_set,
@@ -668,17 +676,19 @@ impl Call {
         };
         match r.status {
             // §17.1.2.2: after a provisional response, resend every T2.
-            100..=199 => {
+            s if s.is_provisional() => {
                 if let Some(resend) = &mut self.resend {
                     resend.interval = T2;
                 }
                 self.timers.set(Timer::Resend, now + T2);
             }
-            200..=299 => self.end(ctx, now, done),
-            401 | 407 if !auth_tried => match build::challenge(r) {
-                Ok(auth) => self.send_bye(ctx, now, Some(&auth), no_ack),
-                Err(_) => self.end(ctx, now, Outcome::ByeFailed(Some(r.status))),
-            },
+            s if s.is_success() => self.end(ctx, now, done),
+            StatusCode::UNAUTHORIZED | StatusCode::PROXY_AUTHENTICATION_REQUIRED if !auth_tried => {
+                match build::challenge(r) {
+                    Ok(auth) => self.send_bye(ctx, now, Some(&auth), no_ack),
+                    Err(_) => self.end(ctx, now, Outcome::ByeFailed(Some(r.status))),
+                }
+            }
             // RFC 3261 §15.1.1: any final response ends the dialog anyway.
             s => {
                 tracing::warn!(
@@ -701,7 +711,7 @@ impl Call {
                         "{}: nobody decided before the INVITE expired; answering 487",
                         self.id
                     );
-                    self.reject_now(ctx, now, 487, true);
+                    self.reject_now(ctx, now, StatusCode::REQUEST_TERMINATED, true);
                     ctx.emit(Event::CallEnded {
                         call: self.id,
                         reason: Outcome::Expired,
@@ -749,8 +759,8 @@ impl Call {
     }
 }
 
-fn reason_for(status: u16) -> Outcome {
-    if status == 487 {
+fn reason_for(status: StatusCode) -> Outcome {
+    if status == StatusCode::REQUEST_TERMINATED {
         Outcome::Cancelled
     } else {
         Outcome::Rejected(status)
@@ -768,10 +778,10 @@ mod tests {
             Outcome::RemoteHungUp,
             Outcome::Cancelled,
             Outcome::AnsweredElsewhere,
-            Outcome::Rejected(486),
-            Outcome::Rejected(480),
+            Outcome::Rejected(StatusCode(486)),
+            Outcome::Rejected(StatusCode(480)),
             Outcome::NoAck,
-            Outcome::ByeFailed(Some(481)),
+            Outcome::ByeFailed(Some(StatusCode(481))),
             Outcome::ByeFailed(None),
             Outcome::Expired,
         ] {

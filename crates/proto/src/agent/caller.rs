@@ -2,7 +2,7 @@
 //! number in national format, internal callers are `**6xx`, CLIR has no
 //! user part or `anonymous`; P-Called-Party-ID names the dialled number).
 
-use crate::sip::{NameAddr, Request, Uri};
+use crate::sip::{NameAddr, Request, Uri, name};
 
 /// The caller of an incoming call.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,7 +24,7 @@ impl CallerId {
     /// What an INVITE says of the caller (From, P-Asserted-Identity,
     /// Privacy, P-Called-Party-ID).
     pub fn from_request(req: &Request) -> CallerId {
-        let raw_from = req.headers.get("From").unwrap_or_default().to_owned();
+        let raw_from = req.headers.get(name::FROM).unwrap_or_default().to_owned();
         let from = req.headers.from().ok();
         let user_of = |na: &NameAddr| match &na.uri {
             Uri::Sip(u) => u.user_unescaped(),
@@ -45,7 +45,7 @@ impl CallerId {
             };
         let called = req
             .headers
-            .get("P-Called-Party-ID")
+            .get(name::P_CALLED_PARTY_ID)
             .and_then(|v| NameAddr::parse(v).ok())
             .as_ref()
             .or_else(|| req.headers.to().ok())

@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
-use crate::sip::{self, Host, Message, Method, Request, Response, SipUri};
+use crate::sip::{self, Host, Message, Method, Request, Response, SipUri, StatusCode, name};
 
 pub use call::{Outcome, UnknownOutcome};
 pub use caller::CallerId;
@@ -173,7 +173,7 @@ pub enum CommandError {
     WrongState(CallId, &'static str),
     /// A reject with a status that is not a final failure.
     #[error("status {0} is not a final failure response (400-699)")]
-    BadStatus(u16),
+    BadStatus(StatusCode),
 }
 
 /// Shared context the state machines write to.
@@ -348,10 +348,10 @@ impl Agent {
         &mut self,
         now: Instant,
         call: CallId,
-        status: u16,
+        status: StatusCode,
         delay: Option<Duration>,
     ) -> Result<(), CommandError> {
-        if !(400..700).contains(&status) {
+        if !status.is_failure() {
             return Err(CommandError::BadStatus(status));
         }
         self.command(now, call, |c, ctx, now| c.reject(ctx, now, status, delay))
@@ -592,7 +592,13 @@ impl Agent {
         tracing::debug!("stray response {} {} (branch {branch})", r.status, r.reason);
     }
 
-    fn respond(&mut self, from: SocketAddr, req: &Request, status: u16, extra: &[(&str, &str)]) {
+    fn respond(
+        &mut self,
+        from: SocketAddr,
+        req: &Request,
+        status: StatusCode,
+        extra: &[(&str, &str)],
+    ) {
         let tag = self.ctx.token();
         self.respond_tagged(from, req, status, &tag, extra);
     }
@@ -603,7 +609,7 @@ impl Agent {
         &mut self,
         from: SocketAddr,
         req: &Request,
-        status: u16,
+        status: StatusCode,
         tag: &str,
         extra: &[(&str, &str)],
     ) {
@@ -649,8 +655,13 @@ impl Agent {
         if let Some(reason) = unusable {
             // An ACK is never answered (RFC 3261 §17), nor anything without
             // a Via to send the answer to (§18.2.2).
-            if req.method != Method::Ack && req.headers.get("Via").is_some() {
-                let mut resp = build::response(&req, 400, None, &self.ctx.cfg.user_agent);
+            if req.method != Method::Ack && req.headers.get(name::VIA).is_some() {
+                let mut resp = build::response(
+                    &req,
+                    StatusCode::BAD_REQUEST,
+                    None,
+                    &self.ctx.cfg.user_agent,
+                );
                 resp.reason = reason;
                 self.ctx.send(from, resp.to_bytes());
             }
@@ -694,7 +705,9 @@ impl Agent {
                 c.on_invite_retransmission(&mut self.ctx);
             }
             (Method::Invite, Some(c)) => c.on_reinvite(&mut self.ctx, from, &req),
-            (Method::Invite, None) if to_tag.is_some() => self.respond(from, &req, 481, &[]),
+            (Method::Invite, None) if to_tag.is_some() => {
+                self.respond(from, &req, StatusCode::CALL_DOES_NOT_EXIST, &[])
+            }
             (Method::Invite, None) => self.on_new_invite(now, from, req),
             (Method::Ack, Some(c)) => c.on_ack(&mut self.ctx, now),
             (Method::Ack, None) => {}
@@ -706,40 +719,49 @@ impl Agent {
                 {
                     Some(c) => {
                         let (id, tag) = (c.id, c.local_tag.clone());
-                        self.respond_tagged(from, &req, 200, &tag, &[]);
+                        self.respond_tagged(from, &req, StatusCode::OK, &tag, &[]);
                         // RFC 3326: "Reason: SIP;cause=200" — another phone answered.
                         let elsewhere = req
                             .headers
-                            .get("Reason")
+                            .get(name::REASON)
                             .is_some_and(|r| r.replace(' ', "").contains("cause=200"));
                         if let Some(c) = self.calls.get_mut(&id) {
                             c.on_cancel(&mut self.ctx, now, elsewhere);
                         }
                     }
-                    None => self.respond(from, &req, 481, &[]),
+                    None => self.respond(from, &req, StatusCode::CALL_DOES_NOT_EXIST, &[]),
                 }
             }
             (Method::Bye, Some(c)) => {
                 c.on_bye(&mut self.ctx, now);
-                self.respond(from, &req, 200, &[]);
+                self.respond(from, &req, StatusCode::OK, &[]);
             }
             (Method::Options, d) if to_tag.is_none() || d.is_some() => {
                 self.respond(
                     from,
                     &req,
-                    200,
+                    StatusCode::OK,
                     &[("Allow", build::ALLOW), ("Accept", "application/sdp")],
                 );
             }
             (Method::Info, Some(c)) => {
                 c.on_info(&mut self.ctx, &req);
-                self.respond(from, &req, 200, &[]);
+                self.respond(from, &req, StatusCode::OK, &[]);
             }
-            (Method::Update | Method::Notify, Some(_)) => self.respond(from, &req, 200, &[]),
+            (Method::Update | Method::Notify, Some(_)) => {
+                self.respond(from, &req, StatusCode::OK, &[])
+            }
             // RFC 3261 §12.2.2: a request in a dialog we do not know.
-            (_, None) if to_tag.is_some() => self.respond(from, &req, 481, &[]),
+            (_, None) if to_tag.is_some() => {
+                self.respond(from, &req, StatusCode::CALL_DOES_NOT_EXIST, &[])
+            }
             // RFC 3261 §8.2.1: a method we do not support.
-            _ => self.respond(from, &req, 405, &[("Allow", build::ALLOW)]),
+            _ => self.respond(
+                from,
+                &req,
+                StatusCode::METHOD_NOT_ALLOWED,
+                &[("Allow", build::ALLOW)],
+            ),
         }
         if let Some(id) = id {
             self.touch(id);
@@ -748,9 +770,14 @@ impl Agent {
 
     fn on_new_invite(&mut self, now: Instant, from: SocketAddr, req: Request) {
         // RFC 3261 §8.2.2.3: refuse extensions we do not support.
-        if let Some(req_ext) = req.headers.get("Require") {
+        if let Some(req_ext) = req.headers.get(name::REQUIRE) {
             let req_ext = req_ext.to_owned();
-            self.respond(from, &req, 420, &[("Unsupported", &req_ext)]);
+            self.respond(
+                from,
+                &req,
+                StatusCode::BAD_EXTENSION,
+                &[("Unsupported", &req_ext)],
+            );
             return;
         }
         let caller = CallerId::from_request(&req);
@@ -758,7 +785,7 @@ impl Agent {
             self.log_once("max calls".into(), || {
                 format!("{MAX_CALLS} calls in progress: refusing further INVITEs with 486 until some end")
             });
-            self.respond(from, &req, 486, &[]);
+            self.respond(from, &req, StatusCode::BUSY_HERE, &[]);
             self.ctx.emit(Event::CallRefused { caller });
             return;
         }

@@ -8,7 +8,7 @@ use rand::Rng;
 use super::build::{self, ALLOW};
 use super::transaction::{ClientTx, Fire, Retransmit};
 use super::{Ctx, Event};
-use crate::sip::{Method, Response, Uri};
+use crate::sip::{Method, Response, StatusCode, Uri, name};
 
 /// Why a registration attempt failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -19,7 +19,7 @@ pub enum RegistrationError {
         /// The user name we tried.
         user: String,
         /// The Box's status code.
-        status: u16,
+        status: StatusCode,
     },
     /// 404: no IP phone of this name.
     #[error("the FRITZ!Box does not know user {user} (404): check the IP phone's user name")]
@@ -42,7 +42,7 @@ pub enum RegistrationError {
     #[error("the registrar answered {status} {reason}")]
     Rejected {
         /// The status code.
-        status: u16,
+        status: StatusCode,
         /// Its reason phrase.
         reason: String,
     },
@@ -192,7 +192,7 @@ impl Registration {
             "Expires",
             if unregister { 0 } else { self.expires }.to_string(),
         );
-        h.push("Allow", ALLOW);
+        h.push(name::ALLOW, ALLOW);
         if let Some(auth) = &self.challenge {
             self.nc += 1;
             self.answered_nonce = Some(auth.challenge.nonce.clone());
@@ -254,19 +254,21 @@ impl Registration {
         }
         let unregister = *unregister;
         match r.status {
-            100..=199 => tx.timer.provisional(now),
-            200..=299 if unregister => {
+            s if s.is_provisional() => tx.timer.provisional(now),
+            s if s.is_success() && unregister => {
                 self.state = State::Unregistered;
                 self.bound_until = None;
                 ctx.emit(Event::Unregistered);
             }
-            200..=299 => self.registered(ctx, now, r),
-            401 | 407 => self.challenged(ctx, now, r, unregister),
-            423 => {
+            s if s.is_success() => self.registered(ctx, now, r),
+            StatusCode::UNAUTHORIZED | StatusCode::PROXY_AUTHENTICATION_REQUIRED => {
+                self.challenged(ctx, now, r, unregister)
+            }
+            StatusCode::INTERVAL_TOO_BRIEF => {
                 // RFC 3261 §10.2.8: ask again with at least Min-Expires.
                 match r
                     .headers
-                    .get("Min-Expires")
+                    .get(name::MIN_EXPIRES)
                     .and_then(crate::sip::lex::parse_delta_seconds)
                 {
                     Some(min) if min > self.expires => {
@@ -276,11 +278,12 @@ impl Registration {
                     _ => self.fail(ctx, now, rejected(r)),
                 }
             }
-            403 => {
+            StatusCode::FORBIDDEN => {
                 let user = ctx.cfg.user.clone();
-                self.fail(ctx, now, RegistrationError::Forbidden { user, status: 403 })
+                let status = StatusCode::FORBIDDEN;
+                self.fail(ctx, now, RegistrationError::Forbidden { user, status })
             }
-            404 => {
+            StatusCode::NOT_FOUND => {
                 let user = ctx.cfg.user.clone();
                 self.fail(ctx, now, RegistrationError::NotFound { user })
             }

@@ -7,7 +7,9 @@ use super::ParseError;
 use super::header::{CSeq, NameAddr, Via};
 use super::lex::parse_delta_seconds;
 use super::method::Method;
+use super::name;
 use super::name::{HeaderName, known_name};
+use super::status::StatusCode;
 use super::uri::Uri;
 
 /// The headers of a message, in order. Lookups are case-insensitive.
@@ -155,34 +157,34 @@ impl Headers {
 
     /// The Call-ID.
     pub fn call_id(&self) -> Option<&str> {
-        self.get("Call-ID")
+        self.get(name::CALL_ID)
     }
 
     /// The CSeq, parsed once.
     pub fn cseq(&self) -> Result<&CSeq, ParseError> {
         cached(&self.parsed.cseq, || {
-            CSeq::parse(self.get("CSeq").ok_or(ParseError::Missing("CSeq"))?)
+            CSeq::parse(self.get(name::CSEQ).ok_or(ParseError::Missing("CSeq"))?)
         })
     }
 
     /// From, parsed once.
     pub fn from(&self) -> Result<&NameAddr, ParseError> {
         cached(&self.parsed.from, || {
-            NameAddr::parse(self.get("From").ok_or(ParseError::Missing("From"))?)
+            NameAddr::parse(self.get(name::FROM).ok_or(ParseError::Missing("From"))?)
         })
     }
 
     /// To, parsed once.
     pub fn to(&self) -> Result<&NameAddr, ParseError> {
         cached(&self.parsed.to, || {
-            NameAddr::parse(self.get("To").ok_or(ParseError::Missing("To"))?)
+            NameAddr::parse(self.get(name::TO).ok_or(ParseError::Missing("To"))?)
         })
     }
 
     /// All Via values, top first, across lines and commas.
     pub fn vias(&self) -> Result<Vec<Via>, ParseError> {
         let mut out = Vec::new();
-        for v in self.get_all("Via") {
+        for v in self.get_all(name::VIA) {
             out.extend(Via::parse_list(v)?);
         }
         Ok(out)
@@ -191,7 +193,7 @@ impl Headers {
     /// The first Via, parsed once: where a response goes (RFC 3261 §18.2.2).
     pub fn top_via(&self) -> Result<&Via, ParseError> {
         cached(&self.parsed.top_via, || {
-            let first = self.get("Via").ok_or(ParseError::Missing("Via"))?;
+            let first = self.get(name::VIA).ok_or(ParseError::Missing("Via"))?;
             let top = super::lex::list_elements(first)
                 .next()
                 .ok_or(ParseError::Missing("Via"))??;
@@ -234,7 +236,7 @@ impl Headers {
 
     /// The `Expires` header (delta-seconds).
     pub fn expires(&self) -> Option<u32> {
-        self.get("Expires").and_then(parse_delta_seconds)
+        self.get(name::EXPIRES).and_then(parse_delta_seconds)
     }
 }
 
@@ -255,7 +257,7 @@ pub struct Request {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Response {
     /// The status code (RFC 3261 §21).
-    pub status: u16,
+    pub status: StatusCode,
     /// The reason phrase.
     pub reason: String,
     /// The header fields.
@@ -319,7 +321,7 @@ impl Request {
 
 impl Response {
     /// A response without headers or body.
-    pub fn new(status: u16, reason: impl Into<String>) -> Response {
+    pub fn new(status: StatusCode, reason: impl Into<String>) -> Response {
         Response {
             status,
             reason: reason.into(),
@@ -332,7 +334,7 @@ impl Response {
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut start = Vec::with_capacity(12 + self.reason.len());
         start.extend_from_slice(b"SIP/2.0 ");
-        start.extend_from_slice(decimal(self.status.into(), &mut [0; 20]).as_bytes());
+        start.extend_from_slice(decimal(self.status.0.into(), &mut [0; 20]).as_bytes());
         start.push(b' ');
         start.extend_from_slice(self.reason.as_bytes());
         write_message(&start, &self.headers, &self.body)
@@ -373,37 +375,6 @@ fn write_message(start: &[u8], headers: &Headers, body: &[u8]) -> Vec<u8> {
     out.extend_from_slice(b"\r\n\r\n");
     out.extend_from_slice(body);
     out
-}
-
-/// The reason phrase RFC 3261 §21 gives a status code.
-pub fn reason_phrase(code: u16) -> &'static str {
-    match code {
-        100 => "Trying",
-        180 => "Ringing",
-        183 => "Session Progress",
-        200 => "OK",
-        400 => "Bad Request",
-        401 => "Unauthorized",
-        403 => "Forbidden",
-        404 => "Not Found",
-        405 => "Method Not Allowed",
-        407 => "Proxy Authentication Required",
-        408 => "Request Timeout",
-        415 => "Unsupported Media Type",
-        420 => "Bad Extension",
-        423 => "Interval Too Brief",
-        480 => "Temporarily Unavailable",
-        481 => "Call/Transaction Does Not Exist",
-        486 => "Busy Here",
-        487 => "Request Terminated",
-        488 => "Not Acceptable Here",
-        491 => "Request Pending",
-        500 => "Server Internal Error",
-        503 => "Service Unavailable",
-        505 => "Version Not Supported",
-        603 => "Decline",
-        _ => "Unknown",
-    }
 }
 
 /// Formats raw message bytes for a log line with credentials removed. This

@@ -10,14 +10,16 @@ pub mod method;
 pub mod name;
 pub mod parse;
 pub mod sdp;
+pub mod status;
 pub mod uri;
 
 pub use header::{CSeq, NameAddr, Via};
 pub use lex::Param;
-pub use message::{Headers, Message, Request, Response, reason_phrase, redacted};
+pub use message::{Headers, Message, Request, Response, redacted};
 pub use method::Method;
 pub use name::HeaderName;
 pub use parse::parse;
+pub use status::StatusCode;
 pub use uri::{Host, SipUri, Uri};
 
 /// Why bytes are not a SIP message.

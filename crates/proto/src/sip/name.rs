@@ -5,6 +5,47 @@
 /// forms expanded, RFC 3261 §7.3.3), else as received.
 pub type HeaderName = std::borrow::Cow<'static, str>;
 
+// The names of the headers this phone reads or writes, so that a typo is
+// a compile error rather than a header never found.
+/// `Allow`.
+pub const ALLOW: &str = "Allow";
+/// `CSeq`.
+pub const CSEQ: &str = "CSeq";
+/// `Call-ID`.
+pub const CALL_ID: &str = "Call-ID";
+/// `Contact`.
+pub const CONTACT: &str = "Contact";
+/// `Content-Length`.
+pub const CONTENT_LENGTH: &str = "Content-Length";
+/// `Content-Type`.
+pub const CONTENT_TYPE: &str = "Content-Type";
+/// `Expires`.
+pub const EXPIRES: &str = "Expires";
+/// `From`.
+pub const FROM: &str = "From";
+/// `Max-Forwards`.
+pub const MAX_FORWARDS: &str = "Max-Forwards";
+/// `Min-Expires`.
+pub const MIN_EXPIRES: &str = "Min-Expires";
+/// `P-Called-Party-ID`.
+pub const P_CALLED_PARTY_ID: &str = "P-Called-Party-ID";
+/// `Reason`.
+pub const REASON: &str = "Reason";
+/// `Record-Route`.
+pub const RECORD_ROUTE: &str = "Record-Route";
+/// `Require`.
+pub const REQUIRE: &str = "Require";
+/// `Route`.
+pub const ROUTE: &str = "Route";
+/// `Server`.
+pub const SERVER: &str = "Server";
+/// `To`.
+pub const TO: &str = "To";
+/// `User-Agent`.
+pub const USER_AGENT: &str = "User-Agent";
+/// `Via`.
+pub const VIA: &str = "Via";
+
 /// Compact header forms (RFC 3261 §7.3.3 and the RFCs that added them).
 fn compact(c: u8) -> Option<&'static str> {
     Some(match c.to_ascii_lowercase() {

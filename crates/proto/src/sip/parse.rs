@@ -13,7 +13,9 @@ use super::lex::{
 };
 use super::message::{Headers, Message, Request, Response};
 use super::method::Method;
+use super::name;
 use super::name::canonical_name;
+use super::status::StatusCode;
 use super::uri::{Uri, parse_uri};
 
 /// Largest message we accept; a FRITZ!Box INVITE is about 1 KiB.
@@ -129,7 +131,7 @@ pub fn parse(data: &[u8]) -> Result<Message, ParseError> {
         }
     }
     if content_length {
-        headers.remove("Content-Length");
+        headers.remove(name::CONTENT_LENGTH);
     }
     headers.set_conflicting_lengths(lengths_disagree);
     let cseq_method = cseq.as_ref().map(|c: &CSeq| c.method.clone());
@@ -147,7 +149,7 @@ pub fn parse(data: &[u8]) -> Result<Message, ParseError> {
     if let Some(rest) = start_line.strip_prefix("SIP/") {
         return parse_status_line(rest).map(|(status, reason)| {
             Message::Response(Response {
-                status,
+                status: StatusCode(status),
                 reason,
                 headers,
                 body,

@@ -284,7 +284,7 @@ fn delayed_reject_rings_first() {
     let call = incoming(&mut sim, "c7@127.0.0.1", "z9hG4bKinv7");
     sim.take_sent();
     sim.agent
-        .reject(sim.now, call, 486, Some(Duration::from_secs(3)))
+        .reject(sim.now, call, StatusCode(486), Some(Duration::from_secs(3)))
         .unwrap();
     sim.drain();
     assert_eq!(sim.responses()[0].status, 180);
@@ -304,12 +304,12 @@ fn delayed_reject_rings_first() {
         sim.take_events(),
         vec![Event::CallEnded {
             call,
-            reason: Outcome::Rejected(486)
+            reason: Outcome::Rejected(StatusCode(486))
         }]
     );
     assert_eq!(
-        sim.agent.reject(sim.now, call, 200, None),
-        Err(CommandError::BadStatus(200))
+        sim.agent.reject(sim.now, call, StatusCode(200), None),
+        Err(CommandError::BadStatus(StatusCode::OK))
     );
 }
 
@@ -417,7 +417,7 @@ fn blocked_call_is_terminated_at_20_percent_loss() {
                 }
                 let delay = Duration::from_millis(rng.random_range(1..80));
                 match m {
-                    Message::Response(r) if r.status < 200 => provisional = true,
+                    Message::Response(r) if r.status.is_provisional() => provisional = true,
                     Message::Response(r)
                         if r.status == 200
                             && r.headers.cseq().unwrap().method == Method::Invite =>
@@ -586,7 +586,7 @@ fn shutting_down_declines_ringing_calls_and_hangs_up_answered_ones() {
     let statuses: Vec<u16> = sent
         .iter()
         .filter_map(|(_, m)| match m {
-            Message::Response(r) => Some(r.status),
+            Message::Response(r) => Some(r.status.0),
             _ => None,
         })
         .collect();

@@ -66,9 +66,12 @@ fn update_info_and_notify_in_a_dialog_get_200_and_outside_481() {
             20 + n as u32,
         ));
         let r = sim.responses();
-        assert_eq!((m, r.len(), r[0].status), (m, 1, 200));
+        assert_eq!((m, r.len(), r[0].status), (m, 1, StatusCode::OK));
         sim.deliver(&in_dialog(m, "other@1", &format!("z9hG4bKout{n}"), &to, 1));
-        assert_eq!((m, sim.responses()[0].status), (m, 481));
+        assert_eq!(
+            (m, sim.responses()[0].status),
+            (m, StatusCode::CALL_DOES_NOT_EXIST)
+        );
     }
     assert!(
         !sim.take_events()

@@ -148,7 +148,7 @@ pub(super) fn reply(req: &Request, status: u16, extra: &str) -> Vec<u8> {
     };
     format!(
         "SIP/2.0 {status} {}\r\n{vias}From: {}\r\nTo: {to}\r\nCall-ID: {}\r\nCSeq: {}\r\nUser-Agent: FRITZ!OS\r\n{extra}Content-Length: 0\r\n\r\n",
-        crate::sip::reason_phrase(status),
+        crate::sip::StatusCode(status).reason(),
         h.get("From").unwrap(),
         h.get("Call-ID").unwrap(),
         h.get("CSeq").unwrap(),

@@ -46,7 +46,9 @@ fn after_a_wave_of_calls_the_agent_gives_back_the_memory_its_maps_grew_to() {
                 &format!("wave{wave}-{i}@127.0.0.1"),
                 &format!("z9hG4bKwave{wave}x{i}"),
             );
-            sim.agent.reject(sim.now, call, 486, None).unwrap();
+            sim.agent
+                .reject(sim.now, call, StatusCode(486), None)
+                .unwrap();
         }
         sim.drain();
     }
