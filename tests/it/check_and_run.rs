@@ -34,7 +34,7 @@ const BROKEN: &[(&str, &str, &str)] = &[
     (
         "a hook's event",
         "[[hook]]\nevents = [\"nope\"]\ncommand = [\"true\"]\n",
-        "unknown event \"nope\"",
+        "unknown value \"nope\" in [[hook]] 1",
     ),
     (
         "a hook's timeout",
@@ -43,13 +43,13 @@ const BROKEN: &[(&str, &str, &str)] = &[
     ),
     (
         "a push service",
-        "[[notify]]\nservice = \"pager\"\n",
-        "one of ntfy",
+        "[[notify]]\nservice = \"ntyf\"\n",
+        "unknown value \"ntyf\" in [[notify]] 1, did you mean \"ntfy\"?",
     ),
     (
         "a push language",
         "[[notify]]\nservice = \"ntfy\"\nurl = \"http://127.0.0.1:9/t\"\nlanguage = \"fr\"\n",
-        "de or en",
+        "allowed: en, de",
     ),
     (
         "an MQTT broker",

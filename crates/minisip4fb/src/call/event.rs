@@ -12,8 +12,14 @@ use crate::call::Record;
 #[derive(Debug, Clone, Serialize, strum::EnumDiscriminants)]
 #[strum_discriminants(
     name(EventKind),
-    derive(strum::IntoStaticStr, strum::EnumString, strum::VariantArray),
-    strum(serialize_all = "snake_case")
+    derive(
+        strum::IntoStaticStr,
+        strum::EnumString,
+        strum::VariantArray,
+        serde::Deserialize
+    ),
+    strum(serialize_all = "snake_case"),
+    serde(rename_all = "snake_case")
 )]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum DaemonEvent {

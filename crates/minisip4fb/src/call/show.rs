@@ -7,7 +7,8 @@ use super::Record;
 use crate::text::printable;
 
 /// The languages people are told things in (the dashboard, push).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Lang {
     #[default]
     En,

@@ -8,6 +8,8 @@ use std::time::Duration;
 use serde::Deserialize;
 
 pub use crate::call::Action;
+use crate::call::EventKind;
+use crate::call::show::Lang;
 pub use fingerprint::{BadFingerprint, Fingerprint};
 
 mod fingerprint;
@@ -36,7 +38,7 @@ pub struct Config {
 #[serde(deny_unknown_fields, default)]
 pub struct Notify {
     /// `ntfy`, `telegram` or `webhook`.
-    pub service: String,
+    pub service: Option<PushService>,
     /// ntfy: the topic's URL; webhook: where to POST.
     pub url: Option<String>,
     /// ntfy: an access token (optional); Telegram: the bot's token.
@@ -50,16 +52,28 @@ pub struct Notify {
     pub body: Option<String>,
     pub content_type: Option<String>,
     /// The events (as for hooks); default `["terminated"]`.
-    pub events: Vec<String>,
+    pub events: Vec<EventKind>,
     /// Only calls these rules (by name) decided.
     pub rules: Vec<String>,
     /// `de` or `en` (default).
-    pub language: Option<String>,
+    pub language: Option<Lang>,
     /// ntfy: `min`, `low`, `default`, `high`, `max` (or 1–5).
     pub priority: Option<String>,
     /// ntfy: tags (emoji short codes), e.g. `["no_entry_sign"]`.
     pub tags: Vec<String>,
-    pub timeout: Option<String>,
+    pub timeout: Option<Span>,
+}
+
+/// The push services a `[[notify]]` can use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PushService {
+    /// ntfy.sh or a server of one's own.
+    Ntfy,
+    /// A Telegram bot writing to a chat.
+    Telegram,
+    /// POST to any URL, the body a template.
+    Webhook,
 }
 
 /// `[mqtt]`: the calls, the registration and the shield switch on an MQTT
@@ -209,7 +223,7 @@ pub struct Fritzbox {
     /// File holding that user's password (else env MINISIP4FB_ADMIN_PASSWORD).
     pub admin_password_file: Option<PathBuf>,
     /// Re-read the Box's phonebooks this often.
-    pub phonebook_refresh: String,
+    pub phonebook_refresh: Span,
 }
 
 impl Default for Fritzbox {
@@ -226,7 +240,7 @@ impl Default for Fritzbox {
             tr064_fingerprint: None,
             admin_user: None,
             admin_password_file: None,
-            phonebook_refresh: "6h".into(),
+            phonebook_refresh: Span(Duration::from_secs(6 * 3600)),
         }
     }
 }
@@ -257,7 +271,7 @@ pub struct Screen {
     /// Trial mode: decide and log, but always let the call ring.
     pub log_only: bool,
     /// How long `decline` rings before 486.
-    pub decline_delay: String,
+    pub decline_delay: Span,
 }
 
 impl Default for Screen {
@@ -265,7 +279,7 @@ impl Default for Screen {
         Screen {
             default: Action::Ring,
             log_only: false,
-            decline_delay: "3s".into(),
+            decline_delay: Span(Duration::from_secs(3)),
         }
     }
 }
@@ -301,9 +315,9 @@ pub struct Rule {
     /// WAV file (relative to the config) or `default` (the shipped one).
     pub announcement: Option<PathBuf>,
     /// The longest announcement played (default 30s).
-    pub max_announcement: Option<String>,
+    pub max_announcement: Option<Span>,
     /// `answer`: how long to wait for each key (default 10s).
-    pub dtmf_timeout: Option<String>,
+    pub dtmf_timeout: Option<Span>,
     /// `answer`: the keys an entry must start with.
     pub pin: Option<String>,
 }
@@ -312,7 +326,7 @@ pub struct Rule {
 #[serde(deny_unknown_fields)]
 pub struct Repeated {
     pub calls: u32,
-    pub within: String,
+    pub within: Span,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -336,13 +350,14 @@ impl Default for CallLog {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Hook {
-    /// call, terminated, registration_lost, registration_restored.
-    pub events: Vec<String>,
+    /// The events that run it (`terminated`, `registration_lost`…);
+    /// default `["terminated"]`.
+    pub events: Vec<EventKind>,
     /// Program and arguments; event data comes as MINISIP4FB_* variables.
     pub command: Vec<String>,
     /// POST the event as JSON to this http:// URL.
     pub url: Option<String>,
-    pub timeout: Option<String>,
+    pub timeout: Option<Span>,
 }
 
 impl Fritzbox {
@@ -464,6 +479,38 @@ pub fn edit_section(
     load(path).map(drop)
 }
 
+/// A duration as the config writes it (`500ms`, `3s`, `10m`, `2h`, `7d`),
+/// checked when the file is read: a bad one is an error with its line,
+/// section and key like every other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Span(pub Duration);
+
+/// The shortest whole form: `6h`, `90s`, `500ms`.
+impl std::fmt::Display for Span {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let ms = self.0.as_millis();
+        let (n, unit) = [
+            (86_400_000, "d"),
+            (3_600_000, "h"),
+            (60_000, "m"),
+            (1000, "s"),
+        ]
+        .into_iter()
+        .find(|(u, _)| ms > 0 && ms % u == 0)
+        .map_or((ms, "ms"), |(u, name)| (ms / u, name));
+        write!(f, "{n}{unit}")
+    }
+}
+
+impl<'de> Deserialize<'de> for Span {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Span, D::Error> {
+        let s = String::deserialize(d)?;
+        parse_duration(&s)
+            .map(Span)
+            .map_err(serde::de::Error::custom)
+    }
+}
+
 /// Parses `500ms`, `3s`, `10m`, `2h`, `7d`.
 pub fn parse_duration(s: &str) -> Result<Duration, ConfigError> {
     let s = s.trim();
@@ -531,24 +578,27 @@ fn explain(text: &str, e: &toml::de::Error) -> String {
     };
     let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
     let section = section_at(text, line);
-    // serde: "unknown field `acton`, expected one of `name`, `numbers`, …"
-    if let Some(rest) = msg.strip_prefix("unknown field `")
-        && let Some((key, allowed)) = rest.split_once('`')
-    {
-        let allowed: Vec<&str> = allowed.split('`').skip(1).step_by(2).collect();
-        let best = allowed
-            .iter()
-            .map(|a| (strsim::jaro_winkler(key, a), *a))
-            .filter(|(score, _)| *score > 0.8)
-            .max_by(|a, b| a.0.total_cmp(&b.0));
-        let hint = match best {
-            Some((_, a)) => format!(", did you mean \"{a}\"?"),
-            None => String::new(),
-        };
-        return format!(
-            "line {line}: unknown key \"{key}\" in {section}{hint} (allowed: {})",
-            allowed.join(", ")
-        );
+    // serde: "unknown field `acton`, expected one of `name`, `numbers`, …",
+    // and for a value of an enum "unknown variant `ntyf`, expected …".
+    for (prefix, what) in [("unknown field `", "key"), ("unknown variant `", "value")] {
+        if let Some(rest) = msg.strip_prefix(prefix)
+            && let Some((given, allowed)) = rest.split_once('`')
+        {
+            let allowed: Vec<&str> = allowed.split('`').skip(1).step_by(2).collect();
+            let best = allowed
+                .iter()
+                .map(|a| (strsim::jaro_winkler(given, a), *a))
+                .filter(|(score, _)| *score > 0.8)
+                .max_by(|a, b| a.0.total_cmp(&b.0));
+            let hint = match best {
+                Some((_, a)) => format!(", did you mean \"{a}\"?"),
+                None => String::new(),
+            };
+            return format!(
+                "line {line}: unknown {what} \"{given}\" in {section}{hint} (allowed: {})",
+                allowed.join(", ")
+            );
+        }
     }
     format!("line {line}, in {section}: {msg}")
 }
@@ -609,5 +659,16 @@ mod tests {
         assert_eq!(parse_duration("10m").unwrap(), Duration::from_secs(600));
         assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
         assert!(parse_duration("3 weeks").is_err());
+        // Checked when the file is read, with the line like every key.
+        let e = parse("[screen]\ndecline_delay = \"1s\"\n[[rule]]\nnumbers = [\"1\"]\naction = \"answer\"\ndtmf_timeout = \"soon\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("line 6, in [[rule]] 1: bad duration \"soon\""),
+            "{e}"
+        );
+        let c = parse("[screen]\ndecline_delay = \"2500ms\"\n").unwrap();
+        assert_eq!(c.screen.decline_delay, Span(Duration::from_millis(2500)));
+        assert_eq!(c.fritzbox.phonebook_refresh.to_string(), "6h");
     }
 }

@@ -7,7 +7,6 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 use super::*;
-use crate::config;
 use crate::fritzbox::link::{BoxLink, LinkError};
 use crate::screen::rules::{BoxLists, Rules};
 
@@ -28,11 +27,7 @@ pub(super) fn start_tr064(
         }
     };
     if Rules::wants_box_lists(&source.effective()) {
-        let every = config::parse_duration(&source.config.fritzbox.phonebook_refresh)
-            .unwrap_or_else(|e| {
-                tracing::warn!("[fritzbox] phonebook_refresh: {e}; using 6h");
-                Duration::from_secs(6 * 3600)
-            });
+        let every = source.config.fritzbox.phonebook_refresh.0;
         tasks.push(tokio::spawn(box_sync(
             link.clone(),
             source.box_lists.clone(),

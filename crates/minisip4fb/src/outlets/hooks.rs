@@ -15,6 +15,8 @@ use tokio::sync::{broadcast, mpsc};
 use crate::call::{DaemonEvent, EventKind};
 use crate::config;
 
+/// How long a hook or push may take without a `timeout`.
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Hook runs at once, at most.
 const WORKERS: usize = 4;
 /// Hook runs waiting for a worker, at most; more are dropped and counted.
@@ -53,16 +55,12 @@ pub enum HookConfigError {
 
 #[derive(Debug, thiserror::Error)]
 pub enum HookProblem {
-    #[error("unknown event {0:?}, allowed: {allowed}", allowed = EventKind::ALL.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(", "))]
-    Event(String),
     #[error("url {0:?}: only http:// URLs (use a command hook with curl for https)")]
     NotHttp(String),
     #[error("needs command = [\"program\", \"arg\"…] or url = \"http://…\"")]
     NoTarget,
     #[error("give either command or url, not both")]
     TwoTargets,
-    #[error("timeout: {0}")]
-    Timeout(#[source] config::ConfigError),
 }
 
 /// Why one run of a hook failed (logged; the call is not affected).
@@ -106,7 +104,7 @@ impl Hooks {
                 index: i + 1,
                 problem,
             };
-            let events = kinds(&h.events).map_err(|e| at(HookProblem::Event(e)))?;
+            let events = kinds(&h.events);
             let target = match (&h.command[..], &h.url) {
                 ([], Some(url)) if url.starts_with("http://") => Target::Url(url.clone()),
                 ([], Some(url)) => return Err(at(HookProblem::NotHttp(url.clone()))),
@@ -114,10 +112,7 @@ impl Hooks {
                 (cmd, None) => Target::Command(cmd.to_vec()),
                 (_, Some(_)) => return Err(at(HookProblem::TwoTargets)),
             };
-            let timeout = match &h.timeout {
-                Some(t) => config::parse_duration(t).map_err(|e| at(HookProblem::Timeout(e)))?,
-                None => Duration::from_secs(10),
-            };
+            let timeout = h.timeout.map_or(DEFAULT_TIMEOUT, |t| t.0);
             out.push(Hook {
                 events,
                 target,
@@ -129,11 +124,8 @@ impl Hooks {
                 index: i + 1,
                 problem,
             };
-            let events = kinds(&n.events).map_err(|e| at(HookProblem::Event(e).to_string()))?;
-            let timeout = match &n.timeout {
-                Some(t) => config::parse_duration(t).map_err(|e| at(format!("timeout: {e}")))?,
-                None => Duration::from_secs(10),
-            };
+            let events = kinds(&n.events);
+            let timeout = n.timeout.map_or(DEFAULT_TIMEOUT, |t| t.0);
             let preset = super::push::Preset::new(n, base).map_err(at)?;
             out.push(Hook {
                 events,
@@ -193,16 +185,12 @@ impl Hooks {
 
 /// Event names as the config gives them; `terminated` if none. The
 /// unknown name is the error.
-fn kinds(names: &[String]) -> Result<Vec<EventKind>, String> {
-    let kinds = names
-        .iter()
-        .map(|e| e.parse::<EventKind>().map_err(|_| e.clone()))
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(if kinds.is_empty() {
+fn kinds(asked: &[EventKind]) -> Vec<EventKind> {
+    if asked.is_empty() {
         vec![EventKind::Terminated]
     } else {
-        kinds
-    })
+        asked.to_vec()
+    }
 }
 
 /// Process groups of the hook commands still running, to kill at exit.
@@ -337,7 +325,7 @@ mod tests {
     #[test]
     fn bad_hooks_are_named() {
         let h = |events: &[&str], command: &[&str], url: Option<&str>| config::Hook {
-            events: events.iter().map(|s| s.to_string()).collect(),
+            events: events.iter().map(|s| s.parse().unwrap()).collect(),
             command: command.iter().map(|s| s.to_string()).collect(),
             url: url.map(str::to_owned),
             timeout: None,
@@ -350,16 +338,11 @@ mod tests {
             )
             .is_ok()
         );
-        assert!(
-            Hooks::new(
-                &[h(&["explode"], &["true"], None)],
-                &[],
-                std::path::Path::new(".")
-            )
+        // An unknown event is refused where the file is read.
+        let e = config::parse("[[hook]]\nevents = [\"explode\"]\ncommand = [\"true\"]\n")
             .unwrap_err()
-            .to_string()
-            .contains("unknown event")
-        );
+            .to_string();
+        assert!(e.contains("unknown value \"explode\" in [[hook]] 1"), "{e}");
         assert!(
             Hooks::new(&[h(&[], &[], None)], &[], std::path::Path::new("."))
                 .unwrap_err()

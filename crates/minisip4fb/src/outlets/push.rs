@@ -10,6 +10,7 @@ use std::time::Duration;
 use crate::call::DaemonEvent;
 use crate::call::show::{self, Lang};
 use crate::config;
+use crate::config::PushService;
 
 /// Which service, with what it needs.
 #[derive(Debug, Clone)]
@@ -67,14 +68,14 @@ fn http_url(u: Option<&String>, what: &str) -> Result<String, String> {
 
 impl Preset {
     pub fn new(n: &config::Notify, base: &Path) -> Result<Preset, String> {
-        let service = match n.service.as_str() {
-            "ntfy" => Service::Ntfy {
+        let service = match n.service {
+            Some(PushService::Ntfy) => Service::Ntfy {
                 url: http_url(n.url.as_ref(), "url (the topic's, https://ntfy.sh/TOPIC)")?,
                 token: secret(base, &n.token_file, "token_file")?,
                 priority: n.priority.clone(),
                 tags: n.tags.clone(),
             },
-            "telegram" => {
+            Some(PushService::Telegram) => {
                 let token = secret(base, &n.token_file, "token_file")?
                     .ok_or("needs token_file (the bot's token from @BotFather)")?;
                 let chat_id = n.chat_id.clone().ok_or("needs chat_id")?;
@@ -85,7 +86,7 @@ impl Preset {
                     chat_id,
                 }
             }
-            "webhook" => Service::Webhook {
+            Some(PushService::Webhook) => Service::Webhook {
                 url: http_url(n.url.as_ref(), "url")?,
                 body: n.body.clone().unwrap_or_else(|| {
                     r#"{"title": "{title}", "message": "{message}", "caller": "{caller}", "decision": "{decision}", "reason": "{reason}"}"#.into()
@@ -95,18 +96,9 @@ impl Preset {
                     .clone()
                     .unwrap_or_else(|| "application/json".into()),
             },
-            other => {
-                return Err(format!(
-                    "service {:?}: one of ntfy, telegram, webhook",
-                    crate::text::printable(other)
-                ));
-            }
+            None => return Err("needs service = \"ntfy\", \"telegram\" or \"webhook\"".into()),
         };
-        let lang = match n.language.as_deref() {
-            None | Some("en") => Lang::En,
-            Some("de") => Lang::De,
-            Some(l) => return Err(format!("language {l:?}: de or en")),
-        };
+        let lang = n.language.unwrap_or_default();
         Ok(Preset {
             service,
             lang,
@@ -434,9 +426,9 @@ mod tests {
     #[test]
     fn texts_in_german_and_the_rule_filter() {
         let n = config::Notify {
-            service: "ntfy".into(),
+            service: Some(config::PushService::Ntfy),
             url: Some("http://127.0.0.1:1/t".into()),
-            language: Some("de".into()),
+            language: Some(Lang::De),
             rules: vec!["premium".into()],
             ..config::Notify::default()
         };
@@ -454,23 +446,17 @@ mod tests {
         };
         assert!(!other.wants(&blocked()));
         for (bad, why) in [
+            (config::Notify::default(), "needs service"),
             (
                 config::Notify {
-                    service: "pager".into(),
-                    ..config::Notify::default()
-                },
-                "one of ntfy",
-            ),
-            (
-                config::Notify {
-                    service: "telegram".into(),
+                    service: Some(config::PushService::Telegram),
                     ..config::Notify::default()
                 },
                 "token_file",
             ),
             (
                 config::Notify {
-                    service: "ntfy".into(),
+                    service: Some(config::PushService::Ntfy),
                     url: Some("ftp://x".into()),
                     ..config::Notify::default()
                 },

@@ -1,7 +1,6 @@
 //! Why the rules do not compile, by rule and key; each message says what
 //! to fix.
 
-use crate::config;
 use crate::screen::list::{EntryError, ListError};
 use crate::screen::number::{HomeError, Kind};
 
@@ -18,8 +17,6 @@ pub enum CompileError {
         #[source]
         error: RuleError,
     },
-    #[error("[screen]: decline_delay: {0}")]
-    DeclineDelay(#[source] config::ConfigError),
     #[error(
         "[screen]: default = \"answer\" would pick up for anyone: use it in a [[rule]] with numbers or lists"
     )]
@@ -39,8 +36,6 @@ pub enum RuleError {
     Country(#[source] HomeError),
     #[error("repeated: calls must be at least 1")]
     RepeatedNoCalls,
-    #[error("repeated.within: {0}")]
-    Within(#[source] config::ConfigError),
     #[error("hours {0:?}: expected HH:MM-HH:MM, e.g. \"22:00-07:00\"")]
     Hours(String),
     #[error("hours {hours:?}: {time:?} is not HH:MM")]
@@ -59,10 +54,6 @@ pub enum RuleError {
         "announcement: only a call that is answered hears one: use it with action = \"terminate\", \"terminate-and-bar\" or \"answer\""
     )]
     AnnouncementAction,
-    #[error("max_announcement: {0}")]
-    MaxAnnouncement(#[source] config::ConfigError),
-    #[error("dtmf_timeout: {0}")]
-    DtmfTimeout(#[source] config::ConfigError),
     #[error("{0}: only for action = \"answer\"")]
     OnlyForAnswer(&'static str),
     #[error("pin: 4 to 16 of the keys 0-9 and *, e.g. pin = \"470815\"")]

@@ -89,11 +89,7 @@ fn script(r: &config::Rule, action: Action, base: &Path) -> Result<Option<Arc<Sc
     }
     let max = r
         .max_announcement
-        .as_deref()
-        .map(config::parse_duration)
-        .transpose()
-        .map_err(RuleError::MaxAnnouncement)?
-        .unwrap_or(media::announcement::MAX_DEFAULT);
+        .map_or(media::announcement::MAX_DEFAULT, |m| m.0);
     let announcement = r
         .announcement
         .as_deref()
@@ -120,13 +116,7 @@ fn script(r: &config::Rule, action: Action, base: &Path) -> Result<Option<Arc<Sc
             return Err(RuleError::Pin);
         }
         Some(Collect {
-            timeout: r
-                .dtmf_timeout
-                .as_deref()
-                .map(config::parse_duration)
-                .transpose()
-                .map_err(RuleError::DtmfTimeout)?
-                .unwrap_or(media::DTMF_TIMEOUT),
+            timeout: r.dtmf_timeout.map_or(media::DTMF_TIMEOUT, |t| t.0),
             pin: r.pin.clone(),
         })
     } else {
@@ -295,10 +285,7 @@ impl Rules {
                 Some(rep) if rep.calls == 0 => {
                     return Err(at(RuleError::RepeatedNoCalls));
                 }
-                Some(rep) => Some((
-                    rep.calls,
-                    config::parse_duration(&rep.within).map_err(|e| at(RuleError::Within(e)))?,
-                )),
+                Some(rep) => Some((rep.calls, rep.within.0)),
                 None => None,
             };
             let hours = r
@@ -361,8 +348,7 @@ impl Rules {
         if cfg.screen.default == Action::Answer {
             return Err(CompileError::DefaultAnswer);
         }
-        let decline_delay = config::parse_duration(&cfg.screen.decline_delay)
-            .map_err(CompileError::DeclineDelay)?;
+        let decline_delay = cfg.screen.decline_delay.0;
         let history_span = rules
             .iter()
             .filter_map(|r| r.repeated)
