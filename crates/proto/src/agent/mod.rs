@@ -19,6 +19,8 @@ mod build;
 mod call;
 pub mod caller;
 mod config;
+mod io;
+mod outcome;
 mod register;
 pub mod transaction;
 
@@ -31,9 +33,10 @@ use rand::{Rng, SeedableRng};
 
 use crate::sip::{self, Host, Message, Method, Request, Response, SipUri, StatusCode, name};
 
-pub use call::{Outcome, UnknownOutcome};
 pub use caller::CallerId;
 pub use config::Config;
+pub use io::{Event, Input, Media, Output};
+pub use outcome::{Outcome, UnknownOutcome};
 pub use register::RegistrationError;
 
 use call::Call;
@@ -50,108 +53,12 @@ impl std::fmt::Display for CallId {
     }
 }
 
-/// One input to the agent.
-#[derive(Debug)]
-pub enum Input<'a> {
-    /// A datagram arrived.
-    Receive {
-        /// When it arrived (the driver's clock).
-        now: Instant,
-        /// Who sent it; only the registrar is listened to.
-        from: SocketAddr,
-        /// The datagram as received.
-        data: &'a [u8],
-    },
-    /// The deadline of the last [`Output::Timeout`] has come.
-    Timeout(Instant),
-}
-
 /// An entry of the output queue: ready output, or the 100 Trying of a new
 /// call, sent only if the application did not decide at once.
 #[derive(Debug)]
 pub(crate) enum Queued {
     Out(Output),
     Trying(CallId),
-}
-
-/// What the agent wants done.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Output {
-    /// Send `data` as one datagram to `to`.
-    Transmit {
-        /// The registrar, or where a request's Via or Record-Route says.
-        to: SocketAddr,
-        /// A whole SIP message.
-        data: Vec<u8>,
-    },
-    /// Tell the application.
-    Event(Event),
-    /// Nothing more to do until this instant (or the next input).
-    Timeout(Instant),
-}
-
-/// What happened, for the application.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Event {
-    /// The Box accepted our binding for `expires` (its grant, not our wish).
-    Registered {
-        /// How long the binding lasts; the agent refreshes it before.
-        expires: Duration,
-    },
-    /// A registration attempt failed; `retry_in` is `None` when the agent
-    /// gave up (wrong credentials on the first attempt).
-    RegistrationFailed {
-        /// Why, as a person can act on it.
-        reason: RegistrationError,
-        /// When the agent tries again by itself.
-        retry_in: Option<Duration>,
-    },
-    /// Our unregistration (expires 0) was confirmed, or given up on.
-    Unregistered,
-    /// A new call rings: decide it (ring, answer, reject) at once or later;
-    /// undecided, it rings until the caller gives up.
-    IncomingCall {
-        /// Our handle for it, in every command and later event.
-        call: CallId,
-        /// Who calls, as the INVITE says.
-        caller: CallerId,
-    },
-    /// Our 200 OK was acknowledged: the call is up.
-    CallAnswered {
-        /// The call.
-        call: CallId,
-    },
-    /// A call is over; no event about it follows.
-    CallEnded {
-        /// The call.
-        call: CallId,
-        /// How it ended (the call log's vocabulary).
-        reason: Outcome,
-    },
-    /// A new INVITE was refused because [`MAX_CALLS`] calls are in progress.
-    CallRefused {
-        /// Who called.
-        caller: CallerId,
-    },
-    /// A key pressed, sent as SIP INFO `application/dtmf-relay` (keys in
-    /// RTP, RFC 4733, are the media session's).
-    Dtmf {
-        /// The call.
-        call: CallId,
-        /// `0`–`9`, `*`, `#` or `A`–`D`.
-        digit: char,
-    },
-}
-
-/// An answered call's audio, as negotiated (RFC 3264 §6.1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Media {
-    /// Where the Box wants our RTP.
-    pub remote: SocketAddr,
-    /// PCMA or PCMU, with the offer's payload type.
-    pub codec: sip::sdp::Codec,
-    /// The payload type of the offer's telephone-event, if any.
-    pub telephone_event: Option<u8>,
 }
 
 /// Calls in progress at once, at most. A household has a few; a flood of
