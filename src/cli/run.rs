@@ -151,7 +151,7 @@ pub struct Checked {
     pub settings: Settings,
     pub web: Option<minisip4fb::web::Settings>,
     pub mqtt: Option<minisip4fb::outlets::mqtt::Settings>,
-    pub hooks: Option<minisip4fb::outlets::hooks::Hooks>,
+    pub hooks: Option<minisip4fb::outlets::Tellers>,
     pub tr064: Option<minisip4fb::fritzbox::link::BoxLink>,
 }
 
@@ -173,7 +173,7 @@ pub fn validate(args: &RunArgs) -> Result<Checked, Vec<String>> {
     let hooks = (!c.hooks.is_empty() || !c.notify.is_empty())
         .then(|| {
             keep.ok(
-                minisip4fb::outlets::hooks::Hooks::new(&c.hooks, &c.notify, &base)
+                minisip4fb::outlets::Tellers::new(&c.hooks, &c.notify, &base)
                     .map_err(|e| e.to_string()),
             )
         })

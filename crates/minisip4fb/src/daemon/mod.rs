@@ -31,7 +31,7 @@ use crate::call::{DaemonEvent, now_rfc3339};
 use crate::controls::{RulesSnapshot, doors, shield};
 use crate::fritzbox::link::{BoxLink, LinkError};
 use crate::net::{IncomingCall, Phone, PhoneConfig, Registration, Verdict};
-use crate::outlets::{hooks, mqtt};
+use crate::outlets::{Tellers, hooks, mqtt};
 use crate::screen::rules::History;
 use boxwork::start_tr064;
 use note::Note;
@@ -55,7 +55,7 @@ pub struct Parts {
     /// The MQTT client, if `[mqtt]` asks for it.
     pub mqtt: Option<mqtt::Settings>,
     /// `[[hook]]`s and `[[notify]]`s, if any.
-    pub hooks: Option<hooks::Hooks>,
+    pub hooks: Option<Tellers>,
     /// Where the daemon keeps its own state (the shield): systemd's
     /// `$STATE_DIRECTORY`, else beside the config.
     pub state_dir: Option<PathBuf>,

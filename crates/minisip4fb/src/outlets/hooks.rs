@@ -1,56 +1,30 @@
-//! `[[hook]]`s: run a command or POST JSON to a URL on daemon events; and
-//! `[[notify]]` presets ([`super::notify`]) through the same pool. They
-//! run beside the calls, never before a decision, from a bounded pool of
-//! workers fed by a bounded queue: a flood of events drops hook runs (and
-//! says so) instead of piling up processes and threads; a slow hook is
-//! cut off at its timeout, and every hook process still running when the
-//! daemon stops is killed with its process group.
+//! `[[hook]]`s: run a command or POST JSON to a URL on daemon events. A
+//! slow hook is cut off at its timeout, and every hook process still
+//! running when the daemon stops is killed with its process group. They
+//! run from the outlets' pool ([`super::Tellers`]).
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::{broadcast, mpsc};
-
 use crate::call::{DaemonEvent, EventKind};
 use crate::config;
-
-/// How long a hook or push may take without a `timeout`.
-const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
-/// Hook runs at once, at most.
-const WORKERS: usize = 4;
-/// Hook runs waiting for a worker, at most; more are dropped and counted.
-const QUEUE: usize = 256;
 
 #[derive(Debug, Clone)]
 enum Target {
     /// Program and arguments, run without a shell; event data in the environment.
     Command(Vec<String>),
     Url(String),
-    Notify(Box<super::push::Preset>),
 }
 
+/// One `[[hook]]`, ready.
 #[derive(Debug, Clone)]
-struct Hook {
-    events: Vec<EventKind>,
+pub struct Hook {
+    /// The events that run it.
+    pub events: Vec<EventKind>,
     target: Target,
-    timeout: Duration,
-}
-
-#[derive(Debug)]
-pub struct Hooks(Vec<Hook>);
-
-/// A `[[hook]]` (1-based) that cannot be used, and why.
-#[derive(Debug, thiserror::Error)]
-pub enum HookConfigError {
-    #[error("[[hook]] {index}: {problem}")]
-    Hook {
-        index: usize,
-        #[source]
-        problem: HookProblem,
-    },
-    #[error("[[notify]] {index}: {problem}")]
-    Notify { index: usize, problem: String },
+    /// How long a run may take.
+    pub timeout: Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -65,7 +39,7 @@ pub enum HookProblem {
 
 /// Why one run of a hook failed (logged; the call is not affected).
 #[derive(Debug, thiserror::Error)]
-enum FireError {
+pub enum FireError {
     #[error("cannot start {program:?}: {source}")]
     Spawn {
         program: String,
@@ -85,111 +59,31 @@ enum FireError {
     Timeout { program: String, timeout: Duration },
     #[error("POST {url}: {source}")]
     Post { url: String, source: ureq::Error },
-    #[error("{0}")]
-    Notify(String),
     #[error("the POST's worker ended: {0}")]
     Worker(#[from] tokio::task::JoinError),
 }
 
-impl Hooks {
-    /// The hooks and the notify presets (their files read from `base`).
-    pub fn new(
-        cfg: &[config::Hook],
-        notify: &[config::Notify],
-        base: &std::path::Path,
-    ) -> Result<Hooks, HookConfigError> {
-        let mut out = Vec::new();
-        for (i, h) in cfg.iter().enumerate() {
-            let at = |problem| HookConfigError::Hook {
-                index: i + 1,
-                problem,
-            };
-            let events = kinds(&h.events);
-            let target = match (&h.command[..], &h.url) {
-                ([], Some(url)) if url.starts_with("http://") => Target::Url(url.clone()),
-                ([], Some(url)) => return Err(at(HookProblem::NotHttp(url.clone()))),
-                ([], None) => return Err(at(HookProblem::NoTarget)),
-                (cmd, None) => Target::Command(cmd.to_vec()),
-                (_, Some(_)) => return Err(at(HookProblem::TwoTargets)),
-            };
-            let timeout = h.timeout.map_or(DEFAULT_TIMEOUT, |t| t.0);
-            out.push(Hook {
-                events,
-                target,
-                timeout,
-            });
-        }
-        for (i, n) in notify.iter().enumerate() {
-            let at = |problem: String| HookConfigError::Notify {
-                index: i + 1,
-                problem,
-            };
-            let events = kinds(&n.events);
-            let timeout = n.timeout.map_or(DEFAULT_TIMEOUT, |t| t.0);
-            let preset = super::push::Preset::new(n, base).map_err(at)?;
-            out.push(Hook {
-                events,
-                target: Target::Notify(Box::new(preset)),
-                timeout,
-            });
-        }
-        Ok(Hooks(out))
+impl Hook {
+    /// A `[[hook]]` as the config gives it.
+    pub fn new(h: &config::Hook) -> Result<Hook, HookProblem> {
+        let target = match (&h.command[..], &h.url) {
+            ([], Some(url)) if url.starts_with("http://") => Target::Url(url.clone()),
+            ([], Some(url)) => return Err(HookProblem::NotHttp(url.clone())),
+            ([], None) => return Err(HookProblem::NoTarget),
+            (cmd, None) => Target::Command(cmd.to_vec()),
+            (_, Some(_)) => return Err(HookProblem::TwoTargets),
+        };
+        Ok(Hook {
+            events: super::events_or_default(&h.events),
+            target,
+            timeout: h.timeout.map_or(super::DEFAULT_TIMEOUT, |t| t.0),
+        })
     }
 
-    /// Feeds matching events to the workers until the bus closes.
-    pub async fn run(self, mut rx: broadcast::Receiver<DaemonEvent>, running: Running) {
-        let (tx, jobs) = mpsc::channel::<(Hook, DaemonEvent)>(QUEUE);
-        let jobs = Arc::new(tokio::sync::Mutex::new(jobs));
-        for _ in 0..WORKERS {
-            let (jobs, running) = (jobs.clone(), running.clone());
-            tokio::spawn(async move {
-                loop {
-                    let job = jobs.lock().await.recv().await;
-                    let Some((h, event)) = job else { return };
-                    if let Err(e) = fire(&h, &event, &running).await {
-                        tracing::warn!("hook for {} failed: {e}", event.kind().as_str());
-                    }
-                }
-            });
-        }
-        let mut dropped = 0u64;
-        loop {
-            let event = match rx.recv().await {
-                Ok(e) => e,
-                Err(broadcast::error::RecvError::Lagged(n)) => {
-                    tracing::warn!("hooks: {n} event(s) skipped, hooks too slow");
-                    continue;
-                }
-                Err(_) => return,
-            };
-            let wanted = |h: &&Hook| {
-                h.events.contains(&event.kind())
-                    && match &h.target {
-                        Target::Notify(p) => p.wants(&event),
-                        _ => true,
-                    }
-            };
-            for h in self.0.iter().filter(wanted) {
-                if tx.try_send((h.clone(), event.clone())).is_err() {
-                    dropped += 1;
-                    if dropped.is_power_of_two() {
-                        tracing::warn!(
-                            "hooks: {dropped} run(s) dropped so far: more events than {WORKERS} workers can handle"
-                        );
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// Event names as the config gives them; `terminated` if none. The
-/// unknown name is the error.
-fn kinds(asked: &[EventKind]) -> Vec<EventKind> {
-    if asked.is_empty() {
-        vec![EventKind::Terminated]
-    } else {
-        asked.to_vec()
+    /// Runs the command (its process group in `running` meanwhile) or
+    /// POSTs the event, within the hook's timeout.
+    pub async fn fire(&self, event: &DaemonEvent, running: &Running) -> Result<(), FireError> {
+        fire(self, event, running).await
     }
 }
 
@@ -291,12 +185,6 @@ async fn fire(h: &Hook, event: &DaemonEvent, running: &Running) -> Result<(), Fi
                 }
             }
         }
-        Target::Notify(preset) => {
-            let (p, event, timeout) = (preset.clone(), event.clone(), h.timeout);
-            tokio::task::spawn_blocking(move || p.send(&event, timeout))
-                .await?
-                .map_err(FireError::Notify)
-        }
         Target::Url(url) => {
             // A DaemonEvent is plain data: serialising it cannot fail.
             let body = serde_json::to_string(event).unwrap_or_default();
@@ -330,34 +218,23 @@ mod tests {
             url: url.map(str::to_owned),
             timeout: None,
         };
-        assert!(
-            Hooks::new(
-                &[h(&["terminated"], &["true"], None)],
-                &[],
-                std::path::Path::new(".")
-            )
-            .is_ok()
-        );
+        assert!(Hook::new(&h(&["terminated"], &["true"], None)).is_ok());
         // An unknown event is refused where the file is read.
         let e = config::parse("[[hook]]\nevents = [\"explode\"]\ncommand = [\"true\"]\n")
             .unwrap_err()
             .to_string();
         assert!(e.contains("unknown value \"explode\" in [[hook]] 1"), "{e}");
         assert!(
-            Hooks::new(&[h(&[], &[], None)], &[], std::path::Path::new("."))
+            Hook::new(&h(&[], &[], None))
                 .unwrap_err()
                 .to_string()
                 .contains("needs command")
         );
         assert!(
-            Hooks::new(
-                &[h(&[], &[], Some("https://x"))],
-                &[],
-                std::path::Path::new(".")
-            )
-            .unwrap_err()
-            .to_string()
-            .contains("only http://")
+            Hook::new(&h(&[], &[], Some("https://x")))
+                .unwrap_err()
+                .to_string()
+                .contains("only http://")
         );
     }
 

@@ -7,8 +7,8 @@
 use std::path::Path;
 use std::time::Duration;
 
-use crate::call::DaemonEvent;
 use crate::call::show::{self, Lang};
+use crate::call::{DaemonEvent, EventKind};
 use crate::config;
 use crate::config::PushService;
 
@@ -38,8 +38,12 @@ pub enum Service {
 pub struct Preset {
     pub service: Service,
     pub lang: Lang,
+    /// The events it tells.
+    pub events: Vec<EventKind>,
     /// Only calls these rules decided (by name); empty: any.
     pub rules: Vec<String>,
+    /// How long sending may take.
+    pub timeout: Duration,
 }
 
 /// The longest a message (title and text) is.
@@ -102,6 +106,8 @@ impl Preset {
         Ok(Preset {
             service,
             lang,
+            events: super::events_or_default(&n.events),
+            timeout: n.timeout.map_or(super::DEFAULT_TIMEOUT, |t| t.0),
             rules: n.rules.clone(),
         })
     }
@@ -109,6 +115,9 @@ impl Preset {
     /// Whether this event is one to tell: a call only if its rule is one
     /// of `rules` (when given).
     pub fn wants(&self, event: &DaemonEvent) -> bool {
+        if !self.events.contains(&event.kind()) {
+            return false;
+        }
         if self.rules.is_empty() {
             return true;
         }
