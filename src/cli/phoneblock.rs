@@ -92,7 +92,7 @@ fn section(path: &Path) -> Result<(Config, PhoneBlock, PathBuf), String> {
 
 /// The API client with the token from where the config says.
 fn api(pb: &PhoneBlock, base: &Path) -> Result<(Api, String), String> {
-    let (token, from) = pb.token(base)?;
+    let (token, from) = pb.token(base).map_err(|e| e.to_string())?;
     Ok((Api::new(&pb.api, &token, &from, TIMEOUT), from))
 }
 

@@ -172,16 +172,15 @@ pub fn validate(args: &RunArgs) -> Result<Checked, Vec<String>> {
     });
     let hooks = (!c.hooks.is_empty() || !c.notify.is_empty())
         .then(|| {
-            keep.ok(
-                minisip4fb::outlets::Tellers::new(&c.hooks, &c.notify, &base)
-                    .map_err(|e| e.to_string()),
-            )
+            keep.ok(minisip4fb::outlets::Tellers::new(
+                &c.hooks, &c.notify, &base,
+            ))
         })
         .flatten();
     let tr064 = settings
         .source
         .box_link(super::admin_password_env())
-        .and_then(|l| keep.ok(l.map_err(|e| e.to_string())));
+        .and_then(|l| keep.ok(l));
     if let Some(pb) = &c.phoneblock {
         keep.ok(pb
             .token(&base)
@@ -204,8 +203,8 @@ pub fn validate(args: &RunArgs) -> Result<Checked, Vec<String>> {
 struct Keep<'p>(&'p mut Vec<String>);
 
 impl Keep<'_> {
-    fn ok<T>(&mut self, r: Result<T, String>) -> Option<T> {
-        r.map_err(|e| self.0.push(e)).ok()
+    fn ok<T, E: std::fmt::Display>(&mut self, r: Result<T, E>) -> Option<T> {
+        r.map_err(|e| self.0.push(e.to_string())).ok()
     }
 }
 
@@ -329,11 +328,10 @@ pub(super) fn web_settings(
     let password = match std::env::var("MINISIP4FB_WEB_PASSWORD") {
         Ok(p) if !p.is_empty() => Some(p),
         _ => match &w.password_file {
-            Some(f) => Some(minisip4fb::config::secret_file(
-                &source.base_dir(),
-                f,
-                "[web] password_file",
-            )?),
+            Some(f) => Some(
+                minisip4fb::config::secret_file(&source.base_dir(), f, "[web] password_file")
+                    .map_err(|e| e.to_string())?,
+            ),
             None => None,
         },
     };

@@ -162,17 +162,13 @@ const MAX_TOKEN: usize = 512;
 impl PhoneBlock {
     /// The token and where it came from: env MINISIP4FB_PHONEBLOCK_TOKEN
     /// wins, then `token_file` (relative to `base`), then `token`.
-    pub fn token(&self, base: &Path) -> Result<(String, String), String> {
+    pub fn token(&self, base: &Path) -> Result<(String, String), SecretError> {
         let check = |t: &str, from: String| {
             let t = t.trim();
             if t.is_empty() {
-                Err(format!(
-                    "{from} is empty: put your PhoneBlock API token there (phoneblock.net, settings)"
-                ))
+                Err(SecretError::EmptyToken { from })
             } else if t.len() > MAX_TOKEN || !t.bytes().all(|b| b.is_ascii_graphic()) {
-                Err(format!(
-                    "{from} does not hold a PhoneBlock token (printable characters, at most {MAX_TOKEN})"
-                ))
+                Err(SecretError::NotAToken { from })
             } else {
                 Ok((t.to_owned(), from))
             }
@@ -182,9 +178,13 @@ impl PhoneBlock {
         }
         if let Some(f) = &self.token_file {
             let path = base.join(f);
-            let from = format!("[phoneblock] token_file {}", path.display());
-            let text = crate::guard::file::read_regular(&path, MAX_SECRET)
-                .map_err(|e| format!("{from}: {e}"))?;
+            let text = crate::guard::file::read_regular(&path, MAX_SECRET).map_err(|source| {
+                SecretError::Read {
+                    what: "[phoneblock] token_file",
+                    path: path.clone(),
+                    source,
+                }
+            })?;
             #[cfg(unix)]
             {
                 use std::os::unix::fs::PermissionsExt;
@@ -192,11 +192,12 @@ impl PhoneBlock {
                     tracing::warn!("{} is readable by everyone: chmod 600 it", path.display());
                 }
             }
+            let from = format!("[phoneblock] token_file {}", path.display());
             return check(text.lines().next().unwrap_or(""), from);
         }
         match &self.token {
             Some(t) => check(t, "[phoneblock] token".into()),
-            None => Err("no PhoneBlock token: set token_file in [phoneblock] or env MINISIP4FB_PHONEBLOCK_TOKEN".into()),
+            None => Err(SecretError::NoToken),
         }
     }
 }
@@ -432,15 +433,42 @@ pub fn base_dir(config: Option<&Path>) -> PathBuf {
 /// The first line of a secret's file (`file`, relative to `base`),
 /// trimmed; `what` names the setting in errors: `[web] password_file
 /// /etc/minisip4fb/web-password is empty`.
-pub fn secret_file(base: &Path, file: &Path, what: &str) -> Result<String, String> {
+pub fn secret_file(base: &Path, file: &Path, what: &'static str) -> Result<String, SecretError> {
     let path = base.join(file);
-    let text = crate::guard::file::read_regular(&path, MAX_SECRET)
-        .map_err(|e| format!("{what} {}: {e}", path.display()))?;
+    let text = crate::guard::file::read_regular(&path, MAX_SECRET).map_err(|source| {
+        SecretError::Read {
+            what,
+            path: path.clone(),
+            source,
+        }
+    })?;
     let line = text.lines().next().unwrap_or("").trim();
     if line.is_empty() {
-        return Err(format!("{what} {} is empty", path.display()));
+        return Err(SecretError::Empty { what, path });
     }
     Ok(line.to_owned())
+}
+
+/// A secret (a password or token from a file, the environment or the
+/// config) that cannot be used, and what to do about it.
+#[derive(Debug, thiserror::Error)]
+pub enum SecretError {
+    #[error("{what} {}: {source}", path.display())]
+    Read {
+        what: &'static str,
+        path: PathBuf,
+        source: crate::guard::file::ReadError,
+    },
+    #[error("{what} {} is empty", path.display())]
+    Empty { what: &'static str, path: PathBuf },
+    #[error("{from} is empty: put your PhoneBlock API token there (phoneblock.net, settings)")]
+    EmptyToken { from: String },
+    #[error("{from} does not hold a PhoneBlock token (printable characters, at most {MAX_TOKEN})")]
+    NotAToken { from: String },
+    #[error(
+        "no PhoneBlock token: set token_file in [phoneblock] or env MINISIP4FB_PHONEBLOCK_TOKEN"
+    )]
+    NoToken,
 }
 
 /// Changes keys of `[fritzbox]` in the file at `path` (created if

@@ -61,6 +61,7 @@ impl Teller {
                 tokio::task::spawn_blocking(move || p.send(&event, p.timeout))
                     .await
                     .map_err(|e| e.to_string())?
+                    .map_err(|e| e.to_string())
             }
         }
     }
@@ -76,7 +77,11 @@ pub enum TellerConfigError {
         problem: HookProblem,
     },
     #[error("[[notify]] {index}: {problem}")]
-    Notify { index: usize, problem: String },
+    Notify {
+        index: usize,
+        #[source]
+        problem: push::PushConfigError,
+    },
 }
 
 /// The hooks and push presets, run from one pool.

@@ -49,29 +49,51 @@ pub struct Preset {
 /// The longest a message (title and text) is.
 const MAX_TEXT: usize = 1000;
 
+/// A `[[notify]]` that cannot be used, and what it needs.
+#[derive(Debug, thiserror::Error)]
+pub enum PushConfigError {
+    #[error("needs service = \"ntfy\", \"telegram\" or \"webhook\"")]
+    NoService,
+    #[error("needs {0}")]
+    Missing(&'static str),
+    #[error("{what} {url:?}: an http:// or https:// URL")]
+    NotHttp { what: &'static str, url: String },
+    #[error(transparent)]
+    Secret(#[from] config::SecretError),
+}
+
+/// Why a message was not delivered (logged; never with a bot's token).
+#[derive(Debug, thiserror::Error)]
+#[error("POST {url}: {source}")]
+pub struct SendError {
+    url: String,
+    source: ureq::Error,
+}
+
 fn secret(
     base: &Path,
     file: &Option<std::path::PathBuf>,
-    what: &str,
-) -> Result<Option<String>, String> {
-    file.as_deref()
+    what: &'static str,
+) -> Result<Option<String>, PushConfigError> {
+    Ok(file
+        .as_deref()
         .map(|f| config::secret_file(base, f, what))
-        .transpose()
+        .transpose()?)
 }
 
-fn http_url(u: Option<&String>, what: &str) -> Result<String, String> {
+fn http_url(u: Option<&String>, what: &'static str) -> Result<String, PushConfigError> {
     match u {
         Some(u) if u.starts_with("https://") || u.starts_with("http://") => Ok(u.clone()),
-        Some(u) => Err(format!(
-            "{what} {:?}: an http:// or https:// URL",
-            crate::text::printable(u)
-        )),
-        None => Err(format!("needs {what}")),
+        Some(u) => Err(PushConfigError::NotHttp {
+            what,
+            url: crate::text::printable(u).into_owned(),
+        }),
+        None => Err(PushConfigError::Missing(what)),
     }
 }
 
 impl Preset {
-    pub fn new(n: &config::Notify, base: &Path) -> Result<Preset, String> {
+    pub fn new(n: &config::Notify, base: &Path) -> Result<Preset, PushConfigError> {
         let service = match n.service {
             Some(PushService::Ntfy) => Service::Ntfy {
                 url: http_url(n.url.as_ref(), "url (the topic's, https://ntfy.sh/TOPIC)")?,
@@ -80,9 +102,13 @@ impl Preset {
                 tags: n.tags.clone(),
             },
             Some(PushService::Telegram) => {
-                let token = secret(base, &n.token_file, "token_file")?
-                    .ok_or("needs token_file (the bot's token from @BotFather)")?;
-                let chat_id = n.chat_id.clone().ok_or("needs chat_id")?;
+                let token = secret(base, &n.token_file, "token_file")?.ok_or(
+                    PushConfigError::Missing("token_file (the bot's token from @BotFather)"),
+                )?;
+                let chat_id = n
+                    .chat_id
+                    .clone()
+                    .ok_or(PushConfigError::Missing("chat_id"))?;
                 let api = n.api.clone().unwrap_or_else(|| "https://api.telegram.org".into());
                 let api = http_url(Some(&api), "api")?;
                 Service::Telegram {
@@ -100,7 +126,7 @@ impl Preset {
                     .clone()
                     .unwrap_or_else(|| "application/json".into()),
             },
-            None => return Err("needs service = \"ntfy\", \"telegram\" or \"webhook\"".into()),
+            None => return Err(PushConfigError::NoService),
         };
         let lang = n.language.unwrap_or_default();
         Ok(Preset {
@@ -249,7 +275,7 @@ impl Preset {
     }
 
     /// Sends it, within `timeout` (in the blocking pool: ureq).
-    pub fn send(&self, event: &DaemonEvent, timeout: Duration) -> Result<(), String> {
+    pub fn send(&self, event: &DaemonEvent, timeout: Duration) -> Result<(), SendError> {
         let (title, text) = self.text(event);
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .timeout_global(Some(timeout))
@@ -319,7 +345,7 @@ impl Preset {
             }
         };
         // Never the bot's token in a message: its URL is cut before it.
-        result.map_err(|(url, e)| format!("POST {url}: {e}"))
+        result.map_err(|(url, source)| SendError { url, source })
     }
 }
 
@@ -472,7 +498,7 @@ mod tests {
                 "http",
             ),
         ] {
-            let e = Preset::new(&bad, Path::new(".")).unwrap_err();
+            let e = Preset::new(&bad, Path::new(".")).unwrap_err().to_string();
             assert!(e.contains(why), "{e}");
         }
     }

@@ -21,10 +21,19 @@ pub struct Broker {
 /// A URL longer than this is not a broker's.
 const MAX_URL: usize = 1024;
 
+/// A broker URL that is not one, as shown (never with its password).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("[mqtt] url {url:?}: {why} (mqtt://user:password@host:1883 or mqtts://…)")]
+pub struct BadBroker {
+    /// The URL, its password cut out, control characters escaped.
+    pub url: String,
+    pub why: &'static str,
+}
+
 impl Broker {
     /// `mqtt://[user[:password]@]host[:port]` (port 1883) or `mqtts://…`
     /// (TLS, port 8883); user and password percent-encoded.
-    pub fn parse(url: &str) -> Result<Broker, String> {
+    pub fn parse(url: &str) -> Result<Broker, BadBroker> {
         let shown = || {
             // Never the password in a message.
             match url.split_once('@') {
@@ -35,11 +44,9 @@ impl Broker {
                 None => url.to_owned(),
             }
         };
-        let bad = |why: &str| {
-            format!(
-                "[mqtt] url {:?}: {why} (mqtt://user:password@host:1883 or mqtts://…)",
-                crate::text::printable(&shown())
-            )
+        let bad = |why: &'static str| BadBroker {
+            url: crate::text::printable(&shown()).into_owned(),
+            why,
         };
         if url.len() > MAX_URL {
             return Err(bad("too long"));
@@ -365,7 +372,9 @@ mod tests {
         let b = Broker::parse("mqtts://[::1]").unwrap();
         assert_eq!((b.tls, b.host.as_str(), b.port), (true, "::1", 8883));
         assert_eq!(Broker::parse("mqtt://127.0.0.1/").unwrap().port, 1883);
-        let e = Broker::parse("http://u:secret@host").unwrap_err();
+        let e = Broker::parse("http://u:secret@host")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("not mqtt://"), "{e}");
         assert!(!e.contains("secret"), "never the password: {e}");
         assert!(Broker::parse("mqtt://host:99999").is_err());

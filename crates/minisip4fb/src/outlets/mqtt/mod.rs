@@ -57,7 +57,7 @@ impl Settings {
         m: &crate::config::Mqtt,
         base: &std::path::Path,
         user: &str,
-    ) -> Result<Settings, String> {
+    ) -> Result<Settings, MqttConfigError> {
         let mut broker = Broker::parse(&m.url)?;
         if let Ok(p) = std::env::var("MINISIP4FB_MQTT_PASSWORD")
             && !p.is_empty()
@@ -71,7 +71,7 @@ impl Settings {
             .clone()
             .unwrap_or_else(|| format!("minisip4fb-{user}"));
         if client_id.is_empty() || client_id.len() > 64 {
-            return Err("[mqtt] client_id: 1 to 64 characters".into());
+            return Err(MqttConfigError::ClientId);
         }
         Ok(Settings {
             topics: Topics::new(&m.topic, &m.discovery_prefix, &client_id),
@@ -79,6 +79,17 @@ impl Settings {
             client_id,
         })
     }
+}
+
+/// An `[mqtt]` that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum MqttConfigError {
+    #[error(transparent)]
+    Broker(#[from] messages::BadBroker),
+    #[error(transparent)]
+    Password(#[from] crate::config::SecretError),
+    #[error("[mqtt] client_id: 1 to 64 characters")]
+    ClientId,
 }
 
 /// What the broker's side tells the publishing side.
