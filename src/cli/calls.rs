@@ -140,9 +140,9 @@ pub fn calls(a: CallsArgs) -> i32 {
                 let f = |v: Option<f64>| v.map(|v| format!("{v:.3}")).unwrap_or_default();
                 let _ = w.write_record([
                     r.time.clone(),
-                    o(&r.caller),
-                    o(&r.caller_e164),
-                    o(&r.name),
+                    o(&r.caller.number),
+                    o(&r.caller.e164),
+                    o(&r.caller.name),
                     o(&r.called),
                     r.decision.to_string(),
                     r.action.to_string(),

@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-use crate::call::Record;
+use crate::call::{Caller, Record};
 
 /// Something worth telling other programs (`--events json`, hooks). Its
 /// kinds, [`EventKind`], are derived from it, with the same names as the
@@ -58,9 +58,8 @@ pub enum DaemonEvent {
     /// (after the PIN, without the `#`).
     Dtmf {
         time: String,
-        caller: Option<String>,
-        caller_e164: Option<String>,
-        name: Option<String>,
+        #[serde(flatten)]
+        caller: Caller,
         called: Option<String>,
         rule: Option<String>,
         digits: String,
@@ -68,9 +67,8 @@ pub enum DaemonEvent {
     /// A door opener's call without the right PIN: `wrong` entries.
     PinRejected {
         time: String,
-        caller: Option<String>,
-        caller_e164: Option<String>,
-        name: Option<String>,
+        #[serde(flatten)]
+        caller: Caller,
         rule: Option<String>,
         wrong: u32,
     },
@@ -79,8 +77,8 @@ pub enum DaemonEvent {
     DoorLocked {
         time: String,
         rule: Option<String>,
-        caller: Option<String>,
-        caller_e164: Option<String>,
+        #[serde(flatten)]
+        caller: Caller,
         everyone: bool,
         until: Option<String>,
     },

@@ -4,12 +4,14 @@
 //! config, the rules, the call log, the web side, MQTT, hooks and push
 //! speak this and nothing of each other or of the daemon.
 
+mod caller;
 pub mod event;
 mod kind;
 mod record;
 pub mod regions;
 pub mod show;
 
+pub use caller::Caller;
 pub use event::{DaemonEvent, EventKind};
 pub use kind::{Action, CallerClass, LogOnly, UnknownName};
 pub use record::Record;

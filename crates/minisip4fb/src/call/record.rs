@@ -3,8 +3,7 @@
 
 use serde::ser::{Serialize, SerializeStruct, Serializer};
 
-use super::show;
-use crate::call::{Action, CallerClass, LogOnly};
+use crate::call::{Action, Caller, CallerClass, LogOnly};
 use crate::net::Outcome;
 
 /// One call as recorded: typed from the decision to the outcome; text
@@ -15,12 +14,8 @@ pub struct Record {
     pub id: Option<i64>,
     /// When the INVITE arrived, RFC 3339, UTC.
     pub time: String,
-    /// The number as the Box sent it; `None` when withheld.
-    pub caller: Option<String>,
-    pub caller_e164: Option<String>,
-    /// The caller's name: a list's or phonebook entry's that matched, else
-    /// the display name the Box sent.
-    pub name: Option<String>,
+    /// Who called.
+    pub caller: Caller,
     /// The Box named the caller from one of its phonebooks.
     pub contact: bool,
     pub called: Option<String>,
@@ -59,13 +54,10 @@ impl Serialize for Record {
             None => o.skip_field("id")?,
         }
         o.serialize_field("time", &self.time)?;
-        o.serialize_field("caller", &self.caller)?;
-        o.serialize_field("caller_e164", &self.caller_e164)?;
-        o.serialize_field(
-            "shown",
-            &show::number(self.caller.as_deref(), self.caller_e164.as_deref()),
-        )?;
-        o.serialize_field("name", &self.name)?;
+        o.serialize_field("caller", &self.caller.number)?;
+        o.serialize_field("caller_e164", &self.caller.e164)?;
+        o.serialize_field("shown", &self.caller.shown())?;
+        o.serialize_field("name", &self.caller.name)?;
         o.serialize_field("contact", &self.contact)?;
         o.serialize_field("called", &self.called)?;
         o.serialize_field("class", &self.class)?;

@@ -74,12 +74,7 @@ pub fn who(sent: Option<&str>, e164: Option<&str>, name: Option<&str>, lang: Lan
 impl Record {
     /// Who called, as [`who`] tells it.
     pub fn who(&self, lang: Lang) -> String {
-        who(
-            self.caller.as_deref(),
-            self.caller_e164.as_deref(),
-            self.name.as_deref(),
-            lang,
-        )
+        self.caller.who(lang)
     }
 }
 

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use rusqlite::{Connection, params};
 
-use crate::call::Record;
+use crate::call::{Caller, Record};
 use minisip4fb_proto::agent::Outcome;
 
 /// Schema migrations, applied in order; `PRAGMA user_version` counts them.
@@ -108,9 +108,9 @@ fn insert(db: &Connection, r: &Record) -> rusqlite::Result<i64> {
     )?
     .execute(params![
         r.time,
-        r.caller,
-        r.caller_e164,
-        r.name,
+        r.caller.number,
+        r.caller.e164,
+        r.caller.name,
         r.called,
         r.class.as_str(),
         r.decision.as_str(),
@@ -418,13 +418,11 @@ impl CallLog {
                     ms,
                     (log_only, contact),
                 )| {
-                    let [caller, caller_e164, name, called] = people;
+                    let [number, e164, name, called] = people;
                     Ok(Record {
                         id: Some(id),
                         time,
-                        caller,
-                        caller_e164,
-                        name,
+                        caller: Caller { number, e164, name },
                         called,
                         class: typed("class", class)?,
                         decision: typed("decision", decision)?,
@@ -522,9 +520,11 @@ mod tests {
             contact: false,
             log_only: None,
             time: crate::call::now_rfc3339(),
-            caller: Some(caller.into()),
-            caller_e164: Some(format!("+49{}", &caller[1..])),
-            name: None,
+            caller: crate::call::Caller {
+                number: Some(caller.into()),
+                e164: Some(format!("+49{}", &caller[1..])),
+                name: None,
+            },
             called: None,
             class: CallerClass::External,
             decision,
@@ -642,7 +642,7 @@ mod tests {
         };
         let premium = log.list(&by_rule).unwrap();
         assert_eq!(premium.len(), 1);
-        assert_eq!(premium[0].caller.as_deref(), Some("09005551234"));
+        assert_eq!(premium[0].caller.number.as_deref(), Some("09005551234"));
         let newest = log
             .list(&Filter {
                 limit: Some(2),

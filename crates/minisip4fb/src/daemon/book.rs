@@ -279,7 +279,7 @@ impl Book {
                 if pin_right {
                     tracing::info!("call from {who}: the PIN was right; keys {digits:?} entered");
                     if let (Some(doors), Some(rule), Some(e164)) =
-                        (&self.out.doors, &door, &r.caller_e164)
+                        (&self.out.doors, &door, &r.caller.e164)
                     {
                         doors.succeeded(rule, e164);
                     }
@@ -289,8 +289,6 @@ impl Book {
                 let _ = self.out.events.send(DaemonEvent::Dtmf {
                     time: rfc3339(SystemTime::now()),
                     caller: r.caller.clone(),
-                    caller_e164: r.caller_e164.clone(),
-                    name: r.name.clone(),
                     called: r.called.clone(),
                     rule: r.rule.clone(),
                     digits,
@@ -298,7 +296,7 @@ impl Book {
             }
             ScriptEnd::WrongPin(wrong) => {
                 tracing::warn!("call from {who}: {wrong} wrong PIN(s); hung up");
-                let locked = match (&self.out.doors, &door, &r.caller_e164) {
+                let locked = match (&self.out.doors, &door, &r.caller.e164) {
                     (Some(doors), Some(rule), Some(e164)) => doors.failed(rule, e164),
                     _ => crate::controls::doors::Locked::No,
                 };
@@ -306,8 +304,6 @@ impl Book {
                 let _ = self.out.events.send(DaemonEvent::PinRejected {
                     time: time.clone(),
                     caller: r.caller.clone(),
-                    caller_e164: r.caller_e164.clone(),
-                    name: r.name.clone(),
                     rule: r.rule.clone(),
                     wrong,
                 });
@@ -334,7 +330,6 @@ impl Book {
                     time,
                     rule: r.rule.clone(),
                     caller: r.caller.clone(),
-                    caller_e164: r.caller_e164.clone(),
                     everyone,
                     until,
                 });
@@ -391,7 +386,7 @@ impl Book {
                 .send(DaemonEvent::Terminated(record.clone()));
             // Never bar anonymous callers: the Box would bar "no number".
             if record.decision == Action::TerminateAndBar
-                && let Some(number) = &record.caller
+                && let Some(number) = &record.caller.number
             {
                 match &self.out.bar {
                     Some(tx) => {

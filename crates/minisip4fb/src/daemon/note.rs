@@ -5,7 +5,7 @@
 
 use std::time::{Instant, SystemTime};
 
-use crate::call::Record;
+use crate::call::{Caller, Record};
 use crate::net::{CallId, CallerId, Outcome, ScriptEnd};
 use crate::screen::rules::Decision;
 
@@ -32,8 +32,11 @@ impl Decided {
         Record {
             id: None,
             time: String::new(),
-            caller: c.number,
-            caller_e164: d.e164.clone(),
+            caller: Caller {
+                number: c.number,
+                e164: d.e164.clone(),
+                name: d.name.clone().or(c.display_name),
+            },
             contact,
             called: c.called,
             class: d.class,
@@ -42,7 +45,6 @@ impl Decided {
             log_only: d.log_only,
             rule: d.why.rule().map(ToString::to_string),
             reason: d.reason(),
-            name: d.name.or(c.display_name),
             outcome: None,
             decision_ms: Some(self.decision_ms),
             bye_ms: None,

@@ -7,7 +7,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use crate::call::show::{self, Lang};
+use crate::call::show::Lang;
 use crate::call::{DaemonEvent, EventKind};
 use crate::config;
 use crate::config::PushService;
@@ -163,14 +163,6 @@ impl Preset {
     pub fn text(&self, event: &DaemonEvent) -> (String, String) {
         let lang = self.lang;
         let pick = |en: &str, de: &str| lang.pick(en, de).to_owned();
-        let who = |caller: &Option<String>, e164: &Option<String>, name: Option<&String>| {
-            show::who(
-                caller.as_deref(),
-                e164.as_deref(),
-                name.map(String::as_str),
-                lang,
-            )
-        };
         let (title, text) = match event {
             DaemonEvent::Call(r) | DaemonEvent::CallEnded(r) | DaemonEvent::Terminated(r) => {
                 let who = r.who(lang);
@@ -208,20 +200,12 @@ impl Preset {
                 ),
                 reason.clone(),
             ),
-            DaemonEvent::Dtmf {
-                caller,
-                caller_e164,
-                name,
-                digits,
-                ..
-            } => (
+            DaemonEvent::Dtmf { caller, digits, .. } => (
                 pick("Keys entered", "Tasten gedrückt"),
-                format!("{}: {digits}", who(caller, caller_e164, name.as_ref())),
+                format!("{}: {digits}", caller.who(lang)),
             ),
             DaemonEvent::PinRejected {
                 caller,
-                caller_e164,
-                name,
                 wrong,
                 rule,
                 ..
@@ -229,14 +213,13 @@ impl Preset {
                 pick("Wrong PIN at the door opener", "Falsche PIN am Türöffner"),
                 format!(
                     "{}: {wrong} {} ({})",
-                    who(caller, caller_e164, name.as_ref()),
+                    caller.who(lang),
                     pick("wrong entries", "falsche Eingabe(n)"),
                     rule.as_deref().unwrap_or("?")
                 ),
             ),
             DaemonEvent::DoorLocked {
                 caller,
-                caller_e164,
                 everyone: true,
                 ..
             } => (
@@ -247,23 +230,18 @@ impl Preset {
                         "Too many wrong PINs today (last from",
                         "Zu viele falsche PINs heute (zuletzt von"
                     ),
-                    who(caller, caller_e164, None),
+                    caller.who(lang),
                     pick(
                         "it answers nobody until you open it again.",
                         "er nimmt keinen Anruf an, bis Sie ihn wieder freigeben."
                     )
                 ),
             ),
-            DaemonEvent::DoorLocked {
-                caller,
-                caller_e164,
-                until,
-                ..
-            } => (
+            DaemonEvent::DoorLocked { caller, until, .. } => (
                 pick("Door opener locked", "Türöffner gesperrt"),
                 format!(
                     "{} {} {}",
-                    who(caller, caller_e164, None),
+                    caller.who(lang),
                     pick("is locked out until", "ist gesperrt bis"),
                     until.as_deref().unwrap_or("?")
                 ),
@@ -425,9 +403,11 @@ mod tests {
             contact: false,
             log_only: None,
             time: "2026-12-03T10:00:00Z".into(),
-            caller: Some("09005551234".into()),
-            caller_e164: Some("+499005551234".into()),
-            name: Some("{reason} \"Gewinn\"\n".into()),
+            caller: crate::call::Caller {
+                number: Some("09005551234".into()),
+                e164: Some("+499005551234".into()),
+                name: Some("{reason} \"Gewinn\"\n".into()),
+            },
             called: Some("0301111111".into()),
             class: crate::call::CallerClass::External,
             decision: crate::call::Action::Terminate,
