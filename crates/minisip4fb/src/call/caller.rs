@@ -32,6 +32,14 @@ impl Caller {
     pub fn shown(&self) -> Option<String> {
         show::number(self.number.as_deref(), self.e164.as_deref())
     }
+
+    /// Its JSON fields, into the struct being written (a record's).
+    pub(super) fn write_fields<S: SerializeStruct>(&self, o: &mut S) -> Result<(), S::Error> {
+        o.serialize_field("caller", &self.number)?;
+        o.serialize_field("caller_e164", &self.e164)?;
+        o.serialize_field("shown", &self.shown())?;
+        o.serialize_field("name", &self.name)
+    }
 }
 
 /// The fields of every call's JSON (records and events alike): `caller`,
@@ -40,10 +48,7 @@ impl Caller {
 impl Serialize for Caller {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut o = s.serialize_struct("Caller", 4)?;
-        o.serialize_field("caller", &self.number)?;
-        o.serialize_field("caller_e164", &self.e164)?;
-        o.serialize_field("shown", &self.shown())?;
-        o.serialize_field("name", &self.name)?;
+        self.write_fields(&mut o)?;
         o.end()
     }
 }

@@ -36,13 +36,6 @@ pub struct Record {
     pub bye_ms: Option<f64>,
 }
 
-impl Record {
-    /// Kept from the household: what was done blocks the call.
-    pub fn blocked(&self) -> bool {
-        self.decision.blocks()
-    }
-}
-
 /// The JSON of a call, the same for the API, `calls --json`, the events,
 /// hooks and MQTT: the record's fields, and what people are shown of it
 /// (`shown`: the number as people read it), made here once.
@@ -54,10 +47,7 @@ impl Serialize for Record {
             None => o.skip_field("id")?,
         }
         o.serialize_field("time", &self.time)?;
-        o.serialize_field("caller", &self.caller.number)?;
-        o.serialize_field("caller_e164", &self.caller.e164)?;
-        o.serialize_field("shown", &self.caller.shown())?;
-        o.serialize_field("name", &self.caller.name)?;
+        self.caller.write_fields(&mut o)?;
         o.serialize_field("contact", &self.contact)?;
         o.serialize_field("called", &self.called)?;
         o.serialize_field("class", &self.class)?;
