@@ -116,7 +116,7 @@ fn bench(c: &mut Criterion) {
         id: None,
         contact: false,
         log_only: None,
-        time: "2026-12-01T00:00:00.000Z".into(),
+        time: "2026-12-01T00:00:00.000Z".parse().unwrap(),
         caller: minisip4fb::call::Caller {
             number: Some("09005551234".into()),
             e164: Some("+499005551234".into()),

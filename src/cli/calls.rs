@@ -4,8 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 
-use minisip4fb::call::Record;
 use minisip4fb::call::show::Lang;
+use minisip4fb::call::{Record, Time};
 use minisip4fb::calllog::{CallLog, Filter};
 use minisip4fb::config;
 use minisip4fb::text::printable;
@@ -47,7 +47,7 @@ pub enum Format {
     Csv,
 }
 
-fn open(a: &DbArgs) -> Result<(CallLog, Option<String>), String> {
+fn open(a: &DbArgs) -> Result<(CallLog, Option<Time>), String> {
     let path = match (&a.db, super::config_or_system(a.config.clone())) {
         (Some(db), _) => db.clone(),
         (None, Some(c)) => {
@@ -68,21 +68,17 @@ fn open(a: &DbArgs) -> Result<(CallLog, Option<String>), String> {
             let t = std::time::SystemTime::now()
                 .checked_sub(d)
                 .ok_or_else(|| format!("--since {s}: before the epoch"))?;
-            Some(minisip4fb::call::rfc3339(t))
+            Some(Time::from(t))
         }
         None => None,
     };
     Ok((CallLog::open(&path).map_err(|e| e.to_string())?, since))
 }
 
-fn local_time(rfc3339: &str) -> String {
-    chrono::DateTime::parse_from_rfc3339(rfc3339)
-        .map(|t| {
-            t.with_timezone(&chrono::Local)
-                .format("%Y-%m-%d %H:%M:%S")
-                .to_string()
-        })
-        .unwrap_or_else(|_| rfc3339.to_owned())
+fn local_time(t: Time) -> String {
+    t.0.with_timezone(&chrono::Local)
+        .format("%Y-%m-%d %H:%M:%S")
+        .to_string()
 }
 
 pub fn calls(a: CallsArgs) -> i32 {
@@ -139,7 +135,7 @@ pub fn calls(a: CallsArgs) -> i32 {
                 let o = |s: &Option<String>| s.clone().unwrap_or_default();
                 let f = |v: Option<f64>| v.map(|v| format!("{v:.3}")).unwrap_or_default();
                 let _ = w.write_record([
-                    r.time.clone(),
+                    r.time.to_string(),
                     o(&r.caller.number),
                     o(&r.caller.e164),
                     o(&r.caller.name),
@@ -175,7 +171,7 @@ fn print_table(records: &[Record]) {
         let outcome = r.outcome.map(|o| o.to_string());
         println!(
             "{:<19}  {:<22}  {:<15}  {:<20}  {}",
-            local_time(&r.time),
+            local_time(r.time),
             caller,
             r.decision.as_str(),
             outcome.as_deref().unwrap_or("(in progress)"),
@@ -192,10 +188,7 @@ pub fn stats(a: DbArgs) -> i32 {
             return 2;
         }
     };
-    let (days, rules) = match (
-        log.per_day(since.as_deref()),
-        log.per_rule(since.as_deref()),
-    ) {
+    let (days, rules) = match (log.per_day(since), log.per_rule(since)) {
         (Ok(d), Ok(r)) => (d, r),
         (Err(e), _) | (_, Err(e)) => {
             eprintln!("minisip4fb: {e}");

@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-use crate::call::{Caller, Record};
+use crate::call::{Caller, Record, Time};
 
 /// Something worth telling other programs (`--events json`, hooks). Its
 /// kinds, [`EventKind`], are derived from it, with the same names as the
@@ -24,15 +24,15 @@ use crate::call::{Caller, Record};
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum DaemonEvent {
     Registered {
-        time: String,
+        time: Time,
         expires: u64,
     },
     RegistrationLost {
-        time: String,
+        time: Time,
         reason: String,
     },
     RegistrationRestored {
-        time: String,
+        time: Time,
         expires: u64,
     },
     Call(Record),
@@ -40,7 +40,7 @@ pub enum DaemonEvent {
     Terminated(Record),
     /// The local copy of PhoneBlock's community list was synced.
     PhoneblockSynced {
-        time: String,
+        time: Time,
         full: bool,
         added: usize,
         updated: usize,
@@ -50,14 +50,14 @@ pub enum DaemonEvent {
     },
     /// A sync failed; the copy in use stays. `retry_in`: seconds.
     PhoneblockSyncFailed {
-        time: String,
+        time: Time,
         reason: String,
         retry_in: u64,
     },
     /// A call answered by an `answer` rule: the keys the caller entered
     /// (after the PIN, without the `#`).
     Dtmf {
-        time: String,
+        time: Time,
         #[serde(flatten)]
         caller: Caller,
         called: Option<String>,
@@ -66,21 +66,21 @@ pub enum DaemonEvent {
     },
     /// A door opener's call without the right PIN: `wrong` entries.
     PinRejected {
-        time: String,
+        time: Time,
         #[serde(flatten)]
         caller: Caller,
         rule: Option<String>,
         wrong: u32,
     },
-    /// A door opener stops answering: one caller until `until` (RFC
-    /// 3339), or everyone (`until` none) until the owner opens it again.
+    /// A door opener stops answering: one caller until `until`, or
+    /// everyone (`until` none) until the owner opens it again.
     DoorLocked {
-        time: String,
+        time: Time,
         rule: Option<String>,
         #[serde(flatten)]
         caller: Caller,
         everyone: bool,
-        until: Option<String>,
+        until: Option<Time>,
     },
 }
 
@@ -109,7 +109,7 @@ mod tests {
     #[test]
     fn kinds_are_named_as_the_json_says() {
         let e = DaemonEvent::RegistrationLost {
-            time: String::new(),
+            time: Time::now(),
             reason: String::new(),
         };
         let json = serde_json::to_value(&e).unwrap();

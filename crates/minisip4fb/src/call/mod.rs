@@ -10,9 +10,10 @@ mod kind;
 mod record;
 pub mod regions;
 pub mod show;
+mod time;
 
 pub use caller::Caller;
 pub use event::{DaemonEvent, EventKind};
 pub use kind::{Action, CallerClass, LogOnly, UnknownName};
 pub use record::Record;
-pub use show::{now_rfc3339, rfc3339};
+pub use time::Time;

@@ -3,7 +3,7 @@
 
 use serde::ser::{Serialize, SerializeStruct, Serializer};
 
-use crate::call::{Action, Caller, CallerClass, LogOnly};
+use crate::call::{Action, Caller, CallerClass, LogOnly, Time};
 use crate::net::Outcome;
 
 /// One call as recorded: typed from the decision to the outcome; text
@@ -12,8 +12,8 @@ use crate::net::Outcome;
 pub struct Record {
     /// The row id; `None` before the record is written (events).
     pub id: Option<i64>,
-    /// When the INVITE arrived, RFC 3339, UTC.
-    pub time: String,
+    /// When the INVITE arrived.
+    pub time: Time,
     /// Who called.
     pub caller: Caller,
     /// The Box named the caller from one of its phonebooks.

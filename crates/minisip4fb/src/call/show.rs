@@ -1,7 +1,5 @@
 //! How a call is shown to people, in one place for the log line, `calls`,
-//! the dashboard, MQTT, push and hooks: who called, and when.
-
-use std::time::SystemTime;
+//! the dashboard, MQTT, push and hooks: who called.
 
 use super::Record;
 use crate::text::printable;
@@ -76,17 +74,6 @@ impl Record {
     pub fn who(&self, lang: Lang) -> String {
         self.caller.who(lang)
     }
-}
-
-/// `t` as RFC 3339 in UTC with milliseconds, the form of every time the
-/// call log, the events and the API carry.
-pub fn rfc3339(t: SystemTime) -> String {
-    chrono::DateTime::<chrono::Utc>::from(t).to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-}
-
-/// Now, as [`rfc3339`].
-pub fn now_rfc3339() -> String {
-    rfc3339(SystemTime::now())
 }
 
 #[cfg(test)]

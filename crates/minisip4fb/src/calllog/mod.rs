@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use rusqlite::{Connection, params};
 
-use crate::call::{Caller, Record};
+use crate::call::{Caller, Record, Time};
 use minisip4fb_proto::agent::Outcome;
 
 /// Schema migrations, applied in order; `PRAGMA user_version` counts them.
@@ -50,7 +50,7 @@ pub enum Op {
         key: u64,
         outcome: Outcome,
         bye_ms: Option<f64>,
-        ended: String,
+        ended: Time,
     },
 }
 
@@ -60,10 +60,10 @@ pub type DayCounts = (String, i64, i64, i64, i64);
 /// Which calls to list.
 #[derive(Debug, Clone, Default)]
 pub struct Filter {
-    /// Only calls at or after this RFC 3339 time.
-    pub since: Option<String>,
-    /// Only calls before this RFC 3339 time.
-    pub until: Option<String>,
+    /// Only calls at or after this time.
+    pub since: Option<Time>,
+    /// Only calls before this time.
+    pub until: Option<Time>,
     /// Only calls not left to ring.
     pub blocked: bool,
     /// Only calls this rule decided (`3 "premium numbers"`).
@@ -107,7 +107,7 @@ fn insert(db: &Connection, r: &Record) -> rusqlite::Result<i64> {
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
     )?
     .execute(params![
-        r.time,
+        r.time.to_string(),
         r.caller.number,
         r.caller.e164,
         r.caller.name,
@@ -131,10 +131,10 @@ fn finish(
     id: i64,
     outcome: Outcome,
     bye_ms: Option<f64>,
-    ended: &str,
+    ended: Time,
 ) -> rusqlite::Result<()> {
     db.prepare_cached("UPDATE calls SET outcome = ?2, bye_ms = ?3, ended = ?4 WHERE id = ?1")?
-        .execute(params![id, outcome.as_text(), bye_ms, ended])
+        .execute(params![id, outcome.as_text(), bye_ms, ended.to_string()])
         .map(drop)
 }
 
@@ -321,7 +321,7 @@ impl CallLog {
 
     /// Fills in how a call ended.
     pub fn finish(&self, id: i64, outcome: Outcome, bye_ms: Option<f64>) -> Result<(), Error> {
-        self.with(|db| finish(db, id, outcome, bye_ms, &crate::call::now_rfc3339()))
+        self.with(|db| finish(db, id, outcome, bye_ms, Time::now()))
     }
 
     /// Applies `ops` in one transaction: all or nothing. `rows` maps the
@@ -349,7 +349,7 @@ impl CallLog {
                         .copied()
                         .or_else(|| fresh.iter().find(|(k, _)| k == key).map(|(_, id)| *id));
                     if let Some(id) = id {
-                        finish(&tx, id, *outcome, *bye_ms, ended)?;
+                        finish(&tx, id, *outcome, *bye_ms, *ended)?;
                     }
                 }
             }
@@ -364,9 +364,13 @@ impl CallLog {
         if days == 0 {
             return Ok(0);
         }
-        let cutoff =
-            crate::call::rfc3339((chrono::Utc::now() - chrono::Duration::days(days.into())).into());
-        self.with(|db| db.execute("DELETE FROM calls WHERE time < ?1", params![cutoff]))
+        let cutoff = Time(chrono::Utc::now() - chrono::Duration::days(days.into()));
+        self.with(|db| {
+            db.execute(
+                "DELETE FROM calls WHERE time < ?1",
+                params![cutoff.to_string()],
+            )
+        })
     }
 
     pub fn list(&self, f: &Filter) -> Result<Vec<Record>, Error> {
@@ -390,7 +394,13 @@ impl CallLog {
                  ORDER BY id",
             )?;
             let limit = f.limit.map_or(-1, i64::from);
-            let rows = stmt.query_map(params![f.since, f.blocked, limit, f.until, f.rule], |r| {
+            let rows = stmt.query_map(params![
+                    f.since.map(|t| t.to_string()),
+                    f.blocked,
+                    limit,
+                    f.until.map(|t| t.to_string()),
+                    f.rule
+                ], |r| {
                 Ok((
                     r.get(0)?,
                     r.get(1)?,
@@ -421,7 +431,7 @@ impl CallLog {
                     let [number, e164, name, called] = people;
                     Ok(Record {
                         id: Some(id),
-                        time,
+                        time: typed("time", time)?,
                         caller: Caller { number, e164, name },
                         called,
                         class: typed("class", class)?,
@@ -442,14 +452,14 @@ impl CallLog {
 
     /// Calls per day: (day, calls, terminated, declined, rang). Terminated
     /// counts the outcome, so `terminate-and-bar` calls count too.
-    pub fn per_day(&self, since: Option<&str>) -> Result<Vec<DayCounts>, Error> {
+    pub fn per_day(&self, since: Option<Time>) -> Result<Vec<DayCounts>, Error> {
         self.with(|db| {
             let mut stmt = db.prepare(
                 "SELECT substr(time, 1, 10) AS day, count(*),
                         sum(outcome = 'terminated'), sum(decision = 'decline'), sum(decision = 'ring')
                  FROM calls WHERE (?1 IS NULL OR time >= ?1) GROUP BY day ORDER BY day",
             )?;
-            let rows = stmt.query_map(params![since], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))?;
+            let rows = stmt.query_map(params![since.map(|t| t.to_string())], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))?;
             rows.collect()
         })
     }
@@ -457,14 +467,16 @@ impl CallLog {
     /// Calls per rule (`None`: the default or internal calls).
     pub fn per_rule(
         &self,
-        since: Option<&str>,
+        since: Option<Time>,
     ) -> Result<Vec<(Option<String>, String, i64)>, Error> {
         self.with(|db| {
             let mut stmt = db.prepare(
                 "SELECT rule, action, count(*) FROM calls WHERE (?1 IS NULL OR time >= ?1)
                  GROUP BY rule, action ORDER BY count(*) DESC",
             )?;
-            let rows = stmt.query_map(params![since], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+            let rows = stmt.query_map(params![since.map(|t| t.to_string())], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })?;
             rows.collect()
         })
     }
@@ -472,7 +484,7 @@ impl CallLog {
     /// The numbers blocked most often (not left to ring), at most `limit`.
     pub fn top_blocked(
         &self,
-        since: Option<&str>,
+        since: Option<Time>,
         limit: u32,
     ) -> Result<Vec<(String, i64)>, Error> {
         self.with(|db| {
@@ -481,7 +493,9 @@ impl CallLog {
                  WHERE (?1 IS NULL OR time >= ?1) AND decision NOT IN ('ring', 'answer')
                  GROUP BY who ORDER BY count(*) DESC, who LIMIT ?2",
             )?;
-            let rows = stmt.query_map(params![since, limit], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            let rows = stmt.query_map(params![since.map(|t| t.to_string()), limit], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?;
             rows.collect()
         })
     }
@@ -519,7 +533,7 @@ mod tests {
             id: None,
             contact: false,
             log_only: None,
-            time: crate::call::now_rfc3339(),
+            time: Time::now(),
             caller: crate::call::Caller {
                 number: Some(caller.into()),
                 e164: Some(format!("+49{}", &caller[1..])),
@@ -604,7 +618,7 @@ mod tests {
                     key: 7,
                     outcome: Outcome::Terminated,
                     bye_ms: Some(0.4),
-                    ended: crate::call::now_rfc3339(),
+                    ended: Time::now(),
                 },
             ];
             log.apply(&ops, &mut rows).unwrap();
@@ -627,12 +641,12 @@ mod tests {
             2
         );
         let future = Filter {
-            since: Some("2999-01-01T00:00:00Z".into()),
+            since: Some("2999-01-01T00:00:00Z".parse().unwrap()),
             ..Filter::default()
         };
         assert!(log.list(&future).unwrap().is_empty());
         let past = Filter {
-            until: Some("2000-01-01T00:00:00Z".into()),
+            until: Some("2000-01-01T00:00:00Z".parse().unwrap()),
             ..Filter::default()
         };
         assert!(log.list(&past).unwrap().is_empty());

@@ -15,7 +15,7 @@ use super::note::Note;
 use crate::call::Action;
 use crate::call::DaemonEvent;
 use crate::call::show::Lang;
-use crate::call::{Record, rfc3339};
+use crate::call::{Record, Time};
 use crate::calllog::{Op, Writer};
 use crate::net::{CallId, Outcome, ScriptEnd};
 use crate::text::printable;
@@ -205,8 +205,7 @@ impl Book {
                 let door = (decided.decision.effective() == Action::Answer)
                     .then(|| decided.decision.why.rule().map(|r| r.name.clone()))
                     .flatten();
-                let mut record = decided.into_record();
-                record.time = rfc3339(wall);
+                let record = decided.into_record(Time::from(wall));
                 let key = self.next_key;
                 self.next_key += 1;
                 self.queue(Op::Insert {
@@ -287,7 +286,7 @@ impl Book {
                     tracing::info!("call from {who}: keys {digits:?} entered");
                 }
                 let _ = self.out.events.send(DaemonEvent::Dtmf {
-                    time: rfc3339(SystemTime::now()),
+                    time: Time::now(),
                     caller: r.caller.clone(),
                     called: r.called.clone(),
                     rule: r.rule.clone(),
@@ -300,9 +299,9 @@ impl Book {
                     (Some(doors), Some(rule), Some(e164)) => doors.failed(rule, e164),
                     _ => crate::controls::doors::Locked::No,
                 };
-                let time = rfc3339(SystemTime::now());
+                let time = Time::now();
                 let _ = self.out.events.send(DaemonEvent::PinRejected {
-                    time: time.clone(),
+                    time,
                     caller: r.caller.clone(),
                     rule: r.rule.clone(),
                     wrong,
@@ -313,7 +312,7 @@ impl Book {
                     crate::controls::doors::Locked::Everyone => (true, None),
                 };
                 let until =
-                    until.map(|ms| rfc3339(SystemTime::UNIX_EPOCH + Duration::from_millis(ms)));
+                    until.map(|ms| Time::from(SystemTime::UNIX_EPOCH + Duration::from_millis(ms)));
                 if everyone {
                     tracing::error!(
                         "door opener {}: too many wrong PINs today; it answers nobody until you open it again (dashboard, MQTT, or minisip4fb doors open and a reload)",
@@ -323,7 +322,7 @@ impl Book {
                     tracing::warn!(
                         "door opener {}: {who} is locked out until {}",
                         r.rule.as_deref().unwrap_or("?"),
-                        until.as_deref().unwrap_or("?")
+                        until.map_or("?".into(), |t| t.to_string())
                     );
                 }
                 let _ = self.out.events.send(DaemonEvent::DoorLocked {
@@ -369,7 +368,7 @@ impl Book {
             key,
             outcome,
             bye_ms,
-            ended: rfc3339(SystemTime::now()),
+            ended: Time::now(),
         });
         tracing::info!(
             "call from {} to {}: {} ({}); {outcome}{}",

@@ -27,7 +27,7 @@ use tokio::sync::{broadcast, mpsc};
 
 use crate::call::Action;
 use crate::call::Record;
-use crate::call::{DaemonEvent, now_rfc3339};
+use crate::call::{DaemonEvent, Time};
 use crate::controls::{RulesSnapshot, doors, shield};
 use crate::fritzbox::link::{BoxLink, LinkError};
 use crate::net::{IncomingCall, Phone, PhoneConfig, Registration, Verdict};
@@ -426,13 +426,13 @@ async fn registration_events(
                 if ever {
                     tracing::info!("registration restored (binding granted for {expires} s)");
                     let _ = events.send(DaemonEvent::RegistrationRestored {
-                        time: now_rfc3339(),
+                        time: Time::now(),
                         expires,
                     });
                 } else {
                     tracing::info!("registered at the FRITZ!Box (binding granted for {expires} s)");
                     let _ = events.send(DaemonEvent::Registered {
-                        time: now_rfc3339(),
+                        time: Time::now(),
                         expires,
                     });
                 }
@@ -449,7 +449,7 @@ async fn registration_events(
                 if registered {
                     registered = false;
                     let _ = events.send(DaemonEvent::RegistrationLost {
-                        time: now_rfc3339(),
+                        time: Time::now(),
                         reason: reason.to_string(),
                     });
                 }

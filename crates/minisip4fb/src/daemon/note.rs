@@ -5,7 +5,7 @@
 
 use std::time::{Instant, SystemTime};
 
-use crate::call::{Caller, Record};
+use crate::call::{Caller, Record, Time};
 use crate::net::{CallId, CallerId, Outcome, ScriptEnd};
 use crate::screen::rules::Decision;
 
@@ -20,8 +20,8 @@ pub struct Decided {
 }
 
 impl Decided {
-    /// The call log's record; `time` is set by the book-keeper.
-    pub fn into_record(self) -> Record {
+    /// The call log's record of a call whose INVITE came at `time`.
+    pub fn into_record(self, time: Time) -> Record {
         let (c, d) = (self.caller, self.decision);
         // The Box puts a phonebook contact's name in From (FRITZBOX.md);
         // without a phonebook hit the display name is absent or the number.
@@ -31,7 +31,7 @@ impl Decided {
             .is_some_and(|n| Some(n) != c.number.as_deref());
         Record {
             id: None,
-            time: String::new(),
+            time,
             caller: Caller {
                 number: c.number,
                 e164: d.e164.clone(),

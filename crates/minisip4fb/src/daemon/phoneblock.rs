@@ -12,7 +12,7 @@ use tokio::sync::{Notify, broadcast, mpsc};
 use tokio::time::Instant;
 
 use super::RuleSource;
-use crate::call::{DaemonEvent, now_rfc3339};
+use crate::call::{DaemonEvent, Time};
 use crate::phoneblock::api::{Api, ApiError};
 use crate::phoneblock::store::{Store, StoreError};
 use crate::phoneblock::sync::{
@@ -177,7 +177,7 @@ async fn keep_fresh(
                     tracing::info!("PhoneBlock: {synced}");
                     let a = synced.applied;
                     let _ = events.send(DaemonEvent::PhoneblockSynced {
-                        time: now_rfc3339(),
+                        time: Time::now(),
                         full: synced.full,
                         added: a.added,
                         updated: a.updated,
@@ -197,7 +197,7 @@ async fn keep_fresh(
                         crate::text::span(wait.as_secs() as i64)
                     );
                     let _ = events.send(DaemonEvent::PhoneblockSyncFailed {
-                        time: now_rfc3339(),
+                        time: Time::now(),
                         reason,
                         retry_in: wait.as_secs(),
                     });

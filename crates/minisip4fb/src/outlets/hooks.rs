@@ -254,7 +254,7 @@ mod tests {
             id: None,
             contact: false,
             log_only: None,
-            time: "t".into(),
+            time: "2026-12-03T10:00:00Z".parse().unwrap(),
             caller: crate::call::Caller {
                 number: Some("09005551234; rm -rf /\0".into()),
                 e164: None,
@@ -324,7 +324,7 @@ mod tests {
         fire(
             &hook,
             &DaemonEvent::RegistrationLost {
-                time: "t".into(),
+                time: "2026-12-03T10:00:00Z".parse().unwrap(),
                 reason: "no answer".into(),
             },
             &Running::default(),
@@ -339,7 +339,7 @@ mod tests {
             "{req}"
         );
         assert!(
-            req.contains(r#"{"event":"registration_lost","time":"t","reason":"no answer"}"#),
+            req.contains(r#"{"event":"registration_lost","time":"2026-12-03T10:00:00.000Z","reason":"no answer"}"#),
             "{req}"
         );
     }

@@ -243,7 +243,7 @@ impl Preset {
                     "{} {} {}",
                     caller.who(lang),
                     pick("is locked out until", "ist gesperrt bis"),
-                    until.as_deref().unwrap_or("?")
+                    until.map_or("?".into(), |t| t.to_string())
                 ),
             ),
         };
@@ -402,7 +402,7 @@ mod tests {
             id: None,
             contact: false,
             log_only: None,
-            time: "2026-12-03T10:00:00Z".into(),
+            time: "2026-12-03T10:00:00Z".parse().unwrap(),
             caller: crate::call::Caller {
                 number: Some("09005551234".into()),
                 e164: Some("+499005551234".into()),

@@ -31,6 +31,7 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 use tokio::sync::{broadcast, watch};
 
+use crate::call::Time;
 use crate::call::event::DaemonEvent;
 use crate::net::Registration;
 
@@ -272,11 +273,11 @@ async fn feed(mut events: broadcast::Receiver<DaemonEvent>, app: App) {
         match event {
             DaemonEvent::Registered { time, .. }
             | DaemonEvent::RegistrationRestored { time, .. } => {
-                seen.registered_since = Some(time);
+                seen.registered_since = Some(time.to_string());
             }
             DaemonEvent::RegistrationLost { time, reason } => {
                 seen.registered_since = None;
-                seen.last_error = Some((time, reason));
+                seen.last_error = Some((time.to_string(), reason));
             }
             _ => {}
         }
@@ -365,21 +366,24 @@ async fn api_calls(
     headers: HeaderMap,
     Query(q): Query<CallsQuery>,
 ) -> Response {
-    if let Some(e) = bad_time("until", q.until.as_deref()) {
-        return e;
+    if !app.auth.allows(&headers) {
+        return auth::refused_api();
     }
+    let (since, until) = match (
+        query_time("since", q.since.as_deref()),
+        query_time("until", q.until.as_deref()),
+    ) {
+        (Ok(since), Ok(until)) => (since, until),
+        (Err(e), _) | (_, Err(e)) => return *e,
+    };
     let filter = crate::calllog::Filter {
-        since: q.since,
-        until: q.until,
+        since,
+        until,
         blocked: q.blocked,
         rule: q.rule.filter(|r| !r.is_empty()),
         limit: Some(q.limit.unwrap_or(100).min(MAX_CALLS)),
     };
-    let since = filter.since.clone();
-    read_log(&app, &headers, since, serde_json::json!([]), move |log| {
-        log.list(&filter)
-    })
-    .await
+    read_log(&app, serde_json::json!([]), move |log| log.list(&filter)).await
 }
 
 #[derive(Deserialize)]
@@ -395,10 +399,16 @@ async fn api_stats(
     headers: HeaderMap,
     Query(q): Query<StatsQuery>,
 ) -> Response {
+    if !app.auth.allows(&headers) {
+        return auth::refused_api();
+    }
+    let since = match query_time("since", q.since.as_deref()) {
+        Ok(since) => since,
+        Err(e) => return *e,
+    };
     let empty = serde_json::json!({ "days": [], "rules": [], "top_blocked": [] });
-    let since = q.since.clone();
-    read_log(&app, &headers, q.since, empty, move |log| {
-        let s = Stats::read(log, since.as_deref())?;
+    read_log(&app, empty, move |log| {
+        let s = Stats::read(log, since)?;
         let days: Vec<_> = s
             .days
             .into_iter()
@@ -437,7 +447,7 @@ struct Stats {
 impl Stats {
     fn read(
         log: &crate::calllog::CallLog,
-        since: Option<&str>,
+        since: Option<Time>,
     ) -> Result<Stats, crate::calllog::Error> {
         Ok(Stats {
             days: log.per_day(since)?,
@@ -457,8 +467,8 @@ impl Stats {
 }
 
 /// The statistics since `since` for a page; `None` without a call log.
-async fn read_stats(app: &Shared, since: Option<String>) -> Result<Option<Stats>, String> {
-    with_log(app, move |log| Stats::read(log, since.as_deref())).await
+async fn read_stats(app: &Shared, since: Option<Time>) -> Result<Option<Stats>, String> {
+    with_log(app, move |log| Stats::read(log, since)).await
 }
 
 /// `GET /api/rules`: the rules in order as people read them, with how
@@ -502,23 +512,14 @@ impl Shared {
     }
 }
 
-/// An API answer read from the call log: the login and a valid `since`
-/// first, `empty` without a call log, else `read` in the blocking pool
-/// (SQLite never on the runtime's thread); the log's error (locked,
-/// unreadable) is a 503.
+/// An API answer read from the call log (the login checked): `empty`
+/// without a call log, else `read` in the blocking pool (SQLite never on
+/// the runtime's thread); the log's error (locked, unreadable) is a 503.
 async fn read_log<T: serde::Serialize + Send + 'static>(
     app: &Shared,
-    headers: &HeaderMap,
-    since: Option<String>,
     empty: serde_json::Value,
     read: impl FnOnce(&crate::calllog::CallLog) -> Result<T, crate::calllog::Error> + Send + 'static,
 ) -> Response {
-    if !app.auth.allows(headers) {
-        return auth::refused_api();
-    }
-    if let Some(e) = bad_time("since", since.as_deref()) {
-        return e;
-    }
     match with_log(app, read).await {
         Ok(Some(v)) => private(axum::Json(v).into_response()),
         Ok(None) => private(axum::Json(empty).into_response()),
@@ -546,20 +547,25 @@ async fn with_log<T: Send + 'static>(
         .map_err(|e| e.to_string())
 }
 
-/// A 400 for a time (`name`) that is not RFC 3339.
-fn bad_time(name: &str, value: Option<&str>) -> Option<Response> {
-    let s = value?;
-    chrono::DateTime::parse_from_rfc3339(s).is_err().then(|| {
+/// A query's time (`name`), any RFC 3339 offset; a 400 for one that is
+/// not.
+fn query_time(name: &str, value: Option<&str>) -> Result<Option<Time>, Box<Response>> {
+    let Some(s) = value else {
+        return Ok(None);
+    };
+    s.parse().map(Some).map_err(|_| {
         let shown: String = s.chars().take(40).collect();
         let what = format!(
             "{name}: {:?} is not an RFC 3339 time (2026-12-03T08:00:00Z)",
             crate::text::printable(&shown)
         );
-        (
-            StatusCode::BAD_REQUEST,
-            axum::Json(serde_json::json!({ "error": what })),
+        Box::new(
+            (
+                StatusCode::BAD_REQUEST,
+                axum::Json(serde_json::json!({ "error": what })),
+            )
+                .into_response(),
         )
-            .into_response()
     })
 }
 

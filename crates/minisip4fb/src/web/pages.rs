@@ -14,6 +14,7 @@ use serde::Deserialize;
 
 use super::i18n::{self, Lang};
 use super::{App, Shared, auth, escape, private};
+use crate::call::Time;
 use crate::phoneblock::Rating;
 
 #[derive(Deserialize)]
@@ -415,8 +416,8 @@ const CHART_DAYS: i64 = 30;
 pub(super) async fn stats(State(app): State<App>, Visit { lang, asked, .. }: Visit) -> Response {
     let today = chrono::Utc::now().date_naive();
     let first = today - chrono::Days::new(CHART_DAYS as u64 - 1);
-    let since = format!("{first}T00:00:00Z");
-    let read = super::read_stats(&app, Some(since)).await;
+    let since = first.and_hms_opt(0, 0, 0).map(|t| Time(t.and_utc()));
+    let read = super::read_stats(&app, since).await;
     let body = match read {
         Ok(None) => format!(
             "<h1>{}</h1><p>{}</p>",

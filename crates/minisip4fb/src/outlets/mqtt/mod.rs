@@ -294,10 +294,10 @@ async fn today_from(calllog: Option<PathBuf>) -> Today {
     let since = day
         .and_hms_opt(0, 0, 0)
         .and_then(|t| t.and_local_timezone(chrono::Local).earliest())
-        .map(|t| crate::call::rfc3339(t.into()));
+        .map(|t| crate::call::Time(t.to_utc()));
     let read = tokio::task::spawn_blocking(move || {
         let log = crate::calllog::CallLog::open(&path)?;
-        log.per_day(since.as_deref())
+        log.per_day(since)
     })
     .await;
     match read {
