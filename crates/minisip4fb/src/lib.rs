@@ -1,20 +1,25 @@
-//! minisip4fb: a headless IP phone for the AVM FRITZ!Box.
+//! minisip4fb: a headless IP phone for the AVM FRITZ!Box, the library.
 //!
-//! Layers, each using only those before it (docs/DESIGN.md):
-//! - [`sip`]: the wire format (parse, write, digest, SDP); pure functions.
-//! - [`agent`]: the phone's logic, sans-IO: bytes and time in, bytes,
-//!   events and the next deadline out.
+//! Rooms, each using only those before it (docs/DESIGN.md):
+//! - [`sip`], [`agent`]: the sans-IO core (the crate `minisip4fb-proto`).
+//! - [`guard`]: one way of guarding every door. [`text`]: caller data made
+//!   safe to show.
+//! - [`call`]: what a call is (its record, its caller, its events, how it
+//!   is shown), the vocabulary of every room above.
+//! - [`config`]: the config file, typed where it is read.
 //! - [`net`]: the driver on a thread of its own and the library API
 //!   ([`Phone`], [`net::Screen`] for deciding inline, [`net::blocking`]).
+//! - [`media`]: what an answered call says and hears.
 //! - [`screen`]: numbers, lists and rules: what to do with a caller.
-//! - [`calllog`]: the call history (SQLite).
 //! - [`fritzbox`]: TR-064 (account setup, phonebooks, call barring).
 //! - [`phoneblock`]: PhoneBlock's community list, checked and kept compact.
-//! - [`config`]: the config file. [`text`]: caller data made safe to show.
-//! - [`daemon`]: the screening daemon (`run`, `demo`); [`web`], [`mqtt`]:
-//!   what it shows and says.
-//! - [`emulator`]: a FRITZ!Box stand-in for the demo and the tests.
-//! - [`cli`]: the `minisip4fb` command.
+//! - [`calllog`]: the call history (SQLite).
+//! - [`controls`]: what the household switches while the daemon runs.
+//! - [`outlets`], [`web`]: hooks, push, MQTT; the dashboard and API.
+//! - [`daemon`]: the screening daemon (`run`, `demo`), wiring the above.
+//!
+//! The emulated FRITZ!Box is the crate `minisip4fb-emulator`, the command
+//! the package `minisip4fb-cli`.
 
 // The standard print macros panic when stdout or stderr is closed
 // (`minisip4fb setup | head -1`); a command must finish its work instead

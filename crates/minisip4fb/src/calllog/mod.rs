@@ -181,7 +181,7 @@ impl Kept {
     }
 }
 
-/// The daemon's call log as it writes it ([`Kept`]): one found damaged is
+/// The daemon's call log as it writes it, kept open by its path: one found damaged is
 /// set aside with a timestamp and a new one started. A log that cannot be
 /// had (a full disk at start) is tried again at the next write; the
 /// writer keeps the records meanwhile.
@@ -203,8 +203,9 @@ impl Writer {
     }
 }
 
-/// The call log as the web side and MQTT read it ([`Kept`]), shared: a
-/// request costs a `stat`, not an open and a schema check.
+/// The call log as the web side reads it, kept open by its path and
+/// reopened when the file was replaced, shared: a request costs a `stat`,
+/// not an open and a schema check.
 pub struct Reader(Mutex<Kept>);
 
 impl Reader {

@@ -1,7 +1,7 @@
 //! The daemon's web side (issue 14, first part): a JSON API, Prometheus
-//! metrics and a status page, served on the daemon's runtime and fed by
-//! its event bus and the registration's watch; the phone's thread never
-//! waits for it.
+//! metrics and a status page, served on a thread and runtime of its own
+//! ([`start`]) and fed by the daemon's event bus and the registration's
+//! watch; the phone's thread never waits for it.
 //!
 //! Access: on a loopback address everything is open. Any other address
 //! needs a password (`[web] password_file` or env
