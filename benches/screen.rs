@@ -46,7 +46,7 @@ fn bench(c: &mut Criterion) {
     let list = big_list(1_000_000);
     let t = Instant::now();
     let cfg = config_with_20_rules(&list);
-    let (rules, warnings) = Rules::compile(&cfg, Path::new("/")).unwrap();
+    let (rules, warnings) = Rules::compile(&cfg).unwrap();
     eprintln!(
         "compiled 20 rules with a 1,000,000-entry list in {:.2} s",
         t.elapsed().as_secs_f64()
@@ -214,8 +214,7 @@ fn community_1m(c: &mut Criterion) {
     )
     .unwrap();
     let handle = minisip4fb::phoneblock::Handle::default();
-    let (rules, _) =
-        Rules::compile_with(&cfg, Path::new("/"), &Default::default(), &handle).unwrap();
+    let (rules, _) = Rules::compile_with(&cfg, &Default::default(), &handle).unwrap();
     handle.store(std::sync::Arc::new(minisip4fb::phoneblock::Local {
         community: std::sync::Arc::new(list),
         personal: Default::default(),

@@ -14,7 +14,7 @@ fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    let Ok(c) = config::parse(text) else {
+    let Ok(mut c) = config::parse(text) else {
         return;
     };
     // Durations were checked by the parse; showing one never panics.
@@ -24,8 +24,9 @@ fuzz_target!(|data: &[u8]| {
         .rules
         .iter()
         .flat_map(|r| &r.lists)
-        .all(|l| l.is_relative() && !l.components().any(|p| p.as_os_str() == ".."));
+        .all(|l| l.path.is_relative() && !l.path.components().any(|p| p.as_os_str() == ".."));
     if relative {
-        let _ = Rules::compile(&c, Path::new("/nonexistent/minisip4fb-fuzz"));
+        c.resolve_paths(Path::new("/nonexistent/minisip4fb-fuzz"));
+        let _ = Rules::compile(&c);
     }
 });

@@ -50,10 +50,7 @@ pub enum Format {
 fn open(a: &DbArgs) -> Result<(CallLog, Option<Time>), String> {
     let path = match (&a.db, super::config_or_system(a.config.clone())) {
         (Some(db), _) => db.clone(),
-        (None, Some(c)) => {
-            let cfg = config::load(&c).map_err(|e| e.to_string())?;
-            config::base_dir(Some(&c)).join(cfg.calllog.db)
-        }
+        (None, Some(c)) => config::load(&c).map_err(|e| e.to_string())?.calllog.db,
         (None, None) => return Err("which call log? pass --config FILE or --db FILE".into()),
     };
     if !path.exists() {

@@ -35,27 +35,26 @@ pub async fn check(args: RunArgs) -> i32 {
         }
     }
     if let Some(pb) = settings.source.config.phoneblock.clone() {
-        let (base, cfg) = (settings.source.base_dir(), settings.source.config.clone());
+        let cfg = settings.source.config.clone();
         // PhoneBlock's client blocks: off the runtime's one thread.
-        let checked =
-            tokio::task::spawn_blocking(move || match super::phoneblock::open(&pb, &base) {
-                Ok((api, from, store)) => {
-                    print!("PhoneBlock ");
-                    super::phoneblock::status(
-                        &cfg,
-                        &pb,
-                        &store,
-                        &api,
-                        &from,
-                        chrono::Utc::now().timestamp(),
-                    )
-                }
-                Err((code, e)) => {
-                    eprintln!("PhoneBlock: {e}");
-                    code
-                }
-            })
-            .await;
+        let checked = tokio::task::spawn_blocking(move || match super::phoneblock::open(&pb) {
+            Ok((api, from, store)) => {
+                print!("PhoneBlock ");
+                super::phoneblock::status(
+                    &cfg,
+                    &pb,
+                    &store,
+                    &api,
+                    &from,
+                    chrono::Utc::now().timestamp(),
+                )
+            }
+            Err((code, e)) => {
+                eprintln!("PhoneBlock: {e}");
+                code
+            }
+        })
+        .await;
         match checked {
             Ok(0) => {}
             Ok(code) => return code,

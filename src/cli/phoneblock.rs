@@ -77,9 +77,8 @@ const TIMEOUT: Duration = Duration::from_secs(60);
 /// The longest comment sent with a rating.
 const MAX_COMMENT: usize = 500;
 
-/// The config, its `[phoneblock]` section and the config's directory, or
-/// the line to print (exit 2).
-fn section(path: &Path) -> Result<(Config, PhoneBlock, PathBuf), String> {
+/// The config and its `[phoneblock]` section, or the line to print (exit 2).
+fn section(path: &Path) -> Result<(Config, PhoneBlock), String> {
     let cfg = config::load(path).map_err(|e| e.to_string())?;
     let pb = cfg.phoneblock.clone().ok_or_else(|| {
         format!(
@@ -87,12 +86,12 @@ fn section(path: &Path) -> Result<(Config, PhoneBlock, PathBuf), String> {
             path.display()
         )
     })?;
-    Ok((cfg, pb, config::base_dir(Some(path))))
+    Ok((cfg, pb))
 }
 
 /// The API client with the token from where the config says.
-fn api(pb: &PhoneBlock, base: &Path) -> Result<(Api, String), String> {
-    let (token, from) = pb.token(base).map_err(|e| e.to_string())?;
+fn api(pb: &PhoneBlock) -> Result<(Api, String), String> {
+    let (token, from) = pb.token().map_err(|e| e.to_string())?;
     Ok((Api::new(&pb.api, &token, &from, TIMEOUT), from))
 }
 
@@ -103,19 +102,19 @@ fn fail(code: i32, what: impl std::fmt::Display) -> i32 {
 
 /// The client and the copy on disk of a `[phoneblock]` section; the
 /// error is the line to print and the exit code.
-pub fn open(pb: &PhoneBlock, base: &Path) -> Result<(Api, String, Store), (i32, String)> {
-    let (api, from) = api(pb, base).map_err(|e| (2, e))?;
-    let store = Store::open(&base.join(&pb.copy)).map_err(|e| (1, e.to_string()))?;
+pub fn open(pb: &PhoneBlock) -> Result<(Api, String, Store), (i32, String)> {
+    let (api, from) = api(pb).map_err(|e| (2, e))?;
+    let store = Store::open(&pb.copy).map_err(|e| (1, e.to_string()))?;
     Ok((api, from, store))
 }
 
 pub fn phoneblock(a: PhoneblockArgs) -> i32 {
     let (PhoneblockCommand::Sync(c) | PhoneblockCommand::Status(c)) = &a.command;
-    let (cfg, pb, base) = match section(&c.config) {
+    let (cfg, pb) = match section(&c.config) {
         Ok(s) => s,
         Err(e) => return fail(2, e),
     };
-    let (api, from, mut store) = match open(&pb, &base) {
+    let (api, from, mut store) = match open(&pb) {
         Ok(o) => o,
         Err((code, e)) => return fail(code, e),
     };
@@ -318,7 +317,7 @@ pub fn lookup(a: LookupArgs) -> i32 {
 /// `minisip4fb report`: the household's rating of a number, sent to
 /// PhoneBlock (`POST /rate`).
 pub fn report(a: ReportArgs) -> i32 {
-    let (cfg, pb, base) = match section(&a.config) {
+    let (cfg, pb) = match section(&a.config) {
         Ok(s) => s,
         Err(e) => return fail(2, e),
     };
@@ -345,7 +344,7 @@ pub fn report(a: ReportArgs) -> i32 {
             format_args!("--comment: at most {MAX_COMMENT} characters"),
         );
     }
-    let (api, _) = match api(&pb, &base) {
+    let (api, _) = match api(&pb) {
         Ok(a) => a,
         Err(e) => return fail(2, e),
     };

@@ -107,7 +107,6 @@ impl Settings {
             Some(p) => config::load(p)?,
             None => Config::default(),
         };
-        let base = config::base_dir(args.config.as_deref());
         let f = &config.fritzbox;
         let host = args.fritzbox.clone().unwrap_or_else(|| f.host.clone());
         let user = args
@@ -123,7 +122,7 @@ impl Settings {
         let password_file = args
             .password_file
             .clone()
-            .or_else(|| f.password_file.as_ref().map(|p| base.join(p)));
+            .or_else(|| f.password_file.clone());
         let password = read_password(
             password_file.as_deref(),
             f.password.as_deref(),
@@ -135,7 +134,7 @@ impl Settings {
         phone.trusted = f.trusted.iter().chain(&args.trusted).copied().collect();
         let db = match (&args.db, &args.config) {
             (Some(db), _) => Some(db.clone()),
-            (None, Some(_)) => Some(base.join(&config.calllog.db)),
+            (None, Some(_)) => Some(config.calllog.db.clone()),
             (None, None) => None,
         };
         let source = RuleSource::new(config, args.config.clone(), args.block.clone());
@@ -162,20 +161,15 @@ pub fn validate(args: &RunArgs) -> Result<Checked, Vec<String>> {
     let mut problems = Vec::new();
     let mut keep = Keep(&mut problems);
     let web = keep.ok(web_settings(args, &settings.source)).flatten();
-    let (c, base) = (&settings.source.config, settings.source.base_dir());
+    let c = &settings.source.config;
     let mqtt = c.mqtt.as_ref().and_then(|m| {
         keep.ok(minisip4fb::outlets::mqtt::Settings::new(
             m,
-            &base,
             &settings.phone.user,
         ))
     });
     let hooks = (!c.hooks.is_empty() || !c.notify.is_empty())
-        .then(|| {
-            keep.ok(minisip4fb::outlets::Tellers::new(
-                &c.hooks, &c.notify, &base,
-            ))
-        })
+        .then(|| keep.ok(minisip4fb::outlets::Tellers::new(&c.hooks, &c.notify)))
         .flatten();
     let tr064 = settings
         .source
@@ -183,7 +177,7 @@ pub fn validate(args: &RunArgs) -> Result<Checked, Vec<String>> {
         .and_then(|l| keep.ok(l));
     if let Some(pb) = &c.phoneblock {
         keep.ok(pb
-            .token(&base)
+            .token()
             .map(|_| ())
             .map_err(|e| format!("PhoneBlock: {e}")));
     }
@@ -329,7 +323,7 @@ pub(super) fn web_settings(
         Ok(p) if !p.is_empty() => Some(p),
         _ => match &w.password_file {
             Some(f) => Some(
-                minisip4fb::config::secret_file(&source.base_dir(), f, "[web] password_file")
+                minisip4fb::config::secret_file(f, "[web] password_file")
                     .map_err(|e| e.to_string())?,
             ),
             None => None,
@@ -341,7 +335,7 @@ pub(super) fn web_settings(
     let named = source.files();
     let list = |key: &str, f: &Option<PathBuf>| -> Result<Option<PathBuf>, String> {
         let Some(f) = f else { return Ok(None) };
-        let path = source.base_dir().join(f);
+        let path = f.clone();
         if minisip4fb::screen::list::Format::of(&path) != minisip4fb::screen::list::Format::Text {
             return Err(format!(
                 "[web] {key} {}: must be a text list (one number a line), not CSV, vCard or XML",

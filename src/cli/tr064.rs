@@ -75,8 +75,7 @@ fn connect(
         .clone()
         .or(f.admin_user.clone())
         .ok_or(SetupError::NoAdminUser)?;
-    let base = config::base_dir(a.config.as_deref());
-    let password = match admin_password(&f, &base, given)? {
+    let password = match admin_password(&f, given)? {
         Some(p) => p,
         None if std::io::IsTerminal::is_terminal(&std::io::stdin()) => {
             rpassword::prompt_password(format!("password of FRITZ!Box user {user}: "))
@@ -146,11 +145,13 @@ pub(crate) fn do_setup(a: &SetupArgs, admin_password: Option<String>) -> Result<
     let (mut client, link, cfg) = connect(&a.target, admin_password, pin_into)?;
     let (url, admin) = (link.url(), link.user());
     let base = config::base_dir(Some(&config_path));
-    let pw_file = cfg
+    // The loaded config's paths are resolved: written back as the file
+    // had it, relative to its directory.
+    let pw_path = cfg
         .as_ref()
         .and_then(|c| c.fritzbox.password_file.clone())
-        .unwrap_or_else(|| PathBuf::from("password"));
-    let pw_path = base.join(&pw_file);
+        .unwrap_or_else(|| base.join("password"));
+    let pw_file = pw_path.strip_prefix(&base).unwrap_or(&pw_path).to_owned();
     let known_pw = std::fs::read_to_string(&pw_path)
         .ok()
         .map(|s| s.lines().next().unwrap_or("").to_owned())

@@ -162,7 +162,7 @@ const MAX_TOKEN: usize = 512;
 impl PhoneBlock {
     /// The token and where it came from: env MINISIP4FB_PHONEBLOCK_TOKEN
     /// wins, then `token_file` (relative to `base`), then `token`.
-    pub fn token(&self, base: &Path) -> Result<(String, String), SecretError> {
+    pub fn token(&self) -> Result<(String, String), SecretError> {
         let check = |t: &str, from: String| {
             let t = t.trim();
             if t.is_empty() {
@@ -177,7 +177,7 @@ impl PhoneBlock {
             return check(&t, "MINISIP4FB_PHONEBLOCK_TOKEN".into());
         }
         if let Some(f) = &self.token_file {
-            let path = base.join(f);
+            let path = f.clone();
             let text = crate::guard::file::read_regular(&path, MAX_SECRET).map_err(|source| {
                 SecretError::Read {
                     what: "[phoneblock] token_file",
@@ -291,8 +291,9 @@ pub struct Rule {
     pub name: Option<String>,
     /// Numbers and patterns: `030 1234567`, `0900*`, `+44*`, `*1234`.
     pub numbers: Vec<String>,
-    /// List files (text, .csv, .vcf, FRITZ!Box .xml).
-    pub lists: Vec<PathBuf>,
+    /// List files (text, .csv, .vcf, FRITZ!Box .xml), or lists by name
+    /// (`fritzbox:…`, `phoneblock:…`).
+    pub lists: Vec<ListName>,
     pub anonymous: bool,
     pub foreign: bool,
     pub invalid: bool,
@@ -362,13 +363,12 @@ pub struct Hook {
 }
 
 impl Fritzbox {
-    /// The first line of `admin_password_file` (relative to `base`);
-    /// `None` if it is not set. (The environment is read by the CLI.)
-    pub fn admin_password_from_file(&self, base: &Path) -> Result<Option<String>, ConfigError> {
-        let Some(file) = &self.admin_password_file else {
+    /// The first line of `admin_password_file`; `None` if it is not set.
+    /// (The environment is read by the CLI.)
+    pub fn admin_password_from_file(&self) -> Result<Option<String>, ConfigError> {
+        let Some(path) = self.admin_password_file.clone() else {
             return Ok(None);
         };
-        let path = base.join(file);
         let text = crate::guard::file::read_regular(&path, MAX_SECRET).map_err(|source| {
             ConfigError::Read {
                 what: "admin password file",
@@ -430,11 +430,10 @@ pub fn base_dir(config: Option<&Path>) -> PathBuf {
         .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
 }
 
-/// The first line of a secret's file (`file`, relative to `base`),
-/// trimmed; `what` names the setting in errors: `[web] password_file
+/// The first line of a secret's file, trimmed; `what` names the setting in errors: `[web] password_file
 /// /etc/minisip4fb/web-password is empty`.
-pub fn secret_file(base: &Path, file: &Path, what: &'static str) -> Result<String, SecretError> {
-    let path = base.join(file);
+pub fn secret_file(path: &Path, what: &'static str) -> Result<String, SecretError> {
+    let path = path.to_owned();
     let text = crate::guard::file::read_regular(&path, MAX_SECRET).map_err(|source| {
         SecretError::Read {
             what,
@@ -580,7 +579,87 @@ const MAX_CONFIG: u64 = 1 << 20;
 /// A secret's file is read up to this size.
 pub const MAX_SECRET: u64 = 4096;
 
-/// Reads and parses a config file.
+/// `lists = ["fritzbox:NAME"]` names a list on the Box.
+pub const BOX_LIST_PREFIX: &str = "fritzbox:";
+
+/// `lists = ["phoneblock:community"]`: PhoneBlock's community list; also
+/// `phoneblock:blacklist` and `phoneblock:whitelist`, the household's own.
+pub const PHONEBLOCK_PREFIX: &str = "phoneblock:";
+pub const COMMUNITY_LIST: &str = "phoneblock:community";
+
+/// A list a rule names: as the config writes it (how reasons and pages
+/// show it) and, for a file, where it is ([`Config::resolve_paths`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListName {
+    pub written: String,
+    pub path: PathBuf,
+}
+
+impl ListName {
+    /// A list of the Box's or PhoneBlock's, by name, not a file.
+    pub fn is_named(&self) -> bool {
+        self.written.starts_with(BOX_LIST_PREFIX) || self.written.starts_with(PHONEBLOCK_PREFIX)
+    }
+}
+
+impl<'de> Deserialize<'de> for ListName {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<ListName, D::Error> {
+        let written = String::deserialize(d)?;
+        Ok(ListName {
+            path: PathBuf::from(&written),
+            written,
+        })
+    }
+}
+
+impl Config {
+    /// Makes every relative path of the config relative to `base`, the
+    /// config file's directory: list files and announcements, the
+    /// secrets' files, the call log, PhoneBlock's copy and the web's
+    /// lists. Done once where the file is read ([`load`]), so that nothing
+    /// after it needs to know where the file was.
+    pub fn resolve_paths(&mut self, base: &Path) {
+        let at = |p: &mut PathBuf| {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        };
+        let at_some = |p: &mut Option<PathBuf>| {
+            if let Some(p) = p {
+                at(p);
+            }
+        };
+        at_some(&mut self.fritzbox.password_file);
+        at_some(&mut self.fritzbox.admin_password_file);
+        at(&mut self.calllog.db);
+        if let Some(pb) = &mut self.phoneblock {
+            at_some(&mut pb.token_file);
+            at(&mut pb.copy);
+        }
+        at_some(&mut self.web.password_file);
+        at_some(&mut self.web.block_list);
+        at_some(&mut self.web.allow_list);
+        if let Some(m) = &mut self.mqtt {
+            at_some(&mut m.password_file);
+        }
+        for n in &mut self.notify {
+            at_some(&mut n.token_file);
+        }
+        for r in &mut self.rules {
+            for l in r.lists.iter_mut().filter(|l| !l.is_named()) {
+                at(&mut l.path);
+            }
+            if let Some(a) = &mut r.announcement
+                && a.as_path() != Path::new(crate::media::announcement::BUILTIN)
+            {
+                at(a);
+            }
+        }
+    }
+}
+
+/// Reads and parses a config file; its relative paths are resolved
+/// against its directory ([`Config::resolve_paths`]).
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
     let text =
         crate::guard::file::read_regular(path, MAX_CONFIG).map_err(|source| ConfigError::Read {
@@ -588,7 +667,9 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
             path: path.to_owned(),
             source,
         })?;
-    parse(&text).map_err(|e| e.in_file(path))
+    let mut config = parse(&text).map_err(|e| e.in_file(path))?;
+    config.resolve_paths(&base_dir(Some(path)));
+    Ok(config)
 }
 
 /// Parses config text; errors name the line, the section and the key.

@@ -54,8 +54,7 @@ pub(crate) fn start(
     tasks: &mut Vec<tokio::task::JoinHandle<()>>,
 ) -> Option<Started> {
     let pb = source.config.phoneblock.as_ref()?;
-    let base = source.base_dir();
-    let (token, from) = match pb.token(&base) {
+    let (token, from) = match pb.token() {
         Ok(t) => t,
         Err(e) => {
             tracing::error!(
@@ -64,7 +63,7 @@ pub(crate) fn start(
             return None;
         }
     };
-    let path = base.join(&pb.copy);
+    let path = pb.copy.clone();
     let api = Arc::new(Api::new(&pb.api, &token, &from, TIMEOUT));
     tasks.push(tokio::spawn(keep_fresh(
         api.clone(),

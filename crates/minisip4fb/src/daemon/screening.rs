@@ -215,9 +215,7 @@ mod tests {
              [[rule]]\nnumbers = [\"0900*\"]\naction = \"terminate\"\n",
         )
         .unwrap();
-        let rules = crate::screen::rules::Rules::compile(&cfg, std::path::Path::new("."))
-            .unwrap()
-            .0;
+        let rules = crate::screen::rules::Rules::compile(&cfg).unwrap().0;
         let off = Shield::load(None);
         off.set(false).unwrap();
         let mut history = crate::screen::rules::History::default();

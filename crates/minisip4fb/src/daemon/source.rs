@@ -26,31 +26,18 @@ impl RuleSource {
     /// TR-064 access as `[fritzbox]` says; `admin_password` is the one
     /// given outside the config (the environment). `None` without `tr064`.
     pub fn box_link(&self, admin_password: Option<String>) -> Option<Result<BoxLink, LinkError>> {
-        BoxLink::from_config(
-            &self.config.fritzbox,
-            &self.base_dir(),
-            self.path.clone(),
-            admin_password,
-        )
+        BoxLink::from_config(&self.config.fritzbox, self.path.clone(), admin_password)
     }
 
     /// The files the rules are read from: the config and its list files
     /// (not the Box's lists), known before they are compiled.
     pub fn files(&self) -> Vec<PathBuf> {
-        let base = self.base_dir();
-        let lists = self.config.rules.iter().flat_map(|r| &r.lists).filter(|l| {
-            !l.display()
-                .to_string()
-                .starts_with(crate::screen::rules::BOX_LIST_PREFIX)
-        });
-        self.path
-            .iter()
-            .cloned()
-            .chain(lists.map(|l| base.join(l)))
-            .collect()
+        let lists = self.config.rules.iter().flat_map(|r| &r.lists);
+        let files = lists.filter(|l| !l.is_named()).map(|l| &l.path);
+        self.path.iter().chain(files).cloned().collect()
     }
 
-    /// Directory that relative list paths are resolved against.
+    /// The config file's directory (the current one without a file).
     pub fn base_dir(&self) -> PathBuf {
         config::base_dir(self.path.as_deref())
     }
@@ -92,7 +79,7 @@ impl RuleSource {
     /// Returns the community copy's meta, `None` without a copy.
     pub fn load_phoneblock(&self) -> Option<crate::phoneblock::store::Meta> {
         let pb = self.config.phoneblock.as_ref()?;
-        let path = self.base_dir().join(&pb.copy);
+        let path = pb.copy.clone();
         if !path.exists() {
             tracing::warn!(
                 "no PhoneBlock copy at {} yet: the first sync makes it",
@@ -148,12 +135,7 @@ impl RuleSource {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone();
-        let (rules, warnings) = Rules::compile_with(
-            &self.effective(),
-            &self.base_dir(),
-            &lists,
-            &self.phoneblock,
-        )?;
+        let (rules, warnings) = Rules::compile_with(&self.effective(), &lists, &self.phoneblock)?;
         for w in &warnings {
             tracing::warn!("list {w}");
         }

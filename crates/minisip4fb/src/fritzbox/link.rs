@@ -3,7 +3,7 @@
 //! Box's address and user, the admin password, and its HTTPS certificate
 //! pinned on first use.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use super::{Client, Error};
@@ -44,13 +44,11 @@ impl BoxLink {
         }
     }
 
-    /// From `[fritzbox]` of the config at `path` (relative files resolved
-    /// against `base`); `password` is the admin password given outside the
+    /// From `[fritzbox]` of the config at `path`; `password` is the admin password given outside the
     /// config (the environment), which wins over `admin_password_file`.
     /// `None` when `tr064` is not set.
     pub fn from_config(
         f: &config::Fritzbox,
-        base: &Path,
         path: Option<PathBuf>,
         password: Option<String>,
     ) -> Option<Result<BoxLink, LinkError>> {
@@ -58,7 +56,7 @@ impl BoxLink {
         let Some(user) = f.admin_user.clone() else {
             return Some(Err(LinkError::NoAdminUser));
         };
-        Some(match admin_password(f, base, password) {
+        Some(match admin_password(f, password) {
             Ok(Some(p)) => Ok(BoxLink::new(url, user, p, f.tr064_fingerprint, path)),
             Ok(None) => Err(LinkError::NoPassword),
             Err(e) => Err(LinkError::Password(e)),
@@ -151,14 +149,13 @@ pub enum LinkError {
 }
 
 /// The admin password: `given` (from the environment), else the first line
-/// of `admin_password_file` (relative to `base`); `None` if neither.
+/// of `admin_password_file`; `None` if neither.
 pub fn admin_password(
     f: &config::Fritzbox,
-    base: &Path,
     given: Option<String>,
 ) -> Result<Option<String>, config::ConfigError> {
     if let Some(p) = given.filter(|p| !p.is_empty()) {
         return Ok(Some(p));
     }
-    f.admin_password_from_file(base)
+    f.admin_password_from_file()
 }

@@ -89,11 +89,10 @@ pub enum TellerConfigError {
 pub struct Tellers(Vec<Teller>);
 
 impl Tellers {
-    /// The hooks and the notify presets (their files read from `base`).
+    /// The hooks and the notify presets.
     pub fn new(
         hooks: &[config::Hook],
         notify: &[config::Notify],
-        base: &std::path::Path,
     ) -> Result<Tellers, TellerConfigError> {
         let mut out = Vec::new();
         for (i, h) in hooks.iter().enumerate() {
@@ -104,7 +103,7 @@ impl Tellers {
             out.push(Teller::Hook(hook));
         }
         for (i, n) in notify.iter().enumerate() {
-            let preset = Preset::new(n, base).map_err(|problem| TellerConfigError::Notify {
+            let preset = Preset::new(n).map_err(|problem| TellerConfigError::Notify {
                 index: i + 1,
                 problem,
             })?;

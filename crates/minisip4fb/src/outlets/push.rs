@@ -4,7 +4,6 @@
 //! (`sendMessage`) and a **webhook** with a body template. The text in
 //! German or English; caller data made printable and cut to length.
 
-use std::path::Path;
 use std::time::Duration;
 
 use crate::call::show::Lang;
@@ -71,13 +70,12 @@ pub struct SendError {
 }
 
 fn secret(
-    base: &Path,
     file: &Option<std::path::PathBuf>,
     what: &'static str,
 ) -> Result<Option<String>, PushConfigError> {
     Ok(file
         .as_deref()
-        .map(|f| config::secret_file(base, f, what))
+        .map(|f| config::secret_file(f, what))
         .transpose()?)
 }
 
@@ -93,16 +91,16 @@ fn http_url(u: Option<&String>, what: &'static str) -> Result<String, PushConfig
 }
 
 impl Preset {
-    pub fn new(n: &config::Notify, base: &Path) -> Result<Preset, PushConfigError> {
+    pub fn new(n: &config::Notify) -> Result<Preset, PushConfigError> {
         let service = match n.service {
             Some(PushService::Ntfy) => Service::Ntfy {
                 url: http_url(n.url.as_ref(), "url (the topic's, https://ntfy.sh/TOPIC)")?,
-                token: secret(base, &n.token_file, "token_file")?,
+                token: secret(&n.token_file, "token_file")?,
                 priority: n.priority.clone(),
                 tags: n.tags.clone(),
             },
             Some(PushService::Telegram) => {
-                let token = secret(base, &n.token_file, "token_file")?.ok_or(
+                let token = secret(&n.token_file, "token_file")?.ok_or(
                     PushConfigError::Missing("token_file (the bot's token from @BotFather)"),
                 )?;
                 let chat_id = n
@@ -447,7 +445,7 @@ mod tests {
             rules: vec!["premium".into()],
             ..config::Notify::default()
         };
-        let p = Preset::new(&n, Path::new(".")).unwrap();
+        let p = Preset::new(&n).unwrap();
         let (title, text) = p.text(&blocked());
         assert_eq!(title, "minisip4fb: Anruf blockiert");
         assert!(
@@ -478,7 +476,7 @@ mod tests {
                 "http",
             ),
         ] {
-            let e = Preset::new(&bad, Path::new(".")).unwrap_err().to_string();
+            let e = Preset::new(&bad).unwrap_err().to_string();
             assert!(e.contains(why), "{e}");
         }
     }

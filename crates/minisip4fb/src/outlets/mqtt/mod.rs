@@ -53,18 +53,14 @@ pub struct Settings {
 impl Settings {
     /// From `[mqtt]`; the password from env MINISIP4FB_MQTT_PASSWORD, else
     /// `password_file`, else the URL.
-    pub fn new(
-        m: &crate::config::Mqtt,
-        base: &std::path::Path,
-        user: &str,
-    ) -> Result<Settings, MqttConfigError> {
+    pub fn new(m: &crate::config::Mqtt, user: &str) -> Result<Settings, MqttConfigError> {
         let mut broker = Broker::parse(&m.url)?;
         if let Ok(p) = std::env::var("MINISIP4FB_MQTT_PASSWORD")
             && !p.is_empty()
         {
             broker.password = Some(p);
         } else if let Some(f) = &m.password_file {
-            broker.password = Some(crate::config::secret_file(base, f, "[mqtt] password_file")?);
+            broker.password = Some(crate::config::secret_file(f, "[mqtt] password_file")?);
         }
         let client_id = m
             .client_id

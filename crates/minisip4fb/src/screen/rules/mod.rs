@@ -1,7 +1,7 @@
 //! The screening rules: ordered, first match wins, then the default. Every
 //! decision carries its reason (`rule 3 "premium numbers": +49900… is premium`).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -10,7 +10,7 @@ use chrono::{Datelike, NaiveDateTime, NaiveTime, Weekday};
 use super::list::{self, LineError, NumberSet, Probe};
 use super::number::{self, Home, Kind, LazyClass};
 use crate::call::{Action, CallerClass, LogOnly};
-use crate::config;
+use crate::config::{self, BOX_LIST_PREFIX, PHONEBLOCK_PREFIX};
 use crate::media::{self, Announcement, Collect, Script};
 use crate::phoneblock;
 
@@ -30,14 +30,6 @@ pub use why::{Decision, Matched, RuleRef, Why};
 /// Lists fetched from the Box over TR-064: phonebook name (or `barring`)
 /// → its XML export.
 pub type BoxLists = std::collections::HashMap<String, String>;
-
-/// `lists = ["fritzbox:NAME"]` names a list on the Box.
-pub const BOX_LIST_PREFIX: &str = "fritzbox:";
-
-/// `lists = ["phoneblock:community"]`: PhoneBlock's community list; also
-/// `phoneblock:blacklist` and `phoneblock:whitelist`, the household's own.
-pub const PHONEBLOCK_PREFIX: &str = "phoneblock:";
-pub const COMMUNITY_LIST: &str = "phoneblock:community";
 
 /// One compiled `[[rule]]`.
 #[derive(Debug)]
@@ -69,7 +61,7 @@ struct Rule {
 
 /// A rule's announcement and keys, checked against its action. The WAV
 /// file is read here, when the rules compile, never during a call.
-fn script(r: &config::Rule, action: Action, base: &Path) -> Result<Option<Arc<Script>>, RuleError> {
+fn script(r: &config::Rule, action: Action) -> Result<Option<Arc<Script>>, RuleError> {
     let answers = matches!(
         action,
         Action::Terminate | Action::TerminateAndBar | Action::Answer
@@ -93,14 +85,7 @@ fn script(r: &config::Rule, action: Action, base: &Path) -> Result<Option<Arc<Sc
     let announcement = r
         .announcement
         .as_deref()
-        .map(|a| {
-            let path = if a == Path::new(media::announcement::BUILTIN) || a.is_absolute() {
-                a.to_owned()
-            } else {
-                base.join(a)
-            };
-            Announcement::named(&path, max)
-        })
+        .map(|a| Announcement::named(a, max))
         .transpose()
         .map_err(RuleError::Announcement)?;
     let collect = if action == Action::Answer {
@@ -165,13 +150,11 @@ fn parse_weekday(s: &str) -> Result<Weekday, RuleError> {
 }
 
 impl Rules {
-    /// Compiles the config's rules; list files are read relative to `base`.
-    /// Broken list lines come back as warnings; a broken rule is an error.
-    pub fn compile(
-        cfg: &config::Config,
-        base: &Path,
-    ) -> Result<(Rules, Vec<LineError>), CompileError> {
-        Rules::compile_with(cfg, base, &BoxLists::new(), &phoneblock::Handle::default())
+    /// Compiles the config's rules (its paths as [`config::load`] resolved
+    /// them). Broken list lines come back as warnings; a broken rule is an
+    /// error.
+    pub fn compile(cfg: &config::Config) -> Result<(Rules, Vec<LineError>), CompileError> {
+        Rules::compile_with(cfg, &BoxLists::new(), &phoneblock::Handle::default())
     }
 
     /// Like [`Rules::compile`], with the lists fetched from the Box for
@@ -183,7 +166,6 @@ impl Rules {
     /// are read from it now (a new fetch of them compiles the rules again).
     pub fn compile_with(
         cfg: &config::Config,
-        base: &Path,
         box_lists: &BoxLists,
         phoneblock: &phoneblock::Handle,
     ) -> Result<(Rules, Vec<LineError>), CompileError> {
@@ -208,7 +190,7 @@ impl Rules {
             let mut lists = Vec::new();
             let mut with_community = None;
             for l in &r.lists {
-                let shown = l.display().to_string();
+                let shown = l.written.clone();
                 if let Some(which) = shown.strip_prefix(PHONEBLOCK_PREFIX) {
                     let Some(pb) = &cfg.phoneblock else {
                         return Err(at(RuleError::NoPhoneBlock(shown)));
@@ -226,7 +208,7 @@ impl Rules {
                     for (i, e) in phoneblock.load().personal.list(which).iter().enumerate() {
                         if let Err(err) = set.insert(&e.phone, e.label.as_deref(), &home) {
                             warnings.push(LineError {
-                                file: l.clone(),
+                                file: l.path.clone(),
                                 line: i + 1,
                                 message: format!("{:?}: {err}", e.phone),
                             });
@@ -243,7 +225,7 @@ impl Rules {
                         .collect();
                     if wanted.is_empty() {
                         warnings.push(LineError {
-                            file: l.clone(),
+                            file: l.path.clone(),
                             line: 0,
                             message: "not fetched from the FRITZ!Box (yet): empty until it is"
                                 .into(),
@@ -251,19 +233,14 @@ impl Rules {
                     }
                     for key in wanted {
                         let (s, errs) =
-                            list::parse(&box_lists[key], list::Format::FritzXml, l, &home);
+                            list::parse(&box_lists[key], list::Format::FritzXml, &l.path, &home);
                         warnings.extend(errs);
                         set.extend(s);
                     }
                     lists.push((shown.into(), set));
                     continue;
                 }
-                let path = if l.is_absolute() {
-                    l.clone()
-                } else {
-                    base.join(l)
-                };
-                let (set, errs) = list::load(&path, &home).map_err(|e| at(RuleError::List(e)))?;
+                let (set, errs) = list::load(&l.path, &home).map_err(|e| at(RuleError::List(e)))?;
                 warnings.extend(errs);
                 lists.push((shown.into(), set));
             }
@@ -306,7 +283,7 @@ impl Rules {
                 .map(|t| number::dialled_e164(t, &home).ok_or_else(|| at(RuleError::To(t.clone()))))
                 .collect::<Result<Vec<_>, _>>()?;
             let action = r.action.ok_or_else(|| at(RuleError::NoAction))?;
-            let script = script(r, action, base).map_err(at)?;
+            let script = script(r, action).map_err(at)?;
             let shown = criteria(r, &lists, with_community.as_ref().map(|(_, v)| *v));
             let pin = script
                 .as_ref()
@@ -386,7 +363,7 @@ impl Rules {
         cfg.rules
             .iter()
             .flat_map(|r| &r.lists)
-            .any(|l| l.display().to_string().starts_with(BOX_LIST_PREFIX))
+            .any(|l| l.written.starts_with(BOX_LIST_PREFIX))
     }
 
     /// Whether a decision needs the household's wall-clock time; without

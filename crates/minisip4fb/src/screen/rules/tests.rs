@@ -5,7 +5,7 @@ use super::*;
 
 fn rules(toml: &str) -> Rules {
     let cfg = config::parse(toml).unwrap();
-    Rules::compile(&cfg, Path::new(".")).unwrap().0
+    Rules::compile(&cfg).unwrap().0
 }
 
 #[test]
@@ -18,7 +18,7 @@ fn community_votes_decide_and_are_the_reason() {
             [[rule]]\nname = \"community\"\nlists = [\"phoneblock:community\"]\naction = \"terminate\"\n";
     let cfg = config::parse(toml).unwrap();
     let handle = phoneblock::Handle::default();
-    let (r, _) = Rules::compile_with(&cfg, Path::new("."), &BoxLists::new(), &handle).unwrap();
+    let (r, _) = Rules::compile_with(&cfg, &BoxLists::new(), &handle).unwrap();
     assert_eq!(
         decide(&r, Some("0301234567")).action,
         Action::Ring,
@@ -57,8 +57,7 @@ fn community_votes_decide_and_are_the_reason() {
     );
     // The personal lists are read when the rules compile.
     assert_eq!(decide(&r, Some("0305550000")).action, Action::Terminate);
-    let (r, warnings) =
-        Rules::compile_with(&cfg, Path::new("."), &BoxLists::new(), &handle).unwrap();
+    let (r, warnings) = Rules::compile_with(&cfg, &BoxLists::new(), &handle).unwrap();
     assert_eq!(
         warnings.iter().map(ToString::to_string).collect::<Vec<_>>(),
         ["phoneblock:blacklist:2: \"no number\": not a phone number"]
@@ -93,9 +92,7 @@ fn community_votes_decide_and_are_the_reason() {
         ),
     ] {
         let cfg = config::parse(toml).unwrap();
-        let e = Rules::compile(&cfg, Path::new("."))
-            .unwrap_err()
-            .to_string();
+        let e = Rules::compile(&cfg).unwrap_err().to_string();
         assert!(e.contains(err), "{e}");
     }
 }
@@ -290,7 +287,7 @@ fn repeated_callers_with_a_fake_clock() {
 fn bad_rules_are_named() {
     let cfg =
         config::parse("[[rule]]\nname = \"x\"\ntypes = [\"premum\"]\naction = \"ring\"\n").unwrap();
-    let e = Rules::compile(&cfg, Path::new(".")).unwrap_err();
+    let e = Rules::compile(&cfg).unwrap_err();
     assert!(
         e.to_string()
             .starts_with("[[rule]] 1 \"x\": types: unknown type \"premum\""),
@@ -298,14 +295,14 @@ fn bad_rules_are_named() {
     );
     let cfg = config::parse("[[rule]]\nnumbers = [\"1\"]\n").unwrap();
     assert!(
-        Rules::compile(&cfg, Path::new("."))
+        Rules::compile(&cfg)
             .unwrap_err()
             .to_string()
             .contains("no action")
     );
     let cfg = config::parse("[[rule]]\nhours = \"late\"\naction = \"ring\"\n").unwrap();
     assert!(
-        Rules::compile(&cfg, Path::new("."))
+        Rules::compile(&cfg)
             .unwrap_err()
             .to_string()
             .contains("HH:MM")
@@ -313,7 +310,7 @@ fn bad_rules_are_named() {
     let cfg = config::parse("[[rule]]\nlists = [\"/nonexistent/list.txt\"]\naction = \"ring\"\n")
         .unwrap();
     assert!(
-        Rules::compile(&cfg, Path::new("."))
+        Rules::compile(&cfg)
             .unwrap_err()
             .to_string()
             .contains("cannot read list")
@@ -324,9 +321,7 @@ fn bad_rules_are_named() {
 fn announcements_and_answer_are_checked_against_the_action() {
     let err = |rule: &str| {
         let cfg = config::parse(&format!("[[rule]]\nname = \"x\"\n{rule}")).unwrap();
-        Rules::compile(&cfg, Path::new("."))
-            .unwrap_err()
-            .to_string()
+        Rules::compile(&cfg).unwrap_err().to_string()
     };
     for (rule, want) in [
         (
@@ -360,7 +355,7 @@ fn announcements_and_answer_are_checked_against_the_action() {
     }
     let cfg = config::parse("[screen]\ndefault = \"answer\"\n").unwrap();
     assert!(
-        Rules::compile(&cfg, Path::new("."))
+        Rules::compile(&cfg)
             .unwrap_err()
             .to_string()
             .contains("pick up for anyone")
@@ -398,8 +393,11 @@ mod example_config {
     #[test]
     fn example_config_compiles_with_its_lists() {
         let root = &Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-        let cfg = crate::config::load(&root.join("minisip4fb.example.toml")).unwrap();
-        let (rules, warnings) = super::Rules::compile(&cfg, &root.join("contrib/example")).unwrap();
+        // Its lists are installed beside it (contrib/example, the package).
+        let text = std::fs::read_to_string(root.join("minisip4fb.example.toml")).unwrap();
+        let mut cfg = crate::config::parse(&text).unwrap();
+        cfg.resolve_paths(&root.join("contrib/example"));
+        let (rules, warnings) = super::Rules::compile(&cfg).unwrap();
         assert!(warnings.is_empty(), "{warnings:?}");
         assert_eq!(rules.len(), 6);
     }
@@ -418,10 +416,11 @@ mod example_config {
             .collect();
         // A table between [[rule]]s is fine in TOML: the rules after it
         // are still rules.
-        let cfg = crate::config::parse(&format!("{before}{block}{after}")).unwrap();
+        let mut cfg = crate::config::parse(&format!("{before}{block}{after}")).unwrap();
+        cfg.resolve_paths(&root.join("contrib/example"));
         let pb = cfg.phoneblock.as_ref().expect("[phoneblock]");
         assert_eq!(pb.min_votes, 4);
-        let (rules, warnings) = super::Rules::compile(&cfg, &root.join("contrib/example")).unwrap();
+        let (rules, warnings) = super::Rules::compile(&cfg).unwrap();
         assert!(warnings.is_empty(), "{warnings:?}");
         assert_eq!(rules.len(), 8);
     }

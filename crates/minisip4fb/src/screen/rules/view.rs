@@ -2,9 +2,9 @@
 
 use std::sync::Arc;
 
-use super::COMMUNITY_LIST;
 use crate::call::Action;
 use crate::config;
+use crate::config::COMMUNITY_LIST;
 use crate::screen::list::NumberSet;
 
 /// A rule as people read it (the dashboard's rules page): its criteria in
