@@ -72,12 +72,6 @@ fn open(a: &DbArgs) -> Result<(CallLog, Option<Time>), String> {
     Ok((CallLog::open(&path).map_err(|e| e.to_string())?, since))
 }
 
-fn local_time(t: Time) -> String {
-    t.0.with_timezone(&chrono::Local)
-        .format("%Y-%m-%d %H:%M:%S")
-        .to_string()
-}
-
 pub fn calls(a: CallsArgs) -> i32 {
     let (log, since) = match open(&a.db) {
         Ok(x) => x,
@@ -168,7 +162,7 @@ fn print_table(records: &[Record]) {
         let outcome = r.outcome.map(|o| o.to_string());
         println!(
             "{:<19}  {:<22}  {:<15}  {:<20}  {}",
-            local_time(r.time),
+            r.time.local(),
             caller,
             r.decision.as_str(),
             outcome.as_deref().unwrap_or("(in progress)"),

@@ -16,6 +16,15 @@ impl Time {
     pub fn now() -> Time {
         Time(Utc::now())
     }
+
+    /// As people read it here: this machine's local time, to the second
+    /// (`2026-12-07 06:00:00`), for `calls` and the dashboard's pages.
+    pub fn local(&self) -> String {
+        self.0
+            .with_timezone(&chrono::Local)
+            .format("%Y-%m-%d %H:%M:%S")
+            .to_string()
+    }
 }
 
 impl From<SystemTime> for Time {

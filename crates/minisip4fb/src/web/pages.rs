@@ -141,13 +141,8 @@ fn layout(
 /// An RFC 3339 time as the household's clock shows it; anything else as
 /// it is.
 fn local_time(s: &str) -> String {
-    match chrono::DateTime::parse_from_rfc3339(s) {
-        Ok(t) => t
-            .with_timezone(&chrono::Local)
-            .format("%Y-%m-%d %H:%M:%S")
-            .to_string(),
-        Err(_) => s.to_owned(),
-    }
+    s.parse::<Time>()
+        .map_or_else(|_| s.to_owned(), |t| t.local())
 }
 
 /// A page's request: with the login if there is a password (else it goes
