@@ -158,7 +158,7 @@ fn print_table(records: &[Record]) {
     );
     for r in records {
         // Escaped: a display name must not drive the terminal.
-        let caller: String = r.who(Lang::En).chars().take(22).collect();
+        let caller: String = r.caller.who(Lang::En).chars().take(22).collect();
         let outcome = r.outcome.map(|o| o.to_string());
         println!(
             "{:<19}  {:<22}  {:<15}  {:<20}  {}",

@@ -1,7 +1,6 @@
 //! How a call is shown to people, in one place for the log line, `calls`,
 //! the dashboard, MQTT, push and hooks: who called.
 
-use super::Record;
 use crate::text::printable;
 
 /// The languages people are told things in (the dashboard, push).
@@ -67,13 +66,6 @@ pub fn who(sent: Option<&str>, e164: Option<&str>, name: Option<&str>, lang: Lan
         (Some(n), _) => n.to_owned(),
     };
     printable(&who).into_owned()
-}
-
-impl Record {
-    /// Who called, as [`who`] tells it.
-    pub fn who(&self, lang: Lang) -> String {
-        self.caller.who(lang)
-    }
 }
 
 #[cfg(test)]

@@ -271,7 +271,7 @@ impl Book {
             },
         };
         let r = &r;
-        let who = r.who(Lang::En);
+        let who = r.caller.who(Lang::En);
         let pin_right = matches!(end, ScriptEnd::PinRight(_));
         match end {
             ScriptEnd::Digits(digits) | ScriptEnd::PinRight(digits) => {
@@ -372,7 +372,7 @@ impl Book {
         });
         tracing::info!(
             "call from {} to {}: {} ({}); {outcome}{}",
-            record.who(Lang::En),
+            record.caller.who(Lang::En),
             printable(record.called.as_deref().unwrap_or("?")),
             record.decision,
             printable(&record.reason),

@@ -29,22 +29,27 @@ impl Decided {
             .display_name
             .as_deref()
             .is_some_and(|n| Some(n) != c.number.as_deref());
+        let (decision, rule, reason) = (
+            d.effective(),
+            d.why.rule().map(ToString::to_string),
+            d.reason(),
+        );
         Record {
             id: None,
             time,
             caller: Caller {
                 number: c.number,
-                e164: d.e164.clone(),
-                name: d.name.clone().or(c.display_name),
+                e164: d.e164,
+                name: d.name.or(c.display_name),
             },
             contact,
             called: c.called,
             class: d.class,
-            decision: d.effective(),
+            decision,
             action: d.action,
             log_only: d.log_only,
-            rule: d.why.rule().map(ToString::to_string),
-            reason: d.reason(),
+            rule,
+            reason,
             outcome: None,
             decision_ms: Some(self.decision_ms),
             bye_ms: None,

@@ -58,7 +58,7 @@ impl Teller {
             Teller::Hook(h) => h.fire(event, running).await.map_err(|e| e.to_string()),
             Teller::Push(p) => {
                 let (p, event) = (p.clone(), event.clone());
-                tokio::task::spawn_blocking(move || p.send(&event, p.timeout))
+                tokio::task::spawn_blocking(move || p.send(&event))
                     .await
                     .map_err(|e| e.to_string())?
                     .map_err(|e| e.to_string())

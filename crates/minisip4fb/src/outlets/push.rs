@@ -163,7 +163,7 @@ impl Preset {
         let pick = |en: &str, de: &str| lang.pick(en, de).to_owned();
         let (title, text) = match event {
             DaemonEvent::Call(r) | DaemonEvent::CallEnded(r) | DaemonEvent::Terminated(r) => {
-                let who = r.who(lang);
+                let who = r.caller.who(lang);
                 let title = if !r.decision.blocks() {
                     pick("Call", "Anruf")
                 } else {
@@ -250,11 +250,11 @@ impl Preset {
         (format!("minisip4fb: {}", clean(title)), clean(text))
     }
 
-    /// Sends it, within `timeout` (in the blocking pool: ureq).
-    pub fn send(&self, event: &DaemonEvent, timeout: Duration) -> Result<(), SendError> {
+    /// Sends it, within its timeout (in the blocking pool: ureq).
+    pub fn send(&self, event: &DaemonEvent) -> Result<(), SendError> {
         let (title, text) = self.text(event);
         let agent: ureq::Agent = ureq::Agent::config_builder()
-            .timeout_global(Some(timeout))
+            .timeout_global(Some(self.timeout))
             .build()
             .into();
         let shown = |url: &str| url.split("/bot").next().unwrap_or(url).to_owned();

@@ -111,7 +111,7 @@ impl fmt::Display for StatusCode {
     }
 }
 
-/// Tests and the emulator compare with plain numbers.
+/// Tests compare with plain numbers (`assert_eq!(r.status, 200)`).
 impl PartialEq<u16> for StatusCode {
     fn eq(&self, other: &u16) -> bool {
         self.0 == *other

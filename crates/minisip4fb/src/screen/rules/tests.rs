@@ -389,14 +389,26 @@ fn a_rule_with_an_announcement_or_answer_has_a_script() {
 mod example_config {
     use std::path::Path;
 
+    use crate::config::{self, Config};
+
+    /// The example config's text.
+    fn example_text() -> String {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        std::fs::read_to_string(root.join("minisip4fb.example.toml")).unwrap()
+    }
+
+    /// `text` as a config whose lists are installed beside it, as the
+    /// package installs the example's (contrib/example).
+    fn installed(text: &str) -> Config {
+        let mut cfg = config::parse(text).unwrap();
+        cfg.resolve_paths(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../contrib/example"));
+        cfg
+    }
+
     /// The documented example must always be a valid config.
     #[test]
     fn example_config_compiles_with_its_lists() {
-        let root = &Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-        // Its lists are installed beside it (contrib/example, the package).
-        let text = std::fs::read_to_string(root.join("minisip4fb.example.toml")).unwrap();
-        let mut cfg = crate::config::parse(&text).unwrap();
-        cfg.resolve_paths(&root.join("contrib/example"));
+        let cfg = installed(&example_text());
         let (rules, warnings) = super::Rules::compile(&cfg).unwrap();
         assert!(warnings.is_empty(), "{warnings:?}");
         assert_eq!(rules.len(), 6);
@@ -405,8 +417,7 @@ mod example_config {
     /// Its PhoneBlock block, uncommented as it says, is a valid config too.
     #[test]
     fn example_config_with_phoneblock_compiles() {
-        let root = &Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-        let text = std::fs::read_to_string(root.join("minisip4fb.example.toml")).unwrap();
+        let text = example_text();
         let (before, rest) = text.split_once("# --- phoneblock ---\n").unwrap();
         let (block, after) = rest.split_once("# --- end phoneblock ---\n").unwrap();
         let block: String = block
@@ -416,8 +427,7 @@ mod example_config {
             .collect();
         // A table between [[rule]]s is fine in TOML: the rules after it
         // are still rules.
-        let mut cfg = crate::config::parse(&format!("{before}{block}{after}")).unwrap();
-        cfg.resolve_paths(&root.join("contrib/example"));
+        let cfg = installed(&format!("{before}{block}{after}"));
         let pb = cfg.phoneblock.as_ref().expect("[phoneblock]");
         assert_eq!(pb.min_votes, 4);
         let (rules, warnings) = super::Rules::compile(&cfg).unwrap();
