@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use minisip4fb::net::{Announcement, IncomingCall};
+use minisip4fb::net::{Announcement, CallError, IncomingCall, Keys};
 use minisip4fb::{Phone, PhoneConfig};
 
 #[tokio::main]
@@ -47,11 +47,12 @@ async fn handle(
         return Ok(call.ring().await?);
     }
     call.answer_with(Some(prompt)).await?; // 200 OK with audio, then the prompt
-    match call.read_digits(Duration::from_secs(10)).await.as_deref() {
-        Some("1") => println!("{}: 1, switching the relay", call.caller()),
-        Some(keys) => println!("{}: {keys:?}, nothing to do", call.caller()),
-        None => println!("{}: hung up", call.caller()),
+    match call.read_digits(Duration::from_secs(10)).await {
+        Ok(Keys::Entered(k)) if k == "1" => println!("{}: 1, switching the relay", call.caller()),
+        Ok(keys) => println!("{}: {keys:?}, nothing to do", call.caller()),
+        Err(CallError::Ended(how)) => println!("{}: {how}", call.caller()), // hung up first
+        Err(e) => return Err(e.into()),
     }
-    call.hang_up().await?;
+    call.hang_up().await?; // a call already over stays so
     Ok(())
 }

@@ -1,8 +1,6 @@
 //! Screen calls yourself: terminate premium numbers, turn one number
 //! away the way the FRITZ!Box wants it, let everything else ring.
 //! `MINISIP4FB_PASSWORD=… cargo run --example screen -- fritz.box 620`
-use std::time::Duration;
-
 use minisip4fb::{Phone, PhoneConfig, Reject};
 
 #[tokio::main]
@@ -22,11 +20,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         };
         let done = match call.caller().number.as_deref() {
             Some(n) if n.starts_with("0900") => call.terminate().await.map(drop), // answer + hang up
-            // The Box's rule: ring ~3 s, then 480 (a 486 at once drops the FRITZ!Fon app).
-            Some("01701234567") => {
-                call.reject_after(Reject::Unavailable, Duration::from_secs(3))
-                    .await
-            }
+            // Rings ~3 s, then 480: what the Box wants (others keep ringing).
+            Some("01701234567") => call.reject(Reject::Unavailable).await,
             _ => call.ring().await, // e.g. switch a relay here
         };
         // A caller may hang up before we act: an error of that call only.

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use super::run::{Checked, RunArgs, print_problems, validate};
-use minisip4fb::net::Phone;
+use minisip4fb::net::{Phone, Registration};
 
 pub async fn check(args: RunArgs) -> i32 {
     // The same checks as `run` (one function), then the rules, as `run`
@@ -98,7 +98,26 @@ pub async fn check(args: RunArgs) -> i32 {
         phone.registrar(),
         phone.contact()
     );
-    match tokio::time::timeout(Duration::from_secs(15), phone.wait_registered()).await {
+    // The first answer decides: granted, refused, or nothing back within
+    // the REGISTER's first resends (a few seconds, not the 32 s of a
+    // transaction's timeout).
+    let mut updates = phone.registration_updates();
+    let first = async {
+        loop {
+            let now = updates.borrow_and_update().clone();
+            match now {
+                Registration::Registered { expires } => return Ok(expires),
+                Registration::NoAnswer { .. } | Registration::Failed { .. } => {
+                    return Err(now.problem().unwrap_or_default());
+                }
+                _ => {}
+            }
+            if updates.changed().await.is_err() {
+                return Err("the phone stopped".to_owned());
+            }
+        }
+    };
+    match tokio::time::timeout(Duration::from_secs(15), first).await {
         Ok(Ok(expires)) => {
             println!(
                 "registered: the Box granted {} s and will call sip:{}@{}",
@@ -110,17 +129,23 @@ pub async fn check(args: RunArgs) -> i32 {
             println!("unregistered again: all good");
             0
         }
+        Ok(Err(e)) if matches!(phone.registration(), Registration::NoAnswer { .. }) => {
+            eprintln!(
+                "registration: {e}. Is {} the FRITZ!Box, is the IP phone set up there, and does no firewall block UDP {}?",
+                settings.phone.fritzbox,
+                phone.registrar().port()
+            );
+            let _ = phone.shutdown().await;
+            1
+        }
         Ok(Err(e)) => {
             eprintln!("registration: {e}");
+            let _ = phone.shutdown().await;
             1
         }
         Err(_) => {
-            let last = match phone.registration() {
-                minisip4fb::net::Registration::Failed { reason, .. } => format!(": {reason}"),
-                _ => String::new(),
-            };
             eprintln!(
-                "registration: no success within 15 s{last}. Is {} the FRITZ!Box, is the IP phone set up there, and does no firewall block UDP {}?",
+                "registration: no success within 15 s. Is {} the FRITZ!Box, is the IP phone set up there, and does no firewall block UDP {}?",
                 settings.phone.fritzbox,
                 phone.registrar().port()
             );

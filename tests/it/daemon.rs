@@ -246,7 +246,7 @@ async fn every_call_ends_as_configured_and_is_logged_with_its_reason() {
             rule: "abroad (foreign, decline)",
             caller: Caller::International("0033142685300".into()),
             ring_ms: 5000,
-            seen: CallOutcome::RejectedByPhone(486),
+            seen: CallOutcome::RejectedByPhone(480),
             decision: "decline",
             outcome: "declined",
             reason: "rule 5 \"abroad\": +33142685300 is foreign (FR)",
@@ -571,7 +571,7 @@ async fn sigterm_ends_ringing_calls_writes_their_outcome_and_unregisters() {
     let calls = calls_json(&dir);
     assert_eq!(calls.len(), 2);
     assert_eq!(calls[0]["outcome"], "terminated", "{:?}", calls[0]);
-    assert_eq!(calls[1]["outcome"], "rejected-480", "{:?}", calls[1]);
+    assert_eq!(calls[1]["outcome"], "declined", "{:?}", calls[1]);
     assert_eq!(emu.violations().await, Vec::<String>::new());
 }
 

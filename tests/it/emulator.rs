@@ -373,6 +373,10 @@ async fn the_invite_is_the_boxes_and_a_fast_decline_is_flagged() {
         v.contains("486 after 0 ms of ringing: the Box drops the FRITZ!Fon app"),
         "{v}"
     );
+    assert!(
+        v.contains("486 to decline: only 180, held ~3 s, then 480"),
+        "{v}"
+    );
 }
 
 #[tokio::test]

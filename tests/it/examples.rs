@@ -176,3 +176,47 @@ fn the_readme_shows_the_examples_as_they_are() {
         );
     }
 }
+
+/// The Rust the README names is the workspace's `rust-version`, and no
+/// dependency in the lock file asks for a newer one. (Syntax newer than
+/// it is caught by the compiler of that version only; clippy's
+/// `incompatible_msrv` catches newer standard-library calls, and the
+/// README names the toolchain CI builds with.)
+#[test]
+fn the_readme_names_the_rust_the_build_needs() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let manifest = std::fs::read_to_string(root.join("Cargo.toml")).unwrap();
+    let msrv = manifest
+        .lines()
+        .find_map(|l| l.strip_prefix("rust-version = \""))
+        .and_then(|l| l.strip_suffix('"'))
+        .expect("Cargo.toml's [workspace.package] sets rust-version");
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    assert!(
+        readme.contains(&format!("Rust {msrv} or newer")),
+        "README.md must say \"Rust {msrv} or newer\", as Cargo.toml's rust-version does"
+    );
+    let version = |v: &str| -> Vec<u32> { v.split('.').map(|p| p.parse().unwrap()).collect() };
+    let out = Command::new(env!("CARGO"))
+        .args(["metadata", "--format-version", "1", "--locked", "--offline"])
+        .current_dir(root)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let meta: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let newer: Vec<String> = meta["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| {
+            let needs = p["rust_version"].as_str()?;
+            (version(needs) > version(msrv))
+                .then(|| format!("{} {} needs Rust {needs}", p["name"], p["version"]))
+        })
+        .collect();
+    assert!(newer.is_empty(), "rust-version {msrv} is untrue: {newer:?}");
+}

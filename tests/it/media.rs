@@ -11,8 +11,10 @@ use std::sync::mpsc as std_mpsc;
 use std::time::{Duration, Instant};
 
 use minisip4fb::net::{
-    Announcement, CallId, CallerId, Collect, Phone, PhoneConfig, Screen, Script, ScriptEnd, Verdict,
+    Announcement, CallError, CallId, CallerId, Collect, Keys as Entry, Outcome, Phone, PhoneConfig,
+    Reject, Screen, Script, ScriptEnd, Verdict,
 };
+use minisip4fb::sip::StatusCode;
 use minisip4fb_emulator::{
     CallOutcome, CallReport, CallSpec, Caller, Emulator, EmulatorConfig, Keys,
 };
@@ -251,6 +253,61 @@ async fn answer_collects_keys_by_rfc4733_and_by_info_and_checks_the_pin() {
     phone.shutdown().await.unwrap();
 }
 
+/// Calls handled one after another, as a simple program does: a call
+/// whose caller hung up while it waited says so (a typed "over", not an
+/// unknown call), and the library's `reject` and a ringing call's
+/// `hang_up` decline as the Box wants it (180 held ~3 s, then 480), so the
+/// strict emulator sees no violation.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_one_after_another_never_vanish_and_declines_hold_the_180() {
+    let emu = Arc::new(emulator(14).await);
+    let mut phone = Phone::start(phone_config(&emu)).await.unwrap();
+    phone.wait_registered().await.unwrap();
+    let place = |n: &str, ring_ms| {
+        let e = emu.clone();
+        let spec =
+            CallSpec::new(Caller::National(n.into())).cancel_after(Duration::from_millis(ring_ms));
+        tokio::spawn(async move { e.call(spec).await })
+    };
+    let first = place("0301234567", 8000);
+    let first_call = phone.next_call().await.unwrap();
+    let gone = place("0307654321", 300);
+    // The program is busy with the first call while the second gives up.
+    let gone_report = gone.await.unwrap();
+    assert_eq!(
+        gone_report.outcome,
+        CallOutcome::IgnoredUntilCancelled,
+        "{gone_report}"
+    );
+    let waited = phone.next_call().await.unwrap();
+    match waited.ring().await {
+        Err(CallError::Ended(Outcome::Cancelled)) => {}
+        other => panic!("a call over before it was handled: {other:?}"),
+    }
+    let t = Instant::now();
+    first_call.reject(Reject::Unavailable).await.unwrap();
+    assert_eq!(first_call.ended().await, Outcome::Rejected(StatusCode(480)));
+    assert!(
+        t.elapsed() >= Duration::from_millis(2900),
+        "{:?}",
+        t.elapsed()
+    );
+    let r = first.await.unwrap();
+    assert_eq!(r.outcome, CallOutcome::RejectedByPhone(480), "{r}");
+    let third = place("0301112222", 8000);
+    let third_call = phone.next_call().await.unwrap();
+    assert_eq!(
+        third_call.hang_up().await.unwrap(),
+        Outcome::Rejected(StatusCode(480))
+    );
+    assert_eq!(
+        third.await.unwrap().outcome,
+        CallOutcome::RejectedByPhone(480)
+    );
+    assert_eq!(emu.violations().await, Vec::<String>::new());
+    phone.shutdown().await.unwrap();
+}
+
 /// The library's own flow: a call from `next_call`, answered with a
 /// prompt, keys read, a second announcement, hung up.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -272,11 +329,16 @@ async fn a_library_user_answers_plays_and_reads_keys() {
     let hello = Announcement::from_samples("hello", vec![2000; 1600]);
     incoming.answer_with(Some(&hello)).await.unwrap();
     assert_eq!(
+        incoming.read_digits(Duration::from_secs(3)).await.unwrap(),
+        Entry::Entered("55".into())
+    );
+    assert_eq!(
         incoming
-            .read_digits(Duration::from_secs(3))
+            .read_digits(Duration::from_millis(200))
             .await
-            .as_deref(),
-        Some("55")
+            .unwrap(),
+        Entry::TimedOut(String::new()),
+        "no key: a timeout, not an entry"
     );
     let bye = Announcement::from_samples("bye", vec![-2000; 800]);
     incoming.play(&bye).await.unwrap();

@@ -171,6 +171,11 @@ impl Fritzbox {
                             rang.as_millis()
                         ));
                     }
+                    if status == 486 {
+                        self.violation(
+                            "486 to decline: only 180, held ~3 s, then 480 was tested with the FRITZ!Fon app (FRITZBOX.md)".into(),
+                        );
+                    }
                 }
                 c.report.outcome = match status {
                     487 if matches!(c.phase, Phase::Cancelling { .. }) && c.report.ringing => {

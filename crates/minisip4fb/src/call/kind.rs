@@ -10,7 +10,8 @@ pub enum Action {
     Ring,
     /// Answer and hang up at once: the other phones stop ringing.
     Terminate,
-    /// Ring ~3 s, then 486 Busy (FRITZBOX.md: a fast 486 drops the FRITZ!Fon app).
+    /// Ring ~3 s, then 480 Temporarily Unavailable (FRITZBOX.md: the one
+    /// form tested on a real Box; an early decline drops the FRITZ!Fon app).
     Decline,
     /// Stay silent (no 180); the call rings on the other phones.
     IgnoreSilently,

@@ -271,7 +271,8 @@ pub struct Screen {
     pub default: Action,
     /// Trial mode: decide and log, but always let the call ring.
     pub log_only: bool,
-    /// How long `decline` rings before 486.
+    /// How long `decline` rings before 480 (FRITZBOX.md: the form tested
+    /// on a real Box).
     pub decline_delay: Span,
 }
 
@@ -523,7 +524,7 @@ impl std::fmt::Display for Span {
             (1000, "s"),
         ]
         .into_iter()
-        .find(|(u, _)| ms > 0 && ms % u == 0)
+        .find(|(u, _)| ms > 0 && ms.is_multiple_of(*u))
         .map_or((ms, "ms"), |(u, name)| (ms / u, name));
         write!(f, "{n}{unit}")
     }

@@ -34,6 +34,7 @@ use crate::net::{IncomingCall, Phone, PhoneConfig, Registration, Verdict};
 use crate::outlets::{Tellers, hooks, mqtt};
 use crate::screen::rules::History;
 use boxwork::start_tr064;
+use minisip4fb_proto::agent::RegistrationError;
 use note::Note;
 use reload::{ReloadError, Watching, reloader};
 use screening::DaemonScreen;
@@ -75,7 +76,7 @@ pub enum ServeError {
     Rules(String),
     /// The registration failed for good (a wrong password).
     #[error(transparent)]
-    Registration(minisip4fb_proto::agent::RegistrationError),
+    Registration(RegistrationError),
     /// The phone's thread ended by itself.
     #[error("the phone stopped")]
     PhoneStopped,
@@ -417,10 +418,27 @@ async fn registration_events(
 ) {
     let mut registered = false;
     let mut ever = false;
+    // Said once when the Box stops answering; its every timeout after
+    // that is retried quietly until it answers again.
+    let mut silent = false;
     loop {
         let now = rx.borrow_and_update().clone();
         match now {
+            Registration::NoAnswer { registrar } if !silent => {
+                silent = true;
+                tracing::warn!(
+                    "no answer from the FRITZ!Box at {registrar} (is the address right, is the Box up, does no firewall block UDP {}?); retrying quietly until it answers",
+                    registrar.port()
+                );
+            }
+            Registration::Failed {
+                reason: RegistrationError::Timeout(_),
+                retry_in: Some(_),
+            } if silent && !registered => {
+                tracing::debug!("still no answer from the FRITZ!Box; retrying");
+            }
             Registration::Registered { expires } if !registered => {
+                silent = false;
                 registered = true;
                 let expires = expires.as_secs();
                 if ever {
@@ -442,6 +460,7 @@ async fn registration_events(
                 reason,
                 retry_in: Some(d),
             } => {
+                silent = false;
                 tracing::warn!(
                     "registration failed: {reason}; retrying in {:.1} s",
                     d.as_secs_f64()

@@ -77,7 +77,7 @@ pub fn verdict_of(action: Action, script: Option<Arc<Script>>, decline_delay: Du
         (Action::Ring | Action::Answer, _) => Verdict::Ring,
         (Action::Terminate | Action::TerminateAndBar, None) => Verdict::Terminate,
         (Action::Decline, _) => Verdict::Reject {
-            how: Reject::Busy,
+            how: Reject::Unavailable,
             after: decline_delay,
         },
         (Action::IgnoreSilently, _) => Verdict::Silent,

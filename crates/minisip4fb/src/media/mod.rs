@@ -66,25 +66,42 @@ pub enum ScriptEnd {
     NoSocket,
 }
 
-/// One entry: keys until `#`, [`MAX_DIGITS`], or `timeout` without a key
-/// (then what came so far counts, if anything). `None` when the call's
-/// media ended first.
+/// One entry of keys, as the caller ended it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Keys {
+    /// Ended by `#` (not included) or by reaching [`MAX_DIGITS`] keys.
+    Entered(String),
+    /// No key came for the timeout: the keys before it (maybe none).
+    TimedOut(String),
+}
+
+impl Keys {
+    /// The keys, however the entry ended.
+    pub fn digits(&self) -> &str {
+        match self {
+            Keys::Entered(d) | Keys::TimedOut(d) => d,
+        }
+    }
+}
+
+/// One entry: keys until `#`, [`MAX_DIGITS`], or `timeout` without a key.
+/// `None` when the call's media ended first.
 pub async fn entry(
     digits: &mut tokio::sync::mpsc::Receiver<char>,
     timeout: Duration,
-) -> Option<String> {
+) -> Option<Keys> {
     let mut got = String::new();
     loop {
         match tokio::time::timeout(timeout, digits.recv()).await {
-            Ok(Some('#')) => return Some(got),
+            Ok(Some('#')) => return Some(Keys::Entered(got)),
             Ok(Some(d)) => {
                 got.push(d);
                 if got.len() >= MAX_DIGITS {
-                    return Some(got);
+                    return Some(Keys::Entered(got));
                 }
             }
             Ok(None) => return None,
-            Err(_) => return Some(got),
+            Err(_) => return Some(Keys::TimedOut(got)),
         }
     }
 }
@@ -97,7 +114,7 @@ pub async fn collect(
 ) -> Option<ScriptEnd> {
     let mut wrong = 0;
     for _ in 0..PIN_ATTEMPTS {
-        let Some(got) = entry(digits, c.timeout).await else {
+        let Some(Keys::Entered(got) | Keys::TimedOut(got)) = entry(digits, c.timeout).await else {
             // Hung up: wrong entries so far are guesses all the same.
             return (wrong > 0).then_some(ScriptEnd::WrongPin(wrong));
         };
@@ -138,11 +155,12 @@ mod tests {
     async fn entries_end_at_hash_timeout_or_length() {
         let t = Duration::from_secs(10);
         let mut k = keys("12#34").await;
-        assert_eq!(entry(&mut k, t).await.as_deref(), Some("12"));
-        assert_eq!(entry(&mut k, t).await.as_deref(), Some("34"), "timeout");
-        assert_eq!(entry(&mut k, t).await.as_deref(), Some(""));
+        assert_eq!(entry(&mut k, t).await, Some(Keys::Entered("12".into())));
+        assert_eq!(entry(&mut k, t).await, Some(Keys::TimedOut("34".into())));
+        assert_eq!(entry(&mut k, t).await, Some(Keys::TimedOut("".into())));
         let mut k = keys(&"1".repeat(40)).await;
-        assert_eq!(entry(&mut k, t).await.unwrap().len(), MAX_DIGITS);
+        let long = entry(&mut k, t).await.unwrap();
+        assert!(matches!(long, Keys::Entered(_)) && long.digits().len() == MAX_DIGITS);
         let (tx, mut rx) = mpsc::channel(1);
         drop(tx);
         assert_eq!(entry(&mut rx, t).await, None);

@@ -53,7 +53,8 @@ impl Phone {
         self.rt.block_on(call.answer())
     }
 
-    /// BYE (after the ACK) for an answered call, 486 for a ringing one.
+    /// BYE (after the ACK) for an answered call; a ringing one is declined
+    /// as [`Phone::reject`] does.
     pub fn hang_up(&self, call: &IncomingCall) -> Result<Outcome, CallError> {
         self.rt.block_on(call.hang_up())
     }
@@ -78,13 +79,17 @@ impl Phone {
         self.rt.block_on(call.play(a))
     }
 
-    /// Keys until `#`, 32 keys or `timeout` without one; `None` once the
-    /// call is over.
-    pub fn read_digits(&self, call: &IncomingCall, timeout: std::time::Duration) -> Option<String> {
+    /// One entry of keys (see [`IncomingCall::read_digits`]).
+    pub fn read_digits(
+        &self,
+        call: &IncomingCall,
+        timeout: std::time::Duration,
+    ) -> Result<super::Keys, CallError> {
         self.rt.block_on(call.read_digits(timeout))
     }
 
-    /// Declines the ringing call with `how`.
+    /// Declines the ringing call with `how` after ringing ~3 s, as the
+    /// FRITZ!Box wants it (see [`IncomingCall::reject`]).
     pub fn reject(&self, call: &IncomingCall, how: Reject) -> Result<(), CallError> {
         self.rt.block_on(call.reject(how))
     }

@@ -45,9 +45,14 @@ impl IncomingCall {
         self.commands
             .send((c, tx))
             .map_err(|_| CallError::Stopped)?;
-        rx.await
-            .map_err(|_| CallError::Stopped)?
-            .map_err(CallError::from)
+        rx.await.map_err(|_| CallError::Stopped)?.map_err(|e| {
+            // A call that waited while the caller hung up is gone from the
+            // agent: say that it ended, and how, not that it is unknown.
+            match *self.status.borrow() {
+                CallStatus::Ended(how) => CallError::Ended(how),
+                _ => CallError::from(e),
+            }
+        })
     }
 
     /// Sends 180 Ringing: the call keeps ringing on the other phones.
@@ -111,11 +116,17 @@ impl IncomingCall {
         self.digits.lock().await.as_mut()?.recv().await
     }
 
-    /// Keys until `#` (not included), 32 keys, or `timeout` without a key;
-    /// `None` once the call is over.
-    pub async fn read_digits(&self, timeout: Duration) -> Option<String> {
+    /// One entry of keys: until `#` (not included) or 32 keys
+    /// ([`Keys::Entered`]), or `timeout` without a key ([`Keys::TimedOut`],
+    /// with the keys before it). [`CallError::Ended`] once the call is
+    /// over, [`CallError::NoMedia`] on a call answered without audio.
+    pub async fn read_digits(&self, timeout: Duration) -> Result<Keys, CallError> {
         let mut digits = self.digits.lock().await;
-        crate::media::entry(digits.as_mut()?, timeout).await
+        let digits = digits.as_mut().ok_or(CallError::NoMedia)?;
+        match crate::media::entry(digits, timeout).await {
+            Some(keys) => Ok(keys),
+            None => Err(CallError::Ended(self.ended().await)),
+        }
     }
 
     /// What a [`Verdict::Script`] does, for a call decided here: answer
@@ -156,10 +167,27 @@ impl IncomingCall {
     }
 
     /// Hangs up and waits until the call is over: BYE when answered (after
-    /// the ACK), 486 while still ringing.
+    /// the ACK); while still ringing, declines as [`IncomingCall::reject`]
+    /// does with [`Reject::Unavailable`] (so this waits ~3 s). A call
+    /// already over gives how it ended.
     pub async fn hang_up(&self) -> Result<Outcome, CallError> {
-        self.command(Command::HangUp(self.id)).await?;
-        Ok(self.ended().await)
+        if let CallStatus::Ended(how) = self.status() {
+            return Ok(how);
+        }
+        if self.status() == CallStatus::Ringing {
+            match self.reject(Reject::Unavailable).await {
+                // Answered meanwhile (a script's prompt): a BYE then.
+                Err(CallError::Command(CommandError::WrongState(..))) => {}
+                other => {
+                    other?;
+                    return Ok(self.ended().await);
+                }
+            }
+        }
+        match self.command(Command::HangUp(self.id)).await {
+            Ok(()) | Err(CallError::Ended(_)) => Ok(self.ended().await),
+            Err(e) => Err(e),
+        }
     }
 
     /// Answers and hangs up at once — the spam-call trick: every other
@@ -170,16 +198,27 @@ impl IncomingCall {
         Ok(self.ended().await)
     }
 
-    /// Declines at once. Other phones keep ringing.
+    /// Declines the way the FRITZ!Box wants it: rings (180) for
+    /// [`DECLINE_HOLD`], then sends `how`; [`Reject::Unavailable`] (480)
+    /// is the one form tested on a real Box (FRITZBOX.md). Other phones
+    /// keep ringing. Returns once the 180 is out; [`IncomingCall::ended`]
+    /// waits for the decline.
     pub async fn reject(&self, how: Reject) -> Result<(), CallError> {
-        self.command(Command::Reject(self.id, how.status(), None))
+        self.reject_after(how, DECLINE_HOLD).await
+    }
+
+    /// Rings for `delay`, then declines. A delay much under
+    /// [`DECLINE_HOLD`] makes the Box drop the FRITZ!Fon app from the ring
+    /// group (FRITZBOX.md).
+    pub async fn reject_after(&self, how: Reject, delay: Duration) -> Result<(), CallError> {
+        self.command(Command::Reject(self.id, how.status(), Some(delay)))
             .await
     }
 
-    /// Rings for `delay`, then declines (FRITZBOX.md: a fast 486 drops the
-    /// FRITZ!Fon app from the ring group; ~3 s avoids that).
-    pub async fn reject_after(&self, how: Reject, delay: Duration) -> Result<(), CallError> {
-        self.command(Command::Reject(self.id, how.status(), Some(delay)))
+    /// Declines at once, without ringing: for registrars other than the
+    /// FRITZ!Box, which then drops the FRITZ!Fon app from the ring group.
+    pub async fn reject_now(&self, how: Reject) -> Result<(), CallError> {
+        self.command(Command::Reject(self.id, how.status(), None))
             .await
     }
 

@@ -181,6 +181,20 @@ impl Driver {
                     retry_in: *retry_in,
                 });
             }
+            Event::RegistrarSilent { registrar, waited } => {
+                // While a binding holds, a silent refresh is not yet news:
+                // the refresh runs its course (and fails, or not).
+                if matches!(*self.registration.borrow(), Registration::Registered { .. }) {
+                    tracing::warn!(
+                        "no answer from the FRITZ!Box at {registrar} for {:.1} s to a refresh; still trying",
+                        waited.as_secs_f64()
+                    );
+                } else {
+                    self.registration.send_replace(Registration::NoAnswer {
+                        registrar: *registrar,
+                    });
+                }
+            }
             Event::Unregistered => {
                 self.registration.send_replace(Registration::Unregistered);
             }

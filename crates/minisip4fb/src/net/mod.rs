@@ -16,7 +16,7 @@
 //! while let Some(call) = phone.next_call().await {
 //!     match call.caller().number.as_deref() {
 //!         Some(n) if n.starts_with("0900") => { call.terminate().await?; }
-//!         Some("01701234567") => { call.reject(Reject::Busy).await?; }
+//!         Some("01701234567") => { call.reject(Reject::Unavailable).await?; }
 //!         _ => { call.ring().await?; }
 //!     }
 //! }
@@ -50,7 +50,7 @@ use minisip4fb_proto::agent::{
 };
 use minisip4fb_proto::sip::{Host, StatusCode};
 
-pub use crate::media::{Announcement, Collect, Script, ScriptEnd};
+pub use crate::media::{Announcement, Collect, Keys, Script, ScriptEnd};
 /// The agent's types an application of the phone needs, so that it never
 /// reaches below this layer.
 pub use minisip4fb_proto::agent::{CallId, CallerId, Outcome};
@@ -141,8 +141,9 @@ pub enum CallError {
     /// Not possible in the call's state (e.g. answering an ended call).
     #[error(transparent)]
     Command(#[from] CommandError),
-    /// The call ended meanwhile, so.
-    #[error("the call ended ({0:?})")]
+    /// The call is over (the caller may have hung up while it waited),
+    /// and how it ended.
+    #[error("the call is already over ({0})")]
     Ended(Outcome),
     /// The phone's thread has ended.
     #[error("the phone's driver has stopped")]
@@ -155,12 +156,16 @@ pub enum CallError {
     NoMedia,
 }
 
+/// How long a decline rings first at the FRITZ!Box: 180, held ~3 s, then
+/// 480 is the one form tested with the FRITZ!Fon app (FRITZBOX.md).
+pub const DECLINE_HOLD: Duration = Duration::from_secs(3);
+
 /// Ways to decline a call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reject {
     /// 486 Busy Here.
     Busy,
-    /// 480 Temporarily Unavailable.
+    /// 480 Temporarily Unavailable: the FRITZ!Box-safe decline.
     Unavailable,
     /// 603 Decline.
     Decline,
@@ -192,8 +197,8 @@ pub enum Verdict {
     Reject {
         /// With which status.
         how: Reject,
-        /// How long to ring first (a quick 486 makes the Box drop the
-        /// FRITZ!Fon app from the ring group; FRITZBOX.md).
+        /// How long to ring first ([`DECLINE_HOLD`]: a quicker decline
+        /// makes the Box drop the FRITZ!Fon app from the ring group).
         after: Duration,
     },
     /// Answer with audio, run the script (say an announcement, listen for
@@ -250,6 +255,13 @@ pub enum Registration {
         /// The lifetime the Box granted.
         expires: Duration,
     },
+    /// Nothing came back from the Box for a few seconds (the REGISTER's
+    /// first resends): unreachable, or not a FRITZ!Box. The phone goes on
+    /// trying.
+    NoAnswer {
+        /// Where the REGISTER goes.
+        registrar: SocketAddr,
+    },
     /// The last attempt failed.
     Failed {
         /// Why.
@@ -259,6 +271,20 @@ pub enum Registration {
     },
     /// Unregistered on shutdown.
     Unregistered,
+}
+
+impl Registration {
+    /// What is wrong, as a person can act on it; `None` while all is well
+    /// or still starting.
+    pub fn problem(&self) -> Option<String> {
+        match self {
+            Registration::NoAnswer { registrar } => {
+                Some(RegistrationError::Timeout(*registrar).to_string())
+            }
+            Registration::Failed { reason, .. } => Some(reason.to_string()),
+            _ => None,
+        }
+    }
 }
 
 /// The life of a call as the application sees it.
@@ -295,13 +321,28 @@ impl Drop for Phone {
 }
 
 impl Phone {
-    /// Starts the phone and waits for the first successful registration.
-    /// Transient failures (no answer, Box rebooting) are retried with
-    /// backoff; wrong credentials end it with an error.
+    /// Starts the phone and waits for its first registration: an error,
+    /// and the phone stopped, as soon as the Box refuses or has not
+    /// answered for a few seconds ([`Registration::NoAnswer`]; the error
+    /// says "no answer from …"). Once registered, every failure is retried
+    /// with backoff for ever. To wait for a Box that may be down instead,
+    /// [`Phone::start`] and [`Phone::wait_registered`].
     pub async fn connect(config: PhoneConfig) -> Result<Phone, PhoneError> {
         let phone = Phone::start(config).await?;
-        phone.wait_registered().await?;
-        Ok(phone)
+        let mut rx = phone.registration.clone();
+        let failed = loop {
+            let now = rx.borrow_and_update().clone();
+            match now {
+                Registration::Registered { .. } => return Ok(phone),
+                Registration::NoAnswer { registrar } => {
+                    break RegistrationError::Timeout(registrar);
+                }
+                Registration::Failed { reason, .. } => break reason,
+                _ => rx.changed().await.map_err(|_| PhoneError::Stopped)?,
+            }
+        };
+        let _ = phone.shutdown().await;
+        Err(failed.into())
     }
 
     /// Binds, starts the driver and begins registering; returns at once.
@@ -409,8 +450,9 @@ impl Phone {
         })
     }
 
-    /// Waits until the Box holds our binding, or registration has failed
-    /// for good (wrong user or password).
+    /// Waits until the Box holds our binding, through every transient
+    /// failure (no answer, a Box rebooting: retried with backoff), or until
+    /// registration has failed for good (wrong user or password).
     pub async fn wait_registered(&self) -> Result<Duration, PhoneError> {
         let mut rx = self.registration.clone();
         loop {

@@ -289,15 +289,13 @@ fn status(app: &Shared) -> serde_json::Value {
     let reg = app.registration.borrow().clone();
     let (state, expires) = match &reg {
         Registration::Connecting => ("connecting", None),
+        Registration::NoAnswer { .. } => ("no-answer", None),
         Registration::Registered { expires } => ("registered", Some(expires.as_secs())),
         Registration::Failed { .. } => ("failed", None),
         Registration::Unregistered => ("unregistered", None),
     };
     let seen = app.seen.lock().unwrap_or_else(|p| p.into_inner());
-    let failure = match &reg {
-        Registration::Failed { reason, .. } => Some(reason.to_string()),
-        _ => None,
-    };
+    let failure = reg.problem();
     let phoneblock = app.phoneblock.as_ref().map(|h| {
         let l = h.load();
         serde_json::json!({

@@ -39,6 +39,10 @@ pub enum Output {
     Timeout(Instant),
 }
 
+/// Resends of an unanswered REGISTER before [`Event::RegistrarSilent`]:
+/// with T1 = 500 ms the third goes out 3.5 s after the first.
+pub const SILENT_AFTER: u8 = 3;
+
 /// What happened, for the application.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
@@ -54,6 +58,16 @@ pub enum Event {
         reason: RegistrationError,
         /// When the agent tries again by itself.
         retry_in: Option<Duration>,
+    },
+    /// Our REGISTER went out and was resent [`SILENT_AFTER`] times
+    /// without any answer: the Box is unreachable or not there. Said once
+    /// per attempt, seconds before the attempt times out (64·T1); the
+    /// agent goes on trying.
+    RegistrarSilent {
+        /// Where the REGISTER goes.
+        registrar: SocketAddr,
+        /// How long it has been unanswered.
+        waited: Duration,
     },
     /// Our unregistration (expires 0) was confirmed, or given up on.
     Unregistered,

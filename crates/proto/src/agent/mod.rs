@@ -35,7 +35,7 @@ use crate::sip::{self, Host, Message, Method, Request, Response, SipUri, StatusC
 
 pub use caller::CallerId;
 pub use config::Config;
-pub use io::{Event, Input, Media, Output};
+pub use io::{Event, Input, Media, Output, SILENT_AFTER};
 pub use outcome::{Outcome, UnknownOutcome};
 pub use register::RegistrationError;
 

@@ -16,7 +16,8 @@ pub enum Outcome {
     /// Another phone took the call: CANCEL with `Reason: SIP;cause=200`
     /// (RFC 3326).
     AnsweredElsewhere,
-    /// We declined with this status (486 reads "declined").
+    /// We declined with this status (480, the FRITZ!Box-safe decline,
+    /// reads "declined").
     Rejected(StatusCode),
     /// Our 200 OK was never acknowledged within 64·T1 (RFC 3261
     /// §13.3.1.4); we sent BYE.
@@ -36,7 +37,7 @@ impl Outcome {
             Outcome::RemoteHungUp => Borrowed("hung-up-by-caller"),
             Outcome::Cancelled => Borrowed("cancelled-by-caller"),
             Outcome::AnsweredElsewhere => Borrowed("answered-elsewhere"),
-            Outcome::Rejected(StatusCode::BUSY_HERE) => Borrowed("declined"),
+            Outcome::Rejected(StatusCode::TEMPORARILY_UNAVAILABLE) => Borrowed("declined"),
             Outcome::Rejected(s) => Owned(format!("rejected-{s}")),
             Outcome::NoAck => Borrowed("no-ack"),
             Outcome::ByeFailed(Some(s)) => Owned(format!("bye-failed-{s}")),
@@ -67,7 +68,9 @@ impl std::str::FromStr for Outcome {
             "hung-up-by-caller" => Outcome::RemoteHungUp,
             "cancelled-by-caller" => Outcome::Cancelled,
             "answered-elsewhere" => Outcome::AnsweredElsewhere,
-            "declined" => Outcome::Rejected(StatusCode::BUSY_HERE),
+            // Call logs before the decline became 480 (FRITZBOX.md) meant 486
+            // by it; the decline is what counts.
+            "declined" => Outcome::Rejected(StatusCode::TEMPORARILY_UNAVAILABLE),
             "no-ack" => Outcome::NoAck,
             "bye-unanswered" => Outcome::ByeFailed(None),
             "expired" => Outcome::Expired,

@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 use rand::Rng;
 
 use super::build::{self, ALLOW};
-use super::transaction::{ClientTx, Fire, Retransmit};
-use super::{Ctx, Event};
+use super::transaction::{ClientTx, Fire, Retransmit, TIMEOUT};
+use super::{Ctx, Event, SILENT_AFTER};
 use crate::sip::{Method, Response, StatusCode, Uri, name};
 
 /// Why a registration attempt failed.
@@ -70,6 +70,8 @@ enum State {
     Trying {
         tx: ClientTx,
         unregister: bool,
+        /// Resends without any answer so far (none once one came).
+        unanswered: Option<u8>,
     },
     /// Bound; refresh at `refresh_at`.
     Registered {
@@ -148,13 +150,15 @@ impl Registration {
         self.send(ctx, now, false);
     }
 
+    /// Removes our binding. Without one (never registered, or it ran
+    /// out) there is nothing to remove and nothing to wait for: a Box that
+    /// never answered would only make the shutdown wait 32 s for nothing.
     pub fn unregister(&mut self, ctx: &mut Ctx, now: Instant) {
-        match self.state {
-            State::Unregistered | State::Failed | State::Idle if !self.is_bound(now) => {
-                self.state = State::Unregistered;
-                ctx.emit(Event::Unregistered);
-            }
-            _ => self.send(ctx, now, true),
+        if self.is_bound(now) {
+            self.send(ctx, now, true);
+        } else {
+            self.state = State::Unregistered;
+            ctx.emit(Event::Unregistered);
         }
     }
 
@@ -211,6 +215,7 @@ impl Registration {
                 timer: Retransmit::new(now, data),
             },
             unregister,
+            unanswered: Some(0),
         };
     }
 
@@ -222,10 +227,23 @@ impl Registration {
             tracing::warn!("registration expired without a successful refresh");
         }
         match &mut self.state {
-            State::Trying { tx, unregister } => match tx.timer.poll(now) {
+            State::Trying {
+                tx,
+                unregister,
+                unanswered,
+            } => match tx.timer.poll(now) {
                 Fire::Resend => {
                     let (dest, data) = (tx.dest, tx.timer.data.clone());
                     ctx.send(dest, data);
+                    if let Some(n) = unanswered {
+                        *n += 1;
+                        if *n == SILENT_AFTER && !*unregister {
+                            ctx.emit(Event::RegistrarSilent {
+                                registrar: dest,
+                                waited: TIMEOUT - tx.timer.give_up.saturating_duration_since(now),
+                            });
+                        }
+                    }
                 }
                 Fire::GaveUp if *unregister => {
                     self.state = State::Unregistered;
@@ -246,12 +264,18 @@ impl Registration {
 
     /// Handles a response if it belongs to our REGISTER transaction.
     pub fn on_response(&mut self, ctx: &mut Ctx, now: Instant, branch: &str, r: &Response) -> bool {
-        let State::Trying { tx, unregister } = &mut self.state else {
+        let State::Trying {
+            tx,
+            unregister,
+            unanswered,
+        } = &mut self.state
+        else {
             return false;
         };
         if tx.branch != branch || r.headers.cseq().map(|c| &c.method) != Ok(&Method::Register) {
             return false;
         }
+        *unanswered = None;
         let unregister = *unregister;
         match r.status {
             s if s.is_provisional() => tx.timer.provisional(now),

@@ -417,13 +417,11 @@ fn on_off(on: bool) -> &'static str {
 fn registered(r: &Registration) -> serde_json::Value {
     let (state, registered) = match r {
         Registration::Connecting => ("connecting", false),
+        Registration::NoAnswer { .. } => ("no-answer", false),
         Registration::Registered { .. } => ("registered", true),
         Registration::Failed { .. } => ("failed", false),
         Registration::Unregistered => ("unregistered", false),
     };
-    let reason = match r {
-        Registration::Failed { reason, .. } => Some(reason.to_string()),
-        _ => None,
-    };
+    let reason = r.problem();
     serde_json::json!({ "registered": registered, "state": state, "reason": reason })
 }
