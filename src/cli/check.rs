@@ -1,12 +1,21 @@
 //! `minisip4fb check`: validate the config and lists, register once at the
 //! Box, say what it granted and where it will call us, unregister.
 
+use std::io::ErrorKind;
 use std::time::Duration;
 
-use super::run::{Checked, RunArgs, print_problems, validate};
-use minisip4fb::net::{Phone, Registration};
+use super::run::{Checked, PhoneArgs, RunArgs, print_problems, validate};
+use minisip4fb::net::{Phone, PhoneError, Registration};
 
-pub async fn check(args: RunArgs) -> i32 {
+pub async fn check(phone: PhoneArgs) -> i32 {
+    let args = RunArgs {
+        phone,
+        ..RunArgs::default()
+    };
+    match &args.phone.config {
+        Some(p) => println!("config file: {}", p.display()),
+        None => println!("config file: none (flags only)"),
+    }
     // The same checks as `run` (one function), then the rules, as `run`
     // compiles them.
     let (settings, tr064) = match validate(&args) {
@@ -21,7 +30,7 @@ pub async fn check(args: RunArgs) -> i32 {
     match settings.source.compile() {
         Ok(rules) => println!("config: ok, {} rule(s)", rules.len()),
         Err(e) => {
-            eprintln!("config: {e}");
+            print_problems("config: ", &e.problems());
             return 2;
         }
     }
@@ -86,6 +95,20 @@ pub async fn check(args: RunArgs) -> i32 {
     }
     let phone = match Phone::start(settings.phone.clone()).await {
         Ok(p) => p,
+        // The running daemon holds the port: check from a port of its own
+        // (the Box sees a second binding of the account for a moment).
+        Err(PhoneError::Bind { addr, source }) if source.kind() == ErrorKind::AddrInUse => {
+            println!("{addr} is in use (by the running daemon?): checking from another port");
+            let mut beside = settings.phone.clone();
+            beside.bind.set_port(0);
+            match Phone::start(beside).await {
+                Ok(p) => p,
+                Err(e) => {
+                    eprintln!("phone: {e}");
+                    return 1;
+                }
+            }
+        }
         Err(e) => {
             eprintln!("phone: {e}");
             return 1;

@@ -390,7 +390,10 @@ async fn start_daemon(
     web: Option<std::net::SocketAddr>,
 ) -> Result<Daemon, String> {
     let run_args = RunArgs {
-        config: Some(config_path),
+        phone: super::run::PhoneArgs {
+            config: Some(config_path),
+            ..Default::default()
+        },
         web,
         ..RunArgs::default()
     };

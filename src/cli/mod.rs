@@ -47,7 +47,7 @@ enum Command {
     /// Run only the emulated FRITZ!Box, to test a phone against it (exits 3 if it broke the protocol).
     Emulate(emulate::EmulateArgs),
     /// Validate the config and lists, register once, unregister.
-    Check(run::RunArgs),
+    Check(run::PhoneArgs),
     /// List recorded calls.
     Calls(calls::CallsArgs),
     /// Calls per day and per rule.

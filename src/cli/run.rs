@@ -11,35 +11,14 @@ use minisip4fb::config::{self, Config};
 use minisip4fb::daemon::{self, Parts, RuleSource};
 use minisip4fb::net::PhoneConfig;
 
+/// `run`'s flags: the phone's, and what only a running daemon does.
 #[derive(Args, Debug, Clone, Default)]
 pub struct RunArgs {
-    /// The config file (see minisip4fb.example.toml).
-    #[arg(long, short, value_name = "FILE")]
-    pub config: Option<PathBuf>,
-    /// The FRITZ!Box's SIP address, HOST[:PORT] (default fritz.box).
-    #[arg(long, value_name = "HOST[:PORT]")]
-    pub fritzbox: Option<String>,
-    /// The IP phone's user name as set up in the FRITZ!Box.
-    #[arg(long, value_name = "NAME")]
-    pub user: Option<String>,
-    /// Local address to listen on (default 0.0.0.0:5062 = all interfaces).
-    #[arg(long, value_name = "IP:PORT")]
-    pub bind: Option<SocketAddr>,
+    #[command(flatten)]
+    pub phone: PhoneArgs,
     /// Terminate calls from these numbers: exact (030123), prefix (0900*), suffix (*1234) or `anonymous`.
     #[arg(long, value_name = "PATTERN")]
     pub block: Vec<String>,
-    /// The call log (SQLite); default: [calllog] db of the config file, none without one.
-    #[arg(long, value_name = "FILE")]
-    pub db: Option<PathBuf>,
-    /// Read the password from this file (else env MINISIP4FB_PASSWORD, else the config file).
-    #[arg(long, value_name = "FILE")]
-    pub password_file: Option<PathBuf>,
-    /// Also accept SIP requests from this IP (the Box's own IP always is).
-    #[arg(long, value_name = "IP")]
-    pub trusted: Vec<IpAddr>,
-    /// Registration lifetime to ask for, in seconds (the Box decides).
-    #[arg(long)]
-    pub expires: Option<u32>,
     /// Serve the dashboard, JSON API and metrics here (overrides [web] listen).
     #[arg(long, value_name = "IP:PORT")]
     pub web: Option<SocketAddr>,
@@ -52,6 +31,35 @@ pub struct RunArgs {
     /// Log every SIP message (credentials redacted).
     #[arg(long, short)]
     pub verbose: bool,
+}
+
+/// The phone's account, addresses and files, for `run` and `check`.
+#[derive(Args, Debug, Clone, Default)]
+pub struct PhoneArgs {
+    /// The config file (see minisip4fb.example.toml); `check` reads /etc/minisip4fb/config.toml when none is given and it is there.
+    #[arg(long, short, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// The FRITZ!Box's SIP address, HOST[:PORT] (default fritz.box).
+    #[arg(long, value_name = "HOST[:PORT]")]
+    pub fritzbox: Option<String>,
+    /// The IP phone's user name as set up in the FRITZ!Box.
+    #[arg(long, value_name = "NAME")]
+    pub user: Option<String>,
+    /// Local address to listen on (default 0.0.0.0:5062 = all interfaces).
+    #[arg(long, value_name = "IP:PORT")]
+    pub bind: Option<SocketAddr>,
+    /// The call log (SQLite); default: [calllog] db of the config file, none without one.
+    #[arg(long, value_name = "FILE")]
+    pub db: Option<PathBuf>,
+    /// Read the password from this file (else env MINISIP4FB_PASSWORD, else the config's password_file or password).
+    #[arg(long, value_name = "FILE")]
+    pub password_file: Option<PathBuf>,
+    /// Also accept SIP requests from this IP (the Box's own IP always is).
+    #[arg(long, value_name = "IP")]
+    pub trusted: Vec<IpAddr>,
+    /// Registration lifetime to ask for, in seconds (the Box decides).
+    #[arg(long)]
+    pub expires: Option<u32>,
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,44 +110,66 @@ pub enum SettingsError {
 }
 
 impl Settings {
+    #[cfg(test)]
     pub fn resolve(args: &RunArgs) -> Result<Settings, SettingsError> {
-        let config = match &args.config {
-            Some(p) => config::load(p)?,
-            None => Config::default(),
-        };
-        let f = &config.fritzbox;
-        let host = args.fritzbox.clone().unwrap_or_else(|| f.host.clone());
-        let user = args
-            .user
-            .clone()
-            .or_else(|| f.user.clone())
-            .ok_or(SettingsError::NoUser)?;
-        if !minisip4fb::net::valid_user(&user) {
-            return Err(SettingsError::BadUser(
-                minisip4fb::net::PhoneError::BadUser(user),
-            ));
-        }
-        let password_file = args
-            .password_file
-            .clone()
-            .or_else(|| f.password_file.clone());
-        let password = read_password(
-            password_file.as_deref(),
-            f.password.as_deref(),
-            args.config.as_deref(),
-        )?;
-        let mut phone = PhoneConfig::new(&host, &user, &password);
-        phone.bind = args.bind.unwrap_or(f.bind);
-        phone.expires = args.expires.unwrap_or(f.expires);
-        phone.trusted = f.trusted.iter().chain(&args.trusted).copied().collect();
-        let db = match (&args.db, &args.config) {
+        let config = load(args)?;
+        let phone = phone_config(args, &config)?;
+        Ok(Settings::with(args, config, phone))
+    }
+
+    fn with(args: &RunArgs, config: Config, phone: PhoneConfig) -> Settings {
+        let db = match (&args.phone.db, &args.phone.config) {
             (Some(db), _) => Some(db.clone()),
             (None, Some(_)) => Some(config.calllog.db.clone()),
             (None, None) => None,
         };
-        let source = RuleSource::new(config, args.config.clone(), args.block.clone());
-        Ok(Settings { source, phone, db })
+        let source = RuleSource::new(config, args.phone.config.clone(), args.block.clone());
+        Settings { source, phone, db }
     }
+}
+
+fn load(args: &RunArgs) -> Result<Config, config::ConfigError> {
+    match &args.phone.config {
+        Some(p) => config::load(p),
+        None => Ok(Config::default()),
+    }
+}
+
+/// The phone's account and addresses, flags over the file.
+fn phone_config(args: &RunArgs, config: &Config) -> Result<PhoneConfig, SettingsError> {
+    let f = &config.fritzbox;
+    let host = args
+        .phone
+        .fritzbox
+        .clone()
+        .unwrap_or_else(|| f.host.clone());
+    let user = args
+        .phone
+        .user
+        .clone()
+        .or_else(|| f.user.clone())
+        .ok_or(SettingsError::NoUser)?;
+    if !minisip4fb::net::valid_user(&user) {
+        return Err(SettingsError::BadUser(
+            minisip4fb::net::PhoneError::BadUser(user),
+        ));
+    }
+    let password = read_password(
+        args.phone.password_file.as_deref(),
+        f.password_file.as_deref(),
+        f.password.as_deref(),
+        args.phone.config.as_deref(),
+    )?;
+    let mut phone = PhoneConfig::new(&host, &user, &password);
+    phone.bind = args.phone.bind.unwrap_or(f.bind);
+    phone.expires = args.phone.expires.unwrap_or(f.expires);
+    phone.trusted = f
+        .trusted
+        .iter()
+        .chain(&args.phone.trusted)
+        .copied()
+        .collect();
+    Ok(phone)
 }
 
 /// What `run` needs beyond [`Settings`], each part checked. `check`, `run`
@@ -157,17 +187,28 @@ pub struct Checked {
 /// Resolves and checks everything but the rules; every problem found, not
 /// only the first.
 pub fn validate(args: &RunArgs) -> Result<Checked, Vec<String>> {
-    let settings = Settings::resolve(args).map_err(|e| vec![e.to_string()])?;
+    // A file that does not parse: nothing else can be checked.
+    let config = load(args).map_err(|e| vec![e.to_string()])?;
     let mut problems = Vec::new();
     let mut keep = Keep(&mut problems);
+    let phone = keep.ok(phone_config(args, &config));
+    // The rest is checked without a usable account too (an empty password
+    // stands in), so that one run names every problem.
+    let user = args.phone.user.as_ref().or(config.fritzbox.user.as_ref());
+    let user = user.cloned().unwrap_or_default();
+    let settings = Settings::with(
+        args,
+        config,
+        phone
+            .clone()
+            .unwrap_or_else(|| PhoneConfig::new("", &user, "")),
+    );
     let web = keep.ok(web_settings(args, &settings.source)).flatten();
     let c = &settings.source.config;
-    let mqtt = c.mqtt.as_ref().and_then(|m| {
-        keep.ok(minisip4fb::outlets::mqtt::Settings::new(
-            m,
-            &settings.phone.user,
-        ))
-    });
+    let mqtt = c
+        .mqtt
+        .as_ref()
+        .and_then(|m| keep.ok(minisip4fb::outlets::mqtt::Settings::new(m, &user)));
     let hooks = (!c.hooks.is_empty() || !c.notify.is_empty())
         .then(|| keep.ok(minisip4fb::outlets::Tellers::new(&c.hooks, &c.notify)))
         .flatten();
@@ -182,6 +223,11 @@ pub fn validate(args: &RunArgs) -> Result<Checked, Vec<String>> {
             .map_err(|e| format!("PhoneBlock: {e}")));
     }
     if !problems.is_empty() {
+        // The rules too, though `run` and `check` compile them later
+        // anyway: every problem of the config in one run.
+        if let Err(e) = settings.source.compile() {
+            problems.extend(e.problems());
+        }
         return Err(problems);
     }
     Ok(Checked {
@@ -204,17 +250,22 @@ impl Keep<'_> {
 
 /// Prints `problems`, one a line, for `run` and `check` alike.
 pub fn print_problems(prefix: &str, problems: &[String]) {
-    for p in problems {
-        eprintln!("{prefix}{p}");
+    for line in problems.iter().flat_map(|p| p.lines()) {
+        eprintln!("{prefix}{line}");
     }
 }
 
-/// The password: a file, the environment, or the config file itself.
+/// The password: `--password-file`, else env MINISIP4FB_PASSWORD (which
+/// stands in for the config's `password_file`, as for every secret),
+/// else the config's `password_file`, else `password` in the config.
 pub fn read_password(
-    file: Option<&Path>,
+    flag_file: Option<&Path>,
+    config_file: Option<&Path>,
     in_config: Option<&str>,
     config_path: Option<&Path>,
 ) -> Result<String, SettingsError> {
+    let env = std::env::var("MINISIP4FB_PASSWORD").ok();
+    let file = flag_file.or(config_file.filter(|_| env.is_none()));
     if let Some(f) = file {
         let s = minisip4fb::guard::file::read_regular(f, config::MAX_SECRET).map_err(|source| {
             SettingsError::PasswordFile {
@@ -228,7 +279,7 @@ pub fn read_password(
         }
         return Ok(p);
     }
-    if let Ok(p) = std::env::var("MINISIP4FB_PASSWORD") {
+    if let Some(p) = env {
         // Refused like an empty file or `password = ""`, never skipped.
         if p.is_empty() {
             return Err(SettingsError::EmptyPasswordEnv);
@@ -303,7 +354,7 @@ pub async fn run(args: RunArgs) -> i32 {
     match daemon::serve(settings.phone, parts, shutdown).await {
         Ok(()) => 0,
         Err(e) => {
-            eprintln!("minisip4fb: {e}");
+            print_problems("minisip4fb: ", &[e.to_string()]);
             e.exit_code()
         }
     }
@@ -406,13 +457,16 @@ mod tests {
     #[test]
     fn values_for_the_wire_are_checked_at_the_edge() {
         let args = RunArgs {
-            user: Some("620\r\nX-Injected: yes".into()),
+            phone: PhoneArgs {
+                user: Some("620\r\nX-Injected: yes".into()),
+                ..PhoneArgs::default()
+            },
             ..RunArgs::default()
         };
         let e = Settings::resolve(&args).err().unwrap();
         assert!(matches!(e, SettingsError::BadUser(_)), "{e}");
         assert!(e.to_string().contains("bad user name"), "{e}");
-        let e = read_password(None, Some(""), None).unwrap_err();
+        let e = read_password(None, None, Some(""), None).unwrap_err();
         assert!(matches!(e, SettingsError::EmptyPasswordInConfig), "{e}");
     }
 
@@ -424,7 +478,10 @@ mod tests {
         std::fs::write(&cfg, "[fritzbox]\nhost = \"192.0.2.1\"\nuser = \"620\"\npassword_file = \"pw\"\n[calllog]\ndb = \"log/calls.db\"\n").unwrap();
         std::fs::write(dir.join("pw"), "s3cret\n").unwrap();
         let args = RunArgs {
-            config: Some(cfg.clone()),
+            phone: PhoneArgs {
+                config: Some(cfg.clone()),
+                ..PhoneArgs::default()
+            },
             ..RunArgs::default()
         };
         let s = Settings::resolve(&args).unwrap();
@@ -438,10 +495,13 @@ mod tests {
         );
         assert_eq!(s.db, Some(dir.join("log/calls.db")));
         let args = RunArgs {
-            config: Some(cfg),
-            user: Some("621".into()),
-            fritzbox: Some("127.0.0.1:5070".into()),
-            db: Some("x.db".into()),
+            phone: PhoneArgs {
+                config: Some(cfg),
+                user: Some("621".into()),
+                fritzbox: Some("127.0.0.1:5070".into()),
+                db: Some("x.db".into()),
+                ..PhoneArgs::default()
+            },
             ..RunArgs::default()
         };
         let s = Settings::resolve(&args).unwrap();

@@ -46,7 +46,8 @@ pub struct BoxArgs {
     /// A FRITZ!Box user with the right "Telefonie" (default: [fritzbox] admin_user).
     #[arg(long, value_name = "NAME")]
     pub admin_user: Option<String>,
-    /// The config file: read for defaults, and `setup` writes to it.
+    /// The config file, read for the Box's address, admin user and password file
+    /// [default: /etc/minisip4fb/config.toml if there] (`setup` also writes to it).
     #[arg(long, short, value_name = "FILE")]
     pub config: Option<PathBuf>,
 }
@@ -383,12 +384,17 @@ pub enum BarringAction {
     List,
     /// Bar a number (unless it is barred already).
     Add {
+        /// The number, as the Box stores it (e.g. 09005551234 or 004420…).
         number: String,
+        /// The entry's name in the Box's list.
         #[arg(long, default_value = "minisip4fb")]
         name: String,
     },
     /// Lift the bar on a number.
-    Remove { number: String },
+    Remove {
+        /// The number as listed (`barring list` shows them).
+        number: String,
+    },
 }
 
 pub fn barring(a: BarringArgs) -> i32 {

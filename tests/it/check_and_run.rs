@@ -186,3 +186,121 @@ async fn check_registers_once_and_unregisters() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("wrong user name or password"));
 }
+
+/// `check` beside the running daemon, as the example config tells people
+/// to run it after every edit: the daemon holds the port, so `check`
+/// registers from one of its own, says so, and leaves the daemon's
+/// binding alone. It names the config file it read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_works_beside_the_running_daemon() {
+    let dir = setup("check-beside");
+    let emu = emulator().await;
+    // A fixed port for both, as in a real config.
+    let port = std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let bind = format!("127.0.0.1:{port}");
+    let config = dir.join("config.toml");
+    let with_bind = |sub: &str| {
+        let mut c = Command::new(BIN);
+        c.args([sub, "--config"])
+            .arg(&config)
+            .args(["--fritzbox", &emu.addr().to_string(), "--bind", &bind])
+            .env_remove("MINISIP4FB_PASSWORD");
+        c
+    };
+    let daemon = common::Proc::spawn_logged(with_bind("run").stdout(std::process::Stdio::null()));
+    emu.wait_for_binding(Duration::from_secs(10))
+        .await
+        .unwrap_or_else(|| panic!("the daemon registers: {}", daemon.log()));
+    let out = tokio::process::Command::from(with_bind("check"))
+        .output()
+        .await
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains(&format!("config file: {}", config.display())),
+        "{text}"
+    );
+    assert!(text.contains(&format!("{bind} is in use")), "{text}");
+    assert!(text.contains("registered: the Box granted"), "{text}");
+    let left = emu.bindings().await;
+    assert_eq!(left.len(), 1, "the daemon's binding stays: {left:?}");
+    assert!(left[0].contact_uri.contains(&bind), "{left:?}");
+    drop(daemon);
+}
+
+/// A Box that does not answer is said within seconds (the REGISTER's
+/// first resends), without a word about an unregistration that never
+/// was.
+#[test]
+fn check_says_no_answer_within_seconds() {
+    let dir = setup("check-silent");
+    // A bound socket that never answers: the Box is not there.
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let started = Instant::now();
+    let out = common::against_box(
+        &["check"],
+        &dir.join("config.toml"),
+        silent.local_addr().unwrap(),
+    )
+    .output()
+    .unwrap();
+    let took = started.elapsed();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("no answer from the registrar at"), "{err}");
+    assert!(!err.contains("unregist"), "{err}");
+    assert!(took < Duration::from_secs(8), "said after {took:?}");
+}
+
+/// The example config as shipped, copied alone into a directory: one run
+/// of `check` names every file it misses, and env MINISIP4FB_PASSWORD
+/// stands in for its `password_file`, as the file says.
+#[test]
+fn the_example_config_is_checked_whole_in_one_run() {
+    let dir = common::fresh_dir("check-run", "example");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    std::fs::copy(
+        root.join("minisip4fb.example.toml"),
+        dir.join("config.toml"),
+    )
+    .unwrap();
+    let check = |password: Option<&str>| {
+        let mut c = Command::new(BIN);
+        c.args(["check", "--fritzbox", "127.0.0.1:9", "--config"])
+            .arg(dir.join("config.toml"))
+            .env_remove("MINISIP4FB_PASSWORD");
+        if let Some(p) = password {
+            c.env("MINISIP4FB_PASSWORD", p);
+        }
+        let out = c.output().unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, err) = check(None);
+    assert_eq!(code, Some(2), "{err}");
+    for missing in ["password", "allow.txt", "block.txt"] {
+        assert!(err.contains(missing), "{missing} in: {err}");
+    }
+    let (code, err) = check(Some("geheim123"));
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        !err.contains("password"),
+        "the environment stands in: {err}"
+    );
+    assert!(
+        err.contains("allow.txt") && err.contains("block.txt"),
+        "{err}"
+    );
+}

@@ -21,6 +21,19 @@ pub enum CompileError {
         "[screen]: default = \"answer\" would pick up for anyone: use it in a [[rule]] with numbers or lists"
     )]
     DefaultAnswer,
+    /// More than one of the above, each on a line of its own.
+    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+    Several(Vec<CompileError>),
+}
+
+impl CompileError {
+    /// Each problem once: the list of [`CompileError::Several`], else this.
+    pub fn problems(&self) -> Vec<String> {
+        match self {
+            CompileError::Several(all) => all.iter().map(ToString::to_string).collect(),
+            one => vec![one.to_string()],
+        }
+    }
 }
 
 /// What is wrong with one `[[rule]]`, by its key.

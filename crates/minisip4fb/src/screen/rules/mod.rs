@@ -149,6 +149,161 @@ fn parse_weekday(s: &str) -> Result<Weekday, RuleError> {
         .map_err(|_| RuleError::Weekday(s.to_owned()))
 }
 
+/// One `[[rule]]` (`index` as in the file), compiled.
+fn compile_rule(
+    index: usize,
+    r: &config::Rule,
+    home: &Home,
+    cfg: &config::Config,
+    box_lists: &BoxLists,
+    phoneblock: &phoneblock::Handle,
+    warnings: &mut Vec<LineError>,
+) -> Result<Rule, CompileError> {
+    let name = r.name.clone().unwrap_or_else(|| format!("rule {index}"));
+    let at = |error: RuleError| CompileError::Rule {
+        index,
+        name: name.clone(),
+        error,
+    };
+    let mut numbers = NumberSet::default();
+    for n in &r.numbers {
+        numbers
+            .insert(n, None, &home)
+            .map_err(|e| at(RuleError::Number(e)))?;
+    }
+    let mut lists = Vec::new();
+    let mut with_community = None;
+    for l in &r.lists {
+        let shown = l.written.clone();
+        if let Some(which) = shown.strip_prefix(PHONEBLOCK_PREFIX) {
+            let Some(pb) = &cfg.phoneblock else {
+                return Err(at(RuleError::NoPhoneBlock(shown)));
+            };
+            if which == "community" {
+                with_community = Some((phoneblock.clone(), r.min_votes.unwrap_or(pb.min_votes)));
+                continue;
+            }
+            let which = phoneblock::Which::BOTH
+                .into_iter()
+                .find(|w| w.as_str() == which)
+                .ok_or_else(|| at(RuleError::PhoneBlockList(shown.clone())))?;
+            let mut set = NumberSet::default();
+            for (i, e) in phoneblock.load().personal.list(which).iter().enumerate() {
+                if let Err(err) = set.insert(&e.phone, e.label.as_deref(), &home) {
+                    warnings.push(LineError {
+                        file: l.path.clone(),
+                        line: i + 1,
+                        message: format!("{:?}: {err}", e.phone),
+                    });
+                }
+            }
+            lists.push((shown.into(), set));
+            continue;
+        }
+        if let Some(name) = shown.strip_prefix(BOX_LIST_PREFIX) {
+            let mut set = NumberSet::default();
+            let wanted: Vec<&String> = box_lists
+                .keys()
+                .filter(|k| name == "*" && k.as_str() != "barring" || k.as_str() == name)
+                .collect();
+            if wanted.is_empty() {
+                warnings.push(LineError {
+                    file: l.path.clone(),
+                    line: 0,
+                    message: "not fetched from the FRITZ!Box (yet): empty until it is".into(),
+                });
+            }
+            for key in wanted {
+                let (s, errs) =
+                    list::parse(&box_lists[key], list::Format::FritzXml, &l.path, &home);
+                warnings.extend(errs);
+                set.extend(s);
+            }
+            lists.push((shown.into(), set));
+            continue;
+        }
+        let (set, errs) = list::load(&l.path, &home).map_err(|e| at(RuleError::List(e)))?;
+        warnings.extend(errs);
+        lists.push((shown.into(), set));
+    }
+    let kinds = r
+        .types
+        .iter()
+        .map(|t| Kind::parse(t).ok_or_else(|| at(RuleError::Type(t.clone()))))
+        .collect::<Result<Vec<_>, _>>()?;
+    let countries = r
+        .country
+        .iter()
+        .map(|c| {
+            Home::new(c, None)
+                .map(|_| c.to_ascii_uppercase())
+                .map_err(|e| at(RuleError::Country(e)))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let repeated = match &r.repeated {
+        Some(rep) if rep.calls == 0 => {
+            return Err(at(RuleError::RepeatedNoCalls));
+        }
+        Some(rep) => Some((rep.calls, rep.within.0)),
+        None => None,
+    };
+    let hours = r
+        .hours
+        .as_deref()
+        .map(parse_hours)
+        .transpose()
+        .map_err(at)?;
+    let weekdays = r
+        .weekdays
+        .iter()
+        .map(|w| parse_weekday(w))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(at)?;
+    let to =
+        r.to.iter()
+            .map(|t| number::dialled_e164(t, &home).ok_or_else(|| at(RuleError::To(t.clone()))))
+            .collect::<Result<Vec<_>, _>>()?;
+    let action = r.action.ok_or_else(|| at(RuleError::NoAction))?;
+    let script = script(r, action).map_err(at)?;
+    let shown = criteria(r, &lists, with_community.as_ref().map(|(_, v)| *v));
+    let pin = script
+        .as_ref()
+        .and_then(|s| s.collect.as_ref())
+        .and_then(|c| c.pin.as_ref());
+    if let Some(pin) = pin.filter(|p| p.len() < 6) {
+        warnings.push(LineError {
+                file: PathBuf::from(format!("[[rule]] {index} {name:?}")),
+                line: 0,
+                message: format!(
+                    "a pin of {} keys is guessed sooner than one of 6 or more (caller ID can be forged, so the PIN is the lock)",
+                    pin.len()
+                ),
+            });
+    }
+    let door = pin.is_some();
+    Ok(Rule {
+        door,
+        shown,
+        index,
+        name: name.into(),
+        numbers,
+        lists,
+        community: with_community,
+        anonymous: r.anonymous,
+        foreign: r.foreign,
+        invalid: r.invalid,
+        kinds,
+        countries,
+        repeated,
+        hours,
+        weekdays,
+        to,
+        action,
+        log_only: r.log_only,
+        script,
+    })
+}
+
 impl Rules {
     /// Compiles the config's rules (its paths as [`config::load`] resolved
     /// them). Broken list lines come back as warnings; a broken rule is an
@@ -173,157 +328,22 @@ impl Rules {
             .map_err(CompileError::Numbers)?;
         let mut warnings = Vec::new();
         let mut rules = Vec::new();
+        let mut errors = Vec::new();
         for (i, r) in cfg.rules.iter().enumerate() {
-            let index = i + 1;
-            let name = r.name.clone().unwrap_or_else(|| format!("rule {index}"));
-            let at = |error: RuleError| CompileError::Rule {
-                index,
-                name: name.clone(),
-                error,
-            };
-            let mut numbers = NumberSet::default();
-            for n in &r.numbers {
-                numbers
-                    .insert(n, None, &home)
-                    .map_err(|e| at(RuleError::Number(e)))?;
+            match compile_rule(i + 1, r, &home, cfg, box_lists, phoneblock, &mut warnings) {
+                Ok(rule) => rules.push(rule),
+                Err(e) => errors.push(e),
             }
-            let mut lists = Vec::new();
-            let mut with_community = None;
-            for l in &r.lists {
-                let shown = l.written.clone();
-                if let Some(which) = shown.strip_prefix(PHONEBLOCK_PREFIX) {
-                    let Some(pb) = &cfg.phoneblock else {
-                        return Err(at(RuleError::NoPhoneBlock(shown)));
-                    };
-                    if which == "community" {
-                        with_community =
-                            Some((phoneblock.clone(), r.min_votes.unwrap_or(pb.min_votes)));
-                        continue;
-                    }
-                    let which = phoneblock::Which::BOTH
-                        .into_iter()
-                        .find(|w| w.as_str() == which)
-                        .ok_or_else(|| at(RuleError::PhoneBlockList(shown.clone())))?;
-                    let mut set = NumberSet::default();
-                    for (i, e) in phoneblock.load().personal.list(which).iter().enumerate() {
-                        if let Err(err) = set.insert(&e.phone, e.label.as_deref(), &home) {
-                            warnings.push(LineError {
-                                file: l.path.clone(),
-                                line: i + 1,
-                                message: format!("{:?}: {err}", e.phone),
-                            });
-                        }
-                    }
-                    lists.push((shown.into(), set));
-                    continue;
-                }
-                if let Some(name) = shown.strip_prefix(BOX_LIST_PREFIX) {
-                    let mut set = NumberSet::default();
-                    let wanted: Vec<&String> = box_lists
-                        .keys()
-                        .filter(|k| name == "*" && k.as_str() != "barring" || k.as_str() == name)
-                        .collect();
-                    if wanted.is_empty() {
-                        warnings.push(LineError {
-                            file: l.path.clone(),
-                            line: 0,
-                            message: "not fetched from the FRITZ!Box (yet): empty until it is"
-                                .into(),
-                        });
-                    }
-                    for key in wanted {
-                        let (s, errs) =
-                            list::parse(&box_lists[key], list::Format::FritzXml, &l.path, &home);
-                        warnings.extend(errs);
-                        set.extend(s);
-                    }
-                    lists.push((shown.into(), set));
-                    continue;
-                }
-                let (set, errs) = list::load(&l.path, &home).map_err(|e| at(RuleError::List(e)))?;
-                warnings.extend(errs);
-                lists.push((shown.into(), set));
-            }
-            let kinds = r
-                .types
-                .iter()
-                .map(|t| Kind::parse(t).ok_or_else(|| at(RuleError::Type(t.clone()))))
-                .collect::<Result<Vec<_>, _>>()?;
-            let countries = r
-                .country
-                .iter()
-                .map(|c| {
-                    Home::new(c, None)
-                        .map(|_| c.to_ascii_uppercase())
-                        .map_err(|e| at(RuleError::Country(e)))
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            let repeated = match &r.repeated {
-                Some(rep) if rep.calls == 0 => {
-                    return Err(at(RuleError::RepeatedNoCalls));
-                }
-                Some(rep) => Some((rep.calls, rep.within.0)),
-                None => None,
-            };
-            let hours = r
-                .hours
-                .as_deref()
-                .map(parse_hours)
-                .transpose()
-                .map_err(at)?;
-            let weekdays = r
-                .weekdays
-                .iter()
-                .map(|w| parse_weekday(w))
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(at)?;
-            let to = r
-                .to
-                .iter()
-                .map(|t| number::dialled_e164(t, &home).ok_or_else(|| at(RuleError::To(t.clone()))))
-                .collect::<Result<Vec<_>, _>>()?;
-            let action = r.action.ok_or_else(|| at(RuleError::NoAction))?;
-            let script = script(r, action).map_err(at)?;
-            let shown = criteria(r, &lists, with_community.as_ref().map(|(_, v)| *v));
-            let pin = script
-                .as_ref()
-                .and_then(|s| s.collect.as_ref())
-                .and_then(|c| c.pin.as_ref());
-            if let Some(pin) = pin.filter(|p| p.len() < 6) {
-                warnings.push(LineError {
-                    file: PathBuf::from(format!("[[rule]] {index} {name:?}")),
-                    line: 0,
-                    message: format!(
-                        "a pin of {} keys is guessed sooner than one of 6 or more (caller ID can be forged, so the PIN is the lock)",
-                        pin.len()
-                    ),
-                });
-            }
-            let door = pin.is_some();
-            rules.push(Rule {
-                door,
-                shown,
-                index,
-                name: name.into(),
-                numbers,
-                lists,
-                community: with_community,
-                anonymous: r.anonymous,
-                foreign: r.foreign,
-                invalid: r.invalid,
-                kinds,
-                countries,
-                repeated,
-                hours,
-                weekdays,
-                to,
-                action,
-                log_only: r.log_only,
-                script,
-            });
         }
         if cfg.screen.default == Action::Answer {
-            return Err(CompileError::DefaultAnswer);
+            errors.push(CompileError::DefaultAnswer);
+        }
+        // Every broken rule at once, so that one edit can fix them all.
+        if errors.len() > 1 {
+            return Err(CompileError::Several(errors));
+        }
+        if let Some(e) = errors.pop() {
+            return Err(e);
         }
         let decline_delay = cfg.screen.decline_delay.0;
         let history_span = rules

@@ -271,3 +271,55 @@ fn a_forged_register_answer_from_a_stranger_is_not_accepted() {
         expires: Duration::from_secs(300)
     }));
 }
+
+#[test]
+fn a_silent_box_is_said_within_seconds_and_shutting_down_waits_for_nothing() {
+    let mut sim = Sim::new();
+    sim.first_register();
+    sim.advance(Duration::from_millis(3400));
+    assert!(
+        !sim.take_events()
+            .iter()
+            .any(|e| matches!(e, Event::RegistrarSilent { .. })),
+        "not before the third resend"
+    );
+    sim.advance(Duration::from_millis(200));
+    assert_eq!(
+        sim.take_events(),
+        vec![Event::RegistrarSilent {
+            registrar: addr(BOX),
+            waited: Duration::from_millis(3500),
+        }],
+        "said once, 3.5 s after the first REGISTER"
+    );
+    sim.advance(Duration::from_secs(20));
+    assert!(sim.take_events().is_empty(), "and only once per attempt");
+    // Never bound: nothing to unregister, nothing to wait for.
+    sim.take_sent();
+    sim.agent.unregister(sim.now);
+    sim.drain();
+    assert_eq!(sim.take_events(), vec![Event::Unregistered]);
+    assert!(sim.requests().is_empty(), "no REGISTER with expires 0");
+}
+
+#[test]
+fn a_box_that_answers_late_is_not_called_silent() {
+    let mut sim = Sim::new();
+    let r = sim.first_register();
+    sim.deliver(&challenge(&r, "AAAA", false));
+    let r = sim.requests().remove(0);
+    // The answer to the challenge is resent twice, then answered.
+    sim.advance(Duration::from_secs(3));
+    sim.deliver(&ok_register(&r, 300));
+    sim.advance(Duration::from_secs(5));
+    let events = sim.take_events();
+    assert!(events.contains(&Event::Registered {
+        expires: Duration::from_secs(300)
+    }));
+    assert!(
+        !events
+            .iter()
+            .any(|e| matches!(e, Event::RegistrarSilent { .. })),
+        "{events:?}"
+    );
+}
