@@ -168,7 +168,7 @@ fn compile_rule(
     let mut numbers = NumberSet::default();
     for n in &r.numbers {
         numbers
-            .insert(n, None, &home)
+            .insert(n, None, home)
             .map_err(|e| at(RuleError::Number(e)))?;
     }
     let mut lists = Vec::new();
@@ -189,7 +189,7 @@ fn compile_rule(
                 .ok_or_else(|| at(RuleError::PhoneBlockList(shown.clone())))?;
             let mut set = NumberSet::default();
             for (i, e) in phoneblock.load().personal.list(which).iter().enumerate() {
-                if let Err(err) = set.insert(&e.phone, e.label.as_deref(), &home) {
+                if let Err(err) = set.insert(&e.phone, e.label.as_deref(), home) {
                     warnings.push(LineError {
                         file: l.path.clone(),
                         line: i + 1,
@@ -214,15 +214,14 @@ fn compile_rule(
                 });
             }
             for key in wanted {
-                let (s, errs) =
-                    list::parse(&box_lists[key], list::Format::FritzXml, &l.path, &home);
+                let (s, errs) = list::parse(&box_lists[key], list::Format::FritzXml, &l.path, home);
                 warnings.extend(errs);
                 set.extend(s);
             }
             lists.push((shown.into(), set));
             continue;
         }
-        let (set, errs) = list::load(&l.path, &home).map_err(|e| at(RuleError::List(e)))?;
+        let (set, errs) = list::load(&l.path, home).map_err(|e| at(RuleError::List(e)))?;
         warnings.extend(errs);
         lists.push((shown.into(), set));
     }
@@ -261,7 +260,7 @@ fn compile_rule(
         .map_err(at)?;
     let to =
         r.to.iter()
-            .map(|t| number::dialled_e164(t, &home).ok_or_else(|| at(RuleError::To(t.clone()))))
+            .map(|t| number::dialled_e164(t, home).ok_or_else(|| at(RuleError::To(t.clone()))))
             .collect::<Result<Vec<_>, _>>()?;
     let action = r.action.ok_or_else(|| at(RuleError::NoAction))?;
     let script = script(r, action).map_err(at)?;
