@@ -253,6 +253,18 @@ pub fn lookup(a: LookupArgs) -> i32 {
     };
     let number = a.number.trim();
     let number = (!number.eq_ignore_ascii_case("anonymous")).then_some(number);
+    if let Some(n) = number
+        && !(n.chars().any(|c| c.is_ascii_digit())
+            && n.chars()
+                .all(|c| c.is_ascii_digit() || " +-/().*".contains(c)))
+    {
+        return fail(
+            2,
+            format!(
+                "{n:?} is not a phone number: give its digits (030 1234567, +49 30 1234567) or anonymous"
+            ),
+        );
+    }
     let d = rules.decide(
         number,
         a.to.as_deref(),

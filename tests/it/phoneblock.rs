@@ -227,6 +227,17 @@ async fn lookup_decides_from_local_data_only() {
         "not in the community copy"
     );
 
+    for not_a_number in ["abc", "0900-CALL-NOW"] {
+        let out = Command::new(BIN)
+            .args(["lookup", not_a_number, "--config"])
+            .arg(dir.join("config.toml"))
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{out:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("is not a phone number"), "{err}");
+    }
+
     let text = Command::new(BIN)
         .args(["lookup", "030111", "--config"])
         .arg(dir.join("config.toml"))

@@ -91,7 +91,18 @@ pub enum EntryError {
     NotANumber,
     #[error("too long for a phone number (E.164 has at most 15 digits)")]
     TooLong,
+    #[error(
+        "too short for a phone number ({digits} digits with the country code; write it with its area code)"
+    )]
+    TooShort { digits: usize },
+    #[error("letters among the digits: a list holds numbers (the name goes after a space)")]
+    Letters,
 }
+
+/// Digits of the shortest number a list takes, country code included:
+/// the world's shortest numbers (Niue, Tokelau: +683 1234) have seven.
+/// A local `12` (+493012 in Berlin) is a typo, not a caller.
+pub const MIN_E164_DIGITS: usize = 7;
 
 /// A list file that cannot be read at all (broken lines are [`LineError`]s).
 #[derive(Debug, thiserror::Error)]
@@ -167,9 +178,16 @@ impl NumberSet {
         if digits(entry).trim_start_matches('+').is_empty() {
             return Err(EntryError::NotANumber);
         }
+        if entry.chars().any(|c| c.is_alphabetic()) {
+            return Err(EntryError::Letters);
+        }
         // A number the metadata rejects is still listed by its dialled form.
         let e164 = dialled_e164(entry, home).ok_or(EntryError::NotANumber)?;
         let key = e164_key(&e164).ok_or(EntryError::TooLong)?;
+        let len = e164.len() - 1;
+        if len < MIN_E164_DIGITS {
+            return Err(EntryError::TooShort { digits: len });
+        }
         self.exact.insert(key);
         if let Some(n) = name.map(str::trim).filter(|n| !n.is_empty()) {
             self.names.insert(key, n.into());
@@ -318,10 +336,22 @@ fn text_entries(text: &str) -> Vec<Entry> {
         if line.is_empty() {
             continue;
         }
-        let end = line
+        let mut end = line
             .find(|c: char| !(c.is_ascii_digit() || " +*-/().".contains(c)))
             .unwrap_or(line.len());
+        // `030 1234567 (Praxis)`: the bracket opens the name.
+        if let Some(open) = line[..end].trim_end().strip_suffix('(') {
+            end = open.len();
+        }
         let (number, rest) = line.split_at(end);
+        // `0900-CALL-NOW`, `0180x5`: letters glued to the digits are no
+        // name but a number written in letters, or a typo.
+        if number.ends_with(|c: char| c.is_ascii_digit() || "-/.".contains(c))
+            && rest.starts_with(char::is_alphanumeric)
+        {
+            out.push(Err((i + 1, EntryError::Letters.to_string())));
+            continue;
+        }
         let name = rest.trim_start_matches([',', ';', '\t', ' ']).trim();
         if !number.chars().any(|c| c.is_ascii_digit()) {
             // The line itself is not repeated: a list may be a symlink to a secret.
@@ -598,11 +628,39 @@ mod tests {
             ("*1234567890123456", EntryError::Suffix),
             ("--", EntryError::NotANumber),
             ("+49301234567890123456", EntryError::TooLong),
+            ("12", EntryError::TooShort { digits: 6 }),
+            ("+6831", EntryError::TooShort { digits: 4 }),
+            ("0180x5", EntryError::Letters),
         ] {
             let e = set.insert(entry, None, &h).unwrap_err();
             assert_eq!(e, want, "{entry}");
             assert!(entry.len() < 4 || !e.to_string().contains(entry), "{e}");
         }
+    }
+
+    #[test]
+    fn implausible_lines_are_refused_with_line_and_why() {
+        let (set, errors) = parse(
+            "0900-CALL-NOW\n0180x5\n030 1234567 (Praxis)\n+44 20 7946 0000, London office\n12\n",
+            Format::Text,
+            Path::new("block.txt"),
+            &home(),
+        );
+        let said: Vec<(usize, &str)> = errors
+            .iter()
+            .map(|e| (e.line, e.message.as_str()))
+            .collect();
+        assert_eq!(said.len(), 3, "{said:?}");
+        assert_eq!(said[0].0, 1);
+        assert!(said[0].1.contains("letters among the digits"), "{said:?}");
+        assert_eq!(said[1].0, 2);
+        assert!(said[1].1.contains("letters among the digits"), "{said:?}");
+        assert_eq!(said[2].0, 5);
+        assert!(said[2].1.contains("too short"), "{said:?}");
+        let hit = set.lookup("+49301234567").unwrap();
+        assert_eq!(hit.name.as_deref(), Some("(Praxis)"));
+        assert!(set.lookup("+442079460000").is_some());
+        assert!(set.lookup("+49900").is_none() && set.lookup("+49180").is_none());
     }
 
     #[test]

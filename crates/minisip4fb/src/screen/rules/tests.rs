@@ -293,7 +293,7 @@ fn bad_rules_are_named() {
             .starts_with("[[rule]] 1 \"x\": types: unknown type \"premum\""),
         "{e}"
     );
-    let cfg = config::parse("[[rule]]\nnumbers = [\"1\"]\n").unwrap();
+    let cfg = config::parse("[[rule]]\nnumbers = [\"0301234567\"]\n").unwrap();
     assert!(
         Rules::compile(&cfg)
             .unwrap_err()
@@ -325,28 +325,28 @@ fn announcements_and_answer_are_checked_against_the_action() {
     };
     for (rule, want) in [
         (
-            "numbers = [\"1\"]\naction = \"ring\"\nannouncement = \"default\"",
+            "numbers = [\"0301234567\"]\naction = \"ring\"\nannouncement = \"default\"",
             "announcement: only a call that is answered hears one",
         ),
         (
-            "numbers = [\"1\"]\naction = \"terminate\"\npin = \"12\"",
+            "numbers = [\"0301234567\"]\naction = \"terminate\"\npin = \"12\"",
             "pin: only for action = \"answer\"",
         ),
         (
-            "numbers = [\"1\"]\naction = \"terminate\"\nannouncement = \"/nonexistent/a.wav\"",
+            "numbers = [\"0301234567\"]\naction = \"terminate\"\nannouncement = \"/nonexistent/a.wav\"",
             "\"x\": announcement: /nonexistent/a.wav: ",
         ),
         ("action = \"answer\"", "picks up for callers you name"),
         (
-            "anonymous = true\nnumbers = [\"1\"]\naction = \"answer\"",
+            "anonymous = true\nnumbers = [\"0301234567\"]\naction = \"answer\"",
             "picks up for callers you name",
         ),
         (
-            "numbers = [\"1\"]\naction = \"answer\"\npin = \"12a\"",
+            "numbers = [\"0301234567\"]\naction = \"answer\"\npin = \"12a\"",
             "pin: 4 to 16 of the keys",
         ),
         (
-            "numbers = [\"1\"]\naction = \"answer\"\npin = \"123\"",
+            "numbers = [\"0301234567\"]\naction = \"answer\"\npin = \"123\"",
             "pin: 4 to 16 of the keys",
         ),
     ] {
