@@ -304,3 +304,34 @@ fn the_example_config_is_checked_whole_in_one_run() {
         "{err}"
     );
 }
+
+/// Two daemons with the same account: the Box rings both, so the second
+/// says so (the Box's 200 lists the first one's binding too).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_daemon_with_the_same_account_warns() {
+    let dir = setup("two-daemons");
+    let emu = emulator().await;
+    let config = dir.join("config.toml");
+    let daemon = || {
+        common::Proc::spawn_logged(
+            common::against_box(&["run"], &config, emu.addr()).stdout(std::process::Stdio::null()),
+        )
+    };
+    let first = daemon();
+    emu.wait_for_binding(Duration::from_secs(10))
+        .await
+        .unwrap_or_else(|| panic!("the first registers: {}", first.log()));
+    assert!(!first.log().contains("other binding"), "{}", first.log());
+    let second = daemon();
+    assert!(
+        second
+            .wait_for(
+                "holds 1 other binding(s) of user 620",
+                Duration::from_secs(10)
+            )
+            .await,
+        "{}",
+        second.log()
+    );
+    assert_eq!(emu.bindings().await.len(), 2);
+}

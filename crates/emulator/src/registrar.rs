@@ -225,7 +225,18 @@ impl Fritzbox {
                 last_cseq: cseq,
             },
         );
-        let contact_hdr = format!("<{contact_uri}>;expires={granted}");
+        // Every binding of the account, ours first, as RFC 3261 §10.3
+        // (step 8) has a registrar answer; whether the Box lists the others
+        // is [unknown] (FRITZBOX.md).
+        let mut contact_hdr = format!("<{contact_uri}>;expires={granted}");
+        for b in self
+            .bindings
+            .values()
+            .filter(|b| b.user == user && b.contact_uri != contact_uri)
+        {
+            let left = b.expires_at.saturating_duration_since(now).as_secs();
+            contact_hdr.push_str(&format!(", <{}>;expires={left}", b.contact_uri));
+        }
         let mut r = self.reply(req, 200, Some(&tag), &[("Contact", &contact_hdr)]);
         // Whether the Box adds an Expires header is [unknown] (FRITZBOX.md):
         // the seed decides; the Contact's expires is what counts.

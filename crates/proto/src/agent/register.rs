@@ -96,6 +96,8 @@ pub(crate) struct Registration {
     /// The binding is valid until then (survives a failing refresh).
     bound_until: Option<Instant>,
     ever_registered: bool,
+    /// Bindings of our account that are not ours, at the last grant.
+    others: usize,
     failures: u32,
     /// The requested lifetime; raised by a 423 (RFC 3261 §10.2.8).
     expires: u32,
@@ -119,6 +121,7 @@ impl Registration {
             state: State::Idle,
             bound_until: None,
             ever_registered: false,
+            others: 0,
             failures: 0,
             expires: ctx.cfg.expires,
             answered_nonce: None,
@@ -348,17 +351,38 @@ impl Registration {
         // The granted lifetime: our Contact's expires param, else Expires,
         // else what we asked for (RFC 3261 §10.2.4).
         let ours = ctx.cfg.contact_uri();
-        let from_contact = r.headers.name_addrs("Contact").ok().and_then(|cs| {
-            let ours_match = |c: &&crate::sip::NameAddr| {
-                c.uri.as_sip().is_some_and(|u| {
-                    u.host == ours.host && u.port.unwrap_or(5060) == ours.port.unwrap_or(5060)
-                })
-            };
-            let c = cs.iter().find(ours_match).or(cs.first())?;
-            c.param("expires")
-                .flatten()
-                .and_then(crate::sip::lex::parse_delta_seconds)
-        });
+        let contacts = r.headers.name_addrs("Contact").unwrap_or_default();
+        let is_ours = |c: &crate::sip::NameAddr| {
+            c.uri.as_sip().is_some_and(|u| {
+                u.host == ours.host && u.port.unwrap_or(5060) == ours.port.unwrap_or(5060)
+            })
+        };
+        let from_contact = contacts
+            .iter()
+            .find(|c| is_ours(c))
+            .or(contacts.first())
+            .and_then(|c| c.param("expires").flatten())
+            .and_then(crate::sip::lex::parse_delta_seconds);
+        // The registrar lists every binding of the account (RFC 3261
+        // §10.3, step 8): another one is a second phone or daemon with our
+        // user name, and the Box rings both. Said when it changes.
+        let others = contacts.iter().filter(|c| !is_ours(c)).count();
+        if others != self.others {
+            self.others = others;
+            if others > 0 {
+                let shown: Vec<String> = contacts
+                    .iter()
+                    .filter(|c| !is_ours(c))
+                    .take(3)
+                    .map(|c| c.uri.to_string())
+                    .collect();
+                tracing::warn!(
+                    "the FRITZ!Box holds {others} other binding(s) of user {} ({}): another phone or minisip4fb registers with this account, and the Box rings both; stop the other one or give it an IP phone of its own",
+                    ctx.cfg.user,
+                    shown.join(", ")
+                );
+            }
+        }
         let granted = from_contact.or(r.headers.expires()).unwrap_or(self.expires);
         if granted == 0 {
             return self.fail(
