@@ -4,7 +4,6 @@ use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 
-use minisip4fb::call::show::Lang;
 use minisip4fb::call::{Record, Time};
 use minisip4fb::calllog::{CallLog, Filter};
 use minisip4fb::config;
@@ -153,22 +152,36 @@ fn print_table(records: &[Record]) {
         return;
     }
     println!(
-        "{:<19}  {:<22}  {:<15}  {:<20}  reason",
-        "time", "caller", "decision", "outcome"
+        "{:<19}  {:<17}  {:<16}  {:<17}  {:<19}  reason",
+        "time", "caller", "name", "decision", "outcome"
     );
     for r in records {
         // Escaped: a display name must not drive the terminal.
-        let caller: String = r.caller.who(Lang::En).chars().take(22).collect();
+        let number =
+            minisip4fb::call::show::number(r.caller.number.as_deref(), r.caller.e164.as_deref());
+        let number = printable(number.as_deref().unwrap_or("anonymous")).into_owned();
+        let name = printable(r.caller.name.as_deref().unwrap_or("")).into_owned();
         let outcome = r.outcome.map(|o| o.to_string());
         println!(
-            "{:<19}  {:<22}  {:<15}  {:<20}  {}",
+            "{:<19}  {:<17}  {:<16}  {:<17}  {:<19}  {}",
             r.time.local(),
-            caller,
+            cut(&number, 17),
+            cut(&name, 16),
             r.decision.as_str(),
             outcome.as_deref().unwrap_or("(in progress)"),
             printable(&r.reason)
         );
     }
+}
+
+/// `s` in at most `width` characters; a cut one ends in `…`.
+fn cut(s: &str, width: usize) -> String {
+    if s.chars().count() <= width {
+        return s.to_owned();
+    }
+    let mut c: String = s.chars().take(width - 1).collect();
+    c.push('…');
+    c
 }
 
 pub fn stats(a: DbArgs) -> i32 {
@@ -187,11 +200,11 @@ pub fn stats(a: DbArgs) -> i32 {
         }
     };
     println!(
-        "{:<10}  {:>6}  {:>10}  {:>8}  {:>6}",
-        "day (UTC)", "calls", "terminated", "declined", "rang"
+        "{:<10}  {:>6}  {:>10}  {:>8}  {:>7}",
+        "day (UTC)", "calls", "terminated", "declined", "through"
     );
-    for (day, calls, term, decl, rang) in &days {
-        println!("{day:<10}  {calls:>6}  {term:>10}  {decl:>8}  {rang:>6}");
+    for (day, calls, term, decl, through) in &days {
+        println!("{day:<10}  {calls:>6}  {term:>10}  {decl:>8}  {through:>7}");
     }
     println!("\n{:>6}  {:<16}  rule", "calls", "action");
     for (rule, action, n) in &rules {
@@ -201,4 +214,20 @@ pub fn stats(a: DbArgs) -> i32 {
         );
     }
     0
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_cut_column_says_so_and_keeps_its_width() {
+        assert_eq!(super::cut("09005551234", 17), "09005551234");
+        assert_eq!(
+            super::cut("Hausverwaltung Müller GmbH", 16),
+            "Hausverwaltung …"
+        );
+        assert_eq!(
+            super::cut("Hausverwaltung Müller GmbH", 16).chars().count(),
+            16
+        );
+    }
 }

@@ -245,9 +245,10 @@ async fn steps(dir: &std::path::Path, web: Option<std::net::SocketAddr>) -> Resu
             .into_iter()
             .map(|v| format!("PhoneBlock: {v}")),
     );
-    if let Some(addr) = web {
-        linger(&emulator, addr).await;
-    }
+    let more = match web {
+        Some(addr) => linger(&emulator, addr).await,
+        None => 0,
+    };
     let _ = daemon.stop.send(());
     match daemon.task.await {
         Ok(Ok(())) => {}
@@ -258,7 +259,7 @@ async fn steps(dir: &std::path::Path, web: Option<std::net::SocketAddr>) -> Resu
     Ok(summary(
         &emulator,
         &mut reports,
-        (&terminate_times, spoke),
+        (&terminate_times, spoke, more),
         &barred,
         failures,
     )
@@ -429,7 +430,6 @@ async fn start_daemon(
     *source.box_lists.lock().unwrap_or_else(|p| p.into_inner()) = lists;
     // The rules must compile before the phone starts (serve would say so too).
     source.compile().map_err(|e| e.to_string())?;
-    println!("the phone listens on {}", config.bind);
     println!(
         "  rules: the Box's phonebook rings; numbers with 4 or more PhoneBlock votes are terminated;\n         premium numbers are terminated and barred at the Box; 0137* and withheld numbers are terminated"
     );
@@ -460,7 +460,7 @@ async fn start_daemon(
 
 /// `demo --web`: the dashboard stays up and the Box calls again, one
 /// scene every 20 s, until Ctrl-C (or SIGTERM) or for 10 minutes.
-async fn linger(emulator: &Emulator, addr: std::net::SocketAddr) {
+async fn linger(emulator: &Emulator, addr: std::net::SocketAddr) -> usize {
     println!(
         "\nthe dashboard: http://{addr}/ (the Box calls again every {} s; Ctrl-C ends the demo, or {} minutes)",
         LINGER_EVERY.as_secs(),
@@ -470,6 +470,7 @@ async fn linger(emulator: &Emulator, addr: std::net::SocketAddr) {
     let signalled = super::run::shutdown_signal();
     tokio::pin!(stop, signalled);
     let scenes = scenes();
+    let mut calls = 0;
     for scene in scenes.iter().cycle() {
         tokio::select! {
             _ = &mut signalled => break,
@@ -477,11 +478,10 @@ async fn linger(emulator: &Emulator, addr: std::net::SocketAddr) {
             _ = tokio::time::sleep(LINGER_EVERY) => {}
         }
         let report = emulator.call(scene.spec.clone()).await;
-        println!(
-            "  {}, {}: {:?}",
-            scene.spec.caller, scene.title, report.outcome
-        );
+        println!("  {}, {}: {report}", scene.spec.caller, scene.title);
+        calls += 1;
     }
+    calls
 }
 
 /// Waits for the phone's binding at the Box and says how it got there.
@@ -572,7 +572,7 @@ async fn wait_for_barring(emulator: &Emulator) -> Vec<String> {
 async fn summary(
     emulator: &Emulator,
     reports: &mut broadcast::Receiver<Report>,
-    (terminate_times, spoke): (&[Duration], usize),
+    (terminate_times, spoke, more): (&[Duration], usize, usize),
     barred: &[String],
     mut failures: Vec<String>,
 ) -> i32 {
@@ -594,8 +594,13 @@ async fn summary(
         .sum::<f64>()
         / terminated.max(1) as f64;
     println!(
-        "\nSummary: {calls} calls; {terminated} terminated at once ({avg:.1} ms from INVITE to BYE on average), {spoke} answered with audio, {} left ringing.",
-        calls - terminated - spoke
+        "\nSummary: {calls} calls; {terminated} terminated at once ({avg:.1} ms from INVITE to BYE on average), {spoke} answered with audio, {} left ringing{}.",
+        calls - terminated - spoke,
+        if more > 0 {
+            format!("; then {more} more while the dashboard was up")
+        } else {
+            String::new()
+        }
     );
     println!(
         "  The Box saw {} protocol violation{}; {options_ok} OPTIONS keepalive{} answered{}; after shutdown the phone unregistered ({bindings} binding{} left).",

@@ -127,7 +127,14 @@ fn strong_password() -> String {
 
 pub fn setup(a: SetupArgs) -> i32 {
     match do_setup(&a, super::admin_password_env()) {
-        Ok(()) => 0,
+        Ok(()) => {
+            if !a.dry_run {
+                let path = a.target.config.as_deref();
+                let path = path.unwrap_or(Path::new("minisip4fb.toml"));
+                println!("check with: minisip4fb check --config {}", path.display());
+            }
+            0
+        }
         Err(e) => {
             eprintln!("minisip4fb setup: {e}");
             1
@@ -273,10 +280,7 @@ pub(crate) fn do_setup(a: &SetupArgs, admin_password: Option<String>) -> Result<
     }
     numbers_from_the_box(&mut client, &config_path, cfg.as_ref())?;
     if !internal.is_empty() {
-        println!(
-            "the Box reaches it as internal number {internal}; check with: minisip4fb check --config {}",
-            config_path.display()
-        );
+        println!("the Box reaches it as internal number {internal}");
     }
     Ok(())
 }

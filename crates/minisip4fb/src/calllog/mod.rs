@@ -54,8 +54,16 @@ pub enum Op {
     },
 }
 
-/// One day of the call log: (day, calls, terminated, declined, rang).
+/// One day of the call log: (day, calls, terminated, declined, let
+/// through). Let through is every call not blocked
+/// ([`Action::blocks`](crate::call::Action::blocks)):
+/// rung, or answered by an `answer` rule (a door opener is no spam).
 pub type DayCounts = (String, i64, i64, i64, i64);
+
+/// The decisions that let a call through, in SQL: the complement of
+/// [`Action::blocks`](crate::call::Action::blocks), for every count of
+/// blocked calls.
+const LET_THROUGH: &str = "decision IN ('ring', 'answer')";
 
 /// Which calls to list.
 #[derive(Debug, Clone, Default)]
@@ -387,13 +395,13 @@ impl CallLog {
             (Option<String>, bool),
         );
         let rows: Vec<Row> = self.with(|db| {
-            let mut stmt = db.prepare(
+            let mut stmt = db.prepare(&format!(
                 "SELECT id, time, caller, caller_e164, name, called, class, decision, action, rule, reason, outcome, decision_ms, bye_ms, log_only, contact
-                 FROM (SELECT * FROM calls WHERE (?1 IS NULL OR time >= ?1) AND (?2 = 0 OR decision NOT IN ('ring', 'answer'))
+                 FROM (SELECT * FROM calls WHERE (?1 IS NULL OR time >= ?1) AND (?2 = 0 OR NOT {LET_THROUGH})
                          AND (?4 IS NULL OR time < ?4) AND (?5 IS NULL OR rule = ?5)
                        ORDER BY id DESC LIMIT ?3)
                  ORDER BY id",
-            )?;
+            ))?;
             let limit = f.limit.map_or(-1, i64::from);
             let rows = stmt.query_map(params![
                     f.since.map(|t| t.to_string()),
@@ -451,16 +459,18 @@ impl CallLog {
             .collect()
     }
 
-    /// Calls per day: (day, calls, terminated, declined, rang). Terminated
-    /// counts the outcome, so `terminate-and-bar` calls count too.
+    /// Calls per day (see [`DayCounts`]). Terminated counts the outcome,
+    /// so `terminate-and-bar` calls count too.
     pub fn per_day(&self, since: Option<Time>) -> Result<Vec<DayCounts>, Error> {
         self.with(|db| {
-            let mut stmt = db.prepare(
+            let mut stmt = db.prepare(&format!(
                 "SELECT substr(time, 1, 10) AS day, count(*),
-                        sum(outcome = 'terminated'), sum(decision = 'decline'), sum(decision = 'ring')
+                        sum(outcome = 'terminated'), sum(decision = 'decline'), sum({LET_THROUGH})
                  FROM calls WHERE (?1 IS NULL OR time >= ?1) GROUP BY day ORDER BY day",
-            )?;
-            let rows = stmt.query_map(params![since.map(|t| t.to_string())], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))?;
+            ))?;
+            let rows = stmt.query_map(params![since.map(|t| t.to_string())], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            })?;
             rows.collect()
         })
     }
@@ -489,11 +499,11 @@ impl CallLog {
         limit: u32,
     ) -> Result<Vec<(String, i64)>, Error> {
         self.with(|db| {
-            let mut stmt = db.prepare(
+            let mut stmt = db.prepare(&format!(
                 "SELECT coalesce(caller_e164, caller, 'anonymous') AS who, count(*) FROM calls
-                 WHERE (?1 IS NULL OR time >= ?1) AND decision NOT IN ('ring', 'answer')
+                 WHERE (?1 IS NULL OR time >= ?1) AND NOT {LET_THROUGH}
                  GROUP BY who ORDER BY count(*) DESC, who LIMIT ?2",
-            )?;
+            ))?;
             let rows = stmt.query_map(params![since.map(|t| t.to_string()), limit], |r| {
                 Ok((r.get(0)?, r.get(1)?))
             })?;
@@ -682,6 +692,14 @@ mod tests {
             (3, 2),
             "terminate-and-bar counts as terminated"
         );
+        for action in crate::call::Action::ALL {
+            let a = action.as_str();
+            assert_eq!(
+                LET_THROUGH.contains(&format!("'{a}'")),
+                !action.blocks(),
+                "{a}: the call log counts as the rules decide"
+            );
+        }
         assert_eq!(log.prune(365).unwrap(), 0);
         let v: i64 = log
             .with(|db| db.pragma_query_value(None, "user_version", |r| r.get(0)))
