@@ -243,7 +243,8 @@ async fn a_damaged_or_unwritable_call_log_never_stops_the_start() {
     blocked_call_is_terminated(&emu).await;
     blocked_call_is_terminated(&emu).await;
     std::fs::remove_file(dir.join("later")).unwrap();
-    std::fs::create_dir(dir.join("later")).unwrap();
+    // The book-keeper, retrying, may make the directory itself first.
+    std::fs::create_dir_all(dir.join("later")).unwrap();
     // The book-keeper tries again every second.
     for _ in 0..100 {
         if dir.join("later/calls.db").exists() {
