@@ -121,26 +121,15 @@ pub async fn check(phone: PhoneArgs) -> i32 {
         phone.registrar(),
         phone.contact()
     );
-    // The first answer decides: granted, refused, or nothing back within
-    // the REGISTER's first resends (a few seconds, not the 32 s of a
-    // transaction's timeout).
-    let mut updates = phone.registration_updates();
-    let first = async {
-        loop {
-            let now = updates.borrow_and_update().clone();
-            match now {
-                Registration::Registered { expires } => return Ok(expires),
-                Registration::NoAnswer { .. } | Registration::Failed { .. } => {
-                    return Err(now.problem().unwrap_or_default());
-                }
-                _ => {}
-            }
-            if updates.changed().await.is_err() {
-                return Err("the phone stopped".to_owned());
-            }
-        }
+    let port_hint = || {
+        format!(
+            "Is {} the FRITZ!Box, is the IP phone set up there, and does no firewall block UDP {}?",
+            settings.phone.fritzbox,
+            phone.registrar().port()
+        )
     };
-    match tokio::time::timeout(Duration::from_secs(15), first).await {
+    let code = match tokio::time::timeout(Duration::from_secs(15), phone.first_registration()).await
+    {
         Ok(Ok(expires)) => {
             println!(
                 "registered: the Box granted {} s and will call sip:{}@{}",
@@ -148,32 +137,24 @@ pub async fn check(phone: PhoneArgs) -> i32 {
                 settings.phone.user,
                 phone.contact()
             );
-            let _ = phone.shutdown().await;
-            println!("unregistered again: all good");
             0
         }
         Ok(Err(e)) if matches!(phone.registration(), Registration::NoAnswer { .. }) => {
-            eprintln!(
-                "registration: {e}. Is {} the FRITZ!Box, is the IP phone set up there, and does no firewall block UDP {}?",
-                settings.phone.fritzbox,
-                phone.registrar().port()
-            );
-            let _ = phone.shutdown().await;
+            eprintln!("registration: {e}. {}", port_hint());
             1
         }
         Ok(Err(e)) => {
             eprintln!("registration: {e}");
-            let _ = phone.shutdown().await;
             1
         }
         Err(_) => {
-            eprintln!(
-                "registration: no success within 15 s. Is {} the FRITZ!Box, is the IP phone set up there, and does no firewall block UDP {}?",
-                settings.phone.fritzbox,
-                phone.registrar().port()
-            );
-            let _ = phone.shutdown().await;
+            eprintln!("registration: no success within 15 s. {}", port_hint());
             1
         }
+    };
+    let _ = phone.shutdown().await;
+    if code == 0 {
+        println!("unregistered again: all good");
     }
+    code
 }

@@ -162,18 +162,23 @@ async fn check(dir: &Path, emu: &Emulator) -> std::process::Output {
     .unwrap()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn check_registers_once_and_unregisters() {
-    let dir = setup("check");
-    let emu = emulator().await;
-    let out = check(&dir, &emu).await;
-    let text = String::from_utf8_lossy(&out.stdout);
+/// `check`'s stdout; it must have exited 0 (else both outputs say why).
+fn passed(out: &std::process::Output) -> String {
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
     assert_eq!(
         out.status.code(),
         Some(0),
         "{text}{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    text
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_registers_once_and_unregisters() {
+    let dir = setup("check");
+    let emu = emulator().await;
+    let text = passed(&check(&dir, &emu).await);
     assert!(text.contains("config: ok, 6 rule(s)"), "{text}");
     assert!(
         text.contains("registered: the Box granted 300 s and will call sip:620@127.0.0.1:"),
@@ -219,13 +224,7 @@ async fn check_works_beside_the_running_daemon() {
         .output()
         .await
         .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{text}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = passed(&out);
     assert!(
         text.contains(&format!("config file: {}", config.display())),
         "{text}"

@@ -35,16 +35,7 @@ fn completions_for_every_shell_the_package_ships() {
 #[test]
 fn man_pages_for_the_command_and_each_subcommand() {
     let dir = common::fresh_dir("cli", "man");
-    let out = Command::new(BIN)
-        .arg("manpages")
-        .arg(&dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::succeeded(Command::new(BIN).arg("manpages").arg(&dir));
     let main = std::fs::read_to_string(dir.join("minisip4fb.1")).unwrap();
     assert!(main.starts_with(".ie"), "roff: {main:.100}");
     assert!(main.contains("/etc/minisip4fb/config.toml"));

@@ -16,6 +16,17 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_minisip4fb");
 pub const USER: &str = "620";
 pub const PASSWORD: &str = "geheim123";
 
+/// Runs `cmd` to its end; it must exit 0 (else its stderr says why).
+pub fn succeeded(cmd: &mut Command) -> std::process::Output {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
 /// `minisip4fb SUBCOMMAND [ARGS] --config CONFIG --fritzbox BOX --bind
 /// 127.0.0.1:0`, the SIP password only from the config (never the
 /// caller's environment).

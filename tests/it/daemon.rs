@@ -113,15 +113,10 @@ async fn box_declines_after(min: Duration) -> Emulator {
 }
 
 pub(crate) fn calls_json(dir: &Path) -> Vec<serde_json::Value> {
-    let out = Command::new(BIN)
-        .args(["calls", "--json", "--config"])
-        .arg(dir.join("config.toml"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = common::succeeded(
+        Command::new(BIN)
+            .args(["calls", "--json", "--config"])
+            .arg(dir.join("config.toml")),
     );
     serde_json::from_slice(&out.stdout).expect("calls --json is one JSON array")
 }

@@ -197,15 +197,10 @@ fn the_readme_names_the_rust_the_build_needs() {
         "README.md must say \"Rust {msrv} or newer\", as Cargo.toml's rust-version does"
     );
     let version = |v: &str| -> Vec<u32> { v.split('.').map(|p| p.parse().unwrap()).collect() };
-    let out = Command::new(env!("CARGO"))
-        .args(["metadata", "--format-version", "1", "--locked", "--offline"])
-        .current_dir(root)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = common::succeeded(
+        Command::new(env!("CARGO"))
+            .args(["metadata", "--format-version", "1", "--locked", "--offline"])
+            .current_dir(root),
     );
     let meta: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let newer: Vec<String> = meta["packages"]

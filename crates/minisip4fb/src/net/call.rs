@@ -171,18 +171,17 @@ impl IncomingCall {
     /// does with [`Reject::Unavailable`] (so this waits ~3 s). A call
     /// already over gives how it ended.
     pub async fn hang_up(&self) -> Result<Outcome, CallError> {
-        if let CallStatus::Ended(how) = self.status() {
-            return Ok(how);
-        }
-        if self.status() == CallStatus::Ringing {
-            match self.reject(Reject::Unavailable).await {
+        match self.status() {
+            CallStatus::Ended(how) => return Ok(how),
+            CallStatus::Ringing => match self.reject(Reject::Unavailable).await {
                 // Answered meanwhile (a script's prompt): a BYE then.
                 Err(CallError::Command(CommandError::WrongState(..))) => {}
                 other => {
                     other?;
                     return Ok(self.ended().await);
                 }
-            }
+            },
+            CallStatus::Answered => {}
         }
         match self.command(Command::HangUp(self.id)).await {
             Ok(()) | Err(CallError::Ended(_)) => Ok(self.ended().await),

@@ -274,16 +274,18 @@ pub enum Registration {
 }
 
 impl Registration {
-    /// What is wrong, as a person can act on it; `None` while all is well
-    /// or still starting.
-    pub fn problem(&self) -> Option<String> {
+    /// What is wrong; `None` while all is well or still starting.
+    pub fn error(&self) -> Option<RegistrationError> {
         match self {
-            Registration::NoAnswer { registrar } => {
-                Some(RegistrationError::Timeout(*registrar).to_string())
-            }
-            Registration::Failed { reason, .. } => Some(reason.to_string()),
+            Registration::NoAnswer { registrar } => Some(RegistrationError::Timeout(*registrar)),
+            Registration::Failed { reason, .. } => Some(reason.clone()),
             _ => None,
         }
+    }
+
+    /// [`Registration::error`] as a person can act on it.
+    pub fn problem(&self) -> Option<String> {
+        self.error().map(|e| e.to_string())
     }
 }
 
@@ -329,20 +331,30 @@ impl Phone {
     /// [`Phone::start`] and [`Phone::wait_registered`].
     pub async fn connect(config: PhoneConfig) -> Result<Phone, PhoneError> {
         let phone = Phone::start(config).await?;
-        let mut rx = phone.registration.clone();
-        let failed = loop {
-            let now = rx.borrow_and_update().clone();
-            match now {
-                Registration::Registered { .. } => return Ok(phone),
-                Registration::NoAnswer { registrar } => {
-                    break RegistrationError::Timeout(registrar);
-                }
-                Registration::Failed { reason, .. } => break reason,
-                _ => rx.changed().await.map_err(|_| PhoneError::Stopped)?,
+        match phone.first_registration().await {
+            Ok(_) => Ok(phone),
+            Err(e) => {
+                let _ = phone.shutdown().await;
+                Err(e)
             }
-        };
-        let _ = phone.shutdown().await;
-        Err(failed.into())
+        }
+    }
+
+    /// The first answer to registering: the lifetime granted, or why not
+    /// (refused, or no answer within the REGISTER's first resends: a few
+    /// seconds, not a transaction's 32 s).
+    pub async fn first_registration(&self) -> Result<Duration, PhoneError> {
+        let mut rx = self.registration.clone();
+        loop {
+            let now = rx.borrow_and_update().clone();
+            if let Registration::Registered { expires } = now {
+                return Ok(expires);
+            }
+            if let Some(e) = now.error() {
+                return Err(e.into());
+            }
+            rx.changed().await.map_err(|_| PhoneError::Stopped)?;
+        }
     }
 
     /// Binds, starts the driver and begins registering; returns at once.

@@ -153,6 +153,14 @@ impl NumberSet {
         home: &Home,
     ) -> Result<(), EntryError> {
         let entry = entry.trim();
+        // Numbers and patterns alike: `0180x5*` is a typo, not a prefix.
+        if entry.chars().any(char::is_alphabetic) {
+            return Err(if entry.chars().any(|c| c.is_ascii_digit()) {
+                EntryError::Letters
+            } else {
+                EntryError::NotANumber
+            });
+        }
         // '*' only at one end: `0900*` or `*1234`.
         let inner = entry
             .strip_prefix('*')
@@ -177,9 +185,6 @@ impl NumberSet {
         }
         if digits(entry).trim_start_matches('+').is_empty() {
             return Err(EntryError::NotANumber);
-        }
-        if entry.chars().any(|c| c.is_alphabetic()) {
-            return Err(EntryError::Letters);
         }
         // A number the metadata rejects is still listed by its dialled form.
         let e164 = dialled_e164(entry, home).ok_or(EntryError::NotANumber)?;

@@ -366,20 +366,19 @@ impl Registration {
         // The registrar lists every binding of the account (RFC 3261
         // §10.3, step 8): another one is a second phone or daemon with our
         // user name, and the Box rings both. Said when it changes.
-        let others = contacts.iter().filter(|c| !is_ours(c)).count();
-        if others != self.others {
-            self.others = others;
-            if others > 0 {
-                let shown: Vec<String> = contacts
-                    .iter()
-                    .filter(|c| !is_ours(c))
-                    .take(3)
-                    .map(|c| c.uri.to_string())
-                    .collect();
+        let others: Vec<String> = contacts
+            .iter()
+            .filter(|c| !is_ours(c))
+            .map(|c| c.uri.to_string())
+            .collect();
+        if others.len() != self.others {
+            self.others = others.len();
+            if !others.is_empty() {
                 tracing::warn!(
-                    "the FRITZ!Box holds {others} other binding(s) of user {} ({}): another phone or minisip4fb registers with this account, and the Box rings both; stop the other one or give it an IP phone of its own",
+                    "the FRITZ!Box holds {} other binding(s) of user {} ({}): another phone or minisip4fb registers with this account, and the Box rings both; stop the other one or give it an IP phone of its own",
+                    others.len(),
                     ctx.cfg.user,
-                    shown.join(", ")
+                    others[..others.len().min(3)].join(", ")
                 );
             }
         }

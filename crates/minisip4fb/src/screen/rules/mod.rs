@@ -271,13 +271,13 @@ fn compile_rule(
         .and_then(|c| c.pin.as_ref());
     if let Some(pin) = pin.filter(|p| p.len() < 6) {
         warnings.push(LineError {
-                file: PathBuf::from(format!("[[rule]] {index} {name:?}")),
-                line: 0,
-                message: format!(
-                    "a pin of {} keys is guessed sooner than one of 6 or more (caller ID can be forged, so the PIN is the lock)",
-                    pin.len()
-                ),
-            });
+            file: PathBuf::from(format!("[[rule]] {index} {name:?}")),
+            line: 0,
+            message: format!(
+                "a pin of {} keys is guessed sooner than one of 6 or more (caller ID can be forged, so the PIN is the lock)",
+                pin.len()
+            ),
+        });
     }
     let door = pin.is_some();
     Ok(Rule {
