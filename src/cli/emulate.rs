@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use clap::Args;
 
+use minisip4fb_emulator::tr064::Tr064Config;
 use minisip4fb_emulator::{CallSpec, Caller, Emulator, EmulatorConfig};
 
 #[derive(Args, Debug, Clone)]
@@ -54,6 +55,18 @@ pub struct EmulateArgs {
     /// community numbers; point `[phoneblock] api` at the URL it prints.
     #[arg(long, value_name = "IP:PORT")]
     pub phoneblock: Option<SocketAddr>,
+    /// Also serve the Box's TR-064 side here (a loopback IP:PORT): `setup`,
+    /// `barring`, `phonebooks` and the dashboard's Box actions can be tried
+    /// against the URL it prints.
+    #[arg(long, value_name = "IP:PORT")]
+    pub tr064: Option<SocketAddr>,
+    /// The Box user TR-064 takes (with the right "Telefonie").
+    #[arg(long, value_name = "NAME", default_value = "admin")]
+    pub admin_user: String,
+    /// Its password; a wrong one is refused as by the Box (ten in a row
+    /// lock TR-064 for a minute).
+    #[arg(long, value_name = "PASSWORD", default_value = "fritz-admin-pw")]
+    pub admin_password: String,
     /// Add this many synthetic numbers (+49170…, 10 votes) to the emulated
     /// community list, e.g. 1000000 to try a list of that size.
     #[arg(long, value_name = "N", default_value_t = 0, requires = "phoneblock")]
@@ -202,6 +215,12 @@ pub async fn emulate(args: EmulateArgs) -> i32 {
         options_interval: (args.options > 0.0)
             .then(|| Duration::from_secs_f64(args.options.clamp(0.1, 3600.0))),
         challenge_requests: args.challenge_requests.clamp(0.0, 1.0),
+        tr064: args.tr064.map(|bind| Tr064Config {
+            bind,
+            admin_user: args.admin_user.clone(),
+            admin_password: args.admin_password.clone(),
+            ..Tr064Config::default()
+        }),
         ..EmulatorConfig::default()
     };
     let emulator = match Emulator::start(cfg).await {
@@ -219,6 +238,12 @@ pub async fn emulate(args: EmulateArgs) -> i32 {
         args.password,
         args.expires
     );
+    if let Some(url) = emulator.tr064_url() {
+        println!(
+            "emulated TR-064 at {url} (admin user {:?}, password {:?})",
+            args.admin_user, args.admin_password
+        );
+    }
     let phoneblock = match args.phoneblock {
         Some(bind) => match start_phoneblock(bind, args.phoneblock_numbers).await {
             Ok(p) => {

@@ -730,3 +730,80 @@ async fn a_closed_stdout_is_no_panic() {
     assert_eq!(c.fritzbox.user.as_deref(), Some("minisip4fb"));
     assert_eq!(emu.ip_phones().len(), 1);
 }
+
+/// The stand-alone `emulate --tr064` serves the Box's TR-064 side too: a
+/// wrong admin password is refused as by the Box, `setup` creates an IP
+/// phone that registers at its registrar, `barring` bars a number.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_stand_alone_emulator_serves_tr064() {
+    use tokio::io::AsyncBufReadExt;
+    let mut emulate = tokio::process::Command::new(BIN)
+        .args(["emulate", "--bind", "127.0.0.1:0", "--tr064", "127.0.0.1:0"])
+        .args(["--admin-password", "box-admin-pw"])
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(emulate.stdout.take().unwrap()).lines();
+    let (mut sip, mut url) = (None, None);
+    let read = async {
+        while let Ok(Some(line)) = lines.next_line().await {
+            if let Some(rest) = line.strip_prefix("emulated FRITZ!Box listening on ") {
+                sip = rest.split_whitespace().next().map(str::to_owned);
+            }
+            if let Some(rest) = line.strip_prefix("emulated TR-064 at ") {
+                url = rest.split_whitespace().next().map(str::to_owned);
+            }
+            if sip.is_some() && url.is_some() {
+                return;
+            }
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(10), read)
+        .await
+        .expect("emulate says where it listens within 10 s");
+    let (sip, url) = (sip.unwrap(), url.unwrap());
+    let d = dir("emulate");
+    let config = d.join("config.toml");
+    let cfg = config.to_str().unwrap();
+
+    let wrong = run(&setup_args(&url, cfg), "not-the-password").await;
+    assert_eq!(wrong.status.code(), Some(1), "{}", text(&wrong));
+    assert!(
+        text(&wrong).contains("wrong user name or password"),
+        "{}",
+        text(&wrong)
+    );
+    let set = run(&setup_args(&url, cfg), "box-admin-pw").await;
+    assert!(set.status.success(), "{}", text(&set));
+    let args = [
+        "check",
+        "--config",
+        cfg,
+        "--fritzbox",
+        &sip,
+        "--bind",
+        "127.0.0.1:0",
+    ];
+    let check = run(&args, "").await;
+    assert!(
+        text(&check).contains("registered: the Box granted"),
+        "{}",
+        text(&check)
+    );
+    let bar = run(
+        &[
+            "barring",
+            "--box",
+            &url,
+            "--admin-user",
+            "admin",
+            "add",
+            "09005551234",
+        ],
+        "box-admin-pw",
+    )
+    .await;
+    assert!(text(&bar).contains("barred 09005551234"), "{}", text(&bar));
+    emulate.kill().await.unwrap();
+}
