@@ -60,7 +60,7 @@ try {
   page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
   page.on("requestfailed", (r) => {
     // The event stream ends when a page is left: not a failure.
-    if (!r.url().endsWith("/events")) problems.push(`request failed: ${r.url()} ${r.failure()?.errorText}`);
+    if (new URL(r.url()).pathname !== "/events") problems.push(`request failed: ${r.url()} ${r.failure()?.errorText}`);
   });
   page.on("response", (r) => {
     if (r.status() >= 400 && !r.url().endsWith("/login")) problems.push(`HTTP ${r.status()}: ${r.url()}`);
@@ -90,10 +90,12 @@ try {
   await page.waitForSelector(row("0305551234"), { timeout: 2000 });
   check(loads === 0, "the call appeared without a reload");
   await page.waitForFunction(
-    (sel) => document.querySelector(sel)?.querySelector(".outcome")?.textContent === "cancelled-by-caller",
+    (sel) => document.querySelector(sel)?.querySelector(".outcome")?.textContent === "Anrufer hat aufgegeben",
     row("0305551234"),
   );
-  check(true, "its outcome followed live");
+  check(true, "its outcome followed live, in German");
+  const reason = await page.textContent(`${row("0305551234")} .reason`);
+  check(reason.startsWith("Standard (klingeln): keine Regel trifft auf +49"), `its reason in German: ${reason}`);
 
   // What a caller sends is shown as text, never run as markup.
   const evil = "<img src=x onerror=window.pwned=1>Mallory";
@@ -122,15 +124,19 @@ try {
   const again = await until("0305551234", "TerminatedByPhone");
   check(again === "TerminatedByPhone", `the next call from it was terminated (${again})`);
   await page.waitForFunction(
-    (sel) => document.querySelector(sel)?.querySelector(".badge")?.textContent === "terminate",
+    (sel) => document.querySelector(sel)?.querySelector(".badge")?.textContent === "beenden",
     row("0305551234"),
   );
   check(loads === 0, "the terminated call is listed live");
+  const why = await page.textContent(`${row("0305551234")} .reason`);
+  check(/^Regel \d+ ".*": \+49305551234 steht in /.test(why), `why, in German: ${why}`);
 
   // Block another one also on the Box's call-barring list: the Box itself
   // turns its next call away.
   check((await call("0891234567")) === "RangUntilCancelled", "a call from 0891234567 rang");
   await page.waitForSelector(row("0891234567"));
+  const bar = await page.textContent("label.bar");
+  check(bar.includes("Sperren") && bar.includes("Rufsperre"), `the call-barring box says it belongs to Block: ${bar}`);
   await page.check("#bar-too");
   await page.click(`${row("0891234567")} button.block`);
   await page.waitForFunction(() => document.querySelector("#msg")?.textContent.includes("+49891234567"));
@@ -167,13 +173,28 @@ try {
   await Promise.all([page.waitForURL(/blocked=1/), page.click("#filters button")]);
   await page.waitForSelector(row("0305551234"));
   const decisions = await page.$$eval("#calls tbody .badge", (b) => b.map((x) => x.textContent));
-  check(decisions.length > 0 && decisions.every((d) => d !== "ring"), `blocked only: ${decisions}`);
+  check(decisions.length > 0 && decisions.every((d) => d !== "klingeln"), `blocked only: ${decisions}`);
+  // Every call and its buttons fit a 1280 px window: nothing scrolls sideways.
+  await page.uncheck("input[name=blocked]");
+  await Promise.all([page.waitForURL((u) => !u.search.includes("blocked=1")), page.click("#filters button")]);
+  await page.waitForSelector(row("0221987654"));
+  const wide = await page.evaluate(() => [document.documentElement.scrollWidth, window.innerWidth]);
+  check(wide[0] <= wide[1], `the call list fits 1280 px (${wide[0]} of ${wide[1]})`);
 
   // Statistics: a chart and the numbers blocked most.
   await page.goto(`${base}/stats`);
   const bars = await page.$$eval("svg.chart rect.blocked", (r) => r.filter((x) => Number(x.getAttribute("height")) > 0).length);
   check(bars >= 1, `the chart has today's blocked calls (${bars} bar)`);
   check((await page.textContent("main")).includes("+49305551234"), "the most blocked numbers list it");
+  // The chart's top label stands above the bars, not over them.
+  const clear = await page.evaluate(() => {
+    const label = document.querySelector("svg.chart text.max").getBBox();
+    return Array.from(document.querySelectorAll("svg.chart rect")).every((r) => {
+      const b = r.getBBox();
+      return b.height === 0 || b.y >= label.y + label.height || b.x + b.width <= label.x || b.x >= label.x + label.width;
+    });
+  });
+  check(clear, "the chart's top label is clear of the bars");
 
   // Rules, in order, with how often each matched.
   await page.goto(`${base}/rules`);
@@ -182,6 +203,7 @@ try {
   );
   const blockRule = rules.find((r) => r[1] === "blocked from the web");
   check(blockRule && Number(blockRule[4]) >= 1, `the block-list rule matched (${JSON.stringify(blockRule)})`);
+  check(/^Liste .*block\.txt \(\d+ Nummer(n)?\)$/.test(blockRule[2]) && blockRule[3] === "beenden", `the rule in German: ${blockRule}`);
 
   // English, by the switch, kept for the next pages.
   await page.click("header a.lang");
@@ -190,6 +212,20 @@ try {
   await page.waitForSelector("#live.on");
   check((await page.textContent("h1")) === "Calls", "English is kept");
   await page.waitForSelector(row("0305551234"));
+  await page.waitForFunction(
+    (sel) => document.querySelector(sel)?.querySelector(".outcome")?.textContent === "terminated",
+    row("0305551234"),
+  );
+  const reasonEn = await page.textContent(`${row("0305551234")} .reason`);
+  check(/^rule \d+ ".*": \+49305551234 in /.test(reasonEn), `the reason in English: ${reasonEn}`);
+  await page.goto(`${base}/stats`);
+  const days = await page.$$eval("svg.chart text:not(.max)", (t) => t.map((x) => x.textContent));
+  check(days.length > 0 && days.every((d) => /^[A-Z][a-z]{2} \d{1,2}$/.test(d)), `English dates: ${days}`);
+  // The README's picture: the blocked calls, in English.
+  const premium = await call("09001234567 Gewinnspiel GmbH");
+  check(premium === "TerminatedByPhone", `a premium-rate caller was terminated (${premium})`);
+  await page.goto(`${base}/calls?blocked=1`);
+  await page.waitForSelector(row("09001234567"));
   await page.screenshot({ path: screenshot });
   console.log(`screenshot: ${screenshot}`);
 

@@ -176,7 +176,7 @@ rules = ["family"]
     assert_eq!(ntfy.header("Tags"), Some("no_entry_sign"));
     assert!(
         ntfy.body
-            .starts_with("+49 9005551234 → 0301111111: terminate – rule 1 \"premium\""),
+            .starts_with("+49 9005551234 → 0301111111: beenden – Regel 1 \"premium\""),
         "{}",
         ntfy.body
     );

@@ -1,6 +1,7 @@
 //! What a call is, below every other room of the service: what is done
 //! with it ([`Action`]), its record ([`Record`]), the events the daemon
-//! tells ([`event`]), and how a call is shown to people ([`show`]). The
+//! tells ([`event`]), and how a call is shown to people ([`show`], in the
+//! words of one catalogue: [`words`]). The
 //! config, the rules, the call log, the web side, MQTT, hooks and push
 //! speak this and nothing of each other or of the daemon.
 
@@ -11,6 +12,7 @@ mod record;
 pub mod regions;
 pub mod show;
 mod time;
+pub mod words;
 
 pub use caller::Caller;
 pub use event::{DaemonEvent, EventKind};

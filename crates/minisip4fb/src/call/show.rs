@@ -60,8 +60,8 @@ pub fn number(sent: Option<&str>, e164: Option<&str>) -> Option<String> {
 pub fn who(sent: Option<&str>, e164: Option<&str>, name: Option<&str>, lang: Lang) -> String {
     let number = number(sent, e164);
     let who = match (number.as_deref(), name) {
-        (None, Some(name)) => format!("{} ({name})", lang.pick("anonymous", "unbekannt")),
-        (None, None) => lang.pick("anonymous", "unbekannt").to_owned(),
+        (None, Some(name)) => format!("{} ({name})", lang.t("who.anonymous")),
+        (None, None) => lang.t("who.anonymous").to_owned(),
         (Some(n), Some(name)) if Some(name) != sent && name != n => format!("{n} ({name})"),
         (Some(n), _) => n.to_owned(),
     };

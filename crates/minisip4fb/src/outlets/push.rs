@@ -174,7 +174,11 @@ impl Preset {
                     .as_deref()
                     .map(|c| format!(" → {c}"))
                     .unwrap_or_default();
-                (title, format!("{who}{to}: {} – {}", r.decision, r.reason))
+                // The call log's words in the reader's language.
+                let reason = crate::screen::rules::translate(&r.reason, lang)
+                    .unwrap_or_else(|| r.reason.clone());
+                let decision = lang.word("action", r.decision.as_str());
+                (title, format!("{who}{to}: {decision} – {reason}"))
             }
             DaemonEvent::RegistrationLost { reason, .. } => (
                 pick(
@@ -449,7 +453,7 @@ mod tests {
         let (title, text) = p.text(&blocked());
         assert_eq!(title, "minisip4fb: Anruf blockiert");
         assert!(
-            text.starts_with("+49 9005551234 ({reason} \"Gewinn\"\\n) → 0301111111: terminate"),
+            text.starts_with("+49 9005551234 ({reason} \"Gewinn\"\\n) → 0301111111: beenden – Regel 1 \"premium\": +499005551234 passt zu +49900*"),
             "{text}"
         );
         assert!(p.wants(&blocked()));

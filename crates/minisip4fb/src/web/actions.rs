@@ -8,7 +8,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -17,6 +17,7 @@ use tokio::sync::broadcast;
 
 use super::App;
 use super::auth::{self, refused_api, same_origin};
+use crate::call::show::Lang;
 use crate::screen::number::{self, Home};
 
 /// The list files the actions append to, and how numbers are read.
@@ -30,9 +31,20 @@ pub struct Lists {
 /// Live `/events` streams at most (each holds a place on the event bus).
 const MAX_STREAMS: usize = 16;
 
+#[derive(Deserialize)]
+pub(super) struct EventsQuery {
+    /// Add what people are shown of a call in this language (as
+    /// `/api/calls?lang=` does).
+    lang: Option<String>,
+}
+
 /// `GET /events`: every daemon event as it happens, as server-sent events
 /// (`event: call`, `data:` the same JSON as `run --events json`).
-pub(super) async fn events(State(app): State<App>, headers: HeaderMap) -> Response {
+pub(super) async fn events(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Query(q): Query<EventsQuery>,
+) -> Response {
     if !app.auth.allows(&headers) {
         return refused_api();
     }
@@ -42,11 +54,20 @@ pub(super) async fn events(State(app): State<App>, headers: HeaderMap) -> Respon
     }
     let guard = StreamGuard(app.clone());
     let rx = app.events.subscribe();
-    let stream = futures_util::stream::unfold((rx, guard), |(mut rx, guard)| async move {
+    let lang = q.lang.as_deref().and_then(Lang::parse);
+    let stream = futures_util::stream::unfold((rx, guard), move |(mut rx, guard)| async move {
         loop {
             match rx.recv().await {
                 Ok(e) => {
-                    let data = serde_json::to_string(&e).unwrap_or_default();
+                    use crate::call::DaemonEvent::{Call, CallEnded, Terminated};
+                    let data = match lang {
+                        Some(lang) if matches!(e, Call(_) | CallEnded(_) | Terminated(_)) => {
+                            let mut v = serde_json::to_value(&e).unwrap_or_default();
+                            super::shown_in(&mut v, lang);
+                            v.to_string()
+                        }
+                        _ => serde_json::to_string(&e).unwrap_or_default(),
+                    };
                     let event = Event::default().event(e.kind().as_str()).data(data);
                     return Some((Ok::<_, Infallible>(event), (rx, guard)));
                 }

@@ -18,6 +18,8 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use super::{App, page};
+use crate::call::show::Lang;
+use crate::call::words::Said;
 use crate::guard::limiter::{AfterFailure, Ceiling, Limiter, Millis, Policy};
 
 const COOKIE: &str = "minisip4fb_session";
@@ -205,16 +207,24 @@ pub fn to_login() -> Response {
     (StatusCode::SEE_OTHER, [(header::LOCATION, "/login")]).into_response()
 }
 
-fn form(message: &str) -> String {
-    format!(
-        "<h1>minisip4fb</h1><p>{message}</p><form method=\"post\" action=\"/login\">\
-         <label>Password / Passwort <input type=\"password\" name=\"password\" autofocus required></label> \
-         <button>Log in / Anmelden</button></form>"
+/// The login page in the browser's language, with `message` above the form.
+fn login_form(headers: &HeaderMap, message: impl Fn(Lang) -> String) -> Response {
+    let lang = Lang::of(headers, None);
+    page(
+        &format!("minisip4fb: {}", lang.t("login")),
+        &format!(
+            "<h1>minisip4fb</h1><p>{}</p><form method=\"post\" action=\"/login\">\
+             <label>{} <input type=\"password\" name=\"password\" autofocus required></label> \
+             <button>{}</button></form>",
+            message(lang),
+            lang.t("password"),
+            lang.t("login"),
+        ),
     )
 }
 
-pub async fn login_page() -> Response {
-    page("minisip4fb: log in", &form(""))
+pub async fn login_page(headers: HeaderMap) -> Response {
+    login_form(&headers, |_| String::new())
 }
 
 #[derive(Deserialize)]
@@ -236,22 +246,16 @@ pub async fn login(
     }
     let right = app.auth.attempt(peer.ip(), &f.password);
     if let Err(wait) = right {
-        let mut r = page(
-            "minisip4fb: log in",
-            &form(&format!(
-                "Too many attempts: wait {wait} s. / Zu viele Versuche: {wait} s warten."
-            )),
-        );
+        let mut r = login_form(&headers, |lang| {
+            Said::new("login.wait").with("n", wait).show(lang)
+        });
         *r.status_mut() = StatusCode::TOO_MANY_REQUESTS;
         r.headers_mut()
             .insert(header::RETRY_AFTER, HeaderValue::from(wait));
         return r;
     }
     if right == Ok(false) {
-        let mut r = page(
-            "minisip4fb: log in",
-            &form("Wrong password. / Falsches Passwort."),
-        );
+        let mut r = login_form(&headers, |lang| lang.t("login.wrong").to_owned());
         *r.status_mut() = StatusCode::UNAUTHORIZED;
         return r;
     }

@@ -33,6 +33,7 @@ use tokio::sync::{broadcast, watch};
 
 use crate::call::Time;
 use crate::call::event::DaemonEvent;
+use crate::call::show::Lang;
 use crate::net::Registration;
 
 /// Where the web side listens and who may use it.
@@ -354,6 +355,9 @@ struct CallsQuery {
     blocked: bool,
     /// Only calls this rule decided: `3 "premium numbers"`.
     rule: Option<String>,
+    /// Add what people are shown of each call in this language (`en`,
+    /// `de`): [`shown_in`].
+    lang: Option<String>,
 }
 
 /// At most this many calls an answer.
@@ -381,7 +385,50 @@ async fn api_calls(
         rule: q.rule.filter(|r| !r.is_empty()),
         limit: Some(q.limit.unwrap_or(100).min(MAX_CALLS)),
     };
-    read_log(&app, serde_json::json!([]), move |log| log.list(&filter)).await
+    let lang = q.lang.as_deref().and_then(Lang::parse);
+    read_log(&app, serde_json::json!([]), move |log| {
+        let list = log.list(&filter)?;
+        Ok(list
+            .into_iter()
+            .map(|r| {
+                let mut v = serde_json::to_value(r).unwrap_or_default();
+                if let Some(lang) = lang {
+                    shown_in(&mut v, lang);
+                }
+                v
+            })
+            .collect::<Vec<_>>())
+    })
+    .await
+}
+
+/// Adds to a call's JSON what people are shown of it in `lang`: the
+/// decision, the rules' action, the outcome and the reason
+/// (`shown_decision`, …), the call log's words in the reader's language.
+fn shown_in(call: &mut serde_json::Value, lang: Lang) {
+    let Some(o) = call.as_object_mut() else {
+        return;
+    };
+    let text = |k: &str| o.get(k).and_then(|v| v.as_str()).map(str::to_owned);
+    let mut add = Vec::new();
+    for k in ["decision", "action"] {
+        if let Some(a) = text(k) {
+            add.push((format!("shown_{k}"), lang.word("action", &a)));
+        }
+    }
+    if let Some(s) = text("outcome") {
+        let shown = s
+            .parse::<crate::net::Outcome>()
+            .map_or(s, |out| lang.outcome(out));
+        add.push(("shown_outcome".into(), shown));
+    }
+    if let Some(r) = text("reason") {
+        let shown = crate::screen::rules::translate(&r, lang).unwrap_or(r);
+        add.push(("shown_reason".into(), shown));
+    }
+    for (k, v) in add {
+        o.insert(k, v.into());
+    }
 }
 
 #[derive(Deserialize)]
@@ -479,7 +526,7 @@ async fn api_rules(State(app): State<App>, headers: HeaderMap) -> Response {
     let matched = |rule: Option<&str>| counts.as_ref().map(|s| s.matched(rule));
     let rules = app.rules.load_full();
     let list: Vec<_> = app
-        .rule_views()
+        .rule_views(Lang::En)
         .into_iter()
         .map(|v| {
             let n = matched(Some(&v.rule));
@@ -501,11 +548,11 @@ async fn api_rules(State(app): State<App>, headers: HeaderMap) -> Response {
 
 impl Shared {
     /// The rules in use, as people read them (none before the first compile).
-    fn rule_views(&self) -> Vec<crate::screen::rules::RuleView> {
+    fn rule_views(&self, lang: Lang) -> Vec<crate::screen::rules::RuleView> {
         self.rules
             .load()
             .as_ref()
-            .map(|r| r.views())
+            .map(|r| r.views(lang))
             .unwrap_or_default()
     }
 }

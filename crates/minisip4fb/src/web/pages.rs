@@ -15,6 +15,7 @@ use serde::Deserialize;
 use super::i18n::{self, Lang};
 use super::{App, Shared, auth, escape, private};
 use crate::call::Time;
+use crate::call::words::Said;
 use crate::phoneblock::Rating;
 
 #[derive(Deserialize)]
@@ -244,16 +245,12 @@ pub(super) async fn status(State(app): State<App>, Visit { lang, asked, .. }: Vi
         } else if pb["version"].as_i64().unwrap_or(0) == 0 {
             lang.t("no_copy").to_owned()
         } else {
-            format!(
-                "{} {}, {} {}; {}: {} + {}",
-                pb["numbers"],
-                lang.t("numbers"),
-                lang.t("copy_version"),
-                pb["version"],
-                lang.t("your_lists"),
-                pb["blacklist"],
-                pb["whitelist"]
-            )
+            Said::new("phoneblock.copy")
+                .with("n", &pb["numbers"])
+                .with("version", &pb["version"])
+                .with("black", &pb["blacklist"])
+                .with("white", &pb["whitelist"])
+                .show(lang)
         },
     ));
     if let Some(doors) = s["doors"].as_array().filter(|d| !d.is_empty()) {
@@ -264,7 +261,9 @@ pub(super) async fn status(State(app): State<App>, Visit { lang, asked, .. }: Vi
                 let what = if d["closed"] == true {
                     lang.t("doors.closed").to_owned()
                 } else {
-                    format!("{} {}", d["locked_callers"], lang.t("doors.callers"))
+                    Said::new("doors.callers")
+                        .with("n", &d["locked_callers"])
+                        .show(lang)
                 };
                 format!(
                     "<span class=\"badge reg-connecting\">{rule}: {what}</span> \
@@ -309,7 +308,7 @@ pub(super) async fn status(State(app): State<App>, Visit { lang, asked, .. }: Vi
 /// `/api/calls` and keeps live from `/events`; the actions the config
 /// allows (block, allow, report, phonebook) as data attributes.
 pub(super) async fn calls(State(app): State<App>, Visit { lang, asked, q }: Visit) -> Response {
-    let rules = app.rule_views();
+    let rules = app.rule_views(lang);
     let wanted = q.rule.as_deref().unwrap_or("");
     let mut options = format!("<option value=\"\">{}</option>", lang.t("all"));
     for r in rules.iter().map(|r| r.rule.as_str()) {
@@ -346,7 +345,7 @@ pub(super) async fn calls(State(app): State<App>, Visit { lang, asked, q }: Visi
             format!(
                 "<option value=\"{}\"{sel}>{}</option>",
                 r.as_str(),
-                lang.t(r.as_str())
+                lang.word("rating", r.as_str())
             )
         })
         .collect();
@@ -431,9 +430,9 @@ pub(super) async fn stats(State(app): State<App>, Visit { lang, asked, .. }: Vis
                 let shown = rule.as_deref().unwrap_or(lang.t("no_rule"));
                 let _ = write!(
                     rules,
-                    "<tr><td>{}</td><td><span class=\"badge d-{action}\">{action}</span></td><td class=\"n\">{n}</td></tr>",
+                    "<tr><td>{}</td><td>{}</td><td class=\"n\">{n}</td></tr>",
                     escape(shown),
-                    action = escape(action)
+                    badge(action, lang)
                 );
             }
             let mut top = String::new();
@@ -470,6 +469,8 @@ fn chart(days: &[crate::calllog::DayCounts], first: chrono::NaiveDate, lang: Lan
     const W: i64 = 720;
     const H: i64 = 200;
     const BOTTOM: i64 = 20;
+    // Above the bars: the scale's label and its line.
+    const TOP: i64 = 18;
     let per_day = |d: chrono::NaiveDate| {
         let key = d.to_string();
         days.iter()
@@ -489,7 +490,7 @@ fn chart(days: &[crate::calllog::DayCounts], first: chrono::NaiveDate, lang: Lan
         .unwrap_or(0)
         .max(1);
     let slot = W / CHART_DAYS;
-    let height = |n: i64| n * (H - BOTTOM - 10) / max;
+    let height = |n: i64| n * (H - BOTTOM - TOP) / max;
     let mut svg = format!(
         "<svg class=\"chart\" viewBox=\"0 0 {W} {H}\" role=\"img\" aria-label=\"{}\">",
         lang.t("per_day")
@@ -522,13 +523,14 @@ fn chart(days: &[crate::calllog::DayCounts], first: chrono::NaiveDate, lang: Lan
                 svg,
                 "<text x=\"{at}\" y=\"{}\" text-anchor=\"{anchor}\">{}</text>",
                 H - 5,
-                day.format("%d.%m.")
+                day.format(lang.t("day"))
             );
         }
     }
     let _ = write!(
         svg,
-        "<text x=\"{}\" y=\"12\" class=\"max\">{max}</text></svg>\
+        "<line class=\"max\" x1=\"0\" y1=\"{TOP}\" x2=\"{W}\" y2=\"{TOP}\"/>\
+         <text x=\"{}\" y=\"12\" class=\"max\">{max}</text></svg>\
          <p class=\"legend\"><span class=\"key blocked\"></span> {} <span class=\"key rang\"></span> {}</p>",
         W - 4,
         lang.t("blocked"),
@@ -541,7 +543,7 @@ fn chart(days: &[crate::calllog::DayCounts], first: chrono::NaiveDate, lang: Lan
 /// (the whole call log), then the default.
 pub(super) async fn rules(State(app): State<App>, Visit { lang, asked, .. }: Visit) -> Response {
     let (views, default) = match app.rules.load_full() {
-        Some(r) => (r.views(), Some(r.default_action())),
+        Some(r) => (r.views(lang), Some(r.default_action())),
         None => (Vec::new(), None),
     };
     let counts = super::read_stats(&app, None).await;
@@ -564,21 +566,21 @@ pub(super) async fn rules(State(app): State<App>, Visit { lang, asked, .. }: Vis
         let _ = write!(
             table,
             "<tr><td class=\"n\">{}</td><td>{}</td><td><ul>{crit}</ul></td>\
-             <td><span class=\"badge d-{a}\">{a}</span>{only}</td><td class=\"n\">{}</td></tr>",
+             <td>{}{only}</td><td class=\"n\">{}</td></tr>",
             v.index,
             escape(&v.name),
+            badge(v.action.as_str(), lang),
             matched(Some(&v.rule)),
-            a = v.action.as_str(),
         );
     }
     if let Some(d) = default {
         let _ = write!(
             table,
             "<tr class=\"default\"><td></td><td colspan=\"2\">{}</td>\
-             <td><span class=\"badge d-{a}\">{a}</span></td><td class=\"n\">{}</td></tr>",
+             <td>{}</td><td class=\"n\">{}</td></tr>",
             lang.t("default"),
+            badge(d.as_str(), lang),
             matched(None),
-            a = d.as_str(),
         );
     }
     let body = format!(
@@ -599,6 +601,15 @@ pub(super) async fn rules(State(app): State<App>, Visit { lang, asked, .. }: Vis
         }
     );
     layout(&app, lang, asked, Which::Rules, &[("page", "rules")], &body)
+}
+
+/// An action (`terminate`) as a coloured badge in the reader's language.
+fn badge(action: &str, lang: Lang) -> String {
+    format!(
+        "<span class=\"badge d-{}\">{}</span>",
+        escape(action),
+        escape(&lang.word("action", action))
+    )
 }
 
 /// 404 as a page.

@@ -9,6 +9,7 @@ use chrono::{Datelike, NaiveDateTime, NaiveTime, Weekday};
 
 use super::list::{self, LineError, NumberSet, Probe};
 use super::number::{self, Home, Kind, LazyClass};
+use crate::call::show::Lang;
 use crate::call::{Action, CallerClass, LogOnly};
 use crate::config::{self, BOX_LIST_PREFIX, PHONEBLOCK_PREFIX};
 use crate::media::{self, Announcement, Collect, Script};
@@ -25,7 +26,7 @@ mod why;
 pub use error::{CompileError, RuleError};
 pub use history::History;
 pub use view::RuleView;
-pub use why::{Decision, Matched, RuleRef, Why};
+pub use why::{Decision, Matched, RuleRef, Why, translate};
 
 /// Lists fetched from the Box over TR-064: phonebook name (or `barring`)
 /// → its XML export.
@@ -52,7 +53,7 @@ struct Rule {
     action: Action,
     log_only: bool,
     /// What the rule asks, as the config says it (for people to read).
-    shown: Vec<String>,
+    shown: Vec<crate::call::words::Said>,
     /// What an answered call hears and does (announcement, keys).
     script: Option<Arc<Script>>,
     /// It asks for a PIN: failed entries lock callers out.
@@ -412,8 +413,8 @@ impl Rules {
         self.rules.len()
     }
 
-    /// The rules in order, as people read them.
-    pub fn views(&self) -> Vec<RuleView> {
+    /// The rules in order, as people read them in `lang`.
+    pub fn views(&self, lang: Lang) -> Vec<RuleView> {
         self.rules
             .iter()
             .map(|r| RuleView {
@@ -426,7 +427,7 @@ impl Rules {
                 name: r.name.to_string(),
                 action: r.action,
                 log_only: r.log_only || self.log_only,
-                criteria: r.shown.clone(),
+                criteria: r.shown.iter().map(|c| c.show(lang)).collect(),
             })
             .collect()
     }

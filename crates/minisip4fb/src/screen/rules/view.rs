@@ -3,12 +3,13 @@
 use std::sync::Arc;
 
 use crate::call::Action;
+use crate::call::words::Said;
 use crate::config;
 use crate::config::COMMUNITY_LIST;
 use crate::screen::list::NumberSet;
 
-/// A rule as people read it (the dashboard's rules page): its criteria in
-/// the config's words, in order.
+/// A rule as people read it (the dashboard's rules page, `/api/rules`):
+/// its criteria in order, in one language.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct RuleView {
     pub index: usize,
@@ -23,64 +24,79 @@ pub struct RuleView {
 /// Entries of `numbers` shown on the rules page at most.
 const SHOWN_NUMBERS: usize = 6;
 
-/// A rule's criteria in the config's words.
+/// A rule's criteria, as sentences of the catalogue.
 pub(super) fn criteria(
     r: &config::Rule,
     lists: &[(Arc<str>, NumberSet)],
     community: Option<u32>,
-) -> Vec<String> {
+) -> Vec<Said> {
     let mut out = Vec::new();
+    let joined = |items: &[String]| items.join(", ");
     if !r.numbers.is_empty() {
-        let mut s = r
-            .numbers
-            .iter()
-            .take(SHOWN_NUMBERS)
-            .cloned()
-            .collect::<Vec<_>>()
-            .join(", ");
-        if r.numbers.len() > SHOWN_NUMBERS {
-            s.push_str(&format!(" (+{} more)", r.numbers.len() - SHOWN_NUMBERS));
-        }
-        out.push(format!("numbers: {s}"));
+        let shown = joined(&r.numbers[..r.numbers.len().min(SHOWN_NUMBERS)]);
+        out.push(match r.numbers.len().checked_sub(SHOWN_NUMBERS) {
+            Some(more) if more > 0 => Said::new("crit.numbers_more")
+                .with("numbers", shown)
+                .with("n", more),
+            _ => Said::new("crit.numbers").with("numbers", shown),
+        });
     }
     for (name, set) in lists {
-        out.push(format!("list {name} ({} numbers)", set.len()));
+        out.push(
+            Said::new("crit.list")
+                .with("list", name)
+                .with("n", set.len()),
+        );
     }
     if let Some(votes) = community {
-        out.push(format!("{COMMUNITY_LIST}, at least {votes} votes"));
+        out.push(
+            Said::new("crit.community")
+                .with("list", COMMUNITY_LIST)
+                .with("n", votes),
+        );
     }
-    for (on, what) in [
-        (r.anonymous, "anonymous"),
-        (r.foreign, "foreign"),
-        (r.invalid, "invalid"),
+    for (on, key) in [
+        (r.anonymous, "crit.anonymous"),
+        (r.foreign, "crit.foreign"),
+        (r.invalid, "crit.invalid"),
     ] {
         if on {
-            out.push(what.into());
+            out.push(Said::new(key));
         }
     }
     if !r.types.is_empty() {
-        out.push(format!("types: {}", r.types.join(", ")));
+        out.push(Said::new("crit.types").with("types", joined(&r.types)));
     }
     if !r.country.is_empty() {
-        out.push(format!("country: {}", r.country.join(", ")));
+        out.push(Said::new("crit.country").with("countries", joined(&r.country)));
     }
     if let Some(rep) = &r.repeated {
-        out.push(format!(
-            "repeated: {} calls within {}",
-            rep.calls, rep.within
-        ));
+        out.push(
+            Said::new("crit.repeated")
+                .with("n", rep.calls)
+                .with("within", rep.within.to_string()),
+        );
     }
     if let Some(h) = &r.hours {
-        out.push(format!("hours: {h}"));
+        out.push(Said::new("crit.hours").with("hours", h));
     }
     if !r.weekdays.is_empty() {
-        out.push(format!("weekdays: {}", r.weekdays.join(", ")));
+        // As chrono names them (`Mon`), which the catalogue translates.
+        let days: Vec<String> = r
+            .weekdays
+            .iter()
+            .map(|w| {
+                w.parse::<chrono::Weekday>()
+                    .map_or_else(|_| w.clone(), |d| d.to_string())
+            })
+            .collect();
+        out.push(Said::new("crit.weekdays").with("days", joined(&days)));
     }
     if !r.to.is_empty() {
-        out.push(format!("to: {}", r.to.join(", ")));
+        out.push(Said::new("crit.to").with("to", joined(&r.to)));
     }
     if out.is_empty() {
-        out.push("every caller".into());
+        out.push(Said::new("crit.any"));
     }
     out
 }

@@ -3,11 +3,14 @@
 //! book-keeper, never while the caller waits.
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use chrono::NaiveTime;
+use regex::Regex;
 
+use crate::call::show::Lang;
+use crate::call::words::{self, Said};
 use crate::call::{Action, CallerClass, LogOnly};
 use crate::screen::number::Kind;
 
@@ -37,13 +40,14 @@ impl Decision {
     /// The reason as the call log keeps it: the [`Why`], and for a rule
     /// that only logs, what it would have done.
     pub fn reason(&self) -> String {
-        let why = self.why.to_string();
-        match (&self.why, self.log_only) {
-            (Why::Rule { .. }, Some(LogOnly::Config | LogOnly::Rule)) => {
-                format!("{why} (log-only: would {})", self.action.as_str())
-            }
-            _ => why,
+        let mut why = self.why.to_string();
+        if let (Why::Rule { .. }, Some(LogOnly::Config | LogOnly::Rule)) =
+            (&self.why, self.log_only)
+        {
+            let would = Said::new("why.log_only").with("would", self.action.as_str());
+            why.push_str(&would.text());
         }
+        why
     }
 }
 
@@ -121,12 +125,27 @@ impl fmt::Display for RuleRef {
 }
 
 impl fmt::Display for Why {
+    /// The call log's text: English.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for part in self.said() {
+            f.write_str(&part.text())?;
+        }
+        Ok(())
+    }
+}
+
+impl Why {
+    /// The reason as sentences of the catalogue, with English values.
+    fn said(&self) -> Vec<Said> {
+        let anonymous = "anonymous";
         let (rule, who, matched, hours, to) = match self {
-            Why::Internal(n) => return write!(f, "internal call from {n}: never screened"),
+            Why::Internal(n) => return vec![Said::new("why.internal").with("number", n)],
             Why::Default { action, who } => {
-                let who = who.as_deref().unwrap_or("anonymous");
-                return write!(f, "default ({}): no rule matched {who}", action.as_str());
+                return vec![
+                    Said::new("why.default")
+                        .with("action", action.as_str())
+                        .with("who", who.as_deref().unwrap_or(anonymous)),
+                ];
             }
             Why::Rule {
                 rule,
@@ -136,51 +155,157 @@ impl fmt::Display for Why {
                 to,
             } => (rule, who, matched, hours, to),
         };
-        let shown = who.as_deref().unwrap_or("anonymous");
-        write!(f, "rule {rule}: ")?;
-        match matched {
-            Matched::AnyCaller => write!(f, "{shown}, any caller"),
-            Matched::Anonymous => write!(f, "anonymous caller"),
-            Matched::Listed => write!(f, "{shown} listed"),
-            Matched::Entry(e) => write!(f, "{shown} matches {e}"),
-            Matched::InList { list, name: None } => write!(f, "{shown} in {list}"),
+        let shown = who.as_deref().unwrap_or(anonymous);
+        let it = |key| Said::new(key).with("who", shown);
+        let what = match matched {
+            Matched::AnyCaller => it("why.any"),
+            Matched::Anonymous => Said::new("why.anonymous"),
+            Matched::Listed => it("why.listed"),
+            Matched::Entry(e) => it("why.entry").with("entry", e),
+            Matched::InList { list, name: None } => it("why.in_list").with("list", list),
             Matched::InList {
                 list,
                 name: Some(n),
-            } => write!(f, "{shown} in {list} ({n})"),
-            Matched::Community { votes, rating } => {
-                write!(f, "{shown} has {votes} PhoneBlock votes")?;
-                match rating {
-                    Some(r) => write!(f, " ({r})"),
-                    None => Ok(()),
-                }
-            }
-            Matched::Foreign(c) => {
-                write!(
-                    f,
-                    "{shown} is foreign ({})",
-                    c.as_deref().unwrap_or("abroad")
-                )
-            }
-            Matched::Invalid => write!(f, "{shown} is not a valid number"),
-            Matched::Kind(k) => write!(f, "{shown} is {k}"),
-            Matched::Country(c) => write!(f, "{shown} is from {c}"),
-            Matched::Repeated { count, within } => {
-                write!(
-                    f,
-                    "{shown} called {count} times within {}",
-                    humanize(*within)
-                )
-            }
-        }?;
+            } => it("why.in_list_named").with("list", list).with("name", n),
+            Matched::Community {
+                votes,
+                rating: None,
+            } => it("why.community").with("n", votes),
+            Matched::Community {
+                votes,
+                rating: Some(r),
+            } => it("why.community_rated")
+                .with("n", votes)
+                .with("rating", r.as_str()),
+            Matched::Foreign(Some(c)) => it("why.foreign").with("country", c),
+            Matched::Foreign(None) => it("why.abroad"),
+            Matched::Invalid => it("why.invalid"),
+            Matched::Kind(k) => it("why.kind").with("kind", k),
+            Matched::Country(c) => it("why.country").with("country", c),
+            Matched::Repeated { count, within } => it("why.repeated")
+                .with("n", count)
+                .with("within", humanize(*within)),
+        };
+        let mut out = vec![Said::new("why.rule").with("rule", rule), what];
         if let Some((a, b)) = hours {
-            write!(f, " between {}-{}", a.format("%H:%M"), b.format("%H:%M"))?;
+            out.push(
+                Said::new("why.hours")
+                    .with("from", a.format("%H:%M"))
+                    .with("until", b.format("%H:%M")),
+            );
         }
         if let Some(c) = to {
-            write!(f, " to {c}")?;
+            out.push(Said::new("why.to").with("called", c));
         }
-        Ok(())
+        out
     }
+}
+
+/// What a rule matched, the sentences of [`Why::said`] after `why.rule`
+/// (each singular too).
+const MATCHED: &[&str] = &[
+    "why.any",
+    "why.anonymous",
+    "why.listed",
+    "why.entry",
+    "why.in_list_named",
+    "why.in_list",
+    "why.community_rated",
+    "why.community_rated.one",
+    "why.community",
+    "why.community.one",
+    "why.abroad",
+    "why.foreign",
+    "why.invalid",
+    "why.country",
+    "why.repeated",
+    "why.repeated.one",
+    // Last: `{who} is {kind}` reads every other `is` too.
+    "why.kind",
+];
+
+/// The sentences a rule's reason may end with, in order.
+const ENDINGS: [&str; 3] = ["why.hours", "why.to", "why.log_only"];
+
+/// A sentence of the catalogue as a regular expression that reads its
+/// values back: (the pattern, the key). `ending`: it ends the text, after
+/// the group `head`.
+fn form(key: &'static str, ending: bool) -> (Regex, &'static str) {
+    let head = if ending { "(?P<head>.*)" } else { "" };
+    let re = format!("(?s)^{head}{}$", words::pattern(key, ""));
+    (Regex::new(&re).expect("a reason's pattern"), key)
+}
+
+/// Every form of a reason the call log keeps: the endings, then whole
+/// reasons and what a rule matched.
+static FORMS: LazyLock<[Vec<(Regex, &'static str)>; 3]> = LazyLock::new(|| {
+    [
+        ENDINGS.iter().map(|k| form(k, true)).collect(),
+        ["why.internal", "why.default"]
+            .iter()
+            .map(|k| form(k, false))
+            .collect(),
+        MATCHED
+            .iter()
+            .map(|m| {
+                let re = format!(
+                    "(?s)^{}{}$",
+                    words::pattern("why.rule", ""),
+                    words::pattern(m, "")
+                );
+                (Regex::new(&re).expect("a reason's pattern"), *m)
+            })
+            .collect(),
+    ]
+});
+
+/// The sentence `key` with the values `c` read.
+fn said(key: &'static str, c: &regex::Captures) -> Said {
+    words::placeholders(key)
+        .into_iter()
+        .fold(Said::new(key), |s, name| match c.name(name) {
+            Some(m) => s.with(name, m.as_str()),
+            None => s,
+        })
+}
+
+/// A reason of the call log (English, of any version that spoke these
+/// sentences) in `lang`; `None` for a text of another form, shown as it is.
+/// The endings are read from the end, so a list or rule name with
+/// brackets in it stays whole.
+pub fn translate(reason: &str, lang: Lang) -> Option<String> {
+    // Longer than any reason we write: not one of ours.
+    if reason.len() > 4096 {
+        return None;
+    }
+    let [endings, whole, matched] = &*FORMS;
+    let mut rest = reason;
+    let mut after = Vec::new();
+    for (re, key) in endings.iter().rev() {
+        if let Some(c) = re.captures(rest) {
+            after.push(said(key, &c));
+            rest = c.name("head").map_or("", |m| m.as_str());
+        }
+    }
+    let head = if after.is_empty() {
+        whole
+            .iter()
+            .find_map(|(re, key)| Some(vec![said(key, &re.captures(rest)?)]))
+    } else {
+        None
+    };
+    let head = head.or_else(|| {
+        matched.iter().find_map(|(re, key)| {
+            let c = re.captures(rest)?;
+            Some(vec![said("why.rule", &c), said(key, &c)])
+        })
+    })?;
+    Some(
+        head.iter()
+            .chain(after.iter().rev())
+            .map(|s| s.show(lang))
+            .collect(),
+    )
 }
 
 fn humanize(d: Duration) -> String {
@@ -190,5 +315,114 @@ fn humanize(d: Duration) -> String {
         s if s % 3600 == 0 && s > 0 => format!("{}h", s / 3600),
         s if s % 60 == 0 && s > 0 => format!("{}m", s / 60),
         s => format!("{s}s"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::phoneblock::Rating;
+
+    /// Every reason the call log keeps reads back: the same in English,
+    /// and in German it is the German of the same sentences.
+    #[test]
+    fn every_reason_reads_back_in_either_language() {
+        let rule = RuleRef {
+            index: 3,
+            name: "premium: numbers (old)".into(),
+        };
+        let who = Some("+49 900123456".to_owned());
+        let matched = [
+            Matched::AnyCaller,
+            Matched::Anonymous,
+            Matched::Listed,
+            Matched::Entry("+49900*".into()),
+            Matched::InList {
+                list: "block.txt".into(),
+                name: None,
+            },
+            Matched::InList {
+                list: "block.txt".into(),
+                name: Some("Praxis (Dr. Who)".into()),
+            },
+            Matched::Community {
+                votes: 1,
+                rating: None,
+            },
+            Matched::Community {
+                votes: 12,
+                rating: Some(Rating::Advertising),
+            },
+            Matched::Foreign(Some("GB".into())),
+            Matched::Foreign(None),
+            Matched::Invalid,
+            Matched::Kind(Kind::Premium),
+            Matched::Kind(Kind::FixedOrMobile),
+            Matched::Country("AT".into()),
+            Matched::Repeated {
+                count: 3,
+                within: Duration::from_secs(600),
+            },
+        ];
+        let hours = NaiveTime::from_hms_opt(22, 0, 0).zip(NaiveTime::from_hms_opt(7, 0, 0));
+        let mut whys = vec![
+            Why::Internal("**622".into()),
+            Why::Default {
+                action: Action::Ring,
+                who: None,
+            },
+            Why::Default {
+                action: Action::TerminateAndBar,
+                who: who.clone(),
+            },
+        ];
+        for m in matched {
+            for (hours, to) in [(None, None), (hours, Some("+49301111111".to_owned()))] {
+                whys.push(Why::Rule {
+                    rule: rule.clone(),
+                    who: if m == Matched::Anonymous {
+                        None
+                    } else {
+                        who.clone()
+                    },
+                    matched: m.clone(),
+                    hours,
+                    to,
+                });
+            }
+        }
+        for why in whys {
+            for log_only in [None, Some(LogOnly::Rule)] {
+                let d = Decision {
+                    action: Action::Terminate,
+                    log_only,
+                    why: why.clone(),
+                    e164: None,
+                    name: None,
+                    class: CallerClass::External,
+                };
+                let reason = d.reason();
+                let en: String = why.said().iter().map(|s| s.show(Lang::En)).collect();
+                assert!(translate(&reason, Lang::En).is_some_and(|t| t.starts_with(&en)));
+                let mut de: String = why.said().iter().map(|s| s.show(Lang::De)).collect();
+                if log_only.is_some() && why.rule().is_some() {
+                    de.push_str(" (nur protokolliert: würde beenden)");
+                }
+                assert_eq!(translate(&reason, Lang::De), Some(de), "{reason}");
+            }
+        }
+        assert_eq!(
+            translate(
+                "rule 3 \"x\": +49 30 has 1 PhoneBlock vote between 22:00-07:00",
+                Lang::De
+            )
+            .as_deref(),
+            Some("Regel 3 \"x\": +49 30 hat 1 PhoneBlock-Stimme zwischen 22:00 und 07:00")
+        );
+        assert_eq!(
+            translate("default (terminate): no rule matched anonymous", Lang::De).as_deref(),
+            Some("Standard (beenden): keine Regel trifft auf unbekannt zu")
+        );
+        assert_eq!(translate("something else", Lang::De), None);
     }
 }

@@ -93,18 +93,20 @@ function fill(tr, rec) {
   tr.append(el("td", "time", when(rec)));
   const who = el("td", "who");
   // The number as people read it (the server's one rendering: `shown`).
-  who.append(el("span", "number", rec.shown || t("anonymous")));
+  who.append(el("span", "number", rec.shown || t("who.anonymous")));
   if (rec.name && rec.name !== rec.caller) who.append(el("span", "name", rec.name));
   tr.append(who);
   tr.append(el("td", "called", rec.called || ""));
   const why = el("td", "decision");
-  why.append(el("span", "badge d-" + rec.decision, rec.decision));
+  // The call log's words in the page's language (`shown_…`, asked for
+  // with `lang=`), else as they are.
+  why.append(el("span", "badge d-" + rec.decision, rec.shown_decision || rec.decision));
   if (rec.log_only) {
-    why.append(el("small", "", " (" + t("log_only_short") + ": " + rec.action + ")"));
+    why.append(el("small", "", " (" + t("log_only_short") + ": " + (rec.shown_action || rec.action) + ")"));
   }
-  why.append(el("span", "reason", rec.reason));
+  why.append(el("span", "reason", rec.shown_reason || rec.reason));
   tr.append(why);
-  tr.append(el("td", "outcome", rec.outcome || t("running")));
+  tr.append(el("td", "outcome", rec.shown_outcome || rec.outcome || t("running")));
   tr.append(el("td", "n", rec.bye_ms == null ? "" : rec.bye_ms.toFixed(1) + " ms"));
   const act = el("td", "actions");
   const n = number(rec);
@@ -141,7 +143,7 @@ function show(rec, f) {
 
 async function load() {
   const f = filters();
-  const q = new URLSearchParams({ limit: "200" });
+  const q = new URLSearchParams({ limit: "200", lang: lang });
   if (f.blocked) q.set("blocked", "true");
   if (f.rule) q.set("rule", f.rule);
   if (f.since) q.set("since", f.since);
@@ -159,7 +161,7 @@ async function load() {
 
 function live() {
   const dot = document.getElementById("live");
-  const es = new EventSource("/events");
+  const es = new EventSource("/events?lang=" + encodeURIComponent(lang));
   es.addEventListener("open", () => {
     dot.textContent = t("live");
     dot.className = "live on";
@@ -220,7 +222,7 @@ function openReport(rec) {
         rating: f.rating.value,
         comment: f.comment.value,
       });
-      say(a.number + ": " + t("reported") + " (" + t(a.rating) + ")");
+      say(a.number + ": " + t("reported") + " (" + t("rating." + a.rating) + ")");
     } catch (e) {
       say(t("report") + ": " + t("failed") + ": " + e.message, true);
     }
