@@ -60,10 +60,10 @@ pub(super) async fn events(
             match rx.recv().await {
                 Ok(e) => {
                     use crate::call::DaemonEvent::{Call, CallEnded, Terminated};
-                    let data = match lang {
-                        Some(lang) if matches!(e, Call(_) | CallEnded(_) | Terminated(_)) => {
+                    let data = match (lang, &e) {
+                        (Some(lang), Call(r) | CallEnded(r) | Terminated(r)) => {
                             let mut v = serde_json::to_value(&e).unwrap_or_default();
-                            super::shown_in(&mut v, lang);
+                            super::shown_in(&mut v, r, lang);
                             v.to_string()
                         }
                         _ => serde_json::to_string(&e).unwrap_or_default(),

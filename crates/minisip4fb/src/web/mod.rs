@@ -391,9 +391,9 @@ async fn api_calls(
         Ok(list
             .into_iter()
             .map(|r| {
-                let mut v = serde_json::to_value(r).unwrap_or_default();
+                let mut v = serde_json::to_value(&r).unwrap_or_default();
                 if let Some(lang) = lang {
-                    shown_in(&mut v, lang);
+                    shown_in(&mut v, &r, lang);
                 }
                 v
             })
@@ -402,32 +402,26 @@ async fn api_calls(
     .await
 }
 
-/// Adds to a call's JSON what people are shown of it in `lang`: the
-/// decision, the rules' action, the outcome and the reason
-/// (`shown_decision`, …), the call log's words in the reader's language.
-fn shown_in(call: &mut serde_json::Value, lang: Lang) {
-    let Some(o) = call.as_object_mut() else {
+/// Adds to the JSON of call `r` what people are shown of it in `lang`:
+/// the call log's words in the reader's language (`shown_decision`,
+/// `shown_action`, `shown_outcome`, `shown_reason`).
+fn shown_in(json: &mut serde_json::Value, r: &crate::call::Record, lang: Lang) {
+    let Some(o) = json.as_object_mut() else {
         return;
     };
-    let text = |k: &str| o.get(k).and_then(|v| v.as_str()).map(str::to_owned);
-    let mut add = Vec::new();
-    for k in ["decision", "action"] {
-        if let Some(a) = text(k) {
-            add.push((format!("shown_{k}"), lang.word("action", &a)));
-        }
-    }
-    if let Some(s) = text("outcome") {
-        let shown = s
-            .parse::<crate::net::Outcome>()
-            .map_or(s, |out| lang.outcome(out));
-        add.push(("shown_outcome".into(), shown));
-    }
-    if let Some(r) = text("reason") {
-        let shown = crate::screen::rules::translate(&r, lang).unwrap_or(r);
-        add.push(("shown_reason".into(), shown));
-    }
-    for (k, v) in add {
-        o.insert(k, v.into());
+    let reason =
+        crate::screen::rules::translate(&r.reason, lang).unwrap_or_else(|| r.reason.clone());
+    let shown = [
+        (
+            "shown_decision",
+            Some(lang.word("action", r.decision.as_str())),
+        ),
+        ("shown_action", Some(lang.word("action", r.action.as_str()))),
+        ("shown_outcome", r.outcome.map(|out| lang.outcome(out))),
+        ("shown_reason", Some(reason)),
+    ];
+    for (k, v) in shown {
+        o.insert(k.into(), v.into());
     }
 }
 
