@@ -215,9 +215,19 @@ fn community_1m(c: &mut Criterion) {
     .unwrap();
     let handle = minisip4fb::phoneblock::Handle::default();
     let (rules, _) = Rules::compile_with(&cfg, &Default::default(), &handle).unwrap();
+    // With 50,000 spam ranges (/10s of +49160…) beside the 1M numbers.
+    let prefixes: Vec<(String, bool)> = (0..50_000)
+        .map(|i| (format!("49160{:07}", i * 3), true))
+        .collect();
+    let file = minisip4fb_emulator::phoneblock::binary_list(&[], &prefixes);
+    let ranges = minisip4fb::phoneblock::Ranges {
+        list: minisip4fb::phoneblock::binary::Binary::parse(&file).unwrap(),
+        min_votes: 20,
+    };
     handle.store(std::sync::Arc::new(minisip4fb::phoneblock::Local {
         community: std::sync::Arc::new(list),
         personal: Default::default(),
+        ranges: std::sync::Arc::new(ranges),
     }));
     let (history, local) = (History::default(), chrono::Local::now().naive_local());
     // +491703500007 is entry 500,001.
@@ -234,6 +244,23 @@ fn community_1m(c: &mut Criterion) {
             )
         })
     });
+    // +4916000001234 is in the range +491600000123* (entry 41), not in the copy.
+    let hit = rules.decide(Some("016000001234"), None, &history, Instant::now(), local);
+    assert!(hit.why.to_string().contains("spam range"), "{}", hit.why);
+    g.bench_function(
+        "decide: hit in one of 50,000 spam ranges beside the 1M copy",
+        |b| {
+            b.iter(|| {
+                rules.decide(
+                    black_box(Some("016000001234")),
+                    None,
+                    &history,
+                    Instant::now(),
+                    local,
+                )
+            })
+        },
+    );
     g.finish();
 }
 

@@ -9,8 +9,9 @@ use clap::{Args, Subcommand};
 
 use minisip4fb::config::{self, Config, PhoneBlock};
 use minisip4fb::phoneblock::api::Api;
+use minisip4fb::phoneblock::binary::Verdict;
 use minisip4fb::phoneblock::store::Store;
-use minisip4fb::phoneblock::sync::{sync_now, sync_personal};
+use minisip4fb::phoneblock::sync::{sync_now, sync_personal, sync_ranges};
 use minisip4fb::phoneblock::{Rating, parse_phone};
 use minisip4fb::text::printable;
 
@@ -132,7 +133,19 @@ pub fn phoneblock(a: PhoneblockArgs) -> i32 {
             let community = match sync_now(&api, &mut store, None, now) {
                 Ok((_, synced)) => {
                     println!("{synced}");
-                    0
+                    match sync_ranges(&api, &mut store, pb.min_range_votes, now) {
+                        Ok(Some(r)) => {
+                            println!("{}", ranges_line(&r));
+                            0
+                        }
+                        Ok(None) => 0,
+                        Err(e) => fail(
+                            1,
+                            format_args!(
+                                "the spam ranges were not fetched, the copy keeps the last: {e}"
+                            ),
+                        ),
+                    }
                 }
                 Err(e) => fail(
                     1,
@@ -155,6 +168,15 @@ pub fn phoneblock(a: PhoneblockArgs) -> i32 {
         }
         PhoneblockCommand::Status(_) => status(&cfg, &pb, &store, &api, &from, now),
     }
+}
+
+/// `spam ranges: N of at least V votes`.
+fn ranges_line(r: &minisip4fb::phoneblock::Ranges) -> String {
+    format!(
+        "spam ranges: {} of at least {} votes",
+        r.list.spam_ranges().count(),
+        r.min_votes
+    )
 }
 
 /// The copy's version, age and size, the personal lists, queued reports,
@@ -190,6 +212,11 @@ pub fn status(
             "copy: none yet (`minisip4fb phoneblock sync` or the daemon's first start makes it)"
         ),
         Err(e) => println!("copy: {e}"),
+    }
+    match store.ranges() {
+        Ok(Some((r, at))) => println!("{}, fetched {} ago", ranges_line(&r), ago(at)),
+        Ok(None) => println!("spam ranges: not fetched yet"),
+        Err(e) => println!("spam ranges: {e}"),
     }
     match store.personal() {
         Ok(Some((p, at))) => println!(
@@ -272,11 +299,11 @@ pub fn lookup(a: LookupArgs) -> i32 {
         std::time::Instant::now(),
         chrono::Local::now().naive_local(),
     );
-    let listed = d
-        .e164
-        .as_deref()
-        .and_then(parse_phone)
-        .and_then(|p| source.phoneblock.load().community.lookup(p).copied());
+    let phone = d.e164.as_deref().and_then(parse_phone);
+    let local = source.phoneblock.load();
+    let listed = phone.and_then(|p| local.community.lookup(p).copied());
+    // What PhoneBlock's binary list says: a spam range, or its global whitelist.
+    let range = phone.and_then(|p| local.ranges.list.lookup(p));
     let reason = d.why.to_string();
     if a.json {
         let mut out = serde_json::json!({
@@ -294,6 +321,20 @@ pub fn lookup(a: LookupArgs) -> i32 {
                 "rating": l.rating.map(Rating::as_str),
             });
         }
+        match range {
+            Some(Verdict::Range { spam, prefix, len }) => {
+                out["phoneblock_range"] = serde_json::json!({
+                    "range": format!("+{prefix}*"),
+                    "digits": len,
+                    "spam": spam,
+                    "min_votes": local.ranges.min_votes,
+                });
+            }
+            Some(Verdict::Exact { spam }) => {
+                out["phoneblock_binary"] = serde_json::json!({ "spam": spam });
+            }
+            None => {}
+        }
         println!("{out}");
         return 0;
     }
@@ -306,6 +347,25 @@ pub fn lookup(a: LookupArgs) -> i32 {
     if let Some(l) = listed {
         let rating = l.rating.map(|r| format!(" ({r})")).unwrap_or_default();
         println!("  PhoneBlock: {} votes{rating}", l.votes);
+    }
+    match range {
+        Some(Verdict::Range {
+            spam: true, prefix, ..
+        }) => println!(
+            "  PhoneBlock: in the spam range +{prefix}* (at least {} votes)",
+            local.ranges.min_votes
+        ),
+        Some(Verdict::Range {
+            spam: false,
+            prefix,
+            ..
+        }) => {
+            println!("  PhoneBlock: in the range +{prefix}*, known to be legitimate")
+        }
+        Some(Verdict::Exact { spam: false }) => {
+            println!("  PhoneBlock: known to be legitimate (its global whitelist)")
+        }
+        Some(Verdict::Exact { spam: true }) | None => {}
     }
     if minisip4fb::screen::rules::Rules::wants_box_lists(&source.config) {
         println!(

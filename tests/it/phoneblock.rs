@@ -102,6 +102,7 @@ async fn a_full_sync_then_only_the_changes() {
         out.contains("personal lists: 1 on the blacklist, 1 on the whitelist"),
         "{out}"
     );
+    assert!(out.contains("spam ranges: 0 of at least 20 votes"), "{out}");
     api.set_votes("+4930222", 0, "C_PING");
     let v = api.set_votes("+4930444", 50, "G_FRAUD");
     let (code, out) = pb(&dir, &["sync"]);
@@ -132,6 +133,8 @@ async fn a_full_sync_then_only_the_changes() {
         paths,
         [
             "/blocklist",
+            // The ranges: once a month, not again at the next sync.
+            "/blocklist?format=binary&type=community&minRange=20",
             "/blacklist",
             "/whitelist",
             "/blocklist?since=7",
@@ -738,4 +741,157 @@ async fn a_refused_token_fails_the_sync_not_the_daemon() {
         "{failed}"
     );
     assert!(api.reported().is_empty());
+}
+
+/// PhoneBlock's spam ranges decide offline: a caller in a /10 range and
+/// one in a /100 range are terminated without a request per call; a range
+/// under `min_range_votes` and PhoneBlock's global whitelist ring. A
+/// damaged binary list is refused and the ranges in use are kept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spam_ranges_decide_offline_and_a_damaged_file_is_refused() {
+    use minisip4fb_emulator::CallOutcome;
+    use minisip4fb_emulator::phoneblock::Damage;
+    use std::time::Duration;
+    let listed = |p: &str, v| (p.to_owned(), v, "E_ADVERTISING".to_owned());
+    let api = PhoneBlockStandIn::start(PhoneBlockConfig {
+        token: "good".into(),
+        community: vec![
+            // A /10: +491571234560x, 25 votes.
+            listed("+4915712345601", 10),
+            listed("+4915712345602", 15),
+            // A /100 only: +49891234567xx, 22 votes.
+            listed("+4989123456712", 10),
+            listed("+4989123456798", 12),
+            // Too few votes for a range: 10 < 20.
+            listed("+4940123456701", 5),
+            listed("+4940123456702", 5),
+        ],
+        legitimate: vec!["+4915712345609".into()],
+        version: 7,
+        ..PhoneBlockConfig::default()
+    })
+    .await
+    .unwrap();
+    let dir = common::fresh_dir("phoneblock", "ranges");
+    let emu = common::usual_box(11).await;
+    std::fs::write(dir.join("password"), "geheim123\n").unwrap();
+    let write_config = |min_range: u32| {
+        config(
+            &dir,
+            &api.url(),
+            &format!(
+                "min_votes = 20\nmin_range_votes = {min_range}\n[fritzbox]\nuser = \"620\"\npassword_file = \"password\"\n{RULES}"
+            ),
+        )
+    };
+    write_config(20);
+    let mut d = run(&dir, &emu);
+    emu.wait_for_binding(Duration::from_secs(10))
+        .await
+        .expect("registers");
+    assert!(
+        d.wait_for(
+            "PhoneBlock: 3 spam ranges of at least 20 votes",
+            Duration::from_secs(20)
+        )
+        .await,
+        "{}",
+        d.log()
+    );
+    // The start's requests are over when the personal lists were asked for.
+    for _ in 0..100 {
+        if api.requests().iter().any(|r| r.path == "/whitelist") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let requests = api.requests().len();
+    let calls = [
+        ("015712345603", CallOutcome::TerminatedByPhone, "in the /10"),
+        (
+            "089123456755",
+            CallOutcome::TerminatedByPhone,
+            "in the /100",
+        ),
+        (
+            "040123456703",
+            CallOutcome::RangUntilCancelled,
+            "10 < 20 votes",
+        ),
+        (
+            "015712345609",
+            CallOutcome::RangUntilCancelled,
+            "global whitelist",
+        ),
+    ];
+    for (number, want, why) in calls {
+        let ring = if want == CallOutcome::TerminatedByPhone {
+            5000
+        } else {
+            300
+        };
+        assert_eq!(emu.call(call(number, ring)).await.outcome, want, "{why}");
+    }
+    for reason in [
+        "+4915712345603 is in a PhoneBlock spam range +491571234560* (at least 20 votes)",
+        "+4989123456755 is in a PhoneBlock spam range +49891234567* (at least 20 votes)",
+    ] {
+        assert!(
+            d.wait_for(reason, Duration::from_secs(10)).await,
+            "{reason}: {}",
+            d.log()
+        );
+    }
+    assert_eq!(
+        api.requests().len(),
+        requests,
+        "decided offline, nothing reported: {:?}",
+        &api.requests()[requests..]
+    );
+    let binary: Vec<_> = api
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.contains("format=binary"))
+        .collect();
+    assert_eq!(binary.len(), 1, "{binary:?}");
+    assert_eq!(
+        binary[0].path,
+        "/blocklist?format=binary&type=community&minRange=20"
+    );
+    assert_eq!(d.terminate().map(|s| s.code()), Some(Some(0)));
+
+    // Another threshold asks for the ranges again: a damaged answer is
+    // refused, the ranges of before still decide.
+    api.damage_next_binary(Damage::Truncated);
+    write_config(21);
+    let d = run(&dir, &emu);
+    assert!(
+        d.wait_for(
+            "the spam ranges were not fetched, the rules keep the last: PhoneBlock's binary list is refused",
+            Duration::from_secs(20)
+        )
+        .await,
+        "{}",
+        d.log()
+    );
+    assert_eq!(
+        emu.call(call("015712345604", 5000)).await.outcome,
+        CallOutcome::TerminatedByPhone,
+        "the kept ranges"
+    );
+    let (code, out) = pb(&dir, &["status"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("spam ranges: 3 of at least 20 votes"), "{out}");
+    let found = lookup(&dir, "015712345603");
+    assert_eq!(found["decision"], "terminate", "{found}");
+    assert_eq!(
+        found["phoneblock_range"],
+        serde_json::json!({"range": "+491571234560*", "digits": 12, "spam": true, "min_votes": 20})
+    );
+    assert_eq!(
+        lookup(&dir, "015712345609")["phoneblock_binary"],
+        serde_json::json!({"spam": false})
+    );
+    assert_eq!(api.violations(), Vec::<String>::new());
+    assert_eq!(emu.violations().await, Vec::<String>::new());
 }

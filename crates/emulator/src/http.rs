@@ -80,7 +80,7 @@ pub(crate) async fn respond(
     status: u16,
     content_type: &str,
     extra: &[(&str, String)],
-    content: &str,
+    content: &[u8],
 ) -> std::io::Result<()> {
     let reason = match status {
         200 => "OK",
@@ -102,7 +102,8 @@ pub(crate) async fn respond(
         resp.push_str(&format!("{k}: {v}\r\n"));
     }
     resp.push_str("\r\n");
-    resp.push_str(content);
-    s.write_all(resp.as_bytes()).await?;
+    let mut all = resp.into_bytes();
+    all.extend_from_slice(content);
+    s.write_all(&all).await?;
     s.shutdown().await
 }

@@ -1,7 +1,9 @@
 //! A stand-in of PhoneBlock's API (phoneblock.net, its published
-//! integration guide) on loopback, so that the demo and the tests run
-//! offline: the community list in full and since a version, the user's
-//! own lists, `/account`, `/test`, `report-call` and `rate`.
+//! integration guide and source) on loopback, so that the demo and the
+//! tests run offline: the community list in full and since a version, as
+//! JSON and in the binary format with its spam ranges and global
+//! whitelist, the user's own lists, `/account`, `/test`, `report-call`
+//! and `rate`.
 //!
 //! It is as strict as the service asks its clients to be: every request
 //! needs the Bearer token (401 otherwise) and a `minisip4fb/…` User-Agent;
@@ -35,6 +37,9 @@ pub struct PhoneBlockConfig {
     pub whitelist: Vec<(String, String)>,
     /// The list's version at start.
     pub version: i64,
+    /// Numbers PhoneBlock knows to be legitimate (its global whitelist):
+    /// white exact records of the binary list.
+    pub legitimate: Vec<String>,
 }
 
 impl Default for PhoneBlockConfig {
@@ -46,6 +51,7 @@ impl Default for PhoneBlockConfig {
             blacklist: Vec::new(),
             whitelist: Vec::new(),
             version: 1000,
+            legitimate: Vec::new(),
         }
     }
 }
@@ -93,6 +99,18 @@ struct State {
     violations: Vec<String>,
     /// Answers to give instead of the next requests: status, Retry-After.
     faults: VecDeque<(u16, Option<u64>)>,
+    /// The next binary list is damaged this way.
+    damage: Option<Damage>,
+}
+
+/// A binary list broken as a hostile or broken server might send it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Damage {
+    Magic,
+    /// The last record cut off.
+    Truncated,
+    /// Two records of the exact section swapped.
+    Unsorted,
 }
 
 impl State {
@@ -142,6 +160,7 @@ impl PhoneBlockStandIn {
             rated: Vec::new(),
             violations: Vec::new(),
             faults: VecDeque::new(),
+            damage: None,
         }));
         let st = state.clone();
         let task = tokio::spawn(async move {
@@ -231,6 +250,11 @@ impl PhoneBlockStandIn {
         });
     }
 
+    /// The next binary list is sent damaged.
+    pub fn damage_next_binary(&self, how: Damage) {
+        self.with(|s| s.damage = Some(how));
+    }
+
     pub fn requests(&self) -> Vec<Seen> {
         self.with(|s| s.seen.clone())
     }
@@ -256,14 +280,19 @@ async fn connection(mut s: TcpStream, state: Arc<Mutex<State>>) -> std::io::Resu
     };
     let (status, retry, content) = {
         let mut st = state.lock().unwrap_or_else(|p| p.into_inner());
-        handle(&mut st, &req)
+        match handle(&mut st, &req) {
+            Answer::Text(status, retry, text) => (status, retry, text.into_bytes()),
+            Answer::Bytes(bytes) => (200, None, bytes),
+        }
     };
     let extra: Vec<(&str, String)> = retry
         .map(|r| ("Retry-After", r.to_string()))
         .into_iter()
         .collect();
-    let kind = if content.starts_with('{') {
+    let kind = if content.starts_with(b"{") {
         "application/json"
+    } else if content.starts_with(b"PBBL") {
+        "application/octet-stream"
     } else {
         "text/plain; charset=utf-8"
     };
@@ -272,9 +301,21 @@ async fn connection(mut s: TcpStream, state: Arc<Mutex<State>>) -> std::io::Resu
 
 const BASE: &str = "/phoneblock/api";
 
-fn handle(st: &mut State, req: &http::Request) -> (u16, Option<u64>, String) {
+/// An answer: status, Retry-After and text, or a binary list.
+enum Answer {
+    Text(u16, Option<u64>, String),
+    Bytes(Vec<u8>),
+}
+
+impl From<(u16, Option<u64>, String)> for Answer {
+    fn from((status, retry, text): (u16, Option<u64>, String)) -> Answer {
+        Answer::Text(status, retry, text)
+    }
+}
+
+fn handle(st: &mut State, req: &http::Request) -> Answer {
     let Some(path) = req.target.strip_prefix(BASE) else {
-        return (404, None, String::new());
+        return (404, None, String::new()).into();
     };
     let authorized = req.header("authorization") == Some(&format!("Bearer {}", st.cfg.token));
     let user_agent = req.header("user-agent").map(str::to_owned);
@@ -291,13 +332,21 @@ fn handle(st: &mut State, req: &http::Request) -> (u16, Option<u64>, String) {
         ));
     }
     if let Some((status, retry)) = st.faults.pop_front() {
-        return (status, retry, String::new());
+        return (status, retry, String::new()).into();
     }
     if !authorized {
-        return (401, None, String::new());
+        return (401, None, String::new()).into();
     }
     let (route, query) = path.split_once('?').unwrap_or((path, ""));
-    match (req.method.as_str(), route) {
+    let param = |name: &str| {
+        query
+            .split('&')
+            .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('='))
+    };
+    let answer = match (req.method.as_str(), route) {
+        ("GET", "/blocklist") if param("format") == Some("binary") => {
+            return binary(st, param("type"), param("minRange"), param("since"));
+        }
         ("GET", "/blocklist") => blocklist(st, query),
         ("GET", "/blacklist") => (200, None, personal(&st.cfg.blacklist, "G_FRAUD")),
         ("GET", "/whitelist") => (200, None, personal(&st.cfg.whitelist, "A_LEGITIMATE")),
@@ -310,7 +359,124 @@ fn handle(st: &mut State, req: &http::Request) -> (u16, Option<u64>, String) {
         ("POST", "/rate") => rate(st, &req.body),
         ("POST", r) if r.starts_with("/report-call/") => report_call(st, &r[13..]),
         _ => (404, None, String::new()),
+    };
+    answer.into()
+}
+
+/// The votes a range needs when the client does not say (`minRange`
+/// defaults to `minDirect`, raised to the service's floor of 10).
+const RANGE_FLOOR: u32 = 10;
+
+/// `/blocklist?format=binary&type=community|personal[&minRange=N]`: the
+/// list in PhoneBlock's binary format. Ranges are formed here as the
+/// service forms them: the numbers that share all but their last digit
+/// (a "/10") or their last two (a "/100"), with their members' votes
+/// summed, at least two members. `since=` is not
+/// supported for this format (400).
+fn binary(
+    st: &mut State,
+    kind: Option<&str>,
+    min_range: Option<&str>,
+    since: Option<&str>,
+) -> Answer {
+    if since.is_some() {
+        return (
+            400,
+            None,
+            "since= is not supported for the binary format".into(),
+        )
+            .into();
     }
+    let Ok(min_range) = min_range.map_or(Ok(RANGE_FLOOR), str::parse::<u32>) else {
+        return (400, None, String::new()).into();
+    };
+    // (digits, spam) of the exact and the prefix section.
+    let mut exact: Vec<(String, bool)> = Vec::new();
+    let mut prefix: Vec<(String, bool)> = Vec::new();
+    let digits = |phone: &str| phone.trim_start_matches('+').to_owned();
+    // The service's numbers are E.164; an entry the JSON list carries for
+    // the tests' sake (`garbage`) is none.
+    let e164 = |phone: &&String| {
+        let d = phone.strip_prefix('+').unwrap_or("");
+        (1..=15).contains(&d.len()) && d.bytes().all(|b| b.is_ascii_digit())
+    };
+    match kind {
+        Some("community") => {
+            let mut votes: BTreeMap<String, (u32, u32)> = BTreeMap::new();
+            for (phone, l) in st.numbers.iter().filter(|(p, l)| l.votes > 0 && e164(p)) {
+                let d = digits(phone);
+                exact.push((d.clone(), true));
+                for cut in [1, 2] {
+                    if d.len() > cut + 6 {
+                        let e = votes.entry(d[..d.len() - cut].to_owned()).or_default();
+                        e.0 += 1;
+                        e.1 += l.votes;
+                    }
+                }
+            }
+            for (p, (members, sum)) in votes {
+                if members >= 2 && sum >= min_range.max(RANGE_FLOOR) {
+                    prefix.push((p, true));
+                }
+            }
+            exact.extend(st.cfg.legitimate.iter().map(|p| (digits(p), false)));
+        }
+        Some("personal") => {
+            for (list, spam) in [(&st.cfg.blacklist, true), (&st.cfg.whitelist, false)] {
+                for (phone, _) in list {
+                    match phone.strip_suffix('*') {
+                        Some(p) => prefix.push((digits(p), spam)),
+                        None => exact.push((digits(phone), spam)),
+                    }
+                }
+            }
+        }
+        _ => return (400, None, "type=community or type=personal".into()).into(),
+    }
+    let mut file = binary_list(&exact, &prefix);
+    match st.damage.take() {
+        Some(Damage::Magic) => file[0] = b'X',
+        Some(Damage::Truncated) => file.truncate(file.len() - 3),
+        Some(Damage::Unsorted) if exact.len() >= 2 => {
+            let (a, b) = file[16..32].split_at_mut(8);
+            a.swap_with_slice(b);
+        }
+        _ => {}
+    }
+    Answer::Bytes(file)
+}
+
+/// PhoneBlock's binary list from (digits, spam) of its exact and its
+/// prefix section: a 16-byte little-endian header (`PBBL`, version 1, the
+/// bitmap of prefix lengths, the two counts), then each section's 8-byte
+/// records sorted as unsigned numbers; a record is the digits in base 11
+/// (digit d as d + 1, padded with 0 to 16 places) shifted up 8 bits, bit
+/// 0 set for spam. Also for benchmarks.
+pub fn binary_list(exact: &[(String, bool)], prefix: &[(String, bool)]) -> Vec<u8> {
+    let record = |(digits, spam): &(String, bool)| {
+        let mut places: Vec<u64> = digits.bytes().map(|b| u64::from(b - b'0') + 1).collect();
+        places.resize(16, 0);
+        let key = places.iter().fold(0u64, |k, p| k * 11 + p);
+        (key << 8) | u64::from(*spam)
+    };
+    let section = |entries: &[(String, bool)]| {
+        let mut r: Vec<u64> = entries.iter().map(record).collect();
+        r.sort_unstable();
+        r.dedup_by_key(|x| *x >> 8);
+        r
+    };
+    let (e, p) = (section(exact), section(prefix));
+    let bitmap = prefix.iter().fold(0u16, |b, (d, _)| b | (1 << d.len()));
+    let mut out = Vec::with_capacity(16 + 8 * (e.len() + p.len()));
+    out.extend_from_slice(b"PBBL");
+    out.extend_from_slice(&1u16.to_le_bytes());
+    out.extend_from_slice(&bitmap.to_le_bytes());
+    out.extend_from_slice(&(e.len() as u32).to_le_bytes());
+    out.extend_from_slice(&(p.len() as u32).to_le_bytes());
+    for r in e.iter().chain(&p) {
+        out.extend_from_slice(&r.to_le_bytes());
+    }
+    out
 }
 
 fn blocklist(st: &mut State, query: &str) -> (u16, Option<u64>, String) {

@@ -233,7 +233,7 @@ async fn connection(mut s: TcpStream, state: Arc<Mutex<State>>) -> std::io::Resu
         status,
         "text/xml; charset=\"utf-8\"",
         &extra,
-        &content,
+        content.as_bytes(),
     )
     .await
 }

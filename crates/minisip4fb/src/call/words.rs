@@ -168,6 +168,13 @@ pub fn pattern(key: &str, prefix: &str) -> String {
     out
 }
 
+/// How many characters of `key`'s English template are its own, not
+/// values.
+pub fn fixed_len(key: &str) -> usize {
+    let template = text(key).map_or("", |(en, _)| en);
+    template.len() - placeholders(key).iter().map(|p| p.len() + 2).sum::<usize>()
+}
+
 /// The names of `key`'s placeholders, in order.
 pub fn placeholders(key: &str) -> Vec<&'static str> {
     let template = text(key).map_or("", |(en, _)| en);
@@ -468,6 +475,11 @@ const TEXTS: &[(&str, &str, &str)] = &[
         "why.community_rated.one",
         "{who} has {n} PhoneBlock vote ({rating})",
         "{who} hat {n} PhoneBlock-Stimme ({rating})",
+    ),
+    (
+        "why.range",
+        "{who} is in a PhoneBlock spam range {range} (at least {n} votes)",
+        "{who} liegt in einem PhoneBlock-Spam-Bereich {range} (mindestens {n} Stimmen)",
     ),
     (
         "why.foreign",

@@ -135,6 +135,12 @@ pub struct PhoneBlock {
     pub api: String,
     /// A community number counts from this many votes.
     pub min_votes: u32,
+    /// A community spam range (a block of numbers that differ only in
+    /// their last one or two digits) counts from this many votes, its
+    /// members' summed: more than a single number needs, as a range keeps
+    /// up to 100 numbers out. PhoneBlock applies it (the binary list
+    /// carries no votes), and never below its own floor of 10.
+    pub min_range_votes: u32,
     /// Tell PhoneBlock when a listed number called (counted, not a vote).
     pub report: bool,
     /// The local copy: an SQLite file (the personal lists, the report
@@ -150,6 +156,7 @@ impl Default for PhoneBlock {
             token_file: None,
             api: crate::phoneblock::api::DEFAULT_API.into(),
             min_votes: 4,
+            min_range_votes: 20,
             report: true,
             copy: PathBuf::from("phoneblock.db"),
         }

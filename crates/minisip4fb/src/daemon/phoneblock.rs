@@ -16,7 +16,7 @@ use crate::call::{DaemonEvent, Time};
 use crate::phoneblock::api::{Api, ApiError};
 use crate::phoneblock::store::{Store, StoreError};
 use crate::phoneblock::sync::{
-    SyncFailure, backoff, community_due, personal_due, sync_now, sync_personal,
+    SyncFailure, backoff, community_due, personal_due, sync_now, sync_personal, sync_ranges,
 };
 use crate::phoneblock::{Handle, Local, e164};
 
@@ -68,6 +68,7 @@ pub(crate) fn start(
     tasks.push(tokio::spawn(keep_fresh(
         api.clone(),
         path.clone(),
+        pb.min_range_votes,
         source.phoneblock.clone(),
         events,
         reload,
@@ -133,6 +134,7 @@ fn why(e: Option<SyncFailure>) -> (String, Option<Duration>) {
 async fn keep_fresh(
     api: Arc<Api>,
     path: PathBuf,
+    min_range_votes: u32,
     handle: Handle,
     events: broadcast::Sender<DaemonEvent>,
     reload: Arc<Notify>,
@@ -160,6 +162,8 @@ async fn keep_fresh(
     let mut community_at = start + community_due(synced, now, rand::random());
     let mut personal_at = start + personal_due(fetched, now, rand::random());
     let (mut community_failures, mut personal_failures) = (0, 0);
+    // At start too: a changed `min_range_votes` is fetched at once.
+    refresh_ranges(&api, &store, min_range_votes, &handle).await;
     loop {
         tokio::time::sleep_until(community_at.min(personal_at)).await;
         if Instant::now() >= community_at {
@@ -171,9 +175,10 @@ async fn keep_fresh(
                     let copy = Arc::new(copy);
                     handle.rcu(|old| Local {
                         community: copy.clone(),
-                        personal: old.personal.clone(),
+                        ..Local::clone(old)
                     });
                     tracing::info!("PhoneBlock: {synced}");
+                    refresh_ranges(&api, &store, min_range_votes, &handle).await;
                     let a = synced.applied;
                     let _ = events.send(DaemonEvent::PhoneblockSynced {
                         time: Time::now(),
@@ -214,8 +219,8 @@ async fn keep_fresh(
                         tracing::info!("PhoneBlock: {fetched}");
                         let personal = Arc::new(personal);
                         handle.rcu(|old| Local {
-                            community: old.community.clone(),
                             personal: personal.clone(),
+                            ..Local::clone(old)
                         });
                         // The rules read the personal lists when they compile.
                         reload.notify_one();
@@ -234,6 +239,37 @@ async fn keep_fresh(
                 }
             };
         }
+    }
+}
+
+/// The community's spam ranges, when their monthly download is due (or
+/// the threshold changed); a failure keeps the ones in use until the next
+/// day's sync tries again.
+async fn refresh_ranges(
+    api: &Arc<Api>,
+    store: &Arc<Mutex<Store>>,
+    min_votes: u32,
+    handle: &Handle,
+) {
+    let a = api.clone();
+    match blocking(store, move |s| sync_ranges(&a, s, min_votes, unix_now())).await {
+        Some(Ok(Some(ranges))) => {
+            tracing::info!(
+                "PhoneBlock: {} spam ranges of at least {} votes",
+                ranges.list.spam_ranges().count(),
+                ranges.min_votes
+            );
+            let ranges = Arc::new(ranges);
+            handle.rcu(|old| Local {
+                ranges: ranges.clone(),
+                ..Local::clone(old)
+            });
+        }
+        Some(Ok(None)) => {}
+        failed => tracing::warn!(
+            "PhoneBlock: the spam ranges were not fetched, the rules keep the last: {}",
+            why(failed.and_then(Result::err)).0
+        ),
     }
 }
 

@@ -102,20 +102,27 @@ impl RuleSource {
                 .map(|(p, _)| p)
                 .filter(|p| *p != *mem.personal)
                 .map(Arc::new);
-            Ok((meta, community, personal))
+            let ranges = store
+                .ranges()?
+                .map(|(r, _)| r)
+                .filter(|r| *r != *mem.ranges)
+                .map(Arc::new);
+            Ok((meta, community, personal, ranges))
         };
         match read() {
-            Ok((meta, community, personal)) => {
-                if community.is_some() || personal.is_some() {
+            Ok((meta, community, personal, ranges)) => {
+                if community.is_some() || personal.is_some() || ranges.is_some() {
                     self.phoneblock.rcu(|old| crate::phoneblock::Local {
                         community: community.clone().unwrap_or_else(|| old.community.clone()),
                         personal: personal.clone().unwrap_or_else(|| old.personal.clone()),
+                        ranges: ranges.clone().unwrap_or_else(|| old.ranges.clone()),
                     });
                     let now = self.phoneblock.load();
                     tracing::info!(
-                        "PhoneBlock copy: {} numbers, version {}; your lists: {} blacklisted, {} whitelisted",
+                        "PhoneBlock copy: {} numbers, version {}, {} spam ranges; your lists: {} blacklisted, {} whitelisted",
                         now.community.len(),
                         now.community.version,
+                        now.ranges.list.spam_ranges().count(),
                         now.personal.blacklist.len(),
                         now.personal.whitelist.len(),
                     );

@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use super::binary::{self, Binary};
 use super::{Changes, PersonalEntry, Rating, ReadError, SyncError, Which, parse_personal};
 
 /// PhoneBlock's production API.
@@ -86,6 +87,16 @@ impl Api {
             ReadError::Json(e) => SyncError::Json(e.to_string()).into(),
             ReadError::Bad(e) => e.into(),
         })
+    }
+
+    /// The community's binary list with the ranges of at least `min_range`
+    /// votes (and its global whitelist; the direct numbers in it are the
+    /// JSON list's): the file as sent, checked whole.
+    pub fn ranges(&self, min_range: u32) -> Result<(Binary, Vec<u8>), ApiError> {
+        let path = format!("/blocklist?format=binary&type=community&minRange={min_range}");
+        let bytes = self.send("GET", &path, None, binary::MAX_BYTES as u64)?;
+        let list = Binary::parse(&bytes).map_err(SyncError::from)?;
+        Ok((list, bytes))
     }
 
     /// The household's own list on PhoneBlock, with how many entries were

@@ -9,6 +9,7 @@ use std::fmt;
 use std::sync::Arc;
 
 pub mod api;
+pub mod binary;
 pub mod store;
 pub mod sync;
 
@@ -246,6 +247,17 @@ impl Personal {
 pub struct Local {
     pub community: Arc<Community>,
     pub personal: Arc<Personal>,
+    /// The community's spam ranges and global whitelist (the binary list).
+    pub ranges: Arc<Ranges>,
+}
+
+/// The community's binary list as fetched: its ranges have at least
+/// `min_votes` votes (the server applied the threshold; the file carries
+/// no votes).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Ranges {
+    pub list: binary::Binary,
+    pub min_votes: u32,
 }
 
 /// The rules' view of [`Local`]: read without a lock on the call path.
@@ -289,6 +301,8 @@ pub enum SyncError {
         got: i64,
         full_in: Option<i64>,
     },
+    #[error("PhoneBlock's binary list is refused: {0}")]
+    Binary(#[from] binary::BinaryError),
 }
 
 /// How many refused entries a sync names in its log line.

@@ -16,7 +16,8 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::{Community, Listed, Personal, PersonalEntry, Rating, Which};
+use super::binary::Binary;
+use super::{Community, Listed, Personal, PersonalEntry, Ranges, Rating, Which};
 
 #[derive(Debug, thiserror::Error)]
 #[error("PhoneBlock copy {}: {source}", path.display())]
@@ -96,6 +97,12 @@ impl Store {
              CREATE TABLE IF NOT EXISTS personal_meta (
                  id INTEGER PRIMARY KEY CHECK (id = 1),
                  synced_at INTEGER NOT NULL
+             );
+             CREATE TABLE IF NOT EXISTS ranges (
+                 id INTEGER PRIMARY KEY CHECK (id = 1),
+                 fetched_at INTEGER NOT NULL,
+                 min_votes INTEGER NOT NULL,
+                 file BLOB NOT NULL
              );
              CREATE TABLE IF NOT EXISTS reports (
                  id INTEGER PRIMARY KEY,
@@ -287,6 +294,46 @@ impl Store {
             }
         }
         Ok(Some((p, at)))
+    }
+
+    /// The community's binary list (its ranges) and when it was fetched;
+    /// `None` before the first fetch, or when the stored file no longer
+    /// reads (it is fetched again).
+    pub fn ranges(&self) -> Result<Option<(Ranges, i64)>, StoreError> {
+        let row: Option<(i64, u32, Vec<u8>)> = self
+            .conn
+            .query_row(
+                "SELECT fetched_at, min_votes, file FROM ranges WHERE id = 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()
+            .map_err(|e| self.err(e))?;
+        let Some((at, min_votes, file)) = row else {
+            return Ok(None);
+        };
+        match Binary::parse(&file) {
+            Ok(list) => Ok(Some((Ranges { list, min_votes }, at))),
+            Err(e) => {
+                tracing::warn!(
+                    "PhoneBlock copy {}: the stored ranges do not read ({e}); fetching them again",
+                    self.path.display()
+                );
+                Ok(None)
+            }
+        }
+    }
+
+    /// Keeps the community's binary list, as fetched.
+    pub fn save_ranges(&mut self, file: &[u8], min_votes: u32, now: i64) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "INSERT INTO ranges (id, fetched_at, min_votes, file) VALUES (1, ?1, ?2, ?3)
+                 ON CONFLICT(id) DO UPDATE SET fetched_at = ?1, min_votes = ?2, file = ?3",
+                params![now, min_votes, file],
+            )
+            .map(drop)
+            .map_err(|e| self.err(e))
     }
 
     /// Replaces the household's own lists.

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use super::api::{Api, ApiError};
 use super::store::{Store, StoreError};
-use super::{Applied, Community, Personal, SyncError, Which};
+use super::{Applied, Community, Personal, Ranges, SyncError, Which};
 
 /// PhoneBlock allows one full download a month (its integration guide).
 pub const FULL_EVERY: i64 = 30 * 86_400;
@@ -135,6 +135,29 @@ pub fn sync_now(
             Ok((copy, synced))
         }
     }
+}
+
+/// Fetches the community's ranges when they are due: never fetched, a
+/// month old (the binary list has no `since=`: each fetch is a full
+/// download, which PhoneBlock allows monthly), or fetched with another
+/// threshold. `None` when not due. On any failure the stored ranges are
+/// unchanged.
+pub fn sync_ranges(
+    api: &Api,
+    store: &mut Store,
+    min_votes: u32,
+    now: i64,
+) -> Result<Option<Ranges>, SyncFailure> {
+    let due = match store.ranges()? {
+        None => true,
+        Some((r, at)) => r.min_votes != min_votes || now.saturating_sub(at) >= FULL_EVERY,
+    };
+    if !due {
+        return Ok(None);
+    }
+    let (list, file) = api.ranges(min_votes)?;
+    store.save_ranges(&file, min_votes, now)?;
+    Ok(Some(Ranges { list, min_votes }))
 }
 
 /// What a fetch of the personal lists brought.

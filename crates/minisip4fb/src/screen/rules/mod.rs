@@ -14,6 +14,7 @@ use crate::call::{Action, CallerClass, LogOnly};
 use crate::config::{self, BOX_LIST_PREFIX, PHONEBLOCK_PREFIX};
 use crate::media::{self, Announcement, Collect, Script};
 use crate::phoneblock;
+use crate::phoneblock::binary::Verdict;
 
 mod error;
 mod history;
@@ -618,14 +619,29 @@ impl Rule {
                     }
                     if let Some((copy, min_votes)) = &self.community
                         && let Some(phone) = phoneblock::parse_phone(e)
-                        && let Some(hit) = copy.load().community.lookup(phone)
-                        && hit.votes >= *min_votes
                     {
-                        let matched = Matched::Community {
-                            votes: hit.votes,
-                            rating: hit.rating,
-                        };
-                        return Some((matched, None));
+                        let local = copy.load();
+                        if let Some(hit) = local.community.lookup(phone)
+                            && hit.votes >= *min_votes
+                        {
+                            let matched = Matched::Community {
+                                votes: hit.votes,
+                                rating: hit.rating,
+                            };
+                            return Some((matched, None));
+                        }
+                        // The longest match of the binary list: its global
+                        // whitelist beats a range around it.
+                        if let Some(Verdict::Range {
+                            spam: true, prefix, ..
+                        }) = local.ranges.list.lookup(phone)
+                        {
+                            let matched = Matched::Range {
+                                prefix,
+                                votes: local.ranges.min_votes,
+                            };
+                            return Some((matched, None));
+                        }
                     }
                 }
                 // Only now, and only for rules that ask: libphonenumber's facts.

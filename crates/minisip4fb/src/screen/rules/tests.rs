@@ -48,6 +48,7 @@ fn community_votes_decide_and_are_the_reason() {
             blacklist: vec![entry("0307654*", None), entry("no number", None)],
             whitelist: vec![entry("+49305550000", Some("Praxis"))],
         }),
+        ranges: Default::default(),
     }));
     let d = decide(&r, Some("0301234567"));
     assert_eq!(d.action, Action::Terminate);
@@ -95,6 +96,80 @@ fn community_votes_decide_and_are_the_reason() {
         let e = Rules::compile(&cfg).unwrap_err().to_string();
         assert!(e.contains(err), "{e}");
     }
+}
+
+/// PhoneBlock's spam ranges decide offline: a /10 and a /100 range, the
+/// global whitelist and a personal whitelist entry inside a range, a
+/// number listed alone with too few votes but in a range.
+#[test]
+fn spam_ranges_decide_and_are_the_reason() {
+    use crate::phoneblock::binary::{Binary, tests::file};
+    use crate::phoneblock::{Community, Listed, Local, Personal, PersonalEntry, Ranges};
+    let toml = "[numbers]\ncountry = \"DE\"\n[phoneblock]\n\
+            [[rule]]\nname = \"mine\"\nlists = [\"phoneblock:whitelist\"]\naction = \"ring\"\n\
+            [[rule]]\nname = \"community\"\nlists = [\"phoneblock:community\"]\naction = \"terminate\"\n";
+    let cfg = config::parse(toml).unwrap();
+    let handle = phoneblock::Handle::default();
+    let list = Binary::parse(&file(
+        &[("4915712345670", false)],
+        &[("491571234567", true), ("4930123456", true)],
+    ))
+    .unwrap();
+    handle.store(Arc::new(Local {
+        community: Arc::new(Community::new(
+            vec![Listed {
+                phone: 4930123456789,
+                votes: 2,
+                rating: None,
+            }],
+            1,
+        )),
+        personal: Arc::new(Personal {
+            blacklist: vec![],
+            whitelist: vec![PersonalEntry {
+                phone: "+4930123456700".into(),
+                label: Some("Paketdienst".into()),
+            }],
+        }),
+        ranges: Arc::new(Ranges {
+            list,
+            min_votes: 20,
+        }),
+    }));
+    let (r, _) = Rules::compile_with(&cfg, &BoxLists::new(), &handle).unwrap();
+    let d = decide(&r, Some("015712345678"));
+    assert_eq!(d.action, Action::Terminate);
+    assert_eq!(
+        d.why.to_string(),
+        "rule 2 \"community\": +4915712345678 is in a PhoneBlock spam range +491571234567* (at least 20 votes)"
+    );
+    assert_eq!(
+        translate(&d.reason(), Lang::De).unwrap(),
+        "Regel 2 \"community\": +4915712345678 liegt in einem PhoneBlock-Spam-Bereich +491571234567* (mindestens 20 Stimmen)"
+    );
+    // The /100: 2 votes of its own are too few, the range decides.
+    let d = decide(&r, Some("030123456789"));
+    assert_eq!(d.action, Action::Terminate);
+    assert!(
+        d.why.to_string().contains("range +4930123456*"),
+        "{}",
+        d.why
+    );
+    assert_eq!(
+        decide(&r, Some("015712345670")).action,
+        Action::Ring,
+        "PhoneBlock's global whitelist beats the range around it"
+    );
+    assert_eq!(
+        decide(&r, Some("030123456700")).why.to_string(),
+        "rule 1 \"mine\": +4930123456700 in phoneblock:whitelist (Paketdienst)",
+        "a personal whitelist entry beats a community range"
+    );
+    assert_eq!(
+        decide(&r, Some("015712345")).action,
+        Action::Ring,
+        "outside"
+    );
 }
 
 fn at(h: u32, m: u32) -> NaiveDateTime {

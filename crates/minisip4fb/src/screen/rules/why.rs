@@ -98,6 +98,12 @@ pub enum Matched {
         votes: u32,
         rating: Option<crate::phoneblock::Rating>,
     },
+    /// In one of PhoneBlock's spam ranges: the numbers starting with
+    /// `prefix` (E.164 digits), which had at least `votes` votes.
+    Range {
+        prefix: u64,
+        votes: u32,
+    },
     Foreign(Option<String>),
     Invalid,
     Kind(Kind),
@@ -177,6 +183,9 @@ impl Why {
             } => it("why.community_rated")
                 .with("n", votes)
                 .with("rating", r.as_str()),
+            Matched::Range { prefix, votes } => it("why.range")
+                .with("range", format!("+{prefix}*"))
+                .with("n", votes),
             Matched::Foreign(Some(c)) => it("why.foreign").with("country", c),
             Matched::Foreign(None) => it("why.abroad"),
             Matched::Invalid => it("why.invalid"),
@@ -214,13 +223,13 @@ const MATCHED: &[&str] = &[
     "why.community_rated.one",
     "why.community",
     "why.community.one",
+    "why.range",
     "why.abroad",
     "why.foreign",
     "why.invalid",
     "why.country",
     "why.repeated",
     "why.repeated.one",
-    // Last: `{who} is {kind}` reads every other `is` too.
     "why.kind",
 ];
 
@@ -245,17 +254,23 @@ static FORMS: LazyLock<[Vec<(Regex, &'static str)>; 3]> = LazyLock::new(|| {
             .iter()
             .map(|k| form(k, false))
             .collect(),
-        MATCHED
-            .iter()
-            .map(|m| {
-                let re = format!(
-                    "(?s)^{}{}$",
-                    words::pattern("why.rule", ""),
-                    words::pattern(m, "")
-                );
-                (Regex::new(&re).expect("a reason's pattern"), *m)
-            })
-            .collect(),
+        // The sentence with the most words of its own first: `{who} in
+        // {list}` would read every longer sentence with an ` in `.
+        {
+            let mut m = MATCHED.to_vec();
+            m.sort_by_key(|k| std::cmp::Reverse(words::fixed_len(k)));
+            m
+        }
+        .into_iter()
+        .map(|m| {
+            let re = format!(
+                "(?s)^{}{}$",
+                words::pattern("why.rule", ""),
+                words::pattern(m, "")
+            );
+            (Regex::new(&re).expect("a reason's pattern"), m)
+        })
+        .collect(),
     ]
 });
 
@@ -352,6 +367,10 @@ mod tests {
             Matched::Community {
                 votes: 12,
                 rating: Some(Rating::Advertising),
+            },
+            Matched::Range {
+                prefix: 49157123456,
+                votes: 20,
             },
             Matched::Foreign(Some("GB".into())),
             Matched::Foreign(None),
