@@ -48,6 +48,11 @@ pub struct LookupArgs {
     /// One JSON object instead of text.
     #[arg(long)]
     pub json: bool,
+    /// Also ask PhoneBlock's live check (by hashes of the number; the
+    /// one lookup that uses the network), and say what the daemon would
+    /// then do.
+    #[arg(long)]
+    pub live: bool,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -218,6 +223,23 @@ pub fn status(
         Ok(None) => println!("spam ranges: not fetched yet"),
         Err(e) => println!("spam ranges: {e}"),
     }
+    if let Ok(counts) = store.live_counts()
+        && !counts.is_empty()
+    {
+        let n = |what: &str| {
+            counts
+                .iter()
+                .find(|(w, _)| w == what)
+                .map_or(0, |(_, n)| *n)
+        };
+        println!(
+            "live checks: {} answered ({} ended the call), {} late, {} failed",
+            n("made"),
+            n("decided"),
+            n("late"),
+            n("failed")
+        );
+    }
     match store.personal() {
         Ok(Some((p, at))) => println!(
             "your lists: {} on the blacklist, {} on the whitelist, fetched {} ago",
@@ -305,6 +327,36 @@ pub fn lookup(a: LookupArgs) -> i32 {
     // What PhoneBlock's binary list says: a spam range, or its global whitelist.
     let range = phone.and_then(|p| local.ranges.list.lookup(p));
     let reason = d.why.to_string();
+    // The live check, asked only when the flag says so.
+    let live = match (a.live, phone, source.config.phoneblock.as_ref()) {
+        (false, ..) => None,
+        (true, Some(p), Some(pb)) => match pb.token() {
+            Ok((token, from)) => {
+                let api = Api::new(&pb.api, &token, &from, std::time::Duration::from_secs(10));
+                match api.check(p) {
+                    Ok(answer) => {
+                        let now = chrono::Local::now().naive_local();
+                        let then = rules.decide_live(&d, a.to.as_deref(), now, &answer);
+                        Some((answer, then))
+                    }
+                    Err(e) => return fail(1, format_args!("PhoneBlock's live check: {e}")),
+                }
+            }
+            Err(e) => return fail(2, e),
+        },
+        (true, None, _) => {
+            return fail(
+                2,
+                "the live check needs a number PhoneBlock can know (E.164)",
+            );
+        }
+        (true, _, None) => {
+            return fail(
+                2,
+                "the live check needs a [phoneblock] section with a token",
+            );
+        }
+    };
     if a.json {
         let mut out = serde_json::json!({
             "number": number,
@@ -334,6 +386,16 @@ pub fn lookup(a: LookupArgs) -> i32 {
                 out["phoneblock_binary"] = serde_json::json!({ "spam": spam });
             }
             None => {}
+        }
+        if let Some((answer, then)) = &live {
+            out["live"] = serde_json::json!({
+                "votes": answer.votes,
+                "range_votes": answer.range_votes,
+                "rating": answer.rating.map(Rating::as_str),
+                "blacklisted": answer.blacklisted,
+                "decision": then.as_ref().map(|t| t.effective().as_str()),
+                "reason": then.as_ref().map(|t| t.why.to_string()),
+            });
         }
         println!("{out}");
         return 0;
@@ -366,6 +428,26 @@ pub fn lookup(a: LookupArgs) -> i32 {
             println!("  PhoneBlock: known to be legitimate (its global whitelist)")
         }
         Some(Verdict::Exact { spam: true }) | None => {}
+    }
+    if let Some((answer, then)) = &live {
+        println!(
+            "  live check: {} votes, {} in its range{}",
+            answer.votes,
+            answer.range_votes,
+            if answer.blacklisted {
+                ", on your blacklist"
+            } else {
+                ""
+            }
+        );
+        match then {
+            Some(t) => println!(
+                "  → the daemon would {}: {}",
+                t.effective().as_str(),
+                printable(&t.why.to_string())
+            ),
+            None => println!("  → it would ring on"),
+        }
     }
     if minisip4fb::screen::rules::Rules::wants_box_lists(&source.config) {
         println!(

@@ -221,6 +221,7 @@ pub fn validate(args: &RunArgs) -> Result<Checked, Vec<String>> {
             .token()
             .map(|_| ())
             .map_err(|e| format!("PhoneBlock: {e}")));
+        keep.ok(pb.check_live().map_err(|e| format!("[phoneblock] {e}")));
     }
     if !problems.is_empty() {
         // The rules too, though `run` and `check` compile them later

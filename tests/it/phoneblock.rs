@@ -895,3 +895,119 @@ async fn spam_ranges_decide_offline_and_a_damaged_file_is_refused() {
     assert_eq!(api.violations(), Vec::<String>::new());
     assert_eq!(emu.violations().await, Vec::<String>::new());
 }
+
+/// The live check: an unknown caller PhoneBlock calls spam is ended while
+/// it rings, within the budget; a caller decided locally causes no
+/// request; a slow or a failing PhoneBlock leaves the call ringing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_live_check_ends_spam_the_copy_does_not_know_yet() {
+    use minisip4fb_emulator::CallOutcome;
+    use std::time::{Duration, Instant};
+    let api = stand_in().await;
+    let dir = common::fresh_dir("phoneblock", "live");
+    std::fs::write(dir.join("password"), "geheim123\n").unwrap();
+    config(
+        &dir,
+        &api.url(),
+        &format!(
+            "live_check = true\nlive_check_budget = \"1500ms\"\n[fritzbox]\nuser = \"620\"\npassword_file = \"password\"\n{RULES}"
+        ),
+    );
+    let emu = common::usual_box(11).await;
+    let mut d = run(&dir, &emu);
+    emu.wait_for_binding(Duration::from_secs(10))
+        .await
+        .expect("registers");
+    assert!(
+        d.wait_for("PhoneBlock: full sync", Duration::from_secs(20))
+            .await,
+        "{}",
+        d.log()
+    );
+    // Voted for after the copy was made: only the live check knows.
+    api.set_votes("+4930555123456", 50, "G_FRAUD");
+    let started = Instant::now();
+    assert_eq!(
+        emu.call(call("030555123456", 5000)).await.outcome,
+        CallOutcome::TerminatedByPhone,
+        "spam by the live check"
+    );
+    assert!(
+        started.elapsed() < Duration::from_millis(2500),
+        "ended within the budget: {:?}",
+        started.elapsed()
+    );
+    assert!(
+        d.wait_for(
+            "+4930555123456 has 50 PhoneBlock votes (live check)",
+            Duration::from_secs(10)
+        )
+        .await,
+        "{}",
+        d.log()
+    );
+    assert_eq!(api.checks(), 1);
+    // Decided from local data: the copy (20 votes), your whitelist.
+    for (number, want) in [
+        ("030111", CallOutcome::TerminatedByPhone),
+        ("030777", CallOutcome::RangUntilCancelled),
+    ] {
+        let ring = if want == CallOutcome::TerminatedByPhone {
+            5000
+        } else {
+            300
+        };
+        assert_eq!(emu.call(call(number, ring)).await.outcome, want, "{number}");
+    }
+    assert_eq!(api.checks(), 1, "no request for a caller decided locally");
+    // Unknown to PhoneBlock too: it rings on.
+    assert_eq!(
+        emu.call(call("030999888777", 2500)).await.outcome,
+        CallOutcome::RangUntilCancelled
+    );
+    assert_eq!(api.checks(), 2);
+    // Slow, then down: the call rings as if there were no check.
+    api.set_votes("+4930555123457", 50, "G_FRAUD");
+    api.delay_checks(Duration::from_secs(3));
+    assert_eq!(
+        emu.call(call("030555123457", 2500)).await.outcome,
+        CallOutcome::RangUntilCancelled,
+        "an answer after the budget changes nothing"
+    );
+    api.delay_checks(Duration::ZERO);
+    api.fail_next(1, 503, None);
+    assert_eq!(
+        emu.call(call("030555123457", 2500)).await.outcome,
+        CallOutcome::RangUntilCancelled,
+        "PhoneBlock down changes nothing"
+    );
+    assert!(
+        d.wait_for(
+            "(default (ring): no rule matched +4930555123457)",
+            Duration::from_secs(10)
+        )
+        .await,
+        "{}",
+        d.log()
+    );
+    assert_eq!(d.terminate().map(|s| s.code()), Some(Some(0)));
+    let (code, out) = pb(&dir, &["status"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains("live checks: 2 answered (1 ended the call), 1 late, 1 failed"),
+        "{out}"
+    );
+    // `lookup --live` asks as the daemon does, and says what it would do.
+    let out = Command::new(BIN)
+        .args(["lookup", "030555123456", "--live", "--json", "--config"])
+        .arg(dir.join("config.toml"))
+        .output()
+        .unwrap();
+    let found: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(found["decision"], "ring", "{found}");
+    assert_eq!(found["live"]["votes"], 50, "{found}");
+    assert_eq!(found["live"]["decision"], "terminate", "{found}");
+    assert_eq!(api.checks(), 4, "the one refused with 503 is not answered");
+    assert_eq!(api.violations(), Vec::<String>::new());
+    assert_eq!(emu.violations().await, Vec::<String>::new());
+}

@@ -101,6 +101,10 @@ struct State {
     faults: VecDeque<(u16, Option<u64>)>,
     /// The next binary list is damaged this way.
     damage: Option<Damage>,
+    /// `/check` answers this late.
+    check_delay: std::time::Duration,
+    /// `/check` requests answered.
+    checks: usize,
 }
 
 /// A binary list broken as a hostile or broken server might send it.
@@ -161,6 +165,8 @@ impl PhoneBlockStandIn {
             violations: Vec::new(),
             faults: VecDeque::new(),
             damage: None,
+            check_delay: std::time::Duration::ZERO,
+            checks: 0,
         }));
         let st = state.clone();
         let task = tokio::spawn(async move {
@@ -250,6 +256,16 @@ impl PhoneBlockStandIn {
         });
     }
 
+    /// `/check` answers this late (a slow service).
+    pub fn delay_checks(&self, delay: std::time::Duration) {
+        self.with(|s| s.check_delay = delay);
+    }
+
+    /// How many `/check` requests were answered.
+    pub fn checks(&self) -> usize {
+        self.with(|s| s.checks)
+    }
+
     /// The next binary list is sent damaged.
     pub fn damage_next_binary(&self, how: Damage) {
         self.with(|s| s.damage = Some(how));
@@ -278,13 +294,19 @@ async fn connection(mut s: TcpStream, state: Arc<Mutex<State>>) -> std::io::Resu
     let Some(req) = http::read_request(&mut s).await? else {
         return Ok(());
     };
-    let (status, retry, content) = {
+    let (status, retry, content, delay) = {
         let mut st = state.lock().unwrap_or_else(|p| p.into_inner());
+        let delay = if req.target.contains("/check?") {
+            st.check_delay
+        } else {
+            std::time::Duration::ZERO
+        };
         match handle(&mut st, &req) {
-            Answer::Text(status, retry, text) => (status, retry, text.into_bytes()),
-            Answer::Bytes(bytes) => (200, None, bytes),
+            Answer::Text(status, retry, text) => (status, retry, text.into_bytes(), delay),
+            Answer::Bytes(bytes) => (200, None, bytes, delay),
         }
     };
+    tokio::time::sleep(delay).await;
     let extra: Vec<(&str, String)> = retry
         .map(|r| ("Retry-After", r.to_string()))
         .into_iter()
@@ -348,6 +370,7 @@ fn handle(st: &mut State, req: &http::Request) -> Answer {
             return binary(st, param("type"), param("minRange"), param("since"));
         }
         ("GET", "/blocklist") => blocklist(st, query),
+        ("GET", "/check") => check(st, query),
         ("GET", "/blacklist") => (200, None, personal(&st.cfg.blacklist, "G_FRAUD")),
         ("GET", "/whitelist") => (200, None, personal(&st.cfg.whitelist, "A_LEGITIMATE")),
         ("GET", "/account") => (
@@ -361,6 +384,73 @@ fn handle(st: &mut State, req: &http::Request) -> Answer {
         _ => (404, None, String::new()),
     };
     answer.into()
+}
+
+/// `/check?sha1=…&prefix10=…&prefix100=…`: what the service knows of a
+/// number it is told only by hashes (SHA-1 of `+49…`, of it without its
+/// last digit and without its last two, upper-case hex): its votes, the
+/// votes of a range around it (`votesWildcard`: the members of the /10,
+/// else of the /100, summed, at least two members), whether it is on the
+/// user's blacklist. An unknown number is a 200 with 0 votes. A query
+/// with anything but the three hashes is a violation: the number itself
+/// must never leave the house.
+fn check(st: &mut State, query: &str) -> (u16, Option<u64>, String) {
+    let mut hashes: BTreeMap<&str, &str> = BTreeMap::new();
+    for kv in query.split('&') {
+        let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+        let hex = v.len() == 40
+            && v.bytes()
+                .all(|b| b.is_ascii_digit() || (b'A'..=b'F').contains(&b));
+        if !matches!(k, "sha1" | "prefix10" | "prefix100") || !hex {
+            st.violation(format!(
+                "/check?{query}: only the three SHA-1 hashes in upper-case hex may leave the house"
+            ));
+            return (400, None, String::new());
+        }
+        hashes.insert(k, v);
+    }
+    let Some(sha1) = hashes.get("sha1").copied() else {
+        return (400, None, String::new());
+    };
+    st.checks += 1;
+    let hash = |s: &str| {
+        ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, s.as_bytes())
+            .as_ref()
+            .iter()
+            .map(|b| format!("{b:02X}"))
+            .collect::<String>()
+    };
+    let listed = st
+        .numbers
+        .iter()
+        .find(|(p, l)| l.votes > 0 && hash(p) == sha1);
+    let range = |cut: usize, wanted: Option<&&str>| {
+        let wanted = wanted?;
+        let members: Vec<u32> = st
+            .numbers
+            .iter()
+            .filter(|(p, l)| l.votes > 0 && p.len() > cut && hash(&p[..p.len() - cut]) == **wanted)
+            .map(|(_, l)| l.votes)
+            .collect();
+        (members.len() >= 2).then(|| members.iter().sum::<u32>())
+    };
+    let wildcard = range(1, hashes.get("prefix10"))
+        .or_else(|| range(2, hashes.get("prefix100")))
+        .unwrap_or(0);
+    let black = st.cfg.blacklist.iter().any(|(p, _)| hash(p) == sha1);
+    let (phone, votes, rating) = match listed {
+        Some((p, l)) => (p.clone(), l.votes, l.rating.clone()),
+        None => ("unknown".to_owned(), 0, "A_LEGITIMATE".to_owned()),
+    };
+    let body = serde_json::json!({
+        "phone": phone,
+        "votes": votes,
+        "votesWildcard": wildcard.max(votes),
+        "rating": rating,
+        "blackListed": black,
+        "archived": false,
+    });
+    (200, None, body.to_string())
 }
 
 /// The votes a range needs when the client does not say (`minRange`

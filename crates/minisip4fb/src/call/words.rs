@@ -482,6 +482,31 @@ const TEXTS: &[(&str, &str, &str)] = &[
         "{who} liegt in einem PhoneBlock-Spam-Bereich {range} (mindestens {n} Stimmen)",
     ),
     (
+        "why.live",
+        "{who} has {n} PhoneBlock votes (live check)",
+        "{who} hat {n} PhoneBlock-Stimmen (Live-Abfrage)",
+    ),
+    (
+        "why.live.one",
+        "{who} has {n} PhoneBlock vote (live check)",
+        "{who} hat {n} PhoneBlock-Stimme (Live-Abfrage)",
+    ),
+    (
+        "why.live_range",
+        "{who} is in a PhoneBlock spam range with {n} votes (live check)",
+        "{who} liegt in einem PhoneBlock-Spam-Bereich mit {n} Stimmen (Live-Abfrage)",
+    ),
+    (
+        "why.live_range.one",
+        "{who} is in a PhoneBlock spam range with {n} vote (live check)",
+        "{who} liegt in einem PhoneBlock-Spam-Bereich mit {n} Stimme (Live-Abfrage)",
+    ),
+    (
+        "why.live_black",
+        "{who} is on your PhoneBlock blacklist (live check)",
+        "{who} steht auf Ihrer PhoneBlock-Sperrliste (Live-Abfrage)",
+    ),
+    (
         "why.foreign",
         "{who} is foreign ({country})",
         "{who} kommt aus dem Ausland ({country})",

@@ -141,6 +141,15 @@ pub struct PhoneBlock {
     /// up to 100 numbers out. PhoneBlock applies it (the binary list
     /// carries no votes), and never below its own floor of 10.
     pub min_range_votes: u32,
+    /// Ask PhoneBlock about a caller no rule decided from local data,
+    /// while the call rings (by hashes of the number). Off by default:
+    /// the hash of a phone number is easily reversed, so it tells
+    /// PhoneBlock who called the household; turn it on knowingly.
+    pub live_check: bool,
+    /// How long the live check may take before the call simply rings on.
+    pub live_check_budget: Span,
+    /// Live checks a minute at most.
+    pub live_checks_per_minute: u32,
     /// Tell PhoneBlock when a listed number called (counted, not a vote).
     pub report: bool,
     /// The local copy: an SQLite file (the personal lists, the report
@@ -157,16 +166,44 @@ impl Default for PhoneBlock {
             api: crate::phoneblock::api::DEFAULT_API.into(),
             min_votes: 4,
             min_range_votes: 20,
+            live_check: false,
+            live_check_budget: Span(std::time::Duration::from_millis(1500)),
+            live_checks_per_minute: 10,
             report: true,
             copy: PathBuf::from("phoneblock.db"),
         }
     }
 }
 
+/// The live check's budget: long enough for one request, short enough
+/// that the Box still rings (about 30 s).
+pub const LIVE_BUDGET: std::ops::RangeInclusive<std::time::Duration> =
+    std::time::Duration::from_millis(200)..=std::time::Duration::from_secs(5);
+
 /// The longest token read (PhoneBlock's are a few dozen characters).
 const MAX_TOKEN: usize = 512;
 
 impl PhoneBlock {
+    /// The live check's settings, when it is on.
+    pub fn check_live(&self) -> Result<(), String> {
+        if !self.live_check {
+            return Ok(());
+        }
+        if !LIVE_BUDGET.contains(&self.live_check_budget.0) {
+            return Err(format!(
+                "live_check_budget = \"{}\": give 200ms to 5s (the call rings meanwhile)",
+                self.live_check_budget
+            ));
+        }
+        if !(1..=60).contains(&self.live_checks_per_minute) {
+            return Err(format!(
+                "live_checks_per_minute = {}: give 1 to 60",
+                self.live_checks_per_minute
+            ));
+        }
+        Ok(())
+    }
+
     /// The token and where it came from: env MINISIP4FB_PHONEBLOCK_TOKEN
     /// wins, then `token_file` (relative to `base`), then `token`.
     pub fn token(&self) -> Result<(String, String), SecretError> {

@@ -9,6 +9,7 @@
 
 pub(crate) mod book;
 mod boxwork;
+mod live;
 mod note;
 mod phoneblock;
 mod reload;
@@ -110,11 +111,13 @@ pub async fn serve(
         .or_else(|| parts.source.path.is_some().then(|| parts.source.base_dir()));
     let shield = shield::Shield::load(state_dir.as_ref().map(|dir| dir.join(shield::FILE)));
     let doors = doors::Doors::load(state_dir.as_ref().map(|dir| dir.join(doors::FILE)));
+    let live = live::LiveCheck::from_config(&parts.source.config);
     let screen = DaemonScreen::new(
         snapshot.clone(),
         notes.clone(),
         shield.clone(),
         doors.state(),
+        live.clone(),
     );
     // The web address first: one that cannot be had stops the daemon
     // before it registers.
@@ -279,8 +282,17 @@ pub async fn serve(
             call = phone.next_call() => match call {
                 Some(call) => {
                     let (snapshot, notes, shield) = (snapshot.clone(), notes.clone(), shield.clone());
-                    let doors = doors.state();
-                    tokio::spawn(async move { decide_deferred(&snapshot, &notes, &shield, doors, call).await });
+                    // Ringing while PhoneBlock's live check runs, or
+                    // come before the rules were ready.
+                    match live.as_ref().and_then(|l| Some((l.clone(), l.take(call.id())?))) {
+                        Some((live, job)) => {
+                            tokio::spawn(live.run(job, call, snapshot, notes, shield));
+                        }
+                        None => {
+                            let doors = doors.state();
+                            tokio::spawn(async move { decide_deferred(&snapshot, &notes, &shield, doors, call).await });
+                        }
+                    }
                 }
                 None => break Err(ServeError::PhoneStopped),
             },
@@ -365,7 +377,7 @@ async fn decide_deferred(
     let done = match verdict {
         Verdict::Terminate => call.terminate().await.map(drop),
         Verdict::Reject { how, after } => call.reject_after(how, after).await,
-        Verdict::Ring => call.ring().await,
+        Verdict::Ring | Verdict::RingAndHandOver => call.ring().await,
         Verdict::Silent | Verdict::Defer => Ok(()),
         Verdict::Script(script) => call.run(&script).await.map(|end| {
             let _ = notes.try_send(Note::Script {

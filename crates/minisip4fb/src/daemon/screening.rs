@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::sync::mpsc::{SyncSender, TrySendError};
 use std::time::{Duration, Instant, SystemTime};
 
+use super::live::LiveCheck;
 pub use super::note::Decided;
 use super::note::Note;
 use crate::call::{Action, LogOnly};
@@ -39,13 +40,7 @@ pub fn decide(
     now: Instant,
 ) -> (Decided, Verdict) {
     rules.remember(history, caller.number.as_deref(), now);
-    // The time zone lookup only for rules with hours or weekdays: this
-    // runs on the phone's thread for every INVITE.
-    let local = if rules.wants_local_time() {
-        chrono::Local::now().naive_local()
-    } else {
-        chrono::NaiveDateTime::default()
-    };
+    let local = local_time(rules);
     let decision = rules.decide(
         caller.number.as_deref(),
         caller.called.as_deref(),
@@ -64,6 +59,16 @@ pub fn decide(
         decision_ms: now.elapsed().as_secs_f64() * 1000.0,
     };
     (decided, verdict)
+}
+
+/// The local time for rules with hours or weekdays; the time zone is not
+/// looked up for others (this runs on the phone's thread for every INVITE).
+fn local_time(rules: &Rules) -> chrono::NaiveDateTime {
+    if rules.wants_local_time() {
+        chrono::Local::now().naive_local()
+    } else {
+        chrono::NaiveDateTime::default()
+    }
 }
 
 /// What the phone does for an action, with the rule's script if it has
@@ -96,6 +101,8 @@ pub struct DaemonScreen {
     /// Notes dropped because the book-keeper's queue was full.
     dropped: u64,
     shield: Shield,
+    /// PhoneBlock's live check, when the config asks for it.
+    live: Option<Arc<LiveCheck>>,
 }
 
 impl DaemonScreen {
@@ -104,6 +111,7 @@ impl DaemonScreen {
         notes: SyncSender<Note>,
         shield: Shield,
         doors: crate::screen::doors::DoorState,
+        live: Option<Arc<LiveCheck>>,
     ) -> DaemonScreen {
         DaemonScreen {
             rules,
@@ -113,6 +121,7 @@ impl DaemonScreen {
             since: None,
             dropped: 0,
             shield,
+            live,
         }
     }
 
@@ -156,11 +165,27 @@ impl Screen for DaemonScreen {
         };
         let (mut decided, mut verdict) = decide(&rules, &mut self.history, caller, now);
         apply_shield(&self.shield, &mut decided, &mut verdict);
+        let (wall, mut decided) = (SystemTime::now(), Box::new(decided));
+        // Ringing, and PhoneBlock's live check could still end it: it
+        // rings now and is handed over for the check.
+        if let Some(live) = &self.live
+            && verdict == Verdict::Ring
+            && rules.wants_live_check(
+                &decided.decision,
+                caller.called.as_deref(),
+                local_time(&rules),
+            )
+        {
+            match live.start(call, decided, now, wall) {
+                Ok(()) => return Verdict::RingAndHandOver,
+                Err(back) => decided = back,
+            }
+        }
         self.note(Note::Decided {
             call,
             at: now,
-            wall: SystemTime::now(),
-            decided: Box::new(decided),
+            wall,
+            decided,
         });
         verdict
     }

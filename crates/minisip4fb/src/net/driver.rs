@@ -212,6 +212,10 @@ impl Driver {
                 let now = Instant::now();
                 let done = match &verdict {
                     Verdict::Defer => None,
+                    Verdict::RingAndHandOver => match self.agent.ring(now, *call) {
+                        Ok(()) => None,
+                        Err(e) => Some(Err(e)),
+                    },
                     Verdict::Silent => Some(Ok(())),
                     Verdict::Ring => Some(self.agent.ring(now, *call)),
                     Verdict::Terminate => Some(

@@ -189,6 +189,10 @@ pub enum Verdict {
     Defer,
     /// 180 Ringing: the call rings on the other phones.
     Ring,
+    /// 180 Ringing now, and the call handed to [`Phone::next_call`] all
+    /// the same: whoever takes it there may still end it while it rings
+    /// (a slower check than the screen may make), or leave it ringing.
+    RingAndHandOver,
     /// Only the 100 Trying: the other phones ring, this one stays silent.
     Silent,
     /// Answer and hang up at once: every other phone stops ringing.

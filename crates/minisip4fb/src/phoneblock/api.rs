@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use super::binary::{self, Binary};
-use super::{Changes, PersonalEntry, Rating, ReadError, SyncError, Which, parse_personal};
+use super::{Changes, Live, PersonalEntry, Rating, ReadError, SyncError, Which, parse_personal};
 
 /// PhoneBlock's production API.
 pub const DEFAULT_API: &str = "https://phoneblock.net/phoneblock/api";
@@ -16,6 +16,8 @@ pub const DEFAULT_API: &str = "https://phoneblock.net/phoneblock/api";
 pub const MAX_LIST_BYTES: u64 = 160 << 20;
 /// Any other answer.
 const MAX_SMALL_BYTES: u64 = 1 << 20;
+/// A live check's answer: a few fields.
+const MAX_CHECK_BYTES: u64 = 16 << 10;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -97,6 +99,40 @@ impl Api {
         let bytes = self.send("GET", &path, None, binary::MAX_BYTES as u64)?;
         let list = Binary::parse(&bytes).map_err(SyncError::from)?;
         Ok((list, bytes))
+    }
+
+    /// `GET /check`: PhoneBlock's live answer for a number, asked by the
+    /// SHA-1 of its international form and of that form without its last
+    /// one and two digits (its ranges), never by the number itself.
+    pub fn check(&self, phone: u64) -> Result<Live, ApiError> {
+        let plus = super::e164(phone);
+        let cut = |n: usize| plus.get(..plus.len().saturating_sub(n)).unwrap_or("");
+        let path = format!(
+            "/check?sha1={}&prefix10={}&prefix100={}",
+            sha1_hex(&plus),
+            sha1_hex(cut(1)),
+            sha1_hex(cut(2))
+        );
+        let body = self.send("GET", &path, None, MAX_CHECK_BYTES)?;
+        #[derive(serde::Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Answer {
+            #[serde(default)]
+            votes: u32,
+            #[serde(default)]
+            votes_wildcard: u32,
+            rating: Option<String>,
+            #[serde(default)]
+            black_listed: bool,
+        }
+        let a: Answer =
+            serde_json::from_slice(&body).map_err(|e| SyncError::Json(e.to_string()))?;
+        Ok(Live {
+            votes: a.votes,
+            range_votes: a.votes_wildcard,
+            rating: a.rating.as_deref().and_then(Rating::parse),
+            blacklisted: a.black_listed,
+        })
     }
 
     /// The household's own list on PhoneBlock, with how many entries were
@@ -230,6 +266,12 @@ impl Api {
     }
 }
 
+/// SHA-1 in upper-case hex, as PhoneBlock's `/check` takes it.
+fn sha1_hex(s: &str) -> String {
+    let d = ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, s.as_bytes());
+    d.as_ref().iter().map(|b| format!("{b:02X}")).collect()
+}
+
 /// A reader that ends with an error after `left` bytes: a flood is cut
 /// there (and told apart from a broken connection by `left == 0`).
 struct Capped<R> {
@@ -251,6 +293,15 @@ impl<R: std::io::Read> std::io::Read for Capped<R> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_check_hashes_as_phoneblock_documents() {
+        // INTEGRATIONS.md, "Check Phone Number (Privacy-Preserving)".
+        assert_eq!(
+            sha1_hex("+4917650642602"),
+            "3D1D76F0C3664E1E818C6ECCFD8843AD1F4091CC"
+        );
+    }
+
     use super::*;
     use std::io::{Read, Write};
     use std::net::TcpListener;

@@ -251,6 +251,18 @@ pub struct Local {
     pub ranges: Arc<Ranges>,
 }
 
+/// What PhoneBlock's live check (`/check`) said of a number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Live {
+    /// Votes for the number itself (0: unknown to PhoneBlock).
+    pub votes: u32,
+    /// Votes of the spam range around it (`votesWildcard`).
+    pub range_votes: u32,
+    pub rating: Option<Rating>,
+    /// On the household's own blacklist there.
+    pub blacklisted: bool,
+}
+
 /// The community's binary list as fetched: its ranges have at least
 /// `min_votes` votes (the server applied the threshold; the file carries
 /// no votes).

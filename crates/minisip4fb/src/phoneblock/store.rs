@@ -104,6 +104,10 @@ impl Store {
                  min_votes INTEGER NOT NULL,
                  file BLOB NOT NULL
              );
+             CREATE TABLE IF NOT EXISTS live_counts (
+                 what TEXT PRIMARY KEY,
+                 n INTEGER NOT NULL
+             );
              CREATE TABLE IF NOT EXISTS reports (
                  id INTEGER PRIMARY KEY,
                  phone INTEGER NOT NULL,
@@ -334,6 +338,31 @@ impl Store {
             )
             .map(drop)
             .map_err(|e| self.err(e))
+    }
+
+    /// Counts one outcome of a live check (`made`, `decided`, `late`,
+    /// `failed`, `skipped`), kept across restarts for `phoneblock status`.
+    pub fn count_live(&self, what: &str) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "INSERT INTO live_counts (what, n) VALUES (?1, 1)
+                 ON CONFLICT(what) DO UPDATE SET n = n + 1",
+                [what],
+            )
+            .map(drop)
+            .map_err(|e| self.err(e))
+    }
+
+    /// The live checks' counts, by outcome.
+    pub fn live_counts(&self) -> Result<Vec<(String, i64)>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT what, n FROM live_counts ORDER BY what")
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(|e| self.err(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
     }
 
     /// Replaces the household's own lists.

@@ -131,6 +131,8 @@ pub struct Rules {
     wants_called: bool,
     /// Some rule has `hours` or `weekdays`.
     wants_local_time: bool,
+    /// `[phoneblock] min_range_votes`: the live check's range threshold.
+    min_range_votes: u32,
 }
 
 fn parse_hours(s: &str) -> Result<(NaiveTime, NaiveTime), RuleError> {
@@ -374,6 +376,10 @@ impl Rules {
                 history_span,
                 wants_called,
                 wants_local_time,
+                min_range_votes: cfg
+                    .phoneblock
+                    .as_ref()
+                    .map_or(u32::MAX, |p| p.min_range_votes),
             },
             warnings,
         ))
@@ -550,6 +556,83 @@ impl Rules {
     }
 }
 
+impl Rules {
+    /// The rule PhoneBlock's live check answers for, for a call `d` that
+    /// no rule decided from local data and that would ring: the first
+    /// rule with `phoneblock:community` whose conditions hold (and that
+    /// does not ring anyway).
+    fn live_rule(&self, d: &Decision, called: Option<&str>, local: NaiveDateTime) -> Option<&Rule> {
+        if !matches!(d.why, Why::Default { .. })
+            || d.effective() != Action::Ring
+            || d.e164.is_none()
+        {
+            return None;
+        }
+        let called = called
+            .filter(|_| self.wants_called)
+            .and_then(|c| number::dialled_e164(c, &self.home));
+        self.rules.iter().find(|r| {
+            r.community.is_some() && r.action != Action::Ring && r.holds(called.as_deref(), local)
+        })
+    }
+
+    /// Whether PhoneBlock's live check could change the decision `d`.
+    pub fn wants_live_check(
+        &self,
+        d: &Decision,
+        called: Option<&str>,
+        local: NaiveDateTime,
+    ) -> bool {
+        self.live_rule(d, called, local).is_some()
+    }
+
+    /// The decision for call `d` once PhoneBlock's live check answered:
+    /// that of the rule it answers for, when the answer says spam at the
+    /// rule's thresholds (its `min_votes` for the number,
+    /// `min_range_votes` for its range, or the household's own
+    /// blacklist); `None` when the call keeps ringing.
+    pub fn decide_live(
+        &self,
+        d: &Decision,
+        called: Option<&str>,
+        local: NaiveDateTime,
+        answer: &phoneblock::Live,
+    ) -> Option<Decision> {
+        let rule = self.live_rule(d, called, local)?;
+        let (_, min_votes) = rule.community.as_ref()?;
+        let spam = answer.blacklisted
+            || answer.votes >= *min_votes
+            || answer.range_votes >= self.min_range_votes;
+        if !spam {
+            return None;
+        }
+        let log_only = if rule.log_only {
+            Some(LogOnly::Rule)
+        } else {
+            self.log_only.then_some(LogOnly::Config)
+        };
+        let who = match &d.why {
+            Why::Default { who, .. } => who.clone(),
+            _ => None,
+        };
+        Some(Decision {
+            action: rule.action,
+            log_only,
+            why: Why::Rule {
+                rule: RuleRef {
+                    index: rule.index,
+                    name: rule.name.clone(),
+                },
+                who,
+                matched: Matched::Live(answer.clone()),
+                hours: rule.hours,
+                to: None,
+            },
+            ..d.clone()
+        })
+    }
+}
+
 impl Rule {
     fn has_who(&self) -> bool {
         !self.numbers.is_empty()
@@ -561,6 +644,23 @@ impl Rule {
             || !self.kinds.is_empty()
             || !self.countries.is_empty()
             || self.repeated.is_some()
+    }
+
+    /// Its conditions: `hours`, `weekdays` and `to` all hold.
+    fn holds(&self, called: Option<&str>, local: NaiveDateTime) -> bool {
+        if let Some((from, to)) = self.hours {
+            let t = local.time();
+            let inside = if from <= to {
+                t >= from && t < to
+            } else {
+                t >= from || t < to
+            };
+            if !inside {
+                return false;
+            }
+        }
+        (self.weekdays.is_empty() || self.weekdays.contains(&local.weekday()))
+            && (self.to.is_empty() || called.is_some_and(|c| self.to.iter().any(|t| t == c)))
     }
 
     /// Who-criteria are alternatives (any may match); `hours`, `weekdays`
@@ -575,21 +675,7 @@ impl Rule {
         now: Instant,
         local: NaiveDateTime,
     ) -> Option<(Matched, Option<String>)> {
-        if let Some((from, to)) = self.hours {
-            let t = local.time();
-            let inside = if from <= to {
-                t >= from && t < to
-            } else {
-                t >= from || t < to
-            };
-            if !inside {
-                return None;
-            }
-        }
-        if !self.weekdays.is_empty() && !self.weekdays.contains(&local.weekday()) {
-            return None;
-        }
-        if !self.to.is_empty() && !called.is_some_and(|c| self.to.iter().any(|t| t == c)) {
+        if !self.holds(called, local) {
             return None;
         }
         if !self.has_who() {
