@@ -137,9 +137,12 @@ async fn a_full_sync_then_only_the_changes() {
             "/blocklist?format=binary&type=community&minRange=20",
             "/blacklist",
             "/whitelist",
+            // Your own ranges come only in the binary list.
+            "/blocklist?format=binary&type=personal",
             "/blocklist?since=7",
             "/blacklist",
             "/whitelist",
+            "/blocklist?format=binary&type=personal",
             "/test",
             "/account"
         ]
@@ -481,7 +484,7 @@ async fn the_daemon_syncs_decides_from_the_copy_and_reports() {
         "{out}"
     );
     assert_eq!(
-        api.requests().iter().rev().nth(2).map(|r| r.path.clone()),
+        api.requests().iter().rev().nth(3).map(|r| r.path.clone()),
         Some("/blocklist?since=7".to_owned())
     );
     d.signal("HUP");
@@ -767,6 +770,8 @@ async fn spam_ranges_decide_offline_and_a_damaged_file_is_refused() {
             listed("+4940123456702", 5),
         ],
         legitimate: vec!["+4915712345609".into()],
+        // A range of your own: only in the binary personal list.
+        blacklist: vec![("+4940555*".into(), String::new())],
         version: 7,
         ..PhoneBlockConfig::default()
     })
@@ -798,9 +803,13 @@ async fn spam_ranges_decide_offline_and_a_damaged_file_is_refused() {
         "{}",
         d.log()
     );
-    // The start's requests are over when the personal lists were asked for.
+    // The start's requests are over when your own ranges were asked for.
     for _ in 0..100 {
-        if api.requests().iter().any(|r| r.path == "/whitelist") {
+        if api
+            .requests()
+            .iter()
+            .any(|r| r.path.ends_with("type=personal"))
+        {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -819,6 +828,11 @@ async fn spam_ranges_decide_offline_and_a_damaged_file_is_refused() {
             "10 < 20 votes",
         ),
         (
+            "0405551234",
+            CallOutcome::TerminatedByPhone,
+            "your own range",
+        ),
+        (
             "015712345609",
             CallOutcome::RangUntilCancelled,
             "global whitelist",
@@ -835,6 +849,7 @@ async fn spam_ranges_decide_offline_and_a_damaged_file_is_refused() {
     for reason in [
         "+4915712345603 is in a PhoneBlock spam range +491571234560* (at least 20 votes)",
         "+4989123456755 is in a PhoneBlock spam range +49891234567* (at least 20 votes)",
+        "+49405551234 in phoneblock:blacklist",
     ] {
         assert!(
             d.wait_for(reason, Duration::from_secs(10)).await,
@@ -851,7 +866,7 @@ async fn spam_ranges_decide_offline_and_a_damaged_file_is_refused() {
     let binary: Vec<_> = api
         .requests()
         .into_iter()
-        .filter(|r| r.path.contains("format=binary"))
+        .filter(|r| r.path.contains("type=community"))
         .collect();
     assert_eq!(binary.len(), 1, "{binary:?}");
     assert_eq!(

@@ -367,7 +367,17 @@ fn handle(st: &mut State, req: &http::Request) -> Answer {
     };
     let answer = match (req.method.as_str(), route) {
         ("GET", "/blocklist") if param("format") == Some("binary") => {
-            return binary(st, param("type"), param("minRange"), param("since"));
+            let max_bytes = param("maxBytes").map_or(Ok(DEFAULT_MAX_BYTES), str::parse::<usize>);
+            let Ok(max_bytes) = max_bytes else {
+                return (400, None, String::new()).into();
+            };
+            return binary(
+                st,
+                param("type"),
+                param("minRange"),
+                param("since"),
+                max_bytes,
+            );
         }
         ("GET", "/blocklist") => blocklist(st, query),
         ("GET", "/check") => check(st, query),
@@ -453,6 +463,11 @@ fn check(st: &mut State, query: &str) -> (u16, Option<u64>, String) {
     (200, None, body.to_string())
 }
 
+/// `maxBytes` when the client does not say: the service cuts its binary
+/// list to 256 KiB by leaving out direct numbers (never ranges or its
+/// whitelist).
+const DEFAULT_MAX_BYTES: usize = 256 << 10;
+
 /// The votes a range needs when the client does not say (`minRange`
 /// defaults to `minDirect`, raised to the service's floor of 10).
 const RANGE_FLOOR: u32 = 10;
@@ -468,6 +483,7 @@ fn binary(
     kind: Option<&str>,
     min_range: Option<&str>,
     since: Option<&str>,
+    max_bytes: usize,
 ) -> Answer {
     if since.is_some() {
         return (
@@ -523,6 +539,17 @@ fn binary(
         }
         _ => return (400, None, "type=community or type=personal".into()).into(),
     }
+    // Over maxBytes: spam numbers leave first (the service drops the
+    // least active; here, the last).
+    let fixed = 16 + 8 * (prefix.len() + exact.iter().filter(|(_, spam)| !spam).count());
+    let mut room = max_bytes.saturating_sub(fixed) / 8;
+    exact.retain(|(_, spam)| {
+        let keep = !spam || room > 0;
+        if *spam && keep {
+            room -= 1;
+        }
+        keep
+    });
     let mut file = binary_list(&exact, &prefix);
     match st.damage.take() {
         Some(Damage::Magic) => file[0] = b'X',
@@ -623,9 +650,12 @@ fn blocklist(st: &mut State, query: &str) -> (u16, Option<u64>, String) {
     (200, None, body)
 }
 
+/// A JSON personal list: its single numbers (its ranges, `+4930123*`,
+/// only in the binary list).
 fn personal(list: &[(String, String)], rating: &str) -> String {
     let numbers: Vec<serde_json::Value> = list
         .iter()
+        .filter(|(phone, _)| !phone.ends_with('*'))
         .map(|(phone, label)| {
             serde_json::json!({ "phone": phone, "label": label, "comment": "", "rating": rating })
         })

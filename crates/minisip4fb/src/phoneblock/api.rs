@@ -101,6 +101,14 @@ impl Api {
         Ok((list, bytes))
     }
 
+    /// The household's own ranges on PhoneBlock (the binary list of type
+    /// `personal`; its single numbers are the JSON lists').
+    pub fn personal_ranges(&self) -> Result<Binary, ApiError> {
+        let path = "/blocklist?format=binary&type=personal";
+        let bytes = self.send("GET", path, None, MAX_SMALL_BYTES)?;
+        Ok(Binary::parse(&bytes).map_err(SyncError::from)?)
+    }
+
     /// `GET /check`: PhoneBlock's live answer for a number, asked by the
     /// SHA-1 of its international form and of that form without its last
     /// one and two digits (its ranges), never by the number itself.

@@ -176,10 +176,15 @@ impl Binary {
 
     /// The spam ranges, as (prefix, its length in digits).
     pub fn spam_ranges(&self) -> impl Iterator<Item = (u64, u32)> + '_ {
-        self.prefix
-            .iter()
-            .filter(|r| *r & BLACK != 0)
-            .map(|r| digits_of(r >> 8))
+        self.ranges().filter(|r| r.2).map(|(p, len, _)| (p, len))
+    }
+
+    /// Every range: (prefix, its length in digits, spam).
+    pub fn ranges(&self) -> impl Iterator<Item = (u64, u32, bool)> + '_ {
+        self.prefix.iter().map(|r| {
+            let (prefix, len) = digits_of(r >> 8);
+            (prefix, len, r & BLACK != 0)
+        })
     }
 
     /// The verdict for an E.164 number (its digits as a number, as

@@ -169,6 +169,10 @@ pub struct Fetched {
     pub examples: Vec<String>,
     /// Lists PhoneBlock answered 404 for: taken as empty.
     pub missing: Vec<Which>,
+    /// Your own ranges (`+4930123*`), on both lists.
+    pub ranges: usize,
+    /// Why they were not fetched (the lists are kept all the same).
+    pub ranges_failed: Option<String>,
 }
 
 /// Fetches the household's own lists into `store`; on any failure the
@@ -193,6 +197,30 @@ pub fn sync_personal(
         skipped += s;
         examples.extend(e);
     }
+    // Your ranges come only in the binary list; without it the lists
+    // stand as they are.
+    let (mut ranges, mut ranges_failed) = (0, None);
+    match api.personal_ranges() {
+        Ok(list) => {
+            for (prefix, _, spam) in list.ranges() {
+                let which = if spam {
+                    Which::Blacklist
+                } else {
+                    Which::Whitelist
+                };
+                p.list_mut(which).push(super::PersonalEntry {
+                    phone: format!("+{prefix}*"),
+                    label: None,
+                });
+                ranges += 1;
+            }
+        }
+        // A service without it: none.
+        Err(ApiError::Status {
+            status: 400 | 404, ..
+        }) => {}
+        Err(e) => ranges_failed = Some(e.to_string()),
+    }
     store.save_personal(&p, now)?;
     examples.truncate(3);
     let fetched = Fetched {
@@ -201,6 +229,8 @@ pub fn sync_personal(
         skipped,
         examples,
         missing,
+        ranges,
+        ranges_failed,
     };
     Ok((p, fetched))
 }
@@ -229,8 +259,14 @@ impl std::fmt::Display for Fetched {
             "personal lists: {} on the blacklist, {} on the whitelist",
             self.blacklist, self.whitelist
         )?;
+        if self.ranges > 0 {
+            write!(f, " (of them {} ranges)", self.ranges)?;
+        }
         for w in &self.missing {
             write!(f, " (PhoneBlock has no /{}: empty)", w.as_str())?;
+        }
+        if let Some(e) = &self.ranges_failed {
+            write!(f, "; your ranges were not fetched: {e}")?;
         }
         refused(f, self.skipped, &self.examples, "not a number")
     }
