@@ -323,11 +323,16 @@ fn no_token_is_a_clear_error() {
 
 /// The daemon with the example's PhoneBlock rules and an emulated Box.
 pub(crate) fn daemon_config(dir: &std::path::Path, url: &str) {
+    daemon_config_with(dir, url, "");
+}
+
+/// The same with more `[phoneblock]` settings.
+fn daemon_config_with(dir: &std::path::Path, url: &str, phoneblock: &str) {
     std::fs::write(dir.join("password"), "geheim123\n").unwrap();
     config(
         dir,
         url,
-        &format!("[fritzbox]\nuser = \"620\"\npassword_file = \"password\"\n{RULES}"),
+        &format!("{phoneblock}[fritzbox]\nuser = \"620\"\npassword_file = \"password\"\n{RULES}"),
     );
 }
 
@@ -779,14 +784,11 @@ async fn spam_ranges_decide_offline_and_a_damaged_file_is_refused() {
     .unwrap();
     let dir = common::fresh_dir("phoneblock", "ranges");
     let emu = common::usual_box(11).await;
-    std::fs::write(dir.join("password"), "geheim123\n").unwrap();
     let write_config = |min_range: u32| {
-        config(
+        daemon_config_with(
             &dir,
             &api.url(),
-            &format!(
-                "min_votes = 20\nmin_range_votes = {min_range}\n[fritzbox]\nuser = \"620\"\npassword_file = \"password\"\n{RULES}"
-            ),
+            &format!("min_votes = 20\nmin_range_votes = {min_range}\n"),
         )
     };
     write_config(20);
@@ -920,13 +922,10 @@ async fn the_live_check_ends_spam_the_copy_does_not_know_yet() {
     use std::time::{Duration, Instant};
     let api = stand_in().await;
     let dir = common::fresh_dir("phoneblock", "live");
-    std::fs::write(dir.join("password"), "geheim123\n").unwrap();
-    config(
+    daemon_config_with(
         &dir,
         &api.url(),
-        &format!(
-            "live_check = true\nlive_check_budget = \"1500ms\"\n[fritzbox]\nuser = \"620\"\npassword_file = \"password\"\n{RULES}"
-        ),
+        "live_check = true\nlive_check_budget = \"1500ms\"\n",
     );
     let emu = common::usual_box(11).await;
     let mut d = run(&dir, &emu);

@@ -237,3 +237,50 @@ impl LiveCheck {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::screen::rules::{History, Rules};
+
+    /// At most the minute's checks, one at a time per caller; a check
+    /// done frees its caller.
+    #[test]
+    fn checks_are_bounded_per_minute_and_per_caller() {
+        let cfg = crate::config::parse(
+            "[numbers]\ncountry = \"DE\"\n[phoneblock]\ntoken = \"t\"\nlive_check = true\n\
+             live_checks_per_minute = 2\n[[rule]]\nlists = [\"phoneblock:community\"]\naction = \"terminate\"\n",
+        )
+        .unwrap();
+        let live = LiveCheck::from_config(&cfg).unwrap();
+        let rules = Rules::compile(&cfg).unwrap().0;
+        let now = Instant::now();
+        let decided = |n: &str| {
+            let caller = crate::net::CallerId {
+                number: Some(n.into()),
+                display_name: None,
+                anonymous: false,
+                called: None,
+                raw_from: String::new(),
+            };
+            let (d, _) =
+                super::super::screening::decide(&rules, &mut History::default(), &caller, now);
+            Box::new(d)
+        };
+        let start = |call: u64, n: &str| {
+            live.start(CallId(call), decided(n), now, SystemTime::now())
+                .is_ok()
+        };
+        assert!(rules.wants_live_check(&decided("0301111111").decision, None, Default::default()));
+        assert!(start(1, "0301111111"));
+        assert!(!start(2, "0301111111"), "that caller's check still runs");
+        let job = live.take(CallId(1)).expect("handed over");
+        live.done(job.phone);
+        assert!(
+            start(3, "0301111111"),
+            "done: the caller may be checked again"
+        );
+        assert!(!start(4, "0302222222"), "two a minute");
+        assert!(live.take(CallId(2)).is_none());
+    }
+}

@@ -212,10 +212,14 @@ impl Driver {
                 let now = Instant::now();
                 let done = match &verdict {
                     Verdict::Defer => None,
-                    Verdict::RingAndHandOver => match self.agent.ring(now, *call) {
-                        Ok(()) => None,
-                        Err(e) => Some(Err(e)),
-                    },
+                    // Handed over even if the 180 cannot go out: whoever
+                    // waits for it hears how it went.
+                    Verdict::RingAndHandOver => {
+                        if let Err(e) = self.agent.ring(now, *call) {
+                            tracing::warn!("{call}: cannot ring: {e}");
+                        }
+                        None
+                    }
                     Verdict::Silent => Some(Ok(())),
                     Verdict::Ring => Some(self.agent.ring(now, *call)),
                     Verdict::Terminate => Some(
