@@ -73,6 +73,8 @@ try {
   await Promise.all([page.waitForURL(`${base}/`), page.click("button")]);
   await page.waitForSelector("#registration.reg-registered");
   check((await page.textContent("#registration")) === "angemeldet", "the status says registered, in German");
+  const copy = await page.textContent("table.status");
+  check(/\d+ Nummern und \d+ Spam-Bereiche/.test(copy), "the status names PhoneBlock's numbers and spam ranges");
   // The shield off and on again from the status page.
   await Promise.all([page.waitForEvent("load"), page.click("#shield-toggle")]);
   check((await page.textContent("#shield")).startsWith("aus"), "the shield switched off");

@@ -134,6 +134,13 @@ async fn the_dashboard_in_a_real_browser() {
     emu.wait_for_binding(Duration::from_secs(10))
         .await
         .expect("registers");
+    // The status page names the PhoneBlock copy once there is one.
+    assert!(
+        d.wait_for("PhoneBlock: full sync", Duration::from_secs(20))
+            .await,
+        "{}",
+        d.log()
+    );
 
     // The screenshot for the README when asked, else beside the test's files.
     let shot = std::env::var_os("MINISIP4FB_SCREENSHOT")

@@ -245,8 +245,13 @@ const TEXTS: &[(&str, &str, &str)] = &[
     ("none", "none", "keiner"),
     (
         "phoneblock.copy",
-        "{n} numbers, copy version {version}; your lists: {black} + {white}",
-        "{n} Nummern, Stand der Kopie {version}; eigene Listen: {black} + {white}",
+        "{n} numbers and {ranges} spam ranges, copy version {version}; your lists: {black} + {white}",
+        "{n} Nummern und {ranges} Spam-Bereiche, Stand der Kopie {version}; eigene Listen: {black} + {white}",
+    ),
+    (
+        "phoneblock.copy.one",
+        "{n} number and {ranges} spam ranges, copy version {version}; your lists: {black} + {white}",
+        "{n} Nummer und {ranges} Spam-Bereiche, Stand der Kopie {version}; eigene Listen: {black} + {white}",
     ),
     ("no_copy", "no copy yet", "noch keine Kopie"),
     ("not_configured", "not configured", "nicht eingerichtet"),

@@ -302,6 +302,7 @@ fn status(app: &Shared) -> serde_json::Value {
         serde_json::json!({
             "version": l.community.version,
             "numbers": l.community.len(),
+            "ranges": l.ranges.list.spam_ranges().count(),
             "blacklist": l.personal.blacklist.len(),
             "whitelist": l.personal.whitelist.len(),
         })

@@ -247,6 +247,7 @@ pub(super) async fn status(State(app): State<App>, Visit { lang, asked, .. }: Vi
         } else {
             Said::new("phoneblock.copy")
                 .with("n", &pb["numbers"])
+                .with("ranges", &pb["ranges"])
                 .with("version", &pb["version"])
                 .with("black", &pb["blacklist"])
                 .with("white", &pb["whitelist"])
