@@ -98,6 +98,9 @@ const PREMIUM: &str = "09005551234";
 /// The caller PhoneBlock's community knows, who must be reported back.
 const COMMUNITY: &str = "04055512345";
 const COMMUNITY_E164: &str = "+494055512345";
+/// Not listed itself, but its neighbours +49157712345 01 and 02 are: a
+/// spam range PhoneBlock forms.
+const IN_RANGE: &str = "015771234509";
 
 #[derive(Args, Debug, Clone)]
 pub struct DemoArgs {
@@ -145,6 +148,12 @@ fn scenes() -> Vec<Scene> {
             spec: CallSpec::new(Caller::National(COMMUNITY.into())),
             expect: CallOutcome::TerminatedByPhone,
             expect_text: "must be terminated (and reported to PhoneBlock)",
+        },
+        Scene {
+            title: "a number in a block of spam numbers (a PhoneBlock spam range)",
+            spec: CallSpec::new(Caller::National(IN_RANGE.into())),
+            expect: CallOutcome::TerminatedByPhone,
+            expect_text: "must be terminated: its neighbours have 24 votes",
         },
         Scene {
             title: "a caller who withholds the number",
@@ -273,6 +282,8 @@ async fn start_phoneblock(dir: &std::path::Path) -> Result<PhoneBlockStandIn, St
     let api = PhoneBlockStandIn::start(PhoneBlockConfig {
         community: vec![
             listed(COMMUNITY_E164, 50, "E_ADVERTISING"),
+            listed("+4915771234501", 12, "G_FRAUD"),
+            listed("+4915771234502", 12, "G_FRAUD"),
             listed("+4915112345678", 10, "G_FRAUD"),
             listed("+493012345999", 2, "C_PING"),
         ],
