@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use super::note::{Decided, Note};
-use super::screening::{apply_shield, verdict_of};
+use super::verdict::{apply_shield, verdict_of};
 use crate::config::Config;
 use crate::controls::RulesSnapshot;
 use crate::controls::shield::Shield;
@@ -264,7 +264,7 @@ mod tests {
                 raw_from: String::new(),
             };
             let (d, _) =
-                super::super::screening::decide(&rules, &mut History::default(), &caller, now);
+                super::super::verdict::decide(&rules, &mut History::default(), &caller, now);
             Box::new(d)
         };
         let start = |call: u64, n: &str| {

@@ -15,6 +15,7 @@ mod phoneblock;
 mod reload;
 pub mod screening;
 mod source;
+mod verdict;
 mod watch;
 
 pub use boxwork::fetch_box_lists;
@@ -366,8 +367,8 @@ async fn decide_deferred(
     };
     let at = call.received_at();
     let (mut decided, mut verdict) =
-        screening::decide(&rules, &mut History::with_doors(doors), call.caller(), at);
-    screening::apply_shield(shield, &mut decided, &mut verdict);
+        verdict::decide(&rules, &mut History::with_doors(doors), call.caller(), at);
+    verdict::apply_shield(shield, &mut decided, &mut verdict);
     let _ = notes.try_send(Note::Decided {
         call: call.id(),
         at,
