@@ -262,3 +262,73 @@ async fn an_empty_password_variable_is_refused_not_skipped() {
         "{log}"
     );
 }
+
+/// A Box that drops our registration without a word (a reboot, an update)
+/// and falls silent is noticed by its quiet: after three of its keepalive
+/// intervals the phone registers again, long before its next refresh
+/// (60 s). When the Box was last heard from is on `/api/status` and
+/// `/metrics`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_box_that_silently_forgets_us_is_noticed_by_its_quiet() {
+    let emu = common::start(EmulatorConfig {
+        bind: "127.0.0.1:0".parse().unwrap(),
+        accounts: vec![(USER.into(), PASSWORD.into())],
+        expires: 300,
+        options_interval: Some(Duration::from_millis(500)),
+        ..EmulatorConfig::default()
+    })
+    .await;
+    let phone = Proc::spawn_logged(
+        Command::new(BIN)
+            .args([
+                "run",
+                "--fritzbox",
+                &emu.addr().to_string(),
+                "--user",
+                "620",
+            ])
+            .args(["--bind", "127.0.0.1:0", "--web", "127.0.0.1:0"])
+            .env("MINISIP4FB_PASSWORD", PASSWORD)
+            .stdout(Stdio::null()),
+    );
+    emu.wait_for_binding(Duration::from_secs(10))
+        .await
+        .expect("phone registers");
+    assert!(
+        phone
+            .wait_for("web: http://", Duration::from_secs(10))
+            .await,
+        "{}",
+        phone.log()
+    );
+    let log = phone.log();
+    let web = log.split("web: http://").nth(1).unwrap();
+    let web = format!("http://{}", web.split_whitespace().next().unwrap());
+    // Its keepalives learnt (two OPTIONS), then it forgets us and is silent.
+    tokio::time::sleep(Duration::from_millis(1600)).await;
+    let (_, status) = crate::web::get(&format!("{web}/api/status"), &[]);
+    let status: serde_json::Value = serde_json::from_str(&status).unwrap();
+    assert!(status["last_heard"].is_string(), "{status}");
+    emu.reboot(Duration::ZERO);
+    assert!(emu.bindings().await.is_empty());
+    let forgot = std::time::Instant::now();
+    let back = emu.wait_for_binding(Duration::from_secs(10)).await;
+    assert!(back.is_some(), "registered again: {}", phone.log());
+    assert!(
+        forgot.elapsed() < Duration::from_secs(5),
+        "within three keepalives (1.5 s) and a round trip, not at the refresh: {:?}",
+        forgot.elapsed()
+    );
+    assert!(
+        phone.log().contains("nothing heard from the FRITZ!Box for"),
+        "{}",
+        phone.log()
+    );
+    let (_, metrics) = crate::web::get(&format!("{web}/metrics"), &[]);
+    let heard = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("minisip4fb_fritzbox_last_heard_timestamp_seconds "))
+        .and_then(|v| v.trim().parse::<i64>().ok());
+    assert!(heard.is_some_and(|t| t > 1_700_000_000), "{metrics}");
+    assert_eq!(emu.violations().await, Vec::<String>::new());
+}

@@ -209,6 +209,11 @@ const TEXTS: &[(&str, &str, &str)] = &[
     ("reg.failed", "failed", "fehlgeschlagen"),
     ("reg.unregistered", "not registered", "nicht angemeldet"),
     ("since", "Since", "Seit"),
+    (
+        "last_heard",
+        "Last heard from the Box",
+        "Zuletzt von der Box gehört",
+    ),
     ("granted", "Granted for", "Gewährt für"),
     ("user", "user", "Benutzer"),
     ("rules", "Rules", "Regeln"),

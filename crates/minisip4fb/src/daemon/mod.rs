@@ -241,6 +241,7 @@ pub async fn serve(
                 log_only: parts.source.config.screen.log_only,
             },
             registration: phone.registration_updates(),
+            heard: phone.heard(),
             events: events.clone(),
             feed: web_feed.unwrap_or_else(|| events.subscribe()),
             calllog: parts.calllog_path,

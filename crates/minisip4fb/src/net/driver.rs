@@ -69,6 +69,8 @@ pub(super) struct Driver {
     /// Calls answered with audio: their media task, and for a script the
     /// word that the ACK came.
     pub(super) media: HashMap<CallId, (MediaHandle, Option<oneshot::Sender<()>>)>,
+    /// When the Box last sent anything.
+    pub(super) heard: super::Heard,
 }
 
 impl Driver {
@@ -100,6 +102,10 @@ impl Driver {
                             data: &buf[..n],
                         });
                         self.flush();
+                        // After the answer left: never before it.
+                        if from.ip() == self.agent.config().registrar.ip() {
+                            self.heard.now();
+                        }
                     }
                     Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
                     // ICMP port unreachable and the like: the retransmission timers cover it.
@@ -195,6 +201,12 @@ impl Driver {
                     });
                 }
             }
+            // The registration stands until the refresh says otherwise.
+            Event::RegistrarQuiet { quiet, keepalive } => tracing::warn!(
+                "nothing heard from the FRITZ!Box for {:.1} s (its keepalives came every {:.1} s): it may have dropped our registration; registering again",
+                quiet.as_secs_f64(),
+                keepalive.as_secs_f64()
+            ),
             Event::Unregistered => {
                 self.registration.send_replace(Registration::Unregistered);
             }

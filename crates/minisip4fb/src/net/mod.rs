@@ -304,6 +304,29 @@ pub enum CallStatus {
     Ended(Outcome),
 }
 
+/// When anything last came from the Box (its keepalives, answers,
+/// calls): the one sign that it still holds us. Shared with the phone's
+/// thread, which sets it after each turn's answer left.
+#[derive(Debug, Clone, Default)]
+pub struct Heard(Arc<std::sync::atomic::AtomicU64>);
+
+impl Heard {
+    /// Never, or when.
+    pub fn get(&self) -> Option<std::time::SystemTime> {
+        match self.0.load(std::sync::atomic::Ordering::Relaxed) {
+            0 => None,
+            ms => Some(std::time::UNIX_EPOCH + Duration::from_millis(ms)),
+        }
+    }
+
+    pub(super) fn now(&self) {
+        let ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        self.0.store(ms, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
 /// A registered IP phone at the FRITZ!Box. Registration refresh, re-
 /// registration after an outage, OPTIONS keepalives and retransmissions
 /// all run by themselves in a background task.
@@ -314,6 +337,7 @@ pub struct Phone {
     registration: watch::Receiver<Registration>,
     contact: SocketAddr,
     registrar: SocketAddr,
+    heard: Heard,
     /// Fires when the driver thread has stopped.
     done: Option<oneshot::Receiver<()>>,
 }
@@ -432,7 +456,9 @@ impl Phone {
         let (events, _) = broadcast::channel(256);
         let (reg_tx, registration) = watch::channel(Registration::Connecting);
         let (contact, registrar) = (cfg.contact, cfg.registrar);
+        let heard = Heard::default();
         let driver = Driver {
+            heard: heard.clone(),
             agent: Agent::new(cfg, Instant::now()),
             socket,
             commands: commands.clone(),
@@ -462,6 +488,7 @@ impl Phone {
             registration,
             contact,
             registrar,
+            heard,
             done: Some(done),
         })
     }
@@ -512,6 +539,11 @@ impl Phone {
     /// The Box's address as resolved.
     pub fn registrar(&self) -> SocketAddr {
         self.registrar
+    }
+
+    /// When anything last came from the Box (kept up to date).
+    pub fn heard(&self) -> Heard {
+        self.heard.clone()
     }
 
     /// Stops the phone gracefully: ringing calls get 480 (the other phones

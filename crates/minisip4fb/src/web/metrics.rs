@@ -25,6 +25,7 @@ pub struct Metrics {
     registry: Registry,
     calls: Family<CallLabels, Counter>,
     registered: Gauge,
+    heard: Gauge,
     registration_failures: Counter,
     decision: Histogram,
     invite_to_bye: Histogram,
@@ -37,6 +38,7 @@ impl Metrics {
         let mut registry = Registry::default();
         let calls = Family::<CallLabels, Counter>::default();
         let registered = Gauge::default();
+        let heard = Gauge::default();
         let registration_failures = Counter::default();
         // 50 µs … 0.1 s: a decision takes microseconds, a slow one shows.
         let decision = Histogram::new(exponential_buckets(0.000_05, 2.0, 12));
@@ -53,6 +55,11 @@ impl Metrics {
             "minisip4fb_registered",
             "1 while registered at the FRITZ!Box",
             registered.clone(),
+        );
+        registry.register(
+            "minisip4fb_fritzbox_last_heard_timestamp_seconds",
+            "When anything last came from the FRITZ!Box (Unix time; 0: never)",
+            heard.clone(),
         );
         registry.register(
             "minisip4fb_registration_failures",
@@ -79,6 +86,7 @@ impl Metrics {
             registry,
             calls,
             registered,
+            heard,
             registration_failures,
             decision,
             invite_to_bye,
@@ -116,10 +124,13 @@ impl Metrics {
     pub fn encode(
         &self,
         registered: bool,
+        heard: Option<std::time::SystemTime>,
         rules: usize,
         lists: impl Iterator<Item = (&'static str, usize)>,
     ) -> Result<String, std::fmt::Error> {
         self.registered.set(i64::from(registered));
+        let unix = heard.and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok());
+        self.heard.set(unix.map_or(0, |d| d.as_secs() as i64));
         self.rules.set(rules as i64);
         for (list, n) in lists {
             let labels = ListLabels { list: list.into() };

@@ -103,6 +103,8 @@ pub enum Tr064 {
 pub struct Inputs {
     pub about: About,
     pub registration: watch::Receiver<Registration>,
+    /// When anything last came from the Box.
+    pub heard: crate::net::Heard,
     /// For `/events` streams.
     pub events: broadcast::Sender<DaemonEvent>,
     /// For the metrics and the status: subscribed before the daemon's
@@ -134,6 +136,7 @@ struct Seen {
 struct Shared {
     about: About,
     registration: watch::Receiver<Registration>,
+    heard: crate::net::Heard,
     calllog: Option<Arc<crate::calllog::Reader>>,
     phoneblock: Option<crate::phoneblock::Handle>,
     phoneblock_api: Option<Arc<crate::phoneblock::api::Api>>,
@@ -212,6 +215,7 @@ async fn serve(listener: tokio::net::TcpListener, settings: Settings, inputs: In
     let app: App = Arc::new(Shared {
         about: inputs.about,
         registration: inputs.registration,
+        heard: inputs.heard,
         calllog: inputs
             .calllog
             .map(|p| Arc::new(crate::calllog::Reader::new(p))),
@@ -297,6 +301,7 @@ fn status(app: &Shared) -> serde_json::Value {
     };
     let seen = app.seen.lock().unwrap_or_else(|p| p.into_inner());
     let failure = reg.problem();
+    let heard = app.heard.get().map(|t| Time::from(t).to_string());
     let phoneblock = app.phoneblock.as_ref().map(|h| {
         let l = h.load();
         serde_json::json!({
@@ -311,6 +316,7 @@ fn status(app: &Shared) -> serde_json::Value {
         "registered": matches!(reg, Registration::Registered { .. }),
         "registration": state,
         "since": seen.registered_since,
+        "last_heard": heard,
         "expires": expires,
         "last_error": failure.or_else(|| seen.last_error.as_ref().map(|(_, r)| r.clone())),
         "last_error_at": seen.last_error.as_ref().map(|(t, _)| t.clone()),
@@ -634,6 +640,7 @@ async fn metrics(
     });
     match app.metrics.encode(
         registered,
+        app.heard.get(),
         app.rules.load().as_ref().map_or(0, |r| r.len()),
         lists.iter().flatten().copied(),
     ) {

@@ -199,6 +199,7 @@ pub(super) async fn status(State(app): State<App>, Visit { lang, asked, .. }: Vi
             ),
         ),
         (lang.t("since").to_owned(), text("since")),
+        (lang.t("last_heard").to_owned(), text("last_heard")),
         (
             lang.t("granted").to_owned(),
             s["expires"]

@@ -43,6 +43,10 @@ pub enum Output {
 /// with T1 = 500 ms the third goes out 3.5 s after the first.
 pub const SILENT_AFTER: u8 = 3;
 
+/// How many of the Box's keepalive intervals may pass without a word from
+/// it before the agent registers again ([`Event::RegistrarQuiet`]).
+pub const QUIET_KEEPALIVES: u32 = 3;
+
 /// What happened, for the application.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
@@ -68,6 +72,16 @@ pub enum Event {
         registrar: SocketAddr,
         /// How long it has been unanswered.
         waited: Duration,
+    },
+    /// Nothing came from the Box for [`QUIET_KEEPALIVES`] of its keepalive
+    /// intervals while it held our binding: it may have dropped it
+    /// silently (a reboot, a FRITZ!OS update). The agent registers again
+    /// at once; a failure follows as [`Event::RegistrationFailed`].
+    RegistrarQuiet {
+        /// How long nothing came.
+        quiet: Duration,
+        /// The Box's keepalive interval, as its OPTIONS came.
+        keepalive: Duration,
     },
     /// Our unregistration (expires 0) was confirmed, or given up on.
     Unregistered,

@@ -35,7 +35,7 @@ use crate::sip::{self, Host, Message, Method, Request, Response, SipUri, StatusC
 
 pub use caller::CallerId;
 pub use config::Config;
-pub use io::{Event, Input, Media, Output, SILENT_AFTER};
+pub use io::{Event, Input, Media, Output, QUIET_KEEPALIVES, SILENT_AFTER};
 pub use outcome::{Outcome, UnknownOutcome};
 pub use register::RegistrationError;
 
@@ -64,6 +64,10 @@ pub(crate) enum Queued {
 /// Calls in progress at once, at most. A household has a few; a flood of
 /// INVITEs beyond this is answered 486 and costs no memory.
 pub const MAX_CALLS: usize = 256;
+
+/// OPTIONS closer together than this are no keepalive interval (a
+/// retransmission, a burst): not learnt.
+const MIN_KEEPALIVE: Duration = Duration::from_millis(200);
 
 /// Answers to non-INVITE requests kept for their retransmissions, at most.
 const MAX_ANSWERED: usize = 4096;
@@ -174,6 +178,11 @@ pub struct Agent {
     active: usize,
     /// Sources and causes already logged, so a flood logs once.
     logged: HashSet<String>,
+    /// The Box's keepalives, learnt: when it last sent anything, when its
+    /// last OPTIONS came, and the interval between its OPTIONS.
+    heard: Option<Instant>,
+    last_options: Option<Instant>,
+    keepalive: Option<Duration>,
     now: Instant,
 }
 
@@ -194,6 +203,9 @@ impl Agent {
             schedule: std::collections::BTreeSet::new(),
             active: 0,
             logged: HashSet::new(),
+            heard: None,
+            last_options: None,
+            keepalive: None,
             now,
         }
     }
@@ -386,15 +398,37 @@ impl Agent {
             .unwrap_or(self.now + Duration::from_secs(3600));
         let calls = self.schedule.first().map(|(t, _)| *t);
         let answered = self.answered_expiry.front().map(|(t, _)| *t);
-        [Some(reg), calls, answered]
+        [Some(reg), calls, answered, self.quiet_at()]
             .into_iter()
             .flatten()
             .min()
             .unwrap_or(reg)
     }
 
+    /// When the Box will have been quiet for [`QUIET_KEEPALIVES`] of its
+    /// keepalive intervals while it holds our binding; `None` before its
+    /// interval is known (two OPTIONS) or without a binding.
+    fn quiet_at(&self) -> Option<Instant> {
+        let (heard, keepalive) = (self.heard?, self.keepalive?);
+        self.reg
+            .is_bound(self.now)
+            .then(|| heard + keepalive * QUIET_KEEPALIVES)
+    }
+
     fn on_timeout(&mut self, now: Instant) {
         self.now = now;
+        if let (Some(at), Some(heard), Some(keepalive)) =
+            (self.quiet_at(), self.heard, self.keepalive)
+            && at <= now
+        {
+            self.ctx.emit(Event::RegistrarQuiet {
+                quiet: now.saturating_duration_since(heard),
+                keepalive,
+            });
+            // Learnt again from its next OPTIONS, once it holds us again.
+            (self.heard, self.last_options, self.keepalive) = (None, None, None);
+            self.reg.refresh_now(&mut self.ctx, now);
+        }
         self.reg.on_timeout(&mut self.ctx, now);
         while let Some(&(t, id)) = self.schedule.first() {
             if t > now {
@@ -458,6 +492,9 @@ impl Agent {
                 format!("ignoring SIP traffic from {from}: not the FRITZ!Box (add it to the trusted sources if it should be)")
             });
             return;
+        }
+        if from.ip() == self.ctx.cfg.registrar.ip() {
+            self.heard = Some(now);
         }
         tracing::trace!(target: "minisip4fb::wire", "recv from {from}:\n{}", sip::redacted(data));
         match sip::parse(data) {
@@ -644,6 +681,15 @@ impl Agent {
                 self.respond(from, &req, StatusCode::OK, &[]);
             }
             (Method::Options, d) if to_tag.is_none() || d.is_some() => {
+                // The Box's keepalive (FRITZBOX.md): its interval, learnt.
+                if to_tag.is_none() && from.ip() == self.ctx.cfg.registrar.ip() {
+                    if let Some(gap) = self.last_options.map(|t| now.saturating_duration_since(t))
+                        && gap >= MIN_KEEPALIVE
+                    {
+                        self.keepalive = Some(gap);
+                    }
+                    self.last_options = Some(now);
+                }
                 self.respond(
                     from,
                     &req,

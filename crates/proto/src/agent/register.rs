@@ -153,6 +153,15 @@ impl Registration {
         self.send(ctx, now, false);
     }
 
+    /// Refreshes a binding we hold now, not at its time (the Box went
+    /// quiet: it may have forgotten us); does nothing while a REGISTER is
+    /// in flight or without a binding.
+    pub fn refresh_now(&mut self, ctx: &mut Ctx, now: Instant) {
+        if matches!(self.state, State::Registered { .. }) {
+            self.send(ctx, now, false);
+        }
+    }
+
     /// Removes our binding. Without one (never registered, or it ran
     /// out) there is nothing to remove and nothing to wait for: a Box that
     /// never answered would only make the shutdown wait 32 s for nothing.

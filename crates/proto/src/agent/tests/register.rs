@@ -323,3 +323,68 @@ fn a_box_that_answers_late_is_not_called_silent() {
         "{events:?}"
     );
 }
+
+/// A Box that stops talking while it holds our binding (it dropped it
+/// silently: a reboot, an update) is noticed after three of its keepalive
+/// intervals, before the next refresh: the agent says so and registers
+/// again at once. A Box that keeps its keepalives coming is left alone.
+#[test]
+fn a_box_gone_quiet_is_registered_at_again_at_once() {
+    let mut sim = Sim::new();
+    sim.register(3600);
+    let keepalive = |sim: &mut Sim, n: u32| {
+        let (call_id, branch) = (format!("ka{n}"), format!("z9hG4bKka{n}"));
+        let options = box_request(
+            "OPTIONS",
+            &call_id,
+            &branch,
+            "<sip:620@127.0.0.2>",
+            "1 OPTIONS",
+        );
+        sim.deliver(&options);
+        assert_eq!(sim.responses().remove(0).status, 200);
+    };
+    // Every 5 s: the interval is learnt, nothing else happens.
+    for n in 0..6 {
+        keepalive(&mut sim, n);
+        sim.advance(Duration::from_secs(5));
+    }
+    let early = sim.requests();
+    assert!(
+        early.is_empty(),
+        "no REGISTER while the Box talks: {early:?}"
+    );
+    assert!(sim.take_events().is_empty());
+    // Then nothing: 15 s after the last OPTIONS (t = 25 s), a REGISTER,
+    // long before the refresh (60 s).
+    sim.advance(Duration::from_secs(9));
+    assert!(sim.requests().is_empty(), "not before three intervals");
+    sim.advance(Duration::from_secs(2));
+    let events = sim.take_events();
+    assert!(
+        events.contains(&Event::RegistrarQuiet {
+            quiet: Duration::from_secs(15),
+            keepalive: Duration::from_secs(5),
+        }),
+        "{events:?}"
+    );
+    // The REGISTER, and its resends (timer E) while it is unanswered.
+    let reqs = sim.requests();
+    let branch = |r: &Request| r.headers.top_via().unwrap().branch().map(str::to_owned);
+    assert!(!reqs.is_empty());
+    assert!(
+        reqs.iter()
+            .all(|r| r.method == Method::Register && branch(r) == branch(&reqs[0])),
+        "{reqs:?}"
+    );
+    // Once it answers, the binding stands; the watchdog waits for the
+    // Box's next keepalives to learn their interval again.
+    sim.deliver(&ok_register(&reqs[0], 3600));
+    sim.advance(Duration::from_secs(30));
+    assert!(sim.requests().is_empty());
+    assert!(
+        sim.take_events()
+            .iter()
+            .all(|e| !matches!(e, Event::RegistrarQuiet { .. }))
+    );
+}
