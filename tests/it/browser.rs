@@ -120,17 +120,7 @@ async fn the_dashboard_in_a_real_browser() {
     let d = common::Proc::spawn_logged(
         common::against_box(&["run"], &cfg, emu.addr()).env_remove("MINISIP4FB_WEB_PASSWORD"),
     );
-    assert!(
-        d.wait_for("web: http://", Duration::from_secs(20)).await,
-        "{}",
-        d.log()
-    );
-    let log = d.log();
-    let port = log.split("web: http://127.0.0.1:").nth(1).unwrap();
-    let url = format!(
-        "http://127.0.0.1:{}",
-        port.split_whitespace().next().unwrap()
-    );
+    let url = crate::web::base(&d).await;
     emu.wait_for_binding(Duration::from_secs(10))
         .await
         .expect("registers");

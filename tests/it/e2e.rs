@@ -294,16 +294,7 @@ async fn a_box_that_silently_forgets_us_is_noticed_by_its_quiet() {
     emu.wait_for_binding(Duration::from_secs(10))
         .await
         .expect("phone registers");
-    assert!(
-        phone
-            .wait_for("web: http://", Duration::from_secs(10))
-            .await,
-        "{}",
-        phone.log()
-    );
-    let log = phone.log();
-    let web = log.split("web: http://").nth(1).unwrap();
-    let web = format!("http://{}", web.split_whitespace().next().unwrap());
+    let web = crate::web::base(&phone).await;
     // Its keepalives learnt (two OPTIONS), then it forgets us and is silent.
     tokio::time::sleep(Duration::from_millis(1600)).await;
     let (_, status) = crate::web::get(&format!("{web}/api/status"), &[]);

@@ -21,6 +21,7 @@ mod mqtt;
 mod notify;
 mod phoneblock;
 mod phoneblock_faults;
+mod phoneblock_ranges;
 mod rfc4475;
 mod roundtrip;
 mod setup;

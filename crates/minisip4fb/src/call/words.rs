@@ -8,6 +8,7 @@ use std::fmt::Write as _;
 
 use super::show::Lang;
 use crate::net::Outcome;
+use minisip4fb_proto::sip::StatusCode;
 
 impl Lang {
     /// The text for `key`. A key without texts is a mistake of ours: the
@@ -36,7 +37,8 @@ impl Lang {
     /// How a call ended, as people read it.
     pub fn outcome(self, o: Outcome) -> String {
         match o {
-            Outcome::Rejected(code) if o.as_text().starts_with("rejected-") => {
+            // 480 reads "declined" (Outcome::as_text); any other code is named.
+            Outcome::Rejected(code) if code != StatusCode::TEMPORARILY_UNAVAILABLE => {
                 Said::new("outcome.rejected").with("code", code).show(self)
             }
             Outcome::ByeFailed(Some(code)) => Said::new("outcome.bye-failed")
@@ -614,7 +616,6 @@ const TEXTS: &[(&str, &str, &str)] = &[
 mod tests {
     use super::*;
     use crate::call::Action;
-    use minisip4fb_proto::sip::StatusCode;
 
     /// No key twice; every text in both languages, with the same values.
     #[test]

@@ -169,11 +169,6 @@ impl Binary {
         })
     }
 
-    /// Exact records and prefix records.
-    pub fn counts(&self) -> (usize, usize) {
-        (self.exact.len(), self.prefix.len())
-    }
-
     /// The spam ranges, as (prefix, its length in digits).
     pub fn spam_ranges(&self) -> impl Iterator<Item = (u64, u32)> + '_ {
         self.ranges().filter(|r| r.2).map(|(p, len, _)| (p, len))
@@ -318,7 +313,7 @@ pub(crate) mod tests {
             ],
         );
         let b = Binary::parse(&f).unwrap();
-        assert_eq!(b.counts(), (2, 3));
+        assert_eq!((b.exact.len(), b.prefix.len()), (2, 3));
         // In the /10 range.
         assert_eq!(
             b.lookup(4915712345678),
