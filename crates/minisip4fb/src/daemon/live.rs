@@ -54,6 +54,8 @@ struct Bounds {
     in_flight: HashSet<u64>,
 }
 
+/// How much longer than the budget a check's request may run.
+const REQUEST_SLACK: Duration = Duration::from_millis(500);
 /// Jobs kept at most (calls handed over but not yet taken).
 const MAX_JOBS: usize = 64;
 
@@ -67,9 +69,10 @@ impl LiveCheck {
             .0
             .min(*crate::config::LIVE_BUDGET.end());
         Some(Arc::new(LiveCheck {
-            // The request's own timeout is the budget: a late answer's
-            // thread ends by itself, no later than the call would care.
-            api: Arc::new(Api::new(&pb.api, &token, &from, budget)),
+            // The request's own timeout a little past the budget: the
+            // budget says "late" (never a race with the request's own
+            // error), and a late answer's thread ends by itself soon after.
+            api: Arc::new(Api::new(&pb.api, &token, &from, budget + REQUEST_SLACK)),
             budget,
             per_minute: pb.live_checks_per_minute as usize,
             jobs: Mutex::default(),
