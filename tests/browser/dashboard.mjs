@@ -59,8 +59,11 @@ try {
   });
   page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
   page.on("requestfailed", (r) => {
-    // The event stream ends when a page is left: not a failure.
-    if (new URL(r.url()).pathname !== "/events") problems.push(`request failed: ${r.url()} ${r.failure()?.errorText}`);
+    // The event stream ends when a page is left, and a page left early
+    // cancels what it still loads (its icon, say): the browser's doing
+    // (net::ERR_ABORTED), not the server's.
+    const why = r.failure()?.errorText;
+    if (new URL(r.url()).pathname !== "/events" && why !== "net::ERR_ABORTED") problems.push(`request failed: ${r.url()} ${why}`);
   });
   page.on("response", (r) => {
     if (r.status() >= 400 && !r.url().endsWith("/login")) problems.push(`HTTP ${r.status()}: ${r.url()}`);
