@@ -18,6 +18,7 @@ mod examples;
 mod hooks;
 mod media;
 mod mqtt;
+mod netns;
 mod notify;
 mod phoneblock;
 mod phoneblock_faults;

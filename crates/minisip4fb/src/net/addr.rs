@@ -38,6 +38,31 @@ pub fn split_host_port(s: &str) -> Result<(String, u16), PhoneError> {
     }
 }
 
+/// The addresses `host` resolves to, of the family asked for (`None`:
+/// either), in the resolver's order; an error when there are none.
+pub(super) async fn resolve(
+    host: &str,
+    port: u16,
+    want_v4: Option<bool>,
+) -> Result<Vec<SocketAddr>, PhoneError> {
+    let failed = |source| PhoneError::Resolve {
+        host: host.to_owned(),
+        source,
+    };
+    let all: Vec<SocketAddr> = tokio::net::lookup_host((host, port))
+        .await
+        .map_err(failed)?
+        .filter(|a| want_v4.is_none_or(|v4| a.is_ipv4() == v4))
+        .collect();
+    if all.is_empty() {
+        return Err(failed(std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            "no address of a usable family",
+        )));
+    }
+    Ok(all)
+}
+
 /// The local address the OS would use towards `dest`. A connected UDP
 /// socket sends nothing; it only asks the routing table.
 pub(super) fn route_to(dest: SocketAddr) -> Result<IpAddr, PhoneError> {

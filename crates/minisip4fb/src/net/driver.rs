@@ -28,6 +28,8 @@ pub(super) enum Command {
     ScriptDone(CallId, ScriptEnd),
     Reject(CallId, StatusCode, Option<Duration>),
     HangUp(CallId),
+    /// The Box's address and ours changed: (registrar, contact).
+    Readdress(SocketAddr, SocketAddr),
     /// End the calls in progress, then unregister.
     Shutdown,
     /// End the driver.
@@ -145,6 +147,10 @@ impl Driver {
             }
             Command::Reject(id, status, delay) => self.agent.reject(now, id, status, delay),
             Command::HangUp(id) => self.agent.hang_up(now, id),
+            Command::Readdress(registrar, contact) => {
+                self.agent.readdress(now, registrar, contact);
+                Ok(())
+            }
             Command::Shutdown => {
                 self.agent.shut_down(now);
                 self.stopping = Some(now + SHUTDOWN_GRACE);

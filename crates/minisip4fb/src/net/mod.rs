@@ -28,11 +28,13 @@ mod addr;
 pub mod blocking;
 mod call;
 mod driver;
+mod follow;
 
-use addr::route_to;
+use addr::{resolve, route_to};
 pub use addr::{split_host_port, valid_user};
 pub use call::IncomingCall;
 use driver::{Command, Commands, Driver};
+pub use follow::{Addresses, LOCAL_EVERY, RESOLVE_EVERY};
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -335,11 +337,13 @@ pub struct Phone {
     calls: mpsc::UnboundedReceiver<IncomingCall>,
     events: broadcast::Sender<Event>,
     registration: watch::Receiver<Registration>,
-    contact: SocketAddr,
-    registrar: SocketAddr,
+    /// The Box's address and ours (they follow the network, see [`follow`]).
+    addresses: Addresses,
     heard: Heard,
     /// Fires when the driver thread has stopped.
     done: Option<oneshot::Receiver<()>>,
+    /// Ends the following of the network.
+    _follow: oneshot::Sender<()>,
 }
 
 impl Drop for Phone {
@@ -399,20 +403,9 @@ impl Phone {
             return Err(PhoneError::BadUser(config.user.clone()));
         }
         let (host, port) = split_host_port(&config.fritzbox)?;
-        let registrar = tokio::net::lookup_host((host.as_str(), port))
-            .await
-            .map_err(|source| PhoneError::Resolve {
-                host: host.clone(),
-                source,
-            })?
-            .find(|a| a.is_ipv4() == config.bind.is_ipv4() || config.bind.ip().is_unspecified())
-            .ok_or_else(|| PhoneError::Resolve {
-                host: host.clone(),
-                source: std::io::Error::new(
-                    std::io::ErrorKind::NotFound,
-                    "no address of a usable family",
-                ),
-            })?;
+        // An unspecified bind of either family takes what the name gives.
+        let want_v4 = (!config.bind.ip().is_unspecified()).then_some(config.bind.is_ipv4());
+        let registrar = resolve(&host, port, want_v4).await?[0];
         let bind = config.bind;
         let socket = std::net::UdpSocket::bind(bind)
             .and_then(|s| s.set_nonblocking(true).map(|()| s))
@@ -435,14 +428,24 @@ impl Phone {
         cfg.domain_port = (port != 5060).then_some(port);
         cfg.expires = config.expires;
         cfg.trusted = config.trusted.clone();
-        Phone::spawn(socket, cfg, Box::new(screen))
+        let follow = follow::Follow {
+            name: host.parse::<IpAddr>().is_err().then_some((host, port)),
+            local: local.ip().is_unspecified(),
+            want_v4,
+        };
+        Phone::spawn(socket, cfg, Box::new(screen), follow)
     }
 
     /// Starts the driver on a thread of its own, a plain `poll` loop on
     /// the socket (no runtime): whatever the application's runtime is busy
     /// with, the thread that answers SIP does nothing else, and a call
     /// wakes it straight into the agent.
-    fn spawn(socket: UdpSocket, cfg: Config, screen: Box<dyn Screen>) -> Result<Phone, PhoneError> {
+    fn spawn(
+        socket: UdpSocket,
+        cfg: Config,
+        screen: Box<dyn Screen>,
+        follow: follow::Follow,
+    ) -> Result<Phone, PhoneError> {
         let (wake, woken) = UnixDatagram::pair().map_err(PhoneError::Runtime)?;
         for s in [&wake, &woken] {
             s.set_nonblocking(true).map_err(PhoneError::Runtime)?;
@@ -455,7 +458,7 @@ impl Phone {
         let (calls_tx, calls) = mpsc::unbounded_channel();
         let (events, _) = broadcast::channel(256);
         let (reg_tx, registration) = watch::channel(Registration::Connecting);
-        let (contact, registrar) = (cfg.contact, cfg.registrar);
+        let (addresses_tx, addresses) = watch::channel((cfg.registrar, cfg.contact));
         let heard = Heard::default();
         let driver = Driver {
             heard: heard.clone(),
@@ -481,15 +484,23 @@ impl Phone {
                 let _ = done_tx.send(());
             })
             .map_err(PhoneError::Runtime)?;
+        let (stop_following, stop) = oneshot::channel();
+        tokio::spawn(follow.run(
+            commands.clone(),
+            registration.clone(),
+            events.subscribe(),
+            addresses_tx,
+            stop,
+        ));
         Ok(Phone {
             commands,
             calls,
             events,
             registration,
-            contact,
-            registrar,
+            addresses,
             heard,
             done: Some(done),
+            _follow: stop_following,
         })
     }
 
@@ -531,14 +542,19 @@ impl Phone {
         self.registration.clone()
     }
 
-    /// The address the Box calls us at (our Contact).
+    /// The address the Box calls us at (our Contact), as of now.
     pub fn contact(&self) -> SocketAddr {
-        self.contact
+        self.addresses.borrow().1
     }
 
-    /// The Box's address as resolved.
+    /// The Box's address as resolved, as of now.
     pub fn registrar(&self) -> SocketAddr {
-        self.registrar
+        self.addresses.borrow().0
+    }
+
+    /// The Box's address and ours, to watch them change.
+    pub fn addresses(&self) -> Addresses {
+        self.addresses.clone()
     }
 
     /// When anything last came from the Box (kept up to date).

@@ -103,15 +103,25 @@ pub(crate) struct Ctx {
 
 impl Ctx {
     fn new(cfg: Config) -> Ctx {
-        let (ip, port) = (Host::Ip(cfg.contact.ip()), cfg.contact.port());
-        Ctx {
+        let mut ctx = Ctx {
             rng: SmallRng::seed_from_u64(cfg.seed),
-            contact: format!("<{}>", cfg.contact_uri()),
-            via_start: format!("SIP/2.0/UDP {ip}:{port};branch="),
-            media: sip::sdp::address(cfg.contact.ip()),
+            contact: String::new(),
+            via_start: String::new(),
+            media: String::new(),
             cfg,
             out: VecDeque::new(),
-        }
+        };
+        ctx.set_contact(ctx.cfg.contact);
+        ctx
+    }
+
+    /// Our address, and everything made of it.
+    fn set_contact(&mut self, contact: SocketAddr) {
+        self.cfg.contact = contact;
+        let (ip, port) = (Host::Ip(contact.ip()), contact.port());
+        self.contact = format!("<{}>", self.cfg.contact_uri());
+        self.via_start = format!("SIP/2.0/UDP {ip}:{port};branch=");
+        self.media = sip::sdp::address(contact.ip());
     }
 
     /// Our Via, asking for `rport` (RFC 3581) so answers find us behind NAT.
@@ -224,6 +234,31 @@ impl Agent {
     pub fn register(&mut self, now: Instant) {
         self.now = now;
         self.reg.start(&mut self.ctx, now);
+    }
+
+    /// The Box moved (its name resolves elsewhere) or our address towards
+    /// it changed: from now on requests go to `registrar`, are accepted
+    /// from it, and name `contact` in Contact, Via and SDP. A phone that
+    /// registers registers again at once, so that the Box rings the new
+    /// Contact (the same `+sip.instance` replaces the old binding, RFC
+    /// 5626 §6); a new Box gets no answer to the old one's challenge.
+    /// Dialogs in progress keep their addresses.
+    pub fn readdress(&mut self, now: Instant, registrar: SocketAddr, contact: SocketAddr) {
+        self.now = now;
+        let moved = registrar != self.ctx.cfg.registrar;
+        if !moved && contact == self.ctx.cfg.contact {
+            return;
+        }
+        self.ctx.cfg.registrar = registrar;
+        self.ctx.set_contact(contact);
+        // What was learnt of the old Box's keepalives is not the new one's;
+        // the same Box's interval stands, but a gap across the change (its
+        // OPTIONS lost on the old address) is none.
+        self.last_options = None;
+        if moved {
+            (self.heard, self.keepalive) = (None, None);
+        }
+        self.reg.readdressed(&mut self.ctx, now, moved);
     }
 
     /// Removes our binding (`Expires: 0`); [`Event::Unregistered`] follows.

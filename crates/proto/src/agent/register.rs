@@ -162,6 +162,30 @@ impl Registration {
         }
     }
 
+    /// Our or the Box's address changed: register again now, unless
+    /// registering is over (shut down, or refused for good). A new Box
+    /// gets a fresh, unchallenged REGISTER.
+    pub fn readdressed(&mut self, ctx: &mut Ctx, now: Instant, new_registrar: bool) {
+        if matches!(
+            self.state,
+            State::Idle | State::Failed | State::Unregistered
+        ) || matches!(
+            self.state,
+            State::Trying {
+                unregister: true,
+                ..
+            }
+        ) {
+            return;
+        }
+        if new_registrar {
+            self.challenge = None;
+            self.answered_nonce = None;
+            self.nc = 0;
+        }
+        self.start(ctx, now);
+    }
+
     /// Removes our binding. Without one (never registered, or it ran
     /// out) there is nothing to remove and nothing to wait for: a Box that
     /// never answered would only make the shutdown wait 32 s for nothing.

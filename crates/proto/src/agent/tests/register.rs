@@ -388,3 +388,77 @@ fn a_box_gone_quiet_is_registered_at_again_at_once() {
             .all(|e| !matches!(e, Event::RegistrarQuiet { .. }))
     );
 }
+
+#[test]
+fn a_moved_phone_or_box_registers_again_at_once_with_the_new_addresses() {
+    let mut sim = Sim::new();
+    sim.register(3600);
+    let first_contact = |r: &Request| r.headers.get("Contact").unwrap().to_owned();
+
+    // Our address changed: a REGISTER at once, naming the new Contact and
+    // Via, same Call-ID and instance, and still answering the old nonce.
+    sim.agent
+        .readdress(sim.now, addr(BOX), addr("127.0.0.3:5062"));
+    sim.drain();
+    let sent = sim.take_sent();
+    let (to, Message::Request(moved)) = &sent[0] else {
+        panic!("{sent:?}")
+    };
+    assert_eq!(*to, addr(BOX));
+    assert!(first_contact(moved).starts_with("<sip:620@127.0.0.3:5062>;+sip.instance="));
+    assert!(
+        moved
+            .headers
+            .top_via()
+            .unwrap()
+            .to_string()
+            .contains("127.0.0.3:5062")
+    );
+    assert!(moved.headers.get("Authorization").is_some());
+    sim.deliver(&ok_register(moved, 3600));
+    assert!(sim.agent.is_registered());
+    // The same again changes nothing.
+    sim.agent
+        .readdress(sim.now, addr(BOX), addr("127.0.0.3:5062"));
+    sim.drain();
+    assert!(sim.take_sent().is_empty());
+
+    // The Box moved: the REGISTER goes there, unchallenged (its nonce
+    // is the old Box's), and its INVITEs are taken, the old address's not.
+    let new_box = "127.0.0.9:5060";
+    sim.agent
+        .readdress(sim.now, addr(new_box), addr("127.0.0.3:5062"));
+    sim.drain();
+    let sent = sim.take_sent();
+    let (to, Message::Request(there)) = &sent[0] else {
+        panic!("{sent:?}")
+    };
+    assert_eq!(*to, addr(new_box));
+    assert!(there.headers.get("Authorization").is_none());
+    sim.deliver_from(new_box, &challenge(there, "0123456789ABCDEF", false));
+    let reqs = sim.requests();
+    sim.deliver_from(new_box, &ok_register(&reqs[0], 3600));
+    assert!(sim.agent.is_registered());
+    sim.take_events();
+    sim.deliver_from(
+        new_box,
+        &invite("moved-1", "z9hG4bKm1", "<sip:0301234@fritz.box>"),
+    );
+    assert!(
+        sim.take_events()
+            .iter()
+            .any(|e| matches!(e, Event::IncomingCall { .. })),
+        "the new Box's INVITE is a call"
+    );
+    sim.take_sent();
+    sim.deliver_from(
+        BOX,
+        &invite("old-1", "z9hG4bKo1", "<sip:0301234@fritz.box>"),
+    );
+    assert!(
+        sim.take_events()
+            .iter()
+            .all(|e| !matches!(e, Event::IncomingCall { .. })),
+        "the old address is no longer the Box"
+    );
+}
