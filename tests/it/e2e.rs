@@ -278,7 +278,7 @@ async fn a_box_that_silently_forgets_us_is_noticed_by_its_quiet() {
         ..EmulatorConfig::default()
     })
     .await;
-    let phone = Proc::spawn_logged(
+    let mut phone = Proc::spawn_logged(
         Command::new(BIN)
             .args([
                 "run",
@@ -288,9 +288,27 @@ async fn a_box_that_silently_forgets_us_is_noticed_by_its_quiet() {
                 "620",
             ])
             .args(["--bind", "127.0.0.1:0", "--web", "127.0.0.1:0"])
+            .args(["--events", "json"])
             .env("MINISIP4FB_PASSWORD", PASSWORD)
-            .stdout(Stdio::null()),
+            .stdout(Stdio::piped()),
     );
+    let events = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let out = phone.0.stdout.take().unwrap();
+    let seen = events.clone();
+    std::thread::spawn(move || {
+        for line in std::io::BufRead::lines(std::io::BufReader::new(out)).map_while(Result::ok) {
+            seen.lock().unwrap().push(line);
+        }
+    });
+    let event = |name: &str| {
+        let needle = format!("\"event\":\"{name}\"");
+        events
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|l| l.contains(&needle))
+            .cloned()
+    };
     emu.wait_for_binding(Duration::from_secs(10))
         .await
         .expect("phone registers");
@@ -321,5 +339,33 @@ async fn a_box_that_silently_forgets_us_is_noticed_by_its_quiet() {
         .find_map(|l| l.strip_prefix("minisip4fb_fritzbox_last_heard_timestamp_seconds "))
         .and_then(|v| v.trim().parse::<i64>().ok());
     assert!(heard.is_some_and(|t| t > 1_700_000_000), "{metrics}");
+    assert_eq!(event("registration_lost"), None, "it came back at once");
+
+    // Now it forgets us and stays silent for 6 s: the REGISTER after its
+    // quiet goes unanswered too, and that is said at once.
+    tokio::time::sleep(Duration::from_millis(1600)).await;
+    emu.reboot(Duration::from_secs(6));
+    let gone = std::time::Instant::now();
+    while event("registration_lost").is_none() && gone.elapsed() < Duration::from_secs(15) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let lost = gone.elapsed();
+    let said =
+        event("registration_lost").unwrap_or_else(|| panic!("registration_lost: {}", phone.log()));
+    assert!(
+        lost < Duration::from_secs(7),
+        "its quiet (1.5 s) and three unanswered resends (3.5 s), not the REGISTER's 32 s: {lost:?}"
+    );
+    assert!(said.contains("fell quiet and does not answer"), "{said}");
+    let (_, status) = crate::web::get(&format!("{web}/api/status"), &[]);
+    assert!(
+        status.contains("no-answer") || status.contains("no answer"),
+        "{status}"
+    );
+    // Back after its silence: registered again, and said so.
+    while event("registration_restored").is_none() && gone.elapsed() < Duration::from_secs(20) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(event("registration_restored").is_some(), "{}", phone.log());
     assert_eq!(emu.violations().await, Vec::<String>::new());
 }

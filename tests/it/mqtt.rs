@@ -183,7 +183,20 @@ async fn home_assistant_on_a_real_broker() {
             .collect::<std::collections::BTreeMap<_, _>>()
     };
     let found = configs();
-    assert_eq!(found.len(), 9, "{:?}", found.keys());
+    assert_eq!(found.len(), 10, "{:?}", found.keys());
+    // The registration, with when the Box was last heard from.
+    let registration = wait_msg(&seen, 0, Duration::from_secs(10), |t, p| {
+        t == "minisip4fb/registration" && p.contains("\"registered\":true")
+    })
+    .await
+    .expect("the registration");
+    let registration: serde_json::Value = serde_json::from_str(&registration).unwrap();
+    assert!(
+        registration["last_heard"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("20")),
+        "{registration}"
+    );
     let devices: std::collections::BTreeSet<_> = found
         .values()
         .map(|c| c["device"]["identifiers"][0].to_string())

@@ -216,7 +216,7 @@ pub async fn serve(
         mqtt::start(
             s,
             &events,
-            phone.registration_updates(),
+            (phone.registration_updates(), phone.heard()),
             shield.clone(),
             Some(doors.clone()),
             parts.calllog_path.clone(),
@@ -444,6 +444,18 @@ async fn registration_events(
                     "no answer from the FRITZ!Box at {registrar} (is the address right, is the Box up, does no firewall block UDP {}?); retrying quietly until it answers",
                     registrar.port()
                 );
+                // Said while registered only after the Box fell quiet:
+                // its refresh unanswered too, the binding is as good as
+                // gone (the refresh's own timeout would say so in 32 s).
+                if registered {
+                    registered = false;
+                    let _ = events.send(DaemonEvent::RegistrationLost {
+                        time: Time::now(),
+                        reason: format!(
+                            "the FRITZ!Box at {registrar} fell quiet and does not answer"
+                        ),
+                    });
+                }
             }
             Registration::Failed {
                 reason: RegistrationError::Timeout(_),

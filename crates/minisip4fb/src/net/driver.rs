@@ -73,6 +73,8 @@ pub(super) struct Driver {
     pub(super) media: HashMap<CallId, (MediaHandle, Option<oneshot::Sender<()>>)>,
     /// When the Box last sent anything.
     pub(super) heard: super::Heard,
+    /// The Box fell quiet: its refresh going unanswered too is news.
+    pub(super) quiet: bool,
 }
 
 impl Driver {
@@ -184,6 +186,7 @@ impl Driver {
     fn dispatch(&mut self, e: Event) {
         match &e {
             Event::Registered { expires } => {
+                self.quiet = false;
                 self.registration
                     .send_replace(Registration::Registered { expires: *expires });
             }
@@ -195,8 +198,11 @@ impl Driver {
             }
             Event::RegistrarSilent { registrar, waited } => {
                 // While a binding holds, a silent refresh is not yet news:
-                // the refresh runs its course (and fails, or not).
-                if matches!(*self.registration.borrow(), Registration::Registered { .. }) {
+                // the refresh runs its course (and fails, or not). After
+                // the Box fell quiet it is: the binding is likely gone.
+                if !self.quiet
+                    && matches!(*self.registration.borrow(), Registration::Registered { .. })
+                {
                     tracing::warn!(
                         "no answer from the FRITZ!Box at {registrar} for {:.1} s to a refresh; still trying",
                         waited.as_secs_f64()
@@ -208,11 +214,14 @@ impl Driver {
                 }
             }
             // The registration stands until the refresh says otherwise.
-            Event::RegistrarQuiet { quiet, keepalive } => tracing::warn!(
-                "nothing heard from the FRITZ!Box for {:.1} s (its keepalives came every {:.1} s): it may have dropped our registration; registering again",
-                quiet.as_secs_f64(),
-                keepalive.as_secs_f64()
-            ),
+            Event::RegistrarQuiet { quiet, keepalive } => {
+                self.quiet = true;
+                tracing::warn!(
+                    "nothing heard from the FRITZ!Box for {:.1} s (its keepalives came every {:.1} s): it may have dropped our registration; registering again",
+                    quiet.as_secs_f64(),
+                    keepalive.as_secs_f64()
+                );
+            }
             Event::Unregistered => {
                 self.registration.send_replace(Registration::Unregistered);
             }

@@ -289,6 +289,18 @@ impl Registration {
         }
     }
 
+    /// The state's name in JSON, MQTT and the metrics: `registered`,
+    /// `no-answer`…
+    pub fn name(&self) -> &'static str {
+        match self {
+            Registration::Connecting => "connecting",
+            Registration::NoAnswer { .. } => "no-answer",
+            Registration::Registered { .. } => "registered",
+            Registration::Failed { .. } => "failed",
+            Registration::Unregistered => "unregistered",
+        }
+    }
+
     /// [`Registration::error`] as a person can act on it.
     pub fn problem(&self) -> Option<String> {
         self.error().map(|e| e.to_string())
@@ -462,6 +474,7 @@ impl Phone {
         let heard = Heard::default();
         let driver = Driver {
             heard: heard.clone(),
+            quiet: false,
             agent: Agent::new(cfg, Instant::now()),
             socket,
             commands: commands.clone(),

@@ -292,12 +292,10 @@ async fn feed(mut events: broadcast::Receiver<DaemonEvent>, app: App) {
 /// `GET /api/status`.
 fn status(app: &Shared) -> serde_json::Value {
     let reg = app.registration.borrow().clone();
-    let (state, expires) = match &reg {
-        Registration::Connecting => ("connecting", None),
-        Registration::NoAnswer { .. } => ("no-answer", None),
-        Registration::Registered { expires } => ("registered", Some(expires.as_secs())),
-        Registration::Failed { .. } => ("failed", None),
-        Registration::Unregistered => ("unregistered", None),
+    let state = reg.name();
+    let expires = match &reg {
+        Registration::Registered { expires } => Some(expires.as_secs()),
+        _ => None,
     };
     let seen = app.seen.lock().unwrap_or_else(|p| p.into_inner());
     let failure = reg.problem();

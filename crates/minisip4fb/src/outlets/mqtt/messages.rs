@@ -223,6 +223,18 @@ impl Topics {
                 ),
             ),
             (
+                self.config("sensor", "last_heard"),
+                with(
+                    common("last_heard", "Last heard from the FRITZ!Box"),
+                    json!({
+                        "device_class": "timestamp",
+                        "entity_category": "diagnostic",
+                        "state_topic": self.registration(),
+                        "value_template": "{{ value_json.last_heard }}",
+                    }),
+                ),
+            ),
+            (
                 self.config("sensor", "last_caller"),
                 with(
                     common("last_caller", "Last caller"),
@@ -386,14 +398,14 @@ mod tests {
     fn discovery_is_one_device_with_unique_ids() {
         let t = Topics::new("minisip4fb", "homeassistant", "minisip4fb-620");
         let configs = t.discovery("1.2.3");
-        assert_eq!(configs.len(), 9);
+        assert_eq!(configs.len(), 10);
         let mut ids: Vec<_> = configs
             .iter()
             .map(|(_, c)| c["unique_id"].as_str().unwrap().to_owned())
             .collect();
         ids.sort();
         ids.dedup();
-        assert_eq!(ids.len(), 9);
+        assert_eq!(ids.len(), 10);
         for (topic, c) in &configs {
             assert!(topic.starts_with("homeassistant/"), "{topic}");
             assert!(topic.ends_with("/config"), "{topic}");

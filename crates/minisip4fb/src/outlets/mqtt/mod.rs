@@ -99,7 +99,7 @@ enum Heard {
 pub(crate) fn start(
     s: Settings,
     events: &broadcast::Sender<DaemonEvent>,
-    registration: watch::Receiver<Registration>,
+    registration: (watch::Receiver<Registration>, crate::net::Heard),
     shield: Shield,
     doors: Option<crate::controls::doors::Doors>,
     calllog: Option<PathBuf>,
@@ -312,11 +312,14 @@ async fn publish(
     topics: Topics,
     mut events: broadcast::Receiver<DaemonEvent>,
     mut hear: mpsc::Receiver<Heard>,
-    registration: watch::Receiver<Registration>,
+    (registration, box_heard): (watch::Receiver<Registration>, crate::net::Heard),
     (shield, doors): (Shield, Option<crate::controls::doors::Doors>),
     calllog: Option<PathBuf>,
 ) {
     let mut today = today_from(calllog).await;
+    let mut heard_tick = tokio::time::interval(HEARD_EVERY);
+    heard_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut heard_sent = box_heard.get();
     let mut shield_changes = shield.subscribe();
     let mut dropped = 0u64;
     let mut send = |topic: String, retain: bool, payload: String| {
@@ -338,7 +341,7 @@ async fn publish(
                         send(topic, true, config.to_string());
                     }
                     send(topics.status(), true, "online".into());
-                    send(topics.registration(), true, registered(&registration.borrow()).to_string());
+                    send(topics.registration(), true, registered(&registration.borrow(), box_heard.get()).to_string());
                     send(topics.shield(), true, on_off(shield.is_on()).into());
                     send(topics.counts(), true, today.message().to_string());
                     let commands = [topics.shield_set(), topics.doors_open()].map(|t| {
@@ -372,6 +375,13 @@ async fn publish(
                 }
                 None => return,
             },
+            _ = heard_tick.tick() => {
+                let now = box_heard.get();
+                if now != heard_sent {
+                    heard_sent = now;
+                    send(topics.registration(), true, registered(&registration.borrow(), now).to_string());
+                }
+            }
             // Set here or on the dashboard: the switch shows it.
             Ok(()) = shield_changes.changed() => {
                 send(topics.shield(), true, on_off(shield.is_on()).into());
@@ -392,7 +402,7 @@ async fn publish(
                 Ok(DaemonEvent::Registered { .. }
                     | DaemonEvent::RegistrationLost { .. }
                     | DaemonEvent::RegistrationRestored { .. }) => {
-                    send(topics.registration(), true, registered(&registration.borrow()).to_string());
+                    send(topics.registration(), true, registered(&registration.borrow(), box_heard.get()).to_string());
                 }
                 Ok(e @ (DaemonEvent::PinRejected { .. } | DaemonEvent::DoorLocked { .. })) => {
                     let mut m = serde_json::to_value(&e).unwrap_or_default();
@@ -413,15 +423,16 @@ fn on_off(on: bool) -> &'static str {
     if on { "ON" } else { "OFF" }
 }
 
-/// `<topic>/registration`.
-fn registered(r: &Registration) -> serde_json::Value {
-    let (state, registered) = match r {
-        Registration::Connecting => ("connecting", false),
-        Registration::NoAnswer { .. } => ("no-answer", false),
-        Registration::Registered { .. } => ("registered", true),
-        Registration::Failed { .. } => ("failed", false),
-        Registration::Unregistered => ("unregistered", false),
-    };
-    let reason = r.problem();
-    serde_json::json!({ "registered": registered, "state": state, "reason": reason })
+/// `<topic>/registration`, with when the Box was last heard from.
+fn registered(r: &Registration, heard: Option<std::time::SystemTime>) -> serde_json::Value {
+    serde_json::json!({
+        "registered": matches!(r, Registration::Registered { .. }),
+        "state": r.name(),
+        "reason": r.problem(),
+        "last_heard": heard.map(|t| crate::call::Time::from(t).to_string()),
+    })
 }
+
+/// "Last heard from the Box" is published again at most this often: the
+/// Box's keepalives come every few seconds to a minute.
+const HEARD_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
