@@ -89,6 +89,7 @@ fn bench(c: &mut Criterion) {
         raw_from: "<sip:01700000007@fritz.box>;tag=1".into(),
     };
     let mut h = History::default();
+    let line = minisip4fb::daemon::screening::Line::only("620");
     c.bench_function("screen: decision and record, 1M-list hit", |b| {
         b.iter(|| {
             minisip4fb::daemon::screening::decide(
@@ -96,6 +97,7 @@ fn bench(c: &mut Criterion) {
                 &mut h,
                 black_box(&caller),
                 Instant::now(),
+                &line,
             )
         })
     });
@@ -131,6 +133,7 @@ fn bench(c: &mut Criterion) {
         outcome: None,
         decision_ms: Some(0.01),
         bye_ms: None,
+        account: None,
     };
     c.bench_function("call log: insert a decided call", |b| {
         b.iter(|| log.insert(black_box(&call)).unwrap())
@@ -139,7 +142,7 @@ fn bench(c: &mut Criterion) {
     let batch: Vec<Op> = (0..512)
         .map(|key| Op::Insert {
             key,
-            record: call.clone(),
+            record: Box::new(call.clone()),
         })
         .collect();
     c.bench_function("call log: 512 records in one transaction", |b| {

@@ -93,13 +93,31 @@ pub async fn check(phone: PhoneArgs) -> i32 {
             }
         }
     }
-    let phone = match Phone::start(settings.phone.clone()).await {
+    // Every account registers once and unregisters; all are tried.
+    let several = settings.accounts.len() > 1;
+    let mut code = 0;
+    for account in &settings.accounts {
+        if several {
+            println!("account {}:", account.name);
+        }
+        let c = register_once(&account.phone).await;
+        if c == 0 {
+            println!("unregistered again: all good");
+        }
+        code = code.max(c);
+    }
+    code
+}
+
+/// Registers `config`'s phone once and unregisters; the exit code.
+async fn register_once(config: &minisip4fb::net::PhoneConfig) -> i32 {
+    let phone = match Phone::start(config.clone()).await {
         Ok(p) => p,
         // The running daemon holds the port: check from a port of its own
         // (the Box sees a second binding of the account for a moment).
         Err(PhoneError::Bind { addr, source }) if source.kind() == ErrorKind::AddrInUse => {
             println!("{addr} is in use (by the running daemon?): checking from another port");
-            let mut beside = settings.phone.clone();
+            let mut beside = config.clone();
             beside.bind.set_port(0);
             match Phone::start(beside).await {
                 Ok(p) => p,
@@ -116,15 +134,15 @@ pub async fn check(phone: PhoneArgs) -> i32 {
     };
     println!(
         "registering {} at {} ({}) from {} …",
-        settings.phone.user,
-        settings.phone.fritzbox,
+        config.user,
+        config.fritzbox,
         phone.registrar(),
         phone.contact()
     );
     let port_hint = || {
         format!(
             "Is {} the FRITZ!Box, is the IP phone set up there, and does no firewall block UDP {}?",
-            settings.phone.fritzbox,
+            config.fritzbox,
             phone.registrar().port()
         )
     };
@@ -134,7 +152,7 @@ pub async fn check(phone: PhoneArgs) -> i32 {
             println!(
                 "registered: the Box granted {} s and will call sip:{}@{}",
                 expires.as_secs(),
-                settings.phone.user,
+                config.user,
                 phone.contact()
             );
             0
@@ -153,8 +171,5 @@ pub async fn check(phone: PhoneArgs) -> i32 {
         }
     };
     let _ = phone.shutdown().await;
-    if code == 0 {
-        println!("unregistered again: all good");
-    }
     code
 }

@@ -417,7 +417,7 @@ async fn start_daemon(
         ..
     } = super::run::validate(&run_args)
         .map_err(|e| format!("the config setup wrote: {}", e.join("; ")))?;
-    let (source, config) = (settings.source, settings.phone);
+    let (source, accounts) = (settings.source, settings.accounts);
     // The daemon reads the Box's lists in the background; the demo waits
     // for them so that its first call already meets the phonebook.
     let link = match source.box_link(None) {
@@ -446,7 +446,7 @@ async fn start_daemon(
     );
     let (dec_tx, decisions) = mpsc::unbounded_channel::<Record>();
     let (stop, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let user = config.user.clone();
+    let user = accounts[0].phone.user.clone();
     let parts = Parts {
         source,
         events_json: false,
@@ -458,7 +458,7 @@ async fn start_daemon(
         web,
         state_dir: None,
     };
-    let task = tokio::spawn(serve(config, parts, async {
+    let task = tokio::spawn(serve(accounts, parts, async {
         let _ = stop_rx.await;
     }));
     Ok(Daemon {

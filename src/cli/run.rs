@@ -8,7 +8,7 @@ use clap::{Args, ValueEnum};
 
 use minisip4fb::calllog::CallLog;
 use minisip4fb::config::{self, Config};
-use minisip4fb::daemon::{self, Parts, RuleSource};
+use minisip4fb::daemon::{self, Account, Parts, RuleSource};
 use minisip4fb::net::PhoneConfig;
 
 /// `run`'s flags: the phone's, and what only a running daemon does.
@@ -77,7 +77,8 @@ pub enum LogFormat {
 /// Everything `run` and `check` need, resolved from file and flags.
 pub struct Settings {
     pub source: RuleSource,
-    pub phone: PhoneConfig,
+    /// Every account, `[fritzbox]` (with the flags) first.
+    pub accounts: Vec<Account>,
     pub db: Option<PathBuf>,
 }
 
@@ -88,6 +89,12 @@ pub enum SettingsError {
     Config(#[from] config::ConfigError),
     #[error("no user name: pass --user NAME or set user in [fritzbox] of the config file")]
     NoUser,
+    #[error("account {0:?}: no user name: set user in its [[account]]")]
+    NoAccountUser(String),
+    #[error("account {name:?}: {problem}")]
+    Account { name: String, problem: Box<SettingsError> },
+    #[error("{0}")]
+    Accounts(String),
     #[error(transparent)]
     BadUser(minisip4fb::net::PhoneError),
     #[error("cannot read password file {}: {source}", path.display())]
@@ -113,18 +120,30 @@ impl Settings {
     #[cfg(test)]
     pub fn resolve(args: &RunArgs) -> Result<Settings, SettingsError> {
         let config = load(args)?;
-        let phone = phone_config(args, &config)?;
-        Ok(Settings::with(args, config, phone))
+        let accounts = accounts(args, &config)
+            .into_iter()
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Settings::with(args, config, accounts))
     }
 
-    fn with(args: &RunArgs, config: Config, phone: PhoneConfig) -> Settings {
+    fn with(args: &RunArgs, config: Config, accounts: Vec<Account>) -> Settings {
         let db = match (&args.phone.db, &args.phone.config) {
             (Some(db), _) => Some(db.clone()),
             (None, Some(_)) => Some(config.calllog.db.clone()),
             (None, None) => None,
         };
         let source = RuleSource::new(config, args.phone.config.clone(), args.block.clone());
-        Settings { source, phone, db }
+        Settings {
+            source,
+            accounts,
+            db,
+        }
+    }
+
+    /// The first account, `[fritzbox]`'s (the one the flags change).
+    #[cfg(test)]
+    pub fn first(&self) -> &PhoneConfig {
+        &self.accounts[0].phone
     }
 }
 
@@ -135,38 +154,77 @@ fn load(args: &RunArgs) -> Result<Config, config::ConfigError> {
     }
 }
 
-/// The phone's account and addresses, flags over the file.
-fn phone_config(args: &RunArgs, config: &Config) -> Result<PhoneConfig, SettingsError> {
-    let f = &config.fritzbox;
-    let host = args
-        .phone
-        .fritzbox
-        .clone()
+/// Every account's phone: `[fritzbox]` with the flags over it, then each
+/// `[[account]]` as the file says (the flags and MINISIP4FB_PASSWORD are
+/// the first account's). One result per account, so that every problem
+/// is named.
+fn accounts(args: &RunArgs, config: &Config) -> Vec<Result<Account, SettingsError>> {
+    let together = config.account_problems(args.phone.user.is_some());
+    if !together.is_empty() {
+        return vec![Err(SettingsError::Accounts(together.join("\n")))];
+    }
+    let all = config.accounts(args.phone.user.is_some());
+    all.iter()
+        .enumerate()
+        .map(|(i, f)| {
+            let first = i == 0 && std::ptr::eq(*f, &config.fritzbox);
+            let flags = first.then_some(&args.phone);
+            let phone = phone_config(flags, f, i, args.phone.config.as_deref());
+            let name = match &flags {
+                // `--user` renames an unnamed [fritzbox].
+                Some(p) if f.name.is_none() => p.user.clone().unwrap_or_else(|| f.name().to_owned()),
+                _ => f.name().to_owned(),
+            };
+            match phone {
+                Ok(phone) => Ok(Account { name, phone }),
+                Err(e) if first => Err(e),
+                Err(e) => Err(SettingsError::Account {
+                    name,
+                    problem: Box::new(e),
+                }),
+            }
+        })
+        .collect()
+}
+
+/// One account's phone, `flags` over the file for the first.
+fn phone_config(
+    flags: Option<&PhoneArgs>,
+    f: &config::Fritzbox,
+    index: usize,
+    config_path: Option<&Path>,
+) -> Result<PhoneConfig, SettingsError> {
+    let host = flags
+        .and_then(|p| p.fritzbox.clone())
         .unwrap_or_else(|| f.host.clone());
-    let user = args
-        .phone
-        .user
-        .clone()
+    let user = flags
+        .and_then(|p| p.user.clone())
         .or_else(|| f.user.clone())
-        .ok_or(SettingsError::NoUser)?;
+        .ok_or_else(|| match flags {
+            Some(_) => SettingsError::NoUser,
+            None => SettingsError::NoAccountUser(f.name().to_owned()),
+        })?;
     if !minisip4fb::net::valid_user(&user) {
         return Err(SettingsError::BadUser(
             minisip4fb::net::PhoneError::BadUser(user),
         ));
     }
     let password = read_password(
-        args.phone.password_file.as_deref(),
+        flags.and_then(|p| p.password_file.as_deref()),
+        flags.is_some(),
         f.password_file.as_deref(),
         f.password.as_deref(),
-        args.phone.config.as_deref(),
+        config_path,
     )?;
     let mut phone = PhoneConfig::new(&host, &user, &password);
-    phone.bind = args.phone.bind.unwrap_or(f.bind);
-    phone.expires = args.phone.expires.unwrap_or(f.expires);
+    phone.bind = flags
+        .and_then(|p| p.bind)
+        .unwrap_or_else(|| f.bind_at(index));
+    phone.expires = flags.and_then(|p| p.expires).unwrap_or(f.expires);
     phone.trusted = f
         .trusted
         .iter()
-        .chain(&args.phone.trusted)
+        .chain(flags.map(|p| p.trusted.as_slice()).unwrap_or_default())
         .copied()
         .collect();
     Ok(phone)
@@ -191,18 +249,21 @@ pub fn validate(args: &RunArgs) -> Result<Checked, Vec<String>> {
     let config = load(args).map_err(|e| vec![e.to_string()])?;
     let mut problems = Vec::new();
     let mut keep = Keep(&mut problems);
-    let phone = keep.ok(phone_config(args, &config));
+    let mut accounts: Vec<Account> = accounts(args, &config)
+        .into_iter()
+        .filter_map(|a| keep.ok(a))
+        .collect();
     // The rest is checked without a usable account too (an empty password
     // stands in), so that one run names every problem.
     let user = args.phone.user.as_ref().or(config.fritzbox.user.as_ref());
     let user = user.cloned().unwrap_or_default();
-    let settings = Settings::with(
-        args,
-        config,
-        phone
-            .clone()
-            .unwrap_or_else(|| PhoneConfig::new("", &user, "")),
-    );
+    if accounts.is_empty() {
+        accounts.push(Account {
+            name: user.clone(),
+            phone: PhoneConfig::new("", &user, ""),
+        });
+    }
+    let settings = Settings::with(args, config, accounts);
     let web = keep.ok(web_settings(args, &settings.source)).flatten();
     let c = &settings.source.config;
     let mqtt = c
@@ -261,11 +322,14 @@ pub fn print_problems(prefix: &str, problems: &[String]) {
 /// else the config's `password_file`, else `password` in the config.
 pub fn read_password(
     flag_file: Option<&Path>,
+    env: bool,
     config_file: Option<&Path>,
     in_config: Option<&str>,
     config_path: Option<&Path>,
 ) -> Result<String, SettingsError> {
-    let env = std::env::var("MINISIP4FB_PASSWORD").ok();
+    let env = env
+        .then(|| std::env::var("MINISIP4FB_PASSWORD").ok())
+        .flatten();
     let file = flag_file.or(config_file.filter(|_| env.is_none()));
     if let Some(f) = file {
         let s = minisip4fb::guard::file::read_regular(f, config::MAX_SECRET).map_err(|source| {
@@ -352,7 +416,7 @@ pub async fn run(args: RunArgs) -> i32 {
         web,
         state_dir: config::systemd_state_directory(),
     };
-    match daemon::serve(settings.phone, parts, shutdown).await {
+    match daemon::serve(settings.accounts, parts, shutdown).await {
         Ok(()) => 0,
         Err(e) => {
             print_problems("minisip4fb: ", &[e.to_string()]);
@@ -467,7 +531,7 @@ mod tests {
         let e = Settings::resolve(&args).err().unwrap();
         assert!(matches!(e, SettingsError::BadUser(_)), "{e}");
         assert!(e.to_string().contains("bad user name"), "{e}");
-        let e = read_password(None, None, Some(""), None).unwrap_err();
+        let e = read_password(None, true, None, Some(""), None).unwrap_err();
         assert!(matches!(e, SettingsError::EmptyPasswordInConfig), "{e}");
     }
 
@@ -488,9 +552,9 @@ mod tests {
         let s = Settings::resolve(&args).unwrap();
         assert_eq!(
             (
-                s.phone.fritzbox.as_str(),
-                s.phone.user.as_str(),
-                s.phone.password.as_str()
+                s.first().fritzbox.as_str(),
+                s.first().user.as_str(),
+                s.first().password.as_str()
             ),
             ("192.0.2.1", "620", "s3cret")
         );
@@ -507,7 +571,7 @@ mod tests {
         };
         let s = Settings::resolve(&args).unwrap();
         assert_eq!(
-            (s.phone.fritzbox.as_str(), s.phone.user.as_str()),
+            (s.first().fritzbox.as_str(), s.first().user.as_str()),
             ("127.0.0.1:5070", "621")
         );
         assert_eq!(s.db, Some(PathBuf::from("x.db")));

@@ -336,7 +336,9 @@ async fn a_box_that_silently_forgets_us_is_noticed_by_its_quiet() {
     let (_, metrics) = crate::web::get(&format!("{web}/metrics"), &[]);
     let heard = metrics
         .lines()
-        .find_map(|l| l.strip_prefix("minisip4fb_fritzbox_last_heard_timestamp_seconds "))
+        .find_map(|l| {
+            l.strip_prefix("minisip4fb_fritzbox_last_heard_timestamp_seconds{account=\"620\"} ")
+        })
         .and_then(|v| v.trim().parse::<i64>().ok());
     assert!(heard.is_some_and(|t| t > 1_700_000_000), "{metrics}");
     assert_eq!(event("registration_lost"), None, "it came back at once");

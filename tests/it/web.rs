@@ -107,9 +107,9 @@ async fn status_calls_and_metrics_on_loopback() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     for line in [
-        "minisip4fb_calls_total{decision=\"terminate\",outcome=\"terminated\"} 1",
-        "minisip4fb_registered 1",
-        "minisip4fb_registration_failures_total 0",
+        "minisip4fb_calls_total{decision=\"terminate\",outcome=\"terminated\",account=\"620\"} 1",
+        "minisip4fb_registered{account=\"620\"} 1",
+        "minisip4fb_registration_failures_total{account=\"620\"} 0",
         "minisip4fb_decision_seconds_count 1",
         "minisip4fb_invite_to_bye_seconds_count 1",
         "minisip4fb_rules 1",

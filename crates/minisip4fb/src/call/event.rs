@@ -23,16 +23,21 @@ use crate::call::{Caller, Record, Time};
 )]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum DaemonEvent {
+    /// The registration events name the account (`[fritzbox]` or an
+    /// `[[account]]`) they are about.
     Registered {
         time: Time,
+        account: String,
         expires: u64,
     },
     RegistrationLost {
         time: Time,
+        account: String,
         reason: String,
     },
     RegistrationRestored {
         time: Time,
+        account: String,
         expires: u64,
     },
     Call(Record),
@@ -110,6 +115,7 @@ mod tests {
     fn kinds_are_named_as_the_json_says() {
         let e = DaemonEvent::RegistrationLost {
             time: Time::now(),
+            account: "620".into(),
             reason: String::new(),
         };
         let json = serde_json::to_value(&e).unwrap();

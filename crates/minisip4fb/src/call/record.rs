@@ -34,6 +34,9 @@ pub struct Record {
     pub decision_ms: Option<f64>,
     /// INVITE → the end of a call we terminated (our BYE confirmed), ms.
     pub bye_ms: Option<f64>,
+    /// The account (`[fritzbox]` or an `[[account]]`, by name) the call
+    /// came to; `None` in rows written before accounts were recorded.
+    pub account: Option<String>,
 }
 
 /// The JSON of a call, the same for the API, `calls --json`, the events,
@@ -41,7 +44,7 @@ pub struct Record {
 /// (`shown`: the number as people read it), made here once.
 impl Serialize for Record {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut o = s.serialize_struct("Record", 18)?;
+        let mut o = s.serialize_struct("Record", 19)?;
         match self.id {
             Some(id) => o.serialize_field("id", &id)?,
             None => o.skip_field("id")?,
@@ -60,6 +63,7 @@ impl Serialize for Record {
         o.serialize_field("outcome", &self.outcome)?;
         o.serialize_field("decision_ms", &self.decision_ms)?;
         o.serialize_field("bye_ms", &self.bye_ms)?;
+        o.serialize_field("account", &self.account)?;
         o.end()
     }
 }

@@ -36,6 +36,8 @@ const MIGRATIONS: &[&str] = &["CREATE TABLE calls (
     ALTER TABLE calls ADD COLUMN contact INTEGER NOT NULL DEFAULT 0;
     UPDATE calls SET log_only = CASE WHEN reason LIKE '%(log-only: would %' THEN 'rule' ELSE 'shield' END
         WHERE decision <> action;",
+    // The account a call came to (several lines, several Boxes).
+    "ALTER TABLE calls ADD COLUMN account TEXT;",
 ];
 
 /// One write, applied in batches by [`CallLog::apply`]; `key` is the
@@ -44,7 +46,7 @@ const MIGRATIONS: &[&str] = &["CREATE TABLE calls (
 pub enum Op {
     Insert {
         key: u64,
-        record: Record,
+        record: Box<Record>,
     },
     Finish {
         key: u64,
@@ -111,8 +113,8 @@ pub struct CallLog {
 
 fn insert(db: &Connection, r: &Record) -> rusqlite::Result<i64> {
     db.prepare_cached(
-        "INSERT INTO calls (time, caller, caller_e164, name, called, class, decision, action, rule, reason, decision_ms, outcome, bye_ms, log_only, contact)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+        "INSERT INTO calls (time, caller, caller_e164, name, called, class, decision, action, rule, reason, decision_ms, outcome, bye_ms, log_only, contact, account)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
     )?
     .execute(params![
         r.time.to_string(),
@@ -129,7 +131,8 @@ fn insert(db: &Connection, r: &Record) -> rusqlite::Result<i64> {
         r.outcome.map(|o| o.as_text()),
         r.bye_ms,
         r.log_only.map(|l| l.as_str()),
-        r.contact
+        r.contact,
+        r.account
     ])?;
     Ok(db.last_insert_rowid())
 }
@@ -392,11 +395,11 @@ impl CallLog {
             String,
             Option<String>,
             [Option<f64>; 2],
-            (Option<String>, bool),
+            (Option<String>, bool, Option<String>),
         );
         let rows: Vec<Row> = self.with(|db| {
             let mut stmt = db.prepare(&format!(
-                "SELECT id, time, caller, caller_e164, name, called, class, decision, action, rule, reason, outcome, decision_ms, bye_ms, log_only, contact
+                "SELECT id, time, caller, caller_e164, name, called, class, decision, action, rule, reason, outcome, decision_ms, bye_ms, log_only, contact, account
                  FROM (SELECT * FROM calls WHERE (?1 IS NULL OR time >= ?1) AND (?2 = 0 OR NOT {LET_THROUGH})
                          AND (?4 IS NULL OR time < ?4) AND (?5 IS NULL OR rule = ?5)
                        ORDER BY id DESC LIMIT ?3)
@@ -419,7 +422,7 @@ impl CallLog {
                     r.get(10)?,
                     r.get(11)?,
                     [r.get(12)?, r.get(13)?],
-                    (r.get(14)?, r.get(15)?),
+                    (r.get(14)?, r.get(15)?, r.get(16)?),
                 ))
             })?;
             rows.collect()
@@ -435,7 +438,7 @@ impl CallLog {
                     reason,
                     outcome,
                     ms,
-                    (log_only, contact),
+                    (log_only, contact, account),
                 )| {
                     let [number, e164, name, called] = people;
                     Ok(Record {
@@ -453,6 +456,7 @@ impl CallLog {
                         outcome: outcome.map(|o| typed("outcome", o)).transpose()?,
                         decision_ms: ms[0],
                         bye_ms: ms[1],
+                        account,
                     })
                 },
             )
@@ -559,6 +563,7 @@ mod tests {
             outcome: None,
             decision_ms: Some(0.05),
             bye_ms: None,
+            account: None,
         }
     }
 
@@ -623,7 +628,7 @@ mod tests {
             let ops = [
                 Op::Insert {
                     key: 7,
-                    record: call("09005550000", Action::TerminateAndBar),
+                    record: Box::new(call("09005550000", Action::TerminateAndBar)),
                 },
                 Op::Finish {
                     key: 7,

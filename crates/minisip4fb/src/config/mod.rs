@@ -1,7 +1,7 @@
 //! The daemon's configuration file (TOML). Every key has a default; a bad
 //! file gets an error naming the line, the key and what is allowed.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -10,9 +10,11 @@ use serde::Deserialize;
 pub use crate::call::Action;
 use crate::call::EventKind;
 use crate::call::show::Lang;
+pub use account::{Fritzbox, MAX_ACCOUNTS};
 pub use fingerprint::{BadFingerprint, Fingerprint};
 pub use phoneblock::{LIVE_BUDGET, PhoneBlock};
 
+mod account;
 mod fingerprint;
 mod phoneblock;
 use phoneblock::MAX_TOKEN;
@@ -21,6 +23,10 @@ use phoneblock::MAX_TOKEN;
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     pub fritzbox: Fritzbox,
+    /// `[[account]]`: more IP phones, on this Box or others (see
+    /// [`Config::accounts`]).
+    #[serde(rename = "account")]
+    pub accounts: Vec<Fritzbox>,
     pub numbers: Numbers,
     pub screen: Screen,
     #[serde(rename = "rule")]
@@ -125,50 +131,6 @@ pub struct Web {
     /// `localhost` (`["pi.fritz.box"]`); requests for any other name are
     /// refused (DNS rebinding).
     pub hosts: Vec<String>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Fritzbox {
-    /// HOST[:PORT] of the Box's SIP registrar.
-    pub host: String,
-    pub user: Option<String>,
-    /// The password in the file itself (then keep the file private).
-    pub password: Option<String>,
-    pub password_file: Option<PathBuf>,
-    pub bind: SocketAddr,
-    pub expires: u32,
-    pub trusted: Vec<IpAddr>,
-    /// TR-064 (phonebooks, call barring, setup): `http://fritz.box:49000`,
-    /// or `https://fritz.box:49443`.
-    pub tr064: Option<String>,
-    /// The Box's HTTPS certificate, pinned on first use (`SHA256:AB:…`).
-    pub tr064_fingerprint: Option<Fingerprint>,
-    /// A FRITZ!Box user with the right "Telefonie", for TR-064.
-    pub admin_user: Option<String>,
-    /// File holding that user's password (else env MINISIP4FB_ADMIN_PASSWORD).
-    pub admin_password_file: Option<PathBuf>,
-    /// Re-read the Box's phonebooks this often.
-    pub phonebook_refresh: Span,
-}
-
-impl Default for Fritzbox {
-    fn default() -> Self {
-        Fritzbox {
-            host: "fritz.box".into(),
-            user: None,
-            password: None,
-            password_file: None,
-            bind: SocketAddr::from(([0, 0, 0, 0], 5062)),
-            expires: 300,
-            trusted: Vec::new(),
-            tr064: None,
-            tr064_fingerprint: None,
-            admin_user: None,
-            admin_password_file: None,
-            phonebook_refresh: Span(Duration::from_secs(6 * 3600)),
-        }
-    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -286,24 +248,6 @@ pub struct Hook {
     /// POST the event as JSON to this http:// URL.
     pub url: Option<String>,
     pub timeout: Option<Span>,
-}
-
-impl Fritzbox {
-    /// The first line of `admin_password_file`; `None` if it is not set.
-    /// (The environment is read by the CLI.)
-    pub fn admin_password_from_file(&self) -> Result<Option<String>, ConfigError> {
-        let Some(path) = self.admin_password_file.clone() else {
-            return Ok(None);
-        };
-        let text = crate::guard::file::read_regular(&path, MAX_SECRET).map_err(|source| {
-            ConfigError::Read {
-                what: "admin password file",
-                path,
-                source,
-            }
-        })?;
-        Ok(Some(text.lines().next().unwrap_or("").to_owned()))
-    }
 }
 
 /// What is wrong with a config file (or with writing one), said so that a
@@ -555,8 +499,10 @@ impl Config {
                 at(p);
             }
         };
-        at_some(&mut self.fritzbox.password_file);
-        at_some(&mut self.fritzbox.admin_password_file);
+        for f in std::iter::once(&mut self.fritzbox).chain(&mut self.accounts) {
+            at_some(&mut f.password_file);
+            at_some(&mut f.admin_password_file);
+        }
         at(&mut self.calllog.db);
         if let Some(pb) = &mut self.phoneblock {
             at_some(&mut pb.token_file);

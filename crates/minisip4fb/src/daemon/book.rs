@@ -11,13 +11,13 @@ use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::{broadcast, mpsc};
 
-use super::note::Note;
+use super::note::{CallRef, Note};
 use crate::call::Action;
 use crate::call::DaemonEvent;
 use crate::call::show::Lang;
 use crate::call::{Record, Time};
 use crate::calllog::{Op, Writer};
-use crate::net::{CallId, Outcome, ScriptEnd};
+use crate::net::{Outcome, ScriptEnd};
 use crate::text::printable;
 
 /// The queue from the phone's thread; it never waits on a full queue.
@@ -82,17 +82,17 @@ fn community_blocked(d: &crate::screen::rules::Decision) -> Option<u64> {
 struct Book {
     log: Option<Writer>,
     out: Outlets,
-    open: HashMap<CallId, Open>,
+    open: HashMap<CallRef, Open>,
     /// Ends of calls not decided yet: a call handed over before the rules
     /// were ready can end (CANCEL) before its decision arrives.
-    early: HashMap<CallId, (Outcome, Instant)>,
+    early: HashMap<CallRef, (Outcome, Instant)>,
     next_key: u64,
     pending: VecDeque<Op>,
     rows: HashMap<u64, i64>,
     /// Since when writes fail, and why (logged once per failure spell).
     failing: Option<Instant>,
     /// Door openers' calls that ended before their script did.
-    ended_doors: VecDeque<(CallId, Record, std::sync::Arc<str>)>,
+    ended_doors: VecDeque<(CallRef, Record, std::sync::Arc<str>)>,
     dropped: u64,
 }
 
@@ -210,7 +210,7 @@ impl Book {
                 self.next_key += 1;
                 self.queue(Op::Insert {
                     key,
-                    record: record.clone(),
+                    record: Box::new(record.clone()),
                 });
                 let _ = self.out.events.send(DaemonEvent::Call(record.clone()));
                 let open = Open {
@@ -259,7 +259,7 @@ impl Book {
     }
 
     /// What a script brought: the keys as a `dtmf` event, the rest logged.
-    fn script(&mut self, call: CallId, end: ScriptEnd) {
+    fn script(&mut self, call: CallRef, end: ScriptEnd) {
         let (r, door) = match self.open.get(&call) {
             Some(open) => (open.record.clone(), open.door.clone()),
             None => match self.ended_doors.iter().position(|(c, _, _)| *c == call) {
@@ -458,7 +458,7 @@ impl Book {
                     if !inserted {
                         self.pending.push_front(Op::Insert {
                             key: o.key,
-                            record: o.record.clone(),
+                            record: Box::new(o.record.clone()),
                         });
                     }
                 }

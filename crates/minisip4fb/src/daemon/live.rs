@@ -16,12 +16,12 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use super::note::{Decided, Note};
+use super::note::{CallRef, Decided, Line, Note};
 use super::verdict::{apply_shield, verdict_of};
 use crate::config::Config;
 use crate::controls::RulesSnapshot;
 use crate::controls::shield::Shield;
-use crate::net::{CallId, IncomingCall, Verdict};
+use crate::net::{IncomingCall, Verdict};
 use crate::phoneblock::api::Api;
 use crate::phoneblock::store::Store;
 
@@ -38,7 +38,7 @@ pub struct LiveCheck {
     api: Arc<Api>,
     budget: Duration,
     per_minute: usize,
-    jobs: Mutex<HashMap<CallId, Job>>,
+    jobs: Mutex<HashMap<CallRef, Job>>,
     bounds: Mutex<Bounds>,
     /// The PhoneBlock copy, where the checks are counted (`made`: asked
     /// and answered in time, `decided`: of those, the calls they ended,
@@ -86,7 +86,7 @@ impl LiveCheck {
     /// back and stands as it is.
     pub fn start(
         &self,
-        call: CallId,
+        call: CallRef,
         decided: Box<Decided>,
         at: Instant,
         wall: SystemTime,
@@ -133,7 +133,7 @@ impl LiveCheck {
     }
 
     /// The job of a call handed over, if it was handed over for a check.
-    pub fn take(&self, call: CallId) -> Option<Job> {
+    pub fn take(&self, call: CallRef) -> Option<Job> {
         self.jobs
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -164,7 +164,7 @@ impl LiveCheck {
     pub async fn run(
         self: Arc<Self>,
         job: Job,
-        call: IncomingCall,
+        (line, call): (Line, IncomingCall),
         snapshot: RulesSnapshot,
         notes: std::sync::mpsc::SyncSender<Note>,
         shield: Shield,
@@ -214,7 +214,7 @@ impl LiveCheck {
             apply_shield(&shield, &mut decided, &mut verdict);
         }
         let _ = notes.try_send(Note::Decided {
-            call: call.id(),
+            call: line.call(call.id()),
             at,
             wall,
             decided,
@@ -228,7 +228,7 @@ impl LiveCheck {
             }
             Verdict::Script(script) => call.run(&script).await.map(|end| {
                 let _ = notes.try_send(Note::Script {
-                    call: call.id(),
+                    call: line.call(call.id()),
                     end,
                 });
             }),
@@ -244,6 +244,7 @@ impl LiveCheck {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::net::CallId;
     use crate::screen::rules::{History, Rules};
 
     /// At most the minute's checks, one at a time per caller; a check
@@ -258,6 +259,7 @@ mod tests {
         let live = LiveCheck::from_config(&cfg).unwrap();
         let rules = Rules::compile(&cfg).unwrap().0;
         let now = Instant::now();
+        let line = Line::only("620");
         let decided = |n: &str| {
             let caller = crate::net::CallerId {
                 number: Some(n.into()),
@@ -266,24 +268,29 @@ mod tests {
                 called: None,
                 raw_from: String::new(),
             };
-            let (d, _) =
-                super::super::verdict::decide(&rules, &mut History::default(), &caller, now);
+            let (d, _) = super::super::verdict::decide(
+                &rules,
+                &mut History::default(),
+                &caller,
+                now,
+                &Line::only("620"),
+            );
             Box::new(d)
         };
         let start = |call: u64, n: &str| {
-            live.start(CallId(call), decided(n), now, SystemTime::now())
+            live.start(line.call(CallId(call)), decided(n), now, SystemTime::now())
                 .is_ok()
         };
         assert!(rules.wants_live_check(&decided("0301111111").decision, None, Default::default()));
         assert!(start(1, "0301111111"));
         assert!(!start(2, "0301111111"), "that caller's check still runs");
-        let job = live.take(CallId(1)).expect("handed over");
+        let job = live.take(line.call(CallId(1))).expect("handed over");
         live.done(job.phone);
         assert!(
             start(3, "0301111111"),
             "done: the caller may be checked again"
         );
         assert!(!start(4, "0302222222"), "two a minute");
-        assert!(live.take(CallId(2)).is_none());
+        assert!(live.take(line.call(CallId(2))).is_none());
     }
 }

@@ -37,12 +37,20 @@ use crate::outlets::{Tellers, hooks, mqtt};
 use crate::screen::rules::History;
 use boxwork::start_tr064;
 use minisip4fb_proto::agent::RegistrationError;
-use note::Note;
+use note::{Line, Note};
 use reload::{ReloadError, Watching, reloader};
 use screening::DaemonScreen;
 use watch::DirWatch;
 
-/// What the daemon needs besides the phone's account.
+/// One IP phone the daemon registers: the account's name (rules, the call
+/// log, the dashboard, MQTT and the metrics use it) and its phone.
+#[derive(Debug, Clone)]
+pub struct Account {
+    pub name: String,
+    pub phone: PhoneConfig,
+}
+
+/// What the daemon needs besides the phones' accounts.
 pub struct Parts {
     pub source: RuleSource,
     /// Print every event as one JSON line on stdout.
@@ -94,11 +102,13 @@ impl ServeError {
     }
 }
 
-/// Starts the phone with the daemon's screen and screens calls until
-/// `shutdown` resolves (then stops gracefully), the registration fails
-/// for good or the rules do not compile at start.
+/// Starts a phone with the daemon's screen for each account and screens
+/// calls until `shutdown` resolves (then stops gracefully), every
+/// registration has failed for good or the rules do not compile at start.
+/// Each phone registers, refreshes and recovers on its own: one Box down
+/// never affects the others.
 pub async fn serve(
-    phone: PhoneConfig,
+    accounts: Vec<Account>,
     parts: Parts,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> Result<(), ServeError> {
@@ -113,13 +123,6 @@ pub async fn serve(
     let shield = shield::Shield::load(state_dir.as_ref().map(|dir| dir.join(shield::FILE)));
     let doors = doors::Doors::load(state_dir.as_ref().map(|dir| dir.join(doors::FILE)));
     let live = live::LiveCheck::from_config(&parts.source.config);
-    let screen = DaemonScreen::new(
-        snapshot.clone(),
-        notes.clone(),
-        shield.clone(),
-        doors.state(),
-        live.clone(),
-    );
     // The web address first: one that cannot be had stops the daemon
     // before it registers.
     let web = match parts.web {
@@ -131,8 +134,33 @@ pub async fn serve(
     };
     // Register first: compiling the rules loads libphonenumber's metadata
     // and reads the lists, which can happen while the Box answers.
-    let (user, host) = (phone.user.clone(), phone.fritzbox.clone());
-    let mut phone = Phone::start_with(phone, screen).await?;
+    let mut phones: Vec<(Line, Phone)> = Vec::with_capacity(accounts.len());
+    let mut views = Vec::with_capacity(accounts.len());
+    for (index, account) in accounts.into_iter().enumerate() {
+        let line = Line {
+            index: u16::try_from(index).unwrap_or(u16::MAX),
+            name: account.name.as_str().into(),
+        };
+        let screen = DaemonScreen::new(
+            snapshot.clone(),
+            notes.clone(),
+            shield.clone(),
+            doors.state(),
+            live.clone(),
+            line.clone(),
+        );
+        match Phone::start_with(account.phone.clone(), screen).await {
+            Ok(phone) => {
+                views.push(phone.view(&account.name, &account.phone));
+                phones.push((line, phone));
+            }
+            Err(e) => {
+                stop_all(phones).await;
+                return Err(e.into());
+            }
+        }
+    }
+    let several = phones.len() > 1;
     // Watching starts before the files are first read: a change made
     // while they compile causes a reload, it is never lost.
     let watching = Watching::start(parts.source.files());
@@ -147,28 +175,37 @@ pub async fn serve(
         }
         // Stopped while the rules compile: calls waiting for them get 480.
         _ = &mut shutdown => {
-            let _ = phone.shutdown().await;
+            stop_all(phones).await;
             return Ok(());
         }
     };
     let rules = match compiled {
         Ok(r) => Arc::new(r),
         Err(e) => {
-            let _ = phone.shutdown().await;
+            stop_all(phones).await;
             return Err(ServeError::Rules(e));
         }
     };
-    tracing::info!(
-        "phone {user}@{host} listening on {}, registering at {}; {} rule(s){}",
-        phone.contact(),
-        phone.registrar(),
-        rules.len(),
-        if parts.calllog_path.is_some() {
-            ", call log on"
-        } else {
-            ""
-        }
-    );
+    for ((line, phone), view) in phones.iter().zip(&views) {
+        tracing::info!(
+            "phone {}@{}{} listening on {}, registering at {}; {} rule(s){}",
+            view.user,
+            view.fritzbox,
+            if several {
+                format!(" (account {})", line.name)
+            } else {
+                String::new()
+            },
+            phone.contact(),
+            phone.registrar(),
+            rules.len(),
+            if parts.calllog_path.is_some() {
+                ", call log on"
+            } else {
+                ""
+            }
+        );
+    }
     let rules_home = rules.home().clone();
     snapshot.store(Some(rules));
 
@@ -216,7 +253,7 @@ pub async fn serve(
         mqtt::start(
             s,
             &events,
-            (phone.registration_updates(), phone.heard()),
+            views.clone(),
             shield.clone(),
             Some(doors.clone()),
             parts.calllog_path.clone(),
@@ -226,22 +263,22 @@ pub async fn serve(
     // The web side hears every event from here on, the first
     // registration too (its task starts next).
     let web_feed = web.is_some().then(|| events.subscribe());
-    tasks.push(tokio::spawn(registration_events(
-        phone.registration_updates(),
-        events.clone(),
-    )));
+    for view in &views {
+        tasks.push(tokio::spawn(registration_events(
+            view.clone(),
+            several,
+            events.clone(),
+        )));
+    }
     let mut web_running = None;
     if let Some((settings, listener)) = web {
         let at = listener.local_addr().unwrap_or(settings.listen);
         tracing::info!("web: http://{at}");
         let inputs = crate::web::Inputs {
             about: crate::web::About {
-                fritzbox: host.clone(),
-                user: user.clone(),
                 log_only: parts.source.config.screen.log_only,
             },
-            registration: phone.registration_updates(),
-            heard: phone.heard(),
+            phones: views.clone(),
             events: events.clone(),
             feed: web_feed.unwrap_or_else(|| events.subscribe()),
             calllog: parts.calllog_path,
@@ -276,23 +313,23 @@ pub async fn serve(
         watching,
     )));
 
-    let failed = failed_for_good(phone.registration_updates());
+    let failed = failed_for_good(views.iter().map(|v| v.registration.clone()).collect());
     tokio::pin!(failed);
     let ended: Result<(), ServeError> = loop {
         tokio::select! {
             // Calls that arrived before the first compile finished.
-            call = phone.next_call() => match call {
-                Some(call) => {
+            call = next_call(&mut phones) => match call {
+                Some((line, call)) => {
                     let (snapshot, notes, shield) = (snapshot.clone(), notes.clone(), shield.clone());
                     // Ringing while PhoneBlock's live check runs, or
                     // come before the rules were ready.
-                    match live.as_ref().and_then(|l| Some((l.clone(), l.take(call.id())?))) {
+                    match live.as_ref().and_then(|l| Some((l.clone(), l.take(line.call(call.id()))?))) {
                         Some((live, job)) => {
-                            tokio::spawn(live.run(job, call, snapshot, notes, shield));
+                            tokio::spawn(live.run(job, (line, call), snapshot, notes, shield));
                         }
                         None => {
                             let doors = doors.state();
-                            tokio::spawn(async move { decide_deferred(&snapshot, &notes, &shield, doors, call).await });
+                            tokio::spawn(async move { decide_deferred(&snapshot, &notes, &shield, doors, (line, call)).await });
                         }
                     }
                 }
@@ -310,12 +347,18 @@ pub async fn serve(
     let ended = match ended {
         Ok(()) => {
             tracing::info!("shutting down: ending calls in progress, then unregistering");
-            let _ = phone.shutdown().await;
+            stop_all(phones).await;
             Ok(())
         }
-        Err(e) => match phone.registration() {
-            Registration::Failed { reason, .. } => Err(ServeError::Registration(reason)),
-            _ => Err(e),
+        Err(e) => match views.iter().find_map(|v| match &*v.registration.borrow() {
+            Registration::Failed {
+                reason,
+                retry_in: None,
+            } => Some(reason.clone()),
+            _ => None,
+        }) {
+            Some(reason) => Err(ServeError::Registration(reason)),
+            None => Err(e),
         },
     };
     // The phone has said its last: let the book-keeper write it down.
@@ -351,6 +394,36 @@ pub async fn serve(
 /// How long shutdown waits for `--events json` to print its last lines.
 const PRINTER_GRACE: Duration = Duration::from_secs(2);
 
+/// Stops every phone gracefully, side by side (each ends its calls, then
+/// unregisters).
+async fn stop_all(phones: Vec<(Line, Phone)>) {
+    let stopping: Vec<_> = phones
+        .into_iter()
+        .map(|(_, p)| tokio::spawn(p.shutdown()))
+        .collect();
+    for s in stopping {
+        let _ = s.await;
+    }
+}
+
+/// The next call handed over by any of the phones, with its account;
+/// `None` once one of them has stopped.
+async fn next_call(phones: &mut [(Line, Phone)]) -> Option<(Line, IncomingCall)> {
+    std::future::poll_fn(|cx| {
+        for (line, phone) in phones.iter_mut() {
+            match phone.poll_next_call(cx) {
+                std::task::Poll::Ready(Some(call)) => {
+                    return std::task::Poll::Ready(Some((line.clone(), call)));
+                }
+                std::task::Poll::Ready(None) => return std::task::Poll::Ready(None),
+                std::task::Poll::Pending => {}
+            }
+        }
+        std::task::Poll::Pending
+    })
+    .await
+}
+
 /// A call handed over before the rules were ready: decided as soon as
 /// they are, the same way the screen decides.
 async fn decide_deferred(
@@ -358,7 +431,7 @@ async fn decide_deferred(
     notes: &std::sync::mpsc::SyncSender<Note>,
     shield: &shield::Shield,
     doors: crate::screen::doors::DoorState,
-    call: IncomingCall,
+    (line, call): (Line, IncomingCall),
 ) {
     let rules = loop {
         if let Some(r) = snapshot.load_full() {
@@ -367,11 +440,16 @@ async fn decide_deferred(
         tokio::time::sleep(Duration::from_millis(5)).await;
     };
     let at = call.received_at();
-    let (mut decided, mut verdict) =
-        verdict::decide(&rules, &mut History::with_doors(doors), call.caller(), at);
+    let (mut decided, mut verdict) = verdict::decide(
+        &rules,
+        &mut History::with_doors(doors),
+        call.caller(),
+        at,
+        &line,
+    );
     verdict::apply_shield(shield, &mut decided, &mut verdict);
     let _ = notes.try_send(Note::Decided {
-        call: call.id(),
+        call: line.call(call.id()),
         at,
         wall: SystemTime::now(),
         decided: Box::new(decided),
@@ -383,7 +461,7 @@ async fn decide_deferred(
         Verdict::Silent | Verdict::Defer => Ok(()),
         Verdict::Script(script) => call.run(&script).await.map(|end| {
             let _ = notes.try_send(Note::Script {
-                call: call.id(),
+                call: line.call(call.id()),
                 end,
             });
         }),
@@ -423,13 +501,22 @@ fn print_events(mut rx: broadcast::Receiver<DaemonEvent>) -> Option<std::thread:
         .ok()
 }
 
-/// Turns registration changes into daemon events and log lines. It
-/// watches the registration state, not the phone's event stream, so calls
-/// wake nothing here.
+/// Turns one phone's registration changes into daemon events and log
+/// lines (named by its account when there are `several`). It watches the
+/// registration state, not the phone's event stream, so calls wake
+/// nothing here.
 async fn registration_events(
-    mut rx: tokio::sync::watch::Receiver<Registration>,
+    view: crate::net::PhoneView,
+    several: bool,
     events: broadcast::Sender<DaemonEvent>,
 ) {
+    let mut rx = view.registration;
+    let account = view.account;
+    let whose = if several {
+        format!("account {account}: ")
+    } else {
+        String::new()
+    };
     let mut registered = false;
     let mut ever = false;
     // Said once when the Box stops answering; its every timeout after
@@ -441,7 +528,7 @@ async fn registration_events(
             Registration::NoAnswer { registrar } if !silent => {
                 silent = true;
                 tracing::warn!(
-                    "no answer from the FRITZ!Box at {registrar} (is the address right, is the Box up, does no firewall block UDP {}?); retrying quietly until it answers",
+                    "{whose}no answer from the FRITZ!Box at {registrar} (is the address right, is the Box up, does no firewall block UDP {}?); retrying quietly until it answers",
                     registrar.port()
                 );
                 // Said while registered only after the Box fell quiet:
@@ -451,6 +538,7 @@ async fn registration_events(
                     registered = false;
                     let _ = events.send(DaemonEvent::RegistrationLost {
                         time: Time::now(),
+                        account: account.clone(),
                         reason: format!(
                             "the FRITZ!Box at {registrar} fell quiet and does not answer"
                         ),
@@ -461,22 +549,26 @@ async fn registration_events(
                 reason: RegistrationError::Timeout(_),
                 retry_in: Some(_),
             } if silent && !registered => {
-                tracing::debug!("still no answer from the FRITZ!Box; retrying");
+                tracing::debug!("{whose}still no answer from the FRITZ!Box; retrying");
             }
             Registration::Registered { expires } if !registered => {
                 silent = false;
                 registered = true;
                 let expires = expires.as_secs();
                 if ever {
-                    tracing::info!("registration restored (binding granted for {expires} s)");
+                    tracing::info!("{whose}registration restored (binding granted for {expires} s)");
                     let _ = events.send(DaemonEvent::RegistrationRestored {
                         time: Time::now(),
+                        account: account.clone(),
                         expires,
                     });
                 } else {
-                    tracing::info!("registered at the FRITZ!Box (binding granted for {expires} s)");
+                    tracing::info!(
+                        "{whose}registered at the FRITZ!Box (binding granted for {expires} s)"
+                    );
                     let _ = events.send(DaemonEvent::Registered {
                         time: Time::now(),
+                        account: account.clone(),
                         expires,
                     });
                 }
@@ -488,16 +580,27 @@ async fn registration_events(
             } => {
                 silent = false;
                 tracing::warn!(
-                    "registration failed: {reason}; retrying in {:.1} s",
+                    "{whose}registration failed: {reason}; retrying in {:.1} s",
                     d.as_secs_f64()
                 );
                 if registered {
                     registered = false;
                     let _ = events.send(DaemonEvent::RegistrationLost {
                         time: Time::now(),
+                        account: account.clone(),
                         reason: reason.to_string(),
                     });
                 }
+            }
+            // For good: a lone phone's error ends the daemon (and is said
+            // there); one of several is said here, and the others go on.
+            Registration::Failed {
+                reason,
+                retry_in: None,
+            } if several => {
+                tracing::error!(
+                    "{whose}the FRITZ!Box refused the registration for good: {reason}; the other accounts go on"
+                );
             }
             _ => {}
         }
@@ -507,17 +610,19 @@ async fn registration_events(
     }
 }
 
-/// Resolves only when registration failed for good (wrong credentials on
-/// the first attempt); transient failures are retried by the phone.
-async fn failed_for_good(mut reg: tokio::sync::watch::Receiver<Registration>) {
+/// Resolves only when every phone's registration failed for good (wrong
+/// credentials on the first attempt); transient failures are retried by
+/// the phones.
+async fn failed_for_good(mut regs: Vec<tokio::sync::watch::Receiver<Registration>>) {
+    let gone = |r: &Registration| matches!(r, Registration::Failed { retry_in: None, .. });
     loop {
-        if matches!(
-            &*reg.borrow_and_update(),
-            Registration::Failed { retry_in: None, .. }
-        ) {
+        if regs.iter_mut().all(|r| gone(&r.borrow_and_update())) {
             return;
         }
-        if reg.changed().await.is_err() {
+        // Any change: look again. A phone whose driver ended counts as gone.
+        let changes = regs.iter_mut().map(|r| Box::pin(r.changed()));
+        let (r, _, _) = futures_util::future::select_all(changes).await;
+        if r.is_err() {
             return;
         }
     }

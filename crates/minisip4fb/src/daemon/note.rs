@@ -3,11 +3,47 @@
 //! A file of its own that the phone's screen and the book-keeper both
 //! speak, so that neither needs the other for it.
 
+use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 use crate::call::{Caller, Record, Time};
 use crate::net::{CallId, CallerId, Outcome, ScriptEnd};
 use crate::screen::rules::Decision;
+
+/// A call of one of the daemon's phones: its account (the index into the
+/// daemon's accounts) and the id that account's phone gave it. Each phone
+/// counts its calls from 1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct CallRef {
+    pub line: u16,
+    pub call: CallId,
+}
+
+/// One of the daemon's accounts, as its calls carry it.
+#[derive(Debug, Clone)]
+pub struct Line {
+    /// Its place among the daemon's accounts (`[fritzbox]` is 0).
+    pub index: u16,
+    /// Its name (rules, the call log, the dashboard, MQTT, metrics).
+    pub name: Arc<str>,
+}
+
+impl Line {
+    /// The one account of a daemon with only `[fritzbox]`, or of a test.
+    pub fn only(name: &str) -> Line {
+        Line {
+            index: 0,
+            name: name.into(),
+        }
+    }
+
+    pub fn call(&self, call: CallId) -> CallRef {
+        CallRef {
+            line: self.index,
+            call,
+        }
+    }
+}
 
 /// A decision as the phone's thread hands it over: typed, nothing
 /// formatted yet. The book-keeper turns it into the call log's [`Record`].
@@ -17,6 +53,8 @@ pub struct Decided {
     pub decision: Decision,
     /// INVITE → decision, ms.
     pub decision_ms: f64,
+    /// The account's name.
+    pub account: Arc<str>,
 }
 
 impl Decided {
@@ -53,6 +91,7 @@ impl Decided {
             outcome: None,
             decision_ms: Some(self.decision_ms),
             bye_ms: None,
+            account: Some(self.account.to_string()),
         }
     }
 }
@@ -60,21 +99,21 @@ impl Decided {
 /// What the phone (and the daemon's deferred path) tell the book-keeper.
 pub enum Note {
     Decided {
-        call: CallId,
+        call: CallRef,
         /// When the INVITE arrived.
         at: Instant,
         wall: SystemTime,
         decided: Box<Decided>,
     },
     Ended {
-        call: CallId,
+        call: CallRef,
         outcome: Outcome,
         at: Instant,
     },
     /// An INVITE refused for too many calls in progress.
     Refused { caller: Box<CallerId> },
     /// A call's script is done (announcement played, keys entered).
-    Script { call: CallId, end: ScriptEnd },
+    Script { call: CallRef, end: ScriptEnd },
     /// Write what is pending (for at most the book-keeper's stop flush) and end.
     Stop,
 }

@@ -9,7 +9,7 @@ use std::sync::mpsc::{SyncSender, TrySendError};
 use std::time::{Duration, Instant, SystemTime};
 
 use super::live::LiveCheck;
-pub use super::note::Decided;
+pub use super::note::{Decided, Line};
 use super::note::Note;
 pub use super::verdict::decide;
 use super::verdict::{apply_shield, local_time};
@@ -38,6 +38,8 @@ pub struct DaemonScreen {
     shield: Shield,
     /// PhoneBlock's live check, when the config asks for it.
     live: Option<Arc<LiveCheck>>,
+    /// The account whose phone this screens for.
+    line: Line,
 }
 
 impl DaemonScreen {
@@ -47,6 +49,7 @@ impl DaemonScreen {
         shield: Shield,
         doors: crate::screen::doors::DoorState,
         live: Option<Arc<LiveCheck>>,
+        line: Line,
     ) -> DaemonScreen {
         DaemonScreen {
             rules,
@@ -57,6 +60,7 @@ impl DaemonScreen {
             dropped: 0,
             shield,
             live,
+            line,
         }
     }
 
@@ -98,7 +102,8 @@ impl Screen for DaemonScreen {
         let Some(rules) = self.rules.load_full() else {
             return Verdict::Defer;
         };
-        let (mut decided, mut verdict) = decide(&rules, &mut self.history, caller, now);
+        let (mut decided, mut verdict) =
+            decide(&rules, &mut self.history, caller, now, &self.line);
         apply_shield(&self.shield, &mut decided, &mut verdict);
         let (wall, mut decided) = (SystemTime::now(), Box::new(decided));
         // Ringing, and PhoneBlock's live check could still end it: it
@@ -111,13 +116,13 @@ impl Screen for DaemonScreen {
                 local_time(&rules),
             )
         {
-            match live.start(call, decided, now, wall) {
+            match live.start(self.line.call(call), decided, now, wall) {
                 Ok(()) => return Verdict::RingAndHandOver,
                 Err(back) => decided = back,
             }
         }
         self.note(Note::Decided {
-            call,
+            call: self.line.call(call),
             at: now,
             wall,
             decided,
@@ -127,7 +132,7 @@ impl Screen for DaemonScreen {
 
     fn ended(&mut self, call: CallId, outcome: Outcome, now: Instant) {
         self.note(Note::Ended {
-            call,
+            call: self.line.call(call),
             outcome,
             at: now,
         });
@@ -135,7 +140,7 @@ impl Screen for DaemonScreen {
 
     fn script_ended(&mut self, call: CallId, end: &ScriptEnd, _now: Instant) {
         self.note(Note::Script {
-            call,
+            call: self.line.call(call),
             end: end.clone(),
         });
     }

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::note::Decided;
+use super::note::{Decided, Line};
 use crate::call::{Action, LogOnly};
 use crate::controls::shield::Shield;
 use crate::net::{CallerId, Reject, Script, Verdict};
@@ -26,6 +26,7 @@ pub fn decide(
     history: &mut History,
     caller: &CallerId,
     now: Instant,
+    line: &Line,
 ) -> (Decided, Verdict) {
     rules.remember(history, caller.number.as_deref(), now);
     let local = local_time(rules);
@@ -45,6 +46,7 @@ pub fn decide(
         caller: caller.clone(),
         decision,
         decision_ms: now.elapsed().as_secs_f64() * 1000.0,
+        account: line.name.clone(),
     };
     (decided, verdict)
 }
@@ -101,7 +103,13 @@ mod tests {
                 called: None,
                 raw_from: String::new(),
             };
-            let (mut d, mut v) = decide(&rules, history, &caller, std::time::Instant::now());
+            let (mut d, mut v) = decide(
+                &rules,
+                history,
+                &caller,
+                std::time::Instant::now(),
+                &Line::only("620"),
+            );
             apply_shield(&off, &mut d, &mut v);
             if d.decision.effective() != d.decision.action {
                 assert_eq!(d.decision.log_only, Some(LogOnly::Shield));

@@ -307,6 +307,23 @@ impl Registration {
     }
 }
 
+/// A phone as the outlets watch it (the dashboard, MQTT, the metrics):
+/// its account's name, where it registers, how that goes, and when the
+/// Box last spoke to it.
+#[derive(Clone)]
+pub struct PhoneView {
+    /// The account's name.
+    pub account: String,
+    /// `HOST[:PORT]` as configured.
+    pub fritzbox: String,
+    /// The IP phone's user name.
+    pub user: String,
+    /// Its registration, kept up to date.
+    pub registration: watch::Receiver<Registration>,
+    /// When its Box last spoke to it.
+    pub heard: Heard,
+}
+
 /// The life of a call as the application sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CallStatus {
@@ -573,6 +590,26 @@ impl Phone {
     /// When anything last came from the Box (kept up to date).
     pub fn heard(&self) -> Heard {
         self.heard.clone()
+    }
+
+    /// This phone as the outlets watch it, for `config` named `account`.
+    pub fn view(&self, account: &str, config: &PhoneConfig) -> PhoneView {
+        PhoneView {
+            account: account.to_owned(),
+            fritzbox: config.fritzbox.clone(),
+            user: config.user.clone(),
+            registration: self.registration.clone(),
+            heard: self.heard.clone(),
+        }
+    }
+
+    /// The next incoming call, polled: for an application that waits on
+    /// several phones at once.
+    pub fn poll_next_call(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<IncomingCall>> {
+        self.calls.poll_recv(cx)
     }
 
     /// Stops the phone gracefully: ringing calls get 480 (the other phones

@@ -269,6 +269,7 @@ mod tests {
             outcome: Some(crate::net::Outcome::Terminated),
             decision_ms: Some(0.1),
             bye_ms: None,
+            account: None,
         };
         let running = Running::default();
         fire(&hook, &DaemonEvent::Terminated(info.clone()), &running)
@@ -325,6 +326,7 @@ mod tests {
             &hook,
             &DaemonEvent::RegistrationLost {
                 time: "2026-12-03T10:00:00Z".parse().unwrap(),
+                account: "620".into(),
                 reason: "no answer".into(),
             },
             &Running::default(),
@@ -339,7 +341,7 @@ mod tests {
             "{req}"
         );
         assert!(
-            req.contains(r#"{"event":"registration_lost","time":"2026-12-03T10:00:00.000Z","reason":"no answer"}"#),
+            req.contains(r#"{"event":"registration_lost","time":"2026-12-03T10:00:00.000Z","account":"620","reason":"no answer"}"#),
             "{req}"
         );
     }

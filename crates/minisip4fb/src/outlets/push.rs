@@ -419,6 +419,7 @@ mod tests {
             outcome: None,
             decision_ms: None,
             bye_ms: None,
+            account: None,
         })
     }
 

@@ -14,6 +14,13 @@ use crate::call::event::DaemonEvent;
 struct CallLabels {
     decision: String,
     outcome: String,
+    account: String,
+}
+
+/// Per account (`[fritzbox]` or an `[[account]]`, by name).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct AccountLabels {
+    account: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -24,9 +31,9 @@ struct ListLabels {
 pub struct Metrics {
     registry: Registry,
     calls: Family<CallLabels, Counter>,
-    registered: Gauge,
-    heard: Gauge,
-    registration_failures: Counter,
+    registered: Family<AccountLabels, Gauge>,
+    heard: Family<AccountLabels, Gauge>,
+    registration_failures: Family<AccountLabels, Counter>,
     decision: Histogram,
     invite_to_bye: Histogram,
     rules: Gauge,
@@ -37,9 +44,9 @@ impl Metrics {
     pub fn new() -> Metrics {
         let mut registry = Registry::default();
         let calls = Family::<CallLabels, Counter>::default();
-        let registered = Gauge::default();
-        let heard = Gauge::default();
-        let registration_failures = Counter::default();
+        let registered = Family::<AccountLabels, Gauge>::default();
+        let heard = Family::<AccountLabels, Gauge>::default();
+        let registration_failures = Family::<AccountLabels, Counter>::default();
         // 50 µs … 0.1 s: a decision takes microseconds, a slow one shows.
         let decision = Histogram::new(exponential_buckets(0.000_05, 2.0, 12));
         // 0.2 ms … 0.4 s: INVITE → our BYE confirmed.
@@ -104,6 +111,7 @@ impl Metrics {
                     outcome: r
                         .outcome
                         .map_or_else(|| "unknown".to_owned(), |o| o.as_text().into_owned()),
+                    account: r.account.clone().unwrap_or_default(),
                 };
                 self.calls.get_or_create(&labels).inc();
                 if let Some(ms) = r.decision_ms {
@@ -113,24 +121,38 @@ impl Metrics {
                     self.invite_to_bye.observe(ms / 1000.0);
                 }
             }
-            DaemonEvent::RegistrationLost { .. } => {
-                self.registration_failures.inc();
+            DaemonEvent::RegistrationLost { account, .. } => {
+                let labels = AccountLabels {
+                    account: account.clone(),
+                };
+                self.registration_failures.get_or_create(&labels).inc();
             }
             _ => {}
         }
     }
 
-    /// The text for a scrape, with the gauges read now.
-    pub fn encode(
+    /// The text for a scrape, with the gauges read now: each phone's
+    /// (account, registered, last heard from its Box).
+    pub fn encode<'a>(
         &self,
-        registered: bool,
-        heard: Option<std::time::SystemTime>,
+        phones: impl Iterator<Item = (&'a str, bool, Option<std::time::SystemTime>)>,
         rules: usize,
         lists: impl Iterator<Item = (&'static str, usize)>,
     ) -> Result<String, std::fmt::Error> {
-        self.registered.set(i64::from(registered));
-        let unix = heard.and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok());
-        self.heard.set(unix.map_or(0, |d| d.as_secs() as i64));
+        for (account, registered, heard) in phones {
+            let labels = AccountLabels {
+                account: account.to_owned(),
+            };
+            self.registered
+                .get_or_create(&labels)
+                .set(i64::from(registered));
+            let unix = heard.and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok());
+            self.heard
+                .get_or_create(&labels)
+                .set(unix.map_or(0, |d| d.as_secs() as i64));
+            // Shown at 0 before the first failure, as a counter should be.
+            self.registration_failures.get_or_create(&labels);
+        }
         self.rules.set(rules as i64);
         for (list, n) in lists {
             let labels = ListLabels { list: list.into() };

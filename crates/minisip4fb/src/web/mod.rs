@@ -19,6 +19,7 @@ mod i18n;
 mod metrics;
 mod pages;
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -29,12 +30,12 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
-use tokio::sync::{broadcast, watch};
+use tokio::sync::broadcast;
 
 use crate::call::Time;
 use crate::call::event::DaemonEvent;
 use crate::call::show::Lang;
-use crate::net::Registration;
+use crate::net::{PhoneView, Registration};
 
 /// Where the web side listens and who may use it.
 #[derive(Debug, Clone)]
@@ -85,8 +86,6 @@ impl Settings {
 /// What the pages show about the daemon, known at start.
 #[derive(Debug, Clone)]
 pub struct About {
-    pub fritzbox: String,
-    pub user: String,
     pub log_only: bool,
 }
 
@@ -102,9 +101,9 @@ pub enum Tr064 {
 /// What the web side reads, and the list files its actions append to.
 pub struct Inputs {
     pub about: About,
-    pub registration: watch::Receiver<Registration>,
-    /// When anything last came from the Box.
-    pub heard: crate::net::Heard,
+    /// Every phone, `[fritzbox]`'s first: its registration and when its
+    /// Box last spoke.
+    pub phones: Vec<PhoneView>,
     /// For `/events` streams.
     pub events: broadcast::Sender<DaemonEvent>,
     /// For the metrics and the status: subscribed before the daemon's
@@ -135,8 +134,7 @@ struct Seen {
 
 struct Shared {
     about: About,
-    registration: watch::Receiver<Registration>,
-    heard: crate::net::Heard,
+    phones: Vec<PhoneView>,
     calllog: Option<Arc<crate::calllog::Reader>>,
     phoneblock: Option<crate::phoneblock::Handle>,
     phoneblock_api: Option<Arc<crate::phoneblock::api::Api>>,
@@ -145,7 +143,8 @@ struct Shared {
     bar: Option<tokio::sync::mpsc::Sender<(String, String)>>,
     shield: crate::controls::shield::Shield,
     doors: Option<crate::controls::doors::Doors>,
-    seen: Mutex<Seen>,
+    /// Per account.
+    seen: Mutex<HashMap<String, Seen>>,
     metrics: metrics::Metrics,
     auth: auth::Auth,
     events: broadcast::Sender<DaemonEvent>,
@@ -214,8 +213,7 @@ pub fn start(
 async fn serve(listener: tokio::net::TcpListener, settings: Settings, inputs: Inputs) {
     let app: App = Arc::new(Shared {
         about: inputs.about,
-        registration: inputs.registration,
-        heard: inputs.heard,
+        phones: inputs.phones,
         calllog: inputs
             .calllog
             .map(|p| Arc::new(crate::calllog::Reader::new(p))),
@@ -276,11 +274,16 @@ async fn feed(mut events: broadcast::Receiver<DaemonEvent>, app: App) {
         app.metrics.take(&event);
         let mut seen = app.seen.lock().unwrap_or_else(|p| p.into_inner());
         match event {
-            DaemonEvent::Registered { time, .. }
-            | DaemonEvent::RegistrationRestored { time, .. } => {
-                seen.registered_since = Some(time.to_string());
+            DaemonEvent::Registered { time, account, .. }
+            | DaemonEvent::RegistrationRestored { time, account, .. } => {
+                seen.entry(account).or_default().registered_since = Some(time.to_string());
             }
-            DaemonEvent::RegistrationLost { time, reason } => {
+            DaemonEvent::RegistrationLost {
+                time,
+                account,
+                reason,
+            } => {
+                let seen = seen.entry(account).or_default();
                 seen.registered_since = None;
                 seen.last_error = Some((time.to_string(), reason));
             }
@@ -289,17 +292,38 @@ async fn feed(mut events: broadcast::Receiver<DaemonEvent>, app: App) {
     }
 }
 
-/// `GET /api/status`.
-fn status(app: &Shared) -> serde_json::Value {
-    let reg = app.registration.borrow().clone();
-    let state = reg.name();
+/// One phone's part of `/api/status`.
+fn phone_status(phone: &PhoneView, seen: Option<&Seen>) -> serde_json::Value {
+    let reg = phone.registration.borrow().clone();
     let expires = match &reg {
         Registration::Registered { expires } => Some(expires.as_secs()),
         _ => None,
     };
+    let last_error = seen.and_then(|s| s.last_error.as_ref());
+    serde_json::json!({
+        "account": phone.account,
+        "registered": matches!(reg, Registration::Registered { .. }),
+        "registration": reg.name(),
+        "since": seen.and_then(|s| s.registered_since.clone()),
+        "last_heard": phone.heard.get().map(|t| Time::from(t).to_string()),
+        "expires": expires,
+        "last_error": reg.problem().or_else(|| last_error.map(|(_, r)| r.clone())),
+        "last_error_at": last_error.map(|(t, _)| t.clone()),
+        "fritzbox": phone.fritzbox,
+        "user": phone.user,
+    })
+}
+
+/// `GET /api/status`: the first account's registration at the top (as
+/// before there were several), every account's in `accounts`.
+fn status(app: &Shared) -> serde_json::Value {
     let seen = app.seen.lock().unwrap_or_else(|p| p.into_inner());
-    let failure = reg.problem();
-    let heard = app.heard.get().map(|t| Time::from(t).to_string());
+    let accounts: Vec<serde_json::Value> = app
+        .phones
+        .iter()
+        .map(|p| phone_status(p, seen.get(&p.account)))
+        .collect();
+    drop(seen);
     let phoneblock = app.phoneblock.as_ref().map(|h| {
         let l = h.load();
         serde_json::json!({
@@ -310,16 +334,9 @@ fn status(app: &Shared) -> serde_json::Value {
             "whitelist": l.personal.whitelist.len(),
         })
     });
-    serde_json::json!({
-        "registered": matches!(reg, Registration::Registered { .. }),
-        "registration": state,
-        "since": seen.registered_since,
-        "last_heard": heard,
-        "expires": expires,
-        "last_error": failure.or_else(|| seen.last_error.as_ref().map(|(_, r)| r.clone())),
-        "last_error_at": seen.last_error.as_ref().map(|(t, _)| t.clone()),
-        "fritzbox": app.about.fritzbox,
-        "user": app.about.user,
+    let mut status = accounts.first().cloned().unwrap_or_else(|| serde_json::json!({}));
+    let more = serde_json::json!({
+        "accounts": accounts,
         "rules": app.rules.load().as_ref().map_or(0, |r| r.len()),
         "log_only": app.about.log_only,
         "shield": app.shield.is_on(),
@@ -328,7 +345,11 @@ fn status(app: &Shared) -> serde_json::Value {
         }).collect::<Vec<_>>()),
         "phoneblock": phoneblock,
         "version": env!("CARGO_PKG_VERSION"),
-    })
+    });
+    if let (Some(s), serde_json::Value::Object(more)) = (status.as_object_mut(), more) {
+        s.extend(more);
+    }
+    status
 }
 
 /// Answers that carry the household's data are never cached.
@@ -627,7 +648,13 @@ async fn metrics(
             Err(wait) => return auth::too_many(wait),
         }
     }
-    let registered = matches!(*app.registration.borrow(), Registration::Registered { .. });
+    let phones = app.phones.iter().map(|p| {
+        (
+            p.account.as_str(),
+            matches!(*p.registration.borrow(), Registration::Registered { .. }),
+            p.heard.get(),
+        )
+    });
     let lists = app.phoneblock.as_ref().map(|h| {
         let l = h.load();
         [
@@ -637,8 +664,7 @@ async fn metrics(
         ]
     });
     match app.metrics.encode(
-        registered,
-        app.heard.get(),
+        phones,
         app.rules.load().as_ref().map_or(0, |r| r.len()),
         lists.iter().flatten().copied(),
     ) {

@@ -154,8 +154,13 @@ impl Topics {
     pub fn counts(&self) -> String {
         format!("{}/counts", self.base)
     }
-    pub fn registration(&self) -> String {
-        format!("{}/registration", self.base)
+    /// The registration of the one account, or with several, of each
+    /// (`<topic>/registration/<account>`).
+    pub fn registration(&self, account: Option<&str>) -> String {
+        match account {
+            Some(a) => format!("{}/registration/{a}", self.base),
+            None => format!("{}/registration", self.base),
+        }
     }
     pub fn shield(&self) -> String {
         format!("{}/shield", self.base)
@@ -184,7 +189,9 @@ impl Topics {
     /// decision with its reason, calls today, blocked today), an event
     /// entity for calls, the shield switch, an event entity for the door
     /// openers and a button that opens them again.
-    pub fn discovery(&self, version: &str) -> Vec<(String, Value)> {
+    /// With several accounts, each has its own two registration entities
+    /// (`accounts`: their names), named after it.
+    pub fn discovery(&self, version: &str, accounts: &[&str]) -> Vec<(String, Value)> {
         let device = json!({
             "identifiers": [self.node],
             "name": "minisip4fb",
@@ -209,31 +216,49 @@ impl Topics {
             }
             base
         };
-        vec![
-            (
-                self.config("binary_sensor", "registered"),
+        // One account: the entities as they always were; several: one
+        // pair per account, its name in the entity's.
+        let several = accounts.len() > 1;
+        let mut configs = Vec::new();
+        for account in accounts {
+            let (topic, object, of) = if several {
+                (
+                    self.registration(Some(account)),
+                    format!("_{account}"),
+                    format!(" ({account})"),
+                )
+            } else {
+                (self.registration(None), String::new(), String::new())
+            };
+            configs.push((
+                self.config("binary_sensor", &format!("registered{object}")),
                 with(
-                    common("registered", "Registered"),
+                    common(&format!("registered{object}"), &format!("Registered{of}")),
                     json!({
                         "device_class": "connectivity",
-                        "state_topic": self.registration(),
+                        "state_topic": topic,
                         "value_template": "{{ 'ON' if value_json.registered else 'OFF' }}",
-                        "json_attributes_topic": self.registration(),
+                        "json_attributes_topic": topic,
                     }),
                 ),
-            ),
-            (
-                self.config("sensor", "last_heard"),
+            ));
+            configs.push((
+                self.config("sensor", &format!("last_heard{object}")),
                 with(
-                    common("last_heard", "Last heard from the FRITZ!Box"),
+                    common(
+                        &format!("last_heard{object}"),
+                        &format!("Last heard from the FRITZ!Box{of}"),
+                    ),
                     json!({
                         "device_class": "timestamp",
                         "entity_category": "diagnostic",
-                        "state_topic": self.registration(),
+                        "state_topic": topic,
                         "value_template": "{{ value_json.last_heard }}",
                     }),
                 ),
-            ),
+            ));
+        }
+        configs.extend([
             (
                 self.config("sensor", "last_caller"),
                 with(
@@ -329,7 +354,8 @@ impl Topics {
                     }),
                 ),
             ),
-        ]
+        ]);
+        configs
     }
 }
 
@@ -397,8 +423,22 @@ mod tests {
     #[test]
     fn discovery_is_one_device_with_unique_ids() {
         let t = Topics::new("minisip4fb", "homeassistant", "minisip4fb-620");
-        let configs = t.discovery("1.2.3");
+        let configs = t.discovery("1.2.3", &["620"]);
         assert_eq!(configs.len(), 10);
+        // Several accounts: a pair of registration entities each, on its
+        // own topic, every id still unique.
+        let two = t.discovery("1.2.3", &["home", "office"]);
+        assert_eq!(two.len(), 12);
+        let office = two
+            .iter()
+            .find(|(topic, _)| topic.ends_with("/registered_office/config"))
+            .expect("office's entity");
+        assert_eq!(office.1["state_topic"], "minisip4fb/registration/office");
+        assert_eq!(office.1["name"], "Registered (office)");
+        let mut two_ids: Vec<_> = two.iter().map(|(_, c)| c["unique_id"].to_string()).collect();
+        two_ids.sort();
+        two_ids.dedup();
+        assert_eq!(two_ids.len(), 12);
         let mut ids: Vec<_> = configs
             .iter()
             .map(|(_, c)| c["unique_id"].as_str().unwrap().to_owned())

@@ -21,7 +21,7 @@ use rumqttc::Transport;
 use rumqttc::v5::mqttbytes::QoS;
 use rumqttc::v5::mqttbytes::v5::{Filter, LastWill, Packet, RetainForwardRule};
 use rumqttc::v5::{AsyncClient, Event, MqttOptions};
-use tokio::sync::{broadcast, mpsc, watch};
+use tokio::sync::{broadcast, mpsc};
 
 use crate::call::DaemonEvent;
 use crate::call::Record;
@@ -99,7 +99,7 @@ enum Heard {
 pub(crate) fn start(
     s: Settings,
     events: &broadcast::Sender<DaemonEvent>,
-    registration: (watch::Receiver<Registration>, crate::net::Heard),
+    phones: Vec<crate::net::PhoneView>,
     shield: Shield,
     doors: Option<crate::controls::doors::Doors>,
     calllog: Option<PathBuf>,
@@ -145,7 +145,7 @@ pub(crate) fn start(
         s.topics,
         events.subscribe(),
         hear,
-        registration,
+        phones,
         (shield, doors),
         calllog,
     )));
@@ -312,14 +312,23 @@ async fn publish(
     topics: Topics,
     mut events: broadcast::Receiver<DaemonEvent>,
     mut hear: mpsc::Receiver<Heard>,
-    (registration, box_heard): (watch::Receiver<Registration>, crate::net::Heard),
+    phones: Vec<crate::net::PhoneView>,
     (shield, doors): (Shield, Option<crate::controls::doors::Doors>),
     calllog: Option<PathBuf>,
 ) {
     let mut today = today_from(calllog).await;
     let mut heard_tick = tokio::time::interval(HEARD_EVERY);
     heard_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut heard_sent = box_heard.get();
+    let mut heard_sent: Vec<_> = phones.iter().map(|p| p.heard.get()).collect();
+    let several = phones.len() > 1;
+    let names: Vec<&str> = phones.iter().map(|p| p.account.as_str()).collect();
+    // Each phone's registration: its topic and message.
+    let registration = |p: &crate::net::PhoneView| {
+        (
+            topics.registration(several.then_some(p.account.as_str())),
+            registered(&p.registration.borrow(), p.heard.get()).to_string(),
+        )
+    };
     let mut shield_changes = shield.subscribe();
     let mut dropped = 0u64;
     let mut send = |topic: String, retain: bool, payload: String| {
@@ -337,11 +346,14 @@ async fn publish(
         tokio::select! {
             h = hear.recv() => match h {
                 Some(Heard::Connected) => {
-                    for (topic, config) in topics.discovery(env!("CARGO_PKG_VERSION")) {
+                    for (topic, config) in topics.discovery(env!("CARGO_PKG_VERSION"), &names) {
                         send(topic, true, config.to_string());
                     }
                     send(topics.status(), true, "online".into());
-                    send(topics.registration(), true, registered(&registration.borrow(), box_heard.get()).to_string());
+                    for p in &phones {
+                        let (topic, message) = registration(p);
+                        send(topic, true, message);
+                    }
                     send(topics.shield(), true, on_off(shield.is_on()).into());
                     send(topics.counts(), true, today.message().to_string());
                     let commands = [topics.shield_set(), topics.doors_open()].map(|t| {
@@ -376,10 +388,13 @@ async fn publish(
                 None => return,
             },
             _ = heard_tick.tick() => {
-                let now = box_heard.get();
-                if now != heard_sent {
-                    heard_sent = now;
-                    send(topics.registration(), true, registered(&registration.borrow(), now).to_string());
+                for (p, sent) in phones.iter().zip(&mut heard_sent) {
+                    let now = p.heard.get();
+                    if now != *sent {
+                        *sent = now;
+                        let (topic, message) = registration(p);
+                        send(topic, true, message);
+                    }
                 }
             }
             // Set here or on the dashboard: the switch shows it.
@@ -399,10 +414,13 @@ async fn publish(
                     send(topics.call(), false, m.clone());
                     send(topics.last_call(), true, m);
                 }
-                Ok(DaemonEvent::Registered { .. }
-                    | DaemonEvent::RegistrationLost { .. }
-                    | DaemonEvent::RegistrationRestored { .. }) => {
-                    send(topics.registration(), true, registered(&registration.borrow(), box_heard.get()).to_string());
+                Ok(DaemonEvent::Registered { account, .. }
+                    | DaemonEvent::RegistrationLost { account, .. }
+                    | DaemonEvent::RegistrationRestored { account, .. }) => {
+                    if let Some(p) = phones.iter().find(|p| p.account == account) {
+                        let (topic, message) = registration(p);
+                        send(topic, true, message);
+                    }
                 }
                 Ok(e @ (DaemonEvent::PinRejected { .. } | DaemonEvent::DoorLocked { .. })) => {
                     let mut m = serde_json::to_value(&e).unwrap_or_default();
