@@ -13,7 +13,7 @@ use minisip4fb::call::Record;
 use minisip4fb::calllog::{CallLog, Op};
 use minisip4fb::config;
 use minisip4fb::screen::number::{Home, classify};
-use minisip4fb::screen::rules::{History, Rules};
+use minisip4fb::screen::rules::{History, Reached, Rules};
 
 /// Writes a list of `n` German mobile numbers (generated, not committed).
 fn big_list(n: usize) -> std::path::PathBuf {
@@ -62,7 +62,7 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             rules.decide(
                 black_box(Some("01700000007")),
-                None,
+                Reached::default(),
                 &history,
                 Instant::now(),
                 local,
@@ -73,7 +73,7 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             rules.decide(
                 black_box(Some("040855992611")),
-                None,
+                Reached::default(),
                 &history,
                 Instant::now(),
                 local,
@@ -102,7 +102,15 @@ fn bench(c: &mut Criterion) {
         })
     });
     c.bench_function("decide: anonymous", |b| {
-        b.iter(|| rules.decide(black_box(None), None, &history, Instant::now(), local))
+        b.iter(|| {
+            rules.decide(
+                black_box(None),
+                Reached::default(),
+                &history,
+                Instant::now(),
+                local,
+            )
+        })
     });
     let set = {
         let (s, _) = minisip4fb::screen::list::load(&list, &home).unwrap();
@@ -234,13 +242,19 @@ fn community_1m(c: &mut Criterion) {
     }));
     let (history, local) = (History::default(), chrono::Local::now().naive_local());
     // +491703500007 is entry 500,001.
-    let hit = rules.decide(Some("01703500007"), None, &history, Instant::now(), local);
+    let hit = rules.decide(
+        Some("01703500007"),
+        Reached::default(),
+        &history,
+        Instant::now(),
+        local,
+    );
     assert_eq!(hit.action, Action::Terminate, "{}", hit.why);
     g.bench_function("decide: hit in the 1M community copy", |b| {
         b.iter(|| {
             rules.decide(
                 black_box(Some("01703500007")),
-                None,
+                Reached::default(),
                 &history,
                 Instant::now(),
                 local,
@@ -248,7 +262,13 @@ fn community_1m(c: &mut Criterion) {
         })
     });
     // +4916000001234 is in the range +491600000123* (entry 41), not in the copy.
-    let hit = rules.decide(Some("016000001234"), None, &history, Instant::now(), local);
+    let hit = rules.decide(
+        Some("016000001234"),
+        Reached::default(),
+        &history,
+        Instant::now(),
+        local,
+    );
     assert!(hit.why.to_string().contains("spam range"), "{}", hit.why);
     g.bench_function(
         "decide: hit in one of 50,000 spam ranges beside the 1M copy",
@@ -256,7 +276,7 @@ fn community_1m(c: &mut Criterion) {
             b.iter(|| {
                 rules.decide(
                     black_box(Some("016000001234")),
-                    None,
+                    Reached::default(),
                     &history,
                     Instant::now(),
                     local,

@@ -45,6 +45,9 @@ pub struct LookupArgs {
     /// Which household number was called (for rules with `to`).
     #[arg(long, value_name = "NUMBER")]
     pub to: Option<String>,
+    /// Which account's phone the call reached (for rules with `accounts`).
+    #[arg(long, value_name = "NAME")]
+    pub account: Option<String>,
     /// One JSON object instead of text.
     #[arg(long)]
     pub json: bool,
@@ -314,9 +317,13 @@ pub fn lookup(a: LookupArgs) -> i32 {
             ),
         );
     }
+    let reached = minisip4fb::screen::rules::Reached {
+        called: a.to.as_deref(),
+        account: a.account.as_deref(),
+    };
     let d = rules.decide(
         number,
-        a.to.as_deref(),
+        reached,
         &minisip4fb::screen::rules::History::default(),
         std::time::Instant::now(),
         chrono::Local::now().naive_local(),
@@ -336,7 +343,7 @@ pub fn lookup(a: LookupArgs) -> i32 {
                 match api.check(p) {
                     Ok(answer) => {
                         let now = chrono::Local::now().naive_local();
-                        let then = rules.decide_live(&d, a.to.as_deref(), now, &answer);
+                        let then = rules.decide_live(&d, reached, now, &answer);
                         Some((answer, then))
                     }
                     Err(e) => return fail(1, format_args!("PhoneBlock's live check: {e}")),

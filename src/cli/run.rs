@@ -92,7 +92,10 @@ pub enum SettingsError {
     #[error("account {0:?}: no user name: set user in its [[account]]")]
     NoAccountUser(String),
     #[error("account {name:?}: {problem}")]
-    Account { name: String, problem: Box<SettingsError> },
+    Account {
+        name: String,
+        problem: Box<SettingsError>,
+    },
     #[error("{0}")]
     Accounts(String),
     #[error(transparent)]
@@ -172,7 +175,9 @@ fn accounts(args: &RunArgs, config: &Config) -> Vec<Result<Account, SettingsErro
             let phone = phone_config(flags, f, i, args.phone.config.as_deref());
             let name = match &flags {
                 // `--user` renames an unnamed [fritzbox].
-                Some(p) if f.name.is_none() => p.user.clone().unwrap_or_else(|| f.name().to_owned()),
+                Some(p) if f.name.is_none() => {
+                    p.user.clone().unwrap_or_else(|| f.name().to_owned())
+                }
                 _ => f.name().to_owned(),
             };
             match phone {

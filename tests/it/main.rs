@@ -7,6 +7,8 @@
 
 mod common;
 
+mod accounts;
+
 mod browser;
 mod check_and_run;
 mod cli;

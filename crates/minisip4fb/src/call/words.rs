@@ -556,6 +556,11 @@ const TEXTS: &[(&str, &str, &str)] = &[
     ),
     ("why.to", " to {called}", " an {called}"),
     (
+        "why.account",
+        " on line {account}",
+        " auf Leitung {account}",
+    ),
+    (
         "why.log_only",
         " (log-only: would {would})",
         " (nur protokolliert: würde {would})",
@@ -609,6 +614,7 @@ const TEXTS: &[(&str, &str, &str)] = &[
     ("crit.hours", "hours: {hours}", "Uhrzeit: {hours}"),
     ("crit.weekdays", "weekdays: {days}", "Wochentage: {days}"),
     ("crit.to", "to: {to}", "an: {to}"),
+    ("crit.accounts", "line: {accounts}", "Leitung: {accounts}"),
     ("crit.any", "every caller", "jeder Anrufer"),
 ];
 

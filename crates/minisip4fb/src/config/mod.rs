@@ -196,6 +196,8 @@ pub struct Rule {
     pub weekdays: Vec<String>,
     /// Only when one of these household numbers was dialled.
     pub to: Vec<String>,
+    /// Only for calls to these accounts (`[fritzbox]` or `[[account]]`, by name).
+    pub accounts: Vec<String>,
     pub action: Option<Action>,
     /// Decide and log, but let it ring.
     pub log_only: bool,

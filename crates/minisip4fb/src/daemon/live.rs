@@ -24,6 +24,7 @@ use crate::controls::shield::Shield;
 use crate::net::{IncomingCall, Verdict};
 use crate::phoneblock::api::Api;
 use crate::phoneblock::store::Store;
+use crate::screen::rules::Reached;
 
 /// A call waiting for its check: its decision from local data.
 pub struct Job {
@@ -201,7 +202,11 @@ impl LiveCheck {
         let called = decided.caller.called.clone();
         let changed = match (&live, &rules) {
             (Some(live), Some(rules)) => {
-                rules.decide_live(&decided.decision, called.as_deref(), local, live)
+                let reached = Reached {
+                    called: called.as_deref(),
+                    account: Some(&decided.account),
+                };
+                rules.decide_live(&decided.decision, reached, local, live)
             }
             _ => None,
         };
@@ -281,7 +286,11 @@ mod tests {
             live.start(line.call(CallId(call)), decided(n), now, SystemTime::now())
                 .is_ok()
         };
-        assert!(rules.wants_live_check(&decided("0301111111").decision, None, Default::default()));
+        assert!(rules.wants_live_check(
+            &decided("0301111111").decision,
+            Reached::default(),
+            Default::default()
+        ));
         assert!(start(1, "0301111111"));
         assert!(!start(2, "0301111111"), "that caller's check still runs");
         let job = live.take(line.call(CallId(1))).expect("handed over");

@@ -556,7 +556,9 @@ async fn registration_events(
                 registered = true;
                 let expires = expires.as_secs();
                 if ever {
-                    tracing::info!("{whose}registration restored (binding granted for {expires} s)");
+                    tracing::info!(
+                        "{whose}registration restored (binding granted for {expires} s)"
+                    );
                     let _ = events.send(DaemonEvent::RegistrationRestored {
                         time: Time::now(),
                         account: account.clone(),

@@ -9,14 +9,14 @@ use std::sync::mpsc::{SyncSender, TrySendError};
 use std::time::{Duration, Instant, SystemTime};
 
 use super::live::LiveCheck;
-pub use super::note::{Decided, Line};
 use super::note::Note;
+pub use super::note::{Decided, Line};
 pub use super::verdict::decide;
 use super::verdict::{apply_shield, local_time};
 use crate::controls::RulesSnapshot;
 use crate::controls::shield::Shield;
 use crate::net::{CallId, CallerId, Outcome, Screen, ScriptEnd, Verdict};
-use crate::screen::rules::History;
+use crate::screen::rules::{History, Reached};
 
 /// How long notes gather before they are handed to the book-keeper: a
 /// call's decision and its end usually go together, waking it once, and
@@ -102,8 +102,7 @@ impl Screen for DaemonScreen {
         let Some(rules) = self.rules.load_full() else {
             return Verdict::Defer;
         };
-        let (mut decided, mut verdict) =
-            decide(&rules, &mut self.history, caller, now, &self.line);
+        let (mut decided, mut verdict) = decide(&rules, &mut self.history, caller, now, &self.line);
         apply_shield(&self.shield, &mut decided, &mut verdict);
         let (wall, mut decided) = (SystemTime::now(), Box::new(decided));
         // Ringing, and PhoneBlock's live check could still end it: it
@@ -112,7 +111,10 @@ impl Screen for DaemonScreen {
             && verdict == Verdict::Ring
             && rules.wants_live_check(
                 &decided.decision,
-                caller.called.as_deref(),
+                Reached {
+                    called: caller.called.as_deref(),
+                    account: Some(&self.line.name),
+                },
                 local_time(&rules),
             )
         {

@@ -9,7 +9,7 @@ use super::note::{Decided, Line};
 use crate::call::{Action, LogOnly};
 use crate::controls::shield::Shield;
 use crate::net::{CallerId, Reject, Script, Verdict};
-use crate::screen::rules::{History, Rules};
+use crate::screen::rules::{History, Reached, Rules};
 
 /// The shield off: what the rules said is kept, what is done is `ring`
 /// (an `answer` rule, the household's own, still picks up).
@@ -30,13 +30,11 @@ pub fn decide(
 ) -> (Decided, Verdict) {
     rules.remember(history, caller.number.as_deref(), now);
     let local = local_time(rules);
-    let decision = rules.decide(
-        caller.number.as_deref(),
-        caller.called.as_deref(),
-        history,
-        now,
-        local,
-    );
+    let reached = Reached {
+        called: caller.called.as_deref(),
+        account: Some(&line.name),
+    };
+    let decision = rules.decide(caller.number.as_deref(), reached, history, now, local);
     let verdict = verdict_of(
         decision.effective(),
         rules.script(&decision),

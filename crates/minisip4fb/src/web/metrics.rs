@@ -151,7 +151,7 @@ impl Metrics {
                 .get_or_create(&labels)
                 .set(unix.map_or(0, |d| d.as_secs() as i64));
             // Shown at 0 before the first failure, as a counter should be.
-            self.registration_failures.get_or_create(&labels);
+            let _ = self.registration_failures.get_or_create(&labels);
         }
         self.rules.set(rules as i64);
         for (list, n) in lists {

@@ -334,7 +334,10 @@ fn status(app: &Shared) -> serde_json::Value {
             "whitelist": l.personal.whitelist.len(),
         })
     });
-    let mut status = accounts.first().cloned().unwrap_or_else(|| serde_json::json!({}));
+    let mut status = accounts
+        .first()
+        .cloned()
+        .unwrap_or_else(|| serde_json::json!({}));
     let more = serde_json::json!({
         "accounts": accounts,
         "rules": app.rules.load().as_ref().map_or(0, |r| r.len()),

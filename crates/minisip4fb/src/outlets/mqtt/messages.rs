@@ -435,7 +435,10 @@ mod tests {
             .expect("office's entity");
         assert_eq!(office.1["state_topic"], "minisip4fb/registration/office");
         assert_eq!(office.1["name"], "Registered (office)");
-        let mut two_ids: Vec<_> = two.iter().map(|(_, c)| c["unique_id"].to_string()).collect();
+        let mut two_ids: Vec<_> = two
+            .iter()
+            .map(|(_, c)| c["unique_id"].to_string())
+            .collect();
         two_ids.sort();
         two_ids.dedup();
         assert_eq!(two_ids.len(), 12);

@@ -57,6 +57,8 @@ pub enum RuleError {
     Weekday(String),
     #[error("to: {0:?} is not a phone number")]
     To(String),
+    #[error("accounts: no account is named {name:?} (the config's: {known})")]
+    Account { name: String, known: String },
     #[error(
         "no action: add action = \"ring\", \"terminate\", \"decline\", \"ignore-silently\", \"terminate-and-bar\" or \"answer\""
     )]

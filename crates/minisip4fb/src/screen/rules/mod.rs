@@ -51,6 +51,7 @@ struct Rule {
     hours: Option<(NaiveTime, NaiveTime)>,
     weekdays: Vec<Weekday>,
     to: Vec<String>,
+    accounts: Vec<Arc<str>>,
     action: Action,
     log_only: bool,
     /// What the rule asks, as the config says it (for people to read).
@@ -115,6 +116,15 @@ fn script(r: &config::Rule, action: Action) -> Result<Option<Arc<Script>>, RuleE
             collect,
         })
     }))
+}
+
+/// Where a call arrived: the household number dialled (the Box's
+/// `P-Called-Party-ID`) and the account whose phone it rang; `default()`
+/// for neither known.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Reached<'a> {
+    pub called: Option<&'a str>,
+    pub account: Option<&'a str>,
 }
 
 /// All rules, ready to decide.
@@ -266,6 +276,22 @@ fn compile_rule(
         r.to.iter()
             .map(|t| number::dialled_e164(t, home).ok_or_else(|| at(RuleError::To(t.clone()))))
             .collect::<Result<Vec<_>, _>>()?;
+    let known: Vec<&str> = cfg.accounts(true).iter().map(|a| a.name()).collect();
+    let accounts = r
+        .accounts
+        .iter()
+        .map(|a| {
+            known
+                .contains(&a.as_str())
+                .then(|| Arc::from(a.as_str()))
+                .ok_or_else(|| {
+                    at(RuleError::Account {
+                        name: a.clone(),
+                        known: known.join(", "),
+                    })
+                })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     let action = r.action.ok_or_else(|| at(RuleError::NoAction))?;
     let script = script(r, action).map_err(at)?;
     let shown = criteria(r, &lists, with_community.as_ref().map(|(_, v)| *v));
@@ -301,6 +327,7 @@ fn compile_rule(
         hours,
         weekdays,
         to,
+        accounts,
         action,
         log_only: r.log_only,
         script,
@@ -472,7 +499,7 @@ impl Rules {
     pub fn decide(
         &self,
         number: Option<&str>,
-        called: Option<&str>,
+        reached: Reached,
         history: &History,
         now: Instant,
         local: NaiveDateTime,
@@ -493,9 +520,7 @@ impl Rules {
             }
         };
         let probe = e164.as_deref().and_then(Probe::new);
-        let called = called
-            .filter(|_| self.wants_called)
-            .and_then(|c| number::dialled_e164(c, &self.home));
+        let called = self.called(reached);
         for rule in &self.rules {
             // A door opener locked for this caller (failed PINs) or closed
             // by its daily ceiling does not answer: the next rule decides.
@@ -510,7 +535,7 @@ impl Rules {
             if let Some((matched, name)) = rule.matches(
                 &class,
                 probe.as_ref(),
-                called.as_deref(),
+                (called.as_deref(), reached.account),
                 history,
                 now,
                 local,
@@ -531,6 +556,10 @@ impl Rules {
                     matched,
                     hours: rule.hours,
                     to: called.clone().filter(|_| !rule.to.is_empty()),
+                    account: reached
+                        .account
+                        .filter(|_| !rule.accounts.is_empty())
+                        .map(str::to_owned),
                 };
                 return Decision {
                     action: rule.action,
@@ -561,29 +590,32 @@ impl Rules {
     /// no rule decided from local data and that would ring: the first
     /// rule with `phoneblock:community` whose conditions hold (and that
     /// does not ring anyway).
-    fn live_rule(&self, d: &Decision, called: Option<&str>, local: NaiveDateTime) -> Option<&Rule> {
+    fn live_rule(&self, d: &Decision, reached: Reached, local: NaiveDateTime) -> Option<&Rule> {
         if !matches!(d.why, Why::Default { .. })
             || d.effective() != Action::Ring
             || d.e164.is_none()
         {
             return None;
         }
-        let called = called
-            .filter(|_| self.wants_called)
-            .and_then(|c| number::dialled_e164(c, &self.home));
+        let called = self.called(reached);
         self.rules.iter().find(|r| {
-            r.community.is_some() && r.action != Action::Ring && r.holds(called.as_deref(), local)
+            r.community.is_some()
+                && r.action != Action::Ring
+                && r.holds((called.as_deref(), reached.account), local)
         })
     }
 
+    /// The dialled household number in E.164, when a rule asks for it.
+    fn called(&self, reached: Reached) -> Option<String> {
+        reached
+            .called
+            .filter(|_| self.wants_called)
+            .and_then(|c| number::dialled_e164(c, &self.home))
+    }
+
     /// Whether PhoneBlock's live check could change the decision `d`.
-    pub fn wants_live_check(
-        &self,
-        d: &Decision,
-        called: Option<&str>,
-        local: NaiveDateTime,
-    ) -> bool {
-        self.live_rule(d, called, local).is_some()
+    pub fn wants_live_check(&self, d: &Decision, reached: Reached, local: NaiveDateTime) -> bool {
+        self.live_rule(d, reached, local).is_some()
     }
 
     /// The decision for call `d` once PhoneBlock's live check answered:
@@ -594,11 +626,11 @@ impl Rules {
     pub fn decide_live(
         &self,
         d: &Decision,
-        called: Option<&str>,
+        reached: Reached,
         local: NaiveDateTime,
         answer: &phoneblock::Live,
     ) -> Option<Decision> {
-        let rule = self.live_rule(d, called, local)?;
+        let rule = self.live_rule(d, reached, local)?;
         let (_, min_votes) = rule.community.as_ref()?;
         let spam = answer.blacklisted
             || answer.votes >= *min_votes
@@ -627,6 +659,10 @@ impl Rules {
                 matched: Matched::Live(answer.clone()),
                 hours: rule.hours,
                 to: None,
+                account: reached
+                    .account
+                    .filter(|_| !rule.accounts.is_empty())
+                    .map(str::to_owned),
             },
             ..d.clone()
         })
@@ -646,8 +682,9 @@ impl Rule {
             || self.repeated.is_some()
     }
 
-    /// Its conditions: `hours`, `weekdays` and `to` all hold.
-    fn holds(&self, called: Option<&str>, local: NaiveDateTime) -> bool {
+    /// Its conditions: `hours`, `weekdays`, `to` and `accounts` all hold
+    /// (for the call's dialled number in E.164 and its account).
+    fn holds(&self, (called, account): (Option<&str>, Option<&str>), local: NaiveDateTime) -> bool {
         if let Some((from, to)) = self.hours {
             let t = local.time();
             let inside = if from <= to {
@@ -661,6 +698,8 @@ impl Rule {
         }
         (self.weekdays.is_empty() || self.weekdays.contains(&local.weekday()))
             && (self.to.is_empty() || called.is_some_and(|c| self.to.iter().any(|t| t == c)))
+            && (self.accounts.is_empty()
+                || account.is_some_and(|a| self.accounts.iter().any(|x| &**x == a)))
     }
 
     /// Who-criteria are alternatives (any may match); `hours`, `weekdays`
@@ -670,12 +709,12 @@ impl Rule {
         &self,
         class: &LazyClass,
         probe: Option<&Probe>,
-        called: Option<&str>,
+        reached: (Option<&str>, Option<&str>),
         history: &History,
         now: Instant,
         local: NaiveDateTime,
     ) -> Option<(Matched, Option<String>)> {
-        if !self.holds(called, local) {
+        if !self.holds(reached, local) {
             return None;
         }
         if !self.has_who() {

@@ -181,7 +181,13 @@ fn at(h: u32, m: u32) -> NaiveDateTime {
 }
 
 fn decide(r: &Rules, n: Option<&str>) -> Decision {
-    r.decide(n, None, &History::default(), Instant::now(), at(12, 0))
+    r.decide(
+        n,
+        Reached::default(),
+        &History::default(),
+        Instant::now(),
+        at(12, 0),
+    )
 }
 
 const CONFIG: &str = r#"
@@ -289,15 +295,18 @@ fn time_windows_weekdays_and_called_number() {
     let h = History::default();
     let now = Instant::now();
     assert_eq!(
-        r.decide(Some("040123"), None, &h, now, at(23, 30)).action,
+        r.decide(Some("040123"), Reached::default(), &h, now, at(23, 30))
+            .action,
         Action::Decline
     );
     assert_eq!(
-        r.decide(Some("040123"), None, &h, now, at(6, 59)).action,
+        r.decide(Some("040123"), Reached::default(), &h, now, at(6, 59))
+            .action,
         Action::Decline
     );
     assert_eq!(
-        r.decide(Some("040123"), None, &h, now, at(7, 0)).action,
+        r.decide(Some("040123"), Reached::default(), &h, now, at(7, 0))
+            .action,
         Action::Ring
     );
     let saturday = chrono::NaiveDate::from_ymd_opt(2026, 11, 28)
@@ -305,17 +314,36 @@ fn time_windows_weekdays_and_called_number() {
         .and_hms_opt(12, 0, 0)
         .unwrap();
     assert_eq!(
-        r.decide(Some("040123"), None, &h, now, saturday).action,
+        r.decide(Some("040123"), Reached::default(), &h, now, saturday)
+            .action,
         Action::IgnoreSilently
     );
     assert_eq!(
-        r.decide(Some("01701234567"), Some("0301111111"), &h, now, at(12, 0))
-            .action,
+        r.decide(
+            Some("01701234567"),
+            Reached {
+                called: Some("0301111111"),
+                account: None
+            },
+            &h,
+            now,
+            at(12, 0)
+        )
+        .action,
         Action::Terminate
     );
     assert_eq!(
-        r.decide(Some("01701234567"), Some("0302222222"), &h, now, at(12, 0))
-            .action,
+        r.decide(
+            Some("01701234567"),
+            Reached {
+                called: Some("0302222222"),
+                account: None
+            },
+            &h,
+            now,
+            at(12, 0)
+        )
+        .action,
         Action::Ring
     );
 }
@@ -327,7 +355,8 @@ fn repeated_callers_with_a_fake_clock() {
     let t0 = Instant::now();
     let call = |h: &mut History, t: Instant| {
         r.remember(h, Some("0401234567"), t);
-        r.decide(Some("0401234567"), None, h, t, at(12, 0)).action
+        r.decide(Some("0401234567"), Reached::default(), h, t, at(12, 0))
+            .action
     };
     assert_eq!(call(&mut h, t0), Action::Ring);
     assert_eq!(call(&mut h, t0 + Duration::from_secs(60)), Action::Ring);
@@ -509,4 +538,60 @@ mod example_config {
         assert!(warnings.is_empty(), "{warnings:?}");
         assert_eq!(rules.len(), 8);
     }
+}
+
+#[test]
+fn a_rule_for_some_accounts_holds_only_for_their_calls() {
+    let toml = "[fritzbox]\nuser = \"620\"\nname = \"home\"\n\
+        [[account]]\nname = \"office\"\nhost = \"192.0.2.9\"\nuser = \"621\"\n\
+        [[rule]]\nname = \"office hours\"\naccounts = [\"office\"]\nnumbers = [\"0170*\"]\naction = \"terminate\"\n";
+    let r = rules(toml);
+    let to = |account| Reached {
+        called: None,
+        account: Some(account),
+    };
+    let h = History::default();
+    let d = r.decide(
+        Some("01701234567"),
+        to("office"),
+        &h,
+        Instant::now(),
+        at(12, 0),
+    );
+    assert_eq!(d.action, Action::Terminate);
+    assert_eq!(
+        d.why.to_string(),
+        "rule 1 \"office hours\": +491701234567 matches +49170* on line office"
+    );
+    assert_eq!(
+        translate(&d.why.to_string(), Lang::De).as_deref(),
+        Some("Regel 1 \"office hours\": +491701234567 passt zu +49170* auf Leitung office")
+    );
+    let home = r.decide(
+        Some("01701234567"),
+        to("home"),
+        &h,
+        Instant::now(),
+        at(12, 0),
+    );
+    assert_eq!(home.action, Action::Ring);
+    assert_eq!(
+        r.decide(
+            Some("01701234567"),
+            Reached::default(),
+            &h,
+            Instant::now(),
+            at(12, 0)
+        )
+        .action,
+        Action::Ring,
+        "no account known: the rule does not hold"
+    );
+    // A name no account has is refused, with the names there are.
+    let cfg = config::parse(&toml.replace("[\"office\"]", "[\"ofice\"]")).unwrap();
+    let e = Rules::compile(&cfg).unwrap_err().to_string();
+    assert!(
+        e.contains("accounts: no account is named \"ofice\" (the config's: home, office)"),
+        "{e}"
+    );
 }

@@ -95,6 +95,9 @@ pub(super) fn criteria(
     if !r.to.is_empty() {
         out.push(Said::new("crit.to").with("to", joined(&r.to)));
     }
+    if !r.accounts.is_empty() {
+        out.push(Said::new("crit.accounts").with("accounts", joined(&r.accounts)));
+    }
     if out.is_empty() {
         out.push(Said::new("crit.any"));
     }

@@ -65,9 +65,11 @@ pub enum Why {
         /// The number as shown (E.164 when known); `None` when withheld.
         who: Option<String>,
         matched: Matched,
-        /// The rule's `hours`, and the called number for a rule with `to`.
+        /// The rule's `hours`, the called number for a rule with `to`,
+        /// and the account for a rule with `accounts`.
         hours: Option<(NaiveTime, NaiveTime)>,
         to: Option<String>,
+        account: Option<String>,
     },
 }
 
@@ -146,7 +148,7 @@ impl Why {
     /// The reason as sentences of the catalogue, with English values.
     fn said(&self) -> Vec<Said> {
         let anonymous = "anonymous";
-        let (rule, who, matched, hours, to) = match self {
+        let (rule, who, matched, hours, to, account) = match self {
             Why::Internal(n) => return vec![Said::new("why.internal").with("number", n)],
             Why::Default { action, who } => {
                 return vec![
@@ -161,7 +163,8 @@ impl Why {
                 matched,
                 hours,
                 to,
-            } => (rule, who, matched, hours, to),
+                account,
+            } => (rule, who, matched, hours, to, account),
         };
         let shown = who.as_deref().unwrap_or(anonymous);
         let it = |key| Said::new(key).with("who", shown);
@@ -211,6 +214,9 @@ impl Why {
         if let Some(c) = to {
             out.push(Said::new("why.to").with("called", c));
         }
+        if let Some(a) = account {
+            out.push(Said::new("why.account").with("account", a));
+        }
         out
     }
 }
@@ -244,7 +250,7 @@ const MATCHED: &[&str] = &[
 ];
 
 /// The sentences a rule's reason may end with, in order.
-const ENDINGS: [&str; 3] = ["why.hours", "why.to", "why.log_only"];
+const ENDINGS: [&str; 4] = ["why.hours", "why.to", "why.account", "why.log_only"];
 
 /// A sentence of the catalogue as a regular expression that reads its
 /// values back: (the pattern, the key). `ending`: it ends the text, after
@@ -424,7 +430,15 @@ mod tests {
             },
         ];
         for m in matched {
-            for (hours, to) in [(None, None), (hours, Some("+49301111111".to_owned()))] {
+            for (hours, to, account) in [
+                (None, None, None),
+                (
+                    hours,
+                    Some("+49301111111".to_owned()),
+                    Some("office".to_owned()),
+                ),
+                (None, None, Some("home-2".to_owned())),
+            ] {
                 whys.push(Why::Rule {
                     rule: rule.clone(),
                     who: if m == Matched::Anonymous {
@@ -435,6 +449,7 @@ mod tests {
                     matched: m.clone(),
                     hours,
                     to,
+                    account,
                 });
             }
         }
