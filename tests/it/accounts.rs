@@ -90,6 +90,17 @@ async fn two_boxes_one_daemon_and_one_box_gone() {
         assert_eq!(a["registration"], "registered", "{a}");
         assert!(a["last_heard"].is_string(), "{a}");
     }
+    // The dashboard: each account's registration, and the calls' lines.
+    let (_, page) = crate::web::get(&format!("{web}/"), &[("Accept-Language", "en")]);
+    for row in [
+        "Registration (home)",
+        "Registration (office)",
+        "FRITZ!Box (office)",
+    ] {
+        assert!(page.contains(row), "{row} in\n{page}");
+    }
+    let (_, page) = crate::web::get(&format!("{web}/calls"), &[]);
+    assert!(page.contains("data-accounts=\"2\""), "{page}");
     let (_, metrics) = crate::web::get(&format!("{web}/metrics"), &[]);
     for line in [
         "minisip4fb_registered{account=\"home\"} 1",

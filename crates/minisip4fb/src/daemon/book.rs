@@ -50,6 +50,8 @@ pub struct Outlets {
     pub report: Option<mpsc::Sender<u64>>,
     /// The door openers' failed PINs.
     pub doors: Option<crate::controls::doors::Doors>,
+    /// Several accounts: each call's log line names its account.
+    pub several: bool,
 }
 
 struct Open {
@@ -370,8 +372,12 @@ impl Book {
             bye_ms,
             ended: Time::now(),
         });
+        let line = match (&record.account, self.out.several) {
+            (Some(a), true) => format!(" on line {a}"),
+            _ => String::new(),
+        };
         tracing::info!(
-            "call from {} to {}: {} ({}); {outcome}{}",
+            "call from {} to {}{line}: {} ({}); {outcome}{}",
             record.caller.who(Lang::En),
             printable(record.called.as_deref().unwrap_or("?")),
             record.decision,

@@ -234,6 +234,7 @@ pub async fn serve(
         calls: parts.calls,
         bar: bar.clone(),
         report,
+        several,
     };
     let log = parts.calllog_path.clone();
     let retention = parts.source.config.calllog.retention_days;

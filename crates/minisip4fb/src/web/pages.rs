@@ -183,33 +183,66 @@ fn rows(rows: &[(String, String)]) -> String {
 /// TR-064. Reloaded by the script when the registration changes.
 pub(super) async fn status(State(app): State<App>, Visit { lang, asked, .. }: Visit) -> Response {
     let s = super::status(&app);
-    let text = |k: &str| match &s[k] {
+    let shown = |v: &serde_json::Value| match v {
         serde_json::Value::Null => "–".to_owned(),
         serde_json::Value::String(v) => escape(&local_time(v)),
         v => escape(&v.to_string()),
     };
-    let state = s["registration"].as_str().unwrap_or("unregistered");
+    let text = |k: &str| shown(&s[k]);
     let yes_no = |b: bool| lang.t(if b { "yes" } else { "no" });
-    let mut table = vec![
-        (
-            lang.t("registration").to_owned(),
-            format!(
-                "<span class=\"badge reg-{state}\" id=\"registration\">{}</span>",
-                lang.t(&format!("reg.{state}"))
+    // Each account's registration; with several, each row names it.
+    let accounts = s["accounts"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let mut table = Vec::new();
+    for (i, a) in accounts.iter().enumerate() {
+        let of = if accounts.len() > 1 {
+            format!(" ({})", shown(&a["account"]))
+        } else {
+            String::new()
+        };
+        let state = a["registration"].as_str().unwrap_or("unregistered");
+        // The script watches the first one's badge.
+        let id = if i == 0 { " id=\"registration\"" } else { "" };
+        table.extend([
+            (
+                format!("{}{of}", lang.t("registration")),
+                format!(
+                    "<span class=\"badge reg-{state}\"{id}>{}</span>",
+                    lang.t(&format!("reg.{state}"))
+                ),
             ),
-        ),
-        (lang.t("since").to_owned(), text("since")),
-        (lang.t("last_heard").to_owned(), text("last_heard")),
-        (
-            lang.t("granted").to_owned(),
-            s["expires"]
-                .as_u64()
-                .map_or_else(|| "–".to_owned(), |e| format!("{e} s")),
-        ),
-        (
-            "FRITZ!Box".to_owned(),
-            format!("{} ({} {})", text("fritzbox"), lang.t("user"), text("user")),
-        ),
+            (format!("{}{of}", lang.t("since")), shown(&a["since"])),
+            (
+                format!("{}{of}", lang.t("last_heard")),
+                shown(&a["last_heard"]),
+            ),
+            (
+                format!("{}{of}", lang.t("granted")),
+                a["expires"]
+                    .as_u64()
+                    .map_or_else(|| "–".to_owned(), |e| format!("{e} s")),
+            ),
+            (
+                format!("FRITZ!Box{of}"),
+                format!(
+                    "{} ({} {})",
+                    shown(&a["fritzbox"]),
+                    lang.t("user"),
+                    shown(&a["user"])
+                ),
+            ),
+            (
+                format!("{}{of}", lang.t("last_error")),
+                match a["last_error"].as_str() {
+                    Some(e) => format!("{} ({})", escape(e), shown(&a["last_error_at"])),
+                    None => lang.t("none").to_owned(),
+                },
+            ),
+        ]);
+    }
+    table.extend([
         (lang.t("rules").to_owned(), text("rules")),
         (lang.t("shield").to_owned(), {
             let on = s["shield"] == true;
@@ -230,14 +263,7 @@ pub(super) async fn status(State(app): State<App>, Visit { lang, asked, .. }: Vi
             lang.t("log_only").to_owned(),
             yes_no(s["log_only"] == true).to_owned(),
         ),
-        (
-            lang.t("last_error").to_owned(),
-            match s["last_error"].as_str() {
-                Some(e) => format!("{} ({})", escape(e), text("last_error_at")),
-                None => lang.t("none").to_owned(),
-            },
-        ),
-    ];
+    ]);
     let pb = &s["phoneblock"];
     table.push((
         "PhoneBlock".to_owned(),
@@ -360,7 +386,7 @@ pub(super) async fn calls(State(app): State<App>, Visit { lang, asked, q }: Visi
          <button>{filter}</button></form>\
          <p class=\"toolbar\"><span id=\"live\" class=\"live off\">{offline}</span>{bar}</p>\
          <p id=\"msg\" role=\"status\" aria-live=\"polite\"></p>\
-         <table id=\"calls\" class=\"calls\"><thead><tr><th>{time}</th><th>{caller}</th><th>{called}</th>\
+         <table id=\"calls\" class=\"calls\" data-accounts=\"{accounts}\"><thead><tr><th>{time}</th><th>{caller}</th><th>{called}</th>\
          <th>{decision}</th><th>{outcome}</th><th>INVITE→BYE</th><th>{actions}</th></tr></thead>\
          <tbody></tbody></table><p id=\"empty\" hidden>{no_calls}</p>\
          <dialog id=\"report-dialog\"><form method=\"dialog\"><h2>PhoneBlock</h2><p class=\"number\"></p>\
@@ -380,6 +406,7 @@ pub(super) async fn calls(State(app): State<App>, Visit { lang, asked, q }: Visi
         time = lang.t("time"),
         caller = lang.t("caller"),
         called = lang.t("called"),
+        accounts = app.phones.len(),
         decision = lang.t("decision"),
         outcome = lang.t("outcome"),
         actions = lang.t("actions"),

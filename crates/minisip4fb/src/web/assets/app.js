@@ -96,7 +96,12 @@ function fill(tr, rec) {
   who.append(el("span", "number", rec.shown || t("who.anonymous")));
   if (rec.name && rec.name !== rec.caller) who.append(el("span", "name", rec.name));
   tr.append(who);
-  tr.append(el("td", "called", rec.called || ""));
+  const called = el("td", "called", rec.called || "");
+  // With several accounts, the line the call came in on.
+  if (rec.account && Number(document.querySelector("#calls")?.dataset.accounts) > 1) {
+    called.append(el("span", "line", rec.account));
+  }
+  tr.append(called);
   const why = el("td", "decision");
   // The call log's words in the page's language (`shown_…`, asked for
   // with `lang=`), else as they are.
