@@ -377,7 +377,8 @@ async fn set_up(config_path: &std::path::Path) -> Result<(), String> {
             config: Some(config_path.to_owned()),
             ..BoxArgs::default()
         },
-        user: "minisip4fb".into(),
+        account: None,
+        user: None,
         name: "minisip4fb".into(),
         incoming: String::new(),
         dry_run: false,

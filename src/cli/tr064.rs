@@ -36,6 +36,8 @@ pub enum SetupError {
         "the FRITZ!Box already has {0} IP phones, the most it keeps: delete one under Telefonie → Telefoniegeräte, or pass --user with the name of one to take over"
     )]
     BoxFull(usize),
+    #[error("account name {0:?}: use 1 to 32 letters, digits, '-' or '_'")]
+    AccountName(String),
 }
 
 #[derive(Args, Debug, Clone, Default)]
@@ -60,12 +62,16 @@ fn connect(
     a: &BoxArgs,
     given: Option<String>,
     pin_into: Option<&Path>,
+    account: Option<&str>,
 ) -> Result<(Client, BoxLink, Option<config::Config>), SetupError> {
     let cfg = match &a.config {
         Some(p) if p.exists() => Some(config::load(p)?),
         _ => None,
     };
-    let f = cfg.as_ref().map(|c| c.fritzbox.clone()).unwrap_or_default();
+    let f = cfg
+        .as_ref()
+        .and_then(|c| account_table(c, account).cloned())
+        .unwrap_or_default();
     let url = a
         .url
         .clone()
@@ -91,18 +97,32 @@ fn connect(
         f.tr064_fingerprint,
         pin_into.map(Path::to_path_buf),
     )
+    .for_account(account)
     .interactive();
     let client = link.connect()?;
     Ok((client, link, cfg))
+}
+
+/// `[fritzbox]` (`account` `None`), or the `[[account]]` named so.
+fn account_table<'c>(c: &'c config::Config, account: Option<&str>) -> Option<&'c config::Fritzbox> {
+    match account {
+        None => Some(&c.fritzbox),
+        Some(name) => c.accounts.iter().find(|f| f.name.as_deref() == Some(name)),
+    }
 }
 
 #[derive(Args, Debug, Clone)]
 pub struct SetupArgs {
     #[command(flatten)]
     pub target: BoxArgs,
-    /// The IP phone's user name at the Box.
-    #[arg(long, default_value = "minisip4fb")]
-    pub user: String,
+    /// Set up one more account, an `[[account]]` of this name (a second
+    /// Box, or a second IP phone at the same Box), instead of `[fritzbox]`.
+    #[arg(long, value_name = "NAME")]
+    pub account: Option<String>,
+    /// The IP phone's user name at the Box [default: minisip4fb; with
+    /// --account, minisip4fb-NAME].
+    #[arg(long)]
+    pub user: Option<String>,
     /// The name the Box shows for it.
     #[arg(long, default_value = "minisip4fb")]
     pub name: String,
@@ -149,23 +169,47 @@ pub(crate) fn do_setup(a: &SetupArgs, admin_password: Option<String>) -> Result<
         .config
         .clone()
         .unwrap_or_else(|| PathBuf::from("minisip4fb.toml"));
+    let account = a.account.as_deref();
+    if let Some(name) = account
+        && !config::valid_account_name(name)
+    {
+        return Err(SetupError::AccountName(name.to_owned()));
+    }
+    // A second account never takes the first one's IP phone (and resets
+    // its password) by default.
+    let user = a.user.clone().unwrap_or_else(|| match account {
+        Some(name) => format!("minisip4fb-{name}"),
+        None => "minisip4fb".to_owned(),
+    });
+    let a = &SetupArgs {
+        user: Some(user),
+        ..a.clone()
+    };
+    let user = a.user.as_deref().unwrap_or_default();
     let pin_into = (!a.dry_run).then_some(config_path.as_path());
-    let (mut client, link, cfg) = connect(&a.target, admin_password, pin_into)?;
+    let (mut client, link, cfg) = connect(&a.target, admin_password, pin_into, account)?;
     let (url, admin) = (link.url(), link.user());
     let base = config::base_dir(Some(&config_path));
+    let table = cfg.as_ref().and_then(|c| account_table(c, account));
+    let section = match account {
+        Some(name) => format!("[[account]] {name:?}"),
+        None => "[fritzbox]".to_owned(),
+    };
     // The loaded config's paths are resolved: written back as the file
     // had it, relative to its directory.
-    let pw_path = cfg
-        .as_ref()
-        .and_then(|c| c.fritzbox.password_file.clone())
-        .unwrap_or_else(|| base.join("password"));
+    let pw_path = table
+        .and_then(|f| f.password_file.clone())
+        .unwrap_or_else(|| match account {
+            Some(name) => base.join(format!("{name}.password")),
+            None => base.join("password"),
+        });
     let pw_file = pw_path.strip_prefix(&base).unwrap_or(&pw_path).to_owned();
     let known_pw = std::fs::read_to_string(&pw_path)
         .ok()
         .map(|s| s.lines().next().unwrap_or("").to_owned())
         .filter(|p| !p.is_empty());
     let phones = client.ip_phones()?;
-    let existing = phones.iter().find(|p| p.username == a.user);
+    let existing = phones.iter().find(|p| p.username == user);
     if existing.is_none() && phones.len() >= fritzbox::BOX_MAX_IP_PHONES {
         return Err(SetupError::BoxFull(phones.len()));
     }
@@ -176,15 +220,14 @@ pub(crate) fn do_setup(a: &SetupArgs, admin_password: Option<String>) -> Result<
         .next()
         .unwrap_or("fritz.box")
         .to_owned();
-    let config_ok = cfg.as_ref().is_some_and(|c| {
-        c.fritzbox.user.as_deref() == Some(a.user.as_str()) && c.fritzbox.password_file.is_some()
-    });
+    let config_ok =
+        table.is_some_and(|f| f.user.as_deref() == Some(user) && f.password_file.is_some());
 
     let (internal, new_pw) = match (existing, &known_pw) {
         (Some(p), Some(_)) => {
             println!(
                 "IP phone {:?} exists at the Box (index {}, internal number {}); its password is in {}",
-                a.user,
+                user,
                 p.index,
                 p.internal_number,
                 pw_path.display()
@@ -201,7 +244,7 @@ pub(crate) fn do_setup(a: &SetupArgs, admin_password: Option<String>) -> Result<
             if a.dry_run {
                 println!(
                     "would {verb} IP phone {:?} at index {index} and store its password in {}",
-                    a.user,
+                    user,
                     pw_path.display()
                 );
                 (String::new(), None)
@@ -209,7 +252,7 @@ pub(crate) fn do_setup(a: &SetupArgs, admin_password: Option<String>) -> Result<
                 let pw = strong_password();
                 let (index, internal) = match client.set_ip_phone(
                     index,
-                    &a.user,
+                    user,
                     &pw,
                     &a.name,
                     &a.incoming,
@@ -223,12 +266,12 @@ pub(crate) fn do_setup(a: &SetupArgs, admin_password: Option<String>) -> Result<
                     {
                         println!(
                             "the FRITZ!Box does not change IP phone {:?} in place (error 820): deleting and re-creating it",
-                            a.user
+                            user
                         );
                         client.delete_ip_phone(index)?;
                         let last = phones.len() as u32 - 1;
                         let internal =
-                            client.set_ip_phone(last, &a.user, &pw, &a.name, &a.incoming)?;
+                            client.set_ip_phone(last, user, &pw, &a.name, &a.incoming)?;
                         (last, internal)
                     }
                     Err(e) => return Err(e.into()),
@@ -240,7 +283,7 @@ pub(crate) fn do_setup(a: &SetupArgs, admin_password: Option<String>) -> Result<
                 };
                 println!(
                     "{done} IP phone {:?} at index {index}: internal number {internal}",
-                    a.user
+                    user
                 );
                 (internal, Some(pw))
             }
@@ -249,7 +292,7 @@ pub(crate) fn do_setup(a: &SetupArgs, admin_password: Option<String>) -> Result<
     if a.dry_run {
         if !config_ok {
             println!(
-                "would write user, password_file and host to [fritzbox] of {}",
+                "would write user, password_file and host to {section} of {}",
                 config_path.display()
             );
         }
@@ -260,9 +303,9 @@ pub(crate) fn do_setup(a: &SetupArgs, admin_password: Option<String>) -> Result<
         write_private(&pw_path, &format!("{pw}\n"))?;
     }
     if !config_ok {
-        update_config(&config_path, &a.user, &pw_file, &host)?;
+        update_config(&config_path, account, user, &pw_file, &host)?;
         println!(
-            "wrote [fritzbox] user, password_file and host to {}",
+            "wrote {section} user, password_file and host to {}",
             config_path.display()
         );
         if url.starts_with("http://") {
@@ -270,7 +313,7 @@ pub(crate) fn do_setup(a: &SetupArgs, admin_password: Option<String>) -> Result<
                 "note: over http:// TR-064 carries the IP phone's password in clear text across the LAN; https://fritz.box:49443 does not"
             );
         }
-        if cfg.as_ref().is_none_or(|c| c.fritzbox.tr064.is_none()) {
+        if account.is_none() && cfg.as_ref().is_none_or(|c| c.fritzbox.tr064.is_none()) {
             println!(
                 "to let the daemon read the Box's phonebooks and bar numbers, add to [fritzbox]: tr064 = \"{url}\", admin_user = \"{admin}\", admin_password_file = \"…\""
             );
@@ -360,11 +403,18 @@ fn numbers_from_the_box(
     Ok(())
 }
 
-/// Sets the [fritzbox] keys of the SIP account, keeping every other key
-/// and comment. The admin password is never written: TR-064 for the
-/// daemon (phonebooks, barring) is opt-in.
-fn update_config(path: &Path, user: &str, pw_file: &Path, host: &str) -> Result<(), SetupError> {
-    config::edit_fritzbox(path, |t| {
+/// Sets the keys of the SIP account in `[fritzbox]` or the `[[account]]`
+/// named `account`, keeping every other key and comment. The admin
+/// password is never written: TR-064 for the daemon (phonebooks, barring)
+/// is opt-in.
+fn update_config(
+    path: &Path,
+    account: Option<&str>,
+    user: &str,
+    pw_file: &Path,
+    host: &str,
+) -> Result<(), SetupError> {
+    config::edit_account(path, account, |t| {
         t["user"] = toml_edit::value(user);
         t["password_file"] = toml_edit::value(pw_file.display().to_string());
         if t.get("host").is_none() {
@@ -407,6 +457,7 @@ pub fn barring(a: BarringArgs) -> i32 {
             &a.target,
             super::admin_password_env(),
             a.target.config.as_deref(),
+            None,
         )?;
         match &a.action {
             BarringAction::List => {

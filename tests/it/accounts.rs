@@ -180,3 +180,93 @@ async fn two_boxes_one_daemon_and_one_box_gone() {
     );
     assert_eq!(office.violations().await, Vec::<String>::new());
 }
+
+/// `setup --account` adds a second Box to a config that has one: its own
+/// IP phone there, its own password file, an `[[account]]` of its name;
+/// the first account is left as it was, and `check` registers both.
+#[tokio::test(flavor = "multi_thread")]
+async fn setup_adds_a_second_box_to_the_config() {
+    use minisip4fb_emulator::tr064::Tr064Config;
+    let home = common::emulated_box(&[], Some(Tr064Config::default()), 81).await;
+    let office = common::emulated_box(&[], Some(Tr064Config::default()), 82).await;
+    let dir = common::fresh_dir("accounts", "setup");
+    let config = dir.join("config.toml");
+    let setup = |url: &str, more: &[&str]| {
+        let out = Command::new(BIN)
+            .args(["setup", "--box", url, "--admin-user", "admin", "--config"])
+            .arg(&config)
+            .args(more)
+            .env("MINISIP4FB_ADMIN_PASSWORD", "fritz-admin-pw")
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.status.success(), "{text}");
+        text
+    };
+    setup(home.tr064_url().unwrap(), &[]);
+    let home_pw = std::fs::read_to_string(dir.join("password")).unwrap();
+    let said = setup(office.tr064_url().unwrap(), &["--account", "office"]);
+    assert!(
+        said.contains("wrote [[account]] \"office\" user, password_file and host"),
+        "{said}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("password")).unwrap(),
+        home_pw,
+        "the first account's password is untouched"
+    );
+    let phones = |emu: &minisip4fb_emulator::Emulator| -> Vec<String> {
+        emu.ip_phones().into_iter().map(|p| p.username).collect()
+    };
+    assert_eq!(phones(&home), ["minisip4fb"]);
+    assert_eq!(phones(&office), ["minisip4fb-office"]);
+    let cfg = minisip4fb::config::load(&config).unwrap();
+    assert_eq!(cfg.accounts.len(), 1);
+    let a = &cfg.accounts[0];
+    assert_eq!(
+        (a.name.as_deref(), a.user.as_deref()),
+        (Some("office"), Some("minisip4fb-office"))
+    );
+    assert_eq!(
+        a.password_file.as_deref(),
+        Some(dir.join("office.password").as_path())
+    );
+    // Run again: nothing changes.
+    let again = setup(office.tr064_url().unwrap(), &["--account", "office"]);
+    assert!(again.contains("nothing to change"), "{again}");
+
+    // Both registrars on loopback (setup wrote the TR-064 host, whose SIP
+    // port is 5060 at a real Box): `check` registers each account.
+    for (name, emu) in [(None, &home), (Some("office"), &office)] {
+        let (addr, bind) = (emu.addr().to_string(), "127.0.0.1:0");
+        minisip4fb::config::edit_account(&config, name, |t| {
+            t["host"] = toml_edit::value(addr);
+            t["bind"] = toml_edit::value(bind);
+        })
+        .unwrap();
+    }
+    let out = Command::new(BIN)
+        .args(["check", "--config"])
+        .arg(&config)
+        .env_remove("MINISIP4FB_PASSWORD")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("account office:"), "{text}");
+    assert_eq!(
+        text.matches("unregistered again: all good").count(),
+        2,
+        "{text}"
+    );
+    assert_eq!(home.violations().await, Vec::<String>::new());
+    assert_eq!(office.violations().await, Vec::<String>::new());
+}

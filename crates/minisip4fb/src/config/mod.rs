@@ -10,7 +10,7 @@ use serde::Deserialize;
 pub use crate::call::Action;
 use crate::call::EventKind;
 use crate::call::show::Lang;
-pub use account::{Fritzbox, MAX_ACCOUNTS};
+pub use account::{Fritzbox, MAX_ACCOUNTS, valid_name as valid_account_name};
 pub use fingerprint::{BadFingerprint, Fingerprint};
 pub use phoneblock::{LIVE_BUDGET, PhoneBlock};
 
@@ -358,6 +358,57 @@ pub fn edit_section(
     section: &str,
     f: impl FnOnce(&mut toml_edit::Table),
 ) -> Result<(), ConfigError> {
+    edit_document(path, |doc| {
+        let table = doc[section]
+            .or_insert(toml_edit::table())
+            .as_table_mut()
+            .ok_or_else(|| format!("{section} is not a [section]"))?;
+        f(table);
+        Ok(())
+    })
+}
+
+/// Changes keys of an account's table: `[fritzbox]` (`name` `None`) or
+/// the `[[account]]` with `name`, appended when there is none.
+pub fn edit_account(
+    path: &Path,
+    name: Option<&str>,
+    f: impl FnOnce(&mut toml_edit::Table),
+) -> Result<(), ConfigError> {
+    let Some(name) = name else {
+        return edit_fritzbox(path, f);
+    };
+    edit_document(path, |doc| {
+        let all = doc["account"]
+            .or_insert(toml_edit::Item::ArrayOfTables(
+                toml_edit::ArrayOfTables::new(),
+            ))
+            .as_array_of_tables_mut()
+            .ok_or("account is not [[account]] tables")?;
+        let at = all
+            .iter()
+            .position(|t| t.get("name").and_then(|n| n.as_str()) == Some(name));
+        let table = match at {
+            Some(i) => all.get_mut(i).ok_or("no such [[account]]")?,
+            None => {
+                let mut t = toml_edit::Table::new();
+                t["name"] = toml_edit::value(name);
+                all.push(t);
+                let last = all.len() - 1;
+                all.get_mut(last).ok_or("no such [[account]]")?
+            }
+        };
+        f(table);
+        Ok(())
+    })
+}
+
+/// Edits the file at `path` (created if missing) as a TOML document,
+/// keeping every comment, and checks the result.
+fn edit_document(
+    path: &Path,
+    f: impl FnOnce(&mut toml_edit::DocumentMut) -> Result<(), String>,
+) -> Result<(), ConfigError> {
     let invalid = |message: String| ConfigError::Invalid {
         path: Some(path.to_owned()),
         message,
@@ -366,11 +417,7 @@ pub fn edit_section(
     let mut doc: toml_edit::DocumentMut = text
         .parse()
         .map_err(|e: toml_edit::TomlError| invalid(e.to_string()))?;
-    let table = doc[section]
-        .or_insert(toml_edit::table())
-        .as_table_mut()
-        .ok_or_else(|| invalid(format!("{section} is not a [section]")))?;
-    f(table);
+    f(&mut doc).map_err(invalid)?;
     std::fs::write(path, doc.to_string()).map_err(|source| ConfigError::Write {
         path: path.to_owned(),
         source,

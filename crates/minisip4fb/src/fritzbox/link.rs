@@ -21,6 +21,8 @@ pub struct BoxLink {
     pin: Arc<Mutex<Option<Fingerprint>>>,
     /// Where a first-use pin is written down.
     config: Option<PathBuf>,
+    /// In which account's table: `[fritzbox]` (`None`) or an `[[account]]`.
+    account: Option<String>,
     /// A person at a terminal: told on stderr, and asked to confirm a
     /// second factor at the Box. Else the daemon's log.
     interactive: bool,
@@ -40,8 +42,15 @@ impl BoxLink {
             password,
             pin: Arc::new(Mutex::new(pin)),
             config,
+            account: None,
             interactive: false,
         }
+    }
+
+    /// For the Box of the `[[account]]` named `name`: a pin goes there.
+    pub fn for_account(mut self, name: Option<&str>) -> BoxLink {
+        self.account = name.map(str::to_owned);
+        self
     }
 
     /// From `[fritzbox]` of the config at `path`; `password` is the admin password given outside the
@@ -107,7 +116,7 @@ impl BoxLink {
     fn pinned(&self, fp: Fingerprint) {
         *self.pin.lock().unwrap_or_else(|p| p.into_inner()) = Some(fp);
         let kept = match &self.config {
-            Some(path) => config::edit_fritzbox(path, |t| {
+            Some(path) => config::edit_account(path, self.account.as_deref(), |t| {
                 t["tr064_fingerprint"] = toml_edit::value(fp.to_string())
             })
             .map(|()| {
