@@ -2,6 +2,7 @@
 //! documented example config, which must always compile.
 
 use super::*;
+use crate::media::Collect;
 
 fn rules(toml: &str) -> Rules {
     let cfg = config::parse(toml).unwrap();
