@@ -60,6 +60,10 @@ pub struct EmulateArgs {
     /// against the URL it prints.
     #[arg(long, value_name = "IP:PORT")]
     pub tr064: Option<SocketAddr>,
+    /// Also serve the Box's call monitor here (a loopback IP:PORT, the
+    /// Box's is port 1012): a line per call it sees.
+    #[arg(long, value_name = "IP:PORT")]
+    pub call_monitor: Option<SocketAddr>,
     /// The Box user TR-064 takes (with the right "Telefonie").
     #[arg(long, value_name = "NAME", default_value = "admin")]
     pub admin_user: String,
@@ -221,6 +225,7 @@ pub async fn emulate(args: EmulateArgs) -> i32 {
             admin_password: args.admin_password.clone(),
             ..Tr064Config::default()
         }),
+        call_monitor: args.call_monitor,
         ..EmulatorConfig::default()
     };
     let emulator = match Emulator::start(cfg).await {
@@ -242,6 +247,11 @@ pub async fn emulate(args: EmulateArgs) -> i32 {
         println!(
             "emulated TR-064 at {url} (admin user {:?}, password {:?})",
             args.admin_user, args.admin_password
+        );
+    }
+    if let Some(at) = emulator.call_monitor() {
+        println!(
+            "emulated call monitor at {at} (TCP; [fritzbox] call_monitor = true, call_monitor_address = \"{at}\")"
         );
     }
     let phoneblock = match args.phoneblock {

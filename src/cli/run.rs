@@ -180,8 +180,13 @@ fn accounts(args: &RunArgs, config: &Config) -> Vec<Result<Account, SettingsErro
                 }
                 _ => f.name().to_owned(),
             };
+            let call_monitor = f.call_monitor_at().map(|at| (at, f.incoming.clone()));
             match phone {
-                Ok(phone) => Ok(Account { name, phone }),
+                Ok(phone) => Ok(Account {
+                    name,
+                    phone,
+                    call_monitor,
+                }),
                 Err(e) if first => Err(e),
                 Err(e) => Err(SettingsError::Account {
                     name,
@@ -266,6 +271,7 @@ pub fn validate(args: &RunArgs) -> Result<Checked, Vec<String>> {
         accounts.push(Account {
             name: user.clone(),
             phone: PhoneConfig::new("", &user, ""),
+            call_monitor: None,
         });
     }
     let settings = Settings::with(args, config, accounts);

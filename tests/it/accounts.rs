@@ -270,3 +270,120 @@ async fn setup_adds_a_second_box_to_the_config() {
     assert_eq!(home.violations().await, Vec::<String>::new());
     assert_eq!(office.violations().await, Vec::<String>::new());
 }
+
+/// The Box's call monitor shows a call for our number that never reached
+/// the phone (the Box dropped the registration without a word): said as
+/// `call_not_delivered` within seconds; a call that reached us, or one to
+/// a number the phone does not ring for, is not.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_call_the_box_saw_but_never_sent_is_said() {
+    let emu = common::start(EmulatorConfig {
+        bind: "127.0.0.1:0".parse().unwrap(),
+        accounts: vec![(common::USER.into(), common::PASSWORD.into())],
+        call_monitor: Some("127.0.0.1:0".parse().unwrap()),
+        seed: 91,
+        ..EmulatorConfig::default()
+    })
+    .await;
+    let dir = common::fresh_dir("accounts", "monitor");
+    std::fs::write(dir.join("pw"), format!("{}\n", common::PASSWORD)).unwrap();
+    std::fs::write(
+        dir.join("config.toml"),
+        format!(
+            "[fritzbox]\nhost = \"{}\"\nuser = \"620\"\npassword_file = \"pw\"\nbind = \"127.0.0.1:0\"\n\
+             call_monitor = true\ncall_monitor_address = \"{}\"\nincoming = [\"030 1111111\"]\n",
+            emu.addr(),
+            emu.call_monitor().unwrap()
+        ),
+    )
+    .unwrap();
+    let mut daemon = Proc::spawn_logged(
+        Command::new(BIN)
+            .args(["run", "--config"])
+            .arg(dir.join("config.toml"))
+            .args(["--web", "127.0.0.1:0", "--events", "json"])
+            .env_remove("MINISIP4FB_PASSWORD")
+            .stdout(Stdio::piped()),
+    );
+    let events = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let out = daemon.0.stdout.take().unwrap();
+    let seen = events.clone();
+    std::thread::spawn(move || {
+        for line in std::io::BufRead::lines(std::io::BufReader::new(out)).map_while(Result::ok) {
+            seen.lock().unwrap().push(line);
+        }
+    });
+    let missed = || -> Vec<serde_json::Value> {
+        events
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|l| l.contains("\"event\":\"call_not_delivered\""))
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    emu.wait_for_binding(Duration::from_secs(10))
+        .await
+        .expect("registers");
+    assert!(
+        daemon
+            .wait_for("call monitor of account 620 at", Duration::from_secs(10))
+            .await,
+        "{}",
+        daemon.log()
+    );
+    let web = crate::web::base(&daemon).await;
+    // A call that reaches us: nothing to say.
+    assert_eq!(
+        emu.call(call("01701234567")).await.outcome,
+        CallOutcome::RangUntilCancelled
+    );
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    assert_eq!(missed(), Vec::<serde_json::Value>::new());
+
+    // The Box forgets us without a word; a call to another household
+    // number, then one to ours, come in.
+    emu.forget_phones();
+    let mut other = call("01705550000");
+    other.called = "0309999999".into();
+    assert_eq!(emu.call(other).await.outcome, CallOutcome::NoBinding);
+    assert_eq!(
+        emu.call(call("01709876543")).await.outcome,
+        CallOutcome::NoBinding
+    );
+    let ringed = std::time::Instant::now();
+    while missed().is_empty() && ringed.elapsed() < Duration::from_secs(10) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let took = ringed.elapsed();
+    let said = missed();
+    assert_eq!(
+        said.len(),
+        1,
+        "only the call to our number: {said:?}\n{}",
+        daemon.log()
+    );
+    assert_eq!(said[0]["caller"], "01709876543");
+    assert_eq!(said[0]["called"], "0301111111");
+    assert_eq!(said[0]["account"], "620");
+    assert!(
+        took < Duration::from_secs(5),
+        "within the grace (3 s): {took:?}"
+    );
+    assert!(
+        daemon.log().contains("never reached account 620"),
+        "{}",
+        daemon.log()
+    );
+    let (_, status) = crate::web::get(&format!("{web}/api/status"), &[]);
+    let status: serde_json::Value = serde_json::from_str(&status).unwrap();
+    assert_eq!(
+        status["accounts"][0]["not_delivered"]["caller"], "01709876543",
+        "{status}"
+    );
+    let (_, metrics) = crate::web::get(&format!("{web}/metrics"), &[]);
+    assert!(
+        metrics.contains("minisip4fb_calls_not_delivered_total{account=\"620\"} 1"),
+        "{metrics}"
+    );
+}

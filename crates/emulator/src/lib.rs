@@ -10,6 +10,7 @@
 mod caller;
 mod http;
 pub mod media;
+mod monitor;
 pub mod phoneblock;
 mod registrar;
 pub mod tr064;
@@ -68,6 +69,8 @@ pub struct EmulatorConfig {
     pub seed: u64,
     /// Also serve TR-064 (HTTP) like the Box's port 49000.
     pub tr064: Option<tr064::Tr064Config>,
+    /// Also serve the call monitor (TCP) like the Box's port 1012.
+    pub call_monitor: Option<SocketAddr>,
 }
 
 impl Default for EmulatorConfig {
@@ -89,6 +92,7 @@ impl Default for EmulatorConfig {
             )],
             seed,
             tr064: None,
+            call_monitor: None,
         }
     }
 }
@@ -272,6 +276,10 @@ pub enum Report {
     Rebooted {
         silent: Duration,
     },
+    /// A line of the call monitor, as the Box writes it.
+    Monitor(String),
+    /// The Box dropped every registration without a word.
+    Forgot,
 }
 
 impl fmt::Display for Report {
@@ -329,6 +337,8 @@ impl fmt::Display for Report {
                 "rebooting: silent for {:.1} s, all bindings gone",
                 silent.as_secs_f64()
             ),
+            Report::Monitor(line) => write!(f, "call monitor: {line}"),
+            Report::Forgot => write!(f, "dropped every registration without a word"),
         }
     }
 }
@@ -360,6 +370,7 @@ enum Command {
     Loss(f64),
     Delay(Duration),
     Bindings(oneshot::Sender<Vec<Binding>>),
+    Forget,
     Violations(oneshot::Sender<Vec<String>>),
 }
 
@@ -375,6 +386,7 @@ pub struct Emulator {
     commands: mpsc::UnboundedSender<Command>,
     reports: broadcast::Sender<Report>,
     task: tokio::task::JoinHandle<()>,
+    monitor: Option<(SocketAddr, tokio::task::JoinHandle<()>)>,
 }
 
 impl Emulator {
@@ -398,6 +410,14 @@ impl Emulator {
             }
             None => None,
         };
+        let monitor = match cfg.call_monitor {
+            Some(bind) => {
+                let listener = tokio::net::TcpListener::bind(bind).await?;
+                let at = listener.local_addr()?;
+                Some((at, tokio::spawn(monitor::serve(listener, reports.clone()))))
+            }
+            None => None,
+        };
         let core = Fritzbox::new(cfg, addr, store.clone(), reports.clone());
         let task = tokio::spawn(drive(core, socket, rx));
         Ok(Emulator {
@@ -407,12 +427,25 @@ impl Emulator {
             commands,
             reports,
             task,
+            monitor,
         })
     }
 
     /// The registrar's address: give it to the phone as `--fritzbox`.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The call monitor's address, if it serves one.
+    pub fn call_monitor(&self) -> Option<SocketAddr> {
+        self.monitor.as_ref().map(|(a, _)| *a)
+    }
+
+    /// The Box drops every registration without a word (no more INVITEs
+    /// or keepalives for the phones until they register again), as after
+    /// a firmware update; it answers SIP as ever.
+    pub fn forget_phones(&self) {
+        let _ = self.commands.send(Command::Forget);
     }
 
     /// The TR-064 base URL (`http://127.0.0.1:PORT`), if it serves TR-064.
@@ -549,6 +582,9 @@ impl Drop for Emulator {
         if let Some((_, _, t)) = &self.tr064 {
             t.abort();
         }
+        if let Some((_, t)) = &self.monitor {
+            t.abort();
+        }
     }
 }
 
@@ -574,6 +610,8 @@ pub(crate) struct Fritzbox {
     options_pending: HashMap<String, caller::Probe>,
     /// Source of the datagram being handled, for Via received/rport.
     last_source: Option<SocketAddr>,
+    /// The call monitor's calls in progress.
+    lines: monitor::Lines,
 }
 
 impl Fritzbox {
@@ -600,6 +638,7 @@ impl Fritzbox {
             next_options,
             options_pending: HashMap::new(),
             last_source: None,
+            lines: monitor::Lines::default(),
         }
     }
 
@@ -771,6 +810,11 @@ async fn drive(
                 None => return,
                 Some(Command::Call(spec, reply)) => core.place_call(Instant::now(), spec, reply),
                 Some(Command::Reboot(silent)) => core.reboot(Instant::now(), silent),
+                Some(Command::Forget) => {
+                    core.bindings.clear();
+                    core.options_pending.clear();
+                    core.report(Report::Forgot);
+                }
                 Some(Command::Loss(f)) => loss = f,
                 Some(Command::Delay(d)) => delay = d,
                 Some(Command::Bindings(reply)) => {

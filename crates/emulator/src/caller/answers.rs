@@ -113,6 +113,11 @@ impl Fritzbox {
                     }
                     c.report.answered_after = Some(elapsed);
                     c.answered_at = Some(now);
+                    // The first IP phone is extension 20 (FRITZBOX.md).
+                    let caller = c.spec.caller.number().unwrap_or_default();
+                    if let Some(line) = self.lines.connect(caller, &c.spec.called, "20") {
+                        self.report(Report::Monitor(line));
+                    }
                     c.to_header = Some(to.clone());
                     c.phone_target = r
                         .headers

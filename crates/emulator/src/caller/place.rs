@@ -12,6 +12,14 @@ impl Fritzbox {
         mut spec: CallSpec,
         reply: oneshot::Sender<CallReport>,
     ) {
+        // The call monitor sees every call from outside, before the Box
+        // bars it or looks for a phone (FRITZBOX.md).
+        if !spec.caller.is_internal() {
+            let line = self
+                .lines
+                .ring(spec.caller.number().unwrap_or_default(), &spec.called);
+            self.report(Report::Monitor(line));
+        }
         if let Some(number) = spec.caller.number().map(str::to_owned)
             && !spec.caller.is_internal()
         {

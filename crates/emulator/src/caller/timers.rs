@@ -16,6 +16,13 @@ impl Fritzbox {
             Caller::Named { name, .. } | Caller::Internal { name, .. } => name.clone(),
             _ => String::new(),
         };
+        if let Some(line) = self.lines.disconnect(
+            spec.caller.number().unwrap_or_default(),
+            &spec.called,
+            seconds,
+        ) {
+            self.report(Report::Monitor(line));
+        }
         let line = crate::ListedCall {
             kind,
             caller: spec.caller.number().unwrap_or_default().to_owned(),

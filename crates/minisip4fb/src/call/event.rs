@@ -40,6 +40,15 @@ pub enum DaemonEvent {
         account: String,
         expires: u64,
     },
+    /// The Box's call monitor showed a call for this account's phone that
+    /// never reached it: the Box has likely stopped ringing it.
+    CallNotDelivered {
+        time: Time,
+        account: String,
+        /// As the Box wrote it; `None`: withheld.
+        caller: Option<String>,
+        called: String,
+    },
     Call(Record),
     CallEnded(Record),
     Terminated(Record),
@@ -121,7 +130,7 @@ mod tests {
         let json = serde_json::to_value(&e).unwrap();
         assert_eq!(json["event"], e.kind().as_str());
         assert_eq!("call_ended".parse::<EventKind>(), Ok(EventKind::CallEnded));
-        assert_eq!(EventKind::ALL.len(), 11);
+        assert_eq!(EventKind::ALL.len(), 12);
         assert!("nope".parse::<EventKind>().is_err());
     }
 }

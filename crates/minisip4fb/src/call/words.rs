@@ -216,6 +216,11 @@ const TEXTS: &[(&str, &str, &str)] = &[
         "Last heard from the Box",
         "Zuletzt von der Box gehört",
     ),
+    (
+        "not_delivered",
+        "Last call that never reached us",
+        "Letzter Anruf, der uns nicht erreichte",
+    ),
     ("granted", "Granted for", "Gewährt für"),
     ("user", "user", "Benutzer"),
     ("rules", "Rules", "Regeln"),

@@ -46,6 +46,15 @@ pub struct Fritzbox {
     pub admin_password_file: Option<PathBuf>,
     /// Re-read the Box's phonebooks this often.
     pub phonebook_refresh: Span,
+    /// Watch the Box's call monitor (switched on by dialling `#96*5*`):
+    /// a call the Box saw that never reached this phone is said
+    /// (`call_not_delivered`).
+    pub call_monitor: bool,
+    /// Where it is, `HOST:PORT` (default: this account's host, port 1012).
+    pub call_monitor_address: Option<String>,
+    /// The household numbers this IP phone rings for, as set at the Box
+    /// (empty: all); a call to another number is not ours to miss.
+    pub incoming: Vec<String>,
 }
 
 impl Default for Fritzbox {
@@ -64,6 +73,9 @@ impl Default for Fritzbox {
             admin_user: None,
             admin_password_file: None,
             phonebook_refresh: Span(Duration::from_secs(6 * 3600)),
+            call_monitor: false,
+            call_monitor_address: None,
+            incoming: Vec::new(),
         }
     }
 }
@@ -91,6 +103,22 @@ impl Fritzbox {
             .as_deref()
             .or(self.user.as_deref())
             .unwrap_or("fritzbox")
+    }
+
+    /// The call monitor's `HOST:PORT`, if it is to be watched.
+    pub fn call_monitor_at(&self) -> Option<String> {
+        if !self.call_monitor {
+            return None;
+        }
+        Some(self.call_monitor_address.clone().unwrap_or_else(|| {
+            let host = crate::net::split_host_port(&self.host)
+                .map_or_else(|_| self.host.clone(), |(h, _)| h);
+            if host.contains(':') {
+                format!("[{host}]:1012")
+            } else {
+                format!("{host}:1012")
+            }
+        }))
     }
 
     /// Where the `index`th account (from 0) listens.

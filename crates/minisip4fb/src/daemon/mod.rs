@@ -10,6 +10,7 @@
 pub(crate) mod book;
 mod boxwork;
 mod live;
+mod monitor;
 mod note;
 mod phoneblock;
 mod reload;
@@ -48,6 +49,9 @@ use watch::DirWatch;
 pub struct Account {
     pub name: String,
     pub phone: PhoneConfig,
+    /// The Box's call monitor to watch (`HOST:PORT`), and the household
+    /// numbers this phone rings for (empty: all).
+    pub call_monitor: Option<(String, Vec<String>)>,
 }
 
 /// What the daemon needs besides the phones' accounts.
@@ -136,6 +140,10 @@ pub async fn serve(
     // and reads the lists, which can happen while the Box answers.
     let mut phones: Vec<(Line, Phone)> = Vec::with_capacity(accounts.len());
     let mut views = Vec::with_capacity(accounts.len());
+    let monitors: Vec<_> = accounts
+        .iter()
+        .filter_map(|a| Some((a.name.clone(), a.call_monitor.clone()?)))
+        .collect();
     for (index, account) in accounts.into_iter().enumerate() {
         let line = Line {
             index: u16::try_from(index).unwrap_or(u16::MAX),
@@ -271,6 +279,16 @@ pub async fn serve(
             events.clone(),
         )));
     }
+    for (account, (address, incoming)) in monitors {
+        let lists = parts.source.box_lists.clone();
+        let watch = monitor::Watch {
+            account,
+            address,
+            incoming,
+            barred: Box::new(move |caller| barred_at_the_box(&lists, caller)),
+        };
+        tasks.push(tokio::spawn(watch.run(events.clone())));
+    }
     let mut web_running = None;
     if let Some((settings, listener)) = web {
         let at = listener.local_addr().unwrap_or(settings.listen);
@@ -394,6 +412,21 @@ pub async fn serve(
 
 /// How long shutdown waits for `--events json` to print its last lines.
 const PRINTER_GRACE: Duration = Duration::from_secs(2);
+
+/// Whether `caller` is on the Box's own call-barring list (as last read
+/// over TR-064): the Box turns such calls away itself.
+fn barred_at_the_box(
+    lists: &std::sync::Mutex<crate::screen::rules::BoxLists>,
+    caller: &str,
+) -> bool {
+    let lists = lists.lock().unwrap_or_else(|p| p.into_inner());
+    lists.get("barring").is_some_and(|xml| {
+        crate::screen::phonebook_xml::entries(xml)
+            .into_iter()
+            .flatten()
+            .any(|(_, number, _)| crate::fritzbox::monitor::same_number(&number, caller))
+    })
+}
 
 /// Stops every phone gracefully, side by side (each ends its calls, then
 /// unregisters).

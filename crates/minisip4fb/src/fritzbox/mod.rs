@@ -6,6 +6,7 @@
 //! Blocking (ureq); async callers use `spawn_blocking`.
 
 pub mod link;
+pub mod monitor;
 pub mod soap;
 mod tls;
 

@@ -187,6 +187,30 @@ impl Preset {
                 ),
                 reason.clone(),
             ),
+            DaemonEvent::CallNotDelivered {
+                account,
+                caller,
+                called,
+                ..
+            } => {
+                let who = caller.as_deref().map_or_else(
+                    || lang.t("who.anonymous").to_owned(),
+                    |c| crate::text::printable(c).into_owned(),
+                );
+                (
+                    pick(
+                        "A call did not reach the shield",
+                        "Ein Anruf erreichte den Schutz nicht",
+                    ),
+                    format!(
+                        "{who} → {called} ({account}): {}",
+                        pick(
+                            "the FRITZ!Box saw it but did not ring minisip4fb; it may have dropped the registration",
+                            "die FRITZ!Box sah ihn, klingelte minisip4fb aber nicht an; sie hat die Anmeldung vielleicht verworfen"
+                        )
+                    ),
+                )
+            }
             DaemonEvent::Registered { .. } | DaemonEvent::RegistrationRestored { .. } => (
                 pick("Registered at the FRITZ!Box", "An der FRITZ!Box angemeldet"),
                 pick("The shield is working.", "Der Schutz ist aktiv."),

@@ -34,6 +34,7 @@ pub struct Metrics {
     registered: Family<AccountLabels, Gauge>,
     heard: Family<AccountLabels, Gauge>,
     registration_failures: Family<AccountLabels, Counter>,
+    not_delivered: Family<AccountLabels, Counter>,
     decision: Histogram,
     invite_to_bye: Histogram,
     rules: Gauge,
@@ -47,6 +48,7 @@ impl Metrics {
         let registered = Family::<AccountLabels, Gauge>::default();
         let heard = Family::<AccountLabels, Gauge>::default();
         let registration_failures = Family::<AccountLabels, Counter>::default();
+        let not_delivered = Family::<AccountLabels, Counter>::default();
         // 50 µs … 0.1 s: a decision takes microseconds, a slow one shows.
         let decision = Histogram::new(exponential_buckets(0.000_05, 2.0, 12));
         // 0.2 ms … 0.4 s: INVITE → our BYE confirmed.
@@ -74,6 +76,11 @@ impl Metrics {
             registration_failures.clone(),
         );
         registry.register(
+            "minisip4fb_calls_not_delivered",
+            "Calls the Box's call monitor showed that never reached the phone",
+            not_delivered.clone(),
+        );
+        registry.register(
             "minisip4fb_decision_seconds",
             "INVITE to decision",
             decision.clone(),
@@ -95,6 +102,7 @@ impl Metrics {
             registered,
             heard,
             registration_failures,
+            not_delivered,
             decision,
             invite_to_bye,
             rules,
@@ -127,6 +135,12 @@ impl Metrics {
                 };
                 self.registration_failures.get_or_create(&labels).inc();
             }
+            DaemonEvent::CallNotDelivered { account, .. } => {
+                let labels = AccountLabels {
+                    account: account.clone(),
+                };
+                self.not_delivered.get_or_create(&labels).inc();
+            }
             _ => {}
         }
     }
@@ -152,6 +166,7 @@ impl Metrics {
                 .set(unix.map_or(0, |d| d.as_secs() as i64));
             // Shown at 0 before the first failure, as a counter should be.
             let _ = self.registration_failures.get_or_create(&labels);
+            let _ = self.not_delivered.get_or_create(&labels);
         }
         self.rules.set(rules as i64);
         for (list, n) in lists {

@@ -130,6 +130,9 @@ struct Seen {
     /// When the current registration began (RFC 3339).
     registered_since: Option<String>,
     last_error: Option<(String, String)>,
+    /// The last call the Box's call monitor showed that never reached
+    /// us: when, the caller (`None`: withheld), the number dialled.
+    not_delivered: Option<(String, Option<String>, String)>,
 }
 
 struct Shared {
@@ -287,6 +290,15 @@ async fn feed(mut events: broadcast::Receiver<DaemonEvent>, app: App) {
                 seen.registered_since = None;
                 seen.last_error = Some((time.to_string(), reason));
             }
+            DaemonEvent::CallNotDelivered {
+                time,
+                account,
+                caller,
+                called,
+            } => {
+                seen.entry(account).or_default().not_delivered =
+                    Some((time.to_string(), caller, called));
+            }
             _ => {}
         }
     }
@@ -311,6 +323,9 @@ fn phone_status(phone: &PhoneView, seen: Option<&Seen>) -> serde_json::Value {
         "last_error_at": last_error.map(|(t, _)| t.clone()),
         "fritzbox": phone.fritzbox,
         "user": phone.user,
+        "not_delivered": seen.and_then(|s| s.not_delivered.as_ref()).map(|(t, caller, called)| {
+            serde_json::json!({ "time": t, "caller": caller, "called": called })
+        }),
     })
 }
 

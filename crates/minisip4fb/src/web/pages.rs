@@ -241,6 +241,20 @@ pub(super) async fn status(State(app): State<App>, Visit { lang, asked, .. }: Vi
                 },
             ),
         ]);
+        let missed = &a["not_delivered"];
+        if !missed.is_null() {
+            let who = missed["caller"]
+                .as_str()
+                .map_or_else(|| lang.t("who.anonymous").to_owned(), escape);
+            table.push((
+                format!("{}{of}", lang.t("not_delivered")),
+                format!(
+                    "<span class=\"badge reg-failed\">{who} → {}</span> ({})",
+                    shown(&missed["called"]),
+                    shown(&missed["time"])
+                ),
+            ));
+        }
     }
     table.extend([
         (lang.t("rules").to_owned(), text("rules")),

@@ -360,9 +360,10 @@ impl Topics {
 }
 
 /// The event entity's types: a call as decided (`ring`, `terminate`, …,
-/// or `log-only` when the shield is off or a rule only logs) and as it
-/// ended (`ended`).
-pub const EVENT_TYPES: [&str; 8] = [
+/// or `log-only` when the shield is off or a rule only logs), as it
+/// ended (`ended`), and a call the Box saw that never reached us
+/// (`not-delivered`, from its call monitor).
+pub const EVENT_TYPES: [&str; 9] = [
     "ring",
     "terminate",
     "decline",
@@ -371,6 +372,7 @@ pub const EVENT_TYPES: [&str; 8] = [
     "answer",
     "log-only",
     "ended",
+    "not-delivered",
 ];
 
 /// A call as `<topic>/call` carries it: the fields of `calls --json`

@@ -422,6 +422,13 @@ async fn publish(
                         send(topic, true, message);
                     }
                 }
+                Ok(e @ DaemonEvent::CallNotDelivered { .. }) => {
+                    let mut m = serde_json::to_value(&e).unwrap_or_default();
+                    if let Some(o) = m.as_object_mut() {
+                        o.insert("event_type".into(), "not-delivered".into());
+                    }
+                    send(topics.call(), false, m.to_string());
+                }
                 Ok(e @ (DaemonEvent::PinRejected { .. } | DaemonEvent::DoorLocked { .. })) => {
                     let mut m = serde_json::to_value(&e).unwrap_or_default();
                     if let Some(o) = m.as_object_mut() {
