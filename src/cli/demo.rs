@@ -26,11 +26,26 @@ use minisip4fb_emulator::{
 /// `{phoneblock}` the emulated PhoneBlock's.
 const DEMO_CONFIG: &str = r#"
 [fritzbox]
+name = "home"
 host = "{sip}"
 bind = "127.0.0.1:0"
 tr064 = "{tr064}"
 admin_user = "admin"
 admin_password_file = "admin-password"
+
+# A second line: the office's IP phone at the office's Box. setup
+# --account office creates it there and fills in user and password_file;
+# its call monitor tells of calls that never reached us.
+[[account]]
+name = "office"
+host = "{office_sip}"
+bind = "127.0.0.1:0"
+tr064 = "{office_tr064}"
+admin_user = "admin"
+admin_password_file = "admin-password"
+call_monitor = true
+call_monitor_address = "{office_monitor}"
+incoming = ["030 2222222"]
 
 [numbers]
 country = "DE"
@@ -86,6 +101,12 @@ announcement = "default"
 max_announcement = "3s"
 
 [[rule]]
+name = "office: no mobiles"
+accounts = ["office"]
+numbers = ["0176*"]
+action = "terminate"
+
+[[rule]]
 name = "door opener"
 numbers = ["01701234567"]
 action = "answer"
@@ -122,6 +143,25 @@ struct Scene {
     spec: CallSpec,
     expect: CallOutcome,
     expect_text: &'static str,
+    line: Line,
+}
+
+/// Which Box places a scene's call.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Line {
+    Home,
+    Office,
+    /// The office's Box, after it dropped our registration without a word.
+    OfficeForgot,
+}
+
+/// The office's number: its IP phone rings for it only.
+const OFFICE_NUMBER: &str = "0302222222";
+
+fn office(caller: Caller) -> CallSpec {
+    let mut spec = CallSpec::new(caller).cancel_after(Duration::from_millis(900));
+    spec.called = OFFICE_NUMBER.into();
+    spec
 }
 
 fn scenes() -> Vec<Scene> {
@@ -136,36 +176,42 @@ fn scenes() -> Vec<Scene> {
             .cancel_after(ms(1200)),
             expect: CallOutcome::RangUntilCancelled,
             expect_text: "must keep ringing",
+            line: Line::Home,
         },
         Scene {
             title: "a premium-rate number",
             spec: CallSpec::new(Caller::National(PREMIUM.into())),
             expect: CallOutcome::TerminatedByPhone,
             expect_text: "must be terminated (and barred at the Box)",
+            line: Line::Home,
         },
         Scene {
             title: "a number PhoneBlock's community reported 50 times",
             spec: CallSpec::new(Caller::National(COMMUNITY.into())),
             expect: CallOutcome::TerminatedByPhone,
             expect_text: "must be terminated (and reported to PhoneBlock)",
+            line: Line::Home,
         },
         Scene {
             title: "a number in a block of spam numbers (a PhoneBlock spam range)",
             spec: CallSpec::new(Caller::National(IN_RANGE.into())),
             expect: CallOutcome::TerminatedByPhone,
             expect_text: "must be terminated: its neighbours have 24 votes",
+            line: Line::Home,
         },
         Scene {
             title: "a caller who withholds the number",
             spec: CallSpec::new(Caller::Anonymous),
             expect: CallOutcome::TerminatedByPhone,
             expect_text: "must hear why (3 s of the built-in announcement), then be hung up",
+            line: Line::Home,
         },
         Scene {
             title: "your mobile, keying PIN 470815 and 1# to open the door",
             spec: CallSpec::new(Caller::National("01701234567".into())).keys(ms(300), "4708151#"),
             expect: CallOutcome::TerminatedByPhone,
             expect_text: "must be answered, read the keys and hang up (digits 1: the dtmf event)",
+            line: Line::Home,
         },
         Scene {
             title: "an internal call from another phone of the Box",
@@ -176,12 +222,14 @@ fn scenes() -> Vec<Scene> {
             .cancel_after(ms(900)),
             expect: CallOutcome::RangUntilCancelled,
             expect_text: "must never be touched",
+            line: Line::Home,
         },
         Scene {
             title: "a caller who hangs up first",
             spec: CallSpec::new(Caller::National("01712345678".into())).cancel_after(ms(400)),
             expect: CallOutcome::RangUntilCancelled,
             expect_text: "must ring until the caller gives up",
+            line: Line::Home,
         },
         Scene {
             title: "a call from abroad",
@@ -189,6 +237,21 @@ fn scenes() -> Vec<Scene> {
                 .cancel_after(ms(700)),
             expect: CallOutcome::RangUntilCancelled,
             expect_text: "not on the block list: must ring",
+            line: Line::Home,
+        },
+        Scene {
+            title: "on the office line, a mobile number the office's rule turns away",
+            spec: office(Caller::National("01761234567".into())),
+            expect: CallOutcome::TerminatedByPhone,
+            expect_text: "must be terminated (a rule for the office's account only)",
+            line: Line::Office,
+        },
+        Scene {
+            title: "on the office line, after the office's Box dropped us without a word",
+            spec: office(Caller::National("0401234567".into())),
+            expect: CallOutcome::NoBinding,
+            expect_text: "never reaches the phone: its call monitor must say so (call_not_delivered)",
+            line: Line::OfficeForgot,
         },
     ]
 }
@@ -222,13 +285,18 @@ async fn run_demo(dir: &std::path::Path, web: Option<std::net::SocketAddr>) -> i
 /// The demo's steps, as a user would take them; an `Err` ends it early.
 async fn steps(dir: &std::path::Path, web: Option<std::net::SocketAddr>) -> Result<i32, String> {
     let phoneblock = start_phoneblock(dir).await?;
-    let (emulator, config_path) = start_box(dir, &phoneblock.url()).await?;
-    set_up(&config_path).await?;
+    let (emulator, office, config_path) = start_box(dir, &phoneblock.url()).await?;
+    set_up(&config_path, None).await?;
+    set_up(&config_path, Some(office.tr064_url().unwrap_or_default())).await?;
     sync_phoneblock(&config_path).await?;
     let mut reports = emulator.reports();
-    let daemon = start_daemon(config_path, web).await?;
+    let bus = broadcast::channel(1024).0;
+    let said = bus.subscribe();
+    let daemon = start_daemon(config_path, web, bus).await?;
     registered(&emulator, &mut reports, &daemon.user).await?;
-    let (mut failures, terminate_times, spoke) = play_scenes(&emulator, daemon.decisions).await;
+    registered(&office, &mut office.reports(), "minisip4fb-office").await?;
+    let (mut failures, terminate_times, spoke) =
+        play_scenes([&emulator, &office], daemon.decisions, said).await;
     let barred = wait_for_barring(&emulator).await;
     if !barred.iter().any(|n| n == PREMIUM) {
         failures.push(format!("{PREMIUM} is not on the Box's call-barring list"));
@@ -265,6 +333,16 @@ async fn steps(dir: &std::path::Path, web: Option<std::net::SocketAddr>) -> Resu
         Err(e) => failures.push(format!("the phone's task failed: {e}")),
     }
     tokio::time::sleep(Duration::from_millis(50)).await;
+    failures.extend(
+        office
+            .violations()
+            .await
+            .into_iter()
+            .map(|v| format!("the office's Box: {v}")),
+    );
+    if !office.bindings().await.is_empty() {
+        failures.push("the office's phone left a binding after shutdown".into());
+    }
     Ok(summary(
         &emulator,
         &mut reports,
@@ -333,8 +411,12 @@ async fn wait_for_report(phoneblock: &PhoneBlockStandIn) -> Vec<String> {
     Vec::new()
 }
 
-/// The emulated Box on loopback and the config the demo starts from.
-async fn start_box(dir: &std::path::Path, phoneblock: &str) -> Result<(Emulator, PathBuf), String> {
+/// The emulated Boxes on loopback (the home's, and the office's with its
+/// call monitor) and the config the demo starts from.
+async fn start_box(
+    dir: &std::path::Path,
+    phoneblock: &str,
+) -> Result<(Emulator, Emulator, PathBuf), String> {
     // Setup and the daemon read it from the file setup's config names.
     let admin_password = format!("demo-admin-{:08x}", rand::random::<u32>());
     let emu_cfg = EmulatorConfig {
@@ -347,14 +429,27 @@ async fn start_box(dir: &std::path::Path, phoneblock: &str) -> Result<(Emulator,
         }),
         ..EmulatorConfig::default()
     };
-    let emulator = Emulator::start(emu_cfg)
+    let emulator = Emulator::start(emu_cfg.clone())
         .await
         .map_err(|e| format!("cannot start the emulated FRITZ!Box on loopback: {e}"))?;
+    let office = Emulator::start(EmulatorConfig {
+        call_monitor: Some("127.0.0.1:0".parse().expect("literal")),
+        phonebooks: Vec::new(),
+        ..emu_cfg
+    })
+    .await
+    .map_err(|e| format!("cannot start the office's emulated FRITZ!Box on loopback: {e}"))?;
     let tr064 = emulator.tr064_url().unwrap_or_default().to_owned();
     let config_path = dir.join("minisip4fb.toml");
     let config_text = DEMO_CONFIG
         .replace("{sip}", &emulator.addr().to_string())
         .replace("{tr064}", &tr064)
+        .replace("{office_sip}", &office.addr().to_string())
+        .replace("{office_tr064}", office.tr064_url().unwrap_or_default())
+        .replace(
+            "{office_monitor}",
+            &office.call_monitor().map(|a| a.to_string()).unwrap_or_default(),
+        )
         .replace("{phoneblock}", phoneblock);
     std::fs::write(&config_path, config_text)
         .and_then(|()| std::fs::write(dir.join("admin-password"), &admin_password))
@@ -362,22 +457,31 @@ async fn start_box(dir: &std::path::Path, phoneblock: &str) -> Result<(Emulator,
         .and_then(|()| std::fs::write(dir.join("allow.txt"), "# allowed from the web\n"))
         .map_err(|e| format!("cannot write to {}: {e}", dir.display()))?;
     println!(
-        "minisip4fb demo: an emulated FRITZ!Box with SIP on {} and TR-064 on {tr064};\n  the config lives in {} for the demo's length",
+        "minisip4fb demo: an emulated FRITZ!Box with SIP on {} and TR-064 on {tr064},\n  and the office's with SIP on {} and its call monitor on {};\n  the config lives in {} for the demo's length",
         emulator.addr(),
+        office.addr(),
+        office.call_monitor().map(|a| a.to_string()).unwrap_or_default(),
         dir.display()
     );
-    Ok((emulator, config_path))
+    Ok((emulator, office, config_path))
 }
 
-/// The account, as a user would make it: `minisip4fb setup`.
-async fn set_up(config_path: &std::path::Path) -> Result<(), String> {
-    println!("\n$ minisip4fb setup --config minisip4fb.toml");
+/// The account, as a user would make it: `minisip4fb setup`; with the
+/// office Box's TR-064 URL, `setup --account office` there.
+async fn set_up(config_path: &std::path::Path, office: Option<&str>) -> Result<(), String> {
+    match office {
+        None => println!("\n$ minisip4fb setup --config minisip4fb.toml"),
+        Some(url) => println!(
+            "\n$ minisip4fb setup --config minisip4fb.toml --account office --box {url}"
+        ),
+    }
     let setup = SetupArgs {
         target: BoxArgs {
             config: Some(config_path.to_owned()),
+            url: office.map(str::to_owned),
             ..BoxArgs::default()
         },
-        account: None,
+        account: office.map(|_| "office".to_owned()),
         user: None,
         name: "minisip4fb".into(),
         incoming: String::new(),
@@ -401,6 +505,7 @@ struct Daemon {
 async fn start_daemon(
     config_path: PathBuf,
     web: Option<std::net::SocketAddr>,
+    bus: broadcast::Sender<minisip4fb::call::DaemonEvent>,
 ) -> Result<Daemon, String> {
     let run_args = RunArgs {
         phone: super::run::PhoneArgs {
@@ -443,7 +548,7 @@ async fn start_daemon(
     // The rules must compile before the phone starts (serve would say so too).
     source.compile().map_err(|e| e.to_string())?;
     println!(
-        "  rules: the Box's phonebook rings; numbers with 4 or more PhoneBlock votes are terminated;\n         premium numbers are terminated and barred at the Box; 0137* and withheld numbers are terminated"
+        "  rules: the Box's phonebook rings; numbers with 4 or more PhoneBlock votes are terminated;\n         premium numbers are terminated and barred at the Box; 0137* and withheld numbers are terminated;\n         on the office's line, mobile numbers 0176* are terminated"
     );
     let (dec_tx, decisions) = mpsc::unbounded_channel::<Record>();
     let (stop, stop_rx) = tokio::sync::oneshot::channel::<()>();
@@ -452,6 +557,7 @@ async fn start_daemon(
         source,
         events_json: false,
         calls: Some(dec_tx),
+        events: Some(bus),
         tr064: Some(Ok(link)),
         mqtt,
         hooks,
@@ -531,19 +637,34 @@ async fn registered(
 /// returns the failures, the INVITE → BYE times of calls terminated at
 /// once, and how many calls were answered with audio.
 async fn play_scenes(
-    emulator: &Emulator,
+    [home, office]: [&Emulator; 2],
     mut decisions: mpsc::UnboundedReceiver<Record>,
+    mut said: broadcast::Receiver<minisip4fb::call::DaemonEvent>,
 ) -> (Vec<String>, Vec<Duration>, usize) {
     let mut failures = Vec::new();
     let mut terminate_times = Vec::new();
     let mut spoke = 0;
     for (i, scene) in scenes().iter().enumerate() {
+        let emulator = match scene.line {
+            Line::Home => home,
+            Line::Office => office,
+            Line::OfficeForgot => {
+                office.forget_phones();
+                office
+            }
+        };
         let report = emulator.call(scene.spec.clone()).await;
-        let decision = tokio::time::timeout(Duration::from_secs(3), decisions.recv())
-            .await
-            .ok()
-            .flatten();
-        let ok = report.outcome == scene.expect;
+        let (decision, noticed) = if scene.line == Line::OfficeForgot {
+            // No decision: the call never came. The call monitor says so.
+            (None, Some(missed_call(&mut said).await))
+        } else {
+            let decision = tokio::time::timeout(Duration::from_secs(3), decisions.recv())
+                .await
+                .ok()
+                .flatten();
+            (decision, None)
+        };
+        let ok = report.outcome == scene.expect && noticed.as_ref().is_none_or(Option::is_some);
         // The time to end a spam call: not of calls that spoke or listened.
         spoke += usize::from(report.media.is_some());
         if report.outcome == CallOutcome::TerminatedByPhone
@@ -553,6 +674,9 @@ async fn play_scenes(
             terminate_times.push(t);
         }
         print_scene(i + 1, scene, &report, decision.as_ref(), ok);
+        if let Some(m) = noticed.flatten() {
+            println!("     daemon: {m}");
+        }
         if !ok {
             failures.push(format!(
                 "call {} ({}): {} but {}",
@@ -564,6 +688,36 @@ async fn play_scenes(
         }
     }
     (failures, terminate_times, spoke)
+}
+
+/// The daemon's `call_not_delivered`, waited for up to 5 s (the call
+/// monitor's grace is 3 s): what it said.
+async fn missed_call(
+    said: &mut broadcast::Receiver<minisip4fb::call::DaemonEvent>,
+) -> Option<String> {
+    use minisip4fb::call::DaemonEvent;
+    tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            match said.recv().await {
+                Ok(DaemonEvent::CallNotDelivered {
+                    account,
+                    caller,
+                    called,
+                    ..
+                }) => {
+                    break Some(format!(
+                        "call_not_delivered: {} → {called} on line {account}, seen on the Box's call monitor",
+                        caller.as_deref().unwrap_or("withheld")
+                    ));
+                }
+                Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+                Err(broadcast::error::RecvError::Closed) => break None,
+            }
+        }
+    })
+    .await
+    .ok()
+    .flatten()
 }
 
 /// terminate-and-bar works off the decision path: gives it up to 3 s to
@@ -589,6 +743,10 @@ async fn summary(
     mut failures: Vec<String>,
 ) -> i32 {
     let calls = scenes().len();
+    let missed = scenes()
+        .iter()
+        .filter(|s| s.line == Line::OfficeForgot)
+        .count();
     let bindings = emulator.bindings().await.len();
     let violations = emulator.violations().await;
     let (mut options_ok, mut options_missed) = (0, 0);
@@ -606,8 +764,8 @@ async fn summary(
         .sum::<f64>()
         / terminated.max(1) as f64;
     println!(
-        "\nSummary: {calls} calls; {terminated} terminated at once ({avg:.1} ms from INVITE to BYE on average), {spoke} answered with audio, {} left ringing{}.",
-        calls - terminated - spoke,
+        "\nSummary: {calls} calls; {terminated} terminated at once ({avg:.1} ms from INVITE to BYE on average), {spoke} answered with audio, {} left ringing, {missed} never delivered by the Box (seen on its call monitor){}.",
+        calls - terminated - spoke - missed,
         if more > 0 {
             format!("; then {more} more while the dashboard was up")
         } else {
@@ -658,6 +816,7 @@ fn print_scene(n: usize, scene: &Scene, report: &CallReport, decision: Option<&R
     println!("  {n}. {}, {}", scene.spec.caller, scene.title);
     let phone = match decision {
         Some(d) => format!("{}: {}", d.decision, d.reason),
+        None if scene.line == Line::OfficeForgot => "(no INVITE came)".into(),
         None => "(no decision reported)".into(),
     };
     println!("     phone: {phone}");

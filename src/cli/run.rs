@@ -424,6 +424,7 @@ pub async fn run(args: RunArgs) -> i32 {
         source: settings.source,
         events_json: args.events.is_some(),
         calls: None,
+        events: None,
         web,
         state_dir: config::systemd_state_directory(),
     };

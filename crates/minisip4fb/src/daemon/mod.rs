@@ -61,6 +61,9 @@ pub struct Parts {
     pub events_json: bool,
     /// Also hand every finished call to this channel (the demo).
     pub calls: Option<mpsc::UnboundedSender<Record>>,
+    /// The event bus to use, when the caller wants to hear every event
+    /// from the start (the demo); else one of its own.
+    pub events: Option<broadcast::Sender<DaemonEvent>>,
     /// TR-064 access, if configured (see [`RuleSource::box_link`]).
     pub tr064: Option<Result<BoxLink, LinkError>>,
     /// The call log's file: the book-keeper writes it, the web side reads it.
@@ -116,7 +119,10 @@ pub async fn serve(
     parts: Parts,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> Result<(), ServeError> {
-    let (events, _) = broadcast::channel(1024);
+    let events = parts
+        .events
+        .clone()
+        .unwrap_or_else(|| broadcast::channel(1024).0);
     let mut tasks = Vec::new();
     let snapshot: RulesSnapshot = Arc::default();
     let (notes, notes_rx) = std::sync::mpsc::sync_channel(book::QUEUE);
