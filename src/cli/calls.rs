@@ -120,6 +120,7 @@ pub fn calls(a: CallsArgs) -> i32 {
                 "outcome",
                 "decision_ms",
                 "bye_ms",
+                "account",
             ]);
             for r in &records {
                 let o = |s: &Option<String>| s.clone().unwrap_or_default();
@@ -137,6 +138,7 @@ pub fn calls(a: CallsArgs) -> i32 {
                     r.outcome.map(|o| o.to_string()).unwrap_or_default(),
                     f(r.decision_ms),
                     f(r.bye_ms),
+                    o(&r.account),
                 ]);
             }
             let _ = w.flush();
@@ -151,9 +153,32 @@ fn print_table(records: &[Record]) {
         println!("no calls");
         return;
     }
+    // The line only when calls came in on more than one.
+    let several = records
+        .iter()
+        .any(|r| r.account.is_some() && r.account != records[0].account);
+    let line = |r: &Record| -> String {
+        if several {
+            format!(
+                "{:<12}  ",
+                cut(&printable(r.account.as_deref().unwrap_or("")), 12)
+            )
+        } else {
+            String::new()
+        }
+    };
     println!(
-        "{:<19}  {:<17}  {:<16}  {:<17}  {:<19}  reason",
-        "time", "caller", "name", "decision", "outcome"
+        "{:<19}  {}{:<17}  {:<16}  {:<17}  {:<19}  reason",
+        "time",
+        if several {
+            format!("{:<12}  ", "line")
+        } else {
+            String::new()
+        },
+        "caller",
+        "name",
+        "decision",
+        "outcome"
     );
     for r in records {
         // Escaped: a display name must not drive the terminal.
@@ -163,8 +188,9 @@ fn print_table(records: &[Record]) {
         let name = printable(r.caller.name.as_deref().unwrap_or("")).into_owned();
         let outcome = r.outcome.map(|o| o.to_string());
         println!(
-            "{:<19}  {:<17}  {:<16}  {:<17}  {:<19}  {}",
+            "{:<19}  {}{:<17}  {:<16}  {:<17}  {:<19}  {}",
             r.time.local(),
+            line(r),
             cut(&number, 17),
             cut(&name, 16),
             r.decision.as_str(),

@@ -448,7 +448,10 @@ async fn start_box(
         .replace("{office_tr064}", office.tr064_url().unwrap_or_default())
         .replace(
             "{office_monitor}",
-            &office.call_monitor().map(|a| a.to_string()).unwrap_or_default(),
+            &office
+                .call_monitor()
+                .map(|a| a.to_string())
+                .unwrap_or_default(),
         )
         .replace("{phoneblock}", phoneblock);
     std::fs::write(&config_path, config_text)
@@ -460,7 +463,10 @@ async fn start_box(
         "minisip4fb demo: an emulated FRITZ!Box with SIP on {} and TR-064 on {tr064},\n  and the office's with SIP on {} and its call monitor on {};\n  the config lives in {} for the demo's length",
         emulator.addr(),
         office.addr(),
-        office.call_monitor().map(|a| a.to_string()).unwrap_or_default(),
+        office
+            .call_monitor()
+            .map(|a| a.to_string())
+            .unwrap_or_default(),
         dir.display()
     );
     Ok((emulator, office, config_path))
@@ -471,9 +477,9 @@ async fn start_box(
 async fn set_up(config_path: &std::path::Path, office: Option<&str>) -> Result<(), String> {
     match office {
         None => println!("\n$ minisip4fb setup --config minisip4fb.toml"),
-        Some(url) => println!(
-            "\n$ minisip4fb setup --config minisip4fb.toml --account office --box {url}"
-        ),
+        Some(url) => {
+            println!("\n$ minisip4fb setup --config minisip4fb.toml --account office --box {url}")
+        }
     }
     let setup = SetupArgs {
         target: BoxArgs {

@@ -173,6 +173,22 @@ async fn two_boxes_one_daemon_and_one_box_gone() {
         office_reason.ends_with(" on line office"),
         "{office_reason}"
     );
+    // The table names each call's line.
+    let table = common::succeeded(
+        Command::new(BIN)
+            .args(["calls", "--config"])
+            .arg(dir.join("config.toml")),
+    );
+    let table = String::from_utf8_lossy(&table.stdout);
+    assert!(
+        table.lines().next().is_some_and(|h| h.contains(" line ")),
+        "{table}"
+    );
+    assert_eq!(
+        table.lines().filter(|l| l.contains(" office ")).count(),
+        3,
+        "{table}"
+    );
     assert!(
         daemon.log().contains("(account office) listening on"),
         "{}",
