@@ -321,14 +321,7 @@ async fn a_call_the_box_saw_but_never_sent_is_said() {
             .env_remove("MINISIP4FB_PASSWORD")
             .stdout(Stdio::piped()),
     );
-    let events = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
-    let out = daemon.0.stdout.take().unwrap();
-    let seen = events.clone();
-    std::thread::spawn(move || {
-        for line in std::io::BufRead::lines(std::io::BufReader::new(out)).map_while(Result::ok) {
-            seen.lock().unwrap().push(line);
-        }
-    });
+    let events = daemon.stdout_lines();
     let missed = || -> Vec<serde_json::Value> {
         events
             .lock()

@@ -75,6 +75,23 @@ impl Proc {
         Proc(child, Some(log))
     }
 
+    /// Its piped stdout's lines as they come (`--events json`), read on a
+    /// thread of their own so that the pipe never fills.
+    pub fn stdout_lines(&mut self) -> Arc<Mutex<Vec<String>>> {
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        if let Some(out) = self.0.stdout.take() {
+            let seen = lines.clone();
+            std::thread::spawn(move || {
+                for line in
+                    std::io::BufRead::lines(std::io::BufReader::new(out)).map_while(Result::ok)
+                {
+                    seen.lock().unwrap().push(line);
+                }
+            });
+        }
+        lines
+    }
+
     /// What a [`Proc::spawn_logged`] process wrote to stderr so far.
     pub fn log(&self) -> String {
         self.1

@@ -292,14 +292,7 @@ async fn a_box_that_silently_forgets_us_is_noticed_by_its_quiet() {
             .env("MINISIP4FB_PASSWORD", PASSWORD)
             .stdout(Stdio::piped()),
     );
-    let events = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
-    let out = phone.0.stdout.take().unwrap();
-    let seen = events.clone();
-    std::thread::spawn(move || {
-        for line in std::io::BufRead::lines(std::io::BufReader::new(out)).map_while(Result::ok) {
-            seen.lock().unwrap().push(line);
-        }
-    });
+    let events = phone.stdout_lines();
     let event = |name: &str| {
         let needle = format!("\"event\":\"{name}\"");
         events
