@@ -105,8 +105,32 @@ pub async fn check(phone: PhoneArgs) -> i32 {
             println!("unregistered again: all good");
         }
         code = code.max(c);
+        if let Some((at, _)) = &account.call_monitor {
+            code = code.max(reach_call_monitor(at).await);
+        }
     }
     code
+}
+
+/// Connects to the Box's call monitor once; the exit code.
+async fn reach_call_monitor(at: &str) -> i32 {
+    let connect = tokio::net::TcpStream::connect(at);
+    match tokio::time::timeout(Duration::from_secs(5), connect).await {
+        Ok(Ok(_)) => {
+            println!("call monitor at {at}: reachable");
+            0
+        }
+        Ok(Err(e)) => {
+            eprintln!(
+                "call monitor at {at}: {e} (switch it on by dialling #96*5* on a phone of the Box)"
+            );
+            1
+        }
+        Err(_) => {
+            eprintln!("call monitor at {at}: no answer within 5 s (is the address right?)");
+            1
+        }
+    }
 }
 
 /// Registers `config`'s phone once and unregisters; the exit code.

@@ -395,4 +395,35 @@ async fn a_call_the_box_saw_but_never_sent_is_said() {
         metrics.contains("minisip4fb_calls_not_delivered_total{account=\"620\"} 1"),
         "{metrics}"
     );
+
+    // `check` tries the call monitor too, and says how to switch it on.
+    let check = |config: &std::path::Path| {
+        Command::new(BIN)
+            .args(["check", "--config"])
+            .arg(config)
+            .env_remove("MINISIP4FB_PASSWORD")
+            .output()
+            .unwrap()
+    };
+    let ok = check(&dir.join("config.toml"));
+    let said = String::from_utf8_lossy(&ok.stdout);
+    assert!(ok.status.success(), "{said}");
+    assert!(said.contains(": reachable"), "{said}");
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let closed_at = closed.local_addr().unwrap();
+    drop(closed);
+    let text = std::fs::read_to_string(dir.join("config.toml")).unwrap();
+    let off = dir.join("off.toml");
+    std::fs::write(
+        &off,
+        text.replace(
+            &emu.call_monitor().unwrap().to_string(),
+            &closed_at.to_string(),
+        ),
+    )
+    .unwrap();
+    let refused = check(&off);
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(1), "{err}");
+    assert!(err.contains("dialling #96*5*"), "{err}");
 }
