@@ -48,6 +48,9 @@ pub struct LookupArgs {
     /// Which account's phone the call reached (for rules with `accounts`).
     #[arg(long, value_name = "NAME")]
     pub account: Option<String>,
+    /// The caller's display name as the Box sends it (for rules with `names`).
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
     /// One JSON object instead of text.
     #[arg(long)]
     pub json: bool,
@@ -320,6 +323,7 @@ pub fn lookup(a: LookupArgs) -> i32 {
     let reached = minisip4fb::screen::rules::Reached {
         called: a.to.as_deref(),
         account: a.account.as_deref(),
+        name: a.name.as_deref(),
     };
     let d = rules.decide(
         number,

@@ -186,6 +186,19 @@ pub async fn usual_box(seed: u64) -> Emulator {
     emulated_box(&[(USER, PASSWORD)], None, seed).await
 }
 
+/// Waits (at most 10 s) until the Box holds a binding registered after
+/// `since`: a restarted daemon's, not the one it left behind.
+pub async fn registered_after(emu: &Emulator, since: std::time::Instant) {
+    let until = std::time::Instant::now() + Duration::from_secs(10);
+    while !emu.bindings().await.iter().any(|b| b.registered_at > since) {
+        assert!(
+            std::time::Instant::now() < until,
+            "no fresh registration within 10 s"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// Waits until the emulator reports something `want` accepts, at most `timeout`.
 pub async fn wait_report(
     reports: &mut tokio::sync::broadcast::Receiver<minisip4fb_emulator::Report>,

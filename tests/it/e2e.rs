@@ -364,3 +364,51 @@ async fn a_box_that_silently_forgets_us_is_noticed_by_its_quiet() {
     assert!(event("registration_restored").is_some(), "{}", phone.log());
     assert_eq!(emu.violations().await, Vec::<String>::new());
 }
+
+/// A rule on the caller's name: the Box sends a phonebook contact's name
+/// (an imported spam phonebook's "SPAM: …"), and the rule ends the call.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_name_from_a_spam_phonebook_is_terminated() {
+    let emu = common::usual_box(61).await;
+    let dir = common::fresh_dir("e2e", "names");
+    std::fs::write(
+        dir.join("config.toml"),
+        "[[rule]]\nname = \"spam phonebook\"\nnames = [\"SPAM*\"]\naction = \"terminate\"\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("pw"), format!("{PASSWORD}\n")).unwrap();
+    let phone = Proc::spawn_logged(
+        common::against_box(&["run"], &dir.join("config.toml"), emu.addr())
+            .args(["--user", USER, "--password-file"])
+            .arg(dir.join("pw")),
+    );
+    emu.wait_for_binding(Duration::from_secs(10))
+        .await
+        .expect("registers");
+    let named = |name: &str| {
+        CallSpec::new(Caller::Named {
+            number: "0401234567".into(),
+            name: name.into(),
+        })
+        .cancel_after(Duration::from_millis(800))
+    };
+    assert_eq!(
+        emu.call(named("Spam: Gewinnspiel")).await.outcome,
+        CallOutcome::TerminatedByPhone
+    );
+    assert_eq!(
+        emu.call(named("Praxis Dr. Weber")).await.outcome,
+        CallOutcome::RangUntilCancelled
+    );
+    assert!(
+        phone
+            .wait_for(
+                "is named \"Spam: Gewinnspiel\", which matches SPAM*",
+                Duration::from_secs(5)
+            )
+            .await,
+        "{}",
+        phone.log()
+    );
+    assert_eq!(emu.violations().await, Vec::<String>::new());
+}

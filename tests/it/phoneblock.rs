@@ -449,7 +449,9 @@ async fn the_daemon_syncs_decides_from_the_copy_and_reports() {
 
     // A restart with a copy synced minutes ago: nothing to ask PhoneBlock.
     let requests = api.requests().len();
+    let restarted = std::time::Instant::now();
     let d = run(&dir, &emu);
+    common::registered_after(&emu, restarted).await;
     assert!(
         d.wait_for(
             "PhoneBlock copy: 4 numbers, version 7",
@@ -524,6 +526,10 @@ async fn a_report_outlives_an_outage_and_a_restart() {
     assert_eq!(code, Some(0), "{out}");
     let emu = common::usual_box(12).await;
     let mut d = run(&dir, &emu);
+    // Registered and the rules compiled (they may come in either order).
+    emu.wait_for_binding(Duration::from_secs(10))
+        .await
+        .expect("registers");
     assert!(
         d.wait_for("3 rule(s)", Duration::from_secs(20)).await,
         "{}",

@@ -139,7 +139,9 @@ async fn spam_ranges_decide_offline_and_a_damaged_file_is_refused() {
     // refused, the ranges of before still decide.
     api.damage_next_binary(Damage::Truncated);
     write_config(21);
+    let restarted = std::time::Instant::now();
     let d = run(&dir, &emu);
+    common::registered_after(&emu, restarted).await;
     assert!(
         d.wait_for(
             "the spam ranges were not fetched, the rules keep the last: PhoneBlock's binary list is refused",

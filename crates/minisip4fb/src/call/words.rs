@@ -540,6 +540,11 @@ const TEXTS: &[(&str, &str, &str)] = &[
     ),
     ("why.kind", "{who} is {kind}", "{who}: Nummerntyp {kind}"),
     (
+        "why.name",
+        "{who} is named \"{name}\", which matches {pattern}",
+        "{who} heißt \"{name}\", passend zu {pattern}",
+    ),
+    (
         "why.country",
         "{who} is from {country}",
         "{who} kommt aus {country}",
@@ -606,6 +611,7 @@ const TEXTS: &[(&str, &str, &str)] = &[
         "country: {countries}",
         "Länder: {countries}",
     ),
+    ("crit.names", "names: {names}", "Namen: {names}"),
     (
         "crit.repeated",
         "repeated: {n} calls within {within}",

@@ -189,6 +189,9 @@ pub struct Rule {
     pub types: Vec<String>,
     /// ISO countries: `["NG", "SN"]`.
     pub country: Vec<String>,
+    /// The caller's display name (from the Box's phonebook): `["SPAM*"]`,
+    /// case-insensitive, `*` for any run of characters.
+    pub names: Vec<String>,
     pub repeated: Option<Repeated>,
     /// Local time window, `22:00-07:00`.
     pub hours: Option<String>,

@@ -205,6 +205,7 @@ impl LiveCheck {
                 let reached = Reached {
                     called: called.as_deref(),
                     account: Some(&decided.account),
+                    name: decided.caller.display_name.as_deref(),
                 };
                 rules.decide_live(&decided.decision, reached, local, live)
             }

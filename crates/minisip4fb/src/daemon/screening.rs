@@ -114,6 +114,7 @@ impl Screen for DaemonScreen {
                 Reached {
                     called: caller.called.as_deref(),
                     account: Some(&self.line.name),
+                    name: caller.display_name.as_deref(),
                 },
                 local_time(&rules),
             )

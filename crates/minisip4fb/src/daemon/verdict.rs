@@ -33,6 +33,7 @@ pub fn decide(
     let reached = Reached {
         called: caller.called.as_deref(),
         account: Some(&line.name),
+        name: caller.display_name.as_deref(),
     };
     let decision = rules.decide(caller.number.as_deref(), reached, history, now, local);
     let verdict = verdict_of(

@@ -45,6 +45,10 @@ pub enum RuleError {
     List(#[source] ListError),
     #[error("types: unknown type {0:?}, allowed: {allowed}", allowed = Kind::NAMES.join(", "))]
     Type(String),
+    #[error(
+        "names: {0:?} is not a name pattern: give some letters, e.g. \"SPAM*\" or \"*Werbung*\" (at most 64 characters)"
+    )]
+    Name(String),
     #[error("country: {0}")]
     Country(#[source] HomeError),
     #[error("repeated: calls must be at least 1")]

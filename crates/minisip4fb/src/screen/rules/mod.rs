@@ -18,6 +18,7 @@ use crate::phoneblock::binary::Verdict;
 
 mod error;
 mod history;
+mod names;
 mod script;
 mod view;
 use script::script;
@@ -49,6 +50,7 @@ struct Rule {
     invalid: bool,
     kinds: Vec<Kind>,
     countries: Vec<String>,
+    names: Vec<names::NamePattern>,
     repeated: Option<(u32, Duration)>,
     hours: Option<(NaiveTime, NaiveTime)>,
     weekdays: Vec<Weekday>,
@@ -64,13 +66,15 @@ struct Rule {
     door: bool,
 }
 
-/// Where a call arrived: the household number dialled (the Box's
-/// `P-Called-Party-ID`) and the account whose phone it rang; `default()`
-/// for neither known.
+/// Where a call arrived and what came with it beside the number: the
+/// household number dialled (the Box's `P-Called-Party-ID`), the account
+/// whose phone it rang, and the caller's display name (a phonebook
+/// contact's, from the Box); `default()` for none known.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Reached<'a> {
     pub called: Option<&'a str>,
     pub account: Option<&'a str>,
+    pub name: Option<&'a str>,
 }
 
 /// All rules, ready to decide.
@@ -199,6 +203,11 @@ fn compile_rule(
                 .map_err(|e| at(RuleError::Country(e)))
         })
         .collect::<Result<Vec<_>, _>>()?;
+    let names = r
+        .names
+        .iter()
+        .map(|n| names::NamePattern::new(n).map_err(at))
+        .collect::<Result<Vec<_>, _>>()?;
     let repeated = match &r.repeated {
         Some(rep) if rep.calls == 0 => {
             return Err(at(RuleError::RepeatedNoCalls));
@@ -269,6 +278,7 @@ fn compile_rule(
         invalid: r.invalid,
         kinds,
         countries,
+        names,
         repeated,
         hours,
         weekdays,
@@ -481,7 +491,10 @@ impl Rules {
             if let Some((matched, name)) = rule.matches(
                 &class,
                 probe.as_ref(),
-                (called.as_deref(), reached.account),
+                Reached {
+                    called: called.as_deref(),
+                    ..reached
+                },
                 history,
                 now,
                 local,
@@ -547,7 +560,13 @@ impl Rules {
         self.rules.iter().find(|r| {
             r.community.is_some()
                 && r.action != Action::Ring
-                && r.holds((called.as_deref(), reached.account), local)
+                && r.holds(
+                    Reached {
+                        called: called.as_deref(),
+                        ..reached
+                    },
+                    local,
+                )
         })
     }
 
@@ -625,12 +644,16 @@ impl Rule {
             || self.invalid
             || !self.kinds.is_empty()
             || !self.countries.is_empty()
+            || !self.names.is_empty()
             || self.repeated.is_some()
     }
 
     /// Its conditions: `hours`, `weekdays`, `to` and `accounts` all hold
     /// (for the call's dialled number in E.164 and its account).
-    fn holds(&self, (called, account): (Option<&str>, Option<&str>), local: NaiveDateTime) -> bool {
+    fn holds(&self, reached: Reached, local: NaiveDateTime) -> bool {
+        let Reached {
+            called, account, ..
+        } = reached;
         if let Some((from, to)) = self.hours {
             let t = local.time();
             let inside = if from <= to {
@@ -655,7 +678,7 @@ impl Rule {
         &self,
         class: &LazyClass,
         probe: Option<&Probe>,
-        reached: (Option<&str>, Option<&str>),
+        reached: Reached,
         history: &History,
         now: Instant,
         local: NaiveDateTime,
@@ -665,6 +688,20 @@ impl Rule {
         }
         if !self.has_who() {
             return Some((Matched::AnyCaller, None));
+        }
+        // The name the Box sent, for callers from outside (withheld ones
+        // too: a name may come without a number).
+        if let Some(name) = reached.name.filter(|_| !self.names.is_empty())
+            && !matches!(class, LazyClass::Internal(_))
+        {
+            let folded = names::fold(name);
+            if let Some(p) = self.names.iter().find(|p| p.matches(&folded)) {
+                let matched = Matched::Name {
+                    name: crate::text::printable(name).into_owned(),
+                    pattern: p.written.clone(),
+                };
+                return Some((matched, None));
+            }
         }
         match class {
             LazyClass::Anonymous if self.anonymous => Some((Matched::Anonymous, None)),

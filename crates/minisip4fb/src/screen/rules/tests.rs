@@ -324,7 +324,7 @@ fn time_windows_weekdays_and_called_number() {
             Some("01701234567"),
             Reached {
                 called: Some("0301111111"),
-                account: None
+                ..Reached::default()
             },
             &h,
             now,
@@ -338,7 +338,7 @@ fn time_windows_weekdays_and_called_number() {
             Some("01701234567"),
             Reached {
                 called: Some("0302222222"),
-                account: None
+                ..Reached::default()
             },
             &h,
             now,
@@ -548,8 +548,8 @@ fn a_rule_for_some_accounts_holds_only_for_their_calls() {
         [[rule]]\nname = \"office hours\"\naccounts = [\"office\"]\nnumbers = [\"0170*\"]\naction = \"terminate\"\n";
     let r = rules(toml);
     let to = |account| Reached {
-        called: None,
         account: Some(account),
+        ..Reached::default()
     };
     let h = History::default();
     let d = r.decide(
@@ -595,4 +595,54 @@ fn a_rule_for_some_accounts_holds_only_for_their_calls() {
         e.contains("accounts: no account is named \"ofice\" (the config's: home, office)"),
         "{e}"
     );
+}
+
+#[test]
+fn a_rule_on_the_callers_name() {
+    let r = rules(
+        "[[rule]]\nname = \"spam book\"\nnames = [\"SPAM*\", \"*Werbung*\"]\naction = \"terminate\"\n",
+    );
+    let named = |number: Option<&str>, name| {
+        r.decide(
+            number,
+            Reached {
+                name: Some(name),
+                ..Reached::default()
+            },
+            &History::default(),
+            Instant::now(),
+            at(12, 0),
+        )
+    };
+    let d = named(Some("0301234567"), "Spam: Gewinnspiel");
+    assert_eq!(d.action, Action::Terminate);
+    assert_eq!(
+        d.why.to_string(),
+        "rule 1 \"spam book\": +49301234567 is named \"Spam: Gewinnspiel\", which matches SPAM*"
+    );
+    assert_eq!(
+        translate(&d.why.to_string(), Lang::De).as_deref(),
+        Some("Regel 1 \"spam book\": +49301234567 heißt \"Spam: Gewinnspiel\", passend zu SPAM*")
+    );
+    assert_eq!(
+        named(Some("0301234567"), "TELEFONWERBUNG AG").action,
+        Action::Terminate
+    );
+    assert_eq!(named(Some("0301234567"), "Oma").action, Action::Ring);
+    assert_eq!(
+        named(None, "SPAM Inkasso").action,
+        Action::Terminate,
+        "withheld, named"
+    );
+    assert_eq!(
+        named(Some("**622"), "SPAM").action,
+        Action::Ring,
+        "internal: never"
+    );
+    // A name with control characters is shown harmless in the reason.
+    let d = named(Some("0301234567"), "SPAM\u{1b}[2J");
+    assert!(!d.why.to_string().contains('\u{1b}'), "{}", d.why);
+    let cfg = config::parse("[[rule]]\nnames = [\"*\"]\naction = \"terminate\"\n").unwrap();
+    let e = Rules::compile(&cfg).unwrap_err().to_string();
+    assert!(e.contains("names: \"*\" is not a name pattern"), "{e}");
 }

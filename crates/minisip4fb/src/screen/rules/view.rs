@@ -67,6 +67,9 @@ pub(super) fn criteria(
     if !r.types.is_empty() {
         out.push(Said::new("crit.types").with("types", joined(&r.types)));
     }
+    if !r.names.is_empty() {
+        out.push(Said::new("crit.names").with("names", joined(&r.names)));
+    }
     if !r.country.is_empty() {
         out.push(Said::new("crit.country").with("countries", joined(&r.country)));
     }

@@ -112,6 +112,11 @@ pub enum Matched {
     Invalid,
     Kind(Kind),
     Country(String),
+    /// The display name matched a pattern of the rule's `names`.
+    Name {
+        name: String,
+        pattern: Arc<str>,
+    },
     Repeated {
         count: u32,
         within: Duration,
@@ -199,6 +204,9 @@ impl Why {
             Matched::Invalid => it("why.invalid"),
             Matched::Kind(k) => it("why.kind").with("kind", k),
             Matched::Country(c) => it("why.country").with("country", c),
+            Matched::Name { name, pattern } => {
+                it("why.name").with("name", name).with("pattern", pattern)
+            }
             Matched::Repeated { count, within } => it("why.repeated")
                 .with("n", count)
                 .with("within", humanize(*within)),
@@ -247,6 +255,7 @@ const MATCHED: &[&str] = &[
     "why.repeated",
     "why.repeated.one",
     "why.kind",
+    "why.name",
 ];
 
 /// The sentences a rule's reason may end with, in order.
@@ -412,6 +421,10 @@ mod tests {
             Matched::Kind(Kind::Premium),
             Matched::Kind(Kind::FixedOrMobile),
             Matched::Country("AT".into()),
+            Matched::Name {
+                name: "SPAM: Gewinnspiel, \"Lotto\"".into(),
+                pattern: "spam*".into(),
+            },
             Matched::Repeated {
                 count: 3,
                 within: Duration::from_secs(600),
