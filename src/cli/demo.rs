@@ -89,6 +89,11 @@ types = ["premium"]
 action = "terminate-and-bar"
 
 [[rule]]
+name = "spam phonebook"
+names = ["SPAM*"]
+action = "terminate"
+
+[[rule]]
 name = "mass calling"
 numbers = ["0137*"]
 action = "terminate"
@@ -197,6 +202,16 @@ fn scenes() -> Vec<Scene> {
             spec: CallSpec::new(Caller::National(IN_RANGE.into())),
             expect: CallOutcome::TerminatedByPhone,
             expect_text: "must be terminated: its neighbours have 24 votes",
+            line: Line::Home,
+        },
+        Scene {
+            title: "a number from an imported spam phonebook, named \"SPAM: …\" by the Box",
+            spec: CallSpec::new(Caller::Named {
+                number: "02211234567".into(),
+                name: "SPAM: Gewinnspiel".into(),
+            }),
+            expect: CallOutcome::TerminatedByPhone,
+            expect_text: "must be terminated (a rule on the caller's name)",
             line: Line::Home,
         },
         Scene {
@@ -554,7 +569,7 @@ async fn start_daemon(
     // The rules must compile before the phone starts (serve would say so too).
     source.compile().map_err(|e| e.to_string())?;
     println!(
-        "  rules: the Box's phonebook rings; numbers with 4 or more PhoneBlock votes are terminated;\n         premium numbers are terminated and barred at the Box; 0137* and withheld numbers are terminated;\n         on the office's line, mobile numbers 0176* are terminated"
+        "  rules: the Box's phonebook rings; numbers with 4 or more PhoneBlock votes are terminated;\n         premium numbers are terminated and barred at the Box; names marked \"SPAM\", 0137* and withheld\n         numbers are terminated; on the office's line, mobile numbers 0176* are terminated"
     );
     let (dec_tx, decisions) = mpsc::unbounded_channel::<Record>();
     let (stop, stop_rx) = tokio::sync::oneshot::channel::<()>();
