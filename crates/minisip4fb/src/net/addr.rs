@@ -38,12 +38,12 @@ pub fn split_host_port(s: &str) -> Result<(String, u16), PhoneError> {
     }
 }
 
-/// The addresses `host` resolves to, of the family asked for (`None`:
-/// either), in the resolver's order; an error when there are none.
+/// The addresses `host` resolves to of the socket's family (IPv4 when
+/// `v4`), in the resolver's order; an error when there are none.
 pub(super) async fn resolve(
     host: &str,
     port: u16,
-    want_v4: Option<bool>,
+    v4: bool,
 ) -> Result<Vec<SocketAddr>, PhoneError> {
     let failed = |source| PhoneError::Resolve {
         host: host.to_owned(),
@@ -52,7 +52,7 @@ pub(super) async fn resolve(
     let all: Vec<SocketAddr> = tokio::net::lookup_host((host, port))
         .await
         .map_err(failed)?
-        .filter(|a| want_v4.is_none_or(|v4| a.is_ipv4() == v4))
+        .filter(|a| a.is_ipv4() == v4)
         .collect();
     if all.is_empty() {
         return Err(failed(std::io::Error::new(
@@ -105,6 +105,19 @@ mod tests {
         assert!(valid_user("620") && valid_user("Home.Assistant_1-x"));
         assert!(!valid_user("620\r\nX-Evil: 1") && !valid_user("") && !valid_user("a b"));
         assert!(split_host_port("").is_err());
+    }
+
+    /// `localhost` often resolves to `::1` first: a socket bound to
+    /// 0.0.0.0 gets only what it can reach.
+    #[tokio::test]
+    async fn a_name_resolves_to_the_sockets_family() {
+        let v4 = resolve("localhost", 5060, true).await.unwrap();
+        assert!(v4.iter().all(SocketAddr::is_ipv4), "{v4:?}");
+        let literal = resolve("127.0.0.1", 5060, false).await;
+        assert!(
+            literal.is_err(),
+            "an IPv4 literal for an IPv6 socket: {literal:?}"
+        );
     }
 
     #[test]

@@ -36,7 +36,8 @@ pub(super) struct Follow {
     /// Whether the bind address is unspecified, so that our Contact is
     /// whatever address the route to the Box has.
     pub local: bool,
-    pub want_v4: Option<bool>,
+    /// The socket's family: IPv4, or IPv6.
+    pub v4: bool,
 }
 
 impl Follow {
@@ -85,9 +86,7 @@ impl Follow {
                 && last_lookup.is_none_or(|t| t.elapsed() >= RESOLVE_GAP)
             {
                 last_lookup = Some(tokio::time::Instant::now());
-                match tokio::time::timeout(RESOLVE_TIMEOUT, resolve(host, *port, self.want_v4))
-                    .await
-                {
+                match tokio::time::timeout(RESOLVE_TIMEOUT, resolve(host, *port, self.v4)).await {
                     Ok(Ok(all)) if !all.contains(&registrar) => {
                         next = all[0];
                         tracing::warn!(

@@ -432,9 +432,10 @@ impl Phone {
             return Err(PhoneError::BadUser(config.user.clone()));
         }
         let (host, port) = split_host_port(&config.fritzbox)?;
-        // An unspecified bind of either family takes what the name gives.
-        let want_v4 = (!config.bind.ip().is_unspecified()).then_some(config.bind.is_ipv4());
-        let registrar = resolve(&host, port, want_v4).await?[0];
+        // The socket's family decides: `fritz.box` often resolves to an
+        // IPv6 ULA first, which a socket bound to 0.0.0.0 cannot reach.
+        let v4 = config.bind.is_ipv4();
+        let registrar = resolve(&host, port, v4).await?[0];
         let bind = config.bind;
         let socket = std::net::UdpSocket::bind(bind)
             .and_then(|s| s.set_nonblocking(true).map(|()| s))
@@ -460,7 +461,7 @@ impl Phone {
         let follow = follow::Follow {
             name: host.parse::<IpAddr>().is_err().then_some((host, port)),
             local: local.ip().is_unspecified(),
-            want_v4,
+            v4,
         };
         Phone::spawn(socket, cfg, Box::new(screen), follow)
     }
