@@ -297,7 +297,7 @@ function status() {
     });
   }
   const es = new EventSource("/events");
-  const kinds = ["registered", "registration_lost", "registration_restored", "phoneblock_synced", "door_locked"];
+  const kinds = ["registered", "registration_lost", "registration_restored", "call_not_delivered", "phoneblock_synced", "door_locked"];
   for (const kind of kinds) {
     es.addEventListener(kind, () => location.reload());
   }
