@@ -142,7 +142,7 @@ async fn two_boxes_one_daemon_and_one_box_gone() {
     );
 
     // Every call in the log with its account.
-    let calls = crate::daemon::calls_json(&dir);
+    let calls = crate::daemon::calls_once(&dir, crate::daemon::ended(5)).await;
     let mut seen: Vec<(String, String, String)> = calls
         .iter()
         .map(|c| {
@@ -384,8 +384,16 @@ async fn a_call_the_box_saw_but_never_sent_is_said() {
         "{}",
         daemon.log()
     );
-    let (_, status) = crate::web::get(&format!("{web}/api/status"), &[]);
-    let status: serde_json::Value = serde_json::from_str(&status).unwrap();
+    // The web side hears the event on its own thread: a moment later.
+    let mut status = serde_json::Value::Null;
+    for _ in 0..100 {
+        let (_, text) = crate::web::get(&format!("{web}/api/status"), &[]);
+        status = serde_json::from_str(&text).unwrap();
+        if !status["accounts"][0]["not_delivered"].is_null() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     assert_eq!(
         status["accounts"][0]["not_delivered"]["caller"], "01709876543",
         "{status}"
