@@ -215,11 +215,7 @@ async fn setup_adds_a_second_box_to_the_config() {
             .env("MINISIP4FB_ADMIN_PASSWORD", "fritz-admin-pw")
             .output()
             .unwrap();
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let text = common::said(&out);
         assert!(out.status.success(), "{text}");
         text
     };

@@ -27,6 +27,15 @@ pub fn succeeded(cmd: &mut Command) -> std::process::Output {
     out
 }
 
+/// What a finished command printed, stdout then stderr.
+pub fn said(o: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
 /// `minisip4fb SUBCOMMAND [ARGS] --config CONFIG --fritzbox BOX --bind
 /// 127.0.0.1:0`, the SIP password only from the config (never the
 /// caller's environment).

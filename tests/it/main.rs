@@ -28,6 +28,7 @@ mod phoneblock_ranges;
 mod rfc4475;
 mod roundtrip;
 mod setup;
+mod setup_second_factor;
 mod tr064;
 mod tr064_hostile;
 mod tr064_tls;

@@ -10,7 +10,7 @@ use minisip4fb_emulator::tr064::Tr064Config;
 use crate::common;
 use crate::common::BIN;
 
-async fn run(args: &[&str], admin_pw: &str) -> Output {
+pub(crate) async fn run(args: &[&str], admin_pw: &str) -> Output {
     tokio::process::Command::new(BIN)
         .args(args)
         .env("MINISIP4FB_ADMIN_PASSWORD", admin_pw)
@@ -20,22 +20,16 @@ async fn run(args: &[&str], admin_pw: &str) -> Output {
         .unwrap()
 }
 
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
+pub(crate) use common::said as text;
 
 /// The emulated Box with TR-064 `tr` and these SIP accounts.
-async fn emulated_box(accounts: &[(&str, &str)], tr: Tr064Config) -> Emulator {
+pub(crate) async fn emulated_box(accounts: &[(&str, &str)], tr: Tr064Config) -> Emulator {
     common::emulated_box(accounts, Some(tr), 0).await
 }
 
 /// Someone presses the Box's button as soon as a second factor waits
 /// (looking for at most 10 s); `true` once confirmed.
-fn press_the_button(emu: std::sync::Arc<Emulator>) -> tokio::task::JoinHandle<bool> {
+pub(crate) fn press_the_button(emu: std::sync::Arc<Emulator>) -> tokio::task::JoinHandle<bool> {
     tokio::spawn(async move {
         for _ in 0..100 {
             if emu.confirm_second_factor() {
@@ -62,7 +56,7 @@ async fn check_against(cfg: &str, emu: &Emulator) -> Output {
     run(&args, "").await
 }
 
-fn dir(name: &str) -> PathBuf {
+pub(crate) fn dir(name: &str) -> PathBuf {
     common::fresh_dir("setup", name)
 }
 
@@ -376,49 +370,7 @@ action = "terminate-and-bar"
     assert_eq!(emu.violations().await, Vec::<String>::new());
 }
 
-/// FRITZ!OS asks for a second factor before it creates an IP phone: setup
-/// tells the person what to do and goes on once it is confirmed.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn setup_waits_for_the_second_factor() {
-    let emu = std::sync::Arc::new(
-        emulated_box(
-            &[],
-            Tr064Config {
-                second_factor: true,
-                ..Tr064Config::default()
-            },
-        )
-        .await,
-    );
-    let url = emu.tr064_url().unwrap().to_owned();
-    let d = dir("2fa");
-    let cfg = d.join("config.toml");
-    // The person presses the button a moment later.
-    let presser = press_the_button(emu.clone());
-    let out = run(
-        &[
-            "setup",
-            "--box",
-            &url,
-            "--admin-user",
-            "admin",
-            "--config",
-            cfg.to_str().unwrap(),
-        ],
-        "fritz-admin-pw",
-    )
-    .await;
-    assert!(presser.await.unwrap(), "setup started the second factor");
-    assert!(out.status.success(), "{}", text(&out));
-    assert!(
-        text(&out).contains("press a button on the FRITZ!Box, or dial *1234"),
-        "{}",
-        text(&out)
-    );
-    assert_eq!(emu.ip_phones().len(), 1);
-}
-
-fn setup_args<'a>(url: &'a str, cfg: &'a str) -> [&'a str; 7] {
+pub(crate) fn setup_args<'a>(url: &'a str, cfg: &'a str) -> [&'a str; 7] {
     [
         "setup",
         "--box",
@@ -481,37 +433,6 @@ async fn numbers_in_the_config_are_kept() {
         ("DE", Some("01")),
         "country kept, the missing area code taken from the Box"
     );
-}
-
-/// An earlier, abandoned confirmation keeps the Box busy (868): setup
-/// stops it, says so, and goes on.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_busy_second_factor_is_stopped_and_tried_again() {
-    let emu = std::sync::Arc::new(
-        emulated_box(
-            &[],
-            Tr064Config {
-                second_factor: true,
-                abandoned_second_factor: true,
-                ..Tr064Config::default()
-            },
-        )
-        .await,
-    );
-    let url = emu.tr064_url().unwrap().to_owned();
-    let d = dir("busy2fa");
-    let cfg = d.join("config.toml");
-    // The stale attempt must be stopped first: only a new one can be confirmed.
-    let presser = press_the_button(emu.clone());
-    let out = run(&setup_args(&url, cfg.to_str().unwrap()), "fritz-admin-pw").await;
-    assert!(presser.await.unwrap());
-    assert!(out.status.success(), "{}", text(&out));
-    assert!(
-        text(&out).contains("still busy with an earlier confirmation attempt (868)"),
-        "{}",
-        text(&out)
-    );
-    assert_eq!(emu.ip_phones().len(), 1);
 }
 
 /// A password file that was readable by others before setup is not after.
@@ -665,40 +586,6 @@ async fn a_full_box_is_refused_with_what_to_do() {
     );
     assert_eq!(emu.ip_phones().len(), 10);
     assert!(!d.join("password").exists());
-}
-
-/// The second factor's failure paths: nobody confirms within the Box's
-/// window; the Box blocks confirmations for now (867).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_unconfirmed_or_blocked_second_factor_is_a_clear_error() {
-    let cases = [
-        (
-            Tr064Config {
-                second_factor: true,
-                confirm_window: std::time::Duration::from_secs(1),
-                ..Tr064Config::default()
-            },
-            "not confirmed in time",
-        ),
-        (
-            Tr064Config {
-                second_factor: true,
-                second_factor_blocked: true,
-                ..Tr064Config::default()
-            },
-            "blocks the confirmation for now; wait and retry (error 867",
-        ),
-    ];
-    for (i, (tr, expect)) in cases.into_iter().enumerate() {
-        let emu = emulated_box(&[], tr).await;
-        let url = emu.tr064_url().unwrap().to_owned();
-        let d = dir(&format!("2fa-fail{i}"));
-        let cfg = d.join("config.toml");
-        let out = run(&setup_args(&url, cfg.to_str().unwrap()), "fritz-admin-pw").await;
-        assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-        assert!(text(&out).contains(expect), "{}", text(&out));
-        assert!(emu.ip_phones().is_empty());
-    }
 }
 
 /// Issue 28: `minisip4fb setup … | head -1`: with stdout and stderr

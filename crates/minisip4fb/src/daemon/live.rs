@@ -267,17 +267,10 @@ mod tests {
         let now = Instant::now();
         let line = Line::only("620");
         let decided = |n: &str| {
-            let caller = crate::net::CallerId {
-                number: Some(n.into()),
-                display_name: None,
-                anonymous: false,
-                called: None,
-                raw_from: String::new(),
-            };
             let (d, _) = super::super::verdict::decide(
                 &rules,
                 &mut History::default(),
-                &caller,
+                &super::super::verdict::caller(n),
                 now,
                 &Line::only("620"),
             );

@@ -173,7 +173,7 @@ impl Watch {
                     Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
                     Err(broadcast::error::RecvError::Closed) => return None,
                 },
-                () = sleep_until(due) => {
+                () = crate::guard::until(due) => {
                     let now = Instant::now();
                     while waiting.front().is_some_and(|w| w.0 <= now) {
                         let Some((_, caller, called)) = waiting.pop_front() else { break };
@@ -214,12 +214,5 @@ async fn skip_line<R: tokio::io::AsyncBufRead + Unpin>(reader: &mut R) -> Option
             Ok(_) if scrap.last() == Some(&b'\n') => return Some(()),
             Ok(_) => {}
         }
-    }
-}
-
-async fn sleep_until(due: Option<Instant>) {
-    match due {
-        Some(t) => tokio::time::sleep_until(t).await,
-        None => std::future::pending().await,
     }
 }

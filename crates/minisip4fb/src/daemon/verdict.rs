@@ -78,6 +78,18 @@ pub fn verdict_of(action: Action, script: Option<Arc<Script>>, decline_delay: Du
     }
 }
 
+/// A caller from outside with this number and nothing else (tests).
+#[cfg(test)]
+pub(super) fn caller(number: &str) -> CallerId {
+    CallerId {
+        number: Some(number.into()),
+        display_name: None,
+        anonymous: false,
+        called: None,
+        raw_from: String::new(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -95,17 +107,10 @@ mod tests {
         off.set(false).unwrap();
         let mut history = crate::screen::rules::History::default();
         let call = |n: &str, history: &mut _| {
-            let caller = crate::net::CallerId {
-                number: Some(n.into()),
-                display_name: None,
-                anonymous: false,
-                called: None,
-                raw_from: String::new(),
-            };
             let (mut d, mut v) = decide(
                 &rules,
                 history,
-                &caller,
+                &caller(n),
                 std::time::Instant::now(),
                 &Line::only("620"),
             );

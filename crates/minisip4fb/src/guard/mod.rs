@@ -11,6 +11,7 @@
 //! - [`json`]: every string and number of a JSON answer bounded.
 //! - [`file`]: files read without blocking (no FIFO, no device), bounded
 //!   in size, and a warning for files that others may write.
+//! - [`until`]: the wait for the next of a loop's deadlines, when it has one.
 
 pub mod fds;
 pub mod file;
@@ -18,3 +19,12 @@ pub mod http;
 pub mod json;
 pub mod limiter;
 pub mod priority;
+
+/// Sleeps until `due`; with no deadline, for ever (a `select!` branch
+/// that never fires).
+pub async fn until(due: Option<tokio::time::Instant>) {
+    match due {
+        Some(t) => tokio::time::sleep_until(t).await,
+        None => std::future::pending().await,
+    }
+}

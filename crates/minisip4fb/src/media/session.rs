@@ -187,7 +187,7 @@ async fn run(s: Stream, mut cmds: mpsc::UnboundedReceiver<Cmd>, digits: mpsc::Se
         let due = playing.as_ref().map(|p| p.start + FRAME_TIME * p.k as u32);
         tokio::select! {
             biased;
-            () = sleep_until(due) => {
+            () = crate::guard::until(due) => {
                 let Some(p) = playing.as_mut() else { continue };
                 if p.k < p.a.frames() {
                     p.a.encode_frame(p.k, encode, &mut frame);
@@ -223,12 +223,5 @@ async fn run(s: Stream, mut cmds: mpsc::UnboundedReceiver<Cmd>, digits: mpsc::Se
                 }
             }
         }
-    }
-}
-
-async fn sleep_until(due: Option<Instant>) {
-    match due {
-        Some(t) => tokio::time::sleep_until(t).await,
-        None => std::future::pending().await,
     }
 }
