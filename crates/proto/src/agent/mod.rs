@@ -240,9 +240,13 @@ impl Agent {
     /// it changed: from now on requests go to `registrar`, are accepted
     /// from it, and name `contact` in Contact, Via and SDP. A phone that
     /// registers registers again at once, so that the Box rings the new
-    /// Contact (the same `+sip.instance` replaces the old binding, RFC
-    /// 5626 §6); a new Box gets no answer to the old one's challenge.
-    /// Dialogs in progress keep their addresses.
+    /// Contact: a new binding (RFC 3261 §10.3 binds per Contact URI) in the
+    /// same Call-ID (FRITZBOX.md: one Call-ID for the phone's life). A
+    /// registrar that keys bindings by `+sip.instance`, as the emulator
+    /// does, replaces the old one; else the old Contact lapses at its
+    /// expiry (whether the Box does either is not known). A new Box gets
+    /// no answer to the old one's challenge. Dialogs in progress keep
+    /// their addresses.
     pub fn readdress(&mut self, now: Instant, registrar: SocketAddr, contact: SocketAddr) {
         self.now = now;
         let moved = registrar != self.ctx.cfg.registrar;
