@@ -347,7 +347,8 @@ pub fn lookup(a: LookupArgs) -> i32 {
                 match api.check(p) {
                     Ok(answer) => {
                         let now = chrono::Local::now().naive_local();
-                        let then = rules.decide_live(&d, reached, now, &answer);
+                        let history = minisip4fb::screen::rules::History::default();
+                        let then = rules.decide_live(&d, reached, now, &answer, &history);
                         Some((answer, then))
                     }
                     Err(e) => return fail(1, format_args!("PhoneBlock's live check: {e}")),

@@ -168,6 +168,7 @@ async fn an_announcement_is_paced_true_to_the_wav_and_followed_by_the_bye() {
         Script {
             announcement: Some(a.clone()),
             collect: None,
+            challenge: None,
         },
     )
     .await;
@@ -194,6 +195,7 @@ async fn answer_collects_keys_by_rfc4733_and_by_info_and_checks_the_pin() {
             timeout: Duration::from_secs(2),
             pin: pin.map(str::to_owned),
         }),
+        challenge: None,
     };
     let call = |keys: &str, by_info: bool| {
         let mut spec = CallSpec::new(Caller::National("0301234567".into()));

@@ -107,6 +107,7 @@ impl Fritzbox {
                             let _ = m.send(PeerCmd::Answered {
                                 answer,
                                 keys,
+                                listen: c.spec.listen.clone(),
                                 event_pt,
                             });
                         }

@@ -112,7 +112,14 @@ pub struct CallSpec {
     pub answered_elsewhere: bool,
     /// Keys the caller presses once the phone answered.
     pub keys: Option<Keys>,
+    /// A caller who listens: once the phone has said one of these clips
+    /// (8 kHz samples, as the phone's code has them), the caller presses
+    /// its key, as a person answering "press 7" would.
+    pub listen: Vec<Clip>,
 }
+
+/// A key and the audio that asks for it.
+pub type Clip = (char, Vec<i16>);
 
 /// Keys pressed in an answered call.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -134,7 +141,14 @@ impl CallSpec {
             hang_up_after: None,
             answered_elsewhere: false,
             keys: None,
+            listen: Vec::new(),
         }
+    }
+
+    /// Presses the key of the first of `clips` the phone says (RFC 4733).
+    pub fn press_what_is_said(mut self, clips: Vec<Clip>) -> CallSpec {
+        self.listen = clips;
+        self
     }
 
     /// Presses `digits` as RFC 4733 events `after` the answer.

@@ -86,6 +86,31 @@ pub enum DaemonEvent {
         rule: Option<String>,
         wrong: u32,
     },
+    /// A caller pressed the key the key-press check asked for (`challenge`
+    /// rules): it may call until `until` (none: for good).
+    ChallengePassed {
+        time: Time,
+        #[serde(flatten)]
+        caller: Caller,
+        called: Option<String>,
+        rule: Option<String>,
+        account: Option<String>,
+        until: Option<Time>,
+    },
+    /// A caller did not: the key `asked` for, the one `pressed` (none: no
+    /// key, or it hung up). Failed too often, it is not asked again (its
+    /// calls are hung up at once) until `refused_until`.
+    ChallengeFailed {
+        time: Time,
+        #[serde(flatten)]
+        caller: Caller,
+        called: Option<String>,
+        rule: Option<String>,
+        account: Option<String>,
+        asked: String,
+        pressed: Option<String>,
+        refused_until: Option<Time>,
+    },
     /// A door opener stops answering: one caller until `until`, or
     /// everyone (`until` none) until the owner opens it again.
     DoorLocked {
@@ -130,7 +155,7 @@ mod tests {
         let json = serde_json::to_value(&e).unwrap();
         assert_eq!(json["event"], e.kind().as_str());
         assert_eq!("call_ended".parse::<EventKind>(), Ok(EventKind::CallEnded));
-        assert_eq!(EventKind::ALL.len(), 12);
+        assert_eq!(EventKind::ALL.len(), 14);
         assert!("nope".parse::<EventKind>().is_err());
     }
 }

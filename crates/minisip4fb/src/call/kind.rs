@@ -22,16 +22,21 @@ pub enum Action {
     /// `#`, hand them on (the `dtmf` event), hang up: a relay or a door
     /// driven from any phone.
     Answer,
+    /// Answer and ask the caller to press a digit said at random: a
+    /// person who does may call again (the pass list); a dialer that
+    /// does not is hung up as by `terminate`.
+    Challenge,
 }
 
 impl Action {
-    pub const ALL: [Action; 6] = [
+    pub const ALL: [Action; 7] = [
         Action::Ring,
         Action::Terminate,
         Action::Decline,
         Action::IgnoreSilently,
         Action::TerminateAndBar,
         Action::Answer,
+        Action::Challenge,
     ];
 
     /// The text form of the config file, the call log and the events.
@@ -43,6 +48,7 @@ impl Action {
             Action::IgnoreSilently => "ignore-silently",
             Action::TerminateAndBar => "terminate-and-bar",
             Action::Answer => "answer",
+            Action::Challenge => "challenge",
         }
     }
 

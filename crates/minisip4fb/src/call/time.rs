@@ -25,6 +25,11 @@ impl Time {
             .format("%Y-%m-%d %H:%M:%S")
             .to_string()
     }
+
+    /// Unix time in ms, as the guards' state counts it.
+    pub fn from_unix_ms(ms: u64) -> Time {
+        Time::from(std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms))
+    }
 }
 
 impl From<SystemTime> for Time {

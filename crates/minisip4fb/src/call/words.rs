@@ -249,6 +249,15 @@ const TEXTS: &[(&str, &str, &str)] = &[
         "{n} Anrufer nach falschen PINs gesperrt",
     ),
     ("doors.open", "Open again", "Wieder freigeben"),
+    (
+        "passes",
+        "Passed the key-press check",
+        "Tastenprüfung bestanden",
+    ),
+    ("passes.until", "until {until}", "bis {until}"),
+    ("passes.forever", "for good", "dauerhaft"),
+    ("passes.keep", "Keep for good", "Dauerhaft erlauben"),
+    ("passes.remove", "Take back", "Zurücknehmen"),
     ("turn_on", "Turn on", "Einschalten"),
     ("turn_off", "Turn off", "Ausschalten"),
     ("yes", "yes", "ja"),
@@ -375,6 +384,7 @@ const TEXTS: &[(&str, &str, &str)] = &[
         "beenden und sperren",
     ),
     ("action.answer", "answer", "annehmen"),
+    ("action.challenge", "challenge", "Tastenprüfung"),
     // How a call ended (`net::Outcome`).
     ("outcome.terminated", "terminated", "beendet"),
     (
@@ -569,6 +579,21 @@ const TEXTS: &[(&str, &str, &str)] = &[
         "why.account",
         " on line {account}",
         " auf Leitung {account}",
+    ),
+    (
+        "why.passed",
+        ", passed the key-press check (may call until {until})",
+        ", hat die Tastenprüfung bestanden (darf bis {until} anrufen)",
+    ),
+    (
+        "why.passed_forever",
+        ", passed the key-press check (may always call)",
+        ", hat die Tastenprüfung bestanden (darf immer anrufen)",
+    ),
+    (
+        "why.refused",
+        ", failed the key-press check too often (not asked again until {until})",
+        ", hat die Tastenprüfung zu oft nicht bestanden (wird bis {until} nicht mehr gefragt)",
     ),
     (
         "why.log_only",

@@ -161,6 +161,9 @@ pub struct Screen {
     /// How long `decline` rings before 480 (FRITZBOX.md: the form tested
     /// on a real Box).
     pub decline_delay: Span,
+    /// The text list a `challenge` rule with `pass = "forever"` adds the
+    /// callers who pressed the right key to (one number a line).
+    pub pass_list: Option<PathBuf>,
 }
 
 impl Default for Screen {
@@ -169,6 +172,7 @@ impl Default for Screen {
             default: Action::Ring,
             log_only: false,
             decline_delay: Span(Duration::from_secs(3)),
+            pass_list: None,
         }
     }
 }
@@ -215,6 +219,27 @@ pub struct Rule {
     pub dtmf_timeout: Option<Span>,
     /// `answer`: the keys an entry must start with.
     pub pin: Option<String>,
+    /// `challenge`: the key asked for (default: a digit at random per call).
+    pub digit: Option<String>,
+    /// `challenge`: how long a caller who pressed the right key may call
+    /// (default 7d), or `forever` (into `[screen] pass_list`).
+    pub pass: Option<PassFor>,
+}
+
+/// A pass's time as the config writes it: a duration, or `forever`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PassFor(pub crate::media::Pass);
+
+impl<'de> Deserialize<'de> for PassFor {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<PassFor, D::Error> {
+        let s = String::deserialize(d)?;
+        if s.trim() == "forever" {
+            return Ok(PassFor(crate::media::Pass::Forever));
+        }
+        parse_duration(&s)
+            .map(|d| PassFor(crate::media::Pass::For(d)))
+            .map_err(|e| serde::de::Error::custom(format!("{e}, or forever")))
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -556,6 +581,7 @@ impl Config {
             at_some(&mut f.admin_password_file);
         }
         at(&mut self.calllog.db);
+        at_some(&mut self.screen.pass_list);
         if let Some(pb) = &mut self.phoneblock {
             at_some(&mut pb.token_file);
             at(&mut pb.copy);

@@ -3,6 +3,7 @@
 //! CLI): the rules in use, the shield, the door openers.
 
 pub mod doors;
+pub mod passes;
 pub mod shield;
 
 use std::sync::Arc;

@@ -7,7 +7,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use tokio::sync::{broadcast, mpsc};
 
@@ -50,6 +50,8 @@ pub struct Outlets {
     pub report: Option<mpsc::Sender<u64>>,
     /// The door openers' failed PINs.
     pub doors: Option<crate::controls::doors::Doors>,
+    /// The key-press check's passes and failures.
+    pub passes: Option<crate::controls::passes::Passes>,
     /// Several accounts: each call's log line names its account.
     pub several: bool,
 }
@@ -93,8 +95,9 @@ struct Book {
     rows: HashMap<u64, i64>,
     /// Since when writes fail, and why (logged once per failure spell).
     failing: Option<Instant>,
-    /// Door openers' calls that ended before their script did.
-    ended_doors: VecDeque<(CallRef, Record, std::sync::Arc<str>)>,
+    /// Calls of door openers and key-press checks that ended before
+    /// their script did.
+    ended_scripts: VecDeque<(CallRef, Record, std::sync::Arc<str>)>,
     dropped: u64,
 }
 
@@ -115,7 +118,7 @@ pub fn run(rx: Receiver<Note>, log: Option<PathBuf>, retention_days: u32, out: O
         pending: VecDeque::new(),
         rows: HashMap::new(),
         failing: None,
-        ended_doors: VecDeque::new(),
+        ended_scripts: VecDeque::new(),
         dropped: 0,
     };
     let mut retry_at: Option<Instant> = None;
@@ -204,9 +207,12 @@ impl Book {
                 decided,
             } => {
                 let report = community_blocked(&decided.decision);
-                let door = (decided.decision.effective() == Action::Answer)
-                    .then(|| decided.decision.why.rule().map(|r| r.name.clone()))
-                    .flatten();
+                let door = matches!(
+                    decided.decision.effective(),
+                    Action::Answer | Action::Challenge
+                )
+                .then(|| decided.decision.why.rule().map(|r| r.name.clone()))
+                .flatten();
                 let record = decided.into_record(Time::from(wall));
                 let key = self.next_key;
                 self.next_key += 1;
@@ -234,10 +240,10 @@ impl Book {
                     // Its script may still end after it (a caller who hung
                     // up after wrong PINs): kept a while for that.
                     if let Some(door) = &open.door {
-                        if self.ended_doors.len() >= 64 {
-                            self.ended_doors.pop_front();
+                        if self.ended_scripts.len() >= 64 {
+                            self.ended_scripts.pop_front();
                         }
-                        self.ended_doors
+                        self.ended_scripts
                             .push_back((call, open.record.clone(), door.clone()));
                     }
                     self.ended(open, outcome, at)
@@ -264,9 +270,9 @@ impl Book {
     fn script(&mut self, call: CallRef, end: ScriptEnd) {
         let (r, door) = match self.open.get(&call) {
             Some(open) => (open.record.clone(), open.door.clone()),
-            None => match self.ended_doors.iter().position(|(c, _, _)| *c == call) {
+            None => match self.ended_scripts.iter().position(|(c, _, _)| *c == call) {
                 Some(i) => {
-                    let (_, r, door) = self.ended_doors.remove(i).expect("found above");
+                    let (_, r, door) = self.ended_scripts.remove(i).expect("found above");
                     (r, Some(door))
                 }
                 None => return,
@@ -313,8 +319,7 @@ impl Book {
                     crate::controls::doors::Locked::Caller { until } => (false, Some(until)),
                     crate::controls::doors::Locked::Everyone => (true, None),
                 };
-                let until =
-                    until.map(|ms| Time::from(SystemTime::UNIX_EPOCH + Duration::from_millis(ms)));
+                let until = until.map(Time::from_unix_ms);
                 if everyone {
                     tracing::error!(
                         "door opener {}: too many wrong PINs today; it answers nobody until you open it again (dashboard, MQTT, or minisip4fb doors open and a reload)",
@@ -345,7 +350,79 @@ impl Book {
             ScriptEnd::NoSocket => tracing::warn!(
                 "call from {who}: no socket for its audio (see the warning before), so nothing was said or heard; hung up"
             ),
+            ScriptEnd::Challenge {
+                asked,
+                pressed,
+                pass,
+            } => self.challenge(r, asked, pressed, pass),
             ScriptEnd::Played => {}
+        }
+    }
+
+    /// The key-press check's end: a pass, or a failure counted; either
+    /// told as an event.
+    fn challenge(
+        &mut self,
+        r: &Record,
+        asked: char,
+        pressed: Option<char>,
+        pass: crate::media::Pass,
+    ) {
+        let who = r.caller.who(Lang::En);
+        let (Some(passes), Some(e164)) = (&self.out.passes, &r.caller.e164) else {
+            return;
+        };
+        let ms = Time::from_unix_ms;
+        let time = Time::now();
+        if pressed == Some(asked) {
+            let until = passes.passed(e164, pass).or_else(|e| {
+                tracing::error!("key-press check: cannot keep {who}'s pass for good: {e}; it holds for the default time");
+                passes.passed(e164, crate::media::challenge::PASS)
+            });
+            let until = match until {
+                Ok(u) => u,
+                Err(e) => {
+                    tracing::error!(
+                        "key-press check: {who} passed, but the pass list refused it: {e}"
+                    );
+                    return;
+                }
+            };
+            tracing::info!(
+                "call from {who}: pressed {asked} as asked; may call again {}",
+                until.map_or("from now on".into(), |u| format!("until {}", ms(u)))
+            );
+            let _ = self.out.events.send(DaemonEvent::ChallengePassed {
+                time,
+                caller: r.caller.clone(),
+                called: r.called.clone(),
+                rule: r.rule.clone(),
+                account: r.account.clone(),
+                until: until.map(ms),
+            });
+        } else {
+            let refused = passes.failed(e164);
+            tracing::info!(
+                "call from {who}: asked for {asked}, {}; hung up{}",
+                pressed.map_or("no key".into(), |k| format!(
+                    "pressed {}",
+                    printable(&k.to_string())
+                )),
+                refused.map_or(String::new(), |u| format!(
+                    "; failed too often, not asked again until {}",
+                    ms(u)
+                ))
+            );
+            let _ = self.out.events.send(DaemonEvent::ChallengeFailed {
+                time,
+                caller: r.caller.clone(),
+                called: r.called.clone(),
+                rule: r.rule.clone(),
+                account: r.account.clone(),
+                asked: asked.to_string(),
+                pressed: pressed.map(|k| k.to_string()),
+                refused_until: refused.map(ms),
+            });
         }
     }
 

@@ -169,6 +169,7 @@ impl LiveCheck {
         snapshot: RulesSnapshot,
         notes: std::sync::mpsc::SyncSender<Note>,
         shield: Shield,
+        gates: crate::screen::rules::Gates,
     ) {
         let Job {
             mut decided,
@@ -207,7 +208,8 @@ impl LiveCheck {
                     account: Some(&decided.account),
                     name: decided.caller.display_name.as_deref(),
                 };
-                rules.decide_live(&decided.decision, reached, local, live)
+                let history = crate::screen::rules::History::with_gates(gates);
+                rules.decide_live(&decided.decision, reached, local, live, &history)
             }
             _ => None,
         };

@@ -31,11 +31,12 @@ use tokio::sync::{broadcast, mpsc};
 use crate::call::Action;
 use crate::call::Record;
 use crate::call::{DaemonEvent, Time};
-use crate::controls::{RulesSnapshot, doors, shield};
+use crate::controls::{RulesSnapshot, doors, passes, shield};
 use crate::fritzbox::link::{BoxLink, LinkError};
 use crate::net::{IncomingCall, Phone, PhoneConfig, Registration, Verdict};
 use crate::outlets::{Tellers, hooks, mqtt};
-use crate::screen::rules::History;
+use crate::screen::number::Home;
+use crate::screen::rules::{Gates, History};
 use boxwork::start_tr064;
 use minisip4fb_proto::agent::RegistrationError;
 use note::{Line, Note};
@@ -132,6 +133,15 @@ pub async fn serve(
         .or_else(|| parts.source.path.is_some().then(|| parts.source.base_dir()));
     let shield = shield::Shield::load(state_dir.as_ref().map(|dir| dir.join(shield::FILE)));
     let doors = doors::Doors::load(state_dir.as_ref().map(|dir| dir.join(doors::FILE)));
+    let passes = passes::Passes::load(
+        state_dir.as_ref().map(|dir| dir.join(passes::FILE)),
+        parts.source.config.screen.pass_list.clone(),
+        home_of(&parts.source.config),
+    );
+    let gates = Gates {
+        doors: doors.state(),
+        passes: passes.state(),
+    };
     let live = live::LiveCheck::from_config(&parts.source.config);
     // The web address first: one that cannot be had stops the daemon
     // before it registers.
@@ -159,7 +169,7 @@ pub async fn serve(
             snapshot.clone(),
             notes.clone(),
             shield.clone(),
-            doors.state(),
+            gates.clone(),
             live.clone(),
             line.clone(),
         );
@@ -244,6 +254,7 @@ pub async fn serve(
     };
     let outlets = book::Outlets {
         doors: Some(doors.clone()),
+        passes: Some(passes.clone()),
         events: events.clone(),
         calls: parts.calls,
         bar: bar.clone(),
@@ -324,6 +335,7 @@ pub async fn serve(
             bar,
             shield: shield.clone(),
             doors: Some(doors.clone()),
+            passes: Some(passes.clone()),
         };
         match crate::web::start(listener, settings, inputs) {
             Ok(w) => web_running = Some(w),
@@ -333,7 +345,7 @@ pub async fn serve(
     tasks.push(tokio::spawn(reloader(
         parts.source,
         snapshot.clone(),
-        doors.clone(),
+        (doors.clone(), passes.clone()),
         [reload.clone(), phoneblock_reload],
         watching,
     )));
@@ -350,11 +362,11 @@ pub async fn serve(
                     // come before the rules were ready.
                     match live.as_ref().and_then(|l| Some((l.clone(), l.take(line.call(call.id()))?))) {
                         Some((live, job)) => {
-                            tokio::spawn(live.run(job, (line, call), snapshot, notes, shield));
+                            tokio::spawn(live.run(job, (line, call), snapshot, notes, shield, gates.clone()));
                         }
                         None => {
-                            let doors = doors.state();
-                            tokio::spawn(async move { decide_deferred(&snapshot, &notes, &shield, doors, (line, call)).await });
+                            let gates = gates.clone();
+                            tokio::spawn(async move { decide_deferred(&snapshot, &notes, &shield, gates, (line, call)).await });
                         }
                     }
                 }
@@ -464,13 +476,21 @@ async fn next_call(phones: &mut [(Line, Phone)]) -> Option<(Line, IncomingCall)>
     .await
 }
 
+/// The config's home for numbers; Germany's when `[numbers]` is broken
+/// (the rules say so when they compile).
+fn home_of(cfg: &crate::config::Config) -> Home {
+    Home::new(&cfg.numbers.country, cfg.numbers.area_code.as_deref())
+        .or_else(|_| Home::new("DE", None))
+        .expect("Germany is a known country")
+}
+
 /// A call handed over before the rules were ready: decided as soon as
 /// they are, the same way the screen decides.
 async fn decide_deferred(
     snapshot: &RulesSnapshot,
     notes: &std::sync::mpsc::SyncSender<Note>,
     shield: &shield::Shield,
-    doors: crate::screen::doors::DoorState,
+    gates: Gates,
     (line, call): (Line, IncomingCall),
 ) {
     let rules = loop {
@@ -482,7 +502,7 @@ async fn decide_deferred(
     let at = call.received_at();
     let (mut decided, mut verdict) = verdict::decide(
         &rules,
-        &mut History::with_doors(doors),
+        &mut History::with_gates(gates),
         call.caller(),
         at,
         &line,

@@ -114,7 +114,7 @@ async fn mtimes(files: Vec<PathBuf>) -> Vec<(PathBuf, Option<SystemTime>)> {
 pub(super) async fn reloader(
     mut source: RuleSource,
     snapshot: RulesSnapshot,
-    doors: doors::Doors,
+    (doors, passes): (doors::Doors, passes::Passes),
     [box_lists, phoneblock]: [Arc<tokio::sync::Notify>; 2],
     mut w: Watching,
 ) {
@@ -186,9 +186,14 @@ pub(super) async fn reloader(
                     }
                 );
                 snapshot.store(Some(Arc::new(rules)));
-                // `minisip4fb doors open` edits the file, then asks for a reload.
-                let d = doors.clone();
-                let _ = tokio::task::spawn_blocking(move || d.reload()).await;
+                // `minisip4fb doors open` edits the file, then asks for a
+                // reload; the pass list file may have been edited by hand.
+                let (d, p) = (doors.clone(), passes.clone());
+                let _ = tokio::task::spawn_blocking(move || {
+                    d.reload();
+                    p.reload();
+                })
+                .await;
             }
             Ok(Err(e)) => {
                 tracing::error!("reload failed, keeping the old rules: {e}");

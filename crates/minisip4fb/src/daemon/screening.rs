@@ -16,7 +16,7 @@ use super::verdict::{apply_shield, local_time};
 use crate::controls::RulesSnapshot;
 use crate::controls::shield::Shield;
 use crate::net::{CallId, CallerId, Outcome, Screen, ScriptEnd, Verdict};
-use crate::screen::rules::{History, Reached};
+use crate::screen::rules::{Gates, History, Reached};
 
 /// How long notes gather before they are handed to the book-keeper: a
 /// call's decision and its end usually go together, waking it once, and
@@ -47,13 +47,13 @@ impl DaemonScreen {
         rules: RulesSnapshot,
         notes: SyncSender<Note>,
         shield: Shield,
-        doors: crate::screen::doors::DoorState,
+        gates: Gates,
         live: Option<Arc<LiveCheck>>,
         line: Line,
     ) -> DaemonScreen {
         DaemonScreen {
             rules,
-            history: History::with_doors(doors),
+            history: History::with_gates(gates),
             notes,
             outbox: Vec::new(),
             since: None,

@@ -34,7 +34,13 @@ impl RuleSource {
     pub fn files(&self) -> Vec<PathBuf> {
         let lists = self.config.rules.iter().flat_map(|r| &r.lists);
         let files = lists.filter(|l| !l.is_named()).map(|l| &l.path);
-        self.path.iter().chain(files).cloned().collect()
+        let passes = self.config.screen.pass_list.iter();
+        self.path
+            .iter()
+            .chain(files)
+            .chain(passes)
+            .cloned()
+            .collect()
     }
 
     /// The config file's directory (the current one without a file).

@@ -64,12 +64,16 @@ pub fn local_time(rules: &Rules) -> chrono::NaiveDateTime {
 /// one (`answer` always does).
 pub fn verdict_of(action: Action, script: Option<Arc<Script>>, decline_delay: Duration) -> Verdict {
     match (action, script) {
-        (Action::Terminate | Action::TerminateAndBar | Action::Answer, Some(s)) => {
-            Verdict::Script(s)
-        }
+        (
+            Action::Terminate | Action::TerminateAndBar | Action::Answer | Action::Challenge,
+            Some(s),
+        ) => Verdict::Script(s),
         // `answer` without a script cannot be compiled; ringing is the safe side.
         (Action::Ring | Action::Answer, _) => Verdict::Ring,
-        (Action::Terminate | Action::TerminateAndBar, None) => Verdict::Terminate,
+        // `challenge` always has its script; without one, as `terminate`.
+        (Action::Terminate | Action::TerminateAndBar | Action::Challenge, None) => {
+            Verdict::Terminate
+        }
         (Action::Decline, _) => Verdict::Reject {
             how: Reject::Unavailable,
             after: decline_delay,

@@ -44,9 +44,34 @@ pub fn ulaw(sample: i16) -> u8 {
     !((sign | (segment << 4) | step) as u8)
 }
 
+/// µ-law to one sample, the decoder's side (G.711 Table 2b): for the
+/// built-in voice, stored as µ-law.
+pub fn ulaw_to_linear(u: u8) -> i16 {
+    let u = !u;
+    let magnitude = ((i32::from(u & 0x0F) << 3) + ULAW_BIAS) << ((u & 0x70) >> 4);
+    (if u & 0x80 != 0 {
+        ULAW_BIAS - magnitude
+    } else {
+        magnitude - ULAW_BIAS
+    }) as i16
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every µ-law code decodes to a sample that encodes to it again
+    /// (the two zeros, 0x7F and 0xFF, both decode to 0).
+    #[test]
+    fn ulaw_round_trips() {
+        for u in 0..=255u8 {
+            let back = ulaw(ulaw_to_linear(u));
+            assert!(
+                back == u || (u == 0x7F && back == 0xFF),
+                "{u:#x} -> {back:#x}"
+            );
+        }
+    }
 
     #[test]
     fn known_codes() {

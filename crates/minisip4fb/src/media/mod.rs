@@ -7,6 +7,7 @@
 //! - [`session`]: the media thread, one task and one socket per call.
 
 pub mod announcement;
+pub mod challenge;
 pub mod g711;
 pub mod rtp;
 pub mod session;
@@ -14,6 +15,7 @@ pub mod session;
 use std::time::Duration;
 
 pub use announcement::{Announcement, AnnouncementError};
+pub use challenge::{Challenge, Pass};
 pub use session::{MediaHandle, Stream};
 
 /// Digits of one entry, at most: a longer entry ends there.
@@ -30,6 +32,8 @@ pub const DTMF_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct Script {
     pub announcement: Option<Announcement>,
     pub collect: Option<Collect>,
+    /// The key-press check (`challenge`), after the announcement if any.
+    pub challenge: Option<Challenge>,
 }
 
 /// How to listen for digits (the `answer` action).
@@ -64,6 +68,21 @@ pub enum ScriptEnd {
     /// No socket for the call's audio (out of file descriptors): it was
     /// answered and hung up at once.
     NoSocket,
+    /// The key-press check: the key `asked` for and the one `pressed`
+    /// (`None`: none before the timeout, or the caller hung up). Passed
+    /// when they are the same; then the number may call for `pass`.
+    Challenge {
+        asked: char,
+        pressed: Option<char>,
+        pass: Pass,
+    },
+}
+
+impl ScriptEnd {
+    /// A key-press check passed.
+    pub fn passed(&self) -> bool {
+        matches!(self, ScriptEnd::Challenge { asked, pressed, .. } if Some(*asked) == *pressed)
+    }
 }
 
 /// One entry of keys, as the caller ended it.

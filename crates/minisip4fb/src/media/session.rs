@@ -41,6 +41,8 @@ enum Cmd {
     Play(Announcement, oneshot::Sender<()>),
     /// A key that came by SIP INFO.
     Digit(char),
+    /// Stop what plays and what is queued.
+    Hush,
     Stop,
 }
 
@@ -62,6 +64,12 @@ impl MediaHandle {
     /// A key that arrived by SIP INFO, into the same digit stream.
     pub fn digit(&self, d: char) {
         let _ = self.cmds.send(Cmd::Digit(d));
+    }
+
+    /// Stops what plays and what is queued (the caller pressed a key
+    /// during a prompt); later plays start at once.
+    pub fn hush(&self) {
+        let _ = self.cmds.send(Cmd::Hush);
     }
 
     /// Ends the media now (the call ended): no packet is sent after this.
@@ -105,8 +113,24 @@ pub fn spawn_script(
     done: impl FnOnce(ScriptEnd) + Send + 'static,
 ) {
     let script = async move {
+        let answered = answered.await.is_ok();
+        // The key-press check reports even a call gone before the ACK:
+        // a failed check all the same.
+        if let Some(c) = &script.challenge {
+            let key = c.ask();
+            return Some(match answered {
+                true => super::challenge::run(&media, &mut digits, c, key).await,
+                false => ScriptEnd::Challenge {
+                    asked: key,
+                    pressed: None,
+                    pass: c.pass,
+                },
+            });
+        }
         // The call ended before the ACK: nothing to play.
-        answered.await.ok()?;
+        if !answered {
+            return None;
+        }
         if let Some(a) = &script.announcement
             && !media.play(a.clone()).await
         {
@@ -208,6 +232,10 @@ async fn run(s: Stream, mut cmds: mpsc::UnboundedReceiver<Cmd>, digits: mpsc::Se
                 Some(Cmd::Play(a, done)) => queue.push_back((a, done)),
                 Some(Cmd::Digit(d)) => {
                     let _ = digits.try_send(d);
+                }
+                Some(Cmd::Hush) => {
+                    playing = None;
+                    queue.clear();
                 }
                 Some(Cmd::Stop) | None => return,
             },

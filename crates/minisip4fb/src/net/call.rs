@@ -135,9 +135,17 @@ impl IncomingCall {
         let end = match self.answer_with(script.announcement.as_ref()).await {
             Err(CallError::NoMedia) => ScriptEnd::NoMedia,
             Err(e) => return Err(e),
-            Ok(()) => match &script.collect {
-                None => ScriptEnd::Played,
-                Some(c) => {
+            Ok(()) => match (&script.challenge, &script.collect) {
+                (Some(c), _) => {
+                    let media = self.media.lock().unwrap_or_else(|p| p.into_inner()).clone();
+                    let mut digits = self.digits.lock().await;
+                    match (media, digits.as_mut()) {
+                        (Some(m), Some(d)) => crate::media::challenge::run(&m, d, c, c.ask()).await,
+                        _ => return Err(CallError::NoMedia),
+                    }
+                }
+                (None, None) => ScriptEnd::Played,
+                (None, Some(c)) => {
                     let mut digits = self.digits.lock().await;
                     let digits = digits.as_mut().ok_or(CallError::NoMedia)?;
                     match crate::media::collect(digits, c).await {

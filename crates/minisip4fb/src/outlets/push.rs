@@ -150,6 +150,8 @@ impl Preset {
                 r.rule.as_deref()
             }
             DaemonEvent::Dtmf { rule, .. }
+            | DaemonEvent::ChallengePassed { rule, .. }
+            | DaemonEvent::ChallengeFailed { rule, .. }
             | DaemonEvent::PinRejected { rule, .. }
             | DaemonEvent::DoorLocked { rule, .. } => rule.as_deref(),
             _ => return true,
@@ -225,6 +227,46 @@ impl Preset {
                     "PhoneBlock-Abgleich fehlgeschlagen",
                 ),
                 reason.clone(),
+            ),
+            DaemonEvent::ChallengePassed { caller, until, .. } => (
+                pick(
+                    "A caller passed the check",
+                    "Ein Anrufer hat die Prüfung bestanden",
+                ),
+                format!(
+                    "{} {}{}",
+                    caller.who(lang),
+                    pick(
+                        "passed the check and may call again",
+                        "hat die Prüfung bestanden und darf wieder anrufen"
+                    ),
+                    until.as_ref().map_or_else(
+                        || pick(" (always)", " (immer)"),
+                        |u| format!(" ({} {u})", pick("until", "bis"))
+                    )
+                ),
+            ),
+            DaemonEvent::ChallengeFailed {
+                caller,
+                refused_until,
+                ..
+            } => (
+                pick(
+                    "A caller failed the check",
+                    "Ein Anrufer hat die Prüfung nicht bestanden",
+                ),
+                format!(
+                    "{} {}{}",
+                    caller.who(lang),
+                    pick(
+                        "did not press the key asked for; hung up",
+                        "hat die verlangte Taste nicht gedrückt; aufgelegt"
+                    ),
+                    refused_until.as_ref().map_or(String::new(), |u| format!(
+                        " ({} {u})",
+                        pick("not asked again until", "wird nicht mehr gefragt bis")
+                    ))
+                ),
             ),
             DaemonEvent::Dtmf { caller, digits, .. } => (
                 pick("Keys entered", "Tasten gedrückt"),

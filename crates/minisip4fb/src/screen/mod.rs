@@ -4,5 +4,6 @@
 pub mod doors;
 pub mod list;
 pub mod number;
+pub mod passes;
 pub mod phonebook_xml;
 pub mod rules;

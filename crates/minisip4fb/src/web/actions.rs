@@ -445,6 +445,68 @@ pub(super) async fn shield(
 }
 
 #[derive(Deserialize)]
+struct PassBody {
+    number: String,
+}
+
+/// `POST /api/passes/keep` with `{"number": "+442079460000"}`: a caller
+/// that passed the key-press check may call for good (the pass list file).
+pub(super) async fn keep_pass(
+    State(app): State<App>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    pass_action(app, &headers, &body, true).await
+}
+
+/// `POST /api/passes/remove` with `{"number": …}`: its pass taken back;
+/// a challenge rule asks it again.
+pub(super) async fn remove_pass(
+    State(app): State<App>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    pass_action(app, &headers, &body, false).await
+}
+
+async fn pass_action(app: App, headers: &HeaderMap, body: &[u8], keep: bool) -> Response {
+    let b: PassBody = match json_body(&app, headers, body, "{\"number\": \"+442079460000\"}") {
+        Ok(b) => b,
+        Err(r) => return r.into_response(),
+    };
+    let Some(passes) = app.passes.clone() else {
+        return error(StatusCode::NOT_FOUND, "no pass list");
+    };
+    let Some(e164) = e164_of(&b.number, &app.lists.home) else {
+        return error(StatusCode::BAD_REQUEST, "that is not a phone number");
+    };
+    let number = e164.clone();
+    let done = tokio::task::spawn_blocking(move || {
+        if keep {
+            passes.keep(&number)
+        } else {
+            passes.take_back(&number)
+        }
+    })
+    .await;
+    let what = if keep { "kept for good" } else { "taken back" };
+    match done {
+        Ok(Ok(())) => {
+            tracing::info!("key-press check: the pass of {e164} {what} (web)");
+            super::private(axum::Json(serde_json::json!({ "number": e164 })).into_response())
+        }
+        Ok(Err(e @ crate::controls::passes::PassError::Unknown(_))) => {
+            error(StatusCode::NOT_FOUND, e.to_string())
+        }
+        Ok(Err(e @ crate::controls::passes::PassError::NoList)) => {
+            error(StatusCode::CONFLICT, e.to_string())
+        }
+        Ok(Err(e)) => error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+}
+
+#[derive(Deserialize)]
 struct DoorsBody {
     /// The rule's name; every door opener without it.
     #[serde(default)]

@@ -122,6 +122,8 @@ pub struct Inputs {
     pub shield: crate::controls::shield::Shield,
     /// The door openers' lockouts (failed PINs).
     pub doors: Option<crate::controls::doors::Doors>,
+    /// The key-press check's pass list.
+    pub passes: Option<crate::controls::passes::Passes>,
 }
 
 /// What the event bus told since the start.
@@ -146,6 +148,7 @@ struct Shared {
     bar: Option<tokio::sync::mpsc::Sender<(String, String)>>,
     shield: crate::controls::shield::Shield,
     doors: Option<crate::controls::doors::Doors>,
+    passes: Option<crate::controls::passes::Passes>,
     /// Per account.
     seen: Mutex<HashMap<String, Seen>>,
     metrics: metrics::Metrics,
@@ -227,6 +230,7 @@ async fn serve(listener: tokio::net::TcpListener, settings: Settings, inputs: In
         bar: inputs.bar,
         shield: inputs.shield,
         doors: inputs.doors,
+        passes: inputs.passes,
         seen: Mutex::default(),
         metrics: metrics::Metrics::new(),
         auth: auth::Auth::new(settings.password),
@@ -252,6 +256,8 @@ async fn serve(listener: tokio::net::TcpListener, settings: Settings, inputs: In
         .route("/api/phonebook", post(actions::phonebook))
         .route("/api/shield", post(actions::shield))
         .route("/api/doors/open", post(actions::open_doors))
+        .route("/api/passes/keep", post(actions::keep_pass))
+        .route("/api/passes/remove", post(actions::remove_pass))
         .route("/api/calls", get(api_calls))
         .route("/api/stats", get(api_stats))
         .route("/metrics", get(metrics))
@@ -360,6 +366,10 @@ fn status(app: &Shared) -> serde_json::Value {
         "shield": app.shield.is_on(),
         "doors": app.doors.as_ref().map(|d| d.status().into_iter().map(|(rule, closed, callers)| {
             serde_json::json!({ "rule": rule, "closed": closed, "locked_callers": callers })
+        }).collect::<Vec<_>>()),
+        "passes": app.passes.as_ref().map(|p| p.list().into_iter().map(|e| {
+            let at = crate::call::Time::from_unix_ms;
+            serde_json::json!({ "number": e.number, "since": e.since.map(at), "until": e.until.map(at) })
         }).collect::<Vec<_>>()),
         "phoneblock": phoneblock,
         "version": env!("CARGO_PKG_VERSION"),

@@ -173,6 +173,34 @@ impl FromRequestParts<App> for Visit {
     }
 }
 
+/// The key-press check's passes: each number, until when, and the
+/// buttons that keep it for good or take it back.
+fn passes_cell(passes: &[serde_json::Value], lang: Lang) -> String {
+    passes
+        .iter()
+        .map(|p| {
+            let number = escape(p["number"].as_str().unwrap_or(""));
+            let (until, keep) = match p["until"].as_str() {
+                Some(u) => (
+                    Said::new("passes.until").with("until", local_time(u)).show(lang),
+                    format!(
+                        "<button type=\"button\" class=\"pass-keep\" data-number=\"{number}\">{}</button> ",
+                        lang.t("passes.keep")
+                    ),
+                ),
+                None => (lang.t("passes.forever").to_owned(), String::new()),
+            };
+            format!(
+                "<span class=\"number\">{number}</span> {} {keep}\
+                 <button type=\"button\" class=\"pass-remove\" data-number=\"{number}\">{}</button>",
+                escape(&until),
+                lang.t("passes.remove")
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("<br>")
+}
+
 fn rows(rows: &[(String, String)]) -> String {
     rows.iter()
         .map(|(k, v)| format!("<tr><th scope=\"row\">{}</th><td>{v}</td></tr>", escape(k)))
@@ -315,6 +343,9 @@ pub(super) async fn status(State(app): State<App>, Visit { lang, asked, .. }: Vi
             })
             .collect();
         table.push((lang.t("doors").to_owned(), cells.join("<br>")));
+    }
+    if let Some(passes) = s["passes"].as_array().filter(|p| !p.is_empty()) {
+        table.push((lang.t("passes").to_owned(), passes_cell(passes, lang)));
     }
     table.push((
         "TR-064".to_owned(),

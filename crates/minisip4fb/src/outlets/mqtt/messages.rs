@@ -361,18 +361,22 @@ impl Topics {
 
 /// The event entity's types: a call as decided (`ring`, `terminate`, …,
 /// or `log-only` when the shield is off or a rule only logs), as it
-/// ended (`ended`), and a call the Box saw that never reached us
-/// (`not-delivered`, from its call monitor).
-pub const EVENT_TYPES: [&str; 9] = [
+/// ended (`ended`), a call the Box saw that never reached us
+/// (`not-delivered`, from its call monitor), and the key-press check's
+/// end (`challenge-passed`, `challenge-failed`).
+pub const EVENT_TYPES: [&str; 12] = [
     "ring",
     "terminate",
     "decline",
     "ignore-silently",
     "terminate-and-bar",
     "answer",
+    "challenge",
     "log-only",
     "ended",
     "not-delivered",
+    "challenge-passed",
+    "challenge-failed",
 ];
 
 /// A call as `<topic>/call` carries it: the fields of `calls --json`

@@ -422,10 +422,17 @@ async fn publish(
                         send(topic, true, message);
                     }
                 }
-                Ok(e @ DaemonEvent::CallNotDelivered { .. }) => {
+                Ok(e @ (DaemonEvent::CallNotDelivered { .. }
+                    | DaemonEvent::ChallengePassed { .. }
+                    | DaemonEvent::ChallengeFailed { .. })) => {
                     let mut m = serde_json::to_value(&e).unwrap_or_default();
                     if let Some(o) = m.as_object_mut() {
-                        o.insert("event_type".into(), "not-delivered".into());
+                        let kind = match e {
+                            DaemonEvent::CallNotDelivered { .. } => "not-delivered",
+                            DaemonEvent::ChallengePassed { .. } => "challenge-passed",
+                            _ => "challenge-failed",
+                        };
+                        o.insert("event_type".into(), kind.into());
                     }
                     send(topics.call(), false, m.to_string());
                 }

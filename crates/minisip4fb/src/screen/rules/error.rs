@@ -64,17 +64,33 @@ pub enum RuleError {
     #[error("accounts: no account is named {name:?} (the config's: {known})")]
     Account { name: String, known: String },
     #[error(
-        "no action: add action = \"ring\", \"terminate\", \"decline\", \"ignore-silently\", \"terminate-and-bar\" or \"answer\""
+        "no action: add action = \"ring\", \"terminate\", \"decline\", \"ignore-silently\", \"terminate-and-bar\", \"answer\" or \"challenge\""
     )]
     NoAction,
     #[error("announcement: {0}")]
     Announcement(#[source] crate::media::AnnouncementError),
     #[error(
-        "announcement: only a call that is answered hears one: use it with action = \"terminate\", \"terminate-and-bar\" or \"answer\""
+        "announcement: only a call that is answered hears one: use it with action = \"terminate\", \"terminate-and-bar\", \"answer\" or \"challenge\""
     )]
     AnnouncementAction,
     #[error("{0}: only for action = \"answer\"")]
     OnlyForAnswer(&'static str),
+    #[error("{0}: only for action = \"challenge\"")]
+    OnlyForChallenge(&'static str),
+    #[error(
+        "action = \"challenge\" cannot let a withheld number through (there is nothing to remember): remove anonymous = true, or use action = \"terminate\" for withheld numbers"
+    )]
+    ChallengeAnonymous,
+    #[error("digit: one of the keys 0-9, e.g. digit = \"5\"")]
+    Digit,
+    #[error(
+        "announcement: your own prompt cannot say a digit chosen for each call: add digit = \"N\" with the key it asks for"
+    )]
+    ChallengeDigit,
+    #[error(
+        "pass = \"forever\" adds callers to a list file: add pass_list = \"passed.txt\" to [screen]"
+    )]
+    PassList,
     #[error("pin: 4 to 16 of the keys 0-9 and *, e.g. pin = \"470815\"")]
     Pin,
     #[error(

@@ -4,13 +4,22 @@ use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 /// What the phone remembers of callers: recent calls per number, for
-/// `repeated` rules, and the door openers' lockouts.
+/// `repeated` rules, the door openers' lockouts and the key-press
+/// check's passes.
 #[derive(Debug)]
 pub struct History {
     calls: HashMap<String, VecDeque<Instant>>,
     /// Prune when this many numbers are remembered.
     prune_at: usize,
     pub(super) doors: crate::screen::doors::DoorState,
+    pub(super) passes: crate::screen::passes::PassState,
+}
+
+/// The snapshots of the household's guards that decisions read.
+#[derive(Debug, Clone, Default)]
+pub struct Gates {
+    pub doors: crate::screen::doors::DoorState,
+    pub passes: crate::screen::passes::PassState,
 }
 
 impl Default for History {
@@ -19,16 +28,19 @@ impl Default for History {
             calls: HashMap::new(),
             prune_at: 1024,
             doors: crate::screen::doors::DoorState::default(),
+            passes: crate::screen::passes::PassState::default(),
         }
     }
 }
 
 impl History {
-    /// With the door guard's lockouts (a door opener passes over a
-    /// caller locked out by failed PINs).
-    pub fn with_doors(doors: crate::screen::doors::DoorState) -> History {
+    /// With the household's gates: the door guard's lockouts (a door
+    /// opener passes over a caller locked out by failed PINs) and the
+    /// key-press check's passes.
+    pub fn with_gates(gates: Gates) -> History {
         History {
-            doors,
+            doors: gates.doors,
+            passes: gates.passes,
             ..History::default()
         }
     }

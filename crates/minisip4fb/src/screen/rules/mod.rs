@@ -28,9 +28,9 @@ mod tests;
 mod why;
 
 pub use error::{CompileError, RuleError};
-pub use history::History;
+pub use history::{Gates, History};
 pub use view::RuleView;
-pub use why::{Decision, Matched, RuleRef, Why, translate};
+pub use why::{Checked, Decision, Matched, RuleRef, Why, translate};
 
 /// Lists fetched from the Box over TR-064: phonebook name (or `barring`)
 /// → its XML export.
@@ -248,7 +248,7 @@ fn compile_rule(
         })
         .collect::<Result<Vec<_>, _>>()?;
     let action = r.action.ok_or_else(|| at(RuleError::NoAction))?;
-    let script = script(r, action).map_err(at)?;
+    let script = script(r, action, cfg.screen.pass_list.is_some()).map_err(at)?;
     let shown = criteria(r, &lists, with_community.as_ref().map(|(_, v)| *v));
     let pin = script
         .as_ref()
@@ -428,12 +428,18 @@ impl Rules {
     pub fn script(&self, d: &Decision) -> Option<Arc<Script>> {
         if !matches!(
             d.effective(),
-            Action::Terminate | Action::TerminateAndBar | Action::Answer
+            Action::Terminate | Action::TerminateAndBar | Action::Answer | Action::Challenge
         ) {
             return None;
         }
         let index = d.why.rule()?.index;
-        self.rules.get(index - 1)?.script.clone()
+        // A `challenge` rule's check is not for the callers it lets
+        // ring or hangs up on at once.
+        self.rules
+            .get(index - 1)
+            .filter(|r| r.action == d.action)?
+            .script
+            .clone()
     }
 
     /// What happens to a call no rule matches.
@@ -499,7 +505,12 @@ impl Rules {
                 now,
                 local,
             ) {
-                let log_only = if rule.action == Action::Ring {
+                // The key-press check: a withheld number cannot pass, so
+                // such a rule passes it over (the next rule decides).
+                let Some((action, checked)) = rule.checked(e164.as_deref(), history) else {
+                    continue;
+                };
+                let log_only = if action == Action::Ring {
                     None
                 } else if rule.log_only {
                     Some(LogOnly::Rule)
@@ -519,9 +530,10 @@ impl Rules {
                         .account
                         .filter(|_| !rule.accounts.is_empty())
                         .map(str::to_owned),
+                    checked,
                 };
                 return Decision {
-                    action: rule.action,
+                    action,
                     log_only,
                     why,
                     e164,
@@ -588,12 +600,14 @@ impl Rules {
     /// rule's thresholds (its `min_votes` for the number,
     /// `min_range_votes` for its range, or the household's own
     /// blacklist); `None` when the call keeps ringing.
+    /// A caller with a pass of the key-press check rings on.
     pub fn decide_live(
         &self,
         d: &Decision,
         reached: Reached,
         local: NaiveDateTime,
         answer: &phoneblock::Live,
+        history: &History,
     ) -> Option<Decision> {
         let rule = self.live_rule(d, reached, local)?;
         let (_, min_votes) = rule.community.as_ref()?;
@@ -603,6 +617,9 @@ impl Rules {
         if !spam {
             return None;
         }
+        let (action, checked) = rule
+            .checked(d.e164.as_deref(), history)
+            .filter(|(a, _)| *a != Action::Ring)?;
         let log_only = if rule.log_only {
             Some(LogOnly::Rule)
         } else {
@@ -613,7 +630,7 @@ impl Rules {
             _ => None,
         };
         Some(Decision {
-            action: rule.action,
+            action,
             log_only,
             why: Why::Rule {
                 rule: RuleRef {
@@ -628,6 +645,7 @@ impl Rules {
                     .account
                     .filter(|_| !rule.accounts.is_empty())
                     .map(str::to_owned),
+                checked,
             },
             ..d.clone()
         })
@@ -635,6 +653,26 @@ impl Rules {
 }
 
 impl Rule {
+    /// What the rule does for caller `e164`, with the key-press check's
+    /// word on it: a `challenge` rule lets a caller with a pass ring and
+    /// hangs up at once on one that failed too often; `None` for a
+    /// withheld number, which a `challenge` rule passes over.
+    fn checked(&self, e164: Option<&str>, history: &History) -> Option<(Action, Option<Checked>)> {
+        if self.action != Action::Challenge {
+            return Some((self.action, None));
+        }
+        let e164 = e164?;
+        let view = history.passes.load();
+        let now = super::doors::unix_ms();
+        Some(if let Some(until) = view.pass(e164, now) {
+            (Action::Ring, Some(Checked::Passed { until }))
+        } else if let Some(until) = view.refusal(e164, now) {
+            (Action::Terminate, Some(Checked::Refused { until }))
+        } else {
+            (Action::Challenge, None)
+        })
+    }
+
     fn has_who(&self) -> bool {
         !self.numbers.is_empty()
             || !self.lists.is_empty()

@@ -70,7 +70,19 @@ pub enum Why {
         hours: Option<(NaiveTime, NaiveTime)>,
         to: Option<String>,
         account: Option<String>,
+        /// A `challenge` rule's word on a caller who passed or failed
+        /// its key-press check before.
+        checked: Option<Checked>,
     },
+}
+
+/// What the key-press check knew of a caller (times: Unix ms).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Checked {
+    /// It passed before: it rings (until [`FOREVER`](crate::screen::passes::FOREVER): for good).
+    Passed { until: u64 },
+    /// It failed too often: hung up on at once, not asked again until then.
+    Refused { until: u64 },
 }
 
 /// A rule, as the call log names it: `3 "premium numbers"`.
@@ -153,7 +165,7 @@ impl Why {
     /// The reason as sentences of the catalogue, with English values.
     fn said(&self) -> Vec<Said> {
         let anonymous = "anonymous";
-        let (rule, who, matched, hours, to, account) = match self {
+        let (rule, who, matched, hours, to, account, checked) = match self {
             Why::Internal(n) => return vec![Said::new("why.internal").with("number", n)],
             Why::Default { action, who } => {
                 return vec![
@@ -169,7 +181,8 @@ impl Why {
                 hours,
                 to,
                 account,
-            } => (rule, who, matched, hours, to, account),
+                checked,
+            } => (rule, who, matched, hours, to, account, checked),
         };
         let shown = who.as_deref().unwrap_or(anonymous);
         let it = |key| Said::new(key).with("who", shown);
@@ -225,6 +238,18 @@ impl Why {
         if let Some(a) = account {
             out.push(Said::new("why.account").with("account", a));
         }
+        match checked {
+            Some(Checked::Passed { until }) if *until == crate::screen::passes::FOREVER => {
+                out.push(Said::new("why.passed_forever"));
+            }
+            Some(Checked::Passed { until }) => {
+                out.push(Said::new("why.passed").with("until", local_minute(*until)));
+            }
+            Some(Checked::Refused { until }) => {
+                out.push(Said::new("why.refused").with("until", local_minute(*until)));
+            }
+            None => {}
+        }
         out
     }
 }
@@ -259,7 +284,23 @@ const MATCHED: &[&str] = &[
 ];
 
 /// The sentences a rule's reason may end with, in order.
-const ENDINGS: [&str; 4] = ["why.hours", "why.to", "why.account", "why.log_only"];
+const ENDINGS: [&str; 7] = [
+    "why.hours",
+    "why.to",
+    "why.account",
+    "why.passed_forever",
+    "why.passed",
+    "why.refused",
+    "why.log_only",
+];
+
+/// Unix ms as the household's wall-clock minute, `2026-12-14 17:05`.
+fn local_minute(ms: u64) -> String {
+    let t = chrono::DateTime::from_timestamp_millis(ms as i64).unwrap_or_default();
+    t.with_timezone(&chrono::Local)
+        .format("%Y-%m-%d %H:%M")
+        .to_string()
+}
 
 /// A sentence of the catalogue as a regular expression that reads its
 /// values back: (the pattern, the key). `ending`: it ends the text, after
@@ -443,14 +484,29 @@ mod tests {
             },
         ];
         for m in matched {
-            for (hours, to, account) in [
-                (None, None, None),
+            let ms = 1_797_000_000_000;
+            for (hours, to, account, checked) in [
+                (None, None, None, None),
                 (
                     hours,
                     Some("+49301111111".to_owned()),
                     Some("office".to_owned()),
+                    Some(Checked::Passed { until: ms }),
                 ),
-                (None, None, Some("home-2".to_owned())),
+                (
+                    None,
+                    None,
+                    Some("home-2".to_owned()),
+                    Some(Checked::Refused { until: ms }),
+                ),
+                (
+                    None,
+                    None,
+                    None,
+                    Some(Checked::Passed {
+                        until: crate::screen::passes::FOREVER,
+                    }),
+                ),
             ] {
                 whys.push(Why::Rule {
                     rule: rule.clone(),
@@ -463,6 +519,7 @@ mod tests {
                     hours,
                     to,
                     account,
+                    checked,
                 });
             }
         }

@@ -296,8 +296,21 @@ function status() {
       }
     });
   }
+  for (const b of document.querySelectorAll("button.pass-keep, button.pass-remove")) {
+    const keep = b.classList.contains("pass-keep");
+    b.addEventListener("click", async () => {
+      b.disabled = true;
+      try {
+        await post(keep ? "/api/passes/keep" : "/api/passes/remove", { number: b.dataset.number });
+        location.reload();
+      } catch (e) {
+        b.disabled = false;
+        b.textContent = t(keep ? "passes.keep" : "passes.remove") + ": " + t("failed") + ": " + e.message;
+      }
+    });
+  }
   const es = new EventSource("/events");
-  const kinds = ["registered", "registration_lost", "registration_restored", "call_not_delivered", "phoneblock_synced", "door_locked"];
+  const kinds = ["registered", "registration_lost", "registration_restored", "call_not_delivered", "phoneblock_synced", "door_locked", "challenge_passed"];
   for (const kind of kinds) {
     es.addEventListener(kind, () => location.reload());
   }
