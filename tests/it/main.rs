@@ -10,6 +10,7 @@ mod common;
 mod accounts;
 
 mod browser;
+mod challenge;
 mod check_and_run;
 mod cli;
 mod daemon;

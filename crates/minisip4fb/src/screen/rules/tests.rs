@@ -646,3 +646,120 @@ fn a_rule_on_the_callers_name() {
     let e = Rules::compile(&cfg).unwrap_err().to_string();
     assert!(e.contains("names: \"*\" is not a name pattern"), "{e}");
 }
+
+#[test]
+fn a_challenge_asks_lets_a_pass_ring_and_hangs_up_on_the_refused() {
+    use crate::media::challenge::{PASS, TIMEOUT};
+    use crate::screen::passes::{FOREVER, PassView};
+    let r = rules(
+        "[numbers]\ncountry = \"DE\"\n\
+         [[rule]]\nname = \"by day\"\nhours = \"06:00-22:00\"\naction = \"challenge\"\n\
+         [[rule]]\nname = \"withheld\"\nanonymous = true\naction = \"terminate\"\n",
+    );
+    let gates = Gates::default();
+    let history = History::with_gates(gates.clone());
+    let call =
+        |n: Option<&str>| r.decide(n, Reached::default(), &history, Instant::now(), at(12, 0));
+    let uk = "+442079460000";
+    let d = call(Some(uk));
+    assert_eq!(d.action, Action::Challenge);
+    let c = r.script(&d).expect("its script").challenge.clone().unwrap();
+    assert_eq!((c.digit, c.timeout, c.pass), (None, TIMEOUT, PASS));
+    assert_eq!(
+        call(None).why.rule().map(|r| r.index),
+        Some(2),
+        "a withheld number cannot pass: the challenge rule passes it over"
+    );
+    let now = crate::screen::doors::unix_ms();
+    let view = |passed: Vec<(&str, u64)>, refused: Vec<(&str, u64)>| {
+        let own = |v: Vec<(&str, u64)>| v.into_iter().map(|(n, t)| (n.to_owned(), t)).collect();
+        Arc::new(PassView {
+            passed: own(passed),
+            refused: own(refused),
+        })
+    };
+    // A pass: it rings like a known caller, nothing is asked.
+    gates.passes.store(view(vec![(uk, now + 60_000)], vec![]));
+    let d = call(Some(uk));
+    assert_eq!((d.action, d.effective()), (Action::Ring, Action::Ring));
+    assert!(r.script(&d).is_none());
+    let reason = d.why.to_string();
+    assert!(
+        reason.contains(", passed the key-press check (may call until "),
+        "{reason}"
+    );
+    assert!(
+        translate(&reason, Lang::De)
+            .is_some_and(|t| t.contains("hat die Tastenprüfung bestanden (darf bis ")),
+        "{reason}"
+    );
+    gates.passes.store(view(vec![(uk, FOREVER)], vec![]));
+    assert!(
+        call(Some(uk))
+            .why
+            .to_string()
+            .ends_with("(may always call)")
+    );
+    // Expired: asked again.
+    gates.passes.store(view(vec![(uk, now - 1)], vec![]));
+    assert_eq!(call(Some(uk)).action, Action::Challenge);
+    // Failed too often: hung up on at once, without the check.
+    gates.passes.store(view(vec![], vec![(uk, now + 60_000)]));
+    let d = call(Some(uk));
+    assert_eq!(d.action, Action::Terminate);
+    assert!(r.script(&d).is_none(), "no prompt for a refused caller");
+    assert!(
+        d.why
+            .to_string()
+            .contains("failed the key-press check too often"),
+        "{}",
+        d.why
+    );
+    // What the config must fix.
+    for (toml, says) in [
+        ("anonymous = true", "cannot let a withheld number through"),
+        (
+            "foreign = true\ndigit = \"x\"",
+            "digit: one of the keys 0-9",
+        ),
+        (
+            "foreign = true\nannouncement = \"default\"",
+            "add digit = \\\"N\\\"",
+        ),
+        ("foreign = true\npass = \"forever\"", "add pass_list"),
+        ("foreign = true\npass = \"soon\"", "or forever"),
+    ] {
+        let toml = format!("[[rule]]\n{toml}\naction = \"challenge\"\n");
+        let e = match config::parse(&toml) {
+            Ok(cfg) => format!("{:?}", Rules::compile(&cfg).unwrap_err().to_string()),
+            Err(e) => e.to_string(),
+        };
+        assert!(e.contains(says), "{toml}: {e}");
+    }
+    let cfg =
+        config::parse("[[rule]]\nforeign = true\ndigit = \"5\"\naction = \"terminate\"\n").unwrap();
+    let e = Rules::compile(&cfg).unwrap_err().to_string();
+    assert!(e.contains("digit: only for action = \"challenge\""), "{e}");
+    let cfg = config::parse(
+        "[screen]\npass_list = \"passed.txt\"\n[[rule]]\nforeign = true\ndigit = \"5\"\n\
+         pass = \"forever\"\ndtmf_timeout = \"3s\"\naction = \"challenge\"\n",
+    )
+    .unwrap();
+    let r = Rules::compile(&cfg).unwrap().0;
+    let d = r.decide(
+        Some(uk),
+        Reached::default(),
+        &History::default(),
+        Instant::now(),
+        at(12, 0),
+    );
+    let c = r.script(&d).unwrap().challenge.clone().unwrap();
+    assert_eq!(
+        (c.digit, c.timeout, c.pass),
+        (
+            Some(5),
+            std::time::Duration::from_secs(3),
+            crate::media::Pass::Forever
+        )
+    );
+}
