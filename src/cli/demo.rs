@@ -439,15 +439,18 @@ async fn play_scenes(
             }
         };
         let report = emulator.call(scene.spec.clone()).await;
-        let (decision, noticed) = if scene.line == Line::OfficeForgot {
-            // No decision: the call never came. The call monitor says so.
-            (None, Some(missed_call(&mut said).await))
+        // No decision for a call that never came (the call monitor says so).
+        let decision = if scene.line == Line::OfficeForgot {
+            None
         } else {
-            let decision = tokio::time::timeout(Duration::from_secs(3), decisions.recv())
+            tokio::time::timeout(Duration::from_secs(3), decisions.recv())
                 .await
                 .ok()
-                .flatten();
-            (decision, None)
+                .flatten()
+        };
+        let noticed = match scene.tells {
+            Some(kind) => Some(told(&mut said, kind).await),
+            None => None,
         };
         let ok = report.outcome == scene.expect && noticed.as_ref().is_none_or(Option::is_some);
         // The time to end a spam call: not of calls that spoke or listened.
@@ -475,26 +478,44 @@ async fn play_scenes(
     (failures, terminate_times, spoke)
 }
 
-/// The daemon's `call_not_delivered`, waited for up to 5 s (the call
+/// The daemon's event of kind `kind`, waited for up to 5 s (the call
 /// monitor's grace is 3 s): what it said.
-async fn missed_call(
+async fn told(
     said: &mut broadcast::Receiver<minisip4fb::call::DaemonEvent>,
+    kind: minisip4fb::call::EventKind,
 ) -> Option<String> {
     use minisip4fb::call::DaemonEvent;
+    let text = |e: DaemonEvent| match e {
+        DaemonEvent::CallNotDelivered {
+            account,
+            caller,
+            called,
+            ..
+        } => format!(
+            "call_not_delivered: {} → {called} on line {account}, seen on the Box's call monitor",
+            caller.as_deref().unwrap_or("withheld")
+        ),
+        DaemonEvent::ChallengePassed { caller, until, .. } => format!(
+            "challenge_passed: {} pressed the digit asked for and may call again{}",
+            caller.who(minisip4fb::call::show::Lang::En),
+            until.map_or(" from now on".into(), |u| format!(" until {}", u.local()))
+        ),
+        DaemonEvent::ChallengeFailed {
+            caller,
+            asked,
+            pressed,
+            ..
+        } => format!(
+            "challenge_failed: {} was asked for {asked} and pressed {}",
+            caller.who(minisip4fb::call::show::Lang::En),
+            pressed.as_deref().unwrap_or("nothing")
+        ),
+        e => e.kind().as_str().to_owned(),
+    };
     tokio::time::timeout(Duration::from_secs(5), async {
         loop {
             match said.recv().await {
-                Ok(DaemonEvent::CallNotDelivered {
-                    account,
-                    caller,
-                    called,
-                    ..
-                }) => {
-                    break Some(format!(
-                        "call_not_delivered: {} → {called} on line {account}, seen on the Box's call monitor",
-                        caller.as_deref().unwrap_or("withheld")
-                    ));
-                }
+                Ok(e) if e.kind() == kind => break Some(text(e)),
                 Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
                 Err(broadcast::error::RecvError::Closed) => break None,
             }

@@ -3,7 +3,8 @@
 
 use std::time::Duration;
 
-use minisip4fb_emulator::{CallOutcome, CallSpec, Caller};
+use minisip4fb::call::EventKind;
+use minisip4fb_emulator::{CallOutcome, CallSpec, Caller, Clip};
 
 /// The demo household's config: the same file as `run --config`, with
 /// TR-064 so that `setup` can create the phone's account and the rules can
@@ -91,6 +92,14 @@ action = "terminate"
 announcement = "default"
 max_announcement = "3s"
 
+# Robocalls and dialers do not listen; people do. A caller from abroad
+# is asked to press a digit said at random; who does may call again.
+[[rule]]
+name = "from abroad: are you a person?"
+foreign = true
+action = "challenge"
+dtmf_timeout = "3s"
+
 [[rule]]
 name = "office: no mobiles"
 accounts = ["office"]
@@ -120,6 +129,8 @@ pub(super) struct Scene {
     pub expect: CallOutcome,
     pub expect_text: &'static str,
     pub line: Line,
+    /// The event the daemon must tell of it.
+    pub tells: Option<EventKind>,
 }
 
 /// Which Box places a scene's call.
@@ -129,6 +140,24 @@ pub(super) enum Line {
     Office,
     /// The office's Box, after it dropped our registration without a word.
     OfficeForgot,
+}
+
+/// The person calling from abroad.
+const ABROAD: &str = "00442079460000";
+
+/// Every digit of the phone's built-in voice, in both languages: a person
+/// listening recognises the one asked for (the emulated caller matches
+/// the audio it hears against these).
+fn the_voice() -> Vec<Clip> {
+    let v = minisip4fb::media::challenge::voice();
+    v.digits
+        .iter()
+        .flat_map(|lang| {
+            lang.iter()
+                .enumerate()
+                .map(|(d, clip)| (char::from(b'0' + d as u8), clip.samples().to_vec()))
+        })
+        .collect()
 }
 
 /// The office's number: its IP phone rings for it only.
@@ -153,6 +182,7 @@ pub(super) fn scenes() -> Vec<Scene> {
             expect: CallOutcome::RangUntilCancelled,
             expect_text: "must keep ringing",
             line: Line::Home,
+            tells: None,
         },
         Scene {
             title: "a premium-rate number",
@@ -160,6 +190,7 @@ pub(super) fn scenes() -> Vec<Scene> {
             expect: CallOutcome::TerminatedByPhone,
             expect_text: "must be terminated (and barred at the Box)",
             line: Line::Home,
+            tells: None,
         },
         Scene {
             title: "a number PhoneBlock's community reported 50 times",
@@ -167,6 +198,7 @@ pub(super) fn scenes() -> Vec<Scene> {
             expect: CallOutcome::TerminatedByPhone,
             expect_text: "must be terminated (and reported to PhoneBlock)",
             line: Line::Home,
+            tells: None,
         },
         Scene {
             title: "a number in a block of spam numbers (a PhoneBlock spam range)",
@@ -174,6 +206,7 @@ pub(super) fn scenes() -> Vec<Scene> {
             expect: CallOutcome::TerminatedByPhone,
             expect_text: "must be terminated: its neighbours have 24 votes",
             line: Line::Home,
+            tells: None,
         },
         Scene {
             title: "a number from an imported spam phonebook, named \"SPAM: …\" by the Box",
@@ -184,6 +217,7 @@ pub(super) fn scenes() -> Vec<Scene> {
             expect: CallOutcome::TerminatedByPhone,
             expect_text: "must be terminated (a rule on the caller's name)",
             line: Line::Home,
+            tells: None,
         },
         Scene {
             title: "a caller who withholds the number",
@@ -191,6 +225,7 @@ pub(super) fn scenes() -> Vec<Scene> {
             expect: CallOutcome::TerminatedByPhone,
             expect_text: "must hear why (3 s of the built-in announcement), then be hung up",
             line: Line::Home,
+            tells: None,
         },
         Scene {
             title: "your mobile, keying PIN 470815 and 1# to open the door",
@@ -198,6 +233,7 @@ pub(super) fn scenes() -> Vec<Scene> {
             expect: CallOutcome::TerminatedByPhone,
             expect_text: "must be answered, read the keys and hang up (digits 1: the dtmf event)",
             line: Line::Home,
+            tells: None,
         },
         Scene {
             title: "an internal call from another phone of the Box",
@@ -209,6 +245,7 @@ pub(super) fn scenes() -> Vec<Scene> {
             expect: CallOutcome::RangUntilCancelled,
             expect_text: "must never be touched",
             line: Line::Home,
+            tells: None,
         },
         Scene {
             title: "a caller who hangs up first",
@@ -216,14 +253,32 @@ pub(super) fn scenes() -> Vec<Scene> {
             expect: CallOutcome::RangUntilCancelled,
             expect_text: "must ring until the caller gives up",
             line: Line::Home,
+            tells: None,
         },
         Scene {
-            title: "a call from abroad",
-            spec: CallSpec::new(Caller::International("00442079460000".into()))
-                .cancel_after(ms(700)),
-            expect: CallOutcome::RangUntilCancelled,
-            expect_text: "not on the block list: must ring",
+            title: "a person calling from abroad, who presses the digit the phone says",
+            spec: CallSpec::new(Caller::International(ABROAD.into()))
+                .press_what_is_said(the_voice()),
+            expect: CallOutcome::TerminatedByPhone,
+            expect_text: "must be asked to press a digit said at random, pass, hear \"call again\" and be let through from now on (challenge_passed)",
             line: Line::Home,
+            tells: Some(EventKind::ChallengePassed),
+        },
+        Scene {
+            title: "the same person, calling again",
+            spec: CallSpec::new(Caller::International(ABROAD.into())).cancel_after(ms(700)),
+            expect: CallOutcome::RangUntilCancelled,
+            expect_text: "passed the check: must ring",
+            line: Line::Home,
+            tells: None,
+        },
+        Scene {
+            title: "a dialer from abroad that does not listen",
+            spec: CallSpec::new(Caller::International("0033144556677".into())),
+            expect: CallOutcome::TerminatedByPhone,
+            expect_text: "must be asked, wait 3 s in vain and be hung up (challenge_failed)",
+            line: Line::Home,
+            tells: Some(EventKind::ChallengeFailed),
         },
         Scene {
             title: "on the office line, a mobile number the office's rule turns away",
@@ -231,6 +286,7 @@ pub(super) fn scenes() -> Vec<Scene> {
             expect: CallOutcome::TerminatedByPhone,
             expect_text: "must be terminated (a rule for the office's account only)",
             line: Line::Office,
+            tells: None,
         },
         Scene {
             title: "on the office line, after the office's Box dropped us without a word",
@@ -238,6 +294,7 @@ pub(super) fn scenes() -> Vec<Scene> {
             expect: CallOutcome::NoBinding,
             expect_text: "never reaches the phone: its call monitor must say so (call_not_delivered)",
             line: Line::OfficeForgot,
+            tells: Some(EventKind::CallNotDelivered),
         },
     ]
 }
