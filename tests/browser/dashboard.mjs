@@ -2,7 +2,8 @@
 // playwright-core. Started by tests/browser.rs, which runs the daemon and
 // the emulated Box and places calls when this script asks:
 //   stdout "CALL <number> [<display name>]"  ->  stdin "<outcome>" once the
-//   call is over.
+//   call is over; "PRESS <number> <keys>": a call that presses the keys
+//   once answered.
 // Any failed check throws: the script prints "FAIL …" and exits 1.
 //
 // usage: node dashboard.mjs BASE_URL PASSWORD SCREENSHOT.png
@@ -14,8 +15,8 @@ const [base, password, screenshot] = process.argv.slice(2);
 const input = createInterface({ input: process.stdin });
 const replies = input[Symbol.asyncIterator]();
 
-async function call(number) {
-  console.log(`CALL ${number}`);
+async function call(number, keys) {
+  console.log(keys ? `PRESS ${number} ${keys}` : `CALL ${number}`);
   const r = await replies.next();
   if (r.done) throw new Error("the test went away");
   return r.value.trim();
@@ -83,6 +84,17 @@ try {
   check((await page.textContent("#shield")).startsWith("aus"), "the shield switched off");
   await Promise.all([page.waitForEvent("load"), page.click("#shield-toggle")]);
   check((await page.textContent("#shield")).startsWith("an"), "and on again");
+  // The key-press check: a caller from abroad presses the key asked for.
+  // The status page reloads on challenge_passed and shows the pass; it is
+  // kept for good, then taken back.
+  const passed = await call("00442079460000", "5");
+  check(passed === "TerminatedByPhone", `a caller from abroad was asked and passed (${passed})`);
+  await page.waitForSelector("button.pass-keep[data-number='+442079460000']");
+  check((await page.textContent("table.status")).includes("Tastenprüfung bestanden"), "the status page lists the pass, in German");
+  await Promise.all([page.waitForEvent("load"), page.click("button.pass-keep")]);
+  check((await page.textContent("table.status")).includes("+442079460000 dauerhaft"), "the pass kept for good");
+  await Promise.all([page.waitForEvent("load"), page.click("button.pass-remove")]);
+  check(!(await page.textContent("table.status")).includes("+442079460000"), "the pass taken back");
 
   // The call list, live.
   await page.goto(`${base}/calls`);

@@ -55,6 +55,7 @@ fn config(dir: &Path, tr064: &str, phoneblock: &str) -> PathBuf {
     }
     write("block.txt", "# blocked by hand or from the web\n");
     write("allow.txt", "# allowed by hand or from the web\n");
+    crate::media::write_wav(&dir.join("ask.wav"), 8000, 1, 0.5);
     let path = dir.join("config.toml");
     write(
         "config.toml",
@@ -68,6 +69,8 @@ admin_password_file = "admin-password"
 [numbers]
 country = "DE"
 area_code = "030"
+[screen]
+pass_list = "passed.txt"
 [calllog]
 db = "calls.db"
 [phoneblock]
@@ -90,6 +93,12 @@ action = "terminate"
 name = "premium"
 numbers = ["0900*"]
 action = "terminate"
+[[rule]]
+name = "from abroad"
+foreign = true
+action = "challenge"
+announcement = "ask.wav"
+digit = "5"
 "#
         ),
     );
@@ -152,7 +161,16 @@ async fn the_dashboard_in_a_real_browser() {
     let verdict = tokio::time::timeout(Duration::from_secs(150), async {
         while let Ok(Some(line)) = lines.next_line().await {
             said.push(line.clone());
-            if let Some(what) = line.strip_prefix("CALL ") {
+            if let Some(what) = line.strip_prefix("PRESS ") {
+                let (number, keys) = what.split_once(' ').unwrap_or((what, ""));
+                let spec = CallSpec::new(Caller::National(number.into()))
+                    .keys(Duration::from_millis(300), keys);
+                let outcome = emu.call(spec).await.outcome;
+                to_node
+                    .write_all(format!("{outcome:?}\n").as_bytes())
+                    .await
+                    .unwrap();
+            } else if let Some(what) = line.strip_prefix("CALL ") {
                 let caller = match what.split_once(' ') {
                     Some((number, name)) => Caller::Named {
                         number: number.into(),
@@ -229,6 +247,8 @@ async fn the_dashboard_in_a_real_browser() {
             "Gewinnspiel-Betrug".to_owned()
         )]
     );
+    let passed = std::fs::read_to_string(dir.join("passed.txt")).unwrap();
+    assert_eq!(passed, "", "kept for good, then taken back");
     assert_eq!(pb.violations(), Vec::<String>::new());
     assert_eq!(emu.violations().await, Vec::<String>::new());
     assert!(shot.exists());

@@ -277,3 +277,67 @@ dtmf_timeout = "1500ms"
     );
     assert_eq!(emu.violations().await, Vec::<String>::new());
 }
+
+/// The library: `IncomingCall::run` with a challenge script (the path of
+/// calls decided off the phone's thread: PhoneBlock's live check, calls
+/// before the rules were ready). The digit said is the digit asked for:
+/// the caller, who knows only the voice, pressed the one it heard, and the
+/// script's end names it as asked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_library_call_runs_the_check() {
+    use minisip4fb::media::{Challenge, Script, ScriptEnd, challenge};
+    use minisip4fb::net::{Phone, PhoneConfig};
+    let emu = Arc::new(common::usual_box(82).await);
+    let mut c = PhoneConfig::new(&emu.addr().to_string(), common::USER, common::PASSWORD);
+    c.bind = "127.0.0.1:0".parse().unwrap();
+    let mut phone = Phone::start(c).await.unwrap();
+    phone.wait_registered().await.unwrap();
+    let script = |pass| Script {
+        announcement: None,
+        collect: None,
+        challenge: Some(Challenge {
+            digit: None,
+            timeout: Duration::from_secs(2),
+            prompt: None,
+            pass,
+        }),
+    };
+    let e = emu.clone();
+    let call = tokio::spawn(async move {
+        e.call(caller("00442079460000").press_what_is_said(the_voice()))
+            .await
+    });
+    let incoming = phone.next_call().await.unwrap();
+    let end = incoming.run(&script(challenge::PASS)).await.unwrap();
+    let r = call.await.unwrap();
+    assert_eq!(r.outcome, CallOutcome::TerminatedByPhone, "{r}");
+    let pressed = r.media.as_ref().unwrap().keys_sent.chars().next();
+    assert!(end.passed(), "{end:?} {r}");
+    assert_eq!(
+        end,
+        ScriptEnd::Challenge {
+            asked: pressed.unwrap(),
+            pressed,
+            pass: challenge::PASS,
+        }
+    );
+    // A caller who hangs up during the prompt: failed, no key.
+    let e = emu.clone();
+    let call = tokio::spawn(async move {
+        let mut spec = caller("00442079460001");
+        spec.hang_up_after = Some(Duration::from_millis(800));
+        e.call(spec).await
+    });
+    let incoming = phone.next_call().await.unwrap();
+    let end = incoming.run(&script(challenge::PASS)).await;
+    assert!(
+        matches!(end, Ok(ScriptEnd::Challenge { pressed: None, .. })),
+        "{end:?}"
+    );
+    assert_eq!(
+        call.await.unwrap().outcome,
+        CallOutcome::AnsweredHungUpByCaller
+    );
+    assert_eq!(emu.violations().await, Vec::<String>::new());
+    phone.shutdown().await.unwrap();
+}
