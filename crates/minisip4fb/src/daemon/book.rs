@@ -78,7 +78,8 @@ fn community_blocked(d: &crate::screen::rules::Decision) -> Option<u64> {
             ..
         }
     );
-    (by_community && d.effective().blocks())
+    // A key-press check may let a person through: not reported.
+    (by_community && d.effective().blocks() && d.effective() != Action::Challenge)
         .then(|| d.e164.as_deref().and_then(crate::phoneblock::parse_phone))
         .flatten()
 }

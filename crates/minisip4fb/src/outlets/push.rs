@@ -463,7 +463,7 @@ pub fn fill(template: &str, event: &DaemonEvent, title: &str, message: &str, jso
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::call::Record;
+    use crate::call::{Caller, Record, Time};
 
     fn blocked() -> DaemonEvent {
         DaemonEvent::Terminated(Record {
@@ -505,6 +505,53 @@ mod tests {
             "rule 1 \"premium\": +499005551234 matches +49900*"
         );
         assert_eq!(v["x"], "{unknown}");
+    }
+
+    /// The key-press check's events, as the household reads them.
+    #[test]
+    fn a_passed_and_a_failed_check() {
+        let n = config::Notify {
+            service: Some(config::PushService::Ntfy),
+            url: Some("http://127.0.0.1:1/t".into()),
+            events: vec![EventKind::ChallengePassed, EventKind::ChallengeFailed],
+            ..config::Notify::default()
+        };
+        let p = Preset::new(&n).unwrap();
+        let caller = Caller {
+            number: Some("00442079460000".into()),
+            e164: Some("+442079460000".into()),
+            name: None,
+        };
+        let passed = DaemonEvent::ChallengePassed {
+            time: Time::now(),
+            caller: caller.clone(),
+            called: None,
+            rule: Some("2 \"abroad\"".into()),
+            account: None,
+            until: None,
+        };
+        assert!(p.wants(&passed));
+        let (title, text) = p.text(&passed);
+        assert_eq!(title, "minisip4fb: A caller passed the check");
+        assert_eq!(
+            text,
+            "+44 2079460000 passed the check and may call again (always)"
+        );
+        let failed = DaemonEvent::ChallengeFailed {
+            time: Time::now(),
+            caller,
+            called: None,
+            rule: None,
+            account: None,
+            asked: "7".into(),
+            pressed: None,
+            refused_until: None,
+        };
+        let (_, text) = p.text(&failed);
+        assert_eq!(
+            text,
+            "+44 2079460000 did not press the key asked for; hung up"
+        );
     }
 
     #[test]
