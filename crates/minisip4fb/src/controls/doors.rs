@@ -201,28 +201,8 @@ impl Doors {
 /// The rules' counting as the file has it, under today's policy; none
 /// without a file, or when it cannot be read (said).
 fn read(file: &std::path::Path) -> HashMap<String, Limiter<String>> {
-    let saved: Option<Saved> = match crate::guard::file::read_regular(file, 1 << 20) {
-        Ok(text) => match serde_json::from_str(&text) {
-            Ok(s) => Some(s),
-            Err(e) => {
-                tracing::warn!(
-                    "door openers: {} is damaged ({e}); starting with no lockouts",
-                    file.display()
-                );
-                None
-            }
-        },
-        Err(crate::guard::file::ReadError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => {
-            None
-        }
-        Err(e) => {
-            tracing::warn!(
-                "door openers: {}: {e}; starting with no lockouts",
-                file.display()
-            );
-            None
-        }
-    };
+    let saved: Option<Saved> =
+        crate::guard::file::read_state(file, 1 << 20, "door openers", "starting with no lockouts");
     saved
         .unwrap_or_default()
         .rules

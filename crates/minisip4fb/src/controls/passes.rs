@@ -252,15 +252,10 @@ impl Passes {
         out
     }
 
-    /// Expired passes and lockouts leave (run now and then).
+    /// Expired passes and lockouts leave (the book-keeper does it daily;
+    /// every change does it too). The file is written if one left.
     pub fn prune(&self) {
-        let mut s = self.lock();
-        let now = unix_ms();
-        if s.timed.values().any(|t| t.until <= now) {
-            self.changed(&mut s, true);
-        } else {
-            self.changed(&mut s, false);
-        }
+        self.changed(&mut self.lock(), false);
     }
 
     /// The files read again (after the config or the pass list changed).
@@ -388,42 +383,15 @@ fn read_list(path: &Path, home: &Home) -> Vec<String> {
     }
 }
 
-/// The state file's passes and failures; none when it cannot be read (said).
+/// The state file's passes and failures; none when it cannot be read
+/// (said). [`Passes::load`] bounds them.
 fn read(file: &Path) -> (HashMap<String, Timed>, Option<Limiter<String>>) {
-    let saved: Option<Saved> = match crate::guard::file::read_regular(file, MAX_LIST) {
-        Ok(text) => match serde_json::from_str(&text) {
-            Ok(s) => Some(s),
-            Err(e) => {
-                tracing::warn!(
-                    "pass list: {} is damaged ({e}); starting with no passes",
-                    file.display()
-                );
-                None
-            }
-        },
-        Err(crate::guard::file::ReadError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => {
-            None
-        }
-        Err(e) => {
-            tracing::warn!(
-                "pass list: {}: {e}; starting with no passes",
-                file.display()
-            );
-            None
-        }
-    };
+    let saved: Option<Saved> =
+        crate::guard::file::read_state(file, MAX_LIST, "pass list", "starting with no passes");
     let s = saved.unwrap_or_default();
     let mut timed = s.passes;
-    // A damaged or edited file may hold anything: numbers only, bounded.
+    // A damaged or edited file may hold anything: numbers only.
     timed.retain(|n, _| n.len() <= 20 && n.starts_with('+'));
-    if timed.len() > MAX_PASSES {
-        let mut ends: Vec<(u64, String)> =
-            timed.iter().map(|(n, t)| (t.until, n.clone())).collect();
-        ends.sort();
-        for (_, n) in ends.into_iter().take(timed.len() - MAX_PASSES) {
-            timed.remove(&n);
-        }
-    }
     (timed, s.failures.map(|l| l.with_policy(POLICY)))
 }
 

@@ -106,8 +106,9 @@ struct Book {
 const PRUNE_EVERY: Duration = Duration::from_secs(86_400);
 
 /// Runs the book-keeper until [`Note::Stop`] or until every sender is gone.
-/// It also prunes records older than `retention_days` (0: never), at
-/// start and daily: the one thread that writes the log does it.
+/// It also prunes records older than `retention_days` (0: never) and
+/// expired passes, at start and daily: the one thread that writes the log
+/// does it.
 pub fn run(rx: Receiver<Note>, log: Option<PathBuf>, retention_days: u32, out: Outlets) {
     crate::guard::priority::lower_priority_of_this_thread();
     let mut book = Book {
@@ -190,7 +191,11 @@ pub fn run(rx: Receiver<Note>, log: Option<PathBuf>, retention_days: u32, out: O
 }
 
 impl Book {
+    /// Old records out of the call log, expired passes out of the pass list.
     fn prune(&mut self, days: u32) {
+        if let Some(passes) = &self.out.passes {
+            passes.prune();
+        }
         let Some(writer) = &mut self.log else { return };
         match writer.get().and_then(|(log, _)| log.prune(days)) {
             Ok(0) => {}

@@ -100,6 +100,31 @@ pub fn read_regular(path: &Path, max: u64) -> Result<String, ReadError> {
     })
 }
 
+/// A state file the daemon keeps (JSON, at most `max` bytes): `None` when
+/// there is none yet, or when it cannot be read or is damaged, which is
+/// said as `{who}: … ; {without}` (the daemon goes on without it).
+pub fn read_state<T: serde::de::DeserializeOwned>(
+    file: &Path,
+    max: u64,
+    who: &str,
+    without: &str,
+) -> Option<T> {
+    match read_regular(file, max) {
+        Ok(text) => match serde_json::from_str(&text) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                tracing::warn!("{who}: {} is damaged ({e}); {without}", file.display());
+                None
+            }
+        },
+        Err(ReadError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => {
+            tracing::warn!("{who}: {}: {e}; {without}", file.display());
+            None
+        }
+    }
+}
+
 /// Runs `read` on a thread of its own and waits at most [`READ_TIMEOUT`].
 /// A read that hangs keeps its thread (nothing can end it) but not the
 /// caller; while [`MAX_HUNG`] are hung, further reads are refused at once.
