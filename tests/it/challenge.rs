@@ -14,7 +14,7 @@ use minisip4fb_emulator::{CallOutcome, CallReport, CallSpec, Caller, Clip, Emula
 
 use crate::common::{self, Proc};
 use crate::daemon::calls_once;
-use crate::web::{base, client, get};
+use crate::web::{base, get, post};
 
 /// Every digit of the built-in voice, in both languages: what a person
 /// listening for "press N" recognises.
@@ -58,18 +58,6 @@ async fn events(lines: &Arc<Mutex<Vec<String>>>, kind: &str, n: usize) -> Vec<se
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     found
-}
-
-fn post(url: &str, path: &str, body: &str) -> (u16, String) {
-    let mut resp = client()
-        .post(&format!("{url}{path}"))
-        .header("Content-Type", "application/json")
-        .send(body.as_bytes())
-        .unwrap();
-    (
-        resp.status().as_u16(),
-        resp.body_mut().read_to_string().unwrap_or_default(),
-    )
 }
 
 async fn daemon(dir: &std::path::Path, emu: &Emulator) -> (Proc, Arc<Mutex<Vec<String>>>, String) {

@@ -27,6 +27,19 @@ pub(crate) fn get(url: &str, headers: &[(&str, &str)]) -> (u16, String) {
     (status, resp.body_mut().read_to_string().unwrap_or_default())
 }
 
+/// A JSON POST (no Origin, as a script sends it): the status and body.
+pub(crate) fn post(url: &str, path: &str, body: &str) -> (u16, String) {
+    let mut resp = client()
+        .post(&format!("{url}{path}"))
+        .header("Content-Type", "application/json")
+        .send(body.as_bytes())
+        .unwrap();
+    (
+        resp.status().as_u16(),
+        resp.body_mut().read_to_string().unwrap_or_default(),
+    )
+}
+
 pub(crate) fn config(dir: &std::path::Path, web: &str) -> std::path::PathBuf {
     std::fs::write(dir.join("password"), "geheim123\n").unwrap();
     let path = dir.join("config.toml");
@@ -538,19 +551,7 @@ async fn the_dashboards_pages_and_api() {
     );
 
     // What the config does not allow, refused with what to set.
-    let post = |path: &str, body: &str| {
-        tokio::task::block_in_place(|| {
-            let mut resp = client()
-                .post(&format!("{url}{path}"))
-                .header("Content-Type", "application/json")
-                .send(body.as_bytes())
-                .unwrap();
-            (
-                resp.status().as_u16(),
-                resp.body_mut().read_to_string().unwrap_or_default(),
-            )
-        })
-    };
+    let post = |path: &str, body: &str| tokio::task::block_in_place(|| post(&url, path, body));
     let (code, body) = post(
         "/api/report",
         r#"{"number":"09005551234","rating":"G_FRAUD"}"#,
