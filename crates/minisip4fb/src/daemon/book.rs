@@ -60,9 +60,9 @@ struct Open {
     key: u64,
     at: Instant,
     record: Record,
-    /// The door opener's rule (an `answer` rule; one with a PIN counts
-    /// failed entries).
-    door: Option<std::sync::Arc<str>>,
+    /// The rule of a call whose script reads keys (`answer`: a door
+    /// opener's PIN; `challenge`): its end may come after the call's.
+    keyed: Option<std::sync::Arc<str>>,
     /// Blocked because of PhoneBlock's community list: report it.
     report: Option<u64>,
 }
@@ -213,7 +213,7 @@ impl Book {
                 decided,
             } => {
                 let report = community_blocked(&decided.decision);
-                let door = matches!(
+                let keyed = matches!(
                     decided.decision.effective(),
                     Action::Answer | Action::Challenge
                 )
@@ -231,7 +231,7 @@ impl Book {
                     key,
                     at,
                     record,
-                    door,
+                    keyed,
                     report,
                 };
                 match self.early.remove(&call) {
@@ -245,12 +245,12 @@ impl Book {
                 Some(open) => {
                     // Its script may still end after it (a caller who hung
                     // up after wrong PINs): kept a while for that.
-                    if let Some(door) = &open.door {
+                    if let Some(rule) = &open.keyed {
                         if self.ended_scripts.len() >= 64 {
                             self.ended_scripts.pop_front();
                         }
                         self.ended_scripts
-                            .push_back((call, open.record.clone(), door.clone()));
+                            .push_back((call, open.record.clone(), rule.clone()));
                     }
                     self.ended(open, outcome, at)
                 }
@@ -275,7 +275,7 @@ impl Book {
     /// What a script brought: the keys as a `dtmf` event, the rest logged.
     fn script(&mut self, call: CallRef, end: ScriptEnd) {
         let (r, door) = match self.open.get(&call) {
-            Some(open) => (open.record.clone(), open.door.clone()),
+            Some(open) => (open.record.clone(), open.keyed.clone()),
             None => match self.ended_scripts.iter().position(|(c, _, _)| *c == call) {
                 Some(i) => {
                     let (_, r, door) = self.ended_scripts.remove(i).expect("found above");
@@ -438,7 +438,7 @@ impl Book {
             at: start,
             mut record,
             report,
-            door: _,
+            keyed: _,
         } = open;
         if let (Some(phone), Some(tx)) = (report, &self.out.report)
             && tx.try_send(phone).is_err()

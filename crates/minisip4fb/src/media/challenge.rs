@@ -3,7 +3,7 @@
 //! then in English, "if you are a person, press N" with a digit chosen at
 //! random for each call (a dialer cannot learn a fixed key), and listens
 //! for one key. The built-in voice is stored as µ-law (espeak-ng, made by
-//! `scripts/challenge`) and decoded once, at the first rule that uses it.
+//! `scripts/challenge`) and decoded once, when a rule that uses it compiles.
 
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -47,14 +47,33 @@ pub struct Voice {
     pub thanks: Announcement,
 }
 
+/// One clip of the voice, `assets/challenge/<parts>.ul`.
 macro_rules! clip {
-    ($name:literal) => {
-        include_bytes!(concat!("../../../../assets/challenge/", $name, ".ul"))
+    ($($part:literal),+) => {
+        include_bytes!(concat!("../../../../assets/challenge/", $($part,)+ ".ul"))
     };
 }
 
-/// The built-in voice, decoded at its first use (never on the SIP thread:
-/// rules compile elsewhere).
+/// The ten digits of one language.
+macro_rules! digits {
+    ($lang:literal) => {
+        [
+            clip!($lang, "-0"),
+            clip!($lang, "-1"),
+            clip!($lang, "-2"),
+            clip!($lang, "-3"),
+            clip!($lang, "-4"),
+            clip!($lang, "-5"),
+            clip!($lang, "-6"),
+            clip!($lang, "-7"),
+            clip!($lang, "-8"),
+            clip!($lang, "-9"),
+        ]
+    };
+}
+
+/// The built-in voice, decoded once: when the first rule that uses it
+/// compiles (off the phone's thread).
 pub fn voice() -> &'static Voice {
     static VOICE: OnceLock<Voice> = OnceLock::new();
     VOICE.get_or_init(|| {
@@ -64,30 +83,7 @@ pub fn voice() -> &'static Voice {
                 ulaw.iter().map(|&u| g711::ulaw_to_linear(u)).collect(),
             )
         };
-        let de: [&[u8]; 10] = [
-            clip!("de-0"),
-            clip!("de-1"),
-            clip!("de-2"),
-            clip!("de-3"),
-            clip!("de-4"),
-            clip!("de-5"),
-            clip!("de-6"),
-            clip!("de-7"),
-            clip!("de-8"),
-            clip!("de-9"),
-        ];
-        let en: [&[u8]; 10] = [
-            clip!("en-0"),
-            clip!("en-1"),
-            clip!("en-2"),
-            clip!("en-3"),
-            clip!("en-4"),
-            clip!("en-5"),
-            clip!("en-6"),
-            clip!("en-7"),
-            clip!("en-8"),
-            clip!("en-9"),
-        ];
+        let (de, en): ([&[u8]; 10], [&[u8]; 10]) = (digits!("de"), digits!("en"));
         let digits = |lang: &str, clips: [&[u8]; 10]| {
             std::array::from_fn(|d| a(&format!("challenge {lang} {d}"), clips[d]))
         };

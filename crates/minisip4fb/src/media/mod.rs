@@ -32,7 +32,8 @@ pub const DTMF_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct Script {
     pub announcement: Option<Announcement>,
     pub collect: Option<Collect>,
-    /// The key-press check (`challenge`), after the announcement if any.
+    /// The key-press check (`challenge`): its own prompt, then one key;
+    /// a script with it plays nothing else.
     pub challenge: Option<Challenge>,
 }
 

@@ -98,8 +98,13 @@ fn challenge(
             _ => return Err(RuleError::Digit),
         },
     };
-    if prompt.is_some() && digit.is_none() {
-        return Err(RuleError::ChallengeDigit);
+    match (&prompt, digit) {
+        (Some(_), None) => return Err(RuleError::ChallengeDigit),
+        // Decoded now, not at the first call.
+        (None, _) => {
+            let _ = media::challenge::voice();
+        }
+        (Some(_), Some(_)) => {}
     }
     let pass = r.pass.map_or(media::challenge::PASS, |p| p.0);
     if pass == Pass::Forever && !pass_list {
