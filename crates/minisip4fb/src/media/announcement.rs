@@ -25,8 +25,8 @@ const MAX_FILE: u64 = 64 << 20;
 /// The config's name for the announcement shipped in the binary.
 pub const BUILTIN: &str = "default";
 /// "Dieser Anschluss nimmt keine Werbeanrufe an …" and the same in
-/// English: espeak-ng, made by `scripts/announcement`.
-const BUILTIN_WAV: &[u8] = include_bytes!("../../../../assets/announcement.wav");
+/// English: espeak-ng, made by `scripts/announcement`, as µ-law.
+const BUILTIN_ULAW: &[u8] = include_bytes!("../../../../assets/announcement.ul");
 
 /// Why an announcement cannot be used; says what to do about it.
 #[derive(Debug, thiserror::Error)]
@@ -86,8 +86,16 @@ impl Announcement {
 
     /// The announcement shipped in the binary (German, then English).
     pub fn builtin() -> Announcement {
-        Announcement::read(BUILTIN_WAV, Path::new(BUILTIN), MAX_DEFAULT)
-            .expect("the shipped announcement is a valid WAV file")
+        Announcement::from_ulaw(BUILTIN, BUILTIN_ULAW)
+    }
+
+    /// Made from 8 kHz G.711 µ-law (the voices built in).
+    pub fn from_ulaw(name: &str, ulaw: &[u8]) -> Announcement {
+        let samples = ulaw
+            .iter()
+            .map(|&u| super::g711::ulaw_to_linear(u))
+            .collect();
+        Announcement::from_samples(name, samples)
     }
 
     /// [`Announcement::builtin`] for `default`, else the file.

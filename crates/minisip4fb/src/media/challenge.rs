@@ -11,7 +11,7 @@ use std::time::Duration;
 use rand::Rng;
 use tokio::sync::mpsc;
 
-use super::{Announcement, MediaHandle, ScriptEnd, g711};
+use super::{Announcement, MediaHandle, ScriptEnd};
 
 /// How long the phone waits for the key after the prompt, unless the
 /// rule says otherwise.
@@ -77,12 +77,7 @@ macro_rules! digits {
 pub fn voice() -> &'static Voice {
     static VOICE: OnceLock<Voice> = OnceLock::new();
     VOICE.get_or_init(|| {
-        let a = |name: &str, ulaw: &[u8]| {
-            Announcement::from_samples(
-                name,
-                ulaw.iter().map(|&u| g711::ulaw_to_linear(u)).collect(),
-            )
-        };
+        let a = Announcement::from_ulaw;
         let (de, en): ([&[u8]; 10], [&[u8]; 10]) = (digits!("de"), digits!("en"));
         let digits = |lang: &str, clips: [&[u8]; 10]| {
             std::array::from_fn(|d| a(&format!("challenge {lang} {d}"), clips[d]))
