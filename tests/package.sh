@@ -28,6 +28,8 @@ deb=$(scripts/package | tail -n 1)
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 echo "built $deb"
 dpkg-deb --field "$deb" Package Version Architecture Depends
+# The binary's packed relocations need glibc 2.36: the package says so.
+dpkg-deb --field "$deb" Depends | grep -q 'libc6 (>= 2.36)' || fail "Depends names glibc 2.36 (DT_RELR)"
 dpkg-deb --contents "$deb" | awk '{print $1, $2, $6}'
 
 dpkg -i "$deb" >"$work/install.log" 2>&1 || { cat "$work/install.log"; fail "dpkg -i"; }
