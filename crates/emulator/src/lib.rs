@@ -27,7 +27,8 @@ use rand::{Rng, SeedableRng};
 use tokio::net::UdpSocket;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
-pub use caller::{CallOutcome, CallReport, CallSpec, Caller, Clip, Keys};
+pub use caller::{CallOutcome, CallReport, CallSpec, Caller, Keys};
+pub use media::Clip;
 pub use media::MediaReport;
 
 use minisip4fb_proto::sip::{self, Message};

@@ -34,6 +34,9 @@ pub fn decode_ulaw(u: u8) -> i16 {
     (if u & 0x80 != 0 { 0x84 - t } else { t - 0x84 }) as i16
 }
 
+/// A key and the audio that asks for it (a caller who listens).
+pub type Clip = (char, Vec<i16>);
+
 /// One RTP packet as it arrived.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Seen {
@@ -77,7 +80,7 @@ pub(super) enum PeerCmd {
         answer: Answer,
         keys: Option<(Duration, String)>,
         /// Clips that, once heard, make the caller press their key.
-        listen: Vec<super::caller::Clip>,
+        listen: Vec<Clip>,
         /// Our telephone-event payload type (the offer's).
         event_pt: u8,
     },
@@ -108,7 +111,7 @@ async fn peer(
     let mut report = MediaReport::default();
     let mut keys: Option<KeySender> = None;
     // Listening: the clips, where their key goes, and the audio searched.
-    let mut listening: Option<(Vec<super::caller::Clip>, SocketAddr, u8)> = None;
+    let mut listening: Option<(Vec<Clip>, SocketAddr, u8)> = None;
     let mut searched = 0;
     let mut buf = [0u8; 2048];
     loop {
@@ -178,7 +181,7 @@ async fn peer(
 
 /// The key of the first clip found in `audio`. Each announcement starts
 /// at a frame (160 samples); G.711 changes a sample by a few per cent.
-fn said(audio: &[i16], clips: &[super::caller::Clip]) -> Option<char> {
+fn said(audio: &[i16], clips: &[Clip]) -> Option<char> {
     let close =
         |a: i16, b: i16| (i32::from(a) - i32::from(b)).abs() <= 16 + i32::from(b).abs() / 16;
     clips.iter().find_map(|(key, clip)| {

@@ -6,6 +6,7 @@ mod answers;
 mod place;
 mod timers;
 
+use crate::media::Clip;
 use std::collections::HashMap;
 use std::fmt;
 use std::net::SocketAddr;
@@ -117,9 +118,6 @@ pub struct CallSpec {
     /// its key, as a person answering "press 7" would.
     pub listen: Vec<Clip>,
 }
-
-/// A key and the audio that asks for it.
-pub type Clip = (char, Vec<i16>);
 
 /// Keys pressed in an answered call.
 #[derive(Debug, Clone, PartialEq, Eq)]
