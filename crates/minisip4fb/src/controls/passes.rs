@@ -158,6 +158,7 @@ impl Passes {
         let until = match pass {
             Pass::Forever => {
                 self.keep_for_good(&mut s, e164, "passed the key-press check")?;
+                s.timed.remove(e164);
                 None
             }
             Pass::For(d) => {
@@ -199,7 +200,7 @@ impl Passes {
     /// again (a line of the pass list file goes too).
     pub fn take_back(&self, e164: &str) -> Result<(), PassError> {
         let mut s = self.lock();
-        let timed = s.timed.remove(e164).is_some();
+        let timed = s.timed.contains_key(e164);
         let listed = s.forever.iter().any(|n| n == e164);
         if !timed && !listed {
             return Err(PassError::Unknown(e164.to_owned()));
@@ -225,6 +226,7 @@ impl Passes {
             })?;
             s.forever.retain(|n| n != e164);
         }
+        s.timed.remove(e164);
         self.changed(&mut s, true);
         Ok(())
     }
