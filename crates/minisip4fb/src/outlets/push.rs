@@ -242,7 +242,7 @@ impl Preset {
                     ),
                     until.as_ref().map_or_else(
                         || pick(" (always)", " (immer)"),
-                        |u| format!(" ({} {u})", pick("until", "bis"))
+                        |u| format!(" ({} {})", pick("until", "bis"), u.local())
                     )
                 ),
             ),
@@ -263,8 +263,9 @@ impl Preset {
                         "hat die verlangte Taste nicht gedrückt; aufgelegt"
                     ),
                     refused_until.as_ref().map_or(String::new(), |u| format!(
-                        " ({} {u})",
-                        pick("not asked again until", "wird nicht mehr gefragt bis")
+                        " ({} {})",
+                        pick("not asked again until", "wird nicht mehr gefragt bis"),
+                        u.local()
                     ))
                 ),
             ),
