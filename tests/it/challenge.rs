@@ -5,7 +5,6 @@
 //! expiry, the refusal after repeated failures, the events (`--events
 //! json`, hooks), the call log and the dashboard's keep and take back.
 
-use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -61,15 +60,7 @@ async fn events(lines: &Arc<Mutex<Vec<String>>>, kind: &str, n: usize) -> Vec<se
 }
 
 async fn daemon(dir: &std::path::Path, emu: &Emulator) -> (Proc, Arc<Mutex<Vec<String>>>, String) {
-    let mut d = Proc::spawn_logged(
-        common::against_box(
-            &["run", "--events", "json"],
-            &dir.join("config.toml"),
-            emu.addr(),
-        )
-        .stdout(Stdio::piped()),
-    );
-    let lines = d.stdout_lines();
+    let (d, lines) = common::run_with_events(&dir.join("config.toml"), emu.addr());
     let url = base(&d).await;
     assert!(
         d.wait_for("2 rule(s)", Duration::from_secs(20)).await,

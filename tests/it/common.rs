@@ -53,6 +53,19 @@ pub fn against_box(
     c
 }
 
+/// `run --events json` against the Box, and its event lines as they come.
+pub fn run_with_events(
+    config: &std::path::Path,
+    box_addr: std::net::SocketAddr,
+) -> (Proc, Arc<Mutex<Vec<String>>>) {
+    let mut d = Proc::spawn_logged(
+        against_box(&["run", "--events", "json"], config, box_addr)
+            .stdout(std::process::Stdio::piped()),
+    );
+    let lines = d.stdout_lines();
+    (d, lines)
+}
+
 /// A child process of the test, killed (by its PID) when dropped.
 pub struct Proc(pub Child, Option<Arc<Mutex<String>>>);
 

@@ -5,7 +5,6 @@
 //! through the daemon (`announcement`, `action = "answer"`, `--events`).
 
 use std::path::Path;
-use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::mpsc as std_mpsc;
 use std::time::{Duration, Instant};
@@ -407,20 +406,7 @@ command = ["sh", "-c", "printf '%s|%s|%s' \"$MINISIP4FB_EVENT\" \"$MINISIP4FB_CA
     )
     .unwrap();
     let emu = emulator(14).await;
-    let mut d = Proc::spawn_logged(
-        common::against_box(
-            &["run", "--events", "json"],
-            &dir.join("config.toml"),
-            emu.addr(),
-        )
-        .stdout(Stdio::piped()),
-    );
-    let stdout = d.0.stdout.take().unwrap();
-    let events = tokio::task::spawn_blocking(move || {
-        std::io::BufRead::lines(std::io::BufReader::new(stdout))
-            .map_while(Result::ok)
-            .collect::<Vec<String>>()
-    });
+    let (mut d, events) = common::run_with_events(&dir.join("config.toml"), emu.addr());
     if emu
         .wait_for_binding(Duration::from_secs(10))
         .await
@@ -462,7 +448,7 @@ command = ["sh", "-c", "printf '%s|%s|%s' \"$MINISIP4FB_EVENT\" \"$MINISIP4FB_CA
     assert_eq!(fired, "dtmf|0301234567|34", "the PIN is taken off");
     assert!(d.log().contains("keys \"34\" entered"), "{}", d.log());
     assert_eq!(d.terminate().and_then(|s| s.code()), Some(0));
-    let lines = events.await.unwrap();
+    let lines = events.lock().unwrap().clone();
     let dtmf: Vec<serde_json::Value> = lines
         .iter()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())

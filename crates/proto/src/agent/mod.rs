@@ -19,6 +19,7 @@ mod build;
 mod call;
 pub mod caller;
 mod config;
+mod ctx;
 mod io;
 mod outcome;
 mod register;
@@ -27,9 +28,6 @@ pub mod transaction;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
-
-use rand::rngs::SmallRng;
-use rand::{Rng, SeedableRng};
 
 use crate::sip::{self, Host, Message, Method, Request, Response, SipUri, StatusCode, name};
 
@@ -40,6 +38,7 @@ pub use outcome::{Outcome, UnknownOutcome};
 pub use register::RegistrationError;
 
 use call::Call;
+pub(crate) use ctx::Ctx;
 use register::Registration;
 use transaction::TIMEOUT;
 
@@ -85,87 +84,6 @@ pub enum CommandError {
     /// A reject with a status that is not a final failure.
     #[error("status {0} is not a final failure response (400-699)")]
     BadStatus(StatusCode),
-}
-
-/// Shared context the state machines write to.
-pub(crate) struct Ctx {
-    pub cfg: Config,
-    pub rng: SmallRng,
-    pub out: VecDeque<Queued>,
-    /// Our Contact header value, `<sip:620@192.168.178.20:5062>`, made
-    /// once: every answer carries it.
-    pub contact: String,
-    /// Our Via up to the branch: `SIP/2.0/UDP 192.168.178.20:5062;branch=`.
-    via_start: String,
-    /// Our media address in SDP: `IP4 192.168.178.20`.
-    pub media: String,
-}
-
-impl Ctx {
-    fn new(cfg: Config) -> Ctx {
-        let mut ctx = Ctx {
-            rng: SmallRng::seed_from_u64(cfg.seed),
-            contact: String::new(),
-            via_start: String::new(),
-            media: String::new(),
-            cfg,
-            out: VecDeque::new(),
-        };
-        ctx.set_contact(ctx.cfg.contact);
-        ctx
-    }
-
-    /// Our address, and everything made of it.
-    fn set_contact(&mut self, contact: SocketAddr) {
-        self.cfg.contact = contact;
-        let (ip, port) = (Host::Ip(contact.ip()), contact.port());
-        self.contact = format!("<{}>", self.cfg.contact_uri());
-        self.via_start = format!("SIP/2.0/UDP {ip}:{port};branch=");
-        self.media = sip::sdp::address(contact.ip());
-    }
-
-    /// Our Via, asking for `rport` (RFC 3581) so answers find us behind NAT.
-    pub fn via(&self, branch: &str) -> String {
-        [self.via_start.as_str(), branch, ";rport"].concat()
-    }
-
-    /// 16 random hex digits: tags and the unique part of branches.
-    pub fn token(&mut self) -> String {
-        let mut s = String::with_capacity(23);
-        self.push_token(&mut s);
-        s
-    }
-
-    pub fn branch(&mut self) -> String {
-        let mut s = String::with_capacity(23);
-        s.push_str(sip::header::BRANCH_COOKIE);
-        self.push_token(&mut s);
-        s
-    }
-
-    fn push_token(&mut self, s: &mut String) {
-        const HEX: &[u8; 16] = b"0123456789ABCDEF";
-        let v = self.rng.random::<u64>();
-        s.extend(
-            (0..16)
-                .rev()
-                .map(|i| HEX[(v >> (i * 4)) as usize & 15] as char),
-        );
-    }
-
-    fn trace(to: SocketAddr, data: &[u8]) {
-        tracing::trace!(target: "minisip4fb::wire", "send to {to}:\n{}", sip::redacted(data));
-    }
-
-    pub fn send(&mut self, to: SocketAddr, data: Vec<u8>) {
-        Ctx::trace(to, &data);
-        self.out
-            .push_back(Queued::Out(Output::Transmit { to, data }));
-    }
-
-    pub fn emit(&mut self, e: Event) {
-        self.out.push_back(Queued::Out(Output::Event(e)));
-    }
 }
 
 /// The phone: one account, any number of simultaneous incoming calls.

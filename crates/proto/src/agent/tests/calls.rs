@@ -2,6 +2,8 @@
 
 use super::super::*;
 use super::harness::*;
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
 
 #[test]
 fn invite_gets_trying_at_once_and_retransmissions_the_same_answer() {
