@@ -160,6 +160,12 @@ async fn peer(
                     report.answer = Some(answer);
                 }
                 Some(PeerCmd::Stop(reply)) => {
+                    // What arrived before the stop is heard, even when a
+                    // stalled thread finds both ready at once (select!
+                    // picks either).
+                    while let Ok((n, from)) = socket.try_recv_from(&mut buf) {
+                        heard(&mut report, &buf[..n], from, started.elapsed());
+                    }
                     let problems = check(&report);
                     if !problems.is_empty() {
                         store.with(|s| {
