@@ -81,6 +81,7 @@ impl Driver {
     pub(super) fn run(mut self, cmd_rx: &std::sync::mpsc::Receiver<Request>, woken: &UnixDatagram) {
         self.agent.register(Instant::now());
         let mut buf = vec![0u8; 65_535];
+        let mut warm = super::warm::Warm::new();
         loop {
             let mut deadline = self.flush();
             if let Some(until) = self.stopping {
@@ -96,6 +97,7 @@ impl Driver {
             // neither starves the timers nor the commands.
             let (datagram, command) = wait(&self.socket, woken, deadline);
             if datagram {
+                warm.before_turn(Instant::now());
                 // One datagram per turn; the next poll returns at once if
                 // more are queued.
                 match self.socket.recv_from(&mut buf) {
@@ -115,6 +117,7 @@ impl Driver {
                     // ICMP port unreachable and the like: the retransmission timers cover it.
                     Err(e) => tracing::debug!("receive error: {e}"),
                 }
+                warm.after_turn(Instant::now());
             }
             if command {
                 while woken.recv(&mut [0; 64]).is_ok() {}

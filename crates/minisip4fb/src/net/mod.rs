@@ -29,6 +29,7 @@ pub mod blocking;
 mod call;
 mod driver;
 mod follow;
+mod warm;
 
 use addr::{resolve, route_to};
 pub use addr::{split_host_port, valid_user};

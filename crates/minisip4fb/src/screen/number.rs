@@ -207,24 +207,47 @@ fn has_prefix(d: &str, home: &Home) -> bool {
 /// country code, no prefix at all → a local number in the home area.
 pub fn internationalise(number: &str, home: &Home) -> Option<String> {
     let d = digits(number);
-    let intl = if let Some(rest) = d.strip_prefix('+') {
-        rest.to_owned()
+    // Written piece by piece: this runs on the phone's turn for every
+    // call, where the formatting machinery would be most of its code.
+    let mut out = String::with_capacity(d.len() + 8);
+    out.push('+');
+    if let Some(rest) = d.strip_prefix('+') {
+        out.push_str(rest);
     } else if let Some(rest) = d.strip_prefix(home.intl.as_str()) {
-        rest.to_owned()
-    } else if let Some(rest) = home.trunk.as_deref().and_then(|t| d.strip_prefix(t)) {
-        format!("{}{rest}", home.calling_code)
+        out.push_str(rest);
     } else {
-        match &home.area_code {
-            Some(area) => format!("{}{area}{d}", home.calling_code),
-            None => format!("{}{d}", home.calling_code),
+        push_decimal(&mut out, home.calling_code);
+        match home.trunk.as_deref().and_then(|t| d.strip_prefix(t)) {
+            Some(rest) => out.push_str(rest),
+            None => {
+                out.push_str(home.area_code.as_deref().unwrap_or(""));
+                out.push_str(&d);
+            }
         }
-    };
+    }
+    let intl = out.len() - 1;
     let cc_digits = home
         .calling_code
         .checked_ilog10()
         .map_or(1, |l| l as usize + 1);
-    let cc_only = intl.len() <= cc_digits && !d.starts_with('+');
-    (!intl.is_empty() && !cc_only && !d.is_empty()).then(|| format!("+{intl}"))
+    let cc_only = intl <= cc_digits && !d.starts_with('+');
+    (intl > 0 && !cc_only && !d.is_empty()).then_some(out)
+}
+
+/// Appends `n` in decimal.
+fn push_decimal(out: &mut String, n: u16) {
+    let mut buf = [0u8; 5];
+    let mut i = buf.len();
+    let mut n = n;
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend(buf[i..].iter().map(|&b| char::from(b)));
 }
 
 /// E.164 as [`to_e164`] reads it, else by its dialled form alone: a number

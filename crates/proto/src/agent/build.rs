@@ -37,7 +37,7 @@ pub fn response_from_headers(
         let has_tag = h.to().is_ok_and(|n| n.tag().is_some());
         match to_tag {
             Some(tag) if !has_tag && status != StatusCode::TRYING => {
-                r.headers.push(name::TO, format!("{t};tag={tag}"))
+                r.headers.push(name::TO, with_tag(t, tag))
             }
             _ => r.headers.push(name::TO, t),
         }
@@ -49,6 +49,15 @@ pub fn response_from_headers(
     }
     r.headers.push(name::SERVER, user_agent);
     r
+}
+
+/// A From or To value with `;tag=` added (RFC 3261 §19.3).
+pub fn with_tag(value: &str, tag: &str) -> String {
+    let mut s = String::with_capacity(value.len() + 5 + tag.len());
+    s.push_str(value);
+    s.push_str(";tag=");
+    s.push_str(tag);
+    s
 }
 
 /// The fields of a request we send (REGISTER, BYE), in the order RFC 3261

@@ -519,7 +519,7 @@ impl Call {
         let from = if tagged {
             to.to_owned()
         } else {
-            format!("{to};tag={}", self.local_tag)
+            build::with_tag(to, &self.local_tag)
         };
         let mut req = build::request(
             ctx,

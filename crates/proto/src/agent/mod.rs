@@ -25,7 +25,13 @@ mod outcome;
 mod register;
 pub mod transaction;
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::VecDeque;
+
+/// The agent's maps hash with foldhash, seeded per map: a fraction of
+/// SipHash's code on the phone's turn, and still no fixed hash a peer's
+/// Call-IDs could be chosen to collide in.
+type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+type HashSet<K> = std::collections::HashSet<K, foldhash::fast::RandomState>;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
@@ -123,14 +129,14 @@ impl Agent {
         Agent {
             ctx,
             reg,
-            calls: HashMap::new(),
-            dialogs: HashMap::new(),
+            calls: HashMap::default(),
+            dialogs: HashMap::default(),
             next_call: 1,
-            answered: HashMap::new(),
+            answered: HashMap::default(),
             answered_expiry: VecDeque::new(),
             schedule: std::collections::BTreeSet::new(),
             active: 0,
-            logged: HashSet::new(),
+            logged: HashSet::default(),
             heard: None,
             last_options: None,
             keepalive: None,

@@ -94,13 +94,21 @@ pub(crate) fn find_param<'a>(params: &'a [Param], name: &str) -> Option<Option<&
 }
 
 pub(crate) fn write_params(f: &mut fmt::Formatter<'_>, params: &[Param]) -> fmt::Result {
+    let mut s = String::new();
+    push_params(&mut s, params);
+    f.write_str(&s)
+}
+
+/// Appends `;name=value…`.
+pub(crate) fn push_params(out: &mut String, params: &[Param]) {
     for p in params {
-        match &p.value {
-            Some(v) => write!(f, ";{}={}", p.name, v)?,
-            None => write!(f, ";{}", p.name)?,
+        out.push(';');
+        out.push_str(&p.name);
+        if let Some(v) = &p.value {
+            out.push('=');
+            out.push_str(v);
         }
     }
-    Ok(())
 }
 
 /// Parses `;a=b;c…` (the input starts with `;`). `SEMI` and `EQUAL` may be

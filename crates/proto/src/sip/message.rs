@@ -314,7 +314,11 @@ impl Request {
 
     /// The message as sent, with Content-Length from the body.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let start = format!("{} {} SIP/2.0", self.method, self.uri);
+        let mut start = String::with_capacity(64);
+        start.push_str(self.method.as_str());
+        start.push(' ');
+        self.uri.push_to(&mut start);
+        start.push_str(" SIP/2.0");
         write_message(start.as_bytes(), &self.headers, &self.body)
     }
 }

@@ -8,7 +8,8 @@ use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::ParseError;
-use super::lex::{Param, byte_class, find_byte, parse_params, rfind_byte, write_params};
+use super::lex::{Param, byte_class, find_byte, parse_params, push_params, rfind_byte};
+use super::message::decimal;
 
 /// Any URI that may appear in a SIP message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,12 +31,23 @@ impl Uri {
     }
 }
 
+impl Uri {
+    /// Appends the URI as sent. Messages are written without the
+    /// formatting machinery: on the phone's turn it would be most of the
+    /// code an answer runs through.
+    pub(crate) fn push_to(&self, out: &mut String) {
+        match self {
+            Uri::Sip(u) => u.push_to(out),
+            Uri::Absolute(s) => out.push_str(s),
+        }
+    }
+}
+
 impl fmt::Display for Uri {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Uri::Sip(u) => u.fmt(f),
-            Uri::Absolute(s) => f.write_str(s),
-        }
+        let mut s = String::new();
+        self.push_to(&mut s);
+        f.write_str(&s)
     }
 }
 
@@ -72,10 +84,9 @@ impl Host {
             return Err(ParseError::Uri("empty host"));
         }
         if s.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
-            return s
-                .parse::<Ipv4Addr>()
+            return parse_ipv4(s)
                 .map(|a| Host::Ip(IpAddr::V4(a)))
-                .map_err(|_| ParseError::Uri("bad IPv4 address"));
+                .ok_or(ParseError::Uri("bad IPv4 address"));
         }
         if !s
             .bytes()
@@ -93,13 +104,52 @@ impl From<IpAddr> for Host {
     }
 }
 
+/// A dotted quad as `Ipv4Addr::from_str` reads it (four decimal octets up
+/// to 255, no leading zeros), without the general parser's code on the
+/// phone's turn.
+fn parse_ipv4(s: &str) -> Option<Ipv4Addr> {
+    let mut octets = [0u8; 4];
+    let mut parts = s.split('.');
+    for octet in &mut octets {
+        let p = parts.next()?.as_bytes();
+        if p.is_empty() || p.len() > 3 || (p.len() > 1 && p[0] == b'0') {
+            return None;
+        }
+        let v = p.iter().try_fold(0u16, |v, &b| {
+            b.is_ascii_digit().then(|| v * 10 + u16::from(b - b'0'))
+        })?;
+        *octet = u8::try_from(v).ok()?;
+    }
+    parts.next().is_none().then_some(Ipv4Addr::from(octets))
+}
+
+impl Host {
+    /// Appends the host as written in a URI or Via: an IPv6 address in
+    /// brackets.
+    pub(crate) fn push_to(&self, out: &mut String) {
+        match self {
+            Host::Name(n) => out.push_str(n),
+            Host::Ip(IpAddr::V4(a)) => {
+                for (i, o) in a.octets().into_iter().enumerate() {
+                    if i > 0 {
+                        out.push('.');
+                    }
+                    out.push_str(decimal(o.into(), &mut [0; 20]));
+                }
+            }
+            Host::Ip(IpAddr::V6(a)) => {
+                use fmt::Write as _;
+                let _ = write!(out, "[{a}]");
+            }
+        }
+    }
+}
+
 impl fmt::Display for Host {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Host::Name(n) => f.write_str(n),
-            Host::Ip(IpAddr::V4(a)) => a.fmt(f),
-            Host::Ip(IpAddr::V6(a)) => write!(f, "[{a}]"),
-        }
+        let mut s = String::new();
+        self.push_to(&mut s);
+        f.write_str(&s)
     }
 }
 
@@ -218,25 +268,36 @@ impl SipUri {
     }
 }
 
+impl SipUri {
+    /// Appends the URI as sent.
+    pub(crate) fn push_to(&self, out: &mut String) {
+        out.push_str(if self.secure { "sips:" } else { "sip:" });
+        if let Some(u) = &self.user {
+            out.push_str(u);
+            if let Some(p) = &self.password {
+                out.push(':');
+                out.push_str(p);
+            }
+            out.push('@');
+        }
+        self.host.push_to(out);
+        if let Some(p) = self.port {
+            out.push(':');
+            out.push_str(decimal(p.into(), &mut [0; 20]));
+        }
+        push_params(out, &self.params);
+        if let Some(h) = &self.headers {
+            out.push('?');
+            out.push_str(h);
+        }
+    }
+}
+
 impl fmt::Display for SipUri {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(if self.secure { "sips:" } else { "sip:" })?;
-        if let Some(u) = &self.user {
-            f.write_str(u)?;
-            if let Some(p) = &self.password {
-                write!(f, ":{p}")?;
-            }
-            f.write_str("@")?;
-        }
-        write!(f, "{}", self.host)?;
-        if let Some(p) = self.port {
-            write!(f, ":{p}")?;
-        }
-        write_params(f, &self.params)?;
-        if let Some(h) = &self.headers {
-            write!(f, "?{h}")?;
-        }
-        Ok(())
+        let mut s = String::new();
+        self.push_to(&mut s);
+        f.write_str(&s)
     }
 }
 
@@ -381,6 +442,26 @@ mod tests {
             "sip:user@ho_st",
         ] {
             assert!(SipUri::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn reads_ipv4_as_the_standard_library_does() {
+        for s in [
+            "192.168.178.1",
+            "0.0.0.0",
+            "255.255.255.255",
+            "256.1.1.1",
+            "01.2.3.4",
+            "1.2.3",
+            "1.2.3.4.5",
+            "1..3.4",
+            "1.2.3.",
+            "1000.1.1.1",
+            "10.0.0.010",
+            "",
+        ] {
+            assert_eq!(parse_ipv4(s), s.parse::<Ipv4Addr>().ok(), "{s}");
         }
     }
 
