@@ -37,7 +37,6 @@ pub use call::IncomingCall;
 use driver::{Command, Commands, Driver};
 pub use follow::{Addresses, LOCAL_EVERY, RESOLVE_EVERY};
 
-use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
@@ -500,11 +499,11 @@ impl Phone {
             calls: calls_tx,
             events: events.clone(),
             registration: reg_tx,
-            statuses: HashMap::new(),
+            statuses: Default::default(),
             screen,
             stopping: None,
             later: Vec::new(),
-            media: HashMap::new(),
+            media: Default::default(),
         };
         let (done_tx, done) = oneshot::channel();
         std::thread::Builder::new()
