@@ -60,7 +60,7 @@ pub fn offer(body: &[u8]) -> Option<Offer> {
             }
         } else if let Some(c) = line.strip_prefix("c=") {
             // RFC 4566 §5.7: `c=IN IP4 192.168.178.1`.
-            let ip = c.rsplit(' ').next().and_then(|a| a.parse::<IpAddr>().ok());
+            let ip = c.rsplit(' ').next().and_then(super::uri::parse_ip);
             if in_audio {
                 media_addr = ip;
             } else if offered.is_none() {

@@ -104,6 +104,17 @@ impl From<IpAddr> for Host {
     }
 }
 
+/// An address as `IpAddr::from_str` reads it, IPv4 without its general
+/// parser.
+pub(crate) fn parse_ip(s: &str) -> Option<IpAddr> {
+    match parse_ipv4(s) {
+        Some(a) => Some(IpAddr::V4(a)),
+        // An IPv6 address has a ':'; skip its parser for anything else.
+        None if s.contains(':') => s.parse::<Ipv6Addr>().ok().map(IpAddr::V6),
+        None => None,
+    }
+}
+
 /// A dotted quad as `Ipv4Addr::from_str` reads it (four decimal octets up
 /// to 255, no leading zeros), without the general parser's code on the
 /// phone's turn.
@@ -459,9 +470,13 @@ mod tests {
             "1.2.3.",
             "1000.1.1.1",
             "10.0.0.010",
+            "fd00::1",
+            "::ffff:1.2.3.4",
+            "fd00::1::2",
             "",
         ] {
             assert_eq!(parse_ipv4(s), s.parse::<Ipv4Addr>().ok(), "{s}");
+            assert_eq!(parse_ip(s), s.parse::<IpAddr>().ok(), "{s}");
         }
     }
 
