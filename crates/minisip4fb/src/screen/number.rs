@@ -216,7 +216,10 @@ pub fn internationalise(number: &str, home: &Home) -> Option<String> {
     } else if let Some(rest) = d.strip_prefix(home.intl.as_str()) {
         out.push_str(rest);
     } else {
-        push_decimal(&mut out, home.calling_code);
+        out.push_str(minisip4fb_proto::sip::lex::decimal(
+            home.calling_code.into(),
+            &mut [0; 20],
+        ));
         match home.trunk.as_deref().and_then(|t| d.strip_prefix(t)) {
             Some(rest) => out.push_str(rest),
             None => {
@@ -232,22 +235,6 @@ pub fn internationalise(number: &str, home: &Home) -> Option<String> {
         .map_or(1, |l| l as usize + 1);
     let cc_only = intl <= cc_digits && !d.starts_with('+');
     (intl > 0 && !cc_only && !d.is_empty()).then_some(out)
-}
-
-/// Appends `n` in decimal.
-fn push_decimal(out: &mut String, n: u16) {
-    let mut buf = [0u8; 5];
-    let mut i = buf.len();
-    let mut n = n;
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    out.extend(buf[i..].iter().map(|&b| char::from(b)));
 }
 
 /// E.164 as [`to_e164`] reads it, else by its dialled form alone: a number

@@ -77,7 +77,7 @@ pub struct Dialog<'a> {
 /// A request with our Via (asking for `rport`), Max-Forwards, the dialog's
 /// headers and our User-Agent.
 pub fn request(ctx: &Ctx, d: Dialog<'_>) -> Request {
-    let n = crate::sip::message::decimal(d.cseq.into(), &mut [0; 20]).to_owned();
+    let n = crate::sip::lex::decimal(d.cseq.into(), &mut [0; 20]).to_owned();
     let cseq = n + " " + d.method.as_str();
     let mut req = Request::new(d.method, d.uri);
     let h = &mut req.headers;

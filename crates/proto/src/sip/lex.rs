@@ -298,6 +298,23 @@ pub fn is_valid_date(s: &str) -> bool {
         && f[5] == "GMT"
 }
 
+/// `n` in decimal, written into `buf`. Messages the phone sends are
+/// built without the formatting machinery: it is most of the code an
+/// answer would otherwise run through (and the screen's numbers too).
+pub fn decimal(n: u64, buf: &mut [u8; 20]) -> &str {
+    let mut i = buf.len();
+    let mut n = n;
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    std::str::from_utf8(&buf[i..]).expect("ASCII digits")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

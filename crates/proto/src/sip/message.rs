@@ -5,7 +5,7 @@ use std::cell::OnceCell;
 
 use super::ParseError;
 use super::header::{CSeq, NameAddr, Via};
-use super::lex::parse_delta_seconds;
+use super::lex::{decimal, parse_delta_seconds};
 use super::method::Method;
 use super::name;
 use super::name::{HeaderName, known_name};
@@ -343,23 +343,6 @@ impl Response {
         start.extend_from_slice(self.reason.as_bytes());
         write_message(&start, &self.headers, &self.body)
     }
-}
-
-/// `n` in decimal, written into `buf`. Messages the phone sends are
-/// built without the formatting machinery: it is most of the code an
-/// answer would otherwise run through.
-pub(crate) fn decimal(n: u64, buf: &mut [u8; 20]) -> &str {
-    let mut i = buf.len();
-    let mut n = n;
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    std::str::from_utf8(&buf[i..]).expect("ASCII digits")
 }
 
 fn write_message(start: &[u8], headers: &Headers, body: &[u8]) -> Vec<u8> {

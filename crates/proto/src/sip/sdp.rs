@@ -4,7 +4,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use super::message::decimal;
+use super::lex::decimal;
 
 /// A codec we can answer with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -8,8 +8,7 @@ use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::ParseError;
-use super::lex::{Param, byte_class, find_byte, parse_params, push_params, rfind_byte};
-use super::message::decimal;
+use super::lex::{Param, byte_class, decimal, find_byte, parse_params, push_params, rfind_byte};
 
 /// Any URI that may appear in a SIP message.
 #[derive(Debug, Clone, PartialEq, Eq)]
