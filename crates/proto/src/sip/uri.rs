@@ -477,6 +477,28 @@ mod tests {
             assert_eq!(parse_ipv4(s), s.parse::<Ipv4Addr>().ok(), "{s}");
             assert_eq!(parse_ip(s), s.parse::<IpAddr>().ok(), "{s}");
         }
+        // And 50,000 strings of what addresses are made of, the same.
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::SmallRng::seed_from_u64(35);
+        for i in 0..50_000 {
+            let s: String = if i % 2 == 0 {
+                let len = rng.random_range(0..18);
+                (0..len)
+                    .map(|_| char::from(b"0123456789..::af+"[rng.random_range(0..17)]))
+                    .collect()
+            } else {
+                // Dotted quads (and threes and fives) of 1 to 4 digits.
+                let parts: Vec<String> = (0..rng.random_range(3..6))
+                    .map(|_| {
+                        (0..rng.random_range(1..5))
+                            .map(|_| char::from(b'0' + rng.random_range(0..10u8)))
+                            .collect()
+                    })
+                    .collect();
+                parts.join(".")
+            };
+            assert_eq!(parse_ip(&s), s.parse::<IpAddr>().ok(), "{s}");
+        }
     }
 
     #[test]
