@@ -26,12 +26,6 @@ mod register;
 pub mod transaction;
 
 use std::collections::VecDeque;
-
-/// The agent's maps hash with foldhash, seeded per map: a fraction of
-/// SipHash's code on the phone's turn, and still no fixed hash a peer's
-/// Call-IDs could be chosen to collide in.
-type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
-type HashSet<K> = std::collections::HashSet<K, foldhash::fast::RandomState>;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
@@ -47,6 +41,12 @@ use call::Call;
 pub(crate) use ctx::Ctx;
 use register::Registration;
 use transaction::TIMEOUT;
+
+/// The agent's maps hash with foldhash, seeded per map: a fraction of
+/// SipHash's code on the phone's turn, and still no fixed hash a peer's
+/// Call-IDs could be chosen to collide in.
+type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+type HashSet<K> = std::collections::HashSet<K, foldhash::fast::RandomState>;
 
 /// Our handle for one incoming call (not the SIP Call-ID).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

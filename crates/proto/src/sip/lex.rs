@@ -94,8 +94,17 @@ pub(crate) fn find_param<'a>(params: &'a [Param], name: &str) -> Option<Option<&
 }
 
 pub(crate) fn write_params(f: &mut fmt::Formatter<'_>, params: &[Param]) -> fmt::Result {
+    write_pushed(f, |s| push_params(s, params))
+}
+
+/// `Display` by way of a writer that appends to a `String` (the one the
+/// phone's messages are built with).
+pub(crate) fn write_pushed(
+    f: &mut fmt::Formatter<'_>,
+    push: impl FnOnce(&mut String),
+) -> fmt::Result {
     let mut s = String::new();
-    push_params(&mut s, params);
+    push(&mut s);
     f.write_str(&s)
 }
 

@@ -34,7 +34,8 @@ fn next_line(s: &str, bare: ParseError) -> Result<(&str, Option<&str>), ParseErr
     }
 }
 
-/// Where the header section ends: the first CRLF CRLF. Found with the
+/// Where the header section ends: the first CRLF CRLF, the empty line
+/// before the body (RFC 3261 §7). Found with the
 /// same single-byte search the line splitting uses, so the turn runs no
 /// substring searcher's code besides.
 fn head_end(data: &[u8]) -> Option<usize> {

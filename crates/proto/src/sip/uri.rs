@@ -8,7 +8,9 @@ use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::ParseError;
-use super::lex::{Param, byte_class, decimal, find_byte, parse_params, push_params, rfind_byte};
+use super::lex::{
+    Param, byte_class, decimal, find_byte, parse_params, push_params, rfind_byte, write_pushed,
+};
 
 /// Any URI that may appear in a SIP message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,9 +30,7 @@ impl Uri {
             Uri::Absolute(_) => None,
         }
     }
-}
 
-impl Uri {
     /// Appends the URI as sent. Messages are written without the
     /// formatting machinery: on the phone's turn it would be most of the
     /// code an answer runs through.
@@ -44,9 +44,7 @@ impl Uri {
 
 impl fmt::Display for Uri {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut s = String::new();
-        self.push_to(&mut s);
-        f.write_str(&s)
+        write_pushed(f, |s| self.push_to(s))
     }
 }
 
@@ -95,45 +93,7 @@ impl Host {
         }
         Ok(Host::Name(s.to_owned()))
     }
-}
 
-impl From<IpAddr> for Host {
-    fn from(ip: IpAddr) -> Self {
-        Host::Ip(ip)
-    }
-}
-
-/// An address as `IpAddr::from_str` reads it, IPv4 without its general
-/// parser.
-pub(crate) fn parse_ip(s: &str) -> Option<IpAddr> {
-    match parse_ipv4(s) {
-        Some(a) => Some(IpAddr::V4(a)),
-        // An IPv6 address has a ':'; skip its parser for anything else.
-        None if s.contains(':') => s.parse::<Ipv6Addr>().ok().map(IpAddr::V6),
-        None => None,
-    }
-}
-
-/// A dotted quad as `Ipv4Addr::from_str` reads it (four decimal octets up
-/// to 255, no leading zeros), without the general parser's code on the
-/// phone's turn.
-fn parse_ipv4(s: &str) -> Option<Ipv4Addr> {
-    let mut octets = [0u8; 4];
-    let mut parts = s.split('.');
-    for octet in &mut octets {
-        let p = parts.next()?.as_bytes();
-        if p.is_empty() || p.len() > 3 || (p.len() > 1 && p[0] == b'0') {
-            return None;
-        }
-        let v = p.iter().try_fold(0u16, |v, &b| {
-            b.is_ascii_digit().then(|| v * 10 + u16::from(b - b'0'))
-        })?;
-        *octet = u8::try_from(v).ok()?;
-    }
-    parts.next().is_none().then_some(Ipv4Addr::from(octets))
-}
-
-impl Host {
     /// Appends the host as written in a URI or Via: an IPv6 address in
     /// brackets.
     pub(crate) fn push_to(&self, out: &mut String) {
@@ -155,11 +115,45 @@ impl Host {
     }
 }
 
+impl From<IpAddr> for Host {
+    fn from(ip: IpAddr) -> Self {
+        Host::Ip(ip)
+    }
+}
+
+/// An address as `IpAddr::from_str` reads it, IPv4 without its general
+/// parser.
+pub(crate) fn parse_ip(s: &str) -> Option<IpAddr> {
+    match parse_ipv4(s) {
+        Some(a) => Some(IpAddr::V4(a)),
+        // An IPv6 address has a ':'; skip its parser for anything else.
+        None if s.contains(':') => s.parse::<Ipv6Addr>().ok().map(IpAddr::V6),
+        None => None,
+    }
+}
+
+/// A dotted quad (RFC 3261 §25.1 `IPv4address`) as `Ipv4Addr::from_str`
+/// reads it (four decimal octets up to 255, no leading zeros), without the
+/// general parser's code on the phone's turn.
+fn parse_ipv4(s: &str) -> Option<Ipv4Addr> {
+    let mut octets = [0u8; 4];
+    let mut parts = s.split('.');
+    for octet in &mut octets {
+        let p = parts.next()?.as_bytes();
+        if p.is_empty() || p.len() > 3 || (p.len() > 1 && p[0] == b'0') {
+            return None;
+        }
+        let v = p.iter().try_fold(0u16, |v, &b| {
+            b.is_ascii_digit().then(|| v * 10 + u16::from(b - b'0'))
+        })?;
+        *octet = u8::try_from(v).ok()?;
+    }
+    parts.next().is_none().then_some(Ipv4Addr::from(octets))
+}
+
 impl fmt::Display for Host {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut s = String::new();
-        self.push_to(&mut s);
-        f.write_str(&s)
+        write_pushed(f, |s| self.push_to(s))
     }
 }
 
@@ -276,9 +270,7 @@ impl SipUri {
             headers: headers.map(str::to_owned),
         })
     }
-}
 
-impl SipUri {
     /// Appends the URI as sent.
     pub(crate) fn push_to(&self, out: &mut String) {
         out.push_str(if self.secure { "sips:" } else { "sip:" });
@@ -305,9 +297,7 @@ impl SipUri {
 
 impl fmt::Display for SipUri {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut s = String::new();
-        self.push_to(&mut s);
-        f.write_str(&s)
+        write_pushed(f, |s| self.push_to(s))
     }
 }
 
