@@ -223,7 +223,7 @@ impl NumberSet {
     pub fn probe(&self, p: &Probe) -> Option<Hit> {
         if self.exact.contains(&p.key) {
             return Some(Hit {
-                entry: format!("+{}", p.digits()),
+                entry: ["+", p.digits()].concat(),
                 name: self.names.get(&p.key).map(|n| n.to_string()),
             });
         }
@@ -231,7 +231,7 @@ impl NumberSet {
             let len = len as usize;
             if len <= p.len && self.prefixes.contains(&(len as u8, p.prefix[len])) {
                 return Some(Hit {
-                    entry: format!("+{}*", &p.digits()[..len]),
+                    entry: ["+", &p.digits()[..len], "*"].concat(),
                     name: None,
                 });
             }
@@ -240,7 +240,7 @@ impl NumberSet {
             let len = len as usize;
             if len <= p.len && self.suffixes.contains(&(len as u8, p.suffix[len])) {
                 return Some(Hit {
-                    entry: format!("*{}", &p.digits()[p.len - len..]),
+                    entry: ["*", &p.digits()[p.len - len..]].concat(),
                     name: None,
                 });
             }

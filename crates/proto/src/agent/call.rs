@@ -73,6 +73,14 @@ impl TimerTable {
     }
 }
 
+/// Our BYE, made but not sent yet.
+#[derive(Debug)]
+struct Bye {
+    branch: String,
+    dest: SocketAddr,
+    data: Vec<u8>,
+}
+
 /// A message resent on a doubling schedule capped at T2 (§17.1.2.2, §17.2.1).
 #[derive(Debug)]
 struct Resend {
@@ -129,6 +137,9 @@ pub(crate) struct Call {
     timers: TimerTable,
     state: State,
     answer_sdp: Vec<u8>,
+    /// The BYE of a call hung up before its ACK, made once the 200 is out
+    /// ([`Call::prepare_bye`]): the ACK's turn only sends it.
+    bye: Option<Bye>,
     /// The deadline filed in the agent's timer queue.
     pub scheduled: Option<Instant>,
     /// Counted among the agent's active calls.
@@ -179,6 +190,7 @@ impl Call {
                 reject: None,
             },
             answer_sdp: Vec::new(),
+            bye: None,
             scheduled: None,
             counted_active: false,
             source,
@@ -240,6 +252,7 @@ impl Call {
         self.invite.headers = Headers::new();
         self.invite.body = Vec::new();
         self.answer_sdp = Vec::new();
+        self.bye = None;
         self.route_set = Vec::new();
         self.remote_target = None;
     }
@@ -440,7 +453,10 @@ impl Call {
         match &mut self.state {
             State::Proceeding { .. } => self.reject_now(ctx, now, StatusCode::BUSY_HERE, false),
             // RFC 3261 §15: the callee must not send BYE before the ACK.
-            State::Answered { hang_up } => *hang_up = true,
+            State::Answered { hang_up } => {
+                *hang_up = true;
+                ctx.prepare_bye(self.id);
+            }
             State::Confirmed => self.send_bye(ctx, now, None, false),
             // Already ending or over: nothing left to do.
             State::Rejected { .. } | State::Terminating { .. } | State::Ended => {}
@@ -473,10 +489,11 @@ impl Call {
                 self.timers.stop(Timer::Resend);
                 self.timers.stop(Timer::GiveUp);
                 self.state = State::Confirmed;
-                ctx.emit(Event::CallAnswered { call: self.id });
+                // The BYE first: the event wakes no one before it is out.
                 if hang_up {
                     self.send_bye(ctx, now, None, false);
                 }
+                ctx.emit(Event::CallAnswered { call: self.id });
             }
             State::Rejected { status, .. } => self.end(ctx, now, reason_for(status)),
             _ => {}
@@ -503,9 +520,33 @@ impl Call {
         self.end(ctx, now, Outcome::RemoteHungUp);
     }
 
+    /// Makes the BYE of a call hung up before its ACK, after the 200 went
+    /// out, so that the ACK's turn only has to send it.
+    pub fn prepare_bye(&mut self, ctx: &mut Ctx) {
+        if matches!(self.state, State::Answered { hang_up: true }) && self.bye.is_none() {
+            self.bye = Some(self.make_bye(ctx, None));
+        }
+    }
+
+    /// Sends our BYE (the one made already, unless it needs credentials)
+    /// and resends it until it is answered.
+    fn send_bye(&mut self, ctx: &mut Ctx, now: Instant, auth: Option<&Auth>, no_ack: bool) {
+        let bye = match self.bye.take() {
+            Some(bye) if auth.is_none() => bye,
+            _ => self.make_bye(ctx, auth),
+        };
+        ctx.send(bye.dest, bye.data.clone());
+        self.start_resending(now, bye.data, bye.dest);
+        self.state = State::Terminating {
+            branch: bye.branch,
+            auth_tried: auth.is_some(),
+            no_ack,
+        };
+    }
+
     /// BYE (RFC 3261 §15.1.1): From/To swapped, our next CSeq, to the
     /// remote target through the route set.
-    fn send_bye(&mut self, ctx: &mut Ctx, now: Instant, auth: Option<&Auth>, no_ack: bool) {
+    fn make_bye(&mut self, ctx: &mut Ctx, auth: Option<&Auth>) -> Bye {
         self.local_cseq += 1;
         let branch = ctx.branch();
         let target = self.remote_target.clone().unwrap_or_else(|| {
@@ -537,15 +578,11 @@ impl Call {
         if let Some(auth) = auth {
             build::authorize(ctx, &mut req, auth, 1);
         }
-        let dest = self.next_hop(&target);
-        let data = req.to_bytes();
-        ctx.send(dest, data.clone());
-        self.start_resending(now, data, dest);
-        self.state = State::Terminating {
+        Bye {
+            dest: self.next_hop(&target),
+            data: req.to_bytes(),
             branch,
-            auth_tried: auth.is_some(),
-            no_ack,
-        };
+        }
     }
 
     /// Where the BYE goes: the first loose route, else the remote target;

@@ -2,7 +2,7 @@
 //! number in national format, internal callers are `**6xx`, CLIR has no
 //! user part or `anonymous`; P-Called-Party-ID names the dialled number).
 
-use crate::sip::{NameAddr, Request, Uri, name};
+use crate::sip::{Host, NameAddr, Request, Uri, name};
 
 /// The caller of an incoming call.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,9 +35,9 @@ impl CallerId {
         };
         let number = from.and_then(user_of);
         let display_name = from.and_then(NameAddr::display_name);
-        let host_anonymous = from
-            .and_then(|f| f.uri.as_sip())
-            .is_some_and(|u| u.host.to_string().eq_ignore_ascii_case("anonymous.invalid"));
+        let host_anonymous = from.and_then(|f| f.uri.as_sip()).is_some_and(
+            |u| matches!(&u.host, Host::Name(h) if h.eq_ignore_ascii_case("anonymous.invalid")),
+        );
         let anonymous = host_anonymous
             || match number.as_deref() {
                 None | Some("") => true,

@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
-use super::{Config, Event, Output, Queued};
+use super::{CallId, Config, Event, Output, Queued};
 use crate::sip::{self, Host};
 
 /// Shared context the state machines write to.
@@ -85,6 +85,11 @@ impl Ctx {
         Ctx::trace(to, &data);
         self.out
             .push_back(Queued::Out(Output::Transmit { to, data }));
+    }
+
+    /// Makes the call's BYE once what is queued before is sent.
+    pub fn prepare_bye(&mut self, call: CallId) {
+        self.out.push_back(Queued::PrepareBye(call));
     }
 
     pub fn emit(&mut self, e: Event) {

@@ -64,6 +64,23 @@ impl std::fmt::Display for CallId {
 pub(crate) enum Queued {
     Out(Output),
     Trying(CallId),
+    /// Work for after the datagrams before it are sent: the BYE of a call
+    /// hung up before its ACK.
+    PrepareBye(CallId),
+}
+
+/// A dialog's key: the Call-ID, then, when the caller tagged its From, a
+/// space and the tag. The parser refuses a Call-ID with a space, so the
+/// first space ends it and no two dialogs share a key. Written into `buf`,
+/// which is kept: a lookup allocates nothing.
+fn dialog_key<'a>(buf: &'a mut String, call_id: &str, tag: Option<&str>) -> &'a str {
+    buf.clear();
+    buf.push_str(call_id);
+    if let Some(tag) = tag {
+        buf.push(' ');
+        buf.push_str(tag);
+    }
+    buf
 }
 
 /// Calls in progress at once, at most. A household has a few; a flood of
@@ -97,9 +114,13 @@ pub struct Agent {
     ctx: Ctx,
     reg: Registration,
     calls: HashMap<CallId, Call>,
-    /// Calls by SIP Call-ID and the caller's From tag, so a datagram finds
-    /// its call without a scan (thousands linger after a burst).
-    dialogs: HashMap<(String, Option<String>), CallId>,
+    /// Calls by SIP Call-ID and the caller's From tag ([`dialog_key`]), so
+    /// a datagram finds its call without a scan (thousands linger after a
+    /// burst).
+    dialogs: HashMap<String, CallId>,
+    /// Where lookups write their [`dialog_key`]: finding the call of an
+    /// ACK or a BYE allocates nothing.
+    key: String,
     next_call: u64,
     /// Responses to non-INVITE requests, resent on retransmission (RFC
     /// 3261 §17.2.2, timer J): (branch, method) → (response, expiry, dest).
@@ -131,6 +152,7 @@ impl Agent {
             reg,
             calls: HashMap::default(),
             dialogs: HashMap::default(),
+            key: String::new(),
             next_call: 1,
             answered: HashMap::default(),
             answered_expiry: VecDeque::new(),
@@ -312,8 +334,11 @@ impl Agent {
             if let Some(t) = c.scheduled.take() {
                 self.schedule.remove(&(t, id));
             }
-            let key = (std::mem::take(&mut c.call_id), c.remote_tag.take());
-            self.dialogs.remove(&key);
+            self.dialogs.remove(dialog_key(
+                &mut self.key,
+                &c.call_id,
+                c.remote_tag.as_deref(),
+            ));
             self.calls.remove(&id);
         }
     }
@@ -347,6 +372,11 @@ impl Agent {
                         let (to, data) = c.trying(&self.ctx);
                         Ctx::trace(to, &data);
                         return Output::Transmit { to, data };
+                    }
+                }
+                Queued::PrepareBye(id) => {
+                    if let Some(c) = self.calls.get_mut(&id) {
+                        c.prepare_bye(&mut self.ctx);
                     }
                 }
             }
@@ -485,11 +515,12 @@ impl Agent {
             return;
         }
         // Our BYE's To carries the caller's tag: the dialog's key.
-        let key = (
-            r.headers.call_id().unwrap_or_default().to_owned(),
-            r.headers.to().ok().and_then(|t| t.tag().map(str::to_owned)),
+        let key = dialog_key(
+            &mut self.key,
+            r.headers.call_id().unwrap_or_default(),
+            r.headers.to().ok().and_then(|t| t.tag()),
         );
-        if let Some(&id) = self.dialogs.get(&key)
+        if let Some(&id) = self.dialogs.get(key)
             && let Some(c) = self.calls.get_mut(&id)
             && c.on_response(&mut self.ctx, now, branch, &r)
         {
@@ -578,37 +609,30 @@ impl Agent {
             .headers
             .top_via()
             .ok()
-            .and_then(|v| v.branch().map(str::to_owned))
+            .and_then(|v| v.branch())
             .unwrap_or_default();
         if req.method != Method::Ack
             && req.method != Method::Invite
-            && let Some((data, _, to)) =
-                self.answered.get(&(branch.clone(), req.method.to_string()))
+            && let Some((data, _, to)) = self
+                .answered
+                .get(&(branch.to_owned(), req.method.to_string()))
         {
             let (data, to) = (data.clone(), *to);
             self.ctx.send(to, data);
             return;
         }
         let call_id = req.headers.call_id().unwrap_or_default();
-        let to_tag = req
-            .headers
-            .to()
-            .ok()
-            .and_then(|t| t.tag().map(str::to_owned));
-        let from_tag = req
-            .headers
-            .from()
-            .ok()
-            .and_then(|f| f.tag().map(str::to_owned));
+        let to_tag = req.headers.to().ok().and_then(|t| t.tag());
+        let from_tag = req.headers.from().ok().and_then(|f| f.tag());
         let id = self
             .dialogs
-            .get(&(call_id.to_owned(), from_tag.clone()))
+            .get(dialog_key(&mut self.key, call_id, from_tag))
             .copied();
         let dialog = id
             .and_then(|id| self.calls.get_mut(&id))
-            .filter(|c| c.matches_dialog(to_tag.as_deref(), from_tag.as_deref()));
+            .filter(|c| c.matches_dialog(to_tag, from_tag));
         match (&req.method, dialog) {
-            (Method::Invite, Some(c)) if to_tag.is_none() || c.is_same_invite(&branch, &req) => {
+            (Method::Invite, Some(c)) if to_tag.is_none() || c.is_same_invite(branch, &req) => {
                 c.on_invite_retransmission(&mut self.ctx);
             }
             (Method::Invite, Some(c)) => c.on_reinvite(&mut self.ctx, from, &req),
@@ -622,7 +646,7 @@ impl Agent {
                 // RFC 3261 §9.2: CANCEL matches the INVITE by its branch, not by dialog.
                 match id
                     .and_then(|id| self.calls.get(&id))
-                    .filter(|c| c.is_same_invite(&branch, &req))
+                    .filter(|c| c.is_same_invite(branch, &req))
                 {
                     Some(c) => {
                         let (id, tag) = (c.id, c.local_tag.clone());
@@ -710,8 +734,8 @@ impl Agent {
         let tag = self.ctx.token();
         match Call::new(now, id, tag, from, req) {
             Ok(call) => {
-                self.dialogs
-                    .insert((call.call_id.clone(), call.remote_tag.clone()), id);
+                let key = dialog_key(&mut self.key, &call.call_id, call.remote_tag.as_deref());
+                self.dialogs.insert(key.to_owned(), id);
                 self.calls.insert(id, call);
                 self.touch(id);
                 self.ctx.emit(Event::IncomingCall { call: id, caller });

@@ -364,6 +364,9 @@ fn strip_prefix_ci<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
 
 /// Decodes %XX escapes; an invalid escape is kept literally (RFC 4475 §3.1.1.5).
 pub fn unescape(s: &str) -> String {
+    if !s.contains('%') {
+        return s.to_owned();
+    }
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
@@ -379,7 +382,7 @@ pub fn unescape(s: &str) -> String {
         out.push(b[i]);
         i += 1;
     }
-    String::from_utf8_lossy(&out).into_owned()
+    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
 fn hex(b: u8) -> Option<u8> {

@@ -99,6 +99,62 @@ fn answer_then_hang_up_waits_for_the_ack() {
 }
 
 #[test]
+fn the_bye_made_before_the_ack_asks_again_with_credentials() {
+    let mut sim = Sim::new();
+    sim.register(300);
+    let call = incoming(&mut sim, "c2b@127.0.0.1", "z9hG4bKinv2b");
+    sim.take_sent();
+    sim.agent.answer(sim.now, call).unwrap();
+    sim.agent.hang_up(sim.now, call).unwrap();
+    sim.drain();
+    let ok = sim.responses().remove(0);
+    assert!(sim.requests().is_empty(), "made, not sent, before the ACK");
+    let to = ok.headers.get("To").unwrap().to_owned();
+    sim.deliver(&box_request(
+        "ACK",
+        "c2b@127.0.0.1",
+        "z9hG4bKack2b",
+        &to,
+        "7 ACK",
+    ));
+    let bye = sim.requests().remove(0);
+    assert_eq!(bye.headers.cseq().unwrap().seq, 8);
+    // Timer E resends the very BYE that was made in advance.
+    sim.advance(Duration::from_millis(600));
+    assert_eq!(sim.requests(), vec![bye.clone()]);
+    let bye2 = bye_with_credentials(&mut sim, &bye, "DDDD");
+    sim.deliver(&reply(&bye2, 200, ""));
+    assert_eq!(
+        sim.take_events().last(),
+        Some(&Event::CallEnded {
+            call,
+            reason: Outcome::Terminated
+        })
+    );
+}
+
+/// The Box challenges `bye`: the next BYE is a new transaction (CSeq one
+/// up, another branch) with valid credentials.
+fn bye_with_credentials(sim: &mut Sim, bye: &Request, nonce: &str) -> Request {
+    sim.deliver(&challenge(bye, nonce, false));
+    let bye2 = sim.requests().remove(0);
+    assert_eq!(
+        bye2.headers.cseq().unwrap().seq,
+        bye.headers.cseq().unwrap().seq + 1
+    );
+    assert_ne!(
+        bye2.headers.top_via().unwrap().branch(),
+        bye.headers.top_via().unwrap().branch()
+    );
+    assert!(
+        digest::verify(bye2.headers.get("Authorization").unwrap(), PASSWORD, "BYE")
+            .unwrap()
+            .1
+    );
+    bye2
+}
+
+#[test]
 fn missing_ack_gives_up_after_64_t1_and_sends_bye() {
     let mut sim = Sim::new();
     sim.register(300);
@@ -118,17 +174,7 @@ fn missing_ack_gives_up_after_64_t1_and_sends_bye() {
     let bye = sim.requests().remove(0);
     assert_eq!(bye.method, Method::Bye);
     // The Box wants credentials for our BYE.
-    sim.deliver(&challenge(&bye, "CCCC", false));
-    let bye2 = sim.requests().remove(0);
-    assert_eq!(
-        bye2.headers.cseq().unwrap().seq,
-        bye.headers.cseq().unwrap().seq + 1
-    );
-    assert!(
-        digest::verify(bye2.headers.get("Authorization").unwrap(), PASSWORD, "BYE")
-            .unwrap()
-            .1
-    );
+    let bye2 = bye_with_credentials(&mut sim, &bye, "CCCC");
     sim.deliver(&reply(&bye2, 200, ""));
     assert_eq!(
         sim.take_events().last(),
