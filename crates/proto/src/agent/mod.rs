@@ -464,6 +464,10 @@ impl Agent {
         if let Some(n) = oversized(self.answered_expiry.len(), self.answered_expiry.capacity()) {
             self.answered_expiry.shrink_to(n);
         }
+        // A hostile Call-ID of tens of KB grew the lookup buffer once.
+        if self.key.capacity() > 1024 {
+            self.key = String::new();
+        }
     }
 
     fn log_once(&mut self, key: String, msg: impl FnOnce() -> String) {
