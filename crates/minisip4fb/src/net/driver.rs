@@ -138,6 +138,7 @@ impl Driver {
         }
     }
 
+    #[inline(never)]
     fn apply(&mut self, c: Command) -> Result<(), CommandError> {
         let now = Instant::now();
         match c {
@@ -188,8 +189,11 @@ impl Driver {
         }
     }
 
-    fn dispatch(&mut self, e: Event) {
-        match &e {
+    /// The registration's news (out of line: the code a call runs stays
+    /// together, docs/PERFORMANCE.md "Session 13").
+    #[inline(never)]
+    fn registration_news(&mut self, e: &Event) {
+        match e {
             Event::Registered { expires } => {
                 self.quiet = false;
                 self.registration
@@ -230,6 +234,17 @@ impl Driver {
             Event::Unregistered => {
                 self.registration.send_replace(Registration::Unregistered);
             }
+            _ => {}
+        }
+    }
+
+    fn dispatch(&mut self, e: Event) {
+        match &e {
+            Event::Registered { .. }
+            | Event::RegistrationFailed { .. }
+            | Event::RegistrarSilent { .. }
+            | Event::RegistrarQuiet { .. }
+            | Event::Unregistered => self.registration_news(&e),
             Event::IncomingCall { call, caller } => {
                 let verdict = if self.stopping.is_some() {
                     // Shutting down: the other phones take it.
@@ -318,6 +333,7 @@ impl Driver {
     /// Answers with audio: binds the call's RTP socket at our address (a
     /// syscall, no waiting) and starts its task on the media thread.
     /// `None` when no audio was negotiated; the call is answered anyway.
+    #[inline(never)]
     fn answer_with_media(
         &mut self,
         now: Instant,
@@ -355,6 +371,7 @@ impl Driver {
 
     /// [`Verdict::Script`]: answer with audio and hand the script to the
     /// media thread; without audio, hang up at once.
+    #[inline(never)]
     fn run_script(
         &mut self,
         now: Instant,

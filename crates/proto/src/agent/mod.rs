@@ -408,6 +408,7 @@ impl Agent {
             .then(|| heard + keepalive * QUIET_KEEPALIVES)
     }
 
+    #[inline(never)]
     fn on_timeout(&mut self, now: Instant) {
         self.now = now;
         if let (Some(at), Some(heard), Some(keepalive)) =
@@ -448,6 +449,7 @@ impl Agent {
     /// After a burst, hands back what the maps grew to (a `Call` is over
     /// 1 KB, and a map never shrinks by itself): otherwise the memory of a
     /// wave of thousands of calls stays with the phone for good.
+    #[inline(never)]
     fn shrink(&mut self) {
         fn oversized(len: usize, capacity: usize) -> Option<usize> {
             (capacity > 64 && len * 4 < capacity).then_some(len * 2)
@@ -470,6 +472,7 @@ impl Agent {
         }
     }
 
+    #[cold]
     fn log_once(&mut self, key: String, msg: impl FnOnce() -> String) {
         if self.logged.len() < 1024 && self.logged.insert(key) {
             tracing::warn!("{}", msg());
@@ -484,11 +487,7 @@ impl Agent {
         let trusted =
             from.ip() == self.ctx.cfg.registrar.ip() || self.ctx.cfg.trusted.contains(&from.ip());
         if !trusted {
-            // Never answer strangers: SIP scanners probe every open port.
-            self.log_once(format!("untrusted {}", from.ip()), || {
-                format!("ignoring SIP traffic from {from}: not the FRITZ!Box (add it to the trusted sources if it should be)")
-            });
-            return;
+            return self.on_stranger(from);
         }
         if from.ip() == self.ctx.cfg.registrar.ip() {
             self.heard = Some(now);
@@ -497,21 +496,50 @@ impl Agent {
         match sip::parse(data) {
             Ok(Message::Response(r)) => self.on_response(now, r),
             Ok(Message::Request(r)) => self.on_request(now, from, r),
-            Err(e) => {
-                let ua = self.ctx.cfg.user_agent.clone();
-                match build::bad_request(data, &e.to_string(), &ua) {
-                    Some(resp) => {
-                        tracing::warn!("malformed request from {from} ({e}): answered 400");
-                        self.ctx.send(from, resp);
-                    }
-                    None => self.log_once(format!("malformed {from} {e}"), || {
-                        format!("dropping malformed message from {from}: {e}")
-                    }),
-                }
-            }
+            Err(e) => self.on_malformed(from, data, e),
         }
     }
 
+    // The rare paths below are kept out of line (`cold`), so that the code
+    // a call runs lies close together (docs/PERFORMANCE.md, "Session 13").
+
+    /// Never answer strangers: SIP scanners probe every open port.
+    #[cold]
+    fn on_stranger(&mut self, from: SocketAddr) {
+        self.log_once(format!("untrusted {}", from.ip()), || {
+            format!("ignoring SIP traffic from {from}: not the FRITZ!Box (add it to the trusted sources if it should be)")
+        });
+    }
+
+    #[cold]
+    fn on_malformed(&mut self, from: SocketAddr, data: &[u8], e: sip::ParseError) {
+        let ua = self.ctx.cfg.user_agent.clone();
+        match build::bad_request(data, &e.to_string(), &ua) {
+            Some(resp) => {
+                tracing::warn!("malformed request from {from} ({e}): answered 400");
+                self.ctx.send(from, resp);
+            }
+            None => self.log_once(format!("malformed {from} {e}"), || {
+                format!("dropping malformed message from {from}: {e}")
+            }),
+        }
+    }
+
+    /// RFC 3261 §8.1.1: a request without what a response needs, or (RFC
+    /// 4475 §3.3.9) with two different Content-Lengths.
+    #[cold]
+    fn on_unusable(&mut self, from: SocketAddr, req: &Request, reason: String) {
+        // An ACK is never answered (RFC 3261 §17), nor anything without
+        // a Via to send the answer to (§18.2.2).
+        if req.method != Method::Ack && req.headers.get(name::VIA).is_some() {
+            let mut resp =
+                build::response(req, StatusCode::BAD_REQUEST, None, &self.ctx.cfg.user_agent);
+            resp.reason = reason;
+            self.ctx.send(from, resp.to_bytes());
+        }
+    }
+
+    #[inline(never)]
     fn on_response(&mut self, now: Instant, r: Response) {
         let Ok(via) = r.headers.top_via() else { return };
         let Some(branch) = via.branch() else { return };
@@ -534,6 +562,7 @@ impl Agent {
         tracing::debug!("stray response {} {} (branch {branch})", r.status, r.reason);
     }
 
+    #[inline(never)]
     fn respond(
         &mut self,
         from: SocketAddr,
@@ -547,6 +576,7 @@ impl Agent {
 
     /// Answers a non-INVITE request and remembers the answer for its
     /// retransmissions.
+    #[inline(never)]
     fn respond_tagged(
         &mut self,
         from: SocketAddr,
@@ -595,19 +625,7 @@ impl Agent {
                 .then(|| "Conflicting Content-Length".to_owned()),
         };
         if let Some(reason) = unusable {
-            // An ACK is never answered (RFC 3261 §17), nor anything without
-            // a Via to send the answer to (§18.2.2).
-            if req.method != Method::Ack && req.headers.get(name::VIA).is_some() {
-                let mut resp = build::response(
-                    &req,
-                    StatusCode::BAD_REQUEST,
-                    None,
-                    &self.ctx.cfg.user_agent,
-                );
-                resp.reason = reason;
-                self.ctx.send(from, resp.to_bytes());
-            }
-            return;
+            return self.on_unusable(from, &req, reason);
         }
         let branch = req
             .headers
