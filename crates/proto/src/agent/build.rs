@@ -4,6 +4,7 @@ use rand::Rng;
 
 use super::Ctx;
 use crate::sip::digest::{self, Challenge};
+use crate::sip::message::Writer;
 use crate::sip::{Headers, Method, NameAddr, Request, Response, StatusCode, Uri, name};
 
 /// Methods we accept (RFC 3261 §20.5 Allow).
@@ -16,39 +17,42 @@ pub fn response(
     status: StatusCode,
     to_tag: Option<&str>,
     user_agent: &str,
-) -> Response {
-    response_from_headers(&req.headers, status, to_tag, user_agent)
+) -> Writer {
+    response_from_headers(&req.headers, status, status.reason(), to_tag, user_agent)
 }
 
+/// Written straight from slices of the request's headers: no copy of them
+/// is made first.
 pub fn response_from_headers(
     h: &Headers,
     status: StatusCode,
+    reason: &str,
     to_tag: Option<&str>,
     user_agent: &str,
-) -> Response {
-    let mut r = Response::new(status, status.reason());
+) -> Writer {
+    let mut w = Writer::response(status, reason, 512 + user_agent.len());
     for v in h.get_all(name::VIA) {
-        r.headers.push(name::VIA, v);
+        w.header(name::VIA, &[v]);
     }
     if let Some(f) = h.get(name::FROM) {
-        r.headers.push(name::FROM, f);
+        w.header(name::FROM, &[f]);
     }
     if let Some(t) = h.get(name::TO) {
         let has_tag = h.to().is_ok_and(|n| n.tag().is_some());
         match to_tag {
             Some(tag) if !has_tag && status != StatusCode::TRYING => {
-                r.headers.push(name::TO, with_tag(t, tag))
+                w.header(name::TO, &[t, ";tag=", tag])
             }
-            _ => r.headers.push(name::TO, t),
-        }
+            _ => w.header(name::TO, &[t]),
+        };
     }
-    for name in ["Call-ID", "CSeq"] {
+    for name in [name::CALL_ID, name::CSEQ] {
         if let Some(v) = h.get(name) {
-            r.headers.push(name, v);
+            w.header(name, &[v]);
         }
     }
-    r.headers.push(name::SERVER, user_agent);
-    r
+    w.header(name::SERVER, &[user_agent]);
+    w
 }
 
 /// A From or To value with `;tag=` added (RFC 3261 §19.3).
@@ -186,16 +190,37 @@ pub fn bad_request(data: &[u8], why: &str, user_agent: &str) -> Option<Vec<u8>> 
     for needed in ["Via", "From", "To", "Call-ID", "CSeq"] {
         h.get(needed)?;
     }
-    let mut r = response_from_headers(&h, StatusCode::BAD_REQUEST, None, user_agent);
     // Keep the reason phrase printable and short.
     let why: String = why.chars().filter(|c| !c.is_control()).take(80).collect();
-    r.reason = format!("Bad Request ({why})");
-    Some(r.to_bytes())
+    let reason = format!("Bad Request ({why})");
+    Some(response_from_headers(&h, StatusCode::BAD_REQUEST, &reason, None, user_agent).finish(&[]))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sip::{Message, parse};
+
+    #[test]
+    fn a_response_is_written_from_the_request_s_own_bytes() {
+        let Ok(Message::Request(req)) = parse(
+            b"INVITE sip:620@10.0.0.2 SIP/2.0\r\nv: SIP/2.0/UDP 10.0.0.1;branch=z9hG4bKa\r\n\
+              Via: SIP/2.0/UDP 10.0.0.9;branch=z9hG4bKb\r\nf: <sip:0301@fritz.box>;tag=1\r\n\
+              t: <sip:620@fritz.box>\r\ni: abc@10.0.0.1\r\nCSeq: 7 INVITE\r\n\r\n",
+        ) else {
+            panic!()
+        };
+        let mut w = response(&req, StatusCode::OK, Some("T"), "ua 1");
+        w.header(name::ALLOW, &[ALLOW]);
+        assert_eq!(
+            String::from_utf8(w.finish(b"x")).unwrap(),
+            "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 10.0.0.1;branch=z9hG4bKa\r\n\
+             Via: SIP/2.0/UDP 10.0.0.9;branch=z9hG4bKb\r\nFrom: <sip:0301@fritz.box>;tag=1\r\n\
+             To: <sip:620@fritz.box>;tag=T\r\nCall-ID: abc@10.0.0.1\r\nCSeq: 7 INVITE\r\n\
+             Server: ua 1\r\nAllow: INVITE, ACK, CANCEL, BYE, OPTIONS, INFO\r\n\
+             Content-Length: 1\r\n\r\nx"
+        );
+    }
 
     #[test]
     fn salvages_a_400() {

@@ -226,8 +226,8 @@ impl Call {
     /// The 100 Trying the agent deferred (the TU did not decide at once),
     /// and where it goes.
     pub fn trying(&mut self, ctx: &Ctx) -> (SocketAddr, Vec<u8>) {
-        let data =
-            build::response(&self.invite, StatusCode::TRYING, None, &ctx.cfg.user_agent).to_bytes();
+        let data = build::response(&self.invite, StatusCode::TRYING, None, &ctx.cfg.user_agent)
+            .finish(&[]);
         self.last_response = Some(data.clone());
         (self.source, data)
     }
@@ -259,28 +259,29 @@ impl Call {
 
     /// A response to `req` (our INVITE or a re-INVITE in the dialog) with
     /// our tag, and Contact, Allow and the SDP answer where they belong.
-    fn response_to(&self, ctx: &Ctx, req: &Request, status: StatusCode) -> Response {
-        let mut r = build::response(req, status, Some(&self.local_tag), &ctx.cfg.user_agent);
+    fn response_to(&self, ctx: &Ctx, req: &Request, status: StatusCode) -> Vec<u8> {
+        let mut w = build::response(req, status, Some(&self.local_tag), &ctx.cfg.user_agent);
         if status != StatusCode::TRYING && status.0 < 300 {
             // RFC 3261 §12.1.1: a response that establishes the dialog
             // copies the Record-Route values in order.
             for rr in req.headers.get_all(name::RECORD_ROUTE) {
-                r.headers.push(name::RECORD_ROUTE, rr);
+                w.header(name::RECORD_ROUTE, &[rr]);
             }
-            r.headers.push(name::CONTACT, &ctx.contact);
+            w.header(name::CONTACT, &[&ctx.contact]);
         }
+        let mut body: &[u8] = &[];
         if status == StatusCode::OK {
-            r.headers.push(name::ALLOW, ALLOW);
+            w.header(name::ALLOW, &[ALLOW]);
             if !self.answer_sdp.is_empty() {
-                r.headers.push(name::CONTENT_TYPE, "application/sdp");
-                r.body = self.answer_sdp.clone();
+                w.header(name::CONTENT_TYPE, &["application/sdp"]);
+                body = &self.answer_sdp;
             }
         }
-        r
+        w.finish(body)
     }
 
     fn respond(&mut self, ctx: &mut Ctx, status: StatusCode) -> Vec<u8> {
-        let data = self.response_to(ctx, &self.invite, status).to_bytes();
+        let data = self.response_to(ctx, &self.invite, status);
         ctx.send(self.source, data.clone());
         self.last_response = Some(data.clone());
         data
@@ -325,8 +326,8 @@ impl Call {
             State::Proceeding { .. } | State::Answered { .. } => StatusCode::REQUEST_PENDING,
             _ => StatusCode::CALL_DOES_NOT_EXIST,
         };
-        let r = self.response_to(ctx, req, status);
-        ctx.send(from, r.to_bytes());
+        let data = self.response_to(ctx, req, status);
+        ctx.send(from, data);
     }
 
     pub fn ring(&mut self, ctx: &mut Ctx, _now: Instant) -> Result<(), CommandError> {

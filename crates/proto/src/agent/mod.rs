@@ -532,10 +532,15 @@ impl Agent {
         // An ACK is never answered (RFC 3261 §17), nor anything without
         // a Via to send the answer to (§18.2.2).
         if req.method != Method::Ack && req.headers.get(name::VIA).is_some() {
-            let mut resp =
-                build::response(req, StatusCode::BAD_REQUEST, None, &self.ctx.cfg.user_agent);
-            resp.reason = reason;
-            self.ctx.send(from, resp.to_bytes());
+            let data = build::response_from_headers(
+                &req.headers,
+                StatusCode::BAD_REQUEST,
+                &reason,
+                None,
+                &self.ctx.cfg.user_agent,
+            )
+            .finish(&[]);
+            self.ctx.send(from, data);
         }
     }
 
@@ -585,11 +590,11 @@ impl Agent {
         tag: &str,
         extra: &[(&str, &str)],
     ) {
-        let mut resp = build::response(req, status, Some(tag), &self.ctx.cfg.user_agent);
+        let mut w = build::response(req, status, Some(tag), &self.ctx.cfg.user_agent);
         for (n, v) in extra {
-            resp.headers.push(*n, *v);
+            w.header(n, &[v]);
         }
-        let data = resp.to_bytes();
+        let data = w.finish(&[]);
         // Remember it so a retransmitted request gets the same answer.
         if let Ok(via) = req.headers.top_via()
             && let Some(b) = via.branch()

@@ -112,6 +112,11 @@ impl Headers {
         true
     }
 
+    /// About how many bytes the headers take when written.
+    fn written_len(&self) -> usize {
+        self.text.len() + self.entries.iter().map(|(n, _)| n.len() + 4).sum::<usize>()
+    }
+
     fn value(&self, range: &std::ops::Range<u32>) -> &str {
         &self.text[range.start as usize..range.end as usize]
     }
@@ -318,8 +323,13 @@ impl Request {
         start.push_str(self.method.as_str());
         start.push(' ');
         self.uri.push_to(&mut start);
-        start.push_str(" SIP/2.0");
-        write_message(start.as_bytes(), &self.headers, &self.body)
+        start.push_str(" SIP/2.0\r\n");
+        let mut w = Writer::start(
+            start.as_bytes(),
+            self.headers.written_len() + self.body.len(),
+        );
+        w.headers(&self.headers);
+        w.finish(&self.body)
     }
 }
 
@@ -336,32 +346,71 @@ impl Response {
 
     /// The message as sent, with Content-Length from the body.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut start = Vec::with_capacity(12 + self.reason.len());
-        start.extend_from_slice(b"SIP/2.0 ");
-        start.extend_from_slice(decimal(self.status.0.into(), &mut [0; 20]).as_bytes());
-        start.push(b' ');
-        start.extend_from_slice(self.reason.as_bytes());
-        write_message(&start, &self.headers, &self.body)
+        let mut w = Writer::response(
+            self.status,
+            &self.reason,
+            self.headers.written_len() + self.body.len(),
+        );
+        w.headers(&self.headers);
+        w.finish(&self.body)
     }
 }
 
-fn write_message(start: &[u8], headers: &Headers, body: &[u8]) -> Vec<u8> {
-    let len: usize = headers.iter().map(|(n, v)| n.len() + v.len() + 4).sum();
-    let mut out = Vec::with_capacity(start.len() + len + body.len() + 32);
-    out.extend_from_slice(start);
-    out.extend_from_slice(b"\r\n");
-    for (name, value) in headers.iter() {
-        out.extend_from_slice(name.as_bytes());
-        out.extend_from_slice(b": ");
-        out.extend_from_slice(value.as_bytes());
-        out.extend_from_slice(b"\r\n");
+/// A message written straight into its bytes: the start line, each header
+/// as `Name: value`, then Content-Length and the body. The messages' own
+/// `to_bytes` write with it, and the agent writes its answers with it from
+/// slices of the request, with no [`Headers`] in between.
+pub struct Writer {
+    out: Vec<u8>,
+}
+
+impl Writer {
+    /// After a start line that ends in CRLF; `more`: about how many bytes follow.
+    fn start(line: &[u8], more: usize) -> Writer {
+        let mut out = Vec::with_capacity(line.len() + more + 48);
+        out.extend_from_slice(line);
+        Writer { out }
     }
-    // RFC 3261 §18.3/§20.14: always send Content-Length, 0 when no body.
-    out.extend_from_slice(b"Content-Length: ");
-    out.extend_from_slice(decimal(body.len() as u64, &mut [0; 20]).as_bytes());
-    out.extend_from_slice(b"\r\n\r\n");
-    out.extend_from_slice(body);
-    out
+
+    /// A response's status line (RFC 3261 §7.2); `more`: about how many
+    /// bytes of headers and body follow.
+    pub fn response(status: StatusCode, reason: &str, more: usize) -> Writer {
+        let mut w = Writer::start(b"SIP/2.0 ", 16 + reason.len() + more);
+        w.out
+            .extend_from_slice(decimal(status.0.into(), &mut [0; 20]).as_bytes());
+        w.out.push(b' ');
+        w.out.extend_from_slice(reason.as_bytes());
+        w.out.extend_from_slice(b"\r\n");
+        w
+    }
+
+    /// One header line; its value is `parts` joined (a To and its new tag).
+    pub fn header(&mut self, name: &str, parts: &[&str]) -> &mut Writer {
+        self.out.extend_from_slice(name.as_bytes());
+        self.out.extend_from_slice(b": ");
+        for p in parts {
+            self.out.extend_from_slice(p.as_bytes());
+        }
+        self.out.extend_from_slice(b"\r\n");
+        self
+    }
+
+    fn headers(&mut self, headers: &Headers) {
+        for (name, value) in headers.iter() {
+            self.header(name, &[value]);
+        }
+    }
+
+    /// Content-Length, always (RFC 3261 §18.3, §20.14: 0 without a body),
+    /// and the body.
+    pub fn finish(mut self, body: &[u8]) -> Vec<u8> {
+        self.out.extend_from_slice(b"Content-Length: ");
+        self.out
+            .extend_from_slice(decimal(body.len() as u64, &mut [0; 20]).as_bytes());
+        self.out.extend_from_slice(b"\r\n\r\n");
+        self.out.extend_from_slice(body);
+        self.out
+    }
 }
 
 /// Formats raw message bytes for a log line with credentials removed. This
