@@ -161,9 +161,7 @@ impl Call {
         let from = invite.headers.from()?;
         let remote_target = invite
             .headers
-            .name_addrs("Contact")?
-            .into_iter()
-            .next()
+            .first_contact()?
             .and_then(|c| c.uri.as_sip().cloned());
         // RFC 3261 §12.1.1: the UAS route set is the Record-Route list in order.
         let route_set = invite.headers.name_addrs("Record-Route")?;

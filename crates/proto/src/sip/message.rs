@@ -35,6 +35,8 @@ struct Parsed {
     to: OnceCell<Result<NameAddr, ParseError>>,
     top_via: OnceCell<Result<Via, ParseError>>,
     cseq: OnceCell<Result<CSeq, ParseError>>,
+    /// The first Contact element (`None`: no Contact, or only `*`).
+    contact: OnceCell<Result<Option<NameAddr>, ParseError>>,
 }
 
 /// The cached value, parsed on first use.
@@ -213,6 +215,7 @@ impl Headers {
         to: Option<NameAddr>,
         top_via: Option<Via>,
         cseq: Option<CSeq>,
+        contact: Option<NameAddr>,
     ) {
         fn filled<T>(v: Option<T>) -> OnceCell<Result<T, ParseError>> {
             v.map(|v| OnceCell::from(Ok(v))).unwrap_or_default()
@@ -222,7 +225,18 @@ impl Headers {
             to: filled(to),
             top_via: filled(top_via),
             cseq: filled(cseq),
+            // A message without a Contact parsed, too: no Contact.
+            contact: OnceCell::from(Ok(contact)),
         };
+    }
+
+    /// The first Contact element, parsed once: the remote target of a
+    /// dialog (RFC 3261 §12.1.1).
+    pub fn first_contact(&self) -> Result<Option<&NameAddr>, ParseError> {
+        cached(&self.parsed.contact, || {
+            Ok(self.name_addrs(name::CONTACT)?.into_iter().next())
+        })
+        .map(Option::as_ref)
     }
 
     /// All values of a name-addr list header (Contact, Route, Record-Route).

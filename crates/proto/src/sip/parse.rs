@@ -116,7 +116,7 @@ pub fn parse(data: &[u8]) -> Result<Message, ParseError> {
     let mut lengths_disagree = false;
     // The first From, To, Via element and CSeq are kept: every transaction
     // reads them again.
-    let (mut from, mut to, mut top_via, mut cseq) = (None, None, None, None);
+    let (mut from, mut to, mut top_via, mut cseq, mut contact) = (None, None, None, None, None);
     for (name, value) in headers.iter() {
         if name == "CSeq" {
             let c = CSeq::parse(value)?;
@@ -127,6 +127,12 @@ pub fn parse(data: &[u8]) -> Result<Message, ParseError> {
                 from.get_or_insert(na);
             } else {
                 to.get_or_insert(na);
+            }
+        } else if name == "Contact" && value != "*" {
+            // Kept like From and To: a dialog's remote target.
+            for e in list_elements(value) {
+                let na = name_addr_element(e?)?;
+                contact.get_or_insert(na);
             }
         } else if name == "Via" {
             for e in list_elements(value) {
@@ -149,7 +155,7 @@ pub fn parse(data: &[u8]) -> Result<Message, ParseError> {
     }
     headers.set_conflicting_lengths(lengths_disagree);
     let cseq_method = cseq.as_ref().map(|c: &CSeq| c.method.clone());
-    headers.set_parsed(from, to, top_via, cseq);
+    headers.set_parsed(from, to, top_via, cseq, contact);
     let body = match length {
         // RFC 4475 §3.3.9: conflicting lengths cannot frame; keep it all
         // and let the layer above answer 400.
@@ -233,19 +239,25 @@ pub fn parse_request_uri(s: &str) -> Uri {
     parse_uri(s).unwrap_or_else(|_| Uri::Absolute(s.to_owned()))
 }
 
+/// One element of a Contact, Route or Record-Route list.
+fn name_addr_element(e: &str) -> Result<NameAddr, ParseError> {
+    let na = NameAddr::parse(e)?;
+    if let Some(Some(exp)) = na.param("expires")
+        && parse_delta_seconds(exp).is_none()
+    {
+        return Err(ParseError::Header("Contact expires out of range"));
+    }
+    Ok(na)
+}
+
 /// Syntax checks for the headers whose shape the layers above rely on.
 fn validate(name: &str, value: &str) -> Result<(), ParseError> {
     match name {
         "P-Called-Party-ID" => NameAddr::parse(value).map(drop),
         "Contact" if value == "*" => Ok(()),
-        "Contact" | "Route" | "Record-Route" => {
+        "Route" | "Record-Route" => {
             for e in list_elements(value) {
-                let na = NameAddr::parse(e?)?;
-                if let Some(Some(exp)) = na.param("expires")
-                    && parse_delta_seconds(exp).is_none()
-                {
-                    return Err(ParseError::Header("Contact expires out of range"));
-                }
+                name_addr_element(e?)?;
             }
             Ok(())
         }
@@ -289,6 +301,33 @@ l: 3\r\n\r\nabcdef";
         assert_eq!(r.headers.get("content-length"), None);
         let again = parse(&r.to_bytes()).unwrap();
         assert_eq!(again, Message::Request(r));
+    }
+
+    #[test]
+    fn the_first_contact_is_kept_as_a_later_parse_finds_it() {
+        for contacts in [
+            "",
+            "Contact: <sip:a@10.0.0.1>\r\n",
+            "Contact: *\r\nm: \"B\" <sip:b@10.0.0.2>;expires=60, <sip:c@10.0.0.3>\r\n",
+            "Contact: sip:d@10.0.0.4, <sip:e@10.0.0.5>\r\nContact: <sip:f@10.0.0.6>\r\n",
+        ] {
+            let msg = format!(
+                "INVITE sip:620@10.0.0.9 SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.1;branch=z9hG4bK1\r\n\
+                 From: <sip:1@x>;tag=1\r\nTo: <sip:620@x>\r\nCall-ID: c\r\nCSeq: 1 INVITE\r\n{contacts}\r\n"
+            );
+            let Message::Request(r) = parse(msg.as_bytes()).unwrap() else {
+                panic!()
+            };
+            let later = r.headers.name_addrs("Contact").unwrap().into_iter().next();
+            assert_eq!(
+                r.headers.first_contact().unwrap(),
+                later.as_ref(),
+                "{contacts}"
+            );
+            let mut copy = r.headers.clone();
+            copy.push("X-Other", "1");
+            assert_eq!(copy.first_contact().unwrap(), later.as_ref(), "{contacts}");
+        }
     }
 
     #[test]
