@@ -234,6 +234,7 @@ impl Driver {
             Event::Unregistered => {
                 self.registration.send_replace(Registration::Unregistered);
             }
+            // The calls' events: `dispatch`.
             _ => {}
         }
     }

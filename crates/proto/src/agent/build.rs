@@ -11,7 +11,8 @@ use crate::sip::{Headers, Method, NameAddr, Request, Response, StatusCode, Uri, 
 pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO";
 
 /// A response to `req` (RFC 3261 §8.2.6.2): Via, From, Call-ID and CSeq
-/// copied, To copied with our tag added when the request's To has none.
+/// copied, To copied with our tag added when the request's To has none,
+/// and Server. The caller adds its headers and finishes it with the body.
 pub fn response(
     req: &Request,
     status: StatusCode,

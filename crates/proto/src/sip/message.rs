@@ -374,6 +374,7 @@ impl Response {
 /// as `Name: value`, then Content-Length and the body. The messages' own
 /// `to_bytes` write with it, and the agent writes its answers with it from
 /// slices of the request, with no [`Headers`] in between.
+#[must_use = "finish() gives the bytes"]
 pub struct Writer {
     out: Vec<u8>,
 }
