@@ -146,7 +146,22 @@ function show(rec, f) {
   document.getElementById("empty").hidden = tbody.rows.length > 0;
 }
 
+// Calls heard live while the list loads: shown once it is in, so that a
+// call logged between the list's query and its arrival is not lost.
+let arriving = null;
+
 async function load() {
+  arriving = [];
+  try {
+    await fetchList();
+  } finally {
+    const heard = arriving;
+    arriving = null;
+    for (const rec of heard) show(rec, filters());
+  }
+}
+
+async function fetchList() {
   const f = filters();
   const q = new URLSearchParams({ limit: "200", lang: lang });
   if (f.blocked) q.set("blocked", "true");
@@ -176,7 +191,11 @@ function live() {
     dot.className = "live off";
   });
   for (const kind of ["call", "call_ended", "terminated"]) {
-    es.addEventListener(kind, (e) => show(JSON.parse(e.data), filters()));
+    es.addEventListener(kind, (e) => {
+      const rec = JSON.parse(e.data);
+      if (arriving) arriving.push(rec);
+      else show(rec, filters());
+    });
   }
 }
 
@@ -317,7 +336,10 @@ function status() {
 }
 
 if (body.dataset.page === "calls") {
-  load().then(live);
+  // Live first, then the list: nothing logged in between is missed (the
+  // rows are keyed, so a call in both is shown once).
+  live();
+  load();
 } else if (body.dataset.page === "status") {
   status();
 }
