@@ -69,10 +69,12 @@ pub(crate) enum Queued {
     PrepareBye(CallId),
 }
 
-/// A dialog's key: the Call-ID, then, when the caller tagged its From, a
-/// space and the tag. The parser refuses a Call-ID with a space, so the
-/// first space ends it and no two dialogs share a key. Written into `buf`,
-/// which is kept: a lookup allocates nothing.
+/// A dialog's key (RFC 3261 §12: Call-ID and the remote tag; the local tag
+/// is checked by `Call::matches_dialog`): the Call-ID, then, when the
+/// caller tagged its From, a space and the tag. A Call-ID holds no space
+/// (§25.1 `callid = word ["@" word]`; the parser refuses one), so the first
+/// space ends it and no two dialogs share a key. Written into `buf`, which
+/// is kept: a lookup allocates nothing.
 fn dialog_key<'a>(buf: &'a mut String, call_id: &str, tag: Option<&str>) -> &'a str {
     buf.clear();
     buf.push_str(call_id);

@@ -47,12 +47,7 @@ fn invite_gets_trying_at_once_and_retransmissions_the_same_answer() {
 fn answer_then_hang_up_waits_for_the_ack() {
     let mut sim = Sim::new();
     sim.register(300);
-    let call = incoming(&mut sim, "c2@127.0.0.1", "z9hG4bKinv2");
-    sim.take_sent();
-    sim.agent.answer(sim.now, call).unwrap();
-    sim.agent.hang_up(sim.now, call).unwrap();
-    sim.drain();
-    let ok = sim.responses().remove(0);
+    let (call, ok) = answered_and_hung_up(&mut sim, "c2@127.0.0.1", "z9hG4bKinv2");
     assert_eq!(ok.status, 200);
     let body = String::from_utf8(ok.body.clone()).unwrap();
     assert!(body.contains("m=audio 7078 RTP/AVP 8\r\n"), "{body}");
@@ -102,12 +97,7 @@ fn answer_then_hang_up_waits_for_the_ack() {
 fn the_bye_made_before_the_ack_asks_again_with_credentials() {
     let mut sim = Sim::new();
     sim.register(300);
-    let call = incoming(&mut sim, "c2b@127.0.0.1", "z9hG4bKinv2b");
-    sim.take_sent();
-    sim.agent.answer(sim.now, call).unwrap();
-    sim.agent.hang_up(sim.now, call).unwrap();
-    sim.drain();
-    let ok = sim.responses().remove(0);
+    let (call, ok) = answered_and_hung_up(&mut sim, "c2b@127.0.0.1", "z9hG4bKinv2b");
     assert!(sim.requests().is_empty(), "made, not sent, before the ACK");
     let to = ok.headers.get("To").unwrap().to_owned();
     sim.deliver(&box_request(

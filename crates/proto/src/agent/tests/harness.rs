@@ -259,6 +259,21 @@ pub(super) fn answered(sim: &mut Sim, call_id: &str) -> String {
     ok.headers.get("To").unwrap().to_owned()
 }
 
+/// A call answered and hung up at once, as the driver does for a blocked
+/// number; the call and the 200 it got.
+pub(super) fn answered_and_hung_up(
+    sim: &mut Sim,
+    call_id: &str,
+    branch: &str,
+) -> (CallId, Response) {
+    let call = incoming(sim, call_id, branch);
+    sim.take_sent();
+    sim.agent.answer(sim.now, call).unwrap();
+    sim.agent.hang_up(sim.now, call).unwrap();
+    sim.drain();
+    (call, sim.responses().remove(0))
+}
+
 pub(super) fn to_tag(to: &str) -> &str {
     to.split(";tag=").nth(1).unwrap()
 }
