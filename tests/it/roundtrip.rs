@@ -32,10 +32,9 @@ fn sip_uri() -> impl Strategy<Value = SipUri> {
         .prop_map(|(user, host, port, params)| {
             let mut u = SipUri::new(host, port);
             u.user = user;
-            u.params = params
-                .into_iter()
-                .map(|(n, v)| sip::Param::new(n, v.as_deref()))
-                .collect();
+            for (n, v) in params {
+                u.params.push(&n, v.as_deref());
+            }
             u
         })
 }

@@ -45,9 +45,9 @@ impl CallerId {
             };
         let called = req
             .headers
-            .get(name::P_CALLED_PARTY_ID)
-            .and_then(|v| NameAddr::parse(v).ok())
-            .as_ref()
+            .called_party()
+            .ok()
+            .flatten()
             .or_else(|| req.headers.to().ok())
             .and_then(user_of);
         CallerId {

@@ -1,12 +1,13 @@
 //! Typed header values (RFC 3261 §20, §25.1): parameters, name-addr,
 //! Via, CSeq, and the list and quoting rules they share.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use super::ParseError;
 use super::lex::{
-    Param, find_byte, find_param, find_ws_or_semi, is_token, is_token_char, is_ws, list_elements,
-    parse_bounded, parse_params, quoted_len, trim_ws, trim_ws_start, unquote, write_params,
+    Params, find_byte, find_ws_or_semi, is_token, is_token_char, is_ws, list_elements,
+    parse_bounded, parse_params, quoted_len, trim_ws, trim_ws_start, unquote,
 };
 use super::method::Method;
 use super::uri::{Host, Uri, parse_port, parse_uri};
@@ -20,7 +21,7 @@ pub struct NameAddr {
     /// The address.
     pub uri: Uri,
     /// Header parameters (`;tag=…`).
-    pub params: Vec<Param>,
+    pub params: Params,
 }
 
 impl NameAddr {
@@ -29,7 +30,7 @@ impl NameAddr {
         NameAddr {
             display: None,
             uri,
-            params: Vec::new(),
+            params: Params::new(),
         }
     }
 
@@ -43,7 +44,7 @@ impl NameAddr {
 
     /// A header parameter: `Some(None)` when present without a value.
     pub fn param(&self, name: &str) -> Option<Option<&str>> {
-        find_param(&self.params, name)
+        self.params.get(name)
     }
 
     /// `;tag=` (RFC 3261 §19.3), which names a dialog's end.
@@ -53,8 +54,7 @@ impl NameAddr {
 
     /// Sets a header parameter, replacing one of the same name.
     pub fn set_param(&mut self, name: &str, value: Option<&str>) {
-        self.params.retain(|p| !p.name.eq_ignore_ascii_case(name));
-        self.params.push(Param::new(name, value));
+        self.params.set(name, value);
     }
 
     /// Parses `name-addr / addr-spec` with header parameters (RFC 3261 §20.10).
@@ -114,21 +114,21 @@ impl fmt::Display for NameAddr {
             write!(f, "{d} ")?;
         }
         write!(f, "<{}>", self.uri)?;
-        write_params(f, &self.params)
+        f.write_str(self.params.as_str())
     }
 }
 
 /// One Via value (RFC 3261 §20.42): `SIP/2.0/UDP host:port;branch=…`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Via {
-    /// `UDP`, `TCP`… as sent.
-    pub transport: String,
+    /// `UDP`, `TCP`…, in capitals (RFC 3261 §20.42: case-insensitive).
+    pub transport: Cow<'static, str>,
     /// The sent-by host.
     pub host: Host,
     /// The sent-by port, when given.
     pub port: Option<u16>,
     /// Header parameters (`;tag=…`).
-    pub params: Vec<Param>,
+    pub params: Params,
 }
 
 /// RFC 3261 §8.1.1.7: branches of RFC 3261 elements start with this cookie.
@@ -137,17 +137,17 @@ pub const BRANCH_COOKIE: &str = "z9hG4bK";
 impl Via {
     /// `;branch=`, the transaction's id (RFC 3261 §8.1.1.7).
     pub fn branch(&self) -> Option<&str> {
-        find_param(&self.params, "branch").flatten()
+        self.params.get("branch").flatten()
     }
 
     /// `;received=`, the source address the next hop saw (§18.2.1).
     pub fn received(&self) -> Option<&str> {
-        find_param(&self.params, "received").flatten()
+        self.params.get("received").flatten()
     }
 
     /// `Some(None)` when `rport` is present without a value (RFC 3581).
     pub fn rport(&self) -> Option<Option<u16>> {
-        find_param(&self.params, "rport").map(|v| v.and_then(|v| v.parse().ok()))
+        self.params.get("rport").map(|v| v.and_then(|v| v.parse().ok()))
     }
 
     /// Every Via of a comma list.
@@ -203,7 +203,7 @@ impl Via {
             is_token_char(b) || b == b':' || b == b'[' || b == b']'
         })?;
         Ok(Via {
-            transport: transport.to_ascii_uppercase(),
+            transport: transport_name(transport),
             host: Host::parse(host)?,
             port,
             params,
@@ -217,8 +217,17 @@ impl fmt::Display for Via {
         if let Some(p) = self.port {
             write!(f, ":{p}")?;
         }
-        write_params(f, &self.params)
+        f.write_str(self.params.as_str())
     }
+}
+
+/// A Via's transport in capitals; the ones of RFC 3261 §25.1 (and RFC
+/// 7118's WebSockets) without an allocation.
+fn transport_name(t: &str) -> Cow<'static, str> {
+    ["UDP", "TCP", "TLS", "SCTP", "WS", "WSS"]
+        .into_iter()
+        .find(|k| k.eq_ignore_ascii_case(t))
+        .map_or_else(|| Cow::Owned(t.to_ascii_uppercase()), Cow::Borrowed)
 }
 
 /// CSeq (RFC 3261 §20.16): the sequence number is below 2^31 (§8.1.1.5).

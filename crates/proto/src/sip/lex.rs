@@ -5,23 +5,99 @@ use std::fmt;
 
 use super::ParseError;
 
-/// A `;name[=value]` parameter; the value is kept as sent (token, host or
-/// quoted-string with its quotes).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Param {
-    /// The name, as sent.
-    pub name: String,
-    /// The value after `=`, if any.
-    pub value: Option<String>,
+/// `;name[=value]` parameters, kept as one string `;name=value;name…`
+/// (RFC 3261 §25.1 `generic-param`): the whitespace the grammar allows
+/// around `;` and `=` is dropped, names and values are kept as sent (a
+/// value is a token, a host or a quoted-string with its quotes). A parsed
+/// header's parameters cost one allocation, none when there are none.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Params(String);
+
+impl Params {
+    /// No parameters.
+    pub fn new() -> Params {
+        Params::default()
+    }
+
+    /// The parameter `name` (case-insensitive): `Some(None)` when present
+    /// without a value.
+    pub fn get(&self, name: &str) -> Option<Option<&str>> {
+        self.iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+    }
+
+    /// (name, value) pairs in order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, Option<&str>)> {
+        let mut rest = self.0.as_str();
+        std::iter::from_fn(move || {
+            // Every parameter starts with ';'; a quoted value may hold one.
+            let body = rest.strip_prefix(';')?;
+            let name_end = body.find([';', '=']).unwrap_or(body.len());
+            let (name, after) = body.split_at(name_end);
+            let Some(v) = after.strip_prefix('=') else {
+                rest = after;
+                return Some((name, None));
+            };
+            let len = if v.starts_with('"') {
+                quoted_len(v).unwrap_or(v.len())
+            } else {
+                v.find(';').unwrap_or(v.len())
+            };
+            rest = &v[len..];
+            Some((name, Some(&v[..len])))
+        })
+    }
+
+    /// Appends `;name[=value]`. The name must be a token and the value a
+    /// token, host or quoted-string (as the parser would accept them).
+    pub fn push(&mut self, name: &str, value: Option<&str>) {
+        self.0.push(';');
+        self.0.push_str(name);
+        if let Some(v) = value {
+            self.0.push('=');
+            self.0.push_str(v);
+        }
+    }
+
+    /// Sets a parameter, replacing any of the same name (case-insensitive).
+    pub fn set(&mut self, name: &str, value: Option<&str>) {
+        self.remove(name);
+        self.push(name, value);
+    }
+
+    /// Removes every parameter `name` (case-insensitive).
+    pub fn remove(&mut self, name: &str) {
+        if self.get(name).is_none() {
+            return;
+        }
+        let mut kept = Params(String::with_capacity(self.0.len()));
+        for (n, v) in self.iter().filter(|(n, _)| !n.eq_ignore_ascii_case(name)) {
+            kept.push(n, v);
+        }
+        *self = kept;
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// As written in a message: `;name=value…`, or empty.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
 }
 
-impl Param {
-    /// `;name` or `;name=value`.
-    pub fn new(name: impl Into<String>, value: Option<&str>) -> Param {
-        Param {
-            name: name.into(),
-            value: value.map(str::to_owned),
-        }
+impl fmt::Debug for Params {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
+}
+
+impl fmt::Display for Params {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
     }
 }
 
@@ -86,17 +162,6 @@ pub fn is_token(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(is_token_char)
 }
 
-pub(crate) fn find_param<'a>(params: &'a [Param], name: &str) -> Option<Option<&'a str>> {
-    params
-        .iter()
-        .find(|p| p.name.eq_ignore_ascii_case(name))
-        .map(|p| p.value.as_deref())
-}
-
-pub(crate) fn write_params(f: &mut fmt::Formatter<'_>, params: &[Param]) -> fmt::Result {
-    write_pushed(f, |s| push_params(s, params))
-}
-
 /// `Display` by way of a writer that appends to a `String` (the one the
 /// phone's messages are built with).
 pub(crate) fn write_pushed(
@@ -108,23 +173,14 @@ pub(crate) fn write_pushed(
     f.write_str(&s)
 }
 
-/// Appends `;name=value…`.
-pub(crate) fn push_params(out: &mut String, params: &[Param]) {
-    for p in params {
-        out.push(';');
-        out.push_str(&p.name);
-        if let Some(v) = &p.value {
-            out.push('=');
-            out.push_str(v);
-        }
-    }
-}
-
 /// Parses `;a=b;c…` (the input starts with `;`). `SEMI` and `EQUAL` may be
 /// surrounded by whitespace (RFC 3261 §25.1); values may be quoted strings.
-pub(crate) fn parse_params(s: &str, valid: fn(u8) -> bool) -> Result<Vec<Param>, ParseError> {
-    let mut out = Vec::new();
+pub(crate) fn parse_params(s: &str, valid: fn(u8) -> bool) -> Result<Params, ParseError> {
     let mut rest = trim_ws_start(s);
+    if rest.is_empty() {
+        return Ok(Params::new());
+    }
+    let mut out = Params(String::with_capacity(rest.len()));
     while !rest.is_empty() {
         rest = trim_ws_start(
             rest.strip_prefix(';')
@@ -154,14 +210,11 @@ pub(crate) fn parse_params(s: &str, valid: fn(u8) -> bool) -> Result<Vec<Param>,
                 return Err(ParseError::Header("empty parameter value"));
             }
             rest = trim_ws_start(after);
-            Some(v.to_owned())
+            Some(v)
         } else {
             None
         };
-        out.push(Param {
-            name: name.to_owned(),
-            value,
-        });
+        out.push(name, value);
     }
     Ok(out)
 }
@@ -334,5 +387,34 @@ mod tests {
         assert_eq!(parse_bounded("36893488147419103232", u64::MAX), None);
         assert!(is_valid_date("Sat, 13 Nov 2010 23:29:00 GMT"));
         assert!(!is_valid_date("Fri, 01 Jan 2010 16:00:00 EST"));
+    }
+
+    #[test]
+    fn params_are_one_string_read_as_pairs() {
+        let mut p = parse_params(
+            " ; tag = a1 ;lr; q=\"x;y\\\"z\";Branch=z9hG4bK;maddr=[fd00::1]",
+            is_token_char,
+        )
+        .unwrap();
+        assert_eq!(p.as_str(), ";tag=a1;lr;q=\"x;y\\\"z\";Branch=z9hG4bK;maddr=[fd00::1]");
+        let pairs: Vec<_> = p.iter().collect();
+        assert_eq!(
+            pairs,
+            [
+                ("tag", Some("a1")),
+                ("lr", None),
+                ("q", Some("\"x;y\\\"z\"")),
+                ("Branch", Some("z9hG4bK")),
+                ("maddr", Some("[fd00::1]")),
+            ]
+        );
+        assert_eq!(p.get("branch"), Some(Some("z9hG4bK")));
+        assert_eq!(p.get("LR"), Some(None));
+        assert_eq!(p.get("x"), None);
+        p.set("TAG", Some("b2"));
+        p.remove("q");
+        assert_eq!(p.as_str(), ";lr;Branch=z9hG4bK;maddr=[fd00::1];TAG=b2");
+        assert!(parse_params("", is_token_char).unwrap().is_empty());
+        assert!(parse_params(";a=\"open", is_token_char).is_err());
     }
 }

@@ -37,6 +37,19 @@ struct Parsed {
     cseq: OnceCell<Result<CSeq, ParseError>>,
     /// The first Contact element (`None`: no Contact, or only `*`).
     contact: OnceCell<Result<Option<NameAddr>, ParseError>>,
+    /// The first P-Called-Party-ID: the number the caller dialled.
+    called: OnceCell<Result<Option<NameAddr>, ParseError>>,
+}
+
+/// What the parser parsed while validating: the first of each.
+#[derive(Default)]
+pub(crate) struct Kept {
+    pub from: Option<NameAddr>,
+    pub to: Option<NameAddr>,
+    pub top_via: Option<Via>,
+    pub cseq: Option<CSeq>,
+    pub contact: Option<NameAddr>,
+    pub called: Option<NameAddr>,
 }
 
 /// The cached value, parsed on first use.
@@ -209,25 +222,30 @@ impl Headers {
     }
 
     /// Keeps what the parser already parsed while validating.
-    pub(crate) fn set_parsed(
-        &mut self,
-        from: Option<NameAddr>,
-        to: Option<NameAddr>,
-        top_via: Option<Via>,
-        cseq: Option<CSeq>,
-        contact: Option<NameAddr>,
-    ) {
+    pub(crate) fn set_parsed(&mut self, kept: Kept) {
         fn filled<T>(v: Option<T>) -> OnceCell<Result<T, ParseError>> {
             v.map(|v| OnceCell::from(Ok(v))).unwrap_or_default()
         }
         self.parsed = Parsed {
-            from: filled(from),
-            to: filled(to),
-            top_via: filled(top_via),
-            cseq: filled(cseq),
+            from: filled(kept.from),
+            to: filled(kept.to),
+            top_via: filled(kept.top_via),
+            cseq: filled(kept.cseq),
             // A message without a Contact parsed, too: no Contact.
-            contact: OnceCell::from(Ok(contact)),
+            contact: OnceCell::from(Ok(kept.contact)),
+            called: OnceCell::from(Ok(kept.called)),
         };
+    }
+
+    /// The first P-Called-Party-ID (RFC 3455 §4.2), parsed once: which of
+    /// the household's numbers was called.
+    pub fn called_party(&self) -> Result<Option<&NameAddr>, ParseError> {
+        cached(&self.parsed.called, || {
+            self.get(name::P_CALLED_PARTY_ID)
+                .map(NameAddr::parse)
+                .transpose()
+        })
+        .map(Option::as_ref)
     }
 
     /// The first Contact element, parsed once: the remote target of a

@@ -14,7 +14,7 @@ pub mod status;
 pub mod uri;
 
 pub use header::{CSeq, NameAddr, Via};
-pub use lex::Param;
+pub use lex::Params;
 pub use message::{Headers, Message, Request, Response, redacted};
 pub use method::Method;
 pub use name::HeaderName;

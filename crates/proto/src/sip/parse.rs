@@ -11,7 +11,7 @@ use super::header::{CSeq, NameAddr, Via};
 use super::lex::{
     is_token, is_valid_date, list_elements, parse_bounded, parse_delta_seconds, trim_ws,
 };
-use super::message::{Headers, Message, Request, Response};
+use super::message::{Headers, Kept, Message, Request, Response};
 use super::method::Method;
 use super::name;
 use super::name::canonical_name;
@@ -116,28 +116,28 @@ pub fn parse(data: &[u8]) -> Result<Message, ParseError> {
     let mut lengths_disagree = false;
     // The first From, To, Via element and CSeq are kept: every transaction
     // reads them again.
-    let (mut from, mut to, mut top_via, mut cseq, mut contact) = (None, None, None, None, None);
+    let mut kept = Kept::default();
     for (name, value) in headers.iter() {
         if name == "CSeq" {
             let c = CSeq::parse(value)?;
-            cseq.get_or_insert(c);
-        } else if name == "From" || name == "To" {
+            kept.cseq.get_or_insert(c);
+        } else if name == "From" || name == "To" || name == "P-Called-Party-ID" {
             let na = NameAddr::parse(value)?;
-            if name == "From" {
-                from.get_or_insert(na);
-            } else {
-                to.get_or_insert(na);
-            }
+            match name {
+                "From" => kept.from.get_or_insert(na),
+                "To" => kept.to.get_or_insert(na),
+                _ => kept.called.get_or_insert(na),
+            };
         } else if name == "Contact" && value != "*" {
             // Kept like From and To: a dialog's remote target.
             for e in list_elements(value) {
                 let na = name_addr_element(e?)?;
-                contact.get_or_insert(na);
+                kept.contact.get_or_insert(na);
             }
         } else if name == "Via" {
             for e in list_elements(value) {
                 let v = Via::parse(e?)?;
-                top_via.get_or_insert(v);
+                kept.top_via.get_or_insert(v);
             }
         } else if name == "Content-Length" {
             let n = parse_bounded(value, MAX_MESSAGE as u64)
@@ -154,8 +154,8 @@ pub fn parse(data: &[u8]) -> Result<Message, ParseError> {
         headers.remove(name::CONTENT_LENGTH);
     }
     headers.set_conflicting_lengths(lengths_disagree);
-    let cseq_method = cseq.as_ref().map(|c: &CSeq| c.method.clone());
-    headers.set_parsed(from, to, top_via, cseq, contact);
+    let cseq_method = kept.cseq.as_ref().map(|c: &CSeq| c.method.clone());
+    headers.set_parsed(kept);
     let body = match length {
         // RFC 4475 §3.3.9: conflicting lengths cannot frame; keep it all
         // and let the layer above answer 400.
@@ -253,7 +253,6 @@ fn name_addr_element(e: &str) -> Result<NameAddr, ParseError> {
 /// Syntax checks for the headers whose shape the layers above rely on.
 fn validate(name: &str, value: &str) -> Result<(), ParseError> {
     match name {
-        "P-Called-Party-ID" => NameAddr::parse(value).map(drop),
         "Contact" if value == "*" => Ok(()),
         "Route" | "Record-Route" => {
             for e in list_elements(value) {

@@ -9,7 +9,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::ParseError;
 use super::lex::{
-    Param, byte_class, decimal, find_byte, parse_params, push_params, rfind_byte, write_pushed,
+    Params, byte_class, decimal, find_byte, parse_params, rfind_byte, write_pushed,
 };
 
 /// Any URI that may appear in a SIP message.
@@ -171,7 +171,7 @@ pub struct SipUri {
     /// The port, when given (else 5060).
     pub port: Option<u16>,
     /// `;name=value` URI parameters.
-    pub params: Vec<Param>,
+    pub params: Params,
     /// `?h=v&…` without the `?`, kept raw.
     pub headers: Option<String>,
 }
@@ -185,7 +185,7 @@ impl SipUri {
             password: None,
             host,
             port,
-            params: Vec::new(),
+            params: Params::new(),
             headers: None,
         }
     }
@@ -203,7 +203,7 @@ impl SipUri {
 
     /// A URI parameter: `Some(None)` when present without a value.
     pub fn param(&self, name: &str) -> Option<Option<&str>> {
-        super::lex::find_param(&self.params, name)
+        self.params.get(name)
     }
 
     /// Parses a `sip:`/`sips:` URI (RFC 3261 §19.1).
@@ -253,7 +253,7 @@ impl SipUri {
         };
         let (host, port) = split_hostport(hostport)?;
         let params = if params.is_empty() {
-            Vec::new()
+            Params::new()
         } else {
             if params.bytes().any(|b| b == b' ' || b == b'\t') {
                 return Err(ParseError::Uri("whitespace in URI"));
@@ -287,7 +287,7 @@ impl SipUri {
             out.push(':');
             out.push_str(decimal(p.into(), &mut [0; 20]));
         }
-        push_params(out, &self.params);
+        out.push_str(self.params.as_str());
         if let Some(h) = &self.headers {
             out.push('?');
             out.push_str(h);
