@@ -10,9 +10,10 @@ use rand::Rng;
 
 use super::build::{self, ALLOW, Auth};
 use super::transaction::{T1, T2, T4, TIMEOUT};
+use super::ctx::Token;
 use super::{CallId, CommandError, Ctx, Event, Media, Outcome};
 use crate::sip::{
-    Headers, Host, Method, NameAddr, Request, Response, SipUri, StatusCode, Uri, name, sdp,
+    Headers, Host, Method, NameAddr, Request, Response, SipUri, StatusCode, Uri, Via, name, sdp,
 };
 
 /// The longest a call may stay undecided, whatever its Expires says, so a
@@ -84,7 +85,8 @@ struct Bye {
 /// A message resent on a doubling schedule capped at T2 (§17.1.2.2, §17.2.1).
 #[derive(Debug)]
 struct Resend {
-    data: Vec<u8>,
+    /// What goes again; `None`: the last response (kept there once).
+    data: Option<Vec<u8>>,
     to: SocketAddr,
     interval: Duration,
 }
@@ -115,19 +117,28 @@ enum State {
     Ended,
 }
 
+/// A lingering call's names, copied from the INVITE before its headers
+/// go.
+struct Ids {
+    call_id: String,
+    remote_tag: Option<String>,
+    invite_branch: String,
+}
+
 pub(crate) struct Call {
     pub id: CallId,
     invite: Request,
     /// Where the INVITE came from; responses go back there (symmetric, as
     /// the Box sends from its SIP port).
     source: SocketAddr,
-    pub call_id: String,
-    pub local_tag: String,
-    pub remote_tag: Option<String>,
-    invite_branch: String,
+    pub local_tag: Token,
+    /// What names the call once its INVITE's headers are dropped (see
+    /// [`Call::end`]); until then they are read from the INVITE, whose
+    /// parse keeps them.
+    lingering: Option<Ids>,
     invite_cseq: u32,
-    /// RFC 3261 §12.1.1: the remote target and route set of the dialog.
-    remote_target: Option<SipUri>,
+    /// RFC 3261 §12.1.1: the route set of the dialog; its remote target is
+    /// the INVITE's Contact (never refreshed: a re-INVITE keeps the session).
     route_set: Vec<NameAddr>,
     local_cseq: u32,
     /// What an INVITE retransmission gets again; `None` before anything
@@ -152,17 +163,14 @@ impl Call {
     pub fn new(
         now: Instant,
         id: CallId,
-        local_tag: String,
+        local_tag: Token,
         source: SocketAddr,
         invite: Request,
     ) -> Result<Call, crate::sip::ParseError> {
         let cseq = invite.headers.cseq()?;
-        let via = invite.headers.top_via()?;
-        let from = invite.headers.from()?;
-        let remote_target = invite
-            .headers
-            .first_contact()?
-            .and_then(|c| c.uri.as_sip().cloned());
+        invite.headers.top_via()?;
+        invite.headers.from()?;
+        invite.headers.first_contact()?;
         // RFC 3261 §12.1.1: the UAS route set is the Record-Route list in order.
         let route_set = invite.headers.name_addrs("Record-Route")?;
         let mut timers = TimerTable::default();
@@ -172,12 +180,9 @@ impl Call {
         timers.set(Timer::Expiry, now + ring_for);
         Ok(Call {
             id,
-            call_id: invite.headers.call_id().unwrap_or_default().to_owned(),
             local_tag,
-            remote_tag: from.tag().map(str::to_owned),
-            invite_branch: via.branch().unwrap_or_default().to_owned(),
+            lingering: None,
             invite_cseq: cseq.seq,
-            remote_target,
             route_set,
             local_cseq: cseq.seq,
             last_response: None,
@@ -196,16 +201,41 @@ impl Call {
         })
     }
 
+    /// The Call-ID (RFC 3261 §8.1.1.4).
+    pub fn call_id(&self) -> &str {
+        match &self.lingering {
+            Some(ids) => &ids.call_id,
+            None => self.invite.headers.call_id().unwrap_or_default(),
+        }
+    }
+
+    /// The caller's From tag (RFC 3261 §12.1.1: the dialog's remote tag).
+    pub fn remote_tag(&self) -> Option<&str> {
+        match &self.lingering {
+            Some(ids) => ids.remote_tag.as_deref(),
+            None => self.invite.headers.from().ok().and_then(NameAddr::tag),
+        }
+    }
+
+    /// The INVITE's branch (RFC 3261 §17.2.3: what its retransmissions carry).
+    fn invite_branch(&self) -> &str {
+        let branch = match &self.lingering {
+            Some(ids) => Some(ids.invite_branch.as_str()),
+            None => self.invite.headers.top_via().ok().and_then(Via::branch),
+        };
+        branch.unwrap_or_default()
+    }
+
     /// Whether an in-dialog request (or the INVITE's own retransmission)
     /// belongs to this call.
     pub fn matches_dialog(&self, to_tag: Option<&str>, from_tag: Option<&str>) -> bool {
-        from_tag == self.remote_tag.as_deref() && to_tag.is_none_or(|t| t == self.local_tag)
+        from_tag == self.remote_tag() && to_tag.is_none_or(|t| t == self.local_tag.as_str())
     }
 
     /// RFC 3261 §17.2.3: same top Via branch and CSeq number as our INVITE.
     pub fn is_same_invite(&self, branch: &str, req: &Request) -> bool {
         let same_cseq = req.headers.cseq().is_ok_and(|c| c.seq == self.invite_cseq);
-        same_cseq && branch == self.invite_branch
+        same_cseq && branch == self.invite_branch()
     }
 
     pub fn deadline(&self) -> Option<Instant> {
@@ -247,18 +277,22 @@ impl Call {
         // From now on only the keys that match retransmissions and the last
         // response are needed: at hundreds of calls a second, thousands of
         // calls linger at once, so drop the rest (the INVITE, SDP, routes).
+        self.lingering = Some(Ids {
+            call_id: self.call_id().to_owned(),
+            remote_tag: self.remote_tag().map(str::to_owned),
+            invite_branch: self.invite_branch().to_owned(),
+        });
         self.invite.headers = Headers::new();
         self.invite.body = Vec::new();
         self.answer_sdp = Vec::new();
         self.bye = None;
         self.route_set = Vec::new();
-        self.remote_target = None;
     }
 
     /// A response to `req` (our INVITE or a re-INVITE in the dialog) with
     /// our tag, and Contact, Allow and the SDP answer where they belong.
     fn response_to(&self, ctx: &Ctx, req: &Request, status: StatusCode) -> Vec<u8> {
-        let mut w = build::response(req, status, Some(&self.local_tag), &ctx.cfg.user_agent);
+        let mut w = build::response(req, status, Some(self.local_tag.as_str()), &ctx.cfg.user_agent);
         if status != StatusCode::TRYING && status.0 < 300 {
             // RFC 3261 §12.1.1: a response that establishes the dialog
             // copies the Record-Route values in order.
@@ -278,23 +312,22 @@ impl Call {
         w.finish(body)
     }
 
-    fn respond(&mut self, ctx: &mut Ctx, status: StatusCode) -> Vec<u8> {
+    fn respond(&mut self, ctx: &mut Ctx, status: StatusCode) {
         let data = self.response_to(ctx, &self.invite, status);
         ctx.send(self.source, data.clone());
-        self.last_response = Some(data.clone());
-        data
+        self.last_response = Some(data);
     }
 
     /// Sends a final response and resends it (timer G) until the ACK or
     /// timer H (RFC 3261 §17.2.1).
     fn respond_final(&mut self, ctx: &mut Ctx, now: Instant, status: StatusCode) {
-        let data = self.respond(ctx, status);
-        self.start_resending(now, data, self.source);
+        self.respond(ctx, status);
+        self.start_resending(now, None, self.source);
         self.timers.stop(Timer::Expiry);
         self.timers.stop(Timer::Reject);
     }
 
-    fn start_resending(&mut self, now: Instant, data: Vec<u8>, to: SocketAddr) {
+    fn start_resending(&mut self, now: Instant, data: Option<Vec<u8>>, to: SocketAddr) {
         self.resend = Some(Resend {
             data,
             to,
@@ -535,7 +568,7 @@ impl Call {
             _ => self.make_bye(ctx, auth),
         };
         ctx.send(bye.dest, bye.data.clone());
-        self.start_resending(now, bye.data, bye.dest);
+        self.start_resending(now, Some(bye.data), bye.dest);
         self.state = State::Terminating {
             branch: bye.branch,
             auth_tried: auth.is_some(),
@@ -548,18 +581,20 @@ impl Call {
     fn make_bye(&mut self, ctx: &mut Ctx, auth: Option<&Auth>) -> Bye {
         self.local_cseq += 1;
         let branch = ctx.branch();
-        let target = self.remote_target.clone().unwrap_or_else(|| {
-            match self.invite.headers.from().map(|f| &f.uri) {
-                Ok(Uri::Sip(u)) => u.clone(),
-                _ => SipUri::new(Host::Ip(self.source.ip()), Some(self.source.port())),
-            }
-        });
+        // RFC 3261 §12.1.1: the remote target is the INVITE's Contact.
+        let h = &self.invite.headers;
+        let target = [h.first_contact().ok().flatten(), h.from().ok()]
+            .into_iter()
+            .flatten()
+            .find_map(|n| n.uri.as_sip())
+            .cloned()
+            .unwrap_or_else(|| SipUri::new(Host::Ip(self.source.ip()), Some(self.source.port())));
         let to = self.invite.headers.get(name::TO).unwrap_or_default();
         let tagged = self.invite.headers.to().is_ok_and(|n| n.tag().is_some());
         let from = if tagged {
             to.to_owned()
         } else {
-            build::with_tag(to, &self.local_tag)
+            build::with_tag(to, self.local_tag.as_str())
         };
         let mut req = build::request(
             ctx,
@@ -569,7 +604,7 @@ impl Call {
                 branch: &branch,
                 from: &from,
                 to: self.invite.headers.get(name::FROM).unwrap_or_default(),
-                call_id: &self.call_id,
+                call_id: self.call_id(),
                 cseq: self.local_cseq,
                 route: &self.route_set,
             },
@@ -668,8 +703,10 @@ impl Call {
                     self.reject_now(ctx, now, s, false);
                 }
                 (Timer::Resend, _) => {
-                    if let Some(r) = &mut self.resend {
-                        ctx.send(r.to, r.data.clone());
+                    if let Some(r) = &mut self.resend
+                        && let Some(data) = r.data.as_ref().or(self.last_response.as_ref())
+                    {
+                        ctx.send(r.to, data.clone());
                         r.interval = (r.interval * 2).min(T2);
                         self.timers.set(Timer::Resend, now + r.interval);
                     }

@@ -11,6 +11,26 @@ use rand::{Rng, SeedableRng};
 use super::{CallId, Config, Event, Output, Queued};
 use crate::sip::{self, Host};
 
+const HEX: &[u8; 16] = b"0123456789ABCDEF";
+
+/// A tag of ours: 16 hex digits, kept inline (a call's tag costs no
+/// allocation).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Token([u8; 16]);
+
+impl Token {
+    pub fn as_str(&self) -> &str {
+        // Only ASCII hex digits are ever stored.
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
+impl std::fmt::Debug for Token {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Shared context the state machines write to.
 pub(crate) struct Ctx {
     pub cfg: Config,
@@ -54,28 +74,18 @@ impl Ctx {
     }
 
     /// 16 random hex digits: tags and the unique part of branches.
-    pub fn token(&mut self) -> String {
-        let mut s = String::with_capacity(23);
-        self.push_token(&mut s);
-        s
+    pub fn token(&mut self) -> Token {
+        let v = self.rng.random::<u64>();
+        Token(std::array::from_fn(|i| HEX[(v >> ((15 - i) * 4)) as usize & 15]))
     }
 
     pub fn branch(&mut self) -> String {
         let mut s = String::with_capacity(23);
         s.push_str(sip::header::BRANCH_COOKIE);
-        self.push_token(&mut s);
+        s.push_str(self.token().as_str());
         s
     }
 
-    fn push_token(&mut self, s: &mut String) {
-        const HEX: &[u8; 16] = b"0123456789ABCDEF";
-        let v = self.rng.random::<u64>();
-        s.extend(
-            (0..16)
-                .rev()
-                .map(|i| HEX[(v >> (i * 4)) as usize & 15] as char),
-        );
-    }
 
     pub(super) fn trace(to: SocketAddr, data: &[u8]) {
         tracing::trace!(target: "minisip4fb::wire", "send to {to}:\n{}", sip::redacted(data));

@@ -336,11 +336,8 @@ impl Agent {
             if let Some(t) = c.scheduled.take() {
                 self.schedule.remove(&(t, id));
             }
-            self.dialogs.remove(dialog_key(
-                &mut self.key,
-                &c.call_id,
-                c.remote_tag.as_deref(),
-            ));
+            self.dialogs
+                .remove(dialog_key(&mut self.key, c.call_id(), c.remote_tag()));
             self.calls.remove(&id);
         }
     }
@@ -578,7 +575,7 @@ impl Agent {
         extra: &[(&str, &str)],
     ) {
         let tag = self.ctx.token();
-        self.respond_tagged(from, req, status, &tag, extra);
+        self.respond_tagged(from, req, status, tag.as_str(), extra);
     }
 
     /// Answers a non-INVITE request and remembers the answer for its
@@ -678,8 +675,8 @@ impl Agent {
                     .filter(|c| c.is_same_invite(branch, &req))
                 {
                     Some(c) => {
-                        let (id, tag) = (c.id, c.local_tag.clone());
-                        self.respond_tagged(from, &req, StatusCode::OK, &tag, &[]);
+                        let (id, tag) = (c.id, c.local_tag);
+                        self.respond_tagged(from, &req, StatusCode::OK, tag.as_str(), &[]);
                         // RFC 3326: "Reason: SIP;cause=200" — another phone answered.
                         let elsewhere = req
                             .headers
@@ -763,7 +760,7 @@ impl Agent {
         let tag = self.ctx.token();
         match Call::new(now, id, tag, from, req) {
             Ok(call) => {
-                let key = dialog_key(&mut self.key, &call.call_id, call.remote_tag.as_deref());
+                let key = dialog_key(&mut self.key, call.call_id(), call.remote_tag());
                 self.dialogs.insert(key.to_owned(), id);
                 self.calls.insert(id, call);
                 self.touch(id);

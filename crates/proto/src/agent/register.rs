@@ -111,12 +111,12 @@ impl Registration {
     pub fn new(ctx: &mut Ctx) -> Registration {
         let call_id = format!(
             "{}@{}",
-            ctx.token().to_lowercase(),
+            ctx.token().as_str().to_lowercase(),
             crate::sip::Host::Ip(ctx.cfg.contact.ip())
         );
         Registration {
             call_id,
-            from_tag: ctx.token(),
+            from_tag: ctx.token().as_str().to_owned(),
             cseq: 0,
             state: State::Idle,
             bound_until: None,

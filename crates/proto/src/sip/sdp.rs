@@ -128,14 +128,14 @@ pub enum Mode {
 /// An answer (or offer, when the INVITE had none). `addr` is our media
 /// address as SDP writes it: `IP4 192.168.178.20` (see [`address`]).
 pub fn answer(addr: &str, port: u16, session_id: u64, codecs: &[Codec], mode: Mode) -> Vec<u8> {
-    let mut b = [0; 20];
-    let id = decimal(session_id, &mut b).to_owned();
+    let (mut b, mut id_digits) = ([0; 20], [0; 20]);
+    let id = decimal(session_id, &mut id_digits);
     let mut s = String::with_capacity(200);
     for part in [
         "v=0\r\no=minisip4fb ",
-        &id,
+        id,
         " ",
-        &id,
+        id,
         " IN ",
         addr,
         "\r\ns=-\r\nc=IN ",
@@ -163,10 +163,10 @@ pub fn answer(addr: &str, port: u16, session_id: u64, codecs: &[Codec], mode: Mo
         s.push_str("/8000\r\n");
     }
     if let Some(pt) = event {
-        let pt = decimal(pt.into(), &mut b).to_owned();
-        s.push_str(&format!(
-            "a=rtpmap:{pt} telephone-event/8000\r\na=fmtp:{pt} 0-15\r\n"
-        ));
+        let pt = decimal(pt.into(), &mut b);
+        for part in ["a=rtpmap:", pt, " telephone-event/8000\r\na=fmtp:", pt, " 0-15\r\n"] {
+            s.push_str(part);
+        }
     }
     s.push_str(match mode {
         Mode::RecvOnly => "a=recvonly\r\n",
