@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 use rand::Rng;
 
 use super::build::{self, ALLOW, Auth};
-use super::transaction::{T1, T2, T4, TIMEOUT};
 use super::ctx::Token;
+use super::transaction::{T1, T2, T4, TIMEOUT};
 use super::{CallId, CommandError, Ctx, Event, Media, Outcome};
 use crate::sip::{
     Headers, Host, Method, NameAddr, Request, Response, SipUri, StatusCode, Uri, Via, name, sdp,
@@ -292,7 +292,12 @@ impl Call {
     /// A response to `req` (our INVITE or a re-INVITE in the dialog) with
     /// our tag, and Contact, Allow and the SDP answer where they belong.
     fn response_to(&self, ctx: &Ctx, req: &Request, status: StatusCode) -> Vec<u8> {
-        let mut w = build::response(req, status, Some(self.local_tag.as_str()), &ctx.cfg.user_agent);
+        let mut w = build::response(
+            req,
+            status,
+            Some(self.local_tag.as_str()),
+            &ctx.cfg.user_agent,
+        );
         if status != StatusCode::TRYING && status.0 < 300 {
             // RFC 3261 §12.1.1: a response that establishes the dialog
             // copies the Record-Route values in order.

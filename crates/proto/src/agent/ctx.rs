@@ -76,7 +76,9 @@ impl Ctx {
     /// 16 random hex digits: tags and the unique part of branches.
     pub fn token(&mut self) -> Token {
         let v = self.rng.random::<u64>();
-        Token(std::array::from_fn(|i| HEX[(v >> ((15 - i) * 4)) as usize & 15]))
+        Token(std::array::from_fn(|i| {
+            HEX[(v >> ((15 - i) * 4)) as usize & 15]
+        }))
     }
 
     pub fn branch(&mut self) -> String {
@@ -85,7 +87,6 @@ impl Ctx {
         s.push_str(self.token().as_str());
         s
     }
-
 
     pub(super) fn trace(to: SocketAddr, data: &[u8]) {
         tracing::trace!(target: "minisip4fb::wire", "send to {to}:\n{}", sip::redacted(data));

@@ -147,7 +147,9 @@ impl Via {
 
     /// `Some(None)` when `rport` is present without a value (RFC 3581).
     pub fn rport(&self) -> Option<Option<u16>> {
-        self.params.get("rport").map(|v| v.and_then(|v| v.parse().ok()))
+        self.params
+            .get("rport")
+            .map(|v| v.and_then(|v| v.parse().ok()))
     }
 
     /// Every Via of a comma list.

@@ -396,7 +396,10 @@ mod tests {
             is_token_char,
         )
         .unwrap();
-        assert_eq!(p.as_str(), ";tag=a1;lr;q=\"x;y\\\"z\";Branch=z9hG4bK;maddr=[fd00::1]");
+        assert_eq!(
+            p.as_str(),
+            ";tag=a1;lr;q=\"x;y\\\"z\";Branch=z9hG4bK;maddr=[fd00::1]"
+        );
         let pairs: Vec<_> = p.iter().collect();
         assert_eq!(
             pairs,

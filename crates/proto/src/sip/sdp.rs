@@ -164,7 +164,13 @@ pub fn answer(addr: &str, port: u16, session_id: u64, codecs: &[Codec], mode: Mo
     }
     if let Some(pt) = event {
         let pt = decimal(pt.into(), &mut b);
-        for part in ["a=rtpmap:", pt, " telephone-event/8000\r\na=fmtp:", pt, " 0-15\r\n"] {
+        for part in [
+            "a=rtpmap:",
+            pt,
+            " telephone-event/8000\r\na=fmtp:",
+            pt,
+            " 0-15\r\n",
+        ] {
             s.push_str(part);
         }
     }

@@ -8,9 +8,7 @@ use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::ParseError;
-use super::lex::{
-    Params, byte_class, decimal, find_byte, parse_params, rfind_byte, write_pushed,
-};
+use super::lex::{Params, byte_class, decimal, find_byte, parse_params, rfind_byte, write_pushed};
 
 /// Any URI that may appear in a SIP message.
 #[derive(Debug, Clone, PartialEq, Eq)]
