@@ -206,7 +206,11 @@ fn has_prefix(d: &str, home: &Home) -> bool {
 /// home region — its issues #29/#30), the trunk prefix `0` → the home
 /// country code, no prefix at all → a local number in the home area.
 pub fn internationalise(number: &str, home: &Home) -> Option<String> {
-    let d = digits(number);
+    internationalise_digits(&digits(number), home)
+}
+
+/// [`internationalise`] of what [`digits`] made of a number.
+fn internationalise_digits(d: &str, home: &Home) -> Option<String> {
     // Written piece by piece: this runs on the phone's turn for every
     // call, where the formatting machinery would be most of its code.
     let mut out = String::with_capacity(d.len() + 8);
@@ -224,7 +228,7 @@ pub fn internationalise(number: &str, home: &Home) -> Option<String> {
             Some(rest) => out.push_str(rest),
             None => {
                 out.push_str(home.area_code.as_deref().unwrap_or(""));
-                out.push_str(&d);
+                out.push_str(d);
             }
         }
     }
@@ -257,9 +261,9 @@ fn parse_intl(intl: &str) -> Option<PhoneNumber> {
 pub fn to_e164(number: &str, home: &Home) -> Option<String> {
     let d = digits(number);
     if has_prefix(&d, home) {
-        return internationalise(number, home);
+        return internationalise_digits(&d, home);
     }
-    let mut candidates = vec![internationalise(number, home)?];
+    let mut candidates = vec![internationalise_digits(&d, home)?];
     if let Some(area) = &home.area_code {
         let national = format!("+{}{d}", home.calling_code);
         if d.starts_with(area.as_str()) {
