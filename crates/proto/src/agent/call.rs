@@ -169,8 +169,8 @@ impl Call {
     ) -> Result<Call, crate::sip::ParseError> {
         let cseq = invite.headers.cseq()?;
         invite.headers.top_via()?;
-        invite.headers.from()?;
-        invite.headers.first_contact()?;
+        invite.headers.from_ref()?;
+        invite.headers.contact_ref()?;
         // RFC 3261 §12.1.1: the UAS route set is the Record-Route list in order.
         let route_set = invite.headers.name_addrs("Record-Route")?;
         let mut timers = TimerTable::default();
@@ -213,7 +213,7 @@ impl Call {
     pub fn remote_tag(&self) -> Option<&str> {
         match &self.lingering {
             Some(ids) => ids.remote_tag.as_deref(),
-            None => self.invite.headers.from().ok().and_then(NameAddr::tag),
+            None => self.invite.headers.from_ref().ok().and_then(|f| f.tag()),
         }
     }
 
@@ -588,14 +588,17 @@ impl Call {
         let branch = ctx.branch();
         // RFC 3261 §12.1.1: the remote target is the INVITE's Contact.
         let h = &self.invite.headers;
-        let target = [h.first_contact().ok().flatten(), h.from().ok()]
+        let target = [h.contact_ref().ok().flatten(), h.from_ref().ok()]
             .into_iter()
             .flatten()
-            .find_map(|n| n.uri.as_sip())
-            .cloned()
+            .find_map(|n| n.uri.as_sip().map(|u| u.into_owned()))
             .unwrap_or_else(|| SipUri::new(Host::Ip(self.source.ip()), Some(self.source.port())));
         let to = self.invite.headers.get(name::TO).unwrap_or_default();
-        let tagged = self.invite.headers.to().is_ok_and(|n| n.tag().is_some());
+        let tagged = self
+            .invite
+            .headers
+            .to_ref()
+            .is_ok_and(|n| n.tag().is_some());
         let from = if tagged {
             to.to_owned()
         } else {

@@ -2,7 +2,7 @@
 //! number in national format, internal callers are `**6xx`, CLIR has no
 //! user part or `anonymous`; P-Called-Party-ID names the dialled number).
 
-use crate::sip::{Host, NameAddr, Request, Uri, name};
+use crate::sip::{HostRef, NameAddrRef, Request, UriRef, name};
 
 /// The caller of an incoming call.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,19 +25,20 @@ impl CallerId {
     /// Privacy, P-Called-Party-ID).
     pub fn from_request(req: &Request) -> CallerId {
         let raw_from = req.headers.get(name::FROM).unwrap_or_default().to_owned();
-        let from = req.headers.from().ok();
-        let user_of = |na: &NameAddr| match &na.uri {
-            Uri::Sip(u) => u.user_unescaped(),
+        let from = req.headers.from_ref().ok();
+        let user_of = |na: NameAddrRef| match na.uri {
+            UriRef::Sip(u) => u.user_unescaped(),
             // tel:+4930… (RFC 3966) carries the number itself.
-            Uri::Absolute(s) => s
+            UriRef::Absolute(s) => s
                 .strip_prefix("tel:")
                 .map(|n| n.split(';').next().unwrap_or(n).to_owned()),
         };
         let number = from.and_then(user_of);
-        let display_name = from.and_then(NameAddr::display_name);
-        let host_anonymous = from.and_then(|f| f.uri.as_sip()).is_some_and(
-            |u| matches!(&u.host, Host::Name(h) if h.eq_ignore_ascii_case("anonymous.invalid")),
-        );
+        let display_name = from.and_then(|f| f.display_name());
+        let host_anonymous = from.is_some_and(|f| {
+            matches!(f.uri, UriRef::Sip(u)
+                if matches!(u.host, HostRef::Name(h) if h.eq_ignore_ascii_case("anonymous.invalid")))
+        });
         let anonymous = host_anonymous
             || match number.as_deref() {
                 None | Some("") => true,
@@ -48,7 +49,7 @@ impl CallerId {
             .called_party()
             .ok()
             .flatten()
-            .or_else(|| req.headers.to().ok())
+            .or_else(|| req.headers.to_ref().ok())
             .and_then(user_of);
         CallerId {
             number: if anonymous { None } else { number },

@@ -6,11 +6,11 @@ use std::fmt;
 
 use super::ParseError;
 use super::lex::{
-    Params, find_byte, find_ws_or_semi, is_token, is_token_char, is_ws, list_elements,
-    parse_bounded, parse_params, quoted_len, trim_ws, trim_ws_start, unquote,
+    Params, ParamsRef, check_params, find_byte, find_ws_or_semi, is_token, is_token_char, is_ws,
+    list_elements, parse_bounded, parse_params, quoted_len, trim_ws, trim_ws_start, unquote,
 };
 use super::method::Method;
-use super::uri::{Host, Uri, parse_port, parse_uri};
+use super::uri::{Host, Uri, UriRef, parse_port, parse_uri_ref};
 
 /// `name-addr / addr-spec` followed by header parameters: the value of
 /// From, To, Contact, Route, Record-Route, P-Called-Party-ID.
@@ -59,6 +59,25 @@ impl NameAddr {
 
     /// Parses `name-addr / addr-spec` with header parameters (RFC 3261 §20.10).
     pub fn parse(s: &str) -> Result<NameAddr, ParseError> {
+        NameAddrRef::parse(s).map(NameAddrRef::into_owned)
+    }
+}
+
+/// A name-addr as received (From, To, Contact…): read where it is, without
+/// a copy. The agent reads the headers of every datagram this way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NameAddrRef<'a> {
+    /// The display name as sent (a token sequence, or a quoted-string with quotes).
+    pub display: Option<&'a str>,
+    /// The address.
+    pub uri: UriRef<'a>,
+    /// Header parameters (`;tag=…`).
+    pub params: ParamsRef<'a>,
+}
+
+impl<'a> NameAddrRef<'a> {
+    /// Parses `name-addr / addr-spec` with header parameters (RFC 3261 §20.10).
+    pub fn parse(s: &'a str) -> Result<NameAddrRef<'a>, ParseError> {
         let s = trim_ws(s);
         let lt = if s.starts_with('"') {
             let n = quoted_len(s)?;
@@ -80,10 +99,10 @@ impl NameAddr {
                     "URI with '?' or ',' must be enclosed in <>",
                 ));
             }
-            return Ok(NameAddr {
+            return Ok(NameAddrRef {
                 display: None,
-                uri: parse_uri(uri_str)?,
-                params: parse_params(&s[end..], is_token_char)?,
+                uri: parse_uri_ref(uri_str)?,
+                params: check_params(&s[end..], is_token_char)?,
             });
         };
         if let Some(d) = display
@@ -100,11 +119,35 @@ impl NameAddr {
         if uri_str.starts_with([' ', '\t']) || uri_str.ends_with([' ', '\t']) {
             return Err(ParseError::Header("whitespace inside <URI>"));
         }
-        Ok(NameAddr {
-            display: display.map(str::to_owned),
-            uri: parse_uri(uri_str)?,
-            params: parse_params(&rest[gt + 1..], is_token_char)?,
+        Ok(NameAddrRef {
+            display,
+            uri: parse_uri_ref(uri_str)?,
+            params: check_params(&rest[gt + 1..], is_token_char)?,
         })
+    }
+
+    /// A copy.
+    pub fn into_owned(self) -> NameAddr {
+        NameAddr {
+            display: self.display.map(str::to_owned),
+            uri: self.uri.into_owned(),
+            params: self.params.into_owned(),
+        }
+    }
+
+    /// The display name without quotes and escapes.
+    pub fn display_name(&self) -> Option<String> {
+        self.display.map(unquote).filter(|d| !d.is_empty())
+    }
+
+    /// A header parameter: `Some(None)` when present without a value.
+    pub fn param(&self, name: &str) -> Option<Option<&'a str>> {
+        self.params.get(name)
+    }
+
+    /// `;tag=` (RFC 3261 §19.3), which names a dialog's end.
+    pub fn tag(&self) -> Option<&'a str> {
+        self.param("tag").flatten()
     }
 }
 

@@ -29,24 +29,7 @@ impl Params {
 
     /// (name, value) pairs in order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, Option<&str>)> {
-        let mut rest = self.0.as_str();
-        std::iter::from_fn(move || {
-            // Every parameter starts with ';'; a quoted value may hold one.
-            let body = rest.strip_prefix(';')?;
-            let name_end = body.find([';', '=']).unwrap_or(body.len());
-            let (name, after) = body.split_at(name_end);
-            let Some(v) = after.strip_prefix('=') else {
-                rest = after;
-                return Some((name, None));
-            };
-            let len = if v.starts_with('"') {
-                quoted_len(v).unwrap_or(v.len())
-            } else {
-                v.find(';').unwrap_or(v.len())
-            };
-            rest = &v[len..];
-            Some((name, Some(&v[..len])))
-        })
+        ParamsRef(&self.0).iter()
     }
 
     /// Appends `;name[=value]`. The name must be a token and the value a
@@ -173,26 +156,75 @@ pub(crate) fn write_pushed(
     f.write_str(&s)
 }
 
-/// Parses `;a=b;c…` (the input starts with `;`). `SEMI` and `EQUAL` may be
-/// surrounded by whitespace (RFC 3261 §25.1); values may be quoted strings.
-pub(crate) fn parse_params(s: &str, valid: fn(u8) -> bool) -> Result<Params, ParseError> {
-    let mut rest = trim_ws_start(s);
-    if rest.is_empty() {
-        return Ok(Params::new());
+/// Parameters as received, checked by the parser: read where they are,
+/// without a copy (the borrowed views of a header, [`crate::sip::NameAddrRef`]).
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
+pub struct ParamsRef<'a>(&'a str);
+
+impl<'a> ParamsRef<'a> {
+    /// The parameter `name` (case-insensitive): `Some(None)` when present
+    /// without a value.
+    pub fn get(&self, name: &str) -> Option<Option<&'a str>> {
+        self.iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
     }
-    let mut out = Params(String::with_capacity(rest.len()));
+
+    /// (name, value) pairs in order. The text was checked
+    /// ([`check_params`]), so this only splits it: at `;` outside quoted
+    /// values, the name before `=`, whitespace around both dropped.
+    pub fn iter(&self) -> impl Iterator<Item = (&'a str, Option<&'a str>)> + use<'a> {
+        let mut rest = self.0;
+        std::iter::from_fn(move || {
+            let body = trim_ws_start(trim_ws_start(rest).strip_prefix(';')?);
+            let end = find_ws_or_semi(body).unwrap_or(body.len());
+            let end = find_byte(&body[..end], b'=').unwrap_or(end);
+            let (name, after) = (&body[..end], trim_ws_start(&body[end..]));
+            let Some(v) = after.strip_prefix('=').map(trim_ws_start) else {
+                rest = after;
+                return Some((name, None));
+            };
+            let len = if v.starts_with('"') {
+                quoted_len(v).unwrap_or(v.len())
+            } else {
+                find_ws_or_semi(v).unwrap_or(v.len())
+            };
+            rest = &v[len..];
+            Some((name, Some(&v[..len])))
+        })
+    }
+
+    /// A copy, as one string without the whitespace.
+    pub fn into_owned(self) -> Params {
+        let mut out = Params(String::with_capacity(self.0.len()));
+        for (n, v) in self.iter() {
+            out.push(n, v);
+        }
+        out
+    }
+}
+
+impl fmt::Debug for ParamsRef<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
+}
+
+/// Checks `;a=b;c…` (the input starts with `;`). `SEMI` and `EQUAL` may be
+/// surrounded by whitespace (RFC 3261 §25.1); values may be quoted strings.
+pub(crate) fn check_params(s: &str, valid: fn(u8) -> bool) -> Result<ParamsRef<'_>, ParseError> {
+    let mut rest = trim_ws_start(s);
     while !rest.is_empty() {
         rest = trim_ws_start(
             rest.strip_prefix(';')
                 .ok_or(ParseError::Header("expected ';' before parameter"))?,
         );
         let end = rest.bytes().position(|b| !valid(b)).unwrap_or(rest.len());
-        let name = &rest[..end];
-        if name.is_empty() {
+        if end == 0 {
             return Err(ParseError::Header("empty parameter"));
         }
         rest = trim_ws_start(&rest[end..]);
-        let value = if let Some(r) = rest.strip_prefix('=') {
+        if let Some(r) = rest.strip_prefix('=') {
             let r = trim_ws_start(r);
             let (v, after) = if r.starts_with('"') {
                 let n = quoted_len(r)?;
@@ -210,13 +242,14 @@ pub(crate) fn parse_params(s: &str, valid: fn(u8) -> bool) -> Result<Params, Par
                 return Err(ParseError::Header("empty parameter value"));
             }
             rest = trim_ws_start(after);
-            Some(v)
-        } else {
-            None
-        };
-        out.push(name, value);
+        }
     }
-    Ok(out)
+    Ok(ParamsRef(s))
+}
+
+/// [`check_params`], kept as one string.
+pub(crate) fn parse_params(s: &str, valid: fn(u8) -> bool) -> Result<Params, ParseError> {
+    Ok(check_params(s, valid)?.into_owned())
 }
 
 /// Length in bytes of the quoted-string at the start of `s`, quotes included.

@@ -4,7 +4,7 @@
 use std::cell::OnceCell;
 
 use super::ParseError;
-use super::header::{CSeq, NameAddr, Via};
+use super::header::{CSeq, NameAddr, NameAddrRef, Via};
 use super::lex::{decimal, parse_delta_seconds};
 use super::method::Method;
 use super::name;
@@ -37,19 +37,6 @@ struct Parsed {
     cseq: OnceCell<Result<CSeq, ParseError>>,
     /// The first Contact element (`None`: no Contact, or only `*`).
     contact: OnceCell<Result<Option<NameAddr>, ParseError>>,
-    /// The first P-Called-Party-ID: the number the caller dialled.
-    called: OnceCell<Result<Option<NameAddr>, ParseError>>,
-}
-
-/// What the parser parsed while validating: the first of each.
-#[derive(Default)]
-pub(crate) struct Kept {
-    pub from: Option<NameAddr>,
-    pub to: Option<NameAddr>,
-    pub top_via: Option<Via>,
-    pub cseq: Option<CSeq>,
-    pub contact: Option<NameAddr>,
-    pub called: Option<NameAddr>,
 }
 
 /// The cached value, parsed on first use.
@@ -221,38 +208,48 @@ impl Headers {
         })
     }
 
-    /// Keeps what the parser already parsed while validating.
-    pub(crate) fn set_parsed(&mut self, kept: Kept) {
+    /// Keeps the top Via and the CSeq the parser parsed while validating:
+    /// every transaction reads them.
+    pub(crate) fn set_parsed(&mut self, top_via: Option<Via>, cseq: Option<CSeq>) {
         fn filled<T>(v: Option<T>) -> OnceCell<Result<T, ParseError>> {
             v.map(|v| OnceCell::from(Ok(v))).unwrap_or_default()
         }
-        self.parsed = Parsed {
-            from: filled(kept.from),
-            to: filled(kept.to),
-            top_via: filled(kept.top_via),
-            cseq: filled(kept.cseq),
-            // A message without a Contact parsed, too: no Contact.
-            contact: OnceCell::from(Ok(kept.contact)),
-            called: OnceCell::from(Ok(kept.called)),
-        };
+        self.parsed.top_via = filled(top_via);
+        self.parsed.cseq = filled(cseq);
     }
 
-    /// The first P-Called-Party-ID (RFC 3455 §4.2), parsed once: which of
-    /// the household's numbers was called.
-    pub fn called_party(&self) -> Result<Option<&NameAddr>, ParseError> {
-        cached(&self.parsed.called, || {
-            self.get(name::P_CALLED_PARTY_ID)
-                .map(NameAddr::parse)
-                .transpose()
-        })
-        .map(Option::as_ref)
+    /// From, read where it is: no copy (the agent's way on every datagram).
+    pub fn from_ref(&self) -> Result<NameAddrRef<'_>, ParseError> {
+        NameAddrRef::parse(self.get(name::FROM).ok_or(ParseError::Missing("From"))?)
     }
 
-    /// The first Contact element, parsed once: the remote target of a
-    /// dialog (RFC 3261 §12.1.1).
+    /// To, read where it is.
+    pub fn to_ref(&self) -> Result<NameAddrRef<'_>, ParseError> {
+        NameAddrRef::parse(self.get(name::TO).ok_or(ParseError::Missing("To"))?)
+    }
+
+    /// The first Contact element, read where it is: the remote target of
+    /// a dialog (RFC 3261 §12.1.1). `None`: no Contact, or only `*`.
+    pub fn contact_ref(&self) -> Result<Option<NameAddrRef<'_>>, ParseError> {
+        let first = self
+            .get_all(name::CONTACT)
+            .filter(|v| v.trim() != "*")
+            .find_map(|v| super::lex::list_elements(v).next());
+        first.map(|e| NameAddrRef::parse(e?)).transpose()
+    }
+
+    /// The first P-Called-Party-ID (RFC 3455 §4.2), read where it is: which
+    /// of the household's numbers was called.
+    pub fn called_party(&self) -> Result<Option<NameAddrRef<'_>>, ParseError> {
+        self.get(name::P_CALLED_PARTY_ID)
+            .map(NameAddrRef::parse)
+            .transpose()
+    }
+
+    /// The first Contact element, parsed once.
     pub fn first_contact(&self) -> Result<Option<&NameAddr>, ParseError> {
         cached(&self.parsed.contact, || {
-            Ok(self.name_addrs(name::CONTACT)?.into_iter().next())
+            Ok(self.contact_ref()?.map(NameAddrRef::into_owned))
         })
         .map(Option::as_ref)
     }

@@ -13,14 +13,14 @@ pub mod sdp;
 pub mod status;
 pub mod uri;
 
-pub use header::{CSeq, NameAddr, Via};
-pub use lex::Params;
+pub use header::{CSeq, NameAddr, NameAddrRef, Via};
+pub use lex::{Params, ParamsRef};
 pub use message::{Headers, Message, Request, Response, redacted};
 pub use method::Method;
 pub use name::HeaderName;
 pub use parse::parse;
 pub use status::StatusCode;
-pub use uri::{Host, SipUri, Uri};
+pub use uri::{Host, HostRef, SipUri, SipUriRef, Uri, UriRef};
 
 /// Why bytes are not a SIP message.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -7,11 +7,11 @@
 //! Via, From, To, CSeq, Contact and scalar values.
 
 use super::ParseError;
-use super::header::{CSeq, NameAddr, Via};
+use super::header::{CSeq, NameAddrRef, Via};
 use super::lex::{
     is_token, is_valid_date, list_elements, parse_bounded, parse_delta_seconds, trim_ws,
 };
-use super::message::{Headers, Kept, Message, Request, Response};
+use super::message::{Headers, Message, Request, Response};
 use super::method::Method;
 use super::name;
 use super::name::canonical_name;
@@ -114,30 +114,18 @@ pub fn parse(data: &[u8]) -> Result<Message, ParseError> {
     // Checked once the values are whole (folded lines joined).
     let mut length: Option<usize> = None;
     let mut lengths_disagree = false;
-    // The first From, To, Via element and CSeq are kept: every transaction
-    // reads them again.
-    let mut kept = Kept::default();
+    // The first Via element and the CSeq are kept: every transaction reads
+    // them again. Name-addrs are only checked here, with no copy: the
+    // agent reads them where they are (`Headers::from_ref`…).
+    let (mut top_via, mut cseq) = (None, None);
     for (name, value) in headers.iter() {
         if name == "CSeq" {
             let c = CSeq::parse(value)?;
-            kept.cseq.get_or_insert(c);
-        } else if name == "From" || name == "To" || name == "P-Called-Party-ID" {
-            let na = NameAddr::parse(value)?;
-            match name {
-                "From" => kept.from.get_or_insert(na),
-                "To" => kept.to.get_or_insert(na),
-                _ => kept.called.get_or_insert(na),
-            };
-        } else if name == "Contact" && value != "*" {
-            // Kept like From and To: a dialog's remote target.
-            for e in list_elements(value) {
-                let na = name_addr_element(e?)?;
-                kept.contact.get_or_insert(na);
-            }
+            cseq.get_or_insert(c);
         } else if name == "Via" {
             for e in list_elements(value) {
                 let v = Via::parse(e?)?;
-                kept.top_via.get_or_insert(v);
+                top_via.get_or_insert(v);
             }
         } else if name == "Content-Length" {
             let n = parse_bounded(value, MAX_MESSAGE as u64)
@@ -154,8 +142,8 @@ pub fn parse(data: &[u8]) -> Result<Message, ParseError> {
         headers.remove(name::CONTENT_LENGTH);
     }
     headers.set_conflicting_lengths(lengths_disagree);
-    let cseq_method = kept.cseq.as_ref().map(|c: &CSeq| c.method.clone());
-    headers.set_parsed(kept);
+    let cseq_method = cseq.as_ref().map(|c: &CSeq| c.method.clone());
+    headers.set_parsed(top_via, cseq);
     let body = match length {
         // RFC 4475 §3.3.9: conflicting lengths cannot frame; keep it all
         // and let the layer above answer 400.
@@ -240,8 +228,8 @@ pub fn parse_request_uri(s: &str) -> Uri {
 }
 
 /// One element of a Contact, Route or Record-Route list.
-fn name_addr_element(e: &str) -> Result<NameAddr, ParseError> {
-    let na = NameAddr::parse(e)?;
+fn name_addr_element(e: &str) -> Result<NameAddrRef<'_>, ParseError> {
+    let na = NameAddrRef::parse(e)?;
     if let Some(Some(exp)) = na.param("expires")
         && parse_delta_seconds(exp).is_none()
     {
@@ -253,8 +241,9 @@ fn name_addr_element(e: &str) -> Result<NameAddr, ParseError> {
 /// Syntax checks for the headers whose shape the layers above rely on.
 fn validate(name: &str, value: &str) -> Result<(), ParseError> {
     match name {
+        "From" | "To" | "P-Called-Party-ID" => NameAddrRef::parse(value).map(drop),
         "Contact" if value == "*" => Ok(()),
-        "Route" | "Record-Route" => {
+        "Contact" | "Route" | "Record-Route" => {
             for e in list_elements(value) {
                 name_addr_element(e?)?;
             }
@@ -327,6 +316,39 @@ l: 3\r\n\r\nabcdef";
             copy.push("X-Other", "1");
             assert_eq!(copy.first_contact().unwrap(), later.as_ref(), "{contacts}");
         }
+    }
+
+    #[test]
+    fn the_views_read_what_a_copy_holds() {
+        let msg = "INVITE sip:620@10.0.0.9 SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.1;branch=z9hG4bK1\r\n\
+                   From: \"M\\\"u\" <sip:%30301@fritz.box;user=phone> ; tag = a1 ;x=\"p;q\"\r\n\
+                   To: sip:620@[fd00::2]:5062;tag=b2\r\nCall-ID: c\r\nCSeq: 1 INVITE\r\n\
+                   Contact: *\r\nContact: <tel:+4930>;expires=60, <sip:e@10.0.0.5>\r\n\
+                   P-Called-Party-ID: <sip:0301111111@fritz.box>\r\n\r\n";
+        let Message::Request(r) = parse(msg.as_bytes()).unwrap() else {
+            panic!()
+        };
+        let h = &r.headers;
+        let (from, to) = (h.from_ref().unwrap(), h.to_ref().unwrap());
+        assert_eq!(from.into_owned(), *h.from().unwrap());
+        assert_eq!(to.into_owned(), *h.to().unwrap());
+        assert_eq!(
+            (from.tag(), from.param("X")),
+            (Some("a1"), Some(Some("\"p;q\"")))
+        );
+        assert_eq!(from.display_name().as_deref(), Some("M\"u"));
+        let user = from.uri.as_sip().unwrap().user_unescaped();
+        assert_eq!(user.as_deref(), Some("0301"));
+        assert_eq!(
+            from.uri.as_sip().unwrap().host,
+            crate::sip::HostRef::Name("fritz.box")
+        );
+        assert_eq!(to.tag(), Some("b2"));
+        let contact = h.contact_ref().unwrap().unwrap();
+        assert_eq!(contact.into_owned(), *h.first_contact().unwrap().unwrap());
+        assert_eq!(contact.param("expires"), Some(Some("60")));
+        let called = h.called_party().unwrap().unwrap();
+        assert_eq!(called.uri.as_sip().unwrap().user, Some("0301111111"));
     }
 
     #[test]

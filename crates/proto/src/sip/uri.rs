@@ -8,7 +8,9 @@ use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::ParseError;
-use super::lex::{Params, byte_class, decimal, find_byte, parse_params, rfind_byte, write_pushed};
+use super::lex::{
+    Params, ParamsRef, byte_class, check_params, decimal, find_byte, rfind_byte, write_pushed,
+};
 
 /// Any URI that may appear in a SIP message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,30 +68,7 @@ impl Host {
 
     /// RFC 3261 §25.1 `host = hostname / IPv4address / IPv6reference`.
     pub fn parse(s: &str) -> Result<Host, ParseError> {
-        if let Some(inner) = s.strip_prefix('[') {
-            let inner = inner
-                .strip_suffix(']')
-                .ok_or(ParseError::Uri("unterminated IPv6 reference"))?;
-            return inner
-                .parse::<Ipv6Addr>()
-                .map(|a| Host::Ip(IpAddr::V6(a)))
-                .map_err(|_| ParseError::Uri("bad IPv6 address"));
-        }
-        if s.is_empty() {
-            return Err(ParseError::Uri("empty host"));
-        }
-        if s.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
-            return parse_ipv4(s)
-                .map(|a| Host::Ip(IpAddr::V4(a)))
-                .ok_or(ParseError::Uri("bad IPv4 address"));
-        }
-        if !s
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
-        {
-            return Err(ParseError::Uri("bad character in host name"));
-        }
-        Ok(Host::Name(s.to_owned()))
+        HostRef::parse(s).map(HostRef::into_owned)
     }
 
     /// Appends the host as written in a URI or Via: an IPv6 address in
@@ -109,6 +88,61 @@ impl Host {
                 use fmt::Write as _;
                 let _ = write!(out, "[{a}]");
             }
+        }
+    }
+}
+
+/// The host part as received: a name stays where it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HostRef<'a> {
+    /// A host name, as written.
+    Name(&'a str),
+    /// An IPv4 or IPv6 literal.
+    Ip(IpAddr),
+}
+
+impl<'a> HostRef<'a> {
+    /// RFC 3261 §25.1 `host = hostname / IPv4address / IPv6reference`.
+    pub fn parse(s: &'a str) -> Result<HostRef<'a>, ParseError> {
+        if let Some(inner) = s.strip_prefix('[') {
+            let inner = inner
+                .strip_suffix(']')
+                .ok_or(ParseError::Uri("unterminated IPv6 reference"))?;
+            return inner
+                .parse::<Ipv6Addr>()
+                .map(|a| HostRef::Ip(IpAddr::V6(a)))
+                .map_err(|_| ParseError::Uri("bad IPv6 address"));
+        }
+        if s.is_empty() {
+            return Err(ParseError::Uri("empty host"));
+        }
+        if s.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+            return parse_ipv4(s)
+                .map(|a| HostRef::Ip(IpAddr::V4(a)))
+                .ok_or(ParseError::Uri("bad IPv4 address"));
+        }
+        if !s
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+        {
+            return Err(ParseError::Uri("bad character in host name"));
+        }
+        Ok(HostRef::Name(s))
+    }
+
+    /// A copy.
+    pub fn into_owned(self) -> Host {
+        match self {
+            HostRef::Name(n) => Host::Name(n.to_owned()),
+            HostRef::Ip(ip) => Host::Ip(ip),
+        }
+    }
+
+    /// The address, for an IP literal.
+    pub fn ip(&self) -> Option<IpAddr> {
+        match self {
+            HostRef::Ip(ip) => Some(*ip),
+            HostRef::Name(_) => None,
         }
     }
 }
@@ -206,67 +240,7 @@ impl SipUri {
 
     /// Parses a `sip:`/`sips:` URI (RFC 3261 §19.1).
     pub fn parse(s: &str) -> Result<SipUri, ParseError> {
-        let (secure, rest) = if let Some(r) = strip_prefix_ci(s, "sips:") {
-            (true, r)
-        } else if let Some(r) = strip_prefix_ci(s, "sip:") {
-            (false, r)
-        } else {
-            return Err(ParseError::Uri("not a sip: URI"));
-        };
-        // '@' can only occur in the userinfo: params and headers exclude it.
-        let (userinfo, rest) = match find_byte(rest, b'@') {
-            Some(i) => (Some(&rest[..i]), &rest[i + 1..]),
-            None => (None, rest),
-        };
-        let (user, password) = match userinfo {
-            None => (None, None),
-            Some(ui) => {
-                let (u, p) = match find_byte(ui, b':') {
-                    Some(i) => (&ui[..i], Some(&ui[i + 1..])),
-                    None => (ui, None),
-                };
-                if u.is_empty() || !u.bytes().all(is_user_char) {
-                    return Err(ParseError::Uri("bad character in user part"));
-                }
-                if let Some(p) = p
-                    && !p.bytes().all(is_password_char)
-                {
-                    return Err(ParseError::Uri("bad character in password"));
-                }
-                (Some(u.to_owned()), p.map(str::to_owned))
-            }
-        };
-        let (rest, headers) = match find_byte(rest, b'?') {
-            Some(i) => (&rest[..i], Some(&rest[i + 1..])),
-            None => (rest, None),
-        };
-        if let Some(h) = headers
-            && (h.is_empty() || !h.bytes().all(is_header_char))
-        {
-            return Err(ParseError::Uri("bad URI headers"));
-        }
-        let (hostport, params) = match find_byte(rest, b';') {
-            Some(i) => (&rest[..i], &rest[i..]),
-            None => (rest, ""),
-        };
-        let (host, port) = split_hostport(hostport)?;
-        let params = if params.is_empty() {
-            Params::new()
-        } else {
-            if params.bytes().any(|b| b == b' ' || b == b'\t') {
-                return Err(ParseError::Uri("whitespace in URI"));
-            }
-            parse_params(params, is_param_char)?
-        };
-        Ok(SipUri {
-            secure,
-            user,
-            password,
-            host,
-            port,
-            params,
-            headers: headers.map(str::to_owned),
-        })
+        SipUriRef::parse(s).map(SipUriRef::into_owned)
     }
 
     /// Appends the URI as sent.
@@ -299,10 +273,142 @@ impl fmt::Display for SipUri {
     }
 }
 
+/// A `sip:`/`sips:` URI as received: its parts are where they were.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SipUriRef<'a> {
+    /// `sips:`.
+    pub secure: bool,
+    /// User part, still %-escaped.
+    pub user: Option<&'a str>,
+    /// `user:password@`.
+    pub password: Option<&'a str>,
+    /// The host.
+    pub host: HostRef<'a>,
+    /// The port, when given (else 5060).
+    pub port: Option<u16>,
+    /// `;name=value` URI parameters.
+    pub params: ParamsRef<'a>,
+    /// `?h=v&…` without the `?`.
+    pub headers: Option<&'a str>,
+}
+
+impl<'a> SipUriRef<'a> {
+    /// Parses a `sip:`/`sips:` URI (RFC 3261 §19.1).
+    pub fn parse(s: &'a str) -> Result<SipUriRef<'a>, ParseError> {
+        let (secure, rest) = if let Some(r) = strip_prefix_ci(s, "sips:") {
+            (true, r)
+        } else if let Some(r) = strip_prefix_ci(s, "sip:") {
+            (false, r)
+        } else {
+            return Err(ParseError::Uri("not a sip: URI"));
+        };
+        // '@' can only occur in the userinfo: params and headers exclude it.
+        let (userinfo, rest) = match find_byte(rest, b'@') {
+            Some(i) => (Some(&rest[..i]), &rest[i + 1..]),
+            None => (None, rest),
+        };
+        let (user, password) = match userinfo {
+            None => (None, None),
+            Some(ui) => {
+                let (u, p) = match find_byte(ui, b':') {
+                    Some(i) => (&ui[..i], Some(&ui[i + 1..])),
+                    None => (ui, None),
+                };
+                if u.is_empty() || !u.bytes().all(is_user_char) {
+                    return Err(ParseError::Uri("bad character in user part"));
+                }
+                if let Some(p) = p
+                    && !p.bytes().all(is_password_char)
+                {
+                    return Err(ParseError::Uri("bad character in password"));
+                }
+                (Some(u), p)
+            }
+        };
+        let (rest, headers) = match find_byte(rest, b'?') {
+            Some(i) => (&rest[..i], Some(&rest[i + 1..])),
+            None => (rest, None),
+        };
+        if let Some(h) = headers
+            && (h.is_empty() || !h.bytes().all(is_header_char))
+        {
+            return Err(ParseError::Uri("bad URI headers"));
+        }
+        let (hostport, params) = match find_byte(rest, b';') {
+            Some(i) => (&rest[..i], &rest[i..]),
+            None => (rest, ""),
+        };
+        let (host, port) = split_hostport(hostport)?;
+        if params.bytes().any(|b| b == b' ' || b == b'\t') {
+            return Err(ParseError::Uri("whitespace in URI"));
+        }
+        let params = check_params(params, is_param_char)?;
+        Ok(SipUriRef {
+            secure,
+            user,
+            password,
+            host,
+            port,
+            params,
+            headers,
+        })
+    }
+
+    /// A copy.
+    pub fn into_owned(self) -> SipUri {
+        SipUri {
+            secure: self.secure,
+            user: self.user.map(str::to_owned),
+            password: self.password.map(str::to_owned),
+            host: self.host.into_owned(),
+            port: self.port,
+            params: self.params.into_owned(),
+            headers: self.headers.map(str::to_owned),
+        }
+    }
+
+    /// The user part with %-escapes decoded (RFC 3261 §19.1.2).
+    pub fn user_unescaped(&self) -> Option<String> {
+        self.user.map(unescape)
+    }
+}
+
+/// Any URI as received.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UriRef<'a> {
+    /// `sip:` or `sips:`: parsed into parts.
+    Sip(SipUriRef<'a>),
+    /// Any other scheme, opaque.
+    Absolute(&'a str),
+}
+
+impl<'a> UriRef<'a> {
+    /// The `sip:`/`sips:` URI, if it is one.
+    pub fn as_sip(&self) -> Option<&SipUriRef<'a>> {
+        match self {
+            UriRef::Sip(u) => Some(u),
+            UriRef::Absolute(_) => None,
+        }
+    }
+
+    /// A copy.
+    pub fn into_owned(self) -> Uri {
+        match self {
+            UriRef::Sip(u) => Uri::Sip(u.into_owned()),
+            UriRef::Absolute(s) => Uri::Absolute(s.to_owned()),
+        }
+    }
+}
+
 /// Parses any URI: sip/sips into parts, other schemes kept opaque.
 pub(crate) fn parse_uri(s: &str) -> Result<Uri, ParseError> {
+    parse_uri_ref(s).map(UriRef::into_owned)
+}
+
+/// Parses any URI without copying it.
+pub(crate) fn parse_uri_ref(s: &str) -> Result<UriRef<'_>, ParseError> {
     if strip_prefix_ci(s, "sip:").is_some() || strip_prefix_ci(s, "sips:").is_some() {
-        return SipUri::parse(s).map(Uri::Sip);
+        return SipUriRef::parse(s).map(UriRef::Sip);
     }
     // RFC 3986 scheme ":" then anything without whitespace or angle brackets.
     let colon = find_byte(s, b':').ok_or(ParseError::Uri("URI without scheme"))?;
@@ -320,10 +426,10 @@ pub(crate) fn parse_uri(s: &str) -> Result<Uri, ParseError> {
     if !scheme_ok || !rest_ok {
         return Err(ParseError::Uri("malformed absolute URI"));
     }
-    Ok(Uri::Absolute(s.to_owned()))
+    Ok(UriRef::Absolute(s))
 }
 
-fn split_hostport(s: &str) -> Result<(Host, Option<u16>), ParseError> {
+fn split_hostport(s: &str) -> Result<(HostRef<'_>, Option<u16>), ParseError> {
     let (host, port) = if s.starts_with('[') {
         match find_byte(s, b']') {
             Some(i) if i + 1 == s.len() => (s, None),
@@ -340,7 +446,7 @@ fn split_hostport(s: &str) -> Result<(Host, Option<u16>), ParseError> {
         None => None,
         Some(p) => Some(parse_port(p)?),
     };
-    Ok((Host::parse(host)?, port))
+    Ok((HostRef::parse(host)?, port))
 }
 
 pub(crate) fn parse_port(p: &str) -> Result<u16, ParseError> {
