@@ -43,44 +43,53 @@ impl Offer {
 /// §6). Never hard-codes the offer's numbering (FRITZBOX.md).
 pub fn offer(body: &[u8]) -> Option<Offer> {
     let text = std::str::from_utf8(body).ok()?;
-    let mut offered: Option<(u16, Vec<u8>)> = None;
-    let mut rtpmap: Vec<(u8, &str)> = Vec::new();
+    // The audio stream: its port, its format list and its lines (read
+    // where they are: the offer is on the answering turn).
+    let mut audio: Option<(u16, &str, usize)> = None;
+    let mut audio_lines = "";
     let (mut session_addr, mut media_addr) = (None, None);
-    let mut in_audio = false;
-    for line in text.lines().map(str::trim_end) {
+    let (mut in_audio, mut at) = (false, 0);
+    for raw in text.split_inclusive('\n') {
+        let line = raw.trim_end();
+        let line_start = at;
+        at += raw.len();
         if let Some(m) = line.strip_prefix("m=") {
-            let mut f = m.split(' ');
-            in_audio = f.next() == Some("audio") && offered.is_none();
+            if let Some((_, _, start)) = audio {
+                // Past our stream: what follows belongs to another one.
+                audio_lines = &text[start..line_start];
+                break;
+            }
+            // RFC 4566 §5.14: `m=audio <port> <proto> <fmt> …`.
+            let mut f = m.splitn(4, ' ');
+            in_audio = f.next() == Some("audio");
             if in_audio {
                 let port = f.next().and_then(|p| p.parse().ok())?;
-                offered = Some((port, f.skip(1).filter_map(|p| p.parse().ok()).collect()));
-            } else if offered.is_some() {
-                // Past our stream: what follows belongs to another one.
-                break;
+                audio = Some((port, f.nth(1).unwrap_or(""), at));
             }
         } else if let Some(c) = line.strip_prefix("c=") {
             // RFC 4566 §5.7: `c=IN IP4 192.168.178.1`.
             let ip = c.rsplit(' ').next().and_then(super::uri::parse_ip);
             if in_audio {
                 media_addr = ip;
-            } else if offered.is_none() {
+            } else if audio.is_none() {
                 session_addr = ip;
             }
-        } else if let Some(a) = line.strip_prefix("a=rtpmap:")
-            && in_audio
-            && let Some((pt, enc)) = a.split_once(' ')
-            && let Ok(pt) = pt.parse()
-        {
-            rtpmap.push((pt, enc));
         }
     }
-    let (port, offered) = offered?;
+    let (port, formats, start) = audio?;
+    if audio_lines.is_empty() {
+        audio_lines = &text[start..];
+    }
+    let offered = || formats.split(' ').filter_map(|p| p.parse::<u8>().ok());
     // RFC 4566 §6: `a=rtpmap:<pt> <encoding>/<clock rate>[/<channels>]`;
     // `PCMA/8000` or `pcma/8000/1` (RFC 4855 §3: names are case-insensitive).
-    let is = |pt: u8, name: &str, static_pt: Option<u8>| match rtpmap
-        .iter()
-        .find(|(p, _)| *p == pt)
-        .map(|(_, e)| e.split_once('/'))
+    let rtpmap = |pt: u8| {
+        audio_lines.lines().find_map(|l| {
+            let (p, enc) = l.trim_end().strip_prefix("a=rtpmap:")?.split_once(' ')?;
+            (p.parse() == Ok(pt)).then_some(enc)
+        })
+    };
+    let is = |pt: u8, name: &str, static_pt: Option<u8>| match rtpmap(pt).map(|e| e.split_once('/'))
     {
         Some(Some((enc, rate))) => {
             enc.eq_ignore_ascii_case(name) && rate.split('/').next() == Some("8000")
@@ -88,7 +97,7 @@ pub fn offer(body: &[u8]) -> Option<Offer> {
         Some(None) => false,
         None => static_pt == Some(pt),
     };
-    let codec = offered.iter().find_map(|&pt| {
+    let codec = offered().find_map(|pt| {
         [PCMA, PCMU].into_iter().find_map(|c| {
             is(pt, c.name, Some(c.payload_type)).then_some(Codec {
                 payload_type: pt,
@@ -100,10 +109,7 @@ pub fn offer(body: &[u8]) -> Option<Offer> {
         addr: media_addr.or(session_addr),
         port,
         codec,
-        telephone_event: offered
-            .iter()
-            .copied()
-            .find(|&pt| is(pt, "telephone-event", None)),
+        telephone_event: offered().find(|&pt| is(pt, "telephone-event", None)),
     })
 }
 
