@@ -31,10 +31,18 @@ pub struct Headers {
 
 #[derive(Debug, Clone, Default)]
 struct Parsed {
-    from: OnceCell<Result<NameAddr, ParseError>>,
-    to: OnceCell<Result<NameAddr, ParseError>>,
     top_via: OnceCell<Result<Via, ParseError>>,
     cseq: OnceCell<Result<CSeq, ParseError>>,
+    /// Copies of name-addrs, for whoever asks for one (the agent reads
+    /// the views): boxed, so that a message and a call that keeps one stay
+    /// small.
+    copies: OnceCell<Box<Copies>>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Copies {
+    from: OnceCell<Result<NameAddr, ParseError>>,
+    to: OnceCell<Result<NameAddr, ParseError>>,
     /// The first Contact element (`None`: no Contact, or only `*`).
     contact: OnceCell<Result<Option<NameAddr>, ParseError>>,
 }
@@ -176,14 +184,14 @@ impl Headers {
 
     /// From, parsed once.
     pub fn from(&self) -> Result<&NameAddr, ParseError> {
-        cached(&self.parsed.from, || {
+        cached(&self.copies().from, || {
             NameAddr::parse(self.get(name::FROM).ok_or(ParseError::Missing("From"))?)
         })
     }
 
     /// To, parsed once.
     pub fn to(&self) -> Result<&NameAddr, ParseError> {
-        cached(&self.parsed.to, || {
+        cached(&self.copies().to, || {
             NameAddr::parse(self.get(name::TO).ok_or(ParseError::Missing("To"))?)
         })
     }
@@ -218,6 +226,10 @@ impl Headers {
         self.parsed.cseq = filled(cseq);
     }
 
+    fn copies(&self) -> &Copies {
+        self.parsed.copies.get_or_init(Box::default)
+    }
+
     /// From, read where it is: no copy (the agent's way on every datagram).
     pub fn from_ref(&self) -> Result<NameAddrRef<'_>, ParseError> {
         NameAddrRef::parse(self.get(name::FROM).ok_or(ParseError::Missing("From"))?)
@@ -248,7 +260,7 @@ impl Headers {
 
     /// The first Contact element, parsed once.
     pub fn first_contact(&self) -> Result<Option<&NameAddr>, ParseError> {
-        cached(&self.parsed.contact, || {
+        cached(&self.copies().contact, || {
             Ok(self.contact_ref()?.map(NameAddrRef::into_owned))
         })
         .map(Option::as_ref)
