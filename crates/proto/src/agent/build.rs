@@ -39,7 +39,7 @@ pub fn response_from_headers(
         w.header(name::FROM, &[f]);
     }
     if let Some(t) = h.get(name::TO) {
-        let has_tag = h.to_ref().is_ok_and(|n| n.tag().is_some());
+        let has_tag = h.to_tag().is_some();
         match to_tag {
             Some(tag) if !has_tag && status != StatusCode::TRYING => {
                 w.header(name::TO, &[t, ";tag=", tag])

@@ -13,7 +13,8 @@ use super::ctx::Token;
 use super::transaction::{T1, T2, T4, TIMEOUT};
 use super::{CallId, CommandError, Ctx, Event, Media, Outcome};
 use crate::sip::{
-    Headers, Host, Method, NameAddr, Request, Response, SipUri, StatusCode, Uri, Via, name, sdp,
+    Headers, Host, Method, NameAddr, NameAddrRef, Request, Response, SipUri, StatusCode, Uri, Via,
+    name, sdp,
 };
 
 /// The longest a call may stay undecided, whatever its Expires says, so a
@@ -168,9 +169,8 @@ impl Call {
         invite: Request,
     ) -> Result<Call, crate::sip::ParseError> {
         let cseq = invite.headers.cseq()?;
+        // From and Contact were checked by the parser.
         invite.headers.top_via()?;
-        invite.headers.from_ref()?;
-        invite.headers.contact_ref()?;
         // RFC 3261 §12.1.1: the UAS route set is the Record-Route list in order.
         let route_set = invite.headers.name_addrs("Record-Route")?;
         let mut timers = TimerTable::default();
@@ -213,7 +213,7 @@ impl Call {
     pub fn remote_tag(&self) -> Option<&str> {
         match &self.lingering {
             Some(ids) => ids.remote_tag.as_deref(),
-            None => self.invite.headers.from_ref().ok().and_then(|f| f.tag()),
+            None => self.invite.headers.from_tag(),
         }
     }
 
@@ -588,17 +588,12 @@ impl Call {
         let branch = ctx.branch();
         // RFC 3261 §12.1.1: the remote target is the INVITE's Contact.
         let h = &self.invite.headers;
-        let target = [h.contact_ref().ok().flatten(), h.from_ref().ok()]
-            .into_iter()
-            .flatten()
-            .find_map(|n| n.uri.as_sip().map(|u| u.into_owned()))
+        let sip_of = |n: NameAddrRef| n.uri.as_sip().map(|u| u.into_owned());
+        let target = (h.contact_ref().ok().flatten().and_then(sip_of))
+            .or_else(|| h.from_ref().ok().and_then(sip_of))
             .unwrap_or_else(|| SipUri::new(Host::Ip(self.source.ip()), Some(self.source.port())));
         let to = self.invite.headers.get(name::TO).unwrap_or_default();
-        let tagged = self
-            .invite
-            .headers
-            .to_ref()
-            .is_ok_and(|n| n.tag().is_some());
+        let tagged = h.to_tag().is_some();
         let from = if tagged {
             to.to_owned()
         } else {

@@ -554,7 +554,7 @@ impl Agent {
         let key = dialog_key(
             &mut self.key,
             r.headers.call_id().unwrap_or_default(),
-            r.headers.to_ref().ok().and_then(|t| t.tag()),
+            r.headers.to_tag(),
         );
         if let Some(&id) = self.dialogs.get(key)
             && let Some(c) = self.calls.get_mut(&id)
@@ -648,8 +648,7 @@ impl Agent {
             return;
         }
         let call_id = req.headers.call_id().unwrap_or_default();
-        let to_tag = req.headers.to_ref().ok().and_then(|t| t.tag());
-        let from_tag = req.headers.from_ref().ok().and_then(|f| f.tag());
+        let (to_tag, from_tag) = (req.headers.to_tag(), req.headers.from_tag());
         let id = self
             .dialogs
             .get(dialog_key(&mut self.key, call_id, from_tag))

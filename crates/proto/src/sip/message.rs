@@ -2,6 +2,7 @@
 //! writer. Content-Length is not stored: the writer derives it from the body.
 
 use std::cell::OnceCell;
+use std::ops::Range;
 
 use super::ParseError;
 use super::header::{CSeq, NameAddr, NameAddrRef, Via};
@@ -33,6 +34,10 @@ pub struct Headers {
 struct Parsed {
     top_via: OnceCell<Result<Via, ParseError>>,
     cseq: OnceCell<Result<CSeq, ParseError>>,
+    /// Where the From and To tags are in the text: every datagram's
+    /// dialog is found by them.
+    from_tag: OnceCell<Option<Range<u32>>>,
+    to_tag: OnceCell<Option<Range<u32>>>,
     /// Copies of name-addrs, for whoever asks for one (the agent reads
     /// the views): boxed, so that a message and a call that keeps one stay
     /// small.
@@ -216,18 +221,51 @@ impl Headers {
         })
     }
 
-    /// Keeps the top Via and the CSeq the parser parsed while validating:
-    /// every transaction reads them.
-    pub(crate) fn set_parsed(&mut self, top_via: Option<Via>, cseq: Option<CSeq>) {
-        fn filled<T>(v: Option<T>) -> OnceCell<Result<T, ParseError>> {
-            v.map(|v| OnceCell::from(Ok(v))).unwrap_or_default()
+    /// Keeps what the parser found while validating: the top Via, the
+    /// CSeq and where the From and To tags are (`span_of`). Every
+    /// transaction reads them.
+    pub(crate) fn set_parsed(
+        &mut self,
+        top_via: Option<Via>,
+        cseq: Option<CSeq>,
+        [from_tag, to_tag]: [Option<Option<Range<u32>>>; 2],
+    ) {
+        fn filled<T>(v: Option<T>) -> OnceCell<T> {
+            v.map(OnceCell::from).unwrap_or_default()
         }
-        self.parsed.top_via = filled(top_via);
-        self.parsed.cseq = filled(cseq);
+        self.parsed.top_via = filled(top_via.map(Ok));
+        self.parsed.cseq = filled(cseq.map(Ok));
+        self.parsed.from_tag = filled(from_tag);
+        self.parsed.to_tag = filled(to_tag);
+    }
+
+    /// Where a slice of a value is in the text.
+    pub(crate) fn span_of(&self, part: &str) -> Range<u32> {
+        let start = part.as_ptr() as usize - self.text.as_ptr() as usize;
+        start as u32..(start + part.len()) as u32
     }
 
     fn copies(&self) -> &Copies {
         self.parsed.copies.get_or_init(Box::default)
+    }
+
+    /// The From tag (RFC 3261 §19.3), found once.
+    pub fn from_tag(&self) -> Option<&str> {
+        self.tag_at(&self.parsed.from_tag, Headers::from_ref)
+    }
+
+    /// The To tag, found once.
+    pub fn to_tag(&self) -> Option<&str> {
+        self.tag_at(&self.parsed.to_tag, Headers::to_ref)
+    }
+
+    fn tag_at<'a>(
+        &'a self,
+        cell: &OnceCell<Option<Range<u32>>>,
+        view: fn(&'a Headers) -> Result<NameAddrRef<'a>, ParseError>,
+    ) -> Option<&'a str> {
+        let at = cell.get_or_init(|| Some(self.span_of(view(self).ok()?.tag()?)));
+        at.as_ref().map(|r| self.value(r))
     }
 
     /// From, read where it is: no copy (the agent's way on every datagram).

@@ -117,11 +117,16 @@ pub fn parse(data: &[u8]) -> Result<Message, ParseError> {
     // The first Via element and the CSeq are kept: every transaction reads
     // them again. Name-addrs are only checked here, with no copy: the
     // agent reads them where they are (`Headers::from_ref`…).
-    let (mut top_via, mut cseq) = (None, None);
+    let (mut top_via, mut cseq, mut tags) = (None, None, [None, None]);
     for (name, value) in headers.iter() {
         if name == "CSeq" {
             let c = CSeq::parse(value)?;
             cseq.get_or_insert(c);
+        } else if name == "From" || name == "To" {
+            // Where the first one's tag is: every datagram's dialog is
+            // found by the two tags.
+            let tag = NameAddrRef::parse(value)?.tag();
+            tags[usize::from(name == "To")].get_or_insert_with(|| tag.map(|t| headers.span_of(t)));
         } else if name == "Via" {
             for e in list_elements(value) {
                 let v = Via::parse(e?)?;
@@ -143,7 +148,7 @@ pub fn parse(data: &[u8]) -> Result<Message, ParseError> {
     }
     headers.set_conflicting_lengths(lengths_disagree);
     let cseq_method = cseq.as_ref().map(|c: &CSeq| c.method.clone());
-    headers.set_parsed(top_via, cseq);
+    headers.set_parsed(top_via, cseq, tags);
     let body = match length {
         // RFC 4475 §3.3.9: conflicting lengths cannot frame; keep it all
         // and let the layer above answer 400.
@@ -241,7 +246,7 @@ fn name_addr_element(e: &str) -> Result<NameAddrRef<'_>, ParseError> {
 /// Syntax checks for the headers whose shape the layers above rely on.
 fn validate(name: &str, value: &str) -> Result<(), ParseError> {
     match name {
-        "From" | "To" | "P-Called-Party-ID" => NameAddrRef::parse(value).map(drop),
+        "P-Called-Party-ID" => NameAddrRef::parse(value).map(drop),
         "Contact" if value == "*" => Ok(()),
         "Contact" | "Route" | "Record-Route" => {
             for e in list_elements(value) {
@@ -344,6 +349,14 @@ l: 3\r\n\r\nabcdef";
             crate::sip::HostRef::Name("fritz.box")
         );
         assert_eq!(to.tag(), Some("b2"));
+        assert_eq!((h.from_tag(), h.to_tag()), (Some("a1"), Some("b2")));
+        let mut copy = h.clone();
+        copy.push("X-Other", "1");
+        assert_eq!((copy.from_tag(), copy.to_tag()), (Some("a1"), Some("b2")));
+        let mut built = crate::sip::Headers::new();
+        built.push("From", "<sip:a@b> ;tag=x");
+        built.push("To", "<sip:c@d>");
+        assert_eq!((built.from_tag(), built.to_tag()), (Some("x"), None));
         let contact = h.contact_ref().unwrap().unwrap();
         assert_eq!(contact.into_owned(), *h.first_contact().unwrap().unwrap());
         assert_eq!(contact.param("expires"), Some(Some("60")));

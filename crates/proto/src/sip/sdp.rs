@@ -83,19 +83,28 @@ pub fn offer(body: &[u8]) -> Option<Offer> {
     let offered = || formats.split(' ').filter_map(|p| p.parse::<u8>().ok());
     // RFC 4566 §6: `a=rtpmap:<pt> <encoding>/<clock rate>[/<channels>]`;
     // `PCMA/8000` or `pcma/8000/1` (RFC 4855 §3: names are case-insensitive).
-    let rtpmap = |pt: u8| {
-        audio_lines.lines().find_map(|l| {
-            let (p, enc) = l.trim_end().strip_prefix("a=rtpmap:")?.split_once(' ')?;
-            (p.parse() == Ok(pt)).then_some(enc)
-        })
-    };
-    let is = |pt: u8, name: &str, static_pt: Option<u8>| match rtpmap(pt).map(|e| e.split_once('/'))
-    {
-        Some(Some((enc, rate))) => {
-            enc.eq_ignore_ascii_case(name) && rate.split('/').next() == Some("8000")
+    // What each payload type is mapped to, in one pass over the stream.
+    let mut mapped = [Mapped::None; 128];
+    for l in audio_lines.lines() {
+        if let Some((pt, enc)) = l
+            .trim_end()
+            .strip_prefix("a=rtpmap:")
+            .and_then(|a| a.split_once(' '))
+            && let Some(slot) = pt.parse::<usize>().ok().and_then(|pt| mapped.get_mut(pt))
+            && *slot == Mapped::None
+        {
+            *slot = match enc.split_once('/') {
+                Some((name, rate)) if rate.split('/').next() == Some("8000") => {
+                    Mapped::At8000(name)
+                }
+                _ => Mapped::Other,
+            };
         }
-        Some(None) => false,
-        None => static_pt == Some(pt),
+    }
+    let is = |pt: u8, name: &str, static_pt: Option<u8>| match mapped.get(usize::from(pt)) {
+        Some(Mapped::At8000(enc)) => enc.eq_ignore_ascii_case(name),
+        Some(Mapped::Other) => false,
+        _ => static_pt == Some(pt),
     };
     let codec = offered().find_map(|pt| {
         [PCMA, PCMU].into_iter().find_map(|c| {
@@ -111,6 +120,16 @@ pub fn offer(body: &[u8]) -> Option<Offer> {
         codec,
         telephone_event: offered().find(|&pt| is(pt, "telephone-event", None)),
     })
+}
+
+/// What an offer's rtpmap says of a payload type.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mapped<'a> {
+    None,
+    /// An encoding at 8000 Hz, by name.
+    At8000(&'a str),
+    /// Another clock rate, or no rate.
+    Other,
 }
 
 /// The first of PCMA and PCMU in an offer, in the offer's order.
