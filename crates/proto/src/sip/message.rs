@@ -239,9 +239,13 @@ impl Headers {
         self.parsed.to_tag = filled(to_tag);
     }
 
-    /// Where a slice of a value is in the text.
+    /// Where a slice of a value is in the text; `part` must be one.
     pub(crate) fn span_of(&self, part: &str) -> Range<u32> {
-        let start = part.as_ptr() as usize - self.text.as_ptr() as usize;
+        let start = (part.as_ptr() as usize).wrapping_sub(self.text.as_ptr() as usize);
+        debug_assert!(
+            start + part.len() <= self.text.len(),
+            "not a slice of the text"
+        );
         start as u32..(start + part.len()) as u32
     }
 
