@@ -22,14 +22,17 @@ impl Params {
     /// The parameter `name` (case-insensitive): `Some(None)` when present
     /// without a value.
     pub fn get(&self, name: &str) -> Option<Option<&str>> {
-        self.iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v)
+        self.view().get(name)
     }
 
     /// (name, value) pairs in order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, Option<&str>)> {
-        ParamsRef(&self.0).iter()
+        self.view().iter()
+    }
+
+    /// Read as received ones are.
+    pub fn view(&self) -> ParamsRef<'_> {
+        ParamsRef(&self.0)
     }
 
     /// Appends `;name[=value]`. The name must be a token and the value a
@@ -74,7 +77,7 @@ impl Params {
 
 impl fmt::Debug for Params {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_map().entries(self.iter()).finish()
+        self.view().fmt(f)
     }
 }
 
