@@ -161,7 +161,7 @@ pub(crate) fn write_pushed(
 
 /// Parameters as received, checked by the parser: read where they are,
 /// without a copy (the borrowed views of a header, [`crate::sip::NameAddrRef`]).
-#[derive(Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub struct ParamsRef<'a>(&'a str);
 
 impl<'a> ParamsRef<'a> {

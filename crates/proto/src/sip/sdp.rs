@@ -46,7 +46,7 @@ pub fn offer(body: &[u8]) -> Option<Offer> {
     // The audio stream: its port, its format list and its lines (read
     // where they are: the offer is on the answering turn).
     let mut audio: Option<(u16, &str, usize)> = None;
-    let mut audio_lines = "";
+    let mut audio_end = None;
     let (mut session_addr, mut media_addr) = (None, None);
     let (mut in_audio, mut at) = (false, 0);
     for raw in text.split_inclusive('\n') {
@@ -54,9 +54,9 @@ pub fn offer(body: &[u8]) -> Option<Offer> {
         let line_start = at;
         at += raw.len();
         if let Some(m) = line.strip_prefix("m=") {
-            if let Some((_, _, start)) = audio {
+            if audio.is_some() {
                 // Past our stream: what follows belongs to another one.
-                audio_lines = &text[start..line_start];
+                audio_end = Some(line_start);
                 break;
             }
             // RFC 4566 §5.14: `m=audio <port> <proto> <fmt> …`.
@@ -77,13 +77,12 @@ pub fn offer(body: &[u8]) -> Option<Offer> {
         }
     }
     let (port, formats, start) = audio?;
-    if audio_lines.is_empty() {
-        audio_lines = &text[start..];
-    }
+    let audio_lines = &text[start..audio_end.unwrap_or(text.len())];
     let offered = || formats.split(' ').filter_map(|p| p.parse::<u8>().ok());
     // RFC 4566 §6: `a=rtpmap:<pt> <encoding>/<clock rate>[/<channels>]`;
     // `PCMA/8000` or `pcma/8000/1` (RFC 4855 §3: names are case-insensitive).
-    // What each payload type is mapped to, in one pass over the stream.
+    // What each payload type is mapped to, in one pass over the stream;
+    // a payload type has 7 bits (RFC 3550 §5.1), so 128 slots.
     let mut mapped = [Mapped::None; 128];
     for l in audio_lines.lines() {
         if let Some((pt, enc)) = l
@@ -226,6 +225,12 @@ pub const PCMU: Codec = Codec {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_empty_audio_stream_does_not_borrow_the_next_one_s_rtpmaps() {
+        let offer = offer(b"v=0\r\nm=audio 4000 RTP/AVP 96\r\nm=video 5000 RTP/AVP 96\r\na=rtpmap:96 PCMA/8000\r\n").unwrap();
+        assert_eq!(offer.codec, None);
+    }
 
     const FRITZ_OFFER: &str = "v=0\r\no=user 1 1 IN IP4 192.168.178.1\r\ns=call\r\nc=IN IP4 192.168.178.1\r\nt=0 0\r\n\
 m=audio 7078 RTP/AVP 9 8 0 120 121 101\r\na=rtpmap:9 G722/8000\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:0 PCMU/8000\r\n\

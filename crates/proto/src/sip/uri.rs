@@ -137,14 +137,6 @@ impl<'a> HostRef<'a> {
             HostRef::Ip(ip) => Host::Ip(ip),
         }
     }
-
-    /// The address, for an IP literal.
-    pub fn ip(&self) -> Option<IpAddr> {
-        match self {
-            HostRef::Ip(ip) => Some(*ip),
-            HostRef::Name(_) => None,
-        }
-    }
 }
 
 impl From<IpAddr> for Host {
