@@ -1,5 +1,6 @@
 //! The agent fed arbitrary datagrams from the registrar's address (the
-//! trusted path) must never panic. Run: cargo +nightly fuzz run agent
+//! trusted path) must never panic. Run (fat LTO off: it breaks the sanitizers' link):
+//! CARGO_PROFILE_RELEASE_LTO=false cargo +nightly fuzz run agent
 #![no_main]
 
 use std::time::{Duration, Instant};

@@ -1,7 +1,8 @@
 //! The config file as anyone may write it: parsing never panics, and a
 //! config that parses compiles to rules or to an error message (list files
 //! are looked up in a directory that does not exist: nothing is read).
-//! Run: cargo +nightly fuzz run config -- -rss_limit_mb=512
+//! Run (fat LTO off: it breaks the sanitizers' link):
+//! CARGO_PROFILE_RELEASE_LTO=false cargo +nightly fuzz run config -- -rss_limit_mb=512
 #![no_main]
 
 use std::path::Path;

@@ -1,7 +1,8 @@
 //! List files in every format the rules read (text, CSV, vCard, the Box's
 //! phonebook XML): never a panic, every bad line an error with its line
 //! number. The first byte picks the format.
-//! Run: cargo +nightly fuzz run lists -- -rss_limit_mb=512
+//! Run (fat LTO off: it breaks the sanitizers' link):
+//! CARGO_PROFILE_RELEASE_LTO=false cargo +nightly fuzz run lists -- -rss_limit_mb=512
 #![no_main]
 
 use std::path::Path;

@@ -1,7 +1,8 @@
 //! Whatever answers on the Box's TR-064 address: the SOAP reader, the
 //! service description and the phonebook export must never panic, and
 //! stay bounded in memory (`-rss_limit_mb`) however deep or long the XML.
-//! Run: cargo +nightly fuzz run tr064_xml -- -rss_limit_mb=512
+//! Run (fat LTO off: it breaks the sanitizers' link):
+//! CARGO_PROFILE_RELEASE_LTO=false cargo +nightly fuzz run tr064_xml -- -rss_limit_mb=512
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
