@@ -36,10 +36,11 @@ def calls(phone_port, own_port, count, turn=None, pause=0.2, rest=0.5):
                     return m
         return send
 
+    run = time.time_ns()  # each run's calls their own, even against the same phone
     for i in range(count):
-        cid = f"turn-{i}@127.0.0.1"
-        via = f"Via: SIP/2.0/UDP 127.0.0.1:{own_port};branch=z9hG4bK-turn-{i}"
-        frm = f"From: <sip:09005551234@fritz.box>;tag=turn{i}"
+        cid = f"turn-{run}-{i}@127.0.0.1"
+        via = f"Via: SIP/2.0/UDP 127.0.0.1:{own_port};branch=z9hG4bK-turn-{run}-{i}"
+        frm = f"From: <sip:09005551234@fritz.box>;tag=turn{run}{i}"
         invite = (f"INVITE sip:620@127.0.0.1:{phone_port} SIP/2.0\r\n{via}\r\n{frm}\r\n"
                   f"To: <sip:620@127.0.0.1:{phone_port}>\r\nCall-ID: {cid}\r\nCSeq: 1 INVITE\r\n"
                   f"Contact: <sip:box@127.0.0.1:{own_port}>\r\nMax-Forwards: 70\r\n"
