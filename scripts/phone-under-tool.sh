@@ -1,6 +1,7 @@
 # Sourced by the scripts that profile the phone against the emulator
-# (sip-thread-instructions, code-order, turn-footprint): a work directory,
-# the processes they start (stopped by PID on exit), the emulated Box.
+# (sip-thread-instructions, code-order, turn-footprint, turn-pages): a
+# work directory, the processes they start (stopped by PID on exit), the
+# emulated Box.
 # Needs $bin (the minisip4fb binary).
 work=$(mktemp -d)
 pids=()
