@@ -35,10 +35,12 @@ impl CallerId {
         };
         let number = from.and_then(user_of);
         let display_name = from.and_then(|f| f.display_name());
-        let host_anonymous = from.is_some_and(|f| {
-            matches!(f.uri, UriRef::Sip(u)
-                if matches!(u.host, HostRef::Name(h) if h.eq_ignore_ascii_case("anonymous.invalid")))
-        });
+        // RFC 3323 §4.1.1.3: a withheld identity is `sip:anonymous@anonymous.invalid`.
+        let host_anonymous = from
+            .and_then(|f| f.uri.as_sip().map(|u| u.host))
+            .is_some_and(
+                |h| matches!(h, HostRef::Name(h) if h.eq_ignore_ascii_case("anonymous.invalid")),
+            );
         let anonymous = host_anonymous
             || match number.as_deref() {
                 None | Some("") => true,
